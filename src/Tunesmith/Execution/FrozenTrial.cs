@@ -1,0 +1,120 @@
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Execution;
+
+/// <summary>Whether the objective is minimized or maximized.</summary>
+public enum Direction
+{
+    /// <summary>Lower is better.</summary>
+    Minimize,
+    /// <summary>Higher is better.</summary>
+    Maximize,
+}
+
+/// <summary>The life cycle of a trial.</summary>
+public enum TrialState
+{
+    /// <summary>Enqueued with fixed params, not started.</summary>
+    Waiting,
+    /// <summary>Claimed by a worker and running.</summary>
+    Running,
+    /// <summary>Finished with a value.</summary>
+    Complete,
+    /// <summary>Stopped early by the scheduler.</summary>
+    Pruned,
+    /// <summary>Raised, crashed, timed out, returned NaN, or went stale.</summary>
+    Failed,
+}
+
+/// <summary>Helpers on <see cref="TrialState"/> and <see cref="Direction"/>.</summary>
+public static class TrialStateExtensions
+{
+    /// <summary>True for Complete, Pruned and Failed.</summary>
+    public static bool IsFinished(this TrialState state) => state is TrialState.Complete or TrialState.Pruned or TrialState.Failed;
+
+    /// <summary>True when <paramref name="a"/> is strictly better than <paramref name="b"/> in this direction.</summary>
+    public static bool IsBetter(this Direction direction, double a, double b) =>
+        direction == Direction.Minimize ? a < b : a > b;
+}
+
+/// <summary>
+/// An immutable snapshot of one trial as stored. <see cref="Params"/> holds every value the objective saw —
+/// sampled, enqueued, fixed and derived; <see cref="Distributions"/> holds the distributions of the sampled ones
+/// (a name in Params without a distribution is a derived or fixed value that samplers ignore).
+/// </summary>
+public sealed record FrozenTrial
+{
+    /// <summary>Storage-wide unique id.</summary>
+    public required long Id { get; init; }
+    /// <summary>Number within the study: dense, 0..N−1.</summary>
+    public required int Number { get; init; }
+    /// <summary>Current state.</summary>
+    public required TrialState State { get; init; }
+    /// <summary>The objective value of a Complete trial.</summary>
+    public double? Value { get; init; }
+    /// <summary>Every named metric of the final result (the objective among them under the study's metric name).</summary>
+    public IReadOnlyDictionary<string, double> Metrics { get; init; } = Empty.Metrics;
+    /// <summary>Parameter values by name, in the order drawn.</summary>
+    public IReadOnlyDictionary<string, object?> Params { get; init; } = Empty.Params;
+    /// <summary>Distributions of the sampled parameters.</summary>
+    public IReadOnlyDictionary<string, Distribution> Distributions { get; init; } = Empty.Distributions;
+    /// <summary>Intermediate objective values by step (<c>Report(step, value)</c>).</summary>
+    public IReadOnlyDictionary<long, double> Intermediate { get; init; } = Empty.Intermediate;
+    /// <summary>User attributes (string, number, boolean or null values).</summary>
+    public IReadOnlyDictionary<string, object?> UserAttributes { get; init; } = Empty.Params;
+    /// <summary>Tunesmith's own attributes (failure reason, retry links, worker bookkeeping).</summary>
+    public IReadOnlyDictionary<string, object?> SystemAttributes { get; init; } = Empty.Params;
+    /// <summary>When the trial was created (enqueued or started).</summary>
+    public DateTimeOffset? Created { get; init; }
+    /// <summary>When the trial started running.</summary>
+    public DateTimeOffset? Started { get; init; }
+    /// <summary>When the trial finished.</summary>
+    public DateTimeOffset? Finished { get; init; }
+    /// <summary>Last heartbeat of a running trial.</summary>
+    public DateTimeOffset? Heartbeat { get; init; }
+    /// <summary>The worker that owns (or owned) the trial.</summary>
+    public string? Worker { get; init; }
+    /// <summary>Storage change sequence: grows whenever the trial changes (used by incremental reads and sampler caches).</summary>
+    public long Version { get; init; }
+
+    /// <summary>Wall time from start to finish (or to now for a running trial is not given: null).</summary>
+    public TimeSpan? Duration => Started is { } s && Finished is { } f ? f - s : null;
+
+    /// <summary>The failure reason stored on a Failed trial.</summary>
+    public string? FailReason => SystemAttributes.TryGetValue(SystemAttributeKeys.FailReason, out var r) ? r as string : null;
+
+    /// <summary>The last reported intermediate value, if any.</summary>
+    public (long Step, double Value)? LastIntermediate =>
+        Intermediate.Count == 0 ? null : Intermediate.MaxBy(kv => kv.Key) is var kv ? (kv.Key, kv.Value) : null;
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"Trial {Number} [{State}] value={Value?.ToString("R", System.Globalization.CultureInfo.InvariantCulture) ?? "-"} params={{{string.Join(", ", Params.Select(p => $"{p.Key}={ParamValues.Format(p.Value)}"))}}}";
+
+    private static class Empty
+    {
+        public static readonly IReadOnlyDictionary<string, double> Metrics = new Dictionary<string, double>();
+        public static readonly IReadOnlyDictionary<string, object?> Params = new Dictionary<string, object?>();
+        public static readonly IReadOnlyDictionary<string, Distribution> Distributions = new Dictionary<string, Distribution>();
+        public static readonly IReadOnlyDictionary<long, double> Intermediate = new Dictionary<long, double>();
+    }
+}
+
+/// <summary>Well-known keys of <see cref="FrozenTrial.SystemAttributes"/> and study system attributes.</summary>
+public static class SystemAttributeKeys
+{
+    /// <summary>Why a trial failed (exception message, exit code, "stale", "interrupted").</summary>
+    public const string FailReason = "fail_reason";
+    /// <summary>On a retry: the number of the trial it retries.</summary>
+    public const string RetryOf = "retry_of";
+    /// <summary>On a trial: how many times its params have been retried so far.</summary>
+    public const string RetryCount = "retry_count";
+    /// <summary>On a Failed trial that has been re-enqueued: the retry's number. Such a trial does not count toward the budget.</summary>
+    public const string RetriedBy = "retried_by";
+    /// <summary>On a study: the sampler it was created or last run with.</summary>
+    public const string Sampler = "sampler";
+    /// <summary>On a study: the UTC deadline of a study-wide time budget (ISO 8601).</summary>
+    public const string Deadline = "deadline";
+    /// <summary>On a study: the objective metric's name.</summary>
+    public const string Metric = "metric";
+}

@@ -1,0 +1,394 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tunesmith.Samplers;
+using Tunesmith.Schedulers;
+using Tunesmith.Spaces;
+using Tunesmith.Storage;
+
+namespace Tunesmith.Execution;
+
+/// <summary>
+/// One optimization: a name, a direction, a sampler, an optional scheduler and its trials in a storage.
+/// Run it with <see cref="Optimize"/> (define-by-run objective, N trials concurrently) or drive it by hand with
+/// <see cref="Ask"/> and <see cref="Tell(Trial, double)"/>. Several processes may run the same study through a
+/// shared storage; budgets and trial numbers hold for the study as a whole.
+/// </summary>
+public sealed class Study : IAsyncDisposable
+{
+    private readonly bool _ownsStorage;
+    private readonly ILogger _logger;
+    private readonly StudyHistory _history;
+    private readonly SemaphoreSlim _refreshGate = new(1, 1);
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _heartbeatInterval;
+    private bool _finiteEnqueued;
+
+    private Study(StudyRecord record, IStudyStorage storage, bool ownsStorage, StudyOptions options)
+    {
+        Record = record;
+        Storage = storage;
+        _ownsStorage = ownsStorage;
+        Sampler = options.Sampler ?? new RandomSampler();
+        Scheduler = options.Scheduler;
+        Metric = record.SystemAttributes.TryGetValue(SystemAttributeKeys.Metric, out var m) && m is string ms ? ms : options.Metric;
+        _time = options.TimeProvider;
+        _heartbeatInterval = options.HeartbeatInterval;
+        _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<Study>();
+        WorkerId = options.WorkerId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
+        _history = new StudyHistory(record.Name, record.Direction);
+    }
+
+    /// <summary>The study as stored when it was opened.</summary>
+    public StudyRecord Record { get; }
+
+    /// <summary>The study's name.</summary>
+    public string Name => Record.Name;
+
+    /// <summary>Minimize or maximize.</summary>
+    public Direction Direction => Record.Direction;
+
+    /// <summary>The objective's name among each trial's metrics.</summary>
+    public string Metric { get; }
+
+    /// <summary>The sampler proposing this process's trials.</summary>
+    public ISampler Sampler { get; }
+
+    /// <summary>The scheduler consulted on each report, or null.</summary>
+    public IScheduler? Scheduler { get; }
+
+    /// <summary>The storage holding the study.</summary>
+    public IStudyStorage Storage { get; }
+
+    /// <summary>This process's worker id, recorded on the trials it runs.</summary>
+    public string WorkerId { get; }
+
+    // ---------------------------------------------------------------- opening
+
+    /// <summary>Creates a new study; throws <see cref="StudyExistsException"/> when the name is taken.</summary>
+    public static Task<Study> CreateAsync(string name, StudyOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenAsync(name, options ?? new(), create: true, load: false, cancellationToken);
+
+    /// <summary>Loads an existing study; throws <see cref="StudyNotFoundException"/> when there is none.</summary>
+    public static Task<Study> LoadAsync(string name, StudyOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenAsync(name, options ?? new(), create: false, load: true, cancellationToken);
+
+    /// <summary>Loads the study when it exists, else creates it (safe when several processes do it at once).</summary>
+    public static Task<Study> CreateOrLoadAsync(string name, StudyOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenAsync(name, options ?? new(), create: true, load: true, cancellationToken);
+
+    /// <summary>Creates a new study.</summary>
+    public static Study Create(string name, Direction direction = Direction.Minimize, ISampler? sampler = null,
+        IScheduler? scheduler = null, string storage = "memory:") =>
+        CreateAsync(name, new StudyOptions { Direction = direction, Sampler = sampler, Scheduler = scheduler, Storage = storage }).GetAwaiter().GetResult();
+
+    /// <summary>Loads an existing study.</summary>
+    public static Study Load(string name, string storage, ISampler? sampler = null, IScheduler? scheduler = null) =>
+        LoadAsync(name, new StudyOptions { Sampler = sampler, Scheduler = scheduler, Storage = storage }).GetAwaiter().GetResult();
+
+    /// <summary>Loads the study when it exists, else creates it.</summary>
+    public static Study CreateOrLoad(string name, Direction direction = Direction.Minimize, ISampler? sampler = null,
+        IScheduler? scheduler = null, string storage = "memory:") =>
+        CreateOrLoadAsync(name, new StudyOptions { Direction = direction, Sampler = sampler, Scheduler = scheduler, Storage = storage }).GetAwaiter().GetResult();
+
+    private static async Task<Study> OpenAsync(string name, StudyOptions options, bool create, bool load, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("a study name must not be empty", nameof(name));
+        var owns = options.StorageInstance is null;
+        var storage = options.StorageInstance ?? StudyStorage.Open(options.Storage);
+        try
+        {
+            StudyRecord? record = null;
+            if (load) record = await storage.GetStudyAsync(name, ct).ConfigureAwait(false);
+            if (record is null && !create) throw new StudyNotFoundException(name);
+            if (record is null)
+            {
+                try
+                {
+                    record = await storage.CreateStudyAsync(name, options.Direction, ct).ConfigureAwait(false);
+                    await storage.SetStudyAttributesAsync(record.Id, system: true,
+                        [new(SystemAttributeKeys.Metric, options.Metric)], ct).ConfigureAwait(false);
+                }
+                catch (StudyExistsException) when (load)
+                {
+                    // Another process created it between our read and our insert.
+                    record = await storage.GetStudyAsync(name, ct).ConfigureAwait(false) ?? throw new StudyNotFoundException(name);
+                }
+            }
+            var study = new Study(record, storage, owns, options);
+            if (options.Sampler is not null)
+                await storage.SetStudyAttributesAsync(record.Id, system: true, [new(SystemAttributeKeys.Sampler, study.Sampler.Name)], ct).ConfigureAwait(false);
+            return study;
+        }
+        catch
+        {
+            if (owns) await storage.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    // ---------------------------------------------------------------- history
+
+    /// <summary>Reads what changed in storage since the last read and returns the up-to-date history.</summary>
+    public async Task<StudyHistory> RefreshAsync(CancellationToken cancellationToken = default)
+    {
+        await _refreshGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var changes = await Storage.GetTrialsSinceAsync(Record.Id, _history.Cursor, cancellationToken).ConfigureAwait(false);
+            _history.Apply(changes);
+            return _history;
+        }
+        finally { _refreshGate.Release(); }
+    }
+
+    /// <summary>Every trial of the study, by number, as stored now.</summary>
+    public IReadOnlyList<FrozenTrial> Trials => RefreshAsync().GetAwaiter().GetResult().Trials;
+
+    /// <summary>The best Complete trial, or null when none has completed.</summary>
+    public FrozenTrial? BestTrial => RefreshAsync().GetAwaiter().GetResult().Best;
+
+    /// <summary>The best Complete trial, or null.</summary>
+    public async Task<FrozenTrial?> GetBestTrialAsync(CancellationToken cancellationToken = default) =>
+        (await RefreshAsync(cancellationToken).ConfigureAwait(false)).Best;
+
+    /// <summary>Every trial of the study, by number.</summary>
+    public async Task<IReadOnlyList<FrozenTrial>> GetTrialsAsync(CancellationToken cancellationToken = default) =>
+        (await RefreshAsync(cancellationToken).ConfigureAwait(false)).Trials;
+
+    /// <summary>Sets a user attribute on the study.</summary>
+    public Task SetUserAttributeAsync(string key, object? value, CancellationToken cancellationToken = default) =>
+        Storage.SetStudyAttributesAsync(Record.Id, system: false, [new(key, value)], cancellationToken);
+
+    // ---------------------------------------------------------------- enqueue / ask / tell
+
+    /// <summary>Enqueues a trial that will run before any sampled one, with exactly these params (others it suggests are sampled).</summary>
+    public Task<FrozenTrial> EnqueueAsync(IReadOnlyDictionary<string, object?> parameters, CancellationToken cancellationToken = default) =>
+        Storage.EnqueueTrialAsync(Record.Id, parameters, null, cancellationToken);
+
+    /// <summary>Enqueues a trial with fixed params.</summary>
+    public FrozenTrial Enqueue(IReadOnlyDictionary<string, object?> parameters) => EnqueueAsync(parameters).GetAwaiter().GetResult();
+
+    /// <summary>Starts a new trial (an enqueued one first) and returns it for the caller to evaluate and <see cref="Tell(Trial, double)"/>.</summary>
+    public Trial Ask() => AskAsync().GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Ask"/>
+    public async Task<Trial> AskAsync(CancellationToken cancellationToken = default) =>
+        await AskCoreAsync(maxTrials: null, cancellationToken, CancellationToken.None).ConfigureAwait(false)
+        ?? throw new InvalidOperationException($"study '{Name}': every configuration of sampler '{Sampler.Name}' has run");
+
+    /// <summary>Starts a trial, or returns null when the budget is reached or a finite sampler is exhausted.</summary>
+    internal async Task<Trial?> AskCoreAsync(int? maxTrials, CancellationToken cancellationToken, CancellationToken trialToken)
+    {
+        var finite = Sampler as IFiniteSampler;
+        if (finite is not null && !_finiteEnqueued)
+        {
+            await Storage.EnqueueTrialsOnceAsync(Record.Id, finite.EnumerationKey, finite.EnumerateConfigurations(), cancellationToken).ConfigureAwait(false);
+            _finiteEnqueued = true;
+        }
+        var started = await Storage.StartTrialAsync(Record.Id, WorkerId, maxTrials, waitingOnly: finite is not null, cancellationToken).ConfigureAwait(false);
+        if (started is null) return null;
+        var history = await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        var context = new SamplingContext(history, started, TrialRandom.Create(Sampler.Seed, started.Number));
+        IReadOnlyDictionary<string, Distribution> space = Sampler.InferRelativeSearchSpace(context);
+        IReadOnlyDictionary<string, object?> relative = space.Count == 0 ? new Dictionary<string, object?>() : Sampler.SampleRelative(context, space);
+        return new Trial(this, started, context, space, relative, trialToken);
+    }
+
+    /// <summary>Finishes a trial as Complete with its objective value (NaN or ∞ records it as Failed).</summary>
+    public FrozenTrial Tell(Trial trial, double value) => TellAsync(trial, value).GetAwaiter().GetResult();
+
+    /// <summary>Finishes a trial in the given state (Pruned or Failed), with an optional failure reason.</summary>
+    public FrozenTrial Tell(Trial trial, TrialState state, string? reason = null) => TellAsync(trial, state, reason).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Tell(Trial, double)"/>
+    public Task<FrozenTrial> TellAsync(Trial trial, double value, CancellationToken cancellationToken = default) =>
+        TellAsync(trial, new Dictionary<string, double> { [Metric] = value }, cancellationToken);
+
+    /// <summary>Finishes a trial as Complete with several named metrics; the study's <see cref="Metric"/> among them is the objective.</summary>
+    public async Task<FrozenTrial> TellAsync(Trial trial, IReadOnlyDictionary<string, double> metrics, CancellationToken cancellationToken = default)
+    {
+        if (!metrics.TryGetValue(Metric, out var value))
+            return await TellAsync(trial, TrialState.Failed, $"the result has no metric '{Metric}' (got: {string.Join(", ", metrics.Keys)})", cancellationToken).ConfigureAwait(false);
+        foreach (var (k, v) in metrics) trial.SetMetric(k, v);
+        if (!double.IsFinite(value))
+            return await TellAsync(trial, TrialState.Failed, $"the objective returned {value.ToString(CultureInfo.InvariantCulture)}", cancellationToken).ConfigureAwait(false);
+        return await FinishAsync(trial, TrialState.Complete, value, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc cref="Tell(Trial, TrialState, string?)"/>
+    public Task<FrozenTrial> TellAsync(Trial trial, TrialState state, string? reason = null, CancellationToken cancellationToken = default)
+    {
+        if (state is not (TrialState.Pruned or TrialState.Failed))
+            throw new ArgumentException($"a trial can be told Pruned or Failed without a value, not {state}", nameof(state));
+        return FinishAsync(trial, state, null, reason, cancellationToken);
+    }
+
+    private async Task<FrozenTrial> FinishAsync(Trial trial, TrialState state, double? value, string? reason, CancellationToken ct)
+    {
+        if (trial.IsFinished) throw new InvalidOperationException($"trial {trial.Number} has already been told");
+        if (reason is not null) trial.SetSystemAttribute(SystemAttributeKeys.FailReason, reason);
+        var update = trial.TakePending() with { FinalState = state, Value = value };
+        var outcome = await Storage.UpdateTrialAsync(trial.Id, WorkerId, update, ct).ConfigureAwait(false);
+        trial.IsFinished = true;
+        if (outcome != TrialWriteOutcome.Applied) throw new TrialWriteRefusedException(trial.Number, outcome);
+        var frozen = await Storage.GetTrialAsync(trial.Id, ct).ConfigureAwait(false) ?? trial.ToFrozen(state);
+        _history.Upsert(frozen);
+        return frozen;
+    }
+
+    // ---------------------------------------------------------------- optimize
+
+    /// <summary>
+    /// Runs trials of a synchronous objective until the study's budget (trials, timeout) is reached or the token is cancelled.
+    /// An exception in the objective records the trial as Failed with its message (and is rethrown with <c>failFast</c>);
+    /// NaN or ∞ records it as Failed; <see cref="TrialPrunedException"/> records it as Pruned.
+    /// </summary>
+    public void Optimize(Func<Trial, double> objective, int? trials = null, int parallelism = 1, TimeSpan? timeout = null,
+        CancellationToken cancellationToken = default, bool failFast = false, IReadOnlyList<Action<Study, FrozenTrial>>? callbacks = null) =>
+        OptimizeAsync((t, _) => Task.Run(() => objective(t), CancellationToken.None),
+            new OptimizeOptions { Trials = trials, Parallelism = parallelism, Timeout = timeout, FailFast = failFast, Callbacks = callbacks ?? [] },
+            cancellationToken).GetAwaiter().GetResult();
+
+    /// <summary>Runs trials of an asynchronous objective; see <see cref="Optimize"/>.</summary>
+    public async Task OptimizeAsync(Func<Trial, CancellationToken, Task<double>> objective, OptimizeOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new OptimizeOptions();
+        options.Validate();
+        var deadline = options.Timeout is { } timeout ? await AgreeDeadlineAsync(timeout, cancellationToken).ConfigureAwait(false) : (DateTimeOffset?)null;
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = new ConcurrentDictionary<long, byte>();
+        Exception? failure = null;
+        using var heartbeatStop = new CancellationTokenSource();
+        var heartbeat = HeartbeatLoopAsync(running, heartbeatStop.Token);
+
+        async Task WorkerLoopAsync()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                if (deadline is { } d && _time.GetUtcNow() >= d) break;
+                Trial? trial;
+                try { trial = await AskCoreAsync(options.Trials, stop.Token, cancellationToken).ConfigureAwait(false); }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+                if (trial is null) break;
+                running[trial.Id] = 0;
+                try
+                {
+                    var finished = await RunOneAsync(trial, objective, cancellationToken).ConfigureAwait(false);
+                    if (finished.Error is { } error && options.FailFast)
+                    {
+                        Interlocked.CompareExchange(ref failure, error, null);
+                        await stop.CancelAsync().ConfigureAwait(false);
+                    }
+                    if (finished.Trial is { } ft)
+                        foreach (var callback in options.Callbacks) callback(this, ft);
+                }
+                finally { running.TryRemove(trial.Id, out _); }
+            }
+        }
+
+        try
+        {
+            var workers = Enumerable.Range(0, options.Parallelism).Select(_ => Task.Run(WorkerLoopAsync, CancellationToken.None)).ToArray();
+            await Task.WhenAll(workers).ConfigureAwait(false);
+        }
+        finally
+        {
+            await heartbeatStop.CancelAsync().ConfigureAwait(false);
+            await heartbeat.ConfigureAwait(false);
+        }
+        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Runs one objective call and records its outcome; returns the stored trial and the objective's exception, if any.</summary>
+    private async Task<(FrozenTrial? Trial, Exception? Error)> RunOneAsync(Trial trial, Func<Trial, CancellationToken, Task<double>> objective, CancellationToken ct)
+    {
+        TrialState state;
+        double value = double.NaN;
+        string? reason = null;
+        Exception? error = null;
+        try
+        {
+            value = await objective(trial, ct).ConfigureAwait(false);
+            state = TrialState.Complete;
+        }
+        catch (TrialPrunedException)
+        {
+            state = TrialState.Pruned;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            state = TrialState.Failed;
+            reason = "interrupted";
+        }
+        catch (TrialWriteRefusedException e)
+        {
+            _logger.LogWarning("Trial {Number}: {Message}; going on with the next trial", trial.Number, e.Message);
+            return (null, null);
+        }
+        catch (Exception e)
+        {
+            state = TrialState.Failed;
+            reason = $"{e.GetType().Name}: {e.Message}";
+            error = e;
+            _logger.LogWarning("Trial {Number} failed: {Reason}", trial.Number, reason);
+        }
+
+        try
+        {
+            var frozen = state == TrialState.Complete
+                ? await TellAsync(trial, value, CancellationToken.None).ConfigureAwait(false)
+                : await TellAsync(trial, state, reason, CancellationToken.None).ConfigureAwait(false);
+            _logger.LogDebug("Trial {Number} finished: {State} {Value}", frozen.Number, frozen.State, frozen.Value);
+            return (frozen, error);
+        }
+        catch (TrialWriteRefusedException e)
+        {
+            // E.g. the trial was failed as stale while it ran: the late result is refused, the worker carries on.
+            _logger.LogWarning("Trial {Number}: {Message}", trial.Number, e.Message);
+            return (null, error);
+        }
+    }
+
+    private async Task<DateTimeOffset> AgreeDeadlineAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        var proposed = (now + timeout).ToString("O", CultureInfo.InvariantCulture);
+        var stored = await Storage.SetStudySystemAttributeIfAbsentAsync(Record.Id, SystemAttributeKeys.Deadline, proposed, ct).ConfigureAwait(false);
+        if (stored is string s && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var deadline) && deadline > now)
+            return deadline;
+        // The stored deadline belongs to an earlier run that has ended: open a new window.
+        await Storage.SetStudyAttributesAsync(Record.Id, system: true, [new(SystemAttributeKeys.Deadline, proposed)], ct).ConfigureAwait(false);
+        return now + timeout;
+    }
+
+    private async Task HeartbeatLoopAsync(ConcurrentDictionary<long, byte> running, CancellationToken ct)
+    {
+        if (Storage is InMemoryStudyStorage) return; // a process-local store cannot outlive its workers
+        using var timer = new PeriodicTimer(_heartbeatInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                if (running.IsEmpty) continue;
+                try { await Storage.HeartbeatAsync(running.Keys.ToArray(), WorkerId, ct).ConfigureAwait(false); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    _logger.LogWarning("Heartbeat failed: {Message}", e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsStorage) await Storage.DisposeAsync().ConfigureAwait(false);
+        _refreshGate.Dispose();
+    }
+}

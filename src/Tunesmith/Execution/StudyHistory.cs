@@ -1,0 +1,97 @@
+using Tunesmith.Storage;
+
+namespace Tunesmith.Execution;
+
+/// <summary>
+/// A study's trials as this process last read them, kept up to date by incremental reads (only what changed since
+/// the last read), so that an ask in a study of 100,000 trials does not re-read them all. Safe for concurrent readers:
+/// <see cref="Trials"/> is a snapshot whose length is fixed when taken; entries are immutable records.
+/// </summary>
+public sealed class StudyHistory
+{
+    private readonly object _gate = new();
+    private FrozenTrial[] _byNumber = new FrozenTrial[64]; // null entries are holes
+    private int _count;
+    private int _holes;
+    private long _cursor;
+
+    /// <summary>Creates an empty history.</summary>
+    public StudyHistory(string studyName, Direction direction)
+    {
+        StudyName = studyName;
+        Direction = direction;
+    }
+
+    /// <summary>The study's name.</summary>
+    public string StudyName { get; }
+
+    /// <summary>The study's direction.</summary>
+    public Direction Direction { get; }
+
+    /// <summary>The storage cursor of the last read.</summary>
+    public long Cursor { get { lock (_gate) return _cursor; } }
+
+    /// <summary>Every trial known so far, by number (a trial not yet seen, e.g. just created by another process, is absent).</summary>
+    public IReadOnlyList<FrozenTrial> Trials
+    {
+        get
+        {
+            lock (_gate) return _holes == 0 ? new ArraySegment<FrozenTrial>(_byNumber, 0, _count) : Dense(_byNumber, _count);
+        }
+    }
+
+    /// <summary>The Complete trials, in number order.</summary>
+    public IEnumerable<FrozenTrial> Completed => Trials.Where(t => t.State == TrialState.Complete && t.Value is not null);
+
+    /// <summary>The best Complete trial, or null.</summary>
+    public FrozenTrial? Best
+    {
+        get
+        {
+            FrozenTrial? best = null;
+            foreach (var t in Completed)
+                if (best is null || Direction.IsBetter(t.Value!.Value, best.Value!.Value)) best = t;
+            return best;
+        }
+    }
+
+    /// <summary>Merges changes read from storage.</summary>
+    public void Apply(TrialChanges changes)
+    {
+        lock (_gate)
+        {
+            foreach (var t in changes.Trials)
+            {
+                if (t.Number >= _byNumber.Length)
+                {
+                    var grown = new FrozenTrial[Math.Max(_byNumber.Length * 2, t.Number + 1)];
+                    Array.Copy(_byNumber, grown, _count);
+                    _byNumber = grown;
+                }
+                if (t.Number >= _count)
+                {
+                    _holes += t.Number - _count;
+                    _count = t.Number + 1;
+                    _byNumber[t.Number] = t;
+                    continue;
+                }
+                var current = (FrozenTrial?)_byNumber[t.Number];
+                if (current is null) _holes--;
+                if (current is null || current.Version <= t.Version) _byNumber[t.Number] = t;
+            }
+            if (changes.Cursor > _cursor) _cursor = changes.Cursor;
+        }
+    }
+
+    /// <summary>Replaces one trial with a newer snapshot this process wrote itself (no read needed).</summary>
+    internal void Upsert(FrozenTrial trial) => Apply(new TrialChanges([trial], 0));
+
+    // A trial number can be missing only transiently (created by another process between two reads, while this
+    // process already wrote a later one): such holes are skipped so readers never see null.
+    private static FrozenTrial[] Dense(FrozenTrial[] items, int count)
+    {
+        var dense = new List<FrozenTrial>(count);
+        for (var i = 0; i < count; i++) if ((FrozenTrial?)items[i] is { } t) dense.Add(t);
+        return dense.ToArray();
+    }
+}

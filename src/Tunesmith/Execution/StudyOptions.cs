@@ -1,0 +1,73 @@
+using Microsoft.Extensions.Logging;
+using Tunesmith.Samplers;
+using Tunesmith.Schedulers;
+using Tunesmith.Storage;
+
+namespace Tunesmith.Execution;
+
+/// <summary>How a study is opened: its direction, sampler, scheduler, storage and services.</summary>
+public sealed record StudyOptions
+{
+    /// <summary>Minimize (default) or maximize the objective.</summary>
+    public Direction Direction { get; init; } = Direction.Minimize;
+
+    /// <summary>The sampler; default a seedless <see cref="RandomSampler"/>.</summary>
+    public ISampler? Sampler { get; init; }
+
+    /// <summary>The scheduler consulted on every report; null: trials always run to the end.</summary>
+    public IScheduler? Scheduler { get; init; }
+
+    /// <summary>Storage URL (<c>memory:</c>, <c>sqlite:///path.db</c>); ignored when <see cref="StorageInstance"/> is set. Default <c>memory:</c>.</summary>
+    public string Storage { get; init; } = "memory:";
+
+    /// <summary>A storage to use (not disposed by the study), e.g. to share one in-memory storage between studies.</summary>
+    public IStudyStorage? StorageInstance { get; init; }
+
+    /// <summary>The name of the objective among a trial's metrics (default "value").</summary>
+    public string Metric { get; init; } = "value";
+
+    /// <summary>How often running trials heartbeat (default 10 s).</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Clock for deadlines and heartbeats.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Logging; default none.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Identifies this process's worker in storage; default host:pid:random.</summary>
+    public string? WorkerId { get; init; }
+}
+
+/// <summary>How <see cref="Study.OptimizeAsync(Func{Trial, CancellationToken, Task{double}}, OptimizeOptions?, CancellationToken)"/> runs.</summary>
+public sealed record OptimizeOptions
+{
+    /// <summary>
+    /// The study's trial budget: no trial starts once the study holds this many (Running or finished, counted in storage,
+    /// so the budget holds across every process running the study and across resumes). Null: no limit.
+    /// </summary>
+    public int? Trials { get; init; }
+
+    /// <summary>How many trials run at once in this process (default 1).</summary>
+    public int Parallelism { get; init; } = 1;
+
+    /// <summary>
+    /// Time budget: no trial starts after the deadline. The first process to start sets the deadline in storage and every
+    /// process that joins while it is live shares it; a run that starts after it expired opens a new window.
+    /// </summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>Rethrow the first exception of an objective (after recording the trial as Failed) instead of going on.</summary>
+    public bool FailFast { get; init; }
+
+    /// <summary>Called after each trial finishes (in any state), on the thread that ran it.</summary>
+    public IReadOnlyList<Action<Study, FrozenTrial>> Callbacks { get; init; } = [];
+
+    /// <summary>Validates the options; throws naming the property.</summary>
+    public void Validate()
+    {
+        if (Trials is < 0) throw new ArgumentOutOfRangeException(nameof(Trials), Trials, "trials must be ≥ 0");
+        if (Parallelism < 1) throw new ArgumentOutOfRangeException(nameof(Parallelism), Parallelism, "parallelism must be ≥ 1");
+        if (Timeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "timeout must be > 0");
+    }
+}

@@ -1,0 +1,243 @@
+using Tunesmith.Samplers;
+using Tunesmith.Schedulers;
+using Tunesmith.Spaces;
+using Tunesmith.Storage;
+
+namespace Tunesmith.Execution;
+
+/// <summary>
+/// A running trial, as the objective sees it (define-by-run): suggest parameters, report intermediate values,
+/// set attributes and metrics. One objective call owns a trial; it is not meant to be shared between threads.
+/// Writes are buffered and sent to storage in one transaction at the next report or at the end.
+/// </summary>
+public sealed class Trial : IParameterSuggester
+{
+    private readonly Study _study;
+    private readonly SamplingContext _context;
+    private readonly IReadOnlyDictionary<string, object?> _fixed;
+    private readonly IReadOnlyDictionary<string, Distribution> _relativeSpace;
+    private readonly IReadOnlyDictionary<string, object?> _relative;
+    private readonly Dictionary<string, object?> _params = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Distribution> _distributions = new(StringComparer.Ordinal);
+    private readonly List<(string, object?, Distribution?)> _pendingParams = [];
+    private readonly List<(long, double)> _pendingIntermediate = [];
+    private readonly List<KeyValuePair<string, object?>> _pendingUserAttributes = [];
+    private readonly List<KeyValuePair<string, object?>> _pendingSystemAttributes = [];
+    private readonly List<KeyValuePair<string, double>> _pendingMetrics = [];
+    private readonly Dictionary<long, double> _intermediate = [];
+
+    internal Trial(Study study, FrozenTrial started, SamplingContext context,
+        IReadOnlyDictionary<string, Distribution> relativeSpace, IReadOnlyDictionary<string, object?> relative,
+        CancellationToken cancellationToken)
+    {
+        _study = study;
+        _context = context;
+        Id = started.Id;
+        Number = started.Number;
+        _fixed = started.Params;
+        _relativeSpace = relativeSpace;
+        _relative = relative;
+        SystemAttributes = started.SystemAttributes;
+        CancellationToken = cancellationToken;
+    }
+
+    /// <summary>Storage-wide id.</summary>
+    public long Id { get; }
+
+    /// <summary>The trial's number in its study (0, 1, 2, ...).</summary>
+    public int Number { get; }
+
+    /// <summary>The study this trial belongs to.</summary>
+    public Study Study => _study;
+
+    /// <summary>Cancelled when the study's run is cancelled (Ctrl+C, the caller's token): a long objective should stop.</summary>
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>The parameters drawn so far (sampled, fixed and derived), in order.</summary>
+    public IReadOnlyDictionary<string, object?> Params => _params;
+
+    /// <summary>The distributions of the sampled parameters.</summary>
+    public IReadOnlyDictionary<string, Distribution> Distributions => _distributions;
+
+    /// <summary>The system attributes the trial started with (e.g. <c>retry_of</c> on a retry).</summary>
+    public IReadOnlyDictionary<string, object?> SystemAttributes { get; }
+
+    /// <summary>The intermediate values reported so far.</summary>
+    public IReadOnlyDictionary<long, double> Intermediate => _intermediate;
+
+    /// <summary>True once the trial has been told (finished).</summary>
+    public bool IsFinished { get; internal set; }
+
+    /// <summary>Suggests a float in [low, high] (log scale or step grid optional).</summary>
+    public double SuggestFloat(string name, double low, double high, bool log = false, double? step = null) =>
+        (double)Suggest(name, new FloatDistribution(low, high, log, step))!;
+
+    /// <summary>Suggests an integer in [low, high] (log scale or step optional).</summary>
+    public int SuggestInt(string name, int low, int high, bool log = false, int step = 1) =>
+        checked((int)(long)Suggest(name, new IntDistribution(low, high, log, step))!);
+
+    /// <summary>Suggests one of <paramref name="choices"/> (strings, numbers, booleans or null).</summary>
+    public T SuggestCategorical<T>(string name, IReadOnlyList<T> choices)
+    {
+        var distribution = new CategoricalDistribution(choices.Cast<object?>());
+        var value = Suggest(name, distribution);
+        // Return the caller's own object (e.g. an int choice comes back as int, not long).
+        return choices[distribution.IndexOf(value)];
+    }
+
+    /// <summary>Draws every active parameter of a declarative space and returns the configuration.</summary>
+    public Configuration Suggest(SearchSpace space) => space.Sample(this);
+
+    /// <summary>
+    /// Suggests a value for <paramref name="name"/> from <paramref name="distribution"/>: the enqueued value when the trial
+    /// was enqueued with one, else the sampler's joint sample, else an independent draw. Suggesting the same name again
+    /// with the same distribution returns the same value; with a different one it throws.
+    /// </summary>
+    public object? Suggest(string name, Distribution distribution)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        distribution.Validate(name);
+        if (_distributions.TryGetValue(name, out var known))
+        {
+            if (!known.Equals(distribution))
+                throw new SearchSpaceException(name, $"was suggested as {known.Describe()} and again as {distribution.Describe()} in the same trial");
+            return _params[name];
+        }
+        if (_params.ContainsKey(name) && !_fixed.ContainsKey(name))
+            throw new SearchSpaceException(name, "is already a derived value in this trial");
+
+        object? value;
+        if (_fixed.TryGetValue(name, out var fixedValue))
+            value = distribution.Coerce(name, fixedValue);
+        else if (distribution.IsSingle)
+            value = distribution switch
+            {
+                FloatDistribution f => f.Low,
+                IntDistribution i => i.Low,
+                CategoricalDistribution c => c.Choices[0],
+                _ => throw new ArgumentException($"unknown distribution {distribution.GetType().Name}"),
+            };
+        else if (_relative.TryGetValue(name, out var r) && _relativeSpace.TryGetValue(name, out var rd) && rd.Equals(distribution) && distribution.Contains(r))
+            value = ParamValues.Normalize(r);
+        else
+        {
+            _context.Trial = _context.Trial with { Params = new Dictionary<string, object?>(_params), Distributions = new Dictionary<string, Distribution>(_distributions) };
+            value = ParamValues.Normalize(_study.Sampler.SampleIndependent(_context, name, distribution));
+            if (!distribution.Contains(value))
+                throw new InvalidOperationException($"sampler '{_study.Sampler.Name}' proposed {ParamValues.Format(value)} for '{name}', outside {distribution.Describe()}");
+        }
+        _params[name] = value;
+        _distributions[name] = distribution;
+        _pendingParams.Add((name, value, distribution));
+        return value;
+    }
+
+    /// <summary>Records a value derived from other parameters (e.g. <c>padding = kernel / 2</c>); samplers ignore it.</summary>
+    public void SetDerived(string name, object? value)
+    {
+        if (_distributions.ContainsKey(name))
+            throw new SearchSpaceException(name, "is already a sampled parameter in this trial");
+        value = ParamValues.Normalize(value);
+        _params[name] = value;
+        _pendingParams.Add((name, value, null));
+    }
+
+    /// <summary>Sets a user attribute (string, number, boolean or null).</summary>
+    public void SetUserAttribute(string key, object? value) => _pendingUserAttributes.Add(new(key, ParamValues.Normalize(value)));
+
+    /// <summary>Sets a Tunesmith system attribute.</summary>
+    internal void SetSystemAttribute(string key, object? value) => _pendingSystemAttributes.Add(new(key, ParamValues.Normalize(value)));
+
+    /// <summary>Records a named metric of the final result besides the objective (e.g. "loss" next to "f1").</summary>
+    public void SetMetric(string name, double value) => _pendingMetrics.Add(new(name, value));
+
+    /// <summary>
+    /// Stores an intermediate objective value at <paramref name="step"/> (an epoch, a number of samples). When the study has
+    /// a scheduler and it decides to stop this trial, throws <see cref="TrialPrunedException"/>: let it propagate.
+    /// </summary>
+    public void Report(long step, double value) => ReportAsync(step, value).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Report"/>
+    public async Task ReportAsync(long step, double value, CancellationToken cancellationToken = default)
+    {
+        if (IsFinished) throw new InvalidOperationException($"trial {Number} has already finished");
+        if (double.IsNaN(value)) throw new ArgumentException($"trial {Number}: reported value at step {step} is NaN", nameof(value));
+        _intermediate[step] = value;
+        _pendingIntermediate.Add((step, value));
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (_study.Scheduler is { } scheduler)
+        {
+            var history = await _study.RefreshAsync(cancellationToken).ConfigureAwait(false);
+            var snapshot = ToFrozen(TrialState.Running);
+            if (scheduler.Decide(history, snapshot, step, value) is SchedulerDecision.StopDecision)
+                throw new TrialPrunedException(Number, step);
+        }
+    }
+
+    /// <summary>Writes buffered params, reports, attributes and metrics to storage now (also done at each report and at the end).</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        var update = TakePending();
+        if (update.IsEmpty) return;
+        var outcome = await _study.Storage.UpdateTrialAsync(Id, _study.WorkerId, update, cancellationToken).ConfigureAwait(false);
+        if (outcome != TrialWriteOutcome.Applied)
+            throw new TrialWriteRefusedException(Number, outcome);
+    }
+
+    internal TrialUpdate TakePending()
+    {
+        var update = new TrialUpdate
+        {
+            Params = _pendingParams.ToArray(),
+            Intermediate = _pendingIntermediate.ToArray(),
+            UserAttributes = _pendingUserAttributes.ToArray(),
+            SystemAttributes = _pendingSystemAttributes.ToArray(),
+            Metrics = _pendingMetrics.ToArray(),
+        };
+        _pendingParams.Clear();
+        _pendingIntermediate.Clear();
+        _pendingUserAttributes.Clear();
+        _pendingSystemAttributes.Clear();
+        _pendingMetrics.Clear();
+        return update;
+    }
+
+    internal FrozenTrial ToFrozen(TrialState state) => new()
+    {
+        Id = Id,
+        Number = Number,
+        State = state,
+        Params = new Dictionary<string, object?>(_params),
+        Distributions = new Dictionary<string, Distribution>(_distributions),
+        Intermediate = new Dictionary<long, double>(_intermediate),
+        Worker = _study.WorkerId,
+    };
+
+    /// <inheritdoc />
+    public override string ToString() => $"Trial {Number} {{{string.Join(", ", _params.Select(p => $"{p.Key}={ParamValues.Format(p.Value)}"))}}}";
+}
+
+/// <summary>Thrown by <see cref="Trial.Report"/> when the scheduler stops the trial; the study records it as Pruned.</summary>
+public sealed class TrialPrunedException(int trialNumber, long step)
+    : Exception($"trial {trialNumber} was pruned at step {step}")
+{
+    /// <summary>The pruned trial's number.</summary>
+    public int TrialNumber { get; } = trialNumber;
+    /// <summary>The step of the report that pruned it.</summary>
+    public long Step { get; } = step;
+}
+
+/// <summary>Storage refused a write to a trial (it already finished — e.g. failed as stale — or another worker owns it).</summary>
+public sealed class TrialWriteRefusedException(int trialNumber, TrialWriteOutcome outcome)
+    : Exception(outcome switch
+    {
+        TrialWriteOutcome.AlreadyFinished => $"trial {trialNumber} has already finished (told by another worker or failed as stale); the write was refused",
+        TrialWriteOutcome.NotOwner => $"trial {trialNumber} is owned by another worker; the write was refused",
+        _ => $"trial {trialNumber} does not exist; the write was refused",
+    })
+{
+    /// <summary>The trial's number.</summary>
+    public int TrialNumber { get; } = trialNumber;
+    /// <summary>Why the write was refused.</summary>
+    public TrialWriteOutcome Outcome { get; } = outcome;
+}

@@ -1,0 +1,153 @@
+using Tunesmith.Execution;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Storage;
+
+/// <summary>A study as stored: its identity and settings.</summary>
+/// <param name="Id">Storage-wide unique id.</param>
+/// <param name="Name">Unique name.</param>
+/// <param name="Direction">Minimize or maximize.</param>
+/// <param name="Created">When it was created.</param>
+/// <param name="UserAttributes">User attributes.</param>
+/// <param name="SystemAttributes">Tunesmith's own attributes (sampler choice, deadline, metric, the study file).</param>
+public sealed record StudyRecord(
+    long Id,
+    string Name,
+    Direction Direction,
+    DateTimeOffset Created,
+    IReadOnlyDictionary<string, object?> UserAttributes,
+    IReadOnlyDictionary<string, object?> SystemAttributes);
+
+/// <summary>Counts of a study's trials by state, and its best value.</summary>
+public sealed record StudySummary(StudyRecord Study, IReadOnlyDictionary<TrialState, int> Counts, double? BestValue)
+{
+    /// <summary>Number of trials in a state (0 when none).</summary>
+    public int Count(TrialState state) => Counts.TryGetValue(state, out var n) ? n : 0;
+}
+
+/// <summary>Changes to a study's trials since a cursor: the trials that changed, and the cursor to pass next time.</summary>
+public sealed record TrialChanges(IReadOnlyList<FrozenTrial> Trials, long Cursor);
+
+/// <summary>What to write to a running trial in one transaction. Empty collections write nothing.</summary>
+public sealed record TrialUpdate
+{
+    /// <summary>New sampled parameters (value and distribution).</summary>
+    public IReadOnlyList<(string Name, object? Value, Distribution? Distribution)> Params { get; init; } = [];
+    /// <summary>New intermediate values by step (a step reported again overwrites).</summary>
+    public IReadOnlyList<(long Step, double Value)> Intermediate { get; init; } = [];
+    /// <summary>User attributes to set.</summary>
+    public IReadOnlyList<KeyValuePair<string, object?>> UserAttributes { get; init; } = [];
+    /// <summary>System attributes to set.</summary>
+    public IReadOnlyList<KeyValuePair<string, object?>> SystemAttributes { get; init; } = [];
+    /// <summary>Named metrics to set.</summary>
+    public IReadOnlyList<KeyValuePair<string, double>> Metrics { get; init; } = [];
+    /// <summary>When set, the trial finishes in this state (Complete, Pruned or Failed).</summary>
+    public TrialState? FinalState { get; init; }
+    /// <summary>The objective value of a Complete trial.</summary>
+    public double? Value { get; init; }
+
+    /// <summary>True when nothing would be written.</summary>
+    public bool IsEmpty => Params.Count == 0 && Intermediate.Count == 0 && UserAttributes.Count == 0
+        && SystemAttributes.Count == 0 && Metrics.Count == 0 && FinalState is null;
+}
+
+/// <summary>The outcome of writing to a trial: refused writes are outcomes, not exceptions, so a worker can log them and carry on.</summary>
+public enum TrialWriteOutcome
+{
+    /// <summary>The write was applied.</summary>
+    Applied,
+    /// <summary>The trial had already finished (e.g. failed as stale, or told by another worker); nothing was written.</summary>
+    AlreadyFinished,
+    /// <summary>The trial is owned by another worker; nothing was written.</summary>
+    NotOwner,
+    /// <summary>No such trial.</summary>
+    NotFound,
+}
+
+/// <summary>
+/// Where studies and trials live. Every implementation passes the storage conformance suite. All methods are safe to
+/// call concurrently, from several threads and (for SQLite and PostgreSQL) from several processes.
+/// </summary>
+public interface IStudyStorage : IAsyncDisposable
+{
+    /// <summary>Creates a study; throws <see cref="StudyExistsException"/> when the name is taken.</summary>
+    Task<StudyRecord> CreateStudyAsync(string name, Direction direction, CancellationToken cancellationToken = default);
+
+    /// <summary>Loads a study by name, or null.</summary>
+    Task<StudyRecord?> GetStudyAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Every study with its trial counts and best value.</summary>
+    Task<IReadOnlyList<StudySummary>> ListStudiesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a study and all its trials; false when there was none.</summary>
+    Task<bool> DeleteStudyAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets study attributes (system or user).</summary>
+    Task SetStudyAttributesAsync(long studyId, bool system, IReadOnlyList<KeyValuePair<string, object?>> attributes, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets a study system attribute only when absent; returns the value now stored (the existing one, or <paramref name="value"/>).</summary>
+    Task<object?> SetStudySystemAttributeIfAbsentAsync(long studyId, string key, object? value, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds a Waiting trial with fixed params (the next number); returns it.</summary>
+    Task<FrozenTrial> EnqueueTrialAsync(long studyId, IReadOnlyDictionary<string, object?> fixedParams,
+        IReadOnlyDictionary<string, object?>? systemAttributes = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Enqueues a batch of Waiting trials once per <paramref name="key"/>: the first caller inserts them all, atomically
+    /// with recording the key; later callers (in any process) insert nothing and get false. Grid search stands on it.
+    /// </summary>
+    Task<bool> EnqueueTrialsOnceAsync(long studyId, string key, IReadOnlyList<IReadOnlyDictionary<string, object?>> fixedParams, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Starts a trial for <paramref name="worker"/>: atomically claims the oldest Waiting trial, or creates a new Running one
+    /// with the next number. With <paramref name="maxTrials"/>, returns null instead when the study already has that many
+    /// trials that count toward its budget (Running or finished, not counting Failed trials that were retried).
+    /// With <paramref name="waitingOnly"/>, only claims a Waiting trial and returns null when there is none.
+    /// </summary>
+    Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Writes to a Running trial owned by <paramref name="worker"/> in one transaction (params, intermediate values,
+    /// attributes, metrics and, with <see cref="TrialUpdate.FinalState"/>, the final state and value). Also heartbeats it.
+    /// </summary>
+    Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default);
+
+    /// <summary>Refreshes the heartbeat of the given Running trials owned by <paramref name="worker"/>.</summary>
+    Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default);
+
+    /// <summary>Marks Failed (reason "stale") every Running trial of the study whose heartbeat is older than <paramref name="olderThan"/>; returns them.</summary>
+    Task<IReadOnlyList<FrozenTrial>> FailStaleTrialsAsync(long studyId, DateTimeOffset olderThan, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Re-enqueues a Failed trial's params as a new Waiting trial (system attributes <c>retry_of</c> and <c>retry_count</c>),
+    /// marking the failed one <c>retried_by</c> so it no longer counts toward the budget. Atomic: returns null when the
+    /// trial is not Failed or was already retried.
+    /// </summary>
+    Task<FrozenTrial?> RetryTrialAsync(long failedTrialId, CancellationToken cancellationToken = default);
+
+    /// <summary>One trial, or null.</summary>
+    Task<FrozenTrial?> GetTrialAsync(long trialId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The study's trials that changed after <paramref name="cursor"/> (0: all), ordered by number, with the cursor to pass next
+    /// time. A poller (a worker's history cache, a dashboard) reads only what changed.
+    /// </summary>
+    Task<TrialChanges> GetTrialsSinceAsync(long studyId, long cursor, CancellationToken cancellationToken = default);
+
+    /// <summary>How many of the study's trials are in each state.</summary>
+    Task<IReadOnlyDictionary<TrialState, int>> CountTrialsAsync(long studyId, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A study with that name already exists.</summary>
+public sealed class StudyExistsException(string name) : Exception($"study '{name}' already exists")
+{
+    /// <summary>The study name.</summary>
+    public string StudyName { get; } = name;
+}
+
+/// <summary>No study with that name exists.</summary>
+public sealed class StudyNotFoundException(string name) : Exception($"study '{name}' does not exist")
+{
+    /// <summary>The study name.</summary>
+    public string StudyName { get; } = name;
+}

@@ -1,0 +1,44 @@
+using Tunesmith.Execution;
+using Tunesmith.Samplers;
+using Tunesmith.Spaces;
+using Xunit;
+
+namespace Tunesmith.Tests;
+
+public sealed class StudySmokeTests
+{
+    [Fact]
+    public void Optimize_finds_a_minimum_and_numbers_trials_densely()
+    {
+        var study = Study.Create("smoke", sampler: new RandomSampler(seed: 1));
+        study.Optimize(t => Math.Pow(t.SuggestFloat("x", -10, 10) - 2, 2), trials: 200, parallelism: 4);
+        var trials = study.Trials;
+        Assert.Equal(Enumerable.Range(0, 200), trials.Select(t => t.Number));
+        Assert.All(trials, t => Assert.Equal(TrialState.Complete, t.State));
+        Assert.True(study.BestTrial!.Value < 0.5);
+    }
+
+    [Fact]
+    public void Conditional_space_draws_only_the_active_branch()
+    {
+        var space = new SearchSpace()
+            .Branch("kernel",
+                ("linear", s => s.Float("C", 1e-3, 1e3, log: true)),
+                ("rbf", s => s.Float("C", 1e-3, 1e3, log: true).Float("gamma", 1e-4, 1, log: true)),
+                ("poly", s => s.Float("C", 1e-3, 1e3, log: true).Float("gamma", 1e-4, 1, log: true).Float("coef0", 0, 1).Int("degree", 2, 5)))
+            .Int("kernel_size", 1, 7, step: 2)
+            .Derived("padding", c => c.GetInt("kernel_size") / 2);
+        var study = Study.Create("svm", sampler: new RandomSampler(seed: 3));
+        study.Optimize(t =>
+        {
+            var c = t.Suggest(space);
+            Assert.Equal(c.GetInt("kernel_size") / 2, c.GetInt("padding"));
+            var kernel = c.GetString("kernel");
+            Assert.Equal(kernel != "linear", c.ContainsKey("gamma"));
+            Assert.Equal(kernel == "poly", c.ContainsKey("degree"));
+            return c.GetDouble("C");
+        }, trials: 60);
+        Assert.Equal(60, study.Trials.Count(t => t.State == TrialState.Complete));
+        Assert.All(study.Trials, t => Assert.False(t.Distributions.ContainsKey("padding")));
+    }
+}
