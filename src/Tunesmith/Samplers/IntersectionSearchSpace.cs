@@ -1,0 +1,42 @@
+using Tunesmith.Execution;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Samplers;
+
+/// <summary>
+/// The parameters that every Complete (and, optionally, Pruned) trial has, with the same distribution: the joint space a
+/// model-based sampler can fit. Cached incrementally: each call reads only the trials finished since the last call, so an
+/// ask stays cheap as the history grows. Not thread-safe by itself: a sampler guards its instance with a lock.
+/// </summary>
+public sealed class IntersectionSearchSpace(bool includePruned = false)
+{
+    private Dictionary<string, Distribution>? _space;
+    private readonly HashSet<int> _seen = [];
+    private int _scanFrom;
+
+    /// <summary>The intersection over the history's finished trials, in a stable (sorted by name) order.</summary>
+    public IReadOnlyDictionary<string, Distribution> Calculate(StudyHistory history)
+    {
+        var trials = history.Trials;
+        // Trials before _scanFrom are all finished and seen; scan from there (running ones are revisited later).
+        var firstUnfinished = -1;
+        for (var i = _scanFrom; i < trials.Count; i++)
+        {
+            var t = trials[i];
+            var counts = t.State == TrialState.Complete || (includePruned && t.State == TrialState.Pruned);
+            if (!t.State.IsFinished() && firstUnfinished < 0) firstUnfinished = i;
+            if (!counts || !_seen.Add(t.Number)) continue;
+            if (_space is null)
+            {
+                _space = new Dictionary<string, Distribution>(t.Distributions, StringComparer.Ordinal);
+                continue;
+            }
+            foreach (var name in _space.Keys.ToList())
+                if (!t.Distributions.TryGetValue(name, out var d) || !d.Equals(_space[name]))
+                    _space.Remove(name);
+        }
+        _scanFrom = firstUnfinished < 0 ? trials.Count : firstUnfinished;
+        if (_space is null) return new Dictionary<string, Distribution>();
+        return _space.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+    }
+}
