@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Tunesmith.Execution;
+using Tunesmith.Samplers;
+using Tunesmith.Storage;
+
+namespace Tunesmith.Bench;
+
+/// <summary>
+/// Framework overhead: trials per second of ask + tell with a trivial objective (<c>x = suggest_float(−10, 10); x²</c>)
+/// and the Random sampler, sequential in one process or with several worker processes on one study — the same
+/// objective as Optuna's overhead reference.
+/// </summary>
+internal static class OverheadBenchmark
+{
+    private static readonly OptimizeOptions Sequential = new();
+
+    private static Task<double> Objective(Trial t, CancellationToken _)
+    {
+        var x = t.SuggestFloat("x", -10, 10);
+        return Task.FromResult(x * x);
+    }
+
+    /// <summary>Runs <paramref name="trials"/> trials on a fresh study and returns the wall seconds.</summary>
+    public static async Task<double> TimeSequentialAsync(string storageUrl, int trials)
+    {
+        await using var study = await Study.CreateAsync("overhead-" + Guid.NewGuid().ToString("N")[..8],
+            new StudyOptions { Storage = storageUrl, Sampler = new RandomSampler(seed: 1) });
+        var sw = Stopwatch.StartNew();
+        await study.OptimizeAsync(Objective, Sequential with { Trials = trials });
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    public static async Task<int> RunAsync(int repeats, IReadOnlySet<string>? cases, string workDir)
+    {
+        Directory.CreateDirectory(workDir);
+        var rows = new List<(string Case, int Trials, double[] Seconds)>();
+        async Task Case(string name, int trials, Func<Task<double>> run)
+        {
+            if (cases is not null && !cases.Any(c => name.Contains(c, StringComparison.OrdinalIgnoreCase))) return;
+            var seconds = new double[repeats];
+            for (var r = 0; r < repeats; r++) seconds[r] = await run();
+            rows.Add((name, trials, seconds));
+            Console.Error.WriteLine($"  {name} x{trials}: {string.Join(", ", seconds.Select(s => (trials / s).ToString("F0", CultureInfo.InvariantCulture)))} trials/s");
+        }
+        string Db() => "sqlite:///" + Path.Combine(workDir, $"overhead-{Guid.NewGuid():N}.db");
+
+        await TimeSequentialAsync("memory:", 2_000); // warm-up: JIT, tiering
+        await Case("in-memory, Random", 1_000, () => TimeSequentialAsync("memory:", 1_000));
+        await Case("in-memory, Random", 100_000, () => TimeSequentialAsync("memory:", 100_000));
+        await Case("SQLite file, Random", 1_000, () => TimeSequentialAsync(Db(), 1_000));
+        await Case("SQLite file, Random", 10_000, () => TimeSequentialAsync(Db(), 10_000));
+        await Case("SQLite file, Random, 4 processes on one study", 4_000, () => MultiProcessAsync(Db(), 4, 4_000));
+
+        var sb = new StringBuilder();
+        sb.AppendLine($"| case | trials | median wall s [min–max] | trials/s (median) | µs/trial (median) |");
+        sb.AppendLine("|---|---:|---|---:|---:|");
+        foreach (var (name, trials, s) in rows)
+        {
+            var med = QualityBenchmark.Percentile(s, 0.5);
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {name} | {trials:N0} | {med:F3} [{s.Min():F3}–{s.Max():F3}] | {trials / med:N0} | {1e6 * med / trials:F1} |"));
+        }
+        Console.WriteLine(sb.ToString());
+        return 0;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="processes"/> copies of this program as workers on one study with a study-wide budget of
+    /// <paramref name="trials"/>; the wall is from the first worker's start to the last one's end, after all have opened
+    /// the storage (process start-up excluded, as in the reference).
+    /// </summary>
+    public static async Task<double> MultiProcessAsync(string storageUrl, int processes, int trials)
+    {
+        var name = "overhead-mp-" + Guid.NewGuid().ToString("N")[..8];
+        await using (var study = await Study.CreateAsync(name, new StudyOptions { Storage = storageUrl })) { }
+        var go = Path.Combine(Path.GetTempPath(), $"tunesmith-go-{Guid.NewGuid():N}");
+        var exe = Environment.ProcessPath!;
+        var dll = typeof(OverheadBenchmark).Assembly.Location;
+        var procs = Enumerable.Range(0, processes).Select(_ =>
+        {
+            var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(exe) == "dotnet") psi.ArgumentList.Add(dll);
+            foreach (var a in new[] { "worker", storageUrl, name, trials.ToString(CultureInfo.InvariantCulture), go }) psi.ArgumentList.Add(a);
+            return Process.Start(psi)!;
+        }).ToList();
+        // Release the workers together once each has opened the storage and said so.
+        foreach (var p in procs)
+        {
+            var line = await p.StandardOutput.ReadLineAsync();
+            if (line != "ready") throw new InvalidOperationException($"worker failed to start: {line} {await p.StandardError.ReadToEndAsync()}");
+        }
+        await File.WriteAllTextAsync(go, "go");
+        var starts = new List<double>();
+        var ends = new List<double>();
+        foreach (var p in procs)
+        {
+            var output = await p.StandardOutput.ReadToEndAsync();
+            var error = await p.StandardError.ReadToEndAsync();
+            await p.WaitForExitAsync();
+            if (p.ExitCode != 0) throw new InvalidOperationException($"worker exited {p.ExitCode}: {error}");
+            var parts = output.Trim().Split(' ');
+            starts.Add(double.Parse(parts[0], CultureInfo.InvariantCulture));
+            ends.Add(double.Parse(parts[1], CultureInfo.InvariantCulture));
+        }
+        File.Delete(go);
+        await using (var storage = StudyStorage.Open(storageUrl))
+        {
+            var study = await storage.GetStudyAsync(name);
+            var counts = await storage.CountTrialsAsync(study!.Id);
+            var complete = counts.GetValueOrDefault(TrialState.Complete);
+            if (complete != trials) throw new InvalidOperationException($"expected {trials} complete trials, found {complete}");
+        }
+        return ends.Max() - starts.Min();
+    }
+
+    /// <summary>The worker side of <see cref="MultiProcessAsync"/>: prints "ready", waits for the go file, runs, prints start and end (Unix seconds).</summary>
+    public static async Task<int> WorkerAsync(string storageUrl, string name, int trials, string goFile)
+    {
+        await using var study = await Study.LoadAsync(name, new StudyOptions { Storage = storageUrl, Sampler = new RandomSampler() });
+        Console.WriteLine("ready");
+        Console.Out.Flush();
+        while (!File.Exists(goFile)) await Task.Delay(1); // a start barrier across processes, not a test synchronisation
+        var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+        await study.OptimizeAsync(Objective, Sequential with { Trials = trials });
+        var end = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{start:F3} {end:F3}"));
+        return 0;
+    }
+}

@@ -1,0 +1,37 @@
+using System.Globalization;
+using Tunesmith.Bench;
+
+// Tunesmith benchmarks. Run in Release from the repository root, e.g.
+//   dotnet run -c Release --project bench/Tunesmith.Bench -- overhead
+//   dotnet run -c Release --project bench/Tunesmith.Bench -- quality --seeds 10 --jobs 2
+//   dotnet run -c Release --project bench/Tunesmith.Bench -- check-functions
+string Opt(string name, string fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+IReadOnlySet<string>? Set(string name) => Opt(name, "") is { Length: > 0 } v ? v.Split(',').ToHashSet() : null;
+int Int(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+return args.FirstOrDefault() switch
+{
+    "overhead" => await OverheadBenchmark.RunAsync(Int("--repeats", 3), Set("--cases"), Opt("--work", Path.Combine(Path.GetTempPath(), "tunesmith-bench"))),
+    "worker" => await OverheadBenchmark.WorkerAsync(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture), args[4]),
+    "quality" => await QualityBenchmark.RunAsync(new QualityArgs(
+        Int("--seeds", 10),
+        Opt("--budgets", "50,100,200").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray(),
+        Int("--jobs", 2),
+        Opt("--out", "docs/benchmarks"),
+        Opt("--reference", "../shared/reference"),
+        Set("--functions"),
+        Set("--samplers"))),
+    "ask-latency" => await AskLatencyBenchmark.RunAsync(Set("--samplers"), Opt("--history", "100,1000,2000").Split(',').Select(int.Parse).ToArray()),
+    "check-functions" => await FunctionCheck.RunAsync(Opt("--reference", "../shared/reference")),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases a,b] | quality [--seeds N] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions)");
+    return 2;
+}

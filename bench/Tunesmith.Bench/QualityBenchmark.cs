@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Tunesmith.Execution;
+using Tunesmith.Samplers;
+
+namespace Tunesmith.Bench;
+
+/// <summary>A sampler configuration under test: its label in the tables and how the registry builds it.</summary>
+internal sealed record SamplerUnderTest(string Label, string RegistryName, IReadOnlyDictionary<string, object?> Options, bool BudgetAware = false);
+
+/// <summary>
+/// Sampler quality on the 11-function suite: for each function × sampler × seed one in-memory study of the largest budget
+/// (best-so-far read off at each budget), or one study per budget for samplers whose behaviour depends on the budget
+/// (auto). Reports median simple regret with IQR beside Optuna's figures measured on this machine type.
+/// </summary>
+internal static class QualityBenchmark
+{
+    public static readonly SamplerUnderTest[] AllSamplers =
+    [
+        new("random", "random", new Dictionary<string, object?>()),
+        new("sobol", "sobol", new Dictionary<string, object?>()),
+        new("tpe", "tpe", new Dictionary<string, object?> { ["multivariate"] = false }),
+        new("tpe_mv", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true }),
+        new("gp", "gp", new Dictionary<string, object?>()),
+        new("cmaes", "cmaes", new Dictionary<string, object?> { ["restart_strategy"] = "ipop" }),
+        new("auto", "auto", new Dictionary<string, object?>(), BudgetAware: true),
+    ];
+
+    private sealed record Run(string Function, string Sampler, int Seed, int Budget, double[] BestSoFar, double WallSeconds);
+
+    public static async Task<int> RunAsync(QualityArgs args)
+    {
+        var functions = QualityFunctions.All.Where(f => args.Functions is null || args.Functions.Contains(f.Name)).ToList();
+        var samplers = AllSamplers.Where(s => args.Samplers is null || args.Samplers.Contains(s.Label)).ToList();
+        var missing = samplers.Where(s => !SamplerRegistry.Names.Contains(s.RegistryName)).Select(s => s.Label).ToList();
+        if (missing.Count > 0)
+        {
+            Console.Error.WriteLine($"not registered (skipped): {string.Join(", ", missing)}");
+            samplers = samplers.Where(s => !missing.Contains(s.Label)).ToList();
+        }
+        var maxBudget = args.Budgets.Max();
+        var jobs = new List<(QualityFunction F, SamplerUnderTest S, int Seed, int Budget)>();
+        foreach (var f in functions)
+            foreach (var s in samplers)
+                for (var seed = 0; seed < args.Seeds; seed++)
+                    if (s.BudgetAware) jobs.AddRange(args.Budgets.Select(b => (f, s, seed, b)));
+                    else jobs.Add((f, s, seed, maxBudget));
+
+        var runs = new ConcurrentBag<Run>();
+        var total = Stopwatch.StartNew();
+        var done = 0;
+        await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = args.Jobs }, async (job, ct) =>
+        {
+            var run = await RunOneAsync(job.F, job.S, job.Seed, job.Budget, ct);
+            runs.Add(run);
+            var n = Interlocked.Increment(ref done);
+            if (n % 20 == 0 || n == jobs.Count) Console.Error.WriteLine($"  {n}/{jobs.Count} runs, {total.Elapsed.TotalSeconds:F0} s");
+        });
+
+        Directory.CreateDirectory(args.Output);
+        var reference = OptunaReference.Load(args.ReferenceDir);
+        var cells = Summarize(runs, functions, samplers, args.Budgets);
+        var md = RenderMarkdown(cells, functions, samplers, args, reference, total.Elapsed);
+        await File.WriteAllTextAsync(Path.Combine(args.Output, "quality.md"), md);
+        await File.WriteAllTextAsync(Path.Combine(args.Output, "quality.json"), JsonSerializer.Serialize(cells, new JsonSerializerOptions { WriteIndented = true }));
+        QualityPlots.Render(runs.Select(r => (r.Function, r.Sampler, r.Budget, r.BestSoFar)).ToList(), functions, samplers.Select(s => s.Label).ToList(), maxBudget, args.Output);
+        Console.WriteLine(md);
+        return 0;
+    }
+
+    private static async Task<Run> RunOneAsync(QualityFunction f, SamplerUnderTest s, int seed, int budget, CancellationToken ct)
+    {
+        var sampler = SamplerRegistry.Create(s.RegistryName, new SamplerRequest(s.Options, seed, f.Space, budget));
+        await using var study = await Study.CreateAsync($"{f.Name}-{s.Label}-{seed}-{budget}",
+            new StudyOptions { Sampler = sampler, Direction = Direction.Minimize }, ct);
+        var best = new double[budget];
+        var bestSoFar = double.PositiveInfinity;
+        var sw = Stopwatch.StartNew();
+        // Sequential ask/tell, as Optuna's study.optimize with n_jobs=1 in the reference runs.
+        for (var i = 0; i < budget; i++)
+        {
+            var trial = await study.AskAsync(ct);
+            var value = f.Evaluate(trial.Suggest(f.Space));
+            await study.TellAsync(trial, value, ct);
+            bestSoFar = Math.Min(bestSoFar, value);
+            best[i] = bestSoFar - f.Optimum;
+        }
+        return new Run(f.Name, s.Label, seed, budget, best, sw.Elapsed.TotalSeconds);
+    }
+
+    internal sealed record Cell(string Function, string Sampler, int Budget, double Median, double Q1, double Q3, double MeanWallSeconds);
+
+    private static List<Cell> Summarize(IEnumerable<Run> runs, IReadOnlyList<QualityFunction> functions, IReadOnlyList<SamplerUnderTest> samplers, IReadOnlyList<int> budgets)
+    {
+        var cells = new List<Cell>();
+        var byKey = runs.ToLookup(r => (r.Function, r.Sampler));
+        foreach (var f in functions)
+            foreach (var s in samplers)
+            {
+                var rs = byKey[(f.Name, s.Label)].ToList();
+                if (rs.Count == 0) continue;
+                foreach (var b in budgets)
+                {
+                    var sample = rs.Where(r => s.BudgetAware ? r.Budget == b : true).Select(r => r.BestSoFar[b - 1]).ToArray();
+                    var wall = rs.Where(r => r.Budget == budgets.Max() || !s.BudgetAware).Select(r => r.WallSeconds).DefaultIfEmpty(0).Average();
+                    cells.Add(new Cell(f.Name, s.Label, b, Percentile(sample, 0.5), Percentile(sample, 0.25), Percentile(sample, 0.75), wall));
+                }
+            }
+        return cells;
+    }
+
+    /// <summary>Linear-interpolated percentile (numpy's default), so IQRs compare with the reference tables.</summary>
+    internal static double Percentile(double[] values, double q)
+    {
+        var v = values.OrderBy(x => x).ToArray();
+        if (v.Length == 0) return double.NaN;
+        var pos = q * (v.Length - 1);
+        var lo = (int)Math.Floor(pos);
+        var hi = Math.Min(lo + 1, v.Length - 1);
+        return v[lo] + (pos - lo) * (v[hi] - v[lo]);
+    }
+
+    internal static string Fmt(double v) => double.IsNaN(v) ? "-" :
+        v == 0 ? "0" : Math.Abs(v) >= 1e4 || Math.Abs(v) < 1e-3 ? v.ToString("0.00e+0", CultureInfo.InvariantCulture) : v.ToString("G3", CultureInfo.InvariantCulture);
+
+    private static string RenderMarkdown(List<Cell> cells, IReadOnlyList<QualityFunction> functions, IReadOnlyList<SamplerUnderTest> samplers,
+        QualityArgs args, OptunaReference reference, TimeSpan wall)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"Seeds: {args.Seeds} (0..{args.Seeds - 1}); budgets {string.Join("/", args.Budgets)}; {args.Jobs} runs in parallel; total wall {wall.TotalSeconds:F0} s.");
+        sb.AppendLine("Cell = median simple regret over seeds [Q1, Q3]. Optuna columns: the better (lower median) of Optuna 3.1 and 5.0-dev for that sampler family, measured on this machine type (../shared/reference).");
+        sb.AppendLine();
+        var cellMap = cells.ToDictionary(c => (c.Function, c.Sampler, c.Budget));
+        var labels = samplers.Select(s => s.Label).ToList();
+        sb.AppendLine($"| function | budget | {string.Join(" | ", labels)} | Optuna TPE (best) | Optuna GP | Optuna CMA-ES | Optuna best |");
+        sb.AppendLine($"|---|---|{string.Concat(Enumerable.Repeat("---|", labels.Count))}---|---|---|---|");
+        int tpeCells = 0, tpeWins = 0, autoCells = 0, autoWins = 0;
+        foreach (var f in functions)
+            foreach (var b in args.Budgets)
+            {
+                var row = new StringBuilder($"| {f.Name} | {b} |");
+                foreach (var l in labels)
+                    row.Append(cellMap.TryGetValue((f.Name, l, b), out var c) ? $" {Fmt(c.Median)} [{Fmt(c.Q1)}, {Fmt(c.Q3)}] |" : " - |");
+                var oTpe = reference.Best(f.Name, b, "tpe", "tpe_mv", "tpe_uni");
+                var oGp = reference.Best(f.Name, b, "gp");
+                var oCma = reference.Best(f.Name, b, "cmaes");
+                var oBest = reference.Best(f.Name, b, "tpe", "tpe_mv", "tpe_uni", "gp", "cmaes", "qmc", "random");
+                row.Append($" {Fmt(oTpe)} | {Fmt(oGp)} | {Fmt(oCma)} | {Fmt(oBest)} |");
+                sb.AppendLine(row.ToString());
+                var ourTpe = new[] { "tpe", "tpe_mv" }.Select(l => cellMap.TryGetValue((f.Name, l, b), out var c) ? c.Median : double.NaN).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Min();
+                if (double.IsFinite(ourTpe) && double.IsFinite(oTpe)) { tpeCells++; if (ourTpe <= oTpe) tpeWins++; }
+                if (cellMap.TryGetValue((f.Name, "auto", b), out var a) && double.IsFinite(oBest)) { autoCells++; if (a.Median <= oBest) autoWins++; }
+            }
+        sb.AppendLine();
+        if (tpeCells > 0) sb.AppendLine($"- Tunesmith TPE (better of univariate/multivariate) ≤ Optuna's best TPE in **{tpeWins}/{tpeCells}** cells ({100.0 * tpeWins / tpeCells:F0} %; target ≥ 80 %).");
+        if (autoCells > 0) sb.AppendLine($"- Tunesmith auto ≤ the best Optuna sampler in **{autoWins}/{autoCells}** cells ({100.0 * autoWins / autoCells:F0} %; target ≥ 60 %).");
+        sb.AppendLine();
+        sb.AppendLine("Mean wall seconds of one run of the largest budget (sequential ask/tell, in memory; 2 runs share 2 cores):");
+        sb.AppendLine();
+        sb.AppendLine($"| function | {string.Join(" | ", labels)} |");
+        sb.AppendLine($"|---|{string.Concat(Enumerable.Repeat("---|", labels.Count))}");
+        foreach (var f in functions)
+            sb.AppendLine($"| {f.Name} | {string.Join(" | ", labels.Select(l => cellMap.TryGetValue((f.Name, l, args.Budgets.Max()), out var c) ? c.MeanWallSeconds.ToString("F2", CultureInfo.InvariantCulture) : "-"))} |");
+        return sb.ToString();
+    }
+}
+
+/// <summary>Optuna's quality figures (3.1 and 5.0-dev) read from the shared reference summaries.</summary>
+internal sealed class OptunaReference
+{
+    private readonly List<JsonElement> _summaries = [];
+
+    public static OptunaReference Load(string dir)
+    {
+        var r = new OptunaReference();
+        foreach (var file in new[] { "optuna-quality-summary.json", "optuna5-quality-summary.json" })
+        {
+            var path = Path.Combine(dir, file);
+            if (!File.Exists(path)) { Console.Error.WriteLine($"reference not found: {path}"); continue; }
+            r._summaries.Add(JsonDocument.Parse(File.ReadAllText(path)).RootElement.GetProperty("summary").Clone());
+        }
+        return r;
+    }
+
+    /// <summary>The lowest median regret among the named Optuna samplers in either version, or NaN.</summary>
+    public double Best(string function, int budget, params string[] samplers)
+    {
+        var best = double.NaN;
+        foreach (var s in _summaries)
+        {
+            if (!s.TryGetProperty(function, out var f)) continue;
+            foreach (var name in samplers)
+                if (f.TryGetProperty(name, out var sm) && sm.TryGetProperty(budget.ToString(CultureInfo.InvariantCulture), out var cell)
+                    && cell.TryGetProperty("median_regret", out var m) && m.ValueKind == JsonValueKind.Number)
+                {
+                    var v = m.GetDouble();
+                    if (double.IsNaN(best) || v < best) best = v;
+                }
+        }
+        return best;
+    }
+}
+
+internal sealed record QualityArgs(int Seeds, IReadOnlyList<int> Budgets, int Jobs, string Output, string ReferenceDir,
+    IReadOnlySet<string>? Functions, IReadOnlySet<string>? Samplers);
