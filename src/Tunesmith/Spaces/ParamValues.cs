@@ -31,7 +31,8 @@ public static class ParamValues
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.String => e.GetString(),
-        JsonValueKind.Number => e.TryGetInt64(out var l) && IsIntegerLiteral(e.GetRawText()) ? l : e.GetDouble(),
+        // The cast matters: without it the conditional is typed double and every integer comes back as a double.
+        JsonValueKind.Number => e.TryGetInt64(out var l) && IsIntegerLiteral(e.GetRawText()) ? (object)l : e.GetDouble(),
         _ => throw new FormatException($"a parameter value must be a string, number, boolean or null, got {e.ValueKind.ToString().ToLowerInvariant()}"),
     };
 

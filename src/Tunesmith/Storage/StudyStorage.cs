@@ -1,6 +1,6 @@
 namespace Tunesmith.Storage;
 
-/// <summary>Opens a storage from its URL: <c>memory:</c> or <c>sqlite:///path/to.db</c>.</summary>
+/// <summary>Opens a storage from its URL: <c>memory:</c>, <c>sqlite:///relative/path.db</c> or <c>sqlite:////absolute/path.db</c>.</summary>
 public static class StudyStorage
 {
     /// <summary>The storage URL used when none is given.</summary>
@@ -11,6 +11,7 @@ public static class StudyStorage
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(url);
         if (url is "memory:" or "memory://" or ":memory:") return new InMemoryStudyStorage();
-        throw new ArgumentException($"storage URL '{url}' is not supported: use memory: or sqlite:///path/to.db", nameof(url));
+        if (url.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase)) return Sql.SqliteStudyStorage.Open(url);
+        throw new ArgumentException($"storage URL '{url}' is not supported: use memory:, sqlite:///relative/path.db or sqlite:////absolute/path.db", nameof(url));
     }
 }

@@ -1,0 +1,661 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Polly;
+using Polly.Retry;
+using Tunesmith.Execution;
+using Tunesmith.Spaces;
+using static Tunesmith.Storage.Sql.SqlCommandExtensions;
+
+namespace Tunesmith.Storage.Sql;
+
+/// <summary>
+/// The storage contract over a SQL database: one schema (<see cref="SqlSchema"/>) and one set of queries shared by
+/// every SQL storage, each operation one transaction, retried with backoff when the database reports a transient
+/// fault (busy, locked, a dropped connection). A database-specific storage (<see cref="SqliteStudyStorage"/>, later
+/// PostgreSQL) supplies connections, transactions and the classification of transient faults.
+/// </summary>
+public abstract class SqlStudyStorage : IStudyStorage
+{
+    private const int DistributionCacheLimit = 10_000;
+
+    private readonly ResiliencePipeline _retry;
+    private readonly ConcurrentDictionary<string, Distribution> _distributions = new(StringComparer.Ordinal);
+    private readonly TrialQueries _byId;
+    private readonly TrialQueries _since;
+
+    private protected SqlStudyStorage(SqlDialect dialect, TimeProvider? timeProvider, ILogger? logger, int maxRetries)
+    {
+        Dialect = dialect;
+        Time = timeProvider ?? TimeProvider.System;
+        Logger = logger ?? NullLogger.Instance;
+        _byId = new TrialQueries("t.id = @a");
+        _since = new TrialQueries("t.study_id = @a AND t.version > @b");
+        // Retry waits are real waits (a lock held by another process), so they use the system clock, not the injected one.
+        _retry = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+            MaxRetryAttempts = maxRetries,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(10),
+            MaxDelay = TimeSpan.FromSeconds(1),
+            OnRetry = args =>
+            {
+                Logger.LogDebug("{Storage}: transient fault ({Message}), retry {Attempt}", Description, args.Outcome.Exception?.Message, args.AttemptNumber + 1);
+                return default;
+            },
+        }).Build();
+    }
+
+    private protected SqlDialect Dialect { get; }
+    private protected TimeProvider Time { get; }
+    private protected ILogger Logger { get; }
+
+    /// <summary>How the storage is named in messages (its URL without secrets).</summary>
+    private protected abstract string Description { get; }
+
+    /// <summary>An open session, the schema already migrated.</summary>
+    private protected abstract ValueTask<SqlSession> RentSessionAsync(CancellationToken cancellationToken);
+
+    /// <summary>Gives a session back: to a pool when <paramref name="reusable"/>, else closes it.</summary>
+    private protected abstract ValueTask ReturnSessionAsync(SqlSession session, bool reusable);
+
+    /// <summary>Begins a transaction that writes: it must exclude other writers of the rows it reads before writing.</summary>
+    private protected abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Begins a transaction that only reads, seeing one consistent snapshot.</summary>
+    private protected abstract ValueTask<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>True for a fault worth retrying (busy, locked, serialization failure, connection lost).</summary>
+    private protected abstract bool IsTransient(Exception exception);
+
+    /// <summary>Runs <paramref name="work"/> with the retry policy, turning a database fault into a one-line <see cref="StudyStorageException"/>.</summary>
+    private protected async Task<T> WithRetryAsync<T>(Func<CancellationToken, ValueTask<T>> work, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _retry.ExecuteAsync(work, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException e)
+        {
+            throw new StudyStorageException($"storage {Description}: {FirstLine(e.Message)}", e);
+        }
+    }
+
+    private static string FirstLine(string s) => s.Split('\n', 2)[0].Trim();
+
+    private Task<T> WriteAsync<T>(Func<SqlSession, CancellationToken, Task<T>> body, CancellationToken ct) =>
+        WithRetryAsync(token => RunOnceAsync(write: true, body, token), ct);
+
+    private Task<T> ReadAsync<T>(Func<SqlSession, CancellationToken, Task<T>> body, CancellationToken ct) =>
+        WithRetryAsync(token => RunOnceAsync(write: false, body, token), ct);
+
+    private async ValueTask<T> RunOnceAsync<T>(bool write, Func<SqlSession, CancellationToken, Task<T>> body, CancellationToken ct)
+    {
+        var session = await RentSessionAsync(ct).ConfigureAwait(false);
+        var reusable = false;
+        try
+        {
+            session.Transaction = write
+                ? await BeginWriteAsync(session.Connection, ct).ConfigureAwait(false)
+                : await BeginReadAsync(session.Connection, ct).ConfigureAwait(false);
+            var result = await body(session, ct).ConfigureAwait(false);
+            await session.Transaction.CommitAsync(ct).ConfigureAwait(false);
+            reusable = true;
+            return result;
+        }
+        finally
+        {
+            if (session.Transaction is { } tx)
+            {
+                session.Transaction = null;
+                if (!reusable)
+                {
+                    try
+                    {
+                        await tx.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+                        reusable = true; // a clean rollback leaves the connection fit for the next unit of work
+                    }
+                    catch (Exception e) when (e is DbException or InvalidOperationException) { }
+                }
+                await tx.DisposeAsync().ConfigureAwait(false);
+            }
+            await ReturnSessionAsync(session, reusable).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Creates or upgrades the schema in one write transaction; concurrent openers queue on it and migrate once.</summary>
+    private protected async Task MigrateAsync(SqlSession session, CancellationToken ct)
+    {
+        session.Transaction = await BeginWriteAsync(session.Connection, ct).ConfigureAwait(false);
+        try
+        {
+            if (Dialect.MigrationLock is { } lockSql) await session.Command(lockSql).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await session.Command(SqlSchema.CreateVersionTable).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            var stored = await session.Command("SELECT MAX(version) FROM schema_version").ExecuteScalarAsync(ct).ConfigureAwait(false);
+            var version = stored is null or DBNull ? 0 : Convert.ToInt32(stored, System.Globalization.CultureInfo.InvariantCulture);
+            if (version > SqlSchema.Latest)
+                throw new StudyStorageException($"storage {Description}: schema version {version} was written by a newer Tunesmith (this one knows up to {SqlSchema.Latest})");
+            for (var v = version + 1; v <= SqlSchema.Latest; v++)
+            {
+                foreach (var statement in SqlSchema.Migration(v, Dialect))
+                    await session.Command(statement).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                await session.Command("INSERT INTO schema_version (version) VALUES (@v)").Bind("@v", (long)v).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                Logger.LogInformation("{Storage}: schema migrated to version {Version}", Description, v);
+            }
+            await session.Transaction.CommitAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            try { await session.Transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false); }
+            catch (Exception e) when (e is DbException or InvalidOperationException) { }
+            throw;
+        }
+        finally
+        {
+            await session.Transaction.DisposeAsync().ConfigureAwait(false);
+            session.Transaction = null;
+        }
+    }
+
+    // ---------------------------------------------------------------- studies
+
+    private static string DirectionText(Direction d) => d == Direction.Maximize ? "maximize" : "minimize";
+    private static Direction ParseDirection(string s) => s == "maximize" ? Direction.Maximize : Direction.Minimize;
+
+    private static readonly string[] StateNames = ["waiting", "running", "complete", "pruned", "failed"];
+    private static string StateText(TrialState s) => StateNames[(int)s];
+    private static TrialState ParseState(string s) => s switch
+    {
+        "waiting" => TrialState.Waiting,
+        "running" => TrialState.Running,
+        "complete" => TrialState.Complete,
+        "pruned" => TrialState.Pruned,
+        "failed" => TrialState.Failed,
+        _ => throw new FormatException($"unknown trial state '{s}' in storage"),
+    };
+
+    /// <inheritdoc />
+    public Task<StudyRecord> CreateStudyAsync(string name, Direction direction, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (s, ct) =>
+        {
+            var now = ToMicros(Time.GetUtcNow());
+            var id = await s.Command("INSERT INTO studies (name, direction, created_at) VALUES (@name, @dir, @now) ON CONFLICT (name) DO NOTHING RETURNING id")
+                .Bind("@name", name).Bind("@dir", DirectionText(direction)).Bind("@now", now).ExecuteScalarAsync(ct).ConfigureAwait(false);
+            if (id is null or DBNull) throw new StudyExistsException(name);
+            return new StudyRecord(Convert.ToInt64(id, System.Globalization.CultureInfo.InvariantCulture), name, direction, FromMicros(now),
+                new Dictionary<string, object?>(), new Dictionary<string, object?>());
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<StudyRecord?> GetStudyAsync(string name, CancellationToken cancellationToken = default) =>
+        ReadAsync(async (s, ct) =>
+        {
+            var studies = await ReadStudiesAsync(s, byName: name, ct).ConfigureAwait(false);
+            return studies.Count == 0 ? null : studies[0];
+        }, cancellationToken);
+
+    private async Task<List<StudyRecord>> ReadStudiesAsync(SqlSession s, string? byName, CancellationToken ct)
+    {
+        var rows = new List<(long Id, string Name, Direction Direction, DateTimeOffset Created)>();
+        var cmd = byName is null
+            ? s.Command("SELECT id, name, direction, created_at FROM studies ORDER BY id")
+            : s.Command("SELECT id, name, direction, created_at FROM studies WHERE name = @name").Bind("@name", byName);
+        await using (var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+                rows.Add((r.GetInt64(0), r.GetString(1), ParseDirection(r.GetString(2)), FromMicros(r.GetInt64(3))));
+        if (rows.Count == 0) return [];
+
+        var attrs = new Dictionary<(long, bool), Dictionary<string, object?>>();
+        var attrCmd = byName is null
+            ? s.Command("SELECT study_id, system, key, value_json FROM study_attributes ORDER BY study_id, key")
+            : s.Command("SELECT study_id, system, key, value_json FROM study_attributes WHERE study_id = @s ORDER BY key").Bind("@s", rows[0].Id);
+        await using (var r = await attrCmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var key = (r.GetInt64(0), r.GetInt64(1) != 0);
+                if (!attrs.TryGetValue(key, out var d)) attrs[key] = d = new Dictionary<string, object?>(StringComparer.Ordinal);
+                d[r.GetString(2)] = SqlValueJson.Read(r.GetString(3));
+            }
+        return rows.Select(row => new StudyRecord(row.Id, row.Name, row.Direction, row.Created,
+            attrs.GetValueOrDefault((row.Id, false)) ?? new Dictionary<string, object?>(),
+            attrs.GetValueOrDefault((row.Id, true)) ?? new Dictionary<string, object?>())).ToList();
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<StudySummary>> ListStudiesAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<StudySummary>>(async (s, ct) =>
+        {
+            var studies = await ReadStudiesAsync(s, byName: null, ct).ConfigureAwait(false);
+            var counts = new Dictionary<long, Dictionary<TrialState, int>>();
+            await using (var r = await s.Command("SELECT study_id, state, COUNT(*) FROM trials GROUP BY study_id, state").ExecuteReaderAsync(ct).ConfigureAwait(false))
+                while (await r.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    if (!counts.TryGetValue(r.GetInt64(0), out var d)) counts[r.GetInt64(0)] = d = [];
+                    d[ParseState(r.GetString(1))] = (int)r.GetInt64(2);
+                }
+            var best = new Dictionary<long, (double Min, double Max)>();
+            await using (var r = await s.Command("SELECT study_id, MIN(value), MAX(value) FROM trials WHERE state = 'complete' AND value IS NOT NULL GROUP BY study_id")
+                .ExecuteReaderAsync(ct).ConfigureAwait(false))
+                while (await r.ReadAsync(ct).ConfigureAwait(false))
+                    best[r.GetInt64(0)] = (r.GetDouble(1), r.GetDouble(2));
+            return studies.Select(st => new StudySummary(st,
+                counts.GetValueOrDefault(st.Id) ?? new Dictionary<TrialState, int>(),
+                best.TryGetValue(st.Id, out var b) ? st.Direction == Direction.Minimize ? b.Min : b.Max : null)).ToList();
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<bool> DeleteStudyAsync(string name, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (s, ct) =>
+        {
+            var id = await s.Command($"SELECT id FROM studies WHERE name = @name{Dialect.LockRow}").Bind("@name", name).ExecuteScalarAsync(ct).ConfigureAwait(false);
+            if (id is null or DBNull) return false;
+            foreach (var sql in DeleteStudySql)
+                await s.Command(sql).Bind("@s", id).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    private static readonly string[] DeleteStudySql =
+    [
+        "DELETE FROM trial_params WHERE trial_id IN (SELECT id FROM trials WHERE study_id = @s)",
+        "DELETE FROM trial_intermediate WHERE trial_id IN (SELECT id FROM trials WHERE study_id = @s)",
+        "DELETE FROM trial_attributes WHERE trial_id IN (SELECT id FROM trials WHERE study_id = @s)",
+        "DELETE FROM trial_metrics WHERE trial_id IN (SELECT id FROM trials WHERE study_id = @s)",
+        "DELETE FROM trials WHERE study_id = @s",
+        "DELETE FROM study_attributes WHERE study_id = @s",
+        "DELETE FROM study_enqueue_keys WHERE study_id = @s",
+        "DELETE FROM studies WHERE id = @s",
+    ];
+
+    /// <summary>Reads (and in a write transaction, locks) the study's counters; throws when there is no such study.</summary>
+    private async Task<(long NextNumber, long BudgetCount, long ChangeSeq)> StudyCountersAsync(SqlSession s, long studyId, CancellationToken ct)
+    {
+        await using var r = await s.Command($"SELECT next_number, budget_count, change_seq FROM studies WHERE id = @s{Dialect.LockRow}")
+            .Bind("@s", studyId).ExecuteReaderAsync(ct).ConfigureAwait(false);
+        if (!await r.ReadAsync(ct).ConfigureAwait(false)) throw new StudyNotFoundException($"#{studyId}");
+        return (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2));
+    }
+
+    /// <summary>Advances the study's counters; returns their new values (the first new number is <c>NextNumber - trials</c>).</summary>
+    private static async Task<(long NextNumber, long ChangeSeq)> AdvanceStudyAsync(SqlSession s, long studyId, long trials, long budget, long changes, CancellationToken ct)
+    {
+        await using var r = await s.Command("UPDATE studies SET next_number = next_number + @n, budget_count = budget_count + @b, change_seq = change_seq + @c WHERE id = @s RETURNING next_number, change_seq")
+            .Bind("@n", trials).Bind("@b", budget).Bind("@c", changes).Bind("@s", studyId).ExecuteReaderAsync(ct).ConfigureAwait(false);
+        if (!await r.ReadAsync(ct).ConfigureAwait(false)) throw new StudyNotFoundException($"#{studyId}");
+        return (r.GetInt64(0), r.GetInt64(1));
+    }
+
+    private const string UpsertStudyAttributeSql =
+        "INSERT INTO study_attributes (study_id, system, key, value_json) VALUES (@s, @sys, @k, @v) ON CONFLICT (study_id, system, key) DO UPDATE SET value_json = excluded.value_json";
+
+    /// <inheritdoc />
+    public Task SetStudyAttributesAsync(long studyId, bool system, IReadOnlyList<KeyValuePair<string, object?>> attributes, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (s, ct) =>
+        {
+            await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
+            foreach (var (k, v) in attributes)
+                await s.Command(UpsertStudyAttributeSql).Bind("@s", studyId).Bind("@sys", system ? 1L : 0L).Bind("@k", k).Bind("@v", SqlValueJson.Write(v))
+                    .ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<object?> SetStudySystemAttributeIfAbsentAsync(long studyId, string key, object? value, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (s, ct) =>
+        {
+            await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
+            await s.Command("INSERT INTO study_attributes (study_id, system, key, value_json) VALUES (@s, 1, @k, @v) ON CONFLICT (study_id, system, key) DO NOTHING")
+                .Bind("@s", studyId).Bind("@k", key).Bind("@v", SqlValueJson.Write(value)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            var stored = await s.Command("SELECT value_json FROM study_attributes WHERE study_id = @s AND system = 1 AND key = @k")
+                .Bind("@s", studyId).Bind("@k", key).ExecuteScalarAsync(ct).ConfigureAwait(false);
+            return SqlValueJson.Read((string)stored!);
+        }, cancellationToken);
+
+    // ---------------------------------------------------------------- enqueue / start
+
+    private const string InsertTrialSql =
+        "INSERT INTO trials (study_id, number, state, worker, created_at, started_at, heartbeat_at, version) VALUES (@s, @n, @state, @w, @created, @started, @started, @v) RETURNING id";
+    private const string UpsertParamSql =
+        "INSERT INTO trial_params (trial_id, name, value_json, distribution_json) VALUES (@t, @n, @v, @d) " +
+        "ON CONFLICT (trial_id, name) DO UPDATE SET value_json = excluded.value_json, distribution_json = COALESCE(excluded.distribution_json, trial_params.distribution_json)";
+    private const string UpsertTrialAttributeSql =
+        "INSERT INTO trial_attributes (trial_id, system, key, value_json) VALUES (@t, @sys, @k, @v) ON CONFLICT (trial_id, system, key) DO UPDATE SET value_json = excluded.value_json";
+    private const string UpsertIntermediateSql =
+        "INSERT INTO trial_intermediate (trial_id, step, value) VALUES (@t, @k, @v) ON CONFLICT (trial_id, step) DO UPDATE SET value = excluded.value";
+    private const string UpsertMetricSql =
+        "INSERT INTO trial_metrics (trial_id, name, value) VALUES (@t, @k, @v) ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value";
+
+    private static async Task<long> InsertTrialAsync(SqlSession s, long studyId, long number, TrialState state, string? worker, long created, long? started, long version, CancellationToken ct)
+    {
+        var id = await s.Command(InsertTrialSql).Bind("@s", studyId).Bind("@n", number).Bind("@state", StateText(state)).Bind("@w", worker)
+            .Bind("@created", created).Bind("@started", started).Bind("@v", version).ExecuteScalarAsync(ct).ConfigureAwait(false);
+        return Convert.ToInt64(id, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task InsertAttributeAsync(SqlSession s, long trialId, bool system, string key, object? value, CancellationToken ct) =>
+        await s.Command(UpsertTrialAttributeSql).Bind("@t", trialId).Bind("@sys", system ? 1L : 0L).Bind("@k", key).Bind("@v", SqlValueJson.Write(value))
+            .ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+
+    /// <summary>Inserts a Waiting trial (number and version already allotted) and returns it as stored.</summary>
+    private async Task<FrozenTrial> InsertWaitingAsync(SqlSession s, long studyId, long number, long version, long now,
+        IReadOnlyDictionary<string, object?> fixedParams, IReadOnlyDictionary<string, object?>? systemAttributes, CancellationToken ct)
+    {
+        var id = await InsertTrialAsync(s, studyId, number, TrialState.Waiting, null, now, null, version, ct).ConfigureAwait(false);
+        var ps = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (k, v) in fixedParams)
+        {
+            var value = ParamValues.Normalize(v);
+            ps[k] = value;
+            await s.Command(UpsertParamSql).Bind("@t", id).Bind("@n", k).Bind("@v", SqlValueJson.Write(value)).Bind("@d", null).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        var attrs = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (systemAttributes is not null)
+            foreach (var (k, v) in systemAttributes)
+            {
+                attrs[k] = ParamValues.Normalize(v);
+                await InsertAttributeAsync(s, id, system: true, k, v, ct).ConfigureAwait(false);
+            }
+        return new FrozenTrial
+        {
+            Id = id, Number = checked((int)number), State = TrialState.Waiting, Params = ps, SystemAttributes = attrs,
+            Created = FromMicros(now), Version = version,
+        };
+    }
+
+    /// <inheritdoc />
+    public Task<FrozenTrial> EnqueueTrialAsync(long studyId, IReadOnlyDictionary<string, object?> fixedParams,
+        IReadOnlyDictionary<string, object?>? systemAttributes = null, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (s, ct) =>
+        {
+            var (next, seq) = await AdvanceStudyAsync(s, studyId, trials: 1, budget: 0, changes: 1, ct).ConfigureAwait(false);
+            return await InsertWaitingAsync(s, studyId, next - 1, seq, ToMicros(Time.GetUtcNow()), fixedParams, systemAttributes, ct).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<bool> EnqueueTrialsOnceAsync(long studyId, string key, IReadOnlyList<IReadOnlyDictionary<string, object?>> fixedParams, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (s, ct) =>
+        {
+            await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
+            var inserted = await s.Command("INSERT INTO study_enqueue_keys (study_id, key) VALUES (@s, @k) ON CONFLICT (study_id, key) DO NOTHING")
+                .Bind("@s", studyId).Bind("@k", key).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            if (inserted == 0) return false;
+            if (fixedParams.Count == 0) return true;
+            var (next, seq) = await AdvanceStudyAsync(s, studyId, fixedParams.Count, budget: 0, fixedParams.Count, ct).ConfigureAwait(false);
+            var now = ToMicros(Time.GetUtcNow());
+            for (var i = 0; i < fixedParams.Count; i++)
+                await InsertWaitingAsync(s, studyId, next - fixedParams.Count + i, seq - fixedParams.Count + 1 + i, now, fixedParams[i], null, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (s, ct) =>
+        {
+            var counters = await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
+            if (maxTrials is { } max && counters.BudgetCount >= max) return null;
+            var now = ToMicros(Time.GetUtcNow());
+            var waiting = await s.Command("SELECT id FROM trials WHERE study_id = @s AND state = 'waiting' ORDER BY number LIMIT 1")
+                .Bind("@s", studyId).ExecuteScalarAsync(ct).ConfigureAwait(false);
+            if (waiting is not null and not DBNull)
+            {
+                var id = Convert.ToInt64(waiting, System.Globalization.CultureInfo.InvariantCulture);
+                var (_, seq) = await AdvanceStudyAsync(s, studyId, trials: 0, budget: 1, changes: 1, ct).ConfigureAwait(false);
+                await s.Command("UPDATE trials SET state = 'running', worker = @w, started_at = @now, heartbeat_at = @now, version = @v WHERE id = @t")
+                    .Bind("@w", worker).Bind("@now", now).Bind("@v", seq).Bind("@t", id).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                var claimed = await ReadTrialsAsync(s, _byId, id, 0, ct).ConfigureAwait(false);
+                return claimed[0];
+            }
+            if (waitingOnly) return null;
+            var (next, version) = await AdvanceStudyAsync(s, studyId, trials: 1, budget: 1, changes: 1, ct).ConfigureAwait(false);
+            var trialId = await InsertTrialAsync(s, studyId, next - 1, TrialState.Running, worker, now, now, version, ct).ConfigureAwait(false);
+            var at = FromMicros(now);
+            return new FrozenTrial
+            {
+                Id = trialId, Number = checked((int)(next - 1)), State = TrialState.Running, Worker = worker,
+                Created = at, Started = at, Heartbeat = at, Version = version,
+            };
+        }, cancellationToken);
+
+    // ---------------------------------------------------------------- update
+
+    /// <inheritdoc />
+    public Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (s, ct) =>
+        {
+            long studyId;
+            string state;
+            string? owner;
+            await using (var r = await s.Command($"SELECT study_id, state, worker FROM trials WHERE id = @t{Dialect.LockRow}").Bind("@t", trialId)
+                .ExecuteReaderAsync(ct).ConfigureAwait(false))
+            {
+                if (!await r.ReadAsync(ct).ConfigureAwait(false)) return TrialWriteOutcome.NotFound;
+                studyId = r.GetInt64(0);
+                state = r.GetString(1);
+                owner = r.IsDBNull(2) ? null : r.GetString(2);
+            }
+            if (state != "running") return TrialWriteOutcome.AlreadyFinished;
+            if (!string.Equals(owner, worker, StringComparison.Ordinal)) return TrialWriteOutcome.NotOwner;
+
+            foreach (var (name, value, distribution) in update.Params)
+                await s.Command(UpsertParamSql).Bind("@t", trialId).Bind("@n", name).Bind("@v", SqlValueJson.Write(value))
+                    .Bind("@d", distribution is null ? null : DistributionJson.Serialize(distribution)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            foreach (var (step, value) in update.Intermediate)
+                await s.Command(UpsertIntermediateSql).Bind("@t", trialId).Bind("@k", step).Bind("@v", NaNAsNull(value)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            foreach (var (k, v) in update.UserAttributes) await InsertAttributeAsync(s, trialId, system: false, k, v, ct).ConfigureAwait(false);
+            foreach (var (k, v) in update.SystemAttributes) await InsertAttributeAsync(s, trialId, system: true, k, v, ct).ConfigureAwait(false);
+            foreach (var (k, v) in update.Metrics)
+                await s.Command(UpsertMetricSql).Bind("@t", trialId).Bind("@k", k).Bind("@v", NaNAsNull(v)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+
+            var (_, seq) = await AdvanceStudyAsync(s, studyId, trials: 0, budget: 0, changes: 1, ct).ConfigureAwait(false);
+            var now = ToMicros(Time.GetUtcNow());
+            var finish = update.FinalState is { } final
+                ? s.Command("UPDATE trials SET state = @state, value = @value, finished_at = @now, heartbeat_at = @now, version = @v WHERE id = @t")
+                    .Bind("@state", StateText(final)).Bind("@value", update.Value is { } finalValue ? NaNAsNull(finalValue) : null)
+                : s.Command("UPDATE trials SET heartbeat_at = @now, version = @v WHERE id = @t");
+            await finish.Bind("@now", now).Bind("@v", seq).Bind("@t", trialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return TrialWriteOutcome.Applied;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default)
+    {
+        if (trialIds.Count == 0) return Task.CompletedTask;
+        // A heartbeat is not a change a poller needs to see: no new version.
+        return WriteAsync(async (s, ct) =>
+        {
+            var now = ToMicros(Time.GetUtcNow());
+            foreach (var id in trialIds)
+                await s.Command("UPDATE trials SET heartbeat_at = @now WHERE id = @t AND state = 'running' AND worker = @w")
+                    .Bind("@now", now).Bind("@t", id).Bind("@w", worker).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<FrozenTrial>> FailStaleTrialsAsync(long studyId, DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
+        WriteAsync<IReadOnlyList<FrozenTrial>>(async (s, ct) =>
+        {
+            var before = (await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false)).ChangeSeq;
+            var stale = new List<(long Id, long Heartbeat)>();
+            await using (var r = await s.Command("SELECT id, heartbeat_at FROM trials WHERE study_id = @s AND state = 'running' AND heartbeat_at < @t ORDER BY number")
+                .Bind("@s", studyId).Bind("@t", ToMicros(olderThan)).ExecuteReaderAsync(ct).ConfigureAwait(false))
+                while (await r.ReadAsync(ct).ConfigureAwait(false)) stale.Add((r.GetInt64(0), r.GetInt64(1)));
+            if (stale.Count == 0) return [];
+            var (_, seq) = await AdvanceStudyAsync(s, studyId, trials: 0, budget: 0, changes: stale.Count, ct).ConfigureAwait(false);
+            var now = ToMicros(Time.GetUtcNow());
+            for (var i = 0; i < stale.Count; i++)
+            {
+                var (id, heartbeat) = stale[i];
+                await InsertAttributeAsync(s, id, system: true, SystemAttributeKeys.FailReason,
+                    "stale: no heartbeat since " + FromMicros(heartbeat).ToString("O", System.Globalization.CultureInfo.InvariantCulture), ct).ConfigureAwait(false);
+                await s.Command("UPDATE trials SET state = 'failed', finished_at = @now, version = @v WHERE id = @t")
+                    .Bind("@now", now).Bind("@v", seq - stale.Count + 1 + i).Bind("@t", id).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+            return await ReadTrialsAsync(s, _since, studyId, before, ct).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<FrozenTrial?> RetryTrialAsync(long failedTrialId, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (s, ct) =>
+        {
+            long studyId, number;
+            await using (var r = await s.Command($"SELECT study_id, number, state FROM trials WHERE id = @t{Dialect.LockRow}").Bind("@t", failedTrialId)
+                .ExecuteReaderAsync(ct).ConfigureAwait(false))
+            {
+                if (!await r.ReadAsync(ct).ConfigureAwait(false) || r.GetString(2) != "failed") return null;
+                studyId = r.GetInt64(0);
+                number = r.GetInt64(1);
+            }
+            var failed = (await ReadTrialsAsync(s, _byId, failedTrialId, 0, ct).ConfigureAwait(false))[0];
+            if (failed.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy)) return null;
+            var count = (failed.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryCount, out var c) && c is long n ? n : 0) + 1;
+            var root = failed.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var ro) && ro is long rn ? rn : number;
+            // The failed trial stops counting toward the budget; the retry counts once it starts.
+            var (next, seq) = await AdvanceStudyAsync(s, studyId, trials: 1, budget: -1, changes: 2, ct).ConfigureAwait(false);
+            var retry = await InsertWaitingAsync(s, studyId, next - 1, seq - 1, ToMicros(Time.GetUtcNow()), failed.Params,
+                new Dictionary<string, object?> { [SystemAttributeKeys.RetryOf] = root, [SystemAttributeKeys.RetryCount] = count }, ct).ConfigureAwait(false);
+            await InsertAttributeAsync(s, failedTrialId, system: true, SystemAttributeKeys.RetriedBy, (long)retry.Number, ct).ConfigureAwait(false);
+            await s.Command("UPDATE trials SET version = @v WHERE id = @t").Bind("@v", seq).Bind("@t", failedTrialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return retry;
+        }, cancellationToken);
+
+    // ---------------------------------------------------------------- reads
+
+    /// <inheritdoc />
+    public Task<FrozenTrial?> GetTrialAsync(long trialId, CancellationToken cancellationToken = default) =>
+        ReadAsync(async (s, ct) =>
+        {
+            var list = await ReadTrialsAsync(s, _byId, trialId, 0, ct).ConfigureAwait(false);
+            return list.Count == 0 ? null : list[0];
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<TrialChanges> GetTrialsSinceAsync(long studyId, long cursor, CancellationToken cancellationToken = default) =>
+        ReadAsync(async (s, ct) =>
+        {
+            var seq = await s.Command("SELECT change_seq FROM studies WHERE id = @s").Bind("@s", studyId).ExecuteScalarAsync(ct).ConfigureAwait(false);
+            if (seq is null or DBNull) throw new StudyNotFoundException($"#{studyId}");
+            var end = Convert.ToInt64(seq, System.Globalization.CultureInfo.InvariantCulture);
+            // Nothing changed: one indexed lookup, no trial read.
+            if (cursor >= end) return new TrialChanges([], end);
+            var trials = await ReadTrialsAsync(s, _since, studyId, Math.Max(0, cursor), ct).ConfigureAwait(false);
+            return new TrialChanges(trials, end);
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyDictionary<TrialState, int>> CountTrialsAsync(long studyId, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyDictionary<TrialState, int>>(async (s, ct) =>
+        {
+            await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
+            var counts = new Dictionary<TrialState, int>();
+            await using var r = await s.Command("SELECT state, COUNT(*) FROM trials WHERE study_id = @s GROUP BY state").Bind("@s", studyId)
+                .ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) counts[ParseState(r.GetString(0))] = (int)r.GetInt64(1);
+            return counts;
+        }, cancellationToken);
+
+    /// <summary>The five queries that read trials chosen by one filter on <c>trials t</c> (parameters @a and @b).</summary>
+    private sealed class TrialQueries(string filter)
+    {
+        public readonly string Trials =
+            $"SELECT t.id, t.number, t.state, t.value, t.worker, t.created_at, t.started_at, t.finished_at, t.heartbeat_at, t.version FROM trials t WHERE {filter} ORDER BY t.number";
+        public readonly string Params =
+            $"SELECT p.trial_id, p.name, p.value_json, p.distribution_json FROM trial_params p JOIN trials t ON t.id = p.trial_id WHERE {filter} ORDER BY p.id";
+        public readonly string Attributes =
+            $"SELECT a.trial_id, a.system, a.key, a.value_json FROM trial_attributes a JOIN trials t ON t.id = a.trial_id WHERE {filter}";
+        public readonly string Intermediate =
+            $"SELECT i.trial_id, i.step, i.value FROM trial_intermediate i JOIN trials t ON t.id = i.trial_id WHERE {filter} ORDER BY i.step";
+        public readonly string Metrics =
+            $"SELECT m.trial_id, m.name, m.value FROM trial_metrics m JOIN trials t ON t.id = m.trial_id WHERE {filter}";
+    }
+
+    private sealed class TrialRow
+    {
+        public required FrozenTrial Trial;
+        public Dictionary<string, object?>? Params;
+        public Dictionary<string, Distribution>? Distributions;
+        public Dictionary<string, object?>? UserAttributes;
+        public Dictionary<string, object?>? SystemAttributes;
+        public Dictionary<long, double>? Intermediate;
+        public Dictionary<string, double>? Metrics;
+    }
+
+    private async Task<List<FrozenTrial>> ReadTrialsAsync(SqlSession s, TrialQueries q, long a, long b, CancellationToken ct)
+    {
+        var rows = new Dictionary<long, TrialRow>();
+        var order = new List<TrialRow>();
+        await using (var r = await s.Command(q.Trials).Bind("@a", a).Bind("@b", b).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var row = new TrialRow
+                {
+                    Trial = new FrozenTrial
+                    {
+                        Id = r.GetInt64(0),
+                        Number = checked((int)r.GetInt64(1)),
+                        State = ParseState(r.GetString(2)),
+                        Value = r.IsDBNull(3) ? null : r.GetDouble(3),
+                        Worker = r.IsDBNull(4) ? null : r.GetString(4),
+                        Created = r.GetTimeOrNull(5),
+                        Started = r.GetTimeOrNull(6),
+                        Finished = r.GetTimeOrNull(7),
+                        Heartbeat = r.GetTimeOrNull(8),
+                        Version = r.GetInt64(9),
+                    },
+                };
+                rows[row.Trial.Id] = row;
+                order.Add(row);
+            }
+        if (order.Count == 0) return [];
+
+        await using (var r = await s.Command(q.Params).Bind("@a", a).Bind("@b", b).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var row = rows[r.GetInt64(0)];
+                var name = r.GetString(1);
+                (row.Params ??= new(StringComparer.Ordinal))[name] = SqlValueJson.Read(r.GetString(2));
+                if (!r.IsDBNull(3)) (row.Distributions ??= new(StringComparer.Ordinal))[name] = ReadDistribution(r.GetString(3));
+            }
+        await using (var r = await s.Command(q.Attributes).Bind("@a", a).Bind("@b", b).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var row = rows[r.GetInt64(0)];
+                var target = r.GetInt64(1) != 0 ? row.SystemAttributes ??= new(StringComparer.Ordinal) : row.UserAttributes ??= new(StringComparer.Ordinal);
+                target[r.GetString(2)] = SqlValueJson.Read(r.GetString(3));
+            }
+        await using (var r = await s.Command(q.Intermediate).Bind("@a", a).Bind("@b", b).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+                (rows[r.GetInt64(0)].Intermediate ??= [])[r.GetInt64(1)] = r.GetDoubleOrNaN(2);
+        await using (var r = await s.Command(q.Metrics).Bind("@a", a).Bind("@b", b).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+                (rows[r.GetInt64(0)].Metrics ??= new(StringComparer.Ordinal))[r.GetString(1)] = r.GetDoubleOrNaN(2);
+
+        var result = new List<FrozenTrial>(order.Count);
+        foreach (var row in order)
+        {
+            var t = row.Trial;
+            if (row.Params is not null) t = t with { Params = row.Params };
+            if (row.Distributions is not null) t = t with { Distributions = row.Distributions };
+            if (row.UserAttributes is not null) t = t with { UserAttributes = row.UserAttributes };
+            if (row.SystemAttributes is not null) t = t with { SystemAttributes = row.SystemAttributes };
+            if (row.Intermediate is not null) t = t with { Intermediate = row.Intermediate };
+            if (row.Metrics is not null) t = t with { Metrics = row.Metrics };
+            result.Add(t);
+        }
+        return result;
+    }
+
+    // Distributions repeat across trials: parse each distinct JSON text once (bounded, so a pathological study cannot grow it without end).
+    private Distribution ReadDistribution(string json)
+    {
+        if (_distributions.TryGetValue(json, out var d)) return d;
+        d = DistributionJson.Deserialize(json);
+        if (_distributions.Count < DistributionCacheLimit) _distributions.TryAdd(json, d);
+        return d;
+    }
+
+    /// <inheritdoc />
+    public abstract ValueTask DisposeAsync();
+}

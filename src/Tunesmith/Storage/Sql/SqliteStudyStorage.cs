@@ -1,0 +1,157 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace Tunesmith.Storage.Sql;
+
+/// <summary>
+/// Studies in a SQLite file (URL <c>sqlite:///relative/path.db</c> or <c>sqlite:////absolute/path.db</c>): the embedded
+/// default, safe for several worker processes on one machine. WAL journal with <c>synchronous=NORMAL</c> (every commit
+/// survives a kill -9 of any process; see docs/STORAGE.md), <c>BEGIN IMMEDIATE</c> write transactions so that every
+/// check-then-write is atomic across processes, a busy timeout plus retries with backoff so that "database is locked"
+/// never reaches the caller, and one pooled connection per concurrent caller with its statements prepared once.
+/// </summary>
+public sealed class SqliteStudyStorage : SqlStudyStorage
+{
+    private const int BusyTimeoutMs = 5_000;
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
+
+    private readonly string _connectionString;
+    private readonly ConcurrentBag<SqlSession> _idle = [];
+    private readonly SemaphoreSlim _initGate = new(1, 1);
+    private volatile bool _initialized;
+    private volatile bool _disposed;
+
+    /// <summary>Opens (creating on first use) the SQLite file at <paramref name="path"/>; nothing is touched until the first call.</summary>
+    /// <param name="path">The database file; its directory must exist.</param>
+    /// <param name="timeProvider">Clock for timestamps and heartbeats (tests inject a fake one).</param>
+    /// <param name="logger">Diagnostics (migrations, retries on a busy database).</param>
+    public SqliteStudyStorage(string path, TimeProvider? timeProvider = null, ILogger? logger = null)
+        : base(SqlDialect.Sqlite, timeProvider, logger, maxRetries: 60)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Path = System.IO.Path.GetFullPath(path);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            // Tunesmith pools its own connections, each with its prepared statements.
+            Pooling = false,
+            DefaultTimeout = 60,
+        }.ToString();
+    }
+
+    /// <summary>The database file's absolute path.</summary>
+    public string Path { get; }
+
+    private protected override string Description => $"sqlite file '{Path}'";
+
+    /// <summary>
+    /// Opens the storage named by a <c>sqlite:</c> URL, SQLAlchemy style: three slashes then a path relative to the current
+    /// directory (<c>sqlite:///runs/study.db</c>), four for an absolute path (<c>sqlite:////data/study.db</c>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The URL is malformed or its directory does not exist (one line naming the URL).</exception>
+    public static SqliteStudyStorage Open(string url, TimeProvider? timeProvider = null, ILogger? logger = null) =>
+        new(PathFromUrl(url), timeProvider, logger);
+
+    /// <summary>The absolute file path a <c>sqlite:</c> URL names; throws <see cref="ArgumentException"/> with a one-line reason.</summary>
+    public static string PathFromUrl(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        const string prefix = "sqlite:///";
+        if (!url.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException(
+                $"storage URL '{url}' is not a SQLite URL: use sqlite:///relative/path.db (three slashes) or sqlite:////absolute/path.db (four)", nameof(url));
+        var rest = url[prefix.Length..];
+        if (rest.Length == 0 || rest == "/")
+            throw new ArgumentException($"storage URL '{url}' names no file: use sqlite:///relative/path.db or sqlite:////absolute/path.db", nameof(url));
+        if (rest.Contains('?'))
+            throw new ArgumentException($"storage URL '{url}': options after '?' are not supported", nameof(url));
+        var path = System.IO.Path.GetFullPath(rest);
+        if (Directory.Exists(path))
+            throw new ArgumentException($"storage URL '{url}' names a directory ('{path}'), not a database file", nameof(url));
+        var directory = System.IO.Path.GetDirectoryName(path);
+        if (directory is not null && !Directory.Exists(directory))
+            throw new ArgumentException($"storage URL '{url}': directory '{directory}' does not exist (create it first)", nameof(url));
+        return path;
+    }
+
+    private protected override async ValueTask<SqlSession> RentSessionAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_initialized) await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        return _idle.TryTake(out var session) ? session : await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private protected override async ValueTask ReturnSessionAsync(SqlSession session, bool reusable)
+    {
+        if (reusable && !_disposed) _idle.Add(session);
+        else await session.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task<SqlSession> OpenSessionAsync(CancellationToken ct)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            var session = new SqlSession(connection, cacheCommands: true);
+            // synchronous=NORMAL: in WAL mode a commit reaches the OS before returning (survives any process crash) and the
+            // file is never corrupted; only an OS crash or power cut may lose the last commits (docs/STORAGE.md).
+            await session.Command($"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = NORMAL;").ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return session;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task InitializeAsync(CancellationToken ct)
+    {
+        await _initGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_initialized) return;
+            var session = await OpenSessionAsync(ct).ConfigureAwait(false);
+            var ok = false;
+            try
+            {
+                // WAL is a property of the file: the first opener switches it, later ones find it set.
+                var mode = await session.Command("PRAGMA journal_mode = WAL").ExecuteScalarAsync(ct).ConfigureAwait(false) as string;
+                if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+                    Logger.LogWarning("{Storage}: journal mode is {Mode}, not WAL (is the file on a filesystem without shared memory?)", Description, mode);
+                await MigrateAsync(session, ct).ConfigureAwait(false);
+                ok = true;
+            }
+            finally
+            {
+                if (ok) _idle.Add(session);
+                else await session.DisposeAsync().ConfigureAwait(false);
+            }
+            _initialized = true;
+        }
+        finally { _initGate.Release(); }
+    }
+
+    private protected override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        // deferred: false is BEGIN IMMEDIATE: take the write lock now, so no read inside can go stale before the write.
+        ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
+
+    private protected override ValueTask<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));
+
+    private protected override bool IsTransient(Exception exception) =>
+        exception is SqliteException e && (e.SqliteErrorCode & 0xFF) is SqliteBusy or SqliteLocked;
+
+    /// <inheritdoc />
+    public override async ValueTask DisposeAsync()
+    {
+        _disposed = true;
+        while (_idle.TryTake(out var session)) await session.DisposeAsync().ConfigureAwait(false);
+        _initGate.Dispose();
+    }
+}

@@ -1,0 +1,607 @@
+using Tunesmith.Execution;
+using Tunesmith.Samplers;
+using Tunesmith.Spaces;
+using Tunesmith.Storage;
+using Xunit;
+
+namespace Tunesmith.Tests.Storage;
+
+/// <summary>A clock that moves only when told, for heartbeat and timestamp tests.</summary>
+public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
+{
+    private readonly object _gate = new();
+    private DateTimeOffset _now = start;
+
+    public override DateTimeOffset GetUtcNow() { lock (_gate) return _now; }
+
+    public void Advance(TimeSpan by) { lock (_gate) _now += by; }
+}
+
+/// <summary>
+/// The storage contract (<see cref="IStudyStorage"/>), proved against every implementation: a new storage subclasses this
+/// with a factory for a fresh, empty storage and inherits every test.
+/// </summary>
+public abstract class StorageConformanceTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+    private readonly List<IStudyStorage> _opened = [];
+
+    protected ManualTimeProvider Clock { get; } = new(Start);
+
+    /// <summary>A fresh, empty storage reading time from <paramref name="time"/>.</summary>
+    protected abstract IStudyStorage CreateStorage(TimeProvider time);
+
+    protected IStudyStorage NewStorage()
+    {
+        var s = CreateStorage(Clock);
+        _opened.Add(s);
+        return s;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual async Task DisposeAsync()
+    {
+        foreach (var s in _opened) await s.DisposeAsync();
+    }
+
+    private static Dictionary<string, object?> P(params (string Key, object? Value)[] items) =>
+        items.ToDictionary(i => i.Key, i => i.Value, StringComparer.Ordinal);
+
+    private static async Task<FrozenTrial> FinishAsync(IStudyStorage s, FrozenTrial t, double value, string worker = "w")
+    {
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, worker, new TrialUpdate { FinalState = TrialState.Complete, Value = value }));
+        return (await s.GetTrialAsync(t.Id))!;
+    }
+
+    // ---------------------------------------------------------------- studies
+
+    [Fact]
+    public async Task Created_study_is_found_by_name_with_its_direction()
+    {
+        var s = NewStorage();
+        var created = await s.CreateStudyAsync("a", Direction.Maximize);
+        var loaded = await s.GetStudyAsync("a");
+        Assert.NotNull(loaded);
+        Assert.Equal(created.Id, loaded.Id);
+        Assert.Equal("a", loaded.Name);
+        Assert.Equal(Direction.Maximize, loaded.Direction);
+        Assert.Equal(Start, loaded.Created);
+        Assert.Null(await s.GetStudyAsync("b"));
+    }
+
+    [Fact]
+    public async Task Creating_a_taken_name_throws_StudyExistsException()
+    {
+        var s = NewStorage();
+        await s.CreateStudyAsync("dup", Direction.Minimize);
+        var e = await Assert.ThrowsAsync<StudyExistsException>(() => s.CreateStudyAsync("dup", Direction.Maximize));
+        Assert.Equal("dup", e.StudyName);
+        Assert.Equal(Direction.Minimize, (await s.GetStudyAsync("dup"))!.Direction);
+    }
+
+    [Fact]
+    public async Task Concurrent_creates_of_one_name_succeed_exactly_once()
+    {
+        var s = NewStorage();
+        var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+        {
+            try { await s.CreateStudyAsync("race", Direction.Minimize); return true; }
+            catch (StudyExistsException) { return false; }
+        })));
+        Assert.Single(results, r => r);
+    }
+
+    [Fact]
+    public async Task Listing_reports_counts_by_state_and_the_best_value_in_each_direction()
+    {
+        var s = NewStorage();
+        var min = await s.CreateStudyAsync("min", Direction.Minimize);
+        var max = await s.CreateStudyAsync("max", Direction.Maximize);
+        await s.CreateStudyAsync("empty", Direction.Minimize);
+        foreach (var (study, values) in new[] { (min, new[] { 3.0, 1.0, 2.0 }), (max, new[] { 3.0, 1.0, 2.0 }) })
+            foreach (var v in values) await FinishAsync(s, (await s.StartTrialAsync(study.Id, "w"))!, v);
+        await s.StartTrialAsync(min.Id, "w");
+        await s.EnqueueTrialAsync(min.Id, P(("x", 1L)));
+
+        var list = await s.ListStudiesAsync();
+        Assert.Equal(["min", "max", "empty"], list.Select(l => l.Study.Name));
+        Assert.Equal(1.0, list[0].BestValue);
+        Assert.Equal(3.0, list[1].BestValue);
+        Assert.Null(list[2].BestValue);
+        Assert.Equal(3, list[0].Count(TrialState.Complete));
+        Assert.Equal(1, list[0].Count(TrialState.Running));
+        Assert.Equal(1, list[0].Count(TrialState.Waiting));
+        Assert.Equal(0, list[2].Count(TrialState.Complete));
+    }
+
+    [Fact]
+    public async Task Deleting_a_study_removes_its_trials_and_frees_its_name()
+    {
+        var s = NewStorage();
+        var a = await s.CreateStudyAsync("gone", Direction.Minimize);
+        var keep = await s.CreateStudyAsync("kept", Direction.Minimize);
+        var t = await s.StartTrialAsync(a.Id, "w");
+        await s.UpdateTrialAsync(t!.Id, "w", new TrialUpdate { Params = [("x", 1.5, new FloatDistribution(0, 2))], FinalState = TrialState.Complete, Value = 1 });
+        var kept = await s.StartTrialAsync(keep.Id, "w");
+
+        Assert.True(await s.DeleteStudyAsync("gone"));
+        Assert.False(await s.DeleteStudyAsync("gone"));
+        Assert.Null(await s.GetStudyAsync("gone"));
+        Assert.Null(await s.GetTrialAsync(t.Id));
+        Assert.NotNull(await s.GetTrialAsync(kept!.Id));
+        var again = await s.CreateStudyAsync("gone", Direction.Maximize);
+        Assert.Equal(0, (await s.StartTrialAsync(again.Id, "w"))!.Number);
+    }
+
+    [Fact]
+    public async Task Study_attributes_keep_their_value_types()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("attrs", Direction.Minimize);
+        KeyValuePair<string, object?>[] values =
+        [
+            new("s", "text"), new("l", 42L), new("i", 7), new("d", 1.0), new("f", 0.25), new("b", true), new("n", null), new("neg", -3L),
+        ];
+        await s.SetStudyAttributesAsync(st.Id, system: false, values);
+        await s.SetStudyAttributesAsync(st.Id, system: true, [new("sampler", "random")]);
+        await s.SetStudyAttributesAsync(st.Id, system: false, [new("s", "replaced")]);
+
+        var loaded = (await s.GetStudyAsync("attrs"))!;
+        var u = loaded.UserAttributes;
+        Assert.Equal("replaced", u["s"]);
+        Assert.IsType<long>(u["l"]);
+        Assert.Equal(42L, u["l"]);
+        Assert.Equal(7L, u["i"]);
+        Assert.IsType<double>(u["d"]);
+        Assert.Equal(1.0, u["d"]);
+        Assert.Equal(0.25, u["f"]);
+        Assert.Equal(true, u["b"]);
+        Assert.True(u.ContainsKey("n"));
+        Assert.Null(u["n"]);
+        Assert.Equal(-3L, u["neg"]);
+        Assert.Equal("random", loaded.SystemAttributes["sampler"]);
+        Assert.False(loaded.SystemAttributes.ContainsKey("s"));
+        Assert.Equal("random", (await s.ListStudiesAsync()).Single().Study.SystemAttributes["sampler"]);
+    }
+
+    [Fact]
+    public async Task System_attribute_if_absent_keeps_the_first_value()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("once", Direction.Minimize);
+        Assert.Equal("first", await s.SetStudySystemAttributeIfAbsentAsync(st.Id, "deadline", "first"));
+        Assert.Equal("first", await s.SetStudySystemAttributeIfAbsentAsync(st.Id, "deadline", "second"));
+        Assert.Equal("first", (await s.GetStudyAsync("once"))!.SystemAttributes["deadline"]);
+    }
+
+    [Fact]
+    public async Task Operations_on_an_unknown_study_throw_StudyNotFoundException()
+    {
+        var s = NewStorage();
+        await Assert.ThrowsAsync<StudyNotFoundException>(() => s.StartTrialAsync(999, "w"));
+        await Assert.ThrowsAsync<StudyNotFoundException>(() => s.EnqueueTrialAsync(999, P()));
+        await Assert.ThrowsAsync<StudyNotFoundException>(() => s.GetTrialsSinceAsync(999, 0));
+        await Assert.ThrowsAsync<StudyNotFoundException>(() => s.CountTrialsAsync(999));
+        await Assert.ThrowsAsync<StudyNotFoundException>(() => s.SetStudyAttributesAsync(999, false, [new("a", 1L)]));
+    }
+
+    // ---------------------------------------------------------------- enqueue and start
+
+    [Fact]
+    public async Task Enqueued_trials_are_claimed_first_in_fifo_order_with_their_params()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("fifo", Direction.Minimize);
+        var e0 = await s.EnqueueTrialAsync(st.Id, P(("x", 1L), ("opt", "adam")));
+        var e1 = await s.EnqueueTrialAsync(st.Id, P(("x", 2.5)), new Dictionary<string, object?> { ["source"] = "csv" });
+        Assert.Equal(TrialState.Waiting, e0.State);
+        Assert.Equal([0, 1], new[] { e0.Number, e1.Number });
+
+        var a = (await s.StartTrialAsync(st.Id, "w1"))!;
+        var b = (await s.StartTrialAsync(st.Id, "w2"))!;
+        var c = (await s.StartTrialAsync(st.Id, "w3"))!;
+        Assert.Equal(e0.Id, a.Id);
+        Assert.Equal(TrialState.Running, a.State);
+        Assert.Equal("w1", a.Worker);
+        Assert.Equal(1L, a.Params["x"]);
+        Assert.Equal("adam", a.Params["opt"]);
+        Assert.Equal(["x", "opt"], a.Params.Keys);
+        Assert.Empty(a.Distributions);
+        Assert.Equal(e1.Id, b.Id);
+        Assert.Equal(2.5, b.Params["x"]);
+        Assert.Equal("csv", b.SystemAttributes["source"]);
+        Assert.Equal(2, c.Number);
+        Assert.Empty(c.Params);
+    }
+
+    [Fact]
+    public async Task Enqueue_once_inserts_for_the_first_caller_only()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("grid", Direction.Minimize);
+        IReadOnlyList<IReadOnlyDictionary<string, object?>> grid = [P(("x", 1L)), P(("x", 2L)), P(("x", 3L))];
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => s.EnqueueTrialsOnceAsync(st.Id, "grid:v1", grid))));
+        Assert.Single(results, r => r);
+        Assert.False(await s.EnqueueTrialsOnceAsync(st.Id, "grid:v1", grid));
+        Assert.Equal(3, (await s.CountTrialsAsync(st.Id))[TrialState.Waiting]);
+        Assert.True(await s.EnqueueTrialsOnceAsync(st.Id, "grid:v2", [grid[0]]));
+
+        var claimed = new List<object?>();
+        while (await s.StartTrialAsync(st.Id, "w", waitingOnly: true) is { } t) claimed.Add(t.Params["x"]);
+        Assert.Equal([1L, 2L, 3L, 1L], claimed);
+    }
+
+    [Fact]
+    public async Task Waiting_only_claims_an_enqueued_trial_and_never_creates_one()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("wo", Direction.Minimize);
+        Assert.Null(await s.StartTrialAsync(st.Id, "w", waitingOnly: true));
+        Assert.Empty(await s.CountTrialsAsync(st.Id));
+        await s.EnqueueTrialAsync(st.Id, P(("x", 1L)));
+        Assert.Equal(0, (await s.StartTrialAsync(st.Id, "w", waitingOnly: true))!.Number);
+        Assert.Null(await s.StartTrialAsync(st.Id, "w", waitingOnly: true));
+    }
+
+    [Fact]
+    public async Task Budget_counts_running_and_finished_trials_but_not_waiting_ones()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("budget", Direction.Minimize);
+        await s.EnqueueTrialAsync(st.Id, P(("x", 1L)));
+        await s.EnqueueTrialAsync(st.Id, P(("x", 2L)));
+        var first = (await s.StartTrialAsync(st.Id, "w", maxTrials: 3))!;
+        await FinishAsync(s, first, 1);
+        Assert.NotNull(await s.StartTrialAsync(st.Id, "w", maxTrials: 3));
+        Assert.NotNull(await s.StartTrialAsync(st.Id, "w", maxTrials: 3));
+        Assert.Null(await s.StartTrialAsync(st.Id, "w", maxTrials: 3));
+        Assert.NotNull(await s.StartTrialAsync(st.Id, "w", maxTrials: 4));
+        Assert.Null(await s.StartTrialAsync(st.Id, "w", maxTrials: 4));
+    }
+
+    [Fact]
+    public async Task Budget_does_not_count_a_failed_trial_that_was_retried()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("retry-budget", Direction.Minimize);
+        var a = (await s.StartTrialAsync(st.Id, "w", maxTrials: 2))!;
+        var b = (await s.StartTrialAsync(st.Id, "w", maxTrials: 2))!;
+        await s.UpdateTrialAsync(a.Id, "w", new TrialUpdate { FinalState = TrialState.Failed });
+        await s.UpdateTrialAsync(b.Id, "w", new TrialUpdate { FinalState = TrialState.Failed });
+        Assert.Null(await s.StartTrialAsync(st.Id, "w", maxTrials: 2)); // failures count until retried
+        Assert.NotNull(await s.RetryTrialAsync(a.Id));
+        var retry = (await s.StartTrialAsync(st.Id, "w", maxTrials: 2))!;
+        Assert.Equal((long)a.Number, retry.SystemAttributes[SystemAttributeKeys.RetryOf]);
+        Assert.Null(await s.StartTrialAsync(st.Id, "w", maxTrials: 2));
+    }
+
+    [Fact]
+    public async Task Sixty_four_parallel_starts_get_numbers_0_to_63_once_each()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("parallel", Direction.Minimize);
+        var trials = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(() => s.StartTrialAsync(st.Id, $"w{i}"))));
+        Assert.Equal(Enumerable.Range(0, 64), trials.Select(t => t!.Number).Order());
+        Assert.Equal(64, trials.Select(t => t!.Id).Distinct().Count());
+        Assert.Equal(64, (await s.CountTrialsAsync(st.Id))[TrialState.Running]);
+    }
+
+    [Fact]
+    public async Task Parallel_starts_under_a_budget_stop_exactly_at_the_budget_and_claim_each_waiting_trial_once()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("parallel-budget", Direction.Minimize);
+        for (var i = 0; i < 10; i++) await s.EnqueueTrialAsync(st.Id, P(("i", (long)i)));
+        var trials = await Task.WhenAll(Enumerable.Range(0, 48).Select(i => Task.Run(() => s.StartTrialAsync(st.Id, $"w{i}", maxTrials: 30))));
+        var started = trials.Where(t => t is not null).Select(t => t!).ToList();
+        Assert.Equal(30, started.Count);
+        Assert.Equal(Enumerable.Range(0, 30), started.Select(t => t.Number).Order());
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (object?)(long)i), started.Where(t => t.Params.ContainsKey("i")).OrderBy(t => t.Number).Select(t => t.Params["i"]));
+    }
+
+    // ---------------------------------------------------------------- updates
+
+    [Fact]
+    public async Task Update_outcomes_refuse_unknown_foreign_and_finished_trials()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("outcomes", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "owner"))!;
+        Assert.Equal(TrialWriteOutcome.NotFound, await s.UpdateTrialAsync(987654, "owner", new TrialUpdate { FinalState = TrialState.Complete, Value = 1 }));
+        Assert.Equal(TrialWriteOutcome.NotOwner, await s.UpdateTrialAsync(t.Id, "intruder", new TrialUpdate { FinalState = TrialState.Complete, Value = 1 }));
+        Assert.Equal(TrialState.Running, (await s.GetTrialAsync(t.Id))!.State);
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "owner", new TrialUpdate { FinalState = TrialState.Complete, Value = 1 }));
+        Assert.Equal(TrialWriteOutcome.AlreadyFinished, await s.UpdateTrialAsync(t.Id, "owner", new TrialUpdate { Metrics = [new("m", 1)] }));
+    }
+
+    [Fact]
+    public async Task A_second_finish_is_refused_and_never_applied()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("idem", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        var first = await FinishAsync(s, t, 5);
+        Clock.Advance(TimeSpan.FromSeconds(3));
+        Assert.Equal(TrialWriteOutcome.AlreadyFinished, await s.UpdateTrialAsync(t.Id, "w",
+            new TrialUpdate { FinalState = TrialState.Failed, Value = 9, Metrics = [new("late", 1)] }));
+        var after = (await s.GetTrialAsync(t.Id))!;
+        Assert.Equal(TrialState.Complete, after.State);
+        Assert.Equal(5, after.Value);
+        Assert.Equal(first.Finished, after.Finished);
+        Assert.Equal(first.Version, after.Version);
+        Assert.False(after.Metrics.ContainsKey("late"));
+    }
+
+    [Fact]
+    public async Task Concurrent_finishes_of_one_trial_apply_exactly_once()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("race-tell", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() =>
+            s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { FinalState = TrialState.Complete, Value = i }))));
+        Assert.Single(outcomes, o => o == TrialWriteOutcome.Applied);
+        Assert.All(outcomes.Where(o => o != TrialWriteOutcome.Applied), o => Assert.Equal(TrialWriteOutcome.AlreadyFinished, o));
+    }
+
+    [Fact]
+    public async Task Params_distributions_intermediate_values_attributes_and_metrics_round_trip()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("roundtrip", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        var lr = new FloatDistribution(1e-5, 1e-1, Log: true);
+        var layers = new IntDistribution(2, 10, Step: 2);
+        var opt = new CategoricalDistribution(["adam", 3L, 0.5, true, null]);
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+        {
+            Params = [("lr", 0.001, lr), ("layers", 4L, layers), ("opt", null, opt), ("padding", 2L, null)],
+            Intermediate = [(1, 0.5), (2, 0.25)],
+            UserAttributes = [new("note", "hello"), new("count", 3L), new("ratio", 2.0), new("flag", false), new("none", null)],
+            SystemAttributes = [new("host", "node1")],
+        }));
+        Clock.Advance(TimeSpan.FromMilliseconds(1500));
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+        {
+            Params = [("zeta", "last", new CategoricalDistribution(["first", "last"]))],
+            Intermediate = [(2, 0.2), (3, double.NaN)],
+            Metrics = [new("val_f1", 0.84), new("loss", 0.4), new("nan", double.NaN), new("inf", double.PositiveInfinity)],
+            FinalState = TrialState.Complete,
+            Value = 0.84,
+        }));
+
+        var r = (await s.GetTrialAsync(t.Id))!;
+        Assert.Equal(TrialState.Complete, r.State);
+        Assert.Equal(0.84, r.Value);
+        Assert.Equal(["lr", "layers", "opt", "padding", "zeta"], r.Params.Keys);
+        Assert.Equal(0.001, r.Params["lr"]);
+        Assert.Equal(4L, r.Params["layers"]);
+        Assert.Null(r.Params["opt"]);
+        Assert.Equal(2L, r.Params["padding"]);
+        Assert.Equal(lr, r.Distributions["lr"]);
+        Assert.Equal(layers, r.Distributions["layers"]);
+        var optBack = Assert.IsType<CategoricalDistribution>(r.Distributions["opt"]);
+        Assert.Equal(opt.Choices.Select(c => c?.GetType().Name + ":" + c), optBack.Choices.Select(c => c?.GetType().Name + ":" + c));
+        Assert.False(r.Distributions.ContainsKey("padding"));
+        Assert.Equal(new Dictionary<long, double> { [1] = 0.5, [2] = 0.2, [3] = double.NaN }, r.Intermediate);
+        Assert.Equal((3L, double.NaN), r.LastIntermediate);
+        Assert.Equal("hello", r.UserAttributes["note"]);
+        Assert.Equal(3L, r.UserAttributes["count"]);
+        Assert.IsType<double>(r.UserAttributes["ratio"]);
+        Assert.Equal(false, r.UserAttributes["flag"]);
+        Assert.Null(r.UserAttributes["none"]);
+        Assert.Equal("node1", r.SystemAttributes["host"]);
+        Assert.Equal(0.84, r.Metrics["val_f1"]);
+        Assert.Equal(0.4, r.Metrics["loss"]);
+        Assert.True(double.IsNaN(r.Metrics["nan"]));
+        Assert.Equal(double.PositiveInfinity, r.Metrics["inf"]);
+        Assert.Equal(Start, r.Created);
+        Assert.Equal(Start, r.Started);
+        Assert.Equal(Start + TimeSpan.FromMilliseconds(1500), r.Finished);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), r.Duration);
+        Assert.Equal("w", r.Worker);
+    }
+
+    [Fact]
+    public async Task A_param_written_again_without_a_distribution_keeps_its_distribution()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("redist", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        var d = new FloatDistribution(0, 1);
+        await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { Params = [("x", 0.5, d)] });
+        await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { Params = [("x", 0.75, null)] });
+        var r = (await s.GetTrialAsync(t.Id))!;
+        Assert.Equal(0.75, r.Params["x"]);
+        Assert.Equal(d, r.Distributions["x"]);
+    }
+
+    // ---------------------------------------------------------------- heartbeats, stale trials, retries
+
+    [Fact]
+    public async Task Heartbeats_keep_a_trial_alive_and_a_silent_one_is_failed_as_stale()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("stale", Direction.Minimize);
+        var alive = (await s.StartTrialAsync(st.Id, "w1"))!;
+        var silent = (await s.StartTrialAsync(st.Id, "w2"))!;
+        var done = (await s.StartTrialAsync(st.Id, "w3"))!;
+        await FinishAsync(s, done, 1, "w3");
+        Clock.Advance(TimeSpan.FromSeconds(60));
+        await s.HeartbeatAsync([alive.Id, silent.Id], "w1"); // w1 does not own the silent trial: no effect on it
+        Clock.Advance(TimeSpan.FromSeconds(30));
+
+        var failed = await s.FailStaleTrialsAsync(st.Id, Clock.GetUtcNow() - TimeSpan.FromSeconds(45));
+        var f = Assert.Single(failed);
+        Assert.Equal(silent.Id, f.Id);
+        Assert.Equal(TrialState.Failed, f.State);
+        Assert.StartsWith("stale", f.FailReason);
+        Assert.Equal(Clock.GetUtcNow(), f.Finished);
+        Assert.Equal(TrialState.Running, (await s.GetTrialAsync(alive.Id))!.State);
+        Assert.Equal(TrialState.Complete, (await s.GetTrialAsync(done.Id))!.State);
+        Assert.Equal(TrialWriteOutcome.AlreadyFinished, await s.UpdateTrialAsync(silent.Id, "w2", new TrialUpdate { FinalState = TrialState.Complete, Value = 1 }));
+        Assert.Empty(await s.FailStaleTrialsAsync(st.Id, Clock.GetUtcNow() - TimeSpan.FromSeconds(45)));
+    }
+
+    [Fact]
+    public async Task An_update_counts_as_a_heartbeat()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("update-beat", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        Clock.Advance(TimeSpan.FromSeconds(60));
+        await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { Intermediate = [(1, 0.5)] });
+        Assert.Equal(Clock.GetUtcNow(), (await s.GetTrialAsync(t.Id))!.Heartbeat);
+        Assert.Empty(await s.FailStaleTrialsAsync(st.Id, Clock.GetUtcNow() - TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Retry_reenqueues_the_same_params_once_and_links_both_ways()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("retry", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+        {
+            Params = [("lr", 0.01, new FloatDistribution(1e-4, 1, Log: true)), ("opt", "sgd", new CategoricalDistribution(["adam", "sgd"]))],
+            FinalState = TrialState.Failed,
+        });
+        var running = (await s.StartTrialAsync(st.Id, "w"))!;
+        Assert.Null(await s.RetryTrialAsync(running.Id)); // not failed
+
+        var retry = (await s.RetryTrialAsync(t.Id))!;
+        Assert.Equal(TrialState.Waiting, retry.State);
+        Assert.Equal(2, retry.Number);
+        Assert.Equal(0.01, retry.Params["lr"]);
+        Assert.Equal("sgd", retry.Params["opt"]);
+        Assert.Equal((long)t.Number, retry.SystemAttributes[SystemAttributeKeys.RetryOf]);
+        Assert.Equal(1L, retry.SystemAttributes[SystemAttributeKeys.RetryCount]);
+        Assert.Equal((long)retry.Number, (await s.GetTrialAsync(t.Id))!.SystemAttributes[SystemAttributeKeys.RetriedBy]);
+        Assert.Null(await s.RetryTrialAsync(t.Id)); // only once
+        Assert.Null(await s.RetryTrialAsync(123456));
+
+        var claimed = (await s.StartTrialAsync(st.Id, "w2"))!;
+        Assert.Equal(retry.Id, claimed.Id);
+        Assert.Equal(0.01, claimed.Params["lr"]);
+        await s.UpdateTrialAsync(claimed.Id, "w2", new TrialUpdate { FinalState = TrialState.Failed });
+        var second = (await s.RetryTrialAsync(claimed.Id))!;
+        Assert.Equal((long)t.Number, second.SystemAttributes[SystemAttributeKeys.RetryOf]); // the root, not the previous retry
+        Assert.Equal(2L, second.SystemAttributes[SystemAttributeKeys.RetryCount]);
+    }
+
+    [Fact]
+    public async Task Concurrent_retries_of_one_failed_trial_create_one_retry()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("retry-race", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { FinalState = TrialState.Failed });
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => s.RetryTrialAsync(t.Id))));
+        Assert.Single(results, r => r is not null);
+        Assert.Equal(1, (await s.CountTrialsAsync(st.Id))[TrialState.Waiting]);
+    }
+
+    // ---------------------------------------------------------------- incremental reads and counts
+
+    [Fact]
+    public async Task Trials_since_a_cursor_returns_only_what_changed_and_advances_the_cursor()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("since", Direction.Minimize);
+        var other = await s.CreateStudyAsync("other", Direction.Minimize);
+        var a = (await s.StartTrialAsync(st.Id, "w"))!;
+        var b = (await s.StartTrialAsync(st.Id, "w"))!;
+        await s.EnqueueTrialAsync(st.Id, P(("x", 1L)));
+        await s.StartTrialAsync(other.Id, "w");
+
+        var all = await s.GetTrialsSinceAsync(st.Id, 0);
+        Assert.Equal([0, 1, 2], all.Trials.Select(t => t.Number));
+        Assert.All(all.Trials, t => Assert.True(t.Version <= all.Cursor));
+
+        var none = await s.GetTrialsSinceAsync(st.Id, all.Cursor);
+        Assert.Empty(none.Trials);
+        Assert.Equal(all.Cursor, none.Cursor);
+
+        await s.HeartbeatAsync([a.Id], "w"); // not a change pollers need
+        Assert.Empty((await s.GetTrialsSinceAsync(st.Id, all.Cursor)).Trials);
+
+        await FinishAsync(s, b, 2);
+        await s.UpdateTrialAsync(b.Id, "w", new TrialUpdate { Metrics = [new("refused", 1)] });
+        var changed = await s.GetTrialsSinceAsync(st.Id, all.Cursor);
+        var only = Assert.Single(changed.Trials);
+        Assert.Equal(b.Id, only.Id);
+        Assert.Equal(TrialState.Complete, only.State);
+        Assert.True(only.Version > all.Cursor);
+        Assert.True(changed.Cursor > all.Cursor);
+        Assert.True(only.Version <= changed.Cursor);
+
+        var c = (await s.StartTrialAsync(st.Id, "w"))!; // claims the enqueued trial
+        await s.UpdateTrialAsync(a.Id, "w", new TrialUpdate { Intermediate = [(1, 0.1)] });
+        var next = await s.GetTrialsSinceAsync(st.Id, changed.Cursor);
+        Assert.Equal([a.Number, c.Number], next.Trials.Select(t => t.Number));
+        Assert.Equal(0.1, next.Trials[0].Intermediate[1]);
+        Assert.Equal(TrialState.Running, next.Trials[1].State);
+    }
+
+    [Fact]
+    public async Task Versions_grow_with_every_change_of_a_trial()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("versions", Direction.Minimize);
+        var t = (await s.EnqueueTrialAsync(st.Id, P(("x", 1L))));
+        var started = (await s.StartTrialAsync(st.Id, "w"))!;
+        await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { Intermediate = [(1, 1)] });
+        var reported = (await s.GetTrialAsync(t.Id))!;
+        var finished = await FinishAsync(s, t, 1);
+        Assert.True(t.Version < started.Version);
+        Assert.True(started.Version < reported.Version);
+        Assert.True(reported.Version < finished.Version);
+    }
+
+    [Fact]
+    public async Task Counts_report_every_state()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("counts", Direction.Minimize);
+        await s.EnqueueTrialAsync(st.Id, P(("x", 1L)));
+        await s.EnqueueTrialAsync(st.Id, P(("x", 2L)));
+        var r = (await s.StartTrialAsync(st.Id, "w"))!;
+        await FinishAsync(s, (await s.StartTrialAsync(st.Id, "w"))!, 1);
+        await s.UpdateTrialAsync((await s.StartTrialAsync(st.Id, "w"))!.Id, "w", new TrialUpdate { FinalState = TrialState.Pruned });
+        await s.UpdateTrialAsync((await s.StartTrialAsync(st.Id, "w"))!.Id, "w", new TrialUpdate { FinalState = TrialState.Failed });
+        await s.EnqueueTrialAsync(st.Id, P(("x", 3L)));
+        var counts = await s.CountTrialsAsync(st.Id);
+        Assert.Equal(1, counts[TrialState.Waiting]);
+        Assert.Equal(1, counts[TrialState.Running]);
+        Assert.Equal(1, counts[TrialState.Complete]);
+        Assert.Equal(1, counts[TrialState.Pruned]);
+        Assert.Equal(1, counts[TrialState.Failed]);
+        Assert.Equal(TrialState.Running, (await s.GetTrialAsync(r.Id))!.State);
+    }
+
+    // ---------------------------------------------------------------- through the Study API
+
+    [Fact]
+    public async Task Optimize_with_parallel_workers_holds_the_study_budget()
+    {
+        var s = NewStorage();
+        await using var study = await Study.CreateOrLoadAsync("optimize", new StudyOptions
+        {
+            StorageInstance = s, Sampler = new RandomSampler(seed: 7), TimeProvider = TimeProvider.System,
+        });
+        await study.OptimizeAsync((t, _) => Task.FromResult(Math.Abs(t.SuggestFloat("x", -1, 1))), new OptimizeOptions { Trials = 40, Parallelism = 4 });
+        var trials = await study.GetTrialsAsync();
+        Assert.Equal(Enumerable.Range(0, 40), trials.Select(t => t.Number));
+        Assert.All(trials, t => Assert.Equal(TrialState.Complete, t.State));
+        Assert.All(trials, t => Assert.IsType<FloatDistribution>(t.Distributions["x"]));
+        await using var again = await Study.CreateOrLoadAsync("optimize", new StudyOptions { StorageInstance = s });
+        Assert.Equal(40, (await again.GetTrialsAsync()).Count);
+    }
+}
+
+/// <summary>The conformance suite on the in-memory storage.</summary>
+public sealed class InMemoryStorageConformanceTests : StorageConformanceTests
+{
+    protected override IStudyStorage CreateStorage(TimeProvider time) => new InMemoryStudyStorage(time);
+}
