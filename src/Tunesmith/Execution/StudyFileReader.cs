@@ -1,0 +1,309 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Tunesmith.Samplers;
+using Tunesmith.Spaces;
+using Tunesmith.Spaces.Spec;
+using YamlDotNet.RepresentationModel;
+
+namespace Tunesmith.Execution;
+
+/// <summary>Reads the top level of a study file into a <see cref="StudyFile"/>, with located errors.</summary>
+internal static partial class StudyFileReader
+{
+    private static readonly string[] TopKeys =
+    [
+        "name", "description", "direction", "metric", "command", "space", "sampler", "scheduler", "trials", "parallel",
+        "timeout", "trial_timeout", "retries", "fail_fast", "resources", "storage", "env", "workdir",
+    ];
+
+    public static StudyFile Read(string text, string sourceName, string directory)
+    {
+        var source = new YamlSource(sourceName);
+        var root = YamlSource.LoadRoot(text, sourceName)
+            ?? throw new StudyFileException(sourceName, 0, 0, null, "the study file is empty");
+        var top = source.Mapping(root, "", "name: ..., command: ..., space: { ... }");
+        source.CheckKeys(top, "", TopKeys);
+        var e = source.Entries(top, "").ToDictionary(x => x.Key, x => x.Value, StringComparer.Ordinal);
+
+        var space = new SearchSpaceReader(source).Read(e.GetValueOrDefault("space"), "space");
+        var names = SearchSpaceReader.AllNames(space);
+
+        if (!e.TryGetValue("command", out var commandNode))
+            throw source.Error(top, "command", "the study file needs a command, e.g. command: python3 train.py --lr {lr}");
+        var command = ReadCommand(source, commandNode, names);
+
+        var trials = e.TryGetValue("trials", out var trialsNode) ? (int?)Count(source, trialsNode, "trials", 0) : null;
+        var sampler = e.TryGetValue("sampler", out var samplerNode) ? ReadSampler(source, samplerNode, space, trials) : SamplerSpec.Auto;
+
+        return new StudyFile
+        {
+            Name = e.TryGetValue("name", out var nameNode) ? ReadName(source, nameNode) : DefaultName(sourceName),
+            Description = e.TryGetValue("description", out var d) && d is YamlScalarNode { Value.Length: > 0 } ? source.String(d, "description") : null,
+            Direction = e.TryGetValue("direction", out var dir) ? ReadDirection(source, dir) : Direction.Minimize,
+            Metric = e.TryGetValue("metric", out var metric) ? ReadMetric(source, metric) : "value",
+            Command = command,
+            CommandLocation = source.Location(commandNode, "command"),
+            Space = space,
+            ParameterNames = names,
+            Sampler = sampler,
+            Scheduler = e.TryGetValue("scheduler", out var sch) ? ReadScheduler(source, sch) : null,
+            Trials = trials,
+            Parallel = e.TryGetValue("parallel", out var par) ? Count(source, par, "parallel", 1) : 1,
+            Timeout = e.TryGetValue("timeout", out var to) ? Duration(source, to, "timeout") : null,
+            TrialTimeout = e.TryGetValue("trial_timeout", out var tto) ? Duration(source, tto, "trial_timeout") : null,
+            Retries = e.TryGetValue("retries", out var r) ? Count(source, r, "retries", 0) : 0,
+            FailFast = e.TryGetValue("fail_fast", out var ff) && source.Boolean(ff, "fail_fast"),
+            Resources = e.TryGetValue("resources", out var res) ? ReadResources(source, res) : new TrialResources(),
+            Storage = e.TryGetValue("storage", out var st) ? source.String(st, "storage") : null,
+            Env = e.TryGetValue("env", out var env) ? ReadEnv(source, env) : new Dictionary<string, string>(),
+            Workdir = e.TryGetValue("workdir", out var wd) ? System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, source.String(wd, "workdir"))) : null,
+            SourceName = sourceName,
+            Directory = directory,
+            Text = text,
+        };
+    }
+
+    private static string DefaultName(string sourceName)
+    {
+        var stem = System.IO.Path.GetFileNameWithoutExtension(sourceName);
+        return string.IsNullOrWhiteSpace(stem) ? "study" : stem;
+    }
+
+    private static string ReadName(YamlSource source, YamlNode node)
+    {
+        var name = source.String(node, "name").Trim();
+        if (name.Length == 0 || name.Any(char.IsControl))
+            throw source.Error(node, "name", "a study name must be non-empty text on one line");
+        return name;
+    }
+
+    private static string ReadMetric(YamlSource source, YamlNode node)
+    {
+        var metric = source.String(node, "metric").Trim();
+        if (metric.Length == 0) throw source.Error(node, "metric", "the metric name must not be empty");
+        return metric;
+    }
+
+    private static Direction ReadDirection(YamlSource source, YamlNode node)
+    {
+        var text = source.String(node, "direction");
+        return text.ToLowerInvariant() switch
+        {
+            "minimize" or "min" => Direction.Minimize,
+            "maximize" or "max" => Direction.Maximize,
+            _ => throw source.Error(node, "direction", $"expected minimize or maximize, got '{text}'{ClosestName.Suggest(text, ["minimize", "maximize"])}"),
+        };
+    }
+
+    private static int Count(YamlSource source, YamlNode node, string field, int min)
+    {
+        var v = source.Integer(node, field);
+        if (v < min || v > int.MaxValue) throw source.Error(node, field, $"must be an integer ≥ {min}, got {v}");
+        return (int)v;
+    }
+
+    private static CommandTemplate ReadCommand(YamlSource source, YamlNode node, IReadOnlyList<string> names)
+    {
+        CommandTemplate command;
+        if (node is YamlSequenceNode list)
+        {
+            var items = list.Children.Select(c => c is YamlScalarNode s && s.Value is not null
+                ? s.Value : throw source.Error(c, "command", $"each argument must be text, got {YamlSource.Describe(c)}")).ToList();
+            try { command = CommandTemplate.FromArguments(items); }
+            catch (CommandTemplateException x)
+            {
+                throw source.Error(list.Children.Count > x.Position ? list.Children[x.Position] : list, "command", x.Message);
+            }
+            foreach (var part in command.Arguments.SelectMany(a => a.Parts).Where(p => p.IsPlaceholder))
+                CheckPlaceholder(source, list.Children[part.Offset], 0, part.Text, names);
+            return command;
+        }
+        var text = source.String(node, "command");
+        var scalar = (YamlScalarNode)node;
+        // Offsets map to columns only on a one-line scalar; a quoted scalar's text starts one column in.
+        var shift = scalar.Style is YamlDotNet.Core.ScalarStyle.SingleQuoted or YamlDotNet.Core.ScalarStyle.DoubleQuoted ? 1 : 0;
+        var oneLine = node.Start.Line == node.End.Line;
+        int Column(int offset) => oneLine ? shift + offset : 0;
+        try { command = CommandTemplate.Parse(text); }
+        catch (CommandTemplateException x)
+        {
+            throw source.Error(node, Column(x.Position), "command", x.Message);
+        }
+        foreach (var part in command.Arguments.SelectMany(a => a.Parts).Where(p => p.IsPlaceholder))
+            CheckPlaceholder(source, node, Column(part.Offset), part.Text, names);
+        return command;
+    }
+
+    private static void CheckPlaceholder(YamlSource source, YamlNode node, int column, string name, IReadOnlyList<string> names)
+    {
+        if (CommandTemplate.BuiltInPlaceholders.Contains(name) || names.Contains(name)) return;
+        var known = names.Concat(CommandTemplate.BuiltInPlaceholders);
+        throw source.Error(node, column, "command",
+            $"placeholder {{{name}}} names no parameter{ClosestName.Suggest(name, known)} (known: {string.Join(", ", known)})");
+    }
+
+    private static SamplerSpec ReadSampler(YamlSource source, YamlNode node, SearchSpace space, int? trials)
+    {
+        string name;
+        YamlNode? optionsNode = null;
+        YamlNode nameNode = node;
+        if (node is YamlScalarNode)
+            name = source.String(node, "sampler");
+        else
+        {
+            var mapping = source.Mapping(node, "sampler", "tpe or { tpe: { seed: 1 } }");
+            var entries = source.Entries(mapping, "sampler").ToList();
+            if (entries.Count != 1)
+                throw source.Error(mapping, "sampler", $"expected one sampler name with its options, e.g. {{ tpe: {{ seed: 1 }} }}, got {entries.Count} keys");
+            (name, var keyNode, optionsNode) = entries[0];
+            nameNode = keyNode;
+        }
+        var field = $"sampler";
+        var known = SamplerRegistry.Names.Append("auto").Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
+        if (!known.Contains(name, StringComparer.OrdinalIgnoreCase))
+            throw source.Error(nameNode, field, $"unknown sampler '{name}'{ClosestName.Suggest(name, known)} (known: {string.Join(", ", known)})");
+        var options = new Dictionary<string, object?>(StringComparer.Ordinal);
+        int? seed = null;
+        if (optionsNode is not null && !(optionsNode is YamlScalarNode s && YamlSource.Scalar(s) is null))
+        {
+            var optionsField = $"sampler.{name}";
+            var optionsMap = source.Mapping(optionsNode, optionsField, "{ seed: 1 }");
+            foreach (var (key, _, value) in source.Entries(optionsMap, optionsField))
+            {
+                if (key == "seed")
+                {
+                    var v = source.Integer(value, $"{optionsField}.seed");
+                    if (v is < int.MinValue or > int.MaxValue) throw source.Error(value, $"{optionsField}.seed", $"a seed must fit in 32 bits, got {v}");
+                    seed = (int)v;
+                }
+                else options[key] = YamlSource.ToData(value);
+            }
+        }
+        var spec = new SamplerSpec(name.ToLowerInvariant(), options, seed, source.Location(nameNode, field));
+        // Build it once now, so that a bad option fails at load with its line rather than when the run starts.
+        if (SamplerRegistry.Names.Contains(spec.Name, StringComparer.OrdinalIgnoreCase))
+        {
+            try { SamplerRegistry.Create(spec.Name, new SamplerRequest(options, seed, space, trials)); }
+            catch (Exception x) when (x is ArgumentException or SearchSpaceException or InvalidOperationException)
+            {
+                throw source.Error(optionsNode ?? nameNode, field, x.Message);
+            }
+        }
+        return spec;
+    }
+
+    private static SchedulerSpec? ReadScheduler(YamlSource source, YamlNode node)
+    {
+        if (node is YamlScalarNode s)
+        {
+            var v = YamlSource.Scalar(s);
+            if (v is null) return null;
+            if (v is string name) return new SchedulerSpec(new Dictionary<string, object?> { [name] = null }, source.Location(node, "scheduler"));
+        }
+        var mapping = source.Mapping(node, "scheduler", "{ asha: { min: 1, max: 27 } }");
+        _ = source.Entries(mapping, "scheduler").ToList();
+        return new SchedulerSpec((IReadOnlyDictionary<string, object?>)YamlSource.ToData(mapping)!, source.Location(node, "scheduler"));
+    }
+
+    private static TrialResources ReadResources(YamlSource source, YamlNode node)
+    {
+        var mapping = source.Mapping(node, "resources", "{ gpus_per_trial: 1 }");
+        source.CheckKeys(mapping, "resources", ["gpus_per_trial", "cpus_per_trial", "max_gpus"]);
+        var resources = new TrialResources();
+        foreach (var (key, _, value) in source.Entries(mapping, "resources"))
+        {
+            var field = $"resources.{key}";
+            switch (key)
+            {
+                case "gpus_per_trial":
+                    var g = source.Number(value, field);
+                    if (g < 0) throw source.Error(value, field, $"must be ≥ 0, got {ParamValues.Format(g)}");
+                    if (g > 1 && g != Math.Floor(g))
+                        throw source.Error(value, field, $"more than one GPU per trial must be a whole number, got {ParamValues.Format(g)}");
+                    resources = resources with { GpusPerTrial = g };
+                    break;
+                case "cpus_per_trial":
+                    resources = resources with { CpusPerTrial = Count(source, value, field, 1) };
+                    break;
+                case "max_gpus":
+                    resources = resources with { MaxGpus = Count(source, value, field, 0) };
+                    break;
+            }
+        }
+        if (resources is { MaxGpus: { } max, GpusPerTrial: > 1 } && resources.GpusPerTrial > max)
+            throw source.Error(mapping, "resources.gpus_per_trial", $"a trial needs {ParamValues.Format(resources.GpusPerTrial)} GPUs but max_gpus is {max}");
+        return resources;
+    }
+
+    private static Dictionary<string, string> ReadEnv(YamlSource source, YamlNode node)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (node is YamlScalarNode s && YamlSource.Scalar(s) is null) return env;
+        var mapping = source.Mapping(node, "env", "{ OMP_NUM_THREADS: 4 }");
+        foreach (var (key, keyNode, value) in source.Entries(mapping, "env"))
+        {
+            if (key.Length == 0 || key.Contains('=') || key.Contains('\0'))
+                throw source.Error(keyNode, $"env.{key}", $"'{key}' is not a valid environment variable name");
+            var v = source.ScalarValue(value, $"env.{key}");
+            env[key] = v is null ? "" : value is YamlScalarNode vs ? vs.Value ?? "" : ParamValues.Format(v);
+        }
+        return env;
+    }
+
+    /// <summary>Seconds as a number, or text such as <c>2h</c>, <c>30m</c>, <c>45s</c>, <c>1h30m</c>, <c>1.5d</c>, <c>500ms</c>, <c>01:30:00</c>.</summary>
+    internal static TimeSpan? Duration(YamlSource source, YamlNode node, string field)
+    {
+        var v = source.ScalarValue(node, field);
+        if (v is null) return null;
+        TimeSpan? parsed = v switch
+        {
+            long l => TimeSpan.FromSeconds(l),
+            double d when double.IsFinite(d) => TimeSpan.FromSeconds(d),
+            string s => ParseDuration(s),
+            _ => null,
+        };
+        if (parsed is not { } t)
+            throw source.Error(node, field, $"expected a duration such as 3600, \"2h\", \"30m\", \"45s\" or \"1h30m\", got {YamlSource.TypeOf(v)}");
+        if (t <= TimeSpan.Zero) throw source.Error(node, field, $"must be > 0, got {YamlSource.TypeOf(v)}");
+        return t;
+    }
+
+    /// <summary>Parses <c>2h</c>, <c>30m</c>, <c>45s</c>, <c>1h30m</c>, <c>1.5d</c>, <c>500ms</c>, <c>90</c> (seconds) or <c>hh:mm:ss</c>; null when malformed.</summary>
+    public static TimeSpan? ParseDuration(string text)
+    {
+        var t = text.Trim();
+        if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+            return double.IsFinite(seconds) ? TimeSpan.FromSeconds(seconds) : null;
+        var clock = ClockPattern().Match(t);
+        if (clock.Success)
+        {
+            var parts = t.Split(':').Select(p => double.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+            return parts.Length == 3
+                ? TimeSpan.FromSeconds(parts[0] * 3600 + parts[1] * 60 + parts[2])
+                : TimeSpan.FromSeconds(parts[0] * 60 + parts[1]);
+        }
+        var matches = UnitPattern().Matches(t);
+        if (matches.Count == 0 || matches.Sum(m => m.Length) != t.Replace(" ", "").Length || t.Contains(' ')) return null;
+        var total = 0.0;
+        foreach (Match m in matches)
+        {
+            var n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            total += m.Groups[2].Value switch
+            {
+                "d" => n * 86400,
+                "h" => n * 3600,
+                "m" or "min" => n * 60,
+                "s" => n,
+                "ms" => n / 1000,
+                _ => double.NaN,
+            };
+        }
+        return double.IsFinite(total) ? TimeSpan.FromSeconds(total) : null;
+    }
+
+    [GeneratedRegex(@"^\d+(\.\d+)?(:\d+(\.\d+)?){1,2}$")]
+    private static partial Regex ClockPattern();
+
+    [GeneratedRegex(@"(\d+(?:\.\d+)?)(ms|min|d|h|m|s)")]
+    private static partial Regex UnitPattern();
+}
