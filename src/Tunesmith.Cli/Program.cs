@@ -1,6 +1,4 @@
-// The `tunesmith` command. Issue #3 fills in its commands; for now it answers --help and --version.
-var version = typeof(Tunesmith.Execution.Study).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
-if (args is ["--version"]) { Console.WriteLine(version); return 0; }
-Console.WriteLine($"tunesmith {version} — hyperparameter optimization for .NET and any training program");
-Console.WriteLine("usage: tunesmith [--help] [--version]");
-return args is [] or ["--help"] or ["-h"] ? 0 : 2;
+using Tunesmith.Cli.Internal;
+
+// The `tunesmith` command: parsing, binding and rendering live in Internal/, one class per command in Commands/.
+return await CliApplication.RunAsync(args, CliConsole.System(), TimeProvider.System);

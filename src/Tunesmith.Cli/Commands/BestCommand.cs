@@ -1,0 +1,89 @@
+using System.CommandLine;
+using System.Text.Json;
+using Tunesmith.Cli.Internal;
+using Tunesmith.Execution;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Cli.Commands;
+
+/// <summary><c>tunesmith best --study NAME [--format text|json|args]</c>: the best Complete trial; <c>args</c> prints the <c>--set</c> flags that rerun it.</summary>
+internal sealed class BestCommand : Command
+{
+    private readonly CliConsole _console;
+    private readonly Option<string> _study = CommonOptions.Study();
+    private readonly Option<string?> _storage = CommonOptions.Storage();
+    private readonly Option<string> _format = new("--format")
+    {
+        Description = "text (default), json, or args (the --set flags that rerun the best configuration)",
+        DefaultValueFactory = _ => "text",
+        HelpName = "text|json|args",
+    };
+
+    public BestCommand(CliConsole console) : base("best", "Show the best complete trial of a study")
+    {
+        _console = console;
+        _format.AcceptOnlyFromAmong("text", "json", "args");
+        Options.Add(_study);
+        Options.Add(_storage);
+        Options.Add(_format);
+        SetAction(ExecuteAsync);
+    }
+
+    private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
+    {
+        var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
+        var name = parse.GetRequiredValue(_study);
+        await using var storage = StorageScope.Open(url);
+        await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
+        var best = await study.GetBestTrialAsync(ct);
+        if (best is null)
+        {
+            _console.Error.WriteLine($"tunesmith: study '{name}' has no complete trial yet");
+            return ExitCodes.Failed;
+        }
+        switch (parse.GetValue(_format))
+        {
+            case "args":
+                // Only sampled parameters can be fixed with --set; derived values follow from them.
+                _console.Out.WriteLine(Assignments.Format(best.Params.Where(p => best.Distributions.ContainsKey(p.Key) || !IsDerived(best, p.Key))));
+                break;
+            case "json":
+                _console.Out.WriteLine(ToJson(study, best));
+                break;
+            default:
+                _console.Out.WriteLine($"study {study.Name}: best trial {best.Number}, {study.Metric} = {Formats.Value(best.Value)} ({study.Direction.ToString().ToLowerInvariant()})");
+                foreach (var (k, v) in best.Params) _console.Out.WriteLine($"  {k} = {ParamValues.Format(v)}");
+                foreach (var (k, v) in best.Metrics.Where(m => m.Key != study.Metric)) _console.Out.WriteLine($"  [{k}] = {Formats.Value(v)}");
+                break;
+        }
+        return ExitCodes.Ok;
+    }
+
+    // An enqueued trial's params have no distributions until suggested; a derived value has none either. A value whose
+    // name contains a repeat block's "name.i." prefix or is recorded as derived is left out of --set flags.
+    private static bool IsDerived(FrozenTrial trial, string name) =>
+        trial.Distributions.Count > 0 && !trial.Distributions.ContainsKey(name);
+
+    private static string ToJson(Study study, FrozenTrial best)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("study", study.Name);
+            w.WriteString("direction", study.Direction.ToString().ToLowerInvariant());
+            w.WriteString("metric", study.Metric);
+            w.WriteNumber("number", best.Number);
+            w.WriteNumber("value", best.Value!.Value);
+            w.WritePropertyName("params");
+            w.WriteRawValue(ParamValues.ToJson(best.Params));
+            w.WriteStartObject("metrics");
+            foreach (var (k, v) in best.Metrics)
+                if (double.IsFinite(v)) w.WriteNumber(k, v); else w.WriteString(k, v.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteEndObject();
+            if (best.Duration is { } d) w.WriteNumber("duration_seconds", Math.Round(d.TotalSeconds, 3));
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

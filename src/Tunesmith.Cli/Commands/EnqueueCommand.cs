@@ -1,0 +1,53 @@
+using System.CommandLine;
+using Tunesmith.Cli.Internal;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Cli.Commands;
+
+/// <summary>
+/// <c>tunesmith enqueue --study NAME (--set a=1 --set b=x | --file combos.csv | --file combos.jsonl)</c>: adds Waiting trials
+/// with exactly these parameters; they run before any sampled trial.
+/// </summary>
+internal sealed class EnqueueCommand : Command
+{
+    private readonly CliConsole _console;
+    private readonly Option<string> _study = CommonOptions.Study();
+    private readonly Option<string?> _storage = CommonOptions.Storage();
+    private readonly Option<string[]> _set = CommonOptions.Set("A parameter value of the one combination to enqueue (repeatable)");
+    private readonly Option<string?> _file = new("--file") { Description = "A CSV file (header row of parameter names) or JSON Lines file (one object per line) of combinations", HelpName = "PATH" };
+
+    public EnqueueCommand(CliConsole console) : base("enqueue", "Enqueue explicit parameter combinations to run before sampled trials")
+    {
+        _console = console;
+        Options.Add(_study);
+        Options.Add(_storage);
+        Options.Add(_set);
+        Options.Add(_file);
+        SetAction(ExecuteAsync);
+    }
+
+    private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
+    {
+        var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
+        var name = parse.GetRequiredValue(_study);
+        var sets = parse.GetValue(_set) ?? [];
+        var file = parse.GetValue(_file);
+        if (sets.Length > 0 && file is not null) throw new CliUsageException("give either --set flags or --file, not both");
+        if (sets.Length == 0 && file is null) throw new CliUsageException("nothing to enqueue: give --set name=value flags or --file combos.csv|combos.jsonl");
+
+        var combinations = file is not null ? CombinationFile.Read(file) : [Assignments.Parse(sets)];
+        if (combinations.Count == 0) throw new CliUsageException($"{file}: no combinations in the file");
+
+        await using var storage = StorageScope.Open(url);
+        await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
+        var space = await StoredStudyFile.TryGetSpaceAsync(study, ct);
+        var checkedCombinations = space is null ? combinations : combinations.Select((c, i) => StoredStudyFile.Coerce(space, c, file is null ? "--set" : $"{file}: combination {i + 1}")).ToList();
+        var numbers = new List<int>();
+        foreach (var combination in checkedCombinations)
+            numbers.Add((await study.EnqueueAsync(combination, ct)).Number);
+        _console.Out.WriteLine(numbers.Count == 1
+            ? $"enqueued trial {numbers[0]} in study '{name}'"
+            : $"enqueued {numbers.Count} trials ({numbers.Min()}..{numbers.Max()}) in study '{name}'");
+        return ExitCodes.Ok;
+    }
+}

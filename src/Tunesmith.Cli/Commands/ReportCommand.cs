@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Tunesmith.Cli.Internal;
+
+namespace Tunesmith.Cli.Commands;
+
+/// <summary><c>tunesmith report --study NAME [--format table|csv|json|md] [--output PATH] [--top K]</c>: every trial, best first.</summary>
+internal sealed class ReportCommand : Command
+{
+    private readonly CliConsole _console;
+    private readonly Option<string> _study = CommonOptions.Study();
+    private readonly Option<string?> _storage = CommonOptions.Storage();
+    private readonly Option<string> _format = new("--format") { Description = "table, csv, json or md", DefaultValueFactory = _ => "table", HelpName = "table|csv|json|md" };
+    private readonly Option<string?> _output = new("--output", "-o") { Description = "Write the report to this file instead of stdout", HelpName = "PATH" };
+    private readonly Option<int?> _top = new("--top") { Description = "Only the K best trials", HelpName = "K" };
+
+    public ReportCommand(CliConsole console) : base("report", "Report every trial of a study, best first (table, CSV, JSON or Markdown)")
+    {
+        _console = console;
+        _format.AcceptOnlyFromAmong("table", "csv", "json", "md", "markdown");
+        Options.Add(_study);
+        Options.Add(_storage);
+        Options.Add(_format);
+        Options.Add(_output);
+        Options.Add(_top);
+        SetAction(ExecuteAsync);
+    }
+
+    private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
+    {
+        var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
+        var name = parse.GetRequiredValue(_study);
+        var top = parse.GetValue(_top);
+        if (top is < 1) throw new CliUsageException($"--top {top}: must be ≥ 1");
+        await using var storage = StorageScope.Open(url);
+        await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
+        var trials = await study.GetTrialsAsync(ct);
+        var format = parse.GetValue(_format)!;
+        var output = parse.GetValue(_output);
+        var text = ReportRendering.Render(study, trials, format, top, table: output is null && format == "table" ? _console : null);
+        if (text is null) return ExitCodes.Ok; // drawn directly as a table
+        if (output is null) _console.Out.Write(text);
+        else
+        {
+            var dir = Path.GetDirectoryName(Path.GetFullPath(output));
+            if (dir is not null && !Directory.Exists(dir)) throw new CliUsageException($"--output {output}: directory '{dir}' does not exist");
+            await File.WriteAllTextAsync(output, text, ct);
+            _console.Error.WriteLine($"wrote {format} report of study '{name}' to {output}");
+        }
+        return ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,70 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using Tunesmith.Cli.Commands;
+
+namespace Tunesmith.Cli.Internal;
+
+/// <summary>Builds the <c>tunesmith</c> command tree and runs it: one-line errors, exit codes, no stack traces for user errors.</summary>
+internal static class CliApplication
+{
+    /// <summary>The command tree.</summary>
+    public static RootCommand Build(CliConsole console, TimeProvider time)
+    {
+        var root = new RootCommand("tunesmith — hyperparameter optimization for any training program.\n" +
+            "Describe a study in a YAML file (search space, command, metric, budget), then `tunesmith run study.yaml`.");
+        root.Options.Add(CommonOptions.Verbose());
+        root.Subcommands.Add(new RunCommand(console, time));
+        root.Subcommands.Add(new WorkerCommand(console, time));
+        root.Subcommands.Add(new CreateCommand(console));
+        root.Subcommands.Add(new EnqueueCommand(console));
+        root.Subcommands.Add(new StatusCommand(console, time));
+        root.Subcommands.Add(new BestCommand(console));
+        root.Subcommands.Add(new ReportCommand(console));
+        root.Subcommands.Add(new DeleteCommand(console));
+        return root;
+    }
+
+    /// <summary>Parses and runs <paramref name="args"/>; returns the exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time)
+    {
+        var verbose = args.Contains("--verbose");
+        try
+        {
+            var root = Build(console, time);
+            if (args.Length == 0)
+            {
+                // A bare `tunesmith` shows what it can do, and still exits non-zero: no command ran.
+                await InvokeAsync(root.Parse(["--help"]), console);
+                return ExitCodes.BadInput;
+            }
+            var parse = root.Parse(args);
+            if (parse.Action is ParseErrorAction && parse.Errors.Count > 0)
+            {
+                // An unknown word explains more than the "required command" error it causes, so it goes first.
+                var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+                var command = parse.CommandResult.Command is RootCommand ? "" : parse.CommandResult.Command.Name + " ";
+                console.Error.WriteLine($"tunesmith: {ErrorLine.OneLine(error.Message)} (see 'tunesmith {command}--help')");
+                return ExitCodes.BadInput;
+            }
+            return await InvokeAsync(parse, console);
+        }
+        catch (Exception e)
+        {
+            var (message, code, unexpected) = ErrorLine.Describe(e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e);
+            console.Error.WriteLine($"tunesmith: {ErrorLine.OneLine(message)}");
+            if (unexpected && verbose) console.Error.WriteLine(e.ToString());
+            return code;
+        }
+    }
+
+    private static Task<int> InvokeAsync(ParseResult parse, CliConsole console) =>
+        parse.InvokeAsync(new InvocationConfiguration
+        {
+            Output = console.Out,
+            Error = console.Error,
+            // Exceptions reach RunAsync's catch (one line, no stack trace); `run` handles SIGINT/SIGTERM itself.
+            EnableDefaultExceptionHandler = false,
+            ProcessTerminationTimeout = null,
+        });
+}

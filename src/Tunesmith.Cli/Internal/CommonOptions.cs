@@ -1,0 +1,56 @@
+using System.CommandLine;
+
+namespace Tunesmith.Cli.Internal;
+
+/// <summary>Builders for the options several commands share, so each is spelled and described once.</summary>
+internal static class CommonOptions
+{
+    /// <summary><c>--storage URL</c>.</summary>
+    public static Option<string?> Storage() => new("--storage")
+    {
+        Description = "Storage URL (sqlite:///path.db, memory:); default: the study file's storage:, then $TUNESMITH_STORAGE, then sqlite:///tunesmith.db",
+        HelpName = "URL",
+    };
+
+    /// <summary><c>--study NAME</c>.</summary>
+    public static Option<string> Study(bool required = true) => new("--study")
+    {
+        Description = "The study's name",
+        HelpName = "NAME",
+        Required = required,
+    };
+
+    /// <summary><c>--set name=value</c>, repeatable.</summary>
+    public static Option<string[]> Set(string description) => new("--set")
+    {
+        Description = description,
+        HelpName = "name=value",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    /// <summary><c>--quiet</c>: no progress output.</summary>
+    public static Option<bool> Quiet() => new("--quiet", "-q") { Description = "Print no progress, only errors and the final summary" };
+
+    /// <summary><c>--log-format text|json</c>.</summary>
+    public static Option<string> LogFormat()
+    {
+        var option = new Option<string>("--log-format")
+        {
+            Description = "Progress output: text (a live view in a terminal, one line per finished trial otherwise) or json (one JSON object per event line)",
+            DefaultValueFactory = _ => "text",
+            HelpName = "text|json",
+        };
+        option.AcceptOnlyFromAmong("text", "json");
+        return option;
+    }
+
+    /// <summary><c>--verbose</c> (on every command): details for unexpected errors.</summary>
+    public static Option<bool> Verbose() => new("--verbose")
+    {
+        Description = "Print details (the exception's stack trace) when an unexpected error occurs",
+        Recursive = true,
+    };
+
+    /// <summary><c>--yes</c>.</summary>
+    public static Option<bool> Yes(string description) => new("--yes", "-y") { Description = description };
+}

@@ -1,0 +1,20 @@
+using System.Globalization;
+
+namespace Tunesmith.Cli.Internal;
+
+/// <summary>How numbers and durations are shown to people (invariant culture, compact).</summary>
+internal static class Formats
+{
+    /// <summary>A metric or objective value: up to 6 significant digits.</summary>
+    public static string Value(double? value) => value is { } v ? v.ToString("G6", CultureInfo.InvariantCulture) : "-";
+
+    /// <summary>A duration as 1h02m, 3m05s or 4.2s.</summary>
+    public static string Duration(TimeSpan? duration)
+    {
+        if (duration is not { } d) return "-";
+        if (d < TimeSpan.Zero) d = TimeSpan.Zero;
+        if (d.TotalHours >= 1) return $"{(int)d.TotalHours}h{d.Minutes:00}m";
+        if (d.TotalMinutes >= 1) return $"{(int)d.TotalMinutes}m{d.Seconds:00}s";
+        return d.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + "s";
+    }
+}

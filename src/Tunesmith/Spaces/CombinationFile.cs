@@ -1,0 +1,166 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Tunesmith.Spaces;
+
+/// <summary>
+/// Reads explicit parameter combinations from a CSV file (a header row of parameter names, one combination per row)
+/// or a JSON Lines file (one JSON object per line). This is the "we give you every combination to test" input of
+/// <c>tunesmith enqueue --file</c>; a library user can enqueue the same rows with <c>Study.EnqueueAsync</c>.
+/// </summary>
+/// <remarks>
+/// CSV cells are typed the way a <c>--set name=value</c> flag is (<see cref="ParamValues.ParseText"/>): integers, reals,
+/// <c>true</c>/<c>false</c>, <c>null</c>, else text. An empty cell leaves the parameter out of that combination, so a
+/// conditional parameter that does not apply to a row can be left blank.
+/// </remarks>
+public static class CombinationFile
+{
+    /// <summary>Reads a combinations file, choosing the format by extension (<c>.csv</c>; <c>.jsonl</c>, <c>.ndjson</c> or <c>.json</c>).</summary>
+    /// <exception cref="CombinationFileException">The file is malformed; the message names the file and line.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    public static IReadOnlyList<IReadOnlyDictionary<string, object?>> Read(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"combinations file '{path}' does not exist", path);
+        var extension = Path.GetExtension(path).ToLowerInvariant();
+        using var reader = new StreamReader(path, Encoding.UTF8);
+        return extension switch
+        {
+            ".csv" => ReadCsv(reader, path),
+            ".jsonl" or ".ndjson" or ".json" => ReadJsonLines(reader, path),
+            _ => throw new CombinationFileException(path, 0, $"unknown combinations format '{extension}': use .csv or .jsonl"),
+        };
+    }
+
+    /// <summary>Reads CSV text (RFC 4180 quoting; a header row of parameter names).</summary>
+    /// <param name="reader">The CSV text.</param>
+    /// <param name="source">The name used in error messages (usually the file path).</param>
+    public static IReadOnlyList<IReadOnlyDictionary<string, object?>> ReadCsv(TextReader reader, string source)
+    {
+        var rows = new CsvRows(reader, source);
+        if (!rows.TryNext(out var header, out var headerLine))
+            throw new CombinationFileException(source, 1, "the file is empty: expected a header row of parameter names");
+        var names = header.Select(h => h.Trim()).ToArray();
+        for (var i = 0; i < names.Length; i++)
+        {
+            if (names[i].Length == 0) throw new CombinationFileException(source, headerLine, $"column {i + 1} of the header has no parameter name");
+            for (var j = 0; j < i; j++)
+                if (names[j] == names[i]) throw new CombinationFileException(source, headerLine, $"parameter '{names[i]}' appears twice in the header");
+        }
+        var result = new List<IReadOnlyDictionary<string, object?>>();
+        while (rows.TryNext(out var cells, out var line))
+        {
+            if (cells.Count == 1 && cells[0].Length == 0) continue; // blank line
+            if (cells.Count != names.Length)
+                throw new CombinationFileException(source, line, $"expected {names.Length} cells ({string.Join(", ", names)}), got {cells.Count}");
+            var combination = new Dictionary<string, object?>(StringComparer.Ordinal);
+            for (var i = 0; i < names.Length; i++)
+                if (cells[i].Length > 0) combination[names[i]] = ParamValues.ParseText(cells[i]);
+            result.Add(combination);
+        }
+        return result;
+    }
+
+    /// <summary>Reads JSON Lines: each non-blank line is a JSON object of parameter values (strings, numbers, booleans, null).</summary>
+    /// <param name="reader">The text.</param>
+    /// <param name="source">The name used in error messages (usually the file path).</param>
+    public static IReadOnlyList<IReadOnlyDictionary<string, object?>> ReadJsonLines(TextReader reader, string source)
+    {
+        var result = new List<IReadOnlyDictionary<string, object?>>();
+        var lineNumber = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                result.Add(ParamValues.FromJsonObject(line));
+            }
+            catch (JsonException e)
+            {
+                throw new CombinationFileException(source, lineNumber, $"not valid JSON: {FirstSentence(e.Message)}");
+            }
+            catch (FormatException e)
+            {
+                throw new CombinationFileException(source, lineNumber, e.Message);
+            }
+        }
+        return result;
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).TrimEnd('.', ' ');
+    }
+
+    /// <summary>Splits CSV text into rows of cells, tracking the line each row starts on.</summary>
+    private sealed class CsvRows(TextReader reader, string source)
+    {
+        private int _line;
+
+        public bool TryNext(out List<string> cells, out int startLine)
+        {
+            cells = [];
+            startLine = _line + 1;
+            var text = reader.ReadLine();
+            if (text is null) return false;
+            _line++;
+            var cell = new StringBuilder();
+            var quoted = false;
+            var i = 0;
+            while (true)
+            {
+                if (i >= text.Length)
+                {
+                    if (!quoted) break;
+                    // A quoted cell continues on the next line.
+                    var more = reader.ReadLine() ?? throw new CombinationFileException(source, startLine, "a quoted cell is never closed");
+                    _line++;
+                    cell.Append('\n');
+                    text = more;
+                    i = 0;
+                    continue;
+                }
+                var c = text[i];
+                if (quoted)
+                {
+                    if (c == '"' && i + 1 < text.Length && text[i + 1] == '"') { cell.Append('"'); i += 2; continue; }
+                    if (c == '"') { quoted = false; i++; continue; }
+                    cell.Append(c);
+                    i++;
+                    continue;
+                }
+                switch (c)
+                {
+                    case '"' when cell.ToString().Trim().Length == 0:
+                        cell.Clear();
+                        quoted = true;
+                        break;
+                    case ',':
+                        cells.Add(cell.ToString());
+                        cell.Clear();
+                        break;
+                    case '\r' when i == text.Length - 1:
+                        break;
+                    default:
+                        cell.Append(c);
+                        break;
+                }
+                i++;
+            }
+            cells.Add(cell.ToString());
+            return true;
+        }
+    }
+}
+
+/// <summary>A combinations file is malformed; the message is one line naming the file and line.</summary>
+public sealed class CombinationFileException(string source, int line, string problem)
+    : FormatException(line > 0 ? $"{source}:{line}: {problem}" : $"{source}: {problem}")
+{
+    /// <summary>The file (or source name) that is malformed.</summary>
+    public string FileName { get; } = source;
+
+    /// <summary>The 1-based line of the problem (0 when it concerns the whole file).</summary>
+    public int Line { get; } = line;
+}

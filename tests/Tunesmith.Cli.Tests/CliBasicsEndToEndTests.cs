@@ -1,0 +1,62 @@
+namespace Tunesmith.Cli.Tests;
+
+/// <summary>Help, version, and one-line errors for bad flags and unknown studies, through the real process.</summary>
+public sealed class CliBasicsEndToEndTests
+{
+    [Theory]
+    [InlineData("run")]
+    [InlineData("worker")]
+    [InlineData("create")]
+    [InlineData("enqueue")]
+    [InlineData("status")]
+    [InlineData("best")]
+    [InlineData("report")]
+    [InlineData("delete")]
+    public async Task Every_command_answers_help(string command)
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, [command, "--help"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains($"tunesmith {command}", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Version_prints_the_library_version()
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, ["--version"]);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(typeof(Tunesmith.Execution.Study).Assembly.GetName().Version!.ToString(3), r.Stdout.Trim());
+    }
+
+    [Theory]
+    [InlineData("statsu")]
+    [InlineData("status --bogus")]
+    [InlineData("best")]
+    [InlineData("status --storage foo://nowhere")]
+    [InlineData("best --study missing --storage memory:")]
+    [InlineData("delete --study missing --storage memory: --yes")]
+    [InlineData("delete --study x --storage memory:")]
+    [InlineData("enqueue --study x --storage memory:")]
+    [InlineData("enqueue --study x --storage memory: --set novalue")]
+    public async Task Bad_input_gets_one_line_and_exit_code_2(string commandLine)
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, commandLine.Split(' '));
+        Assert.True(r.ExitCode == 2, r.ToString());
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("tunesmith: ", line);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Storage_comes_from_TUNESMITH_STORAGE_when_no_flag()
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, ["status"], new Dictionary<string, string?> { ["TUNESMITH_STORAGE"] = "bogus://env" });
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("bogus://env", r.Stderr);
+        var flag = await CliProcess.RunAsync(dir.Path, ["status", "--storage", "memory:"], new Dictionary<string, string?> { ["TUNESMITH_STORAGE"] = "bogus://env" });
+        Assert.True(flag.ExitCode == 0, flag.ToString());
+    }
+}
