@@ -260,6 +260,9 @@ public sealed class Study : IAsyncDisposable
         var deadline = options.Timeout is { } timeout ? await AgreeDeadlineAsync(timeout, cancellationToken).ConfigureAwait(false) : (DateTimeOffset?)null;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Running objectives see the caller's token, also cancelled by fail-fast so that the trials still running stop
+        // (recorded Failed "interrupted") instead of running on after the study has failed.
+        using var trialStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var running = new ConcurrentDictionary<long, byte>();
         Exception? failure = null;
         using var heartbeatStop = new CancellationTokenSource();
@@ -271,17 +274,20 @@ public sealed class Study : IAsyncDisposable
             {
                 if (deadline is { } d && _time.GetUtcNow() >= d) break;
                 Trial? trial;
-                try { trial = await AskCoreAsync(options.Trials, stop.Token, cancellationToken).ConfigureAwait(false); }
+                try { trial = await AskCoreAsync(options.Trials, stop.Token, trialStop.Token).ConfigureAwait(false); }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
                 if (trial is null) break;
                 running[trial.Id] = 0;
                 try
                 {
-                    var finished = await RunOneAsync(trial, objective, cancellationToken).ConfigureAwait(false);
-                    if (finished.Error is { } error && options.FailFast)
+                    var finished = await RunOneAsync(trial, objective, trialStop.Token).ConfigureAwait(false);
+                    var retried = finished.Trial is { State: TrialState.Failed } failed && !trialStop.IsCancellationRequested
+                        && await RetryIfAllowedAsync(failed, options.Retries).ConfigureAwait(false);
+                    if (finished.Error is { } error && options.FailFast && !retried)
                     {
                         Interlocked.CompareExchange(ref failure, error, null);
                         await stop.CancelAsync().ConfigureAwait(false);
+                        await trialStop.CancelAsync().ConfigureAwait(false);
                     }
                     if (finished.Trial is { } ft)
                         foreach (var callback in options.Callbacks) callback(this, ft);
@@ -304,6 +310,28 @@ public sealed class Study : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
     }
 
+    /// <summary>
+    /// Re-enqueues a Failed trial's params when its chain of attempts (the root trial and its retries) has failed at most
+    /// <paramref name="retries"/> times; interrupted attempts do not count, since the trial did nothing wrong.
+    /// </summary>
+    private async Task<bool> RetryIfAllowedAsync(FrozenTrial failed, int retries)
+    {
+        if (retries <= 0 || failed.FailReason == InterruptedReason) return false;
+        var root = failed.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var r) && ParamValues.TryToLong(r, out var rn) ? rn : failed.Number;
+        var history = await RefreshAsync(CancellationToken.None).ConfigureAwait(false);
+        var failures = history.Trials.Count(t => t.State == TrialState.Failed && t.FailReason != InterruptedReason
+            && (t.Number == root || (t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var tr) && ParamValues.TryToLong(tr, out var trn) && trn == root)));
+        if (failures > retries) return false;
+        var retry = await Storage.RetryTrialAsync(failed.Id, CancellationToken.None).ConfigureAwait(false);
+        if (retry is not null)
+            _logger.LogInformation("Trial {Number} failed; retrying its params as trial {Retry} (failure {Failures} of {Allowed} allowed retries)",
+                failed.Number, retry.Number, failures, retries);
+        return retry is not null;
+    }
+
+    /// <summary>The failure reason of a trial stopped because its run was cancelled (Ctrl+C, fail-fast, the caller's token).</summary>
+    public const string InterruptedReason = "interrupted";
+
     /// <summary>Runs one objective call and records its outcome; returns the stored trial and the objective's exception, if any.</summary>
     private async Task<(FrozenTrial? Trial, Exception? Error)> RunOneAsync(Trial trial, Func<Trial, CancellationToken, Task<double>> objective, CancellationToken ct)
     {
@@ -323,7 +351,14 @@ public sealed class Study : IAsyncDisposable
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             state = TrialState.Failed;
-            reason = "interrupted";
+            reason = InterruptedReason;
+        }
+        catch (TrialFailedException e)
+        {
+            state = TrialState.Failed;
+            reason = e.Message;
+            error = e;
+            _logger.LogWarning("Trial {Number} failed: {Reason}", trial.Number, e.Summary);
         }
         catch (TrialWriteRefusedException e)
         {

@@ -57,8 +57,18 @@ public sealed record OptimizeOptions
     /// </summary>
     public TimeSpan? Timeout { get; init; }
 
-    /// <summary>Rethrow the first exception of an objective (after recording the trial as Failed) instead of going on.</summary>
+    /// <summary>
+    /// Rethrow the first exception of an objective (after recording the trial as Failed) instead of going on: no new trial
+    /// starts and the objectives still running see their cancellation token cancelled. With <see cref="Retries"/>, only a
+    /// failure that is not retried stops the run.
+    /// </summary>
     public bool FailFast { get; init; }
+
+    /// <summary>
+    /// How many times a failed trial's params are re-run (default 0): each retry is a new trial with system attributes
+    /// <c>retry_of</c> (the first attempt's number) and <c>retry_count</c>; failures marked "interrupted" do not count.
+    /// </summary>
+    public int Retries { get; init; }
 
     /// <summary>Called after each trial finishes (in any state), on the thread that ran it.</summary>
     public IReadOnlyList<Action<Study, FrozenTrial>> Callbacks { get; init; } = [];
@@ -67,6 +77,7 @@ public sealed record OptimizeOptions
     public void Validate()
     {
         if (Trials is < 0) throw new ArgumentOutOfRangeException(nameof(Trials), Trials, "trials must be ≥ 0");
+        if (Retries < 0) throw new ArgumentOutOfRangeException(nameof(Retries), Retries, "retries must be ≥ 0");
         if (Parallelism < 1) throw new ArgumentOutOfRangeException(nameof(Parallelism), Parallelism, "parallelism must be ≥ 1");
         if (Timeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "timeout must be > 0");
     }

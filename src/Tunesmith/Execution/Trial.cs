@@ -241,3 +241,13 @@ public sealed class TrialWriteRefusedException(int trialNumber, TrialWriteOutcom
     /// <summary>Why the write was refused.</summary>
     public TrialWriteOutcome Outcome { get; } = outcome;
 }
+
+/// <summary>
+/// Thrown by an objective to fail its trial with a reason of its own (e.g. a command's exit code and the tail of its
+/// stderr): the study records the trial as Failed with <see cref="Exception.Message"/> as the reason, verbatim.
+/// </summary>
+public sealed class TrialFailedException(string reason) : Exception(reason)
+{
+    /// <summary>The first line of the reason, for one-line logs.</summary>
+    public string Summary => Message.Split('\n', 2)[0];
+}

@@ -1,0 +1,112 @@
+using Microsoft.Extensions.Logging;
+using Tunesmith.Execution.Resources;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Execution.Commands;
+
+/// <summary>
+/// Renders a trial's command line as an argv array (never a shell string): from the trial's configuration, its number and
+/// its directory. A study file's template (<c>python3 train.py --lr {lr}</c>) is one such renderer.
+/// </summary>
+/// <param name="configuration">The trial's parameter values.</param>
+/// <param name="trialNumber">The trial's number.</param>
+/// <param name="trialDirectory">The trial's directory (absolute).</param>
+public delegate IReadOnlyList<string> CommandRenderer(Configuration configuration, int trialNumber, string trialDirectory);
+
+/// <summary>How a <see cref="CommandObjective"/> runs each trial as an external program.</summary>
+public sealed record CommandObjectiveOptions
+{
+    /// <summary>Renders the argv of a trial; element 0 is the program (a path, or a name looked up on PATH).</summary>
+    public required CommandRenderer Command { get; init; }
+
+    /// <summary>The search space drawn for each trial (or set <see cref="Suggest"/>).</summary>
+    public SearchSpace? Space { get; init; }
+
+    /// <summary>Draws a trial's configuration by hand instead of from <see cref="Space"/> (e.g. to fix some values).</summary>
+    public Func<Trial, Configuration>? Suggest { get; init; }
+
+    /// <summary>
+    /// The study's run directory: trial n runs in <c>RootDirectory/trials/n/</c> (a retry in its first attempt's
+    /// directory). Use one per study: two studies with one root would share trial directories.
+    /// </summary>
+    public required string RootDirectory { get; init; }
+
+    /// <summary>The programs' working directory (a study file's <c>workdir</c>); default the current directory.</summary>
+    public string? WorkingDirectory { get; init; }
+
+    /// <summary>Extra environment variables for every trial (a study file's <c>env</c>); Tunesmith's own variables win over them.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>A trial running longer than this is stopped (its whole process tree) and recorded Failed; default none.</summary>
+    public TimeSpan? TrialTimeout { get; init; }
+
+    /// <summary>Between SIGTERM and SIGKILL when a trial is stopped (pruned, timed out, interrupted); default 10 s.</summary>
+    public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The local GPU/CPU pool trials take their slots from; null: no accounting.</summary>
+    public ResourcePool? Resources { get; init; }
+
+    /// <summary>Receives trial started/reported/finished events (called synchronously on the trial's thread).</summary>
+    public IProgress<CommandTrialEvent>? Progress { get; init; }
+
+    /// <summary>How many of stderr's last lines a failure reason keeps (default 20).</summary>
+    public int StderrTailLines { get; init; } = 20;
+
+    /// <summary>At most this many characters of stderr's tail in a failure reason (default 4096).</summary>
+    public int StderrTailChars { get; init; } = 4096;
+
+    /// <summary>Clock for the trial timeout, the kill grace and durations.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Logging; default none.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Validates the options; throws naming the property.</summary>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Command);
+        if (Space is null && Suggest is null) throw new ArgumentException("set Space or Suggest: a command trial needs parameters to draw", nameof(Space));
+        if (string.IsNullOrWhiteSpace(RootDirectory)) throw new ArgumentException("the root directory must not be empty", nameof(RootDirectory));
+        if (TrialTimeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(TrialTimeout), t, "trial_timeout must be > 0");
+        if (KillGrace < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(KillGrace), KillGrace, "the kill grace must be ≥ 0");
+        if (StderrTailLines < 0) throw new ArgumentOutOfRangeException(nameof(StderrTailLines), StderrTailLines, "must be ≥ 0");
+        if (StderrTailChars < 0) throw new ArgumentOutOfRangeException(nameof(StderrTailChars), StderrTailChars, "must be ≥ 0");
+    }
+}
+
+/// <summary>Something that happened to a command trial, for live views.</summary>
+/// <param name="TrialNumber">The trial's number.</param>
+public abstract record CommandTrialEvent(int TrialNumber);
+
+/// <summary>A trial's program started.</summary>
+/// <param name="TrialNumber">The trial's number.</param>
+/// <param name="Params">Its parameter values.</param>
+/// <param name="Directory">Its trial directory.</param>
+/// <param name="Gpus">The GPUs assigned (empty when none).</param>
+/// <param name="RetryOf">On a retry, the number of the first attempt.</param>
+/// <param name="StartedAt">When the program started.</param>
+public sealed record CommandTrialStarted(int TrialNumber, IReadOnlyDictionary<string, object?> Params, string Directory,
+    IReadOnlyList<string> Gpus, int? RetryOf, DateTimeOffset StartedAt) : CommandTrialEvent(TrialNumber);
+
+/// <summary>A trial printed a <c>tunesmith:report</c> line.</summary>
+/// <param name="TrialNumber">The trial's number.</param>
+/// <param name="Step">The report's step.</param>
+/// <param name="Metrics">Every metric of the report.</param>
+public sealed record CommandTrialReported(int TrialNumber, long Step, IReadOnlyDictionary<string, double> Metrics) : CommandTrialEvent(TrialNumber);
+
+/// <summary>A trial finished and was recorded (any state).</summary>
+/// <param name="Trial">The trial as stored.</param>
+public sealed record CommandTrialFinished(FrozenTrial Trial) : CommandTrialEvent(Trial.Number);
+
+/// <summary>Keys of the system attributes a command trial records.</summary>
+public static class CommandAttributeKeys
+{
+    /// <summary>The trial directory (absolute path).</summary>
+    public const string TrialDirectory = "trial_dir";
+    /// <summary>The GPUs assigned, as CUDA_VISIBLE_DEVICES spelled them.</summary>
+    public const string Gpus = "gpus";
+    /// <summary>The program's exit code.</summary>
+    public const string ExitCode = "exit_code";
+    /// <summary>The last <c>tunesmith:report</c> as a JSON object (step and every metric), for live views.</summary>
+    public const string LastReport = "last_report";
+}

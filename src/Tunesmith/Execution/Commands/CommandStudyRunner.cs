@@ -1,0 +1,155 @@
+using System.Collections.Concurrent;
+
+namespace Tunesmith.Execution.Commands;
+
+/// <summary>How a <see cref="CommandStudyRunner"/> runs a study of command trials (a study file's run settings).</summary>
+public sealed record CommandStudyOptions
+{
+    /// <summary>The study's trial budget, counted in storage across every worker and resume (a study file's <c>trials</c>); null: no limit.</summary>
+    public int? Trials { get; init; }
+
+    /// <summary>Trials at once in this process (default 1); also capped by the resource pool's capacity.</summary>
+    public int Parallel { get; init; } = 1;
+
+    /// <summary>The study's time budget: no trial starts after it (running ones finish); null: none.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>Re-runs a failed trial's params up to this many times, in the first attempt's directory (default 0).</summary>
+    public int Retries { get; init; }
+
+    /// <summary>Stops the study at the first failure that is not retried: no new trial starts, running ones are stopped.</summary>
+    public bool FailFast { get; init; }
+
+    /// <summary>
+    /// When a run starts, re-enqueues the trials an earlier run left Failed "interrupted" (Ctrl+C), so that they resume in
+    /// their own directories from their checkpoints (default true). They do not use up <see cref="Retries"/>.
+    /// </summary>
+    public bool ResumeInterrupted { get; init; } = true;
+
+    /// <summary>Validates the options; throws naming the property.</summary>
+    public void Validate()
+    {
+        if (Trials is < 0) throw new ArgumentOutOfRangeException(nameof(Trials), Trials, "trials must be ≥ 0");
+        if (Parallel < 1) throw new ArgumentOutOfRangeException(nameof(Parallel), Parallel, "parallel must be ≥ 1");
+        if (Timeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "timeout must be > 0");
+        if (Retries < 0) throw new ArgumentOutOfRangeException(nameof(Retries), Retries, "retries must be ≥ 0");
+    }
+}
+
+/// <summary>Why a command study run ended.</summary>
+public enum CommandStudyStop
+{
+    /// <summary>The trial budget or time budget was reached, or a finite sampler ran out of configurations.</summary>
+    Finished,
+    /// <summary>The run was cancelled (Ctrl+C / SIGTERM): running trials were stopped and recorded Failed "interrupted".</summary>
+    Interrupted,
+    /// <summary>A trial failed with <see cref="CommandStudyOptions.FailFast"/> set.</summary>
+    FailedFast,
+}
+
+/// <summary>What one run of a command study did.</summary>
+/// <param name="Stop">Why it ended.</param>
+/// <param name="Completed">Trials this run completed.</param>
+/// <param name="Pruned">Trials this run pruned.</param>
+/// <param name="Failed">Trials this run recorded Failed (retried ones and interrupted ones included).</param>
+/// <param name="Resumed">Interrupted trials of earlier runs re-enqueued at the start.</param>
+/// <param name="FailedTrial">With <see cref="CommandStudyStop.FailedFast"/>: the trial whose failure stopped the study.</param>
+/// <param name="Best">The study's best trial after the run (all runs and workers), or null.</param>
+public sealed record CommandStudyResult(CommandStudyStop Stop, int Completed, int Pruned, int Failed, int Resumed,
+    FrozenTrial? FailedTrial, FrozenTrial? Best);
+
+/// <summary>
+/// Runs a study of command trials on this machine: up to <c>parallel</c> programs at once within the resource pool,
+/// until the study's budget; retries, fail-fast, and a clean stop on cancellation (every running trial's process tree
+/// stopped and recorded Failed "interrupted", nothing left Running, the study resumable). The <c>tunesmith run</c> and
+/// <c>tunesmith worker</c> commands are this class plus argument parsing.
+/// </summary>
+public sealed class CommandStudyRunner
+{
+    private readonly CommandStudyOptions _options;
+
+    /// <summary>Creates a runner for <paramref name="study"/>; throws naming the option when options are invalid.</summary>
+    public CommandStudyRunner(Study study, CommandObjectiveOptions objective, CommandStudyOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(study);
+        Study = study;
+        Objective = new CommandObjective(objective);
+        _options = options ?? new CommandStudyOptions();
+        _options.Validate();
+    }
+
+    /// <summary>The study run.</summary>
+    public Study Study { get; }
+
+    /// <summary>The objective running each trial (see <see cref="CommandObjective.RequestStop"/> to stop one).</summary>
+    public CommandObjective Objective { get; }
+
+    /// <summary>How many trials run at once: <c>parallel</c>, capped by what the resource pool can hold.</summary>
+    public int EffectiveParallelism => Math.Max(1, Math.Min(_options.Parallel, Objective.Options.Resources?.Capacity ?? int.MaxValue));
+
+    /// <summary>
+    /// Runs trials until the budget is reached, a fail-fast failure, or <paramref name="cancellationToken"/> is cancelled;
+    /// cancellation is not an exception here but <see cref="CommandStudyStop.Interrupted"/>.
+    /// </summary>
+    public async Task<CommandStudyResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        var resumed = _options.ResumeInterrupted ? await ResumeInterruptedAsync(cancellationToken).ConfigureAwait(false) : 0;
+        int completed = 0, pruned = 0, failedCount = 0;
+        var failures = new ConcurrentQueue<FrozenTrial>();
+        var progress = Objective.Options.Progress;
+        void OnFinished(Study _, FrozenTrial trial)
+        {
+            switch (trial.State)
+            {
+                case TrialState.Complete: Interlocked.Increment(ref completed); break;
+                case TrialState.Pruned: Interlocked.Increment(ref pruned); break;
+                case TrialState.Failed:
+                    Interlocked.Increment(ref failedCount);
+                    failures.Enqueue(trial);
+                    break;
+            }
+            progress?.Report(new CommandTrialFinished(trial));
+        }
+
+        var optimize = new OptimizeOptions
+        {
+            Trials = _options.Trials,
+            Parallelism = EffectiveParallelism,
+            Timeout = _options.Timeout,
+            Retries = _options.Retries,
+            FailFast = _options.FailFast,
+            Callbacks = [OnFinished],
+        };
+        var stop = CommandStudyStop.Finished;
+        FrozenTrial? failedTrial = null;
+        try
+        {
+            await Study.OptimizeAsync(Objective.RunAsync, optimize, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            stop = CommandStudyStop.Interrupted;
+        }
+        catch (Exception e) when (_options.FailFast && e is not OperationCanceledException && !failures.IsEmpty)
+        {
+            stop = CommandStudyStop.FailedFast;
+            failedTrial = failures.FirstOrDefault(t => t.FailReason is { } r && (r == e.Message || r.EndsWith(e.Message, StringComparison.Ordinal)))
+                ?? failures.FirstOrDefault(t => t.FailReason != Execution.Study.InterruptedReason);
+        }
+        var best = await Study.GetBestTrialAsync(CancellationToken.None).ConfigureAwait(false);
+        return new CommandStudyResult(stop, completed, pruned, failedCount, resumed, failedTrial, best);
+    }
+
+    private async Task<int> ResumeInterruptedAsync(CancellationToken ct)
+    {
+        var resumed = 0;
+        foreach (var t in await Study.GetTrialsAsync(ct).ConfigureAwait(false))
+        {
+            if (t.State != TrialState.Failed || t.FailReason != Execution.Study.InterruptedReason
+                || t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy)) continue;
+            // Atomic in storage: when several workers resume at once, one of them re-enqueues it.
+            if (await Study.Storage.RetryTrialAsync(t.Id, ct).ConfigureAwait(false) is not null) resumed++;
+        }
+        return resumed;
+    }
+}

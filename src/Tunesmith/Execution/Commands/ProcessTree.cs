@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Tunesmith.Execution.Commands;
+
+/// <summary>
+/// A started program and every process it spawns, stoppable as a whole: SIGTERM to each, a grace period, then SIGKILL.
+/// Command trials run in one, and it is the hook early-stopping schedulers use to stop a trial. On Linux the program
+/// starts in a session of its own (through util-linux <c>setsid</c>, which execs it in place: same pid, no shell), so
+/// that even grandchildren orphaned by their parent's exit are still found; the tree is read from <c>/proc</c>.
+/// </summary>
+public sealed class ProcessTree : IDisposable
+{
+    private const int SigTerm = 15;
+    private const int SigKill = 9;
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
+
+    // Every pid ever seen in the tree with its start time, so that a process reparented away from the tree (its parent
+    // died) is still stopped, and a recycled pid is not.
+    private readonly Dictionary<int, ulong> _known = [];
+    private readonly object _gate = new();
+
+    private ProcessTree(Process process, bool ownSession)
+    {
+        Process = process;
+        RootId = process.Id;
+        OwnsSession = ownSession;
+        lock (_gate) Remember(Snapshot());
+    }
+
+    /// <summary>The root process (the program started).</summary>
+    public Process Process { get; }
+
+    /// <summary>The root process's id.</summary>
+    public int RootId { get; }
+
+    /// <summary>True when the program was started as the leader of a session of its own (Linux with <c>setsid</c>).</summary>
+    public bool OwnsSession { get; }
+
+    /// <summary>
+    /// Starts <paramref name="startInfo"/> (FileName and ArgumentList, never a shell) as the root of a new tree; on Linux
+    /// in a session of its own when <c>setsid</c> is on the machine.
+    /// </summary>
+    public static ProcessTree Start(ProcessStartInfo startInfo)
+    {
+        ArgumentNullException.ThrowIfNull(startInfo);
+        if (startInfo.UseShellExecute) throw new ArgumentException("a process tree is started without a shell (UseShellExecute = false)", nameof(startInfo));
+        var setsid = OperatingSystem.IsLinux() ? FindSetsid() : null;
+        if (setsid is not null)
+        {
+            // setsid execs the program in place (our child is never a group leader, so it does not fork): same pid.
+            var args = startInfo.ArgumentList.ToArray();
+            var program = startInfo.FileName;
+            startInfo.FileName = setsid;
+            startInfo.ArgumentList.Clear();
+            startInfo.ArgumentList.Add("--wait");
+            startInfo.ArgumentList.Add(program);
+            foreach (var a in args) startInfo.ArgumentList.Add(a);
+        }
+        var process = Process.Start(startInfo) ?? throw new InvalidOperationException($"could not start '{startInfo.FileName}'");
+        return new ProcessTree(process, setsid is not null);
+    }
+
+    private static string? FindSetsid()
+    {
+        foreach (var candidate in new[] { "/usr/bin/setsid", "/bin/setsid" })
+            if (File.Exists(candidate)) return candidate;
+        return null;
+    }
+
+    /// <summary>The ids of the tree's live processes now (zombies excluded).</summary>
+    public IReadOnlyList<int> GetLiveProcessIds()
+    {
+        lock (_gate)
+        {
+            var live = Snapshot();
+            Remember(live);
+            return live.Select(p => p.Pid).ToArray();
+        }
+    }
+
+    /// <summary>
+    /// Stops the whole tree: SIGTERM to every live process, then SIGKILL to whatever is left after <paramref name="grace"/>
+    /// (processes spawned meanwhile included). Returns once none is left, or after a bounded wait past SIGKILL.
+    /// </summary>
+    public async Task TerminateAsync(TimeSpan grace, TimeProvider? timeProvider = null)
+    {
+        var time = timeProvider ?? TimeProvider.System;
+        if (!OperatingSystem.IsLinux())
+        {
+            await TerminateWithoutProcfsAsync(grace, time).ConfigureAwait(false);
+            return;
+        }
+        if (!Signal(SigTerm)) return;
+        if (await WaitUntilGoneAsync(grace, time).ConfigureAwait(false)) return;
+        Signal(SigKill);
+        // SIGKILL cannot be ignored; the bound only guards against a process stuck in the kernel (e.g. a dead NFS mount).
+        await WaitUntilGoneAsync(TimeSpan.FromSeconds(10), time).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends <paramref name="signal"/> to every live process of the tree; false when none was left.</summary>
+    private bool Signal(int signal)
+    {
+        List<ProcStat> live;
+        lock (_gate)
+        {
+            live = Snapshot();
+            Remember(live);
+        }
+        if (OwnsSession) _ = LibC.Kill(-RootId, signal); // the group too: catches a fork racing the snapshot
+        foreach (var p in live) _ = LibC.Kill(p.Pid, signal);
+        return live.Count > 0;
+    }
+
+    private async Task<bool> WaitUntilGoneAsync(TimeSpan limit, TimeProvider time)
+    {
+        var start = time.GetTimestamp();
+        while (true)
+        {
+            if (GetLiveProcessIds().Count == 0) return true;
+            if (time.GetElapsedTime(start) >= limit) return false;
+            // Only the root is awaitable as an event; its descendants can only be polled.
+            await Task.Delay(PollInterval, time).ConfigureAwait(false);
+        }
+    }
+
+    private async Task TerminateWithoutProcfsAsync(TimeSpan grace, TimeProvider time)
+    {
+        if (Process.HasExited) return;
+        if (!OperatingSystem.IsWindows()) _ = LibC.Kill(RootId, SigTerm);
+        using var cts = new CancellationTokenSource(grace, time);
+        try { await Process.WaitForExitAsync(cts.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+        try { Process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { } // already exited
+    }
+
+    // ---------------------------------------------------------------- /proc
+
+    private void Remember(List<ProcStat> live)
+    {
+        foreach (var p in live) _known[p.Pid] = p.StartTime;
+    }
+
+    private List<ProcStat> Snapshot()
+    {
+        var table = ReadProcessTable();
+        var byPid = table.ToDictionary(p => p.Pid);
+        var self = Environment.ProcessId;
+        var members = new HashSet<int>();
+        var queue = new Queue<int>();
+        void Add(int pid)
+        {
+            if (pid != self && members.Add(pid)) queue.Enqueue(pid);
+        }
+        if (byPid.ContainsKey(RootId)) Add(RootId);
+        foreach (var p in table)
+        {
+            if (OwnsSession && (p.Session == RootId || p.Group == RootId)) Add(p.Pid);
+            else if (_known.TryGetValue(p.Pid, out var start) && start == p.StartTime) Add(p.Pid);
+        }
+        var children = table.ToLookup(p => p.Parent);
+        while (queue.Count > 0)
+            foreach (var c in children[queue.Dequeue()]) Add(c.Pid);
+        return members.Select(pid => byPid[pid]).Where(p => p.State is not ('Z' or 'X')).ToList();
+    }
+
+    private readonly record struct ProcStat(int Pid, char State, int Parent, int Group, int Session, ulong StartTime);
+
+    private static List<ProcStat> ReadProcessTable()
+    {
+        var list = new List<ProcStat>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(dir);
+            if (!int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
+            string text;
+            try { text = File.ReadAllText(Path.Combine(dir, "stat")); }
+            catch (IOException) { continue; }              // exited while we read
+            catch (UnauthorizedAccessException) { continue; }
+            if (TryParseStat(pid, text) is { } stat) list.Add(stat);
+        }
+        return list;
+    }
+
+    // /proc/<pid>/stat: "pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+    // cutime cstime priority nice num_threads itrealvalue starttime ..."; comm may hold spaces and parentheses.
+    private static ProcStat? TryParseStat(int pid, string text)
+    {
+        var close = text.LastIndexOf(')');
+        if (close < 0) return null;
+        var fields = text[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (fields.Length < 20) return null;
+        return new ProcStat(pid, fields[0][0],
+            int.Parse(fields[1], CultureInfo.InvariantCulture),
+            int.Parse(fields[2], CultureInfo.InvariantCulture),
+            int.Parse(fields[3], CultureInfo.InvariantCulture),
+            ulong.Parse(fields[19], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>True when a process with this id exists and is not a zombie (for tests and diagnostics).</summary>
+    public static bool IsAlive(int pid)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            try { return !Process.GetProcessById(pid).HasExited; }
+            catch (ArgumentException) { return false; }
+        }
+        try { return TryParseStat(pid, File.ReadAllText($"/proc/{pid}/stat")) is { State: not ('Z' or 'X') }; }
+        catch (IOException) { return false; }
+    }
+
+    /// <summary>Describes a POSIX signal number (e.g. 9 → "SIGKILL") for failure reasons.</summary>
+    public static string SignalName(int signal) => signal switch
+    {
+        1 => "SIGHUP", 2 => "SIGINT", 3 => "SIGQUIT", 4 => "SIGILL", 6 => "SIGABRT", 7 => "SIGBUS", 8 => "SIGFPE",
+        9 => "SIGKILL", 11 => "SIGSEGV", 13 => "SIGPIPE", 14 => "SIGALRM", 15 => "SIGTERM",
+        _ => $"signal {signal.ToString(CultureInfo.InvariantCulture)}",
+    };
+
+    /// <inheritdoc />
+    public void Dispose() => Process.Dispose();
+
+    private static class LibC
+    {
+        [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+        public static extern int Kill(int pid, int signal);
+    }
+}

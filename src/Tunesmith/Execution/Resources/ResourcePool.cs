@@ -1,0 +1,228 @@
+using System.Globalization;
+
+namespace Tunesmith.Execution.Resources;
+
+/// <summary>
+/// What a local pool holds and what each trial takes from it. Every trial of a pool asks for the same amount, so a
+/// trial waits only until one holder leaves.
+/// </summary>
+public sealed record ResourcePoolOptions
+{
+    /// <summary>The GPU device ids trials may use, as CUDA_VISIBLE_DEVICES spells them (indices or UUIDs); default none.</summary>
+    public IReadOnlyList<string> Gpus { get; init; } = [];
+
+    /// <summary>
+    /// GPUs per trial (default 0: none). A fraction below 1 shares one GPU: 0.5 puts two trials on a GPU, 0.3 three;
+    /// capacity is counted per GPU. 1 or more must be a whole number of GPUs.
+    /// </summary>
+    public double GpusPerTrial { get; init; }
+
+    /// <summary>CPU cores per trial (default 0: not counted).</summary>
+    public double CpusPerTrial { get; init; }
+
+    /// <summary>The GPU quota: at most this many distinct GPUs are ever used, the first ones of <see cref="Gpus"/> (default: all).</summary>
+    public int? MaxGpus { get; init; }
+
+    /// <summary>The CPU cores to share (default <see cref="Environment.ProcessorCount"/>).</summary>
+    public double? TotalCpus { get; init; }
+
+    /// <summary>At most this many trials at once (a study's <c>parallel</c>); default no limit beyond GPUs and CPUs.</summary>
+    public int? MaxConcurrent { get; init; }
+
+    /// <summary>Validates the options; throws naming the property and value.</summary>
+    public void Validate()
+    {
+        var g = GpusPerTrial;
+        if (!double.IsFinite(g) || g < 0) throw new ArgumentOutOfRangeException(nameof(GpusPerTrial), g, "gpus_per_trial must be ≥ 0");
+        if (g > 1 && g != Math.Floor(g)) throw new ArgumentOutOfRangeException(nameof(GpusPerTrial), g, "gpus_per_trial above 1 must be a whole number of GPUs");
+        if (!double.IsFinite(CpusPerTrial) || CpusPerTrial < 0) throw new ArgumentOutOfRangeException(nameof(CpusPerTrial), CpusPerTrial, "cpus_per_trial must be ≥ 0");
+        if (MaxGpus is < 0) throw new ArgumentOutOfRangeException(nameof(MaxGpus), MaxGpus, "max_gpus must be ≥ 0");
+        if (TotalCpus is { } t && (!double.IsFinite(t) || t <= 0)) throw new ArgumentOutOfRangeException(nameof(TotalCpus), TotalCpus, "the CPU total must be > 0");
+        if (MaxConcurrent is < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrent), MaxConcurrent, "parallel must be ≥ 1");
+        var dup = Gpus.GroupBy(x => x, StringComparer.Ordinal).FirstOrDefault(x => x.Count() > 1);
+        if (dup is not null) throw new ArgumentException($"GPU '{dup.Key}' is listed twice", nameof(Gpus));
+        if (Gpus.Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("a GPU id must not be empty", nameof(Gpus));
+        var usable = Math.Min(Gpus.Count, MaxGpus ?? int.MaxValue);
+        if (g > 0 && usable == 0)
+            throw new ArgumentException(Gpus.Count == 0
+                ? $"gpus_per_trial is {Fmt(g)} but no GPU was found (pass --gpus, or set CUDA_VISIBLE_DEVICES)"
+                : $"gpus_per_trial is {Fmt(g)} but max_gpus is 0", nameof(GpusPerTrial));
+        if (g >= 1 && g > usable)
+            throw new ArgumentException($"gpus_per_trial is {Fmt(g)} but only {usable} GPU(s) may be used"
+                + (MaxGpus is { } q && q < Gpus.Count ? $" (max_gpus {q})" : ""), nameof(GpusPerTrial));
+        var total = TotalCpus ?? Environment.ProcessorCount;
+        if (CpusPerTrial > total + Epsilon)
+            throw new ArgumentException($"cpus_per_trial is {Fmt(CpusPerTrial)} but only {Fmt(total)} CPU(s) are available", nameof(CpusPerTrial));
+    }
+
+    internal const double Epsilon = 1e-9;
+
+    private static string Fmt(double d) => d.ToString("R", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// The local pool of GPU and CPU slots that command trials share: a trial waits (asynchronously, cancellably) for a free
+/// slot instead of oversubscribing; the GPU quota is never exceeded. Thread-safe; waiters are served first come, first served.
+/// </summary>
+public sealed class ResourcePool
+{
+    private readonly object _gate = new();
+    private readonly int[] _freeSlots;          // per usable GPU
+    private readonly int _slotsPerGpu;
+    private readonly int _gpusPerTrial;         // whole GPUs per trial (≥ 1), or 1 slot of one GPU when fractional
+    private readonly bool _fractional;
+    private readonly double _cpusPerTrial;
+    private readonly double _totalCpus;
+    private readonly int _maxConcurrent;
+    private readonly LinkedList<TaskCompletionSource<ResourceLease>> _waiters = new();
+    private double _cpusInUse;
+    private int _holders;
+
+    /// <summary>Creates a pool; throws naming the option when the request can never be met (e.g. GPUs asked, none found).</summary>
+    public ResourcePool(ResourcePoolOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        Gpus = options.Gpus.Take(options.MaxGpus ?? int.MaxValue).ToArray();
+        var g = options.GpusPerTrial;
+        _fractional = g is > 0 and < 1;
+        _slotsPerGpu = _fractional ? (int)Math.Floor(1 / g + ResourcePoolOptions.Epsilon) : 1;
+        _gpusPerTrial = g >= 1 ? (int)g : _fractional ? 1 : 0;
+        _freeSlots = Enumerable.Repeat(_slotsPerGpu, Gpus.Count).ToArray();
+        _cpusPerTrial = options.CpusPerTrial;
+        _totalCpus = options.TotalCpus ?? Environment.ProcessorCount;
+
+        var capacity = options.MaxConcurrent ?? int.MaxValue;
+        if (_fractional) capacity = Math.Min(capacity, Gpus.Count * _slotsPerGpu);
+        else if (_gpusPerTrial > 0) capacity = Math.Min(capacity, Gpus.Count / _gpusPerTrial);
+        if (_cpusPerTrial > 0) capacity = Math.Min(capacity, (int)Math.Floor(_totalCpus / _cpusPerTrial + ResourcePoolOptions.Epsilon));
+        Capacity = capacity;
+        _maxConcurrent = capacity;
+    }
+
+    /// <summary>The options the pool was built from.</summary>
+    public ResourcePoolOptions Options { get; }
+
+    /// <summary>The GPUs the pool hands out (the quota applied).</summary>
+    public IReadOnlyList<string> Gpus { get; }
+
+    /// <summary>How many trials can hold a lease at once (<see cref="int.MaxValue"/> when nothing limits it).</summary>
+    public int Capacity { get; }
+
+    /// <summary>How many leases are held now.</summary>
+    public int InUse { get { lock (_gate) return _holders; } }
+
+    /// <summary>Waits for a free slot and takes it; dispose the lease to give it back. Cancelling the token stops the wait.</summary>
+    public Task<ResourceLease> AcquireAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (_waiters.Count == 0 && TryTake() is { } lease) return Task.FromResult(lease);
+            var waiter = new TaskCompletionSource<ResourceLease>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var node = _waiters.AddLast(waiter);
+            if (cancellationToken.CanBeCanceled)
+            {
+                var registration = cancellationToken.Register(() =>
+                {
+                    lock (_gate)
+                    {
+                        // Granted already (removed from the queue under this lock): the lease is the caller's to dispose.
+                        if (node.List is null) return;
+                        _waiters.Remove(node);
+                    }
+                    waiter.TrySetCanceled(cancellationToken);
+                });
+                _ = waiter.Task.ContinueWith(_ => registration.Dispose(), CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+            return waiter.Task;
+        }
+    }
+
+    private ResourceLease? TryTake()
+    {
+        if (_holders >= _maxConcurrent) return null;
+        if (_cpusPerTrial > 0 && _cpusInUse + _cpusPerTrial > _totalCpus + ResourcePoolOptions.Epsilon) return null;
+        int[] taken;
+        if (_fractional)
+        {
+            // Spread before sharing: the GPU with the most free slots (the lowest index on ties).
+            var best = -1;
+            for (var i = 0; i < _freeSlots.Length; i++)
+                if (_freeSlots[i] > 0 && (best < 0 || _freeSlots[i] > _freeSlots[best])) best = i;
+            if (best < 0) return null;
+            taken = [best];
+        }
+        else if (_gpusPerTrial > 0)
+        {
+            var free = new List<int>(_gpusPerTrial);
+            for (var i = 0; i < _freeSlots.Length && free.Count < _gpusPerTrial; i++)
+                if (_freeSlots[i] == _slotsPerGpu) free.Add(i);
+            if (free.Count < _gpusPerTrial) return null;
+            taken = free.ToArray();
+        }
+        else taken = [];
+        foreach (var i in taken) _freeSlots[i]--;
+        _cpusInUse += _cpusPerTrial;
+        _holders++;
+        var share = _fractional ? Options.GpusPerTrial : taken.Length;
+        return new ResourceLease(this, taken, taken.Select(i => Gpus[i]).ToArray(), share, _cpusPerTrial);
+    }
+
+    internal void Release(ResourceLease lease)
+    {
+        var granted = new List<(TaskCompletionSource<ResourceLease>, ResourceLease)>();
+        lock (_gate)
+        {
+            foreach (var i in lease.GpuIndices) _freeSlots[i]++;
+            _cpusInUse = Math.Max(0, _cpusInUse - lease.Cpus);
+            _holders--;
+            while (_waiters.First is { } first && TryTake() is { } next)
+            {
+                _waiters.RemoveFirst();
+                granted.Add((first.Value, next));
+            }
+        }
+        // Completed outside the lock; continuations run asynchronously anyway.
+        foreach (var (waiter, next) in granted)
+            if (!waiter.TrySetResult(next)) next.Dispose();
+    }
+}
+
+/// <summary>Slots held by one trial: its GPUs and CPU share. Dispose it to give them back (idempotent).</summary>
+public sealed class ResourceLease : IDisposable
+{
+    private readonly ResourcePool _pool;
+    private int _disposed;
+
+    internal ResourceLease(ResourcePool pool, int[] gpuIndices, IReadOnlyList<string> gpus, double gpuShare, double cpus)
+    {
+        _pool = pool;
+        GpuIndices = gpuIndices;
+        Gpus = gpus;
+        GpuShare = gpuShare;
+        Cpus = cpus;
+    }
+
+    internal int[] GpuIndices { get; }
+
+    /// <summary>The GPU ids assigned to the trial (empty when it asked for none).</summary>
+    public IReadOnlyList<string> Gpus { get; }
+
+    /// <summary>How much GPU the trial holds in total (0.5 for half a GPU, 2 for two GPUs).</summary>
+    public double GpuShare { get; }
+
+    /// <summary>The CPU cores the trial holds.</summary>
+    public double Cpus { get; }
+
+    /// <summary>The value of CUDA_VISIBLE_DEVICES for the trial, or null when it has no GPU.</summary>
+    public string? CudaVisibleDevices => Gpus.Count == 0 ? null : string.Join(",", Gpus);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) _pool.Release(this);
+    }
+}

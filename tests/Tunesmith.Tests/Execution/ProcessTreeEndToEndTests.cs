@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using Tunesmith.Execution.Commands;
+using Xunit;
+
+namespace Tunesmith.Tests.Execution;
+
+public sealed class ProcessTreeEndToEndTests : IDisposable
+{
+    private readonly CommandTestKit _kit = new();
+
+    public void Dispose() => _kit.Dispose();
+
+    private static ProcessStartInfo Python(string script)
+    {
+        var psi = new ProcessStartInfo("python3") { UseShellExecute = false, RedirectStandardOutput = true };
+        psi.ArgumentList.Add(script);
+        return psi;
+    }
+
+    [Fact]
+    public async Task Terminate_stops_a_child_and_a_grandchild_that_ignores_SIGTERM()
+    {
+        var script = _kit.Script("tree.py", """
+            import os, subprocess, sys, time
+            grandchild = subprocess.Popen([sys.executable, "-c",
+                "import signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(3600)"],
+                stdout=subprocess.PIPE)
+            grandchild.stdout.readline()   # it ignores SIGTERM from here on
+            print(os.getpid(), grandchild.pid, flush=True)
+            time.sleep(3600)
+            """);
+        using var tree = ProcessTree.Start(Python(script));
+        var pids = (await tree.Process.StandardOutput.ReadLineAsync())!.Split(' ').Select(int.Parse).ToArray();
+        Assert.Equal(tree.RootId, pids[0]);
+        Assert.True(ProcessTree.IsAlive(pids[1]));
+        Assert.Contains(pids[1], tree.GetLiveProcessIds());
+
+        await tree.TerminateAsync(TimeSpan.FromMilliseconds(300));
+
+        Assert.False(ProcessTree.IsAlive(pids[0]));
+        Assert.False(ProcessTree.IsAlive(pids[1]));
+        Assert.Empty(tree.GetLiveProcessIds());
+    }
+
+    [Fact]
+    public async Task A_grandchild_orphaned_into_its_own_process_group_is_still_stopped()
+    {
+        var script = _kit.Script("orphan.py", """
+            import os, subprocess, sys
+            grandchild = subprocess.Popen([sys.executable, "-c",
+                "import time\nprint('ready', flush=True)\ntime.sleep(3600)"],
+                stdout=subprocess.PIPE, process_group=0)
+            grandchild.stdout.readline()
+            print(grandchild.pid, flush=True)
+            os._exit(0)                    # leave it behind: reparented away from the tree
+            """);
+        using var tree = ProcessTree.Start(Python(script));
+        var orphan = int.Parse((await tree.Process.StandardOutput.ReadLineAsync())!);
+        await tree.Process.WaitForExitAsync();
+        Assert.True(ProcessTree.IsAlive(orphan));
+
+        await tree.TerminateAsync(TimeSpan.FromSeconds(5));
+
+        Assert.False(ProcessTree.IsAlive(orphan));
+    }
+
+    [Fact]
+    public async Task Arguments_reach_the_program_verbatim_through_the_session_wrapper()
+    {
+        var script = _kit.Script("argv.py", "import json, os, sys\nprint(json.dumps([sys.argv[1:], os.getpid(), os.getsid(0)]), flush=True)\n");
+        var psi = Python(script);
+        psi.ArgumentList.Add("--wait");
+        psi.ArgumentList.Add("a b");
+        psi.ArgumentList.Add("$(touch x)");
+        using var tree = ProcessTree.Start(psi);
+        var line = await tree.Process.StandardOutput.ReadLineAsync();
+        await tree.Process.WaitForExitAsync();
+        using var doc = System.Text.Json.JsonDocument.Parse(line!);
+        Assert.Equal(["--wait", "a b", "$(touch x)"], doc.RootElement[0].EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(tree.RootId, doc.RootElement[1].GetInt32());
+        if (tree.OwnsSession) Assert.Equal(tree.RootId, doc.RootElement[2].GetInt32());
+        Assert.Equal(0, tree.Process.ExitCode);
+    }
+}
