@@ -278,6 +278,17 @@ public abstract class SqlStudyStorage : IStudyStorage
         return (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2));
     }
 
+    /// <summary>
+    /// Locks the study row of a trial (where the dialect locks rows) and returns the study's id, or null for no such trial.
+    /// Every write transaction locks its study before its trials, so that writers on a row-locking database cannot deadlock.
+    /// </summary>
+    private async Task<long?> LockStudyOfTrialAsync(SqlSession s, long trialId, CancellationToken ct)
+    {
+        var id = await s.Command($"SELECT id FROM studies WHERE id = (SELECT study_id FROM trials WHERE id = @t){Dialect.LockRow}")
+            .Bind("@t", trialId).ExecuteScalarAsync(ct).ConfigureAwait(false);
+        return id is null or DBNull ? null : Convert.ToInt64(id, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Advances the study's counters; returns their new values (the first new number is <c>NextNumber - trials</c>).</summary>
     private static async Task<(long NextNumber, long ChangeSeq)> AdvanceStudyAsync(SqlSession s, long studyId, long trials, long budget, long changes, CancellationToken ct)
     {
@@ -424,16 +435,14 @@ public abstract class SqlStudyStorage : IStudyStorage
     public Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default) =>
         WriteAsync(async (s, ct) =>
         {
-            long studyId;
+            if (await LockStudyOfTrialAsync(s, trialId, ct).ConfigureAwait(false) is not { } studyId) return TrialWriteOutcome.NotFound;
             string state;
             string? owner;
-            await using (var r = await s.Command($"SELECT study_id, state, worker FROM trials WHERE id = @t{Dialect.LockRow}").Bind("@t", trialId)
-                .ExecuteReaderAsync(ct).ConfigureAwait(false))
+            await using (var r = await s.Command("SELECT state, worker FROM trials WHERE id = @t").Bind("@t", trialId).ExecuteReaderAsync(ct).ConfigureAwait(false))
             {
                 if (!await r.ReadAsync(ct).ConfigureAwait(false)) return TrialWriteOutcome.NotFound;
-                studyId = r.GetInt64(0);
-                state = r.GetString(1);
-                owner = r.IsDBNull(2) ? null : r.GetString(2);
+                state = r.GetString(0);
+                owner = r.IsDBNull(1) ? null : r.GetString(1);
             }
             if (state != "running") return TrialWriteOutcome.AlreadyFinished;
             if (!string.Equals(owner, worker, StringComparison.Ordinal)) return TrialWriteOutcome.NotOwner;
@@ -500,13 +509,12 @@ public abstract class SqlStudyStorage : IStudyStorage
     public Task<FrozenTrial?> RetryTrialAsync(long failedTrialId, CancellationToken cancellationToken = default) =>
         WriteAsync(async (s, ct) =>
         {
-            long studyId, number;
-            await using (var r = await s.Command($"SELECT study_id, number, state FROM trials WHERE id = @t{Dialect.LockRow}").Bind("@t", failedTrialId)
-                .ExecuteReaderAsync(ct).ConfigureAwait(false))
+            if (await LockStudyOfTrialAsync(s, failedTrialId, ct).ConfigureAwait(false) is not { } studyId) return null;
+            long number;
+            await using (var r = await s.Command("SELECT number, state FROM trials WHERE id = @t").Bind("@t", failedTrialId).ExecuteReaderAsync(ct).ConfigureAwait(false))
             {
-                if (!await r.ReadAsync(ct).ConfigureAwait(false) || r.GetString(2) != "failed") return null;
-                studyId = r.GetInt64(0);
-                number = r.GetInt64(1);
+                if (!await r.ReadAsync(ct).ConfigureAwait(false) || r.GetString(1) != "failed") return null;
+                number = r.GetInt64(0);
             }
             var failed = (await ReadTrialsAsync(s, _byId, failedTrialId, 0, ct).ConfigureAwait(false))[0];
             if (failed.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy)) return null;

@@ -29,7 +29,7 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
     /// <param name="timeProvider">Clock for timestamps and heartbeats (tests inject a fake one).</param>
     /// <param name="logger">Diagnostics (migrations, retries on a busy database).</param>
     public SqliteStudyStorage(string path, TimeProvider? timeProvider = null, ILogger? logger = null)
-        : base(SqlDialect.Sqlite, timeProvider, logger, maxRetries: 60)
+        : base(SqlDialect.Sqlite, timeProvider, logger, maxRetries: 10)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         Path = System.IO.Path.GetFullPath(path);
@@ -39,7 +39,8 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
             Mode = SqliteOpenMode.ReadWriteCreate,
             // Tunesmith pools its own connections, each with its prepared statements.
             Pooling = false,
-            DefaultTimeout = 60,
+            // Microsoft.Data.Sqlite keeps retrying a busy statement for this many seconds (after SQLite's own busy_timeout).
+            DefaultTimeout = 30,
         }.ToString();
     }
 
