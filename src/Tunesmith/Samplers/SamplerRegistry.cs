@@ -1,3 +1,5 @@
+using System.Collections;
+using Tunesmith.Samplers.Sobol;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Samplers;
@@ -17,7 +19,7 @@ public sealed record SamplerRequest(
 public static class SamplerRegistry
 {
     /// <summary>The names <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["random"];
+    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol"];
 
     /// <summary>Builds the sampler called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming an unknown sampler or option.</summary>
     public static ISampler Create(string name, SamplerRequest request)
@@ -25,8 +27,66 @@ public static class SamplerRegistry
         ISampler sampler = name.ToLowerInvariant() switch
         {
             "random" => new RandomSampler(request.Seed),
+            "grid" => CreateGrid(request),
+            "sobol" => CreateSobol(request),
             _ => throw new ArgumentException($"unknown sampler '{name}' (known: {string.Join(", ", Names)})"),
         };
         return sampler;
     }
+
+    // sobol: jointly over the study's declarative space when known; options.scramble (default true).
+    private static SobolSampler CreateSobol(SamplerRequest request)
+    {
+        CheckOptions(request, "sobol", "scramble");
+        return new SobolSampler(request.Seed, request.Space, OptionBool(request, "sobol", "scramble", true));
+    }
+
+    // grid: options.values ({ name: [v1, v2, ...] }) when given, else the study's declarative space; options.shuffle.
+    private static GridSampler CreateGrid(SamplerRequest request)
+    {
+        CheckOptions(request, "grid", "values", "shuffle");
+        var shuffle = OptionBool(request, "grid", "shuffle", false);
+        if (request.Options.TryGetValue("values", out var raw) && raw is not null)
+        {
+            var values = new Dictionary<string, IReadOnlyList<object?>>(StringComparer.Ordinal);
+            foreach (var (name, list) in AsMap(raw) ?? throw new ArgumentException("sampler 'grid': option 'values' must map each parameter to a list of values"))
+                values[name] = AsList(list) ?? throw new ArgumentException($"sampler 'grid': option 'values.{name}' must be a list of values");
+            return new GridSampler(values, request.Seed, shuffle);
+        }
+        return new GridSampler(request.Space ?? throw new ArgumentException("sampler 'grid' needs the study's space or option 'values'"), request.Seed, shuffle);
+    }
+
+    private static void CheckOptions(SamplerRequest request, string sampler, params string[] known)
+    {
+        foreach (var key in request.Options.Keys)
+            if (!known.Contains(key, StringComparer.Ordinal))
+                throw new ArgumentException($"sampler '{sampler}': unknown option '{key}' (known: {string.Join(", ", known)})");
+    }
+
+    private static bool OptionBool(SamplerRequest request, string sampler, string key, bool fallback)
+    {
+        if (!request.Options.TryGetValue(key, out var raw) || raw is null) return fallback;
+        return ParamValues.Normalize(raw) switch
+        {
+            bool b => b,
+            string s when bool.TryParse(s, out var b) => b,
+            _ => throw new ArgumentException($"sampler '{sampler}': option '{key}' must be true or false, got {ParamValues.Format(raw)}"),
+        };
+    }
+
+    private static IEnumerable<(string, object?)>? AsMap(object raw) => raw switch
+    {
+        IEnumerable<KeyValuePair<string, object?>> typed => typed.Select(kv => (kv.Key, kv.Value)),
+        IDictionary untyped => untyped.Cast<DictionaryEntry>().Select(e => (Convert.ToString(e.Key, System.Globalization.CultureInfo.InvariantCulture) ?? "", e.Value)),
+        System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } e => e.EnumerateObject().Select(p => (p.Name, (object?)p.Value)),
+        _ => null,
+    };
+
+    private static IReadOnlyList<object?>? AsList(object? raw) => raw switch
+    {
+        System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Array } e => e.EnumerateArray().Select(v => ParamValues.Normalize(v)).ToArray(),
+        string or null => null,
+        IEnumerable items => items.Cast<object?>().Select(ParamValues.Normalize).ToArray(),
+        _ => null,
+    };
 }
