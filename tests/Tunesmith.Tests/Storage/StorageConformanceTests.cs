@@ -545,6 +545,43 @@ public abstract class StorageConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_poller_following_the_cursor_during_concurrent_writes_misses_no_change()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("poll", Direction.Minimize);
+        var seen = new Dictionary<int, FrozenTrial>();
+        long cursor = 0;
+        async Task PollAsync()
+        {
+            var changes = await s.GetTrialsSinceAsync(st.Id, cursor);
+            foreach (var t in changes.Trials)
+            {
+                Assert.True(t.Version > cursor);
+                if (!seen.TryGetValue(t.Number, out var old) || old.Version < t.Version) seen[t.Number] = t;
+            }
+            Assert.True(changes.Cursor >= cursor);
+            cursor = changes.Cursor;
+        }
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                var t = (await s.StartTrialAsync(st.Id, $"w{w}"))!;
+                await s.UpdateTrialAsync(t.Id, $"w{w}", new TrialUpdate { Intermediate = [(1, i)] });
+                await s.UpdateTrialAsync(t.Id, $"w{w}", new TrialUpdate { FinalState = TrialState.Complete, Value = i });
+            }
+        })).ToArray();
+        var all = Task.WhenAll(writers);
+        while (!all.IsCompleted) await PollAsync();
+        await all;
+        await PollAsync();
+
+        Assert.Equal(Enumerable.Range(0, 100), seen.Keys.Order());
+        Assert.All(seen.Values, t => Assert.Equal(TrialState.Complete, t.State));
+        Assert.Empty((await s.GetTrialsSinceAsync(st.Id, cursor)).Trials);
+    }
+
+    [Fact]
     public async Task Versions_grow_with_every_change_of_a_trial()
     {
         var s = NewStorage();
