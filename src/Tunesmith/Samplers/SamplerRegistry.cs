@@ -19,7 +19,7 @@ public sealed record SamplerRequest(
 public static class SamplerRegistry
 {
     /// <summary>The names <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol"];
+    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe"];
 
     /// <summary>Builds the sampler called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming an unknown sampler or option.</summary>
     public static ISampler Create(string name, SamplerRequest request)
@@ -29,6 +29,7 @@ public static class SamplerRegistry
             "random" => new RandomSampler(request.Seed),
             "grid" => CreateGrid(request),
             "sobol" => CreateSobol(request),
+            "tpe" => new Tpe.TpeSampler(Tpe.TpeOptions.FromStudyFile(request.Options, request.Seed)),
             _ => throw new ArgumentException($"unknown sampler '{name}' (known: {string.Join(", ", Names)})"),
         };
         return sampler;

@@ -1,0 +1,134 @@
+namespace Tunesmith.Samplers.Tpe;
+
+/// <summary>
+/// Settings of the <see cref="TpeSampler"/>. Every property has a default tuned on the quality benchmark
+/// (bench/, <c>docs/BENCHMARKS.md</c>); invalid values fail at construction with the property's name.
+/// </summary>
+public sealed record TpeOptions
+{
+    /// <summary>Seed for reproducible runs; null for a random one. Default null.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>Trials drawn at random before the model takes over (Complete or Pruned trials counted). Default 10.</summary>
+    public int StartupTrials { get; init; } = 10;
+
+    /// <summary>Candidates drawn from the "good" density per proposal; the one with the best density ratio wins. Default 24.</summary>
+    public int EiCandidates { get; init; } = 24;
+
+    /// <summary>
+    /// Model the parameters jointly (one kernel per trial over all of them) rather than one at a time. Joint kernels keep the
+    /// correlations between parameters that the univariate model throws away. Default true.
+    /// </summary>
+    public bool Multivariate { get; init; } = true;
+
+    /// <summary>
+    /// With <see cref="Multivariate"/>: split the space into groups of parameters that always appear together (the
+    /// branches of a conditional space) and model each group jointly over the trials that have it. Default false.
+    /// </summary>
+    public bool Group { get; init; }
+
+    /// <summary>
+    /// Treat running trials as if they had the worst value, so that workers asking at the same time are pushed away from
+    /// each other's points instead of all proposing the same one. Default true.
+    /// </summary>
+    public bool ConstantLiar { get; init; } = true;
+
+    /// <summary>Weight of the broad prior kernel (the box centre, as wide as the box) in both densities; 0 drops it. Default 1.</summary>
+    public double PriorWeight { get; init; } = 1.0;
+
+    /// <summary>Keep every kernel at least 1/min(100, kernels + 1) of the range wide, so a cluster cannot collapse onto a point. Default true.</summary>
+    public bool ConsiderMagicClip { get; init; } = true;
+
+    /// <summary>Univariate bandwidths: let the box edges count as neighbours of the outermost observations. Default false.</summary>
+    public bool ConsiderEndpoints { get; init; }
+
+    /// <summary>
+    /// Joint kernels take one Scott-rule bandwidth per dimension (<see cref="BandwidthFactor"/>) instead of the neighbour
+    /// rule. Default false: the neighbour rule adapts to where observations cluster.
+    /// </summary>
+    public bool ScottBandwidth { get; init; }
+
+    /// <summary>Multivariate bandwidth: factor × n^(−1/(d+4)) of the range (a Scott-like rule). Default 0.2.</summary>
+    public double BandwidthFactor { get; init; } = 0.2;
+
+    /// <summary>Fraction of the Complete trials that form the "good" group: ceil(Gamma × n), capped by <see cref="MaxGood"/>. Default 0.1.</summary>
+    public double Gamma { get; init; } = 0.1;
+
+    /// <summary>Most trials in the "good" group. Default 25.</summary>
+    public int MaxGood { get; init; } = 25;
+
+    /// <summary>
+    /// Give older observations less weight once there are more than 25 (a linear ramp up to the newest 25), so the model
+    /// follows where the search is now. Default true.
+    /// </summary>
+    public bool DecayOldObservations { get; init; } = true;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid property.</summary>
+    public void Validate()
+    {
+        if (StartupTrials < 0) throw Bad(nameof(StartupTrials), StartupTrials, "must be ≥ 0");
+        if (EiCandidates < 1) throw Bad(nameof(EiCandidates), EiCandidates, "must be ≥ 1");
+        if (!(PriorWeight >= 0) || double.IsInfinity(PriorWeight)) throw Bad(nameof(PriorWeight), PriorWeight, "must be a finite number ≥ 0");
+        if (!(BandwidthFactor > 0) || double.IsInfinity(BandwidthFactor)) throw Bad(nameof(BandwidthFactor), BandwidthFactor, "must be a finite number > 0");
+        if (!(Gamma > 0 && Gamma <= 1)) throw Bad(nameof(Gamma), Gamma, "must be in (0, 1]");
+        if (MaxGood < 1) throw Bad(nameof(MaxGood), MaxGood, "must be ≥ 1");
+        if (Group && !Multivariate) throw Bad(nameof(Group), Group, "needs Multivariate = true");
+    }
+
+    /// <summary>
+    /// Reads options as a study file spells them (snake_case: <c>n_startup_trials</c>, <c>n_ei_candidates</c>,
+    /// <c>multivariate</c>, <c>group</c>, <c>constant_liar</c>, <c>prior_weight</c>, <c>gamma</c>, <c>seed</c>, ...);
+    /// throws <see cref="ArgumentException"/> naming an unknown option or a value of the wrong type.
+    /// </summary>
+    public static TpeOptions FromStudyFile(IReadOnlyDictionary<string, object?> options, int? seed = null)
+    {
+        var result = new TpeOptions { Seed = seed };
+        foreach (var (key, value) in options)
+        {
+            result = key switch
+            {
+                "seed" => result with { Seed = Int(key, value) },
+                "n_startup_trials" => result with { StartupTrials = Int(key, value) },
+                "n_ei_candidates" => result with { EiCandidates = Int(key, value) },
+                "multivariate" => result with { Multivariate = Bool(key, value) },
+                "group" => result with { Group = Bool(key, value) },
+                "constant_liar" => result with { ConstantLiar = Bool(key, value) },
+                "prior_weight" => result with { PriorWeight = Real(key, value) },
+                "consider_magic_clip" => result with { ConsiderMagicClip = Bool(key, value) },
+                "consider_endpoints" => result with { ConsiderEndpoints = Bool(key, value) },
+                "gamma" => result with { Gamma = Real(key, value) },
+                "max_good" => result with { MaxGood = Int(key, value) },
+                "decay_old_observations" => result with { DecayOldObservations = Bool(key, value) },
+                _ => throw new ArgumentException(
+                    $"unknown tpe option '{key}' (known: seed, n_startup_trials, n_ei_candidates, multivariate, group, constant_liar, " +
+                    "prior_weight, consider_magic_clip, consider_endpoints, gamma, max_good, decay_old_observations)"),
+            };
+        }
+        // A group decomposition only makes sense for joint sampling; asking for it implies multivariate.
+        if (result.Group && !options.ContainsKey("multivariate")) result = result with { Multivariate = true };
+        result.Validate();
+        return result;
+    }
+
+    private static int Int(string key, object? value) => Spaces.ParamValues.TryToLong(value, out var l) && l is >= int.MinValue and <= int.MaxValue
+        ? (int)l
+        : throw new ArgumentException($"tpe option {key}: expected an integer, got {Spaces.ParamValues.Format(value)}");
+
+    private static double Real(string key, object? value) => Spaces.ParamValues.TryToDouble(value, out var d) && value is not string
+        ? d
+        : throw new ArgumentException($"tpe option {key}: expected a number, got {Spaces.ParamValues.Format(value)}");
+
+    private static bool Bool(string key, object? value) => value switch
+    {
+        bool b => b,
+        "true" or "True" => true,
+        "false" or "False" => false,
+        _ => throw new ArgumentException($"tpe option {key}: expected true or false, got {Spaces.ParamValues.Format(value)}"),
+    };
+
+    /// <summary>How many of <paramref name="n"/> observations form the "good" group.</summary>
+    internal int GoodCount(int n) => Math.Min((int)Math.Ceiling(Gamma * n), MaxGood);
+
+    private static ArgumentException Bad(string name, object value, string rule) =>
+        new($"TPE option {name} = {Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)} {rule}", name);
+}

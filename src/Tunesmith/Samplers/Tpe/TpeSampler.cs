@@ -1,0 +1,255 @@
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Samplers.Tpe;
+
+/// <summary>
+/// The Tree-structured Parzen Estimator (Bergstra et al. 2011; Watanabe 2023): splits the finished trials into a small
+/// "good" group and the rest, fits a Parzen density to each, and proposes the candidate, drawn from the good density,
+/// with the best ratio good/bad. Use it for most searches, especially conditional or categorical spaces and long runs;
+/// it stays cheap as the history grows because observations are cached and extended incrementally.
+/// </summary>
+public sealed class TpeSampler : ISampler
+{
+    private static readonly IReadOnlyDictionary<string, Distribution> NoSpace = new Dictionary<string, Distribution>();
+    private static readonly IReadOnlyDictionary<string, object?> NoValues = new Dictionary<string, object?>();
+
+    private readonly object _gate = new();
+    private readonly ObservationTable _table = new();
+    private readonly IntersectionSearchSpace _intersection = new();
+    private readonly GroupDecomposedSearchSpace _groups = new();
+
+    /// <summary>Creates a TPE sampler with the given options (defaults when null).</summary>
+    public TpeSampler(TpeOptions? options = null)
+    {
+        Options = options ?? new TpeOptions();
+        Options.Validate();
+    }
+
+    /// <summary>Creates a TPE sampler with default options and a seed.</summary>
+    public TpeSampler(int? seed) : this(new TpeOptions { Seed = seed })
+    {
+    }
+
+    /// <summary>The sampler's settings.</summary>
+    public TpeOptions Options { get; }
+
+    /// <inheritdoc />
+    public int? Seed => Options.Seed;
+
+    /// <inheritdoc />
+    public string Name => "tpe";
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, Distribution> InferRelativeSearchSpace(SamplingContext context)
+    {
+        if (!Options.Multivariate) return NoSpace;
+        lock (_gate)
+        {
+            var space = new Dictionary<string, Distribution>(StringComparer.Ordinal);
+            if (Options.Group)
+            {
+                foreach (var group in _groups.Calculate(context.History))
+                    foreach (var name in group) space[name] = _groups.DistributionOf(name);
+            }
+            else
+            {
+                foreach (var (name, distribution) in _intersection.Calculate(context.History))
+                    if (!distribution.IsSingle) space[name] = distribution;
+            }
+            return space;
+        }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, object?> SampleRelative(SamplingContext context, IReadOnlyDictionary<string, Distribution> searchSpace)
+    {
+        if (searchSpace.Count == 0) return NoValues;
+        List<IReadOnlyList<string>> groups;
+        lock (_gate)
+        {
+            _table.Update(context.History);
+            if (_table.Count < Options.StartupTrials || _table.CompleteCount == 0) return NoValues;
+            groups = Options.Group
+                ? _groups.Calculate(context.History).Select(g => (IReadOnlyList<string>)g.Where(searchSpace.ContainsKey).ToArray()).Where(g => g.Count > 0).ToList()
+                : [searchSpace.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray()];
+        }
+        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var names in groups)
+        {
+            var distributions = names.Select(n => searchSpace[n]).ToArray();
+            var values = SampleJoint(context, names, distributions, joint: true);
+            if (values is null) continue;
+            for (var i = 0; i < names.Count; i++) result[names[i]] = values[i];
+        }
+        return result;
+    }
+
+    /// <inheritdoc />
+    public object? SampleIndependent(SamplingContext context, string name, Distribution distribution)
+    {
+        bool startup;
+        lock (_gate)
+        {
+            _table.Update(context.History);
+            startup = _table.Count < Options.StartupTrials || _table.CompleteCount == 0;
+        }
+        var sampled = startup ? null : SampleJoint(context, [name], [distribution], joint: false);
+        if (sampled is not null) return sampled[0];
+        var value = RandomSampler.DrawUniform(context.Random, distribution);
+        if (Options.ConstantLiar)
+            lock (_gate) _table.Propose(context.Trial.Number, name, value);
+        return value;
+    }
+
+    /// <summary>
+    /// One TPE proposal for a set of parameters modelled together; null when no Complete trial has them all.
+    /// Values proposed are remembered so that, with the constant liar, later asks treat this trial as a bad point.
+    /// </summary>
+    private object?[]? SampleJoint(SamplingContext context, IReadOnlyList<string> names, Distribution[] distributions, bool joint)
+    {
+        var d = names.Count;
+        var dims = new ParamEncoding[d];
+        double[] goodValues, badValues, goodWeights, badWeights;
+        lock (_gate)
+        {
+            var columns = new ObservationTable.Column[d];
+            for (var j = 0; j < d; j++)
+            {
+                columns[j] = _table.GetColumn(names[j], distributions[j]);
+                dims[j] = columns[j].Encoding;
+            }
+            var scores = _table.Scores;
+            var n = scores.Length;
+            // Rows that have every parameter of the group, split into Complete and Pruned.
+            var rows = new int[n];
+            var rowCount = 0;
+            var complete = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var has = true;
+                for (var j = 0; j < d && has; j++) has = !double.IsNaN(columns[j].Values[i]);
+                if (!has) continue;
+                rows[rowCount++] = i;
+                if (!double.IsPositiveInfinity(scores[i])) complete++;
+            }
+            if (complete == 0) return null;
+
+            var goodCount = Options.GoodCount(complete);
+            var isGood = SelectBest(scores, rows.AsSpan(0, rowCount), goodCount);
+
+            var liars = new List<double[]>();
+            if (Options.ConstantLiar)
+            {
+                foreach (var running in _table.Running)
+                {
+                    if (running.Number == context.Trial.Number) continue;
+                    var point = new double[d];
+                    var known = true;
+                    for (var j = 0; j < d && known; j++)
+                    {
+                        known = _table.TryGetRunningValue(running, names[j], distributions[j], out var v);
+                        if (known) point[j] = dims[j].Encode(v);
+                        known = known && !double.IsNaN(point[j]);
+                    }
+                    if (known) liars.Add(point);
+                }
+            }
+
+            var badCount = rowCount - goodCount + liars.Count;
+            goodValues = new double[goodCount * d];
+            badValues = new double[badCount * d];
+            int g = 0, b = 0;
+            for (var r = 0; r < rowCount; r++)
+            {
+                var i = rows[r];
+                if (isGood[r])
+                {
+                    for (var j = 0; j < d; j++) goodValues[g * d + j] = columns[j].Values[i];
+                    g++;
+                }
+                else
+                {
+                    for (var j = 0; j < d; j++) badValues[b * d + j] = columns[j].Values[i];
+                    b++;
+                }
+            }
+            foreach (var point in liars)
+            {
+                point.CopyTo(badValues, b * d);
+                b++;
+            }
+            goodWeights = Weights(goodCount);
+            badWeights = Weights(badCount);
+        }
+
+        var good = new ParzenEstimator(dims, goodValues, goodWeights, Options, joint);
+        var bad = new ParzenEstimator(dims, badValues, badWeights, Options, joint);
+        var candidates = good.Sample(context.Random, Options.EiCandidates);
+        var count = Options.EiCandidates;
+        var goodLog = new double[count];
+        var badLog = new double[count];
+        good.LogPdf(candidates, goodLog);
+        bad.LogPdf(candidates, badLog);
+        var best = 0;
+        var bestScore = double.NegativeInfinity;
+        for (var c = 0; c < count; c++)
+        {
+            var score = goodLog[c] - badLog[c];
+            if (score > bestScore)
+            {
+                bestScore = score;
+                best = c;
+            }
+        }
+        var values = new object?[d];
+        for (var j = 0; j < d; j++) values[j] = dims[j].Decode(candidates[best * d + j]);
+        if (Options.ConstantLiar)
+            lock (_gate)
+                for (var j = 0; j < d; j++) _table.Propose(context.Trial.Number, names[j], values[j]);
+        return values;
+    }
+
+    /// <summary>Marks the <paramref name="count"/> lowest-scored rows (earlier rows win ties); Pruned rows (score +∞) never qualify.</summary>
+    private static bool[] SelectBest(ReadOnlySpan<double> scores, ReadOnlySpan<int> rows, int count)
+    {
+        // A sorted buffer of the best so far: count is small (≤ MaxGood), so insertion beats sorting every row.
+        var bestRows = new int[count];
+        var bestScores = new double[count];
+        var filled = 0;
+        for (var r = 0; r < rows.Length; r++)
+        {
+            var s = scores[rows[r]];
+            if (double.IsPositiveInfinity(s)) continue;
+            if (filled == count && !(s < bestScores[count - 1])) continue;
+            var at = filled < count ? filled++ : count - 1;
+            while (at > 0 && s < bestScores[at - 1])
+            {
+                bestScores[at] = bestScores[at - 1];
+                bestRows[at] = bestRows[at - 1];
+                at--;
+            }
+            bestScores[at] = s;
+            bestRows[at] = r;
+        }
+        var isGood = new bool[rows.Length];
+        for (var k = 0; k < filled; k++) isGood[bestRows[k]] = true;
+        return isGood;
+    }
+
+    /// <summary>Kernel weights by age: equal up to 25 observations, then a linear ramp from 1/n for the oldest to 1 for the newest 25.</summary>
+    private double[] Weights(int n)
+    {
+        var w = new double[n];
+        const int flat = 25;
+        if (!Options.DecayOldObservations || n <= flat)
+        {
+            Array.Fill(w, 1.0);
+            return w;
+        }
+        var ramp = n - flat;
+        for (var i = 0; i < ramp; i++)
+            w[i] = ramp == 1 ? 1.0 / n : 1.0 / n + (1.0 - 1.0 / n) * i / (ramp - 1);
+        for (var i = ramp; i < n; i++) w[i] = 1.0;
+        return w;
+    }
+}

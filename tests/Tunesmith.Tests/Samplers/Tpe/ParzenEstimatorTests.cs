@@ -1,0 +1,85 @@
+using Tunesmith.Samplers.Tpe;
+using Tunesmith.Spaces;
+using Xunit;
+
+namespace Tunesmith.Tests.Samplers.Tpe;
+
+public sealed class ParzenEstimatorTests
+{
+    private static double Phi(double z) => 0.5 * NormalMath.Erfc(-z / Math.Sqrt(2));
+
+    private static double TruncatedNormalPdf(double x, double mu, double s) =>
+        Math.Exp(-0.5 * Math.Pow((x - mu) / s, 2)) / (s * Math.Sqrt(2 * Math.PI)) / (Phi((1 - mu) / s) - Phi(-mu / s));
+
+    [Fact]
+    public void Joint_log_density_equals_the_weighted_mixture_of_truncated_normals()
+    {
+        var dims = new[] { ParamEncoding.For(new FloatDistribution(0, 1)), ParamEncoding.For(new FloatDistribution(-3, 3)) };
+        var observations = new[] { 0.2, 0.3, 0.8, 0.1, 0.5, 0.55, 0.9, 0.95 };
+        var options = new TpeOptions { ScottBandwidth = true };
+        var estimator = new ParzenEstimator(dims, observations, [1, 1, 1, 1], options, joint: true);
+        var points = new[] { 0.2, 0.3, 0.9, 0.9, 0.5, 0.45, 0.0, 1.0 };
+        var logPdf = new double[4];
+        estimator.LogPdf(points, logPdf);
+
+        var sigma = Math.Clamp(0.2 * Math.Pow(4, -1.0 / 6), 1.0 / Math.Min(100, 1 + 5), 1);
+        for (var i = 0; i < 4; i++)
+        {
+            var p = 0.2 * TruncatedNormalPdf(points[2 * i], 0.5, 1) * TruncatedNormalPdf(points[2 * i + 1], 0.5, 1);
+            for (var k = 0; k < 4; k++)
+                p += 0.2 * TruncatedNormalPdf(points[2 * i], observations[2 * k], sigma) * TruncatedNormalPdf(points[2 * i + 1], observations[2 * k + 1], sigma);
+            Assert.Equal(Math.Log(p), logPdf[i], 9);
+        }
+    }
+
+    [Fact]
+    public void Discrete_probabilities_sum_to_one_over_the_values()
+    {
+        var dims = new[] { ParamEncoding.For(new IntDistribution(1, 9, Step: 2)) };
+        var observations = new[] { dims[0].Encode(3L), dims[0].Encode(3L), dims[0].Encode(9L) };
+        var estimator = new ParzenEstimator(dims, observations, [1, 1, 1], new TpeOptions(), joint: false);
+        var points = new long[] { 1, 3, 5, 7, 9 }.Select(v => dims[0].Encode(v)).ToArray();
+        var logPdf = new double[points.Length];
+        estimator.LogPdf(points, logPdf);
+        Assert.Equal(1.0, logPdf.Sum(Math.Exp), 6);
+        Assert.True(logPdf[1] > logPdf[3], "the twice-observed value must be more likely than an unobserved one");
+    }
+
+    [Fact]
+    public void Categorical_probabilities_sum_to_one_and_favour_observed_choices()
+    {
+        var dims = new[] { ParamEncoding.For(new CategoricalDistribution(["a", "b", "c", "d"])) };
+        var estimator = new ParzenEstimator(dims, [1.0, 1.0, 2.0], [1, 1, 1], new TpeOptions(), joint: false);
+        var logPdf = new double[4];
+        estimator.LogPdf([0.0, 1.0, 2.0, 3.0], logPdf);
+        Assert.Equal(1.0, logPdf.Sum(Math.Exp), 9);
+        Assert.True(logPdf[1] > logPdf[2] && logPdf[2] > logPdf[0]);
+    }
+
+    [Fact]
+    public void Samples_stay_on_the_unit_interval_and_on_value_cells()
+    {
+        var dims = new[] { ParamEncoding.For(new FloatDistribution(0, 1)), ParamEncoding.For(new IntDistribution(0, 4)) };
+        var estimator = new ParzenEstimator(dims, [0.0, dims[1].Encode(0L), 1.0, dims[1].Encode(4L)], [1, 1], new TpeOptions(), joint: true);
+        var samples = estimator.Sample(new Random(1), 500);
+        for (var i = 0; i < 500; i++)
+        {
+            Assert.InRange(samples[2 * i], 0, 1);
+            var decoded = Assert.IsType<long>(dims[1].Decode(samples[2 * i + 1]));
+            Assert.Equal(dims[1].Encode(decoded), samples[2 * i + 1], 12);
+        }
+    }
+
+    [Theory]
+    [InlineData(-1.0, 1.0)]
+    [InlineData(3.0, 3.5)]
+    [InlineData(-9.0, -8.5)]
+    [InlineData(30.0, 31.0)]
+    public void Log_mass_matches_the_normal_distribution_in_the_bulk_and_stays_finite_in_the_tails(double a, double b)
+    {
+        var logMass = NormalMath.LogMass(a, b);
+        Assert.True(double.IsFinite(logMass));
+        if (b < 8) Assert.Equal(Math.Log(Phi(b) - Phi(a)), logMass, 4);
+        if (a > 0) Assert.Equal(Math.Log(NormalMath.UpperTail(a) - NormalMath.UpperTail(b)), logMass, 3);
+    }
+}

@@ -1,0 +1,194 @@
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Tunesmith.Execution;
+using Tunesmith.Samplers;
+using Tunesmith.Samplers.Tpe;
+using Tunesmith.Spaces;
+using Xunit;
+
+namespace Tunesmith.Tests.Samplers.Tpe;
+
+/// <summary>Univariate TPE passes the sampler conformance suite.</summary>
+public sealed class UnivariateTpeConformanceTests : SamplerConformanceTests
+{
+    protected override ISampler CreateSampler(int? seed) => new TpeSampler(new TpeOptions { Seed = seed, Multivariate = false });
+}
+
+/// <summary>Multivariate (joint) TPE passes the sampler conformance suite.</summary>
+public sealed class MultivariateTpeConformanceTests : SamplerConformanceTests
+{
+    protected override ISampler CreateSampler(int? seed) => new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true });
+}
+
+/// <summary>Multivariate TPE with group decomposition passes the sampler conformance suite.</summary>
+public sealed class GroupTpeConformanceTests : SamplerConformanceTests
+{
+    protected override ISampler CreateSampler(int? seed) => new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true, Group = true });
+}
+
+public sealed class TpeSamplerTests
+{
+    private static Study NewStudy(ISampler sampler) =>
+        Study.Create($"tpe-{Guid.NewGuid():N}", Direction.Minimize, sampler, storage: "memory:");
+
+    private static Distribution RandomDistribution(Random r)
+    {
+        switch (r.Next(6))
+        {
+            case 0:
+            {
+                var low = Math.Round(r.NextDouble() * 20 - 10, 3);
+                return new FloatDistribution(low, low + 0.001 + Math.Round(r.NextDouble() * 50, 3));
+            }
+            case 1:
+            {
+                var low = Math.Exp(r.NextDouble() * 10 - 8);
+                return new FloatDistribution(low, low * (1.5 + r.NextDouble() * 1e4), Log: true);
+            }
+            case 2:
+            {
+                var step = new[] { 0.1, 0.25, 0.5, 2.0 }[r.Next(4)];
+                var low = r.Next(-20, 20) * step;
+                return new FloatDistribution(low, low + step * r.Next(1, 40), Step: step);
+            }
+            case 3:
+            {
+                var step = r.Next(1, 5);
+                var low = r.Next(-50, 50);
+                return new IntDistribution(low, low + step * r.Next(1, 30), Step: step);
+            }
+            case 4:
+            {
+                var low = r.Next(1, 100);
+                return new IntDistribution(low, low + r.Next(1, 5000), Log: true);
+            }
+            default:
+                return new CategoricalDistribution(Enumerable.Range(0, r.Next(1, 7)).Select(i => (object?)(i % 3 == 0 ? $"c{i}" : i % 3 == 1 ? (long)i : i + 0.5)));
+        }
+    }
+
+    private static bool Respects(Distribution distribution, object? value) => distribution switch
+    {
+        FloatDistribution f => value is double x && x >= f.Low && x <= f.High
+            && (f.Step is not { } s || Math.Abs((x - f.Low) / s - Math.Round((x - f.Low) / s)) < 1e-6),
+        IntDistribution i => value is long n && n >= i.Low && n <= i.High && (n - i.Low) % i.Step == 0,
+        CategoricalDistribution c => c.Contains(value),
+        _ => false,
+    };
+
+    [Property(MaxTest = 12)]
+    public bool Proposals_respect_bounds_step_log_and_choices_on_random_spaces(int spaceSeed, bool multivariate)
+    {
+        var r = new Random(spaceSeed);
+        var space = Enumerable.Range(0, r.Next(1, 6)).Select(i => ($"p{i}", RandomDistribution(r))).ToArray();
+        var study = NewStudy(new TpeSampler(new TpeOptions { Seed = spaceSeed, Multivariate = multivariate, StartupTrials = 5 }));
+        study.Optimize(t =>
+        {
+            var score = 0.0;
+            foreach (var (name, distribution) in space)
+            {
+                var v = t.Suggest(name, distribution);
+                score += v switch { double d => Math.Abs(d), long l => Math.Abs(l), _ => ParamValues.Format(v).Length };
+            }
+            return score;
+        }, trials: 25);
+        return study.Trials.All(t => t.State == TrialState.Complete && space.All(p => Respects(p.Item2, t.Params[p.Item1])));
+    }
+
+    /// <summary>Runs 20 trials of a one-int objective with a sharp optimum, then starts 8 trials without telling any.</summary>
+    private static int DistinctPointsOfEightConcurrentAsks(bool constantLiar, bool multivariate)
+    {
+        var study = NewStudy(new TpeSampler(new TpeOptions { Seed = 4, ConstantLiar = constantLiar, Multivariate = multivariate }));
+        study.Optimize(t => Math.Abs(t.SuggestInt("n", 0, 40) - 17), trials: 20);
+        var pending = new List<long>();
+        for (var i = 0; i < 8; i++) pending.Add(study.Ask().SuggestInt("n", 0, 40));
+        return pending.Distinct().Count();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Parallel_asks_with_the_constant_liar_do_not_collapse_onto_one_point(bool multivariate)
+    {
+        var withLiar = DistinctPointsOfEightConcurrentAsks(constantLiar: true, multivariate);
+        var withoutLiar = DistinctPointsOfEightConcurrentAsks(constantLiar: false, multivariate);
+        Assert.True(withLiar >= 6, $"8 concurrent asks with the liar gave only {withLiar} distinct points");
+        // Without the liar the same history pulls every ask to the same few points: the liar is what spreads them.
+        Assert.True(withoutLiar < withLiar, $"without the liar: {withoutLiar} distinct points, with it: {withLiar}");
+    }
+
+    [Fact]
+    public void Tpe_beats_random_search_in_median_over_seeds()
+    {
+        static double Sphere(Trial t)
+        {
+            var sum = 0.0;
+            for (var i = 0; i < 4; i++)
+            {
+                var x = t.SuggestFloat($"x{i}", -5, 10);
+                sum += (x - 1) * (x - 1);
+            }
+            return sum;
+        }
+        double Median(Func<int, ISampler> create)
+        {
+            var best = Enumerable.Range(0, 7).Select(seed =>
+            {
+                var study = NewStudy(create(seed));
+                study.Optimize(Sphere, trials: 80);
+                return study.BestTrial!.Value!.Value;
+            }).Order().ToArray();
+            return best[best.Length / 2];
+        }
+        var tpe = Median(seed => new TpeSampler(seed));
+        var random = Median(seed => new RandomSampler(seed));
+        // Generous margin: on a 4-D sphere TPE is typically an order of magnitude better after 80 trials.
+        Assert.True(tpe < 0.5 * random, $"median best: TPE {tpe}, random {random}");
+    }
+
+    [Fact]
+    public void Conditional_branch_parameters_are_modelled_in_groups()
+    {
+        var study = NewStudy(new TpeSampler(new TpeOptions { Seed = 2, Multivariate = true, Group = true }));
+        study.Optimize(t => t.SuggestCategorical("branch", new[] { "a", "b" }) == "a"
+            ? Math.Pow(t.SuggestFloat("a_x", -5, 5) - 1, 2) + 1
+            : Math.Pow(t.SuggestFloat("b_x", -5, 5) + 2, 2) + Math.Pow(t.SuggestFloat("b_y", 0, 1) - 0.5, 2), trials: 80);
+        var best = study.BestTrial!;
+        Assert.Equal("b", best.Params["branch"]);
+        Assert.True(best.Value < 0.1, $"best {best.Value}");
+    }
+
+    [Fact]
+    public void Maximize_studies_move_toward_larger_values()
+    {
+        var study = Study.Create($"tpe-{Guid.NewGuid():N}", Direction.Maximize, new TpeSampler(3), storage: "memory:");
+        study.Optimize(t => -Math.Pow(t.SuggestFloat("x", -10, 10) - 4, 2), trials: 60);
+        var late = study.Trials.Skip(40).Select(t => (double)t.Params["x"]!).Order().ToArray();
+        Assert.InRange(late[late.Length / 2], 2, 6);
+    }
+
+    [Fact]
+    public void Study_file_options_are_read_in_snake_case()
+    {
+        var sampler = SamplerRegistry.Create("tpe", new SamplerRequest(new Dictionary<string, object?>
+        {
+            ["n_startup_trials"] = 5L, ["n_ei_candidates"] = 48L, ["multivariate"] = false, ["constant_liar"] = false,
+            ["prior_weight"] = 0.5, ["seed"] = 9L,
+        }));
+        var tpe = Assert.IsType<TpeSampler>(sampler);
+        Assert.Equal(new TpeOptions { StartupTrials = 5, EiCandidates = 48, Multivariate = false, ConstantLiar = false, PriorWeight = 0.5, Seed = 9 }, tpe.Options);
+        Assert.Equal("tpe", tpe.Name);
+    }
+
+    [Theory]
+    [InlineData("n_ei_candidate", 3L, "unknown tpe option 'n_ei_candidate'")]
+    [InlineData("n_startup_trials", "ten", "n_startup_trials")]
+    [InlineData("n_ei_candidates", 0L, "EiCandidates")]
+    [InlineData("multivariate", 2L, "multivariate")]
+    public void Bad_study_file_options_fail_with_the_option_named(string key, object value, string expected)
+    {
+        var e = Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("tpe", new SamplerRequest(new Dictionary<string, object?> { [key] = value })));
+        Assert.Contains(expected, e.Message);
+    }
+}
