@@ -411,7 +411,8 @@ internal sealed class NegateNode(bool negate, ExpressionNode operand, int positi
     {
         var v = ExpressionValues.AsNumber(operand.Evaluate(parameters), negate ? "-" : "+", Position);
         if (!negate) return v;
-        return v is long l ? (l == long.MinValue ? -(double)l : -l) : -(double)v;
+        if (v is long l) return l == long.MinValue ? -(double)l : (object)(-l);
+        return -(double)v;
     }
 }
 
@@ -592,7 +593,7 @@ internal static class ExpressionFunctions
     {
         new("min", 1, int.MaxValue, (a, p) => Extreme(a, p, "min", c => c < 0)),
         new("max", 1, int.MaxValue, (a, p) => Extreme(a, p, "max", c => c > 0)),
-        new("abs", 1, 1, (a, p) => Num(a[0], "abs", p) is long l ? (l == long.MinValue ? -(double)l : Math.Abs(l)) : Math.Abs(D(a[0], "abs", p))),
+        new("abs", 1, 1, (a, p) => Num(a[0], "abs", p) is long l ? (l == long.MinValue ? -(double)l : (object)Math.Abs(l)) : Math.Abs(D(a[0], "abs", p))),
         new("round", 1, 2, Round),
         new("floor", 1, 1, (a, p) => ToLong(Math.Floor(D(a[0], "floor", p)), "floor", p)),
         new("ceil", 1, 1, (a, p) => ToLong(Math.Ceiling(D(a[0], "ceil", p)), "ceil", p)),

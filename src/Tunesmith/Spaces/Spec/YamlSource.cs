@@ -24,6 +24,12 @@ internal sealed partial class YamlSource(string file)
         {
             throw new StudyFileException(file, (int)e.Start.Line, (int)e.Start.Column, null, $"not valid YAML or JSON: {InnerMessage(e)}", e);
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
+        {
+            // The scanner sometimes fails without a position; the end of the last event it read is where it stopped.
+            var (line, column) = LastGoodPosition(text);
+            throw new StudyFileException(file, line, column, null, "not valid YAML or JSON: the parser stopped after this point", e);
+        }
         if (stream.Documents.Count == 0) return null;
         if (stream.Documents.Count > 1)
         {
@@ -32,6 +38,23 @@ internal sealed partial class YamlSource(string file)
         }
         var root = stream.Documents[0].RootNode;
         return root is YamlScalarNode { Value: null or "" } ? null : root;
+    }
+
+    private static (int Line, int Column) LastGoodPosition(string text)
+    {
+        var line = 1L;
+        var column = 1L;
+        try
+        {
+            var parser = new Parser(new StringReader(text));
+            while (parser.MoveNext())
+                if (parser.Current is { } current) (line, column) = (current.End.Line, current.End.Column);
+        }
+        catch (Exception)
+        {
+            // Expected: this walk only looks for where reading stops.
+        }
+        return ((int)line, (int)column);
     }
 
     private static string InnerMessage(YamlException e)

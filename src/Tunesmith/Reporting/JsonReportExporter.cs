@@ -1,0 +1,73 @@
+using System.Text;
+using System.Text.Json;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Reporting;
+
+/// <summary>
+/// JSON: <c>{"study", "direction", "metric", "total_trials", "trials": [{"rank", "number", "state", "value", "metrics",
+/// "params", "duration_seconds", "fail_reason"}]}</c>, best first; an inactive parameter is absent from its trial's params.
+/// </summary>
+public sealed class JsonReportExporter : IReportExporter
+{
+    /// <inheritdoc />
+    public string Format => "json";
+
+    /// <inheritdoc />
+    public string FileExtension => ".json";
+
+    /// <inheritdoc />
+    public void Write(ReportTable table, TextWriter writer)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("study", table.StudyName);
+            w.WriteString("direction", table.Direction.ToString().ToLowerInvariant());
+            w.WriteString("metric", table.Metric);
+            w.WriteNumber("total_trials", table.TotalTrials);
+            w.WriteStartArray("trials");
+            foreach (var r in table.Rows)
+            {
+                w.WriteStartObject();
+                if (r.Rank is { } rank) w.WriteNumber("rank", rank); else w.WriteNull("rank");
+                w.WriteNumber("number", r.Number);
+                w.WriteString("state", r.State.ToString());
+                w.WritePropertyName("value");
+                WriteNumber(w, r.Objective);
+                w.WriteStartObject("metrics");
+                foreach (var m in table.MetricNames)
+                    if (r.Metrics.TryGetValue(m, out var v))
+                    {
+                        w.WritePropertyName(m);
+                        WriteNumber(w, v);
+                    }
+                w.WriteEndObject();
+                w.WriteStartObject("params");
+                foreach (var p in table.ParameterNames)
+                    if (r.Params.TryGetValue(p, out var v))
+                    {
+                        w.WritePropertyName(p);
+                        ParamValues.WriteJson(w, v);
+                    }
+                w.WriteEndObject();
+                w.WritePropertyName("duration_seconds");
+                WriteNumber(w, r.Duration?.TotalSeconds);
+                if (r.FailReason is { } reason) w.WriteString("fail_reason", reason); else w.WriteNull("fail_reason");
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        writer.Write(Encoding.UTF8.GetString(buffer.ToArray()));
+        writer.Write('\n');
+    }
+
+    // JSON has no NaN or infinity: such a metric is written as null rather than breaking the document.
+    private static void WriteNumber(Utf8JsonWriter w, double? v)
+    {
+        if (v is { } d && double.IsFinite(d)) w.WriteNumberValue(d);
+        else w.WriteNullValue();
+    }
+}

@@ -1,0 +1,121 @@
+using Tunesmith.Execution;
+
+namespace Tunesmith.Reporting;
+
+/// <summary>
+/// A study's trials as a report, computed once and rendered by any <see cref="IReportExporter"/>: one row per trial,
+/// best first — Complete trials by objective (descending when maximizing, ascending when minimizing, ties by number),
+/// then Running, Pruned, Failed and Waiting trials, each group by number.
+/// </summary>
+public sealed record ReportTable
+{
+    /// <summary>The study's name.</summary>
+    public required string StudyName { get; init; }
+
+    /// <summary>The study's direction.</summary>
+    public required Direction Direction { get; init; }
+
+    /// <summary>The objective metric's name (the header of the objective column).</summary>
+    public required string Metric { get; init; }
+
+    /// <summary>The other metrics any row holds, in order of first appearance.</summary>
+    public required IReadOnlyList<string> MetricNames { get; init; }
+
+    /// <summary>The union of every row's parameter names, in order of first appearance.</summary>
+    public required IReadOnlyList<string> ParameterNames { get; init; }
+
+    /// <summary>The rows, best first.</summary>
+    public required IReadOnlyList<ReportRow> Rows { get; init; }
+
+    /// <summary>How many trials the study holds (the rows may be fewer under a top-K cut).</summary>
+    public required int TotalTrials { get; init; }
+
+    /// <summary>Builds the report of <paramref name="trials"/>, keeping the first <paramref name="top"/> rows when given.</summary>
+    public static ReportTable Build(IEnumerable<FrozenTrial> trials, Direction direction, string metric = "value", string studyName = "", int? top = null)
+    {
+        ArgumentNullException.ThrowIfNull(trials);
+        if (top is < 0) throw new ArgumentOutOfRangeException(nameof(top), top, "top must be ≥ 0");
+        var all = trials.ToList();
+        var sorted = all.OrderBy(t => GroupOf(t))
+            .ThenBy(t => GroupOf(t) == 0 ? (direction == Direction.Maximize ? -t.Value!.Value : t.Value!.Value) : 0)
+            .ThenBy(t => t.Number)
+            .ToList();
+        if (top is { } k) sorted = sorted.Take(k).ToList();
+
+        var parameterNames = new List<string>();
+        var seenParams = new HashSet<string>(StringComparer.Ordinal);
+        var metricNames = new List<string>();
+        var seenMetrics = new HashSet<string>(StringComparer.Ordinal) { metric };
+        // Column order follows trial numbers, so that it does not change with the ranking.
+        foreach (var t in sorted.OrderBy(t => t.Number))
+        {
+            foreach (var p in t.Params.Keys)
+                if (seenParams.Add(p)) parameterNames.Add(p);
+            foreach (var m in t.Metrics.Keys)
+                if (seenMetrics.Add(m)) metricNames.Add(m);
+        }
+
+        var rows = new List<ReportRow>(sorted.Count);
+        var rank = 0;
+        foreach (var t in sorted)
+        {
+            var complete = GroupOf(t) == 0;
+            rows.Add(new ReportRow(
+                complete ? ++rank : null,
+                t.Number,
+                t.State,
+                complete ? t.Value : null,
+                t.Metrics.Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal),
+                t.Params,
+                t.Duration,
+                t.State == TrialState.Failed ? t.FailReason : null));
+        }
+        return new ReportTable
+        {
+            StudyName = studyName,
+            Direction = direction,
+            Metric = metric,
+            MetricNames = metricNames,
+            ParameterNames = parameterNames,
+            Rows = rows,
+            TotalTrials = all.Count,
+        };
+    }
+
+    /// <summary>Builds the report of a study's trials as its storage holds them now.</summary>
+    public static async Task<ReportTable> FromStudyAsync(Study study, int? top = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(study);
+        var trials = await study.GetTrialsAsync(cancellationToken).ConfigureAwait(false);
+        return Build(trials, study.Direction, study.Metric, study.Name, top);
+    }
+
+    // A Complete trial without a value cannot be ranked; it sorts with the Running ones rather than crash the report.
+    private static int GroupOf(FrozenTrial t) => t.State switch
+    {
+        TrialState.Complete when t.Value is { } v && !double.IsNaN(v) => 0,
+        TrialState.Complete or TrialState.Running => 1,
+        TrialState.Pruned => 2,
+        TrialState.Failed => 3,
+        _ => 4,
+    };
+}
+
+/// <summary>One trial in a <see cref="ReportTable"/>.</summary>
+/// <param name="Rank">1-based rank among the Complete trials; null for the others.</param>
+/// <param name="Number">The trial's number.</param>
+/// <param name="State">The trial's state.</param>
+/// <param name="Objective">The objective value of a Complete trial.</param>
+/// <param name="Metrics">The other metrics of the final result.</param>
+/// <param name="Params">Parameter values (a name absent here was inactive in this trial).</param>
+/// <param name="Duration">Wall time from start to finish, when finished.</param>
+/// <param name="FailReason">Why a Failed trial failed.</param>
+public sealed record ReportRow(
+    int? Rank,
+    int Number,
+    TrialState State,
+    double? Objective,
+    IReadOnlyDictionary<string, double> Metrics,
+    IReadOnlyDictionary<string, object?> Params,
+    TimeSpan? Duration,
+    string? FailReason);

@@ -1,0 +1,190 @@
+using System.Text.Json;
+using Tunesmith.Execution;
+using Tunesmith.Reporting;
+using Xunit;
+
+namespace Tunesmith.Tests.Reporting;
+
+public sealed class ReportTableTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static FrozenTrial Trial(int number, TrialState state, double? value = null, Dictionary<string, object?>? p = null,
+        Dictionary<string, double>? metrics = null, string? reason = null) => new()
+    {
+        Id = number + 100,
+        Number = number,
+        State = state,
+        Value = value,
+        Params = p ?? new Dictionary<string, object?> { ["x"] = (long)number },
+        Metrics = metrics ?? (value is { } v ? new Dictionary<string, double> { ["f1"] = v } : new Dictionary<string, double>()),
+        SystemAttributes = reason is null ? new Dictionary<string, object?>() : new Dictionary<string, object?> { [SystemAttributeKeys.FailReason] = reason },
+        Started = state == TrialState.Waiting ? null : T0,
+        Finished = state.IsFinished() ? T0.AddSeconds(number + 0.5) : null,
+    };
+
+    private static List<FrozenTrial> Mixed() =>
+    [
+        Trial(0, TrialState.Failed, reason: "exit code 1"),
+        Trial(1, TrialState.Complete, 0.5),
+        Trial(2, TrialState.Waiting),
+        Trial(3, TrialState.Complete, 0.9),
+        Trial(4, TrialState.Pruned),
+        Trial(5, TrialState.Running),
+        Trial(6, TrialState.Complete, 0.5),
+        Trial(7, TrialState.Complete, 0.1),
+    ];
+
+    [Fact]
+    public void Maximize_sorts_complete_trials_descending_then_running_pruned_failed_waiting()
+    {
+        var table = ReportTable.Build(Mixed(), Direction.Maximize, "f1", "s");
+        Assert.Equal([3, 1, 6, 7, 5, 4, 0, 2], table.Rows.Select(r => r.Number));
+        Assert.Equal([1, 2, 3, 4, null, null, null, null], table.Rows.Select(r => r.Rank));
+    }
+
+    [Fact]
+    public void Minimize_sorts_complete_trials_ascending_with_ties_by_number()
+    {
+        var table = ReportTable.Build(Mixed(), Direction.Minimize, "f1", "s");
+        Assert.Equal([7, 1, 6, 3, 5, 4, 0, 2], table.Rows.Select(r => r.Number));
+    }
+
+    [Fact]
+    public void Top_k_keeps_the_best_rows_and_the_total()
+    {
+        var table = ReportTable.Build(Mixed(), Direction.Maximize, "f1", "s", top: 2);
+        Assert.Equal([3, 1], table.Rows.Select(r => r.Number));
+        Assert.Equal(8, table.TotalTrials);
+    }
+
+    [Fact]
+    public void Parameters_are_the_union_and_inactive_ones_are_blank()
+    {
+        var trials = new List<FrozenTrial>
+        {
+            Trial(0, TrialState.Complete, 1, new() { ["opt"] = "adam", ["lr"] = 0.1 }),
+            Trial(1, TrialState.Complete, 2, new() { ["opt"] = "sgd", ["lr"] = 0.2, ["momentum"] = 0.9 }, new() { ["f1"] = 2, ["loss"] = 0.3 }),
+        };
+        var table = ReportTable.Build(trials, Direction.Maximize, "f1", "s");
+        Assert.Equal(["opt", "lr", "momentum"], table.ParameterNames);
+        Assert.Equal(["loss"], table.MetricNames);
+        var csv = new CsvReportExporter().Render(table).Split("\r\n");
+        Assert.Equal("rank,number,state,f1,loss,opt,lr,momentum,duration_s,fail_reason", csv[0]);
+        Assert.Equal("1,1,Complete,2,0.3,sgd,0.2,0.9,1.5,", csv[1]);
+        Assert.Equal("2,0,Complete,1,,adam,0.1,,0.5,", csv[2]);
+    }
+
+    [Fact]
+    public void Csv_quotes_commas_quotes_and_newlines_per_rfc_4180()
+    {
+        var trials = new List<FrozenTrial>
+        {
+            Trial(0, TrialState.Failed, p: new() { ["tag"] = "a,b", ["note"] = "say \"hi\"" }, reason: "line one\nline two"),
+        };
+        var csv = new CsvReportExporter().Render(ReportTable.Build(trials, Direction.Minimize, "value", "s"));
+        Assert.Equal("rank,number,state,value,tag,note,duration_s,fail_reason\r\n,0,Failed,,\"a,b\",\"say \"\"hi\"\"\",0.5,\"line one\nline two\"\r\n", csv);
+        Assert.Equal(["rank", "number", "state", "value", "tag", "note", "duration_s", "fail_reason"], ParseCsv(csv)[0]);
+        Assert.Equal(["", "0", "Failed", "", "a,b", "say \"hi\"", "0.5", "line one\nline two"], ParseCsv(csv)[1]);
+    }
+
+    [Fact]
+    public void Csv_numbers_round_trip_in_the_invariant_culture()
+    {
+        var trials = new List<FrozenTrial> { Trial(0, TrialState.Complete, 0.1 + 0.2, new() { ["lr"] = 1.2345678901234e-7 }) };
+        var rows = ParseCsv(new CsvReportExporter().Render(ReportTable.Build(trials, Direction.Minimize, "f1", "s")));
+        Assert.Equal(0.1 + 0.2, double.Parse(rows[1][3], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1.2345678901234e-7, double.Parse(rows[1][4], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void Json_lists_trials_best_first_with_inactive_params_absent()
+    {
+        var trials = new List<FrozenTrial>
+        {
+            Trial(0, TrialState.Complete, 1, new() { ["opt"] = "adam" }),
+            Trial(1, TrialState.Complete, 2, new() { ["opt"] = "sgd", ["momentum"] = 0.9 }),
+            Trial(2, TrialState.Failed, p: new() { ["opt"] = "sgd", ["momentum"] = 0.5 }, reason: "boom"),
+        };
+        var json = new JsonReportExporter().Render(ReportTable.Build(trials, Direction.Maximize, "f1", "s"));
+        using var doc = JsonDocument.Parse(json);
+        var rows = doc.RootElement.GetProperty("trials").EnumerateArray().ToList();
+        Assert.Equal([1, 0, 2], rows.Select(r => r.GetProperty("number").GetInt32()));
+        Assert.False(rows[1].GetProperty("params").TryGetProperty("momentum", out _));
+        Assert.Equal(0.9, rows[0].GetProperty("params").GetProperty("momentum").GetDouble());
+        Assert.Equal("boom", rows[2].GetProperty("fail_reason").GetString());
+        Assert.Equal(JsonValueKind.Null, rows[2].GetProperty("value").ValueKind);
+        Assert.Equal("maximize", doc.RootElement.GetProperty("direction").GetString());
+    }
+
+    [Fact]
+    public void Text_table_aligns_columns_and_markdown_escapes_pipes()
+    {
+        var trials = new List<FrozenTrial>
+        {
+            Trial(0, TrialState.Complete, 12.5, new() { ["opt"] = "a|b" }),
+            Trial(1, TrialState.Failed, p: new() { ["opt"] = "sgd" }, reason: "exit\ncode 1"),
+        };
+        var table = ReportTable.Build(trials, Direction.Maximize, "f1", "s");
+        var lines = new TextTableReportExporter().Render(table).TrimEnd('\n').Split('\n');
+        Assert.Equal(4, lines.Length);
+        // The state column starts at the same offset on every line.
+        var stateAt = lines[0].IndexOf("state", StringComparison.Ordinal);
+        Assert.Equal(stateAt, lines[2].IndexOf("Complete", StringComparison.Ordinal));
+        Assert.Equal(stateAt, lines[3].IndexOf("Failed", StringComparison.Ordinal));
+        Assert.Contains("exit code 1", lines[3]);
+        var md = new MarkdownReportExporter().Render(table);
+        Assert.Contains("a\\|b", md);
+        Assert.Contains("| rank | number | state | f1 | opt | duration_s | fail_reason |", md);
+    }
+
+    [Fact]
+    public void Exporters_are_found_by_format_name()
+    {
+        Assert.Equal(["table", "csv", "json", "md"], ReportExporters.Formats);
+        Assert.IsType<MarkdownReportExporter>(ReportExporters.Get("markdown"));
+        var e = Assert.Throws<ArgumentException>(() => ReportExporters.Get("xml"));
+        Assert.Contains("known: table, csv, json, md", e.Message);
+    }
+
+    [Fact]
+    public async Task A_study_report_is_built_from_its_stored_trials()
+    {
+        await using var study = await Study.CreateAsync("rep", new StudyOptions { Direction = Direction.Maximize, Sampler = new Tunesmith.Samplers.RandomSampler(seed: 1) });
+        study.Optimize(t => t.SuggestFloat("x", 0, 1), trials: 10);
+        var table = await ReportTable.FromStudyAsync(study, top: 3);
+        Assert.Equal(3, table.Rows.Count);
+        var best = study.Trials.OrderByDescending(t => t.Value).Take(3).Select(t => t.Number);
+        Assert.Equal(best, table.Rows.Select(r => r.Number));
+    }
+
+    /// <summary>A small RFC 4180 reader, independent of the writer, to check what a spreadsheet would read back.</summary>
+    private static List<List<string>> ParseCsv(string text)
+    {
+        var rows = new List<List<string>>();
+        var row = new List<string>();
+        var field = new System.Text.StringBuilder();
+        var i = 0;
+        var quoted = false;
+        while (i < text.Length)
+        {
+            var c = text[i];
+            if (quoted)
+            {
+                if (c == '"' && i + 1 < text.Length && text[i + 1] == '"') { field.Append('"'); i += 2; continue; }
+                if (c == '"') { quoted = false; i++; continue; }
+                field.Append(c); i++; continue;
+            }
+            switch (c)
+            {
+                case '"': quoted = true; i++; break;
+                case ',': row.Add(field.ToString()); field.Clear(); i++; break;
+                case '\r' when i + 1 < text.Length && text[i + 1] == '\n':
+                    row.Add(field.ToString()); field.Clear(); rows.Add(row); row = []; i += 2; break;
+                default: field.Append(c); i++; break;
+            }
+        }
+        if (field.Length > 0 || row.Count > 0) { row.Add(field.ToString()); rows.Add(row); }
+        return rows;
+    }
+}

@@ -1,0 +1,248 @@
+using Tunesmith.Execution;
+using Tunesmith.Spaces.Spec;
+using Xunit;
+
+namespace Tunesmith.Tests.Spec;
+
+/// <summary>Every class of study-file error names the file, the line and column, and the field, on one line.</summary>
+public sealed class StudyFileErrorTests
+{
+    private static StudyFileException Fail(string yaml)
+    {
+        var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse(yaml, "study.yaml", "/tmp"));
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.StartsWith($"study.yaml:{e.Line}:{e.Column}: ", e.Message);
+        return e;
+    }
+
+    private static void AssertAt(StudyFileException e, int line, int column, string field, string fragment)
+    {
+        Assert.Equal((line, column, field), (e.Line, e.Column, e.Field));
+        Assert.Contains(fragment, e.Problem);
+    }
+
+    [Fact]
+    public void Low_above_high_names_the_range_line_and_the_parameter()
+    {
+        var e = Fail("""
+            name: s
+            command: run {lr}
+            space:
+              lr: { float: [0.1, 0.01] }
+            """);
+        AssertAt(e, 4, 16, "space.lr", "low (0.1) must be less than high (0.01)");
+        Assert.Equal("study.yaml:4:16: space.lr: low (0.1) must be less than high (0.01)", e.Message);
+    }
+
+    [Fact]
+    public void Unknown_top_level_key_suggests_the_closest_known_key()
+    {
+        var e = Fail("""
+            name: s
+            command: run
+            trails: 10
+            """);
+        AssertAt(e, 3, 1, "trails", "unknown key 'trails' (did you mean 'trials'?)");
+    }
+
+    [Fact]
+    public void Unknown_key_inside_a_parameter_suggests_the_closest_one()
+    {
+        var e = Fail("""
+            command: run {lr}
+            space:
+              lr: { float: [0.001, 0.1], lgo: true }
+            """);
+        AssertAt(e, 3, 30, "space.lr.lgo", "did you mean 'log'?");
+    }
+
+    [Fact]
+    public void Wrong_type_names_what_was_expected_and_what_was_found()
+    {
+        var e = Fail("""
+            command: run
+            parallel: four
+            """);
+        AssertAt(e, 2, 11, "parallel", "expected an integer, got the string 'four'");
+        var f = Fail("""
+            command: run {n}
+            space:
+              n: { int: [1, 2.5] }
+            """);
+        AssertAt(f, 3, 17, "space.n.int", "expected an integer");
+    }
+
+    [Fact]
+    public void Log_scale_with_a_non_positive_low_is_rejected()
+    {
+        var e = Fail("""
+            command: run {lr}
+            space:
+              lr: { float: [0, 1], log: true }
+            """);
+        AssertAt(e, 3, 16, "space.lr", "log scale needs low > 0");
+    }
+
+    [Fact]
+    public void Empty_choices_are_rejected()
+    {
+        var e = Fail("""
+            command: run {opt}
+            space:
+              opt: { choice: [] }
+            """);
+        AssertAt(e, 3, 18, "space.opt.choice", "choices must not be empty");
+    }
+
+    [Fact]
+    public void A_step_that_does_not_divide_the_range_points_at_the_step()
+    {
+        var e = Fail("""
+            command: run {units}
+            space:
+              units: { int: [16, 250], step: 16 }
+            """);
+        AssertAt(e, 3, 34, "space.units.step", "does not divide the range");
+    }
+
+    [Fact]
+    public void An_expr_naming_a_missing_parameter_points_at_the_name()
+    {
+        var e = Fail("""
+            command: run {padding}
+            space:
+              kernel_size: { int: [1, 7], step: 2 }
+              padding: { expr: "kernal_size // 2" }
+            """);
+        // The quoted scalar starts at column 20; the name is its first character, one column in.
+        AssertAt(e, 4, 21, "space.padding.expr", "'kernal_size'");
+        Assert.Contains("did you mean 'kernel_size'?", e.Problem);
+    }
+
+    [Fact]
+    public void An_expr_with_a_syntax_error_points_at_the_offending_token()
+    {
+        var e = Fail("""
+            command: run {p}
+            space:
+              k: { int: [1, 7] }
+              p: { expr: k + * 2 }
+            """);
+        AssertAt(e, 4, 18, "space.p.expr", "unexpected '*'");
+    }
+
+    [Fact]
+    public void A_when_naming_a_missing_parameter_is_rejected()
+    {
+        var e = Fail("""
+            command: run
+            space:
+              opt: { choice: [adam, sgd] }
+              momentum: { float: [0, 0.99], when: { optimizer: sgd } }
+            """);
+        AssertAt(e, 4, 41, "space.momentum.when.optimizer", "names parameter 'optimizer', which is not defined before it");
+    }
+
+    [Fact]
+    public void A_when_value_outside_the_parent_choices_is_rejected()
+    {
+        var e = Fail("""
+            command: run
+            space:
+              opt: { choice: [adam, sgd] }
+              momentum: { float: [0, 0.99], when: { opt: sgdd } }
+            """);
+        AssertAt(e, 4, 46, "space.momentum.when.opt", "value sgdd is not in 'opt'");
+    }
+
+    [Fact]
+    public void A_command_placeholder_naming_no_parameter_points_at_the_placeholder()
+    {
+        var e = Fail("""
+            command: python3 train.py --lr {lr} --layers {layrs}
+            space:
+              lr: { float: [0.001, 0.1] }
+              layers: { int: [1, 4] }
+            """);
+        AssertAt(e, 1, 46, "command", "placeholder {layrs} names no parameter (did you mean 'layers'?)");
+    }
+
+    [Fact]
+    public void A_list_command_placeholder_error_points_at_its_item()
+    {
+        var e = Fail("""
+            command:
+              - python3
+              - --lr={rate}
+            space:
+              lr: { float: [0.001, 0.1] }
+            """);
+        AssertAt(e, 3, 5, "command", "placeholder {rate}");
+    }
+
+    [Fact]
+    public void Duplicate_keys_are_reported_with_their_line()
+    {
+        var e = Fail("""
+            command: run
+            trials: 3
+            trials: 4
+            """);
+        Assert.Equal(3, e.Line);
+        Assert.Contains("uplicate", e.Message);
+    }
+
+    [Fact]
+    public void Malformed_yaml_is_one_line_with_a_position()
+    {
+        var e = Fail("command: [run\nspace: {");
+        Assert.True(e.Line >= 1);
+        Assert.Contains("not valid YAML or JSON", e.Problem);
+    }
+
+    [Fact]
+    public void Missing_command_and_unknown_sampler_and_bad_direction_are_named()
+    {
+        AssertAt(Fail("name: s\n"), 1, 1, "command", "needs a command");
+        AssertAt(Fail("command: run\nsampler: tpee\n"), 2, 10, "sampler", "unknown sampler 'tpee'");
+        AssertAt(Fail("command: run\ndirection: maximise\n"), 2, 12, "direction", "did you mean 'maximize'?");
+        AssertAt(Fail("command: run\ntimeout: soon\n"), 2, 10, "timeout", "expected a duration");
+        AssertAt(Fail("command: run\nresources: { gpus_per_trial: -1 }\n"), 2, 30, "resources.gpus_per_trial", "must be ≥ 0");
+    }
+
+    [Fact]
+    public void An_unreadable_file_names_the_path()
+    {
+        var e = Assert.Throws<StudyFileException>(() => StudyFile.Load("/nonexistent/dir/study.yaml"));
+        Assert.Equal("/nonexistent/dir/study.yaml: no such file", e.Message);
+    }
+
+    [Fact]
+    public void Shell_operators_in_a_command_are_refused_with_their_column()
+    {
+        var e = Fail("command: python3 train.py > out.txt\n");
+        AssertAt(e, 1, 27, "command", "shell operator");
+    }
+
+    [Fact]
+    public void Errors_inside_branches_and_repeat_blocks_carry_the_full_field_path()
+    {
+        var e = Fail("""
+            command: run
+            space:
+              kernel:
+                branch:
+                  rbf: { gamma: { float: [1, 0.5] } }
+            """);
+        AssertAt(e, 5, 30, "space.kernel.branch.rbf.gamma", "must be less than high");
+        var f = Fail("""
+            command: run
+            space:
+              layers:
+                repeat:
+                  count: { int: [1, 3] }
+                  block: { units: { int: [8, 64], setp: 8 } }
+            """);
+        AssertAt(f, 6, 39, "space.layers.repeat.block.units.setp", "did you mean 'step'?");
+    }
+}
