@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Tunesmith.Cli.Internal;
+using Tunesmith.Execution;
+using Tunesmith.Execution.Commands;
 
 namespace Tunesmith.Cli.Commands;
 
@@ -18,9 +20,16 @@ internal sealed class CreateCommand : Command
         SetAction(ExecuteAsync);
     }
 
-    private Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
+    private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
     {
-        _ = _console;
-        throw new CliUsageException("create: the study-file parser is not available in this build yet");
+        var file = StudyFile.Load(parse.GetRequiredValue(_file));
+        var url = StorageUrl.Resolve(parse.GetValue(_storage), file.ResolvedStorage, _console);
+        await using var storage = StorageScope.Open(url);
+        var existed = await storage.GetStudyAsync(file.Name, ct) is not null;
+        await using var study = await StudyFileRun.OpenAsync(file, storage, cancellationToken: ct);
+        _console.Out.WriteLine(existed
+            ? $"study '{study.Name}' already exists in {url}; its stored study file was updated"
+            : $"created study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {url}");
+        return ExitCodes.Ok;
     }
 }

@@ -1,5 +1,8 @@
 using System.CommandLine;
 using Tunesmith.Cli.Internal;
+using Tunesmith.Cli.Internal.Progress;
+using Tunesmith.Execution;
+using Tunesmith.Execution.Commands;
 
 namespace Tunesmith.Cli.Commands;
 
@@ -28,9 +31,26 @@ internal sealed class RunCommand : Command
         SetAction(ExecuteAsync);
     }
 
-    private Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
+    private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
     {
-        _ = (_console, _time);
-        throw new CliUsageException("run: the study-file parser is not available in this build yet");
+        var file = StudyFile.Load(parse.GetRequiredValue(_file));
+        var fixedParams = CoerceFixed(file, Assignments.Parse(parse.GetValue(_set)));
+        var trials = parse.GetValue(_trials);
+        var parallel = parse.GetValue(_parallel);
+        if (trials is < 0) throw new CliUsageException($"--trials {trials}: must be ≥ 0");
+        if (parallel is < 1) throw new CliUsageException($"--parallel {parallel}: must be ≥ 1");
+        var runOptions = StudyFileRun.RunOptions(file, trials, parallel, CommandRunSession.ParseDuration(parse.GetValue(_timeout), "--timeout"));
+        var url = StorageUrl.Resolve(parse.GetValue(_storage), file.ResolvedStorage, _console);
+        var mode = ProgressViews.Choose(parse.GetValue(_quiet), parse.GetValue(_logFormat)!, _console);
+
+        await using var storage = StorageScope.Open(url);
+        await using var study = await StudyFileRun.OpenAsync(file, storage, parse.GetValue(_seed), cancellationToken: ct);
+        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time);
+    }
+
+    private static IReadOnlyDictionary<string, object?> CoerceFixed(StudyFile file, IReadOnlyDictionary<string, object?> values)
+    {
+        try { return StudyFileRun.CoerceFixed(file, values); }
+        catch (ArgumentException e) { throw new CliUsageException($"--set: {e.Message}"); }
     }
 }

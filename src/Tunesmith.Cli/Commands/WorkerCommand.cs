@@ -1,5 +1,8 @@
 using System.CommandLine;
 using Tunesmith.Cli.Internal;
+using Tunesmith.Cli.Internal.Progress;
+using Tunesmith.Execution;
+using Tunesmith.Execution.Commands;
 
 namespace Tunesmith.Cli.Commands;
 
@@ -24,9 +27,20 @@ internal sealed class WorkerCommand : Command
         SetAction(ExecuteAsync);
     }
 
-    private Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
+    private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
     {
-        _ = (_console, _time);
-        throw new CliUsageException("worker: the study-file parser is not available in this build yet");
+        var name = parse.GetRequiredValue(_study);
+        var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
+        var cap = parse.GetValue(_oneTrial) ? 1 : parse.GetValue(_trials);
+        if (cap is < 1) throw new CliUsageException($"--trials {cap}: must be ≥ 1");
+        var mode = ProgressViews.Choose(parse.GetValue(_quiet), parse.GetValue(_logFormat)!, _console);
+
+        await using var storage = StorageScope.Open(url);
+        var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
+        var file = StudyFileRun.ReadStored(record)
+            ?? throw new CliUsageException($"study '{name}' has no stored study file (it was not created by 'tunesmith run' or 'tunesmith create'), so a worker cannot run it");
+        await using var study = await StudyFileRun.OpenAsync(file, storage, create: false, cancellationToken: ct);
+        var runOptions = StudyFileRun.RunOptions(file, parallel: parse.GetValue(_oneTrial) ? 1 : null) with { MaxTrialsThisRun = cap };
+        return await CommandRunSession.RunAsync(study, file, url, runOptions, new Dictionary<string, object?>(), parse.GetValue(_gpus), mode, _console, _time);
     }
 }

@@ -9,9 +9,8 @@ internal static class StoredStudyFile
     /// <summary>The study's declarative space, or null when the study was not created from a study file.</summary>
     public static Task<SearchSpace?> TryGetSpaceAsync(Study study, CancellationToken ct)
     {
-        _ = study;
         _ = ct;
-        return Task.FromResult<SearchSpace?>(null);
+        return Task.FromResult(Tunesmith.Execution.Commands.StudyFileRun.ReadStored(study.Record)?.Space);
     }
 
     /// <summary>Checks every name against the space and coerces each value onto its distribution; errors name <paramref name="where"/>.</summary>

@@ -268,11 +268,13 @@ public sealed class Study : IAsyncDisposable
         using var heartbeatStop = new CancellationTokenSource();
         var heartbeat = HeartbeatLoopAsync(running, heartbeatStop.Token);
 
+        var startedHere = 0;
         async Task WorkerLoopAsync()
         {
             while (!stop.IsCancellationRequested)
             {
                 if (deadline is { } d && _time.GetUtcNow() >= d) break;
+                if (options.MaxTrialsThisRun is { } cap && Interlocked.Increment(ref startedHere) > cap) break;
                 Trial? trial;
                 try { trial = await AskCoreAsync(options.Trials, stop.Token, trialStop.Token).ConfigureAwait(false); }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }

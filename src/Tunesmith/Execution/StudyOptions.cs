@@ -70,6 +70,12 @@ public sealed record OptimizeOptions
     /// </summary>
     public int Retries { get; init; }
 
+    /// <summary>
+    /// At most this many trials are started by this call, whatever the study's budget (e.g. <c>tunesmith worker --one-trial</c>,
+    /// a cluster job that runs one trial); null: no cap. The study-wide <see cref="Trials"/> budget still holds.
+    /// </summary>
+    public int? MaxTrialsThisRun { get; init; }
+
     /// <summary>Called after each trial finishes (in any state), on the thread that ran it.</summary>
     public IReadOnlyList<Action<Study, FrozenTrial>> Callbacks { get; init; } = [];
 
@@ -78,6 +84,7 @@ public sealed record OptimizeOptions
     {
         if (Trials is < 0) throw new ArgumentOutOfRangeException(nameof(Trials), Trials, "trials must be ≥ 0");
         if (Retries < 0) throw new ArgumentOutOfRangeException(nameof(Retries), Retries, "retries must be ≥ 0");
+        if (MaxTrialsThisRun is < 0) throw new ArgumentOutOfRangeException(nameof(MaxTrialsThisRun), MaxTrialsThisRun, "the per-run trial cap must be ≥ 0");
         if (Parallelism < 1) throw new ArgumentOutOfRangeException(nameof(Parallelism), Parallelism, "parallelism must be ≥ 1");
         if (Timeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "timeout must be > 0");
     }

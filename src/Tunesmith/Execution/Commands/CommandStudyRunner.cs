@@ -17,6 +17,9 @@ public sealed record CommandStudyOptions
     /// <summary>Re-runs a failed trial's params up to this many times, in the first attempt's directory (default 0).</summary>
     public int Retries { get; init; }
 
+    /// <summary>At most this many trials are started by this run (a worker's own cap, e.g. one trial per cluster job); null: no cap.</summary>
+    public int? MaxTrialsThisRun { get; init; }
+
     /// <summary>Stops the study at the first failure that is not retried: no new trial starts, running ones are stopped.</summary>
     public bool FailFast { get; init; }
 
@@ -117,6 +120,7 @@ public sealed class CommandStudyRunner
             Parallelism = EffectiveParallelism,
             Timeout = _options.Timeout,
             Retries = _options.Retries,
+            MaxTrialsThisRun = _options.MaxTrialsThisRun,
             FailFast = _options.FailFast,
             Callbacks = [OnFinished],
         };

@@ -1,0 +1,73 @@
+using Tunesmith.Cli.Internal.Progress;
+using Tunesmith.Execution;
+using Tunesmith.Execution.Commands;
+using Tunesmith.Execution.Resources;
+
+namespace Tunesmith.Cli.Internal;
+
+/// <summary>What <c>run</c> and <c>worker</c> share: GPU discovery, the resource pool, the progress view, signal handling and the summary.</summary>
+internal static class CommandRunSession
+{
+    /// <summary>Runs the study's command trials on this machine and returns the exit code.</summary>
+    public static async Task<int> RunAsync(Study study, StudyFile file, string storageUrl, CommandStudyOptions runOptions,
+        IReadOnlyDictionary<string, object?> fixedParams, string? gpus, ProgressMode mode, CliConsole console, TimeProvider time)
+    {
+        IReadOnlyList<string> gpuIds;
+        try { gpuIds = (await GpuDiscovery.DiscoverAsync(gpus, console.GetEnvironment)).Gpus; }
+        catch (ArgumentException e) { throw new CliUsageException($"--gpus {gpus}: {e.Message}"); }
+        ResourcePool pool;
+        try { pool = StudyFileRun.CreatePool(file, gpuIds, runOptions.Parallel); }
+        catch (ArgumentException e) { throw new CliUsageException($"{file.SourceName}: resources: {StripParam(e)}"); }
+
+        var history = await study.RefreshAsync();
+        var finishedBefore = history.Trials.Count(t => t.State.IsFinished() && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
+        var progress = new RunProgress(study.Name, study.Direction, study.Metric, runOptions.Trials, finishedBefore, history.Best, time);
+        var runDirectory = StudyFileRun.RunDirectory(file, storageUrl);
+        var runner = new CommandStudyRunner(study, StudyFileRun.ObjectiveOptions(file, runDirectory, pool, fixedParams, progress), runOptions);
+
+        if (mode != ProgressMode.Json && mode != ProgressMode.Quiet)
+            console.Error.WriteLine($"study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {storageUrl}: " +
+                $"{(runOptions.Trials is { } n ? $"budget {n} trials" : "no trial budget")}, parallel {runner.EffectiveParallelism}" +
+                (pool.Gpus.Count > 0 ? $", GPUs {string.Join(",", pool.Gpus)}" : "") + $"; trial logs in {Path.Combine(runDirectory, "trials")}");
+
+        using var signal = new InterruptSignal();
+        var result = await ProgressViews.ShowWhileAsync(mode, progress, console, () => runner.RunAsync(signal.Token));
+
+        var summary = $"study '{study.Name}': this run {result.Completed} complete, {result.Pruned} pruned, {result.Failed} failed";
+        if (result.Resumed > 0) summary += $" ({result.Resumed} interrupted trials resumed)";
+        if (mode == ProgressMode.Json) { } // the events said it all
+        else console.Error.WriteLine(summary);
+        if (result.Best is { } best && mode != ProgressMode.Json)
+            console.Out.WriteLine($"best: trial {best.Number} {study.Metric}={Formats.Value(best.Value)} {RunProgress.FormatParams(best.Params)}");
+
+        switch (result.Stop)
+        {
+            case CommandStudyStop.Interrupted:
+                console.Error.WriteLine($"tunesmith: interrupted; running trials were stopped and recorded Failed (interrupted). Resume with the same command.");
+                return signal.ExitCode ?? ExitCodes.Interrupted;
+            case CommandStudyStop.FailedFast:
+                var reason = result.FailedTrial?.FailReason?.Split('\n', 2)[0] ?? "a trial failed";
+                console.Error.WriteLine($"tunesmith: fail_fast: trial {result.FailedTrial?.Number.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} failed: {reason}");
+                return ExitCodes.Failed;
+            default:
+                return ExitCodes.Ok;
+        }
+    }
+
+    private static string StripParam(ArgumentException e) =>
+        e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+
+    /// <summary>Parses a duration flag: 90, 90s, 30m, 2h (the study file's syntax).</summary>
+    public static TimeSpan? ParseDuration(string? text, string flag)
+    {
+        if (text is null) return null;
+        var t = text.Trim();
+        var unit = t.Length > 0 && char.IsAsciiLetter(t[^1]) ? t[^1] : 's';
+        var number = char.IsAsciiLetter(unit) && t.Length > 0 && char.IsAsciiLetter(t[^1]) ? t[..^1] : t;
+        double factor = unit switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => double.NaN };
+        TimeSpan? parsed = double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n)
+            && double.IsFinite(n * factor) ? TimeSpan.FromSeconds(n * factor) : null;
+        if (parsed is not { } d || d <= TimeSpan.Zero) throw new CliUsageException($"{flag} '{text}': expected a positive duration such as 90s, 30m or 2h");
+        return d;
+    }
+}

@@ -1,0 +1,151 @@
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+using Tunesmith.Execution;
+using Tunesmith.Execution.Commands;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Cli.Internal.Progress;
+
+/// <summary>How a run shows its progress: a live view in a terminal, one line per finished trial, JSON events, or nothing.</summary>
+internal enum ProgressMode { Live, Lines, Json, Quiet }
+
+/// <summary>Writes a run's progress in one of the <see cref="ProgressMode"/>s while the run goes on.</summary>
+internal static class ProgressViews
+{
+    public static ProgressMode Choose(bool quiet, string logFormat, CliConsole console) =>
+        quiet ? ProgressMode.Quiet
+        : logFormat == "json" ? ProgressMode.Json
+        : console.OutputIsTerminal ? ProgressMode.Live
+        : ProgressMode.Lines;
+
+    /// <summary>Runs <paramref name="run"/> while showing its progress; returns its result.</summary>
+    public static async Task<T> ShowWhileAsync<T>(ProgressMode mode, RunProgress progress, CliConsole console, Func<Task<T>> run)
+    {
+        var gate = new object();
+        switch (mode)
+        {
+            case ProgressMode.Lines:
+                progress.Subscribe(e =>
+                {
+                    if (e is CommandTrialFinished f) lock (gate) console.Out.WriteLine(FinishedLine(progress, f.Trial));
+                });
+                return await run();
+            case ProgressMode.Json:
+                progress.Subscribe(e => { var line = JsonEvent(progress, e); lock (gate) console.Out.WriteLine(line); });
+                return await run();
+            case ProgressMode.Live:
+                var ansi = console.CreateAnsiConsole();
+                T result = default!;
+                await ansi.Live(Render(progress)).AutoClear(false).StartAsync(async ctx =>
+                {
+                    var task = run();
+                    while (!task.IsCompleted)
+                    {
+                        ctx.UpdateTarget(Render(progress));
+                        await Task.WhenAny(task, Task.Delay(250));
+                    }
+                    ctx.UpdateTarget(Render(progress));
+                    result = await task;
+                });
+                return result;
+            default:
+                return await run();
+        }
+    }
+
+    /// <summary>The line printed for a finished trial when output is not a terminal.</summary>
+    public static string FinishedLine(RunProgress p, FrozenTrial t)
+    {
+        var done = p.FinishedBefore + p.FinishedThisRun;
+        var of = p.Budget is { } b ? $"{done}/{b}" : done.ToString(CultureInfo.InvariantCulture);
+        var outcome = t.State switch
+        {
+            TrialState.Complete => $"{p.Metric}={Formats.Value(t.Value)}",
+            TrialState.Failed => $"failed: {FirstLine(t.FailReason)}",
+            _ => t.State.ToString().ToLowerInvariant(),
+        };
+        var best = p.Best is { } bt ? $" | best #{bt.Number} {Formats.Value(bt.Value)}" : "";
+        return $"[{of}] trial {t.Number} {t.State.ToString().ToLowerInvariant()} {outcome} ({Formats.Duration(t.Duration)}) {RunProgress.FormatParams(t.Params)}{best}";
+    }
+
+    private static string FirstLine(string? s)
+    {
+        if (s is null) return "(no reason)";
+        var line = s.Split('\n', 2)[0].Trim();
+        return line.Length > 160 ? line[..160] + "…" : line;
+    }
+
+    private static string JsonEvent(RunProgress p, CommandTrialEvent e)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("time", p.Now.ToString("O", CultureInfo.InvariantCulture));
+            w.WriteString("study", p.Study);
+            w.WriteNumber("trial", e.TrialNumber);
+            switch (e)
+            {
+                case CommandTrialStarted s:
+                    w.WriteString("event", "started");
+                    w.WritePropertyName("params");
+                    w.WriteRawValue(ParamValues.ToJson(s.Params));
+                    w.WriteString("dir", s.Directory);
+                    if (s.Gpus.Count > 0) w.WriteString("gpus", string.Join(",", s.Gpus));
+                    if (s.RetryOf is { } retryOf) w.WriteNumber("retry_of", retryOf);
+                    break;
+                case CommandTrialReported r:
+                    w.WriteString("event", "report");
+                    w.WriteNumber("step", r.Step);
+                    w.WriteStartObject("metrics");
+                    foreach (var (k, m) in r.Metrics) if (double.IsFinite(m)) w.WriteNumber(k, m); else w.WriteString(k, m.ToString(CultureInfo.InvariantCulture));
+                    w.WriteEndObject();
+                    break;
+                case CommandTrialFinished f:
+                    w.WriteString("event", "finished");
+                    w.WriteString("state", f.Trial.State.ToString());
+                    if (f.Trial.Value is { } v) w.WriteNumber("value", v); else w.WriteNull("value");
+                    w.WriteStartObject("metrics");
+                    foreach (var (k, x) in f.Trial.Metrics) if (double.IsFinite(x)) w.WriteNumber(k, x);
+                    w.WriteEndObject();
+                    w.WritePropertyName("params");
+                    w.WriteRawValue(ParamValues.ToJson(f.Trial.Params));
+                    if (f.Trial.Duration is { } d) w.WriteNumber("duration_seconds", Math.Round(d.TotalSeconds, 3));
+                    if (f.Trial.FailReason is { } reason) w.WriteString("reason", reason);
+                    break;
+            }
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static IRenderable Render(RunProgress p)
+    {
+        var done = p.FinishedBefore + p.FinishedThisRun;
+        var header = $"[bold]{Markup.Escape(p.Study)}[/]  done {done}{(p.Budget is { } b ? $"/{b}" : "")}  " +
+            $"[green]complete {p.Complete}[/]  [yellow]pruned {p.Pruned}[/]  [red]failed {p.Failed}[/]  running {p.Running.Count}  " +
+            $"elapsed {Formats.Duration(p.Now - p.StartedAt)}" + (p.Eta is { } eta ? $"  ETA {Formats.Duration(eta)}" : "");
+        var best = p.Best is { } bt
+            ? $"best: trial {bt.Number}  {Markup.Escape(p.Metric)} = [bold]{Formats.Value(bt.Value)}[/]  {Markup.Escape(RunProgress.FormatParams(bt.Params))}"
+            : "best: -";
+        var table = new Table().Border(TableBorder.Simple);
+        table.AddColumn(new TableColumn("trial").RightAligned());
+        table.AddColumn(new TableColumn("elapsed").RightAligned());
+        table.AddColumn(new TableColumn("step").RightAligned());
+        table.AddColumn(new TableColumn("last report"));
+        table.AddColumn(new TableColumn("params"));
+        foreach (var r in p.Running)
+        {
+            var last = r.LastMetrics.Count == 0 ? "-" : string.Join(" ", r.LastMetrics.Where(m => m.Key != "step").Select(m => $"{m.Key}={Formats.Value(m.Value)}"));
+            table.AddRow(
+                new Text(r.Number.ToString(CultureInfo.InvariantCulture)),
+                new Text(Formats.Duration(p.Now - r.Started)),
+                new Text(r.Step?.ToString(CultureInfo.InvariantCulture) ?? "-"),
+                new Text(last),
+                new Text(RunProgress.FormatParams(r.Params)));
+        }
+        return new Rows(new Markup(header), new Markup(best), table);
+    }
+}

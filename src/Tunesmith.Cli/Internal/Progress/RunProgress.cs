@@ -1,0 +1,105 @@
+using Tunesmith.Execution;
+using Tunesmith.Execution.Commands;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Cli.Internal.Progress;
+
+/// <summary>A running trial as the progress view knows it.</summary>
+internal sealed record RunningTrial(int Number, IReadOnlyDictionary<string, object?> Params, DateTimeOffset Started, long? Step, IReadOnlyDictionary<string, double> LastMetrics);
+
+/// <summary>
+/// What a run has done so far, collected from the command trials' events (which arrive on the trials' threads):
+/// counts, the best trial, and each running trial's elapsed time and last reported metrics. Views read snapshots of it.
+/// </summary>
+internal sealed class RunProgress : IProgress<CommandTrialEvent>
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<int, RunningTrial> _running = [];
+    private readonly TimeProvider _time;
+    private readonly List<Action<CommandTrialEvent>> _listeners = [];
+
+    public RunProgress(string study, Direction direction, string metric, int? budget, int finishedBefore, FrozenTrial? bestBefore, TimeProvider time)
+    {
+        Study = study;
+        Direction = direction;
+        Metric = metric;
+        Budget = budget;
+        FinishedBefore = finishedBefore;
+        Best = bestBefore;
+        _time = time;
+        StartedAt = time.GetUtcNow();
+    }
+
+    public string Study { get; }
+    public Direction Direction { get; }
+    public string Metric { get; }
+    public int? Budget { get; }
+    public int FinishedBefore { get; }
+    public DateTimeOffset StartedAt { get; }
+    public int Complete { get; private set; }
+    public int Pruned { get; private set; }
+    public int Failed { get; private set; }
+    public FrozenTrial? Best { get; private set; }
+    public DateTimeOffset Now => _time.GetUtcNow();
+
+    /// <summary>Trials finished by this run.</summary>
+    public int FinishedThisRun { get { lock (_gate) return Complete + Pruned + Failed; } }
+
+    /// <summary>Called (on the trial's thread, outside the lock) for every event after it is applied.</summary>
+    public void Subscribe(Action<CommandTrialEvent> listener) => _listeners.Add(listener);
+
+    public void Report(CommandTrialEvent value)
+    {
+        lock (_gate)
+        {
+            switch (value)
+            {
+                case CommandTrialStarted s:
+                    _running[s.TrialNumber] = new RunningTrial(s.TrialNumber, s.Params, s.StartedAt, null, new Dictionary<string, double>());
+                    break;
+                case CommandTrialReported r when _running.TryGetValue(r.TrialNumber, out var t):
+                    _running[r.TrialNumber] = t with { Step = r.Step, LastMetrics = r.Metrics };
+                    break;
+                case CommandTrialFinished f:
+                    _running.Remove(f.TrialNumber);
+                    switch (f.Trial.State)
+                    {
+                        case TrialState.Complete:
+                            Complete++;
+                            if (f.Trial.Value is { } v && (Best?.Value is not { } b || Direction.IsBetter(v, b))) Best = f.Trial;
+                            break;
+                        case TrialState.Pruned: Pruned++; break;
+                        default: Failed++; break;
+                    }
+                    break;
+            }
+        }
+        foreach (var l in _listeners) l(value);
+    }
+
+    /// <summary>The running trials, by number.</summary>
+    public IReadOnlyList<RunningTrial> Running { get { lock (_gate) return _running.Values.OrderBy(r => r.Number).ToList(); } }
+
+    /// <summary>Estimated time to the trial budget from this run's pace (null without a budget or before the first finish).</summary>
+    public TimeSpan? Eta
+    {
+        get
+        {
+            lock (_gate)
+            {
+                var done = Complete + Pruned + Failed;
+                if (Budget is not { } budget || done == 0) return null;
+                var remaining = budget - FinishedBefore - done;
+                if (remaining <= 0) return TimeSpan.Zero;
+                var perTrial = (Now - StartedAt) / done;
+                return perTrial * remaining;
+            }
+        }
+    }
+
+    /// <summary>Formats a trial's parameters compactly.</summary>
+    public static string FormatParams(IReadOnlyDictionary<string, object?> parameters) =>
+        string.Join(" ", parameters.Select(p => $"{p.Key}={FormatValue(p.Value)}"));
+
+    private static string FormatValue(object? v) => v is double d ? d.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : ParamValues.Format(v);
+}

@@ -1,0 +1,182 @@
+using Microsoft.Extensions.Logging;
+using Tunesmith.Execution.Resources;
+using Tunesmith.Spaces;
+using Tunesmith.Spaces.Spec;
+using Tunesmith.Storage;
+
+namespace Tunesmith.Execution.Commands;
+
+/// <summary>
+/// Turns a <see cref="StudyFile"/> into a running study of command trials: opens (creates or loads) the study with the
+/// file's direction, metric and sampler, stores the file's text with the study so a worker on another machine can run
+/// it without the file, and builds the objective and run options. <c>tunesmith run</c>, <c>create</c> and <c>worker</c>
+/// are these calls plus argument parsing; a library user gets the same behaviour from C#.
+/// </summary>
+public static class StudyFileRun
+{
+    /// <summary>Study system attribute holding the study file's text.</summary>
+    public const string StudyFileTextKey = "study_file";
+
+    /// <summary>Study system attribute holding the study file's full path when it was stored (for relative paths and messages).</summary>
+    public const string StudyFilePathKey = "study_file_path";
+
+    /// <summary>
+    /// Opens the study a file defines in <paramref name="storage"/>: creates it when absent (with <paramref name="create"/>),
+    /// loads it when present (with <paramref name="load"/>), and stores the file's text and path on it. A stored study whose
+    /// direction differs from the file's is refused with a one-line <see cref="StudyFileException"/>.
+    /// </summary>
+    public static async Task<Study> OpenAsync(StudyFile file, IStudyStorage storage, int? seed = null, bool create = true, bool load = true,
+        ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(storage);
+        var options = new StudyOptions
+        {
+            Direction = file.Direction,
+            Metric = file.Metric,
+            Sampler = file.CreateSampler(seed),
+            StorageInstance = storage,
+            LoggerFactory = loggerFactory,
+        };
+        var study = create && load ? await Study.CreateOrLoadAsync(file.Name, options, cancellationToken).ConfigureAwait(false)
+            : create ? await Study.CreateAsync(file.Name, options, cancellationToken).ConfigureAwait(false)
+            : await Study.LoadAsync(file.Name, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (study.Direction != file.Direction)
+                throw new StudyFileException(file.SourceName, 0, 0, "direction",
+                    $"study '{file.Name}' is stored with direction {study.Direction.ToString().ToLowerInvariant()}, the file says {file.Direction.ToString().ToLowerInvariant()}: use another name or delete the study");
+            if (study.Metric != file.Metric)
+                throw new StudyFileException(file.SourceName, 0, 0, "metric",
+                    $"study '{file.Name}' is stored with metric '{study.Metric}', the file says '{file.Metric}': use another name or delete the study");
+            await storage.SetStudyAttributesAsync(study.Record.Id, system: true,
+                [new(StudyFileTextKey, file.Text), new(StudyFilePathKey, file.Path ?? file.SourceName)], cancellationToken).ConfigureAwait(false);
+            return study;
+        }
+        catch
+        {
+            await study.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads back the study file stored with a study (by <see cref="OpenAsync"/>), or null when the study was not created
+    /// from one. Relative paths in it resolve against the original file's directory when it exists here, else the current one.
+    /// </summary>
+    public static StudyFile? ReadStored(StudyRecord study)
+    {
+        ArgumentNullException.ThrowIfNull(study);
+        if (!study.SystemAttributes.TryGetValue(StudyFileTextKey, out var t) || t is not string text) return null;
+        var path = study.SystemAttributes.TryGetValue(StudyFilePathKey, out var p) && p is string s ? s : $"{study.Name} (stored study file)";
+        var directory = System.IO.Path.GetDirectoryName(path) is { Length: > 0 } d && Directory.Exists(d) ? d : Directory.GetCurrentDirectory();
+        return StudyFile.Parse(text, path, directory);
+    }
+
+    /// <summary>
+    /// The study's run directory: trial n runs in <c>RunDirectory/trials/n/</c>. It is <c>runs/&lt;study&gt;</c> under the
+    /// file's <c>workdir</c>, else beside a SQLite database, else beside the study file.
+    /// </summary>
+    public static string RunDirectory(StudyFile file, string storageUrl)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        string baseDirectory;
+        if (file.Workdir is { } w) baseDirectory = w;
+        else if (SqlitePath(storageUrl) is { } db) baseDirectory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(db)) ?? file.Directory;
+        else baseDirectory = file.Directory;
+        return System.IO.Path.Combine(baseDirectory, "runs", SafeName(file.Name));
+    }
+
+    /// <summary>
+    /// Checks values that fix parameters for a run (<c>--set name=value</c>) against the file's space and coerces each onto
+    /// its parameter's type; throws <see cref="ArgumentException"/> naming an unknown parameter or a bad value.
+    /// </summary>
+    public static IReadOnlyDictionary<string, object?> CoerceFixed(StudyFile file, IReadOnlyDictionary<string, object?> values)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var distributions = new Dictionary<string, Distribution>(StringComparer.Ordinal);
+        foreach (var (name, distribution, _) in file.Space.Flatten()) distributions.TryAdd(name, distribution);
+        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (name, value) in values)
+        {
+            if (!distributions.TryGetValue(name, out var distribution))
+                throw new ArgumentException($"parameter '{name}' is not in study '{file.Name}' (its parameters: {string.Join(", ", distributions.Keys)})");
+            try { result[name] = distribution.Coerce(name, value); }
+            catch (SearchSpaceException e) { throw new ArgumentException(e.Message); }
+        }
+        return result;
+    }
+
+    /// <summary>Builds the objective options of a study file's command trials.</summary>
+    /// <param name="file">The study file.</param>
+    /// <param name="runDirectory">Where trial directories go (see <see cref="RunDirectory"/>).</param>
+    /// <param name="resources">The local pool, or null.</param>
+    /// <param name="fixedParams">Parameters fixed for every trial of this run (already coerced, see <see cref="CoerceFixed"/>).</param>
+    /// <param name="progress">Receives trial events, or null.</param>
+    /// <param name="loggerFactory">Logging, or null.</param>
+    public static CommandObjectiveOptions ObjectiveOptions(StudyFile file, string runDirectory, ResourcePool? resources = null,
+        IReadOnlyDictionary<string, object?>? fixedParams = null, IProgress<CommandTrialEvent>? progress = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var fixedValues = fixedParams ?? new Dictionary<string, object?>();
+        return new CommandObjectiveOptions
+        {
+            Command = (configuration, number, directory) => file.RenderCommand(configuration, number, directory),
+            Space = file.Space,
+            Suggest = fixedValues.Count == 0 ? null : trial => file.Space.Sample(new FixedParameterSuggester(trial, fixedValues)),
+            RootDirectory = runDirectory,
+            WorkingDirectory = file.Workdir ?? file.Directory,
+            Environment = file.Env,
+            TrialTimeout = file.TrialTimeout,
+            Resources = resources,
+            Progress = progress,
+            LoggerFactory = loggerFactory,
+        };
+    }
+
+    /// <summary>The run options of a study file (budget, parallelism, retries, fail-fast), each overridable.</summary>
+    public static CommandStudyOptions RunOptions(StudyFile file, int? trials = null, int? parallel = null, TimeSpan? timeout = null) => new()
+    {
+        Trials = trials ?? file.Trials,
+        Parallel = parallel ?? file.Parallel,
+        Timeout = timeout ?? file.Timeout,
+        Retries = file.Retries,
+        FailFast = file.FailFast,
+    };
+
+    /// <summary>Builds the local resource pool for a study file from the GPUs found (see <see cref="GpuDiscovery"/>).</summary>
+    public static ResourcePool CreatePool(StudyFile file, IReadOnlyList<string> gpus, int parallel) => new(new ResourcePoolOptions
+    {
+        Gpus = gpus,
+        GpusPerTrial = file.Resources.GpusPerTrial,
+        CpusPerTrial = file.Resources.CpusPerTrial ?? 0,
+        MaxGpus = file.Resources.MaxGpus,
+        MaxConcurrent = parallel,
+    });
+
+    private static string? SqlitePath(string url)
+    {
+        const string prefix = "sqlite:///";
+        if (!url.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return null;
+        var path = url[prefix.Length..];
+        var query = path.IndexOf('?');
+        if (query >= 0) path = path[..query];
+        return path.Length == 0 || path == ":memory:" ? null : path;
+    }
+
+    private static string SafeName(string name) =>
+        string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
+
+    /// <summary>Answers fixed parameters with their given values (recorded on the trial) and draws the rest from the trial.</summary>
+    private sealed class FixedParameterSuggester(Trial trial, IReadOnlyDictionary<string, object?> fixedValues) : IParameterSuggester
+    {
+        public object? Suggest(string name, Distribution distribution)
+        {
+            if (!fixedValues.TryGetValue(name, out var value)) return trial.Suggest(name, distribution);
+            trial.SetDerived(name, value);
+            return value;
+        }
+
+        public void SetDerived(string name, object? value) => trial.SetDerived(name, value);
+    }
+}
