@@ -1,5 +1,6 @@
 using System.Collections;
 using Tunesmith.Samplers.Sobol;
+using Tunesmith.Samplers.CmaEs;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Samplers;
@@ -19,7 +20,7 @@ public sealed record SamplerRequest(
 public static class SamplerRegistry
 {
     /// <summary>The names <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe"];
+    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes"];
 
     /// <summary>Builds the sampler called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming an unknown sampler or option.</summary>
     public static ISampler Create(string name, SamplerRequest request)
@@ -30,6 +31,7 @@ public static class SamplerRegistry
             "grid" => CreateGrid(request),
             "sobol" => CreateSobol(request),
             "tpe" => new Tpe.TpeSampler(Tpe.TpeOptions.FromStudyFile(request.Options, request.Seed)),
+            "cmaes" => new CmaEsSampler(CmaEsOptionsReader.Read(request.Options, request.Seed)),
             _ => throw new ArgumentException($"unknown sampler '{name}' (known: {string.Join(", ", Names)})"),
         };
         return sampler;
