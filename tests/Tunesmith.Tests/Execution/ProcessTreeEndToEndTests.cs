@@ -81,4 +81,23 @@ public sealed class ProcessTreeEndToEndTests : IDisposable
         if (tree.OwnsSession) Assert.Equal(tree.RootId, doc.RootElement[2].GetInt32());
         Assert.Equal(0, tree.Process.ExitCode);
     }
+
+    [Fact]
+    public async Task Kill_stops_the_tree_at_once_even_when_every_process_ignores_SIGTERM()
+    {
+        var script = _kit.Script("stubborn.py", """
+            import os, signal, subprocess, sys, time
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            child = subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(3600)"], stdout=subprocess.PIPE)
+            child.stdout.readline()
+            print(os.getpid(), child.pid, flush=True)
+            time.sleep(3600)
+            """);
+        using var tree = ProcessTree.Start(Python(script));
+        var pids = (await tree.Process.StandardOutput.ReadLineAsync())!.Split(' ').Select(int.Parse).ToArray();
+        tree.Kill();
+        await tree.Process.WaitForExitAsync();
+        await tree.TerminateAsync(TimeSpan.Zero); // returns at once: nothing is left to stop
+        Assert.All(pids, pid => Assert.False(ProcessTree.IsAlive(pid)));
+    }
 }

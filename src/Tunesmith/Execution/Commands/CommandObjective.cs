@@ -75,11 +75,23 @@ public sealed class CommandObjective
         return true;
     }
 
+    /// <summary>
+    /// SIGKILLs every running trial's whole process tree at once, without a grace period: for a second Ctrl+C, or a host
+    /// that must exit now. Trial programs run in sessions of their own, so they would otherwise outlive a killed runner.
+    /// The trials are recorded as usual if the runner lives on (Failed "interrupted" when the run was cancelled).
+    /// </summary>
+    public void KillRunningTrees()
+    {
+        foreach (var state in _running.Values)
+            state.Tree?.Kill();
+    }
+
     /// <summary>Runs one trial's program to its outcome; the signature of <see cref="Study.OptimizeAsync"/>'s objective.</summary>
     public async Task<double> RunAsync(Trial trial, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(trial);
-        var configuration = _options.Suggest?.Invoke(trial) ?? trial.Suggest(_options.Space!);
+        var configuration = _options.Suggest?.Invoke(trial)
+            ?? (_options.FixedParams.Count == 0 ? trial.Suggest(_options.Space!) : _options.Space!.Sample(new FixingSuggester(trial, _options.FixedParams)));
         var time = _options.TimeProvider;
 
         using var lease = _options.Resources is { } pool ? await pool.AcquireAsync(cancellationToken).ConfigureAwait(false) : null;
@@ -130,6 +142,7 @@ public sealed class CommandObjective
         try { tree = ProcessTree.Start(startInfo); }
         catch (Win32Exception e) { throw Fail(directory, trial, $"cannot start '{argv[0]}': {e.Message}", null, null); }
         using var _tree = tree;
+        state.Tree = tree;
         _running[trial.Number] = state;
         _logger.LogInformation("Trial {Number} started: pid {Pid} in {Directory}", trial.Number, tree.RootId, directory);
         _options.Progress?.Report(new CommandTrialStarted(trial.Number, new Dictionary<string, object?>(configuration), directory,
@@ -172,7 +185,8 @@ public sealed class CommandObjective
                 WriteOutcome(directory, trial, "Pruned", null, state.Result, exitCode, null, seconds);
                 throw new TrialPrunedException(trial.Number, state.LastStep ?? 0);
             }
-            if (cancellationToken.IsCancellationRequested && !exited)
+            // A program that died while the run was being cancelled was stopped, whatever its exit code says.
+            if (cancellationToken.IsCancellationRequested && (!exited || exitCode != 0))
             {
                 WriteOutcome(directory, trial, "Failed", null, state.Result, exitCode, Study.InterruptedReason, seconds);
                 throw new OperationCanceledException(cancellationToken);
@@ -424,9 +438,24 @@ public sealed class CommandObjective
         }
     }
 
-    private static string FormatSpan(TimeSpan t) => t.TotalSeconds < 120
-        ? $"{t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s"
-        : t.ToString(@"d\.hh\:mm\:ss", CultureInfo.InvariantCulture).TrimStart('0', '.');
+    private static string FormatSpan(TimeSpan t) =>
+        t.TotalSeconds < 120 ? $"{t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s"
+        : t.TotalHours < 2 ? $"{t.TotalMinutes.ToString("0.##", CultureInfo.InvariantCulture)} min"
+        : $"{t.TotalHours.ToString("0.##", CultureInfo.InvariantCulture)} h";
+
+    /// <summary>Walks a space for a trial, taking the fixed values instead of drawing them.</summary>
+    private sealed class FixingSuggester(Trial trial, IReadOnlyDictionary<string, object?> fixedParams) : IParameterSuggester
+    {
+        public object? Suggest(string name, Distribution distribution)
+        {
+            if (!fixedParams.TryGetValue(name, out var value)) return trial.Suggest(name, distribution);
+            var coerced = distribution.Coerce(name, value);
+            trial.SetDerived(name, coerced);
+            return coerced;
+        }
+
+        public void SetDerived(string name, object? value) => trial.SetDerived(name, value);
+    }
 
     /// <summary>What the stream readers learn while a trial's program runs.</summary>
     private sealed class RunState(CancellationTokenSource stop, int tailLines)
@@ -438,6 +467,7 @@ public sealed class CommandObjective
         public bool Pruned => _pruned;
         public volatile bool Closed;
         public IReadOnlyDictionary<string, double>? Result;
+        public ProcessTree? Tree;
         public string? LastLine;
         public string? ProtocolError;
         public long? LastStep;

@@ -26,6 +26,12 @@ public sealed record CommandObjectiveOptions
     public Func<Trial, Configuration>? Suggest { get; init; }
 
     /// <summary>
+    /// Values that replace the space's draw for every trial (a run's <c>--set name=value</c>): each is coerced onto its
+    /// parameter's distribution and recorded as a fixed (derived) value, so samplers do not model it.
+    /// </summary>
+    public IReadOnlyDictionary<string, object?> FixedParams { get; init; } = new Dictionary<string, object?>();
+
+    /// <summary>
     /// The study's run directory: trial n runs in <c>RootDirectory/trials/n/</c> (a retry in its first attempt's
     /// directory). Use one per study: two studies with one root would share trial directories.
     /// </summary>

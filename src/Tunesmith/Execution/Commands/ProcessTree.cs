@@ -99,6 +99,17 @@ public sealed class ProcessTree : IDisposable
         await WaitUntilGoneAsync(TimeSpan.FromSeconds(10), time).ConfigureAwait(false);
     }
 
+    /// <summary>SIGKILLs every live process of the tree now, without a grace period (synchronous: safe in a signal handler's last moments).</summary>
+    public void Kill()
+    {
+        if (OperatingSystem.IsLinux()) Signal(SigKill);
+        else
+        {
+            try { Process.Kill(entireProcessTree: true); }
+            catch (InvalidOperationException) { }
+        }
+    }
+
     /// <summary>Sends <paramref name="signal"/> to every live process of the tree; false when none was left.</summary>
     private bool Signal(int signal)
     {

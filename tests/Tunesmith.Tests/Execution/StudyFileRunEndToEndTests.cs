@@ -1,0 +1,65 @@
+using System.Text.Json;
+using Tunesmith.Execution;
+using Tunesmith.Execution.Commands;
+using Tunesmith.Execution.Resources;
+using Tunesmith.Storage;
+using Xunit;
+
+namespace Tunesmith.Tests.Execution;
+
+public sealed class StudyFileRunEndToEndTests : IDisposable
+{
+    private readonly CommandTestKit _kit = new();
+
+    public void Dispose() => _kit.Dispose();
+
+    [Fact]
+    public async Task A_study_file_runs_through_the_library_with_its_template_env_and_fixed_params()
+    {
+        _kit.Script("train.py", """
+            import json, os, sys
+            args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+            with open(os.path.join(os.environ["TUNESMITH_TRIAL_DIR"], "args.json"), "w") as f:
+                json.dump({"args": args, "mode": os.environ.get("MODE")}, f)
+            print("tunesmith:result " + json.dumps({"score": float(args["--lr"]) * int(args["--layers"])}))
+            """);
+        var file = StudyFile.Parse("""
+            name: file-run
+            direction: maximize
+            metric: score
+            command: python3 train.py --lr {lr} --layers {layers} --dir {trial_dir}
+            space:
+              lr: { float: [0.1, 0.2] }
+              layers: { int: [1, 4] }
+            sampler: random
+            trials: 4
+            parallel: 2
+            retries: 1
+            env: { MODE: test }
+            """, "file.yaml", _kit.Root);
+        await using var study = await Study.CreateAsync(file.Name, new StudyOptions
+        {
+            Direction = file.Direction, Metric = file.Metric, Sampler = file.CreateSampler(seed: 1), StorageInstance = new InMemoryStudyStorage(),
+        });
+        var pool = new ResourcePool(file.ToResourcePoolOptions(gpus: []));
+        var objective = file.ToCommandObjectiveOptions(resources: pool, fixedParams: new Dictionary<string, object?> { ["layers"] = "3" });
+        Assert.Equal(Path.Combine(_kit.Root, "file-run"), objective.RootDirectory);
+        var runner = new CommandStudyRunner(study, objective, file.ToCommandStudyOptions());
+        Assert.Equal(2, runner.EffectiveParallelism);
+
+        var result = await runner.RunAsync();
+
+        Assert.Equal(4, result.Completed);
+        foreach (var t in await study.GetTrialsAsync())
+        {
+            Assert.Equal(3L, t.Params["layers"]);
+            Assert.False(t.Distributions.ContainsKey("layers")); // fixed, not sampled
+            var dir = CommandObjective.TrialDirectory(objective.RootDirectory, t.Number);
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "args.json")));
+            Assert.Equal("3", doc.RootElement.GetProperty("args").GetProperty("--layers").GetString());
+            Assert.Equal(dir, doc.RootElement.GetProperty("args").GetProperty("--dir").GetString());
+            Assert.Equal("test", doc.RootElement.GetProperty("mode").GetString());
+            Assert.Equal((double)t.Params["lr"]! * 3, t.Value!.Value, 9);
+        }
+    }
+}
