@@ -137,9 +137,11 @@ internal static partial class StudyFileReader
     private static void CheckPlaceholder(YamlSource source, YamlNode node, int column, string name, IReadOnlyList<string> names)
     {
         if (CommandTemplate.BuiltInPlaceholders.Contains(name) || names.Contains(name)) return;
-        var known = names.Concat(CommandTemplate.BuiltInPlaceholders);
+        var known = names.Concat(CommandTemplate.BuiltInPlaceholders).ToList();
+        // A space with repeated blocks can name hundreds of parameters; list a readable handful.
+        var listed = known.Count <= 12 ? string.Join(", ", known) : string.Join(", ", known.Take(12)) + $", ... ({known.Count} in all)";
         throw source.Error(node, column, "command",
-            $"placeholder {{{name}}} names no parameter{ClosestName.Suggest(name, known)} (known: {string.Join(", ", known)})");
+            $"placeholder {{{name}}} names no parameter{ClosestName.Suggest(name, known)} (known: {listed})");
     }
 
     private static SamplerSpec ReadSampler(YamlSource source, YamlNode node, SearchSpace space, int? trials)

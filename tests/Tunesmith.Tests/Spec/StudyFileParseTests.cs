@@ -69,3 +69,70 @@ public sealed class StudyFileParseTests
         Assert.Contains("padding", f.ParameterNames);
     }
 }
+
+public sealed class StudyFileEdgeTests
+{
+    [Fact]
+    public void Json_with_tabs_and_nested_branches_parses()
+    {
+        var f = StudyFile.Parse("{\n\t\"command\": \"run {inner} {C}\",\n\t\"space\": {\"outer\": {\"branch\": {\"a\": {\"inner\": {\"branch\": {\"x\": {\"C\": {\"float\": [1, 2]}}, \"y\": {}}}}, \"b\": null}}}\n}", "s.json", "/tmp");
+        Assert.Equal(["outer", "inner", "C"], f.ParameterNames);
+        var study = Study.Create("nest", sampler: new RandomSampler(seed: 2));
+        var seen = new List<Configuration>();
+        study.Optimize(t => { var c = t.Suggest(f.Space); lock (seen) seen.Add(c); return 0; }, trials: 60);
+        Assert.All(seen, c =>
+        {
+            Assert.Equal(c.GetString("outer") == "a", c.ContainsKey("inner"));
+            Assert.Equal(c.ContainsKey("inner") && c.GetString("inner") == "x", c.ContainsKey("C"));
+        });
+        Assert.Contains(seen, c => c.ContainsKey("C"));
+    }
+
+    [Fact]
+    public void Literal_braces_and_sampler_options_and_durations_read_as_documented()
+    {
+        var f = StudyFile.Parse("""
+            command: [run, --cfg, '{{"lr": {lr}}}']
+            space: { lr: { float: [0.1, 0.2] } }
+            sampler: { random: { seed: 42 } }
+            timeout: 1h30m
+            trial_timeout: 90
+            """, "s.yaml", "/tmp");
+        Assert.Equal(["run", "--cfg", "{\"lr\": 0.15}"], f.RenderCommand(new Dictionary<string, object?> { ["lr"] = 0.15 }, 0, "/t"));
+        Assert.Equal(42, f.Sampler.Seed);
+        Assert.Equal(TimeSpan.FromMinutes(90), f.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(90), f.TrialTimeout);
+        Assert.IsType<RandomSampler>(f.CreateSampler());
+    }
+
+    [Fact]
+    public void Defaults_apply_when_keys_are_absent()
+    {
+        var f = StudyFile.Parse("command: run\n", "my-study.yaml", "/tmp");
+        Assert.Equal("my-study", f.Name);
+        Assert.Equal(Direction.Minimize, f.Direction);
+        Assert.Equal("value", f.Metric);
+        Assert.Equal("auto", f.Sampler.Name);
+        Assert.Null(f.Scheduler);
+        Assert.Equal(1, f.Parallel);
+        Assert.Null(f.Trials);
+        Assert.Null(f.Storage);
+        Assert.Empty(f.Space.Nodes);
+    }
+
+    [Fact]
+    public void Load_reads_a_file_and_resolves_paths_against_its_directory()
+    {
+        var dir = Directory.CreateTempSubdirectory("tunesmith-spec-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "s.yaml");
+            File.WriteAllText(path, "command: run\nstorage: sqlite:///db/t.db\nworkdir: out\n");
+            var f = StudyFile.Load(path);
+            Assert.Equal($"sqlite:///{dir.FullName}/db/t.db", f.ResolvedStorage);
+            Assert.Equal(Path.Combine(dir.FullName, "out"), f.Workdir);
+            Assert.Equal(path, f.Path);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+}
