@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Tunesmith.Execution;
 using Tunesmith.Spaces;
 
@@ -32,6 +33,7 @@ internal sealed class ObservationTable
     public IReadOnlyList<FrozenTrial> Running => _running;
 
     /// <summary>Reads the trials that finished since the last call and the trials running now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Update(StudyHistory history)
     {
         var trials = history.Trials;
@@ -121,6 +123,7 @@ internal sealed class ObservationTable
 
         public ReadOnlySpan<double> Values => _values.AsSpan(0, _filled);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void CatchUp(string name, List<FrozenTrial> trials)
         {
             if (_filled == trials.Count) return;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Samplers.Tpe;
@@ -60,6 +61,7 @@ internal sealed class ParamEncoding
     };
 
     /// <summary>The encoded value, or NaN when <paramref name="value"/> is not a value of the distribution.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Encode(object? value)
     {
         if (Kind == EncodedKind.Categorical)
@@ -73,6 +75,7 @@ internal sealed class ParamEncoding
     }
 
     /// <summary>The parameter value at an encoded position (snapped onto the grid or choice).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public object? Decode(double u)
     {
         switch (Distribution)
@@ -95,6 +98,7 @@ internal sealed class ParamEncoding
     }
 
     /// <summary>The encoded position of the value a position decodes to (the centre of a discrete cell, a snapped log integer).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Canonical(double u)
     {
         if (Kind == EncodedKind.Categorical) return Math.Clamp(Math.Round(u), 0, Cells - 1);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Samplers.Tpe;
@@ -105,6 +106,7 @@ public sealed class TpeSampler : ISampler
     /// One TPE proposal for a set of parameters modelled together; null when no Complete trial has them all.
     /// Values proposed are remembered so that, with the constant liar, later asks treat this trial as a bad point.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private object?[]? SampleJoint(SamplingContext context, IReadOnlyList<string> names, Distribution[] distributions, bool joint)
     {
         var d = names.Count;
@@ -210,6 +212,7 @@ public sealed class TpeSampler : ISampler
     }
 
     /// <summary>Marks the <paramref name="count"/> lowest-scored rows (earlier rows win ties); Pruned rows (score +∞) never qualify.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool[] SelectBest(ReadOnlySpan<double> scores, ReadOnlySpan<int> rows, int count)
     {
         // A sorted buffer of the best so far: count is small (≤ MaxGood), so insertion beats sorting every row.
@@ -237,6 +240,7 @@ public sealed class TpeSampler : ISampler
     }
 
     /// <summary>Kernel weights by age: equal up to 25 observations, then a linear ramp from 1/n for the oldest to 1 for the newest 25.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private double[] Weights(int n)
     {
         var w = new double[n];
