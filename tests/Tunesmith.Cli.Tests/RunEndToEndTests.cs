@@ -1,0 +1,207 @@
+using System.Text.Json;
+
+namespace Tunesmith.Cli.Tests;
+
+/// <summary>`tunesmith run` on study files whose commands are small Python programs: outcomes, retries, fail_fast, timeouts.</summary>
+public sealed class RunEndToEndTests
+{
+    private const string Objective = """
+        import json, sys
+        x = float(sys.argv[1])
+        for step in range(1, 4):
+            print("tunesmith:report " + json.dumps({"step": step, "score": x * step / 3}), flush=True)
+        print("tunesmith:result " + json.dumps({"score": x, "twice": 2 * x}))
+        """;
+
+    [Fact]
+    public async Task Quickstart_example_runs_with_parallel_2_and_reports_trials_best_first()
+    {
+        using var kit = new StudyKit();
+        var study = Path.Combine(StudyKit.RepoRoot(), "examples", "quickstart", "study.yaml");
+        var r = await kit.CliS("run", study, "--trials", "6", "--parallel", "2");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var trials = await kit.TrialsAsync("quickstart-wine");
+        Assert.Equal(6, trials.Count);
+        Assert.All(trials, t => Assert.Equal("Complete", t.GetProperty("state").GetString()));
+        var losses = trials.Select(t => t.GetProperty("value").GetDouble()).ToList();
+        Assert.Equal(losses.Order().ToList(), losses); // minimize: best (lowest) first
+        Assert.All(trials, t => Assert.True(t.GetProperty("metrics").TryGetProperty("val_accuracy", out _)));
+        // Every trial kept its logs and params in its own directory beside the database.
+        var dirs = Directory.GetDirectories(Path.Combine(kit.Dir, "runs", "quickstart-wine", "trials"));
+        Assert.Equal(6, dirs.Length);
+        Assert.All(dirs, d => Assert.True(File.Exists(Path.Combine(d, "stdout.log")) && File.Exists(Path.Combine(d, "params.json"))));
+    }
+
+    [Fact]
+    public async Task Failing_and_crashing_trials_are_recorded_Failed_with_their_stderr_and_the_run_goes_on()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", """
+            import os, sys
+            mode = sys.argv[1]
+            if mode == "fail":
+                print("something went wrong in the model", file=sys.stderr, flush=True)
+                sys.exit(3)
+            if mode == "crash":
+                print("about to crash", file=sys.stderr, flush=True)
+                os.kill(os.getpid(), 9)
+            print('tunesmith:result {"score": 1.0}')
+            """);
+        kit.StudyFile($"""
+            metric: score
+            command: {StudyKit.Python} obj.py {"{mode}"}
+            space:
+              mode: {"{"} choice: [ok, fail, crash] {"}"}
+            trials: 3
+            """);
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        foreach (var mode in new[] { "ok", "fail", "crash" })
+            Assert.Equal(0, (await kit.CliS("enqueue", "--study", "s", "--set", $"mode={mode}")).ExitCode);
+        var r = await kit.CliS("run", "study.yaml");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var trials = await kit.TrialsAsync();
+        var byMode = trials.ToDictionary(t => t.GetProperty("params").GetProperty("mode").GetString()!);
+        Assert.Equal("Complete", byMode["ok"].GetProperty("state").GetString());
+        Assert.Equal("Failed", byMode["fail"].GetProperty("state").GetString());
+        Assert.Contains("something went wrong in the model", byMode["fail"].GetProperty("fail_reason").GetString());
+        Assert.Equal("Failed", byMode["crash"].GetProperty("state").GetString());
+        Assert.Contains("about to crash", byMode["crash"].GetProperty("fail_reason").GetString());
+    }
+
+    [Fact]
+    public async Task A_trial_over_trial_timeout_is_stopped_and_Failed()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", "import time\nprint('started', flush=True)\ntime.sleep(120)\n");
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            trials: 1
+            trial_timeout: 1s
+            """);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var r = await kit.CliS("run", "study.yaml");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"took {watch.Elapsed}");
+        var t = Assert.Single(await kit.TrialsAsync());
+        Assert.Equal("Failed", t.GetProperty("state").GetString());
+        Assert.Contains("timed out", t.GetProperty("fail_reason").GetString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Retries_rerun_a_failed_trial_with_the_same_params_until_it_succeeds()
+    {
+        using var kit = new StudyKit();
+        // Fails on the first attempt (no marker in its trial directory yet), succeeds on the retry, which reuses that directory.
+        kit.Write("obj.py", """
+            import os, sys
+            marker = os.path.join(os.environ["TUNESMITH_TRIAL_DIR"], "attempted")
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                sys.exit("first attempt fails")
+            print('tunesmith:result {"value": %s}' % sys.argv[1])
+            """);
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            trials: 2
+            retries: 1
+            """);
+        var r = await kit.CliS("run", "study.yaml");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var trials = await kit.TrialsAsync();
+        var complete = trials.Where(t => t.GetProperty("state").GetString() == "Complete").ToList();
+        var failed = trials.Where(t => t.GetProperty("state").GetString() == "Failed").ToList();
+        Assert.Equal(2, complete.Count);
+        Assert.Equal(2, failed.Count);
+        var failedXs = failed.Select(t => t.GetProperty("params").GetProperty("x").GetDouble()).Order();
+        var completeXs = complete.Select(t => t.GetProperty("params").GetProperty("x").GetDouble()).Order();
+        Assert.Equal(failedXs, completeXs); // the retries ran exactly the failed params
+    }
+
+    [Fact]
+    public async Task Fail_fast_stops_the_study_at_the_first_failure_with_exit_code_1()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", "import sys\nsys.exit('always fails')\n");
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            trials: 5
+            fail_fast: true
+            """);
+        var r = await kit.CliS("run", "study.yaml");
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("fail_fast", r.Stderr);
+        var t = Assert.Single(await kit.TrialsAsync());
+        Assert.Equal("Failed", t.GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Enqueued_csv_combinations_are_exactly_the_trials_and_the_csv_report_lists_them_best_first()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", """
+            import sys
+            a, b = float(sys.argv[1]), sys.argv[2]
+            print('tunesmith:result {"value": %s}' % (a * (2 if b == "x" else 1)))
+            """);
+        kit.StudyFile($"""
+            direction: maximize
+            command: {StudyKit.Python} obj.py {"{a} {b}"}
+            space:
+              a: {"{"} float: [0, 10] {"}"}
+              b: {"{"} choice: [x, y] {"}"}
+            trials: 4
+            """);
+        kit.Write("combos.csv", "a,b\n1.5,x\n4,y\n0.5,y\n2,x\n");
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        var enq = await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv");
+        Assert.True(enq.ExitCode == 0, enq.ToString());
+        var run = await kit.CliS("run", "study.yaml", "--parallel", "2");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var report = await kit.CliS("report", "--study", "s", "--format", "csv");
+        Assert.True(report.ExitCode == 0, report.ToString());
+        var lines = report.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var header = lines[0].Split(',');
+        int Col(string name) => Array.IndexOf(header, name);
+        var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
+        var combos = rows.Select(c => (double.Parse(c[Col("a")], System.Globalization.CultureInfo.InvariantCulture), c[Col("b")])).ToList();
+        Assert.Equal(new[] { (1.5, "x"), (4.0, "y"), (0.5, "y"), (2.0, "x") }.OrderBy(c => c), combos.OrderBy(c => c));
+        var values = rows.Select(c => double.Parse(c[Col("value")], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(values.OrderDescending().ToList(), values); // maximize: best first
+    }
+
+    [Theory]
+    [InlineData("x; touch {0}")]
+    [InlineData("$(touch {0})")]
+    [InlineData("`touch {0}` && touch {0}")]
+    public async Task A_parameter_value_reaches_the_program_as_one_literal_argument_and_runs_nothing(string template)
+    {
+        using var kit = new StudyKit();
+        var pwned = Path.Combine(kit.Dir, "pwned");
+        var value = string.Format(System.Globalization.CultureInfo.InvariantCulture, template, pwned);
+        kit.Write("obj.py", """
+            import json, os, sys
+            with open(os.path.join(os.environ["TUNESMITH_TRIAL_DIR"], "argv.json"), "w") as f:
+                json.dump(sys.argv[1:], f)
+            print('tunesmith:result {"value": 1}')
+            """);
+        // YAML single quotes keep the value literal; the template puts it in one argv element, and no shell ever sees it.
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py --v {"{v}"} end
+            space:
+              v: {"{"} choice: ['{value}'] {"}"}
+            trials: 1
+            """);
+        var r = await kit.CliS("run", "study.yaml");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var argvFile = Directory.GetFiles(kit.Dir, "argv.json", SearchOption.AllDirectories).Single();
+        var argv = JsonSerializer.Deserialize<string[]>(File.ReadAllText(argvFile))!;
+        Assert.Equal(new[] { "--v", value, "end" }, argv);
+        Assert.False(File.Exists(pwned), "a parameter value ran a shell command");
+    }
+}

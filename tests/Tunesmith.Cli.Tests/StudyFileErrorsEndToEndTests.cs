@@ -1,0 +1,71 @@
+namespace Tunesmith.Cli.Tests;
+
+/// <summary>Each class of malformed study file: exit code 2, one line naming the file and the problem, no stack trace.</summary>
+public sealed class StudyFileErrorsEndToEndTests
+{
+    private const string Space = "space:\n  x: { float: [0, 1] }\n";
+
+    [Theory]
+    [InlineData("unknown key", "command: python3 t.py {x}\n" + Space + "trails: 5\n", "trails")]
+    [InlineData("wrong type", "command: python3 t.py {x}\n" + Space + "trials: many\n", "trials")]
+    [InlineData("low >= high", "command: python3 t.py {x}\nspace:\n  x: { float: [1, 0] }\n", "x")]
+    [InlineData("expr naming a missing parameter", "command: python3 t.py {x}\n" + Space + "  y: { expr: \"z * 2\" }\n", "z")]
+    [InlineData("when naming a missing parameter", "command: python3 t.py {x}\n" + Space + "  m: { float: [0, 1], when: { opt: sgd } }\n", "opt")]
+    [InlineData("placeholder naming no parameter", "command: python3 t.py {nope}\n" + Space, "nope")]
+    [InlineData("not YAML at all", "command: [unclosed\n", "study.yaml")]
+    public async Task Malformed_study_file_gets_one_line_naming_file_and_field_and_exit_code_2(string what, string body, string named)
+    {
+        using var kit = new StudyKit();
+        kit.Write("study.yaml", "name: s\n" + body);
+        foreach (var command in new[] { "run", "create" })
+        {
+            var r = await kit.CliS(command, "study.yaml");
+            Assert.True(r.ExitCode == 2, $"{what}: {r}");
+            var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("tunesmith: study.yaml:", line);
+            Assert.Contains(named, line);
+            Assert.DoesNotContain("   at ", r.Stderr);
+            Assert.DoesNotContain("Exception", r.Stderr);
+        }
+    }
+
+    [Theory]
+    [InlineData("--set", "nope=1", "nope")]
+    [InlineData("--set", "x=abc", "x")]
+    [InlineData("--set", "x", "--set")]
+    [InlineData("--trials", "-1", "--trials")]
+    [InlineData("--timeout", "soon", "--timeout")]
+    public async Task Bad_run_flags_get_one_line_and_exit_code_2(string flag, string value, string named)
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("command: python3 t.py {x}\n" + Space);
+        var r = await kit.CliS("run", "study.yaml", flag, value);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(named, line);
+    }
+
+    [Fact]
+    public async Task A_missing_study_file_is_a_one_line_error()
+    {
+        using var kit = new StudyKit();
+        var r = await kit.CliS("run", "nowhere.yaml");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("nowhere.yaml", Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    [Fact]
+    public async Task A_malformed_combinations_csv_names_the_file_and_line()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("command: python3 t.py {x}\n" + Space);
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        kit.Write("bad.csv", "x\n0.5\n0.1,0.2\n");
+        var r = await kit.CliS("enqueue", "--study", "s", "--file", "bad.csv");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("tunesmith: bad.csv:3:", Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        var unknown = await kit.CliS("enqueue", "--study", "s", "--set", "y=1");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("'y'", unknown.Stderr);
+    }
+}
