@@ -20,7 +20,7 @@ public sealed record SamplerRequest(
 public static class SamplerRegistry
 {
     /// <summary>The names <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes"];
+    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes", "gp"];
 
     /// <summary>Builds the sampler called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming an unknown sampler or option.</summary>
     public static ISampler Create(string name, SamplerRequest request)
@@ -32,6 +32,7 @@ public static class SamplerRegistry
             "sobol" => CreateSobol(request),
             "tpe" => new Tpe.TpeSampler(Tpe.TpeOptions.FromStudyFile(request.Options, request.Seed)),
             "cmaes" => new CmaEsSampler(CmaEsOptionsReader.Read(request.Options, request.Seed)),
+            "gp" => new Gp.GpSampler(request.Seed, Gp.GpOptions.FromDictionary(request.Options)),
             _ => throw new ArgumentException($"unknown sampler '{name}' (known: {string.Join(", ", Names)})"),
         };
         return sampler;

@@ -1,0 +1,87 @@
+using System.Globalization;
+
+namespace Tunesmith.Samplers.Gp;
+
+/// <summary>
+/// Options of <see cref="GpSampler"/>. Defaults suit continuous and integer spaces of up to ~20 dimensions and a few
+/// hundred trials; invalid values fail at construction of the sampler, naming the option.
+/// </summary>
+public sealed record GpOptions
+{
+    /// <summary>Trials drawn at random before the Gaussian process is fitted (default 10; at least 2).</summary>
+    public int NStartupTrials { get; init; } = 10;
+
+    /// <summary>Random candidates scored by the acquisition function before the best few are refined (default 2,048).</summary>
+    public int CandidateCount { get; init; } = 2048;
+
+    /// <summary>How many of the best candidates are refined by gradient ascent (default 5).</summary>
+    public int RefinementStarts { get; init; } = 5;
+
+    /// <summary>
+    /// The most observations the process is conditioned on (default 300): beyond it the best third and the most recent
+    /// rest are kept, so an ask costs the same at 300 and at 30,000 trials.
+    /// </summary>
+    public int MaxTrainingPoints { get; init; } = 300;
+
+    /// <summary>The most observations the kernel hyperparameters are fitted on (default 120), chosen as for <see cref="MaxTrainingPoints"/>.</summary>
+    public int MaxFitPoints { get; init; } = 120;
+
+    /// <summary>
+    /// Whether the objective returns the same value for the same parameters (default false). True lets the noise shrink
+    /// to its floor, which sharpens exploitation on exact functions; leave it false for training runs.
+    /// </summary>
+    public bool DeterministicObjective { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (NStartupTrials < 2) throw new ArgumentException($"n_startup_trials must be at least 2, got {NStartupTrials}");
+        if (CandidateCount < 1) throw new ArgumentException($"candidate_count must be at least 1, got {CandidateCount}");
+        if (RefinementStarts < 0) throw new ArgumentException($"refinement_starts must be at least 0, got {RefinementStarts}");
+        if (MaxTrainingPoints < 10) throw new ArgumentException($"max_training_points must be at least 10, got {MaxTrainingPoints}");
+        if (MaxFitPoints < 10) throw new ArgumentException($"max_fit_points must be at least 10, got {MaxFitPoints}");
+    }
+
+    /// <summary>
+    /// Reads options written in snake_case in a study file (<c>n_startup_trials</c>, <c>candidate_count</c>,
+    /// <c>refinement_starts</c>, <c>max_training_points</c>, <c>max_fit_points</c>, <c>deterministic_objective</c>);
+    /// <c>seed</c> is accepted and left to the caller. Throws <see cref="ArgumentException"/> naming an unknown option or a bad value.
+    /// </summary>
+    public static GpOptions FromDictionary(IReadOnlyDictionary<string, object?> options)
+    {
+        var result = new GpOptions();
+        foreach (var (key, value) in options)
+        {
+            result = key switch
+            {
+                "n_startup_trials" => result with { NStartupTrials = ReadInt(key, value) },
+                "candidate_count" => result with { CandidateCount = ReadInt(key, value) },
+                "refinement_starts" => result with { RefinementStarts = ReadInt(key, value) },
+                "max_training_points" => result with { MaxTrainingPoints = ReadInt(key, value) },
+                "max_fit_points" => result with { MaxFitPoints = ReadInt(key, value) },
+                "deterministic_objective" => result with { DeterministicObjective = ReadBool(key, value) },
+                "seed" => result,
+                _ => throw new ArgumentException(
+                    $"sampler 'gp': unknown option '{key}' (known: n_startup_trials, candidate_count, refinement_starts, max_training_points, max_fit_points, deterministic_objective, seed)"),
+            };
+        }
+        result.Validate();
+        return result;
+    }
+
+    private static int ReadInt(string key, object? value) => value switch
+    {
+        int i => i,
+        long l and >= int.MinValue and <= int.MaxValue => (int)l,
+        double d when d == Math.Floor(d) && Math.Abs(d) < int.MaxValue => (int)d,
+        string s when int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) => p,
+        _ => throw new ArgumentException($"sampler 'gp': option '{key}' must be an integer, got '{value}'"),
+    };
+
+    private static bool ReadBool(string key, object? value) => value switch
+    {
+        bool b => b,
+        string s when bool.TryParse(s, out var p) => p,
+        _ => throw new ArgumentException($"sampler 'gp': option '{key}' must be true or false, got '{value}'"),
+    };
+}

@@ -1,0 +1,179 @@
+using Tunesmith.Execution;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Samplers.Gp;
+
+/// <summary>
+/// Gaussian-process Bayesian optimization: a Matérn-5/2 ARD process fitted to the finished trials by maximum a posteriori
+/// hyperparameters, proposing the point of highest log expected improvement. Use it when trials are expensive and the
+/// space is continuous or integer with up to ~20 dimensions and a few hundred trials: it needs the fewest trials there.
+/// <para>
+/// Parameters of the intersection space (those every finished trial has) are sampled jointly; any other parameter is drawn
+/// at random, as are the first <see cref="GpOptions.NStartupTrials"/> trials. Running trials count as observed at the
+/// model's own prediction (kriging believer), so parallel workers spread out instead of proposing the same point.
+/// </para>
+/// </summary>
+public sealed class GpSampler : ISampler
+{
+    private static readonly IReadOnlyDictionary<string, object?> NoValues = new Dictionary<string, object?>();
+
+    private readonly object _gate = new();
+    private readonly IntersectionSearchSpace _intersection = new();
+    // Guarded by _gate: the last fitted hyperparameters (warm start) and the proposals of trials still running,
+    // whose params reach storage only when the objective flushes them.
+    private string? _hyperKey;
+    private GpHyperparameters? _hyper;
+    private readonly Dictionary<int, IReadOnlyDictionary<string, object?>> _proposals = [];
+
+    /// <summary>Creates a GP sampler.</summary>
+    /// <param name="seed">Seed for reproducible runs; null for a random one.</param>
+    /// <param name="options">Options; null for the defaults.</param>
+    public GpSampler(int? seed = null, GpOptions? options = null)
+    {
+        Options = options ?? new GpOptions();
+        Options.Validate();
+        Seed = seed;
+    }
+
+    /// <inheritdoc />
+    public int? Seed { get; }
+
+    /// <inheritdoc />
+    public string Name => "gp";
+
+    /// <summary>The options the sampler runs with.</summary>
+    public GpOptions Options { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, Distribution> InferRelativeSearchSpace(SamplingContext context)
+    {
+        lock (_gate) return _intersection.Calculate(context.History);
+    }
+
+    /// <inheritdoc />
+    public object? SampleIndependent(SamplingContext context, string name, Distribution distribution) =>
+        RandomSampler.DrawUniform(context.Random, distribution);
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, object?> SampleRelative(SamplingContext context, IReadOnlyDictionary<string, Distribution> searchSpace)
+    {
+        var space = new GpFeatureSpace(searchSpace);
+        if (space.Dimensions == 0) return NoValues;
+
+        var sign = context.Direction == Direction.Minimize ? -1.0 : 1.0;
+        var observed = new List<(double[] X, double Y)>();
+        var pending = new List<double[]>();
+        var trials = context.History.Trials;
+        lock (_gate)
+        {
+            foreach (var t in trials)
+            {
+                if (t.State == TrialState.Complete && t.Value is { } v && double.IsFinite(v))
+                {
+                    if (space.TryEncode(t.Params) is { } x) observed.Add((x, sign * v));
+                }
+                else if (t.State == TrialState.Running && t.Number != context.Trial.Number)
+                {
+                    var x = space.TryEncode(t.Params);
+                    if (x is null && _proposals.TryGetValue(t.Number, out var proposed)) x = space.TryEncode(proposed);
+                    if (x is not null) pending.Add(x);
+                }
+            }
+            // Forget proposals of trials this snapshot shows finished.
+            if (_proposals.Count > 0)
+                foreach (var t in trials)
+                    if (t.State.IsFinished()) _proposals.Remove(t.Number);
+        }
+        if (observed.Count < Options.NStartupTrials) return NoValues;
+
+        var proposal = Propose(space, observed, pending, context.Random);
+        var values = space.Decode(proposal);
+        lock (_gate) _proposals[context.Trial.Number] = values;
+        return values;
+    }
+
+    /// <summary>The feature vector to try next, given observations (larger is better) and running points.</summary>
+    private double[] Propose(GpFeatureSpace space, List<(double[] X, double Y)> observed, List<double[]> pending, Random random)
+    {
+        var d = space.Dimensions;
+        var training = SelectSubset(observed, Options.MaxTrainingPoints);
+        var n = training.Count;
+        var y = StandardizedValues(training);
+        var x = new double[n * d];
+        for (var i = 0; i < n; i++) training[i].X.CopyTo(x, i * d);
+
+        GpHyperparameters? start;
+        lock (_gate) start = _hyperKey == space.Key ? _hyper : null;
+        var fitIndex = SelectSubsetIndices(training, Options.MaxFitPoints);
+        var fitX = new double[fitIndex.Length * d];
+        var fitY = new double[fitIndex.Length];
+        for (var k = 0; k < fitIndex.Length; k++)
+        {
+            training[fitIndex[k]].X.CopyTo(fitX, k * d);
+            fitY[k] = y[fitIndex[k]];
+        }
+        var hyper = GpHyperparameterFit.Fit(fitX, fitIndex.Length, d, space.IsCategorical, fitY,
+            start ?? GpHyperparameterFit.Default(d, Options.DeterministicObjective), Options.DeterministicObjective,
+            maxIterations: start is null ? 80 : 30);
+        lock (_gate) { _hyperKey = space.Key; _hyper = hyper; }
+
+        var gp = new GaussianProcess(x, n, d, space.IsCategorical, y, hyper);
+        var best = y.Max();
+        if (pending.Count > 0)
+        {
+            // Kriging believer: a running point counts as observed at the model's prediction, which removes its
+            // uncertainty (and so its expected improvement) without pretending to know its value.
+            var work = new double[n];
+            var m = n + pending.Count;
+            var xb = new double[m * d];
+            var yb = new double[m];
+            Array.Copy(x, xb, x.Length);
+            Array.Copy(y, yb, n);
+            for (var p = 0; p < pending.Count; p++)
+            {
+                pending[p].CopyTo(xb, (n + p) * d);
+                yb[n + p] = gp.Predict(pending[p], work).Mean;
+                // A believed value above the incumbent raises the bar too, or the point's neighbourhood keeps its EI.
+                best = Math.Max(best, yb[n + p]);
+            }
+            gp = new GaussianProcess(xb, m, d, space.IsCategorical, yb, hyper);
+        }
+
+        var incumbents = Enumerable.Range(0, n).OrderByDescending(i => y[i]).Take(5).Select(i => training[i].X).ToList();
+        var optimizer = new AcquisitionOptimizer(gp, space, best);
+        var candidates = Math.Clamp((int)(40_000_000.0 / ((double)gp.Count * gp.Count)), Math.Min(256, Options.CandidateCount), Options.CandidateCount);
+        return optimizer.Maximize(random, incumbents, candidates, Options.RefinementStarts);
+    }
+
+    // Zero mean, unit variance; a constant history gets unit scale so the process stays well defined.
+    private static double[] StandardizedValues(List<(double[] X, double Y)> points)
+    {
+        var n = points.Count;
+        var mean = 0.0;
+        foreach (var p in points) mean += p.Y;
+        mean /= n;
+        var variance = 0.0;
+        foreach (var p in points) variance += (p.Y - mean) * (p.Y - mean);
+        var sd = Math.Sqrt(variance / Math.Max(n - 1, 1));
+        if (!(sd > 1e-12 * Math.Max(1, Math.Abs(mean)))) sd = 1;
+        var y = new double[n];
+        for (var i = 0; i < n; i++) y[i] = (points[i].Y - mean) / sd;
+        return y;
+    }
+
+    // The best third and the most recent rest, in their original order: bounded cost without losing the incumbents.
+    private static List<(double[] X, double Y)> SelectSubset(List<(double[] X, double Y)> points, int cap) =>
+        points.Count <= cap ? points : SelectSubsetIndices(points, cap).Select(i => points[i]).ToList();
+
+    private static int[] SelectSubsetIndices(List<(double[] X, double Y)> points, int cap)
+    {
+        var n = points.Count;
+        if (n <= cap) return Enumerable.Range(0, n).ToArray();
+        var keep = new bool[n];
+        foreach (var i in Enumerable.Range(0, n).OrderByDescending(i => points[i].Y).Take(cap / 3)) keep[i] = true;
+        var kept = cap / 3;
+        for (var i = n - 1; i >= 0 && kept < cap; i--)
+            if (!keep[i]) { keep[i] = true; kept++; }
+        return Enumerable.Range(0, n).Where(i => keep[i]).ToArray();
+    }
+}
