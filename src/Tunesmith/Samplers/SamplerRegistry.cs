@@ -20,7 +20,7 @@ public sealed record SamplerRequest(
 public static class SamplerRegistry
 {
     /// <summary>The names <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes", "gp"];
+    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes", "gp", "auto"];
 
     /// <summary>Builds the sampler called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming an unknown sampler or option.</summary>
     public static ISampler Create(string name, SamplerRequest request)
@@ -33,6 +33,7 @@ public static class SamplerRegistry
             "tpe" => new Tpe.TpeSampler(Tpe.TpeOptions.FromStudyFile(request.Options, request.Seed)),
             "cmaes" => new CmaEsSampler(CmaEsOptionsReader.Read(request.Options, request.Seed)),
             "gp" => new Gp.GpSampler(request.Seed, Gp.GpOptions.FromDictionary(request.Options)),
+            "auto" => AutoSampler.Create(request),
             _ => throw new ArgumentException($"unknown sampler '{name}' (known: {string.Join(", ", Names)})"),
         };
         return sampler;

@@ -7,6 +7,16 @@ using Xunit;
 
 namespace Tunesmith.Tests.Samplers.CmaEs;
 
+public sealed class CmaEsConformanceTests : SamplerConformanceTests
+{
+    protected override ISampler CreateSampler(int? seed) => new CmaEsSampler(seed);
+}
+
+public sealed class WarmStartedCmaEsConformanceTests : SamplerConformanceTests
+{
+    protected override ISampler CreateSampler(int? seed) => new CmaEsSampler(new CmaEsOptions { Seed = seed, NStartupTrials = 5, PopulationSize = 4 });
+}
+
 public sealed class CmaEsSamplerTests
 {
     private static double RunSequential(CmaEsSampler sampler, int dims, int trials, Func<double[], double> f, double low = -5, double high = 5)

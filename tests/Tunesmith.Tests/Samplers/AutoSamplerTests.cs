@@ -1,0 +1,101 @@
+using Tunesmith.Execution;
+using Tunesmith.Samplers;
+using Tunesmith.Spaces;
+using Tunesmith.Storage;
+using Xunit;
+
+namespace Tunesmith.Tests.Samplers;
+
+public sealed class AutoSamplerConformanceTests : SamplerConformanceTests
+{
+    protected override ISampler CreateSampler(int? seed) => AutoSampler.Create(new SamplerRequest(new Dictionary<string, object?>(), seed));
+}
+
+public sealed class AutoSamplerTests
+{
+    private static readonly string[] All = ["random", "grid", "sobol", "tpe", "gp", "cmaes"];
+    private static readonly string[] WithoutGp = ["random", "grid", "sobol", "tpe", "cmaes"];
+
+    public static TheoryData<SpaceShape, int?, string[], string> Table => new()
+    {
+        // Every parameter discrete and the grid fits the budget: run it whole.
+        { new SpaceShape(0, 2, 1, false, 60), 100, All, "grid" },
+        { new SpaceShape(0, 1, 1, false, 12), null, All, "grid" },
+        // A grid larger than the budget is searched by a model instead.
+        { new SpaceShape(0, 3, 0, false, 8000), 100, All, "gp" },
+        { new SpaceShape(0, 3, 0, false, 8000), null, All, "cmaes" },
+        // Conditional spaces: TPE.
+        { new SpaceShape(3, 1, 1, true, null), 100, All, "tpe" },
+        { new SpaceShape(3, 1, 1, true, null), 5000, All, "tpe" },
+        // Small numeric or mixed space, short run: GP.
+        { new SpaceShape(6, 0, 0, false, null), 200, All, "gp" },
+        { new SpaceShape(4, 1, 1, false, null), 50, All, "gp" },
+        { new SpaceShape(20, 0, 0, false, null), 300, All, "gp" },
+        // Too many dimensions for GP: CMA-ES only for long runs, TPE otherwise.
+        { new SpaceShape(21, 0, 0, false, null), 300, All, "tpe" },
+        { new SpaceShape(30, 0, 0, false, null), 2000, All, "cmaes" },
+        // Long runs: CMA-ES on numeric spaces, TPE with categoricals.
+        { new SpaceShape(5, 2, 0, false, null), 1000, All, "cmaes" },
+        { new SpaceShape(5, 2, 0, false, null), null, All, "cmaes" },
+        { new SpaceShape(5, 0, 2, false, null), 1000, All, "tpe" },
+        // One parameter: CMA-ES needs at least two.
+        { new SpaceShape(1, 0, 0, false, null), 1000, All, "tpe" },
+        // Until a GP sampler is registered, short runs fall back to TPE.
+        { new SpaceShape(6, 0, 0, false, null), 200, WithoutGp, "tpe" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Table))]
+    public void Decision_table_picks_the_sampler_for_the_shape_and_budget(SpaceShape shape, int? budget, string[] available, string expected)
+    {
+        var choice = AutoSampler.Decide(shape, budget, available);
+        Assert.Equal(expected, choice.Sampler);
+        Assert.False(string.IsNullOrWhiteSpace(choice.Reason));
+    }
+
+    [Fact]
+    public void Shape_counts_parameter_kinds_conditions_and_the_grid()
+    {
+        var flat = new SearchSpace().Float("lr", 1e-5, 1, log: true).Int("layers", 1, 4).Float("drop", 0, 0.5, step: 0.1).Choice("opt", ["adam", "sgd"]);
+        Assert.Equal(new SpaceShape(1, 2, 1, false, null), SpaceShape.Of(flat));
+
+        var grid = new SearchSpace().Int("layers", 1, 4).Float("drop", 0, 0.5, step: 0.1).Choice("opt", ["adam", "sgd"]);
+        Assert.Equal(new SpaceShape(0, 2, 1, false, 4 * 6 * 2), SpaceShape.Of(grid));
+
+        var branched = new SearchSpace().Branch("kernel", ("linear", s => s.Float("C", 1e-3, 1e3, log: true)), ("rbf", s => s.Float("gamma", 1e-4, 1, log: true)));
+        Assert.True(SpaceShape.Of(branched).Conditional);
+    }
+
+    [Fact]
+    public void Auto_over_a_small_discrete_space_runs_the_whole_grid_once()
+    {
+        var space = new SearchSpace().Int("a", 1, 3).Choice("b", ["x", "y"]);
+        var sampler = (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1, space, 50));
+        Assert.Equal("auto(grid)", sampler.Name);
+        Assert.IsAssignableFrom<IFiniteSampler>(sampler);
+        var study = Study.Create("auto-grid", sampler: sampler);
+        study.Optimize(t => { var c = t.Suggest(space); return c.GetInt("a"); }, trials: 50);
+        var seen = study.Trials.Select(t => $"{t.Params["a"]}/{t.Params["b"]}").ToArray();
+        Assert.Equal(6, seen.Length);
+        Assert.Equal(6, seen.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task The_study_records_which_sampler_auto_chose()
+    {
+        var space = new SearchSpace().Float("x", -5, 5).Float("y", -5, 5).Choice("opt", ["adam", "sgd"]);
+        var sampler = AutoSampler.Create(new SamplerRequest(new Dictionary<string, object?>(), 3, space, 2000));
+        Assert.Equal("auto(tpe)", sampler.Name);
+        await using var storage = new InMemoryStudyStorage();
+        await using var study = await Study.CreateAsync("auto-record", new StudyOptions { Sampler = sampler, StorageInstance = storage });
+        var record = await storage.GetStudyAsync("auto-record");
+        Assert.Equal("auto(tpe)", record!.SystemAttributes[SystemAttributeKeys.Sampler]);
+    }
+
+    [Fact]
+    public void Auto_refuses_options_and_says_to_name_a_sampler()
+    {
+        var e = Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?> { ["gamma"] = 0.2 })));
+        Assert.Contains("gamma", e.Message);
+    }
+}
