@@ -4,6 +4,7 @@ using Tunesmith.Execution;
 using Tunesmith.Execution.Commands;
 using Tunesmith.Execution.Resources;
 using Tunesmith.Spaces;
+using Tunesmith.Storage;
 using Xunit;
 
 namespace Tunesmith.Tests.Execution;
@@ -383,5 +384,39 @@ public sealed class CommandObjectiveEndToEndTests : IDisposable
         Assert.Equal(2, complete.Count(t => t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetryOf)));
         Assert.All(complete.Where(t => t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetryOf)),
             t => Assert.Equal(_kit.TrialDir((int)(long)t.SystemAttributes[SystemAttributeKeys.RetryOf]!), t.SystemAttributes[CommandAttributeKeys.TrialDirectory]));
+    }
+
+    [Fact]
+    public async Task A_trial_failed_as_stale_and_retried_resumes_from_its_checkpoint_in_the_same_directory()
+    {
+        var script = _kit.Script("resume.py", """
+            import os, sys
+            checkpoint = os.path.join(os.environ["TUNESMITH_TRIAL_DIR"], "checkpoint")
+            if not os.path.exists(checkpoint):
+                sys.exit(9)
+            print('tunesmith:result {"val_f1": 0.7}')
+            """);
+        var storage = new InMemoryStudyStorage();
+        await using var study = await Study.CreateAsync("stale", new StudyOptions { Direction = Direction.Maximize, Metric = "val_f1", StorageInstance = storage });
+        // A worker died in mid-trial after its program wrote a checkpoint; its heartbeat then expired.
+        var dead = (await storage.StartTrialAsync(study.Record.Id, "dead-worker"))!;
+        await storage.UpdateTrialAsync(dead.Id, "dead-worker", new TrialUpdate
+        {
+            Params = [("lr", 0.01, new FloatDistribution(1e-4, 1e-1, Log: true)), ("opt", "sgd", new CategoricalDistribution(["adam", "sgd"]))],
+        });
+        Directory.CreateDirectory(_kit.TrialDir(dead.Number));
+        File.WriteAllText(Path.Combine(_kit.TrialDir(dead.Number), "checkpoint"), "epoch 5");
+        var stale = await storage.FailStaleTrialsAsync(study.Record.Id, DateTimeOffset.UtcNow.AddMinutes(1));
+        Assert.Equal(dead.Id, Assert.Single(stale).Id);
+        Assert.NotNull(await storage.RetryTrialAsync(dead.Id));
+
+        var result = await new CommandStudyRunner(study, _kit.Options(script), new CommandStudyOptions { Trials = 1 }).RunAsync();
+
+        Assert.Equal(1, result.Completed);
+        var retry = (await study.GetTrialsAsync()).Single(t => t.State == TrialState.Complete);
+        Assert.Equal((long)dead.Number, retry.SystemAttributes[SystemAttributeKeys.RetryOf]);
+        Assert.Equal(_kit.TrialDir(dead.Number), retry.SystemAttributes[CommandAttributeKeys.TrialDirectory]);
+        Assert.Equal("sgd", retry.Params["opt"]);
+        Assert.Equal(0.7, retry.Value);
     }
 }

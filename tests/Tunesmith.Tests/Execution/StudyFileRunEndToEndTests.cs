@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Tunesmith.Execution;
 using Tunesmith.Execution.Commands;
-using Tunesmith.Execution.Resources;
 using Tunesmith.Storage;
 using Xunit;
 
@@ -37,14 +36,14 @@ public sealed class StudyFileRunEndToEndTests : IDisposable
             retries: 1
             env: { MODE: test }
             """, "file.yaml", _kit.Root);
-        await using var study = await Study.CreateAsync(file.Name, new StudyOptions
-        {
-            Direction = file.Direction, Metric = file.Metric, Sampler = file.CreateSampler(seed: 1), StorageInstance = new InMemoryStudyStorage(),
-        });
-        var pool = new ResourcePool(file.ToResourcePoolOptions(gpus: []));
-        var objective = file.ToCommandObjectiveOptions(resources: pool, fixedParams: new Dictionary<string, object?> { ["layers"] = "3" });
-        Assert.Equal(Path.Combine(_kit.Root, "file-run"), objective.RootDirectory);
-        var runner = new CommandStudyRunner(study, objective, file.ToCommandStudyOptions());
+        await using var storage = new InMemoryStudyStorage();
+        await using var study = await StudyFileRun.OpenAsync(file, storage, seed: 1);
+        var pool = StudyFileRun.CreatePool(file, gpus: [], parallel: file.Parallel);
+        var fixedParams = StudyFileRun.CoerceFixed(file, new Dictionary<string, object?> { ["layers"] = "3" });
+        var runDirectory = StudyFileRun.RunDirectory(file, "memory:");
+        Assert.Equal(Path.Combine(_kit.Root, "runs", "file-run"), runDirectory);
+        var objective = StudyFileRun.ObjectiveOptions(file, runDirectory, pool, fixedParams);
+        var runner = new CommandStudyRunner(study, objective, StudyFileRun.RunOptions(file));
         Assert.Equal(2, runner.EffectiveParallelism);
 
         var result = await runner.RunAsync();

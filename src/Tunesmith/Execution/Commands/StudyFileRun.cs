@@ -123,7 +123,7 @@ public static class StudyFileRun
         {
             Command = (configuration, number, directory) => file.RenderCommand(configuration, number, directory),
             Space = file.Space,
-            Suggest = fixedValues.Count == 0 ? null : trial => file.Space.Sample(new FixedParameterSuggester(trial, fixedValues)),
+            FixedParams = fixedValues,
             RootDirectory = runDirectory,
             WorkingDirectory = file.Workdir ?? file.Directory,
             Environment = file.Env,
@@ -166,17 +166,4 @@ public static class StudyFileRun
 
     private static string SafeName(string name) =>
         string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
-
-    /// <summary>Answers fixed parameters with their given values (recorded on the trial) and draws the rest from the trial.</summary>
-    private sealed class FixedParameterSuggester(Trial trial, IReadOnlyDictionary<string, object?> fixedValues) : IParameterSuggester
-    {
-        public object? Suggest(string name, Distribution distribution)
-        {
-            if (!fixedValues.TryGetValue(name, out var value)) return trial.Suggest(name, distribution);
-            trial.SetDerived(name, value);
-            return value;
-        }
-
-        public void SetDerived(string name, object? value) => trial.SetDerived(name, value);
-    }
 }
