@@ -23,7 +23,9 @@ internal static partial class StudyFileReader
             ?? throw new StudyFileException(sourceName, 0, 0, null, "the study file is empty");
         var top = source.Mapping(root, "", "name: ..., command: ..., space: { ... }");
         source.CheckKeys(top, "", TopKeys);
-        var e = source.Entries(top, "").ToDictionary(x => x.Key, x => x.Value, StringComparer.Ordinal);
+        // A key with no value (`trials:`) reads as absent, as YAML users expect.
+        var e = source.Entries(top, "").Where(x => !(x.Value is YamlScalarNode s && YamlSource.Scalar(s) is null))
+            .ToDictionary(x => x.Key, x => x.Value, StringComparer.Ordinal);
 
         var space = new SearchSpaceReader(source).Read(e.GetValueOrDefault("space"), "space");
         var names = SearchSpaceReader.AllNames(space);

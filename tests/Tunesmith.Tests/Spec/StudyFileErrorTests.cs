@@ -246,3 +246,36 @@ public sealed class StudyFileErrorTests
         AssertAt(f, 6, 39, "space.layers.repeat.block.units.setp", "did you mean 'step'?");
     }
 }
+
+public sealed class StudyFileMoreErrorTests
+{
+    [Fact]
+    public void A_bad_sampler_option_is_reported_at_the_sampler_with_its_line()
+    {
+        var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse("""
+            command: run {x}
+            space: { x: { float: [0, 1] } }
+            sampler:
+              tpe: { n_startup_trialz: 3 }
+            """, "study.yaml", "/tmp"));
+        Assert.Equal((4, 8, "sampler"), (e.Line, e.Column, e.Field));
+        Assert.Contains("n_startup_trialz", e.Message);
+    }
+
+    [Fact]
+    public void A_top_level_that_is_not_a_mapping_has_no_empty_field()
+    {
+        var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse("- a\n- b\n", "study.yaml", "/tmp"));
+        Assert.StartsWith("study.yaml:1:1: expected a mapping", e.Message);
+        Assert.Null(e.Field);
+    }
+
+    [Fact]
+    public void Keys_without_a_value_read_as_absent()
+    {
+        var f = StudyFile.Parse("command: run\ntrials:\nstorage:\nscheduler:\n", "study.yaml", "/tmp");
+        Assert.Null(f.Trials);
+        Assert.Null(f.Storage);
+        Assert.Null(f.Scheduler);
+    }
+}

@@ -14,7 +14,7 @@ public sealed class StudyFileException : Exception
         File = file;
         Line = line;
         Column = column;
-        Field = field;
+        Field = string.IsNullOrEmpty(field) ? null : field;
         Problem = problem;
     }
 
@@ -38,7 +38,7 @@ public sealed class StudyFileException : Exception
         var where = line > 0 ? $"{file}:{line}:{column}" : file;
         // Keep the message on one line whatever the problem text holds (a YAML error can span lines).
         var text = problem.ReplaceLineEndings(" ");
-        return field is null ? $"{where}: {text}" : $"{where}: {field}: {text}";
+        return string.IsNullOrEmpty(field) ? $"{where}: {text}" : $"{where}: {field}: {text}";
     }
 }
 
