@@ -11,7 +11,8 @@ internal delegate (double Low, double High) DiscreteCell(double unitPosition);
 
 /// <summary>
 /// One run of CMA-ES in the unit cube (equations of Hansen's tutorial, "The CMA Evolution Strategy", 2016): the mean,
-/// step size, covariance and evolution paths, updated from one complete generation at a time. Minimizes.
+/// step size, covariance and evolution paths, updated from one complete generation at a time, with the active
+/// (negative-weight) covariance update. Minimizes.
 /// Off-distribution solutions (injected trials, or trials drawn from an older generation by a parallel worker) are
 /// accepted with their steps clipped in Mahalanobis length, as Hansen's note on injecting solutions prescribes.
 /// Discrete coordinates get the mean correction of CMA-ES with margin (Hamano et al., GECCO 2022) so that each keeps a
@@ -21,6 +22,7 @@ internal sealed class CmaEsStrategy
 {
     private readonly int _n;
     private readonly double[] _weights;
+    private readonly int _mu;
     private readonly double _muEff, _cSigma, _dSigma, _cc, _c1, _cMu, _chiN;
     private readonly DiscreteCell?[] _cells;
     private readonly double _marginQuantile;
@@ -39,12 +41,14 @@ internal sealed class CmaEsStrategy
         _tolX = tolX;
         _tolFun = tolFun;
 
+        // Weights of Hansen's 2016 tutorial: positive for the better half (recombination), negative for the worse half
+        // (active covariance update, which shrinks variance along directions that produced bad solutions).
         var mu = lambda / 2;
-        _weights = new double[mu];
-        for (var i = 0; i < mu; i++) _weights[i] = Math.Log((lambda + 1) / 2.0) - Math.Log(i + 1);
-        var sum = _weights.Sum();
-        for (var i = 0; i < mu; i++) _weights[i] /= sum;
-        _muEff = 1 / _weights.Sum(w => w * w);
+        var raw = Enumerable.Range(1, lambda).Select(i => Math.Log((lambda + 1) / 2.0) - Math.Log(i)).ToArray();
+        var positive = raw.Take(mu).ToArray();
+        var negative = raw.Skip(mu).ToArray();
+        _muEff = Math.Pow(positive.Sum(), 2) / positive.Sum(w => w * w);
+        var muEffMinus = negative.Length == 0 || negative.Sum() == 0 ? 0 : Math.Pow(negative.Sum(), 2) / negative.Sum(w => w * w);
 
         double n = _n;
         _cSigma = (_muEff + 2) / (n + _muEff + 5);
@@ -52,6 +56,15 @@ internal sealed class CmaEsStrategy
         _cc = (4 + _muEff / n) / (n + 4 + 2 * _muEff / n);
         _c1 = 2 / ((n + 1.3) * (n + 1.3) + _muEff);
         _cMu = Math.Min(1 - _c1, 2 * (_muEff - 2 + 1 / _muEff) / ((n + 2) * (n + 2) + _muEff));
+
+        var positiveSum = positive.Sum();
+        var negativeSum = -negative.Where(w => w < 0).Sum();
+        var alphaMu = 1 + _c1 / _cMu;
+        var alphaMuEff = 1 + 2 * muEffMinus / (_muEff + 2);
+        var alphaPosDef = (1 - _c1 - _cMu) / (n * _cMu);
+        var negativeScale = Math.Min(alphaMu, Math.Min(alphaMuEff, alphaPosDef));
+        _weights = raw.Select(w => w >= 0 ? w / positiveSum : negativeSum > 0 ? negativeScale * w / negativeSum : 0).ToArray();
+        _mu = mu;
         _chiN = Math.Sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n));
 
         // α = 1/(nλ) as in the margin paper: the chance that a discrete coordinate changes value in one sample.
@@ -107,20 +120,26 @@ internal sealed class CmaEsStrategy
     public void Tell(IReadOnlyList<(double[] X, double Value)> generation)
     {
         var sorted = generation.OrderBy(s => s.Value).ToArray();
-        var mu = _weights.Length;
+        var count = Math.Min(sorted.Length, _weights.Length);
         var mean = Vector<double>.Build.DenseOfArray(Mean);
         // Steps clipped to the Mahalanobis length a sampled step rarely exceeds, so a stray solution cannot throw the state off.
         var clip = Math.Sqrt(_n) + 2.0 * _n / (_n + 2);
-        var steps = new Vector<double>[mu];
-        for (var i = 0; i < mu; i++)
+        var steps = new Vector<double>[count];
+        var lengths = new double[count];
+        for (var i = 0; i < count; i++)
         {
             var y = (Vector<double>.Build.DenseOfArray(sorted[i].X) - mean) / Sigma;
             var length = (_invSqrtC * y).L2Norm();
-            if (length > clip) y *= clip / length;
+            if (length > clip)
+            {
+                y *= clip / length;
+                length = clip;
+            }
             steps[i] = y;
+            lengths[i] = length;
         }
         var yw = Vector<double>.Build.Dense(_n);
-        for (var i = 0; i < mu; i++) yw += _weights[i] * steps[i];
+        for (var i = 0; i < Math.Min(_mu, count); i++) yw += _weights[i] * steps[i];
 
         for (var i = 0; i < _n; i++) Mean[i] = Math.Clamp(Mean[i] + Sigma * yw[i], 0, 1);
 
@@ -130,9 +149,16 @@ internal sealed class CmaEsStrategy
         _pc = (1 - _cc) * _pc + hSigma * Math.Sqrt(_cc * (2 - _cc) * _muEff) * yw;
 
         var rankMu = Matrix<double>.Build.Dense(_n, _n);
-        for (var i = 0; i < mu; i++) rankMu += _weights[i] * steps[i].OuterProduct(steps[i]);
+        var weightSum = 0.0;
+        for (var i = 0; i < count; i++)
+        {
+            // Negative weights are rescaled by n/‖C^-½ y‖² so a long bad step cannot make the matrix indefinite.
+            var w = _weights[i] >= 0 ? _weights[i] : _weights[i] * _n / Math.Max(lengths[i] * lengths[i], 1e-20);
+            rankMu += w * steps[i].OuterProduct(steps[i]);
+            weightSum += _weights[i];
+        }
         var lost = (1 - hSigma) * _cc * (2 - _cc);
-        _c = (1 - _c1 - _cMu + _c1 * lost) * _c + _c1 * _pc.OuterProduct(_pc) + _cMu * rankMu;
+        _c = (1 - _c1 - _cMu * weightSum + _c1 * lost) * _c + _c1 * _pc.OuterProduct(_pc) + _cMu * rankMu;
 
         Sigma *= Math.Exp(_cSigma / _dSigma * (pSigmaNorm / _chiN - 1));
         // Equal values for the best quarter: the landscape looks flat at this scale, so widen the search (Hansen's flat-fitness rule).
