@@ -50,6 +50,12 @@ public sealed class Configuration : IReadOnlyDictionary<string, object?>
     {
         var full = _prefix + name;
         var list = new List<Configuration>();
+        // The stored count is authoritative: a repetition whose parameters are all switched off by conditions still counts.
+        if (_values.TryGetValue(full, out var stored) && ParamValues.TryToLong(stored, out var count))
+        {
+            for (var i = 0; i < count; i++) list.Add(new Configuration(_values, $"{full}.{i}."));
+            return list;
+        }
         for (var i = 0; ; i++)
         {
             var p = $"{full}.{i}.";

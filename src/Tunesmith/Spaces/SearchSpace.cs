@@ -50,6 +50,11 @@ public sealed class SearchSpace
 {
     private readonly List<SpaceNode> _nodes = [];
 
+    // While a sub-space is being built: the enclosing space whose names a repeated block's conditions may name
+    // (block names resolve first, then global ones), or the branch marker for a When/Branch sub-space.
+    private SearchSpace? _enclosing;
+    private bool _isBranch;
+
     /// <summary>The nodes in declaration order.</summary>
     public IReadOnlyList<SpaceNode> Nodes => _nodes;
 
@@ -79,7 +84,7 @@ public sealed class SearchSpace
     /// <summary>Adds the parameters built by <paramref name="build"/>, each existing only when <paramref name="parent"/> takes one of <paramref name="values"/>.</summary>
     public SearchSpace When(string parent, IReadOnlyList<object?> values, Action<SearchSpace> build)
     {
-        var sub = new SearchSpace();
+        var sub = new SearchSpace { _isBranch = true };
         build(sub);
         var condition = new Condition(parent, values.Select(ParamValues.Normalize).ToArray());
         foreach (var node in sub.Nodes)
@@ -119,7 +124,7 @@ public sealed class SearchSpace
         if (count.Low < 0) throw new SearchSpaceException(name, $"a repeat count must be ≥ 0, got low = {count.Low}");
         CheckCondition(name, when);
         CheckUnique(name, when);
-        var sub = new SearchSpace();
+        var sub = new SearchSpace { _enclosing = this };
         block(sub);
         _nodes.Add(new RepeatNode(name, count, sub, when));
         return this;
@@ -146,7 +151,12 @@ public sealed class SearchSpace
     private void CheckCondition(string name, Condition? when)
     {
         if (when is null) return;
-        var parent = _nodes.LastOrDefault(n => n.Name == when.Parent);
+        SpaceNode? parent = null;
+        for (var scope = this; scope is not null && parent is null; scope = scope._enclosing)
+            parent = scope._nodes.LastOrDefault(n => n.Name == when.Parent);
+        if (parent is null && _isBranch)
+            // One condition per parameter: inside a branch it can only narrow the branch by one of the branch's own parameters.
+            throw new SearchSpaceException(name, $"its condition names parameter '{when.Parent}', which is not defined before it in the same branch");
         if (parent is null)
             throw new SearchSpaceException(name, $"its condition names parameter '{when.Parent}', which is not defined before it");
         if (parent is ParameterNode p)
