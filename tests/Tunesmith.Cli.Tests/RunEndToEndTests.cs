@@ -205,3 +205,38 @@ public sealed class RunEndToEndTests
         Assert.False(File.Exists(pwned), "a parameter value ran a shell command");
     }
 }
+
+/// <summary>`tunesmith worker` joins a study created from a study file, without the file, and honours its own trial cap.</summary>
+public sealed class WorkerEndToEndTests
+{
+    [Fact]
+    public async Task Worker_runs_a_created_study_from_another_directory_one_trial_at_a_time_within_the_budget()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", "import sys\nprint('tunesmith:result {\"value\": %s}' % sys.argv[1])\n");
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            trials: 3
+            """);
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        File.Move(Path.Combine(kit.Dir, "study.yaml"), Path.Combine(kit.Dir, "moved.yaml")); // the worker needs only the stored file
+
+        var one = await kit.CliS("worker", "--study", "s", "--one-trial");
+        Assert.True(one.ExitCode == 0, one.ToString());
+        Assert.Single(await kit.TrialsAsync());
+        var rest = await kit.CliS("worker", "--study", "s", "--trials", "10");
+        Assert.True(rest.ExitCode == 0, rest.ToString());
+        var trials = await kit.TrialsAsync();
+        Assert.Equal(3, trials.Count); // the study's budget holds whatever the worker's cap
+        Assert.All(trials, t => Assert.Equal("Complete", t.GetProperty("state").GetString()));
+
+        var best = await kit.CliS("best", "--study", "s", "--format", "args");
+        Assert.True(best.ExitCode == 0, best.ToString());
+        Assert.StartsWith("--set x=", best.Stdout.Trim());
+
+        var missing = await kit.CliS("worker", "--study", "nope");
+        Assert.Equal(2, missing.ExitCode);
+    }
+}

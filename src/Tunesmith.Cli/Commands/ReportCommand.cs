@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Tunesmith.Cli.Internal;
+using Tunesmith.Reporting;
 
 namespace Tunesmith.Cli.Commands;
 
@@ -16,7 +17,7 @@ internal sealed class ReportCommand : Command
     public ReportCommand(CliConsole console) : base("report", "Report every trial of a study, best first (table, CSV, JSON or Markdown)")
     {
         _console = console;
-        _format.AcceptOnlyFromAmong("table", "csv", "json", "md", "markdown");
+        _format.AcceptOnlyFromAmong([.. ReportExporters.Formats, "markdown", "text"]);
         Options.Add(_study);
         Options.Add(_storage);
         Options.Add(_format);
@@ -33,11 +34,10 @@ internal sealed class ReportCommand : Command
         if (top is < 1) throw new CliUsageException($"--top {top}: must be ≥ 1");
         await using var storage = StorageScope.Open(url);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
-        var trials = await study.GetTrialsAsync(ct);
+        var table = await ReportTable.FromStudyAsync(study, top, ct);
         var format = parse.GetValue(_format)!;
         var output = parse.GetValue(_output);
-        var text = ReportRendering.Render(study, trials, format, top, table: output is null && format == "table" ? _console : null);
-        if (text is null) return ExitCodes.Ok; // drawn directly as a table
+        var text = ReportExporters.Get(format).Render(table);
         if (output is null) _console.Out.Write(text);
         else
         {
