@@ -66,7 +66,7 @@ internal sealed class ParzenEstimator
             for (var k = 0; k < n; k++) column[k] = values[k * d + j];
             if (dims[j].Kind == EncodedKind.Categorical)
             {
-                _logChoice[j] = CategoricalKernels(column, dims[j].Cells, options.PriorWeight, prior);
+                _logChoice[j] = CategoricalKernels(column, dims[j].Cells, options.PriorWeight, options.CategoricalSpread, prior);
                 continue;
             }
             var mu = new double[_kernels];
@@ -80,7 +80,13 @@ internal sealed class ParzenEstimator
             else
             {
                 NeighbourBandwidths(column, sigma, options.ConsiderEndpoints);
-                for (var k = 0; k < n; k++) sigma[k] = Math.Clamp(sigma[k], minSigma, 1.0);
+                for (var k = 0; k < n; k++) sigma[k] = Math.Clamp(sigma[k] * options.BandwidthScale, minSigma, 1.0);
+            }
+            if (dims[j].Kind == EncodedKind.Discrete && options.DiscreteMinBandwidth > 0)
+            {
+                // A kernel narrower than a fraction of a cell puts all its mass on one value and can never move off it.
+                var floor = options.DiscreteMinBandwidth * dims[j].CellWidth;
+                for (var k = 0; k < n; k++) sigma[k] = Math.Max(sigma[k], floor);
             }
             if (prior)
             {
@@ -139,11 +145,11 @@ internal sealed class ParzenEstimator
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double[][] CategoricalKernels(double[] column, int choices, double priorWeight, bool prior)
+    private static double[][] CategoricalKernels(double[] column, int choices, double priorWeight, double minSpread, bool prior)
     {
         var n = column.Length;
         var kernels = n + (prior ? 1 : 0);
-        var spread = priorWeight > 0 ? priorWeight / kernels : 1e-6;
+        var spread = Math.Max(priorWeight > 0 ? priorWeight / kernels : 1e-6, minSpread);
         var byChoice = new double[choices][];
         var observedLog = Math.Log((1.0 + spread) / (1.0 + choices * spread));
         var otherLog = Math.Log(spread / (1.0 + choices * spread));

@@ -48,14 +48,37 @@ public sealed record TpeOptions
     /// </summary>
     public bool ScottBandwidth { get; init; }
 
+    /// <summary>Scales the neighbour-rule bandwidths (below 1 exploits more, above 1 explores more). Default 1.</summary>
+    public double BandwidthScale { get; init; } = 1.0;
+
+    /// <summary>
+    /// Extra weight for the better members of the "good" group: the best gets 1 + this, the worst of the group 1, linearly
+    /// by rank, so candidates cluster nearer the best trials. Default 20 (0 gives every good trial the same weight, as Optuna
+    /// does); chosen on the quality benchmark with held-out seeds.
+    /// </summary>
+    public double RankWeighting { get; init; } = 20;
+
+    /// <summary>
+    /// Least weight a categorical kernel gives each choice it did not observe (relative to 1 for the observed one), so the
+    /// other choices keep being tried as the history grows. Default 0 (only the prior weight spreads).
+    /// </summary>
+    public double CategoricalSpread { get; init; }
+
+    /// <summary>Least bandwidth of an integer or stepped kernel, in cells (steps). Default 0.</summary>
+    public double DiscreteMinBandwidth { get; init; }
+
     /// <summary>Multivariate bandwidth: factor × n^(−1/(d+4)) of the range (a Scott-like rule). Default 0.2.</summary>
     public double BandwidthFactor { get; init; } = 0.2;
 
-    /// <summary>Fraction of the Complete trials that form the "good" group: ceil(Gamma × n), capped by <see cref="MaxGood"/>. Default 0.1.</summary>
-    public double Gamma { get; init; } = 0.1;
+    /// <summary>
+    /// Fraction of the Complete trials that form the "good" group: ceil(Gamma × n), capped by <see cref="MaxGood"/>.
+    /// Default 0.2 (Optuna uses 0.1): with <see cref="RankWeighting"/> the larger group keeps diversity while the best
+    /// members still dominate the proposals.
+    /// </summary>
+    public double Gamma { get; init; } = 0.2;
 
-    /// <summary>Most trials in the "good" group. Default 25.</summary>
-    public int MaxGood { get; init; } = 25;
+    /// <summary>Most trials in the "good" group. Default 40.</summary>
+    public int MaxGood { get; init; } = 40;
 
     /// <summary>
     /// Give older observations less weight once there are more than 25 (a linear ramp up to the newest 25), so the model

@@ -112,6 +112,7 @@ public sealed class TpeSampler : ISampler
         var d = names.Count;
         var dims = new ParamEncoding[d];
         double[] goodValues, badValues, goodWeights, badWeights;
+        List<double[]> liars;
         lock (_gate)
         {
             var columns = new ObservationTable.Column[d];
@@ -137,9 +138,9 @@ public sealed class TpeSampler : ISampler
             if (complete == 0) return null;
 
             var goodCount = Options.GoodCount(complete);
-            var isGood = SelectBest(scores, rows.AsSpan(0, rowCount), goodCount);
+            var goodRank = SelectBest(scores, rows.AsSpan(0, rowCount), goodCount);
 
-            var liars = new List<double[]>();
+            liars = [];
             if (Options.ConstantLiar)
             {
                 foreach (var running in _table.Running)
@@ -164,7 +165,7 @@ public sealed class TpeSampler : ISampler
             for (var r = 0; r < rowCount; r++)
             {
                 var i = rows[r];
-                if (isGood[r])
+                if (goodRank[r] >= 0)
                 {
                     for (var j = 0; j < d; j++) goodValues[g * d + j] = columns[j].Values[i];
                     g++;
@@ -181,6 +182,13 @@ public sealed class TpeSampler : ISampler
                 b++;
             }
             goodWeights = Weights(goodCount);
+            if (Options.RankWeighting > 0)
+            {
+                g = 0;
+                for (var r = 0; r < rowCount; r++)
+                    if (goodRank[r] >= 0)
+                        goodWeights[g++] *= 1.0 + Options.RankWeighting * (goodCount - 1 - goodRank[r]) / Math.Max(1, goodCount - 1);
+            }
             badWeights = Weights(badCount);
         }
 
@@ -197,6 +205,8 @@ public sealed class TpeSampler : ISampler
         for (var c = 0; c < count; c++)
         {
             var score = goodLog[c] - badLog[c];
+            // A point another worker is evaluating right now is worth nothing twice: take any other candidate first.
+            if (IsPending(candidates.AsSpan(c * d, d), liars)) score = double.MinValue;
             if (score > bestScore)
             {
                 bestScore = score;
@@ -211,9 +221,20 @@ public sealed class TpeSampler : ISampler
         return values;
     }
 
-    /// <summary>Marks the <paramref name="count"/> lowest-scored rows (earlier rows win ties); Pruned rows (score +∞) never qualify.</summary>
+    private static bool IsPending(ReadOnlySpan<double> point, List<double[]> pending)
+    {
+        foreach (var p in pending)
+        {
+            var same = true;
+            for (var j = 0; j < point.Length && same; j++) same = Math.Abs(point[j] - p[j]) < 1e-12;
+            if (same) return true;
+        }
+        return false;
+    }
+
+    /// <summary>The rank (0 = best) of the <paramref name="count"/> lowest-scored rows, −1 for the others (earlier rows win ties); Pruned rows (score +∞) never qualify.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool[] SelectBest(ReadOnlySpan<double> scores, ReadOnlySpan<int> rows, int count)
+    private static int[] SelectBest(ReadOnlySpan<double> scores, ReadOnlySpan<int> rows, int count)
     {
         // A sorted buffer of the best so far: count is small (≤ MaxGood), so insertion beats sorting every row.
         var bestRows = new int[count];
@@ -234,9 +255,10 @@ public sealed class TpeSampler : ISampler
             bestScores[at] = s;
             bestRows[at] = r;
         }
-        var isGood = new bool[rows.Length];
-        for (var k = 0; k < filled; k++) isGood[bestRows[k]] = true;
-        return isGood;
+        var rank = new int[rows.Length];
+        Array.Fill(rank, -1);
+        for (var k = 0; k < filled; k++) rank[bestRows[k]] = k;
+        return rank;
     }
 
     /// <summary>Kernel weights by age: equal up to 25 observations, then a linear ramp from 1/n for the oldest to 1 for the newest 25.</summary>
