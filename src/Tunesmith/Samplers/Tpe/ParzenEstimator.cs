@@ -166,17 +166,18 @@ internal sealed class ParzenEstimator
 
     /// <summary>Draws <paramref name="count"/> points (row-major, encoded) from the mixture.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public double[] Sample(Random random, int count)
+    public double[] Sample(Random random, int count, int recombined = 0)
     {
         var d = _dims.Length;
         var points = new double[count * d];
         for (var i = 0; i < count; i++)
         {
-            var k = Array.BinarySearch(_cumulativeWeight, random.NextDouble());
-            k = k < 0 ? ~k : k;
-            if (k >= _kernels) k = _kernels - 1;
+            var k = NextKernel(random);
             for (var j = 0; j < d; j++)
             {
+                // The last `recombined` candidates take each dimension from its own kernel: a crossover of good
+                // trials, which lets a joint model try combinations it has not seen together.
+                if (i >= count - recombined && j > 0) k = NextKernel(random);
                 double u;
                 if (_dims[j].Kind == EncodedKind.Categorical)
                 {
@@ -197,6 +198,14 @@ internal sealed class ParzenEstimator
             }
         }
         return points;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int NextKernel(Random random)
+    {
+        var k = Array.BinarySearch(_cumulativeWeight, random.NextDouble());
+        k = k < 0 ? ~k : k;
+        return k >= _kernels ? _kernels - 1 : k;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

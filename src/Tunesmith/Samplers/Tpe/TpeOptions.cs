@@ -67,6 +67,12 @@ public sealed record TpeOptions
     /// <summary>Least bandwidth of an integer or stepped kernel, in cells (steps). Default 0.</summary>
     public double DiscreteMinBandwidth { get; init; }
 
+    /// <summary>
+    /// With <see cref="Multivariate"/>: the fraction of candidates drawn dimension by dimension from different good
+    /// kernels (a crossover of good trials) rather than from one kernel. Default 0.
+    /// </summary>
+    public double RecombinedCandidates { get; init; }
+
     /// <summary>Multivariate bandwidth: factor × n^(−1/(d+4)) of the range (a Scott-like rule). Default 0.2.</summary>
     public double BandwidthFactor { get; init; } = 0.2;
 
