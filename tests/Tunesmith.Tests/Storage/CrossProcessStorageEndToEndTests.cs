@@ -86,6 +86,67 @@ public sealed class CrossProcessStorageEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task A_worker_killed_mid_run_loses_no_committed_trial_and_its_running_trials_can_be_failed_and_resumed()
+    {
+        var path = _dir.File("killed.db");
+        var url = "sqlite:///" + path;
+        var start = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(WorkerDll());
+        foreach (var a in new[] { "--storage", url, "--study", "killed", "--trials", "1000000", "--parallel", "2" }) start.ArgumentList.Add(a);
+        using (var process = Process.Start(start)!)
+        {
+            _ = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            // Wait until the worker has committed a few dozen trials, then kill -9 it in mid-run.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            int complete;
+            while ((complete = await CompleteCountAsync(url, "killed")) < 50)
+            {
+                if (process.HasExited) Assert.Fail("worker exited early: " + await stderr);
+                Assert.True(DateTime.UtcNow < deadline, $"worker made no progress: {complete} complete");
+                await Task.Delay(50);
+            }
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        await using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            c.Open();
+            using var check = c.CreateCommand();
+            check.CommandText = "PRAGMA integrity_check";
+            Assert.Equal("ok", (string)check.ExecuteScalar()!);
+        }
+        int total;
+        await using (var storage = StudyStorage.Open(url))
+        {
+            var study = (await storage.GetStudyAsync("killed"))!;
+            var trials = (await storage.GetTrialsSinceAsync(study.Id, 0)).Trials;
+            total = trials.Count;
+            Assert.Equal(Enumerable.Range(0, total), trials.Select(t => t.Number));
+            Assert.InRange(trials.Count(t => t.State == TrialState.Running), 0, 2);
+            Assert.All(trials.Where(t => t.State == TrialState.Complete), t => Assert.NotNull(t.Value));
+            var failed = await storage.FailStaleTrialsAsync(study.Id, DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1));
+            Assert.All(failed, t => Assert.StartsWith("stale", t.FailReason));
+            Assert.DoesNotContain(await storage.CountTrialsAsync(study.Id), kv => kv.Key == TrialState.Running);
+        }
+
+        var resumed = await RunWorkerAsync("--storage", url, "--study", "killed", "--trials", (total + 10).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        var after = await ReadTrialsAsync(url, "killed");
+        Assert.Equal(Enumerable.Range(0, total + 10), after.Select(t => t.Number));
+        Assert.Equal(10, after.Skip(total).Count(t => t.State == TrialState.Complete));
+    }
+
+    private static async Task<int> CompleteCountAsync(string url, string study)
+    {
+        await using var storage = StudyStorage.Open(url);
+        return await storage.GetStudyAsync(study) is { } record
+            ? (await storage.CountTrialsAsync(record.Id)).GetValueOrDefault(TrialState.Complete)
+            : 0;
+    }
+
+    [Fact]
     public async Task Eight_processes_optimize_one_sqlite_study_within_its_budget_without_lock_errors()
     {
         const int budget = 400;

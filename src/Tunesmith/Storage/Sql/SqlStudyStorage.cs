@@ -68,6 +68,9 @@ public abstract class SqlStudyStorage : IStudyStorage
     /// <summary>Begins a transaction that only reads, seeing one consistent snapshot.</summary>
     private protected abstract ValueTask<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>Runs after each committed write transaction, outside any transaction (SQLite: periodic WAL checkpoints).</summary>
+    private protected virtual ValueTask AfterWriteAsync(SqlSession session, CancellationToken cancellationToken) => default;
+
     /// <summary>True for a fault worth retrying (busy, locked, serialization failure, connection lost).</summary>
     private protected abstract bool IsTransient(Exception exception);
 
@@ -103,7 +106,10 @@ public abstract class SqlStudyStorage : IStudyStorage
                 : await BeginReadAsync(session.Connection, ct).ConfigureAwait(false);
             var result = await body(session, ct).ConfigureAwait(false);
             await session.Transaction.CommitAsync(ct).ConfigureAwait(false);
+            await session.Transaction.DisposeAsync().ConfigureAwait(false);
+            session.Transaction = null;
             reusable = true;
+            if (write) await AfterWriteAsync(session, ct).ConfigureAwait(false);
             return result;
         }
         finally
@@ -126,9 +132,24 @@ public abstract class SqlStudyStorage : IStudyStorage
         }
     }
 
-    /// <summary>Creates or upgrades the schema in one write transaction; concurrent openers queue on it and migrate once.</summary>
+    /// <summary>
+    /// Brings the schema to <see cref="SqlSchema.Latest"/>. A current schema is only read (no write lock: an opener must not
+    /// queue behind busy writers just to learn that there is nothing to do); otherwise one write transaction creates or
+    /// upgrades it, and concurrent openers queue on it and migrate once.
+    /// </summary>
     private protected async Task MigrateAsync(SqlSession session, CancellationToken ct)
     {
+        long? current = null;
+        try
+        {
+            var stored = await session.Command("SELECT MAX(version) FROM schema_version").ExecuteScalarAsync(ct).ConfigureAwait(false);
+            current = stored is null or DBNull ? 0 : Convert.ToInt64(stored, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (DbException e) when (!IsTransient(e)) { } // no version table yet: a fresh database
+        if (current > SqlSchema.Latest)
+            throw new StudyStorageException($"storage {Description}: schema version {current} was written by a newer Tunesmith (this one knows up to {SqlSchema.Latest})");
+        if (current == SqlSchema.Latest) return;
+
         session.Transaction = await BeginWriteAsync(session.Connection, ct).ConfigureAwait(false);
         try
         {

@@ -18,7 +18,11 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
 
+    private const int CheckpointEveryWrites = 1_000;
+    private const long JournalSizeLimit = 64L << 20; // a reset WAL file is truncated to this size
+
     private readonly string _connectionString;
+    private long _writes;
     private readonly ConcurrentBag<SqlSession> _idle = [];
     private readonly SemaphoreSlim _initGate = new(1, 1);
     private volatile bool _initialized;
@@ -101,7 +105,7 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
             var session = new SqlSession(connection, cacheCommands: true);
             // synchronous=NORMAL: in WAL mode a commit reaches the OS before returning (survives any process crash) and the
             // file is never corrupted; only an OS crash or power cut may lose the last commits (docs/STORAGE.md).
-            await session.Command($"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = NORMAL;").ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await session.Command($"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {JournalSizeLimit};").ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return session;
         }
         catch
@@ -136,6 +140,19 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
             _initialized = true;
         }
         finally { _initGate.Release(); }
+    }
+
+    private protected override async ValueTask AfterWriteAsync(SqlSession session, CancellationToken cancellationToken)
+    {
+        // SQLite's automatic checkpoints are passive: while a reader or writer is always active (parallel trials, several
+        // workers) the WAL is never reset and grows without bound (hundreds of MB in a minute). A RESTART checkpoint now and
+        // then waits the few milliseconds for readers to move on, so the next writer starts the WAL from its beginning.
+        if (Interlocked.Increment(ref _writes) % CheckpointEveryWrites != 0) return;
+        try { await session.Command("PRAGMA wal_checkpoint(RESTART)").ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false); }
+        catch (SqliteException e) when (IsTransient(e))
+        {
+            Logger.LogDebug("{Storage}: checkpoint skipped ({Message})", Description, e.Message);
+        }
     }
 
     private protected override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
