@@ -112,7 +112,7 @@ internal sealed class AcquisitionOptimizer(GaussianProcess gp, GpFeatureSpace sp
             for (var k = 0; k < m; k++) g[k] = -(dm * dMean[numeric[k]] + dv * dVariance[numeric[k]]);
             return -value;
         }
-        BoundedLbfgs.Minimize(Objective, z, lower, upper, maxIterations: 40, gradientTolerance: 1e-6);
+        BoundedLbfgs.Minimize(Objective, z, lower, upper, maxIterations: 30, gradientTolerance: 1e-6, relativeTolerance: 1e-9);
         for (var k = 0; k < m; k++) x[numeric[k]] = z[k];
         return x;
     }

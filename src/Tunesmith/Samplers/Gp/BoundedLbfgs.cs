@@ -12,7 +12,7 @@ internal static class BoundedLbfgs
 {
     /// <summary>Minimizes <paramref name="f"/> from <paramref name="x"/> (updated in place); returns the final value.</summary>
     public static double Minimize(GradientFunction f, double[] x, double[] lower, double[] upper,
-        int maxIterations, double gradientTolerance = 1e-5, int memory = 8)
+        int maxIterations, double gradientTolerance = 1e-5, double relativeTolerance = 1e-10, int memory = 8)
     {
         var n = x.Length;
         for (var i = 0; i < n; i++) x[i] = Math.Clamp(x[i], lower[i], upper[i]);
@@ -109,7 +109,7 @@ internal static class BoundedLbfgs
             Array.Copy(xn, x, n);
             Array.Copy(gn, g, n);
             fx = fn;
-            if (improvement <= 1e-10 * (1 + Math.Abs(fx))) break;
+            if (improvement <= relativeTolerance * (1 + Math.Abs(fx))) break;
         }
         return fx;
     }

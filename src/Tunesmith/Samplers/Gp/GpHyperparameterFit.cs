@@ -30,7 +30,7 @@ internal static class GpHyperparameterFit
         var eta = (double[])start.Packed.Clone();
         var before = NegativeLogPosterior(x, n, d, categorical, y, eta, new double[d + 2], deterministic);
         var value = BoundedLbfgs.Minimize((e, g) => NegativeLogPosterior(x, n, d, categorical, y, e, g, deterministic),
-            eta, lower, upper, maxIterations, gradientTolerance: 1e-3);
+            eta, lower, upper, maxIterations, gradientTolerance: 1e-3, relativeTolerance: 1e-7);
         if (!double.IsFinite(value) || (double.IsFinite(before) && value > before)) return start;
         return new GpHyperparameters(eta);
     }
@@ -67,8 +67,27 @@ internal static class GpHyperparameterFit
         for (var j = 0; j < d; j++) theta[j] = Math.Exp(eta[j]);
         var signal = Math.Exp(eta[d]);
         var noise = Math.Exp(eta[d + 1]);
+        // Each pair's squared distance and exp(−√(5s)) serve both the matrix and its gradient.
+        var pairs = n * (n - 1) / 2;
+        var correlation = new double[pairs];
+        var derivative = new double[pairs];
+        var k = new double[n * n];
+        for (int a = 0, p = 0; a < n; a++)
+        {
+            var xa = new ReadOnlySpan<double>(x, a * d, d);
+            k[a * n + a] = signal + noise;
+            for (var b = a + 1; b < n; b++, p++)
+            {
+                var s = MaternKernel.SquaredDistance(xa, new ReadOnlySpan<double>(x, b * d, d), theta, categorical);
+                var r = Math.Sqrt(5 * s);
+                var e = Math.Exp(-r);
+                correlation[p] = (1 + r + 5.0 / 3.0 * s) * e;
+                derivative[p] = -5.0 / 6.0 * (1 + r) * e;
+                k[a * n + b] = k[b * n + a] = signal * correlation[p];
+            }
+        }
         JitteredCholesky chol;
-        try { chol = JitteredCholesky.Create(MaternKernel.Matrix(x, n, d, theta, categorical, signal, noise), n); }
+        try { chol = JitteredCholesky.Create(k, n); }
         catch (InvalidOperationException) { return double.PositiveInfinity; }
         var alpha = (double[])y.Clone();
         chol.Solve(alpha);
@@ -76,23 +95,24 @@ internal static class GpHyperparameterFit
 
         // d(−log L)/dη = −½ tr((ααᵀ − K⁻¹) ∂K/∂η), summed over the upper triangle (off-diagonal terms twice).
         var inverse = chol.Inverse();
-        for (var a = 0; a < n; a++)
+        var lengthGradient = new double[d];
+        for (int a = 0, p = 0; a < n; a++)
         {
             var xa = new ReadOnlySpan<double>(x, a * d, d);
             var wDiagonal = alpha[a] * alpha[a] - inverse[a * n + a];
             gradient[d] += -0.5 * wDiagonal * signal;
             gradient[d + 1] += -0.5 * wDiagonal * noise;
-            for (var b = a + 1; b < n; b++)
+            for (var b = a + 1; b < n; b++, p++)
             {
                 var w = alpha[a] * alpha[b] - inverse[a * n + b];
+                gradient[d] += -w * signal * correlation[p];
+                var common = -w * signal * derivative[p];
                 var xb = new ReadOnlySpan<double>(x, b * d, d);
-                var s = MaternKernel.SquaredDistance(xa, xb, theta, categorical);
-                gradient[d] += -w * signal * MaternKernel.Correlation(s);
-                var common = -w * signal * MaternKernel.CorrelationDerivative(s);
                 for (var j = 0; j < d; j++)
-                    gradient[j] += common * theta[j] * MaternKernel.UnscaledComponent(xa[j], xb[j], categorical[j]);
+                    lengthGradient[j] += common * MaternKernel.UnscaledComponent(xa[j], xb[j], categorical[j]);
             }
         }
+        for (var j = 0; j < d; j++) gradient[j] += lengthGradient[j] * theta[j];
 
         var (lsMean, lsVariance) = LengthScalePrior(d);
         for (var j = 0; j < d; j++)

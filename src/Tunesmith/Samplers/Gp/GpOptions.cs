@@ -23,8 +23,8 @@ public sealed record GpOptions
     /// </summary>
     public int MaxTrainingPoints { get; init; } = 300;
 
-    /// <summary>The most observations the kernel hyperparameters are fitted on (default 120), chosen as for <see cref="MaxTrainingPoints"/>.</summary>
-    public int MaxFitPoints { get; init; } = 120;
+    /// <summary>The most observations the kernel hyperparameters are fitted on (default 100), chosen as for <see cref="MaxTrainingPoints"/>.</summary>
+    public int MaxFitPoints { get; init; } = 100;
 
     /// <summary>
     /// Whether the objective returns the same value for the same parameters (default false). True lets the noise shrink

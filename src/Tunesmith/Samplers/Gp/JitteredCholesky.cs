@@ -15,7 +15,6 @@ internal sealed class JitteredCholesky
         Order = factor.RowCount;
         Factor = factor.AsColumnMajorArray() ?? factor.ToColumnMajorArray();
         Jitter = jitter;
-        FactorMatrix = factor;
     }
 
     /// <summary>The matrix order.</summary>
@@ -26,8 +25,6 @@ internal sealed class JitteredCholesky
 
     /// <summary>The jitter that was added to the diagonal (0 when none was needed).</summary>
     public double Jitter { get; }
-
-    private Matrix<double> FactorMatrix { get; }
 
     /// <summary>Factors a symmetric column-major matrix; throws <see cref="InvalidOperationException"/> when even large jitter fails.</summary>
     public static JitteredCholesky Create(double[] matrix, int n)
@@ -97,13 +94,37 @@ internal sealed class JitteredCholesky
         return 2 * s;
     }
 
-    /// <summary>The inverse (L·Lᵀ)⁻¹, column-major.</summary>
+    /// <summary>The inverse (L·Lᵀ)⁻¹ = L⁻ᵀ·L⁻¹, column-major (symmetric); about n³/3 multiply-adds.</summary>
     public double[] Inverse()
     {
         var n = Order;
-        var inverseFactor = FactorMatrix.Inverse(); // L⁻¹, lower triangular
-        var inv = inverseFactor.TransposeThisAndMultiply(inverseFactor);
-        return inv.AsColumnMajorArray() ?? inv.ToColumnMajorArray();
+        // Column c of L⁻¹ solves L·x = e_c and is zero above row c.
+        var inverseFactor = new double[n * n];
+        for (var c = 0; c < n; c++)
+        {
+            var column = inverseFactor.AsSpan(c * n, n);
+            column[c] = 1;
+            var l = Factor;
+            for (var j = c; j < n; j++)
+            {
+                var vj = column[j] / l[j * n + j];
+                column[j] = vj;
+                if (vj != 0) Axpy(column[(j + 1)..n], -vj, new ReadOnlySpan<double>(l, j * n + j + 1, n - j - 1));
+            }
+        }
+        // (L⁻ᵀL⁻¹)[a, b] is the dot product of columns a and b of L⁻¹, both zero above row max(a, b).
+        var inverse = new double[n * n];
+        for (var a = 0; a < n; a++)
+        {
+            var columnA = new ReadOnlySpan<double>(inverseFactor, a * n, n);
+            for (var b = a; b < n; b++)
+            {
+                var v = Dot(columnA[b..], new ReadOnlySpan<double>(inverseFactor, b * n + b, n - b));
+                inverse[a * n + b] = v;
+                inverse[b * n + a] = v;
+            }
+        }
+        return inverse;
     }
 
     /// <summary>y += a·x.</summary>

@@ -148,33 +148,6 @@ public sealed class CmaEsSamplerTests
     }
 
     [Fact]
-    public void A_trial_left_running_does_not_freeze_the_generations_behind_it()
-    {
-        var sampler = new CmaEsSampler(seed: 6);
-        var study = Study.Create("straggler", sampler: sampler);
-        var straggler = study.Ask(); // never told while the others run
-        straggler.SuggestFloat("x", -5, 5);
-        straggler.SuggestFloat("y", -5, 5);
-        for (var i = 0; i < 80; i++)
-        {
-            var t = study.Ask();
-            study.Tell(t, Sphere([t.SuggestFloat("x", -5, 5), t.SuggestFloat("y", -5, 5)]));
-        }
-        var before = sampler.CurrentRun!.Generation;
-        Assert.True(before >= 5, sampler.CurrentRun.ToString());
-        // When it finally finishes it joins the open generation instead of being lost or reordering the past.
-        study.Tell(straggler, 100.0);
-        for (var i = 0; i < 20; i++)
-        {
-            var t = study.Ask();
-            study.Tell(t, Sphere([t.SuggestFloat("x", -5, 5), t.SuggestFloat("y", -5, 5)]));
-        }
-        var after = sampler.CurrentRun!;
-        Assert.Equal(6, after.PopulationSize);
-        Assert.True(after.Generation > before, after.ToString());
-    }
-
-    [Fact]
     public async Task A_process_joining_later_replays_the_same_state_from_the_history()
     {
         var storage = new InMemoryStudyStorage();
