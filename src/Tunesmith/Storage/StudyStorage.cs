@@ -1,6 +1,9 @@
 namespace Tunesmith.Storage;
 
-/// <summary>Opens a storage from its URL: <c>memory:</c>, <c>sqlite:///relative/path.db</c> or <c>sqlite:////absolute/path.db</c>.</summary>
+/// <summary>
+/// Opens a storage from its URL: <c>memory:</c>, <c>sqlite:///relative/path.db</c>, <c>sqlite:////absolute/path.db</c> or
+/// <c>postgresql://user:password@host:port/database</c> (also <c>postgres://</c>, with libpq parameters).
+/// </summary>
 public static class StudyStorage
 {
     /// <summary>The storage URL used when none is given.</summary>
@@ -12,6 +15,9 @@ public static class StudyStorage
         ArgumentException.ThrowIfNullOrWhiteSpace(url);
         if (url is "memory:" or "memory://" or ":memory:") return new InMemoryStudyStorage();
         if (url.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase)) return Sql.SqliteStudyStorage.Open(url);
-        throw new ArgumentException($"storage URL '{url}' is not supported: use memory:, sqlite:///relative/path.db or sqlite:////absolute/path.db", nameof(url));
+        if (Sql.PostgresUrl.IsPostgres(url)) return new Sql.PostgresStudyStorage(url);
+        throw new ArgumentException(
+            $"storage URL '{Sql.PostgresUrl.Redact(url)}' is not supported: use memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db or postgresql://user:password@host:port/database",
+            nameof(url));
     }
 }

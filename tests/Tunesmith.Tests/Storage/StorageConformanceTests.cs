@@ -56,7 +56,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
 
     // ---------------------------------------------------------------- studies
 
-    [Fact]
+    [SkippableFact]
     public async Task Created_study_is_found_by_name_with_its_direction()
     {
         var s = NewStorage();
@@ -70,7 +70,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Null(await s.GetStudyAsync("b"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Creating_a_taken_name_throws_StudyExistsException()
     {
         var s = NewStorage();
@@ -80,7 +80,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal(Direction.Minimize, (await s.GetStudyAsync("dup"))!.Direction);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Concurrent_creates_of_one_name_succeed_exactly_once()
     {
         var s = NewStorage();
@@ -92,7 +92,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Single(results, r => r);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Listing_reports_counts_by_state_and_the_best_value_in_each_direction()
     {
         var s = NewStorage();
@@ -115,7 +115,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal(0, list[2].Count(TrialState.Complete));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Deleting_a_study_removes_its_trials_and_frees_its_name()
     {
         var s = NewStorage();
@@ -134,7 +134,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal(0, (await s.StartTrialAsync(again.Id, "w"))!.Number);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Study_attributes_keep_their_value_types()
     {
         var s = NewStorage();
@@ -165,7 +165,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal("random", (await s.ListStudiesAsync()).Single().Study.SystemAttributes["sampler"]);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task System_attribute_if_absent_keeps_the_first_value()
     {
         var s = NewStorage();
@@ -175,7 +175,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal("first", (await s.GetStudyAsync("once"))!.SystemAttributes["deadline"]);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Operations_on_an_unknown_study_throw_StudyNotFoundException()
     {
         var s = NewStorage();
@@ -188,7 +188,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
 
     // ---------------------------------------------------------------- enqueue and start
 
-    [Fact]
+    [SkippableFact]
     public async Task Enqueued_trials_are_claimed_first_in_fifo_order_with_their_params()
     {
         var s = NewStorage();
@@ -215,7 +215,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Empty(c.Params);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Enqueue_once_inserts_for_the_first_caller_only()
     {
         var s = NewStorage();
@@ -232,7 +232,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal([1L, 2L, 3L, 1L], claimed);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Waiting_only_claims_an_enqueued_trial_and_never_creates_one()
     {
         var s = NewStorage();
@@ -244,7 +244,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Null(await s.StartTrialAsync(st.Id, "w", waitingOnly: true));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Budget_counts_running_and_finished_trials_but_not_waiting_ones()
     {
         var s = NewStorage();
@@ -260,7 +260,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Null(await s.StartTrialAsync(st.Id, "w", maxTrials: 4));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Budget_does_not_count_a_failed_trial_that_was_retried()
     {
         var s = NewStorage();
@@ -276,7 +276,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Null(await s.StartTrialAsync(st.Id, "w", maxTrials: 2));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Sixty_four_parallel_starts_get_numbers_0_to_63_once_each()
     {
         var s = NewStorage();
@@ -287,7 +287,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal(64, (await s.CountTrialsAsync(st.Id))[TrialState.Running]);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Parallel_starts_under_a_budget_stop_exactly_at_the_budget_and_claim_each_waiting_trial_once()
     {
         var s = NewStorage();
@@ -302,7 +302,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
 
     // ---------------------------------------------------------------- updates
 
-    [Fact]
+    [SkippableFact]
     public async Task Update_outcomes_refuse_unknown_foreign_and_finished_trials()
     {
         var s = NewStorage();
@@ -315,7 +315,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal(TrialWriteOutcome.AlreadyFinished, await s.UpdateTrialAsync(t.Id, "owner", new TrialUpdate { Metrics = [new("m", 1)] }));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_second_finish_is_refused_and_never_applied()
     {
         var s = NewStorage();
@@ -333,7 +333,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.False(after.Metrics.ContainsKey("late"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Concurrent_finishes_of_one_trial_apply_exactly_once()
     {
         var s = NewStorage();
@@ -345,7 +345,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.All(outcomes.Where(o => o != TrialWriteOutcome.Applied), o => Assert.Equal(TrialWriteOutcome.AlreadyFinished, o));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Params_distributions_intermediate_values_attributes_and_metrics_round_trip()
     {
         var s = NewStorage();
@@ -403,7 +403,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal("w", r.Worker);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_param_written_again_without_a_distribution_keeps_its_distribution()
     {
         var s = NewStorage();
@@ -419,7 +419,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
 
     // ---------------------------------------------------------------- heartbeats, stale trials, retries
 
-    [Fact]
+    [SkippableFact]
     public async Task Heartbeats_keep_a_trial_alive_and_a_silent_one_is_failed_as_stale()
     {
         var s = NewStorage();
@@ -444,7 +444,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Empty(await s.FailStaleTrialsAsync(st.Id, Clock.GetUtcNow() - TimeSpan.FromSeconds(45)));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task An_update_counts_as_a_heartbeat()
     {
         var s = NewStorage();
@@ -456,7 +456,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Empty(await s.FailStaleTrialsAsync(st.Id, Clock.GetUtcNow() - TimeSpan.FromSeconds(10)));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Retry_reenqueues_the_same_params_once_and_links_both_ways()
     {
         var s = NewStorage();
@@ -490,7 +490,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal(2L, second.SystemAttributes[SystemAttributeKeys.RetryCount]);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Concurrent_retries_of_one_failed_trial_create_one_retry()
     {
         var s = NewStorage();
@@ -504,7 +504,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
 
     // ---------------------------------------------------------------- incremental reads and counts
 
-    [Fact]
+    [SkippableFact]
     public async Task Trials_since_a_cursor_returns_only_what_changed_and_advances_the_cursor()
     {
         var s = NewStorage();
@@ -544,7 +544,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal(TrialState.Running, next.Trials[1].State);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_poller_following_the_cursor_during_concurrent_writes_misses_no_change()
     {
         var s = NewStorage();
@@ -581,7 +581,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Empty((await s.GetTrialsSinceAsync(st.Id, cursor)).Trials);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Versions_grow_with_every_change_of_a_trial()
     {
         var s = NewStorage();
@@ -596,7 +596,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.True(reported.Version < finished.Version);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Counts_report_every_state()
     {
         var s = NewStorage();
@@ -619,7 +619,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
 
     // ---------------------------------------------------------------- through the Study API
 
-    [Fact]
+    [SkippableFact]
     public async Task Optimize_with_parallel_workers_holds_the_study_budget()
     {
         var s = NewStorage();

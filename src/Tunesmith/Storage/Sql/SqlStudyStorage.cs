@@ -428,7 +428,7 @@ public abstract class SqlStudyStorage : IStudyStorage
             var counters = await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
             if (maxTrials is { } max && counters.BudgetCount >= max) return null;
             var now = ToMicros(Time.GetUtcNow());
-            var waiting = await s.Command("SELECT id FROM trials WHERE study_id = @s AND state = 'waiting' ORDER BY number LIMIT 1")
+            var waiting = await s.Command($"SELECT id FROM trials WHERE study_id = @s AND state = 'waiting' ORDER BY number LIMIT 1{Dialect.ClaimRow}")
                 .Bind("@s", studyId).ExecuteScalarAsync(ct).ConfigureAwait(false);
             if (waiting is not null and not DBNull)
             {
@@ -453,19 +453,32 @@ public abstract class SqlStudyStorage : IStudyStorage
     // ---------------------------------------------------------------- update
 
     /// <inheritdoc />
-    public Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default) =>
-        WriteAsync(async (s, ct) =>
+    public Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default)
+    {
+        var attempts = 0;
+        return WriteAsync(async (s, ct) =>
         {
+            attempts++;
             if (await LockStudyOfTrialAsync(s, trialId, ct).ConfigureAwait(false) is not { } studyId) return TrialWriteOutcome.NotFound;
             string state;
             string? owner;
-            await using (var r = await s.Command("SELECT state, worker FROM trials WHERE id = @t").Bind("@t", trialId).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            double? stored;
+            await using (var r = await s.Command("SELECT state, worker, value FROM trials WHERE id = @t").Bind("@t", trialId).ExecuteReaderAsync(ct).ConfigureAwait(false))
             {
                 if (!await r.ReadAsync(ct).ConfigureAwait(false)) return TrialWriteOutcome.NotFound;
                 state = r.GetString(0);
                 owner = r.IsDBNull(1) ? null : r.GetString(1);
+                stored = r.IsDBNull(2) ? null : r.GetDouble(2);
             }
-            if (state != "running") return TrialWriteOutcome.AlreadyFinished;
+            if (state != "running")
+            {
+                // A retried finish whose first attempt committed before its connection dropped (an ambiguous commit): the
+                // trial is in exactly the state this call asked for, by this worker, so the write did apply — once.
+                var finishedByThisCall = attempts > 1 && update.FinalState is { } asked && state == StateText(asked)
+                    && string.Equals(owner, worker, StringComparison.Ordinal)
+                    && Nullable.Equals(stored, update.Value is { } v && !double.IsNaN(v) ? v : null);
+                return finishedByThisCall ? TrialWriteOutcome.Applied : TrialWriteOutcome.AlreadyFinished;
+            }
             if (!string.Equals(owner, worker, StringComparison.Ordinal)) return TrialWriteOutcome.NotOwner;
 
             foreach (var (name, value, distribution) in update.Params)
@@ -487,6 +500,7 @@ public abstract class SqlStudyStorage : IStudyStorage
             await finish.Bind("@now", now).Bind("@v", seq).Bind("@t", trialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return TrialWriteOutcome.Applied;
         }, cancellationToken);
+    }
 
     /// <inheritdoc />
     public Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default)

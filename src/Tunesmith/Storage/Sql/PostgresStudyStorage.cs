@@ -1,0 +1,168 @@
+using System.Data;
+using System.Data.Common;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Tunesmith.Storage.Sql;
+
+/// <summary>Settings of a <see cref="PostgresStudyStorage"/> beyond its URL.</summary>
+public sealed record PostgresStorageOptions
+{
+    /// <summary>
+    /// How long an operation keeps retrying a transient fault (a dropped connection, a server restarting, a serialization
+    /// failure) before the error reaches the caller. Default 60 s: long enough to ride out a server restart or a failover.
+    /// </summary>
+    public TimeSpan RetryWindow { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Most connections this process keeps open to the server (Npgsql's pool). Default 20.</summary>
+    public int MaxPoolSize { get; init; } = 20;
+
+    /// <summary>Checks the options; throws <see cref="ArgumentOutOfRangeException"/> naming the property.</summary>
+    public void Validate()
+    {
+        if (RetryWindow < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RetryWindow), RetryWindow, "must not be negative");
+        if (MaxPoolSize < 1) throw new ArgumentOutOfRangeException(nameof(MaxPoolSize), MaxPoolSize, "must be at least 1");
+    }
+}
+
+/// <summary>
+/// Studies in a PostgreSQL database (URL <c>postgresql://user:password@host:port/database</c>), shared by workers on many
+/// machines. The schema is created or migrated on first use under an advisory lock (so any number of workers starting
+/// together migrate once); every write locks its study row first, so trial numbers are dense and the change sequence
+/// commits in order; transient faults are retried with backoff for <see cref="PostgresStorageOptions.RetryWindow"/>.
+/// </summary>
+public sealed class PostgresStudyStorage : SqlStudyStorage
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly SemaphoreSlim _initGate = new(1, 1);
+    private volatile bool _initialized;
+    private volatile bool _disposed;
+
+    /// <summary>Opens the database a URL names; nothing is contacted until the first call.</summary>
+    /// <param name="url">A <c>postgresql://</c> or <c>postgres://</c> URL with libpq parameters.</param>
+    /// <param name="options">Retry window and pool size; defaults when null.</param>
+    /// <param name="timeProvider">Clock for timestamps and heartbeats.</param>
+    /// <param name="logger">Diagnostics (migrations, retried faults); the URL appears only with its password hidden.</param>
+    /// <exception cref="ArgumentException">A malformed URL (one line, password hidden).</exception>
+    public PostgresStudyStorage(string url, PostgresStorageOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null)
+        : this(PostgresUrl.Parse(url), PostgresUrl.Redact(url), options ?? new PostgresStorageOptions(), timeProvider, logger)
+    {
+    }
+
+    private PostgresStudyStorage(NpgsqlConnectionStringBuilder builder, string redactedUrl, PostgresStorageOptions options, TimeProvider? timeProvider, ILogger? logger)
+        : base(SqlDialect.PostgreSql, timeProvider, logger, RetriesFor(Validated(options).RetryWindow))
+    {
+        Url = redactedUrl;
+        Options = options;
+        builder.MaxPoolSize = options.MaxPoolSize;
+        // Npgsql prepares a statement on a pooled connection after its second use: the shared queries are few and hot.
+        builder.MaxAutoPrepare = 64;
+        builder.AutoPrepareMinUsages = 2;
+        // Never echo parameter values (they hold user data) in exceptions and logs.
+        builder.IncludeErrorDetail = false;
+        builder.LogParameters = false;
+        if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = "tunesmith";
+        _dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
+    }
+
+    private static PostgresStorageOptions Validated(PostgresStorageOptions o) { o.Validate(); return o; }
+
+    /// <summary>The storage URL with its password hidden.</summary>
+    public string Url { get; }
+
+    /// <summary>The options in force.</summary>
+    public PostgresStorageOptions Options { get; }
+
+    private protected override string Description => $"postgresql '{Url}'";
+
+    /// <summary>
+    /// Retry attempts whose backoff (10 ms doubling to at most 1 s, as in <see cref="SqlStudyStorage"/>) adds up to the window.
+    /// </summary>
+    private static int RetriesFor(TimeSpan window)
+    {
+        var attempts = 0;
+        var total = TimeSpan.Zero;
+        var delay = TimeSpan.FromMilliseconds(10);
+        while (total < window)
+        {
+            total += delay;
+            attempts++;
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+        }
+        return Math.Max(attempts, 1);
+    }
+
+    private protected override async ValueTask<SqlSession> RentSessionAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_initialized) await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        return await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<SqlSession> OpenSessionAsync(CancellationToken ct)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        return new SqlSession(connection, cacheCommands: false);
+    }
+
+    private protected override async ValueTask ReturnSessionAsync(SqlSession session, bool reusable)
+    {
+        // Closing gives the connection back to Npgsql's pool; a broken one is discarded there.
+        if (!reusable && session.Connection is NpgsqlConnection { FullState: var s } && (s & ConnectionState.Broken) != 0)
+            _dataSource.Clear();
+        await session.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task InitializeAsync(CancellationToken ct)
+    {
+        await _initGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_initialized) return;
+            await WithRetryAsync(async token =>
+            {
+                await using var session = await OpenSessionAsync(token).ConfigureAwait(false);
+                await MigrateAsync(session, token).ConfigureAwait(false);
+                return true;
+            }, ct).ConfigureAwait(false);
+            _initialized = true;
+        }
+        finally { _initGate.Release(); }
+    }
+
+    private protected override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        // READ COMMITTED: each write locks its study row first, so its reads after the lock see the latest commits.
+        await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+
+    private protected override async ValueTask<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        // One snapshot across the several SELECTs of a read, so a trial and its params, and the cursor, agree.
+        await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+
+    private protected override bool IsTransient(Exception exception)
+    {
+        switch (exception)
+        {
+            case PostgresException pg:
+                // Npgsql's list (serialization failure, deadlock, too many connections, ...) plus the connection class
+                // and the shutdown codes a restarting server sends.
+                return pg.IsTransient || pg.SqlState.StartsWith("08", StringComparison.Ordinal)
+                    || pg.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow;
+            case NpgsqlException npg:
+                return npg.IsTransient || npg.InnerException is IOException or SocketException or TimeoutException;
+            case IOException or SocketException:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <inheritdoc />
+    public override async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+        _initGate.Dispose();
+    }
+}

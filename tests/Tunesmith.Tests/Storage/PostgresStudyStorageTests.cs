@@ -1,0 +1,160 @@
+using Npgsql;
+using Tunesmith.Execution;
+using Tunesmith.Storage;
+using Tunesmith.Storage.Sql;
+using Xunit;
+
+namespace Tunesmith.Tests.Storage;
+
+/// <summary>The conformance suite on PostgreSQL, each test in a fresh schema of the test server.</summary>
+public sealed class PostgresStorageConformanceTests : StorageConformanceTests
+{
+    private readonly List<PostgresTestSchema> _schemas = [];
+
+    protected override IStudyStorage CreateStorage(TimeProvider time)
+    {
+        var schema = PostgresTestServer.NewSchema();
+        _schemas.Add(schema);
+        return new PostgresStudyStorage(schema.Url, new PostgresStorageOptions { RetryWindow = TimeSpan.FromSeconds(10) }, time);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        foreach (var s in _schemas) s.Dispose();
+    }
+}
+
+/// <summary>URLs: libpq spelling in, password never out.</summary>
+public sealed class PostgresUrlTests
+{
+    [Fact]
+    public void A_url_maps_user_password_host_port_database_and_libpq_parameters()
+    {
+        var b = PostgresUrl.Parse("postgresql://ann:s%40cret@db.example:6543/studies?sslmode=require&application_name=hpo&connect_timeout=7");
+        Assert.Equal("ann", b.Username);
+        Assert.Equal("s@cret", b.Password);
+        Assert.Equal("db.example", b.Host);
+        Assert.Equal(6543, b.Port);
+        Assert.Equal("studies", b.Database);
+        Assert.Equal(SslMode.Require, b.SslMode);
+        Assert.Equal("hpo", b.ApplicationName);
+        Assert.Equal(7, b.Timeout);
+    }
+
+    [Fact]
+    public void The_postgres_scheme_and_an_ipv6_host_are_accepted()
+    {
+        var b = PostgresUrl.Parse("postgres://bob@[::1]:5433/x");
+        Assert.Equal("::1", b.Host);
+        Assert.Equal(5433, b.Port);
+        Assert.Equal("bob", b.Username);
+    }
+
+    [Fact]
+    public void Redaction_hides_the_password_in_the_authority_and_in_the_query()
+    {
+        Assert.Equal("postgresql://ann:***@h:1/d", PostgresUrl.Redact("postgresql://ann:topsecret@h:1/d"));
+        Assert.Equal("postgresql://h/d?password=***&sslmode=disable", PostgresUrl.Redact("postgresql://h/d?password=topsecret&sslmode=disable"));
+        Assert.Equal("postgresql://ann@h/d", PostgresUrl.Redact("postgresql://ann@h/d"));
+    }
+
+    [Theory]
+    [InlineData("postgresql://ann:topsecret@h:99999/d", "port")]
+    [InlineData("postgresql://ann:topsecret@h/d?frobnicate=1", "frobnicate")]
+    [InlineData("postgresql://ann:topsecret@h/d?sslmode=sometimes", "sslmode")]
+    public void A_bad_url_gets_a_one_line_error_naming_the_part_without_the_password(string url, string part)
+    {
+        var e = Assert.Throws<ArgumentException>(() => StudyStorage.Open(url));
+        Assert.Contains(part, e.Message);
+        Assert.DoesNotContain("topsecret", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_fails_after_the_retry_window_with_a_one_line_error_without_the_password()
+    {
+        // Port 1 on loopback: nothing listens there, so every attempt is refused at once.
+        await using var s = new PostgresStudyStorage("postgresql://ann:topsecret@127.0.0.1:1/d",
+            new PostgresStorageOptions { RetryWindow = TimeSpan.FromMilliseconds(200) });
+        var e = await Assert.ThrowsAsync<StudyStorageException>(() => s.GetStudyAsync("x"));
+        Assert.Contains("127.0.0.1:1", e.Message);
+        Assert.DoesNotContain("topsecret", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+}
+
+/// <summary>What only the PostgreSQL storage does: concurrent migration, the password from the environment, faults.</summary>
+public sealed class PostgresStudyStorageTests
+{
+    [SkippableFact]
+    public async Task Twenty_storages_opening_a_fresh_schema_at_once_migrate_it_once()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        var storages = Enumerable.Range(0, 20).Select(_ => new PostgresStudyStorage(schema.Url)).ToList();
+        try
+        {
+            var created = await Task.WhenAll(storages.Select(async (s, i) =>
+            {
+                try { return (await s.CreateStudyAsync("one", Direction.Minimize)).Id; }
+                catch (StudyExistsException) { return (await s.GetStudyAsync("one"))!.Id; }
+            }));
+            Assert.Single(created.Distinct());
+            await using var c = new NpgsqlConnection(PostgresUrl.Parse(schema.Url).ConnectionString);
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand("SELECT COUNT(*) FROM schema_version", c);
+            Assert.Equal(1L, (long)(await cmd.ExecuteScalarAsync())!);
+        }
+        finally
+        {
+            foreach (var s in storages) await s.DisposeAsync();
+        }
+    }
+
+    [SkippableFact]
+    public async Task The_hot_queries_have_their_indexes()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        await using (var s = new PostgresStudyStorage(schema.Url)) await s.ListStudiesAsync();
+        await using var c = new NpgsqlConnection(PostgresUrl.Parse(schema.Url).ConnectionString);
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT indexdef FROM pg_indexes WHERE schemaname = @s AND tablename = 'trials'", c);
+        cmd.Parameters.AddWithValue("s", schema.Name);
+        var defs = new List<string>();
+        await using (var r = await cmd.ExecuteReaderAsync())
+            while (await r.ReadAsync()) defs.Add(r.GetString(0));
+        Assert.Contains(defs, d => d.Contains("(study_id, state, number)", StringComparison.Ordinal));
+        Assert.Contains(defs, d => d.Contains("(study_id, number)", StringComparison.Ordinal) && d.Contains("UNIQUE", StringComparison.Ordinal));
+        Assert.Contains(defs, d => d.Contains("(study_id, version)", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task A_password_from_PGPASSWORD_is_used_when_the_url_has_none()
+    {
+        var url = PostgresTestServer.Url;
+        var b = PostgresUrl.Parse(url);
+        Skip.If(string.IsNullOrEmpty(b.Password), "the test server's URL carries no password");
+        var withoutPassword = PostgresUrl.Redact(url).Replace(":***@", "@", StringComparison.Ordinal);
+        var previous = Environment.GetEnvironmentVariable("PGPASSWORD");
+        Environment.SetEnvironmentVariable("PGPASSWORD", b.Password);
+        try
+        {
+            await using var s = new PostgresStudyStorage(withoutPassword);
+            Assert.NotNull(await s.ListStudiesAsync());
+        }
+        finally { Environment.SetEnvironmentVariable("PGPASSWORD", previous); }
+    }
+
+    [SkippableFact]
+    public async Task A_killed_connection_is_retried_and_the_operation_succeeds()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        await using var s = new PostgresStudyStorage(schema.Url + "&application_name=tunesmith-victim-" + schema.Name);
+        var st = await s.CreateStudyAsync("faults", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        // Terminate every pooled connection of this storage on the server: the next operation finds its connection dead.
+        schema.Execute($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tunesmith-victim-{schema.Name}'");
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { FinalState = TrialState.Complete, Value = 1 }));
+        Assert.Equal(TrialState.Complete, (await s.GetTrialAsync(t.Id))!.State);
+    }
+}
