@@ -23,6 +23,7 @@ public sealed class Study : IAsyncDisposable
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private readonly TimeProvider _time;
     private readonly TimeSpan _heartbeatInterval;
+    private readonly TimeSpan _staleGracePeriod;
     private bool _finiteEnqueued;
 
     private Study(StudyRecord record, IStudyStorage storage, bool ownsStorage, StudyOptions options)
@@ -35,6 +36,12 @@ public sealed class Study : IAsyncDisposable
         Metric = record.SystemAttributes.TryGetValue(SystemAttributeKeys.Metric, out var m) && m is string ms ? ms : options.Metric;
         _time = options.TimeProvider;
         _heartbeatInterval = options.HeartbeatInterval;
+        if (_heartbeatInterval <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(options), options.HeartbeatInterval, "HeartbeatInterval must be positive");
+        _staleGracePeriod = options.EffectiveStaleGracePeriod;
+        if (_staleGracePeriod <= _heartbeatInterval)
+            throw new ArgumentOutOfRangeException(nameof(options), options.StaleGracePeriod,
+                $"StaleGracePeriod ({_staleGracePeriod}) must be longer than HeartbeatInterval ({_heartbeatInterval})");
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<Study>();
         WorkerId = options.WorkerId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
         _history = new StudyHistory(record.Name, record.Direction);
@@ -266,7 +273,7 @@ public sealed class Study : IAsyncDisposable
         var running = new ConcurrentDictionary<long, byte>();
         Exception? failure = null;
         using var heartbeatStop = new CancellationTokenSource();
-        var heartbeat = HeartbeatLoopAsync(running, heartbeatStop.Token);
+        var heartbeat = HeartbeatLoopAsync(running, options.Retries, heartbeatStop.Token);
 
         var startedHere = 0;
         async Task WorkerLoopAsync()
@@ -403,7 +410,7 @@ public sealed class Study : IAsyncDisposable
         return now + timeout;
     }
 
-    private async Task HeartbeatLoopAsync(ConcurrentDictionary<long, byte> running, CancellationToken ct)
+    private async Task HeartbeatLoopAsync(ConcurrentDictionary<long, byte> running, int retries, CancellationToken ct)
     {
         if (Storage is InMemoryStudyStorage) return; // a process-local store cannot outlive its workers
         using var timer = new PeriodicTimer(_heartbeatInterval, _time);
@@ -411,15 +418,38 @@ public sealed class Study : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
             {
-                if (running.IsEmpty) continue;
-                try { await Storage.HeartbeatAsync(running.Keys.ToArray(), WorkerId, ct).ConfigureAwait(false); }
+                try
+                {
+                    if (!running.IsEmpty) await Storage.HeartbeatAsync(running.Keys.ToArray(), WorkerId, ct).ConfigureAwait(false);
+                }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     _logger.LogWarning("Heartbeat failed: {Message}", e.Message);
                 }
+                try { await FailStaleTrialsAsync(retries, ct).ConfigureAwait(false); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    _logger.LogWarning("Checking for stale trials failed: {Message}", e.Message);
+                }
             }
         }
         catch (OperationCanceledException) { }
+    }
+
+    /// <summary>
+    /// Fails every Running trial of the study whose heartbeat is older than the stale grace period (its worker died) and
+    /// re-enqueues each within <paramref name="retries"/>; returns the trials failed. Any worker may do it, and
+    /// <c>tunesmith status --fail-stale</c> does it on demand.
+    /// </summary>
+    public async Task<IReadOnlyList<FrozenTrial>> FailStaleTrialsAsync(int retries = 0, CancellationToken cancellationToken = default)
+    {
+        var stale = await Storage.FailStaleTrialsAsync(Record.Id, _time.GetUtcNow() - _staleGracePeriod, cancellationToken).ConfigureAwait(false);
+        foreach (var trial in stale)
+        {
+            _logger.LogWarning("Trial {Number} of worker {Worker} failed as stale: {Reason}", trial.Number, trial.Worker, trial.FailReason);
+            await RetryIfAllowedAsync(trial, retries).ConfigureAwait(false);
+        }
+        return stale;
     }
 
     /// <inheritdoc />

@@ -29,6 +29,18 @@ public sealed record StudyOptions
     /// <summary>How often running trials heartbeat (default 10 s).</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// A Running trial whose heartbeat is older than this is failed as stale (its worker died: a killed job, a lost node)
+    /// by any worker of the study, at each of its heartbeats, and re-run when <see cref="OptimizeOptions.Retries"/> allows.
+    /// Null (default): the larger of 60 s and 6 heartbeat intervals. It must be longer than <see cref="HeartbeatInterval"/>
+    /// (give live workers several missed beats of slack: a loaded machine delays them).
+    /// </summary>
+    public TimeSpan? StaleGracePeriod { get; init; }
+
+    /// <summary>The grace period in force: <see cref="StaleGracePeriod"/>, or its default.</summary>
+    public TimeSpan EffectiveStaleGracePeriod =>
+        StaleGracePeriod ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(60).Ticks, HeartbeatInterval.Ticks * 6));
+
     /// <summary>Clock for deadlines and heartbeats.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

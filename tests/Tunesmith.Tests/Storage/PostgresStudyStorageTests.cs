@@ -158,3 +158,107 @@ public sealed class PostgresStudyStorageTests
         Assert.Equal(TrialState.Complete, (await s.GetTrialAsync(t.Id))!.State);
     }
 }
+
+/// <summary>Collects log lines, to assert what a worker reported.</summary>
+public sealed class ListLoggerFactory : Microsoft.Extensions.Logging.ILoggerFactory
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(_lines);
+
+    public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider) { }
+
+    public void Dispose() { }
+
+    private sealed class Logger(System.Collections.Concurrent.ConcurrentQueue<string> lines) : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+    }
+}
+
+/// <summary>Who may write a trial: a worker failed as stale, and two workers telling one trial.</summary>
+public sealed class PostgresTrialOwnershipTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [SkippableFact]
+    public async Task A_worker_whose_trial_was_failed_as_stale_logs_the_refused_late_result_and_carries_on()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        var logs = new ListLoggerFactory();
+        // This worker never heartbeats within the test (1 h), as if it were frozen; the watcher's grace is 200 ms.
+        await using var frozen = await Study.CreateOrLoadAsync("late", new StudyOptions
+        {
+            Storage = schema.Url, HeartbeatInterval = TimeSpan.FromHours(1), LoggerFactory = logs, Sampler = new Tunesmith.Samplers.RandomSampler(1),
+        });
+        await using var watcher = await Study.LoadAsync("late", new StudyOptions
+        {
+            Storage = schema.Url, HeartbeatInterval = TimeSpan.FromMilliseconds(50), StaleGracePeriod = TimeSpan.FromMilliseconds(200),
+        });
+        var release = new TaskCompletionSource();
+        var started = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var run = frozen.OptimizeAsync(async (t, ct) =>
+        {
+            var x = t.SuggestFloat("x", 0, 1);
+            await t.FlushAsync(ct);
+            started.TrySetResult(t.Id);
+            await release.Task;
+            return x;
+        }, new OptimizeOptions { Trials = 5, MaxTrialsThisRun = 1 });
+        var id = await started.Task.WaitAsync(Timeout);
+
+        var timer = System.Diagnostics.Stopwatch.StartNew();
+        IReadOnlyList<FrozenTrial> failed;
+        while ((failed = await watcher.FailStaleTrialsAsync(retries: 1)).Count == 0)
+        {
+            Assert.True(timer.Elapsed < Timeout, "the frozen worker's trial never went stale");
+            await Task.Delay(50);
+        }
+        Assert.Equal(id, Assert.Single(failed).Id);
+
+        release.SetResult();
+        await run.WaitAsync(Timeout); // the refused late result does not throw
+        Assert.Contains(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("already finished", StringComparison.Ordinal));
+        var trials = await watcher.GetTrialsAsync();
+        var stale = trials.Single(t => t.Id == id);
+        Assert.Equal(TrialState.Failed, stale.State);
+        Assert.StartsWith("stale", stale.FailReason);
+        var retry = trials.Single(t => t.State == TrialState.Waiting);
+        Assert.Equal(stale.Params["x"], retry.Params["x"]);
+    }
+
+    [SkippableFact]
+    public async Task Two_workers_telling_one_trial_one_succeeds_and_the_other_gets_a_clear_refusal()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        // Two storages: two connection pools, as on two machines.
+        await using var a = new PostgresStudyStorage(schema.Url);
+        await using var b = new PostgresStudyStorage(schema.Url);
+        var st = await a.CreateStudyAsync("tell", Direction.Minimize);
+        for (var round = 0; round < 20; round++)
+        {
+            var t = (await a.StartTrialAsync(st.Id, "owner"))!;
+            var outcomes = await Task.WhenAll(
+                a.UpdateTrialAsync(t.Id, "owner", new TrialUpdate { FinalState = TrialState.Complete, Value = 1 }),
+                b.UpdateTrialAsync(t.Id, "owner", new TrialUpdate { FinalState = TrialState.Complete, Value = 2 }));
+            Assert.Single(outcomes, o => o == TrialWriteOutcome.Applied);
+            Assert.Single(outcomes, o => o == TrialWriteOutcome.AlreadyFinished);
+            var stored = (await b.GetTrialAsync(t.Id))!;
+            Assert.Equal(outcomes[0] == TrialWriteOutcome.Applied ? 1 : 2, stored.Value);
+            Assert.Equal(TrialWriteOutcome.NotOwner,
+                await b.UpdateTrialAsync((await a.StartTrialAsync(st.Id, "owner"))!.Id, "intruder", new TrialUpdate { FinalState = TrialState.Complete, Value = 3 }));
+        }
+        // What the refused teller sees through the Study API names the trial and says why.
+        var message = new TrialWriteRefusedException(7, TrialWriteOutcome.AlreadyFinished).Message;
+        Assert.Contains("trial 7", message);
+        Assert.Contains("already finished", message);
+        Assert.Contains("refused", message);
+    }
+}
