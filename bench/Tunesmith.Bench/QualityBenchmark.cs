@@ -43,11 +43,32 @@ internal static class QualityBenchmark
         }
         var maxBudget = args.Budgets.Max();
         var jobs = new List<(QualityFunction F, SamplerUnderTest S, int Seed, int Budget)>();
+        // A budget-aware sampler (auto) whose choice is the same at every budget runs once at the largest budget, like
+        // the others; when that choice is a sampler already under test with default options, its runs are reused
+        // (auto delegates to it with the same seed, so the trials are identical).
+        var aliases = new List<(string Function, string Label, string SameAs)>();
+        var budgetFree = new HashSet<(string, string)>();
+        foreach (var f in functions)
+            foreach (var s in samplers.Where(s => s.BudgetAware))
+            {
+                var names = args.Budgets.Select(b => SamplerRegistry.Create(s.RegistryName, new SamplerRequest(s.Options, 0, f.Space, b)) switch
+                {
+                    AutoSampler a => a.Choice.Sampler,
+                    var other => other.Name,
+                }).Distinct().ToList();
+                if (names.Count != 1) continue;
+                budgetFree.Add((f.Name, s.Label));
+                var twin = samplers.FirstOrDefault(t => !t.BudgetAware && t.RegistryName == names[0] && t.Options.Count == 0);
+                if (twin is not null) aliases.Add((f.Name, s.Label, twin.Label));
+            }
         foreach (var f in functions)
             foreach (var s in samplers)
+            {
+                if (aliases.Any(a => a.Function == f.Name && a.Label == s.Label)) continue;
                 for (var seed = 0; seed < args.Seeds; seed++)
-                    if (s.BudgetAware) jobs.AddRange(args.Budgets.Select(b => (f, s, seed, b)));
+                    if (s.BudgetAware && !budgetFree.Contains((f.Name, s.Label))) jobs.AddRange(args.Budgets.Select(b => (f, s, seed, b)));
                     else jobs.Add((f, s, seed, maxBudget));
+            }
 
         var runs = new ConcurrentBag<Run>();
         var total = Stopwatch.StartNew();
@@ -59,6 +80,12 @@ internal static class QualityBenchmark
             var n = Interlocked.Increment(ref done);
             if (n % 20 == 0 || n == jobs.Count) Console.Error.WriteLine($"  {n}/{jobs.Count} runs, {total.Elapsed.TotalSeconds:F0} s");
         });
+
+        foreach (var (function, label, sameAs) in aliases)
+            foreach (var r in runs.Where(r => r.Function == function && r.Sampler == sameAs).ToList())
+                runs.Add(r with { Sampler = label });
+        foreach (var (function, label, sameAs) in aliases)
+            Console.Error.WriteLine($"  {function}: {label} chose {sameAs} at every budget; its runs are {sameAs}'s (same seed, same trials)");
 
         Directory.CreateDirectory(args.Output);
         var reference = OptunaReference.Load(args.ReferenceDir);
@@ -104,7 +131,8 @@ internal static class QualityBenchmark
                 if (rs.Count == 0) continue;
                 foreach (var b in budgets)
                 {
-                    var sample = rs.Where(r => s.BudgetAware ? r.Budget == b : true).Select(r => r.BestSoFar[b - 1]).ToArray();
+                    var perBudget = rs.Any(r => r.Budget != budgets.Max());
+                    var sample = rs.Where(r => !perBudget || r.Budget == b).Select(r => r.BestSoFar[b - 1]).ToArray();
                     var wall = rs.Where(r => r.Budget == budgets.Max() || !s.BudgetAware).Select(r => r.WallSeconds).DefaultIfEmpty(0).Average();
                     cells.Add(new Cell(f.Name, s.Label, b, Percentile(sample, 0.5), Percentile(sample, 0.25), Percentile(sample, 0.75), wall));
                 }
