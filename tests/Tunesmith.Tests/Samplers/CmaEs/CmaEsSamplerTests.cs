@@ -119,6 +119,17 @@ public sealed class CmaEsSamplerTests
     }
 
     [Fact]
+    public void Ipop_restarts_find_better_optima_of_a_multimodal_function_than_one_long_run()
+    {
+        static double Rastrigin(double[] x) => 10 * x.Length + x.Sum(v => v * v - 10 * Math.Cos(2 * Math.PI * v));
+        double MedianBest(CmaEsRestartStrategy strategy) => Median(Enumerable.Range(0, 10).Select(seed =>
+            RunSequential(new CmaEsSampler(new CmaEsOptions { Seed = seed, RestartStrategy = strategy }), 5, 1500, Rastrigin, -2.56, 5.12)));
+        var single = MedianBest(CmaEsRestartStrategy.None);
+        var ipop = MedianBest(CmaEsRestartStrategy.Ipop);
+        Assert.True(ipop < single, $"IPOP median {ipop}, single run {single}");
+    }
+
+    [Fact]
     public void Warm_start_begins_at_the_best_enqueued_trials()
     {
         var sampler = new CmaEsSampler(new CmaEsOptions { Seed = 2, NStartupTrials = 4 });
