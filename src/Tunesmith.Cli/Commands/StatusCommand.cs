@@ -45,8 +45,22 @@ internal sealed class StatusCommand : Command
             if (!(grace > 0)) throw new CliUsageException($"--grace {grace}: must be > 0 seconds");
             var studies = name is null ? (await storage.ListStudiesAsync(ct)).Select(s => s.Study) : [await StorageScope.GetStudyAsync(storage, name, url, ct)];
             foreach (var s in studies)
-                foreach (var t in await storage.FailStaleTrialsAsync(s.Id, _time.GetUtcNow() - TimeSpan.FromSeconds(grace), ct))
-                    _console.Error.WriteLine($"study '{s.Name}': trial {t.Number} marked Failed (stale)");
+            {
+                // With the study file's retries, a stale trial is re-enqueued with its params (and so its trial directory).
+                var retries = s.SystemAttributes.ContainsKey(Tunesmith.Execution.Commands.StudyFileRun.StudyFileTextKey)
+                    ? Tunesmith.Execution.Commands.StudyFileRun.ReadStored(s)?.Retries ?? 0 : 0;
+                var graceSpan = TimeSpan.FromSeconds(grace);
+                await using var study = await Study.LoadAsync(s.Name, new StudyOptions
+                {
+                    StorageInstance = storage, TimeProvider = _time, StaleGracePeriod = graceSpan, HeartbeatInterval = graceSpan / 2,
+                }, ct);
+                foreach (var t in await study.FailStaleTrialsAsync(retries, ct))
+                {
+                    var retried = (await storage.GetTrialAsync(t.Id, ct))?.SystemAttributes.TryGetValue(SystemAttributeKeys.RetriedBy, out var by) == true
+                        ? $"; retried as trial {by}" : "";
+                    _console.Error.WriteLine($"study '{s.Name}': trial {t.Number} marked Failed (stale){retried}");
+                }
+            }
         }
 
         var summaries = await storage.ListStudiesAsync(ct);

@@ -16,6 +16,12 @@ internal sealed class WorkerCommand : Command
     private readonly Option<int?> _trials = new("--trials", "-n") { Description = "Run at most N trials in this worker (the study's own budget still holds)", HelpName = "N" };
     private readonly Option<bool> _oneTrial = new("--one-trial") { Description = "Run exactly one trial, then exit (one trial per cluster job)" };
     private readonly Option<string?> _gpus = new("--gpus") { Description = "GPU ids to use, e.g. 0,1 (default: CUDA_VISIBLE_DEVICES, else nvidia-smi -L, else none)", HelpName = "IDS" };
+    private readonly Option<double?> _heartbeat = new("--heartbeat") { Description = "Seconds between heartbeats of this worker's running trials (default 10)", HelpName = "SECONDS" };
+    private readonly Option<double?> _staleGrace = new("--stale-grace")
+    {
+        Description = "Seconds without a heartbeat after which this worker fails another worker's running trial as stale and retries it within the study's retries (default: 60, or 6 heartbeats if longer)",
+        HelpName = "SECONDS",
+    };
     private readonly Option<bool> _quiet = CommonOptions.Quiet();
     private readonly Option<string> _logFormat = CommonOptions.LogFormat();
 
@@ -23,7 +29,7 @@ internal sealed class WorkerCommand : Command
     {
         _console = console;
         _time = time;
-        foreach (var o in new Option[] { _study, _storage, _trials, _oneTrial, _gpus, _quiet, _logFormat }) Options.Add(o);
+        foreach (var o in new Option[] { _study, _storage, _trials, _oneTrial, _gpus, _heartbeat, _staleGrace, _quiet, _logFormat }) Options.Add(o);
         SetAction(ExecuteAsync);
     }
 
@@ -33,14 +39,26 @@ internal sealed class WorkerCommand : Command
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
         var cap = parse.GetValue(_oneTrial) ? 1 : parse.GetValue(_trials);
         if (cap is < 1) throw new CliUsageException($"--trials {cap}: must be ≥ 1");
+        var heartbeat = Seconds(parse.GetValue(_heartbeat), "--heartbeat");
+        var staleGrace = Seconds(parse.GetValue(_staleGrace), "--stale-grace");
+        if (staleGrace is { } g && g <= (heartbeat ?? new StudyOptions().HeartbeatInterval))
+            throw new CliUsageException($"--stale-grace {g.TotalSeconds}: must be longer than the heartbeat interval ({(heartbeat ?? new StudyOptions().HeartbeatInterval).TotalSeconds} s)");
         var mode = ProgressViews.Choose(parse.GetValue(_quiet), parse.GetValue(_logFormat)!, _console);
 
         await using var storage = StorageScope.Open(url);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
         var file = StudyFileRun.ReadStored(record)
             ?? throw new CliUsageException($"study '{name}' has no stored study file (it was not created by 'tunesmith run' or 'tunesmith create'), so a worker cannot run it");
-        await using var study = await StudyFileRun.OpenAsync(file, storage, create: false, cancellationToken: ct);
+        await using var study = await StudyFileRun.OpenAsync(file, storage, create: false, cancellationToken: ct,
+            heartbeatInterval: heartbeat, staleGracePeriod: staleGrace);
         var runOptions = StudyFileRun.RunOptions(file, parallel: parse.GetValue(_oneTrial) ? 1 : null) with { MaxTrialsThisRun = cap };
         return await CommandRunSession.RunAsync(study, file, url, runOptions, new Dictionary<string, object?>(), parse.GetValue(_gpus), mode, _console, _time);
     }
+
+    private static TimeSpan? Seconds(double? value, string option) => value switch
+    {
+        null => null,
+        > 0 and < 86_400 * 365 => TimeSpan.FromSeconds(value.Value),
+        _ => throw new CliUsageException($"{option} {value}: must be a positive number of seconds"),
+    };
 }

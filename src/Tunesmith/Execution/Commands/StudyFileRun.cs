@@ -25,8 +25,12 @@ public static class StudyFileRun
     /// loads it when present (with <paramref name="load"/>), and stores the file's text and path on it. A stored study whose
     /// direction differs from the file's is refused with a one-line <see cref="StudyFileException"/>.
     /// </summary>
+    /// <remarks>
+    /// <c>heartbeatInterval</c> and <c>staleGracePeriod</c> set this worker's <see cref="StudyOptions.HeartbeatInterval"/> and
+    /// <see cref="StudyOptions.StaleGracePeriod"/> (null: their defaults).
+    /// </remarks>
     public static async Task<Study> OpenAsync(StudyFile file, IStudyStorage storage, int? seed = null, bool create = true, bool load = true,
-        ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+        ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default, TimeSpan? heartbeatInterval = null, TimeSpan? staleGracePeriod = null)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(storage);
@@ -37,7 +41,9 @@ public static class StudyFileRun
             Sampler = file.CreateSampler(seed),
             StorageInstance = storage,
             LoggerFactory = loggerFactory,
+            StaleGracePeriod = staleGracePeriod,
         };
+        if (heartbeatInterval is { } beat) options = options with { HeartbeatInterval = beat };
         var study = create && load ? await Study.CreateOrLoadAsync(file.Name, options, cancellationToken).ConfigureAwait(false)
             : create ? await Study.CreateAsync(file.Name, options, cancellationToken).ConfigureAwait(false)
             : await Study.LoadAsync(file.Name, options, cancellationToken).ConfigureAwait(false);
