@@ -32,6 +32,19 @@ internal static class OverheadBenchmark
         return sw.Elapsed.TotalSeconds;
     }
 
+    /// <summary>
+    /// Times <paramref name="trials"/> more trials on an existing study (e.g. one holding 100,000), after one history read
+    /// that a long-lived worker would have made long before: the per-trial cost, not the first load.
+    /// </summary>
+    public static async Task<double> TimeOnExistingStudyAsync(string storageUrl, string name, int trials)
+    {
+        await using var study = await Study.LoadAsync(name, new StudyOptions { Storage = storageUrl, Sampler = new RandomSampler(seed: 1) });
+        var before = (await study.RefreshAsync()).Trials.Count;
+        var sw = Stopwatch.StartNew();
+        await study.OptimizeAsync(Objective, Sequential with { Trials = before + trials });
+        return sw.Elapsed.TotalSeconds;
+    }
+
     public static async Task<int> RunAsync(int repeats, IReadOnlySet<string>? cases, string workDir)
     {
         Directory.CreateDirectory(workDir);
@@ -52,6 +65,29 @@ internal static class OverheadBenchmark
         await Case("SQLite file, Random", 1_000, () => TimeSequentialAsync(Db(), 1_000));
         await Case("SQLite file, Random", 10_000, () => TimeSequentialAsync(Db(), 10_000));
         await Case("SQLite file, Random, 4 processes on one study", 4_000, () => MultiProcessAsync(Db(), 4, 4_000));
+
+        // PostgreSQL: the server named by TUNESMITH_BENCH_POSTGRES (else TUNESMITH_TEST_POSTGRES), e.g. the URL that
+        // scripts/postgres-local.sh start prints; every case runs in a fresh schema, dropped at the end.
+        var pgServer = Environment.GetEnvironmentVariable("TUNESMITH_BENCH_POSTGRES") is { Length: > 0 } bench ? bench
+            : Environment.GetEnvironmentVariable("TUNESMITH_TEST_POSTGRES");
+        bool Wanted(string name) => cases is null || cases.Any(c => name.Contains(c, StringComparison.OrdinalIgnoreCase));
+        if (pgServer is { Length: > 0 })
+        {
+            await using var pg = await PostgresBenchSchema.CreateAsync(pgServer);
+            await Case("PostgreSQL, Random", 1_000, () => TimeSequentialAsync(pg.Url, 1_000));
+            await Case("PostgreSQL, Random, 1 process", 2_000, () => MultiProcessAsync(pg.Url, 1, 2_000));
+            await Case("PostgreSQL, Random, 4 processes on one study", 4_000, () => MultiProcessAsync(pg.Url, 4, 4_000));
+            await Case("PostgreSQL, Random, 8 processes on one study", 4_000, () => MultiProcessAsync(pg.Url, 8, 4_000));
+            const string big = "PostgreSQL, Random, 1,000 trials on a study holding 100,000";
+            if (Wanted(big))
+            {
+                var name = await pg.FillStudyAsync(100_000);
+                await Case("PostgreSQL, Random, 1,000 trials on a fresh study", 1_000, () => TimeSequentialAsync(pg.Url, 1_000));
+                await Case(big, 1_000, () => TimeOnExistingStudyAsync(pg.Url, name, 1_000));
+            }
+        }
+        else if (cases is null || cases.Any(c => "PostgreSQL".Contains(c, StringComparison.OrdinalIgnoreCase)))
+            Console.Error.WriteLine("  PostgreSQL cases skipped: set TUNESMITH_BENCH_POSTGRES (e.g. $(scripts/postgres-local.sh start))");
 
         var sb = new StringBuilder();
         sb.AppendLine($"| case | trials | median wall s [min–max] | trials/s (median) | µs/trial (median) |");
