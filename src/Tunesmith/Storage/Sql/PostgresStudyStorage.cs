@@ -32,7 +32,7 @@ public sealed record PostgresStorageOptions
 /// together migrate once); every write locks its study row first, so trial numbers are dense and the change sequence
 /// commits in order; transient faults are retried with backoff for <see cref="PostgresStorageOptions.RetryWindow"/>.
 /// </summary>
-public sealed class PostgresStudyStorage : SqlStudyStorage
+public sealed partial class PostgresStudyStorage : SqlStudyStorage
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly SemaphoreSlim _initGate = new(1, 1);
@@ -124,6 +124,7 @@ public sealed class PostgresStudyStorage : SqlStudyStorage
             {
                 await using var session = await OpenSessionAsync(token).ConfigureAwait(false);
                 await MigrateAsync(session, token).ConfigureAwait(false);
+                await CreateFunctionsAsync(session, token).ConfigureAwait(false);
                 return true;
             }, ct).ConfigureAwait(false);
             _initialized = true;

@@ -187,8 +187,8 @@ public abstract class SqlStudyStorage : IStudyStorage
     private static Direction ParseDirection(string s) => s == "maximize" ? Direction.Maximize : Direction.Minimize;
 
     private static readonly string[] StateNames = ["waiting", "running", "complete", "pruned", "failed"];
-    private static string StateText(TrialState s) => StateNames[(int)s];
-    private static TrialState ParseState(string s) => s switch
+    private protected static string StateText(TrialState s) => StateNames[(int)s];
+    private protected static TrialState ParseState(string s) => s switch
     {
         "waiting" => TrialState.Waiting,
         "running" => TrialState.Running,
@@ -422,7 +422,7 @@ public abstract class SqlStudyStorage : IStudyStorage
         }, cancellationToken);
 
     /// <inheritdoc />
-    public Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default) =>
+    public virtual Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default) =>
         WriteAsync(async (s, ct) =>
         {
             var counters = await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
@@ -453,7 +453,7 @@ public abstract class SqlStudyStorage : IStudyStorage
     // ---------------------------------------------------------------- update
 
     /// <inheritdoc />
-    public Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default)
+    public virtual Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default)
     {
         var attempts = 0;
         return WriteAsync(async (s, ct) =>
@@ -503,7 +503,7 @@ public abstract class SqlStudyStorage : IStudyStorage
     }
 
     /// <inheritdoc />
-    public Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default)
+    public virtual Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default)
     {
         if (trialIds.Count == 0) return Task.CompletedTask;
         // A heartbeat is not a change a poller needs to see: no new version.
@@ -567,7 +567,7 @@ public abstract class SqlStudyStorage : IStudyStorage
     // ---------------------------------------------------------------- reads
 
     /// <inheritdoc />
-    public Task<FrozenTrial?> GetTrialAsync(long trialId, CancellationToken cancellationToken = default) =>
+    public virtual Task<FrozenTrial?> GetTrialAsync(long trialId, CancellationToken cancellationToken = default) =>
         ReadAsync(async (s, ct) =>
         {
             var list = await ReadTrialsAsync(s, _byId, trialId, 0, ct).ConfigureAwait(false);
@@ -575,7 +575,7 @@ public abstract class SqlStudyStorage : IStudyStorage
         }, cancellationToken);
 
     /// <inheritdoc />
-    public Task<TrialChanges> GetTrialsSinceAsync(long studyId, long cursor, CancellationToken cancellationToken = default) =>
+    public virtual Task<TrialChanges> GetTrialsSinceAsync(long studyId, long cursor, CancellationToken cancellationToken = default) =>
         ReadAsync(async (s, ct) =>
         {
             var seq = await s.Command("SELECT change_seq FROM studies WHERE id = @s").Bind("@s", studyId).ExecuteScalarAsync(ct).ConfigureAwait(false);
@@ -691,7 +691,7 @@ public abstract class SqlStudyStorage : IStudyStorage
     }
 
     // Distributions repeat across trials: parse each distinct JSON text once (bounded, so a pathological study cannot grow it without end).
-    private Distribution ReadDistribution(string json)
+    private protected Distribution ReadDistribution(string json)
     {
         if (_distributions.TryGetValue(json, out var d)) return d;
         d = DistributionJson.Deserialize(json);

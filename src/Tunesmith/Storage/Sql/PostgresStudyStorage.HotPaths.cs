@@ -1,0 +1,342 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using Tunesmith.Execution;
+using Tunesmith.Spaces;
+using static Tunesmith.Storage.Sql.SqlCommandExtensions;
+
+namespace Tunesmith.Storage.Sql;
+
+/// <summary>
+/// The per-trial operations in one round trip each. Starting and finishing a trial are server-side functions that run the
+/// shared design's statements (lock the study row, check, write, advance the counters) inside the server, so a study's row
+/// lock is held for microseconds rather than across several network round trips — what lets several workers scale on one
+/// study. A trial read is one statement (one snapshot) that aggregates a trial's params, attributes, values and metrics.
+/// </summary>
+public sealed partial class PostgresStudyStorage
+{
+    // Versioned names: a newer Tunesmith adds new functions instead of replacing ones an older worker still calls.
+    private const string StartFunction = "tunesmith_start_trial_v1";
+    private const string FinishFunction = "tunesmith_update_trial_v1";
+
+    private static readonly string[] FunctionDefinitions =
+    [
+        $$"""
+        CREATE OR REPLACE FUNCTION {{StartFunction}}(p_study bigint, p_worker text, p_max bigint, p_waiting_only boolean, p_now bigint)
+        RETURNS TABLE (o_id bigint, o_number bigint, o_claimed boolean, o_version bigint) LANGUAGE plpgsql AS $fn$
+        DECLARE
+            v_budget bigint;
+            v_waiting bigint;
+            v_seq bigint;
+            v_next bigint;
+        BEGIN
+            SELECT s.budget_count INTO v_budget FROM studies s WHERE s.id = p_study FOR UPDATE;
+            IF NOT FOUND THEN RAISE EXCEPTION 'no study #%', p_study USING ERRCODE = 'P0002'; END IF;
+            IF p_max IS NOT NULL AND v_budget >= p_max THEN RETURN; END IF;
+            SELECT t.id INTO v_waiting FROM trials t WHERE t.study_id = p_study AND t.state = 'waiting'
+                ORDER BY t.number LIMIT 1 FOR UPDATE SKIP LOCKED;
+            IF v_waiting IS NOT NULL THEN
+                UPDATE studies SET budget_count = budget_count + 1, change_seq = change_seq + 1 WHERE id = p_study RETURNING change_seq INTO v_seq;
+                RETURN QUERY UPDATE trials SET state = 'running', worker = p_worker, started_at = p_now, heartbeat_at = p_now, version = v_seq
+                    WHERE id = v_waiting RETURNING id, number, true, version;
+            ELSIF NOT p_waiting_only THEN
+                UPDATE studies SET next_number = next_number + 1, budget_count = budget_count + 1, change_seq = change_seq + 1
+                    WHERE id = p_study RETURNING next_number, change_seq INTO v_next, v_seq;
+                RETURN QUERY INSERT INTO trials (study_id, number, state, worker, created_at, started_at, heartbeat_at, version)
+                    VALUES (p_study, v_next - 1, 'running', p_worker, p_now, p_now, p_now, v_seq) RETURNING id, number, false, version;
+            END IF;
+        END
+        $fn$
+        """,
+        $$"""
+        CREATE OR REPLACE FUNCTION {{FinishFunction}}(p_trial bigint, p_worker text, p_now bigint,
+            p_param_names text[], p_param_values text[], p_param_dists text[],
+            p_steps bigint[], p_step_values float8[],
+            p_attr_system bigint[], p_attr_keys text[], p_attr_values text[],
+            p_metric_names text[], p_metric_values float8[],
+            p_final_state text, p_value float8)
+        RETURNS TABLE (o_outcome int, o_state text, o_worker text, o_value float8) LANGUAGE plpgsql AS $fn$
+        DECLARE
+            v_study bigint;
+            v_state text;
+            v_worker text;
+            v_value float8;
+            v_seq bigint;
+        BEGIN
+            -- The study row first, as every write does (no deadlocks between writers; change_seq commits in order).
+            SELECT s.id INTO v_study FROM studies s WHERE s.id = (SELECT t.study_id FROM trials t WHERE t.id = p_trial) FOR UPDATE;
+            IF NOT FOUND THEN RETURN QUERY SELECT 3, NULL::text, NULL::text, NULL::float8; RETURN; END IF;
+            SELECT t.state, t.worker, t.value INTO v_state, v_worker, v_value FROM trials t WHERE t.id = p_trial;
+            IF v_state <> 'running' THEN RETURN QUERY SELECT 1, v_state, v_worker, v_value; RETURN; END IF;
+            IF v_worker IS DISTINCT FROM p_worker THEN RETURN QUERY SELECT 2, v_state, v_worker, v_value; RETURN; END IF;
+            IF cardinality(p_param_names) > 0 THEN
+                INSERT INTO trial_params (trial_id, name, value_json, distribution_json)
+                    SELECT p_trial, n, v, d FROM unnest(p_param_names, p_param_values, p_param_dists) WITH ORDINALITY AS x(n, v, d, o) ORDER BY o
+                    ON CONFLICT (trial_id, name) DO UPDATE SET value_json = excluded.value_json,
+                        distribution_json = COALESCE(excluded.distribution_json, trial_params.distribution_json);
+            END IF;
+            IF cardinality(p_steps) > 0 THEN
+                INSERT INTO trial_intermediate (trial_id, step, value) SELECT p_trial, k, v FROM unnest(p_steps, p_step_values) AS x(k, v)
+                    ON CONFLICT (trial_id, step) DO UPDATE SET value = excluded.value;
+            END IF;
+            IF cardinality(p_attr_keys) > 0 THEN
+                INSERT INTO trial_attributes (trial_id, system, key, value_json) SELECT p_trial, s, k, v FROM unnest(p_attr_system, p_attr_keys, p_attr_values) AS x(s, k, v)
+                    ON CONFLICT (trial_id, system, key) DO UPDATE SET value_json = excluded.value_json;
+            END IF;
+            IF cardinality(p_metric_names) > 0 THEN
+                INSERT INTO trial_metrics (trial_id, name, value) SELECT p_trial, k, v FROM unnest(p_metric_names, p_metric_values) AS x(k, v)
+                    ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value;
+            END IF;
+            UPDATE studies SET change_seq = change_seq + 1 WHERE id = v_study RETURNING change_seq INTO v_seq;
+            IF p_final_state IS NOT NULL THEN
+                UPDATE trials SET state = p_final_state, value = p_value, finished_at = p_now, heartbeat_at = p_now, version = v_seq WHERE id = p_trial;
+            ELSE
+                UPDATE trials SET heartbeat_at = p_now, version = v_seq WHERE id = p_trial;
+            END IF;
+            RETURN QUERY SELECT 0, v_state, v_worker, v_value;
+        END
+        $fn$
+        """,
+    ];
+
+    /// <summary>Creates the functions once per database (under the migration's advisory lock), unless they exist.</summary>
+    private async Task CreateFunctionsAsync(SqlSession session, CancellationToken ct)
+    {
+        await using var tx = await ((NpgsqlConnection)session.Connection).BeginTransactionAsync(ct).ConfigureAwait(false);
+        session.Transaction = tx;
+        try
+        {
+            await session.Command(Dialect.MigrationLock!).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            var present = await session.Command($"SELECT to_regproc('{FinishFunction}') IS NOT NULL AND to_regproc('{StartFunction}') IS NOT NULL")
+                .ExecuteScalarAsync(ct).ConfigureAwait(false);
+            if (present is not true)
+                foreach (var sql in FunctionDefinitions)
+                    await session.Command(sql).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await tx.CommitAsync(ct).ConfigureAwait(false);
+        }
+        finally { session.Transaction = null; }
+    }
+
+    /// <summary>Runs <paramref name="body"/> on a pooled connection outside any explicit transaction, with the retry policy.</summary>
+    private Task<T> OneTripAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> body, CancellationToken cancellationToken) =>
+        WithRetryAsync(async ct =>
+        {
+            var session = await RentSessionAsync(ct).ConfigureAwait(false);
+            var ok = false;
+            try
+            {
+                var result = await body((NpgsqlConnection)session.Connection, ct).ConfigureAwait(false);
+                ok = true;
+                return result;
+            }
+            finally { await ReturnSessionAsync(session, ok).ConfigureAwait(false); }
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public override async Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
+    {
+        var now = ToMicros(Time.GetUtcNow());
+        var started = await OneTripAsync(async (c, ct) =>
+        {
+            await using var cmd = new NpgsqlCommand($"SELECT o_id, o_number, o_claimed, o_version FROM {StartFunction}(@s, @w, @m, @o, @n)", c);
+            cmd.Parameters.Add(new NpgsqlParameter<long>("s", studyId));
+            cmd.Parameters.Add(new NpgsqlParameter<string>("w", worker));
+            cmd.Parameters.Add(new NpgsqlParameter("m", NpgsqlDbType.Bigint) { Value = maxTrials is { } m ? (long)m : DBNull.Value });
+            cmd.Parameters.Add(new NpgsqlParameter<bool>("o", waitingOnly));
+            cmd.Parameters.Add(new NpgsqlParameter<long>("n", now));
+            try
+            {
+                await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                if (!await r.ReadAsync(ct).ConfigureAwait(false)) return ((long Id, long Number, bool Claimed, long Version)?)null;
+                return (r.GetInt64(0), r.GetInt64(1), r.GetBoolean(2), r.GetInt64(3));
+            }
+            catch (PostgresException e) when (e.SqlState == "P0002")
+            {
+                throw new StudyNotFoundException($"#{studyId}");
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        if (started is not { } t) return null;
+        // A claimed trial carries what was enqueued with it (fixed params, retry links): read it back.
+        if (t.Claimed) return await GetTrialAsync(t.Id, cancellationToken).ConfigureAwait(false);
+        var at = FromMicros(now);
+        return new FrozenTrial
+        {
+            Id = t.Id, Number = checked((int)t.Number), State = TrialState.Running, Worker = worker,
+            Created = at, Started = at, Heartbeat = at, Version = t.Version,
+        };
+    }
+
+    /// <inheritdoc />
+    public override Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default)
+    {
+        var attempts = 0;
+        return OneTripAsync(async (c, ct) =>
+        {
+            attempts++;
+            await using var cmd = new NpgsqlCommand(
+                $"SELECT o_outcome, o_state, o_worker, o_value FROM {FinishFunction}(@t, @w, @now, @pn, @pv, @pd, @ks, @kv, @as, @ak, @av, @mn, @mv, @fs, @fv)", c);
+            var p = cmd.Parameters;
+            p.Add(new NpgsqlParameter<long>("t", trialId));
+            p.Add(new NpgsqlParameter<string>("w", worker));
+            p.Add(new NpgsqlParameter<long>("now", ToMicros(Time.GetUtcNow())));
+            p.Add(new NpgsqlParameter<string[]>("pn", update.Params.Select(x => x.Name).ToArray()));
+            p.Add(new NpgsqlParameter<string[]>("pv", update.Params.Select(x => SqlValueJson.Write(x.Value)).ToArray()));
+            p.Add(new NpgsqlParameter<string?[]>("pd", update.Params.Select(x => x.Distribution is null ? null : DistributionJson.Serialize(x.Distribution)).ToArray()));
+            p.Add(new NpgsqlParameter<long[]>("ks", update.Intermediate.Select(x => x.Step).ToArray()));
+            p.Add(new NpgsqlParameter<double?[]>("kv", update.Intermediate.Select(x => double.IsNaN(x.Value) ? (double?)null : x.Value).ToArray()));
+            var attrs = update.UserAttributes.Select(a => (System: 0L, a.Key, a.Value)).Concat(update.SystemAttributes.Select(a => (System: 1L, a.Key, a.Value))).ToList();
+            p.Add(new NpgsqlParameter<long[]>("as", attrs.Select(a => a.System).ToArray()));
+            p.Add(new NpgsqlParameter<string[]>("ak", attrs.Select(a => a.Key).ToArray()));
+            p.Add(new NpgsqlParameter<string[]>("av", attrs.Select(a => SqlValueJson.Write(a.Value)).ToArray()));
+            p.Add(new NpgsqlParameter<string[]>("mn", update.Metrics.Select(m => m.Key).ToArray()));
+            p.Add(new NpgsqlParameter<double?[]>("mv", update.Metrics.Select(m => double.IsNaN(m.Value) ? (double?)null : m.Value).ToArray()));
+            p.Add(new NpgsqlParameter("fs", NpgsqlDbType.Text) { Value = update.FinalState is { } f ? StateText(f) : DBNull.Value });
+            p.Add(new NpgsqlParameter("fv", NpgsqlDbType.Double) { Value = update.Value is { } v && !double.IsNaN(v) ? v : DBNull.Value });
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await r.ReadAsync(ct).ConfigureAwait(false);
+            var outcome = r.GetInt32(0);
+            if (outcome == 1)
+            {
+                // A retried finish whose first attempt committed before its connection dropped: applied, once.
+                var state = r.GetString(1);
+                var owner = r.IsDBNull(2) ? null : r.GetString(2);
+                double? stored = r.IsDBNull(3) ? null : r.GetDouble(3);
+                var finishedByThisCall = attempts > 1 && update.FinalState is { } asked && state == StateText(asked)
+                    && string.Equals(owner, worker, StringComparison.Ordinal)
+                    && Nullable.Equals(stored, update.Value is { } uv && !double.IsNaN(uv) ? uv : null);
+                return finishedByThisCall ? TrialWriteOutcome.Applied : TrialWriteOutcome.AlreadyFinished;
+            }
+            return outcome switch
+            {
+                0 => TrialWriteOutcome.Applied,
+                2 => TrialWriteOutcome.NotOwner,
+                _ => TrialWriteOutcome.NotFound,
+            };
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default)
+    {
+        if (trialIds.Count == 0) return Task.CompletedTask;
+        var ids = trialIds.ToArray();
+        return OneTripAsync(async (c, ct) =>
+        {
+            await using var cmd = new NpgsqlCommand("UPDATE trials SET heartbeat_at = @now WHERE id = ANY(@ids) AND state = 'running' AND worker = @w", c);
+            cmd.Parameters.Add(new NpgsqlParameter<long>("now", ToMicros(Time.GetUtcNow())));
+            cmd.Parameters.Add(new NpgsqlParameter<long[]>("ids", ids));
+            cmd.Parameters.Add(new NpgsqlParameter<string>("w", worker));
+            return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }, cancellationToken);
+    }
+
+    // One statement, so one snapshot: the trials, everything attached to them, and the study's change sequence agree.
+    private const string TrialColumns = """
+        t.id, t.number, t.state, t.value, t.worker, t.created_at, t.started_at, t.finished_at, t.heartbeat_at, t.version,
+        (SELECT json_agg(json_build_array(p.name, p.value_json, p.distribution_json) ORDER BY p.id) FROM trial_params p WHERE p.trial_id = t.id)::text,
+        (SELECT json_agg(json_build_array(a.system, a.key, a.value_json)) FROM trial_attributes a WHERE a.trial_id = t.id)::text,
+        (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM trial_intermediate i WHERE i.trial_id = t.id)::text,
+        (SELECT json_agg(json_build_array(m.name, m.value)) FROM trial_metrics m WHERE m.trial_id = t.id)::text
+        """;
+
+    private const string TrialsSinceSql =
+        $"SELECT s.change_seq, {TrialColumns} FROM studies s LEFT JOIN trials t ON t.study_id = s.id AND t.version > @c WHERE s.id = @s ORDER BY t.number";
+
+    private const string TrialByIdSql = $"SELECT 0::bigint, {TrialColumns} FROM trials t WHERE t.id = @t";
+
+    /// <inheritdoc />
+    public override async Task<TrialChanges> GetTrialsSinceAsync(long studyId, long cursor, CancellationToken cancellationToken = default) =>
+        await OneTripAsync(async (c, ct) =>
+        {
+            await using var cmd = new NpgsqlCommand(TrialsSinceSql, c);
+            cmd.Parameters.Add(new NpgsqlParameter<long>("s", studyId));
+            cmd.Parameters.Add(new NpgsqlParameter<long>("c", Math.Max(0, cursor)));
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            var trials = new List<FrozenTrial>();
+            long? end = null;
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                end = r.GetInt64(0);
+                if (!r.IsDBNull(1)) trials.Add(ReadTrialRow(r));
+            }
+            if (end is not { } e) throw new StudyNotFoundException($"#{studyId}");
+            return new TrialChanges(trials, e);
+        }, cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public override async Task<FrozenTrial?> GetTrialAsync(long trialId, CancellationToken cancellationToken = default) =>
+        await OneTripAsync(async (c, ct) =>
+        {
+            await using var cmd = new NpgsqlCommand(TrialByIdSql, c);
+            cmd.Parameters.Add(new NpgsqlParameter<long>("t", trialId));
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadTrialRow(r) : null;
+        }, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>A trial from the columns of <see cref="TrialColumns"/> (starting at column 1).</summary>
+    private FrozenTrial ReadTrialRow(NpgsqlDataReader r)
+    {
+        var t = new FrozenTrial
+        {
+            Id = r.GetInt64(1),
+            Number = checked((int)r.GetInt64(2)),
+            State = ParseState(r.GetString(3)),
+            Value = r.IsDBNull(4) ? null : r.GetDouble(4),
+            Worker = r.IsDBNull(5) ? null : r.GetString(5),
+            Created = r.GetTimeOrNull(6),
+            Started = r.GetTimeOrNull(7),
+            Finished = r.GetTimeOrNull(8),
+            Heartbeat = r.GetTimeOrNull(9),
+            Version = r.GetInt64(10),
+        };
+        if (!r.IsDBNull(11))
+        {
+            var ps = new Dictionary<string, object?>(StringComparer.Ordinal);
+            Dictionary<string, Distribution>? ds = null;
+            using var doc = JsonDocument.Parse(r.GetString(11));
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                var name = e[0].GetString()!;
+                ps[name] = SqlValueJson.Read(e[1].GetString()!);
+                if (e[2].ValueKind == JsonValueKind.String) (ds ??= new(StringComparer.Ordinal))[name] = ReadDistribution(e[2].GetString()!);
+            }
+            t = t with { Params = ps };
+            if (ds is not null) t = t with { Distributions = ds };
+        }
+        if (!r.IsDBNull(12))
+        {
+            Dictionary<string, object?>? user = null, system = null;
+            using var doc = JsonDocument.Parse(r.GetString(12));
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                var target = e[0].GetInt64() != 0 ? system ??= new(StringComparer.Ordinal) : user ??= new(StringComparer.Ordinal);
+                target[e[1].GetString()!] = SqlValueJson.Read(e[2].GetString()!);
+            }
+            if (user is not null) t = t with { UserAttributes = user };
+            if (system is not null) t = t with { SystemAttributes = system };
+        }
+        if (!r.IsDBNull(13))
+        {
+            var values = new Dictionary<long, double>();
+            using var doc = JsonDocument.Parse(r.GetString(13));
+            foreach (var e in doc.RootElement.EnumerateArray()) values[e[0].GetInt64()] = JsonDouble(e[1]);
+            t = t with { Intermediate = values };
+        }
+        if (!r.IsDBNull(14))
+        {
+            var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+            using var doc = JsonDocument.Parse(r.GetString(14));
+            foreach (var e in doc.RootElement.EnumerateArray()) metrics[e[0].GetString()!] = JsonDouble(e[1]);
+            t = t with { Metrics = metrics };
+        }
+        return t;
+    }
+
+    /// <summary>A float8 as PostgreSQL writes it in JSON: a number, null for a stored NaN, or a string for ±Infinity.</summary>
+    private static double JsonDouble(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Number => e.GetDouble(),
+        JsonValueKind.String => double.Parse(e.GetString()!, System.Globalization.CultureInfo.InvariantCulture),
+        _ => double.NaN,
+    };
+}
