@@ -28,8 +28,8 @@ internal sealed class CreateCommand : Command
         var existed = await storage.GetStudyAsync(file.Name, ct) is not null;
         await using var study = await StudyFileRun.OpenAsync(file, storage, cancellationToken: ct);
         _console.Out.WriteLine(existed
-            ? $"study '{study.Name}' already exists in {url}; its stored study file was updated"
-            : $"created study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {url}");
+            ? $"study '{study.Name}' already exists in {StorageUrl.Shown(url)}; its stored study file was updated"
+            : $"created study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {StorageUrl.Shown(url)}");
         return ExitCodes.Ok;
     }
 }

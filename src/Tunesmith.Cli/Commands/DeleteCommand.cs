@@ -28,8 +28,8 @@ internal sealed class DeleteCommand : Command
             throw new CliUsageException($"deleting study '{name}' cannot be undone: add --yes to confirm");
         await using var storage = StorageScope.Open(url);
         if (!await storage.DeleteStudyAsync(name, ct))
-            throw new CliUsageException($"study '{name}' does not exist in {url}");
-        _console.Out.WriteLine($"deleted study '{name}' from {url}");
+            throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)}");
+        _console.Out.WriteLine($"deleted study '{name}' from {StorageUrl.Shown(url)}");
         return ExitCodes.Ok;
     }
 }

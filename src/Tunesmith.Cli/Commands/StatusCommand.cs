@@ -67,12 +67,12 @@ internal sealed class StatusCommand : Command
         if (name is null)
         {
             if (json) WriteJson(summaries, []);
-            else if (summaries.Count == 0) _console.Out.WriteLine($"no studies in {url}");
+            else if (summaries.Count == 0) _console.Out.WriteLine($"no studies in {StorageUrl.Shown(url)}");
             else RenderStudies(summaries);
             return ExitCodes.Ok;
         }
 
-        var summary = summaries.FirstOrDefault(s => s.Study.Name == name) ?? throw new CliUsageException($"study '{name}' does not exist in {url}");
+        var summary = summaries.FirstOrDefault(s => s.Study.Name == name) ?? throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)}");
         var trials = (await storage.GetTrialsSinceAsync(summary.Study.Id, 0, ct)).Trials;
         var running = trials.Where(t => t.State == TrialState.Running).OrderBy(t => t.Number).ToList();
         if (json) WriteJson([summary], running);

@@ -26,7 +26,7 @@ internal static class CommandRunSession
         var runner = new CommandStudyRunner(study, StudyFileRun.ObjectiveOptions(file, runDirectory, pool, fixedParams, progress), runOptions);
 
         if (mode != ProgressMode.Json && mode != ProgressMode.Quiet)
-            console.Error.WriteLine($"study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {storageUrl}: " +
+            console.Error.WriteLine($"study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {StorageUrl.Shown(storageUrl)}: " +
                 $"{(runOptions.Trials is { } n ? $"budget {n} trials" : "no trial budget")}, parallel {runner.EffectiveParallelism}" +
                 (pool.Gpus.Count > 0 ? $", GPUs {string.Join(",", pool.Gpus)}" : "") + $"; trial logs in {Path.Combine(runDirectory, "trials")}");
 

@@ -16,13 +16,13 @@ internal static class StorageScope
     /// <summary>Loads a study record or throws <see cref="StudyNotFoundException"/> naming it and the storage.</summary>
     public static async Task<StudyRecord> GetStudyAsync(IStudyStorage storage, string name, string url, CancellationToken ct) =>
         await storage.GetStudyAsync(name, ct).ConfigureAwait(false)
-        ?? throw new CliUsageException($"study '{name}' does not exist in {url}");
+        ?? throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)}");
 
     /// <summary>Loads a study over an open storage (not owned by the study).</summary>
     public static async Task<Study> LoadStudyAsync(IStudyStorage storage, string name, string url, CancellationToken ct)
     {
         try { return await Study.LoadAsync(name, new StudyOptions { StorageInstance = storage }, ct).ConfigureAwait(false); }
-        catch (StudyNotFoundException) { throw new CliUsageException($"study '{name}' does not exist in {url}"); }
+        catch (StudyNotFoundException) { throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)}"); }
     }
 
     private static string StripParam(ArgumentException e) =>

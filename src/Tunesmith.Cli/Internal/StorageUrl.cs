@@ -8,6 +8,9 @@ internal static class StorageUrl
     /// <summary>The environment variable consulted when neither the flag nor the study file names a storage.</summary>
     public const string EnvironmentVariable = "TUNESMITH_STORAGE";
 
+    /// <summary>The URL as the CLI prints it: a PostgreSQL password replaced by <c>***</c>.</summary>
+    public static string Shown(string url) => Tunesmith.Storage.Sql.PostgresUrl.Redact(url);
+
     /// <summary>Resolves the URL by precedence; blank values count as absent.</summary>
     public static string Resolve(string? option, string? fromStudyFile, CliConsole console)
     {
