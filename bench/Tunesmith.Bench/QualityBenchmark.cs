@@ -152,7 +152,8 @@ internal static class QualityBenchmark
     }
 
     internal static string Fmt(double v) => double.IsNaN(v) ? "-" :
-        v == 0 ? "0" : Math.Abs(v) >= 1e4 || Math.Abs(v) < 1e-3 ? v.ToString("0.00e+0", CultureInfo.InvariantCulture) : v.ToString("G3", CultureInfo.InvariantCulture);
+        v == 0 ? "0" : Math.Abs(v) >= 1e4 || Math.Abs(v) < 1e-3 ? v.ToString("0.00e+0", CultureInfo.InvariantCulture)
+        : Math.Abs(v) >= 100 ? v.ToString("0", CultureInfo.InvariantCulture) : v.ToString("G3", CultureInfo.InvariantCulture);
 
     private static string RenderMarkdown(List<Cell> cells, IReadOnlyList<QualityFunction> functions, IReadOnlyList<SamplerUnderTest> samplers,
         QualityArgs args, OptunaReference reference, TimeSpan wall)
