@@ -129,6 +129,19 @@ public sealed class PostgresStudyStorageTests
     }
 
     [SkippableFact]
+    public async Task Server_settings_in_the_options_parameter_reach_the_session()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        var url = schema.Url + "&options=-c%20synchronous_commit%3Doff%20-c%20work_mem%3D7MB";
+        await using var c = new NpgsqlConnection(PostgresUrl.Parse(url).ConnectionString);
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT current_setting('synchronous_commit') || ' ' || current_setting('work_mem')", c);
+        Assert.Equal("off 7MB", await cmd.ExecuteScalarAsync());
+        await using var s = new PostgresStudyStorage(url);
+        Assert.NotNull(await s.CreateStudyAsync("with-options", Direction.Minimize));
+    }
+
+    [SkippableFact]
     public async Task A_password_from_PGPASSWORD_is_used_when_the_url_has_none()
     {
         var url = PostgresTestServer.Url;
