@@ -276,19 +276,7 @@ public sealed partial class PostgresStudyStorage
     /// <summary>A trial from the columns of <see cref="TrialColumns"/> (starting at column 1).</summary>
     private FrozenTrial ReadTrialRow(NpgsqlDataReader r)
     {
-        var t = new FrozenTrial
-        {
-            Id = r.GetInt64(1),
-            Number = checked((int)r.GetInt64(2)),
-            State = ParseState(r.GetString(3)),
-            Value = r.IsDBNull(4) ? null : r.GetDouble(4),
-            Worker = r.IsDBNull(5) ? null : r.GetString(5),
-            Created = r.GetTimeOrNull(6),
-            Started = r.GetTimeOrNull(7),
-            Finished = r.GetTimeOrNull(8),
-            Heartbeat = r.GetTimeOrNull(9),
-            Version = r.GetInt64(10),
-        };
+        var t = ReadTrialColumns(r, 1);
         if (!r.IsDBNull(11))
         {
             var ps = new Dictionary<string, object?>(StringComparer.Ordinal);

@@ -625,6 +625,21 @@ public abstract class SqlStudyStorage : IStudyStorage
         public Dictionary<string, double>? Metrics;
     }
 
+    /// <summary>A trial's own columns (id, number, state, value, worker, times, heartbeat, version) read from <paramref name="first"/> on.</summary>
+    private protected static FrozenTrial ReadTrialColumns(System.Data.Common.DbDataReader r, int first) => new()
+    {
+        Id = r.GetInt64(first),
+        Number = checked((int)r.GetInt64(first + 1)),
+        State = ParseState(r.GetString(first + 2)),
+        Value = r.IsDBNull(first + 3) ? null : r.GetDouble(first + 3),
+        Worker = r.IsDBNull(first + 4) ? null : r.GetString(first + 4),
+        Created = r.GetTimeOrNull(first + 5),
+        Started = r.GetTimeOrNull(first + 6),
+        Finished = r.GetTimeOrNull(first + 7),
+        Heartbeat = r.GetTimeOrNull(first + 8),
+        Version = r.GetInt64(first + 9),
+    };
+
     private async Task<List<FrozenTrial>> ReadTrialsAsync(SqlSession s, TrialQueries q, long a, long b, CancellationToken ct)
     {
         var rows = new Dictionary<long, TrialRow>();
@@ -632,22 +647,7 @@ public abstract class SqlStudyStorage : IStudyStorage
         await using (var r = await s.Command(q.Trials).Bind("@a", a).Bind("@b", b).ExecuteReaderAsync(ct).ConfigureAwait(false))
             while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
-                var row = new TrialRow
-                {
-                    Trial = new FrozenTrial
-                    {
-                        Id = r.GetInt64(0),
-                        Number = checked((int)r.GetInt64(1)),
-                        State = ParseState(r.GetString(2)),
-                        Value = r.IsDBNull(3) ? null : r.GetDouble(3),
-                        Worker = r.IsDBNull(4) ? null : r.GetString(4),
-                        Created = r.GetTimeOrNull(5),
-                        Started = r.GetTimeOrNull(6),
-                        Finished = r.GetTimeOrNull(7),
-                        Heartbeat = r.GetTimeOrNull(8),
-                        Version = r.GetInt64(9),
-                    },
-                };
+                var row = new TrialRow { Trial = ReadTrialColumns(r, 0) };
                 rows[row.Trial.Id] = row;
                 order.Add(row);
             }
