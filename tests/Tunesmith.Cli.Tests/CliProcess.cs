@@ -46,10 +46,93 @@ public sealed class CliProcess
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"tunesmith {string.Join(' ', args)} did not finish in {timeout ?? TimeSpan.FromMinutes(3)}; stderr so far: {await stderr}");
+            throw new TimeoutException($"tunesmith {string.Join(' ', args)} did not finish in {timeout ?? TimeSpan.FromMinutes(3)}; stderr so far: {await Drained(stderr)}");
         }
-        return new CliResult(process.ExitCode, await stdout, await stderr);
+        return new CliResult(process.ExitCode, await Drained(stdout), await Drained(stderr));
     }
+
+    /// <summary>
+    /// The rest of an output stream once its process has exited. A process it left behind (a trial program outliving
+    /// its runner) could hold the pipe open forever, so this waits a bounded time and then fails instead of hanging.
+    /// </summary>
+    public static async Task<string> Drained(Task<string> output)
+    {
+        try { return await output.WaitAsync(TimeSpan.FromSeconds(30)); }
+        catch (TimeoutException) { throw new TimeoutException("the process exited but its output pipe stayed open 30 s: a process it started still holds it"); }
+    }
+}
+
+/// <summary>
+/// A CLI process a test drives while it runs (reads its output, signals or kills it). Dispose kills it with its whole
+/// process tree if it is still running, so nothing a failed test started outlives the test.
+/// </summary>
+public sealed class CliBackground : IDisposable
+{
+    private readonly Process _process;
+
+    private CliBackground(Process process)
+    {
+        _process = process;
+        process.StandardInput.Close();
+        Stderr = process.StandardError.ReadToEndAsync();
+    }
+
+    /// <summary>Starts <c>tunesmith ARGS</c> in <paramref name="workDir"/>.</summary>
+    public static CliBackground Start(string workDir, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null) =>
+        new(Process.Start(CliProcess.StartInfo(workDir, args, env))!);
+
+    /// <summary>The process.</summary>
+    public Process Process => _process;
+
+    /// <summary>Everything it prints on stderr, complete when it exits.</summary>
+    public Task<string> Stderr { get; }
+
+    /// <summary>Its stdout, for the test to read line by line (or to drain with <see cref="StreamReader.ReadToEndAsync()"/>).</summary>
+    public StreamReader Stdout => _process.StandardOutput;
+
+    /// <summary>Sends a POSIX signal to the CLI process only (not to the trial programs it started).</summary>
+    public void Signal(int signal) => StudyKit.Signal(_process, signal);
+
+    /// <summary>Waits for the exit and returns the exit code; fails (and kills the tree) after <paramref name="timeout"/>.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try { await _process.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException)
+        {
+            Dispose();
+            throw new TimeoutException($"tunesmith did not exit within {timeout}");
+        }
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { }
+        catch (System.ComponentModel.Win32Exception) { }
+        _process.Dispose();
+    }
+}
+
+/// <summary>Waits on observable conditions (a file, a state in storage), always with a timeout.</summary>
+public static class Eventually
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails naming <paramref name="what"/> after <paramref name="timeout"/>.</summary>
+    public static async Task HoldsAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (deadline.Elapsed > timeout) throw new TimeoutException($"timed out after {timeout} waiting for {what}");
+            await Task.Delay(Poll);
+        }
+    }
+
+    /// <summary>Polls a synchronous <paramref name="condition"/>; see <see cref="HoldsAsync(Func{Task{bool}}, TimeSpan, string)"/>.</summary>
+    public static Task HoldsAsync(Func<bool> condition, TimeSpan timeout, string what) => HoldsAsync(() => Task.FromResult(condition()), timeout, what);
 }
 
 /// <summary>A temporary directory deleted at the end of a test.</summary>

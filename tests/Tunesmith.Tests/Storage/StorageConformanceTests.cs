@@ -346,6 +346,36 @@ public abstract class StorageConformanceTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task One_update_naming_a_key_twice_applies_and_keeps_the_last_value()
+    {
+        // A command trial keeps its result's metrics, then the study's tell sets the objective's metric again: one update
+        // may name a metric (or an attribute, param or step) twice, and the storage must take the last, not refuse it.
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("twice", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        var x = new FloatDistribution(0, 1);
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+        {
+            Params = [("x", 0.25, x), ("y", 1L, null), ("x", 0.5, x)],
+            Intermediate = [(1, 0.9), (1, 0.8)],
+            UserAttributes = [new("note", "first"), new("note", "last")],
+            SystemAttributes = [new("exit_code", 1L), new("exit_code", 0L)],
+            Metrics = [new("value", 0.3), new("loss", 2.0), new("value", 0.4)],
+            FinalState = TrialState.Complete,
+            Value = 0.4,
+        }));
+        var r = (await s.GetTrialAsync(t.Id))!;
+        Assert.Equal(TrialState.Complete, r.State);
+        Assert.Equal(["x", "y"], r.Params.Keys);
+        Assert.Equal(0.5, r.Params["x"]);
+        Assert.Equal(new Dictionary<long, double> { [1] = 0.8 }, r.Intermediate);
+        Assert.Equal("last", r.UserAttributes["note"]);
+        Assert.Equal(0L, r.SystemAttributes["exit_code"]);
+        Assert.Equal(0.4, r.Metrics["value"]);
+        Assert.Equal(2.0, r.Metrics["loss"]);
+    }
+
+    [SkippableFact]
     public async Task Params_distributions_intermediate_values_attributes_and_metrics_round_trip()
     {
         var s = NewStorage();

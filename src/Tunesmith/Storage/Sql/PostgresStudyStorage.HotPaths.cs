@@ -173,23 +173,27 @@ public sealed partial class PostgresStudyStorage
         return OneTripAsync(async (c, ct) =>
         {
             attempts++;
+            var parameters = LastPerKey(update.Params, x => x.Name, (earlier, later) => (later.Name, later.Value, later.Distribution ?? earlier.Distribution));
+            var steps = LastPerKey(update.Intermediate, x => x.Step);
+            var attrs = LastPerKey(update.UserAttributes.Select(a => (System: 0L, a.Key, a.Value)).Concat(update.SystemAttributes.Select(a => (System: 1L, a.Key, a.Value))),
+                a => (a.System, a.Key));
+            var metrics = LastPerKey(update.Metrics, m => m.Key);
             await using var cmd = new NpgsqlCommand(
                 $"SELECT o_outcome, o_state, o_worker, o_value FROM {FinishFunction}(@t, @w, @now, @pn, @pv, @pd, @ks, @kv, @as, @ak, @av, @mn, @mv, @fs, @fv)", c);
             var p = cmd.Parameters;
             p.Add(new NpgsqlParameter<long>("t", trialId));
             p.Add(new NpgsqlParameter<string>("w", worker));
             p.Add(new NpgsqlParameter<long>("now", ToMicros(Time.GetUtcNow())));
-            p.Add(new NpgsqlParameter<string[]>("pn", update.Params.Select(x => x.Name).ToArray()));
-            p.Add(new NpgsqlParameter<string[]>("pv", update.Params.Select(x => SqlValueJson.Write(x.Value)).ToArray()));
-            p.Add(new NpgsqlParameter<string?[]>("pd", update.Params.Select(x => x.Distribution is null ? null : DistributionJson.Serialize(x.Distribution)).ToArray()));
-            p.Add(new NpgsqlParameter<long[]>("ks", update.Intermediate.Select(x => x.Step).ToArray()));
-            p.Add(new NpgsqlParameter<double?[]>("kv", update.Intermediate.Select(x => double.IsNaN(x.Value) ? (double?)null : x.Value).ToArray()));
-            var attrs = update.UserAttributes.Select(a => (System: 0L, a.Key, a.Value)).Concat(update.SystemAttributes.Select(a => (System: 1L, a.Key, a.Value))).ToList();
+            p.Add(new NpgsqlParameter<string[]>("pn", parameters.Select(x => x.Name).ToArray()));
+            p.Add(new NpgsqlParameter<string[]>("pv", parameters.Select(x => SqlValueJson.Write(x.Value)).ToArray()));
+            p.Add(new NpgsqlParameter<string?[]>("pd", parameters.Select(x => x.Distribution is null ? null : DistributionJson.Serialize(x.Distribution)).ToArray()));
+            p.Add(new NpgsqlParameter<long[]>("ks", steps.Select(x => x.Step).ToArray()));
+            p.Add(new NpgsqlParameter<double?[]>("kv", steps.Select(x => double.IsNaN(x.Value) ? (double?)null : x.Value).ToArray()));
             p.Add(new NpgsqlParameter<long[]>("as", attrs.Select(a => a.System).ToArray()));
             p.Add(new NpgsqlParameter<string[]>("ak", attrs.Select(a => a.Key).ToArray()));
             p.Add(new NpgsqlParameter<string[]>("av", attrs.Select(a => SqlValueJson.Write(a.Value)).ToArray()));
-            p.Add(new NpgsqlParameter<string[]>("mn", update.Metrics.Select(m => m.Key).ToArray()));
-            p.Add(new NpgsqlParameter<double?[]>("mv", update.Metrics.Select(m => double.IsNaN(m.Value) ? (double?)null : m.Value).ToArray()));
+            p.Add(new NpgsqlParameter<string[]>("mn", metrics.Select(m => m.Key).ToArray()));
+            p.Add(new NpgsqlParameter<double?[]>("mv", metrics.Select(m => double.IsNaN(m.Value) ? (double?)null : m.Value).ToArray()));
             p.Add(new NpgsqlParameter("fs", NpgsqlDbType.Text) { Value = update.FinalState is { } f ? StateText(f) : DBNull.Value });
             p.Add(new NpgsqlParameter("fv", NpgsqlDbType.Double) { Value = update.Value is { } v && !double.IsNaN(v) ? v : DBNull.Value });
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
@@ -213,6 +217,28 @@ public sealed partial class PostgresStudyStorage
                 _ => TrialWriteOutcome.NotFound,
             };
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The items with one per key, in the order of each key's first appearance, holding its last value (folded with
+    /// <paramref name="merge"/> when given). One <c>INSERT ... ON CONFLICT DO UPDATE</c> cannot touch a row twice, and an
+    /// update may name a key twice (a command trial keeps its result's metrics, then the tell sets the objective's again):
+    /// this gives the row-by-row outcome of the other SQL storages.
+    /// </summary>
+    private static List<T> LastPerKey<T, TKey>(IEnumerable<T> items, Func<T, TKey> key, Func<T, T, T>? merge = null) where TKey : notnull
+    {
+        var index = new Dictionary<TKey, int>();
+        var result = new List<T>();
+        foreach (var item in items)
+        {
+            if (index.TryGetValue(key(item), out var i)) result[i] = merge is null ? item : merge(result[i], item);
+            else
+            {
+                index[key(item)] = result.Count;
+                result.Add(item);
+            }
+        }
+        return result;
     }
 
     /// <inheritdoc />

@@ -1,0 +1,162 @@
+using System.Text.Json;
+using Tunesmith.Execution;
+using Tunesmith.Storage;
+using Tunesmith.Tests.Storage;
+
+namespace Tunesmith.Cli.Tests;
+
+/// <summary>
+/// `tunesmith run` killed with SIGKILL mid-trial (a node or a job that dies): `status --fail-stale` fails the trial and
+/// re-enqueues it, `worker` runs the retry in the same trial directory, where the program finds its checkpoint, and the
+/// study completes with every trial number accounted for. On SQLite and on PostgreSQL.
+/// </summary>
+public sealed class KillResumeEndToEndTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+
+    // Trial 0's first attempt checkpoints, then trains until its runner dies (its next write to the dead runner's pipe
+    // fails and it exits). Any attempt that finds a checkpoint in its trial directory resumes from it and says so.
+    private const string Program = """
+        import json, os, sys, time
+        d = os.environ["TUNESMITH_TRIAL_DIR"]
+        n = os.environ["TUNESMITH_TRIAL_NUMBER"]
+        x = float(sys.argv[1])
+        checkpoint = os.path.join(d, "checkpoint.json")
+        if os.path.exists(checkpoint):
+            with open(checkpoint) as f:
+                epoch = json.load(f)["epoch"]
+            with open(os.path.join(d, "resumed-from-checkpoint"), "w") as f:
+                f.write("trial %s resumed at epoch %d\n" % (n, epoch))
+            print("tunesmith:result " + json.dumps({"value": x, "resumed_from_epoch": epoch}))
+            sys.exit(0)
+        if n == "0":
+            with open(os.path.join(d, "pid"), "w") as f:
+                f.write(str(os.getpid()))
+            with open(checkpoint + ".tmp", "w") as f:
+                json.dump({"epoch": 5}, f)
+            os.replace(checkpoint + ".tmp", checkpoint)
+            while True:
+                print("training epoch 6", flush=True)
+                time.sleep(0.05)
+        print("tunesmith:result " + json.dumps({"value": x}))
+        """;
+
+    [Fact]
+    public async Task Sqlite_run_killed_mid_trial_is_failed_stale_and_its_retry_resumes_from_the_checkpoint_in_the_same_directory()
+    {
+        using var kit = new StudyKit();
+        await KilledRunResumesAsync(kit, kit.Storage);
+    }
+
+    [SkippableFact]
+    public async Task Postgres_run_killed_mid_trial_is_failed_stale_and_its_retry_resumes_from_the_checkpoint_in_the_same_directory()
+    {
+        await using var schema = PostgresTestServer.NewSchema();
+        using var kit = new StudyKit();
+        await KilledRunResumesAsync(kit, schema.Url);
+    }
+
+    private static async Task KilledRunResumesAsync(StudyKit kit, string storageUrl)
+    {
+        kit.Write("obj.py", Program);
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            trials: 3
+            retries: 1
+            """);
+        var trial0 = Path.Combine(kit.Dir, "runs", "s", "trials", "0");
+        var pidFile = Path.Combine(trial0, "pid");
+        int? orphan = null;
+        try
+        {
+            using (var run = CliBackground.Start(kit.Dir, ["run", "study.yaml", "--storage", storageUrl, "--log-format", "json"]))
+            {
+                var stdout = run.Stdout.ReadToEndAsync();
+                // Mid-trial: the checkpoint is written and the program is training on (its output reaches its stdout.log).
+                await Eventually.HoldsAsync(() => run.Process.HasExited || File.Exists(Path.Combine(trial0, "checkpoint.json")) && File.Exists(pidFile)
+                    && ReadShared(Path.Combine(trial0, "stdout.log")).Contains("training epoch 6", StringComparison.Ordinal),
+                    Timeout, "trial 0 to checkpoint and train on");
+                if (run.Process.HasExited) Assert.Fail("the run ended before trial 0 checkpointed: " + await CliProcess.Drained(run.Stderr));
+                orphan = int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture);
+
+                run.Signal(9); // SIGKILL to tunesmith alone: it records nothing, and its trial program is left behind
+                Assert.Equal(137, await run.WaitForExitAsync(Timeout));
+                await CliProcess.Drained(stdout);
+            }
+            // The trial program runs in a session of its own, so the kill did not reach it; it exits at its next write to
+            // the dead runner's pipe. The retry must not start while it could still write to the directory.
+            await Eventually.HoldsAsync(() => !IsAlive(orphan.Value), Timeout, $"the orphaned trial program (pid {orphan}) to exit");
+
+            var before = await TrialsAsync(storageUrl);
+            Assert.Equal(TrialState.Running, Assert.Single(before).State); // nobody recorded the kill
+
+            // Heartbeats stop with the runner; once the last one is older than --grace, status fails the trial and retries it.
+            CliResult? failed = null;
+            await Eventually.HoldsAsync(async () =>
+            {
+                var r = await CliProcess.RunAsync(kit.Dir, ["status", "--study", "s", "--fail-stale", "--grace", "1", "--storage", storageUrl]);
+                Assert.True(r.ExitCode == 0, r.ToString());
+                if (r.Stderr.Contains("trial 0 marked Failed (stale)", StringComparison.Ordinal)) failed = r;
+                return failed is not null;
+            }, Timeout, "status --fail-stale to fail trial 0");
+            Assert.Contains("retried as trial 1", failed!.Stderr);
+
+            var worker = await CliProcess.RunAsync(kit.Dir, ["worker", "--study", "s", "--storage", storageUrl, "--heartbeat", "0.5", "--stale-grace", "5"]);
+            Assert.True(worker.ExitCode == 0, worker.ToString());
+
+            var trials = await TrialsAsync(storageUrl);
+            Assert.Equal([0, 1, 2, 3], trials.Select(t => t.Number).Order()); // every number accounted for, none twice
+            Assert.DoesNotContain(trials, t => t.State is TrialState.Running or TrialState.Waiting);
+
+            var first = trials.Single(t => t.Number == 0);
+            Assert.Equal(TrialState.Failed, first.State);
+            Assert.StartsWith("stale", first.FailReason);
+            var retry = trials.Single(t => t.Number == 1);
+            Assert.Equal(TrialState.Complete, retry.State);
+            Assert.Equal(first.Params["x"], retry.Params["x"]);
+            Assert.Equal(trial0, retry.SystemAttributes["trial_dir"]);
+            Assert.Equal(5.0, retry.Metrics["resumed_from_epoch"]);
+            Assert.Equal("trial 1 resumed at epoch 5\n", File.ReadAllText(Path.Combine(trial0, "resumed-from-checkpoint")));
+            // The first attempt's logs were kept beside the retry's, not overwritten.
+            Assert.Contains("training epoch 6", File.ReadAllText(Path.Combine(trial0, "attempts", "0", "stdout.log")));
+
+            // The other trials ran from scratch in their own directories, and the budget (3) holds.
+            var fresh = trials.Where(t => t.Number >= 2).ToList();
+            Assert.All(fresh, t => Assert.Equal(TrialState.Complete, t.State));
+            Assert.All(fresh, t => Assert.False(t.Metrics.ContainsKey("resumed_from_epoch")));
+            Assert.Equal(3, trials.Count(t => t.State == TrialState.Complete));
+        }
+        finally
+        {
+            if (orphan is { } pid && IsAlive(pid)) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(pid), 9);
+        }
+    }
+
+    private static string ReadShared(string path)
+    {
+        if (!File.Exists(path)) return "";
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        // A zombie has exited; a recycled pid runs another program.
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            if (stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z')) return false;
+            return File.ReadAllText($"/proc/{pid}/cmdline").Contains("obj.py", StringComparison.Ordinal);
+        }
+        catch (IOException) { return false; }
+    }
+
+    private static async Task<IReadOnlyList<FrozenTrial>> TrialsAsync(string url)
+    {
+        await using var storage = StudyStorage.Open(url);
+        var study = await storage.GetStudyAsync("s") ?? throw new Xunit.Sdk.XunitException("study 's' is missing");
+        return (await storage.GetTrialsSinceAsync(study.Id, 0)).Trials;
+    }
+}
