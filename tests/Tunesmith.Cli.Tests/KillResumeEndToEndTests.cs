@@ -87,7 +87,7 @@ public sealed class KillResumeEndToEndTests
             }
             // The trial program runs in a session of its own, so the kill did not reach it; it exits at its next write to
             // the dead runner's pipe. The retry must not start while it could still write to the directory.
-            await Eventually.HoldsAsync(() => !IsAlive(orphan.Value), Timeout, $"the orphaned trial program (pid {orphan}) to exit");
+            await Eventually.HoldsAsync(() => !InterruptEndToEndTests.IsAlive(orphan.Value), Timeout, $"the orphaned trial program (pid {orphan}) to exit");
 
             var before = await TrialsAsync(storageUrl);
             Assert.Equal(TrialState.Running, Assert.Single(before).State); // nobody recorded the kill
@@ -130,7 +130,7 @@ public sealed class KillResumeEndToEndTests
         }
         finally
         {
-            if (orphan is { } pid && IsAlive(pid)) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(pid), 9);
+            if (orphan is { } pid && InterruptEndToEndTests.IsAlive(pid)) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(pid), 9);
         }
     }
 
@@ -139,18 +139,6 @@ public sealed class KillResumeEndToEndTests
         if (!File.Exists(path)) return "";
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         return new StreamReader(stream).ReadToEnd();
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        // A zombie has exited; a recycled pid runs another program.
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            if (stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z')) return false;
-            return File.ReadAllText($"/proc/{pid}/cmdline").Contains("obj.py", StringComparison.Ordinal);
-        }
-        catch (IOException) { return false; }
     }
 
     private static async Task<IReadOnlyList<FrozenTrial>> TrialsAsync(string url)
