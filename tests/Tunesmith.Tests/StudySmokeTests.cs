@@ -42,3 +42,35 @@ public sealed class StudySmokeTests
         Assert.All(study.Trials, t => Assert.False(t.Distributions.ContainsKey("padding")));
     }
 }
+
+/// <summary>An integer told to a study is an objective value; a <see cref="TrialState"/> is a state; both compile unambiguously.</summary>
+public sealed class StudyTellOverloadTests
+{
+    [Fact]
+    public async Task Tell_with_an_integer_literal_0_completes_the_trial_with_value_0_and_a_state_still_finishes_it_in_that_state()
+    {
+        var study = Study.Create("tell-ints", sampler: new RandomSampler(seed: 1));
+        const int zero = 0;
+
+        var a = study.Tell(study.Ask(), 0);
+        var b = await study.TellAsync(study.Ask(), 0);
+        var c = study.Tell(study.Ask(), 0L);
+        var d = study.Tell(study.Ask(), zero);
+        var e = study.Tell(study.Ask(), 7);
+        var f = await study.TellAsync(study.Ask(), 7L);
+        var g = study.Tell(study.Ask(), 2.5);
+        foreach (var (told, value) in new[] { (a, 0.0), (b, 0.0), (c, 0.0), (d, 0.0), (e, 7.0), (f, 7.0), (g, 2.5) })
+        {
+            Assert.Equal(TrialState.Complete, told.State);
+            Assert.Equal(value, told.Value);
+        }
+
+        var pruned = study.Tell(study.Ask(), TrialState.Pruned);
+        var failed = await study.TellAsync(study.Ask(), TrialState.Failed, "diverged");
+        Assert.Equal(TrialState.Pruned, pruned.State);
+        Assert.Null(pruned.Value);
+        Assert.Equal(TrialState.Failed, failed.State);
+        Assert.Equal("diverged", failed.FailReason);
+        Assert.Equal(0.0, study.BestTrial!.Value); // the zeros are values the study ranks
+    }
+}

@@ -206,12 +206,29 @@ public sealed class Study : IAsyncDisposable
     /// <summary>Finishes a trial as Complete with its objective value (NaN or ∞ records it as Failed).</summary>
     public FrozenTrial Tell(Trial trial, double value) => TellAsync(trial, value).GetAwaiter().GetResult();
 
+    /// <summary>
+    /// Finishes a trial as Complete with a whole-number objective value. An integer argument means a value, never a state:
+    /// without this overload C# would find <c>Tell(trial, 0)</c> ambiguous, since a constant 0 also converts to <see cref="TrialState"/>.
+    /// </summary>
+    public FrozenTrial Tell(Trial trial, int value) => Tell(trial, (double)value);
+
+    /// <inheritdoc cref="Tell(Trial, int)"/>
+    public FrozenTrial Tell(Trial trial, long value) => Tell(trial, (double)value);
+
     /// <summary>Finishes a trial in the given state (Pruned or Failed), with an optional failure reason.</summary>
     public FrozenTrial Tell(Trial trial, TrialState state, string? reason = null) => TellAsync(trial, state, reason).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Tell(Trial, double)"/>
     public Task<FrozenTrial> TellAsync(Trial trial, double value, CancellationToken cancellationToken = default) =>
         TellAsync(trial, new Dictionary<string, double> { [Metric] = value }, cancellationToken);
+
+    /// <inheritdoc cref="Tell(Trial, int)"/>
+    public Task<FrozenTrial> TellAsync(Trial trial, int value, CancellationToken cancellationToken = default) =>
+        TellAsync(trial, (double)value, cancellationToken);
+
+    /// <inheritdoc cref="Tell(Trial, int)"/>
+    public Task<FrozenTrial> TellAsync(Trial trial, long value, CancellationToken cancellationToken = default) =>
+        TellAsync(trial, (double)value, cancellationToken);
 
     /// <summary>Finishes a trial as Complete with several named metrics; the study's <see cref="Metric"/> among them is the objective.</summary>
     public async Task<FrozenTrial> TellAsync(Trial trial, IReadOnlyDictionary<string, double> metrics, CancellationToken cancellationToken = default)
