@@ -25,11 +25,63 @@ public sealed class RunEndToEndTests
         Assert.All(trials, t => Assert.Equal("Complete", t.GetProperty("state").GetString()));
         var losses = trials.Select(t => t.GetProperty("value").GetDouble()).ToList();
         Assert.Equal(losses.Order().ToList(), losses); // minimize: best (lowest) first
+        // The run ended with the same ranking as a table: all 6 trials, lowest val_loss first.
+        Assert.Contains("all 6 trials (lowest val_loss first):", r.Stdout);
+        Assert.Equal(trials.Select(t => t.GetProperty("number").GetInt32()), ResultsTable(r.Stdout).Select(row => row.Number));
         Assert.All(trials, t => Assert.True(t.GetProperty("metrics").TryGetProperty("val_accuracy", out _)));
         // Every trial kept its logs and params in its own directory beside the database.
         var dirs = Directory.GetDirectories(Path.Combine(kit.Dir, "runs", "quickstart-wine", "trials"));
         Assert.Equal(6, dirs.Length);
         Assert.All(dirs, d => Assert.True(File.Exists(Path.Combine(d, "stdout.log")) && File.Exists(Path.Combine(d, "params.json"))));
+    }
+
+    [Fact]
+    public async Task Run_ends_with_the_ten_best_trials_sorted_and_the_command_that_reports_all_of_them_unless_quiet()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", "import sys\nprint('tunesmith:result {\"score\": %s}' % sys.argv[1])\n");
+        kit.StudyFile($"""
+            direction: maximize
+            metric: score
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 100] {"}"}
+            trials: 12
+            parallel: 2
+            """);
+        var r = await kit.CliS("run", "study.yaml");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("the best 10 of 12 trials (highest score first):", r.Stdout);
+        var rows = ResultsTable(r.Stdout);
+        var all = await kit.TrialsAsync(); // report's ranking, best first
+        Assert.Equal(all.Take(10).Select(t => t.GetProperty("number").GetInt32()), rows.Select(row => row.Number));
+        Assert.Equal(rows.Select(row => row.Value).OrderDescending(), rows.Select(row => row.Value));
+        Assert.Equal(Enumerable.Range(1, 10), rows.Select(row => row.Rank));
+
+        // The hint names a command that prints all 12.
+        var hint = r.Stdout.Split('\n').Single(l => l.StartsWith("... 2 more: tunesmith report ", StringComparison.Ordinal));
+        var report = await CliProcess.RunAsync(kit.Dir, hint["... 2 more: tunesmith ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.True(report.ExitCode == 0, report.ToString());
+        Assert.Equal(12, ResultsTable(report.Stdout).Count);
+
+        var quiet = await kit.CliS("run", "study.yaml", "--trials", "13", "--quiet");
+        Assert.True(quiet.ExitCode == 0, quiet.ToString());
+        Assert.DoesNotContain("rank", quiet.Stdout);
+        Assert.StartsWith("best: trial ", quiet.Stdout.Trim());
+    }
+
+    /// <summary>The rows of the first text results table in <paramref name="stdout"/>: rank, number and objective.</summary>
+    private static List<(int Rank, int Number, double Value)> ResultsTable(string stdout)
+    {
+        var lines = stdout.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        var header = lines.FindIndex(l => l.StartsWith("rank  number  state", StringComparison.Ordinal));
+        Assert.True(header >= 0, "no results table in:\n" + stdout);
+        Assert.StartsWith("----", lines[header + 1]);
+        return lines.Skip(header + 2).TakeWhile(l => l.Length > 0 && !l.StartsWith("...", StringComparison.Ordinal))
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Select(c => (int.Parse(c[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(c[1], System.Globalization.CultureInfo.InvariantCulture),
+                double.Parse(c[3], System.Globalization.CultureInfo.InvariantCulture)))
+            .ToList();
     }
 
     [Fact]

@@ -45,7 +45,7 @@ internal sealed class RunCommand : Command
 
         await using var storage = StorageScope.Open(url);
         await using var study = await StudyFileRun.OpenAsync(file, storage, parse.GetValue(_seed), cancellationToken: ct);
-        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time);
+        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, resultsTable: true);
     }
 
     private static IReadOnlyDictionary<string, object?> CoerceFixed(StudyFile file, IReadOnlyDictionary<string, object?> values)

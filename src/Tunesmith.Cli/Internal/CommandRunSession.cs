@@ -2,15 +2,23 @@ using Tunesmith.Cli.Internal.Progress;
 using Tunesmith.Execution;
 using Tunesmith.Execution.Commands;
 using Tunesmith.Execution.Resources;
+using Tunesmith.Reporting;
 
 namespace Tunesmith.Cli.Internal;
 
 /// <summary>What <c>run</c> and <c>worker</c> share: GPU discovery, the resource pool, the progress view, signal handling and the summary.</summary>
 internal static class CommandRunSession
 {
-    /// <summary>Runs the study's command trials on this machine and returns the exit code.</summary>
+    /// <summary>How many of the best trials the results table at the end of <c>run</c> shows.</summary>
+    public const int ResultsTableRows = 10;
+
+    /// <summary>
+    /// Runs the study's command trials on this machine and returns the exit code. With <paramref name="resultsTable"/>
+    /// (<c>run</c>), ends with the best trials as <c>tunesmith report</c> prints them, unless quiet or JSON.
+    /// </summary>
     public static async Task<int> RunAsync(Study study, StudyFile file, string storageUrl, CommandStudyOptions runOptions,
-        IReadOnlyDictionary<string, object?> fixedParams, string? gpus, ProgressMode mode, CliConsole console, TimeProvider time)
+        IReadOnlyDictionary<string, object?> fixedParams, string? gpus, ProgressMode mode, CliConsole console, TimeProvider time,
+        bool resultsTable = false)
     {
         IReadOnlyList<string> gpuIds;
         try { gpuIds = (await GpuDiscovery.DiscoverAsync(gpus, console.GetEnvironment)).Gpus; }
@@ -37,6 +45,8 @@ internal static class CommandRunSession
         if (result.Resumed > 0) summary += $" ({result.Resumed} interrupted trials resumed)";
         if (mode == ProgressMode.Json) { } // the events said it all
         else console.Error.WriteLine(summary);
+        if (resultsTable && mode is not (ProgressMode.Json or ProgressMode.Quiet))
+            await WriteResultsTableAsync(study, storageUrl, console);
         if (result.Best is { } best && mode != ProgressMode.Json)
             console.Out.WriteLine($"best: trial {best.Number} {study.Metric}={Formats.Value(best.Value)} {RunProgress.FormatParams(best.Params)}");
 
@@ -53,6 +63,26 @@ internal static class CommandRunSession
                 return ExitCodes.Ok;
         }
     }
+
+    // The mission's output: every configuration with its score, sorted. The top rows here; `report` has them all.
+    private static async Task WriteResultsTableAsync(Study study, string storageUrl, CliConsole console)
+    {
+        var table = await ReportTable.FromStudyAsync(study, ResultsTableRows);
+        if (table.Rows.Count == 0) return;
+        var order = study.Direction == Direction.Maximize ? "highest" : "lowest";
+        var more = table.TotalTrials - table.Rows.Count;
+        console.Out.WriteLine();
+        console.Out.WriteLine(more > 0
+            ? $"the best {table.Rows.Count} of {table.TotalTrials} trials ({order} {study.Metric} first):"
+            : $"all {table.TotalTrials} trials ({order} {study.Metric} first):");
+        console.Out.Write(ReportExporters.Get("table").Render(table));
+        if (more > 0)
+            console.Out.WriteLine($"... {more} more: tunesmith report --study {Quoted(study.Name)} --storage {Quoted(StorageUrl.Shown(storageUrl))}");
+        console.Out.WriteLine();
+    }
+
+    private static string Quoted(string word) =>
+        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=@+,%".Contains(c)) ? word : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     private static string StripParam(ArgumentException e) =>
         e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
