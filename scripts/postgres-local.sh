@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL server on this machine, for Tunesmith's tests and for trying distributed workers locally.
 #
-#   scripts/postgres-local.sh start   [--port P] [--dir D]   install if missing, initdb if needed, start; print the URL
+#   scripts/postgres-local.sh start   [--port P] [--dir D] [--durable]   install if missing, initdb if needed, start; print the URL
 #   scripts/postgres-local.sh stop    [--port P] [--dir D]   stop (data kept)
 #   scripts/postgres-local.sh restart [--port P] [--dir D]   stop then start (workers ride it out; see docs/STORAGE.md)
 #   scripts/postgres-local.sh status  [--port P] [--dir D]   exit 0 when up, 3 when down
@@ -11,7 +11,8 @@
 # stdout carries only the URL (postgresql://tunesmith:PASSWORD@127.0.0.1:PORT/tunesmith); everything else goes to stderr,
 # so `export TUNESMITH_TEST_POSTGRES=$(scripts/postgres-local.sh start)` works. The server listens on 127.0.0.1 only,
 # runs as a non-root user (the `postgres` OS user when called as root, else the caller), and has durability switched off
-# (fsync=off): it is for tests and trials, never for data you want to keep. The password is random, made at initdb and
+# (fsync=off): it is for tests and trials, never for data you want to keep. `--durable` starts it with PostgreSQL's
+# own durable defaults instead (fsync, synchronous_commit, full_page_writes on): what the benchmarks use. The password is random, made at initdb and
 # kept in DIR/password (mode 600).
 #
 # Defaults: --port $TUNESMITH_PG_PORT or 55432, --dir $TUNESMITH_PG_DIR or /tmp/tunesmith-pg-PORT.
@@ -22,10 +23,12 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 PORT=${TUNESMITH_PG_PORT:-55432}
 DIR=${TUNESMITH_PG_DIR:-}
+DURABLE=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --port) PORT=$2; shift 2 ;;
         --dir) DIR=$2; shift 2 ;;
+        --durable) DURABLE=1; shift ;;
         *) echo "postgres-local.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
@@ -104,10 +107,18 @@ EOF
         say "already running on 127.0.0.1:$PORT"
     else
         if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then die "port $PORT on 127.0.0.1 is taken by another process (use --port)"; fi
-        as_owner "$bin/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start </dev/null >/dev/null || { tail -20 "$LOG" >&2; die "pg_ctl start failed"; }
-        say "started on 127.0.0.1:$PORT (data $DATA, log $LOG)"
+        local durability=()
+        # --durable: PostgreSQL's own defaults (every commit flushed to disk), as a production server and the
+        # benchmarks compared with Optuna's figures run; otherwise the throwaway settings written at initdb.
+        [ "$DURABLE" = 1 ] && durability=(-o "-c fsync=on -c synchronous_commit=on -c full_page_writes=on")
+        as_owner "$bin/pg_ctl" -D "$DATA" -l "$LOG" "${durability[@]}" -w -t 60 start </dev/null >/dev/null || { tail -20 "$LOG" >&2; die "pg_ctl start failed"; }
+        say "started on 127.0.0.1:$PORT (data $DATA, log $LOG$([ "$DURABLE" = 1 ] && echo ', durable'))"
     fi
     local psql=("$bin/psql" -X -w -q -h "$SOCK" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
+    local fsync; fsync=$("${psql[@]}" -Atc "SHOW fsync" </dev/null)
+    if [ "$DURABLE" = 1 ] && [ "$fsync" != on ]; then
+        die "the server on port $PORT is running with fsync=$fsync; stop it first to restart it --durable"
+    fi
     local password; password=$(cat "$DIR/password")
     if [ "$("${psql[@]}" -Atc "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'" </dev/null)" != 1 ]; then
         "${psql[@]}" -c "CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$password'" </dev/null >/dev/null

@@ -78,6 +78,7 @@ internal static class OverheadBenchmark
             await Case("PostgreSQL, Random, 1 process", 2_000, () => MultiProcessAsync(pg.Url, 1, 2_000));
             await Case("PostgreSQL, Random, 4 processes on one study", 4_000, () => MultiProcessAsync(pg.Url, 4, 4_000));
             await Case("PostgreSQL, Random, 8 processes on one study", 4_000, () => MultiProcessAsync(pg.Url, 8, 4_000));
+            await Case("PostgreSQL, Random, 4 long-running processes on one study", 16_000, () => MultiProcessAsync(pg.Url, 4, 16_000));
             const string big = "PostgreSQL, Random, 1,000 trials on a study holding 100,000";
             if (Wanted(big))
             {

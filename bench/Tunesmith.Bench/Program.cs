@@ -10,7 +10,8 @@ string Opt(string name, string fallback)
     var i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }
-IReadOnlySet<string>? Set(string name) => Opt(name, "") is { Length: > 0 } v ? v.Split(',').ToHashSet() : null;
+// Case names contain commas, so --cases takes '|' between names (other lists take ',').
+IReadOnlySet<string>? Set(string name) => Opt(name, "") is { Length: > 0 } v ? v.Split(name == "--cases" ? '|' : ',').ToHashSet() : null;
 int Int(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
 return args.FirstOrDefault() switch
@@ -32,6 +33,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases a,b] | quality [--seeds N] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions)");
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions)");
     return 2;
 }

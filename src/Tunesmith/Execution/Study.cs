@@ -194,9 +194,17 @@ public sealed class Study : IAsyncDisposable
             await Storage.EnqueueTrialsOnceAsync(Record.Id, finite.EnumerationKey, finite.EnumerateConfigurations(), cancellationToken).ConfigureAwait(false);
             _finiteEnqueued = true;
         }
-        var started = await Storage.StartTrialAsync(Record.Id, WorkerId, maxTrials, waitingOnly: finite is not null, cancellationToken).ConfigureAwait(false);
+        FrozenTrial? started;
+        if (Sampler.UsesHistory)
+        {
+            // The start and the history read in one call (one round trip on PostgreSQL).
+            (started, var changes) = await Storage.StartTrialAndReadChangesAsync(Record.Id, WorkerId, _history.Cursor, maxTrials,
+                waitingOnly: finite is not null, cancellationToken).ConfigureAwait(false);
+            _history.Apply(changes);
+        }
+        else started = await Storage.StartTrialAsync(Record.Id, WorkerId, maxTrials, waitingOnly: finite is not null, cancellationToken).ConfigureAwait(false);
         if (started is null) return null;
-        var history = await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        var history = _history;
         var context = new SamplingContext(history, started, TrialRandom.Create(Sampler.Seed, started.Number));
         IReadOnlyDictionary<string, Distribution> space = Sampler.InferRelativeSearchSpace(context);
         IReadOnlyDictionary<string, object?> relative = space.Count == 0 ? new Dictionary<string, object?>() : Sampler.SampleRelative(context, space);
@@ -257,7 +265,8 @@ public sealed class Study : IAsyncDisposable
         var outcome = await Storage.UpdateTrialAsync(trial.Id, WorkerId, update, ct).ConfigureAwait(false);
         trial.IsFinished = true;
         if (outcome != TrialWriteOutcome.Applied) throw new TrialWriteRefusedException(trial.Number, outcome);
-        var frozen = await Storage.GetTrialAsync(trial.Id, ct).ConfigureAwait(false) ?? trial.ToFrozen(state);
+        // Known without reading it back (a round trip per trial on PostgreSQL); the next history read brings the stored row.
+        var frozen = trial.ToFrozen(state, value, _time.GetUtcNow());
         _history.Upsert(frozen);
         return frozen;
     }

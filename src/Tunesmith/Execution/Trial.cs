@@ -25,6 +25,10 @@ public sealed class Trial : IParameterSuggester
     private readonly List<KeyValuePair<string, object?>> _pendingSystemAttributes = [];
     private readonly List<KeyValuePair<string, double>> _pendingMetrics = [];
     private readonly Dictionary<long, double> _intermediate = [];
+    private readonly FrozenTrial _started;
+    private readonly Dictionary<string, object?> _userAttributes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, object?> _systemAttributes;
+    private readonly Dictionary<string, double> _metrics = new(StringComparer.Ordinal);
 
     internal Trial(Study study, FrozenTrial started, SamplingContext context,
         IReadOnlyDictionary<string, Distribution> relativeSpace, IReadOnlyDictionary<string, object?> relative,
@@ -32,6 +36,8 @@ public sealed class Trial : IParameterSuggester
     {
         _study = study;
         _context = context;
+        _started = started;
+        _systemAttributes = new Dictionary<string, object?>(started.SystemAttributes, StringComparer.Ordinal);
         Id = started.Id;
         Number = started.Number;
         _fixed = started.Params;
@@ -143,13 +149,27 @@ public sealed class Trial : IParameterSuggester
     }
 
     /// <summary>Sets a user attribute (string, number, boolean or null).</summary>
-    public void SetUserAttribute(string key, object? value) => _pendingUserAttributes.Add(new(key, ParamValues.Normalize(value)));
+    public void SetUserAttribute(string key, object? value)
+    {
+        value = ParamValues.Normalize(value);
+        _userAttributes[key] = value;
+        _pendingUserAttributes.Add(new(key, value));
+    }
 
     /// <summary>Sets a Tunesmith system attribute.</summary>
-    internal void SetSystemAttribute(string key, object? value) => _pendingSystemAttributes.Add(new(key, ParamValues.Normalize(value)));
+    internal void SetSystemAttribute(string key, object? value)
+    {
+        value = ParamValues.Normalize(value);
+        _systemAttributes[key] = value;
+        _pendingSystemAttributes.Add(new(key, value));
+    }
 
     /// <summary>Records a named metric of the final result besides the objective (e.g. "loss" next to "f1").</summary>
-    public void SetMetric(string name, double value) => _pendingMetrics.Add(new(name, value));
+    public void SetMetric(string name, double value)
+    {
+        _metrics[name] = value;
+        _pendingMetrics.Add(new(name, value));
+    }
 
     /// <summary>
     /// Stores an intermediate objective value at <paramref name="step"/> (an epoch, a number of samples). When the study has
@@ -202,16 +222,37 @@ public sealed class Trial : IParameterSuggester
         return update;
     }
 
-    internal FrozenTrial ToFrozen(TrialState state) => new()
+    /// <summary>
+    /// The trial as this process wrote it: what it started with plus everything set since, in <paramref name="state"/>.
+    /// After a finish it equals the stored trial except for the version (the next history read brings the stored one).
+    /// </summary>
+    internal FrozenTrial ToFrozen(TrialState state, double? value = null, DateTimeOffset? finished = null)
     {
-        Id = Id,
-        Number = Number,
-        State = state,
-        Params = new Dictionary<string, object?>(_params),
-        Distributions = new Dictionary<string, Distribution>(_distributions),
-        Intermediate = new Dictionary<long, double>(_intermediate),
-        Worker = _study.WorkerId,
-    };
+        var ps = new Dictionary<string, object?>(_started.Params, StringComparer.Ordinal);
+        foreach (var (k, v) in _params) ps[k] = v;
+        var ds = new Dictionary<string, Distribution>(_started.Distributions, StringComparer.Ordinal);
+        foreach (var (k, d) in _distributions) ds[k] = d;
+        var intermediate = new Dictionary<long, double>(_started.Intermediate);
+        foreach (var (k, v) in _intermediate) intermediate[k] = v;
+        var user = new Dictionary<string, object?>(_started.UserAttributes, StringComparer.Ordinal);
+        foreach (var (k, v) in _userAttributes) user[k] = v;
+        var metrics = new Dictionary<string, double>(_started.Metrics, StringComparer.Ordinal);
+        foreach (var (k, v) in _metrics) metrics[k] = v;
+        return _started with
+        {
+            State = state,
+            Value = value,
+            Params = ps,
+            Distributions = ds,
+            Intermediate = intermediate,
+            UserAttributes = user,
+            SystemAttributes = new Dictionary<string, object?>(_systemAttributes, StringComparer.Ordinal),
+            Metrics = metrics,
+            Worker = _study.WorkerId,
+            Finished = finished,
+            Heartbeat = finished ?? _started.Heartbeat,
+        };
+    }
 
     /// <inheritdoc />
     public override string ToString() => $"Trial {Number} {{{string.Join(", ", _params.Select(p => $"{p.Key}={ParamValues.Format(p.Value)}"))}}}";

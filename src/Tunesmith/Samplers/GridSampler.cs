@@ -91,6 +91,9 @@ public sealed class GridSampler : IFiniteSampler
     public string Name => "grid";
 
     /// <inheritdoc />
+    public bool UsesHistory => false;
+
+    /// <inheritdoc />
     public string EnumerationKey { get; }
 
     /// <summary>How many configurations the grid has.</summary>

@@ -29,6 +29,12 @@ public interface ISampler
 
     /// <summary>Draws a value for one parameter outside the relative sample.</summary>
     object? SampleIndependent(SamplingContext context, string name, Distribution distribution);
+
+    /// <summary>
+    /// False for a sampler whose proposals never look at the study's other trials (random search, a grid): a worker then
+    /// skips reading the history before each trial, a round trip to a shared database.
+    /// </summary>
+    bool UsesHistory => true;
 }
 
 /// <summary>

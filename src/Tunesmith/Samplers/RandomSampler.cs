@@ -16,6 +16,9 @@ public sealed class RandomSampler(int? seed = null) : ISampler
     public string Name => "random";
 
     /// <inheritdoc />
+    public bool UsesHistory => false;
+
+    /// <inheritdoc />
     public IReadOnlyDictionary<string, Distribution> InferRelativeSearchSpace(SamplingContext context) => NoSpace;
 
     /// <inheritdoc />

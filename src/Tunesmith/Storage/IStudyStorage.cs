@@ -112,6 +112,19 @@ public interface IStudyStorage : IAsyncDisposable
     /// </summary>
     Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// <see cref="StartTrialAsync"/>, and the study's trials changed after <paramref name="cursor"/> as
+    /// <see cref="GetTrialsSinceAsync"/> reads them, in one call: what a worker does before each proposal. A storage
+    /// across a network does both in one round trip; the changes may be read just before the start, so the started
+    /// trial itself need not be among them.
+    /// </summary>
+    async Task<(FrozenTrial? Started, TrialChanges Changes)> StartTrialAndReadChangesAsync(long studyId, string worker, long cursor,
+        int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
+    {
+        var started = await StartTrialAsync(studyId, worker, maxTrials, waitingOnly, cancellationToken).ConfigureAwait(false);
+        return (started, await GetTrialsSinceAsync(studyId, cursor, cancellationToken).ConfigureAwait(false));
+    }
+
     /// <summary>Refreshes the heartbeat of the given Running trials owned by <paramref name="worker"/>.</summary>
     Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default);
 

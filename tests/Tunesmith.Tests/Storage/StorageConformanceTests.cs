@@ -534,6 +534,32 @@ public abstract class StorageConformanceTests : IAsyncLifetime
 
     // ---------------------------------------------------------------- incremental reads and counts
 
+    /// <summary>
+    /// True where a read after a cursor may also return trials already read and unchanged since (PostgreSQL, while some
+    /// transaction that started before the last read is still running); such repeats carry the version already seen.
+    /// </summary>
+    protected virtual bool ReadsMayRepeatUnchangedTrials => false;
+
+    /// <summary>The trials of <paramref name="changes"/> not already in <paramref name="seen"/> with the same version; records them.</summary>
+    private List<FrozenTrial> News(Dictionary<long, FrozenTrial> seen, TrialChanges changes)
+    {
+        var news = new List<FrozenTrial>();
+        foreach (var t in changes.Trials)
+        {
+            var repeat = seen.TryGetValue(t.Id, out var old) && old.Version == t.Version;
+            if (repeat)
+            {
+                Assert.True(ReadsMayRepeatUnchangedTrials, $"trial {t.Number} came again unchanged");
+                Assert.Equal(old!.State, t.State);
+                continue;
+            }
+            if (old is not null) Assert.True(t.Version > old.Version, $"trial {t.Number}: version went from {old.Version} to {t.Version}");
+            seen[t.Id] = t;
+            news.Add(t);
+        }
+        return news;
+    }
+
     [SkippableFact]
     public async Task Trials_since_a_cursor_returns_only_what_changed_and_advances_the_cursor()
     {
@@ -544,34 +570,33 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         var b = (await s.StartTrialAsync(st.Id, "w"))!;
         await s.EnqueueTrialAsync(st.Id, P(("x", 1L)));
         await s.StartTrialAsync(other.Id, "w");
+        var seen = new Dictionary<long, FrozenTrial>();
 
         var all = await s.GetTrialsSinceAsync(st.Id, 0);
-        Assert.Equal([0, 1, 2], all.Trials.Select(t => t.Number));
-        Assert.All(all.Trials, t => Assert.True(t.Version <= all.Cursor));
+        Assert.Equal([0, 1, 2], News(seen, all).Select(t => t.Number));
 
         var none = await s.GetTrialsSinceAsync(st.Id, all.Cursor);
-        Assert.Empty(none.Trials);
-        Assert.Equal(all.Cursor, none.Cursor);
+        Assert.Empty(News(seen, none));
+        Assert.True(none.Cursor >= all.Cursor);
 
         await s.HeartbeatAsync([a.Id], "w"); // not a change pollers need
-        Assert.Empty((await s.GetTrialsSinceAsync(st.Id, all.Cursor)).Trials);
+        Assert.Empty(News(seen, await s.GetTrialsSinceAsync(st.Id, none.Cursor)));
 
         await FinishAsync(s, b, 2);
         await s.UpdateTrialAsync(b.Id, "w", new TrialUpdate { Metrics = [new("refused", 1)] });
-        var changed = await s.GetTrialsSinceAsync(st.Id, all.Cursor);
-        var only = Assert.Single(changed.Trials);
+        var changed = await s.GetTrialsSinceAsync(st.Id, none.Cursor);
+        var only = Assert.Single(News(seen, changed));
         Assert.Equal(b.Id, only.Id);
         Assert.Equal(TrialState.Complete, only.State);
-        Assert.True(only.Version > all.Cursor);
-        Assert.True(changed.Cursor > all.Cursor);
-        Assert.True(only.Version <= changed.Cursor);
+        Assert.True(only.Version > none.Cursor);
+        Assert.True(changed.Cursor >= none.Cursor);
 
         var c = (await s.StartTrialAsync(st.Id, "w"))!; // claims the enqueued trial
         await s.UpdateTrialAsync(a.Id, "w", new TrialUpdate { Intermediate = [(1, 0.1)] });
-        var next = await s.GetTrialsSinceAsync(st.Id, changed.Cursor);
-        Assert.Equal([a.Number, c.Number], next.Trials.Select(t => t.Number));
-        Assert.Equal(0.1, next.Trials[0].Intermediate[1]);
-        Assert.Equal(TrialState.Running, next.Trials[1].State);
+        var next = News(seen, await s.GetTrialsSinceAsync(st.Id, changed.Cursor));
+        Assert.Equal([a.Number, c.Number], next.Select(t => t.Number));
+        Assert.Equal(0.1, next[0].Intermediate[1]);
+        Assert.Equal(TrialState.Running, next[1].State);
     }
 
     [SkippableFact]
@@ -579,16 +604,13 @@ public abstract class StorageConformanceTests : IAsyncLifetime
     {
         var s = NewStorage();
         var st = await s.CreateStudyAsync("poll", Direction.Minimize);
-        var seen = new Dictionary<int, FrozenTrial>();
+        var seen = new Dictionary<long, FrozenTrial>();
         long cursor = 0;
         async Task PollAsync()
         {
             var changes = await s.GetTrialsSinceAsync(st.Id, cursor);
-            foreach (var t in changes.Trials)
-            {
-                Assert.True(t.Version > cursor);
-                if (!seen.TryGetValue(t.Number, out var old) || old.Version < t.Version) seen[t.Number] = t;
-            }
+            foreach (var t in changes.Trials) Assert.True(t.Version > cursor);
+            News(seen, changes);
             Assert.True(changes.Cursor >= cursor);
             cursor = changes.Cursor;
         }
@@ -606,9 +628,9 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         await all;
         await PollAsync();
 
-        Assert.Equal(Enumerable.Range(0, 100), seen.Keys.Order());
+        Assert.Equal(Enumerable.Range(0, 100), seen.Values.Select(t => t.Number).Order());
         Assert.All(seen.Values, t => Assert.Equal(TrialState.Complete, t.State));
-        Assert.Empty((await s.GetTrialsSinceAsync(st.Id, cursor)).Trials);
+        Assert.Empty(News(seen, await s.GetTrialsSinceAsync(st.Id, cursor)));
     }
 
     [SkippableFact]

@@ -8,42 +8,44 @@ using static Tunesmith.Storage.Sql.SqlCommandExtensions;
 namespace Tunesmith.Storage.Sql;
 
 /// <summary>
-/// The per-trial operations in one round trip each. Starting and finishing a trial are server-side functions that run the
-/// shared design's statements (lock the study row, check, write, advance the counters) inside the server, so a study's row
-/// lock is held for microseconds rather than across several network round trips — what lets several workers scale on one
-/// study. A trial read is one statement (one snapshot) that aggregates a trial's params, attributes, values and metrics.
+/// The per-trial operations in one round trip each. Starting and finishing a trial are server-side functions, so no lock
+/// is held across network round trips. Only starting a trial locks the study row (trial numbers are dense and the budget
+/// is study-wide); reports and finishes lock their trial's row alone, so the workers of one study commit side by side
+/// (PostgreSQL flushes their commits together). A trial read is one statement (one snapshot) that aggregates a trial's
+/// params, attributes, values and metrics.
 /// </summary>
-public sealed partial class PostgresStudyStorage
+public sealed partial class PostgresStudyStorage : IStudyStorage
 {
     // Versioned names: a newer Tunesmith adds new functions instead of replacing ones an older worker still calls.
-    private const string StartFunction = "tunesmith_start_trial_v1";
-    private const string FinishFunction = "tunesmith_update_trial_v1";
+    private const string StartFunction = "tunesmith_start_trial_v2";
+    private const string FinishFunction = "tunesmith_update_trial_v2";
 
     private static readonly string[] FunctionDefinitions =
     [
+        // Starting a trial locks the study row (dense numbers, the study-wide budget) for the few microseconds of this
+        // function and its commit; finishing or reporting locks only the trial's own row. Rows are stamped with their
+        // transaction's id by the trials_stamp trigger (schema version 2), asked for by setting version to -1.
         $$"""
         CREATE OR REPLACE FUNCTION {{StartFunction}}(p_study bigint, p_worker text, p_max bigint, p_waiting_only boolean, p_now bigint)
         RETURNS TABLE (o_id bigint, o_number bigint, o_claimed boolean, o_version bigint) LANGUAGE plpgsql AS $fn$
         DECLARE
             v_budget bigint;
-            v_waiting bigint;
-            v_seq bigint;
             v_next bigint;
+            v_waiting bigint;
         BEGIN
-            SELECT s.budget_count INTO v_budget FROM studies s WHERE s.id = p_study FOR UPDATE;
+            SELECT s.budget_count, s.next_number INTO v_budget, v_next FROM studies s WHERE s.id = p_study FOR UPDATE;
             IF NOT FOUND THEN RAISE EXCEPTION 'no study #%', p_study USING ERRCODE = 'P0002'; END IF;
             IF p_max IS NOT NULL AND v_budget >= p_max THEN RETURN; END IF;
             SELECT t.id INTO v_waiting FROM trials t WHERE t.study_id = p_study AND t.state = 'waiting'
                 ORDER BY t.number LIMIT 1 FOR UPDATE SKIP LOCKED;
             IF v_waiting IS NOT NULL THEN
-                UPDATE studies SET budget_count = budget_count + 1, change_seq = change_seq + 1 WHERE id = p_study RETURNING change_seq INTO v_seq;
-                RETURN QUERY UPDATE trials SET state = 'running', worker = p_worker, started_at = p_now, heartbeat_at = p_now, version = v_seq
+                UPDATE studies SET budget_count = budget_count + 1 WHERE id = p_study;
+                RETURN QUERY UPDATE trials SET state = 'running', worker = p_worker, started_at = p_now, heartbeat_at = p_now, version = -1
                     WHERE id = v_waiting RETURNING id, number, true, version;
             ELSIF NOT p_waiting_only THEN
-                UPDATE studies SET next_number = next_number + 1, budget_count = budget_count + 1, change_seq = change_seq + 1
-                    WHERE id = p_study RETURNING next_number, change_seq INTO v_next, v_seq;
+                UPDATE studies SET next_number = next_number + 1, budget_count = budget_count + 1 WHERE id = p_study;
                 RETURN QUERY INSERT INTO trials (study_id, number, state, worker, created_at, started_at, heartbeat_at, version)
-                    VALUES (p_study, v_next - 1, 'running', p_worker, p_now, p_now, p_now, v_seq) RETURNING id, number, false, version;
+                    VALUES (p_study, v_next, 'running', p_worker, p_now, p_now, p_now, -1) RETURNING id, number, false, version;
             END IF;
         END
         $fn$
@@ -55,20 +57,18 @@ public sealed partial class PostgresStudyStorage
             p_attr_system bigint[], p_attr_keys text[], p_attr_values text[],
             p_metric_names text[], p_metric_values float8[],
             p_final_state text, p_value float8)
-        RETURNS TABLE (o_outcome int, o_state text, o_worker text, o_value float8) LANGUAGE plpgsql AS $fn$
+        RETURNS TABLE (o_outcome int, o_state text, o_worker text, o_value float8, o_version bigint) LANGUAGE plpgsql AS $fn$
         DECLARE
-            v_study bigint;
             v_state text;
             v_worker text;
             v_value float8;
-            v_seq bigint;
+            v_version bigint;
         BEGIN
-            -- The study row first, as every write does (no deadlocks between writers; change_seq commits in order).
-            SELECT s.id INTO v_study FROM studies s WHERE s.id = (SELECT t.study_id FROM trials t WHERE t.id = p_trial) FOR UPDATE;
-            IF NOT FOUND THEN RETURN QUERY SELECT 3, NULL::text, NULL::text, NULL::float8; RETURN; END IF;
-            SELECT t.state, t.worker, t.value INTO v_state, v_worker, v_value FROM trials t WHERE t.id = p_trial;
-            IF v_state <> 'running' THEN RETURN QUERY SELECT 1, v_state, v_worker, v_value; RETURN; END IF;
-            IF v_worker IS DISTINCT FROM p_worker THEN RETURN QUERY SELECT 2, v_state, v_worker, v_value; RETURN; END IF;
+            -- The trial's row only: writers of different trials never wait on each other.
+            SELECT t.state, t.worker, t.value INTO v_state, v_worker, v_value FROM trials t WHERE t.id = p_trial FOR UPDATE;
+            IF NOT FOUND THEN RETURN QUERY SELECT 3, NULL::text, NULL::text, NULL::float8, NULL::bigint; RETURN; END IF;
+            IF v_state <> 'running' THEN RETURN QUERY SELECT 1, v_state, v_worker, v_value, NULL::bigint; RETURN; END IF;
+            IF v_worker IS DISTINCT FROM p_worker THEN RETURN QUERY SELECT 2, v_state, v_worker, v_value, NULL::bigint; RETURN; END IF;
             IF cardinality(p_param_names) > 0 THEN
                 INSERT INTO trial_params (trial_id, name, value_json, distribution_json)
                     SELECT p_trial, n, v, d FROM unnest(p_param_names, p_param_values, p_param_dists) WITH ORDINALITY AS x(n, v, d, o) ORDER BY o
@@ -87,13 +87,13 @@ public sealed partial class PostgresStudyStorage
                 INSERT INTO trial_metrics (trial_id, name, value) SELECT p_trial, k, v FROM unnest(p_metric_names, p_metric_values) AS x(k, v)
                     ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value;
             END IF;
-            UPDATE studies SET change_seq = change_seq + 1 WHERE id = v_study RETURNING change_seq INTO v_seq;
             IF p_final_state IS NOT NULL THEN
-                UPDATE trials SET state = p_final_state, value = p_value, finished_at = p_now, heartbeat_at = p_now, version = v_seq WHERE id = p_trial;
+                UPDATE trials SET state = p_final_state, value = p_value, finished_at = p_now, heartbeat_at = p_now, version = -1
+                    WHERE id = p_trial RETURNING version INTO v_version;
             ELSE
-                UPDATE trials SET heartbeat_at = p_now, version = v_seq WHERE id = p_trial;
+                UPDATE trials SET heartbeat_at = p_now, version = -1 WHERE id = p_trial RETURNING version INTO v_version;
             END IF;
-            RETURN QUERY SELECT 0, v_state, v_worker, v_value;
+            RETURN QUERY SELECT 0, v_state, v_worker, v_value, v_version;
         END
         $fn$
         """,
@@ -132,32 +132,52 @@ public sealed partial class PostgresStudyStorage
             finally { await ReturnSessionAsync(session, ok).ConfigureAwait(false); }
         }, cancellationToken);
 
-    /// <inheritdoc />
-    public override async Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
-    {
-        var now = ToMicros(Time.GetUtcNow());
-        var started = await OneTripAsync(async (c, ct) =>
+    /// <summary>Runs the commands in one round trip (one implicit transaction) with the retry policy; <paramref name="read"/> reads their results in order.</summary>
+    private Task<T> BatchAsync<T>(Func<NpgsqlBatchCommand[]> commands, Func<NpgsqlDataReader, CancellationToken, Task<T>> read, CancellationToken cancellationToken) =>
+        OneTripAsync(async (c, ct) =>
         {
-            await using var cmd = new NpgsqlCommand($"SELECT o_id, o_number, o_claimed, o_version FROM {StartFunction}(@s, @w, @m, @o, @n)", c);
-            cmd.Parameters.Add(new NpgsqlParameter<long>("s", studyId));
-            cmd.Parameters.Add(new NpgsqlParameter<string>("w", worker));
-            cmd.Parameters.Add(new NpgsqlParameter("m", NpgsqlDbType.Bigint) { Value = maxTrials is { } m ? (long)m : DBNull.Value });
-            cmd.Parameters.Add(new NpgsqlParameter<bool>("o", waitingOnly));
-            cmd.Parameters.Add(new NpgsqlParameter<long>("n", now));
+            await using var batch = new NpgsqlBatch(c);
+            foreach (var command in commands()) batch.BatchCommands.Add(command);
             try
             {
-                await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                if (!await r.ReadAsync(ct).ConfigureAwait(false)) return ((long Id, long Number, bool Claimed, long Version)?)null;
-                return (r.GetInt64(0), r.GetInt64(1), r.GetBoolean(2), r.GetInt64(3));
+                await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                return await read(r, ct).ConfigureAwait(false);
             }
-            catch (PostgresException e) when (e.SqlState == "P0002")
+            catch (PostgresException e) when (e.SqlState == NoStudyState)
             {
-                throw new StudyNotFoundException($"#{studyId}");
+                throw new StudyNotFoundException(e.MessageText.Replace("no study ", "", StringComparison.Ordinal));
             }
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+
+    // Raised by the start function for an unknown study ("no study #<id>").
+    private const string NoStudyState = "P0002";
+
+    private static NpgsqlBatchCommand StartCommand(long studyId, string worker, int? maxTrials, bool waitingOnly, long now) =>
+        new($"SELECT o_id, o_number, o_claimed, o_version FROM {StartFunction}($1, $2, $3, $4, $5)")
+        {
+            Parameters =
+            {
+                new NpgsqlParameter<long> { TypedValue = studyId },
+                new NpgsqlParameter<string> { TypedValue = worker },
+                new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = maxTrials is { } m ? (long)m : DBNull.Value },
+                new NpgsqlParameter<bool> { TypedValue = waitingOnly },
+                new NpgsqlParameter<long> { TypedValue = now },
+            },
+        };
+
+    /// <summary>Reads the start function's row: the trial started, or null at the budget or with nothing to claim.</summary>
+    private static async Task<(long Id, long Number, bool Claimed, long Version)?> ReadStartAsync(NpgsqlDataReader r, CancellationToken ct)
+    {
+        if (!await r.ReadAsync(ct).ConfigureAwait(false)) return null;
+        return (r.GetInt64(0), r.GetInt64(1), r.GetBoolean(2), r.GetInt64(3));
+    }
+
+    /// <summary>The trial a start returned: a new one is known without reading it back.</summary>
+    private async Task<FrozenTrial?> StartedTrialAsync((long Id, long Number, bool Claimed, long Version)? started, string worker, long now, CancellationToken ct)
+    {
         if (started is not { } t) return null;
         // A claimed trial carries what was enqueued with it (fixed params, retry links): read it back.
-        if (t.Claimed) return await GetTrialAsync(t.Id, cancellationToken).ConfigureAwait(false);
+        if (t.Claimed) return await GetTrialAsync(t.Id, ct).ConfigureAwait(false);
         var at = FromMicros(now);
         return new FrozenTrial
         {
@@ -167,56 +187,90 @@ public sealed partial class PostgresStudyStorage
     }
 
     /// <inheritdoc />
+    public override async Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
+    {
+        var now = ToMicros(Time.GetUtcNow());
+        var started = await BatchAsync(() => [StartCommand(studyId, worker, maxTrials, waitingOnly, now)],
+            (r, ct) => ReadStartAsync(r, ct), cancellationToken).ConfigureAwait(false);
+        return await StartedTrialAsync(started, worker, now, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One round trip: the changes are read first (so the study row is not locked while they are read), then the trial starts.</remarks>
+    public async Task<(FrozenTrial? Started, TrialChanges Changes)> StartTrialAndReadChangesAsync(long studyId, string worker, long cursor,
+        int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
+    {
+        var now = ToMicros(Time.GetUtcNow());
+        var (started, changes) = await BatchAsync(() => [SinceCommand(studyId, cursor), StartCommand(studyId, worker, maxTrials, waitingOnly, now)],
+            async (r, ct) =>
+            {
+                var changes = await ReadChangesAsync(r, studyId, ct).ConfigureAwait(false);
+                await r.NextResultAsync(ct).ConfigureAwait(false);
+                return (await ReadStartAsync(r, ct).ConfigureAwait(false), changes);
+            }, cancellationToken).ConfigureAwait(false);
+        return (await StartedTrialAsync(started, worker, now, cancellationToken).ConfigureAwait(false), changes);
+    }
+
+    private NpgsqlBatchCommand UpdateCommand(long trialId, string worker, TrialUpdate update)
+    {
+        var parameters = LastPerKey(update.Params, x => x.Name, (earlier, later) => (later.Name, later.Value, later.Distribution ?? earlier.Distribution));
+        var steps = LastPerKey(update.Intermediate, x => x.Step);
+        var attrs = LastPerKey(update.UserAttributes.Select(a => (System: 0L, a.Key, a.Value)).Concat(update.SystemAttributes.Select(a => (System: 1L, a.Key, a.Value))),
+            a => (a.System, a.Key));
+        var metrics = LastPerKey(update.Metrics, m => m.Key);
+        return new($"SELECT o_outcome, o_state, o_worker, o_value FROM {FinishFunction}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
+        {
+            Parameters =
+            {
+                new NpgsqlParameter<long> { TypedValue = trialId },
+                new NpgsqlParameter<string> { TypedValue = worker },
+                new NpgsqlParameter<long> { TypedValue = ToMicros(Time.GetUtcNow()) },
+                new NpgsqlParameter<string[]> { TypedValue = parameters.Select(x => x.Name).ToArray() },
+                new NpgsqlParameter<string[]> { TypedValue = parameters.Select(x => SqlValueJson.Write(x.Value)).ToArray() },
+                new NpgsqlParameter<string?[]> { TypedValue = parameters.Select(x => x.Distribution is null ? null : DistributionJson.Serialize(x.Distribution)).ToArray() },
+                new NpgsqlParameter<long[]> { TypedValue = steps.Select(x => x.Step).ToArray() },
+                new NpgsqlParameter<double?[]> { TypedValue = steps.Select(x => double.IsNaN(x.Value) ? (double?)null : x.Value).ToArray() },
+                new NpgsqlParameter<long[]> { TypedValue = attrs.Select(a => a.System).ToArray() },
+                new NpgsqlParameter<string[]> { TypedValue = attrs.Select(a => a.Key).ToArray() },
+                new NpgsqlParameter<string[]> { TypedValue = attrs.Select(a => SqlValueJson.Write(a.Value)).ToArray() },
+                new NpgsqlParameter<string[]> { TypedValue = metrics.Select(m => m.Key).ToArray() },
+                new NpgsqlParameter<double?[]> { TypedValue = metrics.Select(m => double.IsNaN(m.Value) ? (double?)null : m.Value).ToArray() },
+                new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = update.FinalState is { } f ? StateText(f) : DBNull.Value },
+                new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Double, Value = update.Value is { } v && !double.IsNaN(v) ? v : DBNull.Value },
+            },
+        };
+    }
+
+    /// <summary>Reads the update function's row; <paramref name="attempt"/> counts this call's tries (a retried finish may find its own first try committed).</summary>
+    private static async Task<TrialWriteOutcome> ReadUpdateAsync(NpgsqlDataReader r, string worker, TrialUpdate update, int attempt, CancellationToken ct)
+    {
+        await r.ReadAsync(ct).ConfigureAwait(false);
+        var outcome = r.GetInt32(0);
+        if (outcome == 1)
+        {
+            // A retried finish whose first attempt committed before its connection dropped: applied, once.
+            var state = r.GetString(1);
+            var owner = r.IsDBNull(2) ? null : r.GetString(2);
+            double? stored = r.IsDBNull(3) ? null : r.GetDouble(3);
+            var finishedByThisCall = attempt > 1 && update.FinalState is { } asked && state == StateText(asked)
+                && string.Equals(owner, worker, StringComparison.Ordinal)
+                && Nullable.Equals(stored, update.Value is { } uv && !double.IsNaN(uv) ? uv : null);
+            return finishedByThisCall ? TrialWriteOutcome.Applied : TrialWriteOutcome.AlreadyFinished;
+        }
+        return outcome switch
+        {
+            0 => TrialWriteOutcome.Applied,
+            2 => TrialWriteOutcome.NotOwner,
+            _ => TrialWriteOutcome.NotFound,
+        };
+    }
+
+    /// <inheritdoc />
     public override Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default)
     {
-        var attempts = 0;
-        return OneTripAsync(async (c, ct) =>
-        {
-            attempts++;
-            var parameters = LastPerKey(update.Params, x => x.Name, (earlier, later) => (later.Name, later.Value, later.Distribution ?? earlier.Distribution));
-            var steps = LastPerKey(update.Intermediate, x => x.Step);
-            var attrs = LastPerKey(update.UserAttributes.Select(a => (System: 0L, a.Key, a.Value)).Concat(update.SystemAttributes.Select(a => (System: 1L, a.Key, a.Value))),
-                a => (a.System, a.Key));
-            var metrics = LastPerKey(update.Metrics, m => m.Key);
-            await using var cmd = new NpgsqlCommand(
-                $"SELECT o_outcome, o_state, o_worker, o_value FROM {FinishFunction}(@t, @w, @now, @pn, @pv, @pd, @ks, @kv, @as, @ak, @av, @mn, @mv, @fs, @fv)", c);
-            var p = cmd.Parameters;
-            p.Add(new NpgsqlParameter<long>("t", trialId));
-            p.Add(new NpgsqlParameter<string>("w", worker));
-            p.Add(new NpgsqlParameter<long>("now", ToMicros(Time.GetUtcNow())));
-            p.Add(new NpgsqlParameter<string[]>("pn", parameters.Select(x => x.Name).ToArray()));
-            p.Add(new NpgsqlParameter<string[]>("pv", parameters.Select(x => SqlValueJson.Write(x.Value)).ToArray()));
-            p.Add(new NpgsqlParameter<string?[]>("pd", parameters.Select(x => x.Distribution is null ? null : DistributionJson.Serialize(x.Distribution)).ToArray()));
-            p.Add(new NpgsqlParameter<long[]>("ks", steps.Select(x => x.Step).ToArray()));
-            p.Add(new NpgsqlParameter<double?[]>("kv", steps.Select(x => double.IsNaN(x.Value) ? (double?)null : x.Value).ToArray()));
-            p.Add(new NpgsqlParameter<long[]>("as", attrs.Select(a => a.System).ToArray()));
-            p.Add(new NpgsqlParameter<string[]>("ak", attrs.Select(a => a.Key).ToArray()));
-            p.Add(new NpgsqlParameter<string[]>("av", attrs.Select(a => SqlValueJson.Write(a.Value)).ToArray()));
-            p.Add(new NpgsqlParameter<string[]>("mn", metrics.Select(m => m.Key).ToArray()));
-            p.Add(new NpgsqlParameter<double?[]>("mv", metrics.Select(m => double.IsNaN(m.Value) ? (double?)null : m.Value).ToArray()));
-            p.Add(new NpgsqlParameter("fs", NpgsqlDbType.Text) { Value = update.FinalState is { } f ? StateText(f) : DBNull.Value });
-            p.Add(new NpgsqlParameter("fv", NpgsqlDbType.Double) { Value = update.Value is { } v && !double.IsNaN(v) ? v : DBNull.Value });
-            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            await r.ReadAsync(ct).ConfigureAwait(false);
-            var outcome = r.GetInt32(0);
-            if (outcome == 1)
-            {
-                // A retried finish whose first attempt committed before its connection dropped: applied, once.
-                var state = r.GetString(1);
-                var owner = r.IsDBNull(2) ? null : r.GetString(2);
-                double? stored = r.IsDBNull(3) ? null : r.GetDouble(3);
-                var finishedByThisCall = attempts > 1 && update.FinalState is { } asked && state == StateText(asked)
-                    && string.Equals(owner, worker, StringComparison.Ordinal)
-                    && Nullable.Equals(stored, update.Value is { } uv && !double.IsNaN(uv) ? uv : null);
-                return finishedByThisCall ? TrialWriteOutcome.Applied : TrialWriteOutcome.AlreadyFinished;
-            }
-            return outcome switch
-            {
-                0 => TrialWriteOutcome.Applied,
-                2 => TrialWriteOutcome.NotOwner,
-                _ => TrialWriteOutcome.NotFound,
-            };
-        }, cancellationToken);
+        var attempt = 0;
+        return BatchAsync(() => { attempt++; return [UpdateCommand(trialId, worker, update)]; },
+            (r, ct) => ReadUpdateAsync(r, worker, update, attempt, ct), cancellationToken);
     }
 
     /// <summary>
@@ -256,7 +310,7 @@ public sealed partial class PostgresStudyStorage
         }, cancellationToken);
     }
 
-    // One statement, so one snapshot: the trials, everything attached to them, and the study's change sequence agree.
+    // One statement, so one snapshot: the trials, everything attached to them, and the cursor agree.
     private const string TrialColumns = """
         t.id, t.number, t.state, t.value, t.worker, t.created_at, t.started_at, t.finished_at, t.heartbeat_at, t.version,
         (SELECT json_agg(json_build_array(p.name, p.value_json, p.distribution_json) ORDER BY p.id) FROM trial_params p WHERE p.trial_id = t.id)::text,
@@ -265,39 +319,39 @@ public sealed partial class PostgresStudyStorage
         (SELECT json_agg(json_build_array(m.name, m.value)) FROM trial_metrics m WHERE m.trial_id = t.id)::text
         """;
 
-    private const string TrialsSinceSql =
-        $"SELECT s.change_seq, {TrialColumns} FROM studies s LEFT JOIN trials t ON t.study_id = s.id AND t.version > @c WHERE s.id = @s ORDER BY t.number";
+    // The cursor: just below the oldest transaction still running when this statement's snapshot was taken. Every
+    // transaction below it had ended, so whatever it wrote is in this read; a later read takes everything stamped above
+    // it, including writes that commit after this read. A trial can thus come again (unchanged) while some unrelated
+    // transaction on the server is long-running: readers merge by version.
+    private static NpgsqlBatchCommand SinceCommand(long studyId, long cursor) =>
+        new($"SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, {TrialColumns} FROM studies s LEFT JOIN trials t ON t.study_id = s.id AND t.version > $2 WHERE s.id = $1 ORDER BY t.number")
+        {
+            Parameters = { new NpgsqlParameter<long> { TypedValue = studyId }, new NpgsqlParameter<long> { TypedValue = Math.Max(0, cursor) } },
+        };
 
-    private const string TrialByIdSql = $"SELECT 0::bigint, {TrialColumns} FROM trials t WHERE t.id = @t";
+    private async Task<TrialChanges> ReadChangesAsync(NpgsqlDataReader r, long studyId, CancellationToken ct)
+    {
+        var trials = new List<FrozenTrial>();
+        long? end = null;
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            end = r.GetInt64(0);
+            if (!r.IsDBNull(1)) trials.Add(ReadTrialRow(r));
+        }
+        if (end is not { } e) throw new StudyNotFoundException($"#{studyId}");
+        return new TrialChanges(trials, e);
+    }
+
+    private static NpgsqlBatchCommand TrialByIdCommand(long trialId) =>
+        new($"SELECT 0::bigint, {TrialColumns} FROM trials t WHERE t.id = $1") { Parameters = { new NpgsqlParameter<long> { TypedValue = trialId } } };
 
     /// <inheritdoc />
-    public override async Task<TrialChanges> GetTrialsSinceAsync(long studyId, long cursor, CancellationToken cancellationToken = default) =>
-        await OneTripAsync(async (c, ct) =>
-        {
-            await using var cmd = new NpgsqlCommand(TrialsSinceSql, c);
-            cmd.Parameters.Add(new NpgsqlParameter<long>("s", studyId));
-            cmd.Parameters.Add(new NpgsqlParameter<long>("c", Math.Max(0, cursor)));
-            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            var trials = new List<FrozenTrial>();
-            long? end = null;
-            while (await r.ReadAsync(ct).ConfigureAwait(false))
-            {
-                end = r.GetInt64(0);
-                if (!r.IsDBNull(1)) trials.Add(ReadTrialRow(r));
-            }
-            if (end is not { } e) throw new StudyNotFoundException($"#{studyId}");
-            return new TrialChanges(trials, e);
-        }, cancellationToken).ConfigureAwait(false);
+    public override Task<TrialChanges> GetTrialsSinceAsync(long studyId, long cursor, CancellationToken cancellationToken = default) =>
+        BatchAsync(() => [SinceCommand(studyId, cursor)], (r, ct) => ReadChangesAsync(r, studyId, ct), cancellationToken);
 
     /// <inheritdoc />
-    public override async Task<FrozenTrial?> GetTrialAsync(long trialId, CancellationToken cancellationToken = default) =>
-        await OneTripAsync(async (c, ct) =>
-        {
-            await using var cmd = new NpgsqlCommand(TrialByIdSql, c);
-            cmd.Parameters.Add(new NpgsqlParameter<long>("t", trialId));
-            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadTrialRow(r) : null;
-        }, cancellationToken).ConfigureAwait(false);
+    public override Task<FrozenTrial?> GetTrialAsync(long trialId, CancellationToken cancellationToken = default) =>
+        BatchAsync(() => [TrialByIdCommand(trialId)], async (r, ct) => await r.ReadAsync(ct).ConfigureAwait(false) ? ReadTrialRow(r) : null, cancellationToken);
 
     /// <summary>A trial from the columns of <see cref="TrialColumns"/> (starting at column 1).</summary>
     private FrozenTrial ReadTrialRow(NpgsqlDataReader r)

@@ -29,8 +29,9 @@ public sealed record PostgresStorageOptions
 /// <summary>
 /// Studies in a PostgreSQL database (URL <c>postgresql://user:password@host:port/database</c>), shared by workers on many
 /// machines. The schema is created or migrated on first use under an advisory lock (so any number of workers starting
-/// together migrate once); every write locks its study row first, so trial numbers are dense and the change sequence
-/// commits in order; transient faults are retried with backoff for <see cref="PostgresStorageOptions.RetryWindow"/>.
+/// together migrate once); starting a trial locks the study row (dense trial numbers, the study-wide budget) while
+/// reports and finishes lock only their trial, and incremental reads follow transaction ids, so the workers of one study
+/// do not queue on each other's commits; transient faults are retried with backoff for <see cref="PostgresStorageOptions.RetryWindow"/>.
 /// </summary>
 public sealed partial class PostgresStudyStorage : SqlStudyStorage
 {
@@ -59,6 +60,9 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
         // Npgsql prepares a statement on a pooled connection after its second use: the shared queries are few and hot.
         builder.MaxAutoPrepare = 64;
         builder.AutoPrepareMinUsages = 2;
+        // Tunesmith changes no session state (no SET, no temporary tables, no LISTEN), so a pooled connection needs no
+        // DISCARD/RESET on return: that reset was a parsed statement on the server for every operation.
+        builder.NoResetOnClose = true;
         // Never echo parameter values (they hold user data) in exceptions and logs.
         builder.IncludeErrorDetail = false;
         builder.LogParameters = false;

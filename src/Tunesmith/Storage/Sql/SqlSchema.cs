@@ -17,7 +17,7 @@ namespace Tunesmith.Storage.Sql;
 internal static class SqlSchema
 {
     /// <summary>The schema version this build writes.</summary>
-    public const int Latest = 1;
+    public const int Latest = 2;
 
     /// <summary>Creates the version table itself; safe to run any number of times.</summary>
     public const string CreateVersionTable = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
@@ -102,6 +102,27 @@ internal static class SqlSchema
                 PRIMARY KEY (trial_id, name))
             """,
         ],
+        2 when dialect == SqlDialect.PostgreSql =>
+        [
+            // Every change of a trial stamps the row with its transaction's id. A reader takes everything stamped after
+            // the oldest transaction still running when it last read, so a write that commits late is never skipped and
+            // no writer waits for another's commit. Writers ask for a stamp by setting version to -1 (SqlDialect.NewVersion);
+            // a heartbeat leaves version alone, since pollers need not see it.
+            """
+            CREATE FUNCTION tunesmith_stamp_trial() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+                IF TG_OP = 'INSERT' OR NEW.version <> OLD.version THEN
+                    NEW.version := pg_current_xact_id()::text::bigint;
+                END IF;
+                RETURN NEW;
+            END
+            $fn$
+            """,
+            "CREATE TRIGGER trials_stamp BEFORE INSERT OR UPDATE ON trials FOR EACH ROW EXECUTE FUNCTION tunesmith_stamp_trial()",
+            // Trials written before: stamped now, older than any cursor a reader of this schema will hold.
+            "UPDATE trials SET version = -1",
+        ],
+        2 => [],
         _ => throw new ArgumentOutOfRangeException(nameof(version), version, "no such schema version"),
     };
 }

@@ -348,7 +348,7 @@ public abstract class SqlStudyStorage : IStudyStorage
     // ---------------------------------------------------------------- enqueue / start
 
     private const string InsertTrialSql =
-        "INSERT INTO trials (study_id, number, state, worker, created_at, started_at, heartbeat_at, version) VALUES (@s, @n, @state, @w, @created, @started, @started, @v) RETURNING id";
+        "INSERT INTO trials (study_id, number, state, worker, created_at, started_at, heartbeat_at, version) VALUES (@s, @n, @state, @w, @created, @started, @started, @v) RETURNING id, version";
     private const string UpsertParamSql =
         "INSERT INTO trial_params (trial_id, name, value_json, distribution_json) VALUES (@t, @n, @v, @d) " +
         "ON CONFLICT (trial_id, name) DO UPDATE SET value_json = excluded.value_json, distribution_json = COALESCE(excluded.distribution_json, trial_params.distribution_json)";
@@ -359,11 +359,13 @@ public abstract class SqlStudyStorage : IStudyStorage
     private const string UpsertMetricSql =
         "INSERT INTO trial_metrics (trial_id, name, value) VALUES (@t, @k, @v) ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value";
 
-    private static async Task<long> InsertTrialAsync(SqlSession s, long studyId, long number, TrialState state, string? worker, long created, long? started, long version, CancellationToken ct)
+    /// <summary>Inserts a trial row; returns its id and its version as stored (a database may stamp its own, see <see cref="SqlSchema"/>).</summary>
+    private static async Task<(long Id, long Version)> InsertTrialAsync(SqlSession s, long studyId, long number, TrialState state, string? worker, long created, long? started, long version, CancellationToken ct)
     {
-        var id = await s.Command(InsertTrialSql).Bind("@s", studyId).Bind("@n", number).Bind("@state", StateText(state)).Bind("@w", worker)
-            .Bind("@created", created).Bind("@started", started).Bind("@v", version).ExecuteScalarAsync(ct).ConfigureAwait(false);
-        return Convert.ToInt64(id, System.Globalization.CultureInfo.InvariantCulture);
+        await using var r = await s.Command(InsertTrialSql).Bind("@s", studyId).Bind("@n", number).Bind("@state", StateText(state)).Bind("@w", worker)
+            .Bind("@created", created).Bind("@started", started).Bind("@v", version).ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await r.ReadAsync(ct).ConfigureAwait(false);
+        return (r.GetInt64(0), r.GetInt64(1));
     }
 
     private static async Task InsertAttributeAsync(SqlSession s, long trialId, bool system, string key, object? value, CancellationToken ct) =>
@@ -374,7 +376,7 @@ public abstract class SqlStudyStorage : IStudyStorage
     private async Task<FrozenTrial> InsertWaitingAsync(SqlSession s, long studyId, long number, long version, long now,
         IReadOnlyDictionary<string, object?> fixedParams, IReadOnlyDictionary<string, object?>? systemAttributes, CancellationToken ct)
     {
-        var id = await InsertTrialAsync(s, studyId, number, TrialState.Waiting, null, now, null, version, ct).ConfigureAwait(false);
+        (var id, version) = await InsertTrialAsync(s, studyId, number, TrialState.Waiting, null, now, null, version, ct).ConfigureAwait(false);
         var ps = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var (k, v) in fixedParams)
         {
@@ -435,13 +437,13 @@ public abstract class SqlStudyStorage : IStudyStorage
                 var id = Convert.ToInt64(waiting, System.Globalization.CultureInfo.InvariantCulture);
                 var (_, seq) = await AdvanceStudyAsync(s, studyId, trials: 0, budget: 1, changes: 1, ct).ConfigureAwait(false);
                 await s.Command("UPDATE trials SET state = 'running', worker = @w, started_at = @now, heartbeat_at = @now, version = @v WHERE id = @t")
-                    .Bind("@w", worker).Bind("@now", now).Bind("@v", seq).Bind("@t", id).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                    .Bind("@w", worker).Bind("@now", now).Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", id).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 var claimed = await ReadTrialsAsync(s, _byId, id, 0, ct).ConfigureAwait(false);
                 return claimed[0];
             }
             if (waitingOnly) return null;
             var (next, version) = await AdvanceStudyAsync(s, studyId, trials: 1, budget: 1, changes: 1, ct).ConfigureAwait(false);
-            var trialId = await InsertTrialAsync(s, studyId, next - 1, TrialState.Running, worker, now, now, version, ct).ConfigureAwait(false);
+            (var trialId, version) = await InsertTrialAsync(s, studyId, next - 1, TrialState.Running, worker, now, now, version, ct).ConfigureAwait(false);
             var at = FromMicros(now);
             return new FrozenTrial
             {
@@ -497,7 +499,7 @@ public abstract class SqlStudyStorage : IStudyStorage
                 ? s.Command("UPDATE trials SET state = @state, value = @value, finished_at = @now, heartbeat_at = @now, version = @v WHERE id = @t")
                     .Bind("@state", StateText(final)).Bind("@value", update.Value is { } finalValue ? NaNAsNull(finalValue) : null)
                 : s.Command("UPDATE trials SET heartbeat_at = @now, version = @v WHERE id = @t");
-            await finish.Bind("@now", now).Bind("@v", seq).Bind("@t", trialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await finish.Bind("@now", now).Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", trialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return TrialWriteOutcome.Applied;
         }, cancellationToken);
     }
@@ -521,7 +523,7 @@ public abstract class SqlStudyStorage : IStudyStorage
     public Task<IReadOnlyList<FrozenTrial>> FailStaleTrialsAsync(long studyId, DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
         WriteAsync<IReadOnlyList<FrozenTrial>>(async (s, ct) =>
         {
-            var before = (await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false)).ChangeSeq;
+            await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
             var stale = new List<(long Id, long Heartbeat)>();
             await using (var r = await s.Command("SELECT id, heartbeat_at FROM trials WHERE study_id = @s AND state = 'running' AND heartbeat_at < @t ORDER BY number")
                 .Bind("@s", studyId).Bind("@t", ToMicros(olderThan)).ExecuteReaderAsync(ct).ConfigureAwait(false))
@@ -535,9 +537,11 @@ public abstract class SqlStudyStorage : IStudyStorage
                 await InsertAttributeAsync(s, id, system: true, SystemAttributeKeys.FailReason,
                     "stale: no heartbeat since " + FromMicros(heartbeat).ToString("O", System.Globalization.CultureInfo.InvariantCulture), ct).ConfigureAwait(false);
                 await s.Command("UPDATE trials SET state = 'failed', finished_at = @now, version = @v WHERE id = @t")
-                    .Bind("@now", now).Bind("@v", seq - stale.Count + 1 + i).Bind("@t", id).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                    .Bind("@now", now).Bind("@v", Dialect.VersionToWrite(seq - stale.Count + 1 + i)).Bind("@t", id).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
-            return await ReadTrialsAsync(s, _since, studyId, before, ct).ConfigureAwait(false);
+            var failed = new List<FrozenTrial>(stale.Count);
+            foreach (var (id, _) in stale) failed.AddRange(await ReadTrialsAsync(s, _byId, id, 0, ct).ConfigureAwait(false));
+            return failed;
         }, cancellationToken);
 
     /// <inheritdoc />
@@ -560,7 +564,7 @@ public abstract class SqlStudyStorage : IStudyStorage
             var retry = await InsertWaitingAsync(s, studyId, next - 1, seq - 1, ToMicros(Time.GetUtcNow()), failed.Params,
                 new Dictionary<string, object?> { [SystemAttributeKeys.RetryOf] = root, [SystemAttributeKeys.RetryCount] = count }, ct).ConfigureAwait(false);
             await InsertAttributeAsync(s, failedTrialId, system: true, SystemAttributeKeys.RetriedBy, (long)retry.Number, ct).ConfigureAwait(false);
-            await s.Command("UPDATE trials SET version = @v WHERE id = @t").Bind("@v", seq).Bind("@t", failedTrialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await s.Command("UPDATE trials SET version = @v WHERE id = @t").Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", failedTrialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return retry;
         }, cancellationToken);
 
