@@ -9,9 +9,10 @@ namespace Tunesmith.Cli.Tests;
 public sealed class InterruptEndToEndTests
 {
     [Theory]
-    [InlineData(2, 130)]  // SIGINT
-    [InlineData(15, 143)] // SIGTERM
-    public async Task A_signal_during_run_stops_trial_trees_keeps_finished_trials_leaves_none_running_and_the_next_run_resumes(int signal, int exitCode)
+    [InlineData(2, 130, false)]  // SIGINT: Ctrl+C reaches tunesmith only (trials run in sessions of their own)
+    [InlineData(15, 143, false)] // SIGTERM to tunesmith: kill, a container stop
+    [InlineData(15, 143, true)]  // SIGTERM to every process of the job at once, trial programs first: scancel, a walltime limit
+    public async Task A_signal_during_run_stops_trial_trees_keeps_finished_trials_leaves_none_running_and_the_next_run_resumes(int signal, int exitCode, bool wholeJob)
     {
         using var kit = new StudyKit();
         var block = kit.Write("block", "");
@@ -62,6 +63,8 @@ public sealed class InterruptEndToEndTests
                 Assert.Equal(4, pids.Count);
                 Assert.All(pids, p => Assert.True(IsAlive(p), $"pid {p} should run before the signal"));
 
+                if (wholeJob)
+                    foreach (var p in pids) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(p), signal);
                 run.Signal(signal);
                 var rest = run.Stdout.ReadToEndAsync();
                 Assert.Equal(exitCode, await run.WaitForExitAsync(TimeSpan.FromMinutes(1)));
@@ -98,6 +101,74 @@ public sealed class InterruptEndToEndTests
         Assert.Equal(4, complete.Count);
         foreach (var (number, value) in before) // no finished trial lost or changed
             Assert.Contains(complete, t => t.GetProperty("number").GetInt32() == number && t.GetProperty("value").GetDouble() == value);
+    }
+
+    [Theory]
+    [InlineData(false)] // SIGTERM to tunesmith, which passes it on to the trial
+    [InlineData(true)]  // SIGTERM to the trial program first, then to tunesmith (scancel signals every process of the job)
+    public async Task A_trial_that_checkpoints_on_SIGTERM_and_exits_0_is_recorded_interrupted_and_the_next_run_resumes_it_from_the_checkpoint(bool wholeJob)
+    {
+        using var kit = new StudyKit();
+        // What COMMAND_TRIALS.md asks of a long trial: on SIGTERM, save a checkpoint in the trial directory and exit cleanly.
+        kit.Write("obj.py", """
+            import json, os, signal, sys, time
+            d = os.environ["TUNESMITH_TRIAL_DIR"]
+            checkpoint = os.path.join(d, "checkpoint.json")
+            if os.path.exists(checkpoint):
+                with open(checkpoint) as f:
+                    epoch = json.load(f)["epoch"]
+                print("tunesmith:result " + json.dumps({"value": 0.25, "resumed_from_epoch": epoch}))
+                sys.exit(0)
+            def save_and_exit(signum, frame):
+                with open(checkpoint, "w") as f:
+                    json.dump({"epoch": 3}, f)
+                sys.exit(0)
+            signal.signal(signal.SIGTERM, save_and_exit)
+            with open(os.path.join(d, "pid"), "w") as f:
+                f.write(str(os.getpid()))
+            print('tunesmith:report {"step": 3, "value": 0.5}', flush=True)
+            while True:
+                time.sleep(0.05)
+            """);
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            trials: 1
+            """);
+        using (var run = CliBackground.Start(kit.Dir, ["run", "study.yaml", "--storage", kit.Storage, "--log-format", "json"]))
+        {
+            using (var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2)))
+                while (true)
+                {
+                    var line = await run.Stdout.ReadLineAsync(cts.Token)
+                        ?? throw new Xunit.Sdk.XunitException("the run ended early: " + await CliProcess.Drained(run.Stderr));
+                    using var e = JsonDocument.Parse(line);
+                    if (e.RootElement.GetProperty("event").GetString() == "report") break;
+                }
+            if (wholeJob)
+            {
+                var trial = System.Diagnostics.Process.GetProcessById(int.Parse(File.ReadAllText(Path.Combine(kit.Dir, "runs", "s", "trials", "0", "pid")), System.Globalization.CultureInfo.InvariantCulture));
+                StudyKit.Signal(trial, 15);
+                // The order that loses the race without StopSettle: the program has checkpointed and exited 0 before the
+                // runner's own signal arrives (a batch system signals each process of a job in turn).
+                using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+                await trial.WaitForExitAsync(cts.Token);
+            }
+            run.Signal(15);
+            var rest = run.Stdout.ReadToEndAsync();
+            Assert.Equal(143, await run.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+            await CliProcess.Drained(rest);
+        }
+        var interrupted = Assert.Single(await kit.TrialsAsync());
+        Assert.Equal("Failed", interrupted.GetProperty("state").GetString());
+        Assert.Equal("interrupted", interrupted.GetProperty("fail_reason").GetString());
+        Assert.True(File.Exists(Path.Combine(kit.Dir, "runs", "s", "trials", "0", "checkpoint.json")));
+
+        var resume = await kit.CliS("run", "study.yaml");
+        Assert.True(resume.ExitCode == 0, resume.ToString());
+        var complete = (await kit.TrialsAsync()).Single(t => t.GetProperty("state").GetString() == "Complete");
+        Assert.Equal(3.0, complete.GetProperty("metrics").GetProperty("resumed_from_epoch").GetDouble());
     }
 
     /// <summary>True while <paramref name="pid"/> runs one of this test's programs (a zombie has exited; a recycled pid runs another program).</summary>

@@ -177,6 +177,13 @@ public sealed class CommandObjective
             state.Closed = true;
 
             var exitCode = tree.Process.ExitCode;
+            if (exited && !state.Pruned && !cancellationToken.IsCancellationRequested && _options.StopSettle > TimeSpan.Zero
+                && LooksStoppedFromOutside(exitCode, state, directory))
+            {
+                // Probably stopped with the whole job (scancel, a walltime limit): the runner's own signal is due any moment.
+                try { await Task.Delay(_options.StopSettle, time, cancellationToken).ConfigureAwait(false); }
+                catch (OperationCanceledException) { }
+            }
             var seconds = time.GetElapsedTime(started).TotalSeconds;
             trial.SetSystemAttribute(CommandAttributeKeys.ExitCode, (long)exitCode);
 
@@ -185,8 +192,9 @@ public sealed class CommandObjective
                 WriteOutcome(directory, trial, "Pruned", null, state.Result, exitCode, null, seconds);
                 throw new TrialPrunedException(trial.Number, state.LastStep ?? 0);
             }
-            // A program that died while the run was being cancelled was stopped, whatever its exit code says.
-            if (cancellationToken.IsCancellationRequested && (!exited || exitCode != 0))
+            // A program that died while the run was being cancelled was stopped, whatever its exit code says; so was one that
+            // exited 0 without a result then (it saved a checkpoint on SIGTERM). One that finished with a result is kept.
+            if (cancellationToken.IsCancellationRequested && (!exited || exitCode != 0 || !HasResult(state, directory)))
             {
                 WriteOutcome(directory, trial, "Failed", null, state.Result, exitCode, Study.InterruptedReason, seconds);
                 throw new OperationCanceledException(cancellationToken);
@@ -246,6 +254,16 @@ public sealed class CommandObjective
         _logger.LogInformation("Trial {Number} complete: {Metric} = {Value}", trial.Number, metric, value);
         return value;
     }
+
+    // What the result fallbacks of ReadResult would find, without judging it.
+    private static bool HasResult(RunState state, string directory) =>
+        state.Result is not null || File.Exists(Path.Combine(directory, ResultFile))
+        || state.LastLine is { } last && TrialProtocol.TryParseBareNumber(last, out _);
+
+    // Killed by SIGHUP (1), SIGINT (2) or SIGTERM (15) — signals an operator, a terminal or a batch system sends, never
+    // Tunesmith when it did not stop the trial itself — or exited 0 without any result.
+    private static bool LooksStoppedFromOutside(int exitCode, RunState state, string directory) =>
+        exitCode is 128 + 1 or 128 + 2 or 128 + 15 || exitCode == 0 && !HasResult(state, directory);
 
     private static void KeepMetrics(Trial trial, IReadOnlyDictionary<string, double>? metrics)
     {

@@ -49,6 +49,15 @@ public sealed record CommandObjectiveOptions
     /// <summary>Between SIGTERM and SIGKILL when a trial is stopped (pruned, timed out, interrupted); default 10 s.</summary>
     public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long the outcome of a program that looks stopped from outside — killed by a SIGTERM, SIGINT or SIGHUP that
+    /// Tunesmith did not send, or exited 0 without a result (what a program that checkpoints on SIGTERM does) — waits
+    /// for the run itself to be cancelled before it is recorded Failed (default 1 s; zero: no wait). A cluster's
+    /// <c>scancel</c> or walltime limit signals every process of the job at once, and the trial must then be recorded
+    /// "interrupted" (resumed by the next run) rather than failed by a race with the runner's own signal.
+    /// </summary>
+    public TimeSpan StopSettle { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The local GPU/CPU pool trials take their slots from; null: no accounting.</summary>
     public ResourcePool? Resources { get; init; }
 
@@ -75,6 +84,7 @@ public sealed record CommandObjectiveOptions
         if (string.IsNullOrWhiteSpace(RootDirectory)) throw new ArgumentException("the root directory must not be empty", nameof(RootDirectory));
         if (TrialTimeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(TrialTimeout), t, "trial_timeout must be > 0");
         if (KillGrace < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(KillGrace), KillGrace, "the kill grace must be ≥ 0");
+        if (StopSettle < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StopSettle), StopSettle, "must be ≥ 0");
         if (StderrTailLines < 0) throw new ArgumentOutOfRangeException(nameof(StderrTailLines), StderrTailLines, "must be ≥ 0");
         if (StderrTailChars < 0) throw new ArgumentOutOfRangeException(nameof(StderrTailChars), StderrTailChars, "must be ≥ 0");
     }
