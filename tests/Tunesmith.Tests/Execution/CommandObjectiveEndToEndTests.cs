@@ -229,9 +229,9 @@ public sealed class CommandObjectiveEndToEndTests : IDisposable
             time.sleep(3600)
             """);
         await using var study = await CommandTestKit.NewStudyAsync();
-        var t = await RunOneAsync(study, _kit.Options(script) with { TrialTimeout = TimeSpan.FromSeconds(1.5) });
+        var t = await RunOneAsync(study, _kit.Options(script) with { TrialTimeout = TimeSpan.FromSeconds(5) });
         Assert.Equal(TrialState.Failed, t.State);
-        Assert.StartsWith("timed out after 1.5 s", t.FailReason);
+        Assert.StartsWith("timed out after 5 s", t.FailReason);
         var pids = File.ReadAllText(Path.Combine(_kit.TrialDir(0), "pids")).Split(' ').Select(int.Parse);
         Assert.All(pids, pid => Assert.False(ProcessTree.IsAlive(pid)));
     }
