@@ -79,6 +79,8 @@ internal static class OverheadBenchmark
             await Case("PostgreSQL, Random, 4 processes on one study", 4_000, () => MultiProcessAsync(pg.Url, 4, 4_000));
             await Case("PostgreSQL, Random, 8 processes on one study", 4_000, () => MultiProcessAsync(pg.Url, 8, 4_000));
             await Case("PostgreSQL, Random, 4 long-running processes on one study", 16_000, () => MultiProcessAsync(pg.Url, 4, 16_000));
+            foreach (var n in new[] { 1, 4, 8 })
+                await Case($"PostgreSQL, Random, {n} warmed worker process{(n > 1 ? "es" : "")} on one study", 4_000, () => MultiProcessAsync(pg.Url, n, 4_000, warmup: 500));
             const string big = "PostgreSQL, Random, 1,000 trials on a study holding 100,000";
             if (Wanted(big))
             {
@@ -108,7 +110,7 @@ internal static class OverheadBenchmark
     /// <paramref name="trials"/>; the wall is from the first worker's start to the last one's end, after all have opened
     /// the storage (process start-up excluded, as in the reference).
     /// </summary>
-    public static async Task<double> MultiProcessAsync(string storageUrl, int processes, int trials)
+    public static async Task<double> MultiProcessAsync(string storageUrl, int processes, int trials, int warmup = 0)
     {
         var name = "overhead-mp-" + Guid.NewGuid().ToString("N")[..8];
         await using (var study = await Study.CreateAsync(name, new StudyOptions { Storage = storageUrl })) { }
@@ -119,7 +121,8 @@ internal static class OverheadBenchmark
         {
             var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             if (Path.GetFileNameWithoutExtension(exe) == "dotnet") psi.ArgumentList.Add(dll);
-            foreach (var a in new[] { "worker", storageUrl, name, trials.ToString(CultureInfo.InvariantCulture), go }) psi.ArgumentList.Add(a);
+            foreach (var a in new[] { "worker", storageUrl, name, trials.ToString(CultureInfo.InvariantCulture), go, warmup.ToString(CultureInfo.InvariantCulture) })
+                psi.ArgumentList.Add(a);
             return Process.Start(psi)!;
         }).ToList();
         // Release the workers together once each has opened the storage and said so.
@@ -128,8 +131,10 @@ internal static class OverheadBenchmark
             var line = await p.StandardOutput.ReadLineAsync();
             if (line != "ready") throw new InvalidOperationException($"worker failed to start: {line} {await p.StandardError.ReadToEndAsync()}");
         }
+        var serverCpu = ServerCpuSeconds();
         await File.WriteAllTextAsync(go, "go");
         var starts = new List<double>();
+        var clientCpu = 0.0;
         var ends = new List<double>();
         foreach (var p in procs)
         {
@@ -140,7 +145,11 @@ internal static class OverheadBenchmark
             var parts = output.Trim().Split(' ');
             starts.Add(double.Parse(parts[0], CultureInfo.InvariantCulture));
             ends.Add(double.Parse(parts[1], CultureInfo.InvariantCulture));
+            clientCpu += double.Parse(parts[2], CultureInfo.InvariantCulture);
         }
+        serverCpu = ServerCpuSeconds() - serverCpu;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    cpu per trial: workers {1e6 * clientCpu / trials:F0} µs, PostgreSQL server {1e6 * serverCpu / trials:F0} µs"));
         File.Delete(go);
         await using (var storage = StudyStorage.Open(storageUrl))
         {
@@ -152,17 +161,57 @@ internal static class OverheadBenchmark
         return ends.Max() - starts.Min();
     }
 
-    /// <summary>The worker side of <see cref="MultiProcessAsync"/>: prints "ready", waits for the go file, runs, prints start and end (Unix seconds).</summary>
-    public static async Task<int> WorkerAsync(string storageUrl, string name, int trials, string goFile)
+    /// <summary>
+    /// The worker side of <see cref="MultiProcessAsync"/>: runs <paramref name="warmup"/> trials on a scratch study of its
+    /// own (JIT compilation of the hot path is part of a .NET process's start-up, as imports are of Python's), prints
+    /// "ready", waits for the go file, runs, prints start and end (Unix seconds) and the CPU seconds it spent in between.
+    /// </summary>
+    public static async Task<int> WorkerAsync(string storageUrl, string name, int trials, string goFile, int warmup)
     {
+        if (warmup > 0)
+        {
+            var scratch = "warmup-" + Guid.NewGuid().ToString("N")[..8];
+            await using (var w = await Study.CreateAsync(scratch, new StudyOptions { Storage = storageUrl, Sampler = new RandomSampler() }))
+                await w.OptimizeAsync(Objective, Sequential with { Trials = warmup });
+            await using var storage = StudyStorage.Open(storageUrl);
+            await storage.DeleteStudyAsync(scratch);
+        }
         await using var study = await Study.LoadAsync(name, new StudyOptions { Storage = storageUrl, Sampler = new RandomSampler() });
         Console.WriteLine("ready");
         Console.Out.Flush();
         while (!File.Exists(goFile)) await Task.Delay(1); // a start barrier across processes, not a test synchronisation
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
         await study.OptimizeAsync(Objective, Sequential with { Trials = trials });
         var end = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{start:F3} {end:F3}"));
+        cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{start:F3} {end:F3} {cpu.TotalSeconds:F3}"));
         return 0;
+    }
+
+    /// <summary>
+    /// CPU seconds spent so far by the PostgreSQL servers on this machine: every live postgres process plus what the
+    /// postmasters collected from backends that have exited (Linux /proc; 0 elsewhere).
+    /// </summary>
+    private static double ServerCpuSeconds()
+    {
+        if (!Directory.Exists("/proc")) return 0;
+        long ticks = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var close = stat.LastIndexOf(')');
+                if (!stat.AsSpan(stat.IndexOf('(') + 1, close - stat.IndexOf('(') - 1).StartsWith("postgres", StringComparison.Ordinal)) continue;
+                // Fields after the command: state ppid ... utime(14) stime(15) cutime(16) cstime(17), numbered from 1.
+                var f = stat[(close + 2)..].Split(' ');
+                ticks += long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)
+                    + long.Parse(f[13], CultureInfo.InvariantCulture) + long.Parse(f[14], CultureInfo.InvariantCulture);
+            }
+            catch (IOException) { } // the process ended while being read
+            catch (UnauthorizedAccessException) { }
+        }
+        return ticks / 100.0; // USER_HZ
     }
 }

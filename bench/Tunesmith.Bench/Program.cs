@@ -17,7 +17,8 @@ int Int(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(Cult
 return args.FirstOrDefault() switch
 {
     "overhead" => await OverheadBenchmark.RunAsync(Int("--repeats", 3), Set("--cases"), Opt("--work", Path.Combine(Path.GetTempPath(), "tunesmith-bench"))),
-    "worker" => await OverheadBenchmark.WorkerAsync(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture), args[4]),
+    "worker" => await OverheadBenchmark.WorkerAsync(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture), args[4],
+        args.Length > 5 ? int.Parse(args[5], CultureInfo.InvariantCulture) : 0),
     "quality" => await QualityBenchmark.RunAsync(new QualityArgs(
         Int("--seeds", 10),
         Opt("--budgets", "50,100,200").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray(),

@@ -146,6 +146,36 @@ public sealed class PostgresStudyStorageTests
     }
 
     [SkippableFact]
+    public async Task A_start_commits_without_waiting_for_the_disk_and_a_second_synchronous_write_in_its_round_trip_makes_it_durable()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        await using var s = new PostgresStudyStorage(schema.Url);
+        var st = await s.CreateStudyAsync("durable-starts", Direction.Minimize);
+        await s.EnqueueTrialAsync(st.Id, new Dictionary<string, object?> { ["x"] = 1.0 }, null);
+        var claimed = (await s.StartTrialAsync(st.Id, "w"))!;
+        var created = (await s.StartTrialAsync(st.Id, "w"))!;
+        await s.CreateStudyAsync("no-budget-left", Direction.Minimize);
+        Assert.Null(await s.StartTrialAsync((await s.GetStudyAsync("no-budget-left"))!.Id, "w", maxTrials: 0));
+
+        await using var c = new NpgsqlConnection(PostgresUrl.Parse(schema.Url).ConnectionString);
+        await c.OpenAsync();
+        foreach (var t in new[] { claimed, created })
+        {
+            // version holds the id of the transaction that started the trial (the trials_stamp trigger); xmin the id of
+            // the last transaction that wrote the row. A later transaction rewrote it, leaving version and the heartbeat
+            // alone: the flush, which ran with the session's synchronous_commit (on).
+            await using var cmd = new NpgsqlCommand("SELECT xmin::text::bigint, version, heartbeat_at, state FROM trials WHERE id = @id", c);
+            cmd.Parameters.AddWithValue("id", t.Id);
+            await using var r = await cmd.ExecuteReaderAsync();
+            Assert.True(await r.ReadAsync());
+            Assert.True(r.GetInt64(0) > r.GetInt64(1), $"trial {t.Number}: xmin {r.GetInt64(0)} is not after the start's transaction {r.GetInt64(1)}");
+            Assert.Equal(t.Version, r.GetInt64(1));
+            Assert.Equal((t.Started!.Value - DateTimeOffset.UnixEpoch).Ticks / 10, r.GetInt64(2));
+            Assert.Equal("running", r.GetString(3));
+        }
+    }
+
+    [SkippableFact]
     public async Task The_hot_queries_have_their_indexes()
     {
         using var schema = PostgresTestServer.NewSchema();

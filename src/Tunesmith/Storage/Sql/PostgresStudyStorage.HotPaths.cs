@@ -10,21 +10,27 @@ namespace Tunesmith.Storage.Sql;
 /// <summary>
 /// The per-trial operations in one round trip each. Starting and finishing a trial are server-side functions, so no lock
 /// is held across network round trips. Only starting a trial locks the study row (trial numbers are dense and the budget
-/// is study-wide); reports and finishes lock their trial's row alone, so the workers of one study commit side by side
-/// (PostgreSQL flushes their commits together). A trial read is one statement (one snapshot) that aggregates a trial's
-/// params, attributes, values and metrics.
+/// is study-wide), and only until its commit is written to the WAL buffers, not until it reaches the disk: the start
+/// commits asynchronously and a second, synchronous transaction in the same round trip waits for the flush, so a start
+/// is durable before the caller sees it while the next worker's start need not wait for this one's fsync. Reports and
+/// finishes lock their trial's row alone, so the workers of one study commit side by side (PostgreSQL flushes their
+/// commits together). A trial read is one statement (one snapshot) that aggregates a trial's params, attributes, values
+/// and metrics.
 /// </summary>
 public sealed partial class PostgresStudyStorage : IStudyStorage
 {
     // Versioned names: a newer Tunesmith adds new functions instead of replacing ones an older worker still calls.
-    private const string StartFunction = "tunesmith_start_trial_v2";
+    private const string StartFunction = "tunesmith_start_trial_v3";
     private const string FinishFunction = "tunesmith_update_trial_v2";
 
     private static readonly string[] FunctionDefinitions =
     [
         // Starting a trial locks the study row (dense numbers, the study-wide budget) for the few microseconds of this
-        // function and its commit; finishing or reporting locks only the trial's own row. Rows are stamped with their
-        // transaction's id by the trials_stamp trigger (schema version 2), asked for by setting version to -1.
+        // function and its commit, which is asynchronous: the lock is released before the WAL flush, and FlushStartSql,
+        // the next transaction of the same round trip, waits for that flush. The started trial's id is left in the
+        // session setting tunesmith.started for it. Finishing or reporting locks only the trial's own row. Rows are
+        // stamped with their transaction's id by the trials_stamp trigger (schema version 2), asked for by setting
+        // version to -1.
         $$"""
         CREATE OR REPLACE FUNCTION {{StartFunction}}(p_study bigint, p_worker text, p_max bigint, p_waiting_only boolean, p_now bigint)
         RETURNS TABLE (o_id bigint, o_number bigint, o_claimed boolean, o_version bigint) LANGUAGE plpgsql AS $fn$
@@ -33,6 +39,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
             v_next bigint;
             v_waiting bigint;
         BEGIN
+            PERFORM set_config('synchronous_commit', 'off', true), set_config('tunesmith.started', '', false);
             SELECT s.budget_count, s.next_number INTO v_budget, v_next FROM studies s WHERE s.id = p_study FOR UPDATE;
             IF NOT FOUND THEN RAISE EXCEPTION 'no study #%', p_study USING ERRCODE = 'P0002'; END IF;
             IF p_max IS NOT NULL AND v_budget >= p_max THEN RETURN; END IF;
@@ -40,13 +47,19 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
                 ORDER BY t.number LIMIT 1 FOR UPDATE SKIP LOCKED;
             IF v_waiting IS NOT NULL THEN
                 UPDATE studies SET budget_count = budget_count + 1 WHERE id = p_study;
-                RETURN QUERY UPDATE trials SET state = 'running', worker = p_worker, started_at = p_now, heartbeat_at = p_now, version = -1
-                    WHERE id = v_waiting RETURNING id, number, true, version;
+                UPDATE trials SET state = 'running', worker = p_worker, started_at = p_now, heartbeat_at = p_now, version = -1
+                    WHERE id = v_waiting RETURNING id, number, version INTO o_id, o_number, o_version;
+                o_claimed := true;
             ELSIF NOT p_waiting_only THEN
                 UPDATE studies SET next_number = next_number + 1, budget_count = budget_count + 1 WHERE id = p_study;
-                RETURN QUERY INSERT INTO trials (study_id, number, state, worker, created_at, started_at, heartbeat_at, version)
-                    VALUES (p_study, v_next, 'running', p_worker, p_now, p_now, p_now, -1) RETURNING id, number, false, version;
+                INSERT INTO trials (study_id, number, state, worker, created_at, started_at, heartbeat_at, version)
+                    VALUES (p_study, v_next, 'running', p_worker, p_now, p_now, p_now, -1) RETURNING id, number, version INTO o_id, o_number, o_version;
+                o_claimed := false;
+            ELSE
+                RETURN;
             END IF;
+            PERFORM set_config('tunesmith.started', o_id::text, false);
+            RETURN NEXT;
         END
         $fn$
         """,
@@ -152,9 +165,21 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
     // Raised by the start function for an unknown study ("no study #<id>").
     private const string NoStudyState = "P0002";
 
+    /// <summary>
+    /// The start and, after an error barrier (a Sync: the start's implicit transaction commits there, asynchronously), a
+    /// synchronous no-op write to the started trial's row whose commit waits until the WAL holding the start is on disk.
+    /// Nothing started leaves the setting empty: no row, no write, no wait.
+    /// </summary>
+    private static NpgsqlBatchCommand[] StartCommands(long studyId, string worker, int? maxTrials, bool waitingOnly, long now) =>
+        [StartCommand(studyId, worker, maxTrials, waitingOnly, now), new(FlushStartSql)];
+
+    private const string FlushStartSql =
+        "UPDATE trials SET heartbeat_at = heartbeat_at WHERE id = NULLIF(current_setting('tunesmith.started', true), '')::bigint AND state = 'running'";
+
     private static NpgsqlBatchCommand StartCommand(long studyId, string worker, int? maxTrials, bool waitingOnly, long now) =>
         new($"SELECT o_id, o_number, o_claimed, o_version FROM {StartFunction}($1, $2, $3, $4, $5)")
         {
+            AppendErrorBarrier = true,
             Parameters =
             {
                 new NpgsqlParameter<long> { TypedValue = studyId },
@@ -165,11 +190,15 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
             },
         };
 
-    /// <summary>Reads the start function's row: the trial started, or null at the budget or with nothing to claim.</summary>
+    /// <summary>
+    /// Reads the start function's row (the trial started, or null at the budget or with nothing to claim), then the
+    /// flush's result: the start is durable once that has come back.
+    /// </summary>
     private static async Task<(long Id, long Number, bool Claimed, long Version)?> ReadStartAsync(NpgsqlDataReader r, CancellationToken ct)
     {
-        if (!await r.ReadAsync(ct).ConfigureAwait(false)) return null;
-        return (r.GetInt64(0), r.GetInt64(1), r.GetBoolean(2), r.GetInt64(3));
+        (long, long, bool, long)? started = await r.ReadAsync(ct).ConfigureAwait(false) ? (r.GetInt64(0), r.GetInt64(1), r.GetBoolean(2), r.GetInt64(3)) : null;
+        await r.NextResultAsync(ct).ConfigureAwait(false);
+        return started;
     }
 
     /// <summary>The trial a start returned: a new one is known without reading it back.</summary>
@@ -190,7 +219,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
     public override async Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
     {
         var now = ToMicros(Time.GetUtcNow());
-        var started = await BatchAsync(() => [StartCommand(studyId, worker, maxTrials, waitingOnly, now)],
+        var started = await BatchAsync(() => StartCommands(studyId, worker, maxTrials, waitingOnly, now),
             (r, ct) => ReadStartAsync(r, ct), cancellationToken).ConfigureAwait(false);
         return await StartedTrialAsync(started, worker, now, cancellationToken).ConfigureAwait(false);
     }
@@ -201,7 +230,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
         int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
     {
         var now = ToMicros(Time.GetUtcNow());
-        var (started, changes) = await BatchAsync(() => [SinceCommand(studyId, cursor), StartCommand(studyId, worker, maxTrials, waitingOnly, now)],
+        var (started, changes) = await BatchAsync(() => [SinceCommand(studyId, cursor), .. StartCommands(studyId, worker, maxTrials, waitingOnly, now)],
             async (r, ct) =>
             {
                 var changes = await ReadChangesAsync(r, studyId, ct).ConfigureAwait(false);
