@@ -188,22 +188,30 @@ public sealed class Study : IAsyncDisposable
     /// <summary>Starts a trial, or returns null when the budget is reached or a finite sampler is exhausted.</summary>
     internal async Task<Trial?> AskCoreAsync(int? maxTrials, CancellationToken cancellationToken, CancellationToken trialToken)
     {
-        var finite = Sampler as IFiniteSampler;
-        if (finite is not null && !_finiteEnqueued)
-        {
-            await Storage.EnqueueTrialsOnceAsync(Record.Id, finite.EnumerationKey, finite.EnumerateConfigurations(), cancellationToken).ConfigureAwait(false);
-            _finiteEnqueued = true;
-        }
+        await EnqueueFiniteSpaceAsync(cancellationToken).ConfigureAwait(false);
         FrozenTrial? started;
         if (Sampler.UsesHistory)
         {
             // The start and the history read in one call (one round trip on PostgreSQL).
             (started, var changes) = await Storage.StartTrialAndReadChangesAsync(Record.Id, WorkerId, _history.Cursor, maxTrials,
-                waitingOnly: finite is not null, cancellationToken).ConfigureAwait(false);
+                waitingOnly: Sampler is IFiniteSampler, cancellationToken).ConfigureAwait(false);
             _history.Apply(changes);
         }
-        else started = await Storage.StartTrialAsync(Record.Id, WorkerId, maxTrials, waitingOnly: finite is not null, cancellationToken).ConfigureAwait(false);
-        if (started is null) return null;
+        else started = await Storage.StartTrialAsync(Record.Id, WorkerId, maxTrials, waitingOnly: Sampler is IFiniteSampler, cancellationToken).ConfigureAwait(false);
+        return started is null ? null : Propose(started, trialToken);
+    }
+
+    /// <summary>A finite sampler's configurations are enqueued once per study (by whichever worker comes first).</summary>
+    private async Task EnqueueFiniteSpaceAsync(CancellationToken cancellationToken)
+    {
+        if (Sampler is not IFiniteSampler finite || _finiteEnqueued) return;
+        await Storage.EnqueueTrialsOnceAsync(Record.Id, finite.EnumerationKey, finite.EnumerateConfigurations(), cancellationToken).ConfigureAwait(false);
+        _finiteEnqueued = true;
+    }
+
+    /// <summary>The sampler's joint proposal for a started trial, from the history as this process knows it now.</summary>
+    private Trial Propose(FrozenTrial started, CancellationToken trialToken)
+    {
         var history = _history;
         var context = new SamplingContext(history, started, TrialRandom.Create(Sampler.Seed, started.Number));
         IReadOnlyDictionary<string, Distribution> space = Sampler.InferRelativeSearchSpace(context);
@@ -239,36 +247,60 @@ public sealed class Study : IAsyncDisposable
         TellAsync(trial, (double)value, cancellationToken);
 
     /// <summary>Finishes a trial as Complete with several named metrics; the study's <see cref="Metric"/> among them is the objective.</summary>
-    public async Task<FrozenTrial> TellAsync(Trial trial, IReadOnlyDictionary<string, double> metrics, CancellationToken cancellationToken = default)
-    {
-        if (!metrics.TryGetValue(Metric, out var value))
-            return await TellAsync(trial, TrialState.Failed, $"the result has no metric '{Metric}' (got: {string.Join(", ", metrics.Keys)})", cancellationToken).ConfigureAwait(false);
-        foreach (var (k, v) in metrics) trial.SetMetric(k, v);
-        if (!double.IsFinite(value))
-            return await TellAsync(trial, TrialState.Failed, $"the objective returned {value.ToString(CultureInfo.InvariantCulture)}", cancellationToken).ConfigureAwait(false);
-        return await FinishAsync(trial, TrialState.Complete, value, null, cancellationToken).ConfigureAwait(false);
-    }
+    public async Task<FrozenTrial> TellAsync(Trial trial, IReadOnlyDictionary<string, double> metrics, CancellationToken cancellationToken = default) =>
+        (await FinishAsync(trial, metrics, next: null, cancellationToken).ConfigureAwait(false)).Finished;
 
     /// <inheritdoc cref="Tell(Trial, TrialState, string?)"/>
-    public Task<FrozenTrial> TellAsync(Trial trial, TrialState state, string? reason = null, CancellationToken cancellationToken = default)
+    public async Task<FrozenTrial> TellAsync(Trial trial, TrialState state, string? reason = null, CancellationToken cancellationToken = default)
     {
         if (state is not (TrialState.Pruned or TrialState.Failed))
             throw new ArgumentException($"a trial can be told Pruned or Failed without a value, not {state}", nameof(state));
-        return FinishAsync(trial, state, null, reason, cancellationToken);
+        return (await FinishAsync(trial, state, null, reason, next: null, cancellationToken).ConfigureAwait(false)).Finished;
     }
 
-    private async Task<FrozenTrial> FinishAsync(Trial trial, TrialState state, double? value, string? reason, CancellationToken ct)
+    /// <summary>What <see cref="OptimizeAsync"/>'s loop asks for when it finishes a trial: the start of its next one in the same storage call.</summary>
+    private sealed record NextTrialRequest(int? MaxTrials, CancellationToken TrialToken);
+
+    /// <summary>
+    /// A finished trial as told, the storage's outcome (refused when the trial failed as stale meanwhile, or was told by
+    /// another worker), and the next trial when one was asked for and the budget allowed it.
+    /// </summary>
+    private readonly record struct FinishResult(FrozenTrial Told, TrialWriteOutcome Outcome, Trial? Next)
+    {
+        /// <summary>The finished trial; throws <see cref="TrialWriteRefusedException"/> when storage refused it.</summary>
+        public FrozenTrial Finished => Outcome == TrialWriteOutcome.Applied ? Told : throw new TrialWriteRefusedException(Told.Number, Outcome);
+    }
+
+    private Task<FinishResult> FinishAsync(Trial trial, IReadOnlyDictionary<string, double> metrics, NextTrialRequest? next, CancellationToken ct)
+    {
+        if (!metrics.TryGetValue(Metric, out var value))
+            return FinishAsync(trial, TrialState.Failed, null, $"the result has no metric '{Metric}' (got: {string.Join(", ", metrics.Keys)})", next, ct);
+        foreach (var (k, v) in metrics) trial.SetMetric(k, v);
+        if (!double.IsFinite(value))
+            return FinishAsync(trial, TrialState.Failed, null, $"the objective returned {value.ToString(CultureInfo.InvariantCulture)}", next, ct);
+        return FinishAsync(trial, TrialState.Complete, value, null, next, ct);
+    }
+
+    private async Task<FinishResult> FinishAsync(Trial trial, TrialState state, double? value, string? reason, NextTrialRequest? next, CancellationToken ct)
     {
         if (trial.IsFinished) throw new InvalidOperationException($"trial {trial.Number} has already been told");
         if (reason is not null) trial.SetSystemAttribute(SystemAttributeKeys.FailReason, reason);
         var update = trial.TakePending() with { FinalState = state, Value = value };
-        var outcome = await Storage.UpdateTrialAsync(trial.Id, WorkerId, update, ct).ConfigureAwait(false);
+        TrialWriteOutcome outcome;
+        FrozenTrial? started = null;
+        if (next is null) outcome = await Storage.UpdateTrialAsync(trial.Id, WorkerId, update, ct).ConfigureAwait(false);
+        else
+        {
+            await EnqueueFiniteSpaceAsync(ct).ConfigureAwait(false);
+            (outcome, started, var changes) = await Storage.UpdateTrialAndStartNextAsync(trial.Id, update, Record.Id, WorkerId,
+                Sampler.UsesHistory ? _history.Cursor : null, next.MaxTrials, waitingOnly: Sampler is IFiniteSampler, ct).ConfigureAwait(false);
+            if (changes is not null) _history.Apply(changes); // before this trial's own snapshot, which they may predate
+        }
         trial.IsFinished = true;
-        if (outcome != TrialWriteOutcome.Applied) throw new TrialWriteRefusedException(trial.Number, outcome);
         // Known without reading it back (a round trip per trial on PostgreSQL); the next history read brings the stored row.
         var frozen = trial.ToFrozen(state, value, _time.GetUtcNow());
-        _history.Upsert(frozen);
-        return frozen;
+        if (outcome == TrialWriteOutcome.Applied) _history.Upsert(frozen);
+        return new FinishResult(frozen, outcome, started is null ? null : Propose(started, next!.TrialToken));
     }
 
     // ---------------------------------------------------------------- optimize
@@ -302,20 +334,43 @@ public sealed class Study : IAsyncDisposable
         var heartbeat = HeartbeatLoopAsync(running, options.Retries, heartbeatStop.Token);
 
         var startedHere = 0;
+        // Whether this run may start another trial now: not cancelled, within the time budget and this run's own cap.
+        bool MayStartAnother() =>
+            !stop.IsCancellationRequested
+            && !(deadline is { } d && _time.GetUtcNow() >= d)
+            && !(options.MaxTrialsThisRun is { } cap && Interlocked.Increment(ref startedHere) > cap);
+        // A trial that ends well (or fails with nothing to retry or to stop for) is finished together with the start
+        // of the loop's next trial: one storage call between two trials.
+        NextTrialRequest? NextAfter(TrialState state, Exception? error) =>
+            (error is not null && options.FailFast) || (state == TrialState.Failed && options.Retries > 0) || !MayStartAnother()
+                ? null
+                : new NextTrialRequest(options.Trials, trialStop.Token);
+
         async Task WorkerLoopAsync()
         {
-            while (!stop.IsCancellationRequested)
+            Trial? next = null;
+            while (true)
             {
-                if (deadline is { } d && _time.GetUtcNow() >= d) break;
-                if (options.MaxTrialsThisRun is { } cap && Interlocked.Increment(ref startedHere) > cap) break;
-                Trial? trial;
-                try { trial = await AskCoreAsync(options.Trials, stop.Token, trialStop.Token).ConfigureAwait(false); }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
-                if (trial is null) break;
+                var trial = next;
+                next = null;
+                if (trial is null)
+                {
+                    if (!MayStartAnother()) break;
+                    try { trial = await AskCoreAsync(options.Trials, stop.Token, trialStop.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+                    if (trial is null) break;
+                }
+                else if (stop.IsCancellationRequested)
+                {
+                    // Started with the previous trial's finish as the run was being stopped: recorded interrupted, unrun.
+                    await TellUnrunAsync(trial).ConfigureAwait(false);
+                    break;
+                }
                 running[trial.Id] = 0;
                 try
                 {
-                    var finished = await RunOneAsync(trial, objective, trialStop.Token).ConfigureAwait(false);
+                    var finished = await RunOneAsync(trial, objective, NextAfter, trialStop.Token).ConfigureAwait(false);
+                    next = finished.Next;
                     var retried = finished.Trial is { State: TrialState.Failed } failed && !trialStop.IsCancellationRequested
                         && await RetryIfAllowedAsync(failed, options.Retries).ConfigureAwait(false);
                     if (finished.Error is { } error && options.FailFast && !retried)
@@ -326,6 +381,11 @@ public sealed class Study : IAsyncDisposable
                     }
                     if (finished.Trial is { } ft)
                         foreach (var callback in options.Callbacks) callback(this, ft);
+                }
+                catch when (next is not null)
+                {
+                    await TellUnrunAsync(next).ConfigureAwait(false); // a callback threw: the run ends, nothing left Running
+                    throw;
                 }
                 finally { running.TryRemove(trial.Id, out _); }
             }
@@ -367,8 +427,19 @@ public sealed class Study : IAsyncDisposable
     /// <summary>The failure reason of a trial stopped because its run was cancelled (Ctrl+C, fail-fast, the caller's token).</summary>
     public const string InterruptedReason = "interrupted";
 
-    /// <summary>Runs one objective call and records its outcome; returns the stored trial and the objective's exception, if any.</summary>
-    private async Task<(FrozenTrial? Trial, Exception? Error)> RunOneAsync(Trial trial, Func<Trial, CancellationToken, Task<double>> objective, CancellationToken ct)
+    /// <summary>Records a trial that was started but never run because the run stopped: Failed "interrupted", resumable.</summary>
+    private async Task TellUnrunAsync(Trial trial)
+    {
+        try { await TellAsync(trial, TrialState.Failed, InterruptedReason, CancellationToken.None).ConfigureAwait(false); }
+        catch (TrialWriteRefusedException e) { _logger.LogWarning("Trial {Number}: {Message}", trial.Number, e.Message); }
+    }
+
+    /// <summary>
+    /// Runs one objective call and records its outcome; returns the stored trial, the objective's exception, if any, and
+    /// the next trial when <paramref name="nextAfter"/> asked for one with the finish.
+    /// </summary>
+    private async Task<(FrozenTrial? Trial, Exception? Error, Trial? Next)> RunOneAsync(Trial trial, Func<Trial, CancellationToken, Task<double>> objective,
+        Func<TrialState, Exception?, NextTrialRequest?> nextAfter, CancellationToken ct)
     {
         TrialState state;
         double value = double.NaN;
@@ -398,7 +469,7 @@ public sealed class Study : IAsyncDisposable
         catch (TrialWriteRefusedException e)
         {
             _logger.LogWarning("Trial {Number}: {Message}; going on with the next trial", trial.Number, e.Message);
-            return (null, null);
+            return (null, null, null);
         }
         catch (Exception e)
         {
@@ -408,20 +479,18 @@ public sealed class Study : IAsyncDisposable
             _logger.LogWarning("Trial {Number} failed: {Reason}", trial.Number, reason);
         }
 
-        try
-        {
-            var frozen = state == TrialState.Complete
-                ? await TellAsync(trial, value, CancellationToken.None).ConfigureAwait(false)
-                : await TellAsync(trial, state, reason, CancellationToken.None).ConfigureAwait(false);
-            _logger.LogDebug("Trial {Number} finished: {State} {Value}", frozen.Number, frozen.State, frozen.Value);
-            return (frozen, error);
-        }
-        catch (TrialWriteRefusedException e)
+        var next = nextAfter(state == TrialState.Complete && !double.IsFinite(value) ? TrialState.Failed : state, error);
+        var result = state == TrialState.Complete
+            ? await FinishAsync(trial, new Dictionary<string, double> { [Metric] = value }, next, CancellationToken.None).ConfigureAwait(false)
+            : await FinishAsync(trial, state, null, reason, next, CancellationToken.None).ConfigureAwait(false);
+        if (result.Outcome != TrialWriteOutcome.Applied)
         {
             // E.g. the trial was failed as stale while it ran: the late result is refused, the worker carries on.
-            _logger.LogWarning("Trial {Number}: {Message}", trial.Number, e.Message);
-            return (null, error);
+            _logger.LogWarning("Trial {Number}: {Message}", trial.Number, new TrialWriteRefusedException(trial.Number, result.Outcome).Message);
+            return (null, error, result.Next);
         }
+        _logger.LogDebug("Trial {Number} finished: {State} {Value}", result.Told.Number, result.Told.State, result.Told.Value);
+        return (result.Told, error, result.Next);
     }
 
     private async Task<DateTimeOffset> AgreeDeadlineAsync(TimeSpan timeout, CancellationToken ct)

@@ -125,6 +125,24 @@ public interface IStudyStorage : IAsyncDisposable
         return (started, await GetTrialsSinceAsync(studyId, cursor, cancellationToken).ConfigureAwait(false));
     }
 
+    /// <summary>
+    /// <see cref="UpdateTrialAsync"/> on <paramref name="trialId"/> (usually its finish), then the start of
+    /// <paramref name="worker"/>'s next trial as <see cref="StartTrialAsync"/> does it, in one call: what a worker does
+    /// between two trials. With a <paramref name="cursor"/>, also the study's trials changed after it, as
+    /// <see cref="StartTrialAndReadChangesAsync"/> reads them (possibly before the update: the caller knows what it
+    /// wrote). The next trial starts whatever the update's outcome. A storage across a network does it all in one round
+    /// trip.
+    /// </summary>
+    async Task<(TrialWriteOutcome Outcome, FrozenTrial? Started, TrialChanges? Changes)> UpdateTrialAndStartNextAsync(long trialId, TrialUpdate update,
+        long studyId, string worker, long? cursor, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
+    {
+        var outcome = await UpdateTrialAsync(trialId, worker, update, cancellationToken).ConfigureAwait(false);
+        if (cursor is not { } c)
+            return (outcome, await StartTrialAsync(studyId, worker, maxTrials, waitingOnly, cancellationToken).ConfigureAwait(false), null);
+        var (started, changes) = await StartTrialAndReadChangesAsync(studyId, worker, c, maxTrials, waitingOnly, cancellationToken).ConfigureAwait(false);
+        return (outcome, started, changes);
+    }
+
     /// <summary>Refreshes the heartbeat of the given Running trials owned by <paramref name="worker"/>.</summary>
     Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default);
 

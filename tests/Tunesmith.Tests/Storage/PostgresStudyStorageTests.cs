@@ -176,6 +176,34 @@ public sealed class PostgresStudyStorageTests
     }
 
     [SkippableFact]
+    public async Task A_retried_start_whose_first_attempt_committed_returns_that_trial_instead_of_starting_another()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        await using var s = new PostgresStudyStorage(schema.Url);
+        var st = await s.CreateStudyAsync("retried-start", Direction.Minimize);
+        await using var c = new NpgsqlConnection(PostgresUrl.Parse(schema.Url).ConnectionString);
+        await c.OpenAsync();
+        async Task<(long Id, long Number)> StartAsync(string worker, long now, bool retry)
+        {
+            await using var cmd = new NpgsqlCommand($"SELECT o_id, o_number FROM {PostgresStudyStorage.StartFunction}(@s, @w, NULL, false, @now, @retry)", c);
+            cmd.Parameters.AddWithValue("s", st.Id);
+            cmd.Parameters.AddWithValue("w", worker);
+            cmd.Parameters.AddWithValue("now", now);
+            cmd.Parameters.AddWithValue("retry", retry);
+            await using var r = await cmd.ExecuteReaderAsync();
+            Assert.True(await r.ReadAsync());
+            return (r.GetInt64(0), r.GetInt64(1));
+        }
+
+        var first = await StartAsync("w1", 1_000, retry: false);      // committed; its answer lost with the connection
+        Assert.Equal(first, await StartAsync("w1", 1_000, retry: true));  // the retry of the same call
+        var other = await StartAsync("w2", 1_000, retry: true);           // another worker at the same microsecond
+        var later = await StartAsync("w1", 2_000, retry: true);           // the same worker's next call
+        Assert.Equal([0L, 1L, 2L], new[] { first.Number, other.Number, later.Number });
+        Assert.Equal(3, (await s.CountTrialsAsync(st.Id))[TrialState.Running]);
+    }
+
+    [SkippableFact]
     public async Task The_hot_queries_have_their_indexes()
     {
         using var schema = PostgresTestServer.NewSchema();

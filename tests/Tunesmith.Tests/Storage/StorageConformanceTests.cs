@@ -346,6 +346,34 @@ public abstract class StorageConformanceTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Finishing_a_trial_and_starting_the_next_in_one_call_does_both_whatever_the_finish_outcome()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("finish-and-start", Direction.Minimize);
+        var first = (await s.StartTrialAsync(st.Id, "w"))!;
+        var finish = new TrialUpdate { Params = [("x", 0.5, null)], FinalState = TrialState.Complete, Value = 0.25 };
+        var (outcome, second, changes) = await s.UpdateTrialAndStartNextAsync(first.Id, finish, st.Id, "w", cursor: 0);
+        Assert.Equal(TrialWriteOutcome.Applied, outcome);
+        Assert.Equal((1, TrialState.Running, "w"), (second!.Number, second.State, second.Worker));
+        Assert.NotNull(changes);
+        var done = (await s.GetTrialAsync(first.Id))!;
+        Assert.Equal((TrialState.Complete, (double?)0.25, (object?)0.5), (done.State, done.Value, done.Params["x"]));
+
+        // A refused finish (the trial was told already) still starts the next trial; with no cursor nothing is read.
+        var (refused, third, none) = await s.UpdateTrialAndStartNextAsync(first.Id, finish, st.Id, "w", cursor: null);
+        Assert.Equal(TrialWriteOutcome.AlreadyFinished, refused);
+        Assert.Equal(2, third!.Number);
+        Assert.Null(none);
+
+        // At the budget the finish applies and nothing starts.
+        var (last, nothing, _) = await s.UpdateTrialAndStartNextAsync(second.Id, new TrialUpdate { FinalState = TrialState.Pruned }, st.Id, "w", cursor: null, maxTrials: 3);
+        Assert.Equal(TrialWriteOutcome.Applied, last);
+        Assert.Null(nothing);
+        var counts = await s.CountTrialsAsync(st.Id);
+        Assert.Equal((1, 1, 1), (counts[TrialState.Complete], counts[TrialState.Pruned], counts[TrialState.Running]));
+    }
+
+    [SkippableFact]
     public async Task One_update_naming_a_key_twice_applies_and_keeps_the_last_value()
     {
         // A command trial keeps its result's metrics, then the study's tell sets the objective's metric again: one update
@@ -670,6 +698,41 @@ public abstract class StorageConformanceTests : IAsyncLifetime
     }
 
     // ---------------------------------------------------------------- through the Study API
+
+    /// <summary>Records, for each trial it proposes, the numbers of the Complete trials in its history and their values.</summary>
+    private sealed class HistoryRecordingSampler : ISampler
+    {
+        public List<(int Trial, int[] Completed, double[] Values)> Seen { get; } = [];
+        public int? Seed => 1;
+        public string Name => "recording";
+
+        public IReadOnlyDictionary<string, Distribution> InferRelativeSearchSpace(SamplingContext context)
+        {
+            var done = context.History.Completed.ToArray();
+            lock (Seen) Seen.Add((context.Trial.Number, done.Select(t => t.Number).ToArray(), done.Select(t => t.Value!.Value).ToArray()));
+            return new Dictionary<string, Distribution>();
+        }
+
+        public IReadOnlyDictionary<string, object?> SampleRelative(SamplingContext context, IReadOnlyDictionary<string, Distribution> searchSpace) =>
+            new Dictionary<string, object?>();
+
+        public object? SampleIndependent(SamplingContext context, string name, Distribution distribution) => context.Random.NextDouble();
+    }
+
+    [SkippableFact]
+    public async Task Optimize_proposes_each_trial_from_a_history_holding_every_earlier_result()
+    {
+        var s = NewStorage();
+        var sampler = new HistoryRecordingSampler();
+        await using var study = await Study.CreateOrLoadAsync("history", new StudyOptions { StorageInstance = s, Sampler = sampler, TimeProvider = TimeProvider.System });
+        await study.OptimizeAsync((t, _) => Task.FromResult(t.SuggestFloat("x", 0, 1) + t.Number), new OptimizeOptions { Trials = 12 });
+        Assert.Equal(Enumerable.Range(0, 12), sampler.Seen.Select(x => x.Trial));
+        foreach (var (trial, completed, values) in sampler.Seen)
+        {
+            Assert.Equal(Enumerable.Range(0, trial), completed);
+            Assert.All(values.Select((v, i) => (v, i)), p => Assert.InRange(p.v, p.i, p.i + 1)); // the told values, not placeholders
+        }
+    }
 
     [SkippableFact]
     public async Task Optimize_with_parallel_workers_holds_the_study_budget()

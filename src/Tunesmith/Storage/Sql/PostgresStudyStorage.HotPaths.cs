@@ -20,7 +20,7 @@ namespace Tunesmith.Storage.Sql;
 public sealed partial class PostgresStudyStorage : IStudyStorage
 {
     // Versioned names: a newer Tunesmith adds new functions instead of replacing ones an older worker still calls.
-    private const string StartFunction = "tunesmith_start_trial_v3";
+    internal const string StartFunction = "tunesmith_start_trial_v3";
     private const string FinishFunction = "tunesmith_update_trial_v2";
 
     private static readonly string[] FunctionDefinitions =
@@ -32,7 +32,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
         // stamped with their transaction's id by the trials_stamp trigger (schema version 2), asked for by setting
         // version to -1.
         $$"""
-        CREATE OR REPLACE FUNCTION {{StartFunction}}(p_study bigint, p_worker text, p_max bigint, p_waiting_only boolean, p_now bigint)
+        CREATE OR REPLACE FUNCTION {{StartFunction}}(p_study bigint, p_worker text, p_max bigint, p_waiting_only boolean, p_now bigint, p_retry boolean)
         RETURNS TABLE (o_id bigint, o_number bigint, o_claimed boolean, o_version bigint) LANGUAGE plpgsql AS $fn$
         DECLARE
             v_budget bigint;
@@ -42,6 +42,17 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
             PERFORM set_config('synchronous_commit', 'off', true), set_config('tunesmith.started', '', false);
             SELECT s.budget_count, s.next_number INTO v_budget, v_next FROM studies s WHERE s.id = p_study FOR UPDATE;
             IF NOT FOUND THEN RAISE EXCEPTION 'no study #%', p_study USING ERRCODE = 'P0002'; END IF;
+            IF p_retry THEN
+                -- A retried call whose first attempt committed before its connection dropped: that trial, not another.
+                SELECT t.id, t.number, t.version INTO o_id, o_number, o_version FROM trials t
+                    WHERE t.study_id = p_study AND t.state = 'running' AND t.worker = p_worker AND t.started_at = p_now;
+                IF FOUND THEN
+                    o_claimed := true;
+                    PERFORM set_config('tunesmith.started', o_id::text, false);
+                    RETURN NEXT;
+                    RETURN;
+                END IF;
+            END IF;
             IF p_max IS NOT NULL AND v_budget >= p_max THEN RETURN; END IF;
             SELECT t.id INTO v_waiting FROM trials t WHERE t.study_id = p_study AND t.state = 'waiting'
                 ORDER BY t.number LIMIT 1 FOR UPDATE SKIP LOCKED;
@@ -170,14 +181,18 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
     /// synchronous no-op write to the started trial's row whose commit waits until the WAL holding the start is on disk.
     /// Nothing started leaves the setting empty: no row, no write, no wait.
     /// </summary>
-    private static NpgsqlBatchCommand[] StartCommands(long studyId, string worker, int? maxTrials, bool waitingOnly, long now) =>
-        [StartCommand(studyId, worker, maxTrials, waitingOnly, now), new(FlushStartSql)];
+    /// <remarks>
+    /// <paramref name="now"/> is the same on every attempt of one call, so a retry (<paramref name="attempt"/> &gt; 1)
+    /// finds by worker and start time the trial that a first attempt may have started before its connection dropped.
+    /// </remarks>
+    private static NpgsqlBatchCommand[] StartCommands(long studyId, string worker, int? maxTrials, bool waitingOnly, long now, int attempt) =>
+        [StartCommand(studyId, worker, maxTrials, waitingOnly, now, attempt > 1), new(FlushStartSql)];
 
     private const string FlushStartSql =
         "UPDATE trials SET heartbeat_at = heartbeat_at WHERE id = NULLIF(current_setting('tunesmith.started', true), '')::bigint AND state = 'running'";
 
-    private static NpgsqlBatchCommand StartCommand(long studyId, string worker, int? maxTrials, bool waitingOnly, long now) =>
-        new($"SELECT o_id, o_number, o_claimed, o_version FROM {StartFunction}($1, $2, $3, $4, $5)")
+    private static NpgsqlBatchCommand StartCommand(long studyId, string worker, int? maxTrials, bool waitingOnly, long now, bool retry) =>
+        new($"SELECT o_id, o_number, o_claimed, o_version FROM {StartFunction}($1, $2, $3, $4, $5, $6)")
         {
             AppendErrorBarrier = true,
             Parameters =
@@ -187,19 +202,17 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
                 new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = maxTrials is { } m ? (long)m : DBNull.Value },
                 new NpgsqlParameter<bool> { TypedValue = waitingOnly },
                 new NpgsqlParameter<long> { TypedValue = now },
+                new NpgsqlParameter<bool> { TypedValue = retry },
             },
         };
 
     /// <summary>
-    /// Reads the start function's row (the trial started, or null at the budget or with nothing to claim), then the
-    /// flush's result: the start is durable once that has come back.
+    /// Reads the start function's row: the trial started, or null at the budget or with nothing to claim. The start is
+    /// durable once the batch's reader has been disposed: that reads up to the server's final ReadyForQuery, which the
+    /// flush write's synchronous commit sends only after its WAL flush (and an error of that write is thrown there).
     /// </summary>
-    private static async Task<(long Id, long Number, bool Claimed, long Version)?> ReadStartAsync(NpgsqlDataReader r, CancellationToken ct)
-    {
-        (long, long, bool, long)? started = await r.ReadAsync(ct).ConfigureAwait(false) ? (r.GetInt64(0), r.GetInt64(1), r.GetBoolean(2), r.GetInt64(3)) : null;
-        await r.NextResultAsync(ct).ConfigureAwait(false);
-        return started;
-    }
+    private static async Task<(long Id, long Number, bool Claimed, long Version)?> ReadStartAsync(NpgsqlDataReader r, CancellationToken ct) =>
+        await r.ReadAsync(ct).ConfigureAwait(false) ? (r.GetInt64(0), r.GetInt64(1), r.GetBoolean(2), r.GetInt64(3)) : null;
 
     /// <summary>The trial a start returned: a new one is known without reading it back.</summary>
     private async Task<FrozenTrial?> StartedTrialAsync((long Id, long Number, bool Claimed, long Version)? started, string worker, long now, CancellationToken ct)
@@ -219,7 +232,8 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
     public override async Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
     {
         var now = ToMicros(Time.GetUtcNow());
-        var started = await BatchAsync(() => StartCommands(studyId, worker, maxTrials, waitingOnly, now),
+        var attempt = 0;
+        var started = await BatchAsync(() => StartCommands(studyId, worker, maxTrials, waitingOnly, now, ++attempt),
             (r, ct) => ReadStartAsync(r, ct), cancellationToken).ConfigureAwait(false);
         return await StartedTrialAsync(started, worker, now, cancellationToken).ConfigureAwait(false);
     }
@@ -230,7 +244,8 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
         int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
     {
         var now = ToMicros(Time.GetUtcNow());
-        var (started, changes) = await BatchAsync(() => [SinceCommand(studyId, cursor), .. StartCommands(studyId, worker, maxTrials, waitingOnly, now)],
+        var attempt = 0;
+        var (started, changes) = await BatchAsync(() => [SinceCommand(studyId, cursor), .. StartCommands(studyId, worker, maxTrials, waitingOnly, now, ++attempt)],
             async (r, ct) =>
             {
                 var changes = await ReadChangesAsync(r, studyId, ct).ConfigureAwait(false);
@@ -238,6 +253,40 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
                 return (await ReadStartAsync(r, ct).ConfigureAwait(false), changes);
             }, cancellationToken).ConfigureAwait(false);
         return (await StartedTrialAsync(started, worker, now, cancellationToken).ConfigureAwait(false), changes);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One round trip: the changes, the start (committed asynchronously, see <see cref="StartCommands"/>), then the update
+    /// in the same transaction as the start's flush write, so one synchronous commit makes both durable.
+    /// </remarks>
+    public async Task<(TrialWriteOutcome Outcome, FrozenTrial? Started, TrialChanges? Changes)> UpdateTrialAndStartNextAsync(long trialId, TrialUpdate update,
+        long studyId, string worker, long? cursor, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
+    {
+        var now = ToMicros(Time.GetUtcNow());
+        var attempt = 0;
+        var (outcome, started, changes) = await BatchAsync(() =>
+            {
+                attempt++;
+                var commands = new List<NpgsqlBatchCommand>(4);
+                if (cursor is { } c) commands.Add(SinceCommand(studyId, c));
+                commands.AddRange(StartCommands(studyId, worker, maxTrials, waitingOnly, now, attempt));
+                commands.Add(UpdateCommand(trialId, worker, update));
+                return [.. commands];
+            },
+            async (r, ct) =>
+            {
+                TrialChanges? changes = null;
+                if (cursor is not null)
+                {
+                    changes = await ReadChangesAsync(r, studyId, ct).ConfigureAwait(false);
+                    await r.NextResultAsync(ct).ConfigureAwait(false);
+                }
+                var started = await ReadStartAsync(r, ct).ConfigureAwait(false);
+                await r.NextResultAsync(ct).ConfigureAwait(false); // past the flush write, which returns no rows
+                return (await ReadUpdateAsync(r, worker, update, attempt, ct).ConfigureAwait(false), started, changes);
+            }, cancellationToken).ConfigureAwait(false);
+        return (outcome, await StartedTrialAsync(started, worker, now, cancellationToken).ConfigureAwait(false), changes);
     }
 
     private NpgsqlBatchCommand UpdateCommand(long trialId, string worker, TrialUpdate update)

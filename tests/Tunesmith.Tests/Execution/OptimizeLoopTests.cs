@@ -1,0 +1,47 @@
+using Tunesmith.Execution;
+using Tunesmith.Samplers;
+using Tunesmith.Storage;
+using Xunit;
+
+namespace Tunesmith.Tests.Execution;
+
+/// <summary>
+/// The optimize loop finishes each trial together with the start of the next one (one storage call between two trials):
+/// what it starts that way must be run, or recorded, never left Running.
+/// </summary>
+public sealed class OptimizeLoopTests
+{
+    [Fact]
+    public async Task A_throwing_callback_ends_the_run_with_its_exception_and_leaves_no_trial_running()
+    {
+        await using var study = await Study.CreateAsync("callback-throws", new StudyOptions { Sampler = new RandomSampler(seed: 1) });
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => study.OptimizeAsync(
+            (t, _) => Task.FromResult(t.SuggestFloat("x", 0, 1)),
+            new OptimizeOptions { Trials = 10, Callbacks = [(_, ft) => { if (ft.Number == 2) throw new InvalidOperationException("callback failed"); }] }));
+        Assert.Equal("callback failed", error.Message);
+
+        var trials = await study.GetTrialsAsync();
+        Assert.DoesNotContain(trials, t => t.State == TrialState.Running);
+        Assert.Equal(3, trials.Count(t => t.State == TrialState.Complete));
+        // The trial started with trial 2's finish never ran: it is recorded interrupted (resumable), without params.
+        var unrun = Assert.Single(trials, t => t.State == TrialState.Failed);
+        Assert.Equal((3, Study.InterruptedReason), (unrun.Number, unrun.FailReason));
+        Assert.Empty(unrun.Params);
+    }
+
+    [Fact]
+    public async Task Cancelling_the_run_leaves_no_trial_running()
+    {
+        await using var study = await Study.CreateAsync("cancel", new StudyOptions { Sampler = new RandomSampler(seed: 1) });
+        using var cts = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => study.OptimizeAsync((t, _) =>
+        {
+            if (t.Number == 5) cts.Cancel(); // the objective itself ignores the token and completes
+            return Task.FromResult(t.SuggestFloat("x", 0, 1));
+        }, new OptimizeOptions { Trials = 100, Parallelism = 2 }, cts.Token));
+
+        var trials = await study.GetTrialsAsync();
+        Assert.DoesNotContain(trials, t => t.State is TrialState.Running or TrialState.Waiting);
+        Assert.InRange(trials.Count, 6, 10);
+    }
+}
