@@ -194,8 +194,9 @@ public sealed class PostgresWorkersEndToEndTests
         try
         {
             const int budget = 300;
+            // 50 ms trials: about 5 s of work, so the study is still running through the restart (about 1 s).
             workers.AddRange(Enumerable.Range(0, 3).Select(i => WorkerProcess.Start("--storage", url, "--study", "restart",
-                "--trials", S(budget), "--sleep-ms", "5", "--heartbeat-ms", "500", "--grace-ms", "5000", "--retries", "2", "--seed", S(i))));
+                "--trials", S(budget), "--sleep-ms", "50", "--heartbeat-ms", "500", "--grace-ms", "5000", "--retries", "2", "--seed", S(i))));
             var before = await WaitForAsync(url, "restart", ts => ts.Count(t => t.State == TrialState.Complete) >= 40, "40 trials before the restart");
             await RunScriptAsync(script, "restart", "--port", S(port), "--dir", dir.File("pg"));
             Assert.Contains(workers, w => !w.HasExited);

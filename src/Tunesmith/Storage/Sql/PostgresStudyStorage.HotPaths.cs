@@ -260,7 +260,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
     /// One round trip: the changes, the start (committed asynchronously, see <see cref="StartCommands"/>), then the update
     /// in the same transaction as the start's flush write, so one synchronous commit makes both durable.
     /// </remarks>
-    public async Task<(TrialWriteOutcome Outcome, FrozenTrial? Started, TrialChanges? Changes)> UpdateTrialAndStartNextAsync(long trialId, TrialUpdate update,
+    public override async Task<(TrialWriteOutcome Outcome, FrozenTrial? Started, TrialChanges? Changes)> UpdateTrialAndStartNextAsync(long trialId, TrialUpdate update,
         long studyId, string worker, long? cursor, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
     {
         var now = ToMicros(Time.GetUtcNow());

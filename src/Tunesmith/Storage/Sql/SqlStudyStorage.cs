@@ -425,32 +425,48 @@ public abstract class SqlStudyStorage : IStudyStorage
 
     /// <inheritdoc />
     public virtual Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default) =>
-        WriteAsync(async (s, ct) =>
+        WriteAsync((s, ct) => StartTrialAsync(s, studyId, worker, maxTrials, waitingOnly, ct), cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>One transaction: the update, the changes (which then include it) and the start.</remarks>
+    public virtual Task<(TrialWriteOutcome Outcome, FrozenTrial? Started, TrialChanges? Changes)> UpdateTrialAndStartNextAsync(long trialId, TrialUpdate update,
+        long studyId, string worker, long? cursor, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
+    {
+        var attempts = 0;
+        return WriteAsync(async (s, ct) =>
         {
-            var counters = await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
-            if (maxTrials is { } max && counters.BudgetCount >= max) return null;
-            var now = ToMicros(Time.GetUtcNow());
-            var waiting = await s.Command($"SELECT id FROM trials WHERE study_id = @s AND state = 'waiting' ORDER BY number LIMIT 1{Dialect.ClaimRow}")
-                .Bind("@s", studyId).ExecuteScalarAsync(ct).ConfigureAwait(false);
-            if (waiting is not null and not DBNull)
-            {
-                var id = Convert.ToInt64(waiting, System.Globalization.CultureInfo.InvariantCulture);
-                var (_, seq) = await AdvanceStudyAsync(s, studyId, trials: 0, budget: 1, changes: 1, ct).ConfigureAwait(false);
-                await s.Command("UPDATE trials SET state = 'running', worker = @w, started_at = @now, heartbeat_at = @now, version = @v WHERE id = @t")
-                    .Bind("@w", worker).Bind("@now", now).Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", id).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                var claimed = await ReadTrialsAsync(s, _byId, id, 0, ct).ConfigureAwait(false);
-                return claimed[0];
-            }
-            if (waitingOnly) return null;
-            var (next, version) = await AdvanceStudyAsync(s, studyId, trials: 1, budget: 1, changes: 1, ct).ConfigureAwait(false);
-            (var trialId, version) = await InsertTrialAsync(s, studyId, next - 1, TrialState.Running, worker, now, now, version, ct).ConfigureAwait(false);
-            var at = FromMicros(now);
-            return new FrozenTrial
-            {
-                Id = trialId, Number = checked((int)(next - 1)), State = TrialState.Running, Worker = worker,
-                Created = at, Started = at, Heartbeat = at, Version = version,
-            };
+            var outcome = await UpdateTrialAsync(s, trialId, worker, update, ++attempts, ct).ConfigureAwait(false);
+            var changes = cursor is { } c ? await ReadChangesAsync(s, studyId, c, ct).ConfigureAwait(false) : null;
+            return (outcome, await StartTrialAsync(s, studyId, worker, maxTrials, waitingOnly, ct).ConfigureAwait(false), changes);
         }, cancellationToken);
+    }
+
+    private async Task<FrozenTrial?> StartTrialAsync(SqlSession s, long studyId, string worker, int? maxTrials, bool waitingOnly, CancellationToken ct)
+    {
+        var counters = await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
+        if (maxTrials is { } max && counters.BudgetCount >= max) return null;
+        var now = ToMicros(Time.GetUtcNow());
+        var waiting = await s.Command($"SELECT id FROM trials WHERE study_id = @s AND state = 'waiting' ORDER BY number LIMIT 1{Dialect.ClaimRow}")
+            .Bind("@s", studyId).ExecuteScalarAsync(ct).ConfigureAwait(false);
+        if (waiting is not null and not DBNull)
+        {
+            var id = Convert.ToInt64(waiting, System.Globalization.CultureInfo.InvariantCulture);
+            var (_, seq) = await AdvanceStudyAsync(s, studyId, trials: 0, budget: 1, changes: 1, ct).ConfigureAwait(false);
+            await s.Command("UPDATE trials SET state = 'running', worker = @w, started_at = @now, heartbeat_at = @now, version = @v WHERE id = @t")
+                .Bind("@w", worker).Bind("@now", now).Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", id).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            var claimed = await ReadTrialsAsync(s, _byId, id, 0, ct).ConfigureAwait(false);
+            return claimed[0];
+        }
+        if (waitingOnly) return null;
+        var (next, version) = await AdvanceStudyAsync(s, studyId, trials: 1, budget: 1, changes: 1, ct).ConfigureAwait(false);
+        (var trialId, version) = await InsertTrialAsync(s, studyId, next - 1, TrialState.Running, worker, now, now, version, ct).ConfigureAwait(false);
+        var at = FromMicros(now);
+        return new FrozenTrial
+        {
+            Id = trialId, Number = checked((int)(next - 1)), State = TrialState.Running, Worker = worker,
+            Created = at, Started = at, Heartbeat = at, Version = version,
+        };
+    }
 
     // ---------------------------------------------------------------- update
 
@@ -458,50 +474,52 @@ public abstract class SqlStudyStorage : IStudyStorage
     public virtual Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default)
     {
         var attempts = 0;
-        return WriteAsync(async (s, ct) =>
+        return WriteAsync((s, ct) => UpdateTrialAsync(s, trialId, worker, update, ++attempts, ct), cancellationToken);
+    }
+
+    /// <summary>The update in the session's transaction; <paramref name="attempts"/> counts the call's tries (see the ambiguous commit below).</summary>
+    private async Task<TrialWriteOutcome> UpdateTrialAsync(SqlSession s, long trialId, string worker, TrialUpdate update, int attempts, CancellationToken ct)
+    {
+        if (await LockStudyOfTrialAsync(s, trialId, ct).ConfigureAwait(false) is not { } studyId) return TrialWriteOutcome.NotFound;
+        string state;
+        string? owner;
+        double? stored;
+        await using (var r = await s.Command("SELECT state, worker, value FROM trials WHERE id = @t").Bind("@t", trialId).ExecuteReaderAsync(ct).ConfigureAwait(false))
         {
-            attempts++;
-            if (await LockStudyOfTrialAsync(s, trialId, ct).ConfigureAwait(false) is not { } studyId) return TrialWriteOutcome.NotFound;
-            string state;
-            string? owner;
-            double? stored;
-            await using (var r = await s.Command("SELECT state, worker, value FROM trials WHERE id = @t").Bind("@t", trialId).ExecuteReaderAsync(ct).ConfigureAwait(false))
-            {
-                if (!await r.ReadAsync(ct).ConfigureAwait(false)) return TrialWriteOutcome.NotFound;
-                state = r.GetString(0);
-                owner = r.IsDBNull(1) ? null : r.GetString(1);
-                stored = r.IsDBNull(2) ? null : r.GetDouble(2);
-            }
-            if (state != "running")
-            {
-                // A retried finish whose first attempt committed before its connection dropped (an ambiguous commit): the
-                // trial is in exactly the state this call asked for, by this worker, so the write did apply — once.
-                var finishedByThisCall = attempts > 1 && update.FinalState is { } asked && state == StateText(asked)
-                    && string.Equals(owner, worker, StringComparison.Ordinal)
-                    && Nullable.Equals(stored, update.Value is { } v && !double.IsNaN(v) ? v : null);
-                return finishedByThisCall ? TrialWriteOutcome.Applied : TrialWriteOutcome.AlreadyFinished;
-            }
-            if (!string.Equals(owner, worker, StringComparison.Ordinal)) return TrialWriteOutcome.NotOwner;
+            if (!await r.ReadAsync(ct).ConfigureAwait(false)) return TrialWriteOutcome.NotFound;
+            state = r.GetString(0);
+            owner = r.IsDBNull(1) ? null : r.GetString(1);
+            stored = r.IsDBNull(2) ? null : r.GetDouble(2);
+        }
+        if (state != "running")
+        {
+            // A retried finish whose first attempt committed before its connection dropped (an ambiguous commit): the
+            // trial is in exactly the state this call asked for, by this worker, so the write did apply — once.
+            var finishedByThisCall = attempts > 1 && update.FinalState is { } asked && state == StateText(asked)
+                && string.Equals(owner, worker, StringComparison.Ordinal)
+                && Nullable.Equals(stored, update.Value is { } v && !double.IsNaN(v) ? v : null);
+            return finishedByThisCall ? TrialWriteOutcome.Applied : TrialWriteOutcome.AlreadyFinished;
+        }
+        if (!string.Equals(owner, worker, StringComparison.Ordinal)) return TrialWriteOutcome.NotOwner;
 
-            foreach (var (name, value, distribution) in update.Params)
-                await s.Command(UpsertParamSql).Bind("@t", trialId).Bind("@n", name).Bind("@v", SqlValueJson.Write(value))
-                    .Bind("@d", distribution is null ? null : DistributionJson.Serialize(distribution)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            foreach (var (step, value) in update.Intermediate)
-                await s.Command(UpsertIntermediateSql).Bind("@t", trialId).Bind("@k", step).Bind("@v", NaNAsNull(value)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            foreach (var (k, v) in update.UserAttributes) await InsertAttributeAsync(s, trialId, system: false, k, v, ct).ConfigureAwait(false);
-            foreach (var (k, v) in update.SystemAttributes) await InsertAttributeAsync(s, trialId, system: true, k, v, ct).ConfigureAwait(false);
-            foreach (var (k, v) in update.Metrics)
-                await s.Command(UpsertMetricSql).Bind("@t", trialId).Bind("@k", k).Bind("@v", NaNAsNull(v)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        foreach (var (name, value, distribution) in update.Params)
+            await s.Command(UpsertParamSql).Bind("@t", trialId).Bind("@n", name).Bind("@v", SqlValueJson.Write(value))
+                .Bind("@d", distribution is null ? null : DistributionJson.Serialize(distribution)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        foreach (var (step, value) in update.Intermediate)
+            await s.Command(UpsertIntermediateSql).Bind("@t", trialId).Bind("@k", step).Bind("@v", NaNAsNull(value)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        foreach (var (k, v) in update.UserAttributes) await InsertAttributeAsync(s, trialId, system: false, k, v, ct).ConfigureAwait(false);
+        foreach (var (k, v) in update.SystemAttributes) await InsertAttributeAsync(s, trialId, system: true, k, v, ct).ConfigureAwait(false);
+        foreach (var (k, v) in update.Metrics)
+            await s.Command(UpsertMetricSql).Bind("@t", trialId).Bind("@k", k).Bind("@v", NaNAsNull(v)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
 
-            var (_, seq) = await AdvanceStudyAsync(s, studyId, trials: 0, budget: 0, changes: 1, ct).ConfigureAwait(false);
-            var now = ToMicros(Time.GetUtcNow());
-            var finish = update.FinalState is { } final
-                ? s.Command("UPDATE trials SET state = @state, value = @value, finished_at = @now, heartbeat_at = @now, version = @v WHERE id = @t")
-                    .Bind("@state", StateText(final)).Bind("@value", update.Value is { } finalValue ? NaNAsNull(finalValue) : null)
-                : s.Command("UPDATE trials SET heartbeat_at = @now, version = @v WHERE id = @t");
-            await finish.Bind("@now", now).Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", trialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            return TrialWriteOutcome.Applied;
-        }, cancellationToken);
+        var (_, seq) = await AdvanceStudyAsync(s, studyId, trials: 0, budget: 0, changes: 1, ct).ConfigureAwait(false);
+        var now = ToMicros(Time.GetUtcNow());
+        var finish = update.FinalState is { } final
+            ? s.Command("UPDATE trials SET state = @state, value = @value, finished_at = @now, heartbeat_at = @now, version = @v WHERE id = @t")
+                .Bind("@state", StateText(final)).Bind("@value", update.Value is { } finalValue ? NaNAsNull(finalValue) : null)
+            : s.Command("UPDATE trials SET heartbeat_at = @now, version = @v WHERE id = @t");
+        await finish.Bind("@now", now).Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", trialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        return TrialWriteOutcome.Applied;
     }
 
     /// <inheritdoc />
@@ -580,16 +598,18 @@ public abstract class SqlStudyStorage : IStudyStorage
 
     /// <inheritdoc />
     public virtual Task<TrialChanges> GetTrialsSinceAsync(long studyId, long cursor, CancellationToken cancellationToken = default) =>
-        ReadAsync(async (s, ct) =>
-        {
-            var seq = await s.Command("SELECT change_seq FROM studies WHERE id = @s").Bind("@s", studyId).ExecuteScalarAsync(ct).ConfigureAwait(false);
-            if (seq is null or DBNull) throw new StudyNotFoundException($"#{studyId}");
-            var end = Convert.ToInt64(seq, System.Globalization.CultureInfo.InvariantCulture);
-            // Nothing changed: one indexed lookup, no trial read.
-            if (cursor >= end) return new TrialChanges([], end);
-            var trials = await ReadTrialsAsync(s, _since, studyId, Math.Max(0, cursor), ct).ConfigureAwait(false);
-            return new TrialChanges(trials, end);
-        }, cancellationToken);
+        ReadAsync((s, ct) => ReadChangesAsync(s, studyId, cursor, ct), cancellationToken);
+
+    private async Task<TrialChanges> ReadChangesAsync(SqlSession s, long studyId, long cursor, CancellationToken ct)
+    {
+        var seq = await s.Command("SELECT change_seq FROM studies WHERE id = @s").Bind("@s", studyId).ExecuteScalarAsync(ct).ConfigureAwait(false);
+        if (seq is null or DBNull) throw new StudyNotFoundException($"#{studyId}");
+        var end = Convert.ToInt64(seq, System.Globalization.CultureInfo.InvariantCulture);
+        // Nothing changed: one indexed lookup, no trial read.
+        if (cursor >= end) return new TrialChanges([], end);
+        var trials = await ReadTrialsAsync(s, _since, studyId, Math.Max(0, cursor), ct).ConfigureAwait(false);
+        return new TrialChanges(trials, end);
+    }
 
     /// <inheritdoc />
     public Task<IReadOnlyDictionary<TrialState, int>> CountTrialsAsync(long studyId, CancellationToken cancellationToken = default) =>
