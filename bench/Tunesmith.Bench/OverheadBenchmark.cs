@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using System.Text;
 using Tunesmith.Execution;
 using Tunesmith.Samplers;
@@ -80,7 +81,7 @@ internal static class OverheadBenchmark
             await Case("PostgreSQL, Random, 8 processes on one study", 4_000, () => MultiProcessAsync(pg.Url, 8, 4_000));
             await Case("PostgreSQL, Random, 4 long-running processes on one study", 16_000, () => MultiProcessAsync(pg.Url, 4, 16_000));
             foreach (var n in new[] { 1, 4, 8 })
-                await Case($"PostgreSQL, Random, {n} warmed worker process{(n > 1 ? "es" : "")} on one study", 4_000, () => MultiProcessAsync(pg.Url, n, 4_000, warmup: 500));
+                await Case($"PostgreSQL, Random, {n} warmed worker process{(n > 1 ? "es" : "")} on one study", 4_000, () => MultiProcessAsync(pg.Url, n, 4_000, warmup: 250));
             const string big = "PostgreSQL, Random, 1,000 trials on a study holding 100,000";
             if (Wanted(big))
             {
@@ -142,6 +143,7 @@ internal static class OverheadBenchmark
             var error = await p.StandardError.ReadToEndAsync();
             await p.WaitForExitAsync();
             if (p.ExitCode != 0) throw new InvalidOperationException($"worker exited {p.ExitCode}: {error}");
+            Console.Error.Write(error);
             var parts = output.Trim().Split(' ');
             starts.Add(double.Parse(parts[0], CultureInfo.InvariantCulture));
             ends.Add(double.Parse(parts[1], CultureInfo.InvariantCulture));
@@ -162,9 +164,12 @@ internal static class OverheadBenchmark
     }
 
     /// <summary>
-    /// The worker side of <see cref="MultiProcessAsync"/>: runs <paramref name="warmup"/> trials on a scratch study of its
-    /// own (JIT compilation of the hot path is part of a .NET process's start-up, as imports are of Python's), prints
-    /// "ready", waits for the go file, runs, prints start and end (Unix seconds) and the CPU seconds it spent in between.
+    /// The worker side of <see cref="MultiProcessAsync"/>. With <paramref name="warmup"/> it first runs trials on a
+    /// scratch study of its own, in batches of that size, until a batch compiles (next to) no new method: .NET's tiered
+    /// JIT recompiles the hot path with optimisations over the first seconds of a process, as Python imports its modules
+    /// at start-up, and a worker that runs for hours pays that once. Then it prints "ready", waits for the go file, runs,
+    /// and prints start and end (Unix seconds) and the CPU seconds it spent in between; the number of methods the JIT
+    /// compiled during the run goes to stderr.
     /// </summary>
     public static async Task<int> WorkerAsync(string storageUrl, string name, int trials, string goFile, int warmup)
     {
@@ -172,7 +177,16 @@ internal static class OverheadBenchmark
         {
             var scratch = "warmup-" + Guid.NewGuid().ToString("N")[..8];
             await using (var w = await Study.CreateAsync(scratch, new StudyOptions { Storage = storageUrl, Sampler = new RandomSampler() }))
-                await w.OptimizeAsync(Objective, Sequential with { Trials = warmup });
+            {
+                // Tier-up comes in waves, with pauses between them: settled means three quiet batches in a row.
+                const int quietMethods = 10, quietBatches = 3, maxBatches = 60;
+                for (int batch = 1, quiet = 0; batch <= maxBatches && quiet < quietBatches; batch++)
+                {
+                    var compiled = JitInfo.GetCompiledMethodCount();
+                    await w.OptimizeAsync(Objective, Sequential with { Trials = batch * warmup }); // the budget counts the study's trials
+                    quiet = JitInfo.GetCompiledMethodCount() - compiled <= quietMethods ? quiet + 1 : 0;
+                }
+            }
             await using var storage = StudyStorage.Open(storageUrl);
             await storage.DeleteStudyAsync(scratch);
         }
@@ -181,10 +195,12 @@ internal static class OverheadBenchmark
         Console.Out.Flush();
         while (!File.Exists(goFile)) await Task.Delay(1); // a start barrier across processes, not a test synchronisation
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var jitted = JitInfo.GetCompiledMethodCount();
         var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
         await study.OptimizeAsync(Objective, Sequential with { Trials = trials });
         var end = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
         cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        Console.Error.WriteLine($"    worker: the JIT compiled {JitInfo.GetCompiledMethodCount() - jitted} methods during the run");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{start:F3} {end:F3} {cpu.TotalSeconds:F3}"));
         return 0;
     }

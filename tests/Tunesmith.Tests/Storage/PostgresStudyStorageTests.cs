@@ -176,6 +176,37 @@ public sealed class PostgresStudyStorageTests
     }
 
     [SkippableFact]
+    public async Task A_start_sent_with_a_finish_is_made_durable_by_the_finish_and_by_a_flush_write_when_the_finish_is_refused()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        await using var s = new PostgresStudyStorage(schema.Url);
+        var st = await s.CreateStudyAsync("starts-with-finishes", Direction.Minimize);
+        var first = (await s.StartTrialAsync(st.Id, "w"))!;
+        var finish = new TrialUpdate { FinalState = TrialState.Complete, Value = 1.0 };
+        var (applied, second, _) = await s.UpdateTrialAndStartNextAsync(first.Id, finish, st.Id, "w", cursor: null);
+        // The same finish again is refused (the trial is finished): it writes nothing, so the start needs its own flush.
+        var (refused, third, _) = await s.UpdateTrialAndStartNextAsync(first.Id, finish, st.Id, "w", cursor: null);
+        Assert.Equal(TrialWriteOutcome.Applied, applied);
+        Assert.Equal(TrialWriteOutcome.AlreadyFinished, refused);
+
+        await using var c = new NpgsqlConnection(PostgresUrl.Parse(schema.Url).ConnectionString);
+        await c.OpenAsync();
+        async Task<(long Xmin, long Version)> RowAsync(long id)
+        {
+            await using var cmd = new NpgsqlCommand("SELECT xmin::text::bigint, version FROM trials WHERE id = @id", c);
+            cmd.Parameters.AddWithValue("id", id);
+            await using var r = await cmd.ExecuteReaderAsync();
+            Assert.True(await r.ReadAsync());
+            return (r.GetInt64(0), r.GetInt64(1));
+        }
+        // version: the transaction that started the trial; xmin: the last one that wrote its row.
+        var carried = await RowAsync(second!.Id);
+        Assert.Equal(carried.Version, carried.Xmin); // durable through the finish's commit, no write of its own
+        var flushed = await RowAsync(third!.Id);
+        Assert.True(flushed.Xmin > flushed.Version, $"trial {third.Number}: xmin {flushed.Xmin} is not after the start's transaction {flushed.Version}");
+    }
+
+    [SkippableFact]
     public async Task A_retried_start_whose_first_attempt_committed_returns_that_trial_instead_of_starting_another()
     {
         using var schema = PostgresTestServer.NewSchema();

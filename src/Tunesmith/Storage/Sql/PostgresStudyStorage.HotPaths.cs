@@ -11,7 +11,8 @@ namespace Tunesmith.Storage.Sql;
 /// The per-trial operations in one round trip each. Starting and finishing a trial are server-side functions, so no lock
 /// is held across network round trips. Only starting a trial locks the study row (trial numbers are dense and the budget
 /// is study-wide), and only until its commit is written to the WAL buffers, not until it reaches the disk: the start
-/// commits asynchronously and a second, synchronous transaction in the same round trip waits for the flush, so a start
+/// commits asynchronously and a second, synchronous transaction in the same round trip (a no-op write to the started
+/// trial, or the finish of the worker's previous trial sent with the start) waits for the flush, so a start
 /// is durable before the caller sees it while the next worker's start need not wait for this one's fsync. Reports and
 /// finishes lock their trial's row alone, so the workers of one study commit side by side (PostgreSQL flushes their
 /// commits together). A trial read is one statement (one snapshot) that aggregates a trial's params, attributes, values
@@ -26,8 +27,8 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
     private static readonly string[] FunctionDefinitions =
     [
         // Starting a trial locks the study row (dense numbers, the study-wide budget) for the few microseconds of this
-        // function and its commit, which is asynchronous: the lock is released before the WAL flush, and FlushStartSql,
-        // the next transaction of the same round trip, waits for that flush. The started trial's id is left in the
+        // function and its commit, which is asynchronous: the lock is released before the WAL flush, and the next
+        // transaction of the same round trip (FlushStartSql, or a finish sent with the start) waits for that flush. The started trial's id is left in the
         // session setting tunesmith.started for it. Finishing or reporting locks only the trial's own row. Rows are
         // stamped with their transaction's id by the trials_stamp trigger (schema version 2), asked for by setting
         // version to -1.
@@ -191,6 +192,8 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
     private const string FlushStartSql =
         "UPDATE trials SET heartbeat_at = heartbeat_at WHERE id = NULLIF(current_setting('tunesmith.started', true), '')::bigint AND state = 'running'";
 
+    private const string FlushTrialSql = "UPDATE trials SET heartbeat_at = heartbeat_at WHERE id = $1 AND state = 'running'";
+
     private static NpgsqlBatchCommand StartCommand(long studyId, string worker, int? maxTrials, bool waitingOnly, long now, bool retry) =>
         new($"SELECT o_id, o_number, o_claimed, o_version FROM {StartFunction}($1, $2, $3, $4, $5, $6)")
         {
@@ -257,8 +260,10 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
 
     /// <inheritdoc />
     /// <remarks>
-    /// One round trip: the changes, the start (committed asynchronously, see <see cref="StartCommands"/>), then the update
-    /// in the same transaction as the start's flush write, so one synchronous commit makes both durable.
+    /// One round trip: the changes, the start (committed asynchronously, see <see cref="StartCommands"/>), then the update,
+    /// whose synchronous commit follows the start's in the WAL and so makes both durable: no flush write of its own. An
+    /// update that writes nothing (refused, or found already applied on a retry) leaves the start to a flush write in a
+    /// second round trip.
     /// </remarks>
     public override async Task<(TrialWriteOutcome Outcome, FrozenTrial? Started, TrialChanges? Changes)> UpdateTrialAndStartNextAsync(long trialId, TrialUpdate update,
         long studyId, string worker, long? cursor, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default)
@@ -270,7 +275,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
                 attempt++;
                 var commands = new List<NpgsqlBatchCommand>(4);
                 if (cursor is { } c) commands.Add(SinceCommand(studyId, c));
-                commands.AddRange(StartCommands(studyId, worker, maxTrials, waitingOnly, now, attempt));
+                commands.Add(StartCommand(studyId, worker, maxTrials, waitingOnly, now, attempt > 1));
                 commands.Add(UpdateCommand(trialId, worker, update));
                 return [.. commands];
             },
@@ -283,10 +288,16 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
                     await r.NextResultAsync(ct).ConfigureAwait(false);
                 }
                 var started = await ReadStartAsync(r, ct).ConfigureAwait(false);
-                await r.NextResultAsync(ct).ConfigureAwait(false); // past the flush write, which returns no rows
+                await r.NextResultAsync(ct).ConfigureAwait(false);
                 return (await ReadUpdateAsync(r, worker, update, attempt, ct).ConfigureAwait(false), started, changes);
             }, cancellationToken).ConfigureAwait(false);
-        return (outcome, await StartedTrialAsync(started, worker, now, cancellationToken).ConfigureAwait(false), changes);
+        if (started is { } s && !outcome.Wrote)
+            await OneTripAsync(async (c, ct) =>
+            {
+                await using var flush = new NpgsqlCommand(FlushTrialSql, c) { Parameters = { new NpgsqlParameter<long> { TypedValue = s.Id } } };
+                return await flush.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+        return (outcome.Outcome, await StartedTrialAsync(started, worker, now, cancellationToken).ConfigureAwait(false), changes);
     }
 
     private NpgsqlBatchCommand UpdateCommand(long trialId, string worker, TrialUpdate update)
@@ -319,8 +330,11 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
         };
     }
 
-    /// <summary>Reads the update function's row; <paramref name="attempt"/> counts this call's tries (a retried finish may find its own first try committed).</summary>
-    private static async Task<TrialWriteOutcome> ReadUpdateAsync(NpgsqlDataReader r, string worker, TrialUpdate update, int attempt, CancellationToken ct)
+    /// <summary>
+    /// Reads the update function's row, and whether this attempt wrote; <paramref name="attempt"/> counts this call's
+    /// tries (a retried finish may find its own first try committed).
+    /// </summary>
+    private static async Task<(TrialWriteOutcome Outcome, bool Wrote)> ReadUpdateAsync(NpgsqlDataReader r, string worker, TrialUpdate update, int attempt, CancellationToken ct)
     {
         await r.ReadAsync(ct).ConfigureAwait(false);
         var outcome = r.GetInt32(0);
@@ -333,14 +347,14 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
             var finishedByThisCall = attempt > 1 && update.FinalState is { } asked && state == StateText(asked)
                 && string.Equals(owner, worker, StringComparison.Ordinal)
                 && Nullable.Equals(stored, update.Value is { } uv && !double.IsNaN(uv) ? uv : null);
-            return finishedByThisCall ? TrialWriteOutcome.Applied : TrialWriteOutcome.AlreadyFinished;
+            return (finishedByThisCall ? TrialWriteOutcome.Applied : TrialWriteOutcome.AlreadyFinished, false);
         }
-        return outcome switch
+        return (outcome switch
         {
             0 => TrialWriteOutcome.Applied,
             2 => TrialWriteOutcome.NotOwner,
             _ => TrialWriteOutcome.NotFound,
-        };
+        }, outcome == 0);
     }
 
     /// <inheritdoc />
@@ -348,7 +362,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
     {
         var attempt = 0;
         return BatchAsync(() => { attempt++; return [UpdateCommand(trialId, worker, update)]; },
-            (r, ct) => ReadUpdateAsync(r, worker, update, attempt, ct), cancellationToken);
+            async (r, ct) => (await ReadUpdateAsync(r, worker, update, attempt, ct).ConfigureAwait(false)).Outcome, cancellationToken);
     }
 
     /// <summary>
