@@ -299,7 +299,9 @@ public sealed class Study : IAsyncDisposable
         trial.IsFinished = true;
         // Known without reading it back (a round trip per trial on PostgreSQL); the next history read brings the stored row.
         var frozen = trial.ToFrozen(state, value, _time.GetUtcNow());
-        if (outcome == TrialWriteOutcome.Applied) _history.Upsert(frozen);
+        // Kept for the sampler's next proposal; a sampler that never reads the history would only make it hold a second
+        // copy of every trial (reads of the history go through storage, which brings the stored row anyway).
+        if (outcome == TrialWriteOutcome.Applied && Sampler.UsesHistory) _history.Upsert(frozen);
         return new FinishResult(frozen, outcome, started is null ? null : Propose(started, next!.TrialToken));
     }
 

@@ -26,9 +26,10 @@ public sealed class Trial : IParameterSuggester
     private readonly List<KeyValuePair<string, double>> _pendingMetrics = [];
     private readonly Dictionary<long, double> _intermediate = [];
     private readonly FrozenTrial _started;
-    private readonly Dictionary<string, object?> _userAttributes = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, object?> _systemAttributes;
-    private readonly Dictionary<string, double> _metrics = new(StringComparer.Ordinal);
+    // What was set since the start, created on first use: most trials set none of these.
+    private Dictionary<string, object?>? _userAttributes;
+    private Dictionary<string, object?>? _systemAttributes;
+    private Dictionary<string, double>? _metrics;
 
     internal Trial(Study study, FrozenTrial started, SamplingContext context,
         IReadOnlyDictionary<string, Distribution> relativeSpace, IReadOnlyDictionary<string, object?> relative,
@@ -37,7 +38,6 @@ public sealed class Trial : IParameterSuggester
         _study = study;
         _context = context;
         _started = started;
-        _systemAttributes = new Dictionary<string, object?>(started.SystemAttributes, StringComparer.Ordinal);
         Id = started.Id;
         Number = started.Number;
         _fixed = started.Params;
@@ -152,7 +152,7 @@ public sealed class Trial : IParameterSuggester
     public void SetUserAttribute(string key, object? value)
     {
         value = ParamValues.Normalize(value);
-        _userAttributes[key] = value;
+        (_userAttributes ??= new(StringComparer.Ordinal))[key] = value;
         _pendingUserAttributes.Add(new(key, value));
     }
 
@@ -160,14 +160,14 @@ public sealed class Trial : IParameterSuggester
     internal void SetSystemAttribute(string key, object? value)
     {
         value = ParamValues.Normalize(value);
-        _systemAttributes[key] = value;
+        (_systemAttributes ??= new(StringComparer.Ordinal))[key] = value;
         _pendingSystemAttributes.Add(new(key, value));
     }
 
     /// <summary>Records a named metric of the final result besides the objective (e.g. "loss" next to "f1").</summary>
     public void SetMetric(string name, double value)
     {
-        _metrics[name] = value;
+        (_metrics ??= new(StringComparer.Ordinal))[name] = value;
         _pendingMetrics.Add(new(name, value));
     }
 
@@ -226,32 +226,32 @@ public sealed class Trial : IParameterSuggester
     /// The trial as this process wrote it: what it started with plus everything set since, in <paramref name="state"/>.
     /// After a finish it equals the stored trial except for the version (the next history read brings the stored one).
     /// </summary>
-    internal FrozenTrial ToFrozen(TrialState state, double? value = null, DateTimeOffset? finished = null)
+    internal FrozenTrial ToFrozen(TrialState state, double? value = null, DateTimeOffset? finished = null) => _started with
     {
-        var ps = new Dictionary<string, object?>(_started.Params, StringComparer.Ordinal);
-        foreach (var (k, v) in _params) ps[k] = v;
-        var ds = new Dictionary<string, Distribution>(_started.Distributions, StringComparer.Ordinal);
-        foreach (var (k, d) in _distributions) ds[k] = d;
-        var intermediate = new Dictionary<long, double>(_started.Intermediate);
-        foreach (var (k, v) in _intermediate) intermediate[k] = v;
-        var user = new Dictionary<string, object?>(_started.UserAttributes, StringComparer.Ordinal);
-        foreach (var (k, v) in _userAttributes) user[k] = v;
-        var metrics = new Dictionary<string, double>(_started.Metrics, StringComparer.Ordinal);
-        foreach (var (k, v) in _metrics) metrics[k] = v;
-        return _started with
-        {
-            State = state,
-            Value = value,
-            Params = ps,
-            Distributions = ds,
-            Intermediate = intermediate,
-            UserAttributes = user,
-            SystemAttributes = new Dictionary<string, object?>(_systemAttributes, StringComparer.Ordinal),
-            Metrics = metrics,
-            Worker = _study.WorkerId,
-            Finished = finished,
-            Heartbeat = finished ?? _started.Heartbeat,
-        };
+        State = state,
+        Value = value,
+        Params = Overlay(_started.Params, _params, StringComparer.Ordinal),
+        Distributions = Overlay(_started.Distributions, _distributions, StringComparer.Ordinal),
+        Intermediate = Overlay(_started.Intermediate, _intermediate, null),
+        UserAttributes = Overlay(_started.UserAttributes, _userAttributes, StringComparer.Ordinal),
+        SystemAttributes = Overlay(_started.SystemAttributes, _systemAttributes, StringComparer.Ordinal),
+        Metrics = Overlay(_started.Metrics, _metrics, StringComparer.Ordinal),
+        Worker = _study.WorkerId,
+        Finished = finished,
+        Heartbeat = finished ?? _started.Heartbeat,
+    };
+
+    /// <summary>
+    /// The started trial's entries overlaid with those set since, in a new dictionary; the started trial's own when
+    /// nothing was set (a frozen trial's dictionaries are never modified, so sharing is safe and saves a copy per trial).
+    /// </summary>
+    private static IReadOnlyDictionary<TKey, TValue> Overlay<TKey, TValue>(IReadOnlyDictionary<TKey, TValue> started,
+        Dictionary<TKey, TValue>? since, IEqualityComparer<TKey>? comparer) where TKey : notnull
+    {
+        if (since is null || since.Count == 0) return started;
+        var merged = new Dictionary<TKey, TValue>(started, comparer);
+        foreach (var (k, v) in since) merged[k] = v;
+        return merged;
     }
 
     /// <inheritdoc />
