@@ -26,7 +26,8 @@ return args.FirstOrDefault() switch
         Opt("--out", "docs/benchmarks"),
         Opt("--reference", "../shared/reference"),
         Set("--functions"),
-        Set("--samplers"))),
+        Set("--samplers"),
+        Int("--seed-offset", 0))),
     "ask-latency" => await AskLatencyBenchmark.RunAsync(Set("--samplers"), Opt("--history", "100,1000,2000").Split(',').Select(int.Parse).ToArray()),
     "check-functions" => await FunctionCheck.RunAsync(Opt("--reference", "../shared/reference")),
     _ => Usage(),
@@ -34,6 +35,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions)");
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions)");
     return 2;
 }

@@ -65,7 +65,7 @@ internal static class QualityBenchmark
             foreach (var s in samplers)
             {
                 if (aliases.Any(a => a.Function == f.Name && a.Label == s.Label)) continue;
-                for (var seed = 0; seed < args.Seeds; seed++)
+                for (var seed = args.SeedOffset; seed < args.SeedOffset + args.Seeds; seed++)
                     if (s.BudgetAware && !budgetFree.Contains((f.Name, s.Label))) jobs.AddRange(args.Budgets.Select(b => (f, s, seed, b)));
                     else jobs.Add((f, s, seed, maxBudget));
             }
@@ -159,7 +159,7 @@ internal static class QualityBenchmark
         QualityArgs args, OptunaReference reference, TimeSpan wall)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"Seeds: {args.Seeds} (0..{args.Seeds - 1}); budgets {string.Join("/", args.Budgets)}; {args.Jobs} runs in parallel; total wall {wall.TotalSeconds:F0} s.");
+        sb.AppendLine($"Seeds: {args.Seeds} ({args.SeedOffset}..{args.SeedOffset + args.Seeds - 1}); budgets {string.Join("/", args.Budgets)}; {args.Jobs} runs in parallel; total wall {wall.TotalSeconds:F0} s.");
         sb.AppendLine("Cell = median simple regret over seeds [Q1, Q3]. Optuna columns: the better (lower median) of Optuna 3.1 and 5.0-dev for that sampler family, measured on this machine type (../shared/reference).");
         sb.AppendLine();
         var cellMap = cells.ToDictionary(c => (c.Function, c.Sampler, c.Budget));
@@ -233,5 +233,7 @@ internal sealed class OptunaReference
     }
 }
 
+/// <param name="SeedOffset">First seed (seeds are SeedOffset..SeedOffset+Seeds−1): a non-zero offset checks a change on
+/// seeds it was not tuned on. The Optuna columns stay those of seeds 0..9.</param>
 internal sealed record QualityArgs(int Seeds, IReadOnlyList<int> Budgets, int Jobs, string Output, string ReferenceDir,
-    IReadOnlySet<string>? Functions, IReadOnlySet<string>? Samplers);
+    IReadOnlySet<string>? Functions, IReadOnlySet<string>? Samplers, int SeedOffset = 0);
