@@ -165,7 +165,7 @@ internal static class OverheadBenchmark
 
     /// <summary>
     /// The worker side of <see cref="MultiProcessAsync"/>. With <paramref name="warmup"/> it first runs trials on a
-    /// scratch study of its own, in batches of that size, until a batch compiles (next to) no new method: .NET's tiered
+    /// scratch study of its own, in batches of that size, until three batches in a row compile (next to) no new method: .NET's tiered
     /// JIT recompiles the hot path with optimisations over the first seconds of a process, as Python imports its modules
     /// at start-up, and a worker that runs for hours pays that once. Then it prints "ready", waits for the go file, runs,
     /// and prints start and end (Unix seconds) and the CPU seconds it spent in between; the number of methods the JIT
@@ -178,7 +178,7 @@ internal static class OverheadBenchmark
             var scratch = "warmup-" + Guid.NewGuid().ToString("N")[..8];
             await using (var w = await Study.CreateAsync(scratch, new StudyOptions { Storage = storageUrl, Sampler = new RandomSampler() }))
             {
-                // Tier-up comes in waves, with pauses between them: settled means three quiet batches in a row.
+                // Tier-up comes in waves with pauses between them, so one quiet batch is not enough.
                 const int quietMethods = 10, quietBatches = 3, maxBatches = 60;
                 for (int batch = 1, quiet = 0; batch <= maxBatches && quiet < quietBatches; batch++)
                 {
