@@ -165,11 +165,11 @@ internal static class OverheadBenchmark
 
     /// <summary>
     /// The worker side of <see cref="MultiProcessAsync"/>. With <paramref name="warmup"/> it first runs trials on a
-    /// scratch study of its own, in batches of that size, until three batches in a row compile (next to) no new method: .NET's tiered
-    /// JIT recompiles the hot path with optimisations over the first seconds of a process, as Python imports its modules
-    /// at start-up, and a worker that runs for hours pays that once. Then it prints "ready", waits for the go file, runs,
-    /// and prints start and end (Unix seconds) and the CPU seconds it spent in between; the number of methods the JIT
-    /// compiled during the run goes to stderr.
+    /// scratch study of its own, in batches of that size, until three batches in a row compile (next to) no new method:
+    /// .NET's tiered JIT recompiles the hot path with optimisations over the first seconds of a process, as Python imports
+    /// its modules at start-up, and a worker that runs for hours pays that once. Then it prints "ready", waits for the go
+    /// file, runs, and prints start and end (Unix seconds) and the CPU seconds it spent in between; the number of methods
+    /// the JIT compiled during the run goes to stderr.
     /// </summary>
     public static async Task<int> WorkerAsync(string storageUrl, string name, int trials, string goFile, int warmup)
     {
