@@ -12,8 +12,8 @@ namespace Tunesmith.Storage.Sql;
 /// is held across network round trips. Only starting a trial locks the study row (trial numbers are dense and the budget
 /// is study-wide), and only until its commit is written to the WAL buffers, not until it reaches the disk: the start
 /// commits asynchronously and a second, synchronous transaction in the same round trip (a no-op write to the started
-/// trial, or the finish of the worker's previous trial sent with the start) waits for the flush, so a start
-/// is durable before the caller sees it while the next worker's start need not wait for this one's fsync. Reports and
+/// trial, or the finish of the worker's previous trial sent with the start) waits for the flush, so a start is durable
+/// before the caller sees it while the next worker's start need not wait for this one's fsync. Reports and
 /// finishes lock their trial's row alone, so the workers of one study commit side by side (PostgreSQL flushes their
 /// commits together). A trial read is one statement (one snapshot) that aggregates a trial's params, attributes, values
 /// and metrics.
@@ -28,8 +28,8 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
     [
         // Starting a trial locks the study row (dense numbers, the study-wide budget) for the few microseconds of this
         // function and its commit, which is asynchronous: the lock is released before the WAL flush, and the next
-        // transaction of the same round trip (FlushStartSql, or a finish sent with the start) waits for that flush. The started trial's id is left in the
-        // session setting tunesmith.started for it. Finishing or reporting locks only the trial's own row. Rows are
+        // transaction of the same round trip (FlushStartSql, or a finish sent with the start) waits for that flush. The
+        // started trial's id is left in the session setting tunesmith.started for it. Finishing or reporting locks only the trial's own row. Rows are
         // stamped with their transaction's id by the trials_stamp trigger (schema version 2), asked for by setting
         // version to -1.
         $$"""
@@ -189,10 +189,11 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
     private static NpgsqlBatchCommand[] StartCommands(long studyId, string worker, int? maxTrials, bool waitingOnly, long now, int attempt) =>
         [StartCommand(studyId, worker, maxTrials, waitingOnly, now, attempt > 1), new(FlushStartSql)];
 
-    private const string FlushStartSql =
-        "UPDATE trials SET heartbeat_at = heartbeat_at WHERE id = NULLIF(current_setting('tunesmith.started', true), '')::bigint AND state = 'running'";
-
-    private const string FlushTrialSql = "UPDATE trials SET heartbeat_at = heartbeat_at WHERE id = $1 AND state = 'running'";
+    // A synchronous no-op write to a started trial: its commit waits until the WAL holding the start is on disk. The
+    // trial is named by id, or by the session setting tunesmith.started that a start in the same round trip left.
+    private const string FlushWriteSql = "UPDATE trials SET heartbeat_at = heartbeat_at WHERE state = 'running' AND id = ";
+    private const string FlushTrialSql = FlushWriteSql + "$1";
+    private const string FlushStartSql = FlushWriteSql + "NULLIF(current_setting('tunesmith.started', true), '')::bigint";
 
     private static NpgsqlBatchCommand StartCommand(long studyId, string worker, int? maxTrials, bool waitingOnly, long now, bool retry) =>
         new($"SELECT o_id, o_number, o_claimed, o_version FROM {StartFunction}($1, $2, $3, $4, $5, $6)")
