@@ -27,7 +27,9 @@ return args.FirstOrDefault() switch
         Opt("--reference", "../shared/reference"),
         Set("--functions"),
         Set("--samplers"),
-        Int("--seed-offset", 0))),
+        Int("--seed-offset", 0),
+        Opt("--tpe-variants", ""),
+        Opt("--optuna-python", "") is { Length: > 0 } python ? python : null)),
     "ask-latency" => await AskLatencyBenchmark.RunAsync(Set("--samplers"), Opt("--history", "100,1000,2000").Split(',').Select(int.Parse).ToArray()),
     "check-functions" => await FunctionCheck.RunAsync(Opt("--reference", "../shared/reference")),
     _ => Usage(),
@@ -35,6 +37,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions)");
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions)");
     return 2;
 }

@@ -5,11 +5,48 @@ using System.Text;
 using System.Text.Json;
 using Tunesmith.Execution;
 using Tunesmith.Samplers;
+using Tunesmith.Samplers.Tpe;
 
 namespace Tunesmith.Bench;
 
 /// <summary>A sampler configuration under test: its label in the tables and how the registry builds it.</summary>
-internal sealed record SamplerUnderTest(string Label, string RegistryName, IReadOnlyDictionary<string, object?> Options, bool BudgetAware = false);
+/// <param name="Factory">Builds the sampler from a seed instead of the registry (TPE option variants under study).</param>
+internal sealed record SamplerUnderTest(string Label, string RegistryName, IReadOnlyDictionary<string, object?> Options, bool BudgetAware = false,
+    Func<int, ISampler>? Factory = null)
+{
+    /// <summary>
+    /// TPE variants from <c>--tpe-variants 'label=Property:value,Property:value;label2=…'</c>: any <see cref="TpeOptions"/>
+    /// property (C#-only tuning knobs included) over the defaults, so that a change can be measured before it is made.
+    /// </summary>
+    public static IReadOnlyList<SamplerUnderTest> ParseTpeVariants(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return [];
+        var result = new List<SamplerUnderTest>();
+        foreach (var spec in text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = spec.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"--tpe-variants: expected label=Property:value,..., got '{spec}'");
+            var label = spec[..eq];
+            var settings = spec[(eq + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(kv => kv.Split(':', 2)).ToList();
+            foreach (var kv in settings)
+                if (kv.Length != 2 || typeof(TpeOptions).GetProperty(kv[0]) is null)
+                    throw new ArgumentException($"--tpe-variants {label}: unknown TpeOptions setting '{string.Join(":", kv)}'");
+            result.Add(new SamplerUnderTest(label, "tpe", new Dictionary<string, object?>(), Factory: seed =>
+            {
+                var options = new TpeOptions { Seed = seed };
+                foreach (var kv in settings)
+                {
+                    var property = typeof(TpeOptions).GetProperty(kv[0])!;
+                    var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+                    property.SetValue(options, Convert.ChangeType(kv[1], type, CultureInfo.InvariantCulture));
+                }
+                return new TpeSampler(options);
+            }));
+        }
+        return result;
+    }
+}
 
 /// <summary>
 /// Sampler quality on the 11-function suite: for each function × sampler × seed one in-memory study of the largest budget
@@ -29,12 +66,13 @@ internal static class QualityBenchmark
         new("auto", "auto", new Dictionary<string, object?>(), BudgetAware: true),
     ];
 
-    private sealed record Run(string Function, string Sampler, int Seed, int Budget, double[] BestSoFar, double WallSeconds);
+    internal sealed record Run(string Function, string Sampler, int Seed, int Budget, double[] BestSoFar, double WallSeconds);
 
     public static async Task<int> RunAsync(QualityArgs args)
     {
         var functions = QualityFunctions.All.Where(f => args.Functions is null || args.Functions.Contains(f.Name)).ToList();
-        var samplers = AllSamplers.Where(s => args.Samplers is null || args.Samplers.Contains(s.Label)).ToList();
+        var samplers = AllSamplers.Where(s => args.Samplers is null || args.Samplers.Contains(s.Label))
+            .Concat(SamplerUnderTest.ParseTpeVariants(args.TpeVariants)).ToList();
         var missing = samplers.Where(s => !SamplerRegistry.Names.Contains(s.RegistryName)).Select(s => s.Label).ToList();
         if (missing.Count > 0)
         {
@@ -58,7 +96,7 @@ internal static class QualityBenchmark
                 }).Distinct().ToList();
                 if (names.Count != 1) continue;
                 budgetFree.Add((f.Name, s.Label));
-                var twin = samplers.FirstOrDefault(t => !t.BudgetAware && t.RegistryName == names[0] && t.Options.Count == 0);
+                var twin = samplers.FirstOrDefault(t => !t.BudgetAware && t.Factory is null && t.RegistryName == names[0] && t.Options.Count == 0);
                 if (twin is not null) aliases.Add((f.Name, s.Label, twin.Label));
             }
         foreach (var f in functions)
@@ -86,13 +124,20 @@ internal static class QualityBenchmark
                 runs.Add(r with { Sampler = label });
         foreach (var (function, label, sameAs) in aliases)
             Console.Error.WriteLine($"  {function}: {label} chose {sameAs} at every budget; its runs are {sameAs}'s (same seed, same trials)");
+        if (args.OptunaPython is { } python)
+            foreach (var label in await OptunaRuns.RunAsync(python, args, functions, runs.Add))
+                samplers.Add(new SamplerUnderTest(label, "optuna", new Dictionary<string, object?>()));
 
         Directory.CreateDirectory(args.Output);
         var reference = OptunaReference.Load(args.ReferenceDir);
         var cells = Summarize(runs, functions, samplers, args.Budgets);
-        var md = RenderMarkdown(cells, functions, samplers, args, reference, total.Elapsed);
+        var md = RenderMarkdown(cells, functions, samplers, args, reference, total.Elapsed, runs.ToList());
         await File.WriteAllTextAsync(Path.Combine(args.Output, "quality.md"), md);
         await File.WriteAllTextAsync(Path.Combine(args.Output, "quality.json"), JsonSerializer.Serialize(cells, new JsonSerializerOptions { WriteIndented = true }));
+        // Every run's regret at every budget: for seed-level analysis (bootstrap of 10-seed medians, which basin a run ends in).
+        await File.WriteAllLinesAsync(Path.Combine(args.Output, "runs.csv"), ["function,sampler,seed,budget,regret",
+            .. runs.OrderBy(r => r.Function).ThenBy(r => r.Sampler).ThenBy(r => r.Seed).SelectMany(r => args.Budgets.Where(b => b == r.Budget || r.Budget == maxBudget)
+                .Select(b => string.Create(CultureInfo.InvariantCulture, $"{r.Function},{r.Sampler},{r.Seed},{b},{r.BestSoFar[b - 1]:R}")))]);
         QualityPlots.Render(runs.Select(r => (r.Function, r.Sampler, r.Budget, r.BestSoFar)).ToList(), functions, samplers.Select(s => s.Label).ToList(), maxBudget, args.Output);
         Console.WriteLine(md);
         return 0;
@@ -100,7 +145,7 @@ internal static class QualityBenchmark
 
     private static async Task<Run> RunOneAsync(QualityFunction f, SamplerUnderTest s, int seed, int budget, CancellationToken ct)
     {
-        var sampler = SamplerRegistry.Create(s.RegistryName, new SamplerRequest(s.Options, seed, f.Space, budget));
+        var sampler = s.Factory?.Invoke(seed) ?? SamplerRegistry.Create(s.RegistryName, new SamplerRequest(s.Options, seed, f.Space, budget));
         await using var study = await Study.CreateAsync($"{f.Name}-{s.Label}-{seed}-{budget}",
             new StudyOptions { Sampler = sampler, Direction = Direction.Minimize }, ct);
         var best = new double[budget];
@@ -116,6 +161,50 @@ internal static class QualityBenchmark
             best[i] = bestSoFar - f.Optimum;
         }
         return new Run(f.Name, s.Label, seed, budget, best, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>P(x &lt; y) for a random x of <paramref name="xs"/> and y of <paramref name="ys"/>, ties counting half.</summary>
+    internal static double ProbabilityLower(double[] xs, double[] ys)
+    {
+        var wins = 0.0;
+        foreach (var x in xs)
+            foreach (var y in ys)
+                wins += x < y ? 1 : x == y ? 0.5 : 0;
+        return wins / (xs.Length * ys.Length);
+    }
+
+    /// <summary>
+    /// The mean, over random draws of 10 of the seeds run, of the number of (function, budget) cells where the lowest
+    /// 10-seed median among <paramref name="labels"/> is ≤ the reference; null when a label has no runs.
+    /// </summary>
+    private static double? ExpectedWins(IReadOnlyList<Run> runs, string[] labels, IReadOnlyList<QualityFunction> functions, IReadOnlyList<int> budgets,
+        Func<string, int, double> reference, int draws = 400)
+    {
+        var maxBudget = budgets.Max();
+        var byCell = new Dictionary<(string, string, int), Dictionary<int, double>>();
+        foreach (var r in runs.Where(r => labels.Contains(r.Sampler) && r.Budget == maxBudget))
+            foreach (var b in budgets)
+            {
+                if (!byCell.TryGetValue((r.Function, r.Sampler, b), out var seeds)) byCell[(r.Function, r.Sampler, b)] = seeds = [];
+                seeds[r.Seed] = r.BestSoFar[b - 1];
+            }
+        var cells = functions.SelectMany(f => budgets.Select(b => (f.Name, b))).Where(c => double.IsFinite(reference(c.Name, c.b))
+            && labels.All(l => byCell.ContainsKey((c.Name, l, c.b)))).ToList();
+        if (cells.Count == 0) return null;
+        var common = cells.SelectMany(c => labels.Select(l => (IEnumerable<int>)byCell[(c.Name, l, c.b)].Keys)).Aggregate((a, b) => a.Intersect(b)).Order().ToArray();
+        if (common.Length < 10) return null;
+        var random = new Random(1);
+        var total = 0;
+        for (var draw = 0; draw < draws; draw++)
+        {
+            var subset = common.OrderBy(_ => random.Next()).Take(10).ToArray();
+            foreach (var (f, b) in cells)
+            {
+                var best = labels.Min(l => Percentile(subset.Select(s => byCell[(f, l, b)][s]).ToArray(), 0.5));
+                if (best <= reference(f, b)) total++;
+            }
+        }
+        return (double)total / draws;
     }
 
     internal sealed record Cell(string Function, string Sampler, int Budget, double Median, double Q1, double Q3, double MeanWallSeconds);
@@ -156,7 +245,7 @@ internal static class QualityBenchmark
         : Math.Abs(v) >= 100 ? v.ToString("0", CultureInfo.InvariantCulture) : v.ToString("G3", CultureInfo.InvariantCulture);
 
     private static string RenderMarkdown(List<Cell> cells, IReadOnlyList<QualityFunction> functions, IReadOnlyList<SamplerUnderTest> samplers,
-        QualityArgs args, OptunaReference reference, TimeSpan wall)
+        QualityArgs args, OptunaReference reference, TimeSpan wall, IReadOnlyList<Run> runs)
     {
         var sb = new StringBuilder();
         sb.AppendLine($"Seeds: {args.Seeds} ({args.SeedOffset}..{args.SeedOffset + args.Seeds - 1}); budgets {string.Join("/", args.Budgets)}; {args.Jobs} runs in parallel; total wall {wall.TotalSeconds:F0} s.");
@@ -186,6 +275,41 @@ internal static class QualityBenchmark
         sb.AppendLine();
         if (tpeCells > 0) sb.AppendLine($"- Tunesmith TPE (better of univariate/multivariate) ≤ Optuna's best TPE in **{tpeWins}/{tpeCells}** cells ({100.0 * tpeWins / tpeCells:F0} %; target ≥ 80 %).");
         if (autoCells > 0) sb.AppendLine($"- Tunesmith auto ≤ the best Optuna sampler in **{autoWins}/{autoCells}** cells ({100.0 * autoWins / autoCells:F0} %; target ≥ 60 %).");
+        var optunaLabels = labels.Where(l => l.StartsWith("optuna", StringComparison.Ordinal)).ToList();
+        if (optunaLabels.Count > 0)
+        {
+            // The anchor run here, on the same seeds: medians against medians, and how often one library's run ends lower
+            // than the other's (a steadier comparison than two medians of a few seeds each).
+            var optunaDefault = optunaLabels.FirstOrDefault(l => l.EndsWith("_tpe", StringComparison.Ordinal));
+            int medianCells = 0, medianWins = 0, probabilityCells = 0, probabilityWins = 0;
+            foreach (var f in functions)
+                foreach (var b in args.Budgets)
+                {
+                    var ours = new[] { "tpe", "tpe_mv" }.Where(l => cellMap.ContainsKey((f.Name, l, b))).Select(l => cellMap[(f.Name, l, b)].Median).DefaultIfEmpty(double.NaN).Min();
+                    var theirs = optunaLabels.Where(l => cellMap.ContainsKey((f.Name, l, b))).Select(l => cellMap[(f.Name, l, b)].Median).DefaultIfEmpty(double.NaN).Min();
+                    if (double.IsFinite(ours) && double.IsFinite(theirs)) { medianCells++; if (ours <= theirs) medianWins++; }
+                    if (optunaDefault is null) continue;
+                    var x = runs.Where(r => r.Function == f.Name && r.Sampler == "tpe_mv").Select(r => r.BestSoFar[b - 1]).ToArray();
+                    var y = runs.Where(r => r.Function == f.Name && r.Sampler == optunaDefault).Select(r => r.BestSoFar[b - 1]).ToArray();
+                    if (x.Length == 0 || y.Length == 0) continue;
+                    probabilityCells++;
+                    if (ProbabilityLower(x, y) > 0.5) probabilityWins++;
+                }
+            var version = optunaLabels[0]["optuna".Length..optunaLabels[0].LastIndexOf("_tpe", StringComparison.Ordinal)];
+            sb.AppendLine($"- Optuna {version} run here on the same seeds: Tunesmith TPE (better median of tpe/tpe_mv) ≤ Optuna's (better median of its tpe/tpe_mv) in **{medianWins}/{medianCells}** cells.");
+            if (probabilityCells > 0)
+                sb.AppendLine($"- A Tunesmith `tpe_mv` run ends lower than an Optuna {version} `tpe` run (each library's default TPE) with probability > 0.5 in **{probabilityWins}/{probabilityCells}** cells.");
+        }
+        if (args.Seeds >= 20)
+        {
+            // Optuna's figures are medians of 10 seeds, and so is the target's count: with more seeds run, the count a random
+            // 10 of them would give, averaged over many draws, says what to expect where the count on one set of seeds is luck.
+            var tpeExpected = ExpectedWins(runs, ["tpe", "tpe_mv"], functions, args.Budgets, (f, b) => reference.Best(f, b, "tpe", "tpe_mv", "tpe_uni"));
+            if (tpeExpected is { } te) sb.AppendLine($"- Expected over random 10-seed subsets of these {args.Seeds} seeds: TPE {te:F1}/{tpeCells} cells.");
+            foreach (var variant in samplers.Where(s => s.Factory is not null))
+                if (ExpectedWins(runs, [variant.Label], functions, args.Budgets, (f, b) => reference.Best(f, b, "tpe", "tpe_mv", "tpe_uni")) is { } ve)
+                    sb.AppendLine($"- Expected over random 10-seed subsets: TPE variant {variant.Label} alone {ve:F1} cells.");
+        }
         sb.AppendLine();
         sb.AppendLine("Mean wall seconds of one run of the largest budget (sequential ask/tell, in memory; 2 runs share 2 cores):");
         sb.AppendLine();
@@ -233,7 +357,9 @@ internal sealed class OptunaReference
     }
 }
 
+/// <param name="OptunaPython">A Python with Optuna installed (Debian's python3-optuna is 3.1): Optuna's TPE runs on the same
+/// seeds on this machine, beside Tunesmith's samplers.</param>
 /// <param name="SeedOffset">First seed (seeds are SeedOffset..SeedOffset+Seeds−1): a non-zero offset checks a change on
 /// seeds it was not tuned on. The Optuna columns stay those of seeds 0..9.</param>
 internal sealed record QualityArgs(int Seeds, IReadOnlyList<int> Budgets, int Jobs, string Output, string ReferenceDir,
-    IReadOnlySet<string>? Functions, IReadOnlySet<string>? Samplers, int SeedOffset = 0);
+    IReadOnlySet<string>? Functions, IReadOnlySet<string>? Samplers, int SeedOffset = 0, string? TpeVariants = null, string? OptunaPython = null);
