@@ -14,6 +14,7 @@ internal sealed class ParzenEstimator
 {
     private readonly ParamEncoding[] _dims;
     private readonly int _kernels;
+    private readonly int _observations;
     private readonly double[] _cumulativeWeight;
     private readonly double[] _constant;       // log weight + normalization terms that do not depend on the point
     private readonly double[][] _mu;
@@ -37,6 +38,7 @@ internal sealed class ParzenEstimator
         var prior = options.PriorWeight > 0 || n == 0;
         var priorWeight = options.PriorWeight > 0 ? options.PriorWeight : 1.0;
         _kernels = n + (prior ? 1 : 0);
+        _observations = n;
 
         var logWeight = new double[_kernels];
         var total = 0.0;
@@ -164,17 +166,28 @@ internal sealed class ParzenEstimator
         return byChoice;
     }
 
-    /// <summary>Draws <paramref name="count"/> points (row-major, encoded) from the mixture.</summary>
+    /// <summary>
+    /// Draws <paramref name="count"/> points (row-major, encoded) from the mixture. With <paramref name="keepRate"/> &gt; 0,
+    /// each numeric coordinate of a point drawn around an observation keeps that observation's value with that chance
+    /// (one coordinate, chosen at random, always moves); points drawn from the prior move in every coordinate.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public double[] Sample(Random random, int count, int recombined = 0)
+    public double[] Sample(Random random, int count, int recombined = 0, double keepRate = 0)
     {
         var d = _dims.Length;
         var points = new double[count * d];
         for (var i = 0; i < count; i++)
         {
             var k = NextKernel(random);
+            var partial = keepRate > 0 && k < _observations && d > 1;
+            var moves = partial ? random.Next(d) : -1;
             for (var j = 0; j < d; j++)
             {
+                if (partial && j != moves && k < _observations && _dims[j].Kind != EncodedKind.Categorical && random.NextDouble() < keepRate)
+                {
+                    points[i * d + j] = _dims[j].Canonical(_mu[j][k]);
+                    continue;
+                }
                 // The last `recombined` candidates take each dimension from its own kernel: a crossover of good
                 // trials, which lets a joint model try combinations it has not seen together.
                 if (i >= count - recombined && j > 0) k = NextKernel(random);

@@ -77,6 +77,14 @@ public sealed record TpeOptions
     public double BandwidthFactor { get; init; } = 0.2;
 
     /// <summary>
+    /// With <see cref="Multivariate"/>: the chance that each numeric parameter of a candidate keeps the exact value of the
+    /// good trial the candidate is drawn around (at least one parameter always moves). Candidates then change a few
+    /// coordinates of a good trial at a time, a move that drawing every coordinate from its kernel seldom makes in many
+    /// dimensions. Default 0.2, chosen on the quality benchmark with 300 held-out seeds; 0 draws every coordinate.
+    /// </summary>
+    public double CoordinateKeepRate { get; init; } = 0.2;
+
+    /// <summary>
     /// Fraction of the Complete trials that form the "good" group: ceil(Gamma × n), capped by <see cref="MaxGood"/>.
     /// Default 0.2 (Optuna uses 0.1): with <see cref="RankWeighting"/> the larger group keeps diversity while the best
     /// members still dominate the proposals.
@@ -101,6 +109,7 @@ public sealed record TpeOptions
         if (!(BandwidthFactor > 0) || double.IsInfinity(BandwidthFactor)) throw Bad(nameof(BandwidthFactor), BandwidthFactor, "must be a finite number > 0");
         if (!(Gamma > 0 && Gamma <= 1)) throw Bad(nameof(Gamma), Gamma, "must be in (0, 1]");
         if (MaxGood < 1) throw Bad(nameof(MaxGood), MaxGood, "must be ≥ 1");
+        if (!(CoordinateKeepRate >= 0 && CoordinateKeepRate < 1)) throw Bad(nameof(CoordinateKeepRate), CoordinateKeepRate, "must be in [0, 1)");
         if (Group && !Multivariate) throw Bad(nameof(Group), Group, "needs Multivariate = true");
     }
 

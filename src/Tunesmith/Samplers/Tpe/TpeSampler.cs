@@ -194,7 +194,7 @@ public sealed class TpeSampler : ISampler
 
         var good = new ParzenEstimator(dims, goodValues, goodWeights, Options, joint);
         var bad = new ParzenEstimator(dims, badValues, badWeights, Options, joint);
-        var candidates = good.Sample(context.Random, Options.EiCandidates, joint ? (int)Math.Round(Options.RecombinedCandidates * Options.EiCandidates) : 0);
+        var candidates = good.Sample(context.Random, Options.EiCandidates, joint ? (int)Math.Round(Options.RecombinedCandidates * Options.EiCandidates) : 0, joint ? Options.CoordinateKeepRate : 0);
         var count = Options.EiCandidates;
         var goodLog = new double[count];
         var badLog = new double[count];

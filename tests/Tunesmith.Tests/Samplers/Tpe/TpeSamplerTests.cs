@@ -147,6 +147,26 @@ public sealed class TpeSamplerTests
         Assert.True(tpe < 0.5 * random, $"median best: TPE {tpe}, random {random}");
     }
 
+    /// <summary>For each trial after the start-up ones, the most coordinates it shares exactly with one earlier trial.</summary>
+    private static int[] SharedCoordinates(double keepRate)
+    {
+        var study = NewStudy(new TpeSampler(new TpeOptions { Seed = 5, CoordinateKeepRate = keepRate, StartupTrials = 10 }));
+        study.Optimize(t => Enumerable.Range(0, 6).Sum(i => Math.Pow(t.SuggestFloat($"x{i}", -5, 5) - 1, 2)), trials: 40);
+        var points = study.Trials.Select(t => Enumerable.Range(0, 6).Select(i => (double)t.Params[$"x{i}"]!).ToArray()).ToList();
+        return Enumerable.Range(10, points.Count - 10)
+            .Select(n => points.Take(n).Max(earlier => earlier.Zip(points[n]).Count(p => p.First == p.Second))).ToArray();
+    }
+
+    [Fact]
+    public void Candidates_keep_coordinates_of_a_good_trial_at_the_keep_rate_and_always_move_one()
+    {
+        var kept = SharedCoordinates(keepRate: 0.9);
+        Assert.True(kept.Count(k => k >= 3) > kept.Length / 2, $"shared coordinates with keep rate 0.9: {string.Join(",", kept)}");
+        Assert.DoesNotContain(6, kept);
+        // Drawing every coordinate from its kernel never lands exactly on an earlier value.
+        Assert.All(SharedCoordinates(keepRate: 0), k => Assert.Equal(0, k));
+    }
+
     [Fact]
     public void Conditional_branch_parameters_are_modelled_in_groups()
     {
