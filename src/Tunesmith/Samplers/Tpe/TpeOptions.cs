@@ -9,8 +9,11 @@ public sealed record TpeOptions
     /// <summary>Seed for reproducible runs; null for a random one. Default null.</summary>
     public int? Seed { get; init; }
 
-    /// <summary>Trials drawn at random before the model takes over (Complete or Pruned trials counted). Default 10.</summary>
-    public int StartupTrials { get; init; } = 10;
+    /// <summary>
+    /// Trials drawn at random before the model takes over (Complete or Pruned trials counted). Default 6 (Optuna uses 10):
+    /// the prior kernel keeps exploring, so the model can start earlier; chosen on the quality benchmark with 500 held-out seeds.
+    /// </summary>
+    public int StartupTrials { get; init; } = 6;
 
     /// <summary>Candidates drawn from the "good" density per proposal; the one with the best density ratio wins. Default 24.</summary>
     public int EiCandidates { get; init; } = 24;
