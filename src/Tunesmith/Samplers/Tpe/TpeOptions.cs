@@ -11,7 +11,7 @@ public sealed record TpeOptions
 
     /// <summary>
     /// Trials drawn at random before the model takes over (Complete or Pruned trials counted). Default 6 (Optuna uses 10):
-    /// the prior kernel keeps exploring, so the model can start earlier; chosen on the quality benchmark with 500 held-out seeds.
+    /// the prior kernel keeps exploring, so the model can start earlier; chosen on the quality benchmark with held-out seeds (docs/TPE.md).
     /// </summary>
     public int StartupTrials { get; init; } = 6;
 
