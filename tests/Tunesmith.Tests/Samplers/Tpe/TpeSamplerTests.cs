@@ -167,6 +167,28 @@ public sealed class TpeSamplerTests
         Assert.All(SharedCoordinates(keepRate: 0), k => Assert.Equal(0, k));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_model_takes_over_after_the_start_up_trials(bool multivariate)
+    {
+        // The same seed with the model held back for good: the start-up proposals are exactly those random draws, and
+        // the ones after them are not.
+        double[] Xs(int startup)
+        {
+            var study = NewStudy(new TpeSampler(new TpeOptions { Seed = 11, Multivariate = multivariate, StartupTrials = startup }));
+            study.Optimize(t => Math.Abs(t.SuggestFloat("x", 0, 1) - 0.2) + Math.Abs(t.SuggestFloat("y", 0, 1) - 0.7), trials: 40);
+            return study.Trials.Select(t => (double)t.Params["x"]!).ToArray();
+        }
+        var model = Xs(startup: 6);
+        var random = Xs(startup: 1000);
+        Assert.Equal(random.Take(6), model.Take(6));
+        Assert.NotEqual(random[6], model[6]);
+        // Once modelled, proposals gather near the optimum (x = 0.2) far more than uniform draws do.
+        Assert.True(model.Skip(20).Count(x => Math.Abs(x - 0.2) < 0.1) > 2 * random.Skip(20).Count(x => Math.Abs(x - 0.2) < 0.1),
+            $"near 0.2 after 20 trials: model {model.Skip(20).Count(x => Math.Abs(x - 0.2) < 0.1)}, random {random.Skip(20).Count(x => Math.Abs(x - 0.2) < 0.1)}");
+    }
+
     [Fact]
     public void Conditional_branch_parameters_are_modelled_in_groups()
     {
