@@ -108,7 +108,7 @@ internal sealed class ParzenEstimator
                 logNorm[k] = below < -8.5 && above > 8.5 ? 0.0 : NormalMath.LogMass(below, above);
                 logSigma[k] = Math.Log(sigma[k]);
                 _constant[k] -= logNorm[k];
-                if (continuous) _constant[k] -= logSigma[k] + NormalMath.LogSqrt2Pi;
+                if (continuous) _constant[k] -= (options.UnnormalizedKernels ? 0 : logSigma[k]) + NormalMath.LogSqrt2Pi;
             }
             _mu[j] = mu;
             _sigma[j] = sigma;

@@ -94,6 +94,14 @@ public sealed record TpeOptions
     /// </summary>
     public double Gamma { get; init; } = 0.2;
 
+    /// <summary>
+    /// Score candidates with continuous kernels at their height rather than their density (no 1/σ factor), as Optuna
+    /// 3.x did. With Scott bandwidths in many dimensions the broad prior kernel then outweighs every observation in both
+    /// densities, and the ratio becomes roughly "near good trials, not near bad ones". Default false; it exists to
+    /// reproduce Optuna 3.1 on the quality benchmark (docs/TPE.md).
+    /// </summary>
+    public bool UnnormalizedKernels { get; init; }
+
     /// <summary>Most trials in the "good" group. Default 40.</summary>
     public int MaxGood { get; init; } = 40;
 

@@ -33,6 +33,29 @@ public sealed class ParzenEstimatorTests
     }
 
     [Fact]
+    public void Unnormalized_kernels_score_each_continuous_kernel_by_its_height()
+    {
+        // Optuna 3.x's scoring: each kernel's density times its bandwidth, so the broad prior outweighs narrow kernels.
+        var dims = new[] { ParamEncoding.For(new FloatDistribution(0, 1)), ParamEncoding.For(new FloatDistribution(-3, 3)) };
+        var observations = new[] { 0.2, 0.3, 0.8, 0.1, 0.5, 0.55 };
+        var options = new TpeOptions { ScottBandwidth = true, UnnormalizedKernels = true };
+        var estimator = new ParzenEstimator(dims, observations, [1, 1, 1], options, joint: true);
+        var points = new[] { 0.2, 0.3, 0.9, 0.9, 0.0, 1.0 };
+        var logPdf = new double[3];
+        estimator.LogPdf(points, logPdf);
+
+        var sigma = Math.Clamp(0.2 * Math.Pow(3, -1.0 / 6), 1.0 / Math.Min(100, 1 + 4), 1);
+        for (var i = 0; i < 3; i++)
+        {
+            var p = 0.25 * TruncatedNormalPdf(points[2 * i], 0.5, 1) * TruncatedNormalPdf(points[2 * i + 1], 0.5, 1);
+            for (var k = 0; k < 3; k++)
+                p += 0.25 * sigma * sigma
+                    * TruncatedNormalPdf(points[2 * i], observations[2 * k], sigma) * TruncatedNormalPdf(points[2 * i + 1], observations[2 * k + 1], sigma);
+            Assert.Equal(Math.Log(p), logPdf[i], 9);
+        }
+    }
+
+    [Fact]
     public void Discrete_probabilities_sum_to_one_over_the_values()
     {
         var dims = new[] { ParamEncoding.For(new IntDistribution(1, 9, Step: 2)) };
