@@ -11,46 +11,30 @@ public sealed class ParzenEstimatorTests
     private static double TruncatedNormalPdf(double x, double mu, double s) =>
         Math.Exp(-0.5 * Math.Pow((x - mu) / s, 2)) / (s * Math.Sqrt(2 * Math.PI)) / (Phi((1 - mu) / s) - Phi(-mu / s));
 
-    [Fact]
-    public void Joint_log_density_equals_the_weighted_mixture_of_truncated_normals()
+    /// <param name="unnormalized">
+    /// Optuna 3.x's scoring: each continuous kernel at its height (density × bandwidth), so the broad prior outweighs
+    /// narrow kernels.
+    /// </param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Joint_log_density_equals_the_weighted_mixture_of_truncated_normals(bool unnormalized)
     {
         var dims = new[] { ParamEncoding.For(new FloatDistribution(0, 1)), ParamEncoding.For(new FloatDistribution(-3, 3)) };
         var observations = new[] { 0.2, 0.3, 0.8, 0.1, 0.5, 0.55, 0.9, 0.95 };
-        var options = new TpeOptions { ScottBandwidth = true };
+        var options = new TpeOptions { ScottBandwidth = true, UnnormalizedKernels = unnormalized };
         var estimator = new ParzenEstimator(dims, observations, [1, 1, 1, 1], options, joint: true);
         var points = new[] { 0.2, 0.3, 0.9, 0.9, 0.5, 0.45, 0.0, 1.0 };
         var logPdf = new double[4];
         estimator.LogPdf(points, logPdf);
 
         var sigma = Math.Clamp(0.2 * Math.Pow(4, -1.0 / 6), 1.0 / Math.Min(100, 1 + 5), 1);
+        var height = unnormalized ? sigma * sigma : 1.0; // the prior's σ is 1 in both dimensions
         for (var i = 0; i < 4; i++)
         {
             var p = 0.2 * TruncatedNormalPdf(points[2 * i], 0.5, 1) * TruncatedNormalPdf(points[2 * i + 1], 0.5, 1);
             for (var k = 0; k < 4; k++)
-                p += 0.2 * TruncatedNormalPdf(points[2 * i], observations[2 * k], sigma) * TruncatedNormalPdf(points[2 * i + 1], observations[2 * k + 1], sigma);
-            Assert.Equal(Math.Log(p), logPdf[i], 9);
-        }
-    }
-
-    [Fact]
-    public void Unnormalized_kernels_score_each_continuous_kernel_by_its_height()
-    {
-        // Optuna 3.x's scoring: each kernel's density times its bandwidth, so the broad prior outweighs narrow kernels.
-        var dims = new[] { ParamEncoding.For(new FloatDistribution(0, 1)), ParamEncoding.For(new FloatDistribution(-3, 3)) };
-        var observations = new[] { 0.2, 0.3, 0.8, 0.1, 0.5, 0.55 };
-        var options = new TpeOptions { ScottBandwidth = true, UnnormalizedKernels = true };
-        var estimator = new ParzenEstimator(dims, observations, [1, 1, 1], options, joint: true);
-        var points = new[] { 0.2, 0.3, 0.9, 0.9, 0.0, 1.0 };
-        var logPdf = new double[3];
-        estimator.LogPdf(points, logPdf);
-
-        var sigma = Math.Clamp(0.2 * Math.Pow(3, -1.0 / 6), 1.0 / Math.Min(100, 1 + 4), 1);
-        for (var i = 0; i < 3; i++)
-        {
-            var p = 0.25 * TruncatedNormalPdf(points[2 * i], 0.5, 1) * TruncatedNormalPdf(points[2 * i + 1], 0.5, 1);
-            for (var k = 0; k < 3; k++)
-                p += 0.25 * sigma * sigma
-                    * TruncatedNormalPdf(points[2 * i], observations[2 * k], sigma) * TruncatedNormalPdf(points[2 * i + 1], observations[2 * k + 1], sigma);
+                p += 0.2 * height * TruncatedNormalPdf(points[2 * i], observations[2 * k], sigma) * TruncatedNormalPdf(points[2 * i + 1], observations[2 * k + 1], sigma);
             Assert.Equal(Math.Log(p), logPdf[i], 9);
         }
     }
