@@ -202,9 +202,10 @@ public sealed class TpeSampler : ISampler
         bad.LogPdf(candidates, badLog);
         var best = 0;
         var bestScore = double.NegativeInfinity;
+        var badExponent = joint ? Options.BadDensityExponent : 1.0;
         for (var c = 0; c < count; c++)
         {
-            var score = goodLog[c] - badLog[c];
+            var score = goodLog[c] - badExponent * badLog[c];
             // A point another worker is evaluating right now is worth nothing twice: take any other candidate first.
             if (IsPending(candidates.AsSpan(c * d, d), liars)) score = double.MinValue;
             if (score > bestScore)

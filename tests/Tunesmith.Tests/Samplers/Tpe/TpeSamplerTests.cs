@@ -190,6 +190,40 @@ public sealed class TpeSamplerTests
             $"near 0.2 after 20 trials: model {NearOptimumLate(model)}, random {NearOptimumLate(random)}");
     }
 
+    [Theory]
+    [InlineData(0.0, true)]
+    [InlineData(0.5, false)]
+    [InlineData(1.0, false)]
+    public void The_bad_density_exponent_sets_how_much_the_bad_trials_steer_a_joint_proposal(double exponent, bool sameProposal)
+    {
+        // Two histories with the same good trials and different bad ones: the candidates are drawn from the good density
+        // alone, so with exponent 0 the proposals must match and otherwise the bad trials must change them.
+        (double, double) NextProposal(int badSeed)
+        {
+            var study = NewStudy(new TpeSampler(new TpeOptions { Seed = 8, BadDensityExponent = exponent }));
+            var bad = new Random(badSeed);
+            var points = new[] { (0.30, 0.30), (0.35, 0.28), (0.27, 0.36), (0.33, 0.33) }
+                .Concat(Enumerable.Range(0, 16).Select(_ => (bad.NextDouble(), bad.NextDouble()))).ToArray();
+            foreach (var (x, y) in points) study.Enqueue(new Dictionary<string, object?> { ["x"] = x, ["y"] = y });
+            study.Optimize(t =>
+            {
+                t.SuggestFloat("x", 0, 1);
+                t.SuggestFloat("y", 0, 1);
+                return t.Number < 4 ? t.Number : 10 + t.Number;
+            }, trials: points.Length);
+            var trial = study.Ask();
+            return (trial.SuggestFloat("x", 0, 1), trial.SuggestFloat("y", 0, 1));
+        }
+        Assert.Equal(sameProposal, NextProposal(badSeed: 1) == NextProposal(badSeed: 2));
+    }
+
+    [Fact]
+    public void Bad_density_exponent_must_be_finite_and_not_negative()
+    {
+        Assert.Throws<ArgumentException>(() => new TpeSampler(new TpeOptions { BadDensityExponent = -0.5 }));
+        Assert.Throws<ArgumentException>(() => new TpeSampler(new TpeOptions { BadDensityExponent = double.NaN }));
+    }
+
     [Fact]
     public void Conditional_branch_parameters_are_modelled_in_groups()
     {
