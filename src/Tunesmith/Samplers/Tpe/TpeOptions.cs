@@ -106,7 +106,7 @@ public sealed record TpeOptions
     /// With <see cref="Multivariate"/>: joint candidates are scored by l(x) / g(x)^this (good density over a tempered bad
     /// density). In many dimensions the bad density of a candidate varies over orders of magnitude, so the plain ratio
     /// (1) mostly rewards leading away from bad trials; tempering it keeps proposals nearer the good ones. Default 0.5,
-    /// chosen on the quality benchmark with 700 held-out seeds (docs/TPE.md); 0 would ignore the bad trials. The
+    /// chosen on the quality benchmark with 600 held-out seeds (docs/TPE.md); 0 would ignore the bad trials. The
     /// univariate sampler scores each parameter by the plain ratio, where tempering did not help.
     /// </summary>
     public double BadDensityExponent { get; init; } = 0.5;
