@@ -105,11 +105,11 @@ public sealed record TpeOptions
     /// <summary>
     /// With <see cref="Multivariate"/>: joint candidates are scored by l(x) / g(x)^this (good density over a tempered bad
     /// density). In many dimensions the bad density of a candidate varies over orders of magnitude, so the plain ratio
-    /// (1) mostly rewards leading away from bad trials; tempering it keeps proposals nearer the good ones. Default 0.5,
+    /// (1) mostly rewards leading away from bad trials; tempering it keeps proposals nearer the good ones. Default 0.4,
     /// chosen on the quality benchmark with 600 held-out seeds (docs/TPE.md); 0 would ignore the bad trials. The
     /// univariate sampler scores each parameter by the plain ratio, where tempering did not help.
     /// </summary>
-    public double BadDensityExponent { get; init; } = 0.5;
+    public double BadDensityExponent { get; init; } = 0.4;
 
     /// <summary>Most trials in the "good" group. Default 40.</summary>
     public int MaxGood { get; init; } = 40;
