@@ -48,7 +48,13 @@ public sealed record SpaceShape(int Continuous, int Discrete, int Categorical, b
 /// <summary>What <see cref="AutoSampler"/> chose and why.</summary>
 /// <param name="Sampler">The registry name of the chosen sampler (<c>grid</c>, <c>gp</c>, <c>tpe</c>, <c>cmaes</c>).</param>
 /// <param name="Reason">One sentence a user can read in logs and reports.</param>
-public sealed record AutoChoice(string Sampler, string Reason);
+/// <param name="Options">Study-file options the chosen sampler is built with (none: its defaults).</param>
+public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictionary<string, object?>? Options = null)
+{
+    /// <summary>TPE that models the parameters of each branch of a conditional space jointly (multivariate, grouped).</summary>
+    internal static IReadOnlyDictionary<string, object?> GroupedTpe { get; } =
+        new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true };
+}
 
 /// <summary>
 /// The default sampler of a study file: picks grid search, Gaussian-process BO, TPE or CMA-ES from the shape of the space
@@ -105,7 +111,7 @@ public class AutoSampler : ISampler
                 return new("grid", $"every parameter is discrete and the grid has only {grid} points");
         }
         if (shape.Conditional && Has("tpe"))
-            return new("tpe", "the space is conditional: TPE models each branch on the trials that have it");
+            return new("tpe", "the space is conditional: TPE models each branch jointly on the trials that have it", AutoChoice.GroupedTpe);
         var shortRun = budget is { } limit && limit <= MaxGpBudget;
         if (shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp"))
             return new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient");
@@ -132,9 +138,9 @@ public class AutoSampler : ISampler
         var available = SamplerRegistry.Names.Where(n => !string.Equals(n, "auto", StringComparison.OrdinalIgnoreCase)).ToArray();
         var choice = request.Space is { } space
             ? Decide(SpaceShape.Of(space), request.TrialBudget, available)
-            : available.Contains("tpe") ? new AutoChoice("tpe", "the space is defined by the objective as it runs: TPE handles any shape")
+            : available.Contains("tpe") ? new AutoChoice("tpe", "the space is defined by the objective as it runs: TPE handles any shape", AutoChoice.GroupedTpe)
             : new AutoChoice("random", "no model-based sampler is available");
-        var inner = SamplerRegistry.Create(choice.Sampler, request with { Options = new Dictionary<string, object?>() });
+        var inner = SamplerRegistry.Create(choice.Sampler, request with { Options = choice.Options ?? new Dictionary<string, object?>() });
         return inner is IFiniteSampler finite ? new FiniteAutoSampler(finite, choice) : new AutoSampler(inner, choice);
     }
 

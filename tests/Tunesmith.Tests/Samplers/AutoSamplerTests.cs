@@ -1,5 +1,6 @@
 using Tunesmith.Execution;
 using Tunesmith.Samplers;
+using Tunesmith.Samplers.Tpe;
 using Tunesmith.Spaces;
 using Tunesmith.Storage;
 using Xunit;
@@ -64,6 +65,19 @@ public sealed class AutoSamplerTests
 
         var branched = new SearchSpace().Branch("kernel", ("linear", s => s.Float("C", 1e-3, 1e3, log: true)), ("rbf", s => s.Float("gamma", 1e-4, 1, log: true)));
         Assert.True(SpaceShape.Of(branched).Conditional);
+    }
+
+    [Fact]
+    public void Auto_models_each_branch_of_a_conditional_space_jointly()
+    {
+        var branched = new SearchSpace().Branch("kernel",
+            ("linear", s => s.Float("C", 1e-3, 1e3, log: true)),
+            ("rbf", s => s.Float("gamma", 1e-4, 1, log: true).Float("C", 1e-3, 1e3, log: true)));
+        TpeOptions Tpe(SearchSpace? space) =>
+            ((TpeSampler)((AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1, space, 100))).Inner).Options;
+        Assert.True(Tpe(branched) is { Multivariate: true, Group: true });
+        // A space defined by the objective as it runs may branch too.
+        Assert.True(Tpe(null) is { Multivariate: true, Group: true });
     }
 
     [Fact]

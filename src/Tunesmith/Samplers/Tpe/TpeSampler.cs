@@ -202,7 +202,9 @@ public sealed class TpeSampler : ISampler
         bad.LogPdf(candidates, badLog);
         var best = 0;
         var bestScore = double.NegativeInfinity;
-        var badExponent = joint ? Options.BadDensityExponent : 1.0;
+        // A tempered bad density for joint groups only: one parameter's bad density spans no orders of magnitude, and a
+        // tempered branch choice locks onto the first good branch.
+        var badExponent = joint && d > 1 ? Options.BadDensityExponent : 1.0;
         for (var c = 0; c < count; c++)
         {
             var score = goodLog[c] - badExponent * badLog[c];

@@ -190,31 +190,42 @@ public sealed class TpeSamplerTests
             $"near 0.2 after 20 trials: model {NearOptimumLate(model)}, random {NearOptimumLate(random)}");
     }
 
+    /// <summary>
+    /// The next proposal after four good trials (the same in every history) and 16 bad ones drawn with <paramref name="badSeed"/>.
+    /// Candidates are drawn from the good density alone, so only the score can make the bad trials matter.
+    /// </summary>
+    private static double[] ProposalAfterBadTrials(int badSeed, double exponent, int dimensions)
+    {
+        var study = NewStudy(new TpeSampler(new TpeOptions { Seed = 8, BadDensityExponent = exponent }));
+        var bad = new Random(badSeed);
+        var good = new[] { 0.30, 0.35, 0.27, 0.33 };
+        var points = good.Select((g, i) => Enumerable.Range(0, dimensions).Select(j => g + 0.01 * i * j).ToArray())
+            .Concat(Enumerable.Range(0, 16).Select(_ => Enumerable.Range(0, dimensions).Select(_ => bad.NextDouble()).ToArray())).ToArray();
+        foreach (var p in points) study.Enqueue(Enumerable.Range(0, dimensions).ToDictionary(j => $"x{j}", j => (object?)p[j]));
+        study.Optimize(t =>
+        {
+            for (var j = 0; j < dimensions; j++) t.SuggestFloat($"x{j}", 0, 1);
+            return t.Number < 4 ? t.Number : 10 + t.Number;
+        }, trials: points.Length);
+        var trial = study.Ask();
+        return Enumerable.Range(0, dimensions).Select(j => trial.SuggestFloat($"x{j}", 0, 1)).ToArray();
+    }
+
     [Theory]
     [InlineData(0.0, true)]
     [InlineData(0.5, false)]
     [InlineData(1.0, false)]
     public void The_bad_density_exponent_sets_how_much_the_bad_trials_steer_a_joint_proposal(double exponent, bool sameProposal)
     {
-        // Two histories with the same good trials and different bad ones: the candidates are drawn from the good density
-        // alone, so with exponent 0 the proposals must match and otherwise the bad trials must change them.
-        (double, double) NextProposal(int badSeed)
-        {
-            var study = NewStudy(new TpeSampler(new TpeOptions { Seed = 8, BadDensityExponent = exponent }));
-            var bad = new Random(badSeed);
-            var points = new[] { (0.30, 0.30), (0.35, 0.28), (0.27, 0.36), (0.33, 0.33) }
-                .Concat(Enumerable.Range(0, 16).Select(_ => (bad.NextDouble(), bad.NextDouble()))).ToArray();
-            foreach (var (x, y) in points) study.Enqueue(new Dictionary<string, object?> { ["x"] = x, ["y"] = y });
-            study.Optimize(t =>
-            {
-                t.SuggestFloat("x", 0, 1);
-                t.SuggestFloat("y", 0, 1);
-                return t.Number < 4 ? t.Number : 10 + t.Number;
-            }, trials: points.Length);
-            var trial = study.Ask();
-            return (trial.SuggestFloat("x", 0, 1), trial.SuggestFloat("y", 0, 1));
-        }
-        Assert.Equal(sameProposal, NextProposal(badSeed: 1) == NextProposal(badSeed: 2));
+        // Two histories with the same good trials and different bad ones: with exponent 0 the proposals must match.
+        Assert.Equal(sameProposal, ProposalAfterBadTrials(1, exponent, dimensions: 2).SequenceEqual(ProposalAfterBadTrials(2, exponent, dimensions: 2)));
+    }
+
+    [Fact]
+    public void A_lone_parameter_is_scored_by_the_plain_ratio_whatever_the_exponent()
+    {
+        // Tempering is for joint groups; one parameter (here the whole multivariate space) keeps l/g, so the bad trials count.
+        Assert.False(ProposalAfterBadTrials(1, exponent: 0, dimensions: 1).SequenceEqual(ProposalAfterBadTrials(2, exponent: 0, dimensions: 1)));
     }
 
     [Fact]
