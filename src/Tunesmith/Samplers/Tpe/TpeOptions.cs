@@ -104,11 +104,12 @@ public sealed record TpeOptions
 
     /// <summary>
     /// With <see cref="Multivariate"/>: candidates for a group of two or more parameters are scored by l(x) / g(x)^this
-    /// (good density over a tempered bad density). In many dimensions the bad density of a candidate varies over orders of magnitude, so the plain ratio
-    /// (1) mostly rewards leading away from bad trials; tempering it keeps proposals nearer the good ones. Default 0.4,
-    /// chosen on the quality benchmark with 600 held-out seeds (docs/TPE.md); 0 would ignore the bad trials. A lone
-    /// parameter (the univariate sampler, or a group of one such as a conditional space's branch choice) is scored by the
-    /// plain ratio: there tempering did not help, and on a branch choice it locked onto the first good branch.
+    /// (good density over a tempered bad density). In many dimensions the bad density of candidates varies over orders
+    /// of magnitude, so the plain ratio (1) mostly rewards leading away from bad trials; tempering it keeps proposals
+    /// nearer the good ones. Default 0.4, chosen on the quality benchmark with 600 held-out seeds (docs/TPE.md); 0 would
+    /// ignore the bad trials. A lone parameter (the univariate sampler, or a group of one such as a conditional space's
+    /// branch choice) is scored by the plain ratio: there tempering did not help, and on a branch choice it locked onto
+    /// the first good branch.
     /// </summary>
     public double BadDensityExponent { get; init; } = 0.4;
 
