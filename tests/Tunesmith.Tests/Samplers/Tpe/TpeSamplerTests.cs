@@ -119,6 +119,22 @@ public sealed class TpeSamplerTests
     }
 
     [Fact]
+    public void Parallel_joint_asks_with_the_constant_liar_spread_out_despite_the_tempered_ratio()
+    {
+        // The liar works through the bad density, which the joint score tempers: it must still keep workers apart.
+        static double ClosestPairOfEightConcurrentAsks(int seed, bool constantLiar)
+        {
+            var study = NewStudy(new TpeSampler(new TpeOptions { Seed = seed, ConstantLiar = constantLiar }));
+            study.Optimize(t => Enumerable.Range(0, 4).Sum(i => Math.Pow(t.SuggestFloat($"x{i}", -5, 5) - 1, 2)), trials: 40);
+            var points = Enumerable.Range(0, 8).Select(_ => study.Ask()).Select(t => Enumerable.Range(0, 4).Select(i => t.SuggestFloat($"x{i}", -5, 5)).ToArray()).ToList();
+            return points.SelectMany((a, i) => points.Skip(i + 1).Select(b => Math.Sqrt(a.Zip(b).Sum(p => (p.First - p.Second) * (p.First - p.Second))))).Min();
+        }
+        var withLiar = Enumerable.Range(0, 6).Average(seed => ClosestPairOfEightConcurrentAsks(seed, constantLiar: true));
+        var withoutLiar = Enumerable.Range(0, 6).Average(seed => ClosestPairOfEightConcurrentAsks(seed, constantLiar: false));
+        Assert.True(withLiar > 1.5 * withoutLiar, $"closest pair of 8 concurrent asks: {withLiar:F3} with the liar, {withoutLiar:F3} without");
+    }
+
+    [Fact]
     public void Tpe_beats_random_search_in_median_over_seeds()
     {
         static double Sphere(Trial t)
