@@ -53,7 +53,7 @@ public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictiona
 {
     /// <summary>TPE that models the parameters of each branch of a conditional space jointly (multivariate, grouped).</summary>
     internal static IReadOnlyDictionary<string, object?> GroupedTpe { get; } =
-        new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true };
+        new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true }.AsReadOnly();
 }
 
 /// <summary>
