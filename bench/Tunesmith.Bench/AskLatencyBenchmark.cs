@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Samplers;
 using Tunesmith.Storage;
 

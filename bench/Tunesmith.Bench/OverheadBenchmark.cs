@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime;
 using System.Text;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Samplers;
 using Tunesmith.Storage;
 

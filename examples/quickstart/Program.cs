@@ -4,6 +4,7 @@
 //
 //   dotnet run --project examples/quickstart
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Samplers;
 using Tunesmith.Spaces;
 

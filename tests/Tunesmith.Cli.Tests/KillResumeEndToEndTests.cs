@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Storage;
 using Tunesmith.Tests.Storage;
 

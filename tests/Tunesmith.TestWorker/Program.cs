@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Samplers;
 
 // Usage: Tunesmith.TestWorker --storage URL --study NAME --trials BUDGET [--parallel N] [--seed S]

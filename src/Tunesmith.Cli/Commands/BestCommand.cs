@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Execution.Commands;
 
 namespace Tunesmith.Cli.Commands;

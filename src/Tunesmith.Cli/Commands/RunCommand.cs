@@ -2,6 +2,7 @@ using System.CommandLine;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Cli.Internal.Progress;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Execution.Commands;
 
 namespace Tunesmith.Cli.Commands;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Spectre.Console;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Spaces;
 using Tunesmith.Storage;
 

@@ -1,5 +1,6 @@
 using Tunesmith.Cli.Internal.Progress;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Execution.Commands;
 using Tunesmith.Execution.Resources;
 using Tunesmith.Reporting;

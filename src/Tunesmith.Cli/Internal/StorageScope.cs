@@ -1,4 +1,5 @@
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Storage;
 
 namespace Tunesmith.Cli.Internal;

@@ -1,4 +1,3 @@
-using Tunesmith.Execution;
 
 namespace Tunesmith.Schedulers;
 

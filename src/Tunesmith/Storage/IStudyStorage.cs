@@ -1,4 +1,3 @@
-using Tunesmith.Execution;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Storage;
@@ -24,9 +23,6 @@ public sealed record StudySummary(StudyRecord Study, IReadOnlyDictionary<TrialSt
     /// <summary>Number of trials in a state (0 when none).</summary>
     public int Count(TrialState state) => Counts.TryGetValue(state, out var n) ? n : 0;
 }
-
-/// <summary>Changes to a study's trials since a cursor: the trials that changed, and the cursor to pass next time.</summary>
-public sealed record TrialChanges(IReadOnlyList<FrozenTrial> Trials, long Cursor);
 
 /// <summary>What to write to a running trial in one transaction. Empty collections write nothing.</summary>
 public sealed record TrialUpdate

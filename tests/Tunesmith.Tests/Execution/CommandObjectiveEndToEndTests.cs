@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Execution.Commands;
 using Tunesmith.Execution.Resources;
 using Tunesmith.Spaces;

@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Xunit;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Samplers;
 using Tunesmith.Samplers.Sobol;
 using Tunesmith.Spaces;

@@ -1,5 +1,6 @@
 using FsCheck.Xunit;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Spaces.Spec;
 
 namespace Tunesmith.Tests.Spec;

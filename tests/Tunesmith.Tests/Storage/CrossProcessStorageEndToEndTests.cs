@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Storage;
 using Tunesmith.Storage.Sql;
 using Xunit;

@@ -1,5 +1,6 @@
 using Npgsql;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Storage;
 using Tunesmith.Storage.Sql;
 using Xunit;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Storage;
 using Tunesmith.Storage.Sql;
 using Xunit;

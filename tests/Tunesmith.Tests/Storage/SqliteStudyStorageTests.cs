@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Samplers;
 using Tunesmith.Storage;
 using Tunesmith.Storage.Sql;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Execution.Commands;
 using Tunesmith.Spaces;
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Tunesmith.Execution;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Samplers.CmaEs;

@@ -1,4 +1,3 @@
-using Tunesmith.Execution;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Samplers.Gp;

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Tunesmith.Execution;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Samplers.Tpe;

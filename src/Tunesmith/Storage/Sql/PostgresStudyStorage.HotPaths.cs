@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
-using Tunesmith.Execution;
 using Tunesmith.Spaces;
 using static Tunesmith.Storage.Sql.SqlCommandExtensions;
 

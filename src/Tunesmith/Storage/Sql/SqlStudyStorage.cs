@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
 using Polly.Retry;
-using Tunesmith.Execution;
 using Tunesmith.Spaces;
 using static Tunesmith.Storage.Sql.SqlCommandExtensions;
 

@@ -1,5 +1,6 @@
 using FsCheck.Xunit;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Samplers.CmaEs;
 using Tunesmith.Spaces;
 

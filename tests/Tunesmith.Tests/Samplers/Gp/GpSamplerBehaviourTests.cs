@@ -1,4 +1,5 @@
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Samplers;
 using Tunesmith.Samplers.Gp;
 using Xunit;

@@ -1,5 +1,6 @@
 using FsCheck.Xunit;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Samplers;
 using Tunesmith.Samplers.Gp;
 using Tunesmith.Spaces;
@@ -20,7 +21,7 @@ public sealed class GpSamplerPropertyTests
         study.Optimize(t => space.Sum(p => (ParamValues.Format(t.Suggest(p.Name, p.Distribution)).GetHashCode(StringComparison.Ordinal) & 1023) / 1024.0), trials: 8);
 
         var history = new StudyHistory(study.Name, Direction.Minimize);
-        history.Apply(new Tunesmith.Storage.TrialChanges(study.Trials, 0));
+        history.Apply(new Tunesmith.Trials.TrialChanges(study.Trials, 0));
         for (var n = 0; n < 3; n++)
         {
             var context = new SamplingContext(history, new FrozenTrial { Id = 1000 + n, Number = 1000 + n, State = TrialState.Running }, TrialRandom.Create(seed, 1000 + n));

@@ -2,6 +2,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using Tunesmith.Execution;
+using Tunesmith.Trials;
 using Tunesmith.Samplers;
 using Tunesmith.Samplers.Tpe;
 using Tunesmith.Spaces;

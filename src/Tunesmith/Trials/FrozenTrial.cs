@@ -1,6 +1,6 @@
 using Tunesmith.Spaces;
 
-namespace Tunesmith.Execution;
+namespace Tunesmith.Trials;
 
 /// <summary>Whether the objective is minimized or maximized.</summary>
 public enum Direction

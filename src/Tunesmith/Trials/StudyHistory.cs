@@ -1,6 +1,4 @@
-using Tunesmith.Storage;
-
-namespace Tunesmith.Execution;
+namespace Tunesmith.Trials;
 
 /// <summary>
 /// A study's trials as this process last read them, kept up to date by incremental reads (only what changed since
@@ -56,7 +54,7 @@ public sealed class StudyHistory
     }
 
     /// <summary>Merges changes read from storage.</summary>
-    public void Apply(TrialChanges changes)
+    internal void Apply(TrialChanges changes)
     {
         lock (_gate)
         {
@@ -95,3 +93,6 @@ public sealed class StudyHistory
         return dense.ToArray();
     }
 }
+
+/// <summary>Changes to a study's trials since a cursor: the trials that changed, and the cursor to pass next time.</summary>
+public sealed record TrialChanges(IReadOnlyList<FrozenTrial> Trials, long Cursor);
