@@ -1,0 +1,98 @@
+using System.Globalization;
+
+namespace Tunesmith.Backends;
+
+/// <summary>
+/// The layout of a trial's directory (<c>root/trials/n/</c>) and the atomic checkpoint copy between two of them. A
+/// trial's checkpoint is everything its program left in its directory except Tunesmith's own files (logs, params,
+/// outcome, earlier attempts), so programs that already write checkpoints into <c>TUNESMITH_TRIAL_DIR</c> need no change.
+/// </summary>
+public static class TrialDirectories
+{
+    /// <summary>The program's stdout, kept in the trial directory.</summary>
+    public const string StdoutFile = "stdout.log";
+    /// <summary>The program's stderr, kept in the trial directory.</summary>
+    public const string StderrFile = "stderr.log";
+    /// <summary>The trial's params as a JSON object.</summary>
+    public const string ParamsFile = "params.json";
+    /// <summary>The outcome (and, before it, a result the program may write itself).</summary>
+    public const string ResultFile = "result.json";
+    /// <summary>Where a retry moves the files of the earlier attempts that ran in the same directory.</summary>
+    public const string AttemptsFolder = "attempts";
+
+    private static readonly string[] OwnNames = [StdoutFile, StderrFile, ParamsFile, ResultFile, AttemptsFolder];
+
+    /// <summary>The directory of trial <paramref name="directoryNumber"/> under <paramref name="rootDirectory"/>: <c>root/trials/n</c>.</summary>
+    public static string TrialDirectory(string rootDirectory, int directoryNumber) =>
+        Path.GetFullPath(Path.Combine(rootDirectory, "trials", directoryNumber.ToString(CultureInfo.InvariantCulture)));
+
+    /// <summary>True for the names Tunesmith keeps in a trial directory itself (never part of a checkpoint).</summary>
+    public static bool IsOwnFile(string name) => OwnNames.Contains(name, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Copies the checkpoint in <paramref name="sourceDirectory"/> into <paramref name="targetDirectory"/> atomically: the
+    /// new content is written to a temporary directory beside the target, every file flushed to disk, and then renamed
+    /// into place. A target that exists keeps its own files (logs, earlier attempts) and loses its old checkpoint; it
+    /// is renamed aside first and removed after, so a crash between the two renames leaves the old directory beside
+    /// the target under a <c>.replaced-</c> name, never a half-copied checkpoint under the target's name.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The source directory does not exist.</exception>
+    public static async Task CopyCheckpointAsync(string sourceDirectory, string targetDirectory, CancellationToken cancellationToken = default)
+    {
+        var source = Path.GetFullPath(sourceDirectory);
+        var target = Path.GetFullPath(targetDirectory).TrimEnd(Path.DirectorySeparatorChar);
+        if (!Directory.Exists(source)) throw new DirectoryNotFoundException($"no checkpoint to copy: the trial directory {source} does not exist");
+        if (string.Equals(source.TrimEnd(Path.DirectorySeparatorChar), target, StringComparison.Ordinal))
+            throw new ArgumentException("a checkpoint cannot be copied onto its own directory", nameof(targetDirectory));
+        var parent = Path.GetDirectoryName(target) ?? throw new ArgumentException($"'{target}' has no parent directory", nameof(targetDirectory));
+        Directory.CreateDirectory(parent);
+        var name = Path.GetFileName(target);
+        var suffix = Guid.NewGuid().ToString("N")[..12];
+        var temporary = Path.Combine(parent, $".{name}.copy-{suffix}");
+        try
+        {
+            Directory.CreateDirectory(temporary);
+            foreach (var entry in new DirectoryInfo(source).EnumerateFileSystemInfos())
+            {
+                if (IsOwnFile(entry.Name)) continue;
+                await CopyEntryAsync(entry, Path.Combine(temporary, entry.Name), cancellationToken).ConfigureAwait(false);
+            }
+            var targetExists = Directory.Exists(target);
+            if (targetExists)
+                foreach (var entry in new DirectoryInfo(target).EnumerateFileSystemInfos())
+                    if (IsOwnFile(entry.Name))
+                        await CopyEntryAsync(entry, Path.Combine(temporary, entry.Name), cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!targetExists)
+            {
+                Directory.Move(temporary, target);
+                return;
+            }
+            var aside = Path.Combine(parent, $".{name}.replaced-{suffix}");
+            Directory.Move(target, aside);
+            Directory.Move(temporary, target);
+            Directory.Delete(aside, recursive: true);
+        }
+        catch
+        {
+            if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
+            throw;
+        }
+    }
+
+    private static async Task CopyEntryAsync(FileSystemInfo entry, string destination, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (entry is DirectoryInfo directory)
+        {
+            Directory.CreateDirectory(destination);
+            foreach (var child in directory.EnumerateFileSystemInfos())
+                await CopyEntryAsync(child, Path.Combine(destination, child.Name), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        await using var input = new FileStream(entry.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
+        await using var output = new FileStream(destination, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+        await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+        output.Flush(flushToDisk: true);
+    }
+}
