@@ -34,7 +34,7 @@ internal sealed class ReportCommand : Command
         if (top is < 1) throw new CliUsageException($"--top {top}: must be ≥ 1");
         await using var storage = StorageScope.Open(url);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
-        var table = await ReportTable.FromStudyAsync(study, top, ct);
+        var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, top, ct);
         var format = parse.GetValue(_format)!;
         var output = parse.GetValue(_output);
         var text = ReportExporters.Get(format).Render(table);

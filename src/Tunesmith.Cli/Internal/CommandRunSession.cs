@@ -68,7 +68,7 @@ internal static class CommandRunSession
     // The mission's output: every configuration with its score, sorted. The top rows here; `report` has them all.
     private static async Task WriteResultsTableAsync(Study study, string storageUrl, CliConsole console)
     {
-        var table = await ReportTable.FromStudyAsync(study, ResultsTableRows);
+        var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, ResultsTableRows);
         if (table.Rows.Count == 0) return;
         var order = study.Direction == Direction.Maximize ? "highest" : "lowest";
         var more = table.TotalTrials - table.Rows.Count;

@@ -1,4 +1,4 @@
-using Tunesmith.Execution;
+using Tunesmith.Storage;
 
 namespace Tunesmith.Reporting;
 
@@ -82,12 +82,22 @@ public sealed record ReportTable
         };
     }
 
-    /// <summary>Builds the report of a study's trials as its storage holds them now.</summary>
-    public static async Task<ReportTable> FromStudyAsync(Study study, int? top = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Builds the report of a study's trials as <paramref name="storage"/> holds them now. Reports read storage, never a
+    /// running study: the CLI, the dashboard and a library user see the same table.
+    /// </summary>
+    /// <param name="storage">Where the study lives.</param>
+    /// <param name="study">The study, as stored.</param>
+    /// <param name="metric">The objective's name among each trial's metrics.</param>
+    /// <param name="top">Keep only the best <paramref name="top"/> Complete trials; null keeps every trial.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public static async Task<ReportTable> FromStorageAsync(IStudyStorage storage, StudyRecord study, string metric, int? top = null,
+        CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(storage);
         ArgumentNullException.ThrowIfNull(study);
-        var trials = await study.GetTrialsAsync(cancellationToken).ConfigureAwait(false);
-        return Build(trials, study.Direction, study.Metric, study.Name, top);
+        var trials = (await storage.GetTrialsSinceAsync(study.Id, 0, cancellationToken).ConfigureAwait(false)).Trials;
+        return Build(trials, study.Direction, metric, study.Name, top);
     }
 
     // A Complete trial without a value cannot be ranked; it sorts with the Running ones rather than crash the report.

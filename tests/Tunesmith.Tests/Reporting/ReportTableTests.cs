@@ -153,7 +153,7 @@ public sealed class ReportTableTests
     {
         await using var study = await Study.CreateAsync("rep", new StudyOptions { Direction = Direction.Maximize, Sampler = new Tunesmith.Samplers.RandomSampler(seed: 1) });
         study.Optimize(t => t.SuggestFloat("x", 0, 1), trials: 10);
-        var table = await ReportTable.FromStudyAsync(study, top: 3);
+        var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, top: 3);
         Assert.Equal(3, table.Rows.Count);
         var best = study.Trials.OrderByDescending(t => t.Value).Take(3).Select(t => t.Number);
         Assert.Equal(best, table.Rows.Select(r => r.Number));
