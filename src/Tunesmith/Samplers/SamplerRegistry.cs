@@ -1,5 +1,6 @@
 using System.Collections;
 using Tunesmith.Samplers.Sobol;
+using Tunesmith.Samplers.Branches;
 using Tunesmith.Samplers.CmaEs;
 using Tunesmith.Spaces;
 
@@ -20,23 +21,45 @@ public sealed record SamplerRequest(
 public static class SamplerRegistry
 {
     /// <summary>The names <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes", "gp", "auto"];
+    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes", "gp", "rf", "auto"];
 
-    /// <summary>Builds the sampler called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming an unknown sampler or option.</summary>
+    /// <summary>
+    /// Builds the sampler called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming an unknown sampler or option.
+    /// The model-based samplers <c>tpe</c>, <c>gp</c> and <c>rf</c> also take <c>branch_aware: true</c> (and the other
+    /// <see cref="BranchAwareOptions.StudyFileKeys"/>): one model per branch of a conditional space, wrapped in a <see cref="BranchAwareSampler"/>.
+    /// </summary>
     public static ISampler Create(string name, SamplerRequest request)
     {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(request);
         ISampler sampler = name.ToLowerInvariant() switch
         {
             "random" => new RandomSampler(request.Seed),
             "grid" => CreateGrid(request),
             "sobol" => CreateSobol(request),
-            "tpe" => new Tpe.TpeSampler(Tpe.TpeOptions.FromStudyFile(request.Options, request.Seed)),
+            "tpe" => WithBranches("tpe", request, o => new Tpe.TpeSampler(Tpe.TpeOptions.FromStudyFile(o, request.Seed))),
             "cmaes" => new CmaEsSampler(CmaEsOptionsReader.Read(request.Options, request.Seed)),
-            "gp" => new Gp.GpSampler(request.Seed, Gp.GpOptions.FromDictionary(request.Options)),
+            "gp" => WithBranches("gp", request, o => new Gp.GpSampler(request.Seed, Gp.GpOptions.FromDictionary(o))),
+            "rf" => WithBranches("rf", request, o => new Rf.RandomForestSampler(Rf.RandomForestOptions.FromStudyFile(o, request.Seed))),
             "auto" => AutoSampler.Create(request),
             _ => throw new ArgumentException($"unknown sampler '{name}' (known: {string.Join(", ", Names)})"),
         };
         return sampler;
+    }
+
+    // The branch keys are read here; the rest goes to the sampler, which is built once to check its options.
+    private static ISampler WithBranches(string sampler, SamplerRequest request, Func<IReadOnlyDictionary<string, object?>, ISampler> create)
+    {
+        var branches = BranchAwareOptions.FromStudyFile(request.Options, sampler, defaultOn: false, out var rest);
+        var first = create(rest);
+        if (branches is null) return first;
+        var made = false;
+        return new BranchAwareSampler(() =>
+        {
+            if (made) return create(rest);
+            made = true;
+            return first;
+        }, branches);
     }
 
     // sobol: jointly over the study's declarative space when known; options.scramble (default true).
