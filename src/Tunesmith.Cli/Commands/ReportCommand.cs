@@ -1,20 +1,21 @@
 using System.CommandLine;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Reporting;
+using Tunesmith.Reporting.Plots;
 
 namespace Tunesmith.Cli.Commands;
 
-/// <summary><c>tunesmith report --study NAME [--format table|csv|json|md] [--output PATH] [--top K]</c>: every trial, best first.</summary>
+/// <summary><c>tunesmith report --study NAME [--format table|csv|json|md|html] [--output PATH] [--top K]</c>: every trial, best first.</summary>
 internal sealed class ReportCommand : Command
 {
     private readonly CliConsole _console;
     private readonly Option<string> _study = CommonOptions.Study();
     private readonly Option<string?> _storage = CommonOptions.Storage();
-    private readonly Option<string> _format = new("--format") { Description = "table, csv, json or md", DefaultValueFactory = _ => "table", HelpName = "table|csv|json|md" };
+    private readonly Option<string> _format = new("--format") { Description = "table, csv, json, md or html (one self-contained file with plots)", DefaultValueFactory = _ => "table", HelpName = "table|csv|json|md|html" };
     private readonly Option<string?> _output = new("--output", "-o") { Description = "Write the report to this file instead of stdout", HelpName = "PATH" };
     private readonly Option<int?> _top = new("--top") { Description = "Only the K best trials", HelpName = "K" };
 
-    public ReportCommand(CliConsole console) : base("report", "Report every trial of a study, best first (table, CSV, JSON or Markdown)")
+    public ReportCommand(CliConsole console) : base("report", "Report every trial of a study, best first (table, CSV, JSON, Markdown or HTML with plots)")
     {
         _console = console;
         _format.AcceptOnlyFromAmong([.. ReportExporters.Formats, "markdown", "text"]);
@@ -36,6 +37,11 @@ internal sealed class ReportCommand : Command
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
         var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, top, ct);
         var format = parse.GetValue(_format)!;
+        if (ReportExporters.Get(format) is HtmlReportExporter)
+        {
+            var trials = await study.GetTrialsAsync(ct);
+            table = table with { Plots = StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, TimeProvider.System.GetUtcNow(), PlotOptions.ForReportFile) };
+        }
         var output = parse.GetValue(_output);
         var text = ReportExporters.Get(format).Render(table);
         if (output is null) _console.Out.Write(text);

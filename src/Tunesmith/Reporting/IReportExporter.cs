@@ -6,7 +6,7 @@ namespace Tunesmith.Reporting;
 /// <summary>Writes a <see cref="ReportTable"/> in one format; adding a format (HTML, ...) adds one exporter.</summary>
 public interface IReportExporter
 {
-    /// <summary>The format's name as the CLI spells it (<c>table</c>, <c>csv</c>, <c>json</c>, <c>md</c>).</summary>
+    /// <summary>The format's name as the CLI spells it (<c>table</c>, <c>csv</c>, <c>json</c>, <c>md</c>, <c>html</c>).</summary>
     string Format { get; }
 
     /// <summary>The usual file extension, with its dot.</summary>
@@ -20,7 +20,7 @@ public interface IReportExporter
 public static class ReportExporters
 {
     private static readonly IReportExporter[] All =
-        [new TextTableReportExporter(), new CsvReportExporter(), new JsonReportExporter(), new MarkdownReportExporter()];
+        [new TextTableReportExporter(), new CsvReportExporter(), new JsonReportExporter(), new MarkdownReportExporter(), new HtmlReportExporter()];
 
     /// <summary>The format names <see cref="Get"/> accepts (aliases aside: <c>markdown</c> for md, <c>text</c> for table).</summary>
     public static IReadOnlyList<string> Formats { get; } = All.Select(e => e.Format).ToArray();

@@ -30,6 +30,9 @@ public sealed record ReportTable
     /// <summary>How many trials the study holds (the rows may be fewer under a top-K cut).</summary>
     public required int TotalTrials { get; init; }
 
+    /// <summary>The study's plots, for exporters that draw them (HTML); null when not computed.</summary>
+    public Plots.StudyPlots? Plots { get; init; }
+
     /// <summary>Builds the report of <paramref name="trials"/>, keeping the first <paramref name="top"/> rows when given.</summary>
     public static ReportTable Build(IEnumerable<FrozenTrial> trials, Direction direction, string metric = "value", string studyName = "", int? top = null)
     {

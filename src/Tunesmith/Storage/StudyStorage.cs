@@ -20,4 +20,18 @@ public static class StudyStorage
             $"storage URL '{Sql.PostgresUrl.Redact(url)}' is not supported: use memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db or postgresql://user:password@host:port/database",
             nameof(url));
     }
+
+    /// <summary>
+    /// Opens the storage named by <paramref name="url"/> for reading only, for a dashboard or a report beside running
+    /// workers: SQLite opens the existing file read-only and <c>query_only</c> (no write lock, no migration, never blocks
+    /// a writer in WAL mode); PostgreSQL makes every transaction read-only. Throws <see cref="ArgumentException"/> with
+    /// a one-line reason for a bad URL or a missing SQLite file.
+    /// </summary>
+    public static IStudyStorage OpenReadOnly(string url)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(url);
+        if (url.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase)) return Sql.SqliteStudyStorage.OpenReadOnly(url);
+        if (Sql.PostgresUrl.IsPostgres(url)) return new Sql.PostgresStudyStorage(url, new Sql.PostgresStorageOptions { ReadOnly = true });
+        return Open(url);
+    }
 }

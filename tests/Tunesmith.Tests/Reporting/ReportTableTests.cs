@@ -142,7 +142,7 @@ public sealed class ReportTableTests
     [Fact]
     public void Exporters_are_found_by_format_name()
     {
-        Assert.Equal(["table", "csv", "json", "md"], ReportExporters.Formats);
+        Assert.Equal(["table", "csv", "json", "md", "html"], ReportExporters.Formats);
         Assert.IsType<MarkdownReportExporter>(ReportExporters.Get("markdown"));
         var e = Assert.Throws<ArgumentException>(() => ReportExporters.Get("xml"));
         Assert.Contains("known: table, csv, json, md", e.Message);

@@ -18,6 +18,12 @@ public sealed record PostgresStorageOptions
     /// <summary>Most connections this process keeps open to the server (Npgsql's pool). Default 20.</summary>
     public int MaxPoolSize { get; init; } = 20;
 
+    /// <summary>
+    /// Read only (a dashboard or a report beside running workers): every transaction is read-only on the server
+    /// (<c>default_transaction_read_only</c>), nothing is created or migrated, and every write fails. Default false.
+    /// </summary>
+    public bool ReadOnly { get; init; }
+
     /// <summary>Checks the options; throws <see cref="ArgumentOutOfRangeException"/> naming the property.</summary>
     public void Validate()
     {
@@ -67,6 +73,9 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
         builder.IncludeErrorDetail = false;
         builder.LogParameters = false;
         if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = "tunesmith";
+        if (options.ReadOnly) builder.Options = string.IsNullOrEmpty(builder.Options)
+            ? "-c default_transaction_read_only=on"
+            : builder.Options + " -c default_transaction_read_only=on";
         _dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
     }
 
@@ -127,6 +136,11 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
             await WithRetryAsync(async token =>
             {
                 await using var session = await OpenSessionAsync(token).ConfigureAwait(false);
+                if (Options.ReadOnly)
+                {
+                    await CheckSchemaReadableAsync(session, token).ConfigureAwait(false);
+                    return true;
+                }
                 await MigrateAsync(session, token).ConfigureAwait(false);
                 await CreateFunctionsAsync(session, token).ConfigureAwait(false);
                 return true;

@@ -132,6 +132,25 @@ public abstract class SqlStudyStorage : IStudyStorage
     }
 
     /// <summary>
+    /// For a read-only storage: checks that the schema is <see cref="SqlSchema.Latest"/> without writing anything, and
+    /// throws a one-line <see cref="StudyStorageException"/> when the database holds no (or another) Tunesmith schema.
+    /// </summary>
+    private protected async Task CheckSchemaReadableAsync(SqlSession session, CancellationToken ct)
+    {
+        long current = 0;
+        try
+        {
+            var stored = await session.Command("SELECT MAX(version) FROM schema_version").ExecuteScalarAsync(ct).ConfigureAwait(false);
+            current = stored is null or DBNull ? 0 : Convert.ToInt64(stored, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (DbException e) when (!IsTransient(e)) { }
+        if (current == 0)
+            throw new StudyStorageException($"storage {Description}: holds no Tunesmith studies (no schema), and a read-only open creates none");
+        if (current != SqlSchema.Latest)
+            throw new StudyStorageException($"storage {Description}: schema version {current}, this Tunesmith reads version {SqlSchema.Latest} (run a worker on it once to migrate)");
+    }
+
+    /// <summary>
     /// Brings the schema to <see cref="SqlSchema.Latest"/>. A current schema is only read (no write lock: an opener must not
     /// queue behind busy writers just to learn that there is nothing to do); otherwise one write transaction creates or
     /// upgrades it, and concurrent openers queue on it and migrate once.

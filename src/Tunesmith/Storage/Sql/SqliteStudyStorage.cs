@@ -33,14 +33,20 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
     /// <param name="timeProvider">Clock for timestamps and heartbeats (tests inject a fake one).</param>
     /// <param name="logger">Diagnostics (migrations, retries on a busy database).</param>
     public SqliteStudyStorage(string path, TimeProvider? timeProvider = null, ILogger? logger = null)
+        : this(path, readOnly: false, timeProvider, logger)
+    {
+    }
+
+    private SqliteStudyStorage(string path, bool readOnly, TimeProvider? timeProvider, ILogger? logger)
         : base(SqlDialect.Sqlite, timeProvider, logger, maxRetries: 10)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         Path = System.IO.Path.GetFullPath(path);
+        IsReadOnly = readOnly;
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = Path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
+            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
             // Tunesmith pools its own connections, each with its prepared statements.
             Pooling = false,
             // Microsoft.Data.Sqlite keeps retrying a busy statement for this many seconds (after SQLite's own busy_timeout).
@@ -50,6 +56,24 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
 
     /// <summary>The database file's absolute path.</summary>
     public string Path { get; }
+
+    /// <summary>
+    /// True when opened with <see cref="OpenReadOnly"/>: connections are read-only and <c>query_only</c>, nothing is
+    /// created or migrated, and every write fails.
+    /// </summary>
+    public bool IsReadOnly { get; }
+
+    /// <summary>
+    /// Opens an existing SQLite file for reading only (a dashboard or a report beside running workers): it never takes
+    /// a write lock, never switches the journal mode or migrates the schema, and in WAL mode never blocks a writer.
+    /// </summary>
+    /// <exception cref="ArgumentException">The URL is malformed or names no existing file (one line naming the URL).</exception>
+    public static SqliteStudyStorage OpenReadOnly(string url, TimeProvider? timeProvider = null, ILogger? logger = null)
+    {
+        var path = PathFromUrl(url);
+        if (!File.Exists(path)) throw new ArgumentException($"storage URL '{url}': file '{path}' does not exist", nameof(url));
+        return new SqliteStudyStorage(path, readOnly: true, timeProvider, logger);
+    }
 
     private protected override string Description => $"sqlite file '{Path}'";
 
@@ -105,7 +129,9 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
             var session = new SqlSession(connection, cacheCommands: true);
             // synchronous=NORMAL: in WAL mode a commit reaches the OS before returning (survives any process crash) and the
             // file is never corrupted; only an OS crash or power cut may lose the last commits (docs/STORAGE.md).
-            await session.Command($"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {JournalSizeLimit};").ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await session.Command(IsReadOnly
+                ? $"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA query_only = 1;"
+                : $"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {JournalSizeLimit};").ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return session;
         }
         catch
@@ -125,6 +151,13 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
             var ok = false;
             try
             {
+                if (IsReadOnly)
+                {
+                    await CheckSchemaReadableAsync(session, ct).ConfigureAwait(false);
+                    ok = true;
+                    _initialized = true;
+                    return;
+                }
                 // WAL is a property of the file: the first opener switches it, later ones find it set.
                 var mode = await session.Command("PRAGMA journal_mode = WAL").ExecuteScalarAsync(ct).ConfigureAwait(false) as string;
                 if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))

@@ -1,0 +1,270 @@
+// Tunesmith plots: draws a study's plot data (Tunesmith.Reporting.Plots.StudyPlots as JSON) with Apache ECharts.
+// One renderer for the live dashboard and the self-contained HTML report. Each chart's element gets
+// data-rendered="true" and data-points="N" (the number of drawn data items) once drawn.
+(function (global) {
+  'use strict';
+
+  var STATE_COLORS = { Complete: '#2f6fb3', Pruned: '#d9534f', Failed: '#7f7f7f', Running: '#f0ad4e', Waiting: '#b5b5b5' };
+  var charts = {};
+
+  function fmt(v) {
+    if (v === null || v === undefined || !isFinite(v)) return '';
+    var a = Math.abs(v);
+    if (Number.isInteger(v) && a < 1e15) return String(v);
+    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3);
+    return String(Number(v.toPrecision(5)));
+  }
+
+  function axisFromUnit(axis, u) {
+    if (axis.kind === 'Log') return Math.exp(Math.log(axis.low) + u * (Math.log(axis.high) - Math.log(axis.low)));
+    return axis.low + u * (axis.high - axis.low);
+  }
+
+  function axisToUnit(axis, x) {
+    if (axis.kind === 'Categorical') return axis.categories.length > 1 ? x / (axis.categories.length - 1) : 0.5;
+    var lo = axis.low, hi = axis.high;
+    if (axis.kind === 'Log') { lo = Math.log(lo); hi = Math.log(hi); x = Math.log(Math.max(x, 1e-300)); }
+    return hi > lo ? (x - lo) / (hi - lo) : 0.5;
+  }
+
+  function valueAxis(axis, extra) {
+    var a = { name: axis.name, nameLocation: 'middle', nameGap: 28, scale: true };
+    if (axis.kind === 'Categorical') { a.type = 'category'; a.data = axis.categories; }
+    else if (axis.kind === 'Log') { a.type = 'log'; a.axisLabel = { formatter: fmt }; }
+    else { a.type = 'value'; a.axisLabel = { formatter: fmt }; }
+    for (var k in extra) a[k] = extra[k];
+    return a;
+  }
+
+  function draw(el, key, option, points) {
+    var chart = charts[key];
+    if (chart && chart.getDom() !== el) { chart.dispose(); chart = null; }
+    if (!chart) { chart = global.echarts.init(el, null, { renderer: 'canvas' }); charts[key] = chart; }
+    option.animation = false;
+    chart.setOption(option, true);
+    el.setAttribute('data-rendered', 'true');
+    el.setAttribute('data-points', String(points));
+    return chart;
+  }
+
+  function empty(el, text) {
+    var key = el.id;
+    if (charts[key]) { charts[key].dispose(); delete charts[key]; }
+    el.innerHTML = '<div class="plot-empty">' + text + '</div>';
+    el.setAttribute('data-rendered', 'true');
+    el.setAttribute('data-points', '0');
+  }
+
+  function shownOf(n, total) { return n < total ? ' (' + n + ' of ' + total + ' shown)' : ''; }
+
+  function history(el, p) {
+    var h = p.history;
+    if (h.points.length === 0) return empty(el, 'No complete trials yet.');
+    return draw(el, el.id, {
+      title: { text: 'Optimization history' + shownOf(h.points.length, h.total), left: 'center', textStyle: { fontSize: 13 } },
+      tooltip: { trigger: 'item', formatter: function (o) { return 'trial ' + o.value[0] + '<br>' + p.metric + ' = ' + fmt(o.value[1]); } },
+      legend: { top: 22, data: [p.metric, 'best so far'] },
+      grid: { left: 60, right: 20, top: 55, bottom: 45 },
+      xAxis: { type: 'value', name: 'trial', nameLocation: 'middle', nameGap: 25, min: 'dataMin', max: 'dataMax' },
+      yAxis: { type: 'value', name: p.metric, scale: true, axisLabel: { formatter: fmt } },
+      dataZoom: [{ type: 'inside' }],
+      series: [
+        { name: p.metric, type: 'scatter', symbolSize: 5, large: h.points.length > 2000, itemStyle: { color: STATE_COLORS.Complete },
+          data: h.points.map(function (t) { return [t.number, t.value]; }) },
+        { name: 'best so far', type: 'line', step: 'end', showSymbol: false, lineStyle: { color: '#e4572e', width: 2 },
+          data: h.bestSoFar.map(function (t) { return [t.number, t.value]; }) }
+      ]
+    }, h.points.length);
+  }
+
+  function intermediate(el, p) {
+    var c = p.intermediate;
+    if (c.curves.length === 0) return empty(el, 'No trial has reported intermediate values.');
+    var seen = {};
+    var series = c.curves.map(function (curve) {
+      var pruned = curve.state === 'Pruned';
+      var paused = Object.keys(curve.attributes).some(function (k) { return /pause/i.test(k) && curve.attributes[k] !== 'false'; });
+      var group = paused ? 'Paused' : curve.state;
+      seen[group] = true;
+      var data = curve.steps.map(function (s, i) { return [s, curve.values[i]]; });
+      return {
+        name: group, type: 'line', showSymbol: false, data: data,
+        lineStyle: { width: pruned ? 1 : 1.2, type: pruned ? 'dashed' : (paused ? 'dotted' : 'solid'), opacity: 0.75, color: paused ? '#8e44ad' : STATE_COLORS[curve.state] },
+        itemStyle: { color: paused ? '#8e44ad' : STATE_COLORS[curve.state] },
+        endLabel: { show: false },
+        markPoint: pruned && data.length ? { symbol: 'pin', symbolSize: 18, data: [{ coord: data[data.length - 1], value: '' }], itemStyle: { color: STATE_COLORS.Pruned } } : undefined,
+        tooltip: { formatter: function (o) { return 'trial ' + curve.number + ' (' + group + ')<br>step ' + o.value[0] + ': ' + fmt(o.value[1]) +
+          Object.keys(curve.attributes).map(function (k) { return '<br>' + k + ' = ' + curve.attributes[k]; }).join(''); } }
+      };
+    });
+    if (c.rungSteps.length && series.length) {
+      series[0].markLine = { silent: true, symbol: 'none', lineStyle: { color: '#555', type: 'dotted' }, label: { formatter: 'rung {c}' },
+        data: c.rungSteps.map(function (s) { return { xAxis: s }; }) };
+    }
+    var points = c.curves.reduce(function (n, x) { return n + x.steps.length; }, 0);
+    return draw(el, el.id, {
+      title: { text: 'Intermediate values' + shownOf(c.curves.length, c.total), left: 'center', textStyle: { fontSize: 13 } },
+      tooltip: { trigger: 'item' },
+      legend: { top: 22, data: Object.keys(seen) },
+      grid: { left: 60, right: 20, top: 55, bottom: 45 },
+      xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 25, min: 'dataMin', max: 'dataMax' },
+      yAxis: { type: 'value', name: p.metric, scale: true, axisLabel: { formatter: fmt } },
+      series: series
+    }, points);
+  }
+
+  function parallel(el, p) {
+    var pc = p.parallelCoordinates;
+    if (pc.lines.length === 0 || pc.axes.length === 0) return empty(el, 'No complete trials with parameters yet.');
+    var axes = pc.axes.map(function (a, i) {
+      var x = { dim: i, name: a.name };
+      if (a.kind === 'Categorical') { x.type = 'category'; x.data = a.categories; }
+      else { x.type = a.kind === 'Log' ? 'log' : 'value'; x.min = a.low; x.max = a.high; x.axisLabel = { formatter: fmt }; }
+      return x;
+    });
+    axes.push({ dim: pc.axes.length, name: p.metric, type: 'value', scale: true, axisLabel: { formatter: fmt } });
+    var values = pc.lines.map(function (l) { return l.value; });
+    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    return draw(el, el.id, {
+      title: { text: 'Parallel coordinates' + shownOf(pc.lines.length, pc.total), left: 'center', textStyle: { fontSize: 13 } },
+      parallelAxis: axes,
+      parallel: { left: 50, right: 90, top: 60, bottom: 30 },
+      visualMap: { type: 'continuous', min: lo, max: hi === lo ? lo + 1 : hi, dimension: pc.axes.length, right: 0, top: 'middle', calculable: true,
+        inRange: { color: p.direction === 'Maximize' ? ['#d7e3f4', '#08306b'] : ['#08306b', '#d7e3f4'] }, text: ['', p.metric], formatter: fmt },
+      series: [{ type: 'parallel', lineStyle: { width: 1, opacity: 0.6 },
+        data: pc.lines.map(function (l) {
+          return l.coordinates.map(function (v) { return v === null ? '-' : v; }).concat([l.value]);
+        }) }]
+    }, pc.lines.length);
+  }
+
+  function importance(el, p) {
+    var im = p.importance;
+    if (im.parameters.length === 0) return empty(el, 'Too few complete trials to estimate importance.');
+    var items = im.parameters.slice().reverse();
+    return draw(el, el.id, {
+      title: { text: 'Parameter importance (' + im.method + ', ' + im.trialsUsed + ' trials)', left: 'center', textStyle: { fontSize: 13 } },
+      tooltip: { trigger: 'item', formatter: function (o) { return o.name + ': ' + (o.value * 100).toFixed(1) + '%'; } },
+      grid: { left: 110, right: 40, top: 40, bottom: 30 },
+      xAxis: { type: 'value', max: 1, axisLabel: { formatter: function (v) { return Math.round(v * 100) + '%'; } } },
+      yAxis: { type: 'category', data: items.map(function (x) { return x.name; }) },
+      series: [{ type: 'bar', data: items.map(function (x) { return x.importance; }), itemStyle: { color: '#2f6fb3' },
+        label: { show: true, position: 'right', formatter: function (o) { return (o.value * 100).toFixed(1) + '%'; } } }]
+    }, items.length);
+  }
+
+  function slice(el, p, s) {
+    if (s.points.length === 0) return empty(el, 'No complete trials with ' + s.axis.name + '.');
+    var values = s.points.map(function (x) { return x.number; });
+    return draw(el, el.id, {
+      title: { text: 'Slice: ' + s.axis.name, left: 'center', textStyle: { fontSize: 13 } },
+      tooltip: { trigger: 'item', formatter: function (o) { return 'trial ' + o.value[2] + '<br>' + s.axis.name + ' = ' + (s.axis.kind === 'Categorical' ? s.axis.categories[o.value[0]] : fmt(o.value[0])) + '<br>' + p.metric + ' = ' + fmt(o.value[1]); } },
+      grid: { left: 60, right: 70, top: 35, bottom: 45 },
+      xAxis: valueAxis(s.axis, {}),
+      yAxis: { type: 'value', name: p.metric, scale: true, axisLabel: { formatter: fmt }, axisLine: { onZero: false } },
+      visualMap: { type: 'continuous', dimension: 2, min: Math.min.apply(null, values), max: Math.max.apply(null, values) + 1, right: 0, top: 'middle', text: ['trial', ''], inRange: { color: ['#c6dbef', '#08306b'] }, itemHeight: 80 },
+      series: [{ type: 'scatter', symbolSize: 5, large: s.points.length > 2000, data: s.points.map(function (x) { return [x.x, x.y, x.number]; }) }]
+    }, s.points.length);
+  }
+
+  function contour(el, p, c) {
+    var nx = c.xGrid.length, ny = c.yGrid.length, cells = [];
+    var lo = Infinity, hi = -Infinity;
+    for (var iy = 0; iy < ny; iy++) for (var ix = 0; ix < nx; ix++) {
+      var z = c.z[iy][ix]; cells.push([ix, iy, z]); if (z < lo) lo = z; if (z > hi) hi = z;
+    }
+    function idx(axis, v, n) { return axisToUnit(axis, v) * (n - 1); }
+    function label(axis, n) {
+      return function (i) {
+        if (axis.kind === 'Categorical') return axis.categories[Math.round(i)] || '';
+        var v = axisFromUnit(axis, n > 1 ? i / (n - 1) : 0.5);
+        return Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(1) : String(Number(v.toPrecision(3)));
+      };
+    }
+    function step(n) { return Math.max(1, Math.round((n - 1) / 4)); }
+    return draw(el, el.id, {
+      title: { text: 'Contour: ' + c.xAxis.name + ' × ' + c.yAxis.name, left: 'center', textStyle: { fontSize: 13 } },
+      tooltip: { trigger: 'item', formatter: function (o) { return o.seriesIndex === 1 ? 'trial ' + o.value[3] + ': ' + fmt(o.value[2]) : 'interpolated ' + fmt(o.value[2]); } },
+      grid: { left: 70, right: 80, top: 35, bottom: 45 },
+      xAxis: { type: 'value', min: -0.5, max: nx - 0.5, axisLine: { onZero: false }, interval: step(nx), name: c.xAxis.name, nameLocation: 'middle', nameGap: 28, axisLabel: { formatter: label(c.xAxis, nx) }, splitLine: { show: false } },
+      yAxis: { type: 'value', min: -0.5, max: ny - 0.5, axisLine: { onZero: false }, interval: step(ny), name: c.yAxis.name, nameLocation: 'middle', nameGap: 50, axisLabel: { formatter: label(c.yAxis, ny) }, splitLine: { show: false } },
+      visualMap: { type: 'continuous', min: lo, max: hi === lo ? lo + 1 : hi, dimension: 2, seriesIndex: 0, right: 0, top: 'middle', calculable: true, formatter: fmt, itemHeight: 120,
+        inRange: { color: p.direction === 'Maximize' ? ['#f7fbff', '#6baed6', '#08306b'] : ['#08306b', '#6baed6', '#f7fbff'] } },
+      series: [
+        { type: 'custom', data: cells, renderItem: function (params, api) {
+            var a = api.coord([api.value(0) - 0.5, api.value(1) + 0.5]), b = api.coord([api.value(0) + 0.5, api.value(1) - 0.5]);
+            return { type: 'rect', shape: { x: a[0], y: a[1], width: b[0] - a[0] + 0.5, height: b[1] - a[1] + 0.5 }, style: { fill: api.visual('color') } };
+          }, encode: { x: 0, y: 1 } },
+        { type: 'scatter', symbolSize: 4, itemStyle: { color: '#e4572e', borderColor: '#fff', borderWidth: 0.5 },
+          data: c.points.map(function (q) { return [idx(c.xAxis, q.x, nx), idx(c.yAxis, q.y, ny), q.value, q.number]; }) }
+      ]
+    }, c.points.length);
+  }
+
+  function edf(el, p) {
+    var e = p.edf;
+    if (e.values.length === 0) return empty(el, 'No complete trials yet.');
+    return draw(el, el.id, {
+      title: { text: 'Empirical distribution of ' + p.metric + ' (' + e.total + ' trials)', left: 'center', textStyle: { fontSize: 13 } },
+      tooltip: { trigger: 'axis', formatter: function (o) { return fmt(o[0].value[0]) + ': ' + (o[0].value[1] * 100).toFixed(1) + '%'; } },
+      grid: { left: 60, right: 20, top: 40, bottom: 45 },
+      xAxis: { type: 'value', name: p.metric, nameLocation: 'middle', nameGap: 25, scale: true, axisLabel: { formatter: fmt } },
+      yAxis: { type: 'value', min: 0, max: 1, name: 'share ≤ x' },
+      series: [{ type: 'line', step: 'end', showSymbol: false, data: e.values.map(function (v, i) { return [v, e.fractions[i]]; }), lineStyle: { color: '#2f6fb3' }, areaStyle: { opacity: 0.08 } }]
+    }, e.values.length);
+  }
+
+  function timeline(el, p) {
+    var tl = p.timeline;
+    if (tl.bars.length === 0) return empty(el, 'No trial has started yet.');
+    var lanes = {};
+    tl.lanes.forEach(function (w, i) { lanes[w] = i; });
+    var t0 = Math.min.apply(null, tl.bars.map(function (b) { return b.start; }));
+    var data = tl.bars.map(function (b) {
+      return { value: [lanes[b.lane], b.start - t0, b.end - t0, b.number], itemStyle: { color: STATE_COLORS[b.state] }, state: b.state };
+    });
+    var height = Math.max(260, 60 + tl.lanes.length * 22);
+    el.style.height = height + 'px';
+    return draw(el, el.id, {
+      title: { text: 'Timeline per worker' + shownOf(tl.bars.length, tl.total), left: 'center', textStyle: { fontSize: 13 } },
+      tooltip: { trigger: 'item', formatter: function (o) { return 'trial ' + o.value[3] + ' (' + o.data.state + ')<br>' + tl.workers[o.value[0]] + '<br>' + ((o.value[2] - o.value[1]) / 1000).toFixed(1) + ' s'; } },
+      grid: { left: 170, right: 20, top: 40, bottom: 45 },
+      xAxis: { type: 'value', name: 'seconds since first start', nameLocation: 'middle', nameGap: 25, min: 0, axisLabel: { formatter: function (v) { return fmt(v / 1000); } } },
+      yAxis: { type: 'category', data: tl.lanes, axisLabel: { width: 160, overflow: 'truncate' } },
+      dataZoom: [{ type: 'inside', filterMode: 'weakFilter' }],
+      series: [{ type: 'custom', encode: { x: [1, 2], y: 0 }, data: data, renderItem: function (params, api) {
+        var lane = api.value(0), s = api.coord([api.value(1), lane]), e = api.coord([api.value(2), lane]);
+        var h = api.size([0, 1])[1] * 0.6;
+        return { type: 'rect', shape: { x: s[0], y: s[1] - h / 2, width: Math.max(1, e[0] - s[0]), height: h }, style: api.style() };
+      } }]
+    }, tl.bars.length);
+  }
+
+  function ensure(root, id, cls) {
+    var el = document.getElementById(id);
+    if (!el) { el = document.createElement('div'); el.id = id; el.className = cls === 'group' ? 'plot-group' : 'plot ' + (cls || ''); root.appendChild(el); }
+    return el;
+  }
+
+  // Draws every plot into root (a container element), creating one element per plot with a stable id.
+  function renderAll(p, root) {
+    history(ensure(root, 'plot-history'), p);
+    intermediate(ensure(root, 'plot-intermediate'), p);
+    importance(ensure(root, 'plot-importance'), p);
+    parallel(ensure(root, 'plot-parallel', 'wide'), p);
+    var slices = ensure(root, 'plot-slices', 'group');
+    p.slices.forEach(function (s, i) { slice(ensure(slices, 'plot-slice-' + i, 'small'), p, s); });
+    var contours = ensure(root, 'plot-contours', 'group');
+    var none = document.getElementById('plot-contour-none');
+    if (p.contours.length === 0) empty(ensure(contours, 'plot-contour-none', 'small'), 'Contour plots need two parameters and three complete trials.');
+    else if (none) none.parentNode.removeChild(none);
+    p.contours.forEach(function (c, i) { contour(ensure(contours, 'plot-contour-' + i, 'small'), p, c); });
+    edf(ensure(root, 'plot-edf'), p);
+    timeline(ensure(root, 'plot-timeline', 'wide'), p);
+  }
+
+  function resize() { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); }
+  if (global.addEventListener) global.addEventListener('resize', resize);
+
+  global.TunesmithPlots = { renderAll: renderAll, format: fmt, stateColors: STATE_COLORS };
+})(window);

@@ -1,0 +1,152 @@
+using System.Text.Json;
+using Tunesmith.Reporting;
+using Tunesmith.Reporting.Plots;
+using Tunesmith.Spaces;
+using Tunesmith.Trials;
+using Xunit;
+
+namespace Tunesmith.Tests.Reporting;
+
+public sealed class StudyPlotsTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly Dictionary<string, Distribution> Space = new()
+    {
+        ["x"] = new FloatDistribution(-1, 1),
+        ["lr"] = new FloatDistribution(1e-4, 1e-1, Log: true),
+        ["noise"] = new FloatDistribution(0, 1),
+        ["opt"] = new CategoricalDistribution(["adam", "sgd"]),
+    };
+
+    // The objective depends strongly on x, weakly on opt, not at all on lr and noise.
+    internal static List<FrozenTrial> RandomTrials(int n, int seed = 1, int workers = 2)
+    {
+        var rng = new Random(seed);
+        var trials = new List<FrozenTrial>(n);
+        for (var i = 0; i < n; i++)
+        {
+            var x = rng.NextDouble() * 2 - 1;
+            var lr = Math.Exp(Math.Log(1e-4) + rng.NextDouble() * (Math.Log(1e-1) - Math.Log(1e-4)));
+            var noise = rng.NextDouble();
+            var opt = rng.Next(2) == 0 ? "adam" : "sgd";
+            var value = 10 * (x - 0.3) * (x - 0.3) + (opt == "sgd" ? 0.5 : 0);
+            var state = i % 10 == 9 ? TrialState.Pruned : TrialState.Complete;
+            trials.Add(new FrozenTrial
+            {
+                Id = i + 1,
+                Number = i,
+                State = state,
+                Value = state == TrialState.Complete ? value : null,
+                Params = new Dictionary<string, object?> { ["x"] = x, ["lr"] = lr, ["noise"] = noise, ["opt"] = opt },
+                Distributions = Space,
+                Intermediate = Enumerable.Range(1, state == TrialState.Pruned ? 2 : 5).ToDictionary(s => (long)s, s => value + 1.0 / s),
+                Started = T0.AddSeconds(i),
+                Finished = T0.AddSeconds(i + 1.5),
+                Worker = $"node{i % workers}:100:abc",
+            });
+        }
+        return trials;
+    }
+
+    [Fact]
+    public void PedAnova_ranks_the_parameter_that_decides_the_objective_first_and_a_noise_parameter_low()
+    {
+        var trials = RandomTrials(400);
+        var importance = new PedAnovaImportance().Evaluate(trials, PlotAxes.Infer(trials), Direction.Minimize);
+        Assert.Equal("x", importance[0].Name);
+        Assert.True(importance[0].Importance > 0.5, $"x: {importance[0].Importance}");
+        Assert.True(importance.Single(i => i.Name == "noise").Importance < 0.1);
+        Assert.Equal(1.0, importance.Sum(i => i.Importance), 6);
+    }
+
+    [Fact]
+    public void PedAnova_reads_maximize_as_the_mirror_of_minimize()
+    {
+        var trials = RandomTrials(300);
+        var flipped = trials.Select(t => t with { Value = -t.Value }).ToList();
+        var a = new PedAnovaImportance().Evaluate(trials, PlotAxes.Infer(trials), Direction.Minimize);
+        var b = new PedAnovaImportance().Evaluate(flipped, PlotAxes.Infer(flipped), Direction.Maximize);
+        Assert.Equal(a.Select(i => i.Name), b.Select(i => i.Name));
+        Assert.Equal(a[0].Importance, b[0].Importance, 9);
+    }
+
+    [Fact]
+    public void Every_plot_holds_data_and_pruned_curves_keep_their_state()
+    {
+        var trials = RandomTrials(60);
+        var plots = StudyPlotsBuilder.Build(trials, Direction.Minimize, "loss", "s", T0.AddHours(1));
+        Assert.Equal(54, plots.History.Points.Count);
+        Assert.Equal(54, plots.Edf.Values.Count);
+        Assert.Equal(4, plots.ParallelCoordinates.Axes.Count);
+        Assert.Equal(PlotAxisKind.Log, plots.ParallelCoordinates.Axes.Single(a => a.Name == "lr").Kind);
+        Assert.Equal(["adam", "sgd"], plots.ParallelCoordinates.Axes.Single(a => a.Name == "opt").Categories);
+        Assert.Equal(4, plots.Slices.Count);
+        Assert.Equal(3, plots.Contours.Count);
+        Assert.Contains(plots.Intermediate.Curves, c => c.State == TrialState.Pruned);
+        Assert.Equal(60, plots.Timeline.Bars.Count);
+        Assert.Equal(2, plots.Timeline.Workers.Count);
+        // Best-so-far never gets worse and ends at the best value.
+        var best = plots.History.BestSoFar.Select(p => p.Value).ToList();
+        Assert.True(best.Zip(best.Skip(1)).All(p => p.Second <= p.First));
+        Assert.Equal(plots.Best!.Value, best[^1]);
+    }
+
+    [Fact]
+    public void Trials_that_ran_at_once_on_one_worker_get_separate_lanes()
+    {
+        var trials = RandomTrials(10, workers: 1).Select(t => t with { Started = T0, Finished = T0.AddSeconds(t.Number % 2 == 0 ? 5 : 10) }).ToList();
+        var plots = StudyPlotsBuilder.Build(trials, Direction.Minimize, "loss", "s", T0);
+        Assert.Equal(10, plots.Timeline.Lanes.Count);
+        Assert.Single(plots.Timeline.Workers);
+    }
+
+    [Fact]
+    public void A_large_study_is_downsampled_within_the_limits_keeping_the_best_and_the_latest()
+    {
+        var trials = RandomTrials(30_000);
+        var options = new PlotOptions { MaxPoints = 1_000, MaxLines = 300, MaxCurves = 50 };
+        var plots = StudyPlotsBuilder.Build(trials, Direction.Minimize, "loss", "s", T0, options);
+        Assert.InRange(plots.History.Points.Count, 900, 1_000);
+        Assert.Contains(plots.History.Points, p => p.Number == plots.Best!.Number);
+        Assert.Contains(plots.History.Points, p => p.Number == trials.Last(t => t.State == TrialState.Complete).Number);
+        Assert.True(plots.ParallelCoordinates.Lines.Count <= 300);
+        Assert.True(plots.Intermediate.Curves.Count <= 50);
+        Assert.True(plots.Timeline.Bars.Count <= 1_000);
+        Assert.True(plots.Edf.Values.Count <= 1_000);
+        Assert.Equal(27_000, plots.History.Total);
+    }
+
+    [Fact]
+    public void Html_report_of_10000_trials_is_one_self_contained_file_under_5_MB()
+    {
+        var trials = RandomTrials(10_000);
+        var table = ReportTable.Build(trials, Direction.Minimize, "loss", "big") with
+        {
+            Plots = StudyPlotsBuilder.Build(trials, Direction.Minimize, "loss", "big", T0, PlotOptions.ForReportFile),
+        };
+        var html = new HtmlReportExporter().Render(table);
+        Assert.True(html.Length < 5_000_000, $"{html.Length} bytes");
+        Assert.DoesNotContain("src=\"http", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<link", html, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("echarts", html, StringComparison.Ordinal);
+        var start = html.IndexOf("<script type=\"application/json\" id=\"plot-data\">", StringComparison.Ordinal);
+        Assert.True(start > 0);
+        var json = html[(html.IndexOf('>', start) + 1)..html.IndexOf("</script>", start, StringComparison.Ordinal)];
+        using var doc = JsonDocument.Parse(json);
+        Assert.Equal("big", doc.RootElement.GetProperty("studyName").GetString());
+        Assert.True(doc.RootElement.GetProperty("history").GetProperty("points").GetArrayLength() > 0);
+    }
+
+    [Fact]
+    public void Html_report_escapes_a_study_name_and_parameter_values_that_hold_markup()
+    {
+        var trials = RandomTrials(5).Select(t => t with { Params = new Dictionary<string, object?> { ["x"] = "</script><b>" } }).ToList();
+        var table = ReportTable.Build(trials, Direction.Minimize, "loss", "<i>name</i>") with
+        {
+            Plots = StudyPlotsBuilder.Build(trials, Direction.Minimize, "loss", "<i>name</i>", T0),
+        };
+        var html = new HtmlReportExporter().Render(table);
+        Assert.DoesNotContain("<i>name</i>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("</script><b>", html, StringComparison.Ordinal);
+    }
+}
