@@ -126,6 +126,8 @@ public sealed class Study : IAsyncDisposable
             var study = new Study(record, storage, owns, options);
             if (options.Sampler is not null)
                 await storage.SetStudyAttributesAsync(record.Id, system: true, [new(SystemAttributeKeys.Sampler, study.Sampler.Name)], ct).ConfigureAwait(false);
+            if (options.Scheduler is not null)
+                await storage.SetStudyAttributesAsync(record.Id, system: true, [new(SystemAttributeKeys.Scheduler, options.Scheduler.Name)], ct).ConfigureAwait(false);
             return study;
         }
         catch
@@ -199,6 +201,32 @@ public sealed class Study : IAsyncDisposable
         }
         else started = await Storage.StartTrialAsync(Record.Id, WorkerId, maxTrials, waitingOnly: Sampler is IFiniteSampler, cancellationToken).ConfigureAwait(false);
         return started is null ? null : Propose(started, trialToken);
+    }
+
+    /// <summary>
+    /// Asks the scheduler whether to resume a paused trial instead of starting a new one, and resumes it (storage lets one
+    /// worker win when several pick the same trial; the others ask again). Null: start a new trial.
+    /// </summary>
+    internal async Task<Trial?> ResumeCoreAsync(CancellationToken cancellationToken, CancellationToken trialToken)
+    {
+        if (Scheduler is not { } scheduler) return null;
+        for (var attempt = 0; attempt < 8; attempt++)
+        {
+            var history = await RefreshAsync(cancellationToken).ConfigureAwait(false);
+            if (scheduler.SuggestStart(history) is not StartSuggestion.Resume resume) return null;
+            var paused = history.Trials.FirstOrDefault(t => t.Number == resume.TrialNumber && t.State == TrialState.Paused);
+            if (paused is null) continue;
+            var resumed = await Storage.ResumeTrialAsync(paused.Id, WorkerId, cancellationToken).ConfigureAwait(false);
+            if (resumed is null) continue; // another worker resumed it first
+            _history.Upsert(resumed);
+            // Its params are all in storage: the sampler proposes nothing (and remembers nothing) for it.
+            var context = new SamplingContext(history, resumed, TrialRandom.Create(Sampler.Seed, resumed.Number));
+            var trial = new Trial(this, resumed, context, new Dictionary<string, Distribution>(), new Dictionary<string, object?>(), trialToken);
+            trial.SetSystemAttribute(SystemAttributeKeys.ResumeStep, resume.FromStep);
+            _logger.LogInformation("Trial {Number} resumed after step {Step}", resumed.Number, resume.FromStep);
+            return trial;
+        }
+        return null;
     }
 
     /// <summary>A finite sampler's configurations are enqueued once per study (by whichever worker comes first).</summary>
@@ -343,8 +371,9 @@ public sealed class Study : IAsyncDisposable
             && !(options.MaxTrialsThisRun is { } cap && Interlocked.Increment(ref startedHere) > cap);
         // A trial that ends well (or fails with nothing to retry or to stop for) is finished together with the start
         // of the loop's next trial: one storage call between two trials.
+        // With a scheduler the next trial is not started with the finish: a paused trial may have to be resumed first.
         NextTrialRequest? NextAfter(TrialState state, Exception? error) =>
-            (error is not null && options.FailFast) || (state == TrialState.Failed && options.Retries > 0) || !MayStartAnother()
+            Scheduler is not null || (error is not null && options.FailFast) || (state == TrialState.Failed && options.Retries > 0) || !MayStartAnother()
                 ? null
                 : new NextTrialRequest(options.Trials, trialStop.Token);
 
@@ -358,7 +387,11 @@ public sealed class Study : IAsyncDisposable
                 if (trial is null)
                 {
                     if (!MayStartAnother()) break;
-                    try { trial = await AskCoreAsync(options.Trials, stop.Token, trialStop.Token).ConfigureAwait(false); }
+                    try
+                    {
+                        trial = await ResumeCoreAsync(stop.Token, trialStop.Token).ConfigureAwait(false)
+                            ?? await AskCoreAsync(options.Trials, stop.Token, trialStop.Token).ConfigureAwait(false);
+                    }
                     catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
                     if (trial is null) break;
                 }
@@ -456,6 +489,11 @@ public sealed class Study : IAsyncDisposable
         {
             state = TrialState.Pruned;
         }
+        catch (TrialPausedException e)
+        {
+            state = TrialState.Paused;
+            trial.SetSystemAttribute(SystemAttributeKeys.PausedStep, e.Step);
+        }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             state = TrialState.Failed;
@@ -482,9 +520,10 @@ public sealed class Study : IAsyncDisposable
         }
 
         var next = nextAfter(state == TrialState.Complete && !double.IsFinite(value) ? TrialState.Failed : state, error);
+        // A pruned trial keeps its last reported value (as Optuna records it), so tables can rank it; a paused one has none yet.
         var result = state == TrialState.Complete
             ? await FinishAsync(trial, new Dictionary<string, double> { [Metric] = value }, next, CancellationToken.None).ConfigureAwait(false)
-            : await FinishAsync(trial, state, null, reason, next, CancellationToken.None).ConfigureAwait(false);
+            : await FinishAsync(trial, state, state == TrialState.Pruned ? trial.LastIntermediate?.Value : null, reason, next, CancellationToken.None).ConfigureAwait(false);
         if (result.Outcome != TrialWriteOutcome.Applied)
         {
             // E.g. the trial was failed as stale while it ran: the late result is refused, the worker carries on.

@@ -1,4 +1,5 @@
 using Tunesmith.Samplers;
+using Tunesmith.Schedulers;
 using Tunesmith.Spaces;
 using Tunesmith.Spaces.Spec;
 
@@ -35,7 +36,7 @@ public sealed record StudyFile
     /// <summary>The sampler by name with its options (default <c>auto</c>).</summary>
     public SamplerSpec Sampler { get; init; } = SamplerSpec.Auto;
 
-    /// <summary>The scheduler's raw settings, e.g. <c>{ asha: { min: 1, max: 27 } }</c>, or null for none (read by the scheduler issue).</summary>
+    /// <summary>The scheduler section, e.g. <c>{ asha: { min: 1, max: 27 } }</c>, or null for none (<see cref="CreateScheduler"/> builds it).</summary>
     public SchedulerSpec? Scheduler { get; init; }
 
     /// <summary>The study's trial budget, or null for no limit.</summary>
@@ -133,6 +134,17 @@ public sealed record StudyFile
         }
     }
 
+    /// <summary>
+    /// Builds the file's scheduler (null when it names none); throws <see cref="StudyFileException"/> naming the field when
+    /// an option is invalid.
+    /// </summary>
+    public IScheduler? CreateScheduler()
+    {
+        if (Scheduler is not { Name: { } name } spec) return null;
+        try { return SchedulerRegistry.Create(name, spec.Options); }
+        catch (ArgumentException e) { throw spec.Location.Error(e.Message); }
+    }
+
     /// <summary>Makes a relative <c>sqlite:///</c> path absolute against <paramref name="directory"/>; other URLs pass through.</summary>
     public static string? ResolveStorage(string? url, string directory)
     {
@@ -156,8 +168,8 @@ public sealed record SamplerSpec(string Name, IReadOnlyDictionary<string, object
     public static SamplerSpec Auto { get; } = new("auto", new Dictionary<string, object?>());
 }
 
-/// <summary>A study file's scheduler section, kept raw until schedulers read it.</summary>
-/// <param name="Settings">The mapping as written, e.g. <c>{ "asha": { "min": 1, "max": 27 } }</c> (values: scalars, lists and dictionaries).</param>
+/// <summary>A study file's scheduler section, checked when the file is read: one known scheduler name and its options.</summary>
+/// <param name="Settings">The scheduler's name (lower case) mapped to its options as written, e.g. <c>{ "asha": { "min": 1, "max": 27 } }</c>.</param>
 /// <param name="Location">Where the file writes it.</param>
 public sealed record SchedulerSpec(IReadOnlyDictionary<string, object?> Settings, SourceLocation Location)
 {

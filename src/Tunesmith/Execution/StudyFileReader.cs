@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Tunesmith.Samplers;
+using Tunesmith.Schedulers;
 using Tunesmith.Spaces;
 using Tunesmith.Spaces.Spec;
 using YamlDotNet.RepresentationModel;
@@ -198,15 +199,45 @@ internal static partial class StudyFileReader
 
     private static SchedulerSpec? ReadScheduler(YamlSource source, YamlNode node)
     {
+        string name;
+        YamlNode nameNode = node;
+        YamlNode? optionsNode = null;
         if (node is YamlScalarNode s)
         {
-            var v = YamlSource.Scalar(s);
-            if (v is null) return null;
-            if (v is string name) return new SchedulerSpec(new Dictionary<string, object?> { [name] = null }, source.Location(node, "scheduler"));
+            if (YamlSource.Scalar(s) is null) return null;
+            name = source.String(node, "scheduler");
         }
-        var mapping = source.Mapping(node, "scheduler", "{ asha: { min: 1, max: 27 } }");
-        _ = source.Entries(mapping, "scheduler").ToList();
-        return new SchedulerSpec((IReadOnlyDictionary<string, object?>)YamlSource.ToData(mapping)!, source.Location(node, "scheduler"));
+        else
+        {
+            var mapping = source.Mapping(node, "scheduler", "asha or { asha: { resource: epoch, min: 1, max: 27, reduction: 3 } }");
+            var entries = source.Entries(mapping, "scheduler").ToList();
+            if (entries.Count != 1)
+                throw source.Error(mapping, "scheduler", $"expected one scheduler name with its options, e.g. {{ asha: {{ min: 1, max: 27 }} }}, got {entries.Count} keys");
+            (name, nameNode, optionsNode) = entries[0];
+        }
+        var known = SchedulerRegistry.Names;
+        if (!known.Contains(name, StringComparer.OrdinalIgnoreCase))
+            throw source.Error(nameNode, "scheduler", $"unknown scheduler '{name}'{ClosestName.Suggest(name, known)} (known: {string.Join(", ", known)})");
+        name = name.ToLowerInvariant();
+        IReadOnlyDictionary<string, object?> options = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (optionsNode is not null && !(optionsNode is YamlScalarNode o && YamlSource.Scalar(o) is null))
+        {
+            var optionsMap = source.Mapping(optionsNode, $"scheduler.{name}", "{ min: 1, max: 27 }");
+            _ = source.Entries(optionsMap, $"scheduler.{name}").ToList();
+            options = (IReadOnlyDictionary<string, object?>)YamlSource.ToData(optionsMap)!;
+        }
+        // Built once now, so that a bad option fails at load with its line rather than when the run starts.
+        try { SchedulerRegistry.Create(name, options); }
+        catch (ArgumentException x)
+        {
+            var field = $"scheduler.{name}";
+            YamlNode at = optionsNode ?? nameNode;
+            if (optionsNode is YamlMappingNode m)
+                foreach (var (key, keyNode, value) in source.Entries(m, field))
+                    if (x.Message.Contains($"option '{key}'", StringComparison.Ordinal)) { (at, field) = (value, $"{field}.{key}"); if (x.Message.Contains("unknown option", StringComparison.Ordinal)) at = keyNode; break; }
+            throw source.Error(at, field, x.Message);
+        }
+        return new SchedulerSpec(new Dictionary<string, object?> { [name] = options }, source.Location(nameNode, "scheduler"));
     }
 
     private static TrialResources ReadResources(YamlSource source, YamlNode node)

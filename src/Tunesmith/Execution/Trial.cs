@@ -178,19 +178,70 @@ public sealed class Trial : IParameterSuggester
     public void Report(long step, double value) => ReportAsync(step, value).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Report"/>
+    /// <remarks>
+    /// A scheduler's pause throws <see cref="TrialPausedException"/> (let it propagate: the trial is recorded Paused and its
+    /// objective is called again when it is resumed, with <see cref="ResumeStep"/> set). An exploit (PBT) needs a checkpoint
+    /// directory to copy, which in-process trials do not have: the trial fails with a reason saying so.
+    /// </remarks>
     public async Task ReportAsync(long step, double value, CancellationToken cancellationToken = default)
+    {
+        switch (await ReportCoreAsync(step, value, cancellationToken).ConfigureAwait(false))
+        {
+            case SchedulerDecision.StopDecision:
+                throw new TrialPrunedException(Number, step);
+            case SchedulerDecision.PauseDecision:
+                throw new TrialPausedException(Number, step);
+            case SchedulerDecision.ExploitDecision exploit:
+                throw new TrialFailedException(
+                    $"scheduler '{_study.Scheduler!.Name}' asked trial {Number} to continue from trial {exploit.FromTrialNumber}'s checkpoint of step {exploit.FromStep}, "
+                    + "but an in-process trial has no checkpoint directory to copy: run PBT with command trials (TUNESMITH_TRIAL_DIR)");
+        }
+    }
+
+    /// <summary>Stores the report and returns the scheduler's decision (Continue without a scheduler); the caller acts on it.</summary>
+    internal async Task<SchedulerDecision> ReportCoreAsync(long step, double value, CancellationToken cancellationToken)
     {
         if (IsFinished) throw new InvalidOperationException($"trial {Number} has already finished");
         if (double.IsNaN(value)) throw new ArgumentException($"trial {Number}: reported value at step {step} is NaN", nameof(value));
         _intermediate[step] = value;
         _pendingIntermediate.Add((step, value));
         await FlushAsync(cancellationToken).ConfigureAwait(false);
-        if (_study.Scheduler is { } scheduler)
+        if (_study.Scheduler is not { } scheduler) return SchedulerDecision.Continue;
+        var history = await _study.RefreshAsync(cancellationToken).ConfigureAwait(false);
+        return scheduler.Decide(history, ToFrozen(TrialState.Running), step, value);
+    }
+
+    /// <summary>
+    /// The step after which this trial continues, when it was resumed from a pause or continued from another trial's
+    /// checkpoint (PBT); null for a fresh start. The objective loads its checkpoint and goes on from the next step.
+    /// </summary>
+    public long? ResumeStep =>
+        _systemAttributes is { } set && set.TryGetValue(SystemAttributeKeys.ResumeStep, out var now) && ParamValues.TryToLong(now, out var s) ? s
+        : null;
+
+    /// <summary>The last reported step and value, counting reports before a pause; null when none.</summary>
+    internal (long Step, double Value)? LastIntermediate
+    {
+        get
         {
-            var history = await _study.RefreshAsync(cancellationToken).ConfigureAwait(false);
-            var snapshot = ToFrozen(TrialState.Running);
-            if (scheduler.Decide(history, snapshot, step, value) is SchedulerDecision.StopDecision)
-                throw new TrialPrunedException(Number, step);
+            (long, double)? last = _started.LastIntermediate;
+            foreach (var (k, v) in _intermediate) if (last is not { } l || k >= l.Item1) last = (k, v);
+            return last;
+        }
+    }
+
+    /// <summary>
+    /// Replaces the trial's params (a PBT exploit continues with another trial's params, perturbed): values of parameters
+    /// with a distribution keep it; the new values reach storage with the next write.
+    /// </summary>
+    internal void ReplaceParams(IReadOnlyDictionary<string, object?> values)
+    {
+        foreach (var (name, raw) in values)
+        {
+            var value = ParamValues.Normalize(raw);
+            _params[name] = value;
+            var distribution = _distributions.TryGetValue(name, out var d) ? d : _started.Distributions.GetValueOrDefault(name);
+            _pendingParams.Add((name, value, distribution));
         }
     }
 
@@ -265,6 +316,19 @@ public sealed class TrialPrunedException(int trialNumber, long step)
     /// <summary>The pruned trial's number.</summary>
     public int TrialNumber { get; } = trialNumber;
     /// <summary>The step of the report that pruned it.</summary>
+    public long Step { get; } = step;
+}
+
+/// <summary>
+/// Thrown by <see cref="Trial.Report"/> when the scheduler pauses the trial (promotion-based ASHA): the study records it
+/// Paused at <see cref="Step"/>, and calls the objective again with <see cref="Trial.ResumeStep"/> set when it is promoted.
+/// </summary>
+public sealed class TrialPausedException(int trialNumber, long step)
+    : Exception($"trial {trialNumber} was paused at step {step}")
+{
+    /// <summary>The paused trial's number.</summary>
+    public int TrialNumber { get; } = trialNumber;
+    /// <summary>The last step it reported.</summary>
     public long Step { get; } = step;
 }
 

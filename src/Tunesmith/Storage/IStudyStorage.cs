@@ -139,6 +139,14 @@ public interface IStudyStorage : IAsyncDisposable
         return (outcome, started, changes);
     }
 
+    /// <summary>
+    /// Resumes a <see cref="TrialState.Paused"/> trial for <paramref name="worker"/>: atomically makes it Running again, owned
+    /// by the worker, with a fresh heartbeat; returns it, or null when it is not Paused (another worker resumed it first).
+    /// A resumed trial does not count toward the budget again.
+    /// </summary>
+    Task<FrozenTrial?> ResumeTrialAsync(long trialId, string worker, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} cannot resume paused trials");
+
     /// <summary>Refreshes the heartbeat of the given Running trials owned by <paramref name="worker"/>.</summary>
     Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default);
 

@@ -247,6 +247,20 @@ public sealed class InMemoryStudyStorage : IStudyStorage
     }
 
     /// <inheritdoc />
+    public Task<FrozenTrial?> ResumeTrialAsync(long trialId, string worker, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (!_trials.TryGetValue(trialId, out var where)) return Task.FromResult<FrozenTrial?>(null);
+            var t = where.Study.Trials[where.Number];
+            if (t.State != TrialState.Paused) return Task.FromResult<FrozenTrial?>(null);
+            var now = _time.GetUtcNow();
+            Replace(where.Study, t with { State = TrialState.Running, Worker = worker, Finished = null, Heartbeat = now });
+            return Task.FromResult<FrozenTrial?>(where.Study.Trials[where.Number]);
+        }
+    }
+
+    /// <inheritdoc />
     public Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default)
     {
         lock (_gate)

@@ -24,6 +24,11 @@ public enum TrialState
     Pruned,
     /// <summary>Raised, crashed, timed out, returned NaN, or went stale.</summary>
     Failed,
+    /// <summary>
+    /// Paused by the scheduler (promotion-based ASHA, Hyperband): its program checkpointed and ended, and it waits to be
+    /// resumed from that step (system attribute <c>paused_step</c>). Not finished; it counts toward the trial budget.
+    /// </summary>
+    Paused,
 }
 
 /// <summary>Helpers on <see cref="TrialState"/> and <see cref="Direction"/>.</summary>
@@ -117,4 +122,14 @@ public static class SystemAttributeKeys
     public const string Deadline = "deadline";
     /// <summary>On a study: the objective metric's name.</summary>
     public const string Metric = "metric";
+    /// <summary>On a study: the scheduler it was created or last run with.</summary>
+    public const string Scheduler = "scheduler";
+    /// <summary>On a Paused trial (and kept after it resumes): the last step it reported before it paused.</summary>
+    public const string PausedStep = "paused_step";
+    /// <summary>On a trial that continued from a checkpoint (a resume, a PBT exploit): the step it continued after.</summary>
+    public const string ResumeStep = "resume_step";
+    /// <summary>On a trial that exploited another (PBT): JSON <c>{"trial": n, "step": s}</c>, the source trial and its checkpoint's step.</summary>
+    public const string RestoredFrom = "restored_from";
+    /// <summary>On a trial: the last step at which its program said it saved a checkpoint (PBT copies only checkpointed trials).</summary>
+    public const string CheckpointStep = "checkpoint_step";
 }

@@ -66,6 +66,8 @@ internal sealed class SyncProgress<T>(Action<T> onReport) : IProgress<T>
 /// <summary>Stops every trial at or after a given step.</summary>
 internal sealed class StopAtStepScheduler(long step) : IScheduler
 {
+    public string Name => "stop-at-step";
+
     public SchedulerDecision Decide(StudyHistory history, FrozenTrial trial, long reportedStep, double value) =>
         reportedStep >= step ? SchedulerDecision.Stop : SchedulerDecision.Continue;
 }

@@ -39,6 +39,7 @@ public static class StudyFileRun
             Direction = file.Direction,
             Metric = file.Metric,
             Sampler = file.CreateSampler(seed),
+            Scheduler = file.CreateScheduler(),
             StorageInstance = storage,
             LoggerFactory = loggerFactory,
             StaleGracePeriod = staleGracePeriod,

@@ -204,7 +204,7 @@ public abstract class SqlStudyStorage : IStudyStorage
     private static string DirectionText(Direction d) => d == Direction.Maximize ? "maximize" : "minimize";
     private static Direction ParseDirection(string s) => s == "maximize" ? Direction.Maximize : Direction.Minimize;
 
-    private static readonly string[] StateNames = ["waiting", "running", "complete", "pruned", "failed"];
+    private static readonly string[] StateNames = ["waiting", "running", "complete", "pruned", "failed", "paused"];
     private protected static string StateText(TrialState s) => StateNames[(int)s];
     private protected static TrialState ParseState(string s) => s switch
     {
@@ -213,6 +213,7 @@ public abstract class SqlStudyStorage : IStudyStorage
         "complete" => TrialState.Complete,
         "pruned" => TrialState.Pruned,
         "failed" => TrialState.Failed,
+        "paused" => TrialState.Paused,
         _ => throw new FormatException($"unknown trial state '{s}' in storage"),
     };
 
@@ -539,6 +540,20 @@ public abstract class SqlStudyStorage : IStudyStorage
         await finish.Bind("@now", now).Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", trialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         return TrialWriteOutcome.Applied;
     }
+
+    /// <inheritdoc />
+    public Task<FrozenTrial?> ResumeTrialAsync(long trialId, string worker, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (s, ct) =>
+        {
+            if (await LockStudyOfTrialAsync(s, trialId, ct).ConfigureAwait(false) is not { } studyId) return null;
+            var state = await s.Command($"SELECT state FROM trials WHERE id = @t{Dialect.LockRow}").Bind("@t", trialId).ExecuteScalarAsync(ct).ConfigureAwait(false);
+            if (state is not "paused") return null;
+            var (_, seq) = await AdvanceStudyAsync(s, studyId, trials: 0, budget: 0, changes: 1, ct).ConfigureAwait(false);
+            var now = ToMicros(Time.GetUtcNow());
+            await s.Command("UPDATE trials SET state = 'running', worker = @w, finished_at = NULL, heartbeat_at = @now, version = @v WHERE id = @t")
+                .Bind("@w", worker).Bind("@now", now).Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", trialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return (await ReadTrialsAsync(s, _byId, trialId, 0, ct).ConfigureAwait(false))[0];
+        }, cancellationToken);
 
     /// <inheritdoc />
     public virtual Task HeartbeatAsync(IReadOnlyCollection<long> trialIds, string worker, CancellationToken cancellationToken = default)

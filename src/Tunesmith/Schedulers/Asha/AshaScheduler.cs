@@ -1,0 +1,105 @@
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Schedulers.Asha;
+
+/// <summary>
+/// Asynchronous successive halving (ASHA, Li et al. 2020): rungs at r·η^k steps below the maximum resource; a trial that
+/// reaches a rung goes on when it is in the rung's top 1/η, and otherwise stops (<see cref="AshaMode.Stop"/>) or pauses
+/// until it is promoted (<see cref="AshaMode.Promotion"/>). Rung records are the trials' stored intermediate values, so
+/// every worker of a study decides alike.
+/// </summary>
+public sealed class AshaScheduler : IScheduler
+{
+    private readonly RungLadder _ladder;
+
+    /// <summary>Creates the scheduler; throws naming the option when <paramref name="options"/> are invalid.</summary>
+    public AshaScheduler(AshaOptions? options = null) : this(options ?? new AshaOptions(), "asha") { }
+
+    /// <summary>Creates a stop-based scheduler with rungs from <paramref name="minResource"/> up to <paramref name="maxResource"/>.</summary>
+    public AshaScheduler(long minResource, long maxResource, double reductionFactor = 3, AshaMode mode = AshaMode.Stop)
+        : this(new AshaOptions { MinResource = minResource, MaxResource = maxResource, ReductionFactor = reductionFactor, Mode = mode }) { }
+
+    internal AshaScheduler(AshaOptions options, string name)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        Name = name;
+        _ladder = new RungLadder(options.MinResource, options.MaxResource, options.ReductionFactor,
+            options.GracePeriod ?? options.MinResource, options.Brackets, options.Seed);
+    }
+
+    /// <summary>The options.</summary>
+    public AshaOptions Options { get; }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <summary>The bracket trial <paramref name="trialNumber"/> joins (0 when there is one).</summary>
+    public int BracketOf(int trialNumber) => _ladder.BracketOf(trialNumber);
+
+    /// <summary>The rungs (steps at which trials are judged) of bracket <paramref name="bracket"/>.</summary>
+    public IReadOnlyList<long> Rungs(int bracket = 0) => _ladder.Milestones(bracket);
+
+    /// <inheritdoc />
+    public SchedulerDecision Decide(StudyHistory history, FrozenTrial trial, long step, double value)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        ArgumentNullException.ThrowIfNull(trial);
+        var bracket = _ladder.BracketOf(trial.Number);
+        long? previous = null;
+        foreach (var s in trial.Intermediate.Keys) if (s < step && (previous is null || s > previous)) previous = s;
+        if (_ladder.RungReached(bracket, previous, step) is not { } milestone) return SchedulerDecision.Continue;
+
+        var records = _ladder.Records(history, bracket, milestone, except: trial.Number);
+        var better = 0;
+        foreach (var r in records) if (history.Direction.IsBetter(r.Value, value)) better++;
+        var quota = _ladder.Quota(records.Count + 1);
+        if (Options.Mode == AshaMode.Stop)
+            return better < Math.Max(1, quota) ? SchedulerDecision.Continue : SchedulerDecision.Stop;
+        var promoted = 0;
+        foreach (var r in records) if (r.Promoted) promoted++;
+        return better < quota && promoted < quota ? SchedulerDecision.Continue : SchedulerDecision.Pause;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Promotion-based: the paused trial to resume is the best one in a rung's top ⌊n/η⌋ while fewer than that have gone
+    /// on from the rung, highest rung first (it is closest to done); the best value first, ties to the lower trial number.
+    /// </remarks>
+    public StartSuggestion SuggestStart(StudyHistory history)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        if (Options.Mode != AshaMode.Promotion) return StartSuggestion.New;
+        List<(FrozenTrial Trial, long Step)>? paused = null;
+        foreach (var t in history.Trials)
+            if (t.State == TrialState.Paused && RungLadder.LastStep(t) is { } last) (paused ??= []).Add((t, last));
+        if (paused is null) return StartSuggestion.New;
+
+        StartSuggestion.Resume? best = null;
+        long bestRung = -1;
+        var bestValue = 0.0;
+        foreach (var (t, last) in paused)
+        {
+            var bracket = _ladder.BracketOf(t.Number);
+            if (_ladder.RungAtOrBelow(bracket, last) is not { } milestone || milestone < bestRung) continue;
+            var records = _ladder.Records(history, bracket, milestone, except: -1);
+            var quota = _ladder.Quota(records.Count);
+            var promoted = records.Count(r => r.Promoted);
+            if (promoted >= quota) continue;
+            var value = RungLadder.RungValue(t, milestone)!.Value;
+            var better = records.Count(r => r.Trial.Number != t.Number && history.Direction.IsBetter(r.Value, value));
+            if (better >= quota) continue;
+            if (milestone > bestRung || history.Direction.IsBetter(value, bestValue))
+            {
+                best = new StartSuggestion.Resume(t.Number, last);
+                (bestRung, bestValue) = (milestone, value);
+            }
+        }
+        return best ?? StartSuggestion.New;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Name}(min={Options.MinResource}, max={Options.MaxResource}, η={ParamValues.Format(Options.ReductionFactor)}, brackets={Options.Brackets}, mode={Options.Mode.ToString().ToLowerInvariant()})";
+}

@@ -1,0 +1,85 @@
+using System.Collections;
+using System.Globalization;
+using Tunesmith.Spaces;
+using Tunesmith.Spaces.Spec;
+
+namespace Tunesmith.Schedulers;
+
+/// <summary>
+/// Reads a scheduler's options from a study file's mapping (snake_case keys, already parsed from YAML or JSON): each
+/// value is checked for its type, and an unknown key is an error naming it and the known ones.
+/// </summary>
+internal sealed class SchedulerOptionReader
+{
+    private readonly string _scheduler;
+    private readonly IReadOnlyDictionary<string, object?> _options;
+
+    public SchedulerOptionReader(string scheduler, IReadOnlyDictionary<string, object?>? options, params string[] known)
+    {
+        _scheduler = scheduler;
+        _options = options ?? new Dictionary<string, object?>();
+        foreach (var key in _options.Keys)
+            if (!known.Contains(key, StringComparer.Ordinal))
+                throw new ArgumentException($"scheduler '{scheduler}': unknown option '{key}'{ClosestName.Suggest(key, known)} (known: {string.Join(", ", known)})");
+    }
+
+    private string Field(string key) => $"scheduler '{_scheduler}': option '{key}'";
+
+    public bool Has(string key) => _options.TryGetValue(key, out var v) && v is not null;
+
+    public string? String(string key) => _options.TryGetValue(key, out var v) && v is not null ? Convert.ToString(ParamValues.Normalize(v), CultureInfo.InvariantCulture) : null;
+
+    public double? Number(string key)
+    {
+        if (!_options.TryGetValue(key, out var raw) || raw is null) return null;
+        return ParamValues.Normalize(raw) switch
+        {
+            long l => l,
+            double d => d,
+            string s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
+            var other => throw new ArgumentException($"{Field(key)} must be a number, got {ParamValues.Format(other)}"),
+        };
+    }
+
+    public long? Integer(string key)
+    {
+        if (Number(key) is not { } d) return null;
+        if (d != Math.Floor(d) || Math.Abs(d) > 1e15) throw new ArgumentException($"{Field(key)} must be a whole number, got {ParamValues.Format(d)}");
+        return (long)d;
+    }
+
+    public int? Int32(string key) => Integer(key) is { } l
+        ? l is >= int.MinValue and <= int.MaxValue ? (int)l : throw new ArgumentException($"{Field(key)} must fit in 32 bits, got {l}")
+        : null;
+
+    public IReadOnlyList<double>? Numbers(string key)
+    {
+        if (!_options.TryGetValue(key, out var raw) || raw is null) return null;
+        if (raw is string or not IEnumerable) throw new ArgumentException($"{Field(key)} must be a list of numbers, e.g. [0.8, 1.2], got {ParamValues.Format(ParamValues.Normalize(raw))}");
+        var list = new List<double>();
+        foreach (var item in (IEnumerable)raw)
+            list.Add(ParamValues.Normalize(item) switch
+            {
+                long l => l,
+                double d => d,
+                var other => throw new ArgumentException($"{Field(key)} must be a list of numbers, got an item {ParamValues.Format(other)}"),
+            });
+        return list;
+    }
+}
+
+/// <summary>
+/// Checks option rules with one wording for C# (an <see cref="ArgumentOutOfRangeException"/> naming the property) and for
+/// study files (an <see cref="ArgumentException"/> naming the study file's key).
+/// </summary>
+internal readonly struct OptionRules(string scheduler, IReadOnlyDictionary<string, string>? studyFileKeys)
+{
+    /// <summary>Throws when <paramref name="ok"/> is false: "<paramref name="property"/> <paramref name="rule"/>".</summary>
+    public void Require(bool ok, string property, object? value, string rule)
+    {
+        if (ok) return;
+        if (studyFileKeys is null) throw new ArgumentOutOfRangeException(property, value, $"{property} {rule}");
+        var key = studyFileKeys.TryGetValue(property, out var k) ? k : property;
+        throw new ArgumentException($"scheduler '{scheduler}': option '{key}' {rule}, got {ParamValues.Format(ParamValues.Normalize(value))}");
+    }
+}
