@@ -8,7 +8,10 @@ using Tunesmith.Spaces;
 
 namespace Tunesmith.Bench;
 
-/// <summary>Checks the C# quality functions against the executable reference (functions.py, Debian's python3 with numpy).</summary>
+/// <summary>
+/// Checks the C# quality functions against the executable reference (functions.py, Debian's python3 with numpy), and
+/// Tunesmith's own hierarchical functions against their Python twins in optuna_quality.py (which Optuna's runs use).
+/// </summary>
 internal static class FunctionCheck
 {
     public static async Task<int> RunAsync(string referenceDir)
@@ -27,7 +30,11 @@ internal static class FunctionCheck
             }
             var json = "[" + string.Join(",", configs.Select(c => ParamValues.ToJson(c))) + "]";
             var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in new[] { script, "eval", f.Name }) psi.ArgumentList.Add(a);
+            var own = f.Name is "svm" or "blocks" or "catheavy";
+            string[] arguments = own
+                ? [Path.Combine(AppContext.BaseDirectory, "optuna_quality.py"), "--reference", Path.GetFullPath(referenceDir), "--eval", f.Name]
+                : [script, "eval", f.Name];
+            foreach (var a in arguments) psi.ArgumentList.Add(a);
             using var p = Process.Start(psi)!;
             await p.StandardInput.WriteAsync(json);
             p.StandardInput.Close();

@@ -36,7 +36,8 @@ internal static class OptunaRuns
                     var label = $"optuna{version}_{root.GetProperty("sampler").GetString()}";
                     labels[label] = true;
                     add(new QualityBenchmark.Run(root.GetProperty("function").GetString()!, label, root.GetProperty("seed").GetInt32(), args.Budgets.Max(),
-                        root.GetProperty("best").EnumerateArray().Select(v => v.GetDouble()).ToArray(), root.GetProperty("wall").GetDouble()));
+                        root.GetProperty("best").EnumerateArray().Select(v => v.GetDouble()).ToArray(), root.GetProperty("wall").GetDouble(),
+                        root.TryGetProperty("branch", out var branch) ? branch.EnumerateArray().Select(v => v.GetString()!).ToArray() : null));
                 });
             var n = Interlocked.Increment(ref done);
             Console.Error.WriteLine($"  optuna {n}/{batches.Count} batches of {SeedsPerProcess} runs, {total.Elapsed.TotalSeconds:F0} s");

@@ -64,10 +64,15 @@ internal static class QualityBenchmark
         new("tpe_mv", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true }),
         new("gp", "gp", new Dictionary<string, object?>()),
         new("cmaes", "cmaes", new Dictionary<string, object?> { ["restart_strategy"] = "ipop" }),
+        new("rf", "rf", new Dictionary<string, object?>()),
+        new("tpe_b", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["branch_aware"] = true }),
+        new("gp_b", "gp", new Dictionary<string, object?> { ["branch_aware"] = true }),
+        new("rf_b", "rf", new Dictionary<string, object?> { ["branch_aware"] = true }),
         new("auto", "auto", new Dictionary<string, object?>(), BudgetAware: true),
     ];
 
-    internal sealed record Run(string Function, string Sampler, int Seed, int Budget, double[] BestSoFar, double WallSeconds);
+    /// <param name="BestBranch">For a hierarchical function: the branch of the best trial so far after each trial.</param>
+    internal sealed record Run(string Function, string Sampler, int Seed, int Budget, double[] BestSoFar, double WallSeconds, string[]? BestBranch = null);
 
     public static async Task<int> RunAsync(QualityArgs args)
     {
@@ -150,18 +155,22 @@ internal static class QualityBenchmark
         await using var study = await Study.CreateAsync($"{f.Name}-{s.Label}-{seed}-{budget}",
             new StudyOptions { Sampler = sampler, Direction = Direction.Minimize }, ct);
         var best = new double[budget];
+        var branches = f.Branch is null ? null : new string[budget];
         var bestSoFar = double.PositiveInfinity;
+        string? bestBranch = null;
         var sw = Stopwatch.StartNew();
         // Sequential ask/tell, as Optuna's study.optimize with n_jobs=1 in the reference runs.
         for (var i = 0; i < budget; i++)
         {
             var trial = await study.AskAsync(ct);
-            var value = f.Evaluate(trial.Suggest(f.Space));
+            var configuration = trial.Suggest(f.Space);
+            var value = f.Evaluate(configuration);
             await study.TellAsync(trial, value, ct);
-            bestSoFar = Math.Min(bestSoFar, value);
+            if (value < bestSoFar) { bestSoFar = value; bestBranch = f.Branch?.Invoke(configuration); }
             best[i] = bestSoFar - f.Optimum;
+            if (branches is not null) branches[i] = bestBranch!;
         }
-        return new Run(f.Name, s.Label, seed, budget, best, sw.Elapsed.TotalSeconds);
+        return new Run(f.Name, s.Label, seed, budget, best, sw.Elapsed.TotalSeconds, branches);
     }
 
     /// <summary>P(x &lt; y) for a random x of <paramref name="xs"/> and y of <paramref name="ys"/>, ties counting half.</summary>
@@ -245,6 +254,39 @@ internal static class QualityBenchmark
         v == 0 ? "0" : Math.Abs(v) >= 1e4 || Math.Abs(v) < 1e-3 ? v.ToString("0.00e+0", CultureInfo.InvariantCulture)
         : Math.Abs(v) >= 100 ? v.ToString("0", CultureInfo.InvariantCulture) : v.ToString("G3", CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// Hierarchical functions: median regret and the share of runs whose best trial lies outside the optimum's branch
+    /// (or category combination), per budget, every sampler side by side (Optuna's run here included).
+    /// </summary>
+    private static void RenderHierarchical(StringBuilder sb, IReadOnlyList<QualityFunction> functions, IReadOnlyList<string> labels, QualityArgs args, IReadOnlyList<Run> runs)
+    {
+        var hierarchical = functions.Where(f => f.IsHierarchical).ToList();
+        if (hierarchical.Count == 0) return;
+        sb.AppendLine();
+        sb.AppendLine("Hierarchical functions: median regret / share of runs whose best trial is in the wrong branch (or category combination), per budget.");
+        sb.AppendLine();
+        sb.AppendLine($"| function | budget | {string.Join(" | ", labels)} |");
+        sb.AppendLine($"|---|---|{string.Concat(Enumerable.Repeat("---|", labels.Count))}");
+        var maxBudget = args.Budgets.Max();
+        foreach (var f in hierarchical)
+            foreach (var b in args.Budgets)
+            {
+                var row = new StringBuilder($"| {f.Name} | {b} |");
+                foreach (var l in labels)
+                {
+                    var rs = runs.Where(r => r.Function == f.Name && r.Sampler == l && (r.Budget == b || r.Budget == maxBudget)).ToList();
+                    // A budget-aware sampler run once per budget: read each budget from its own run.
+                    if (rs.Any(r => r.Budget == b) && rs.Any(r => r.Budget != b)) rs = rs.Where(r => r.Budget == b).ToList();
+                    if (rs.Count == 0) { row.Append(" - |"); continue; }
+                    var median = Percentile(rs.Select(r => r.BestSoFar[b - 1]).ToArray(), 0.5);
+                    var withBranch = rs.Where(r => r.BestBranch is not null).ToList();
+                    var wrong = withBranch.Count == 0 ? double.NaN : withBranch.Count(r => r.BestBranch![b - 1] != f.OptimalBranch) / (double)withBranch.Count;
+                    row.Append(CultureInfo.InvariantCulture, $" {Fmt(median)} / {(double.IsNaN(wrong) ? "-" : $"{100 * wrong:F0} %")} |");
+                }
+                sb.AppendLine(row.ToString());
+            }
+    }
+
     private static string RenderMarkdown(List<Cell> cells, IReadOnlyList<QualityFunction> functions, IReadOnlyList<SamplerUnderTest> samplers,
         QualityArgs args, OptunaReference reference, TimeSpan wall, IReadOnlyList<Run> runs)
     {
@@ -316,6 +358,7 @@ internal static class QualityBenchmark
                 if (ExpectedWins(runs, [variant.Label], functions, args.Budgets, optunaTpeBar) is { } ve)
                     sb.AppendLine($"- Expected over random 10-seed subsets: TPE variant {variant.Label} alone {ve:F1} cells.");
         }
+        RenderHierarchical(sb, functions, labels, args, runs);
         sb.AppendLine();
         sb.AppendLine("Mean wall seconds of one run of the largest budget (sequential ask/tell, in memory; 2 runs share 2 cores):");
         sb.AppendLine();

@@ -2,12 +2,20 @@ using Tunesmith.Spaces;
 
 namespace Tunesmith.Bench;
 
-/// <summary>One benchmark function of ../shared/reference/quality-suite.json: its space, its optimum and its value.</summary>
-internal sealed record QualityFunction(string Name, double Optimum, SearchSpace Space, Func<Configuration, double> Evaluate);
+/// <summary>One benchmark function: its space, its optimum and its value.</summary>
+/// <param name="Branch">For a hierarchical function: the branch (or category combination) a configuration lies in.</param>
+/// <param name="OptimalBranch">The branch holding the global optimum; a run whose best trial lies elsewhere ends in the wrong branch.</param>
+internal sealed record QualityFunction(string Name, double Optimum, SearchSpace Space, Func<Configuration, double> Evaluate,
+    Func<Configuration, string>? Branch = null, string? OptimalBranch = null)
+{
+    /// <summary>Whether the function reports a wrong-branch share (the hierarchical ones, <c>mixed</c> and <c>conditional</c>).</summary>
+    public bool IsHierarchical => Branch is not null;
+}
 
 /// <summary>
 /// The 11 functions of the quality suite, re-implemented from the suite's descriptions (checked against the
-/// executable reference functions.py by <c>bench check-functions</c>). All are minimized.
+/// executable reference functions.py by <c>bench check-functions</c>), and three hierarchical functions of Tunesmith's
+/// own (<c>svm</c>, <c>blocks</c>, <c>catheavy</c>; their Python twins are in optuna_quality.py). All are minimized.
 /// </summary>
 internal static class QualityFunctions
 {
@@ -24,7 +32,9 @@ internal static class QualityFunctions
     });
     private static readonly double[] HAlpha = [1.0, 1.2, 3.0, 3.2];
 
-    public static IReadOnlyList<QualityFunction> All { get; } = Build();
+    private static readonly Lazy<IReadOnlyList<QualityFunction>> AllFunctions = new(Build);
+
+    public static IReadOnlyList<QualityFunction> All => AllFunctions.Value;
 
     private static IReadOnlyList<QualityFunction> Build()
     {
@@ -45,7 +55,7 @@ internal static class QualityFunctions
             new("mixed", 0, new SearchSpace()
                     .Float("x", -5, 5).Float("y", 0, 10).Float("lr", 1e-5, 1, log: true)
                     .Int("n", 1, 20).Int("units", 1, 1024, log: true).Choice("cat", ["A", "B", "C"]),
-                Mixed),
+                Mixed, c => c.GetString("cat"), "B"),
             new("conditional", 0, new SearchSpace()
                     .Choice("branch", ["a", "b", "c"])
                     .Float("a_x", -5, 5, when: Condition.When("branch", "a"))
@@ -55,7 +65,16 @@ internal static class QualityFunctions
                     .Float("c_u", -3, 3, when: Condition.When("branch", "c"))
                     .Float("c_v", -3, 3, when: Condition.When("branch", "c"))
                     .Choice("c_k", ["p", "q"], when: Condition.When("branch", "c")),
-                Conditional),
+                Conditional, c => c.GetString("branch"), "b"),
+            new("svm", 0, SvmSpace(), Svm, c => c.GetString("kernel"), "poly"),
+            new("blocks", 0, new SearchSpace().Repeat("layers", new IntDistribution(1, 4), b => b
+                    .Int("width", 16, 512, log: true).Choice("act", ["relu", "tanh", "gelu"])),
+                Blocks, c => c.GetLong("layers").ToString(System.Globalization.CultureInfo.InvariantCulture), "3"),
+            new("catheavy", CatHeavyOptimum(), new SearchSpace()
+                    .Choice("optimizer", ["sgd", "adam", "rmsprop", "adagrad"]).Choice("activation", ["relu", "tanh", "elu", "selu"])
+                    .Choice("norm", ["none", "batch", "layer"]).Choice("init", ["he", "xavier", "normal"])
+                    .Float("lr", 1e-5, 1, log: true).Float("dropout", 0, 0.5),
+                CatHeavy, c => $"{c.GetString("optimizer")}/{c.GetString("activation")}/{c.GetString("norm")}/{c.GetString("init")}", "adam/selu/none/normal"),
         ];
     }
 
@@ -136,6 +155,83 @@ internal static class QualityFunctions
         "b" => Math.Pow(Math.Log10(c.GetDouble("b_lr")) + 2, 2) + 4 * Math.Pow(c.GetDouble("b_y") - 0.7, 2),
         _ => c.GetDouble("c_u") * c.GetDouble("c_u") + c.GetDouble("c_v") * c.GetDouble("c_v") + (c.GetString("c_k") == "q" ? 1 : 0) + 0.25,
     };
+
+    // An SVM's kernels as exclusive branches. The simplest (linear, one parameter) has a shallow, broad optimum of 0.30
+    // that a greedy search reaches in a few trials; rbf (0.14) and sigmoid (0.20) need two and three parameters right, and
+    // the global optimum (0) lies in poly, whose four parameters make most of its random draws worse than linear's best.
+    private static SearchSpace SvmSpace() => new SearchSpace()
+        .Choice("kernel", ["linear", "rbf", "sigmoid", "poly"])
+        .Float("C", 1e-3, 1e3, log: true)
+        .Float("gamma", 1e-4, 10, log: true, when: Condition.When("kernel", "rbf", "sigmoid", "poly"))
+        .Float("coef0", -1, 1, when: Condition.When("kernel", "sigmoid", "poly"))
+        .Int("degree", 2, 5, when: Condition.When("kernel", "poly"));
+
+    private static double Svm(Configuration c)
+    {
+        var lc = Math.Log10(c.GetDouble("C"));
+        switch (c.GetString("kernel"))
+        {
+            case "linear":
+                return 0.30 + 0.04 * Sq(lc - 0.5);
+            case "rbf":
+                return 0.14 + 0.05 * Sq(lc - 1.5) + 0.12 * Sq(Math.Log10(c.GetDouble("gamma")) + 2.5);
+            case "sigmoid":
+                return 0.20 + 0.05 * Sq(lc - 1) + 0.12 * Sq(Math.Log10(c.GetDouble("gamma")) + 3) + 0.4 * Sq(c.GetDouble("coef0") + 0.5);
+            default:
+                return 0.06 * Sq(lc - 2) + 0.15 * Sq(Math.Log10(c.GetDouble("gamma")) + 1.5) + 0.5 * Sq(c.GetDouble("coef0") - 0.6)
+                    + 0.1 * Sq(c.GetLong("degree") - 3);
+        }
+    }
+
+    // A network of 1..4 layer blocks, each with its own width and activation. Three layers (widths 256, 128, 64; gelu
+    // first, relu after) reach 0; fewer layers start from a worse base but have fewer parameters to get right, so one
+    // layer's optimum (0.45) is the easy one.
+    private static double Blocks(Configuration c)
+    {
+        var blocks = c.Blocks("layers");
+        var value = blocks.Count switch { 1 => 0.45, 2 => 0.25, 3 => 0.0, _ => 0.10 };
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            value += 0.05 * Sq(Math.Log2(blocks[i].GetDouble("width")) - (8 - i));
+            if (blocks[i].GetString("act") != (i == 0 ? "gelu" : "relu")) value += 0.15;
+        }
+        return value;
+    }
+
+    // Four categorical choices whose best values interact: on their own relu, batch norm and he init are best (a local
+    // optimum of 0.05), but selu without normalization and with normal init is better together (−0.15); the learning
+    // rate's best value depends on the optimizer.
+    private static readonly Dictionary<string, double> CatMain = new()
+    {
+        ["sgd"] = 0.20, ["adam"] = 0.05, ["rmsprop"] = 0.15, ["adagrad"] = 0.25,
+        ["relu"] = 0.05, ["tanh"] = 0.20, ["elu"] = 0.10, ["selu"] = 0.15,
+        ["none"] = 0.15, ["batch"] = 0.0, ["layer"] = 0.05,
+        ["he"] = 0.0, ["xavier"] = 0.05, ["normal"] = 0.10,
+    };
+
+    private static readonly Dictionary<string, double> CatLr = new() { ["sgd"] = -1, ["adam"] = -3, ["rmsprop"] = -3.5, ["adagrad"] = -2 };
+
+    private static double CatCombination(string optimizer, string activation, string norm, string init)
+    {
+        var value = CatMain[optimizer] + CatMain[activation] + CatMain[norm] + CatMain[init];
+        if (activation == "selu" && norm == "none") value -= 0.35;
+        if (activation == "selu" && init == "normal") value -= 0.15;
+        if (activation == "relu" && norm == "batch") value -= 0.05;
+        return value;
+    }
+
+    private static double CatHeavy(Configuration c)
+    {
+        var optimizer = c.GetString("optimizer");
+        return CatCombination(optimizer, c.GetString("activation"), c.GetString("norm"), c.GetString("init"))
+            + 0.1 * Sq(Math.Log10(c.GetDouble("lr")) - CatLr[optimizer]) + 0.5 * Sq(c.GetDouble("dropout") - 0.2);
+    }
+
+    private static double CatHeavyOptimum() =>
+        (from o in CatLr.Keys from a in new[] { "relu", "tanh", "elu", "selu" } from n in new[] { "none", "batch", "layer" }
+         from i in new[] { "he", "xavier", "normal" } select CatCombination(o, a, n, i)).Min();
+
+    private static double Sq(double x) => x * x;
 
     // The negative root of 4x³ − 32x + 5 = 0 (the 1-D Styblinski–Tang minimizer), by Newton's method.
     private static double StyblinskiTangMinimizer()
