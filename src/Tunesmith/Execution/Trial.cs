@@ -185,6 +185,8 @@ public sealed class Trial : IParameterSuggester
     /// </remarks>
     public async Task ReportAsync(long step, double value, CancellationToken cancellationToken = default)
     {
+        if (_study.Scheduler is Schedulers.Pbt.PbtScheduler)
+            throw new TrialFailedException("scheduler 'pbt' copies checkpoints between trials, and an in-process trial has no checkpoint directory: run PBT with command trials (TUNESMITH_TRIAL_DIR)");
         switch (await ReportCoreAsync(step, value, cancellationToken).ConfigureAwait(false))
         {
             case SchedulerDecision.StopDecision:

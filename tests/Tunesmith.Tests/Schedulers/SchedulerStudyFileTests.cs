@@ -1,0 +1,77 @@
+using Tunesmith.Execution;
+using Tunesmith.Schedulers;
+using Tunesmith.Schedulers.Asha;
+using Tunesmith.Schedulers.Hyperband;
+using Tunesmith.Schedulers.MedianStopping;
+using Tunesmith.Schedulers.Pbt;
+using Tunesmith.Spaces.Spec;
+using Xunit;
+
+namespace Tunesmith.Tests.Schedulers;
+
+/// <summary>A study file's <c>scheduler:</c> section builds the scheduler it names, or fails on one line naming the field.</summary>
+public sealed class SchedulerStudyFileTests
+{
+    private static IScheduler? Read(string scheduler) =>
+        StudyFile.Parse($"command: run {{x}}\nspace: {{ x: {{ float: [0, 1] }} }}\nscheduler: {scheduler}\n", "study.yaml", "/tmp").CreateScheduler();
+
+    private static StudyFileException Fail(string scheduler)
+    {
+        var e = Assert.Throws<StudyFileException>(() => Read(scheduler));
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.StartsWith($"study.yaml:{e.Line}:{e.Column}: scheduler", e.Message);
+        return e;
+    }
+
+    [Fact]
+    public void The_design_example_builds_asha_with_its_options()
+    {
+        var asha = Assert.IsType<AshaScheduler>(Read("{ asha: { resource: epoch, min: 1, max: 27, reduction: 3 } }"));
+        Assert.Equal(("epoch", 1L, 27L, 3.0, AshaMode.Stop), (asha.Options.Resource, asha.Options.MinResource, asha.Options.MaxResource, asha.Options.ReductionFactor, asha.Options.Mode));
+        Assert.Equal([1L, 3, 9], asha.Rungs());
+    }
+
+    [Fact]
+    public void Every_scheduler_is_selectable_by_name_and_with_options()
+    {
+        Assert.IsType<AshaScheduler>(Read("asha"));
+        Assert.Equal(AshaMode.Promotion, Assert.IsType<AshaScheduler>(Read("{ asha: { max: 9, mode: promotion, grace_period: 3, brackets: 2, seed: 4 } }")).Options.Mode);
+        Assert.Equal(5, Assert.IsType<HyperbandScheduler>(Read("{ hyperband: { min: 1, max: 81 } }")).Brackets.Count);
+        var median = Assert.IsType<MedianStoppingScheduler>(Read("{ median: { warmup_steps: 2, min_trials: 3, interval: 2 } }"));
+        Assert.Equal((2L, 3, 2L, 50.0), (median.Options.WarmupSteps, median.Options.MinimumTrials, median.Options.EvaluationInterval, median.Options.Percentile));
+        Assert.Equal(25, Assert.IsType<MedianStoppingScheduler>(Read("{ percentile: { percentile: 25 } }")).Options.Percentile);
+        var pbt = Assert.IsType<PbtScheduler>(Read("{ pbt: { population: 4, interval: 2, quantile: 0.5, resample_probability: 0, perturbation_factors: [0.5, 2] } }"));
+        Assert.Equal((4, 2L, 0.5, 0.0), (pbt.Options.PopulationSize, pbt.Options.PerturbationInterval, pbt.Options.QuantileFraction, pbt.Options.ResampleProbability));
+        Assert.Equal([0.5, 2.0], pbt.Options.PerturbationFactors);
+        Assert.Null(Read("none"));
+    }
+
+    [Fact]
+    public void An_unknown_scheduler_is_named_with_the_closest_known_one()
+    {
+        var e = Fail("{ ashaa: { max: 27 } }");
+        Assert.Equal(("scheduler", 3, 14), (e.Field, e.Line, e.Column));
+        Assert.Contains("unknown scheduler 'ashaa' (did you mean 'asha'?)", e.Problem);
+        Assert.Contains("unknown scheduler 'medain'", Fail("medain").Problem);
+    }
+
+    [Fact]
+    public void An_unknown_or_invalid_option_names_its_field_and_value()
+    {
+        var unknown = Fail("{ asha: { max: 27, reductoin: 3 } }");
+        Assert.Equal("scheduler.asha.reductoin", unknown.Field);
+        Assert.Contains("unknown option 'reductoin' (did you mean 'reduction'?)", unknown.Problem);
+
+        var invalid = Fail("{ asha: { min: 4, max: 2 } }");
+        Assert.Equal("scheduler.asha.max", invalid.Field);
+        Assert.Contains("option 'max' must be greater than the minimum resource (4), got 2", invalid.Problem);
+
+        Assert.Contains("option 'reduction' must be > 1, got 1", Fail("{ hyperband: { reduction: 1 } }").Problem);
+        Assert.Contains("option 'mode' must be stop or promotion, got 'sometimes'", Fail("{ asha: { mode: sometimes } }").Problem);
+        Assert.Contains("option 'quantile' must be in (0, 0.5], got 0.9", Fail("{ pbt: { quantile: 0.9 } }").Problem);
+        Assert.Contains("option 'min_trials' must be a whole number", Fail("{ median: { min_trials: 1.5 } }").Problem);
+        Assert.Contains("option 'percentile' is required", Fail("percentile").Problem);
+        Assert.Contains("unknown option 'percentile'", Fail("{ median: { percentile: 30 } }").Problem);
+        Assert.Contains("expected one scheduler name", Fail("{ asha: {}, median: {} }").Problem);
+    }
+}
