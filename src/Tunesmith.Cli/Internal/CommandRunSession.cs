@@ -2,7 +2,7 @@ using Tunesmith.Cli.Internal.Progress;
 using Tunesmith.Execution;
 using Tunesmith.Trials;
 using Tunesmith.Execution.Commands;
-using Tunesmith.Execution.Resources;
+using Tunesmith.Backends.Resources;
 using Tunesmith.Reporting;
 
 namespace Tunesmith.Cli.Internal;

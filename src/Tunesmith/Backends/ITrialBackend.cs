@@ -20,7 +20,8 @@ public enum TrialBackendCapabilities
 
     /// <summary>
     /// <see cref="ITrialBackend.ResumeAsync"/> works: a paused trial starts again with the same parameters in the same trial
-    /// directory, told the step to resume after (<c>TUNESMITH_RESUME_STEP</c> for a process).
+    /// directory, told the last step it reported before the pause (<c>TUNESMITH_RESUME_STEP</c> for a process; -1 when
+    /// it reported none).
     /// </summary>
     Resume = 2,
 
@@ -98,9 +99,16 @@ public interface ITrialBackend : IAsyncDisposable
     Task CopyCheckpointAsync(int fromTrialNumber, int toTrialNumber, CancellationToken cancellationToken = default);
 }
 
-/// <summary>Receives a running trial's intermediate reports (called on the backend's thread, one report at a time, in order).</summary>
+/// <summary>Hears from a running trial (called on the backend's thread, one call at a time, in order).</summary>
 public interface ITrialObserver
 {
+    /// <summary>
+    /// The trial runs, before its first report is read: the moment to record <see cref="TrialExecution.Attributes"/>.
+    /// When this throws, the backend stops the trial, frees its resources, and <see cref="ITrialBackend.StartAsync"/> (or
+    /// <see cref="ITrialBackend.ResumeAsync"/>) throws the exception.
+    /// </summary>
+    ValueTask StartedAsync(TrialExecution execution, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
     /// <summary>The trial reported <paramref name="metrics"/> at <paramref name="step"/>; the backend waits for the returned task before it reads on.</summary>
     ValueTask ReportedAsync(int trialNumber, long step, IReadOnlyDictionary<string, double> metrics, CancellationToken cancellationToken);
 }

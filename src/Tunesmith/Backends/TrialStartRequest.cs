@@ -53,13 +53,15 @@ public enum TrialExitKind
 /// <param name="LastStep">The step of its last intermediate report, or null when it reported none.</param>
 /// <param name="ExitCode">A process's exit code, or null for a trial that is not a process or never started.</param>
 /// <param name="Duration">How long it ran, on the backend's clock.</param>
+/// <param name="ErrorTail">The last lines of its error output (a process's stderr), for a caller that fails it later; null when none.</param>
 public sealed record TrialExit(
     TrialExitKind Kind,
     IReadOnlyDictionary<string, double>? Result,
     string? Reason,
     long? LastStep,
     int? ExitCode,
-    TimeSpan Duration);
+    TimeSpan Duration,
+    string? ErrorTail = null);
 
 /// <summary>One execution of a trial on a backend: started, running, and eventually ended.</summary>
 public sealed class TrialExecution
@@ -70,8 +72,11 @@ public sealed class TrialExecution
     /// <param name="gpus">The GPU ids it holds (empty when none).</param>
     /// <param name="resumedAfterStep">The step it resumed after, when it is a resumed execution.</param>
     /// <param name="completion">Completes once with how it ended, after its resources are free.</param>
-    public TrialExecution(int trialNumber, string? directory, IReadOnlyList<string> gpus, long? resumedAfterStep, Task<TrialExit> completion)
+    /// <param name="attributes">System attributes the caller should record with the trial (see <see cref="Attributes"/>); default none.</param>
+    public TrialExecution(int trialNumber, string? directory, IReadOnlyList<string> gpus, long? resumedAfterStep, Task<TrialExit> completion,
+        IReadOnlyDictionary<string, object?>? attributes = null)
     {
+        Attributes = attributes ?? new Dictionary<string, object?>();
         ArgumentNullException.ThrowIfNull(gpus);
         ArgumentNullException.ThrowIfNull(completion);
         TrialNumber = trialNumber;
@@ -92,6 +97,12 @@ public sealed class TrialExecution
 
     /// <summary>The step it resumed after (a resumed execution), else null.</summary>
     public long? ResumedAfterStep { get; }
+
+    /// <summary>
+    /// System attributes the caller should record with the trial while it runs — what an operator or a later run needs
+    /// to find it: its directory, its GPUs, a process id, a cluster job id.
+    /// </summary>
+    public IReadOnlyDictionary<string, object?> Attributes { get; }
 
     /// <summary>Completes once with how the execution ended; the trial's resources are free by then. Never faults for a trial's own failure.</summary>
     public Task<TrialExit> Completion { get; }

@@ -1,9 +1,10 @@
+using Tunesmith.Backends.Processes;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Tunesmith.Execution;
 using Tunesmith.Trials;
 using Tunesmith.Execution.Commands;
-using Tunesmith.Execution.Resources;
+using Tunesmith.Backends.Resources;
 using Tunesmith.Spaces;
 using Tunesmith.Storage;
 using Xunit;

@@ -1,3 +1,4 @@
+using Tunesmith.Backends.Processes;
 using System.Diagnostics;
 using Tunesmith.Execution.Commands;
 using Xunit;

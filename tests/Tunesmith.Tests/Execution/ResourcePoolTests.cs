@@ -1,4 +1,4 @@
-using Tunesmith.Execution.Resources;
+using Tunesmith.Backends.Resources;
 using Xunit;
 
 namespace Tunesmith.Tests.Execution;

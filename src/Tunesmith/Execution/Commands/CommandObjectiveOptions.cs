@@ -1,17 +1,9 @@
 using Microsoft.Extensions.Logging;
-using Tunesmith.Execution.Resources;
+using Tunesmith.Backends.Processes;
+using Tunesmith.Backends.Resources;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Execution.Commands;
-
-/// <summary>
-/// Renders a trial's command line as an argv array (never a shell string): from the trial's configuration, its number and
-/// its directory. A study file's template (<c>python3 train.py --lr {lr}</c>) is one such renderer.
-/// </summary>
-/// <param name="configuration">The trial's parameter values.</param>
-/// <param name="trialNumber">The trial's number.</param>
-/// <param name="trialDirectory">The trial's directory (absolute).</param>
-public delegate IReadOnlyList<string> CommandRenderer(Configuration configuration, int trialNumber, string trialDirectory);
 
 /// <summary>How a <see cref="CommandObjective"/> runs each trial as an external program.</summary>
 public sealed record CommandObjectiveOptions

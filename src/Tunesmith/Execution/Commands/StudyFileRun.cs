@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
-using Tunesmith.Execution.Resources;
+using Tunesmith.Backends.Processes;
+using Tunesmith.Backends.Resources;
 using Tunesmith.Spaces;
 using Tunesmith.Spaces.Spec;
 using Tunesmith.Storage;

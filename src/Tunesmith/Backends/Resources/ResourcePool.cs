@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Tunesmith.Execution.Resources;
+namespace Tunesmith.Backends.Resources;
 
 /// <summary>
 /// What a local pool holds and what each trial takes from it. Every trial of a pool asks for the same amount, so a

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 
-namespace Tunesmith.Execution.Resources;
+namespace Tunesmith.Backends.Resources;
 
 /// <summary>The GPUs found for a local pool, and where they came from.</summary>
 /// <param name="Gpus">Device ids as CUDA_VISIBLE_DEVICES spells them.</param>

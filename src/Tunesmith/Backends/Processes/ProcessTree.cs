@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Tunesmith.Execution.Commands;
+namespace Tunesmith.Backends.Processes;
 
 /// <summary>
 /// A started program and every process it spawns, stoppable as a whole: SIGTERM to each, a grace period, then SIGKILL.

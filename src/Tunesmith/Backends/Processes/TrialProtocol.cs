@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace Tunesmith.Execution.Commands;
+namespace Tunesmith.Backends.Processes;
 
 /// <summary>What one protocol line of a command trial's stdout says.</summary>
 public enum ProtocolMessageKind

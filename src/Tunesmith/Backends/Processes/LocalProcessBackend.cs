@@ -1,0 +1,541 @@
+using System.Collections.Concurrent;
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tunesmith.Backends.Resources;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Backends.Processes;
+
+/// <summary>
+/// Runs each trial as a program on this machine, speaking the black-box trial protocol: it takes a slot of the GPU/CPU
+/// pool, prepares the trial directory (params.json; earlier attempts' files moved to <c>attempts/k/</c>), starts the
+/// program from an argv array with the TUNESMITH_* environment in a process tree of its own, keeps its stdout/stderr in
+/// the directory, passes its <c>tunesmith:report</c> lines to the observer and reads its result.
+/// </summary>
+/// <remarks>
+/// Stop and pause both send SIGTERM to the whole tree, wait the kill grace, then SIGKILL; a paused trial is expected to
+/// save a checkpoint in <c>TUNESMITH_TRIAL_DIR</c> on SIGTERM and exit, and starts again in the same directory with
+/// <c>TUNESMITH_RESUME_STEP</c> set to the last step it reported. Outcomes: a result (a <c>tunesmith:result</c> line,
+/// else a result.json it wrote, else a bare number as its last stdout line) → Finished; a non-zero exit, a crash, a
+/// missing or non-finite result, or the trial timeout → Failed with the tail of stderr.
+/// </remarks>
+public sealed class LocalProcessBackend : ITrialBackend
+{
+    private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(5);
+    private readonly LocalProcessBackendOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<int, RunState> _running = new();
+    private readonly ConcurrentDictionary<int, (TrialStartRequest Request, long? LastStep)> _paused = new();
+
+    /// <summary>Creates the backend; throws naming the option when the options are invalid.</summary>
+    public LocalProcessBackend(LocalProcessBackendOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<LocalProcessBackend>();
+    }
+
+    /// <summary>The options.</summary>
+    public LocalProcessBackendOptions Options => _options;
+
+    /// <inheritdoc />
+    public TrialBackendCapabilities Capabilities =>
+        TrialBackendCapabilities.Pause | TrialBackendCapabilities.Resume | TrialBackendCapabilities.Checkpoints;
+
+    /// <summary>The numbers of the trials whose programs run now.</summary>
+    public IReadOnlyCollection<int> RunningTrials => _running.Keys.ToArray();
+
+    /// <summary>The numbers of the paused trials that <see cref="ResumeAsync"/> can start again.</summary>
+    public IReadOnlyCollection<int> PausedTrials => _paused.Keys.ToArray();
+
+    /// <summary>The directory trial <paramref name="directoryNumber"/> runs in.</summary>
+    public string TrialDirectory(int directoryNumber) => TrialDirectories.TrialDirectory(_options.RootDirectory, directoryNumber);
+
+    /// <inheritdoc />
+    public Task<TrialExecution> StartAsync(TrialStartRequest request, ITrialObserver observer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(observer);
+        return LaunchAsync(request, observer, null, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<TrialExecution> ResumeAsync(int trialNumber, ITrialObserver observer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        if (!_paused.TryRemove(trialNumber, out var paused))
+            throw new InvalidOperationException($"trial {trialNumber} is not paused here");
+        return LaunchAsync(paused.Request with { CheckpointFrom = null }, observer, paused.LastStep ?? -1, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<bool> StopAsync(int trialNumber, CancellationToken cancellationToken = default) =>
+        Task.FromResult(RequestStop(trialNumber));
+
+    /// <summary>Asks a running trial to stop now (synchronous: for callbacks that cannot await); false when it is not running here.</summary>
+    public bool RequestStop(int trialNumber)
+    {
+        if (!_running.TryGetValue(trialNumber, out var state)) return false;
+        state.RequestEnd(TrialExitKind.Stopped);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public Task<bool> PauseAsync(int trialNumber, CancellationToken cancellationToken = default)
+    {
+        if (!_running.TryGetValue(trialNumber, out var state)) return Task.FromResult(false);
+        state.RequestEnd(TrialExitKind.Paused);
+        return Task.FromResult(true);
+    }
+
+    /// <inheritdoc />
+    public async Task CopyCheckpointAsync(int fromTrialNumber, int toTrialNumber, CancellationToken cancellationToken = default)
+    {
+        if (_running.ContainsKey(toTrialNumber))
+            throw new InvalidOperationException($"trial {toTrialNumber} is running: its checkpoint cannot be replaced under it");
+        await TrialDirectories.CopyCheckpointAsync(TrialDirectory(fromTrialNumber), TrialDirectory(toTrialNumber), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// SIGKILLs every running trial's whole process tree at once, without a grace period: for a second Ctrl+C, or a host
+    /// that must exit now. Trial programs run in sessions of their own, so they would otherwise outlive a killed runner.
+    /// </summary>
+    public void KillRunningTrees()
+    {
+        foreach (var state in _running.Values)
+            state.Tree?.Kill();
+    }
+
+    /// <summary>Stops every running trial (their executions end Stopped) and waits for them.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        var running = _running.Values.ToArray();
+        foreach (var state in running) state.RequestEnd(TrialExitKind.Stopped);
+        foreach (var state in running)
+            if (state.Completion is { } done)
+                try { await done.ConfigureAwait(false); }
+                catch (Exception e) when (e is not OutOfMemoryException) { } // an observer's fault is its starter's to see
+    }
+
+    // ---------------------------------------------------------------- start
+
+    private async Task<TrialExecution> LaunchAsync(TrialStartRequest request, ITrialObserver observer, long? resumeStep, CancellationToken cancellationToken)
+    {
+        var time = _options.TimeProvider;
+        var lease = _options.Resources is { } pool ? await pool.AcquireAsync(cancellationToken).ConfigureAwait(false) : null;
+        var started = time.GetTimestamp();
+        var number = request.TrialNumber;
+        var directory = TrialDirectory(request.EffectiveDirectoryNumber);
+        var gpus = lease?.Gpus ?? [];
+        var attributes = new Dictionary<string, object?>(StringComparer.Ordinal) { [TrialDirectoryAttribute] = directory };
+        if (lease?.CudaVisibleDevices is { } devices) attributes[GpusAttribute] = devices;
+        ProcessTree? tree = null;
+        TrialExecution Failed(string why)
+        {
+            lease?.Dispose();
+            var exit = new TrialExit(TrialExitKind.Failed, null, why, null, null, time.GetElapsedTime(started));
+            return new TrialExecution(number, directory, gpus, resumeStep, Task.FromResult(exit), attributes);
+        }
+        try
+        {
+            if (request.CheckpointFrom is { } from)
+            {
+                try { await TrialDirectories.CopyCheckpointAsync(TrialDirectory(from), directory, cancellationToken).ConfigureAwait(false); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    return Failed($"cannot copy the checkpoint of trial {from}: {e.Message}");
+                }
+            }
+            Directory.CreateDirectory(directory);
+            ArchiveEarlierAttempt(directory);
+            var configuration = request.Params as Configuration ?? new Configuration(request.Params);
+            var paramsJson = ParamValues.ToJson(configuration);
+            var paramsFile = Path.Combine(directory, TrialDirectories.ParamsFile);
+            await File.WriteAllTextAsync(paramsFile, paramsJson + "\n", CancellationToken.None).ConfigureAwait(false);
+
+            IReadOnlyList<string> argv;
+            try { argv = _options.Command(configuration, number, directory); }
+            catch (Exception e) when (e is not OperationCanceledException) { return Failed($"cannot render the command: {e.Message}"); }
+            if (argv.Count == 0 || string.IsNullOrWhiteSpace(argv[0])) return Failed("the command is empty");
+
+            var workingDirectory = Path.GetFullPath(_options.WorkingDirectory ?? System.Environment.CurrentDirectory);
+            var startInfo = new ProcessStartInfo
+            {
+                UseShellExecute = false,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                StandardOutputEncoding = Encoding.UTF8,
+                StandardErrorEncoding = Encoding.UTF8,
+                WorkingDirectory = workingDirectory,
+            };
+            SetEnvironment(startInfo.Environment, request, configuration, paramsJson, paramsFile, directory, lease, resumeStep);
+            var program = ResolveProgram(argv[0], workingDirectory, startInfo.Environment.TryGetValue("PATH", out var p) ? p : null);
+            if (program is null) return Failed($"cannot start '{argv[0]}': no such program (looked in the working directory {workingDirectory} and on PATH)");
+            startInfo.FileName = program;
+            foreach (var a in argv.Skip(1)) startInfo.ArgumentList.Add(a);
+
+            var state = new RunState(_options.StderrTailLines, cancellationToken, _options.TrialTimeout, time) { LastStep = resumeStep is >= 0 ? resumeStep : null };
+            try { tree = ProcessTree.Start(startInfo); }
+            catch (Win32Exception e)
+            {
+                state.Dispose();
+                return Failed($"cannot start '{argv[0]}': {e.Message}");
+            }
+            state.Tree = tree;
+            _running[number] = state;
+            _logger.LogInformation("Trial {Number} started: pid {Pid} in {Directory}", number, tree.RootId, directory);
+            var completion = new TaskCompletionSource<TrialExit>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var execution = new TrialExecution(number, directory, gpus, resumeStep, completion.Task, attributes);
+            try { await observer.StartedAsync(execution, cancellationToken).ConfigureAwait(false); }
+            catch
+            {
+                _running.TryRemove(number, out _);
+                await tree.TerminateAsync(TimeSpan.Zero, time).ConfigureAwait(false);
+                tree.Dispose();
+                state.Dispose();
+                throw;
+            }
+            var owned = tree;
+            var ownedLease = lease;
+            tree = null;
+            lease = null;
+            state.Completion = completion.Task;
+            _ = Task.Run(async () =>
+            {
+                try { completion.SetResult(await MonitorAsync(request, resumeStep, owned, ownedLease, state, observer, directory, started, cancellationToken).ConfigureAwait(false)); }
+                catch (Exception e) { completion.SetException(e); }
+            }, CancellationToken.None);
+            return execution;
+        }
+        finally
+        {
+            lease?.Dispose();
+            tree?.Dispose();
+        }
+    }
+
+    // ---------------------------------------------------------------- run
+
+    private async Task<TrialExit> MonitorAsync(TrialStartRequest request, long? resumeStep, ProcessTree tree, ResourceLease? lease, RunState state,
+        ITrialObserver observer, string directory, long started, CancellationToken cancellationToken)
+    {
+        var time = _options.TimeProvider;
+        var number = request.TrialNumber;
+        using var _lease = lease;
+        using var _tree = tree;
+        using var _state = state;
+        try
+        {
+            tree.Process.StandardInput.Close(); // a trial reads no input: never let it wait on (or steal) the terminal
+            using var readStop = new CancellationTokenSource();
+            await using var stdoutLog = OpenLog(Path.Combine(directory, TrialDirectories.StdoutFile));
+            await using var stderrLog = OpenLog(Path.Combine(directory, TrialDirectories.StderrFile));
+            var stdoutPump = PumpStdoutAsync(tree.Process.StandardOutput, stdoutLog, number, state, observer, cancellationToken, readStop.Token);
+            var stderrPump = PumpStderrAsync(tree.Process.StandardError, stderrLog, state, readStop.Token);
+
+            var exited = true;
+            try { await tree.Process.WaitForExitAsync(state.Stop.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { exited = false; }
+            if (!exited) _logger.LogInformation("Trial {Number}: stopping its process tree ({Why})", number,
+                state.EndRequested switch
+                {
+                    TrialExitKind.Stopped => "stopped",
+                    TrialExitKind.Paused => "paused",
+                    _ => cancellationToken.IsCancellationRequested ? "interrupted" : "timed out",
+                });
+            // Also when the program exited by itself: children it left behind must not outlive the trial (or hold its pipes).
+            await tree.TerminateAsync(exited ? TimeSpan.FromSeconds(1) : _options.KillGrace, time).ConfigureAwait(false);
+            await tree.Process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            var pumps = Task.WhenAll(stdoutPump, stderrPump);
+            try { await pumps.WaitAsync(DrainLimit, time).ConfigureAwait(false); }
+            catch (TimeoutException)
+            {
+                // A process that left the tree (its own session) still holds the pipes: stop reading, keep what we have.
+                state.Closed = true;
+                await readStop.CancelAsync().ConfigureAwait(false);
+                _logger.LogWarning("Trial {Number}: its output pipes stayed open after its process tree ended; stopped reading", number);
+            }
+            state.Closed = true;
+            await pumps.ConfigureAwait(false); // an observer's exception surfaces here, after the tree is gone
+
+            var exitCode = tree.Process.ExitCode;
+            if (exited && state.EndRequested is null && !cancellationToken.IsCancellationRequested && _options.StopSettle > TimeSpan.Zero
+                && LooksStoppedFromOutside(exitCode, state, directory))
+            {
+                // Probably stopped with the whole job (scancel, a walltime limit): the runner's own signal is due any moment.
+                try { await Task.Delay(_options.StopSettle, time, cancellationToken).ConfigureAwait(false); }
+                catch (OperationCanceledException) { }
+            }
+            var duration = time.GetElapsedTime(started);
+            TrialExit Exit(TrialExitKind kind, IReadOnlyDictionary<string, double>? result, string? reason) =>
+                new(kind, result, reason, state.LastStep, exitCode, duration, state.StderrTail(_options.StderrTailChars) is { Length: > 0 } t ? t : null);
+            TrialExit Fail(string why, IReadOnlyDictionary<string, double>? result) =>
+                Exit(TrialExitKind.Failed, result, state.StderrTail(_options.StderrTailChars) is { Length: > 0 } tail
+                    ? $"{why}\n--- last lines of {TrialDirectories.StderrFile} ---\n{tail}" : why);
+
+            if (state.EndRequested == TrialExitKind.Stopped) return Exit(TrialExitKind.Stopped, state.Result, null);
+            if (state.EndRequested == TrialExitKind.Paused)
+            {
+                // A program that finished before the pause took effect is finished, not paused.
+                if (!(exited && exitCode == 0 && state.Result is not null))
+                {
+                    _paused[number] = (request, state.LastStep);
+                    return Exit(TrialExitKind.Paused, state.Result, null);
+                }
+            }
+            // A program that died while the run was being cancelled was stopped, whatever its exit code says; so was one that
+            // exited 0 without a result then (it saved a checkpoint on SIGTERM). One that finished with a result is kept.
+            if (cancellationToken.IsCancellationRequested && (!exited || exitCode != 0 || !HasResult(state, directory)))
+                return Exit(TrialExitKind.Interrupted, state.Result, null);
+            if (!exited) return Fail($"timed out after {FormatSpan(_options.TrialTimeout!.Value)}", state.Result);
+            if (exitCode != 0)
+            {
+                var why = exitCode > 128 && exitCode < 128 + 65
+                    ? $"exit code {exitCode} (killed by {ProcessTree.SignalName(exitCode - 128)})"
+                    : $"exit code {exitCode}";
+                return Fail(why, state.Result);
+            }
+            return ReadResult(directory, state, Exit, Fail);
+        }
+        finally
+        {
+            _running.TryRemove(number, out _);
+            if (!tree.Process.HasExited) await tree.TerminateAsync(TimeSpan.Zero, time).ConfigureAwait(false);
+        }
+    }
+
+    private TrialExit ReadResult(string directory, RunState state, Func<TrialExitKind, IReadOnlyDictionary<string, double>?, string?, TrialExit> exit,
+        Func<string, IReadOnlyDictionary<string, double>?, TrialExit> fail)
+    {
+        var metric = _options.Metric;
+        IReadOnlyDictionary<string, double>? metrics = state.Result;
+        var source = "its tunesmith:result line";
+        if (metrics is null)
+        {
+            var file = Path.Combine(directory, TrialDirectories.ResultFile);
+            if (File.Exists(file))
+            {
+                try { metrics = TrialProtocol.ParseMetrics(File.ReadAllText(file), TrialDirectories.ResultFile); source = TrialDirectories.ResultFile; }
+                catch (FormatException e) { return fail($"its {e.Message}", null); }
+            }
+        }
+        if (metrics is null && metric is not null && state.LastLine is { } last && TrialProtocol.TryParseBareNumber(last, out var bare))
+        {
+            metrics = new Dictionary<string, double> { [metric] = bare };
+            source = "its last stdout line";
+        }
+        if (metrics is null)
+        {
+            var why = "no result: the program printed no 'tunesmith:result {...}' line, wrote no result.json in TUNESMITH_TRIAL_DIR, and its last stdout line is not a number";
+            if (state.ProtocolError is { } error) why += $" (a protocol line was malformed: {error})";
+            return fail(why, null);
+        }
+        if (metric is null) return exit(TrialExitKind.Finished, metrics, null);
+        if (!metrics.TryGetValue(metric, out var value))
+            return fail($"the result ({source}) has no metric '{metric}' (got: {string.Join(", ", metrics.Keys)})", metrics);
+        if (!double.IsFinite(value))
+            return fail($"the result's '{metric}' is {value.ToString(CultureInfo.InvariantCulture)}", metrics);
+        return exit(TrialExitKind.Finished, metrics, null);
+    }
+
+    // What the result fallbacks of ReadResult would find, without judging it.
+    private static bool HasResult(RunState state, string directory) =>
+        state.Result is not null || File.Exists(Path.Combine(directory, TrialDirectories.ResultFile))
+        || state.LastLine is { } last && TrialProtocol.TryParseBareNumber(last, out _);
+
+    // Killed by SIGHUP (1), SIGINT (2) or SIGTERM (15) — signals an operator, a terminal or a batch system sends, never
+    // Tunesmith when it did not stop the trial itself — or exited 0 without any result.
+    private static bool LooksStoppedFromOutside(int exitCode, RunState state, string directory) =>
+        exitCode is 128 + 1 or 128 + 2 or 128 + 15 || exitCode == 0 && !HasResult(state, directory);
+
+    // ---------------------------------------------------------------- streams
+
+    private async Task PumpStdoutAsync(StreamReader reader, StreamWriter log, int number, RunState state, ITrialObserver observer,
+        CancellationToken cancellationToken, CancellationToken readStop)
+    {
+        try
+        {
+            while (await reader.ReadLineAsync(readStop).ConfigureAwait(false) is { } line)
+            {
+                await log.WriteLineAsync(line.AsMemory(), CancellationToken.None).ConfigureAwait(false);
+                if (line.AsSpan().Trim().Length > 0) state.LastLine = line;
+                ProtocolMessage? message;
+                try { message = TrialProtocol.ParseLine(line); }
+                catch (FormatException e)
+                {
+                    state.ProtocolError = e.Message;
+                    _logger.LogWarning("Trial {Number}: {Message}", number, e.Message);
+                    continue;
+                }
+                if (message is null) continue;
+                if (message.Kind == ProtocolMessageKind.Result)
+                {
+                    state.Result = message.Metrics;
+                    continue;
+                }
+                var step = message.Step ?? (state.LastStep ?? -1) + 1;
+                state.LastStep = step;
+                if (state.Closed || state.Stop.IsCancellationRequested) continue;
+                await observer.ReportedAsync(number, step, message.Metrics, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (readStop.IsCancellationRequested || cancellationToken.IsCancellationRequested) { }
+    }
+
+    private static async Task PumpStderrAsync(StreamReader reader, StreamWriter log, RunState state, CancellationToken readStop)
+    {
+        try
+        {
+            while (await reader.ReadLineAsync(readStop).ConfigureAwait(false) is { } line)
+            {
+                await log.WriteLineAsync(line.AsMemory(), CancellationToken.None).ConfigureAwait(false);
+                state.AddStderr(line);
+            }
+        }
+        catch (OperationCanceledException) when (readStop.IsCancellationRequested) { }
+    }
+
+    private static StreamWriter OpenLog(string path) =>
+        new(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete), new UTF8Encoding(false)) { AutoFlush = true };
+
+    // ---------------------------------------------------------------- set-up
+
+    /// <summary>The system attribute that records a trial's directory (absolute path).</summary>
+    public const string TrialDirectoryAttribute = "trial_dir";
+
+    /// <summary>The system attribute that records a trial's GPUs, as CUDA_VISIBLE_DEVICES spelled them.</summary>
+    public const string GpusAttribute = "gpus";
+
+    private void SetEnvironment(IDictionary<string, string?> env, TrialStartRequest request, Configuration configuration, string paramsJson,
+        string paramsFile, string directory, ResourceLease? lease, long? resumeStep)
+    {
+        // Python buffers a piped stdout: reports would arrive only at exit, too late for the scheduler to stop the trial.
+        if (!env.ContainsKey("PYTHONUNBUFFERED")) env["PYTHONUNBUFFERED"] = "1";
+        foreach (var (k, v) in _options.Environment) env[k] = v;
+        env["TUNESMITH_STUDY"] = request.StudyName;
+        env["TUNESMITH_TRIAL_ID"] = request.TrialId.ToString(CultureInfo.InvariantCulture);
+        env["TUNESMITH_TRIAL_NUMBER"] = request.TrialNumber.ToString(CultureInfo.InvariantCulture);
+        env["TUNESMITH_PARAMS"] = paramsJson;
+        env["TUNESMITH_PARAMS_FILE"] = paramsFile;
+        env["TUNESMITH_TRIAL_DIR"] = directory;
+        if (resumeStep is { } step) env["TUNESMITH_RESUME_STEP"] = step.ToString(CultureInfo.InvariantCulture);
+        else env.Remove("TUNESMITH_RESUME_STEP");
+        foreach (var (name, value) in configuration)
+            env[ParamVariableName(name)] = value is null ? "" : ParamValues.Format(value);
+        if (lease?.CudaVisibleDevices is { } devices) env["CUDA_VISIBLE_DEVICES"] = devices;
+    }
+
+    /// <summary>The environment variable that carries a parameter: <c>TUNESMITH_PARAM_</c> + its name upper-cased, other characters than letters and digits as <c>_</c>.</summary>
+    public static string ParamVariableName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var sb = new StringBuilder("TUNESMITH_PARAM_", 16 + name.Length);
+        foreach (var c in name) sb.Append(char.IsAsciiLetterOrDigit(c) ? char.ToUpperInvariant(c) : '_');
+        return sb.ToString();
+    }
+
+    private static string? ResolveProgram(string program, string workingDirectory, string? path)
+    {
+        if (OperatingSystem.IsWindows()) return program;
+        if (program.Contains('/'))
+        {
+            var full = Path.GetFullPath(program, workingDirectory);
+            return File.Exists(full) ? full : null;
+        }
+        foreach (var dir in (path ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(Path.GetFullPath(dir, workingDirectory), program);
+            if (File.Exists(candidate) && (File.GetUnixFileMode(candidate) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0)
+                return candidate;
+        }
+        return null;
+    }
+
+    // A retry (or a resumed trial) runs in its first attempt's directory to resume from its checkpoints: the earlier
+    // attempt's logs and outcome move to attempts/<k>/ so nothing is lost and an old result.json is never read as this
+    // attempt's result.
+    private static void ArchiveEarlierAttempt(string directory)
+    {
+        string[] files = [TrialDirectories.StdoutFile, TrialDirectories.StderrFile, TrialDirectories.ResultFile, TrialDirectories.ParamsFile];
+        if (!files.Any(f => File.Exists(Path.Combine(directory, f)))) return;
+        var k = 0;
+        string target;
+        while (Directory.Exists(target = Path.Combine(directory, TrialDirectories.AttemptsFolder, k.ToString(CultureInfo.InvariantCulture)))) k++;
+        Directory.CreateDirectory(target);
+        foreach (var f in files)
+        {
+            var source = Path.Combine(directory, f);
+            if (File.Exists(source)) File.Move(source, Path.Combine(target, f));
+        }
+    }
+
+    internal static string FormatSpan(TimeSpan t) =>
+        t.TotalSeconds < 120 ? $"{t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s"
+        : t.TotalHours < 2 ? $"{t.TotalMinutes.ToString("0.##", CultureInfo.InvariantCulture)} min"
+        : $"{t.TotalHours.ToString("0.##", CultureInfo.InvariantCulture)} h";
+
+    /// <summary>What the stream readers learn while a trial's program runs, and how it is asked to end.</summary>
+    private sealed class RunState : IDisposable
+    {
+        private readonly Queue<string> _stderrTail = new();
+        private readonly int _tailLines;
+        private readonly CancellationTokenSource _timeout;
+        private int _endRequested = -1;
+
+        public RunState(int tailLines, CancellationToken run, TimeSpan? timeout, TimeProvider time)
+        {
+            _tailLines = tailLines;
+            _timeout = timeout is { } limit ? new CancellationTokenSource(limit, time) : new CancellationTokenSource();
+            Stop = CancellationTokenSource.CreateLinkedTokenSource(run, _timeout.Token);
+        }
+
+        /// <summary>Cancelled when the program must end: the run cancelled, the timeout, a stop or a pause.</summary>
+        public CancellationTokenSource Stop { get; }
+        public TrialExitKind? EndRequested => Volatile.Read(ref _endRequested) is var v and >= 0 ? (TrialExitKind)v : null;
+        public volatile bool Closed;
+        public IReadOnlyDictionary<string, double>? Result;
+        public ProcessTree? Tree;
+        public Task<TrialExit>? Completion;
+        public string? LastLine;
+        public string? ProtocolError;
+        public long? LastStep;
+
+        /// <summary>A stop wins over a pause; a pause does not undo a stop.</summary>
+        public void RequestEnd(TrialExitKind kind)
+        {
+            if (kind == TrialExitKind.Stopped) Volatile.Write(ref _endRequested, (int)kind);
+            else Interlocked.CompareExchange(ref _endRequested, (int)kind, -1);
+            try { Stop.Cancel(); }
+            catch (ObjectDisposedException) { } // the trial already finished
+        }
+
+        public void AddStderr(string line)
+        {
+            lock (_stderrTail)
+            {
+                if (_tailLines == 0) return;
+                _stderrTail.Enqueue(line);
+                while (_stderrTail.Count > _tailLines) _stderrTail.Dequeue();
+            }
+        }
+
+        public string StderrTail(int maxChars)
+        {
+            string text;
+            lock (_stderrTail) text = string.Join("\n", _stderrTail);
+            return text.Length <= maxChars ? text : "..." + text[^Math.Max(0, maxChars - 3)..];
+        }
+
+        public void Dispose()
+        {
+            Stop.Dispose();
+            _timeout.Dispose();
+        }
+    }
+}
