@@ -20,6 +20,8 @@ internal sealed class RunCommand : Command
     private readonly Option<string[]> _set = CommonOptions.Set("Fix a parameter to a value for every trial of this run (repeatable)");
     private readonly Option<int?> _seed = new("--seed") { Description = "Sampler seed (overrides the file's seed)", HelpName = "N" };
     private readonly Option<string?> _gpus = new("--gpus") { Description = "GPU ids to use, e.g. 0,1,2,3 (default: CUDA_VISIBLE_DEVICES, else nvidia-smi -L, else none)", HelpName = "IDS" };
+    private readonly Option<bool> _allowLoginNode = ClusterGuards.AllowLoginNode();
+    private readonly Option<bool> _allowSqliteOnNetworkFs = ClusterGuards.AllowSqliteOnNetworkFs();
     private readonly Option<bool> _quiet = CommonOptions.Quiet();
     private readonly Option<string> _logFormat = CommonOptions.LogFormat();
 
@@ -28,7 +30,7 @@ internal sealed class RunCommand : Command
         _console = console;
         _time = time;
         Arguments.Add(_file);
-        foreach (var o in new Option[] { _trials, _parallel, _timeout, _storage, _set, _seed, _gpus, _quiet, _logFormat }) Options.Add(o);
+        foreach (var o in new Option[] { _trials, _parallel, _timeout, _storage, _set, _seed, _gpus, _allowLoginNode, _allowSqliteOnNetworkFs, _quiet, _logFormat }) Options.Add(o);
         SetAction(ExecuteAsync);
     }
 
@@ -43,6 +45,8 @@ internal sealed class RunCommand : Command
         var runOptions = StudyFileRun.RunOptions(file, trials, parallel, CommandRunSession.ParseDuration(parse.GetValue(_timeout), "--timeout"));
         var url = StorageUrl.Resolve(parse.GetValue(_storage), file.ResolvedStorage, _console);
         var mode = ProgressViews.Choose(parse.GetValue(_quiet), parse.GetValue(_logFormat)!, _console);
+        ClusterGuards.RefuseLoginNode(parse.GetValue(_allowLoginNode), _console, "tunesmith run");
+        ClusterGuards.RefuseSqliteOnNetworkFs(url, parse.GetValue(_allowSqliteOnNetworkFs));
 
         await using var storage = StorageScope.Open(url);
         await using var study = await StudyFileRun.OpenAsync(file, storage, parse.GetValue(_seed), cancellationToken: ct);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Tunesmith.Backends.Slurm;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Cli.Internal.Progress;
 using Tunesmith.Execution;
@@ -23,6 +24,15 @@ internal sealed class WorkerCommand : Command
         Description = "Seconds without a heartbeat after which this worker fails another worker's running trial as stale and retries it within the study's retries (default: 60, or 6 heartbeats if longer)",
         HelpName = "SECONDS",
     };
+    private readonly Option<int> _maxRequeues = new("--max-requeues")
+    {
+        Description = "Inside a Slurm job: how many times one trial may go back to the queue after a time limit or preemption before it fails",
+        DefaultValueFactory = _ => 3,
+        HelpName = "N",
+    };
+    private readonly Option<string?> _computeClass = new("--compute-class") { Description = "Inside a Slurm job: the compute class this job belongs to (recorded on its trials)", HelpName = "NAME" };
+    private readonly Option<bool> _allowLoginNode = ClusterGuards.AllowLoginNode();
+    private readonly Option<bool> _allowSqliteOnNetworkFs = ClusterGuards.AllowSqliteOnNetworkFs();
     private readonly Option<bool> _quiet = CommonOptions.Quiet();
     private readonly Option<string> _logFormat = CommonOptions.LogFormat();
 
@@ -30,7 +40,7 @@ internal sealed class WorkerCommand : Command
     {
         _console = console;
         _time = time;
-        foreach (var o in new Option[] { _study, _storage, _trials, _oneTrial, _gpus, _heartbeat, _staleGrace, _quiet, _logFormat }) Options.Add(o);
+        foreach (var o in new Option[] { _study, _storage, _trials, _oneTrial, _gpus, _heartbeat, _staleGrace, _maxRequeues, _computeClass, _allowLoginNode, _allowSqliteOnNetworkFs, _quiet, _logFormat }) Options.Add(o);
         SetAction(ExecuteAsync);
     }
 
@@ -45,15 +55,30 @@ internal sealed class WorkerCommand : Command
         if (staleGrace is { } g && g <= (heartbeat ?? new StudyOptions().HeartbeatInterval))
             throw new CliUsageException($"--stale-grace {g.TotalSeconds}: must be longer than the heartbeat interval ({(heartbeat ?? new StudyOptions().HeartbeatInterval).TotalSeconds} s)");
         var mode = ProgressViews.Choose(parse.GetValue(_quiet), parse.GetValue(_logFormat)!, _console);
+        var maxRequeues = parse.GetValue(_maxRequeues);
+        if (maxRequeues < 0) throw new CliUsageException($"--max-requeues {maxRequeues}: must be ≥ 0");
+        ClusterGuards.RefuseLoginNode(parse.GetValue(_allowLoginNode), _console, "tunesmith worker");
+        ClusterGuards.RefuseSqliteOnNetworkFs(url, parse.GetValue(_allowSqliteOnNetworkFs));
 
         await using var storage = StorageScope.Open(url);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
-        var file = StudyFileRun.ReadStored(record)
+        var file = StudyFileRun.ReadStoredToRun(record)
             ?? throw new CliUsageException($"study '{name}' has no stored study file (it was not created by 'tunesmith run' or 'tunesmith create'), so a worker cannot run it");
         await using var study = await StudyFileRun.OpenAsync(file, storage, create: false, cancellationToken: ct,
             heartbeatInterval: heartbeat, staleGracePeriod: staleGrace);
         var runOptions = StudyFileRun.RunOptions(file, parallel: parse.GetValue(_oneTrial) ? 1 : null) with { MaxTrialsThisRun = cap };
-        return await CommandRunSession.RunAsync(study, file, url, runOptions, new Dictionary<string, object?>(), parse.GetValue(_gpus), mode, _console, _time);
+        using var slurmJob = SlurmJobEnvironment.Read(_console.GetEnvironment) is { } job
+            ? new SlurmTrialJob(study, new SlurmTrialJobOptions
+            {
+                Job = job,
+                MaxRequeues = maxRequeues,
+                ComputeClass = parse.GetValue(_computeClass),
+                Hardware = WorkerHardware.Describe(_console.GetEnvironment),
+                TimeProvider = _time,
+            })
+            : null;
+        return await CommandRunSession.RunAsync(study, file, url, runOptions, new Dictionary<string, object?>(), parse.GetValue(_gpus), mode, _console, _time,
+            slurmJob: slurmJob);
     }
 
     private static TimeSpan? Seconds(double? value, string option) => value switch

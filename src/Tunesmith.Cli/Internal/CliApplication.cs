@@ -22,6 +22,7 @@ internal static class CliApplication
         root.Subcommands.Add(new BestCommand(console));
         root.Subcommands.Add(new ReportCommand(console));
         root.Subcommands.Add(new DeleteCommand(console));
+        root.Subcommands.Add(new SlurmCommand(console));
         return root;
     }
 

@@ -1,3 +1,4 @@
+using Tunesmith.Backends.Slurm;
 using Tunesmith.Cli.Internal.Progress;
 using Tunesmith.Execution;
 using Tunesmith.Trials;
@@ -19,8 +20,9 @@ internal static class CommandRunSession
     /// </summary>
     public static async Task<int> RunAsync(Study study, StudyFile file, string storageUrl, CommandStudyOptions runOptions,
         IReadOnlyDictionary<string, object?> fixedParams, string? gpus, ProgressMode mode, CliConsole console, TimeProvider time,
-        bool resultsTable = false)
+        bool resultsTable = false, SlurmTrialJob? slurmJob = null)
     {
+        if (slurmJob is not null) runOptions = runOptions with { AroundTrial = slurmJob.RunTrialAsync };
         IReadOnlyList<string> gpuIds;
         try { gpuIds = (await GpuDiscovery.DiscoverAsync(gpus, console.GetEnvironment)).Gpus; }
         catch (ArgumentException e) { throw new CliUsageException($"--gpus {gpus}: {e.Message}"); }
@@ -39,8 +41,15 @@ internal static class CommandRunSession
                 $"{(runOptions.Trials is { } n ? $"budget {n} trials" : "no trial budget")}, parallel {runner.EffectiveParallelism}" +
                 (pool.Gpus.Count > 0 ? $", GPUs {string.Join(",", pool.Gpus)}" : "") + $"; trial logs in {Path.Combine(runDirectory, "trials")}");
 
-        using var signal = new InterruptSignal();
-        var result = await ProgressViews.ShowWhileAsync(mode, progress, console, () => runner.RunAsync(signal.Token));
+        // Inside a Slurm job the job's own signals (SIGUSR1 before the time limit, SIGTERM) stop the run; see SlurmSignals.
+        using var signal = slurmJob is null ? new InterruptSignal() : null;
+        using var slurmSignals = slurmJob is null ? null : new SlurmSignals(slurmJob);
+        var result = await ProgressViews.ShowWhileAsync(mode, progress, console, () => runner.RunAsync(signal?.Token ?? slurmJob!.Token));
+        if (slurmJob is not null && await slurmJob.FinishAsync())
+        {
+            console.Error.WriteLine($"tunesmith: Slurm stopped the job ({slurmJob.Cause.Word()}); its trial went back to the queue and the job was requeued");
+            return ExitCodes.Ok;
+        }
 
         var summary = $"study '{study.Name}': this run {result.Completed} complete, {result.Pruned} pruned, {result.Failed} failed";
         if (result.Resumed > 0) summary += $" ({result.Resumed} interrupted trials resumed)";
@@ -53,9 +62,14 @@ internal static class CommandRunSession
 
         switch (result.Stop)
         {
+            case CommandStudyStop.Interrupted when slurmJob is not null:
+                console.Error.WriteLine(slurmJob.ReturnedTrial is null
+                    ? $"tunesmith: Slurm stopped the job ({slurmJob.Cause.Word()}); its trial was recorded"
+                    : $"tunesmith: Slurm stopped the job ({slurmJob.Cause.Word()}); its trial went back to the queue");
+                return slurmJob.Cause == SlurmStopCause.Cancelled ? ExitCodes.Terminated : ExitCodes.Ok;
             case CommandStudyStop.Interrupted:
                 console.Error.WriteLine($"tunesmith: interrupted; running trials were stopped and recorded Failed (interrupted). Resume with the same command.");
-                return signal.ExitCode ?? ExitCodes.Interrupted;
+                return signal!.ExitCode ?? ExitCodes.Interrupted;
             case CommandStudyStop.FailedFast:
                 var reason = result.FailedTrial?.FailReason?.Split('\n', 2)[0] ?? "a trial failed";
                 console.Error.WriteLine($"tunesmith: fail_fast: trial {result.FailedTrial?.Number.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} failed: {reason}");

@@ -72,6 +72,9 @@ public sealed record StudyFile
     /// <summary>Extra environment variables for every trial.</summary>
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The file's <c>slurm:</c> section (job options and compute classes for <c>tunesmith slurm submit</c>), or null.</summary>
+    public Backends.Slurm.SlurmSettings? Slurm { get; init; }
+
     /// <summary>The working directory of trials (absolute: a relative one is resolved against the file's directory), or null for the file's directory.</summary>
     public string? Workdir { get; init; }
 

@@ -14,7 +14,7 @@ internal static partial class StudyFileReader
     private static readonly string[] TopKeys =
     [
         "name", "description", "direction", "metric", "command", "space", "sampler", "scheduler", "trials", "parallel",
-        "timeout", "trial_timeout", "retries", "fail_fast", "resources", "storage", "env", "workdir",
+        "timeout", "trial_timeout", "retries", "fail_fast", "resources", "storage", "env", "workdir", "slurm",
     ];
 
     public static StudyFile Read(string text, string sourceName, string directory)
@@ -59,6 +59,7 @@ internal static partial class StudyFileReader
             Resources = e.TryGetValue("resources", out var res) ? ReadResources(source, res) : new TrialResources(),
             Storage = e.TryGetValue("storage", out var st) ? source.String(st, "storage") : null,
             Env = e.TryGetValue("env", out var env) ? ReadEnv(source, env) : new Dictionary<string, string>(),
+            Slurm = e.TryGetValue("slurm", out var slurm) ? ReadSlurm(source, slurm) : null,
             Workdir = e.TryGetValue("workdir", out var wd) ? System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, source.String(wd, "workdir"))) : null,
             SourceName = sourceName,
             Directory = directory,
@@ -269,6 +270,86 @@ internal static partial class StudyFileReader
             throw source.Error(mapping, "resources.gpus_per_trial", $"a trial needs {ParamValues.Format(resources.GpusPerTrial)} GPUs but max_gpus is {max}");
         return resources;
     }
+
+    private static readonly string[] SlurmJobKeys =
+    [
+        "concurrency", "max_concurrent", "gpus_per_trial", "cpus_per_trial", "mem", "time", "partition", "account", "qos", "constraint",
+        "setup", "extra_sbatch", "signal_lead", "max_requeues", "speed",
+    ];
+
+    private static Backends.Slurm.SlurmSettings ReadSlurm(YamlSource source, YamlNode node)
+    {
+        var mapping = source.Mapping(node, "slurm", "{ partition: gpu, time: 04:00:00, gpus_per_trial: 1, concurrency: 8 }");
+        source.CheckKeys(mapping, "slurm", [.. SlurmJobKeys, "classes"]);
+        var defaults = ReadSlurmJob(source, mapping, "slurm", new Backends.Slurm.SlurmJobOptions());
+        var classes = new List<Backends.Slurm.SlurmComputeClass>();
+        foreach (var (key, keyNode, value) in source.Entries(mapping, "slurm"))
+        {
+            if (key != "classes") continue;
+            var classMap = source.Mapping(value, "slurm.classes", "{ a100: { partition: gpu-a100, gpus_per_trial: 1, max_concurrent: 8 } }");
+            foreach (var (name, nameNode, classNode) in source.Entries(classMap, "slurm.classes"))
+            {
+                if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+                    throw source.Error(nameNode, $"slurm.classes.{name}", "a class name uses letters, digits, '-' and '_'");
+                var field = $"slurm.classes.{name}";
+                var m = source.Mapping(classNode, field, "{ partition: gpu-a100, gpus_per_trial: 1, max_concurrent: 8 }");
+                source.CheckKeys(m, field, SlurmJobKeys);
+                classes.Add(new Backends.Slurm.SlurmComputeClass(name, ReadSlurmJob(source, m, field, defaults)));
+            }
+            _ = keyNode;
+        }
+        return new Backends.Slurm.SlurmSettings(defaults, classes);
+    }
+
+    private static Backends.Slurm.SlurmJobOptions ReadSlurmJob(YamlSource source, YamlMappingNode mapping, string where, Backends.Slurm.SlurmJobOptions start)
+    {
+        var o = start;
+        foreach (var (key, _, value) in source.Entries(mapping, where))
+        {
+            var field = $"{where}.{key}";
+            if (value is YamlScalarNode sv && YamlSource.Scalar(sv) is null) continue;
+            switch (key)
+            {
+                case "concurrency" or "max_concurrent": o = o with { Concurrency = Count(source, value, field, 1) }; break;
+                case "gpus_per_trial": o = o with { GpusPerTrial = Count(source, value, field, 0) }; break;
+                case "cpus_per_trial": o = o with { CpusPerTrial = Count(source, value, field, 1) }; break;
+                case "mem": o = o with { Memory = ScalarText(source, value, field) }; break;
+                case "time":
+                    var text = ScalarText(source, value, field);
+                    o = o with { TimeLimit = Backends.Slurm.SlurmJobOptions.ParseTime(text) ?? throw source.Error(value, field, $"'{text}' is not a Slurm time such as 04:00:00, 90 (minutes) or 1-00:00:00") };
+                    break;
+                case "partition": o = o with { Partition = ScalarText(source, value, field) }; break;
+                case "account": o = o with { Account = ScalarText(source, value, field) }; break;
+                case "qos": o = o with { Qos = ScalarText(source, value, field) }; break;
+                case "constraint": o = o with { Constraint = ScalarText(source, value, field) }; break;
+                case "setup": o = o with { Setup = source.String(value, field) }; break;
+                case "extra_sbatch":
+                    o = o with { ExtraSbatch = value is YamlSequenceNode seq ? seq.Children.Select((c, i) => source.String(c, $"{field}[{i}]")).ToArray() : [source.String(value, field)] };
+                    break;
+                case "signal_lead": o = o with { SignalLead = Duration(source, value, field) ?? Backends.Slurm.SlurmJobOptions.DefaultSignalLead }; break;
+                case "max_requeues": o = o with { MaxRequeues = Count(source, value, field, 0) }; break;
+                case "speed":
+                    var speed = source.Number(value, field);
+                    if (!(speed > 0)) throw source.Error(value, field, $"must be > 0, got {ParamValues.Format(speed)}");
+                    o = o with { Speed = speed };
+                    break;
+            }
+        }
+        try { o.Validate(where); }
+        catch (ArgumentException e)
+        {
+            // "slurm.time: Slurm's smallest ..." names its own field.
+            var colon = e.Message.IndexOf(": ", StringComparison.Ordinal);
+            throw colon > 0 && e.Message.StartsWith(where, StringComparison.Ordinal)
+                ? source.Error(mapping, e.Message[..colon], e.Message[(colon + 2)..])
+                : source.Error(mapping, where, e.Message);
+        }
+        return o;
+    }
+
+    // A scalar as the user wrote it (04:00:00 and 16G stay text; YAML would read 1:30 as a number in some versions).
+    private static string ScalarText(YamlSource source, YamlNode node, string field) =>
+        node is YamlScalarNode { Value: { Length: > 0 } v } ? v : throw source.Error(node, field, "expected a value");
 
     private static Dictionary<string, string> ReadEnv(YamlSource source, YamlNode node)
     {

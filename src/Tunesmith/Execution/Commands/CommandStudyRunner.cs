@@ -29,6 +29,12 @@ public sealed record CommandStudyOptions
     /// </summary>
     public bool ResumeInterrupted { get; init; } = true;
 
+    /// <summary>
+    /// Runs around each trial's program (given the trial, the run itself and the token), e.g. a Slurm job's bookkeeping of
+    /// time limits and requeues (<see cref="SlurmTrialJob.RunTrialAsync"/>); null: the program alone.
+    /// </summary>
+    public Func<Trial, Func<Trial, CancellationToken, Task<double>>, CancellationToken, Task<double>>? AroundTrial { get; init; }
+
     /// <summary>Validates the options; throws naming the property.</summary>
     public void Validate()
     {
@@ -128,7 +134,10 @@ public sealed class CommandStudyRunner
         FrozenTrial? failedTrial = null;
         try
         {
-            await Study.OptimizeAsync(Objective.RunAsync, optimize, cancellationToken).ConfigureAwait(false);
+            Func<Trial, CancellationToken, Task<double>> objective = _options.AroundTrial is { } around
+                ? (trial, ct) => around(trial, Objective.RunAsync, ct)
+                : Objective.RunAsync;
+            await Study.OptimizeAsync(objective, optimize, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

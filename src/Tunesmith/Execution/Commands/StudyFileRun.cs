@@ -70,16 +70,42 @@ public static class StudyFileRun
 
     /// <summary>
     /// Reads back the study file stored with a study (by <see cref="OpenAsync"/>), or null when the study was not created
-    /// from one. Relative paths in it resolve against the original file's directory when it exists here, else the current one.
+    /// from one. Relative paths in it resolve against the original file's directory when it exists here, else the current
+    /// one: enough to read the file's space and settings (status, reports), never to run trials (see <see cref="ReadStoredToRun"/>).
     /// </summary>
     public static StudyFile? ReadStored(StudyRecord study)
     {
         ArgumentNullException.ThrowIfNull(study);
         if (!study.SystemAttributes.TryGetValue(StudyFileTextKey, out var t) || t is not string text) return null;
-        var path = study.SystemAttributes.TryGetValue(StudyFilePathKey, out var p) && p is string s ? s : $"{study.Name} (stored study file)";
+        var path = StoredPath(study);
         var directory = System.IO.Path.GetDirectoryName(path) is { Length: > 0 } d && Directory.Exists(d) ? d : Directory.GetCurrentDirectory();
         return StudyFile.Parse(text, path, directory);
     }
+
+    /// <summary>
+    /// Reads back the stored study file of a study this machine will run trials of (a worker, a cluster job): the
+    /// directory its trial directories and relative paths live in must be visible here. When it is not (a compute node
+    /// without the shared file system the study was created on), throws <see cref="DirectoryNotFoundException"/> with a
+    /// one-line message, rather than running the trials somewhere no one will look. Null when the study has no stored file.
+    /// </summary>
+    public static StudyFile? ReadStoredToRun(StudyRecord study)
+    {
+        ArgumentNullException.ThrowIfNull(study);
+        if (!study.SystemAttributes.TryGetValue(StudyFileTextKey, out var t) || t is not string text) return null;
+        var path = StoredPath(study);
+        var directory = System.IO.Path.GetDirectoryName(path) is { Length: > 0 } d ? d : null;
+        if (directory is null || !System.IO.Path.IsPathFullyQualified(directory) || !Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"study '{study.Name}': the directory of its study file ({directory ?? path}) is not visible on this machine ({Environment.MachineName}); " +
+                "its trial directories live there, so a worker must see the same path (a shared file system mounted on every compute node)");
+        var file = StudyFile.Parse(text, path, directory);
+        if (file.Workdir is { } w && !Directory.Exists(w))
+            throw new DirectoryNotFoundException($"study '{study.Name}': its workdir {w} is not visible on this machine ({Environment.MachineName}); " +
+                "trials run and keep their directories there, so a worker must see the same path (a shared file system mounted on every compute node)");
+        return file;
+    }
+
+    private static string StoredPath(StudyRecord study) =>
+        study.SystemAttributes.TryGetValue(StudyFilePathKey, out var p) && p is string s ? s : $"{study.Name} (stored study file)";
 
     /// <summary>
     /// The study's run directory: trial n runs in <c>RunDirectory/trials/n/</c>. It is <c>runs/&lt;study&gt;</c> under the

@@ -1,0 +1,192 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tunesmith.Backends.Slurm;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Execution.Commands;
+
+/// <summary>What a worker inside a Slurm job needs to know about it.</summary>
+public sealed record SlurmTrialJobOptions
+{
+    /// <summary>The job the worker runs in.</summary>
+    public required SlurmJobEnvironment Job { get; init; }
+    /// <summary>How many times one trial may be sent back to the queue by time limits or preemptions before it fails (default 3).</summary>
+    public int MaxRequeues { get; init; } = 3;
+    /// <summary>The compute class the job belongs to, or null.</summary>
+    public string? ComputeClass { get; init; }
+    /// <summary>The worker's hardware as one line (recorded on each trial), or null.</summary>
+    public string? Hardware { get; init; }
+    /// <summary>Runs Slurm's programs (to read the job's state and requeue it).</summary>
+    public SlurmCommands Commands { get; init; } = new();
+    /// <summary>Logging, or null.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+    /// <summary>The clock.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}
+
+/// <summary>
+/// The Slurm side of a one-trial job's worker. It records on each trial the job, node, class and hardware that ran it,
+/// every job id of the trial's attempts, its resumptions and runtime. When Slurm stops the job early it tells why from
+/// the job's own state, not from the clock: the pre-walltime signal (<c>SIGUSR1</c>, <see cref="OnWalltimeSignal"/>) or a
+/// <c>TIMEOUT</c> state is a time limit, <c>PREEMPTED</c> a preemption, <c>CANCELLED</c> an <c>scancel</c>. The run is then
+/// cancelled, so the trial's process tree gets SIGTERM and the grace period to write its checkpoint in
+/// <c>TUNESMITH_TRIAL_DIR</c>; <see cref="FinishAsync"/> returns the trial to the queue (a Waiting attempt with the same
+/// params and trial directory) and requeues the job, up to <see cref="SlurmTrialJobOptions.MaxRequeues"/> times per trial;
+/// past that the trial fails with the reason.
+/// </summary>
+public sealed class SlurmTrialJob : IDisposable
+{
+    private readonly SlurmTrialJobOptions _options;
+    private readonly Study _study;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private int _cause; // SlurmStopCause
+    private long? _returnToQueue;
+    private bool _failOnCancel;
+
+    /// <summary>Creates the job side of a worker for <paramref name="study"/>.</summary>
+    public SlurmTrialJob(Study study, SlurmTrialJobOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(study);
+        ArgumentNullException.ThrowIfNull(options);
+        _study = study;
+        _options = options;
+        _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SlurmTrialJob>();
+    }
+
+    /// <summary>Cancelled when Slurm stops the job early: the token the worker's run should use.</summary>
+    public CancellationToken Token => _stop.Token;
+
+    /// <summary>Why Slurm stopped the job, or <see cref="SlurmStopCause.None"/>.</summary>
+    public SlurmStopCause Cause => (SlurmStopCause)Volatile.Read(ref _cause);
+
+    /// <summary>The trial this job returned to the queue (its id), or null.</summary>
+    public long? ReturnedTrial => _returnToQueue;
+
+    /// <summary>The pre-walltime signal arrived: stop the trial so it checkpoints, then requeue.</summary>
+    public void OnWalltimeSignal() => Stop(SlurmStopCause.Walltime);
+
+    /// <summary>
+    /// SIGTERM arrived: asks Slurm what happened to the job (<c>TIMEOUT</c>, <c>PREEMPTED</c>, <c>CANCELLED</c>) and stops
+    /// the trial; a job Slurm calls running was stopped for another reason and is treated as preempted (returned to the queue).
+    /// </summary>
+    public async Task OnTerminateAsync()
+    {
+        SlurmStopCause cause;
+        try
+        {
+            var state = (await _options.Commands.ShowJobAsync(_options.Job.Display).ConfigureAwait(false))?.State;
+            cause = SlurmStopCauses.FromJobState(state);
+            _logger.LogInformation("Job {Job}: SIGTERM with job state {State}", _options.Job.Display, state ?? "unknown");
+            if (cause == SlurmStopCause.Cancelled)
+            {
+                var record = await _study.Storage.GetStudyAsync(_study.Name).ConfigureAwait(false);
+                _failOnCancel = record?.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.CancelPolicy) is "fail";
+            }
+        }
+        catch (Exception e) when (e is SlurmCommandException or InvalidOperationException)
+        {
+            _logger.LogWarning("Job {Job}: cannot read its state ({Message})", _options.Job.Display, e.Message);
+            cause = SlurmStopCause.None;
+        }
+        Stop(cause == SlurmStopCause.None ? SlurmStopCause.Preempted : cause);
+    }
+
+    private void Stop(SlurmStopCause cause)
+    {
+        if (Interlocked.CompareExchange(ref _cause, (int)cause, 0) != 0) return;
+        _logger.LogInformation("Job {Job}: stopping its trial ({Cause})", _options.Job.Display, cause.Word());
+        _stop.Cancel();
+    }
+
+    /// <summary>Runs one trial attempt through <paramref name="run"/>, recording the job's side of it (pass as <see cref="CommandStudyOptions.AroundTrial"/>).</summary>
+    public async Task<double> RunTrialAsync(Trial trial, Func<Trial, CancellationToken, Task<double>> run, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(trial);
+        ArgumentNullException.ThrowIfNull(run);
+        var time = _options.TimeProvider;
+        var root = CommandObjective.DirectoryNumber(trial.Number, trial.SystemAttributes);
+        var earlier = (await _study.GetTrialsAsync(cancellationToken).ConfigureAwait(false))
+            .Where(t => t.Number != trial.Number && CommandObjective.DirectoryNumber(t.Number, t.SystemAttributes) == root)
+            .OrderBy(t => t.Number).ToList();
+        var jobIds = earlier.Select(t => t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.JobId) as string).OfType<string>().ToList();
+        jobIds.Add(_options.Job.Display);
+        var resumptions = earlier.Count(t => t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Stop) is "walltime" or "preempted");
+        var earlierRuntime = earlier.Sum(t => ParamValues.TryToDouble(t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Runtime), out var s) ? s : 0);
+        trial.SetSystemAttribute(SlurmAttributeKeys.JobId, _options.Job.Display);
+        trial.SetSystemAttribute(SlurmAttributeKeys.JobIds, string.Join(',', jobIds));
+        trial.SetSystemAttribute(SlurmAttributeKeys.Resumptions, (long)resumptions);
+        if (_options.Job.Node is { } node) trial.SetSystemAttribute(SlurmAttributeKeys.Node, node);
+        if (_options.ComputeClass is { } cls) trial.SetSystemAttribute(SlurmAttributeKeys.ComputeClass, cls);
+        if (_options.Hardware is { } hw) trial.SetSystemAttribute(SlurmAttributeKeys.Hardware, hw);
+        await trial.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+        var started = time.GetTimestamp();
+        void RecordRuntime()
+        {
+            var seconds = Math.Round(time.GetElapsedTime(started).TotalSeconds, 3);
+            trial.SetSystemAttribute(SlurmAttributeKeys.Runtime, seconds);
+            trial.SetSystemAttribute(SlurmAttributeKeys.TotalRuntime, Math.Round(earlierRuntime + seconds, 3));
+        }
+        try
+        {
+            var value = await run(trial, cancellationToken).ConfigureAwait(false);
+            RecordRuntime();
+            return value;
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            RecordRuntime();
+            var cause = Cause;
+            trial.SetSystemAttribute(SlurmAttributeKeys.Stop, cause.Word());
+            if (cause is SlurmStopCause.Walltime or SlurmStopCause.Preempted)
+            {
+                if (resumptions >= _options.MaxRequeues)
+                    throw new TrialFailedException(string.Create(CultureInfo.InvariantCulture,
+                        $"{(cause == SlurmStopCause.Walltime ? "hit the job's time limit" : "was preempted")} in job {_options.Job.Display} after {resumptions} requeues " +
+                        $"(max_requeues {_options.MaxRequeues}); jobs: {string.Join(',', jobIds)}"));
+            }
+            else if (cause == SlurmStopCause.Cancelled && _failOnCancel)
+            {
+                throw new TrialFailedException($"cancelled: job {_options.Job.Display} was cancelled (tunesmith slurm cancel --fail)");
+            }
+            _returnToQueue = trial.Id;
+            throw;
+        }
+        catch
+        {
+            RecordRuntime();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// After the run: returns a stopped trial to the queue (a Waiting attempt with the same params and directory) and,
+    /// after a time limit or a preemption, requeues this job so that it runs again (a cancelled job stays cancelled; its
+    /// trial waits for the next task). Returns true when the job was requeued.
+    /// </summary>
+    public async Task<bool> FinishAsync(CancellationToken cancellationToken = default)
+    {
+        if (_returnToQueue is not { } id) return false;
+        var retry = await _study.Storage.RetryTrialAsync(id, cancellationToken).ConfigureAwait(false);
+        if (retry is not null) _logger.LogInformation("Trial back in the queue as trial {Number} (same params and directory)", retry.Number);
+        if (Cause is not (SlurmStopCause.Walltime or SlurmStopCause.Preempted)) return false;
+        try
+        {
+            // By the task's ARRAY_TASK id: an array's own id (which is also one task's job id) would requeue every task.
+            await _options.Commands.RequeueAsync(_options.Job.Display, cancellationToken).ConfigureAwait(false);
+            _logger.LogInformation("Job {Job} requeued", _options.Job.Display);
+            return true;
+        }
+        catch (SlurmCommandException e)
+        {
+            // A preempted job Slurm requeues itself, or one that cannot be requeued: the trial waits for the next task.
+            _logger.LogWarning("Job {Job}: not requeued ({Message}); its trial waits for the next array task", _options.Job.Display, e.Message);
+            return false;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _stop.Dispose();
+}

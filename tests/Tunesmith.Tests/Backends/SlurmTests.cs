@@ -1,0 +1,310 @@
+using FsCheck;
+using FsCheck.Xunit;
+using Xunit;
+using Tunesmith.Backends.Slurm;
+using Tunesmith.Execution;
+using Tunesmith.Spaces.Spec;
+using Tunesmith.Storage;
+using Tunesmith.Trials;
+
+namespace Tunesmith.Tests.Backends;
+
+public sealed class SlurmScriptTests
+{
+    private static readonly string[] Worker = ["/opt/tunesmith/tunesmith"];
+
+    [Fact]
+    public void Script_runs_one_trial_per_array_task_with_the_walltime_signal_requeue_and_every_resource()
+    {
+        var options = new SlurmJobOptions
+        {
+            Concurrency = 2, GpusPerTrial = 1, CpusPerTrial = 4, Memory = "16G", TimeLimit = TimeSpan.FromHours(4), Partition = "gpu",
+            Account = "proj1", Qos = "normal", Constraint = "a100", Setup = "module load cuda\nsource venv/bin/activate",
+            ExtraSbatch = ["--exclusive"], SignalLead = TimeSpan.FromMinutes(5), MaxRequeues = 2,
+        };
+        var script = SbatchScript.Render(new SbatchRequest("my study", 8, options, Worker, "/shared/runs/logs", "a100"));
+        foreach (var line in new[]
+        {
+            "#!/bin/bash", "#SBATCH --job-name=tunesmith-my_study-a100", "#SBATCH --array=0-7%2", "#SBATCH --output=/shared/runs/logs/%A_%a.out",
+            "#SBATCH --requeue", "#SBATCH --signal=B:USR1@300", "#SBATCH --time=04:00:00", "#SBATCH --partition=gpu", "#SBATCH --account=proj1",
+            "#SBATCH --qos=normal", "#SBATCH --constraint=a100", "#SBATCH --cpus-per-task=4", "#SBATCH --gres=gpu:1", "#SBATCH --mem=16G",
+            "#SBATCH --exclusive", "module load cuda", "source venv/bin/activate",
+            "/opt/tunesmith/tunesmith worker --study 'my study' --one-trial --quiet --max-requeues 2 --compute-class a100 &",
+            "trap 'kill -USR1 \"$worker\" 2>/dev/null' USR1",
+        })
+            Assert.Contains(line + "\n", script);
+        // The setup line runs before the worker, and no storage URL is written into the script.
+        Assert.True(script.IndexOf("module load cuda", StringComparison.Ordinal) < script.IndexOf("worker --study", StringComparison.Ordinal));
+        Assert.DoesNotContain("--storage", script);
+    }
+
+    [Fact]
+    public void Script_without_a_cap_or_resources_asks_for_nothing_extra()
+    {
+        var script = SbatchScript.Render(new SbatchRequest("s", 1, new SlurmJobOptions(), ["dotnet", "/x/tunesmith.dll"], "/logs"));
+        Assert.Contains("#SBATCH --array=0\n", script);
+        foreach (var absent in new[] { "--gres", "--time", "--partition", "--mem", "--cpus-per-task", "--dependency", "--compute-class" })
+            Assert.DoesNotContain(absent, script);
+    }
+
+    [Property(MaxTest = 200)]
+    public bool A_quoted_word_reads_back_as_the_same_single_bash_word(NonNull<string> word)
+    {
+        var w = word.Get;
+        if (w.Contains('\0')) return true;
+        var quoted = SbatchScript.Quote(w);
+        // Either plain safe characters, or one single-quoted string whose quotes are escaped as '\''.
+        return quoted == w && w.Length > 0 && w.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=@+,%".Contains(c))
+            || quoted.StartsWith('\'') && quoted.EndsWith('\'') && quoted[1..^1].Replace("'\\''", "", StringComparison.Ordinal).IndexOf('\'') < 0
+               && quoted[1..^1].Replace("'\\''", "'", StringComparison.Ordinal) == w;
+    }
+
+    [Property(MaxTest = 300)]
+    public bool Array_plan_covers_every_task_within_MaxArraySize_and_MaxSubmitJobs(PositiveInt tasks, PositiveInt maxArray, int? maxSubmit, NonNegativeInt queued)
+    {
+        var n = tasks.Get % 5000;
+        var limits = new SlurmLimits(maxArray.Get % 2000 + 1, maxSubmit is { } m ? Math.Abs(m % 3000) : null, queued.Get % 100);
+        var plan = SlurmArrayPlan.Make(n, 4, limits);
+        var room = limits.MaxSubmitJobs is { } cap ? Math.Max(0, cap - limits.QueuedJobs) : int.MaxValue;
+        return plan.Arrays.Sum() + plan.Deferred == n && plan.Arrays.All(a => a >= 1 && a <= limits.MaxArraySize)
+               && plan.Arrays.Sum() <= room && plan.Arrays.Sum() == Math.Min(n, room) && plan.Chained == plan.Arrays.Count > 1;
+    }
+
+    [Fact]
+    public void An_array_larger_than_MaxArraySize_is_split_and_chained_to_keep_the_cap()
+    {
+        var plan = SlurmArrayPlan.Make(2500, 8, new SlurmLimits(1001));
+        Assert.Equal([1001, 1001, 498], plan.Arrays);
+        Assert.True(plan.Chained);
+        Assert.False(SlurmArrayPlan.Make(2500, null, new SlurmLimits(1001)).Chained);
+        var capped = SlurmArrayPlan.Make(100, 8, new SlurmLimits(1001, MaxSubmitJobs: 50, QueuedJobs: 20));
+        Assert.Equal([30], capped.Arrays);
+        Assert.Equal(70, capped.Deferred);
+    }
+
+    [Property(MaxTest = 300)]
+    public bool Slurm_time_format_reads_back(PositiveInt seconds)
+    {
+        var t = TimeSpan.FromSeconds(seconds.Get % (40 * 86400) + 60);
+        return SlurmJobOptions.ParseTime(SlurmJobOptions.FormatTime(t)) == t;
+    }
+
+    [Theory]
+    [InlineData("90", 90 * 60)]
+    [InlineData("10:30", 630)]
+    [InlineData("04:00:00", 4 * 3600)]
+    [InlineData("1-00", 86400)]
+    [InlineData("2-03:04", 2 * 86400 + 3 * 3600 + 4 * 60)]
+    [InlineData("1-00:00:01", 86401)]
+    public void Slurm_time_forms_parse(string text, int seconds) => Assert.Equal(TimeSpan.FromSeconds(seconds), SlurmJobOptions.ParseTime(text));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("4h")]
+    [InlineData("1:2:3:4")]
+    [InlineData("-5")]
+    public void Malformed_slurm_times_are_null(string text) => Assert.Null(SlurmJobOptions.ParseTime(text));
+
+    [Fact]
+    public void Options_are_validated_naming_the_field()
+    {
+        Assert.Contains("slurm.time", Assert.Throws<ArgumentException>(() => new SlurmJobOptions { TimeLimit = TimeSpan.FromSeconds(30) }.Validate()).Message);
+        Assert.Contains("signal_lead", Assert.Throws<ArgumentException>(() => new SlurmJobOptions { TimeLimit = TimeSpan.FromMinutes(2), SignalLead = TimeSpan.FromMinutes(3) }.Validate()).Message);
+        Assert.Contains("slurm.mem", Assert.Throws<ArgumentException>(() => new SlurmJobOptions { Memory = "lots" }.Validate()).Message);
+        Assert.Contains("extra_sbatch", Assert.Throws<ArgumentException>(() => new SlurmJobOptions { ExtraSbatch = ["exclusive"] }.Validate()).Message);
+        Assert.Contains("no spaces", Assert.Throws<ArgumentException>(() => new SlurmJobOptions { Partition = "gpu; rm" }.Validate()).Message);
+    }
+
+    [Fact]
+    public void Tasks_are_shared_among_classes_by_their_caps()
+    {
+        var settings = new SlurmSettings(new SlurmJobOptions(),
+        [
+            new SlurmComputeClass("a100", new SlurmJobOptions { Concurrency = 8 }),
+            new SlurmComputeClass("cpu", new SlurmJobOptions { Concurrency = 24 }),
+        ]);
+        var share = SlurmSubmitter.Share(settings, 10);
+        Assert.Equal(["a100", "cpu"], share.Select(s => s.Class!.Name));
+        Assert.Equal([3, 7], share.Select(s => s.Tasks));
+        Assert.Equal(10, SlurmSubmitter.Share(settings, 10).Sum(s => s.Tasks));
+        Assert.Single(SlurmSubmitter.Share(SlurmSettings.Empty, 5));
+    }
+}
+
+public sealed class SlurmOutputTests
+{
+    [Fact]
+    public void Scontrol_show_job_reads_a_requeued_array_task()
+    {
+        var job = Assert.Single(SlurmOutput.ParseScontrolJobs(SlurmCapturedOutput.ScontrolFinishedTask));
+        Assert.Equal(("17", "17", 1, "COMPLETED", 1, "localhost", "17_1", "0:0"),
+            (job.JobId, job.ArrayJobId, job.ArrayTaskId, job.State, job.Restarts, job.Node, job.Display, job.ExitCode));
+        Assert.Null(job.Reason);
+        Assert.False(job.IsActive);
+    }
+
+    [Fact]
+    public void Scontrol_show_job_reads_a_pending_array_remainder_and_its_running_task()
+    {
+        var jobs = SlurmOutput.ParseScontrolJobs(SlurmCapturedOutput.ScontrolArray);
+        Assert.Equal(["19_[1-3%1]", "19_0"], jobs.Select(j => j.Display));
+        Assert.Equal(("PENDING", "JobArrayTaskLimit", (int?)null), (jobs[0].State, jobs[0].Reason, jobs[0].ArrayTaskId));
+        Assert.Equal(("20", "RUNNING", "localhost"), (jobs[1].JobId, jobs[1].State, jobs[1].Node));
+        Assert.All(jobs, j => Assert.True(j.IsActive));
+    }
+
+    [Fact]
+    public void Squeue_reads_tasks_and_remainders()
+    {
+        var jobs = SlurmOutput.ParseSqueue(SlurmCapturedOutput.Squeue);
+        Assert.Equal([("19", "19", (int?)null, "PENDING"), ("20", "19", 0, "RUNNING")], jobs.Select(j => (j.JobId, j.ArrayJobId, j.ArrayTaskId, j.State)));
+        Assert.Null(jobs[1].Reason);
+    }
+
+    [Fact]
+    public void Sacct_reads_states_exit_codes_and_tells_timeout_from_cancel()
+    {
+        var jobs = SlurmOutput.ParseSacct(SlurmCapturedOutput.Sacct);
+        Assert.Equal(["COMPLETED", "TIMEOUT", "CANCELLED", "PENDING"], jobs.Select(j => j.State));
+        Assert.Equal([SlurmStopCause.None, SlurmStopCause.Walltime, SlurmStopCause.Cancelled, SlurmStopCause.None], jobs.Select(j => SlurmStopCauses.FromJobState(j.State)));
+        Assert.Equal(("42", "40", 1, "node18", "0:15"), (jobs[1].JobId, jobs[1].ArrayJobId, jobs[1].ArrayTaskId, jobs[1].Node, jobs[1].ExitCode));
+        Assert.Null(jobs[3].Node);
+    }
+
+    [Fact]
+    public void Config_gives_MaxArraySize_and_sacctmgr_the_smallest_MaxSubmitJobs()
+    {
+        Assert.Equal(1001, SlurmOutput.MaxArraySize(SlurmOutput.ParseConfig(SlurmCapturedOutput.Config)));
+        Assert.Equal(1001, SlurmOutput.MaxArraySize(SlurmOutput.ParseConfig("")));
+        Assert.Equal(200, SlurmOutput.ParseMaxSubmitJobs("\n500\n200\n"));
+        Assert.Null(SlurmOutput.ParseMaxSubmitJobs("\n\n"));
+    }
+
+    [Theory]
+    [InlineData("PREEMPTED", SlurmStopCause.Preempted)]
+    [InlineData("TIMEOUT", SlurmStopCause.Walltime)]
+    [InlineData("CANCELLED", SlurmStopCause.Cancelled)]
+    [InlineData("RUNNING", SlurmStopCause.None)]
+    [InlineData(null, SlurmStopCause.None)]
+    public void Stop_cause_comes_from_the_job_state(string? state, SlurmStopCause cause) => Assert.Equal(cause, SlurmStopCauses.FromJobState(state));
+}
+
+public sealed class ClusterEnvironmentTests
+{
+    [Theory]
+    [InlineData("/home/ann/study/tunesmith.db", "nfs4")]
+    [InlineData("/scratch/ann/t.db", "lustre")]
+    [InlineData("/tmp/t.db", "ext4")]
+    [InlineData("/home/local disk/t.db", "xfs")]
+    [InlineData("/homework/t.db", "ext4")]
+    public void Mount_type_is_the_longest_mount_point_holding_the_path(string path, string type)
+    {
+        Assert.Equal(type, NetworkFileSystem.TypeOf(path, SlurmCapturedOutput.MountInfo));
+        Assert.Equal(type is "nfs4" or "lustre", NetworkFileSystem.IsNetworkType(type));
+    }
+
+    [Fact]
+    public void A_local_sqlite_file_and_other_storages_are_not_on_a_network_file_system()
+    {
+        Assert.Null(NetworkFileSystem.SqliteOnNetwork("sqlite:///" + Path.Combine(Path.GetTempPath(), "x.db")));
+        Assert.Null(NetworkFileSystem.SqliteOnNetwork("memory:"));
+        Assert.Null(NetworkFileSystem.SqliteOnNetwork("postgresql://u@h/d"));
+    }
+
+    [Fact]
+    public void Login_node_guard_triggers_outside_a_job_where_slurm_is_configured_or_the_name_matches()
+    {
+        var env = new Dictionary<string, string?>();
+        string? Get(string k) => env.GetValueOrDefault(k);
+        Assert.Null(LoginNodeGuard.Check(Get, _ => false, "laptop"));
+        Assert.Contains("/etc/slurm/slurm.conf", LoginNodeGuard.Check(Get, f => f == "/etc/slurm/slurm.conf", "laptop"));
+        env["SLURM_CONF"] = "/opt/slurm/etc/slurm.conf";
+        Assert.Contains("/opt/slurm/etc/slurm.conf", LoginNodeGuard.Check(Get, f => f == "/opt/slurm/etc/slurm.conf", "laptop"));
+        env["TUNESMITH_LOGIN_NODE_PATTERN"] = "^login[0-9]+";
+        Assert.Contains("login2", LoginNodeGuard.Check(Get, _ => false, "login2"));
+        Assert.Null(LoginNodeGuard.Check(Get, _ => false, "node0042"));
+        env["SLURM_JOB_ID"] = "123";
+        Assert.Null(LoginNodeGuard.Check(Get, _ => true, "login2"));
+        env.Remove("SLURM_JOB_ID");
+        env["TUNESMITH_LOGIN_NODE_PATTERN"] = "([";
+        Assert.Throws<ArgumentException>(() => LoginNodeGuard.Check(Get, _ => false, "x"));
+    }
+
+    [Fact]
+    public void Job_environment_reads_the_array_task_and_restart()
+    {
+        var env = new Dictionary<string, string?> { ["SLURM_JOB_ID"] = "42", ["SLURM_ARRAY_JOB_ID"] = "40", ["SLURM_ARRAY_TASK_ID"] = "2", ["SLURM_RESTART_COUNT"] = "1", ["SLURMD_NODENAME"] = "n7" };
+        var job = SlurmJobEnvironment.Read(env.GetValueOrDefault)!;
+        Assert.Equal(("42", "40_2", 1, "n7"), (job.JobId, job.Display, job.RestartCount, job.Node));
+        Assert.Null(SlurmJobEnvironment.Read(_ => null));
+    }
+
+    [Fact]
+    public void Hardware_line_names_cpus_gpus_and_the_gpu_model()
+    {
+        var env = new Dictionary<string, string?> { ["SLURM_CPUS_ON_NODE"] = "16", ["CUDA_VISIBLE_DEVICES"] = "0,1" };
+        Assert.Equal("cpus=16 gpus=2 gpu_model=NVIDIA A100-SXM4-80GB gpu_memory_mib=81920",
+            WorkerHardware.Describe(env.GetValueOrDefault, () => "NVIDIA A100-SXM4-80GB, 81920 MiB\nNVIDIA A100-SXM4-80GB, 81920 MiB\n"));
+        Assert.StartsWith("cpus=", WorkerHardware.Describe(_ => null, () => null));
+    }
+}
+
+public sealed class SlurmStudyFileTests
+{
+    [Fact]
+    public void Slurm_section_gives_defaults_and_classes_that_inherit_them()
+    {
+        var file = StudyFile.Parse("""
+            name: s
+            command: python3 t.py
+            space: { x: { float: [0, 1] } }
+            slurm:
+              account: proj1
+              time: "04:00:00"
+              signal_lead: 10m
+              max_requeues: 5
+              setup: module load cuda
+              extra_sbatch: [--exclusive]
+              classes:
+                a100: { partition: gpu-a100, gpus_per_trial: 1, max_concurrent: 8, speed: 3 }
+                cpu: { partition: cpu, cpus_per_trial: 16, max_concurrent: 32, time: "1-00:00:00" }
+            """, "s.yaml", "/tmp");
+        var slurm = file.Slurm!;
+        Assert.Equal(("proj1", TimeSpan.FromHours(4), TimeSpan.FromMinutes(10), 5), (slurm.Defaults.Account, slurm.Defaults.TimeLimit, slurm.Defaults.SignalLead, slurm.Defaults.MaxRequeues));
+        Assert.Equal(["a100", "cpu"], slurm.Classes.Select(c => c.Name));
+        var a100 = slurm.Classes[0].Options;
+        Assert.Equal(("gpu-a100", 1, 8, 3.0, "proj1", TimeSpan.FromHours(4)), (a100.Partition, a100.GpusPerTrial, a100.Concurrency, a100.Speed, a100.Account, a100.TimeLimit));
+        var cpu = slurm.Classes[1].Options;
+        Assert.Equal((16, TimeSpan.FromDays(1), "module load cuda"), (cpu.CpusPerTrial, cpu.TimeLimit, cpu.Setup));
+        Assert.Equal(["--exclusive"], cpu.ExtraSbatch);
+    }
+
+    [Theory]
+    [InlineData("slurm: { time: 4h }", "slurm.time")]
+    [InlineData("slurm: { partiton: gpu }", "partiton")]
+    [InlineData("slurm: { classes: { a100: { gpus: 1 } } }", "slurm.classes.a100")]
+    [InlineData("slurm: { classes: { 'a 100': { gpus_per_trial: 1 } } }", "class name")]
+    [InlineData("slurm: { time: \"00:01:00\", signal_lead: 2m }", "signal_lead")]
+    public void Bad_slurm_fields_are_one_line_errors_naming_the_field(string section, string expected)
+    {
+        var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse($"name: s\ncommand: python3 t.py\nspace: {{ x: {{ float: [0, 1] }} }}\n{section}\n", "s.yaml", "/tmp"));
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Fact]
+    public async Task A_stored_study_file_whose_directory_is_not_visible_is_a_clear_error_for_a_worker()
+    {
+        await using var storage = new InMemoryStudyStorage();
+        var record = await storage.CreateStudyAsync("s", Direction.Minimize);
+        var text = "name: s\ncommand: python3 t.py\nspace: { x: { float: [0, 1] } }\n";
+        await storage.SetStudyAttributesAsync(record.Id, system: true,
+            [new(Tunesmith.Execution.Commands.StudyFileRun.StudyFileTextKey, text), new(Tunesmith.Execution.Commands.StudyFileRun.StudyFilePathKey, "/nonexistent-shared/fs/study.yaml")]);
+        record = (await storage.GetStudyAsync("s"))!;
+        // Reading the file's settings still works anywhere; running its trials here does not.
+        Assert.NotNull(Tunesmith.Execution.Commands.StudyFileRun.ReadStored(record));
+        var e = Assert.Throws<DirectoryNotFoundException>(() => Tunesmith.Execution.Commands.StudyFileRun.ReadStoredToRun(record));
+        Assert.Contains("/nonexistent-shared/fs", e.Message);
+        Assert.Contains("not visible on this machine", e.Message);
+    }
+}
