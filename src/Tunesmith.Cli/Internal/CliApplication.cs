@@ -23,6 +23,7 @@ internal static class CliApplication
         root.Subcommands.Add(new ReportCommand(console));
         root.Subcommands.Add(new DeleteCommand(console));
         root.Subcommands.Add(new SlurmCommand(console));
+        root.Subcommands.Add(new DashboardCommand(console));
         return root;
     }
 

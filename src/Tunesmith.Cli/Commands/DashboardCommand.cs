@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Tunesmith.Cli.Internal;
+using Tunesmith.Dashboard;
+
+namespace Tunesmith.Cli.Commands;
+
+/// <summary><c>tunesmith dashboard [--storage URL] [--host 127.0.0.1] [--port 8080] [--token T]</c>: the live web dashboard, read-only.</summary>
+internal sealed class DashboardCommand : Command
+{
+    /// <summary>The environment variable that may hold the token instead of <c>--token</c> (which other users can see in ps).</summary>
+    public const string TokenVariable = "TUNESMITH_DASHBOARD_TOKEN";
+
+    private readonly CliConsole _console;
+    private readonly Option<string?> _storage = CommonOptions.Storage();
+    private readonly Option<string> _host = new("--host") { Description = "Address to listen on (0.0.0.0 for every interface: use --token then)", DefaultValueFactory = _ => "127.0.0.1", HelpName = "ADDRESS" };
+    private readonly Option<int> _port = new("--port") { Description = "Port to listen on (0: any free port)", DefaultValueFactory = _ => 8080, HelpName = "PORT" };
+    private readonly Option<string?> _token = new("--token") { Description = $"Require this token on every request (?token=, header X-Tunesmith-Token, or the cookie a page sets); also ${TokenVariable}", HelpName = "TOKEN" };
+
+    public DashboardCommand(CliConsole console) : base("dashboard", "Serve a live, read-only web dashboard of every study in a storage")
+    {
+        _console = console;
+        Options.Add(_storage);
+        Options.Add(_host);
+        Options.Add(_port);
+        Options.Add(_token);
+        SetAction(ExecuteAsync);
+    }
+
+    private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
+    {
+        var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
+        var token = parse.GetValue(_token) is { Length: > 0 } t ? t : _console.GetEnvironment(TokenVariable) is { Length: > 0 } e ? e : null;
+        var options = new DashboardOptions { StorageUrl = url, Host = parse.GetValue(_host)!, Port = parse.GetValue(_port), Token = token };
+        await using var app = DashboardHost.Build(options);
+        try
+        {
+            await app.StartAsync(ct);
+        }
+        catch (IOException ex)
+        {
+            throw new CliUsageException($"--host {options.Host} --port {options.Port}: cannot listen there ({ErrorLine.OneLine(ex.Message)})");
+        }
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? DashboardHost.Url(options.Host, options.Port);
+        _console.Out.WriteLine($"dashboard: {address}/{(token is null ? "" : "?token=" + Uri.EscapeDataString(token))}");
+        _console.Out.WriteLine($"reading {StorageUrl.Shown(url)} read-only; Ctrl+C stops");
+        await _console.Out.FlushAsync(ct);
+        await app.WaitForShutdownAsync(ct);
+        return ExitCodes.Ok;
+    }
+}

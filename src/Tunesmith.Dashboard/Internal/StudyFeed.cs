@@ -1,0 +1,163 @@
+using System.Collections.Concurrent;
+using Tunesmith.Reporting.Plots;
+using Tunesmith.Storage;
+
+namespace Tunesmith.Dashboard.Internal;
+
+/// <summary>
+/// The dashboard's view of the storage: one <see cref="StudyCache"/> per study opened, each kept current by incremental
+/// reads (<see cref="IStudyStorage.GetTrialsSinceAsync"/>), so a page or an event stream never re-reads a whole study.
+/// </summary>
+internal sealed class StudyFeed(IStudyStorage storage, TimeProvider time, DashboardOptions options)
+{
+    private readonly ConcurrentDictionary<string, Lazy<Task<StudyCache?>>> _studies = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _listGate = new(1, 1);
+    private (DateTimeOffset At, IReadOnlyList<StudySummary> Studies)? _list;
+
+    public IStudyStorage Storage => storage;
+    public TimeProvider Time => time;
+    public DashboardOptions Options => options;
+
+    /// <summary>The study's cache, or null when there is no such study.</summary>
+    public async Task<StudyCache?> GetAsync(string name, CancellationToken ct)
+    {
+        var lazy = _studies.GetOrAdd(name, n => new Lazy<Task<StudyCache?>>(() => LoadAsync(n)));
+        var cache = await lazy.Value.WaitAsync(ct).ConfigureAwait(false);
+        // A study created after a miss is found next time.
+        if (cache is null) _studies.TryRemove(new KeyValuePair<string, Lazy<Task<StudyCache?>>>(name, lazy));
+        return cache;
+    }
+
+    private async Task<StudyCache?> LoadAsync(string name)
+    {
+        var record = await storage.GetStudyAsync(name, CancellationToken.None).ConfigureAwait(false);
+        return record is null ? null : new StudyCache(record, storage, time);
+    }
+
+    /// <summary>Every study with its counts, read at most once per poll interval.</summary>
+    public async Task<IReadOnlyList<StudySummary>> ListAsync(CancellationToken ct)
+    {
+        if (_list is { } l && time.GetUtcNow() - l.At < options.PollInterval) return l.Studies;
+        await _listGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_list is { } again && time.GetUtcNow() - again.At < options.PollInterval) return again.Studies;
+            var studies = await storage.ListStudiesAsync(ct).ConfigureAwait(false);
+            _list = (time.GetUtcNow(), studies);
+            return studies;
+        }
+        finally { _listGate.Release(); }
+    }
+}
+
+/// <summary>One study's trials as last read, refreshed incrementally; each refresh makes a new immutable snapshot.</summary>
+internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, TimeProvider time)
+{
+    private const int ChangeLogLength = 256;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Queue<(long Serial, int[] Numbers)> _changeLog = new();
+    private StudySnapshot? _snapshot;
+    private DateTimeOffset _refreshedAt = DateTimeOffset.MinValue;
+
+    public StudyRecord Record => record;
+
+    public string Metric => record.SystemAttributes.TryGetValue(SystemAttributeKeys.Metric, out var m) && m is string s && s.Length > 0 ? s : "value";
+
+    /// <summary>The snapshot, read again from storage when older than <paramref name="maxAge"/>.</summary>
+    public async Task<StudySnapshot> RefreshAsync(TimeSpan maxAge, CancellationToken ct)
+    {
+        if (_snapshot is { } current && time.GetUtcNow() - _refreshedAt < maxAge) return current;
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_snapshot is { } again && time.GetUtcNow() - _refreshedAt < maxAge) return again;
+            var previous = _snapshot;
+            var changes = await storage.GetTrialsSinceAsync(record.Id, previous?.Cursor ?? 0, ct).ConfigureAwait(false);
+            _refreshedAt = time.GetUtcNow();
+            if (previous is not null && changes.Trials.Count == 0) return previous;
+            var maxNumber = changes.Trials.Count == 0 ? -1 : changes.Trials.Max(t => t.Number);
+            var size = Math.Max(previous?.Trials.Count ?? 0, maxNumber + 1);
+            var trials = new FrozenTrial?[size];
+            previous?.CopyTo(trials);
+            foreach (var t in changes.Trials) trials[t.Number] = t;
+            var serial = (previous?.Serial ?? 0) + 1;
+            var numbers = changes.Trials.Select(t => t.Number).ToArray();
+            lock (_changeLog)
+            {
+                _changeLog.Enqueue((serial, numbers));
+                while (_changeLog.Count > ChangeLogLength) _changeLog.Dequeue();
+            }
+            _snapshot = new StudySnapshot(this, trials.Where(t => t is not null).Select(t => t!).ToArray(), changes.Cursor, serial, _refreshedAt);
+            return _snapshot;
+        }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>Numbers of the trials changed after snapshot <paramref name="serial"/>, or null when that is too long ago to say.</summary>
+    public IReadOnlyCollection<int>? ChangedSince(long serial)
+    {
+        lock (_changeLog)
+        {
+            if (_changeLog.Count == 0 || _changeLog.Peek().Serial > serial + 1) return null;
+            return _changeLog.Where(c => c.Serial > serial).SelectMany(c => c.Numbers).ToHashSet();
+        }
+    }
+}
+
+/// <summary>A study's trials at one moment (by number), with the plots of that moment computed on first use.</summary>
+internal sealed class StudySnapshot
+{
+    private readonly Lazy<StudyPlots> _plots;
+
+    public StudySnapshot(StudyCache study, FrozenTrial[] trials, long cursor, long serial, DateTimeOffset readAt)
+    {
+        Study = study;
+        Trials = trials;
+        Cursor = cursor;
+        Serial = serial;
+        ReadAt = readAt;
+        _plots = new Lazy<StudyPlots>(() => StudyPlotsBuilder.Build(Trials, study.Record.Direction, study.Metric, study.Record.Name, readAt));
+    }
+
+    public StudyCache Study { get; }
+    public IReadOnlyList<FrozenTrial> Trials { get; }
+    public long Cursor { get; }
+    public long Serial { get; }
+    public DateTimeOffset ReadAt { get; }
+    public StudyPlots Plots => _plots.Value;
+
+    public FrozenTrial? Trial(int number) => number >= 0 && number < Trials.Count && Trials[number].Number == number
+        ? Trials[number]
+        : Trials.FirstOrDefault(t => t.Number == number);
+
+    public void CopyTo(FrozenTrial?[] target)
+    {
+        foreach (var t in Trials) target[t.Number] = t;
+    }
+
+    public FrozenTrial? Best
+    {
+        get
+        {
+            FrozenTrial? best = null;
+            foreach (var t in Trials)
+                if (t.State == TrialState.Complete && t.Value is { } v && double.IsFinite(v)
+                    && (best is null || Study.Record.Direction.IsBetter(v, best.Value!.Value))) best = t;
+            return best;
+        }
+    }
+
+    public DateTimeOffset? LastActivity
+    {
+        get
+        {
+            DateTimeOffset? last = null;
+            foreach (var t in Trials)
+            {
+                var at = t.Finished ?? t.Heartbeat ?? t.Started ?? t.Created;
+                if (at is { } a && (last is null || a > last)) last = a;
+            }
+            return last;
+        }
+    }
+}

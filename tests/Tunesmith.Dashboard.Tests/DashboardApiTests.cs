@@ -1,0 +1,233 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Tunesmith.Storage;
+using Tunesmith.Tests.Storage;
+using Xunit;
+
+namespace Tunesmith.Dashboard.Tests;
+
+/// <summary>The dashboard's JSON API, pages and event stream, hosted in memory by WebApplicationFactory over a real SQLite file.</summary>
+public sealed class DashboardApiTests : IAsyncLifetime
+{
+    private const string Token = "s3cret-token-for-tests";
+    private readonly string _dir = Directory.CreateTempSubdirectory("tunesmith-dash-").FullName;
+    private string Url => $"sqlite:///{Path.Combine(_dir, "studies.db")}";
+    private IStudyStorage _writer = null!;
+    private StudyRecord _study = null!;
+
+    public async Task InitializeAsync()
+    {
+        _writer = StudyStorage.Open(Url);
+        _study = await StudyFixtures.WriteAsync(_writer, "digits", 60, Path.Combine(_dir, "trials"));
+        await StudyFixtures.WriteAsync(_writer, "empty-ish", 0);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _writer.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private WebApplicationFactory<DashboardProgram> Factory(string? token = null) =>
+        new WebApplicationFactory<DashboardProgram>().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("storage", Url);
+            if (token is not null) b.UseSetting("token", token);
+        });
+
+    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
+    {
+        var response = await client.GetAsync(path);
+        Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    [Fact]
+    public async Task Studies_list_gives_counts_per_state_the_best_value_and_last_activity()
+    {
+        await using var factory = Factory();
+        var studies = await GetJsonAsync(factory.CreateClient(), "/api/studies");
+        var digits = studies.EnumerateArray().Single(s => s.GetProperty("name").GetString() == "digits");
+        Assert.Equal(60, digits.GetProperty("total").GetInt32());
+        Assert.Equal(5, digits.GetProperty("counts").GetProperty("Failed").GetInt32());
+        Assert.Equal(8, digits.GetProperty("counts").GetProperty("Pruned").GetInt32());
+        Assert.Equal(47, digits.GetProperty("counts").GetProperty("Complete").GetInt32());
+        Assert.Equal("loss", digits.GetProperty("metric").GetString());
+        Assert.Equal(JsonValueKind.String, digits.GetProperty("lastActivity").ValueKind);
+        var trials = (await _writer.GetTrialsSinceAsync(_study.Id, 0)).Trials;
+        var best = trials.Where(t => t.State == TrialState.Complete).Min(t => t.Value!.Value);
+        Assert.Equal(best, digits.GetProperty("best").GetDouble(), 12);
+        Assert.Contains(studies.EnumerateArray(), s => s.GetProperty("name").GetString() == "empty-ish");
+    }
+
+    [Fact]
+    public async Task Trials_are_sorted_filtered_by_state_and_parameter_range_and_paged_on_the_server()
+    {
+        await using var factory = Factory();
+        var client = factory.CreateClient();
+        var page = await GetJsonAsync(client, "/api/studies/digits/trials?sort=value&limit=10");
+        Assert.Equal(60, page.GetProperty("total").GetInt32());
+        var values = page.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("value")).Where(v => v.ValueKind == JsonValueKind.Number).Select(v => v.GetDouble()).ToList();
+        Assert.Equal(values.Order(), values);
+
+        var pruned = await GetJsonAsync(client, "/api/studies/digits/trials?state=Pruned&limit=100");
+        Assert.Equal(8, pruned.GetProperty("matched").GetInt32());
+        Assert.All(pruned.GetProperty("rows").EnumerateArray(), r => Assert.Equal("Pruned", r.GetProperty("state").GetString()));
+
+        var ranged = await GetJsonAsync(client, "/api/studies/digits/trials?range=x:0:0.5&limit=100&sort=param:x&desc=1");
+        var xs = ranged.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("params").GetProperty("x").GetDouble()).ToList();
+        Assert.NotEmpty(xs);
+        Assert.All(xs, x => Assert.InRange(x, 0, 0.5));
+        Assert.Equal(xs.OrderDescending(), xs);
+
+        var second = await GetJsonAsync(client, "/api/studies/digits/trials?sort=number&offset=50&limit=20");
+        Assert.Equal(Enumerable.Range(50, 10), second.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("number").GetInt32()));
+    }
+
+    [Fact]
+    public async Task A_bad_query_is_refused_with_one_line_naming_the_field()
+    {
+        await using var factory = Factory();
+        var client = factory.CreateClient();
+        var response = await client.GetAsync("/api/studies/digits/trials?range=x:low:1");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;
+        Assert.Contains("range 'x:low:1'", error, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/studies/nope")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/studies/digits/trials/999")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Plots_hold_data_for_every_chart()
+    {
+        await using var factory = Factory();
+        var plots = await GetJsonAsync(factory.CreateClient(), "/api/studies/digits/plots");
+        Assert.Equal(47, plots.GetProperty("history").GetProperty("points").GetArrayLength());
+        Assert.True(plots.GetProperty("intermediate").GetProperty("curves").GetArrayLength() > 0);
+        Assert.Contains(plots.GetProperty("intermediate").GetProperty("curves").EnumerateArray(), c => c.GetProperty("state").GetString() == "Pruned");
+        Assert.Equal(3, plots.GetProperty("parallelCoordinates").GetProperty("axes").GetArrayLength());
+        Assert.Equal("x", plots.GetProperty("importance").GetProperty("parameters")[0].GetProperty("name").GetString());
+        Assert.Equal(3, plots.GetProperty("slices").GetArrayLength());
+        Assert.Equal(3, plots.GetProperty("contours").GetArrayLength());
+        Assert.Equal(47, plots.GetProperty("edf").GetProperty("values").GetArrayLength());
+        Assert.Equal(60, plots.GetProperty("timeline").GetProperty("bars").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Trial_detail_has_params_metrics_worker_and_the_tail_of_its_logs()
+    {
+        await using var factory = Factory();
+        var d = await GetJsonAsync(factory.CreateClient(), "/api/studies/digits/trials/4");
+        Assert.Equal(4, d.GetProperty("trial").GetProperty("number").GetInt32());
+        Assert.Equal("adam", d.GetProperty("trial").GetProperty("params").GetProperty("opt").GetString());
+        Assert.True(d.GetProperty("trial").GetProperty("metrics").TryGetProperty("acc", out _));
+        Assert.Equal("hostA", d.GetProperty("trial").GetProperty("host").GetString());
+        Assert.Contains("epoch 3 of trial 4", d.GetProperty("stdout").GetString(), StringComparison.Ordinal);
+        Assert.Contains("warning from trial 4", d.GetProperty("stderr").GetString(), StringComparison.Ordinal);
+        Assert.Equal(4, d.GetProperty("intermediate").GetArrayLength());
+        var failed = await GetJsonAsync(factory.CreateClient(), "/api/studies/digits/trials/10");
+        Assert.Equal("exit code 3", failed.GetProperty("trial").GetProperty("failReason").GetString());
+    }
+
+    [Fact]
+    public async Task Retries_are_linked_both_ways()
+    {
+        var retry = await _writer.RetryTrialAsync((await _writer.GetTrialsSinceAsync(_study.Id, 0)).Trials.Single(t => t.Number == 10).Id);
+        Assert.NotNull(retry);
+        await using var factory = Factory();
+        var client = factory.CreateClient();
+        var original = await GetJsonAsync(client, "/api/studies/digits/trials/10");
+        Assert.Equal(retry!.Number, original.GetProperty("retriedBy").GetInt32());
+        var again = await GetJsonAsync(client, $"/api/studies/digits/trials/{retry.Number}");
+        Assert.Equal(10, again.GetProperty("retryOf").GetInt32());
+        Assert.Contains(again.GetProperty("retries").EnumerateArray(), r => r.GetProperty("number").GetInt32() == 10);
+    }
+
+    [Fact]
+    public async Task With_a_token_every_page_api_call_and_event_stream_needs_it()
+    {
+        await using var factory = Factory(Token);
+        var client = factory.CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = false });
+        foreach (var path in new[] { "/", "/studies/digits", "/studies/digits/trials/1", "/api/studies", "/api/studies/digits/plots", "/api/events", "/assets/app.js" })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(path)).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(path + (path.Contains('?') ? "&" : "?") + "token=wrong-token-xyz")).StatusCode);
+        }
+        var ok = await client.GetAsync($"/?token={Token}");
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        var cookie = Assert.Single(ok.Headers.GetValues("Set-Cookie"));
+        Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+
+        using var withHeader = new HttpRequestMessage(HttpMethod.Get, "/api/studies");
+        withHeader.Headers.Add("X-Tunesmith-Token", Token);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(withHeader)).StatusCode);
+        using var withCookie = new HttpRequestMessage(HttpMethod.Get, "/api/studies/digits");
+        withCookie.Headers.Add("Cookie", $"tunesmith_token={Token}");
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(withCookie)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Pages_and_scripts_come_from_the_assembly_whatever_the_current_directory()
+    {
+        await using var factory = Factory();
+        var client = factory.CreateClient();
+        var previous = Environment.CurrentDirectory;
+        Environment.CurrentDirectory = _dir;
+        try
+        {
+            Assert.Contains("data-page=\"study\"", await client.GetStringAsync("/studies/digits"), StringComparison.Ordinal);
+            Assert.Contains("echarts", await client.GetStringAsync("/assets/echarts.min.js"), StringComparison.Ordinal);
+            Assert.Contains("TunesmithPlots", await client.GetStringAsync("/assets/plots.js"), StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/assets/nope.js")).StatusCode);
+        }
+        finally { Environment.CurrentDirectory = previous; }
+    }
+
+    [Fact]
+    public async Task Event_stream_pushes_a_trial_stored_after_the_page_connected_while_a_writer_keeps_writing()
+    {
+        await using var factory = Factory();
+        var client = factory.CreateClient();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var response = await client.GetAsync("/api/events?study=digits", HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
+        var first = await NextEventAsync(reader, cts.Token);
+        Assert.Equal(60, first.GetProperty("total").GetInt32());
+
+        // The dashboard holds the file open for reading; the writer's BEGIN IMMEDIATE transactions still go through.
+        var added = await StudyFixtures.AddTrialAsync(_writer, _study.Id, 60);
+        JsonElement next;
+        do next = await NextEventAsync(reader, cts.Token);
+        while (next.GetProperty("total").GetInt32() < 61);
+        Assert.Contains(next.GetProperty("changed").EnumerateArray(), r => r.GetProperty("number").GetInt32() == added.Number);
+    }
+
+    private static async Task<JsonElement> NextEventAsync(StreamReader reader, CancellationToken ct)
+    {
+        string? name = null;
+        while (await reader.ReadLineAsync(ct) is { } line)
+        {
+            if (line.StartsWith("event: ", StringComparison.Ordinal)) name = line[7..];
+            else if (line.StartsWith("data: ", StringComparison.Ordinal) && name == "study") return JsonDocument.Parse(line[6..]).RootElement.Clone();
+        }
+        throw new EndOfStreamException("the event stream ended");
+    }
+
+    [SkippableFact]
+    public async Task Dashboard_reads_a_postgresql_study_read_only()
+    {
+        await using var schema = PostgresTestServer.NewSchema();
+        await using (var writer = StudyStorage.Open(schema.Url))
+            await StudyFixtures.WriteAsync(writer, "pg-study", 12);
+        await using var factory = new WebApplicationFactory<DashboardProgram>().WithWebHostBuilder(b => b.UseSetting("storage", schema.Url));
+        var client = factory.CreateClient();
+        var studies = await GetJsonAsync(client, "/api/studies");
+        Assert.Equal(12, studies.EnumerateArray().Single().GetProperty("total").GetInt32());
+        var plots = await GetJsonAsync(client, "/api/studies/pg-study/plots");
+        Assert.True(plots.GetProperty("history").GetProperty("points").GetArrayLength() > 0);
+    }
+}
