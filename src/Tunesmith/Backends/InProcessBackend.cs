@@ -124,7 +124,7 @@ public sealed class InProcessBackend : ITrialBackend
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(observer);
         if (request.CheckpointFrom is not null) RequireCheckpoints();
-        return LaunchAsync(request, observer, null, cancellationToken);
+        return LaunchAsync(request, observer, request.ResumeAfterStep, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -132,7 +132,7 @@ public sealed class InProcessBackend : ITrialBackend
     {
         ArgumentNullException.ThrowIfNull(observer);
         if (!_paused.TryRemove(trialNumber, out var paused)) throw new InvalidOperationException($"trial {trialNumber} is not paused here");
-        return LaunchAsync(paused.Request with { CheckpointFrom = null }, observer, paused.LastStep ?? -1, cancellationToken);
+        return LaunchAsync(paused.Request with { CheckpointFrom = null, ResumeAfterStep = null }, observer, paused.LastStep ?? -1, cancellationToken);
     }
 
     /// <inheritdoc />

@@ -27,6 +27,13 @@ public sealed record TrialStartRequest
     /// </summary>
     public int? CheckpointFrom { get; init; }
 
+    /// <summary>
+    /// Start the trial as the resumption of one paused after this step — paused by another backend instance or process,
+    /// as storage records it (a process sees <c>TUNESMITH_RESUME_STEP</c>); null: a fresh start. A trial paused by this
+    /// backend is resumed with <see cref="ITrialBackend.ResumeAsync"/> instead.
+    /// </summary>
+    public long? ResumeAfterStep { get; init; }
+
     /// <summary>The number of the directory the trial runs in.</summary>
     public int EffectiveDirectoryNumber => DirectoryNumber ?? TrialNumber;
 }

@@ -61,7 +61,7 @@ public sealed class LocalProcessBackend : ITrialBackend
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(observer);
-        return LaunchAsync(request, observer, null, cancellationToken);
+        return LaunchAsync(request, observer, request.ResumeAfterStep, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -70,7 +70,7 @@ public sealed class LocalProcessBackend : ITrialBackend
         ArgumentNullException.ThrowIfNull(observer);
         if (!_paused.TryRemove(trialNumber, out var paused))
             throw new InvalidOperationException($"trial {trialNumber} is not paused here");
-        return LaunchAsync(paused.Request with { CheckpointFrom = null }, observer, paused.LastStep ?? -1, cancellationToken);
+        return LaunchAsync(paused.Request with { CheckpointFrom = null, ResumeAfterStep = null }, observer, paused.LastStep ?? -1, cancellationToken);
     }
 
     /// <inheritdoc />

@@ -1,0 +1,135 @@
+using Tunesmith.Backends;
+using Tunesmith.Backends.Processes;
+using Tunesmith.Backends.Resources;
+using Tunesmith.Testing;
+using Tunesmith.Tests.Storage;
+using Xunit;
+
+namespace Tunesmith.Tests.Backends;
+
+/// <summary>The backend contract on local processes: the reference trial as a Python script.</summary>
+public sealed class LocalProcessBackendConformanceTests : TrialBackendConformanceTests, IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    protected override ITrialBackend CreateBackend(int? capacity)
+    {
+        var script = _dir.File("reference_trial.py");
+        if (!File.Exists(script)) File.WriteAllText(script, ReferenceTrial.PythonScript);
+        return new LocalProcessBackend(new LocalProcessBackendOptions
+        {
+            Command = (_, _, _) => ["python3", script],
+            RootDirectory = Path.Combine(_dir.Path, "run-" + Guid.NewGuid().ToString("N")[..8]),
+            Metric = ReferenceTrial.Metric,
+            Resources = capacity is { } k ? new ResourcePool(new ResourcePoolOptions { MaxConcurrent = k }) : null,
+            KillGrace = TimeSpan.FromSeconds(10),
+        });
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
+
+/// <summary>The backend contract in this process: the reference trial as a function, with trial directories.</summary>
+public sealed class InProcessBackendConformanceTests : TrialBackendConformanceTests, IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    protected override ITrialBackend CreateBackend(int? capacity) => new InProcessBackend(new InProcessBackendOptions
+    {
+        Run = ReferenceTrial.RunInProcessAsync,
+        RootDirectory = Path.Combine(_dir.Path, "run-" + Guid.NewGuid().ToString("N")[..8]),
+        Metric = ReferenceTrial.Metric,
+        Resources = capacity is { } k ? new ResourcePool(new ResourcePoolOptions { MaxConcurrent = k }) : null,
+    });
+
+    public void Dispose() => _dir.Dispose();
+}
+
+/// <summary>The atomic checkpoint copy between two trial directories.</summary>
+public sealed class TrialDirectoriesTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    private string Trial(int n, params (string Name, string Text)[] files)
+    {
+        var d = TrialDirectories.TrialDirectory(_dir.Path, n);
+        Directory.CreateDirectory(d);
+        foreach (var (name, text) in files)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(d, name))!);
+            File.WriteAllText(Path.Combine(d, name), text);
+        }
+        return d;
+    }
+
+    [Fact]
+    public async Task A_copy_brings_the_checkpoint_and_keeps_the_targets_own_files()
+    {
+        var source = Trial(0, ("model.pt", "weights-0"), ("ckpt/opt.bin", "opt-0"), ("stdout.log", "source log"), ("result.json", "{}"));
+        var target = Trial(1, ("model.pt", "weights-1"), ("old-only.bin", "x"), ("stdout.log", "target log"), ("attempts/0/stderr.log", "earlier"));
+
+        await TrialDirectories.CopyCheckpointAsync(source, target);
+
+        Assert.Equal("weights-0", File.ReadAllText(Path.Combine(target, "model.pt")));
+        Assert.Equal("opt-0", File.ReadAllText(Path.Combine(target, "ckpt", "opt.bin")));
+        Assert.False(File.Exists(Path.Combine(target, "old-only.bin")), "the old checkpoint must be replaced as a whole");
+        Assert.Equal("target log", File.ReadAllText(Path.Combine(target, "stdout.log")));
+        Assert.Equal("earlier", File.ReadAllText(Path.Combine(target, "attempts", "0", "stderr.log")));
+        Assert.False(File.Exists(Path.Combine(target, "result.json")), "the source's outcome is not part of its checkpoint");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.GetDirectoryName(target)!, ".*"));
+    }
+
+    [Fact]
+    public async Task A_copy_into_a_new_directory_creates_it()
+    {
+        var source = Trial(0, ("model.pt", "w"));
+        var target = TrialDirectories.TrialDirectory(_dir.Path, 9);
+        await TrialDirectories.CopyCheckpointAsync(source, target);
+        Assert.Equal("w", File.ReadAllText(Path.Combine(target, "model.pt")));
+    }
+
+    [Fact]
+    public async Task A_failed_copy_leaves_the_target_as_it_was()
+    {
+        var target = Trial(1, ("model.pt", "weights-1"));
+        await Assert.ThrowsAsync<DirectoryNotFoundException>(() => TrialDirectories.CopyCheckpointAsync(Path.Combine(_dir.Path, "missing"), target));
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        var source = Trial(0, ("model.pt", "weights-0"));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => TrialDirectories.CopyCheckpointAsync(source, target, cancelled.Token));
+        Assert.Equal("weights-1", File.ReadAllText(Path.Combine(target, "model.pt")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.GetDirectoryName(target)!, ".*"));
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
+
+/// <summary>What the local process backend tells a program beyond the conformance suite.</summary>
+public sealed class LocalProcessBackendTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    [Fact]
+    public async Task A_trial_resumed_after_a_step_sees_it_as_TUNESMITH_RESUME_STEP_and_a_fresh_one_does_not()
+    {
+        var script = _dir.File("echo_resume.py");
+        File.WriteAllText(script, """
+            import json, os
+            print("tunesmith:result " + json.dumps({"loss": float(os.environ.get("TUNESMITH_RESUME_STEP", "-100"))}))
+            """);
+        await using var backend = new LocalProcessBackend(new LocalProcessBackendOptions
+        {
+            Command = (_, _, _) => ["python3", script],
+            RootDirectory = _dir.Path,
+            Metric = "loss",
+        });
+        var request = new TrialStartRequest { StudyName = "s", TrialId = 1, TrialNumber = 0, Params = new Dictionary<string, object?>() };
+        var fresh = await (await backend.StartAsync(request, TrialObserver.None)).Completion;
+        var resumed = await backend.StartAsync(request with { TrialNumber = 1, ResumeAfterStep = 4 }, TrialObserver.None);
+        Assert.Equal(-100, fresh.Result!["loss"]);
+        Assert.Equal(4, resumed.ResumedAfterStep);
+        Assert.Equal(4, (await resumed.Completion).Result!["loss"]);
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
