@@ -67,8 +67,12 @@ internal sealed record TrialsQuery
             _ when Sort.StartsWith("metric:", StringComparison.Ordinal) => ByMetric(Sort["metric:".Length..]),
             _ => throw new ArgumentException($"sort '{Sort}': use best, number, state, value, duration, worker, param:NAME or metric:NAME"),
         };
+        var nullsLast = Sort is "value" or "duration";
         list.Sort((a, b) =>
         {
+            // Trials without a value (running, pruned, failed) stay below the ones with one, in either direction.
+            if (nullsLast && (Sort == "value" ? a.Value is null != b.Value is null : a.Duration is null != b.Duration is null))
+                return (Sort == "value" ? a.Value is null : a.Duration is null) ? 1 : -1;
             var c = compare(a, b);
             if (Descending) c = -c;
             return c != 0 ? c : a.Number.CompareTo(b.Number);

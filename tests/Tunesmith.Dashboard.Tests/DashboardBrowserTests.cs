@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using Xunit;
+
+namespace Tunesmith.Dashboard.Tests;
+
+/// <summary>
+/// End to end in a real browser: a real study runs (`tunesmith run`, a Python training script reporting per epoch), the
+/// dashboard serves it (`tunesmith dashboard --token`), and Chromium opens the pages; then the HTML report is opened
+/// with the network cut off.
+/// </summary>
+public sealed class DashboardBrowserTests : IDisposable
+{
+    private const string Token = "browser-test-token-7f3a";
+    private readonly string _dir = Directory.CreateTempSubdirectory("tunesmith-browser-").FullName;
+    private readonly List<Process> _processes = [];
+
+    public void Dispose()
+    {
+        foreach (var p in _processes)
+        {
+            try { if (!p.HasExited) p.Kill(entireProcessTree: true); p.WaitForExit(10_000); } catch (InvalidOperationException) { }
+            p.Dispose();
+        }
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private static readonly string TrainScript = """
+        import json, math, os, sys, time
+        p = json.loads(os.environ["TUNESMITH_PARAMS"])
+        value = (p["x"] - 0.3) ** 2 + 0.05 * math.log10(p["lr"]) ** 2 + (0.2 if p["opt"] == "sgd" else 0.0)
+        for step in range(1, 5):
+            print("tunesmith:report " + json.dumps({"step": step, "loss": value + 1.0 / step}), flush=True)
+            print(f"epoch {step} loss {value + 1.0 / step:.4f}", flush=True)
+            time.sleep(float(os.environ.get("EPOCH_SECONDS", "0.15")))
+        print("training done", file=sys.stderr)
+        print("tunesmith:result " + json.dumps({"loss": value, "accuracy": 1 - value}))
+        """;
+
+    private string StudyFile(int trials) => $"""
+        name: browser-demo
+        direction: minimize
+        metric: loss
+        command: /usr/bin/python3 train.py
+        space:
+          x: {"{"} float: [-1.0, 1.0] {"}"}
+          lr: {"{"} float: [1.0e-4, 1.0e-1], log: true {"}"}
+          opt: {"{"} choice: [adam, sgd] {"}"}
+        sampler: random
+        scheduler: {"{"} asha: {"{"} min: 1, max: 4, reduction: 2 {"}"} {"}"}
+        trials: {trials}
+        parallel: 2
+        storage: sqlite:///{Path.Combine(_dir, "studies.db")}
+        """;
+
+    private Process Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Tunesmith.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment.Remove("TUNESMITH_STORAGE");
+        psi.Environment.Remove("TUNESMITH_DASHBOARD_TOKEN");
+        var p = Process.Start(psi)!;
+        _processes.Add(p);
+        return p;
+    }
+
+    private async Task<string> StartDashboardAsync()
+    {
+        var p = Start("dashboard", "--storage", $"sqlite:///{Path.Combine(_dir, "studies.db")}", "--port", "0", "--token", Token);
+        _ = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (await p.StandardOutput.ReadLineAsync(cts.Token) is { } line)
+        {
+            var m = Regex.Match(line, @"^dashboard: (http://\S+?)/(\?token=.*)?$");
+            if (m.Success) { _ = p.StandardOutput.ReadToEndAsync(); return m.Groups[1].Value; }
+        }
+        throw new InvalidOperationException("the dashboard printed no address");
+    }
+
+    private static async Task AssertEveryPlotRendersWithDataAsync(IPage page, string scope)
+    {
+        // Every chart element is drawn with data (ECharts leaves a canvas and plots.js counts the drawn items).
+        await page.WaitForFunctionAsync(
+            "s => { const p = [...document.querySelectorAll(s + ' .plot')]; return p.length >= 8 && p.every(e => e.dataset.rendered === 'true' && Number(e.dataset.points) > 0 && e.querySelector('canvas')); }",
+            scope, new PageWaitForFunctionOptions { Timeout = 30_000 });
+        var ids = await page.EvalOnSelectorAllAsync<string[]>(scope + " .plot", "els => els.map(e => e.id)");
+        foreach (var expected in new[] { "plot-history", "plot-intermediate", "plot-importance", "plot-parallel", "plot-slice-0", "plot-contour-0", "plot-edf", "plot-timeline" })
+            Assert.Contains(expected, ids);
+    }
+
+    [SkippableFact]
+    public async Task A_running_study_in_the_dashboard_then_its_html_report_offline()
+    {
+        Browser.Require();
+        await File.WriteAllTextAsync(Path.Combine(_dir, "train.py"), TrainScript);
+        await File.WriteAllTextAsync(Path.Combine(_dir, "study.yaml"), StudyFile(trials: 400));
+        var run = Start("run", "study.yaml", "--quiet");
+        var runOutput = run.StandardOutput.ReadToEndAsync();
+        var runErrors = run.StandardError.ReadToEndAsync();
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using var playwrightScope = playwright;
+        await using var browserScope = browser;
+        // The dashboard needs the study file's database: wait for the study to exist (the run creates it).
+        var db = Path.Combine(_dir, "studies.db");
+        var sw = Stopwatch.StartNew();
+        while (!File.Exists(db) && sw.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            Assert.False(run.HasExited, $"the study stopped early: {await runErrors}");
+            await Task.Delay(100);
+        }
+        var baseUrl = await StartDashboardAsync();
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        var page = await context.NewPageAsync();
+
+        // A missing or wrong token is refused: pages, API and events.
+        Assert.Equal(401, (await page.GotoAsync(baseUrl + "/"))!.Status);
+        Assert.Equal(401, (await page.GotoAsync(baseUrl + "/?token=wrong-token-000"))!.Status);
+        Assert.Equal(401, (await page.GotoAsync(baseUrl + "/api/studies"))!.Status);
+        Assert.Equal(401, (await page.GotoAsync(baseUrl + "/api/events"))!.Status);
+
+        // Studies list.
+        await page.GotoAsync($"{baseUrl}/?token={Token}");
+        var row = page.Locator("tr[data-study='browser-demo']");
+        await row.WaitForAsync();
+        // Wait until a few trials are complete, so every plot has data.
+        await page.WaitForFunctionAsync("() => { const r = document.querySelector(\"tr[data-study='browser-demo']\"); return r && Number(r.children[4].textContent) >= 4; }",
+            null, new PageWaitForFunctionOptions { Timeout = 60_000, PollingInterval = 200 });
+        if (Browser.ScreenshotPath("studies.png") is { } s1) await page.ScreenshotAsync(new PageScreenshotOptions { Path = s1 });
+
+        // Study page: table rows and every plot.
+        await row.Locator("a").ClickAsync();
+        await page.WaitForURLAsync("**/studies/browser-demo");
+        await page.Locator("#trials tbody tr").First.WaitForAsync();
+        Assert.True(await page.Locator("#trials tbody tr").CountAsync() >= 4);
+        await AssertEveryPlotRendersWithDataAsync(page, "#plots");
+
+        // A new trial appears while the study runs: sort by number (newest first) and wait for a higher number.
+        await page.Locator("#trials th[data-sort='number']").ClickAsync();
+        await page.WaitForFunctionAsync("() => document.querySelector('#trials th.sorted-desc[data-sort=number]')");
+        var newest = int.Parse(await page.Locator("#trials tbody tr").First.GetAttributeAsync("data-number") ?? "-1", System.Globalization.CultureInfo.InvariantCulture);
+        await page.WaitForFunctionAsync("n => Number(document.querySelector('#trials tbody tr').dataset.number) > n", newest,
+            new PageWaitForFunctionOptions { Timeout = 30_000, PollingInterval = 100 });
+        await page.Locator($"#recent li").First.WaitForAsync();
+        Assert.False(run.HasExited, "the study finished before the new trial was seen: the live check proves nothing");
+        if (Browser.ScreenshotPath("study.png") is { } s2)
+        {
+            await page.Locator("#trials th[data-sort='value']").ClickAsync();
+            await page.WaitForFunctionAsync("() => document.querySelector('#trials th.sorted-asc[data-sort=value]')");
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = s2, FullPage = true });
+        }
+
+        // Trial page: params, metrics and the log tail of a finished trial.
+        var complete = page.Locator("#trials tbody tr[data-state='Complete'] a").First;
+        var number = await complete.TextContentAsync();
+        await complete.ClickAsync();
+        await page.WaitForURLAsync($"**/studies/browser-demo/trials/{number}");
+        await page.WaitForFunctionAsync("() => document.getElementById('stdout').textContent.includes('epoch 4')", null, new PageWaitForFunctionOptions { Timeout = 15_000 });
+        Assert.Contains("training done", await page.Locator("#stderr").TextContentAsync(), StringComparison.Ordinal);
+        Assert.Contains("opt", await page.Locator("#params").TextContentAsync(), StringComparison.Ordinal);
+        Assert.Contains("accuracy", await page.Locator("#metrics").TextContentAsync(), StringComparison.Ordinal);
+        await page.WaitForFunctionAsync("() => Number(document.getElementById('plot-trial-curve').dataset.points) === 4");
+        if (Browser.ScreenshotPath("trial.png") is { } s3) await page.ScreenshotAsync(new PageScreenshotOptions { Path = s3, FullPage = true });
+
+        // The HTML report, opened with the network off: every plot still renders.
+        run.Kill(entireProcessTree: true);
+        await run.WaitForExitAsync();
+        var report = Path.Combine(_dir, "report.html");
+        var reporter = Start("report", "--study", "browser-demo", "--storage", $"sqlite:///{db}", "--format", "html", "--output", report);
+        await reporter.WaitForExitAsync();
+        Assert.True(reporter.ExitCode == 0, await reporter.StandardError.ReadToEndAsync());
+        var offline = await browser.NewContextAsync(new BrowserNewContextOptions { Offline = true, ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        var requests = new List<string>();
+        await offline.RouteAsync("**/*", async route =>
+        {
+            if (route.Request.Url.StartsWith("file:", StringComparison.Ordinal)) await route.ContinueAsync();
+            else { requests.Add(route.Request.Url); await route.AbortAsync(); }
+        });
+        var reportPage = await offline.NewPageAsync();
+        await reportPage.GotoAsync(new Uri(report).AbsoluteUri);
+        await AssertEveryPlotRendersWithDataAsync(reportPage, "#plots");
+        Assert.True(await reportPage.Locator("#trials tbody tr").CountAsync() > 0);
+        Assert.Empty(requests);
+        if (Browser.ScreenshotPath("report.png") is { } s4) await reportPage.ScreenshotAsync(new PageScreenshotOptions { Path = s4, FullPage = true });
+    }
+}
