@@ -70,7 +70,8 @@ until_ok() {
 
 install_missing() {
     local missing=() p policy=0
-    for p in slurmctld slurmd slurm-client munge; do
+    # slurm-wlm is the metapackage of slurmctld, slurmd and the clients; without recommends it pulls nothing else big.
+    for p in slurm-wlm munge; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'ok installed' >/dev/null || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0

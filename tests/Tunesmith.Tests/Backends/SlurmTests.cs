@@ -308,3 +308,20 @@ public sealed class SlurmStudyFileTests
         Assert.Contains("not visible on this machine", e.Message);
     }
 }
+
+public sealed class SlurmStopCauseTests
+{
+    private static SlurmJobInfo Job(string state, string? reason) => new("7", null, null, state, reason, "n1", 0, null, "7");
+
+    [Fact]
+    public void A_completing_job_is_told_apart_by_its_reason_and_a_final_state_by_itself()
+    {
+        // scontrol shows COMPLETING while Slurm signals the job: captured on scancel (Reason=None) and at the time limit (TimeLimit).
+        Assert.Equal(SlurmStopCause.Cancelled, SlurmStopCauses.FromJob(Job("COMPLETING", null)));
+        Assert.Equal(SlurmStopCause.Walltime, SlurmStopCauses.FromJob(Job("COMPLETING", "TimeLimit")));
+        Assert.Equal(SlurmStopCause.Preempted, SlurmStopCauses.FromJob(Job("COMPLETING", "Preempted")));
+        Assert.Equal(SlurmStopCause.Walltime, SlurmStopCauses.FromJob(Job("TIMEOUT", "TimeLimit")));
+        Assert.Equal(SlurmStopCause.None, SlurmStopCauses.FromJob(Job("RUNNING", null)));
+        Assert.Equal(SlurmStopCause.None, SlurmStopCauses.FromJob(null));
+    }
+}

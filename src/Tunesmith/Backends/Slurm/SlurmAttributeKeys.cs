@@ -3,7 +3,7 @@ namespace Tunesmith.Backends.Slurm;
 /// <summary>The system attributes a trial run by a Slurm job carries (and the study attributes <c>tunesmith slurm</c> keeps).</summary>
 public static class SlurmAttributeKeys
 {
-    /// <summary>Trial: the job that ran this attempt, as Slurm shows it (<c>40_3</c> for an array task).</summary>
+    /// <summary>Trial: the job that ran this attempt, as Slurm shows it (<c>40_3</c> for an array task), with <c>#N</c> after its N-th requeue.</summary>
     public const string JobId = "slurm_job_id";
     /// <summary>Trial: every job that ran the trial so far, comma-separated, oldest first (one per attempt).</summary>
     public const string JobIds = "slurm_job_ids";
@@ -51,6 +51,23 @@ public static class SlurmStopCauses
         "CANCELLED" => SlurmStopCause.Cancelled,
         _ => SlurmStopCause.None,
     };
+
+    /// <summary>
+    /// The cause of a SIGTERM from the job as Slurm shows it at that moment. While its processes are being signalled a job
+    /// is <c>COMPLETING</c> in <c>scontrol</c>; then the reason tells: <c>TimeLimit</c> is the walltime, a reason naming
+    /// preemption is a preemption, none is an <c>scancel</c>. A final state (from <c>sacct</c>, or once it is known) is read as is.
+    /// </summary>
+    public static SlurmStopCause FromJob(SlurmJobInfo? job)
+    {
+        if (job is null) return SlurmStopCause.None;
+        if (job.State != "COMPLETING") return FromJobState(job.State);
+        return job.Reason switch
+        {
+            "TimeLimit" or "DeadLine" => SlurmStopCause.Walltime,
+            { } r when r.Contains("Preempt", StringComparison.OrdinalIgnoreCase) => SlurmStopCause.Preempted,
+            _ => SlurmStopCause.Cancelled,
+        };
+    }
 
     /// <summary>The word stored in <see cref="SlurmAttributeKeys.Stop"/>.</summary>
     public static string Word(this SlurmStopCause cause) => cause switch

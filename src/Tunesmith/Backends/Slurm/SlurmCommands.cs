@@ -19,9 +19,17 @@ public sealed class SlurmCommandException(string message) : Exception(message);
 public sealed class SlurmCommands
 {
     private readonly TimeSpan _timeout;
+    private readonly IReadOnlyDictionary<string, string> _environment;
 
-    /// <summary>Creates the runner; each program is killed after <paramref name="timeout"/> (default 60 s).</summary>
-    public SlurmCommands(TimeSpan? timeout = null) => _timeout = timeout ?? TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// Creates the runner; each program is killed after <paramref name="timeout"/> (default 60 s) and gets
+    /// <paramref name="environment"/> on top of this process's (e.g. <c>SLURM_CONF</c> for a cluster other than the default).
+    /// </summary>
+    public SlurmCommands(TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        _timeout = timeout ?? TimeSpan.FromSeconds(60);
+        _environment = environment ?? new Dictionary<string, string>();
+    }
 
     /// <summary>Runs <paramref name="program"/> with <paramref name="args"/> (and extra environment variables); returns what it printed.</summary>
     public async Task<SlurmCommandResult> RunAsync(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,
@@ -35,6 +43,7 @@ public sealed class SlurmCommands
             RedirectStandardInput = true,
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in _environment) psi.Environment[k] = v;
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         Process process;
         try { process = Process.Start(psi)!; }

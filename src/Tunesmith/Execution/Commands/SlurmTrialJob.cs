@@ -68,17 +68,23 @@ public sealed class SlurmTrialJob : IDisposable
     public void OnWalltimeSignal() => Stop(SlurmStopCause.Walltime);
 
     /// <summary>
-    /// SIGTERM arrived: asks Slurm what happened to the job (<c>TIMEOUT</c>, <c>PREEMPTED</c>, <c>CANCELLED</c>) and stops
-    /// the trial; a job Slurm calls running was stopped for another reason and is treated as preempted (returned to the queue).
+    /// SIGTERM arrived: asks Slurm what happened to the job (see <see cref="SlurmStopCauses.FromJob"/>: a time limit, a
+    /// preemption or a cancel) and stops the trial; when Slurm cannot say, it is treated as preempted (back to the queue).
     /// </summary>
     public async Task OnTerminateAsync()
     {
         SlurmStopCause cause;
         try
         {
-            var state = (await _options.Commands.ShowJobAsync(_options.Job.Display).ConfigureAwait(false))?.State;
-            cause = SlurmStopCauses.FromJobState(state);
-            _logger.LogInformation("Job {Job}: SIGTERM with job state {State}", _options.Job.Display, state ?? "unknown");
+            var job = await _options.Commands.ShowJobAsync(_options.Job.Display).ConfigureAwait(false);
+            if (job is { State: "COMPLETING" })
+            {
+                // The accounting database, where there is one, already has the final state (TIMEOUT, CANCELLED, PREEMPTED).
+                var final = (await _options.Commands.AccountingAsync([_options.Job.Display]).ConfigureAwait(false)).FirstOrDefault(j => j.Display == _options.Job.Display);
+                if (final is not null && SlurmStopCauses.FromJobState(final.State) != SlurmStopCause.None) job = final;
+            }
+            cause = SlurmStopCauses.FromJob(job);
+            _logger.LogInformation("Job {Job}: SIGTERM with job state {State} ({Reason})", _options.Job.Display, job?.State ?? "unknown", job?.Reason ?? "no reason");
             if (cause == SlurmStopCause.Cancelled)
             {
                 var record = await _study.Storage.GetStudyAsync(_study.Name).ConfigureAwait(false);
@@ -111,10 +117,12 @@ public sealed class SlurmTrialJob : IDisposable
             .Where(t => t.Number != trial.Number && CommandObjective.DirectoryNumber(t.Number, t.SystemAttributes) == root)
             .OrderBy(t => t.Number).ToList();
         var jobIds = earlier.Select(t => t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.JobId) as string).OfType<string>().ToList();
-        jobIds.Add(_options.Job.Display);
+        // A requeued job keeps its id: its later runs are told apart by Slurm's restart count (40_2, then 40_2#1).
+        var here = _options.Job.RestartCount > 0 ? string.Create(CultureInfo.InvariantCulture, $"{_options.Job.Display}#{_options.Job.RestartCount}") : _options.Job.Display;
+        jobIds.Add(here);
         var resumptions = earlier.Count(t => t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Stop) is "walltime" or "preempted");
         var earlierRuntime = earlier.Sum(t => ParamValues.TryToDouble(t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Runtime), out var s) ? s : 0);
-        trial.SetSystemAttribute(SlurmAttributeKeys.JobId, _options.Job.Display);
+        trial.SetSystemAttribute(SlurmAttributeKeys.JobId, here);
         trial.SetSystemAttribute(SlurmAttributeKeys.JobIds, string.Join(',', jobIds));
         trial.SetSystemAttribute(SlurmAttributeKeys.Resumptions, (long)resumptions);
         if (_options.Job.Node is { } node) trial.SetSystemAttribute(SlurmAttributeKeys.Node, node);

@@ -1,0 +1,240 @@
+using Tunesmith.Backends.Slurm;
+using Tunesmith.Execution;
+using Tunesmith.Trials;
+
+namespace Tunesmith.Cli.Tests;
+
+/// <summary>
+/// A trial program for the Slurm tests. It prints CUDA_VISIBLE_DEVICES; mode "quick" answers at once; "barrier" waits
+/// until N trials have started (so they provably run together); "wait" runs until a file named release appears; "resume"
+/// and "forever" run until SIGTERM, saving a checkpoint then. A trial that finds its checkpoint (and is not "forever")
+/// reports at once: it resumed.
+/// </summary>
+internal static class SlurmTrialProgram
+{
+    public const string Source = """
+        import json, os, signal, sys, time
+        d = os.environ["TUNESMITH_TRIAL_DIR"]
+        p = json.loads(os.environ["TUNESMITH_PARAMS"])
+        mode = p.get("mode", "quick")
+        ck = os.path.join(d, "checkpoint")
+        def term(*_):
+            n = int(open(ck).read()) + 1 if os.path.exists(ck) else 1
+            open(ck, "w").write(str(n))
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, term)
+        # Printed once the checkpoint handler is in place: a test may stop the trial from here on.
+        print("CVD=" + os.environ.get("CUDA_VISIBLE_DEVICES", ""), flush=True)
+        def done(v):
+            print("tunesmith:result " + json.dumps({"loss": v}), flush=True)
+            sys.exit(0)
+        if os.path.exists(ck) and mode != "forever":
+            print("resumed from checkpoint " + open(ck).read(), flush=True)
+            done(1.0)
+        if mode == "quick":
+            done((p.get("x", 0) - 1) ** 2)
+        if mode == "barrier":
+            b = os.path.join(os.environ["BARRIER_DIR"])
+            os.makedirs(b, exist_ok=True)
+            open(os.path.join(b, os.environ["TUNESMITH_TRIAL_NUMBER"]), "w").write(os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+            end = time.time() + 90
+            while len(os.listdir(b)) < int(os.environ["BARRIER_N"]) and time.time() < end:
+                time.sleep(0.1)
+            done(0.0)
+        release = os.path.join(os.environ.get("RELEASE_DIR", d), "release")
+        while not (mode == "wait" and os.path.exists(release)):
+            time.sleep(0.1)
+        done(2.0)
+        """;
+}
+
+/// <summary>
+/// Tunesmith on a real Slurm (scripts/slurm-local.sh: slurmctld + slurmd + munge, fake GPUs) with a real PostgreSQL: every
+/// array task runs `tunesmith worker --one-trial` (the built CLI, as `dotnet Tunesmith.Cli.dll`).
+/// </summary>
+[Collection("slurm")]
+public sealed class SlurmEndToEndTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(150);
+
+    private static void WriteStudy(SlurmKit kit, string name, string space, int trials, string slurm = "", string sampler = "{ random: { seed: 5 } }")
+    {
+        kit.Write("trial.py", SlurmTrialProgram.Source);
+        kit.Write("study.yaml", $"name: {name}\nmetric: loss\ncommand: python3 trial.py\nspace: {space}\nsampler: {sampler}\ntrials: {trials}\n{slurm}");
+    }
+
+    [SkippableFact]
+    public async Task Array_of_8_trials_with_concurrency_2_is_split_by_MaxArraySize_and_records_every_trial_once()
+    {
+        await using var kit = new SlurmKit();
+        WriteStudy(kit, "arr", "{ x: { float: [-3, 3] } }", 8);
+        var ids = await kit.SubmitAsync("--concurrency", "2");
+        // MaxArraySize=6 on the test cluster: 8 tasks are 6 + 2, chained so that the cap of 2 holds over both.
+        Assert.Equal(2, ids.Count);
+        var scripts = Directory.GetFiles(Path.Combine(kit.Dir, "runs", "arr", "slurm"), "*.sbatch").Select(File.ReadAllText).ToList();
+        Assert.Contains(scripts, s => s.Contains("#SBATCH --array=0-5%2\n", StringComparison.Ordinal));
+        Assert.Contains(scripts, s => s.Contains("#SBATCH --array=0-1\n", StringComparison.Ordinal) && s.Contains($"--dependency=afterany:{ids[0]}", StringComparison.Ordinal));
+        await kit.WaitForJobsAsync(Patience);
+
+        var trials = await kit.TrialsAsync("arr");
+        Assert.True(trials.Count == 8 && trials.All(t => t.State == TrialState.Complete), string.Join("; ", trials.Select(t => $"{t.Number} {t.State} {t.FailReason}")) + kit.Logs());
+        Assert.Equal(Enumerable.Range(0, 8), trials.Select(t => t.Number));
+        // Every trial once, each in its own array task, and never more than 2 at a time.
+        var jobs = trials.Select(t => (string)t.SystemAttributes[SlurmAttributeKeys.JobId]!).ToList();
+        Assert.Equal(8, jobs.Distinct().Count());
+        Assert.Equal(6, jobs.Count(j => j.StartsWith(ids[0] + "_", StringComparison.Ordinal)));
+        Assert.All(trials, t => Assert.Equal("localhost", t.SystemAttributes[SlurmAttributeKeys.Node]));
+        var overlap = trials.Max(a => trials.Count(b => b.Started < a.Finished && a.Started < b.Finished));
+        Assert.InRange(overlap, 1, 2);
+
+        var status = await kit.Cli(["slurm", "status", "--study", "arr"]);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains($"job {ids[0]}: 6 tasks; 6 completed", status.Stdout);
+        Assert.Contains($"job {ids[1]}: 2 tasks; 2 completed", status.Stdout);
+        Assert.Equal(8, status.Stdout.Split('\n').Count(l => l.Contains(" complete ", StringComparison.Ordinal) && l.Contains("localhost", StringComparison.Ordinal)));
+    }
+
+    [SkippableFact]
+    public async Task Trials_with_one_gpu_each_see_distinct_CUDA_VISIBLE_DEVICES()
+    {
+        await using var kit = new SlurmKit();
+        WriteStudy(kit, "gpu", "{ mode: { choice: [barrier] }, x: { float: [0, 1] } }", 4);
+        var barrier = Path.Combine(kit.Dir, "barrier");
+        var env = new Dictionary<string, string?> { ["BARRIER_DIR"] = barrier, ["BARRIER_N"] = "4" };
+        var r = await kit.Cli(["slurm", "submit", "study.yaml", "--gpus-per-trial", "1", "--concurrency", "4"], env: env);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        kit.JobIds.Add(r.Stdout.Trim());
+        await kit.WaitForJobsAsync(Patience);
+
+        var trials = await kit.TrialsAsync("gpu");
+        Assert.True(trials.Count == 4 && trials.All(t => t.State == TrialState.Complete), string.Join("; ", trials.Select(t => $"{t.Number} {t.State} {t.FailReason}")) + kit.Logs());
+        // The four ran at once (the barrier) and Slurm gave each its own GPU.
+        var devices = Directory.GetFiles(barrier).Select(File.ReadAllText).OrderBy(d => d, StringComparer.Ordinal).ToList();
+        Assert.Equal(["0", "1", "2", "3"], devices);
+        Assert.All(trials, t => Assert.Contains("gpus=1", (string)t.SystemAttributes[SlurmAttributeKeys.Hardware]!, StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task Scancel_of_a_running_task_returns_its_trial_to_waiting_and_the_study_still_completes()
+    {
+        await using var kit = new SlurmKit();
+        WriteStudy(kit, "cancel", "{ mode: { choice: [wait] }, x: { float: [0, 1] } }", 2);
+        var env = new Dictionary<string, string?> { ["RELEASE_DIR"] = kit.Dir };
+        var r = await kit.Cli(["slurm", "submit", "study.yaml", "--concurrency", "2"], env: env);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        kit.JobIds.Add(r.Stdout.Trim());
+        // Both programs run (and can checkpoint) once their first line is out.
+        bool Started(FrozenTrial t) => File.Exists(Path.Combine(kit.Dir, "runs", "cancel", "trials", t.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log"))
+            && File.ReadAllText(Path.Combine(kit.Dir, "runs", "cancel", "trials", t.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log")).Contains("CVD=", StringComparison.Ordinal);
+        var running = await kit.WaitForTrialsAsync("cancel", ts => ts.Count(t => t.State == TrialState.Running && t.SystemAttributes.ContainsKey(SlurmAttributeKeys.JobId) && Started(t)) == 2, Patience);
+
+        var victim = running[0];
+        await kit.Commands.CancelAsync([(string)victim.SystemAttributes[SlurmAttributeKeys.JobId]!]);
+        var after = await kit.WaitForTrialsAsync("cancel", ts => ts.Any(t => t.Number == victim.Number && t.State == TrialState.Failed) && ts.Any(t => t.State == TrialState.Waiting), Patience);
+        var stopped = after.Single(t => t.Number == victim.Number);
+        Assert.Equal("cancelled", stopped.SystemAttributes[SlurmAttributeKeys.Stop]);
+        var waiting = after.Single(t => t.State == TrialState.Waiting);
+        Assert.Equal((long)victim.Number, waiting.SystemAttributes[SystemAttributeKeys.RetryOf]);
+        Assert.Equal(victim.Params["x"], waiting.Params["x"]);
+
+        // The other trial finishes; a second submit runs the returned trial from its checkpoint, in the same directory.
+        File.WriteAllText(Path.Combine(kit.Dir, "release"), "");
+        await kit.WaitForJobsAsync(Patience);
+        var again = await kit.Cli(["slurm", "submit", "study.yaml"], env: env);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        kit.JobIds.Add(again.Stdout.Trim());
+        await kit.WaitForJobsAsync(Patience);
+        var trials = await kit.TrialsAsync("cancel");
+        Assert.Equal(2, trials.Count(t => t.State == TrialState.Complete));
+        var resumed = trials.Single(t => t.State == TrialState.Complete && t.Number == waiting.Number);
+        var stdout = File.ReadAllText(Path.Combine(kit.Dir, "runs", "cancel", "trials", victim.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log"));
+        Assert.Contains("resumed from checkpoint 1", stdout);
+        Assert.Equal(2, ((string)resumed.SystemAttributes[SlurmAttributeKeys.JobIds]!).Split(',').Length);
+    }
+
+    [SkippableFact]
+    public async Task Two_compute_classes_each_run_their_share_as_their_own_array()
+    {
+        await using var kit = new SlurmKit();
+        WriteStudy(kit, "classes", "{ x: { float: [-3, 3] } }", 4, """
+            slurm:
+              classes:
+                fast: { partition: debug, max_concurrent: 2, speed: 2 }
+                slow: { partition: second, max_concurrent: 2 }
+            """);
+        var ids = await kit.SubmitAsync();
+        Assert.Equal(2, ids.Count);
+        await kit.WaitForJobsAsync(Patience);
+        var trials = await kit.TrialsAsync("classes");
+        Assert.True(trials.Count == 4 && trials.All(t => t.State == TrialState.Complete), kit.Logs());
+        Assert.Equal([("fast", 2), ("slow", 2)], trials.GroupBy(t => (string)t.SystemAttributes[SlurmAttributeKeys.ComputeClass]!).OrderBy(g => g.Key).Select(g => (g.Key, g.Count())));
+        Assert.All(trials, t => Assert.StartsWith(((string)t.SystemAttributes[SlurmAttributeKeys.ComputeClass]!) == "fast" ? ids[0] : ids[1], (string)t.SystemAttributes[SlurmAttributeKeys.JobId]!));
+    }
+
+    [SkippableFact]
+    public async Task Login_node_guard_refuses_run_on_the_slurm_host_outside_a_job_and_allows_it_inside_one()
+    {
+        await using var kit = new SlurmKit();
+        WriteStudy(kit, "guard", "{ x: { float: [-3, 3] } }", 1);
+        var outside = await kit.Cli(["run", "study.yaml"]);
+        Assert.Equal(2, outside.ExitCode);
+        Assert.Contains("login node", outside.Stderr);
+        Assert.Contains("tunesmith slurm submit", outside.Stderr);
+        Assert.Single(outside.Stderr.Trim().Split('\n'));
+
+        // The same command as a batch job: inside a job the guard stands aside.
+        var script = kit.Write("run-inside.sh", $"#!/bin/bash\nexec dotnet {CliProcess.CliDll} run study.yaml --quiet --storage \"$TUNESMITH_STORAGE\"\n");
+        var r = await kit.Commands.RunAsync("sbatch", ["--wait", "--parsable", "-D", kit.Dir, "-o", Path.Combine(kit.Dir, "inside.out"), script],
+            new Dictionary<string, string> { ["TUNESMITH_STORAGE"] = kit.Storage });
+        Assert.True(r.ExitCode == 0, $"{r.Stdout}\n{r.Stderr}\n{kit.Logs()}");
+        Assert.Equal(TrialState.Complete, Assert.Single(await kit.TrialsAsync("guard")).State);
+    }
+}
+
+/// <summary>Walltime on the real Slurm (a 1-minute limit, Slurm's smallest, with the signal 45 s ahead): about a minute.</summary>
+[Collection("slurm-walltime")]
+public sealed class SlurmWalltimeEndToEndTests
+{
+    [SkippableFact]
+    public async Task A_trial_at_its_time_limit_checkpoints_is_requeued_and_resumes_and_one_past_the_cap_fails_with_the_reason()
+    {
+        await using var kit = new SlurmKit();
+        kit.Write("trial.py", SlurmTrialProgram.Source);
+        kit.Write("study.yaml", """
+            name: wall
+            metric: loss
+            command: python3 trial.py
+            space: { mode: { choice: [resume, forever] } }
+            sampler: grid
+            trials: 2
+            slurm: { time: "00:01:00", signal_lead: 45s, max_requeues: 1 }
+            """);
+        var ids = await kit.SubmitAsync();
+        await kit.WaitForJobsAsync(TimeSpan.FromMinutes(4));
+        var trials = await kit.TrialsAsync("wall");
+        string Describe() => string.Join("; ", trials.Select(t => $"{t.Number} {t.Params["mode"]} {t.State} {t.FailReason}")) + kit.Logs();
+
+        // resume: stopped at the signal, back in the queue, the job requeued, resumed from its checkpoint: Complete.
+        var resume = trials.Where(t => (string)t.Params["mode"]! == "resume").ToList();
+        Assert.True(resume.Count == 2, Describe());
+        Assert.Equal([TrialState.Failed, TrialState.Complete], resume.Select(t => t.State));
+        Assert.Equal(("walltime", Study.InterruptedReason), ((string)resume[0].SystemAttributes[SlurmAttributeKeys.Stop]!, resume[0].FailReason));
+        var done = resume[1];
+        Assert.Equal(1L, done.SystemAttributes[SlurmAttributeKeys.Resumptions]);
+        var jobs = ((string)done.SystemAttributes[SlurmAttributeKeys.JobIds]!).Split(',');
+        Assert.Equal(2, jobs.Length);
+        Assert.Equal(jobs[0] + "#1", jobs[1]);
+        Assert.StartsWith(ids[0] + "_", jobs[0]);
+        Assert.True((double)done.SystemAttributes[SlurmAttributeKeys.TotalRuntime]! > (double)done.SystemAttributes[SlurmAttributeKeys.Runtime]! + 5, Describe());
+        Assert.Contains("resumed from checkpoint 1", File.ReadAllText(Path.Combine(kit.Dir, "runs", "wall", "trials", resume[0].Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log")));
+
+        // forever: hits the limit again after its one allowed requeue: Failed with the reason, not requeued again.
+        var forever = trials.Where(t => (string)t.Params["mode"]! == "forever").ToList();
+        Assert.True(forever.Count == 2, Describe());
+        Assert.Equal(TrialState.Failed, forever[1].State);
+        Assert.Contains("time limit", forever[1].FailReason);
+        Assert.Contains("max_requeues 1", forever[1].FailReason);
+        Assert.False(forever[1].SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
+        Assert.Equal(1L, forever[1].SystemAttributes[SlurmAttributeKeys.Resumptions]);
+    }
+}
