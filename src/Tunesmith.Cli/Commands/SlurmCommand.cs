@@ -88,7 +88,7 @@ internal sealed class SlurmSubmitCommand : Command
             return ExitCodes.Ok;
         }
         await using (var study = await StudyFileRun.OpenAsync(file, storage, cancellationToken: ct)) { }
-        var (arrays, deferred) = await SlurmSubmitter.SubmitAsync(request, limits, commands, storage, ct);
+        var (arrays, deferred) = await SlurmSubmitter.SubmitAsync(request, limits, commands, (job, c) => SlurmStudyJobs.RecordAsync(storage, request.Study, job, c), ct);
         foreach (var a in arrays)
         {
             _console.Out.WriteLine(a.JobId);
@@ -110,7 +110,7 @@ internal sealed class SlurmSubmitCommand : Command
         if (record is null) return budget;
         var trials = (await storage.GetTrialsSinceAsync(record.Id, 0, ct)).Trials;
         var counted = trials.Count(t => t.State != TrialState.Waiting && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
-        var jobs = SlurmSubmitter.Jobs(record);
+        var jobs = SlurmStudyJobs.Jobs(record);
         var pending = jobs.Count == 0 ? 0 : await CountPendingTasksAsync(commands, jobs, ct);
         return Math.Max(0, budget - counted - pending);
     }
@@ -185,7 +185,7 @@ internal sealed class SlurmStatusCommand : Command
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
         await using var storage = StorageScope.Open(url);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
-        var jobs = SlurmSubmitter.Jobs(record);
+        var jobs = SlurmStudyJobs.Jobs(record);
         if (jobs.Count == 0)
         {
             _console.Out.WriteLine($"study '{name}' has no Slurm jobs (submit with: tunesmith slurm submit STUDY_FILE)");
@@ -246,7 +246,7 @@ internal sealed class SlurmCancelCommand : Command
         await using var storage = StorageScope.Open(url);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
         var commands = new SlurmCommands();
-        var jobs = SlurmSubmitter.Jobs(record);
+        var jobs = SlurmStudyJobs.Jobs(record);
         var active = (await commands.ShowJobsAsync(jobs.Select(j => j.JobId), ct)).Where(j => j.IsActive)
             .Select(j => j.ArrayJobId ?? j.JobId).Distinct(StringComparer.Ordinal).ToList();
         // The workers read the policy when their job is cancelled: set it first.

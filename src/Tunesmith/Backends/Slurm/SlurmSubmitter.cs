@@ -1,5 +1,4 @@
 using System.Globalization;
-using Tunesmith.Storage;
 
 namespace Tunesmith.Backends.Slurm;
 
@@ -72,13 +71,17 @@ public static class SlurmSubmitter
         return arrays;
     }
 
-    /// <summary>Submits the arrays and records each job id with the study; returns them and the tasks deferred by <c>MaxSubmitJobs</c>.</summary>
+    /// <summary>
+    /// Submits the arrays and hands each job id to <paramref name="recordJob"/> as soon as it is queued (the caller records
+    /// it with the study: see <c>Tunesmith.Execution.SlurmStudyJobs</c>); returns them and the tasks deferred by
+    /// <c>MaxSubmitJobs</c>. Backends know nothing of storage, so the record is the caller's.
+    /// </summary>
     public static async Task<(IReadOnlyList<SlurmSubmittedArray> Arrays, int Deferred)> SubmitAsync(SlurmSubmitRequest request, SlurmLimits limits,
-        SlurmCommands commands, IStudyStorage storage, CancellationToken cancellationToken = default)
+        SlurmCommands commands, Func<SlurmStudyJob, CancellationToken, Task> recordJob, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(commands);
-        ArgumentNullException.ThrowIfNull(storage);
+        ArgumentNullException.ThrowIfNull(recordJob);
         Directory.CreateDirectory(request.LogDirectory);
         var environment = new Dictionary<string, string> { ["TUNESMITH_STORAGE"] = request.StorageUrl };
         var arrays = new List<SlurmSubmittedArray>();
@@ -99,7 +102,7 @@ public static class SlurmSubmitter
                 var path = Path.Combine(request.LogDirectory, $"submit-{stamp}{(cls is null ? "" : "-" + cls.Name)}.sbatch");
                 await File.WriteAllTextAsync(path, script, cancellationToken).ConfigureAwait(false);
                 var id = await commands.SubmitAsync(path, environment, cancellationToken).ConfigureAwait(false);
-                await RecordAsync(storage, request.Study, new SlurmStudyJob(id, cls?.Name, size), cancellationToken).ConfigureAwait(false);
+                await recordJob(new SlurmStudyJob(id, cls?.Name, size), cancellationToken).ConfigureAwait(false);
                 arrays.Add(new SlurmSubmittedArray(id, cls?.Name, size, script, path));
                 previous = id;
             }
@@ -107,24 +110,16 @@ public static class SlurmSubmitter
         return (arrays, deferred);
     }
 
-    /// <summary>The jobs recorded with a study, oldest first.</summary>
-    public static IReadOnlyList<SlurmStudyJob> Jobs(StudyRecord study)
+    /// <summary>The jobs recorded with a study (from its system attributes), oldest first.</summary>
+    public static IReadOnlyList<SlurmStudyJob> Jobs(IReadOnlyDictionary<string, object?> studySystemAttributes)
     {
-        ArgumentNullException.ThrowIfNull(study);
-        if (study.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.StudyJobs) is not string text || text.Length == 0) return [];
+        ArgumentNullException.ThrowIfNull(studySystemAttributes);
+        if (studySystemAttributes.GetValueOrDefault(SlurmAttributeKeys.StudyJobs) is not string text || text.Length == 0) return [];
         return text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(entry =>
         {
             var p = entry.Split(':');
             var tasks = p.Length > 2 && int.TryParse(p[2], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
             return new SlurmStudyJob(p[0], p.Length > 1 && p[1].Length > 0 ? p[1] : null, tasks);
         }).ToList();
-    }
-
-    private static async Task RecordAsync(IStudyStorage storage, string study, SlurmStudyJob job, CancellationToken ct)
-    {
-        var record = await storage.GetStudyAsync(study, ct).ConfigureAwait(false) ?? throw new StudyNotFoundException(study);
-        var entry = string.Create(CultureInfo.InvariantCulture, $"{job.JobId}:{job.ComputeClass}:{job.Tasks}");
-        var text = record.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.StudyJobs) is string t && t.Length > 0 ? t + "," + entry : entry;
-        await storage.SetStudyAttributesAsync(record.Id, system: true, [new(SlurmAttributeKeys.StudyJobs, text)], ct).ConfigureAwait(false);
     }
 }
