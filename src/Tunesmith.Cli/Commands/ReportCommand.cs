@@ -13,6 +13,7 @@ internal sealed class ReportCommand : Command
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<string> _format = new("--format") { Description = "table, csv, json, md or html (one self-contained file with plots)", DefaultValueFactory = _ => "table", HelpName = "table|csv|json|md|html" };
     private readonly Option<string?> _output = new("--output", "-o") { Description = "Write the report to this file instead of stdout", HelpName = "PATH" };
+    private readonly Option<string?> _plots = new("--plots") { Description = "Also write every plot as a PNG file into this directory", HelpName = "DIR" };
     private readonly Option<int?> _top = new("--top") { Description = "Only the K best trials", HelpName = "K" };
 
     public ReportCommand(CliConsole console) : base("report", "Report every trial of a study, best first (table, CSV, JSON, Markdown or HTML with plots)")
@@ -24,6 +25,7 @@ internal sealed class ReportCommand : Command
         Options.Add(_format);
         Options.Add(_output);
         Options.Add(_top);
+        Options.Add(_plots);
         SetAction(ExecuteAsync);
     }
 
@@ -41,6 +43,15 @@ internal sealed class ReportCommand : Command
         {
             var trials = await study.GetTrialsAsync(ct);
             table = table with { Plots = StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, TimeProvider.System.GetUtcNow(), PlotOptions.ForReportFile) };
+        }
+        if (parse.GetValue(_plots) is { } plotsDir)
+        {
+            var parent = Path.GetDirectoryName(Path.GetFullPath(plotsDir));
+            if (parent is not null && !Directory.Exists(parent)) throw new CliUsageException($"--plots {plotsDir}: directory '{parent}' does not exist");
+            var trials = await study.GetTrialsAsync(ct);
+            var files = Tunesmith.Plots.PngPlotWriter.WriteAll(
+                StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, TimeProvider.System.GetUtcNow()), plotsDir);
+            _console.Error.WriteLine($"wrote {files.Count} PNG plots of study '{name}' to {plotsDir}");
         }
         var output = parse.GetValue(_output);
         var text = ReportExporters.Get(format).Render(table);
