@@ -87,18 +87,23 @@ internal sealed class StatusCommand : Command
 
     private static readonly TrialState[] States = [TrialState.Waiting, TrialState.Running, TrialState.Complete, TrialState.Pruned, TrialState.Failed];
 
+    // Paused trials (promotion-based schedulers) get a column only where there are some.
+    private static TrialState[] StatesOf(IReadOnlyList<StudySummary> summaries) =>
+        summaries.Any(s => s.Count(TrialState.Paused) > 0) ? [.. States, TrialState.Paused] : States;
+
     private void RenderStudies(IReadOnlyList<StudySummary> summaries)
     {
+        var states = StatesOf(summaries);
         var table = new Table().Border(TableBorder.Simple);
         table.AddColumn("study");
         table.AddColumn("direction");
         table.AddColumn("metric");
-        foreach (var s in States) table.AddColumn(new TableColumn(s.ToString().ToLowerInvariant()).RightAligned());
+        foreach (var s in states) table.AddColumn(new TableColumn(s.ToString().ToLowerInvariant()).RightAligned());
         table.AddColumn(new TableColumn("best").RightAligned());
         foreach (var s in summaries)
         {
             var cells = new List<string> { s.Study.Name, s.Study.Direction.ToString().ToLowerInvariant(), MetricOf(s.Study) };
-            cells.AddRange(States.Select(st => s.Count(st).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            cells.AddRange(states.Select(st => s.Count(st).ToString(System.Globalization.CultureInfo.InvariantCulture)));
             cells.Add(Formats.Value(s.BestValue));
             table.AddRow(cells.Select(c => new Text(c)).ToArray());
         }
@@ -145,7 +150,7 @@ internal sealed class StatusCommand : Command
                 w.WriteString("direction", s.Study.Direction.ToString().ToLowerInvariant());
                 w.WriteString("metric", MetricOf(s.Study));
                 w.WriteStartObject("counts");
-                foreach (var st in States) w.WriteNumber(st.ToString().ToLowerInvariant(), s.Count(st));
+                foreach (var st in (TrialState[])[.. States, TrialState.Paused]) w.WriteNumber(st.ToString().ToLowerInvariant(), s.Count(st));
                 w.WriteEndObject();
                 if (s.BestValue is { } b && double.IsFinite(b)) w.WriteNumber("best", b); else w.WriteNull("best");
                 w.WriteEndObject();

@@ -29,7 +29,8 @@ public sealed record TrialStartRequest
 
     /// <summary>
     /// Start the trial as the resumption of one paused after this step — paused by another backend instance or process,
-    /// as storage records it (a process sees <c>TUNESMITH_RESUME_STEP</c>); null: a fresh start. A trial paused by this
+    /// as storage records it (a process sees <c>TUNESMITH_RESUME_STEP</c>), or of one that continues from
+    /// <see cref="CheckpointFrom"/>'s checkpoint after a PBT exploit; null: a fresh start. A trial paused by this
     /// backend is resumed with <see cref="ITrialBackend.ResumeAsync"/> instead.
     /// </summary>
     public long? ResumeAfterStep { get; init; }

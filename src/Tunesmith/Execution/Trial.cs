@@ -200,15 +200,19 @@ public sealed class Trial : IParameterSuggester
         }
     }
 
-    /// <summary>Stores the report and returns the scheduler's decision (Continue without a scheduler); the caller acts on it.</summary>
-    internal async Task<SchedulerDecision> ReportCoreAsync(long step, double value, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores the report and, with <paramref name="decide"/>, returns the scheduler's decision (Continue without a scheduler
+    /// or without <paramref name="decide"/>); the caller acts on it. A program told to end may still report before it
+    /// does: those reports are stored without a decision.
+    /// </summary>
+    internal async Task<SchedulerDecision> ReportCoreAsync(long step, double value, CancellationToken cancellationToken, bool decide = true)
     {
         if (IsFinished) throw new InvalidOperationException($"trial {Number} has already finished");
         if (double.IsNaN(value)) throw new ArgumentException($"trial {Number}: reported value at step {step} is NaN", nameof(value));
         _intermediate[step] = value;
         _pendingIntermediate.Add((step, value));
         await FlushAsync(cancellationToken).ConfigureAwait(false);
-        if (_study.Scheduler is not { } scheduler) return SchedulerDecision.Continue;
+        if (!decide || _study.Scheduler is not { } scheduler) return SchedulerDecision.Continue;
         var history = await _study.RefreshAsync(cancellationToken).ConfigureAwait(false);
         return scheduler.Decide(history, ToFrozen(TrialState.Running), step, value);
     }

@@ -70,6 +70,7 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
                             if (f.Trial.Value is { } v && (Best?.Value is not { } b || Direction.IsBetter(v, b))) Best = f.Trial;
                             break;
                         case TrialState.Pruned: Pruned++; break;
+                        case TrialState.Paused: break; // not finished: it is resumed later
                         default: Failed++; break;
                     }
                     break;

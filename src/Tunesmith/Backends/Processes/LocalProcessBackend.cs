@@ -61,6 +61,7 @@ public sealed class LocalProcessBackend : ITrialBackend
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(observer);
+        _paused.TryRemove(request.TrialNumber, out _); // resumed through a new start (e.g. by its study, from storage)
         return LaunchAsync(request, observer, request.ResumeAfterStep, cancellationToken);
     }
 
@@ -426,6 +427,8 @@ public sealed class LocalProcessBackend : ITrialBackend
         env["TUNESMITH_TRIAL_DIR"] = directory;
         if (resumeStep is { } step) env["TUNESMITH_RESUME_STEP"] = step.ToString(CultureInfo.InvariantCulture);
         else env.Remove("TUNESMITH_RESUME_STEP");
+        if (request.CheckpointFrom is { } from) env["TUNESMITH_RESTORE_FROM"] = from.ToString(CultureInfo.InvariantCulture);
+        else env.Remove("TUNESMITH_RESTORE_FROM");
         foreach (var (name, value) in configuration)
             env[ParamVariableName(name)] = value is null ? "" : ParamValues.Format(value);
         if (lease?.CudaVisibleDevices is { } devices) env["CUDA_VISIBLE_DEVICES"] = devices;

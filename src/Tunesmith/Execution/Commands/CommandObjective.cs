@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tunesmith.Backends;
 using Tunesmith.Backends.Processes;
+using Tunesmith.Schedulers;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Execution.Commands;
@@ -96,6 +97,13 @@ public sealed class CommandObjective
     }));
 
     /// <summary>Runs one trial's program to its outcome; the signature of <see cref="Study.OptimizeAsync"/>'s objective.</summary>
+    /// <remarks>
+    /// The study's scheduler hears every report. A stop ends the program (SIGTERM to its tree, the kill grace, SIGKILL):
+    /// Pruned with its last value. A pause ends it the same way, after which it is recorded Paused and, when promoted,
+    /// started again in the same directory with <c>TUNESMITH_RESUME_STEP</c>. An exploit (PBT) ends it, copies the source
+    /// trial's checkpoint atomically into its directory and starts it again there with the source's params, perturbed,
+    /// <c>TUNESMITH_RESTORE_FROM</c> naming the source and <c>TUNESMITH_RESUME_STEP</c> the source checkpoint's step.
+    /// </remarks>
     public async Task<double> RunAsync(Trial trial, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(trial);
@@ -103,44 +111,88 @@ public sealed class CommandObjective
             ?? (_options.FixedParams.Count == 0 ? trial.Suggest(_options.Space!) : _options.Space!.Sample(new FixingSuggester(trial, _options.FixedParams)));
         var backend = BackendFor(trial.Study.Metric);
         var directoryNumber = DirectoryNumber(trial.Number, trial.SystemAttributes);
-        var request = new TrialStartRequest
+        IReadOnlyDictionary<string, object?> parameters = configuration;
+        var resumeAfter = trial.ResumeStep;
+        int? checkpointFrom = null;
+        while (true)
         {
-            StudyName = trial.Study.Name,
-            TrialId = trial.Id,
-            TrialNumber = trial.Number,
-            Params = configuration,
-            DirectoryNumber = directoryNumber,
-        };
-        var reporter = new TrialReporter(this, backend, trial, configuration, directoryNumber);
-        var execution = await backend.StartAsync(request, reporter, cancellationToken).ConfigureAwait(false);
-        if (!reporter.Started) RecordAttributes(trial, execution); // it could not start: the failure still names its directory
-        var exit = await execution.Completion.ConfigureAwait(false);
-        var directory = execution.Directory!;
-        double? seconds = exit.ExitCode is null ? null : exit.Duration.TotalSeconds;
-        if (exit.ExitCode is { } exitCode) trial.SetSystemAttribute(CommandAttributeKeys.ExitCode, (long)exitCode);
-        switch (exit.Kind)
-        {
-            case TrialExitKind.Stopped:
-                WriteOutcome(directory, trial, "Pruned", null, exit.Result, exit.ExitCode, null, seconds);
-                throw new TrialPrunedException(trial.Number, exit.LastStep ?? 0);
-            case TrialExitKind.Interrupted:
-                WriteOutcome(directory, trial, "Failed", null, exit.Result, exit.ExitCode, Study.InterruptedReason, seconds);
-                throw new OperationCanceledException(cancellationToken);
-            case TrialExitKind.Failed:
-                KeepMetrics(trial, exit.Result);
-                var reason = exit.Reason ?? "failed";
-                WriteOutcome(directory, trial, "Failed", null, exit.Result, exit.ExitCode, reason, seconds);
-                throw new TrialFailedException(reason);
-            case TrialExitKind.Finished:
-                var metrics = exit.Result!;
-                KeepMetrics(trial, metrics);
-                var value = metrics[trial.Study.Metric];
-                WriteOutcome(directory, trial, "Complete", value, metrics, exit.ExitCode, null, seconds);
-                _logger.LogInformation("Trial {Number} complete: {Metric} = {Value}", trial.Number, trial.Study.Metric, value);
-                return value;
-            default:
-                throw new InvalidOperationException($"trial {trial.Number} ended {exit.Kind}, which a command objective does not ask for");
+            var request = new TrialStartRequest
+            {
+                StudyName = trial.Study.Name,
+                TrialId = trial.Id,
+                TrialNumber = trial.Number,
+                Params = parameters,
+                DirectoryNumber = directoryNumber,
+                CheckpointFrom = checkpointFrom,
+                ResumeAfterStep = resumeAfter,
+            };
+            var reporter = new TrialReporter(this, backend, trial, configuration, directoryNumber);
+            var execution = await backend.StartAsync(request, reporter, cancellationToken).ConfigureAwait(false);
+            if (!reporter.Started) RecordAttributes(trial, execution); // it could not start: the failure still names its directory
+            var exit = await execution.Completion.ConfigureAwait(false);
+            var directory = execution.Directory!;
+            double? seconds = exit.ExitCode is null ? null : exit.Duration.TotalSeconds;
+            if (exit.ExitCode is { } exitCode) trial.SetSystemAttribute(CommandAttributeKeys.ExitCode, (long)exitCode);
+            switch (exit.Kind)
+            {
+                case TrialExitKind.Paused when reporter.Exploit is { } exploit:
+                    (checkpointFrom, resumeAfter, parameters) = await PrepareExploitAsync(trial, exploit, exit, cancellationToken).ConfigureAwait(false);
+                    continue;
+                case TrialExitKind.Paused:
+                    WriteOutcome(directory, trial, "Paused", null, exit.Result, exit.ExitCode, null, seconds);
+                    // It resumes after the last step it reported, which may be later than the one it was paused at.
+                    throw new TrialPausedException(trial.Number, trial.LastIntermediate?.Step ?? exit.LastStep ?? resumeAfter ?? 0);
+                case TrialExitKind.Stopped:
+                    WriteOutcome(directory, trial, "Pruned", trial.LastIntermediate?.Value, exit.Result, exit.ExitCode, null, seconds);
+                    throw new TrialPrunedException(trial.Number, exit.LastStep ?? 0);
+                case TrialExitKind.Interrupted:
+                    WriteOutcome(directory, trial, "Failed", null, exit.Result, exit.ExitCode, Study.InterruptedReason, seconds);
+                    throw new OperationCanceledException(cancellationToken);
+                case TrialExitKind.Failed:
+                    KeepMetrics(trial, exit.Result);
+                    var reason = exit.Reason ?? "failed";
+                    WriteOutcome(directory, trial, "Failed", null, exit.Result, exit.ExitCode, reason, seconds);
+                    throw new TrialFailedException(reason);
+                case TrialExitKind.Finished:
+                    var metrics = exit.Result!;
+                    KeepMetrics(trial, metrics);
+                    var value = metrics[trial.Study.Metric];
+                    WriteOutcome(directory, trial, "Complete", value, metrics, exit.ExitCode, null, seconds);
+                    _logger.LogInformation("Trial {Number} complete: {Metric} = {Value}", trial.Number, trial.Study.Metric, value);
+                    return value;
+                default:
+                    throw new InvalidOperationException($"trial {trial.Number} ended {exit.Kind}, which a command objective does not ask for");
+            }
         }
+    }
+
+    /// <summary>
+    /// After a trial's program ended for an exploit: checks that the source still holds the checkpoint the decision named,
+    /// and records the params it continues with. Returns what to start next: from the source's checkpoint with the new
+    /// params — or, when the source changed meanwhile (it exploited another trial itself), from the trial's own checkpoint
+    /// with its own params, since the source's directory no longer matches the params the decision took from it.
+    /// </summary>
+    private async Task<(int? CheckpointFrom, long? ResumeAfter, IReadOnlyDictionary<string, object?> Params)> PrepareExploitAsync(
+        Trial trial, SchedulerDecision.ExploitDecision exploit, TrialExit exit, CancellationToken ct)
+    {
+        var history = await trial.Study.RefreshAsync(ct).ConfigureAwait(false);
+        var source = history.Trials.FirstOrDefault(t => t.Number == exploit.FromTrialNumber);
+        if (source is null || Schedulers.Pbt.PbtScheduler.CheckpointStep(source) is not { } step || step < exploit.FromStep)
+        {
+            _logger.LogWarning("Trial {Number}: trial {Source} no longer holds its checkpoint of step {Step}; going on from its own checkpoint",
+                trial.Number, exploit.FromTrialNumber, exploit.FromStep);
+            return (null, exit.LastStep, trial.Params);
+        }
+        trial.ReplaceParams(exploit.NewParams);
+        trial.SetSystemAttribute(SystemAttributeKeys.RestoredFrom,
+            ParamValues.ToJson([new("trial", (long)source.Number), new("step", exploit.FromStep)]));
+        trial.SetSystemAttribute(SystemAttributeKeys.ResumeStep, exploit.FromStep);
+        // Its directory is about to hold another trial's weights: not a checkpoint of its own params until it writes one.
+        trial.SetSystemAttribute(SystemAttributeKeys.CheckpointStep, null);
+        await trial.FlushAsync(ct).ConfigureAwait(false);
+        _logger.LogInformation("Trial {Number} exploits trial {Source}: its checkpoint of step {Step}, params {Params}",
+            trial.Number, source.Number, exploit.FromStep, ParamValues.ToJson(exploit.NewParams));
+        return (DirectoryNumber(source.Number, source.SystemAttributes), exploit.FromStep, exploit.NewParams);
     }
 
     private static void RecordAttributes(Trial trial, TrialExecution execution)
@@ -148,15 +200,24 @@ public sealed class CommandObjective
         foreach (var (key, value) in execution.Attributes) trial.SetSystemAttribute(key, value);
     }
 
-    /// <summary>Passes a trial's reports to its study (and so its scheduler), and stops the trial when told to.</summary>
+    /// <summary>Passes a trial's reports to its study (and so its scheduler), and carries out what the scheduler decides.</summary>
     private sealed class TrialReporter(CommandObjective owner, LocalProcessBackend backend, Trial trial, Configuration configuration, int directoryNumber)
         : ITrialObserver
     {
+        private string? _directory;
+        private Dictionary<string, (DateTime Written, long Length)>? _checkpointFiles;
+        private bool _decided;
+
         public bool Started { get; private set; }
+
+        /// <summary>The exploit the scheduler decided (the program was asked to end for it), or null.</summary>
+        public SchedulerDecision.ExploitDecision? Exploit { get; private set; }
 
         public async ValueTask StartedAsync(TrialExecution execution, CancellationToken cancellationToken)
         {
             Started = true;
+            _directory = execution.Directory;
+            if (trial.Study.Scheduler is Schedulers.Pbt.PbtScheduler) _checkpointFiles = CheckpointFiles();
             RecordAttributes(trial, execution);
             await trial.FlushAsync(cancellationToken).ConfigureAwait(false);
             owner._options.Progress?.Report(new CommandTrialStarted(trial.Number, new Dictionary<string, object?>(configuration), execution.Directory!,
@@ -167,25 +228,72 @@ public sealed class CommandObjective
         {
             owner._options.Progress?.Report(new CommandTrialReported(trialNumber, step, metrics));
             trial.SetSystemAttribute(CommandAttributeKeys.LastReport, ReportJson(step, metrics));
+            if (_checkpointFiles is not null && CheckpointChanged())
+                trial.SetSystemAttribute(SystemAttributeKeys.CheckpointStep, step);
             try
             {
-                if (metrics.TryGetValue(trial.Study.Metric, out var value) && double.IsFinite(value))
-                    await trial.ReportAsync(step, value, ct).ConfigureAwait(false);
-                else
-                    await trial.FlushAsync(ct).ConfigureAwait(false);
-            }
-            catch (TrialPrunedException)
-            {
-                owner._logger.LogInformation("Trial {Number} pruned by the scheduler at step {Step}", trialNumber, step);
-                backend.RequestStop(trialNumber);
+                // Once the program was told to end, what it still reports is stored but not judged again.
+                var decision = metrics.TryGetValue(trial.Study.Metric, out var value) && double.IsFinite(value)
+                    ? await trial.ReportCoreAsync(step, value, ct, decide: !_decided).ConfigureAwait(false)
+                    : await FlushOnlyAsync(ct).ConfigureAwait(false);
+                switch (decision)
+                {
+                    case SchedulerDecision.StopDecision:
+                        owner._logger.LogInformation("Trial {Number} pruned by the scheduler at step {Step}", trialNumber, step);
+                        _decided = backend.RequestStop(trialNumber);
+                        break;
+                    case SchedulerDecision.PauseDecision:
+                        owner._logger.LogInformation("Trial {Number} paused by the scheduler at step {Step}", trialNumber, step);
+                        _decided = await backend.PauseAsync(trialNumber, ct).ConfigureAwait(false);
+                        break;
+                    case SchedulerDecision.ExploitDecision exploit:
+                        if (!backend.Capabilities.HasFlag(TrialBackendCapabilities.Checkpoints | TrialBackendCapabilities.Pause))
+                            throw new NotSupportedException($"scheduler '{trial.Study.Scheduler!.Name}' asked trial {trialNumber} to exploit trial {exploit.FromTrialNumber}, which this backend cannot do");
+                        Exploit = exploit;
+                        _decided = await backend.PauseAsync(trialNumber, ct).ConfigureAwait(false);
+                        break;
+                }
             }
             catch (TrialWriteRefusedException e)
             {
                 // The trial is no longer ours (failed as stale by another worker): its program has nothing left to report to.
                 owner._logger.LogWarning("Trial {Number}: {Message}; stopping it", trialNumber, e.Message);
-                backend.RequestStop(trialNumber);
+                _decided = backend.RequestStop(trialNumber);
             }
         }
+
+        private async Task<SchedulerDecision> FlushOnlyAsync(CancellationToken ct)
+        {
+            await trial.FlushAsync(ct).ConfigureAwait(false);
+            return SchedulerDecision.Continue;
+        }
+
+        // The program wrote a checkpoint since the last report (or its start): a file besides Tunesmith's own appeared or
+        // changed in its directory. Compared with the directory as it was, not with a clock, so a checkpoint copied in from
+        // another trial or left from before a pause never counts as this run's own.
+        private bool CheckpointChanged()
+        {
+            var now = CheckpointFiles();
+            var changed = now.Count != _checkpointFiles!.Count
+                || now.Any(f => !_checkpointFiles.TryGetValue(f.Key, out var before) || before != f.Value);
+            _checkpointFiles = now;
+            return changed;
+        }
+
+        private Dictionary<string, (DateTime, long)> CheckpointFiles()
+        {
+            var files = new Dictionary<string, (DateTime, long)>(StringComparer.Ordinal);
+            if (_directory is null || !Directory.Exists(_directory)) return files;
+            try
+            {
+                foreach (var file in new DirectoryInfo(_directory).EnumerateFiles("*", SearchOption.AllDirectories))
+                    if (!TrialDirectories.IsOwnFile(RelativeTop(file.FullName))) files[file.FullName] = (file.LastWriteTimeUtc, file.Length);
+            }
+            catch (IOException) { } // a file replaced while listed: the next report looks again
+            return files;
+        }
+
+        private string RelativeTop(string path) => Path.GetRelativePath(_directory!, path).Split(Path.DirectorySeparatorChar)[0];
     }
 
     // ---------------------------------------------------------------- outcome
