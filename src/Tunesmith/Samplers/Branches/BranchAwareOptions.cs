@@ -15,8 +15,8 @@ public sealed record BranchAwareOptions
     public int MinTrialsPerBranch { get; init; } = 4;
 
     /// <summary>
-    /// How far a branch's reach may lie beyond its best so far, in units of its spread: the draw is
-    /// best − |N(0,1)| · spread · <c>Optimism</c> · √((parameters + 1) / trials), so a branch with many parameters and few
+    /// How far a branch's reach may lie beyond its best so far, in units of its own gain: the draw is
+    /// best − |N(0,1)| · (median − best) · <c>Optimism</c> · √((parameters + 1) / trials), so a branch with many parameters and few
     /// trials is valued by what its search could still find, and the optimism shrinks as the branch is explored. Default 1; ≥ 0.
     /// </summary>
     public double Optimism { get; init; } = 1.0;

@@ -1,4 +1,3 @@
-using MathNet.Numerics.Distributions;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Samplers.Branches;
@@ -11,8 +10,8 @@ namespace Tunesmith.Samplers.Branches;
 /// The branch choice is the parameter, present in every trial, whose value decides which other parameters a trial has
 /// (<see cref="BranchStructure"/>), or else the space's only categorical parameter. Every branch first gets
 /// <see cref="BranchAwareOptions.MinTrialsPerBranch"/> trials; then each branch is valued by a Thompson draw of what it
-/// could reach — its best value so far (as a normal score of its rank among all trials) minus an optimistic margin that
-/// grows with its parameter count and shrinks with its trials — and the lowest draw wins. A proposal for a branch uses
+/// could reach — its best value so far minus an optimistic margin: the gap between its median and best trial (what its
+/// own search has gained), growing with its parameter count and shrinking with its trials — and the lowest draw wins. A proposal for a branch uses
 /// only that branch's trials: an under-explored branch gets its own start-up draws, never numeric values borrowed from
 /// another branch.
 /// </para>
@@ -233,32 +232,27 @@ public static class BranchChooser
             return structure.Values[starved[random.Next(starved.Length)]];
         }
 
-        // Normal scores of the global ranks: comparable across branches whatever the objective's scale.
-        var sorted = all.Order().ToArray();
-        var n = sorted.Length;
-        double Score(double cost)
-        {
-            var lo = LowerBound(sorted, cost);
-            var hi = UpperBound(sorted, cost);
-            return Normal.InvCDF(0, 1, ((lo + hi) / 2.0 + 0.5) / (n + 1));
-        }
+        // A branch's reach: its best value minus an optimistic margin scaled by how much its own search has gained so far
+        // (median minus best of its trials), growing with its parameter count and with the log of all trials (so a starved
+        // branch is revisited, as in UCB), shrinking with its own trials. Raw values: a log scale of the gap to the
+        // overall best, tried first, squeezed the spread of a branch far from the best and starved it.
+        double Scale(double cost) => cost;
+        var total = Math.Max(tried.Sum(), 3);
         var bestDraw = double.PositiveInfinity;
         var chosen = 0;
         for (var b = 0; b < k; b++)
         {
-            var draw = double.PositiveInfinity;
+            double draw;
             if (costs[b].Count > 0)
             {
-                var scores = costs[b].Select(Score).ToArray();
-                var best = scores.Min();
-                var mean = scores.Average();
-                var spread = scores.Length > 1 ? Math.Sqrt(scores.Sum(s => (s - mean) * (s - mean)) / (scores.Length - 1)) : 1.0;
-                spread = Math.Max(spread, 0.25);
+                var scaled = costs[b].Select(Scale).Order().ToArray();
+                var best = scaled[0];
+                var median = scaled[scaled.Length / 2];
                 var parameters = dims[b] / costs[b].Count;
-                var margin = options.Optimism * spread * Math.Sqrt((parameters + 1) / tried[b]);
+                var margin = options.Optimism * (median - best) * Math.Sqrt((parameters + 1) * Math.Log(total) / tried[b]);
                 draw = best - Math.Abs(Tpe.NormalMath.NextGaussian(random)) * margin;
             }
-            else draw = -Math.Abs(Tpe.NormalMath.NextGaussian(random)) * 3; // running only: no value yet, stay optimistic
+            else draw = double.NegativeInfinity; // running only: no value yet, so nothing speaks against it
             if (draw < bestDraw) { bestDraw = draw; chosen = b; }
         }
         return structure.Values[chosen];
@@ -270,17 +264,4 @@ public static class BranchChooser
         return -1;
     }
 
-    private static int LowerBound(double[] sorted, double x)
-    {
-        int lo = 0, hi = sorted.Length;
-        while (lo < hi) { var mid = (lo + hi) / 2; if (sorted[mid] < x) lo = mid + 1; else hi = mid; }
-        return lo;
-    }
-
-    private static int UpperBound(double[] sorted, double x)
-    {
-        int lo = 0, hi = sorted.Length;
-        while (lo < hi) { var mid = (lo + hi) / 2; if (sorted[mid] <= x) lo = mid + 1; else hi = mid; }
-        return lo - 1;
-    }
 }
