@@ -13,6 +13,12 @@ public sealed record SpaceShape(int Continuous, int Discrete, int Categorical, b
     /// <summary>How many parameters are sampled.</summary>
     public int Dimensions => Continuous + Discrete + Categorical;
 
+    /// <summary>True when a block repeats a variable number of times (a layer count), so whole blocks of parameters come and go.</summary>
+    public bool VariableRepeat { get; init; }
+
+    /// <summary>Several categorical parameters, at least as many as the numeric ones: their best values may interact.</summary>
+    public bool CategoricalHeavy => Categorical >= 3 && Categorical >= Continuous + Discrete;
+
     /// <summary>Reads the shape of a declarative space (fixed values and derived values are not sampled, so they do not count).</summary>
     public static SpaceShape Of(SearchSpace space)
     {
@@ -34,8 +40,8 @@ public sealed record SpaceShape(int Continuous, int Discrete, int Categorical, b
             }
             grid = grid is { } g && count is { } n && g <= MaxGrid / n ? g * n : null;
         }
-        conditional |= HasVariableRepeat(space);
-        return new SpaceShape(continuous, discrete, categorical, conditional, grid);
+        var repeat = HasVariableRepeat(space);
+        return new SpaceShape(continuous, discrete, categorical, conditional || repeat, grid) { VariableRepeat = repeat };
     }
 
     /// <summary>Grids beyond this size are treated as infinite (never enumerated by <c>auto</c>).</summary>
@@ -54,6 +60,14 @@ public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictiona
     /// <summary>TPE that models the parameters of each branch of a conditional space jointly (multivariate, grouped).</summary>
     internal static IReadOnlyDictionary<string, object?> GroupedTpe { get; } =
         new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true }.AsReadOnly();
+
+    /// <summary>Grouped TPE, one model per branch (<see cref="Branches.BranchAwareSampler"/>).</summary>
+    internal static IReadOnlyDictionary<string, object?> BranchTpe { get; } =
+        new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["branch_aware"] = true }.AsReadOnly();
+
+    /// <summary>A Gaussian process per branch (<see cref="Branches.BranchAwareSampler"/>).</summary>
+    internal static IReadOnlyDictionary<string, object?> BranchGp { get; } =
+        new Dictionary<string, object?> { ["branch_aware"] = true }.AsReadOnly();
 }
 
 /// <summary>
@@ -88,14 +102,17 @@ public class AutoSampler : ISampler
     public int? Seed => Inner.Seed;
 
     /// <inheritdoc />
-    public string Name => $"auto({Choice.Sampler})";
+    public string Name => $"auto({Inner.Name})";
 
     /// <summary>
     /// The decision, as a pure function of the space's shape, the trial budget (null: unknown, treated as a long run) and the
-    /// samplers available. Grid when every parameter is finite and the whole grid fits the budget; TPE for conditional
-    /// spaces; GP for up to <see cref="MaxGpDimensions"/> parameters and <see cref="MaxGpBudget"/> trials (categorical
-    /// ones included: on the quality suite's mixed space GP beats TPE by two orders of magnitude); CMA-ES for long runs on
-    /// numeric spaces; TPE otherwise.
+    /// samplers available. Grid when every parameter is finite and the whole grid fits the budget. Conditional spaces:
+    /// a random forest when blocks repeat a variable number of times, else branch-aware search (one model per branch, the
+    /// branch chosen by what it could reach) with a GP for short runs and grouped TPE for long ones. A random forest for
+    /// short runs over several interacting categorical parameters; GP for up to <see cref="MaxGpDimensions"/> parameters
+    /// and <see cref="MaxGpBudget"/> trials (categorical ones included: on the quality suite's mixed space GP beats TPE by
+    /// two orders of magnitude); CMA-ES for long runs on numeric spaces; TPE otherwise. Chosen on the quality bench's
+    /// hierarchical functions (docs/BENCHMARKS.md).
     /// </summary>
     public static AutoChoice Decide(SpaceShape shape, int? budget, IReadOnlyCollection<string> available)
     {
@@ -110,9 +127,18 @@ public class AutoSampler : ISampler
             if (budget is null && grid <= MaxUnbudgetedGrid)
                 return new("grid", $"every parameter is discrete and the grid has only {grid} points");
         }
-        if (shape.Conditional && Has("tpe"))
-            return new("tpe", "the space is conditional: TPE models each branch jointly on the trials that have it", AutoChoice.GroupedTpe);
         var shortRun = budget is { } limit && limit <= MaxGpBudget;
+        if (shape.Conditional)
+        {
+            if (shape.VariableRepeat && Has("rf"))
+                return new("rf", "blocks that repeat a variable number of times: a random forest splits on the parameters of absent blocks directly");
+            if (shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp"))
+                return new("gp", $"exclusive branches and a budget of {budget} trials: a Gaussian process per branch, each branch valued by what it could reach", AutoChoice.BranchGp);
+            if (Has("tpe"))
+                return new("tpe", "the space is conditional: TPE models each branch jointly on that branch's trials, each branch valued by what it could reach", AutoChoice.BranchTpe);
+        }
+        if (shortRun && shape.CategoricalHeavy && Has("rf"))
+            return new("rf", $"{shape.Categorical} categorical parameters and a budget of {budget} trials: a random forest splits on categories and their interactions directly");
         if (shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp"))
             return new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient");
         if (!shortRun && shape.Categorical == 0 && shape.Dimensions >= 2 && Has("cmaes"))
@@ -138,7 +164,7 @@ public class AutoSampler : ISampler
         var available = SamplerRegistry.Names.Where(n => !string.Equals(n, "auto", StringComparison.OrdinalIgnoreCase)).ToArray();
         var choice = request.Space is { } space
             ? Decide(SpaceShape.Of(space), request.TrialBudget, available)
-            : available.Contains("tpe") ? new AutoChoice("tpe", "the space is defined by the objective as it runs: TPE handles any shape", AutoChoice.GroupedTpe)
+            : available.Contains("tpe") ? new AutoChoice("tpe", "the space is defined by the objective as it runs: TPE handles any shape, one model per branch", AutoChoice.BranchTpe)
             : new AutoChoice("random", "no model-based sampler is available");
         var inner = SamplerRegistry.Create(choice.Sampler, request with { Options = choice.Options ?? new Dictionary<string, object?>() });
         return inner is IFiniteSampler finite ? new FiniteAutoSampler(finite, choice) : new AutoSampler(inner, choice);

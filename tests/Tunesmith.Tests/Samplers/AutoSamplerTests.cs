@@ -15,7 +15,7 @@ public sealed class AutoSamplerConformanceTests : SamplerConformanceTests
 
 public sealed class AutoSamplerTests
 {
-    private static readonly string[] All = ["random", "grid", "sobol", "tpe", "gp", "cmaes"];
+    private static readonly string[] All = ["random", "grid", "sobol", "tpe", "gp", "cmaes", "rf"];
     private static readonly string[] WithoutGp = ["random", "grid", "sobol", "tpe", "cmaes"];
 
     public static TheoryData<SpaceShape, int?, string[], string> Table => new()
@@ -26,9 +26,14 @@ public sealed class AutoSamplerTests
         // A grid larger than the budget is searched by a model instead.
         { new SpaceShape(0, 3, 0, false, 8000), 100, All, "gp" },
         { new SpaceShape(0, 3, 0, false, 8000), null, All, "cmaes" },
-        // Conditional spaces: TPE.
-        { new SpaceShape(3, 1, 1, true, null), 100, All, "tpe" },
+        // Conditional spaces: a GP per branch for short runs, TPE per branch for long ones, a forest for variable repeats.
+        { new SpaceShape(3, 1, 1, true, null), 100, All, "gp" },
         { new SpaceShape(3, 1, 1, true, null), 5000, All, "tpe" },
+        { new SpaceShape(3, 1, 1, true, null), 100, WithoutGp, "tpe" },
+        { new SpaceShape(2, 2, 2, true, null) { VariableRepeat = true }, 100, All, "rf" },
+        // Several interacting categorical parameters, short run: a forest.
+        { new SpaceShape(2, 0, 4, false, null), 200, All, "rf" },
+        { new SpaceShape(2, 0, 4, false, null), 2000, All, "tpe" },
         // Small numeric or mixed space, short run: GP.
         { new SpaceShape(6, 0, 0, false, null), 200, All, "gp" },
         { new SpaceShape(4, 1, 1, false, null), 50, All, "gp" },
@@ -66,19 +71,27 @@ public sealed class AutoSamplerTests
 
         var branched = new SearchSpace().Branch("kernel", ("linear", s => s.Float("C", 1e-3, 1e3, log: true)), ("rbf", s => s.Float("gamma", 1e-4, 1, log: true)));
         Assert.True(SpaceShape.Of(branched).Conditional);
+        Assert.False(SpaceShape.Of(branched).VariableRepeat);
+
+        var layers = new SearchSpace().Repeat("layers", new IntDistribution(1, 4), b => b.Int("width", 16, 512, log: true));
+        Assert.True(SpaceShape.Of(layers) is { Conditional: true, VariableRepeat: true });
     }
 
     [Fact]
-    public void Auto_models_each_branch_of_a_conditional_space_jointly()
+    public void Auto_models_each_branch_of_a_conditional_space_on_its_own()
     {
         var branched = new SearchSpace().Branch("kernel",
             ("linear", s => s.Float("C", 1e-3, 1e3, log: true)),
             ("rbf", s => s.Float("gamma", 1e-4, 1, log: true).Float("C", 1e-3, 1e3, log: true)));
-        TpeOptions Tpe(SearchSpace? space) =>
-            ((TpeSampler)((AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1, space, 100))).Inner).Options;
-        Assert.True(Tpe(branched) is { Multivariate: true, Group: true });
+        AutoSampler Auto(SearchSpace? space, int budget) =>
+            (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1, space, budget));
+        Assert.Equal("auto(gp+branches)", Auto(branched, 100).Name);
+        var longRun = Assert.IsType<Tunesmith.Samplers.Branches.BranchAwareSampler>(Auto(branched, 1000).Inner);
+        Assert.True(((TpeSampler)longRun.Inner).Options is { Multivariate: true, Group: true });
         // A space defined by the objective as it runs may branch too.
-        Assert.True(Tpe(null) is { Multivariate: true, Group: true });
+        var byRun = Assert.IsType<Tunesmith.Samplers.Branches.BranchAwareSampler>(Auto(null, 100).Inner);
+        Assert.True(((TpeSampler)byRun.Inner).Options is { Multivariate: true, Group: true });
+        Assert.Equal("auto(rf)", Auto(new SearchSpace().Repeat("layers", new IntDistribution(1, 3), b => b.Int("width", 8, 64)), 100).Name);
     }
 
     [Fact]
