@@ -17,8 +17,16 @@ internal sealed class StatusCommand : Command
     private readonly Option<string> _study = CommonOptions.Study(required: false);
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<string> _format = new("--format") { Description = "table or json", DefaultValueFactory = _ => "table", HelpName = "table|json" };
-    private readonly Option<bool> _failStale = new("--fail-stale") { Description = "Mark Failed (reason: stale) the running trials whose heartbeat is older than --grace" };
-    private readonly Option<double> _grace = new("--grace") { Description = "Seconds without a heartbeat after which a running trial is stale (with --fail-stale)", DefaultValueFactory = _ => 120, HelpName = "SECONDS" };
+    private readonly Option<bool> _failStale = new("--fail-stale")
+    {
+        Description = "Mark Failed the running trials whose runner died: a process of this machine that is gone (at once), or any whose heartbeat is older than --grace; retry each as the worker would",
+    };
+    private readonly Option<double> _grace = new("--grace")
+    {
+        Description = "Seconds without a heartbeat after which a running trial is stale (with --fail-stale; default: the worker's, 60)",
+        DefaultValueFactory = _ => new StudyOptions().EffectiveStaleGracePeriod.TotalSeconds,
+        HelpName = "SECONDS",
+    };
 
     public StatusCommand(CliConsole console, TimeProvider time) : base("status", "Show studies, their trial counts per state, best values and running trials")
     {
@@ -55,12 +63,15 @@ internal sealed class StatusCommand : Command
                 {
                     StorageInstance = storage, TimeProvider = _time, StaleGracePeriod = graceSpan, HeartbeatInterval = graceSpan / 2,
                 }, ct);
-                foreach (var t in await study.FailStaleTrialsAsync(retries, ct))
+                var recovered = await study.RecoverAsync(retries, ct);
+                foreach (var r in recovered)
                 {
-                    var retried = (await storage.GetTrialAsync(t.Id, ct))?.SystemAttributes.TryGetValue(SystemAttributeKeys.RetriedBy, out var by) == true
-                        ? $"; retried as trial {by}" : "";
-                    _console.Error.WriteLine($"study '{s.Name}': trial {t.Number} marked Failed (stale){retried}");
+                    var why = (r.Failed.FailReason ?? "stale").Split('\n', 2)[0];
+                    var retried = r.Retry is { } retry ? $"; retried as trial {retry.Number}" : "; no retry left";
+                    _console.Error.WriteLine($"study '{s.Name}': trial {r.Failed.Number} of worker {r.Failed.Worker ?? "?"} marked Failed ({why}){retried}");
                 }
+                if (recovered.Count == 0)
+                    _console.Error.WriteLine($"study '{s.Name}': no stale trials (none of this machine's runners gone, no heartbeat older than {grace.ToString(System.Globalization.CultureInfo.InvariantCulture)} s)");
             }
         }
 

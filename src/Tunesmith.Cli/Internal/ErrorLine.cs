@@ -11,6 +11,7 @@ internal static class ErrorLine
     public static (string Message, int ExitCode, bool Unexpected) Describe(Exception error) => error switch
     {
         CliUsageException e => (e.Message, ExitCodes.BadInput, false),
+        StudyStorageException e => (e.Message, ExitCodes.BadInput, false),
         StudyNotFoundException e => (e.Message, ExitCodes.BadInput, false),
         StudyExistsException e => (e.Message, ExitCodes.BadInput, false),
         SearchSpaceException e => (e.Message, ExitCodes.BadInput, false),

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tunesmith.Backends.Processes;
 using Tunesmith.Samplers;
 using Tunesmith.Schedulers;
 using Tunesmith.Spaces;
@@ -43,7 +44,7 @@ public sealed class Study : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.StaleGracePeriod,
                 $"StaleGracePeriod ({_staleGracePeriod}) must be longer than HeartbeatInterval ({_heartbeatInterval})");
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<Study>();
-        WorkerId = options.WorkerId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
+        WorkerId = options.WorkerId ?? RunnerIdentity.NewWorkerId();
         _history = new StudyHistory(record.Name, record.Direction);
     }
 
@@ -361,7 +362,11 @@ public sealed class Study : IAsyncDisposable
         var running = new ConcurrentDictionary<long, byte>();
         Exception? failure = null;
         using var heartbeatStop = new CancellationTokenSource();
-        var heartbeat = HeartbeatLoopAsync(running, options.Retries, heartbeatStop.Token);
+        // Trials left Running by a runner of this machine that died (kill -9, the OOM killer) are failed and retried at
+        // once, before this run's first trial, so they run again in their own directories rather than wait out the grace.
+        if (Storage is not InMemoryStudyStorage)
+            await RecoverLostTrialsAsync(options, stop.Token).ConfigureAwait(false);
+        var heartbeat = HeartbeatLoopAsync(running, options, heartbeatStop.Token);
 
         var startedHere = 0;
         // Whether this run may start another trial now: not cancelled, within the time budget and this run's own cap.
@@ -387,11 +392,7 @@ public sealed class Study : IAsyncDisposable
                 if (trial is null)
                 {
                     if (!MayStartAnother()) break;
-                    try
-                    {
-                        trial = await ResumeCoreAsync(stop.Token, trialStop.Token).ConfigureAwait(false)
-                            ?? await AskCoreAsync(options.Trials, stop.Token, trialStop.Token).ConfigureAwait(false);
-                    }
+                    try { trial = await AskOrAwaitOthersAsync(options, () => deadline is { } d && _time.GetUtcNow() >= d, stop.Token, trialStop.Token).ConfigureAwait(false); }
                     catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
                     if (trial is null) break;
                 }
@@ -407,7 +408,7 @@ public sealed class Study : IAsyncDisposable
                     var finished = await RunOneAsync(trial, objective, NextAfter, trialStop.Token).ConfigureAwait(false);
                     next = finished.Next;
                     var retried = finished.Trial is { State: TrialState.Failed } failed && !trialStop.IsCancellationRequested
-                        && await RetryIfAllowedAsync(failed, options.Retries).ConfigureAwait(false);
+                        && await RetryIfAllowedAsync(failed, options.Retries).ConfigureAwait(false) is not null;
                     if (finished.Error is { } error && options.FailFast && !retried)
                     {
                         Interlocked.CompareExchange(ref failure, error, null);
@@ -441,22 +442,66 @@ public sealed class Study : IAsyncDisposable
     }
 
     /// <summary>
-    /// Re-enqueues a Failed trial's params when its chain of attempts (the root trial and its retries) has failed at most
-    /// <paramref name="retries"/> times; interrupted attempts do not count, since the trial did nothing wrong.
+    /// Starts the next trial; when the budget is reached (or a finite sampler has nothing waiting) while other workers'
+    /// trials still run, waits for them instead of ending: as long as their heartbeats live they may finish, and one whose
+    /// runner died is failed and retried here (see <see cref="FailStaleTrialsAsync"/>), so the study still ends with its
+    /// budget of finished trials. Null when the budget is reached and no other worker's trial is left running.
     /// </summary>
-    private async Task<bool> RetryIfAllowedAsync(FrozenTrial failed, int retries)
+    private async Task<Trial?> AskOrAwaitOthersAsync(OptimizeOptions options, Func<bool> pastDeadline, CancellationToken ct, CancellationToken trialToken)
     {
-        if (retries <= 0 || failed.FailReason == InterruptedReason) return false;
+        var poll = TimeSpan.FromTicks(Math.Min(_heartbeatInterval.Ticks, TimeSpan.FromSeconds(1).Ticks));
+        while (true)
+        {
+            var trial = await ResumeCoreAsync(ct, trialToken).ConfigureAwait(false) ?? await AskCoreAsync(options.Trials, ct, trialToken).ConfigureAwait(false);
+            if (trial is not null) return trial;
+            if (pastDeadline()) return null;
+            var history = await RefreshAsync(ct).ConfigureAwait(false);
+            if (!history.Trials.Any(t => t.State == TrialState.Running && t.Worker != WorkerId)) return null;
+            if (Storage is InMemoryStudyStorage)
+            {
+                await Task.Delay(poll, _time, ct).ConfigureAwait(false);
+                continue;
+            }
+            if ((await RecoverLostTrialsAsync(options, ct).ConfigureAwait(false)).Count > 0) continue;
+            await Task.Delay(poll, _time, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>True for the failure reason of a trial whose runner died under it (not the trial's own fault).</summary>
+    public static bool IsCrashReason(string? reason) =>
+        reason is not null && (reason.StartsWith(StaleReasonPrefix, StringComparison.Ordinal) || reason.StartsWith(CrashedReasonPrefix, StringComparison.Ordinal));
+
+    /// <summary>The failure reason's start for a trial failed because its heartbeat stopped for longer than the grace period.</summary>
+    public const string StaleReasonPrefix = "stale";
+
+    /// <summary>The failure reason's start for a trial whose runner, a process of this machine, was found gone.</summary>
+    public const string CrashedReasonPrefix = "crashed";
+
+    /// <summary>
+    /// Re-enqueues a Failed trial's params when its chain of attempts (the root trial and its retries) has failed at most
+    /// <paramref name="retries"/> times, plus once when a runner crashed under one of them (a crash is not the trial's
+    /// fault: it is retried once even with no retries; a retry that crashes again counts). Interrupted attempts do not
+    /// count. Returns the retry, or null.
+    /// </summary>
+    private async Task<FrozenTrial?> RetryIfAllowedAsync(FrozenTrial failed, int retries)
+    {
+        if (failed.FailReason == InterruptedReason) return null;
+        if (retries <= 0 && !IsCrashReason(failed.FailReason)) return null;
         var root = failed.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var r) && ParamValues.TryToLong(r, out var rn) ? rn : failed.Number;
         var history = await RefreshAsync(CancellationToken.None).ConfigureAwait(false);
-        var failures = history.Trials.Count(t => t.State == TrialState.Failed && t.FailReason != InterruptedReason
-            && (t.Number == root || (t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var tr) && ParamValues.TryToLong(tr, out var trn) && trn == root)));
-        if (failures > retries) return false;
+        var chain = history.Trials.Where(t => t.State == TrialState.Failed && t.FailReason != InterruptedReason
+            && (t.Number == root || (t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var tr) && ParamValues.TryToLong(tr, out var trn) && trn == root)))
+            .Select(t => t.Number).Append(failed.Number).Distinct().Count();
+        var crashed = history.Trials.Any(t => IsCrashReason(t.FailReason) && t.State == TrialState.Failed
+            && (t.Number == root || (t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var tr) && ParamValues.TryToLong(tr, out var trn) && trn == root)))
+            || IsCrashReason(failed.FailReason);
+        var allowed = retries + (crashed ? 1 : 0);
+        if (chain > allowed) return null;
         var retry = await Storage.RetryTrialAsync(failed.Id, CancellationToken.None).ConfigureAwait(false);
         if (retry is not null)
-            _logger.LogInformation("Trial {Number} failed; retrying its params as trial {Retry} (failure {Failures} of {Allowed} allowed retries)",
-                failed.Number, retry.Number, failures, retries);
-        return retry is not null;
+            _logger.LogInformation("Trial {Number} failed; retrying its params as trial {Retry} (failure {Failures} of {Allowed} allowed)",
+                failed.Number, retry.Number, chain, allowed);
+        return retry;
     }
 
     /// <summary>The failure reason of a trial stopped because its run was cancelled (Ctrl+C, fail-fast, the caller's token).</summary>
@@ -546,7 +591,7 @@ public sealed class Study : IAsyncDisposable
         return now + timeout;
     }
 
-    private async Task HeartbeatLoopAsync(ConcurrentDictionary<long, byte> running, int retries, CancellationToken ct)
+    private async Task HeartbeatLoopAsync(ConcurrentDictionary<long, byte> running, OptimizeOptions options, CancellationToken ct)
     {
         if (Storage is InMemoryStudyStorage) return; // a process-local store cannot outlive its workers
         using var timer = new PeriodicTimer(_heartbeatInterval, _time);
@@ -562,7 +607,7 @@ public sealed class Study : IAsyncDisposable
                 {
                     _logger.LogWarning("Heartbeat failed: {Message}", e.Message);
                 }
-                try { await FailStaleTrialsAsync(retries, ct).ConfigureAwait(false); }
+                try { await RecoverLostTrialsAsync(options, ct).ConfigureAwait(false); }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     _logger.LogWarning("Checking for stale trials failed: {Message}", e.Message);
@@ -572,20 +617,63 @@ public sealed class Study : IAsyncDisposable
         catch (OperationCanceledException) { }
     }
 
-    /// <summary>
-    /// Fails every Running trial of the study whose heartbeat is older than the stale grace period (its worker died) and
-    /// re-enqueues each within <paramref name="retries"/>; returns the trials failed. Any worker may do it, and
-    /// <c>tunesmith status --fail-stale</c> does it on demand.
-    /// </summary>
-    public async Task<IReadOnlyList<FrozenTrial>> FailStaleTrialsAsync(int retries = 0, CancellationToken cancellationToken = default)
+    private async Task<IReadOnlyList<TrialRecovery>> RecoverLostTrialsAsync(OptimizeOptions options, CancellationToken ct)
     {
-        var stale = await Storage.FailStaleTrialsAsync(Record.Id, _time.GetUtcNow() - _staleGracePeriod, cancellationToken).ConfigureAwait(false);
-        foreach (var trial in stale)
+        var recovered = await RecoverAsync(options.Retries, ct).ConfigureAwait(false);
+        foreach (var r in recovered)
+            foreach (var callback in options.RecoveryCallbacks) callback(this, r);
+        return recovered;
+    }
+
+    /// <summary>
+    /// Fails the study's Running trials whose runner died and re-enqueues each (a crash is retried once even with no
+    /// <paramref name="retries"/>; further failures count against them); returns the trials failed. A runner that was a
+    /// process of this machine is known dead as soon as its process is gone (its recorded pid and start time), and what
+    /// is left of its trial's program (the program's process session) is killed first; a runner elsewhere is presumed dead
+    /// once the trial's heartbeat is older than the stale grace period. Any worker does it at each heartbeat and while it
+    /// waits for other workers' trials, and <c>tunesmith status --fail-stale</c> does it on demand.
+    /// </summary>
+    public async Task<IReadOnlyList<FrozenTrial>> FailStaleTrialsAsync(int retries = 0, CancellationToken cancellationToken = default) =>
+        (await RecoverAsync(retries, cancellationToken).ConfigureAwait(false)).Select(r => r.Failed).ToList();
+
+    /// <inheritdoc cref="FailStaleTrialsAsync"/>
+    public async Task<IReadOnlyList<TrialRecovery>> RecoverAsync(int retries = 0, CancellationToken cancellationToken = default)
+    {
+        var failed = new List<FrozenTrial>();
+        var history = await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var t in history.Trials)
         {
-            _logger.LogWarning("Trial {Number} of worker {Worker} failed as stale: {Reason}", trial.Number, trial.Worker, trial.FailReason);
-            await RetryIfAllowedAsync(trial, retries).ConfigureAwait(false);
+            if (t.State != TrialState.Running || t.Worker is not { } owner || owner == WorkerId) continue;
+            if (RunnerIdentity.TryParse(owner) is not { IsGoneFromThisMachine: true } runner) continue;
+            // What pdeathsig did not reach (the program's own children) dies before the trial is retried in its directory.
+            var killed = TryKillTrialSession(t);
+            var reason = $"{CrashedReasonPrefix}: its runner (pid {runner.Pid} on {runner.Host}) is gone"
+                + (killed > 0 ? $"; killed {killed} leftover process{(killed == 1 ? "" : "es")} of its program" : "");
+            var outcome = await Storage.UpdateTrialAsync(t.Id, owner, new TrialUpdate
+            {
+                SystemAttributes = [new(SystemAttributeKeys.FailReason, reason)],
+                FinalState = TrialState.Failed,
+            }, cancellationToken).ConfigureAwait(false);
+            if (outcome != TrialWriteOutcome.Applied) continue; // another worker got there first, or it just finished
+            if (await Storage.GetTrialAsync(t.Id, cancellationToken).ConfigureAwait(false) is { } stored) failed.Add(stored);
         }
-        return stale;
+        failed.AddRange(await Storage.FailStaleTrialsAsync(Record.Id, _time.GetUtcNow() - _staleGracePeriod, cancellationToken).ConfigureAwait(false));
+        var recovered = new List<TrialRecovery>(failed.Count);
+        foreach (var trial in failed)
+        {
+            var retry = await RetryIfAllowedAsync(trial, retries).ConfigureAwait(false);
+            _logger.LogWarning("Trial {Number} of worker {Worker} failed: {Reason}{Retry}", trial.Number, trial.Worker, trial.FailReason,
+                retry is null ? "" : $"; retried as trial {retry.Number}");
+            recovered.Add(new TrialRecovery(trial, retry));
+        }
+        return recovered;
+    }
+
+    private static int TryKillTrialSession(FrozenTrial trial)
+    {
+        if (!trial.SystemAttributes.TryGetValue(SystemAttributeKeys.ProcessId, out var p) || !ParamValues.TryToLong(p, out var pid)) return 0;
+        if (!trial.SystemAttributes.TryGetValue(SystemAttributeKeys.ProcessStart, out var s) || !ParamValues.TryToLong(s, out var start)) return 0;
+        return LocalProcesses.KillSession((int)pid, (ulong)start).Count;
     }
 
     /// <inheritdoc />

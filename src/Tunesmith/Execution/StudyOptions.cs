@@ -91,6 +91,12 @@ public sealed record OptimizeOptions
     /// <summary>Called after each trial finishes (in any state), on the thread that ran it.</summary>
     public IReadOnlyList<Action<Study, FrozenTrial>> Callbacks { get; init; } = [];
 
+    /// <summary>
+    /// Called for each trial of another runner that this run found dead and failed (and retried when allowed): see
+    /// <see cref="Study.FailStaleTrialsAsync"/>.
+    /// </summary>
+    public IReadOnlyList<Action<Study, TrialRecovery>> RecoveryCallbacks { get; init; } = [];
+
     /// <summary>Validates the options; throws naming the property.</summary>
     public void Validate()
     {
@@ -101,3 +107,8 @@ public sealed record OptimizeOptions
         if (Timeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "timeout must be > 0");
     }
 }
+
+/// <summary>A trial whose runner died, failed by another worker: the failed trial (its reason says why) and its retry, if any.</summary>
+/// <param name="Failed">The trial as failed (Failed, reason "crashed: …" or "stale: …").</param>
+/// <param name="Retry">The Waiting trial that re-runs its params, or null when no retry was left.</param>
+public sealed record TrialRecovery(FrozenTrial Failed, FrozenTrial? Retry);

@@ -132,4 +132,8 @@ public static class SystemAttributeKeys
     public const string RestoredFrom = "restored_from";
     /// <summary>On a trial: the last step at which its program said it saved a checkpoint (PBT copies only checkpointed trials).</summary>
     public const string CheckpointStep = "checkpoint_step";
+    /// <summary>On a trial run as a program: the pid of the program, the leader of the trial's own process session.</summary>
+    public const string ProcessId = "process_pid";
+    /// <summary>On a trial run as a program: the program's start time (clock ticks since boot), so a recycled pid is never taken for it.</summary>
+    public const string ProcessStart = "process_start";
 }

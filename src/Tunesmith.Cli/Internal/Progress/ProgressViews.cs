@@ -31,12 +31,17 @@ internal static class ProgressViews
                 progress.Subscribe(e =>
                 {
                     if (e is CommandTrialFinished f) lock (gate) console.Out.WriteLine(FinishedLine(progress, f.Trial));
+                    if (e is CommandTrialRecovered r) lock (gate) console.Error.WriteLine(RecoveredLine(r.Recovery));
                 });
                 return await run();
             case ProgressMode.Json:
                 progress.Subscribe(e => { var line = JsonEvent(progress, e); lock (gate) console.Out.WriteLine(line); });
                 return await run();
             case ProgressMode.Live:
+                progress.Subscribe(e =>
+                {
+                    if (e is CommandTrialRecovered r) lock (gate) console.Error.WriteLine(RecoveredLine(r.Recovery));
+                });
                 var ansi = console.CreateAnsiConsole();
                 T result = default!;
                 await ansi.Live(Render(progress)).AutoClear(false).StartAsync(async ctx =>
@@ -55,6 +60,11 @@ internal static class ProgressViews
                 return await run();
         }
     }
+
+    /// <summary>The line printed (to stderr) for another runner's trial that this run found dead and failed.</summary>
+    public static string RecoveredLine(TrialRecovery r) =>
+        $"tunesmith: trial {r.Failed.Number} of worker {r.Failed.Worker ?? "?"} marked Failed ({FirstLine(r.Failed.FailReason)})"
+        + (r.Retry is { } retry ? $"; retried as trial {retry.Number}" : "; no retry left");
 
     /// <summary>The line printed for a finished trial when output is not a terminal.</summary>
     public static string FinishedLine(RunProgress p, FrozenTrial t)
@@ -103,6 +113,13 @@ internal static class ProgressViews
                     w.WriteStartObject("metrics");
                     foreach (var (k, m) in r.Metrics) if (double.IsFinite(m)) w.WriteNumber(k, m); else w.WriteString(k, m.ToString(CultureInfo.InvariantCulture));
                     w.WriteEndObject();
+                    break;
+                case CommandTrialRecovered rc:
+                    w.WriteString("event", "recovered");
+                    w.WriteString("state", rc.Recovery.Failed.State.ToString());
+                    if (rc.Recovery.Failed.Worker is { } worker) w.WriteString("worker", worker);
+                    if (rc.Recovery.Failed.FailReason is { } why) w.WriteString("reason", why);
+                    if (rc.Recovery.Retry is { } retried) w.WriteNumber("retry", retried.Number);
                     break;
                 case CommandTrialFinished f:
                     w.WriteString("event", "finished");

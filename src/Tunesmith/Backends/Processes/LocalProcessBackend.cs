@@ -191,6 +191,12 @@ public sealed class LocalProcessBackend : ITrialBackend
             state.Tree = tree;
             _running[number] = state;
             _logger.LogInformation("Trial {Number} started: pid {Pid} in {Directory}", number, tree.RootId, directory);
+            if (tree.RootStartTime is { } rootStart)
+            {
+                // So that a later run or worker on this machine can kill what is left of the program's session if this runner dies.
+                attributes[SystemAttributeKeys.ProcessId] = (long)tree.RootId;
+                attributes[SystemAttributeKeys.ProcessStart] = (long)rootStart;
+            }
             var completion = new TaskCompletionSource<TrialExit>(TaskCreationOptions.RunContinuationsAsynchronously);
             var execution = new TrialExecution(number, directory, gpus, resumeStep, completion.Task, attributes);
             try { await observer.StartedAsync(execution, cancellationToken).ConfigureAwait(false); }

@@ -9,6 +9,11 @@ namespace Tunesmith.Backends.Processes;
 /// Command trials run in one, and it is the hook early-stopping schedulers use to stop a trial. On Linux the program
 /// starts in a session of its own (through util-linux <c>setsid</c>, which execs it in place: same pid, no shell), so
 /// that even grandchildren orphaned by their parent's exit are still found; the tree is read from <c>/proc</c>.
+/// Where util-linux <c>setpriv</c> is on the machine, the program is also tied to its runner: it gets SIGKILL when the
+/// runner dies (<c>PR_SET_PDEATHSIG</c>, set by <c>setpriv --pdeathsig KILL</c>, which execs in place too). That signal
+/// fires when the <em>thread</em> that started the program ends, so programs are started from one dedicated thread that
+/// lives as long as the process (.NET retires idle thread-pool threads). Without <c>setpriv</c> a program outlives a
+/// killed runner until its next run or worker on this machine kills what is left of its session.
 /// </summary>
 public sealed class ProcessTree : IDisposable
 {
@@ -46,27 +51,77 @@ public sealed class ProcessTree : IDisposable
     {
         ArgumentNullException.ThrowIfNull(startInfo);
         if (startInfo.UseShellExecute) throw new ArgumentException("a process tree is started without a shell (UseShellExecute = false)", nameof(startInfo));
-        var setsid = OperatingSystem.IsLinux() ? FindSetsid() : null;
+        var setsid = OperatingSystem.IsLinux() ? FindTool("setsid") : null;
+        var setpriv = setsid is not null && TieToRunner ? FindTool("setpriv") : null;
         if (setsid is not null)
         {
-            // setsid execs the program in place (our child is never a group leader, so it does not fork): same pid.
+            // setpriv and setsid exec the program in place (our child is never a group leader, so setsid does not fork):
+            // same pid. The argv stays an argv: no shell anywhere.
             var args = startInfo.ArgumentList.ToArray();
             var program = startInfo.FileName;
-            startInfo.FileName = setsid;
             startInfo.ArgumentList.Clear();
+            if (setpriv is not null)
+            {
+                startInfo.FileName = setpriv;
+                foreach (var a in new[] { "--pdeathsig", "KILL", "--", setsid }) startInfo.ArgumentList.Add(a);
+            }
+            else startInfo.FileName = setsid;
             startInfo.ArgumentList.Add("--wait");
             startInfo.ArgumentList.Add(program);
             foreach (var a in args) startInfo.ArgumentList.Add(a);
         }
-        var process = Process.Start(startInfo) ?? throw new InvalidOperationException($"could not start '{startInfo.FileName}'");
-        return new ProcessTree(process, setsid is not null);
+        var process = (setpriv is not null ? Launcher.Start(startInfo) : Process.Start(startInfo))
+            ?? throw new InvalidOperationException($"could not start '{startInfo.FileName}'");
+        return new ProcessTree(process, setsid is not null) { TiedToRunner = setpriv is not null };
     }
 
-    private static string? FindSetsid()
+    /// <summary>
+    /// Whether <see cref="Start"/> ties programs to this process with <c>setpriv --pdeathsig KILL</c> when it can (default
+    /// true). Environment variable <c>TUNESMITH_NO_PDEATHSIG=1</c> turns it off (to show what it prevents).
+    /// </summary>
+    internal static bool TieToRunner { get; } = Environment.GetEnvironmentVariable("TUNESMITH_NO_PDEATHSIG") != "1";
+
+    /// <summary>True when the program gets SIGKILL if its runner dies (started through <c>setpriv --pdeathsig KILL</c>).</summary>
+    public bool TiedToRunner { get; private init; }
+
+    /// <summary>The root's start time (clock ticks since boot, from <c>/proc</c>), or null where unknown.</summary>
+    public ulong? RootStartTime { get { lock (_gate) return _known.TryGetValue(RootId, out var t) ? t : null; } }
+
+    private static string? FindTool(string name)
     {
-        foreach (var candidate in new[] { "/usr/bin/setsid", "/bin/setsid" })
-            if (File.Exists(candidate)) return candidate;
+        foreach (var dir in new[] { "/usr/bin", "/bin" })
+            if (File.Exists(Path.Combine(dir, name))) return Path.Combine(dir, name);
         return null;
+    }
+
+    /// <summary>
+    /// Starts processes from one thread that never ends: a child's parent-death signal fires when the thread that forked
+    /// it exits, not only the process, and thread-pool threads retire when idle.
+    /// </summary>
+    private static class Launcher
+    {
+        private static readonly System.Collections.Concurrent.BlockingCollection<(ProcessStartInfo Info, TaskCompletionSource<Process?> Done)> Queue = new();
+
+        static Launcher()
+        {
+            var thread = new Thread(() =>
+            {
+                foreach (var (info, done) in Queue.GetConsumingEnumerable())
+                {
+                    try { done.SetResult(Process.Start(info)); }
+                    catch (Exception e) { done.SetException(e); }
+                }
+            })
+            { IsBackground = true, Name = "tunesmith-trial-launcher" };
+            thread.Start();
+        }
+
+        public static Process? Start(ProcessStartInfo info)
+        {
+            var done = new TaskCompletionSource<Process?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Queue.Add((info, done));
+            return done.Task.GetAwaiter().GetResult();
+        }
     }
 
     /// <summary>The ids of the tree's live processes now (zombies excluded).</summary>

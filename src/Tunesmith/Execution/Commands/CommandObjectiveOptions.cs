@@ -106,6 +106,13 @@ public sealed record CommandTrialReported(int TrialNumber, long Step, IReadOnlyD
 /// <param name="Trial">The trial as stored.</param>
 public sealed record CommandTrialFinished(FrozenTrial Trial) : CommandTrialEvent(Trial.Number);
 
+/// <summary>
+/// Another runner's trial was found dead (its runner's process gone from this machine, or its heartbeat older than the
+/// grace period) and failed by this run; <see cref="TrialRecovery.Retry"/> re-runs its params when one was allowed.
+/// </summary>
+/// <param name="Recovery">The failed trial and its retry.</param>
+public sealed record CommandTrialRecovered(TrialRecovery Recovery) : CommandTrialEvent(Recovery.Failed.Number);
+
 /// <summary>Keys of the system attributes a command trial records.</summary>
 public static class CommandAttributeKeys
 {

@@ -129,6 +129,7 @@ public sealed class CommandStudyRunner
             MaxTrialsThisRun = _options.MaxTrialsThisRun,
             FailFast = _options.FailFast,
             Callbacks = [OnFinished],
+            RecoveryCallbacks = [(_, recovery) => progress?.Report(new CommandTrialRecovered(recovery))],
         };
         var stop = CommandStudyStop.Finished;
         FrozenTrial? failedTrial = null;

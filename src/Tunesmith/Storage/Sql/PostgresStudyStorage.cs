@@ -44,6 +44,8 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
     private readonly NpgsqlDataSource _dataSource;
     private readonly SemaphoreSlim _initGate = new(1, 1);
     private volatile bool _initialized;
+    private readonly string _server;
+    private readonly int _connectTimeout;
     private volatile bool _disposed;
 
     /// <summary>Opens the database a URL names; nothing is contacted until the first call.</summary>
@@ -62,6 +64,8 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
     {
         Url = redactedUrl;
         Options = options;
+        _server = $"{builder.Host ?? "localhost"}:{builder.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        _connectTimeout = builder.Timeout;
         builder.MaxPoolSize = options.MaxPoolSize;
         // Npgsql prepares a statement on a pooled connection after its second use: the shared queries are few and hot.
         builder.MaxAutoPrepare = 64;
@@ -135,7 +139,16 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
             if (_initialized) return;
             await WithRetryAsync(async token =>
             {
-                await using var session = await OpenSessionAsync(token).ConfigureAwait(false);
+                SqlSession opened;
+                try { opened = await OpenSessionAsync(token).ConfigureAwait(false); }
+                catch (Exception e) when ((e is NpgsqlException and not PostgresException || e is SocketException or TimeoutException) && !token.IsCancellationRequested)
+                {
+                    // The first connection is not retried through the retry window (that is for a server that restarts
+                    // under a running study): a server that cannot be reached now is a mistake to report at once.
+                    throw new StudyStorageException(
+                        $"storage {Description}: cannot connect to {_server} (connect timeout {_connectTimeout} s): {Innermost(e)}", e);
+                }
+                await using var session = opened;
                 if (Options.ReadOnly)
                 {
                     await CheckSchemaReadableAsync(session, token).ConfigureAwait(false);
@@ -157,6 +170,12 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
     private protected override async ValueTask<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
         // One snapshot across the several SELECTs of a read, so a trial and its params, and the cursor, agree.
         await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+
+    private static string Innermost(Exception e)
+    {
+        while (e.InnerException is { } inner && e is not PostgresException) e = inner;
+        return e.Message.Split('\n', 2)[0].Trim();
+    }
 
     private protected override bool IsTransient(Exception exception)
     {

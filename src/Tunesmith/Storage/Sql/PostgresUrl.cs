@@ -46,11 +46,16 @@ public static class PostgresUrl
         return url[..(scheme + 3)] + authority + tail;
     }
 
+    /// <summary>Seconds a connection attempt may take when the URL sets no <c>connect_timeout</c>.</summary>
+    public const int DefaultConnectTimeoutSeconds = 10;
+
     /// <summary>
     /// The Npgsql connection settings a URL names. The password may come from the URL, from <c>PGPASSWORD</c>, or from a
-    /// password file (<c>passfile=</c>, <c>PGPASSFILE</c>, else <c>~/.pgpass</c>, which Npgsql reads itself).
+    /// password file (<c>passfile=</c>, <c>PGPASSFILE</c>, else <c>~/.pgpass</c>, which Npgsql reads itself). Without
+    /// <c>connect_timeout</c>, a connection attempt gives up after <see cref="DefaultConnectTimeoutSeconds"/>.
     /// </summary>
     /// <exception cref="ArgumentException">A malformed URL or an unknown parameter (one line, password hidden).</exception>
+
     public static NpgsqlConnectionStringBuilder Parse(string url)
     {
         ArgumentNullException.ThrowIfNull(url);
@@ -65,7 +70,8 @@ public static class PostgresUrl
         var authority = slash < 0 ? rest : rest[..slash];
         var database = slash < 0 ? "" : Uri.UnescapeDataString(rest[(slash + 1)..]);
 
-        var b = new NpgsqlConnectionStringBuilder();
+        // A server that cannot be reached fails the first connection in seconds, not Npgsql's 15 s (connect_timeout overrides).
+        var b = new NpgsqlConnectionStringBuilder { Timeout = DefaultConnectTimeoutSeconds };
         var at = authority.LastIndexOf('@');
         if (at >= 0)
         {
