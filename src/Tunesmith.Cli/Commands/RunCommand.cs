@@ -49,7 +49,9 @@ internal sealed class RunCommand : Command
         ClusterGuards.RefuseSqliteOnNetworkFs(url, parse.GetValue(_allowSqliteOnNetworkFs));
 
         await using var storage = StorageScope.Open(url);
-        await using var study = await StudyFileRun.OpenAsync(file, storage, parse.GetValue(_seed), cancellationToken: ct);
+        // The sampler is chosen for the budget this run has (--trials beats the file's trials:), and runs on the entry point's clock.
+        await using var study = await StudyFileRun.OpenAsync(file, storage,
+            new StudyFileOpenOptions { Seed = parse.GetValue(_seed), TrialBudget = runOptions.Trials, TimeProvider = _time }, ct);
         return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, resultsTable: true);
     }
 

@@ -102,17 +102,13 @@ internal static class CommandRunSession
     private static string StripParam(ArgumentException e) =>
         e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
 
-    /// <summary>Parses a duration flag: 90, 90s, 30m, 2h (the study file's syntax).</summary>
+    /// <summary>Parses a duration flag in the study file's syntax (90, 90s, 30m, 2h, 1h30m, hh:mm:ss).</summary>
     public static TimeSpan? ParseDuration(string? text, string flag)
     {
         if (text is null) return null;
-        var t = text.Trim();
-        var unit = t.Length > 0 && char.IsAsciiLetter(t[^1]) ? t[^1] : 's';
-        var number = char.IsAsciiLetter(unit) && t.Length > 0 && char.IsAsciiLetter(t[^1]) ? t[..^1] : t;
-        double factor = unit switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => double.NaN };
-        TimeSpan? parsed = double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n)
-            && double.IsFinite(n * factor) ? TimeSpan.FromSeconds(n * factor) : null;
-        if (parsed is not { } d || d <= TimeSpan.Zero) throw new CliUsageException($"{flag} '{text}': expected a positive duration such as 90s, 30m or 2h");
+        // The study file's parser: `--timeout 1h30m` reads as `timeout: 1h30m` does.
+        if (StudyFile.ParseDuration(text) is not { } d || d <= TimeSpan.Zero)
+            throw new CliUsageException($"{flag} '{text}': expected a positive duration such as 90s, 30m, 2h, 1h30m or 01:30:00");
         return d;
     }
 }

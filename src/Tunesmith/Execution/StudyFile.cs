@@ -127,9 +127,26 @@ public sealed record StudyFile
     /// Builds the sampler the file names, with <paramref name="seed"/> (e.g. <c>--seed</c>) taking precedence over the file's seed.
     /// Throws <see cref="StudyFileException"/> at the sampler's line for an unknown sampler or option.
     /// </summary>
-    public ISampler CreateSampler(int? seed = null)
+    public ISampler CreateSampler(int? seed = null) => CreateSampler(seed, Trials);
+
+    /// <summary>
+    /// Parses a duration as a study file's <c>timeout:</c> and <c>trial_timeout:</c> read it — <c>2h</c>, <c>30m</c>,
+    /// <c>45s</c>, <c>1h30m</c>, <c>1.5d</c>, <c>500ms</c>, <c>90</c> (seconds) or <c>hh:mm:ss</c> — so a command-line flag
+    /// reads the same text the same way; null when malformed.
+    /// </summary>
+    public static TimeSpan? ParseDuration(string text)
     {
-        var request = new SamplerRequest(Sampler.Options, seed ?? Sampler.Seed, Space, Trials);
+        ArgumentNullException.ThrowIfNull(text);
+        return StudyFileReader.ParseDuration(text);
+    }
+
+    /// <summary>
+    /// Builds the file's sampler for a trial budget other than the file's <c>trials:</c> (a run's <c>--trials</c>): <c>auto</c>
+    /// chooses for it. Throws <see cref="StudyFileException"/> naming the field when an option is invalid.
+    /// </summary>
+    public ISampler CreateSampler(int? seed, int? trialBudget)
+    {
+        var request = new SamplerRequest(Sampler.Options, seed ?? Sampler.Seed, Space, trialBudget);
         try { return SamplerRegistry.Create(Sampler.Name, request); }
         catch (ArgumentException e)
         {

@@ -30,25 +30,45 @@ public static class StudyFileRun
     /// <c>heartbeatInterval</c> and <c>staleGracePeriod</c> set this worker's <see cref="StudyOptions.HeartbeatInterval"/> and
     /// <see cref="StudyOptions.StaleGracePeriod"/> (null: their defaults).
     /// </remarks>
-    public static async Task<Study> OpenAsync(StudyFile file, IStudyStorage storage, int? seed = null, bool create = true, bool load = true,
-        ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default, TimeSpan? heartbeatInterval = null, TimeSpan? staleGracePeriod = null)
+    public static Task<Study> OpenAsync(StudyFile file, IStudyStorage storage, int? seed = null, bool create = true, bool load = true,
+        ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default, TimeSpan? heartbeatInterval = null, TimeSpan? staleGracePeriod = null) =>
+        OpenAsync(file, storage, new StudyFileOpenOptions
+        {
+            Seed = seed,
+            Create = create,
+            Load = load,
+            LoggerFactory = loggerFactory,
+            HeartbeatInterval = heartbeatInterval,
+            StaleGracePeriod = staleGracePeriod,
+        }, cancellationToken);
+
+    /// <summary>
+    /// Opens the study a file defines in <paramref name="storage"/>: creates it when absent (<see cref="StudyFileOpenOptions.Create"/>),
+    /// loads it when present (<see cref="StudyFileOpenOptions.Load"/>), and stores the file's text and path on it. A stored
+    /// study whose direction or metric differs from the file's is refused with a one-line <see cref="StudyFileException"/>.
+    /// The sampler is built for the effective trial budget (<see cref="StudyFileOpenOptions.TrialBudget"/>), so <c>auto</c>
+    /// chooses for the run a user asked for, not for the file's <c>trials:</c>.
+    /// </summary>
+    public static async Task<Study> OpenAsync(StudyFile file, IStudyStorage storage, StudyFileOpenOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(storage);
-        var options = new StudyOptions
+        ArgumentNullException.ThrowIfNull(options);
+        var studyOptions = new StudyOptions
         {
             Direction = file.Direction,
             Metric = file.Metric,
-            Sampler = file.CreateSampler(seed),
+            Sampler = file.CreateSampler(options.Seed, options.TrialBudget ?? file.Trials),
             Scheduler = file.CreateScheduler(),
             StorageInstance = storage,
-            LoggerFactory = loggerFactory,
-            StaleGracePeriod = staleGracePeriod,
+            LoggerFactory = options.LoggerFactory,
+            TimeProvider = options.TimeProvider,
+            StaleGracePeriod = options.StaleGracePeriod,
         };
-        if (heartbeatInterval is { } beat) options = options with { HeartbeatInterval = beat };
-        var study = create && load ? await Study.CreateOrLoadAsync(file.Name, options, cancellationToken).ConfigureAwait(false)
-            : create ? await Study.CreateAsync(file.Name, options, cancellationToken).ConfigureAwait(false)
-            : await Study.LoadAsync(file.Name, options, cancellationToken).ConfigureAwait(false);
+        if (options.HeartbeatInterval is { } beat) studyOptions = studyOptions with { HeartbeatInterval = beat };
+        var study = options.Create && options.Load ? await Study.CreateOrLoadAsync(file.Name, studyOptions, cancellationToken).ConfigureAwait(false)
+            : options.Create ? await Study.CreateAsync(file.Name, studyOptions, cancellationToken).ConfigureAwait(false)
+            : await Study.LoadAsync(file.Name, studyOptions, cancellationToken).ConfigureAwait(false);
         try
         {
             if (study.Direction != file.Direction)
@@ -69,7 +89,7 @@ public static class StudyFileRun
     }
 
     /// <summary>
-    /// Reads back the study file stored with a study (by <see cref="OpenAsync"/>), or null when the study was not created
+    /// Reads back the study file stored with a study (by <see cref="OpenAsync(StudyFile, IStudyStorage, StudyFileOpenOptions, CancellationToken)"/>), or null when the study was not created
     /// from one. Relative paths in it resolve against the original file's directory when it exists here, else the current
     /// one: enough to read the file's space and settings (status, reports), never to run trials (see <see cref="ReadStoredToRun"/>).
     /// </summary>
@@ -200,4 +220,32 @@ public static class StudyFileRun
 
     private static string SafeName(string name) =>
         string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
+}
+
+/// <summary>How <see cref="StudyFileRun.OpenAsync(StudyFile, IStudyStorage, StudyFileOpenOptions, CancellationToken)"/> opens a study file's study.</summary>
+public sealed record StudyFileOpenOptions
+{
+    /// <summary>The sampler's seed (a run's <c>--seed</c>); null: the file's, else none.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>The study's effective trial budget (a run's <c>--trials</c>), which <c>auto</c> chooses its sampler for; null: the file's <c>trials:</c>.</summary>
+    public int? TrialBudget { get; init; }
+
+    /// <summary>Create the study when it is absent (default true).</summary>
+    public bool Create { get; init; } = true;
+
+    /// <summary>Load the study when it is present (default true).</summary>
+    public bool Load { get; init; } = true;
+
+    /// <summary>This worker's heartbeat interval; null: <see cref="StudyOptions.HeartbeatInterval"/>'s default.</summary>
+    public TimeSpan? HeartbeatInterval { get; init; }
+
+    /// <summary>How long a silent Running trial lives before it is failed as stale; null: the default.</summary>
+    public TimeSpan? StaleGracePeriod { get; init; }
+
+    /// <summary>The clock of the study (heartbeats, timestamps, budgets): the entry point's, so a test or a simulator can drive it.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Logging; default none.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
 }
