@@ -34,7 +34,19 @@ public abstract record SchedulerDecision
     /// <param name="FromTrialNumber">The source trial.</param>
     /// <param name="FromStep">The step of the source's checkpoint that is copied (the trial continues after it).</param>
     /// <param name="NewParams">Every parameter the trial continues with.</param>
-    public sealed record ExploitDecision(int FromTrialNumber, long FromStep, IReadOnlyDictionary<string, object?> NewParams) : SchedulerDecision;
+    public sealed record ExploitDecision(int FromTrialNumber, long FromStep, IReadOnlyDictionary<string, object?> NewParams) : SchedulerDecision
+    {
+        /// <summary>Equal when the source, the step and every parameter value are.</summary>
+        public bool Equals(ExploitDecision? other) =>
+            other is not null && FromTrialNumber == other.FromTrialNumber && FromStep == other.FromStep && NewParams.Count == other.NewParams.Count
+            && NewParams.All(kv => other.NewParams.TryGetValue(kv.Key, out var v) && Spaces.ParamValues.AreEqual(kv.Value, v));
+
+        /// <inheritdoc />
+        public override int GetHashCode() => HashCode.Combine(FromTrialNumber, FromStep, NewParams.Count);
+
+        /// <inheritdoc />
+        public override string ToString() => $"Exploit {{ from trial {FromTrialNumber} at step {FromStep}, params {Spaces.ParamValues.ToJson(NewParams)} }}";
+    }
 }
 
 /// <summary>What a worker does when it has room for a trial: start a new one, or resume a paused one.</summary>

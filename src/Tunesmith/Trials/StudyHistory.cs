@@ -20,6 +20,18 @@ public sealed class StudyHistory
         Direction = direction;
     }
 
+    /// <summary>
+    /// A history holding exactly <paramref name="trials"/> (numbered as they are), not tied to any storage: for replaying a
+    /// study, for simulators and for testing samplers and schedulers on hand-built histories.
+    /// </summary>
+    public static StudyHistory Of(string studyName, Direction direction, IEnumerable<FrozenTrial> trials)
+    {
+        ArgumentNullException.ThrowIfNull(trials);
+        var history = new StudyHistory(studyName, direction);
+        history.Apply(new TrialChanges(trials.ToArray(), 0));
+        return history;
+    }
+
     /// <summary>The study's name.</summary>
     public string StudyName { get; }
 
