@@ -1,0 +1,96 @@
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Simulation.Benchmarks;
+
+/// <summary>
+/// A benchmark whose configurations and learning curves are a table (LCBench, NAS-Bench-NLP). The search space spans
+/// the table's configurations; a proposed point is replaced by the tabulated configuration nearest to it in the unit
+/// cube of the space (log parameters in log scale), whose recorded curve and epoch times are then replayed.
+/// </summary>
+public sealed class TabularBenchmark : ILearningCurveBenchmark
+{
+    private readonly double[][] _features;
+    private readonly LearningCurve[] _curves;
+    private readonly NearestConfigIndex _index;
+    private readonly Distribution[] _distributions;
+    private readonly string[] _names;
+
+    /// <summary>Creates a benchmark from configurations (one feature vector in <paramref name="space"/>'s order each) and their curves.</summary>
+    public TabularBenchmark(string name, string metric, Direction direction, IReadOnlyList<KeyValuePair<string, Distribution>> space,
+        IReadOnlyList<double[]> configurations, IReadOnlyList<LearningCurve> curves)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (configurations.Count != curves.Count || configurations.Count == 0)
+            throw new ArgumentException($"benchmark '{name}': {configurations.Count} configurations and {curves.Count} curves");
+        Name = name;
+        Metric = metric;
+        Direction = direction;
+        Space = space;
+        _names = space.Select(p => p.Key).ToArray();
+        _distributions = space.Select(p => p.Value).ToArray();
+        _curves = curves.ToArray();
+        _features = configurations.Select(c => ToUnit(c.Select(v => (object?)v).ToArray())).ToArray();
+        _index = new NearestConfigIndex(_features);
+        MaxEpoch = _curves.Max(c => c.Epochs);
+        var best = double.NaN;
+        foreach (var curve in _curves)
+            foreach (var v in curve.Values)
+                if (!double.IsNaN(v) && (double.IsNaN(best) || direction.IsBetter(v, best))) best = v;
+        BestValue = best;
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <inheritdoc />
+    public string Metric { get; }
+
+    /// <inheritdoc />
+    public Direction Direction { get; }
+
+    /// <inheritdoc />
+    public int MaxEpoch { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<KeyValuePair<string, Distribution>> Space { get; }
+
+    /// <inheritdoc />
+    public double BestValue { get; }
+
+    /// <summary>How many configurations the table holds.</summary>
+    public int Count => _curves.Length;
+
+    /// <summary>The curve of table row <paramref name="configId"/>.</summary>
+    public LearningCurve CurveOf(int configId) => _curves[configId];
+
+    /// <inheritdoc />
+    public LearningCurve Curve(IReadOnlyDictionary<string, object?> parameters)
+    {
+        Span<double> query = stackalloc double[_names.Length];
+        for (var j = 0; j < _names.Length; j++)
+        {
+            if (!parameters.TryGetValue(_names[j], out var value))
+                throw new ArgumentException($"benchmark '{Name}': no value for parameter '{_names[j]}'");
+            query[j] = Unit(_distributions[j], value);
+        }
+        return _curves[_index.Nearest(query)];
+    }
+
+    private double[] ToUnit(object?[] values)
+    {
+        var unit = new double[values.Length];
+        for (var j = 0; j < values.Length; j++) unit[j] = Unit(_distributions[j], values[j]);
+        return unit;
+    }
+
+    private static double Unit(Distribution distribution, object? value)
+    {
+        var x = ParamValues.ToDouble(value);
+        return distribution switch
+        {
+            FloatDistribution f => f.ToUnit(Math.Clamp(x, f.Low, f.High)),
+            IntDistribution i => i.ToUnit(Math.Clamp(x, i.Low, i.High)),
+            _ => throw new ArgumentException($"tabular benchmarks take numeric parameters, not {distribution.Describe()}"),
+        };
+    }
+}

@@ -1,0 +1,221 @@
+using Tunesmith.Samplers;
+using Tunesmith.Schedulers;
+using Tunesmith.Simulation.Benchmarks;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Simulation;
+
+/// <summary>
+/// Replays a learning-curve benchmark with N simulated workers on a virtual clock, Syne Tune style: an event queue holds
+/// the instant each worker's current epoch ends; the earliest event advances the <see cref="VirtualTimeProvider"/>, the
+/// epoch's value is reported to the real <see cref="IScheduler"/> (continue, stop, or exploit), and a free worker asks
+/// the real <see cref="ISampler"/> for a new trial — the same calls, on the same <see cref="StudyHistory"/> model, that a
+/// worker makes in a real run. Everything is a pure function of the benchmark, the strategy and the seed: ties between
+/// events at one instant go to the lower worker index, and every random draw comes from the sampler's seeded streams.
+/// </summary>
+public sealed class LearningCurveSimulator
+{
+    private static readonly DateTimeOffset Epoch0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private readonly ILearningCurveBenchmark _benchmark;
+    private readonly ISampler _sampler;
+    private readonly IScheduler? _scheduler;
+    private readonly SimulationOptions _options;
+    private readonly VirtualTimeProvider _clock = new(Epoch0);
+    private readonly StudyHistory _history;
+    private readonly KeyValuePair<string, Distribution>[] _space;
+    private long _version;
+
+    /// <summary>Sets up one run; <see cref="Run"/> performs it.</summary>
+    public LearningCurveSimulator(ILearningCurveBenchmark benchmark, ISampler sampler, IScheduler? scheduler, SimulationOptions options)
+    {
+        options.Validate();
+        _benchmark = benchmark;
+        _sampler = sampler;
+        _scheduler = scheduler;
+        _options = options;
+        _history = new StudyHistory("simulate:" + benchmark.Name, benchmark.Direction);
+        _space = benchmark.Space.ToArray();
+    }
+
+    /// <summary>The virtual clock the run advances (trial timestamps read it).</summary>
+    public TimeProvider Clock => _clock;
+
+    /// <summary>The trials as the run left them.</summary>
+    public StudyHistory History => _history;
+
+    private sealed class RunningTrial
+    {
+        public required FrozenTrial Trial;
+        public required double[] Values;
+        public required double[] Seconds;
+        public int Epoch;
+    }
+
+    /// <summary>Runs the simulation to the end of the time budget (or to the target, with <see cref="SimulationOptions.StopAtTarget"/>).</summary>
+    public SimulationRun Run()
+    {
+        var budget = _options.TimeBudget.TotalSeconds;
+        var direction = _benchmark.Direction;
+        var target = _options.Target;
+        var workers = new RunningTrial[_options.Workers];
+        var queue = new PriorityQueue<int, (double Time, int Worker)>(_options.Workers);
+        var trace = new List<TracePoint>();
+        var best = double.NaN;
+        double? timeToTarget = null;
+        int started = 0, stopped = 0, completed = 0, failed = 0;
+        long epochs = 0;
+        var now = 0.0;
+
+        for (var w = 0; w < workers.Length; w++)
+        {
+            workers[w] = StartTrial(started++);
+            queue.Enqueue(w, (workers[w].Seconds[0], w));
+        }
+
+        while (queue.TryPeek(out var worker, out var at) && at.Time <= budget)
+        {
+            queue.Dequeue();
+            now = at.Time;
+            _clock.AdvanceTo(TimeSpan.FromSeconds(now));
+            var run = workers[worker];
+            var value = run.Values[run.Epoch];
+            epochs++;
+            if (double.IsNaN(value))
+            {
+                Finish(run, TrialState.Failed, null);
+                failed++;
+            }
+            else
+            {
+                run.Epoch++;
+                if (double.IsNaN(best) || direction.IsBetter(value, best))
+                {
+                    best = value;
+                    if (_options.KeepTrace) trace.Add(new TracePoint(now, best));
+                    if (timeToTarget is null && target is { } t && !direction.IsBetter(t, best)) timeToTarget = now;
+                }
+                if (timeToTarget is not null && _options.StopAtTarget) break;
+                if (run.Epoch == run.Values.Length)
+                {
+                    Finish(run, TrialState.Complete, value);
+                    completed++;
+                }
+                else if (Decide(run, value))
+                {
+                    queue.Enqueue(worker, (now + run.Seconds[run.Epoch], worker));
+                    continue;
+                }
+                else
+                {
+                    Finish(run, TrialState.Pruned, null);
+                    stopped++;
+                }
+            }
+            workers[worker] = StartTrial(started++);
+            queue.Enqueue(worker, (now + workers[worker].Seconds[0], worker));
+        }
+
+        var elapsed = timeToTarget is { } reached && _options.StopAtTarget ? reached : budget;
+        return new SimulationRun(_sampler.Seed ?? 0, best, timeToTarget, started, stopped, completed, failed, epochs, elapsed, trace);
+    }
+
+    // True to continue. Without a scheduler nothing is decided, and the history is not touched until the trial ends.
+    private bool Decide(RunningTrial run, double value)
+    {
+        if (_scheduler is null) return true;
+        var snapshot = run.Trial with { Intermediate = new CurvePrefix(run.Values, run.Epoch), Version = ++_version };
+        run.Trial = snapshot;
+        _history.Upsert(snapshot);
+        switch (_scheduler.Decide(_history, snapshot, run.Epoch, value))
+        {
+            case SchedulerDecision.StopDecision:
+                return false;
+            case SchedulerDecision.ExploitDecision exploit:
+                Exploit(run, exploit);
+                return true;
+            default:
+                return true;
+        }
+    }
+
+    // PBT: the trial continues from the same epoch with the new parameters' curve; what it reported so far stays.
+    // A table has no curve for "these weights, then those parameters", so the new configuration's own curve from this
+    // epoch on stands for it (as Syne Tune's simulator does for PBT on tabulated benchmarks).
+    private void Exploit(RunningTrial run, SchedulerDecision.ExploitDecision exploit)
+    {
+        var parameters = new Dictionary<string, object?>(run.Trial.Params, StringComparer.Ordinal);
+        foreach (var (k, v) in exploit.NewParams) parameters[k] = ParamValues.Normalize(v);
+        var curve = _benchmark.Curve(parameters);
+        var length = Math.Max(run.Epoch + 1, curve.Epochs);
+        var values = new double[length];
+        var seconds = new double[length];
+        Array.Copy(run.Values, values, run.Epoch);
+        Array.Copy(run.Seconds, seconds, run.Epoch);
+        for (var e = run.Epoch; e < length; e++)
+        {
+            values[e] = e < curve.Epochs ? curve.Values[e] : double.NaN;
+            seconds[e] = e < curve.Epochs ? curve.EpochSeconds[e] : curve.EpochSeconds[^1];
+        }
+        run.Values = values;
+        run.Seconds = seconds;
+        run.Trial = run.Trial with
+        {
+            Params = parameters,
+            Intermediate = new CurvePrefix(values, run.Epoch),
+            SystemAttributes = new Dictionary<string, object?>(run.Trial.SystemAttributes) { ["exploited_from"] = (long)exploit.FromTrialNumber },
+            Version = ++_version,
+        };
+        _history.Upsert(run.Trial);
+    }
+
+    private void Finish(RunningTrial run, TrialState state, double? value)
+    {
+        var final = run.Trial with
+        {
+            State = state,
+            Value = value,
+            Metrics = value is { } v ? new Dictionary<string, double> { [_benchmark.Metric] = v } : run.Trial.Metrics,
+            Intermediate = new CurvePrefix(run.Values, run.Epoch),
+            Finished = _clock.GetUtcNow(),
+            SystemAttributes = state == TrialState.Failed
+                ? new Dictionary<string, object?>(run.Trial.SystemAttributes) { [SystemAttributeKeys.FailReason] = "the learning curve diverged (NaN)" }
+                : run.Trial.SystemAttributes,
+            Version = ++_version,
+        };
+        _history.Upsert(final);
+    }
+
+    // The same ask as a real worker's: a relative (joint) sample over the sampler's inferred space, then an independent
+    // draw for each parameter it did not cover, in the space's order, with the trial's own seeded random stream.
+    private RunningTrial StartTrial(int number)
+    {
+        var now = _clock.GetUtcNow();
+        var trial = new FrozenTrial { Id = number, Number = number, State = TrialState.Running, Created = now, Started = now, Version = ++_version };
+        var random = TrialRandom.Create(_sampler.Seed, number);
+        var context = new SamplingContext(_history, trial, random);
+        var relativeSpace = _sampler.InferRelativeSearchSpace(context);
+        var relative = relativeSpace.Count == 0 ? null : _sampler.SampleRelative(context, relativeSpace);
+        var parameters = new Dictionary<string, object?>(_space.Length, StringComparer.Ordinal);
+        var distributions = new Dictionary<string, Distribution>(_space.Length, StringComparer.Ordinal);
+        foreach (var (name, distribution) in _space)
+        {
+            object? value;
+            if (relative is not null && relative.TryGetValue(name, out var r) && relativeSpace.TryGetValue(name, out var rd) && rd.Equals(distribution) && distribution.Contains(r))
+                value = ParamValues.Normalize(r);
+            else
+            {
+                var partial = trial with { Params = parameters, Distributions = distributions };
+                value = ParamValues.Normalize(_sampler.SampleIndependent(new SamplingContext(_history, partial, random), name, distribution));
+                if (!distribution.Contains(value))
+                    throw new InvalidOperationException($"sampler '{_sampler.Name}' proposed {ParamValues.Format(value)} for '{name}', outside {distribution.Describe()}");
+            }
+            parameters[name] = value;
+            distributions[name] = distribution;
+        }
+        trial = trial with { Params = parameters, Distributions = distributions };
+        _history.Upsert(trial);
+        var curve = _benchmark.Curve(parameters);
+        return new RunningTrial { Trial = trial, Values = curve.Values, Seconds = curve.EpochSeconds };
+    }
+}

@@ -1,0 +1,127 @@
+using Tunesmith.Samplers;
+using Tunesmith.Samplers.Tpe;
+using Tunesmith.Schedulers;
+using Tunesmith.Simulation.Benchmarks;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Simulation.Tests;
+
+public sealed class LearningCurveSimulatorTests
+{
+    // Two configurations: x = 0 reports 1, 2, 3 after epochs of 1 s each; x = 1 reports 5, 6 after epochs of 2 s and 3 s.
+    private static TabularBenchmark TinyTable() => new("tiny", "score", Direction.Maximize,
+        [new("x", new FloatDistribution(0, 1))],
+        [[0.0], [1.0]],
+        [new LearningCurve(0, [1, 2, 3], [1, 1, 1]), new LearningCurve(1, [5, 6], [2, 3])]);
+
+    /// <summary>Proposes x = 0 for even trial numbers and x = 1 for odd ones.</summary>
+    private sealed class AlternatingSampler : ISampler
+    {
+        public int? Seed => 7;
+        public string Name => "alternating";
+        public IReadOnlyDictionary<string, Distribution> InferRelativeSearchSpace(SamplingContext context) => new Dictionary<string, Distribution>();
+        public IReadOnlyDictionary<string, object?> SampleRelative(SamplingContext context, IReadOnlyDictionary<string, Distribution> searchSpace) => new Dictionary<string, object?>();
+        public object? SampleIndependent(SamplingContext context, string name, Distribution distribution) => context.Trial.Number % 2 == 0 ? 0.0 : 1.0;
+    }
+
+    /// <summary>Stops every trial after its first epoch.</summary>
+    private sealed class StopAtFirstEpoch : IScheduler
+    {
+        public List<(int Trial, long Step, double Value, int HistoryCount)> Calls { get; } = [];
+        public SchedulerDecision Decide(StudyHistory history, FrozenTrial trial, long step, double value)
+        {
+            Calls.Add((trial.Number, step, value, history.Trials.Count));
+            return SchedulerDecision.Stop;
+        }
+    }
+
+    [Fact]
+    public void Two_workers_on_a_tiny_table_finish_trials_at_the_sums_of_their_epoch_times()
+    {
+        var simulator = new LearningCurveSimulator(TinyTable(), new AlternatingSampler(), null,
+            new SimulationOptions { Workers = 2, TimeBudget = TimeSpan.FromSeconds(7.5), Target = 6 });
+        var run = simulator.Run();
+
+        // Worker 0: trial 0 (x=0) ends at 1+1+1 = 3 s, then trial 2 (x=0) at 3+3 = 6 s, then trial 4 starts at 6 s.
+        // Worker 1: trial 1 (x=1) ends at 2+3 = 5 s, then trial 3 (x=1) starts at 5 s; its first epoch ends at 7 s.
+        var trials = simulator.History.Trials;
+        Assert.Equal(5, run.TrialsStarted);
+        Assert.Equal([3.0, 5.0, 6.0], trials.Where(t => t.State == TrialState.Complete).Select(t => Seconds(simulator, t.Finished!.Value)).ToArray());
+        Assert.Equal([0.0, 0.0, 3.0, 5.0, 6.0], trials.Select(t => Seconds(simulator, t.Started!.Value)).ToArray());
+        Assert.Equal(3, run.TrialsCompleted);
+        Assert.Equal(0, run.TrialsStopped);
+        // Epochs that ended within 7.5 s: trial 0 ×3, trial 1 ×2, trial 2 ×3, trial 3 ×1 (at 7 s), trial 4 ×1 (at 7 s).
+        Assert.Equal(10, run.EpochsRun);
+        Assert.Equal(6, run.Best);
+        Assert.Equal(5.0, run.TimeToTargetSeconds);
+        Assert.Equal([new TracePoint(1, 1), new TracePoint(2, 2), new TracePoint(2, 5), new TracePoint(5, 6)], run.Trace);
+        Assert.Equal([3.0, 6.0], trials.Where(t => t.State == TrialState.Complete).Select(t => t.Value!.Value).Order().Distinct().ToArray());
+    }
+
+    [Fact]
+    public void A_scheduler_sees_every_epoch_and_its_stop_frees_the_worker_at_once()
+    {
+        var scheduler = new StopAtFirstEpoch();
+        var simulator = new LearningCurveSimulator(TinyTable(), new AlternatingSampler(), scheduler,
+            new SimulationOptions { Workers = 2, TimeBudget = TimeSpan.FromSeconds(4) });
+        var run = simulator.Run();
+
+        // Worker 0 runs a 1 s epoch of x=0 per trial (numbers 0, 2, 3?, ...): stops at 1, 2, 3, 4 s; worker 1's x=1 epochs take 2 s.
+        Assert.All(scheduler.Calls, c => Assert.Equal(1, c.Step));
+        Assert.Equal(run.TrialsStopped, scheduler.Calls.Count);
+        Assert.Equal(run.EpochsRun, scheduler.Calls.Count);
+        Assert.All(simulator.History.Trials.Where(t => t.State == TrialState.Pruned), t =>
+        {
+            Assert.Equal(1, Assert.Single(t.Intermediate).Key);
+            Assert.Equal(Seconds(simulator, t.Started!.Value) + (ParamValues.ToDouble(t.Params["x"]) == 0 ? 1 : 2), Seconds(simulator, t.Finished!.Value));
+        });
+        Assert.Equal(0, run.TrialsCompleted);
+    }
+
+    [Fact]
+    public void The_same_seed_gives_the_same_run_and_another_seed_another()
+    {
+        var benchmark = BenchData.Catalog.Open("lcbench-blood");
+        SimulationRun Simulate(int seed) => new LearningCurveSimulator(benchmark, new TpeSampler(seed), null,
+            new SimulationOptions { Workers = 4, TimeBudget = TimeSpan.FromMinutes(20), Target = 79 }).Run();
+        var a = Simulate(3);
+        var b = Simulate(3);
+        var c = Simulate(4);
+        Assert.Equal(a.Trace, b.Trace);
+        Assert.Equal((a.Best, a.TimeToTargetSeconds, a.TrialsStarted, a.EpochsRun), (b.Best, b.TimeToTargetSeconds, b.TrialsStarted, b.EpochsRun));
+        Assert.NotEqual(a.Trace, c.Trace);
+    }
+
+    [Fact]
+    public void Tabular_benchmarks_know_their_best_values_from_the_data_readme()
+    {
+        var lcbench = (TabularBenchmark)BenchData.Catalog.Open("lcbench-blood");
+        Assert.Equal(2000, lcbench.Count);
+        Assert.Equal(80.12048, lcbench.BestValue, 5);
+        Assert.Equal(Direction.Maximize, lcbench.Direction);
+        var nas = (TabularBenchmark)BenchData.Catalog.Open("nasbench-nlp");
+        Assert.Equal(345, nas.Count);
+        Assert.Equal(4.567582, nas.BestValue, 6);
+        Assert.Equal(Direction.Minimize, nas.Direction);
+        // The diverged runs end in NaN and are shorter than 50 epochs.
+        Assert.Equal(4, Enumerable.Range(0, nas.Count).Count(i => double.IsNaN(nas.CurveOf(i).Values[^1])));
+    }
+
+    [Fact]
+    public void A_tabulated_configuration_looks_up_its_own_curve()
+    {
+        var lcbench = (TabularBenchmark)BenchData.Catalog.Open("lcbench-blood");
+        // Config 0 of the LCBench file (its first row).
+        var curve = lcbench.Curve(new Dictionary<string, object?>
+        {
+            ["batch_size"] = 71L, ["learning_rate"] = 0.001824330027, ["momentum"] = 0.2132519317, ["weight_decay"] = 0.02047281692,
+            ["num_layers"] = 3L, ["max_units"] = 293L, ["max_dropout"] = 0.02592623183,
+        });
+        Assert.Equal(0, curve.ConfigId);
+        Assert.Equal(77.71085, curve.Values[0], 5);
+        Assert.Equal(0.870222, curve.EpochSeconds[0], 6);
+    }
+
+    private static double Seconds(LearningCurveSimulator simulator, DateTimeOffset at) =>
+        (at - ((VirtualTimeProvider)simulator.Clock).Start).TotalSeconds;
+}
