@@ -24,6 +24,7 @@ internal static class CliApplication
         root.Subcommands.Add(new DeleteCommand(console));
         root.Subcommands.Add(new SlurmCommand(console));
         root.Subcommands.Add(new DashboardCommand(console));
+        root.Subcommands.Add(new SimulateCommand(console));
         return root;
     }
 

@@ -1,0 +1,50 @@
+using Tunesmith.Samplers;
+using Tunesmith.Samplers.Bohb;
+using Tunesmith.Schedulers;
+using Tunesmith.Simulation.Benchmarks;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Simulation;
+
+/// <summary>Builds the strategies <c>tunesmith simulate</c> names: a scheduler and a sampler, each built per seed and fitted to the benchmark's resources.</summary>
+public static class SimulationStrategies
+{
+    /// <summary>The scheduler names accepted; <c>bohb</c> is the model-based multi-fidelity method (Hyperband brackets fed by the BOHB sampler).</summary>
+    public static IReadOnlyList<string> SchedulerNames { get; } = ["none", "median", "asha", "hyperband", "pbt", "bohb"];
+
+    /// <summary>The sampler names accepted (<c>bohb</c> only with the bohb scheduler, which uses it by default).</summary>
+    public static IReadOnlyList<string> SamplerNames { get; } = ["random", "tpe", "gp", "auto", "bohb"];
+
+    /// <summary>
+    /// The strategy <paramref name="scheduler"/> + <paramref name="sampler"/>; a null sampler takes the scheduler's default
+    /// (<c>bohb</c> for the bohb scheduler, <c>random</c> otherwise). Throws <see cref="ArgumentException"/> naming an unknown name.
+    /// </summary>
+    public static SimulationStrategy Create(string scheduler, string? sampler)
+    {
+        scheduler = scheduler.ToLowerInvariant();
+        if (!SchedulerNames.Contains(scheduler))
+            throw new ArgumentException($"--scheduler: unknown scheduler '{scheduler}' (known: {string.Join(", ", SchedulerNames)})");
+        sampler = (sampler ?? (scheduler == "bohb" ? "bohb" : "random")).ToLowerInvariant();
+        if (!SamplerNames.Contains(sampler))
+            throw new ArgumentException($"--sampler: unknown sampler '{sampler}' (known: {string.Join(", ", SamplerNames)})");
+        if (sampler == "bohb" && scheduler != "bohb")
+            throw new ArgumentException($"--sampler: 'bohb' goes with --scheduler bohb, not '{scheduler}'");
+        var schedulerFactory = SchedulerFactory(scheduler);
+        return new SimulationStrategy(scheduler, sampler, (benchmark, seed) => CreateSampler(sampler, benchmark, seed), schedulerFactory);
+    }
+
+    /// <summary>The sampler called <paramref name="name"/> for one seed, fitted to the benchmark (BOHB's levels are the benchmark's epochs 1, 3, 9, … and its last).</summary>
+    public static ISampler CreateSampler(string name, ILearningCurveBenchmark benchmark, int seed)
+    {
+        if (name == "bohb") return new BohbSampler(new BohbOptions { Seed = seed, MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3 });
+        var space = new SearchSpace();
+        foreach (var (parameter, distribution) in benchmark.Space) space.Add(parameter, distribution);
+        return SamplerRegistry.Create(name, new SamplerRequest(new Dictionary<string, object?>(), seed, space));
+    }
+
+    private static Func<ILearningCurveBenchmark, int, IScheduler?> SchedulerFactory(string name) => name switch
+    {
+        "none" => (_, _) => null,
+        _ => throw new ArgumentException($"--scheduler: '{name}' is not available in this build yet"),
+    };
+}

@@ -1,0 +1,159 @@
+using Tunesmith.Samplers.Tpe;
+using Tunesmith.Spaces;
+
+namespace Tunesmith.Samplers.Bohb;
+
+/// <summary>
+/// BOHB's model (Falkner, Klein and Hutter 2018) as a sampler: a TPE model fitted per budget level, on the values trials
+/// reported at that level, and the model of the largest level with enough observations proposes each new trial. Pair it
+/// with a Hyperband or ASHA scheduler over the same resources: the scheduler decides how far each trial runs, this
+/// sampler decides which configurations enter its brackets. Low levels fill first, so the model starts early on cheap
+/// evidence and moves up to the more faithful levels as trials are promoted. A fraction of trials is drawn at random.
+/// </summary>
+/// <remarks>
+/// A trial's value at a level is the value it reported at the level's step, or at the first step after it when it did
+/// not report at that step (a scheduler's rung record). Running, Pruned and Paused trials count at every level they
+/// reached; Failed trials do not count. Each level keeps its own history and TPE model, extended incrementally, so an
+/// ask costs the level model's ask plus a pass over the trials that changed.
+/// </remarks>
+public sealed class BohbSampler : ISampler
+{
+    private static readonly IReadOnlyDictionary<string, Distribution> NoSpace = new Dictionary<string, Distribution>();
+    private static readonly IReadOnlyDictionary<string, object?> NoValues = new Dictionary<string, object?>();
+
+    private readonly object _gate = new();
+    private readonly long[] _levels;
+    private readonly StudyHistory[] _levelHistories;
+    private readonly TpeSampler[] _levelModels;
+    private readonly List<long> _seenVersion = [];
+    private readonly List<int> _ingestedLevels = []; // per trial number: how many levels (from the bottom) are ingested
+    private int _settledBelow;
+    private int _dimensions;
+
+    /// <summary>Creates a BOHB sampler.</summary>
+    public BohbSampler(BohbOptions? options = null)
+    {
+        Options = options ?? new BohbOptions();
+        Options.Validate();
+        _levels = Options.Levels().ToArray();
+        _levelHistories = _levels.Select(l => new StudyHistory($"bohb-level-{l}", Direction.Minimize)).ToArray();
+        // Each level's model sees Complete trials only (a trial per level value), so its start-up count is the sampler's concern.
+        _levelModels = _levels.Select((_, i) => new TpeSampler(Options.Tpe with { Seed = Options.Seed, StartupTrials = 1, ConstantLiar = false })).ToArray();
+    }
+
+    /// <summary>The sampler's settings.</summary>
+    public BohbOptions Options { get; }
+
+    /// <inheritdoc />
+    public int? Seed => Options.Seed;
+
+    /// <inheritdoc />
+    public string Name => "bohb";
+
+    /// <summary>The budget levels modelled, ascending.</summary>
+    public IReadOnlyList<long> Levels => _levels;
+
+    /// <summary>The level whose model proposes the next trial, as of <paramref name="history"/>; null while no level has enough observations.</summary>
+    public long? ModelLevel(StudyHistory history)
+    {
+        lock (_gate)
+        {
+            Update(history);
+            return ChooseLevel() is { } i ? _levels[i] : null;
+        }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, Distribution> InferRelativeSearchSpace(SamplingContext context)
+    {
+        int? level;
+        lock (_gate)
+        {
+            Update(context.History);
+            level = ChooseLevel();
+        }
+        return level is { } i ? _levelModels[i].InferRelativeSearchSpace(LevelContext(i, context)) : NoSpace;
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, object?> SampleRelative(SamplingContext context, IReadOnlyDictionary<string, Distribution> searchSpace)
+    {
+        if (searchSpace.Count == 0) return NoValues;
+        // The draw comes first and always, so a trial's stream is the same whether or not it is a random one.
+        if (context.Random.NextDouble() < Options.RandomFraction) return NoValues;
+        int? level;
+        lock (_gate)
+        {
+            Update(context.History);
+            level = ChooseLevel();
+        }
+        return level is { } i ? _levelModels[i].SampleRelative(LevelContext(i, context), searchSpace) : NoValues;
+    }
+
+    /// <inheritdoc />
+    public object? SampleIndependent(SamplingContext context, string name, Distribution distribution) =>
+        RandomSampler.DrawUniform(context.Random, distribution);
+
+    private SamplingContext LevelContext(int level, SamplingContext context) => new(_levelHistories[level], context.Trial, context.Random);
+
+    private int? ChooseLevel()
+    {
+        var needed = Options.MinPointsInModel ?? Math.Max(_dimensions, 1) + 2;
+        for (var i = _levels.Length - 1; i >= 0; i--)
+            if (_levelHistories[i].Trials.Count >= needed) return i;
+        return null;
+    }
+
+    // Adds each trial's values at the levels it has newly reached to those levels' histories. Finished trials below the
+    // first unsettled one are never looked at again; the others are skipped while their version is unchanged.
+    private void Update(StudyHistory history)
+    {
+        var trials = history.Trials;
+        for (var i = _settledBelow; i < trials.Count; i++)
+        {
+            var t = trials[i];
+            var n = t.Number;
+            while (_seenVersion.Count <= n) { _seenVersion.Add(long.MinValue); _ingestedLevels.Add(0); }
+            if (_seenVersion[n] == t.Version && t.Version != 0) { Settle(i, t); continue; }
+            _seenVersion[n] = t.Version;
+            if (t.State == TrialState.Failed || t.Intermediate.Count == 0) { Settle(i, t); continue; }
+            if (_dimensions == 0) _dimensions = t.Distributions.Count;
+            var lastStep = t.LastIntermediate!.Value.Step;
+            while (_ingestedLevels[n] < _levels.Length && _levels[_ingestedLevels[n]] <= lastStep)
+            {
+                var level = _ingestedLevels[n];
+                if (ValueAt(t, _levels[level]) is { } value && double.IsFinite(value))
+                {
+                    var projected = _levelHistories[level];
+                    var number = projected.Trials.Count;
+                    projected.Upsert(new FrozenTrial
+                    {
+                        Id = number,
+                        Number = number,
+                        State = TrialState.Complete,
+                        Value = history.Direction == Direction.Minimize ? value : -value,
+                        Params = t.Params,
+                        Distributions = t.Distributions,
+                        Version = number + 1,
+                    });
+                }
+                _ingestedLevels[n] = level + 1;
+            }
+            Settle(i, t);
+        }
+    }
+
+    private void Settle(int index, FrozenTrial trial)
+    {
+        if (index == _settledBelow && trial.State.IsFinished()) _settledBelow++;
+    }
+
+    private static double? ValueAt(FrozenTrial trial, long step)
+    {
+        if (trial.Intermediate.TryGetValue(step, out var exact)) return exact;
+        long? first = null;
+        foreach (var s in trial.Intermediate.Keys)
+            if (s >= step && (first is null || s < first)) first = s;
+        return first is { } f ? trial.Intermediate[f] : null;
+    }
+}
