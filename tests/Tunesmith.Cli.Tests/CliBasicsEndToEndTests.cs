@@ -12,6 +12,7 @@ public sealed class CliBasicsEndToEndTests
     [InlineData("best")]
     [InlineData("report")]
     [InlineData("delete")]
+    [InlineData("simulate")]
     public async Task Every_command_answers_help(string command)
     {
         using var dir = new TempDir();

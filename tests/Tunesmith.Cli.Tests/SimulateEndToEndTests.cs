@@ -1,0 +1,85 @@
+using System.Text.Json;
+
+namespace Tunesmith.Cli.Tests;
+
+/// <summary><c>tunesmith simulate</c> through the real process: the JSON other tools read, traces, and one-line errors.</summary>
+public sealed class SimulateEndToEndTests
+{
+    [Fact]
+    public async Task Json_format_prints_one_object_with_the_documented_fields()
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, ["simulate", "--benchmark", "lcbench-blood", "--scheduler", "none", "--sampler", "random",
+            "--workers", "4", "--time-budget", "30m", "--seeds", "3", "--format", "json", "--output", "traces.json"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var root = doc.RootElement;
+        Assert.Equal(["benchmark", "metric", "direction", "target", "workers", "time_budget_s", "runs", "median_time_to_target_s", "reached"],
+            root.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal("lcbench-blood", root.GetProperty("benchmark").GetString());
+        Assert.Equal("val_accuracy", root.GetProperty("metric").GetString());
+        Assert.Equal("maximize", root.GetProperty("direction").GetString());
+        // Default target: the best value (80.12048) within 1 %.
+        Assert.Equal(80.12048 * 0.99, root.GetProperty("target").GetDouble(), 4);
+        Assert.Equal(4, root.GetProperty("workers").GetInt32());
+        Assert.Equal(1800, root.GetProperty("time_budget_s").GetDouble());
+        var runs = root.GetProperty("runs").EnumerateArray().ToArray();
+        Assert.Equal([0, 1, 2], runs.Select(x => x.GetProperty("seed").GetInt32()).ToArray());
+        foreach (var run in runs)
+        {
+            Assert.Equal(["seed", "best", "time_to_target_s", "trials_started", "trials_stopped"], run.EnumerateObject().Select(p => p.Name).ToArray());
+            Assert.True(run.GetProperty("best").GetDouble() > 70);
+            var ttt = run.GetProperty("time_to_target_s");
+            Assert.True(ttt.ValueKind == JsonValueKind.Null || ttt.GetDouble() is > 0 and <= 1800);
+            Assert.True(run.GetProperty("trials_started").GetInt32() >= 4);
+            Assert.Equal(0, run.GetProperty("trials_stopped").GetInt32());
+        }
+        var reached = root.GetProperty("reached").GetInt32();
+        Assert.Equal(runs.Count(x => x.GetProperty("time_to_target_s").ValueKind != JsonValueKind.Null), reached);
+        Assert.Equal(reached >= 2 ? JsonValueKind.Number : JsonValueKind.Null, root.GetProperty("median_time_to_target_s").ValueKind);
+
+        using var traces = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir.Path, "traces.json")));
+        var strategy = Assert.Single(traces.RootElement.GetProperty("strategies").EnumerateArray());
+        Assert.Equal("none", strategy.GetProperty("scheduler").GetString());
+        var trace = strategy.GetProperty("runs")[0].GetProperty("trace").EnumerateArray().Select(p => (p[0].GetDouble(), p[1].GetDouble())).ToArray();
+        Assert.True(trace.Length > 0);
+        Assert.Equal(runs[0].GetProperty("best").GetDouble(), trace[^1].Item2);
+    }
+
+    [Fact]
+    public async Task Table_format_names_the_strategy_and_each_seed()
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, ["simulate", "--benchmark", "nasbench-nlp", "--seeds", "2", "--time-budget", "1d", "--target", "5.0"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("none+random on nasbench-nlp: val_loss (minimize), target 5, 8 workers", r.Stdout);
+        Assert.Contains("median time to target", r.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--benchmark nosuch", "--benchmark nosuch")]
+    [InlineData("--benchmark yahpo-lcbench:1", "'1'")]
+    [InlineData("--benchmark lcbench-blood --scheduler fifo", "--scheduler")]
+    [InlineData("--benchmark lcbench-blood --sampler annealing", "--sampler")]
+    [InlineData("--benchmark lcbench-blood --workers 0", "--workers 0")]
+    [InlineData("--benchmark lcbench-blood --workers many", "--workers many")]
+    [InlineData("--benchmark lcbench-blood --time-budget 2x", "--time-budget 2x")]
+    [InlineData("--benchmark lcbench-blood --time-budget 0h", "--time-budget 0h")]
+    [InlineData("--benchmark lcbench-blood --seeds -1", "--seeds -1")]
+    [InlineData("--benchmark lcbench-blood --target high", "--target high")]
+    [InlineData("--benchmark lcbench-blood --format xml", "--format xml")]
+    [InlineData("--benchmark lcbench-blood --format json --sampler random,tpe", "--format json")]
+    [InlineData("--benchmark lcbench-blood --data /nonexistent/benchdata", "/nonexistent/benchdata")]
+    [InlineData("--scheduler none", "--benchmark")]
+    public async Task Bad_flags_get_one_line_naming_the_flag_and_exit_code_2(string commandLine, string named)
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, ["simulate", .. commandLine.Split(' ')]);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("tunesmith: ", line);
+        Assert.Contains(named, line);
+        Assert.DoesNotContain("   at ", r.Stderr);
+        Assert.Equal("", r.Stdout);
+    }
+}
