@@ -32,11 +32,13 @@ return args.FirstOrDefault() switch
         Opt("--optuna-python", "") is { Length: > 0 } python ? python : null)),
     "ask-latency" => await AskLatencyBenchmark.RunAsync(Set("--samplers"), Opt("--history", "100,1000,2000").Split(',').Select(int.Parse).ToArray()),
     "check-functions" => await FunctionCheck.RunAsync(Opt("--reference", "../shared/reference")),
+    "simulator-speed" => SimulatorSpeedBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--scheduler", "asha"), Opt("--sampler", "random"),
+        Int("--workers", 8), TimeSpan.FromHours(double.Parse(Opt("--hours", "24"), CultureInfo.InvariantCulture)), Int("--repeats", 5), Opt("--data", "") is { Length: > 0 } d ? d : null),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions)");
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5])");
     return 2;
 }

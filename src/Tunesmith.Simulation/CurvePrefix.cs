@@ -10,9 +10,11 @@ internal sealed class CurvePrefix(double[] values, int count) : IReadOnlyDiction
 {
     public double this[long key] => TryGetValue(key, out var v) ? v : throw new KeyNotFoundException($"no value at step {key}");
 
-    public IEnumerable<long> Keys => Enumerable.Range(1, count).Select(e => (long)e);
+    private static readonly long[] Steps = Enumerable.Range(1, 4096).Select(e => (long)e).ToArray();
 
-    public IEnumerable<double> Values => values.Take(count);
+    public IEnumerable<long> Keys => count <= Steps.Length ? new ArraySegment<long>(Steps, 0, count) : Enumerable.Range(1, count).Select(e => (long)e);
+
+    public IEnumerable<double> Values => new ArraySegment<double>(values, 0, count);
 
     public int Count => count;
 

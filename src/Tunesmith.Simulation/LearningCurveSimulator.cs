@@ -24,6 +24,8 @@ public sealed class LearningCurveSimulator
     private readonly VirtualTimeProvider _clock = new(Epoch0);
     private readonly StudyHistory _history;
     private readonly KeyValuePair<string, Distribution>[] _space;
+    private readonly bool _recordsCheckpoints;
+    private readonly Dictionary<int, RunningTrial> _paused = [];
     private long _version;
 
     /// <summary>Sets up one run; <see cref="Run"/> performs it.</summary>
@@ -36,6 +38,8 @@ public sealed class LearningCurveSimulator
         _options = options;
         _history = new StudyHistory("simulate:" + benchmark.Name, benchmark.Direction);
         _space = benchmark.Space.ToArray();
+        // PBT copies only trials that say they checkpointed: a simulated trial checkpoints after every epoch.
+        _recordsCheckpoints = scheduler is Schedulers.Pbt.PbtScheduler;
     }
 
     /// <summary>The virtual clock the run advances (trial timestamps read it).</summary>
@@ -69,8 +73,8 @@ public sealed class LearningCurveSimulator
 
         for (var w = 0; w < workers.Length; w++)
         {
-            workers[w] = StartTrial(started++);
-            queue.Enqueue(w, (workers[w].Seconds[0], w));
+            workers[w] = NextTrial(ref started);
+            queue.Enqueue(w, (workers[w].Seconds[workers[w].Epoch], w));
         }
 
         while (queue.TryPeek(out var worker, out var at) && at.Time <= budget)
@@ -101,72 +105,110 @@ public sealed class LearningCurveSimulator
                     Finish(run, TrialState.Complete, value);
                     completed++;
                 }
-                else if (Decide(run, value))
-                {
-                    queue.Enqueue(worker, (now + run.Seconds[run.Epoch], worker));
-                    continue;
-                }
                 else
                 {
-                    Finish(run, TrialState.Pruned, null);
-                    stopped++;
+                    switch (Decide(run, value))
+                    {
+                        case SchedulerDecision.StopDecision:
+                            Finish(run, TrialState.Pruned, value);
+                            stopped++;
+                            break;
+                        case SchedulerDecision.PauseDecision:
+                            Pause(run);
+                            break;
+                        default:
+                            queue.Enqueue(worker, (now + run.Seconds[run.Epoch], worker));
+                            continue;
+                    }
                 }
             }
-            workers[worker] = StartTrial(started++);
-            queue.Enqueue(worker, (now + workers[worker].Seconds[0], worker));
+            workers[worker] = NextTrial(ref started);
+            queue.Enqueue(worker, (now + workers[worker].Seconds[workers[worker].Epoch], worker));
         }
 
         var elapsed = timeToTarget is { } reached && _options.StopAtTarget ? reached : budget;
-        return new SimulationRun(_sampler.Seed ?? 0, best, timeToTarget, started, stopped, completed, failed, epochs, elapsed, trace);
+        // A trial still paused at the end was never promoted: for the count it was stopped at its rung.
+        return new SimulationRun(_sampler.Seed ?? 0, best, timeToTarget, started, stopped + _paused.Count, completed, failed, epochs, elapsed, trace);
     }
 
-    // True to continue. Without a scheduler nothing is decided, and the history is not touched until the trial ends.
-    private bool Decide(RunningTrial run, double value)
+    // Continue, Stop or Pause (an exploit is carried out here and continues). Without a scheduler nothing is decided,
+    // and the history is not touched until the trial ends.
+    private SchedulerDecision Decide(RunningTrial run, double value)
     {
-        if (_scheduler is null) return true;
+        if (_scheduler is null) return SchedulerDecision.Continue;
         var snapshot = run.Trial with { Intermediate = new CurvePrefix(run.Values, run.Epoch), Version = ++_version };
+        if (_recordsCheckpoints)
+            snapshot = snapshot with { SystemAttributes = new Dictionary<string, object?>(snapshot.SystemAttributes) { [SystemAttributeKeys.CheckpointStep] = (long)run.Epoch } };
         run.Trial = snapshot;
         _history.Upsert(snapshot);
-        switch (_scheduler.Decide(_history, snapshot, run.Epoch, value))
+        var decision = _scheduler.Decide(_history, snapshot, run.Epoch, value);
+        if (decision is SchedulerDecision.ExploitDecision exploit)
         {
-            case SchedulerDecision.StopDecision:
-                return false;
-            case SchedulerDecision.ExploitDecision exploit:
-                Exploit(run, exploit);
-                return true;
-            default:
-                return true;
+            Exploit(run, exploit);
+            return SchedulerDecision.Continue;
         }
+        return decision;
     }
 
-    // PBT: the trial continues from the same epoch with the new parameters' curve; what it reported so far stays.
-    // A table has no curve for "these weights, then those parameters", so the new configuration's own curve from this
-    // epoch on stands for it (as Syne Tune's simulator does for PBT on tabulated benchmarks).
+    // PBT: the trial continues after the source's checkpoint step with the new parameters. A table has no curve for
+    // "those weights, then these parameters", so the new configuration's own curve after that step stands for it (as
+    // Syne Tune's simulator does for PBT on tabulated benchmarks); the values it reported up to that step stay.
     private void Exploit(RunningTrial run, SchedulerDecision.ExploitDecision exploit)
     {
         var parameters = new Dictionary<string, object?>(run.Trial.Params, StringComparer.Ordinal);
         foreach (var (k, v) in exploit.NewParams) parameters[k] = ParamValues.Normalize(v);
         var curve = _benchmark.Curve(parameters);
-        var length = Math.Max(run.Epoch + 1, curve.Epochs);
-        var values = new double[length];
-        var seconds = new double[length];
-        Array.Copy(run.Values, values, run.Epoch);
-        Array.Copy(run.Seconds, seconds, run.Epoch);
-        for (var e = run.Epoch; e < length; e++)
-        {
-            values[e] = e < curve.Epochs ? curve.Values[e] : double.NaN;
-            seconds[e] = e < curve.Epochs ? curve.EpochSeconds[e] : curve.EpochSeconds[^1];
-        }
+        var from = (int)Math.Clamp(exploit.FromStep, 0, curve.Epochs - 1);
+        var values = new double[curve.Epochs];
+        var seconds = new double[curve.Epochs];
+        Array.Copy(run.Values, values, Math.Min(from, run.Values.Length));
+        Array.Copy(run.Seconds, seconds, Math.Min(from, run.Seconds.Length));
+        Array.Copy(curve.Values, from, values, from, curve.Epochs - from);
+        Array.Copy(curve.EpochSeconds, from, seconds, from, curve.Epochs - from);
         run.Values = values;
         run.Seconds = seconds;
+        run.Epoch = from;
+        var attributes = new Dictionary<string, object?>(run.Trial.SystemAttributes)
+        {
+            [SystemAttributeKeys.RestoredFrom] = $"{{\"trial\": {exploit.FromTrialNumber}, \"step\": {exploit.FromStep}}}",
+            [SystemAttributeKeys.ResumeStep] = (long)from,
+        };
+        attributes.Remove(SystemAttributeKeys.CheckpointStep);
+        run.Trial = run.Trial with { Params = parameters, Intermediate = new CurvePrefix(values, from), SystemAttributes = attributes, Version = ++_version };
+        _history.Upsert(run.Trial);
+    }
+
+    // Promotion-based schedulers: the trial ends its run here (its worker is free) and waits to be resumed.
+    private void Pause(RunningTrial run)
+    {
         run.Trial = run.Trial with
         {
-            Params = parameters,
-            Intermediate = new CurvePrefix(values, run.Epoch),
-            SystemAttributes = new Dictionary<string, object?>(run.Trial.SystemAttributes) { ["exploited_from"] = (long)exploit.FromTrialNumber },
+            State = TrialState.Paused,
+            SystemAttributes = new Dictionary<string, object?>(run.Trial.SystemAttributes) { [SystemAttributeKeys.PausedStep] = (long)run.Epoch },
             Version = ++_version,
         };
         _history.Upsert(run.Trial);
+        _paused[run.Trial.Number] = run;
+    }
+
+    // A free worker first asks the scheduler whether to resume a paused trial (it continues after the step it paused at,
+    // at no extra cost: the simulated checkpoint is free to load); otherwise the sampler proposes a new trial.
+    private RunningTrial NextTrial(ref int started)
+    {
+        if (_scheduler is not null && _paused.Count > 0
+            && _scheduler.SuggestStart(_history) is StartSuggestion.Resume resume && _paused.Remove(resume.TrialNumber, out var run))
+        {
+            run.Epoch = (int)Math.Min(resume.FromStep, run.Values.Length - 1);
+            run.Trial = run.Trial with
+            {
+                State = TrialState.Running,
+                SystemAttributes = new Dictionary<string, object?>(run.Trial.SystemAttributes) { [SystemAttributeKeys.ResumeStep] = (long)run.Epoch },
+                Version = ++_version,
+            };
+            _history.Upsert(run.Trial);
+            return run;
+        }
+        return StartTrial(started++);
     }
 
     private void Finish(RunningTrial run, TrialState state, double? value)
@@ -176,6 +218,7 @@ public sealed class LearningCurveSimulator
             State = state,
             Value = value,
             Metrics = value is { } v ? new Dictionary<string, double> { [_benchmark.Metric] = v } : run.Trial.Metrics,
+            // A Pruned trial keeps its last value, as a real stopped trial does.
             Intermediate = new CurvePrefix(run.Values, run.Epoch),
             Finished = _clock.GetUtcNow(),
             SystemAttributes = state == TrialState.Failed
@@ -198,6 +241,8 @@ public sealed class LearningCurveSimulator
         var relative = relativeSpace.Count == 0 ? null : _sampler.SampleRelative(context, relativeSpace);
         var parameters = new Dictionary<string, object?>(_space.Length, StringComparer.Ordinal);
         var distributions = new Dictionary<string, Distribution>(_space.Length, StringComparer.Ordinal);
+        // One snapshot for the independent draws: it shows the parameters drawn so far (the dictionaries fill as we go).
+        SamplingContext? independent = null;
         foreach (var (name, distribution) in _space)
         {
             object? value;
@@ -205,8 +250,8 @@ public sealed class LearningCurveSimulator
                 value = ParamValues.Normalize(r);
             else
             {
-                var partial = trial with { Params = parameters, Distributions = distributions };
-                value = ParamValues.Normalize(_sampler.SampleIndependent(new SamplingContext(_history, partial, random), name, distribution));
+                independent ??= new SamplingContext(_history, trial with { Params = parameters, Distributions = distributions }, random);
+                value = ParamValues.Normalize(_sampler.SampleIndependent(independent, name, distribution));
                 if (!distribution.Contains(value))
                     throw new InvalidOperationException($"sampler '{_sampler.Name}' proposed {ParamValues.Format(value)} for '{name}', outside {distribution.Describe()}");
             }

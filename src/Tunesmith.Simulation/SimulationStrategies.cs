@@ -1,6 +1,10 @@
 using Tunesmith.Samplers;
 using Tunesmith.Samplers.Bohb;
 using Tunesmith.Schedulers;
+using Tunesmith.Schedulers.Asha;
+using Tunesmith.Schedulers.Hyperband;
+using Tunesmith.Schedulers.MedianStopping;
+using Tunesmith.Schedulers.Pbt;
 using Tunesmith.Simulation.Benchmarks;
 using Tunesmith.Spaces;
 
@@ -42,9 +46,21 @@ public static class SimulationStrategies
         return SamplerRegistry.Create(name, new SamplerRequest(new Dictionary<string, object?>(), seed, space));
     }
 
-    private static Func<ILearningCurveBenchmark, int, IScheduler?> SchedulerFactory(string name) => name switch
+    /// <summary>
+    /// The scheduler called <paramref name="name"/> for one seed, fitted to the benchmark: ASHA and Hyperband with rungs at
+    /// epochs 1, 3, 9, … below the benchmark's last epoch (η = 3, stop-based); median stopping with its defaults (5 trials
+    /// before it stops any); PBT with a population of 8 and a perturbation every 4 epochs; bohb is Hyperband's brackets.
+    /// </summary>
+    public static IScheduler? CreateScheduler(string name, ILearningCurveBenchmark benchmark, int seed) => name switch
     {
-        "none" => (_, _) => null,
-        _ => throw new ArgumentException($"--scheduler: '{name}' is not available in this build yet"),
+        "none" => null,
+        "median" => new MedianStoppingScheduler(new MedianStoppingOptions()),
+        "asha" => new AshaScheduler(new AshaOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
+        "hyperband" or "bohb" => new HyperbandScheduler(new HyperbandOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
+        "pbt" => new PbtScheduler(new PbtOptions { Resource = "epoch", PopulationSize = 8, PerturbationInterval = 4, Seed = seed }),
+        _ => throw new ArgumentException($"--scheduler: unknown scheduler '{name}' (known: {string.Join(", ", SchedulerNames)})"),
     };
+
+    private static Func<ILearningCurveBenchmark, int, IScheduler?> SchedulerFactory(string name) =>
+        (benchmark, seed) => CreateScheduler(name, benchmark, seed);
 }

@@ -27,6 +27,7 @@ public sealed class LearningCurveSimulatorTests
     /// <summary>Stops every trial after its first epoch.</summary>
     private sealed class StopAtFirstEpoch : IScheduler
     {
+        public string Name => "stop-at-first-epoch";
         public List<(int Trial, long Step, double Value, int HistoryCount)> Calls { get; } = [];
         public SchedulerDecision Decide(StudyHistory history, FrozenTrial trial, long step, double value)
         {

@@ -27,7 +27,8 @@ public sealed class BohbSampler : ISampler
     private readonly TpeSampler[] _levelModels;
     private readonly List<long> _seenVersion = [];
     private readonly List<int> _ingestedLevels = []; // per trial number: how many levels (from the bottom) are ingested
-    private int _settledBelow;
+    private int _scanned;
+    private readonly List<int> _unsettled = [];
     private int _dimensions;
 
     /// <summary>Creates a BOHB sampler.</summary>
@@ -104,48 +105,64 @@ public sealed class BohbSampler : ISampler
         return null;
     }
 
-    // Adds each trial's values at the levels it has newly reached to those levels' histories. Finished trials below the
-    // first unsettled one are never looked at again; the others are skipped while their version is unchanged.
+    // Adds each trial's values at the levels it has newly reached to those levels' histories. Only trials not seen before
+    // and trials that were unfinished when last seen are read (a finished trial's reports no longer change).
     private void Update(StudyHistory history)
     {
         var trials = history.Trials;
-        for (var i = _settledBelow; i < trials.Count; i++)
+        var dense = trials.Count == 0 || trials[^1].Number == trials.Count - 1;
+        if (!dense)
+        {
+            // A hole (a trial another process created, not read yet): read everything again; levels already ingested stay.
+            _scanned = 0;
+            _unsettled.Clear();
+        }
+        var kept = 0;
+        for (var i = 0; i < _unsettled.Count; i++)
+        {
+            var t = trials[_unsettled[i]];
+            See(history, t);
+            if (!t.State.IsFinished()) _unsettled[kept++] = t.Number;
+        }
+        _unsettled.RemoveRange(kept, _unsettled.Count - kept);
+        for (var i = _scanned; i < trials.Count; i++)
         {
             var t = trials[i];
-            var n = t.Number;
-            while (_seenVersion.Count <= n) { _seenVersion.Add(long.MinValue); _ingestedLevels.Add(0); }
-            if (_seenVersion[n] == t.Version && t.Version != 0) { Settle(i, t); continue; }
-            _seenVersion[n] = t.Version;
-            if (t.State == TrialState.Failed || t.Intermediate.Count == 0) { Settle(i, t); continue; }
-            if (_dimensions == 0) _dimensions = t.Distributions.Count;
-            var lastStep = t.LastIntermediate!.Value.Step;
-            while (_ingestedLevels[n] < _levels.Length && _levels[_ingestedLevels[n]] <= lastStep)
-            {
-                var level = _ingestedLevels[n];
-                if (ValueAt(t, _levels[level]) is { } value && double.IsFinite(value))
-                {
-                    var projected = _levelHistories[level];
-                    var number = projected.Trials.Count;
-                    projected.Upsert(new FrozenTrial
-                    {
-                        Id = number,
-                        Number = number,
-                        State = TrialState.Complete,
-                        Value = history.Direction == Direction.Minimize ? value : -value,
-                        Params = t.Params,
-                        Distributions = t.Distributions,
-                        Version = number + 1,
-                    });
-                }
-                _ingestedLevels[n] = level + 1;
-            }
-            Settle(i, t);
+            See(history, t);
+            if (!t.State.IsFinished() && dense) _unsettled.Add(t.Number);
         }
+        _scanned = dense ? trials.Count : 0;
     }
 
-    private void Settle(int index, FrozenTrial trial)
+    private void See(StudyHistory history, FrozenTrial t)
     {
-        if (index == _settledBelow && trial.State.IsFinished()) _settledBelow++;
+        var n = t.Number;
+        while (_seenVersion.Count <= n) { _seenVersion.Add(long.MinValue); _ingestedLevels.Add(0); }
+        if (_seenVersion[n] == t.Version && t.Version != 0) return;
+        _seenVersion[n] = t.Version;
+        if (t.State == TrialState.Failed || t.Intermediate.Count == 0) return;
+        if (_dimensions == 0) _dimensions = t.Distributions.Count;
+        var lastStep = t.LastIntermediate!.Value.Step;
+        while (_ingestedLevels[n] < _levels.Length && _levels[_ingestedLevels[n]] <= lastStep)
+        {
+            var level = _ingestedLevels[n];
+            if (ValueAt(t, _levels[level]) is { } value && double.IsFinite(value))
+            {
+                var projected = _levelHistories[level];
+                var number = projected.Trials.Count;
+                projected.Upsert(new FrozenTrial
+                {
+                    Id = number,
+                    Number = number,
+                    State = TrialState.Complete,
+                    Value = history.Direction == Direction.Minimize ? value : -value,
+                    Params = t.Params,
+                    Distributions = t.Distributions,
+                    Version = number + 1,
+                });
+            }
+            _ingestedLevels[n] = level + 1;
+        }
     }
 
     private static double? ValueAt(FrozenTrial trial, long step)

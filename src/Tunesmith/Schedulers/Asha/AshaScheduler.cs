@@ -11,6 +11,7 @@ namespace Tunesmith.Schedulers.Asha;
 public sealed class AshaScheduler : IScheduler
 {
     private readonly RungLadder _ladder;
+    private readonly RungIndex _index;
 
     /// <summary>Creates the scheduler; throws naming the option when <paramref name="options"/> are invalid.</summary>
     public AshaScheduler(AshaOptions? options = null) : this(options ?? new AshaOptions(), "asha") { }
@@ -27,6 +28,7 @@ public sealed class AshaScheduler : IScheduler
         Name = name;
         _ladder = new RungLadder(options.MinResource, options.MaxResource, options.ReductionFactor,
             options.GracePeriod ?? options.MinResource, options.Brackets, options.Seed);
+        _index = new RungIndex(_ladder);
     }
 
     /// <summary>The options.</summary>
@@ -51,14 +53,12 @@ public sealed class AshaScheduler : IScheduler
         foreach (var s in trial.Intermediate.Keys) if (s < step && (previous is null || s > previous)) previous = s;
         if (_ladder.RungReached(bracket, previous, step) is not { } milestone) return SchedulerDecision.Continue;
 
-        var records = _ladder.Records(history, bracket, milestone, except: trial.Number);
-        var better = 0;
-        foreach (var r in records) if (history.Direction.IsBetter(r.Value, value)) better++;
-        var quota = _ladder.Quota(records.Count + 1);
+        // The rung's records other than this trial's, from an incremental index of the history (equal to a pass over
+        // RungLadder.Records, which a simulator asking a million times cannot afford).
+        var (count, better, promoted) = _index.Query(history, bracket, milestone, except: trial.Number, value);
+        var quota = _ladder.Quota(count + 1);
         if (Options.Mode == AshaMode.Stop)
             return better < Math.Max(1, quota) ? SchedulerDecision.Continue : SchedulerDecision.Stop;
-        var promoted = 0;
-        foreach (var r in records) if (r.Promoted) promoted++;
         return better < quota && promoted < quota ? SchedulerDecision.Continue : SchedulerDecision.Pause;
     }
 
