@@ -1,0 +1,117 @@
+using FsCheck.Xunit;
+using Tunesmith.Schedulers;
+using Tunesmith.Schedulers.Pbt;
+using Tunesmith.Spaces;
+using Tunesmith.Trials;
+using Xunit;
+
+namespace Tunesmith.Tests.Schedulers;
+
+/// <summary>
+/// PBT on random populations that report, checkpoint and exploit in random interleavings, carried out by the rules the
+/// command backend follows (a checkpoint is recorded with the params the trial runs with; an exploit copies the source's
+/// checkpoint, takes the decision's params and clears the trial's own checkpoint record): whatever the order, a trial
+/// continues with weights written by its source trial, of the step the decision names, and with exactly the params those
+/// weights were trained with, perturbed.
+/// </summary>
+public sealed class PbtPropertyTests
+{
+    private sealed record Checkpoint(int Writer, long Step, double TrainedWithQ);
+
+    private sealed class Member(int number, double q)
+    {
+        public int Number { get; } = number;
+        public double Q { get; set; } = q;
+        public long Step { get; set; }
+        public Dictionary<long, double> Curve { get; } = [];
+        public Checkpoint? Stored { get; set; }        // what its directory holds
+        public long? CheckpointStep { get; set; }      // the system attribute the scheduler reads
+        public long? ResumeStep { get; set; }
+    }
+
+    private static readonly FloatDistribution QRange = new(1e-3, 1e6, Log: true);
+
+    [Property(MaxTest = 150)]
+    public void A_continued_trials_params_and_checkpoint_always_come_from_the_same_source_trial(int seed) => Simulate(seed);
+
+    [Fact]
+    public void The_simulated_populations_do_exploit()
+    {
+        // Guard against a vacuous property: the random populations exploit often.
+        Assert.True(Enumerable.Range(0, 40).Sum(Simulate) > 40);
+    }
+
+    /// <summary>One random run; asserts the invariant at every exploit and returns how many there were.</summary>
+    private static int Simulate(int seed)
+    {
+        var random = new Random(seed);
+        var pbt = new PbtScheduler(new PbtOptions
+        {
+            PopulationSize = random.Next(2, 7), PerturbationInterval = random.Next(1, 4), QuantileFraction = 0.5,
+            ResampleProbability = 0, PerturbationFactors = [2.0], Seed = seed,
+        });
+        var members = Enumerable.Range(0, random.Next(2, 7)).Select(n => new Member(n, Math.Round(0.01 + random.NextDouble(), 4))).ToList();
+        var direction = random.Next(2) == 0 ? Direction.Minimize : Direction.Maximize;
+        var exploits = 0;
+        for (var e = 0; e < 120; e++)
+        {
+            var m = members[random.Next(members.Count)];
+            m.Step++;
+            m.Curve[m.Step] = Math.Round(random.NextDouble() * m.Q, 6);
+            if (random.NextDouble() < 0.4)
+            {
+                m.Stored = new Checkpoint(m.Number, m.Step, m.Q); // checkpointed before the report, with its current params
+                m.CheckpointStep = m.Step;
+            }
+            var history = StudyHistory.Of("pbt", direction, members.Select(Frozen));
+            if (pbt.Decide(history, Frozen(m), m.Step, m.Curve[m.Step]) is not SchedulerDecision.ExploitDecision exploit) continue;
+
+            exploits++;
+            var source = members[exploit.FromTrialNumber];
+            var copied = source.Stored;
+            Assert.NotNull(copied); // never a source without a checkpoint
+            Assert.Equal(source.Number, copied!.Writer);          // the weights were written by the source itself...
+            Assert.Equal(exploit.FromStep, copied.Step);          // ...at the step the decision names...
+            var newQ = (double)exploit.NewParams["q"]!;
+            Assert.Equal(Math.Min(copied.TrainedWithQ * 2, QRange.High), newQ, 9); // ...with the params the trial continues with (× 2)
+            m.Stored = copied;
+            m.Q = newQ;
+            m.CheckpointStep = null;
+            m.ResumeStep = exploit.FromStep;
+            m.Step = exploit.FromStep;
+        }
+        return exploits;
+    }
+
+    private static FrozenTrial Frozen(Member m)
+    {
+        var system = new Dictionary<string, object?>();
+        if (m.CheckpointStep is { } c) system[SystemAttributeKeys.CheckpointStep] = c;
+        if (m.ResumeStep is { } r) system[SystemAttributeKeys.ResumeStep] = r;
+        return new FrozenTrial
+        {
+            Id = m.Number + 1, Number = m.Number, State = TrialState.Running,
+            Params = new Dictionary<string, object?> { ["q"] = m.Q },
+            Distributions = new Dictionary<string, Distribution> { ["q"] = QRange },
+            Intermediate = m.Curve.Where(kv => kv.Key <= m.Step).ToDictionary(),
+            SystemAttributes = system,
+        };
+    }
+
+    [Fact]
+    public void The_property_exercises_exploits()
+    {
+        // Guard against a vacuous property: over the seeds FsCheck draws from, exploits do happen.
+        var pbt = new PbtScheduler(new PbtOptions { PopulationSize = 4, PerturbationInterval = 1, QuantileFraction = 0.5, ResampleProbability = 0, PerturbationFactors = [2.0] });
+        var a = SchedulerTestHistory.Trial(0, TrialState.Running, new Dictionary<long, double> { [1] = 0.9 },
+            new Dictionary<string, object?> { [SystemAttributeKeys.CheckpointStep] = 1L },
+            new Dictionary<string, object?> { ["q"] = 0.5 }, new Dictionary<string, Distribution> { ["q"] = QRange });
+        var b = SchedulerTestHistory.Trial(1, TrialState.Running, new Dictionary<long, double> { [1] = 0.1 },
+            parameters: new Dictionary<string, object?> { ["q"] = 0.1 }, distributions: new Dictionary<string, Distribution> { ["q"] = QRange });
+        var decision = pbt.Decide(StudyHistory.Of("pbt", Direction.Maximize, [a, b]), b, 1, 0.1);
+        Assert.Equal(new SchedulerDecision.ExploitDecision(0, 1, new Dictionary<string, object?> { ["q"] = 1.0 }), decision);
+        // Without a checkpoint on the better trial there is nothing to copy.
+        var bare = a with { SystemAttributes = new Dictionary<string, object?>() };
+        Assert.Equal(SchedulerDecision.Continue, pbt.Decide(StudyHistory.Of("pbt", Direction.Maximize, [bare, b]), b, 1, 0.1));
+    }
+}
