@@ -4,7 +4,7 @@ using Tunesmith.Samplers;
 using Tunesmith.Spaces;
 using Xunit;
 
-namespace Tunesmith.Tests.Samplers;
+namespace Tunesmith.Testing;
 
 /// <summary>
 /// The behaviour every sampler must have, run through <see cref="Study"/> on <c>memory:</c> storage. A sampler's test
@@ -274,10 +274,4 @@ public abstract class SamplerConformanceTests
         Assert.All(study.Trials, t => Assert.Equal(TrialState.Complete, t.State));
         Assert.Equal(10, study.Trials.Count);
     }
-}
-
-/// <summary>The random sampler passes the conformance suite.</summary>
-public sealed class RandomSamplerConformanceTests : SamplerConformanceTests
-{
-    protected override ISampler CreateSampler(int? seed) => new RandomSampler(seed);
 }

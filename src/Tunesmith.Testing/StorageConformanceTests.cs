@@ -5,7 +5,7 @@ using Tunesmith.Spaces;
 using Tunesmith.Storage;
 using Xunit;
 
-namespace Tunesmith.Tests.Storage;
+namespace Tunesmith.Testing;
 
 /// <summary>A clock that moves only when told, for heartbeat and timestamp tests.</summary>
 public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
@@ -751,10 +751,4 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         await using var again = await Study.CreateOrLoadAsync("optimize", new StudyOptions { StorageInstance = s });
         Assert.Equal(40, (await again.GetTrialsAsync()).Count);
     }
-}
-
-/// <summary>The conformance suite on the in-memory storage.</summary>
-public sealed class InMemoryStorageConformanceTests : StorageConformanceTests
-{
-    protected override IStudyStorage CreateStorage(TimeProvider time) => new InMemoryStudyStorage(time);
 }
