@@ -61,9 +61,32 @@ public enum TrialWriteOutcome
 }
 
 /// <summary>
-/// Where studies and trials live. Every implementation passes the storage conformance suite. All methods are safe to
-/// call concurrently, from several threads and (for SQLite and PostgreSQL) from several processes.
+/// Where studies and trials live. Every implementation passes the storage conformance suite
+/// (<c>Tunesmith.Testing.StorageConformanceTests</c>). All methods are safe to call concurrently, from several threads
+/// and (for SQLite and PostgreSQL) from several processes and machines.
 /// </summary>
+/// <remarks>
+/// <para><b>Consistency model.</b></para>
+/// <list type="bullet">
+/// <item><b>Who owns a Running trial.</b> The worker whose <see cref="StartTrialAsync"/> (or <see cref="ResumeTrialAsync"/>)
+/// returned it, and no one else: a claim is atomic (a Waiting or Paused trial is handed to exactly one worker; numbers
+/// are dense and never reused), and <see cref="UpdateTrialAsync"/> from another worker is refused
+/// (<see cref="TrialWriteOutcome.NotOwner"/>), as is any write after the trial's final state
+/// (<see cref="TrialWriteOutcome.AlreadyFinished"/>) — refusals are outcomes, and nothing of a refused write is applied.
+/// Ownership ends when the owner writes a final state (or a pause), or when <see cref="FailStaleTrialsAsync"/> fails the
+/// trial because its last heartbeat (an update counts as one) is older than the caller's cut-off; the owner learns it
+/// from its next refused write.</item>
+/// <item><b>Read-your-writes.</b> Once a write's task has completed, every later read through any instance on the same
+/// store — this process's or another's — sees it: writes are durable and visible when they return (one transaction
+/// each; <see cref="TrialUpdate"/> applies all its parts or none).</item>
+/// <item><b>Ordering of the incremental read.</b> <see cref="GetTrialsSinceAsync"/> returns the study's trials that
+/// changed after the cursor, ordered by number, each as it is at the time of the read (so a trial changed twice since
+/// the cursor comes once, in its latest state), with a cursor that never goes back. A poller that passes each returned
+/// cursor to its next read misses no change, however writers interleave; a read may also return a trial it already
+/// returned unchanged (PostgreSQL, while a transaction older than the last read is still open) — such a repeat carries
+/// the same <see cref="FrozenTrial.Version"/> and can be skipped. A trial's version grows with every applied write.</item>
+/// </list>
+/// </remarks>
 public interface IStudyStorage : IAsyncDisposable
 {
     /// <summary>Creates a study; throws <see cref="StudyExistsException"/> when the name is taken.</summary>
