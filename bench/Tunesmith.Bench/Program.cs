@@ -34,6 +34,14 @@ return args.FirstOrDefault() switch
     "check-functions" => await FunctionCheck.RunAsync(Opt("--reference", "../shared/reference")),
     "simulator-speed" => SimulatorSpeedBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--scheduler", "asha"), Opt("--sampler", "random"),
         Int("--workers", 8), TimeSpan.FromHours(double.Parse(Opt("--hours", "24"), CultureInfo.InvariantCulture)), Int("--repeats", 5), Opt("--data", "") is { Length: > 0 } d ? d : null),
+    "pg-workers" => await PostgresWorkersBenchmark.RunAsync(Opt("--url", Environment.GetEnvironmentVariable("TUNESMITH_TEST_POSTGRES") ?? ""), Int("--workers", 500),
+        Int("--processes", 5), double.Parse(Opt("--trial-seconds", "30"), CultureInfo.InvariantCulture), double.Parse(Opt("--heartbeat", "2"), CultureInfo.InvariantCulture),
+        Opt("--pool", "pool_idle_lifetime=0&pool_max_size=2")),
+    "slurm-overhead" => await SlurmOverheadBenchmark.RunAsync(Opt("--worker-command", "tunesmith"), Opt("--storage", Environment.GetEnvironmentVariable("TUNESMITH_TEST_POSTGRES") ?? ""),
+        Int("--tasks", 100), Int("--concurrency", 8), double.Parse(Opt("--trial-seconds", "5"), CultureInfo.InvariantCulture), Opt("--label", "slurm")),
+    "compute-classes" => ComputeClassSimulation.Run(Int("--seeds", 20), double.Parse(Opt("--hours", "8"), CultureInfo.InvariantCulture), Opt("--speedup", "linear")),
+    "pg-workers-child" => await PostgresWorkersBenchmark.ChildAsync(args[1], long.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture),
+        double.Parse(args[4], CultureInfo.InvariantCulture), double.Parse(args[5], CultureInfo.InvariantCulture), int.Parse(args[6], CultureInfo.InvariantCulture)),
     _ => Usage(),
 };
 

@@ -69,7 +69,14 @@ internal sealed class SlurmSubmitCommand : Command
         var commands = new SlurmCommands();
 
         await using var storage = StorageScope.Open(url);
-        var record = await storage.GetStudyAsync(file.Name, ct);
+        StudyRecord? record;
+        try { record = await storage.GetStudyAsync(file.Name, ct); }
+        catch (StudyStorageException e) when (dryRun)
+        {
+            // A dry run shows the scripts even where the database is out of reach (a laptop): as for a new study.
+            _console.Error.WriteLine($"tunesmith: {ErrorLine.OneLine(e.Message)}; showing the scripts for a new study");
+            record = null;
+        }
         var tasks = trials ?? await RemainingAsync(file, storage, record, commands, ct);
         if (tasks == 0)
         {
@@ -208,9 +215,13 @@ internal sealed class SlurmStatusCommand : Command
         foreach (var t in trials.Where(t => t.SystemAttributes.ContainsKey(SlurmAttributeKeys.JobId)).OrderBy(t => t.Number))
         {
             var jobId = (string)t.SystemAttributes[SlurmAttributeKeys.JobId]!;
-            var jobState = byDisplay.TryGetValue(jobId, out var info) ? info.State.ToLowerInvariant() : "?";
+            // "40_2#1" is job 40_2 after its first requeue: Slurm shows it as 40_2.
+            var jobState = byDisplay.TryGetValue(jobId.Split('#')[0], out var info) ? info.State.ToLowerInvariant() : "?";
+            // An attempt Slurm stopped whose trial went back to the queue reads "requeued", not "failed".
+            var state = t.State == TrialState.Failed && t.SystemAttributes.ContainsKey(SlurmAttributeKeys.Stop) && t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy)
+                ? "requeued" : t.State.ToString().ToLowerInvariant();
             var value = t.Value is { } v ? Formats.Value(v) : t.Intermediate.Count > 0 ? Formats.Value(t.Intermediate.MaxBy(kv => kv.Key).Value) + " (last report)" : "";
-            rows.Add([t.Number.ToString(CultureInfo.InvariantCulture), t.State.ToString().ToLowerInvariant(), jobId, jobState,
+            rows.Add([t.Number.ToString(CultureInfo.InvariantCulture), state, jobId, jobState,
                 t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Node) as string ?? "",
                 t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.ComputeClass) as string ?? "",
                 Convert.ToString(t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Resumptions), CultureInfo.InvariantCulture) ?? "0",

@@ -60,6 +60,12 @@ internal sealed class WorkerCommand : Command
         ClusterGuards.RefuseLoginNode(parse.GetValue(_allowLoginNode), _console, "tunesmith worker");
         ClusterGuards.RefuseSqliteOnNetworkFs(url, parse.GetValue(_allowSqliteOnNetworkFs));
 
+        // A one-trial job's worker holds no PostgreSQL connection while idle (see docs/SLURM.md): hundreds of array tasks
+        // then fit a server's connection limit. The URL's own pool_idle_lifetime / pool_max_size win.
+        if (SlurmJobEnvironment.Read(_console.GetEnvironment) is not null && Tunesmith.Storage.Sql.PostgresUrl.IsPostgres(url)
+            && !url.Contains("pool_idle_lifetime=", StringComparison.OrdinalIgnoreCase))
+            url += (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "pool_idle_lifetime=0";
+
         await using var storage = StorageScope.Open(url);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
         var file = StudyFileRun.ReadStoredToRun(record)

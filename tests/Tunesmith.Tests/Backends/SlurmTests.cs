@@ -325,3 +325,61 @@ public sealed class SlurmStopCauseTests
         Assert.Equal(SlurmStopCause.None, SlurmStopCauses.FromJob(null));
     }
 }
+
+public sealed class PostgresPoolParameterTests
+{
+    [Fact]
+    public void Pool_parameters_bound_a_process_and_zero_idle_lifetime_holds_no_connection()
+    {
+        var b = Tunesmith.Storage.Sql.PostgresUrl.Parse("postgresql://u@h/d?pool_max_size=2&pool_idle_lifetime=0");
+        Assert.Equal((2, false), (b.MaxPoolSize, b.Pooling));
+        Assert.True(Tunesmith.Storage.Sql.PostgresStudyStorage.ExplicitlySet(b, "Maximum Pool Size"));
+        var c = Tunesmith.Storage.Sql.PostgresUrl.Parse("postgresql://u@h/d?pool_idle_lifetime=6");
+        Assert.Equal((true, 6, 3), (c.Pooling, c.ConnectionIdleLifetime, c.ConnectionPruningInterval));
+        Assert.False(Tunesmith.Storage.Sql.PostgresStudyStorage.ExplicitlySet(Tunesmith.Storage.Sql.PostgresUrl.Parse("postgresql://u@h/d"), "Maximum Pool Size"));
+        Assert.Throws<ArgumentException>(() => Tunesmith.Storage.Sql.PostgresUrl.Parse("postgresql://u@h/d?pool_max_size=0"));
+        var bouncer = Tunesmith.Storage.Sql.PostgresUrl.Parse("postgresql://u@h/d?max_auto_prepare=0");
+        Assert.True(Tunesmith.Storage.Sql.PostgresStudyStorage.ExplicitlySet(bouncer, "Max Auto Prepare"));
+        Assert.Equal(0, bouncer.MaxAutoPrepare);
+    }
+}
+
+public sealed class HardwareAwareAssignmentTests
+{
+    private static BranchProfile B(string v, double complexity, params double[] results) => new(v, complexity, results);
+
+    [Fact]
+    public void The_costliest_most_uncertain_branches_go_to_the_fastest_class()
+    {
+        var branches = new[] { B("linear", 2, 0.30, 0.31, 0.29), B("poly", 5, 0.1, 0.6, 0.4), B("rbf", 4, 0.2, 0.5), B("sigmoid", 4, 0.35, 0.36) };
+        var classes = new[] { new ClassProfile("cpu", 1, 8), new ClassProfile("a100", 4, 2) };
+        var a = HardwareAwareAssignment.Assign(branches, classes);
+        // Priorities: poly 5 × 0.25, rbf 4 × 0.21, sigmoid and linear near 0; the a100s (2 × speed 4) take half the mass.
+        Assert.Equal(["poly"], a["a100"]);
+        Assert.Equal(["rbf", "sigmoid", "linear"], a["cpu"]);
+        Assert.Equal(4, a.Values.Sum(v => v.Count));
+    }
+
+    [Property(MaxTest = 200)]
+    public bool Every_branch_goes_to_exactly_one_class_and_every_class_gets_work(PositiveInt branchCount, PositiveInt classCount, int seed)
+    {
+        var rng = new Random(seed);
+        var branches = Enumerable.Range(0, branchCount.Get % 8 + 1)
+            .Select(i => new BranchProfile($"b{i}", 1 + rng.Next(6), Enumerable.Range(0, rng.Next(4)).Select(_ => rng.NextDouble()).ToArray())).ToList();
+        var classes = Enumerable.Range(0, classCount.Get % 4 + 1).Select(i => new ClassProfile($"c{i}", 0.5 + rng.NextDouble() * 4, 1 + rng.Next(8))).ToList();
+        var a = HardwareAwareAssignment.Assign(branches, classes);
+        var assigned = a.Values.SelectMany(v => v).ToList();
+        return a.Count == classes.Count && a.Values.All(v => v.Count > 0)
+            && (branches.Count < classes.Count
+                ? branches.All(b => assigned.Contains(b.Value))
+                : assigned.Count == branches.Count && assigned.Distinct().Count() == branches.Count);
+    }
+
+    [Fact]
+    public void Complexity_counts_numeric_parameters_and_the_log_of_choices()
+    {
+        Assert.Equal(1, HardwareAwareAssignment.Complexity(0, []));
+        Assert.Equal(4, HardwareAwareAssignment.Complexity(2, [2]));
+        Assert.Equal(5, HardwareAwareAssignment.Complexity(2, [4]));
+    }
+}

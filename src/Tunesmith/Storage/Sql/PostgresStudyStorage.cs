@@ -15,7 +15,7 @@ public sealed record PostgresStorageOptions
     /// </summary>
     public TimeSpan RetryWindow { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Most connections this process keeps open to the server (Npgsql's pool). Default 20.</summary>
+    /// <summary>Most connections this process keeps open to the server (Npgsql's pool). Default 20; the URL's <c>pool_max_size</c> wins.</summary>
     public int MaxPoolSize { get; init; } = 20;
 
     /// <summary>
@@ -66,9 +66,10 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
         Options = options;
         _server = $"{builder.Host ?? "localhost"}:{builder.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
         _connectTimeout = builder.Timeout;
-        builder.MaxPoolSize = options.MaxPoolSize;
+        // The URL's pool_max_size, when given, wins over the options' default.
+        if (!ExplicitlySet(builder, "Maximum Pool Size")) builder.MaxPoolSize = options.MaxPoolSize;
         // Npgsql prepares a statement on a pooled connection after its second use: the shared queries are few and hot.
-        builder.MaxAutoPrepare = 64;
+        if (!ExplicitlySet(builder, "Max Auto Prepare")) builder.MaxAutoPrepare = 64;
         builder.AutoPrepareMinUsages = 2;
         // Tunesmith changes no session state (no SET, no temporary tables, no LISTEN), so a pooled connection needs no
         // DISCARD/RESET on return: that reset was a parsed statement on the server for every operation.
@@ -82,6 +83,10 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
             : builder.Options + " -c default_transaction_read_only=on";
         _dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
     }
+
+    // ContainsKey answers for every known keyword; the connection string holds only the ones given.
+    internal static bool ExplicitlySet(NpgsqlConnectionStringBuilder builder, string keyword) =>
+        builder.ConnectionString.Contains(keyword + "=", StringComparison.OrdinalIgnoreCase);
 
     private static PostgresStorageOptions Validated(PostgresStorageOptions o) { o.Validate(); return o; }
 

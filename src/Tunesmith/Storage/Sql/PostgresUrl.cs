@@ -168,6 +168,18 @@ public static class PostgresUrl
                 case "channel_binding": b.ChannelBinding = Enum.Parse<ChannelBinding>(value, ignoreCase: true); break;
                 // Not libpq's, but what a shared study server needs: which schema holds Tunesmith's tables.
                 case "search_path": b.SearchPath = value; break;
+                // Tunesmith's own, for many workers on one server: the most connections one process opens, and how long an
+                // idle one stays open (0: none stays open; each operation connects and disconnects, see docs/SLURM.md).
+                case "pool_max_size":
+                    b.MaxPoolSize = int.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture) is var max and >= 1 ? max : throw new FormatException("pool_max_size must be ≥ 1");
+                    break;
+                // 0 turns off Npgsql's automatic server-side prepared statements (for PgBouncer before 1.21 in transaction mode).
+                case "max_auto_prepare": b.MaxAutoPrepare = int.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture); break;
+                case "pool_idle_lifetime":
+                    var idle = int.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture);
+                    if (idle == 0) b.Pooling = false;
+                    else { b.ConnectionIdleLifetime = idle; b.ConnectionPruningInterval = Math.Clamp(idle / 2, 1, 10); }
+                    break;
                 default:
                     throw new ArgumentException($"storage URL '{shown}': unknown parameter '{key}'", "url");
             }
