@@ -38,7 +38,7 @@ internal static class SlurmOverheadBenchmark
         var commands = new SlurmCommands();
         await using var store = StudyStorage.Open(storage);
         var record = (await store.GetStudyAsync(study))!;
-        var jobIds = SlurmSubmitter.Jobs(record).Select(j => j.JobId).ToList();
+        var jobIds = SlurmSubmitter.Jobs(record.SystemAttributes).Select(j => j.JobId).ToList();
         while ((await commands.ShowJobsAsync(jobIds)).Any(j => j.IsActive)) await Task.Delay(500);
         var trials = (await store.GetTrialsSinceAsync(record.Id, 0)).Trials;
 
