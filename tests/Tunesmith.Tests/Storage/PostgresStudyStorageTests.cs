@@ -56,6 +56,14 @@ public sealed class PostgresUrlTests
     }
 
     [Fact]
+    public void A_url_without_connect_timeout_gives_up_connecting_after_ten_seconds()
+    {
+        Assert.Equal(PostgresUrl.DefaultConnectTimeoutSeconds, PostgresUrl.Parse("postgresql://ann@h:1/d").Timeout);
+        Assert.True(PostgresUrl.DefaultConnectTimeoutSeconds <= 10);
+        Assert.Equal(2, PostgresUrl.Parse("postgresql://ann@h:1/d?connect_timeout=2").Timeout);
+    }
+
+    [Fact]
     public void Redaction_hides_the_password_in_the_authority_and_in_the_query()
     {
         Assert.Equal("postgresql://ann:***@h:1/d", PostgresUrl.Redact("postgresql://ann:topsecret@h:1/d"));
