@@ -22,3 +22,143 @@ public sealed class ReliabilityEndToEndTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"took {clock.Elapsed}");
     }
 }
+
+/// <summary>The smaller holes: values that are not numbers, a program that does not exist, flags and files.</summary>
+public sealed class SmallerHolesEndToEndTests
+{
+    private const string Study = """
+        command: python3 -c "import sys; print(float(sys.argv[1]))" {x}
+        space:
+          x: { float: [0, 1] }
+        trials: 2
+        """;
+
+    [Theory]
+    [InlineData("nan")]
+    [InlineData("NaN")]
+    [InlineData("inf")]
+    [InlineData("-Infinity")]
+    public async Task A_value_that_is_not_a_finite_number_is_refused_by_enqueue_and_by_run_set(string value)
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile(Study);
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        var enqueue = await kit.CliS("enqueue", "--study", "s", "--set", $"x={value}");
+        Assert.True(enqueue.ExitCode == 2, enqueue.ToString());
+        Assert.Contains("x", Assert.Single(enqueue.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        var run = await kit.CliS("run", "study.yaml", "--set", $"x={value}");
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Empty(await kit.TrialsAsync());
+    }
+
+    [Fact]
+    public async Task A_command_that_cannot_start_stops_the_run_before_the_first_trial_in_one_line()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("""
+            command: no-such-program-tunesmith {x}
+            space:
+              x: { float: [0, 1] }
+            trials: 50
+            """);
+        var r = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("cannot start 'no-such-program-tunesmith'", line);
+        Assert.Empty(await kit.TrialsAsync());
+    }
+
+    [Fact]
+    public async Task A_run_in_which_every_trial_failed_exits_non_zero_and_says_so()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("""
+            command: python3 -c "import sys; sys.exit(3)" {x}
+            space:
+              x: { float: [0, 1] }
+            trials: 3
+            """);
+        var r = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("every trial of this run failed (3)", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Low_equal_to_high_is_a_constant_as_the_docs_say()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("""
+            command: python3 -c "import sys; print(float(sys.argv[1]) + float(sys.argv[2]))" {n} {x}
+            space:
+              n: { int: [10, 10] }
+              x: { float: [1, 1] }
+            trials: 3
+            """);
+        var r = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var trials = await kit.TrialsAsync();
+        Assert.Equal(3, trials.Count);
+        Assert.All(trials, t => Assert.Equal(11.0, t.GetProperty("value").GetDouble()));
+        Assert.Contains("low = high", File.ReadAllText(Path.Combine(StudyKit.RepoRoot(), "docs", "STUDY_FILE.md")));
+    }
+
+    [Theory]
+    [InlineData("run", "study.yaml", "--trials", "abc", "--trials 'abc': expected a whole number")]
+    [InlineData("run", "study.yaml", "--parallel", "2.5", "--parallel '2.5': expected a whole number")]
+    [InlineData("worker", "--study=s", "--heartbeat", "soon", "--heartbeat 'soon': expected a number")]
+    public async Task A_bad_flag_value_gets_a_readable_message(string a, string b, string c, string d, string expected)
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile(Study);
+        var r = await kit.Cli(a, b, c, d);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains(expected, r.Stderr);
+        Assert.DoesNotContain("System.", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Read_only_commands_in_an_empty_folder_create_no_files()
+    {
+        using var dir = new TempDir();
+        var status = await CliProcess.RunAsync(dir.Path, ["status"]);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("no studies", status.Stdout);
+        foreach (var args in new[] { new[] { "best", "--study", "s" }, ["report", "--study", "s"], ["worker", "--study", "s"], ["delete", "--study", "s", "--yes"] })
+        {
+            var r = await CliProcess.RunAsync(dir.Path, args);
+            Assert.True(r.ExitCode == 2, string.Join(' ', args) + ": " + r);
+            Assert.Contains("no Tunesmith database at", r.Stderr);
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public async Task Create_refuses_an_in_memory_storage_that_would_forget_the_study_at_once()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile(Study);
+        var r = await kit.Cli("create", "study.yaml", "--storage", "memory:");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.DoesNotContain("created", r.Stdout + r.Stderr);
+    }
+
+    [Fact]
+    public async Task A_foreign_sqlite_file_is_refused_untouched()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "optuna.db");
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "CREATE TABLE studies (study_id INTEGER PRIMARY KEY, study_name TEXT); CREATE TABLE trials (trial_id INTEGER PRIMARY KEY);";
+            cmd.ExecuteNonQuery();
+        }
+        var before = File.ReadAllBytes(path);
+        var r = await CliProcess.RunAsync(dir.Path, ["status", "--storage", $"sqlite:///{path}"]);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains("not a Tunesmith database", Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Equal([path], Directory.GetFiles(dir.Path)); // no -wal, no -shm: the journal mode was not switched
+    }
+}

@@ -34,7 +34,7 @@ internal sealed class BestCommand : Command
     {
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
         var name = parse.GetRequiredValue(_study);
-        await using var storage = StorageScope.Open(url);
+        await using var storage = StorageScope.Open(url, mustExist: true);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
         var best = await study.GetBestTrialAsync(ct);
         if (best is null)

@@ -25,6 +25,8 @@ internal sealed class CreateCommand : Command
     {
         var file = StudyFile.Load(parse.GetRequiredValue(_file));
         var url = StorageUrl.Resolve(parse.GetValue(_storage), file.ResolvedStorage, _console);
+        if (url.Trim() is "memory:" or "memory://" or ":memory:")
+            throw new CliUsageException($"--storage {url}: an in-memory storage ends with this command, so the study would be gone at once; use sqlite:///PATH.db or postgresql://...");
         await using var storage = StorageScope.Open(url);
         var existed = await storage.GetStudyAsync(file.Name, ct) is not null;
         await using var study = await StudyFileRun.OpenAsync(file, storage, cancellationToken: ct);

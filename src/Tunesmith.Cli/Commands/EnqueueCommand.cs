@@ -38,7 +38,7 @@ internal sealed class EnqueueCommand : Command
         var combinations = file is not null ? CombinationFile.Read(file) : [Assignments.Parse(sets)];
         if (combinations.Count == 0) throw new CliUsageException($"{file}: no combinations in the file");
 
-        await using var storage = StorageScope.Open(url);
+        await using var storage = StorageScope.Open(url, mustExist: true);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
         var space = await StoredStudyFile.TryGetSpaceAsync(study, ct);
         var checkedCombinations = space is null ? combinations : combinations.Select((c, i) => StoredStudyFile.Coerce(space, c, file is null ? "--set" : $"{file}: combination {i + 1}")).ToList();

@@ -35,7 +35,7 @@ internal sealed class ReportCommand : Command
         var name = parse.GetRequiredValue(_study);
         var top = parse.GetValue(_top);
         if (top is < 1) throw new CliUsageException($"--top {top}: must be ≥ 1");
-        await using var storage = StorageScope.Open(url);
+        await using var storage = StorageScope.Open(url, mustExist: true);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
         var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, top, ct);
         var format = parse.GetValue(_format)!;

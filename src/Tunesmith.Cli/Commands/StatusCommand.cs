@@ -46,6 +46,14 @@ internal sealed class StatusCommand : Command
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
         var name = parse.GetValue(_study);
         var json = parse.GetValue(_format) == "json";
+        if (StorageScope.MissingSqliteFile(url) is { } missing)
+        {
+            // Nothing to show, and nothing to create: status only reads.
+            if (name is not null) throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)} (no such file: {missing})");
+            if (json) WriteJson([], []);
+            else _console.Out.WriteLine($"no studies in {StorageUrl.Shown(url)} (no such file: {missing})");
+            return ExitCodes.Ok;
+        }
         await using var storage = StorageScope.Open(url);
 
         if (parse.GetValue(_failStale))

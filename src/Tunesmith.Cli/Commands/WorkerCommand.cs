@@ -66,7 +66,7 @@ internal sealed class WorkerCommand : Command
             && !url.Contains("pool_idle_lifetime=", StringComparison.OrdinalIgnoreCase))
             url += (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "pool_idle_lifetime=0";
 
-        await using var storage = StorageScope.Open(url);
+        await using var storage = StorageScope.Open(url, mustExist: true);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
         var file = StudyFileRun.ReadStoredToRun(record)
             ?? throw new CliUsageException($"study '{name}' has no stored study file (it was not created by 'tunesmith run' or 'tunesmith create'), so a worker cannot run it");

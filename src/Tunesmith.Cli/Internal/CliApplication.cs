@@ -47,7 +47,7 @@ internal static class CliApplication
                 // An unknown word explains more than the "required command" error it causes, so it goes first.
                 var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
                 var command = parse.CommandResult.Command is RootCommand ? "" : parse.CommandResult.Command.Name + " ";
-                console.Error.WriteLine($"tunesmith: {ErrorLine.OneLine(error.Message)} (see 'tunesmith {command}--help')");
+                console.Error.WriteLine($"tunesmith: {ErrorLine.OneLine(Readable(error.Message))} (see 'tunesmith {command}--help')");
                 return ExitCodes.BadInput;
             }
             return await InvokeAsync(parse, console);
@@ -59,6 +59,23 @@ internal static class CliApplication
             if (unexpected && verbose) console.Error.WriteLine(e.ToString());
             return code;
         }
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex CannotParse = new(
+        @"^Cannot parse argument '(?<value>.*)' for (?:option|argument) '(?<name>[^']*)' as expected type '(?<type>[^']*)'\.?$",
+        System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>A parser message in the user's words: a flag value that is not a number says what was expected, not a .NET type.</summary>
+    internal static string Readable(string message)
+    {
+        var m = CannotParse.Match(message.Trim());
+        if (!m.Success) return message;
+        var type = m.Groups["type"].Value;
+        var expected = type.Contains("Int32", StringComparison.Ordinal) || type.Contains("Int64", StringComparison.Ordinal) ? "a whole number"
+            : type.Contains("Double", StringComparison.Ordinal) || type.Contains("Single", StringComparison.Ordinal) || type.Contains("Decimal", StringComparison.Ordinal) ? "a number"
+            : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false"
+            : "a value of another form";
+        return $"{m.Groups["name"].Value} '{m.Groups["value"].Value}': expected {expected}";
     }
 
     private static Task<int> InvokeAsync(ParseResult parse, CliConsole console) =>

@@ -23,6 +23,7 @@ internal static class CommandRunSession
         bool resultsTable = false, SlurmTrialJob? slurmJob = null)
     {
         if (slurmJob is not null) runOptions = runOptions with { AroundTrial = slurmJob.RunTrialAsync };
+        RefuseUnstartableCommand(file);
         IReadOnlyList<string> gpuIds;
         try { gpuIds = (await GpuDiscovery.DiscoverAsync(gpus, console.GetEnvironment)).Gpus; }
         catch (ArgumentException e) { throw new CliUsageException($"--gpus {gpus}: {e.Message}"); }
@@ -75,8 +76,29 @@ internal static class CommandRunSession
                 console.Error.WriteLine($"tunesmith: fail_fast: trial {result.FailedTrial?.Number.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} failed: {reason}");
                 return ExitCodes.Failed;
             default:
+                if (result.Completed == 0 && result.Pruned == 0 && result.Failed > 0)
+                {
+                    // Nothing came of this run: say so in the exit code, or a script carries on as if it had worked.
+                    var last = (await study.GetTrialsAsync()).LastOrDefault(t => t.State == TrialState.Failed)?.FailReason?.Split('\n', 2)[0] ?? "see the trial logs";
+                    console.Error.WriteLine($"tunesmith: every trial of this run failed ({result.Failed}); the last: {last}");
+                    return ExitCodes.Failed;
+                }
                 return ExitCodes.Ok;
         }
+    }
+
+    /// <summary>
+    /// A command whose program cannot be found would fail every trial in a fraction of a second: stop before the first one,
+    /// in one line. (A program given by a placeholder is checked trial by trial.)
+    /// </summary>
+    private static void RefuseUnstartableCommand(StudyFile file)
+    {
+        if (file.Command.Arguments.FirstOrDefault() is not { } first || first.Parts.Any(p => p.IsPlaceholder)) return;
+        var program = string.Concat(first.Parts.Select(p => p.Text));
+        var workingDirectory = file.Workdir ?? file.Directory;
+        var path = file.Env.TryGetValue("PATH", out var p) ? p : Environment.GetEnvironmentVariable("PATH");
+        if (Tunesmith.Backends.Processes.LocalProcessBackend.FindProgram(program, workingDirectory, path) is null)
+            throw new CliUsageException($"{file.SourceName}: command: cannot start '{program}': no such program (looked in the working directory {workingDirectory} and on PATH); no trial was run");
     }
 
     // The mission's output: every configuration with its score, sorted. The top rows here; `report` has them all.

@@ -7,11 +7,27 @@ namespace Tunesmith.Cli.Internal;
 /// <summary>Opens the storage a command works on, and the named study in it, with one-line errors for the usual mistakes.</summary>
 internal static class StorageScope
 {
-    /// <summary>Opens the storage at <paramref name="url"/>; a bad URL becomes a one-line error.</summary>
-    public static IStudyStorage Open(string url)
+    /// <summary>
+    /// Opens the storage at <paramref name="url"/>; a bad URL becomes a one-line error. With <paramref name="mustExist"/>
+    /// (commands that read or change an existing study), an SQLite file that does not exist is an error instead of being
+    /// created: a command that only reads leaves no file behind.
+    /// </summary>
+    public static IStudyStorage Open(string url, bool mustExist = false)
     {
+        if (mustExist && MissingSqliteFile(url) is { } missing)
+            throw new CliUsageException($"no Tunesmith database at {missing} (storage {StorageUrl.Shown(url)}): create a study first with 'tunesmith run' or 'tunesmith create'");
         try { return StudyStorage.Open(url); }
         catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
+    }
+
+    /// <summary>The file an SQLite URL names when it does not exist; null when it exists or the storage is not an SQLite file.</summary>
+    public static string? MissingSqliteFile(string url)
+    {
+        if (!url.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase)) return null;
+        string path;
+        try { path = Tunesmith.Storage.Sql.SqliteStudyStorage.PathFromUrl(url); }
+        catch (ArgumentException) { return null; } // Open says what is wrong with it
+        return path == ":memory:" || File.Exists(path) ? null : path;
     }
 
     /// <summary>Loads a study record or throws <see cref="StudyNotFoundException"/> naming it and the storage.</summary>

@@ -108,7 +108,8 @@ public sealed record FloatDistribution(double Low, double High, bool Log = false
     /// <inheritdoc />
     public override bool Contains(object? value)
     {
-        if (!ParamValues.TryToDouble(value, out var x) || x < Low || x > High) return false;
+        // Written so that NaN (every comparison false) is outside, as are infinities.
+        if (!ParamValues.TryToDouble(value, out var x) || !(x >= Low && x <= High)) return false;
         if (Step is { } s)
         {
             var k = (x - Low) / s;

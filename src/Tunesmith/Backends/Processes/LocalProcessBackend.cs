@@ -449,6 +449,17 @@ public sealed class LocalProcessBackend : ITrialBackend
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The file a trial's program (<c>argv[0]</c>) runs from: a path with a '/' against <paramref name="workingDirectory"/>,
+    /// else the first executable of that name on <paramref name="path"/>; null when there is none (the trial could not start).
+    /// </summary>
+    public static string? FindProgram(string program, string workingDirectory, string? path)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        ArgumentNullException.ThrowIfNull(workingDirectory);
+        return ResolveProgram(program, Path.GetFullPath(workingDirectory), path);
+    }
+
     private static string? ResolveProgram(string program, string workingDirectory, string? path)
     {
         if (OperatingSystem.IsWindows()) return program;

@@ -141,12 +141,45 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
         }
     }
 
+    /// <summary>
+    /// Refuses, before changing anything in it (not even its journal mode), an SQLite file that holds tables but not
+    /// Tunesmith's: another program's database (Optuna's, say) named by mistake.
+    /// </summary>
+    private async Task RefuseForeignDatabaseAsync(SqlSession session, CancellationToken ct)
+    {
+        var tables = new List<string>();
+        await using (var r = await session.Command("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) tables.Add(r.GetString(0));
+        if (tables.Count == 0 || tables.Contains("schema_version")) return;
+        throw new StudyStorageException(
+            $"storage {Description}: this SQLite file is not a Tunesmith database (it holds tables {string.Join(", ", tables.Take(6))}{(tables.Count > 6 ? ", ..." : "")}); it was left untouched: name another file");
+    }
+
+    /// <summary>Creates the database file readable and writable by its owner only (0600), when it does not exist yet.</summary>
+    private void CreatePrivateFile()
+    {
+        if (File.Exists(Path) || OperatingSystem.IsWindows()) return;
+        try
+        {
+            using var _ = new FileStream(Path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException) when (File.Exists(Path)) { } // another process created it first
+        catch (Exception e) when (e is DirectoryNotFoundException or UnauthorizedAccessException) { } // SQLite says it in its own words
+    }
+
     private async Task InitializeAsync(CancellationToken ct)
     {
         await _initGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             if (_initialized) return;
+            if (!IsReadOnly) CreatePrivateFile();
             var session = await OpenSessionAsync(ct).ConfigureAwait(false);
             var ok = false;
             try
@@ -158,6 +191,7 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
                     _initialized = true;
                     return;
                 }
+                await RefuseForeignDatabaseAsync(session, ct).ConfigureAwait(false);
                 // WAL is a property of the file: the first opener switches it, later ones find it set.
                 var mode = await session.Command("PRAGMA journal_mode = WAL").ExecuteScalarAsync(ct).ConfigureAwait(false) as string;
                 if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
