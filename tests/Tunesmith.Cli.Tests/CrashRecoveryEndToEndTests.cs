@@ -57,6 +57,10 @@ public sealed class CrashRecoveryEndToEndTests
                 var drain = run.Stdout.ReadToEndAsync();
                 await Eventually.HoldsAsync(() => run.Process.HasExited || Directory.GetFiles(pids, "t?").Length >= 2, Timeout, "two trials to start");
                 if (run.Process.HasExited) Assert.Fail("the run ended before its trials started: " + await run.Stderr);
+                // The runner records each program's pid just after starting it (a kill within those milliseconds leaves the
+                // program's children to their fate: docs/RELIABILITY.md); this test kills it after.
+                await Eventually.HoldsAsync(async () => (await TrialsAsync(storageUrl)).Count(t => t.SystemAttributes.ContainsKey(SystemAttributeKeys.ProcessId)) >= 2,
+                    Timeout, "the runner to record its trials' pids");
                 run.Signal(9);
                 Assert.Equal(137, await run.WaitForExitAsync(Timeout));
                 await CliProcess.Drained(drain);
@@ -107,6 +111,8 @@ public sealed class CrashRecoveryEndToEndTests
             var drains = workers.Select(w => w.Stdout.ReadToEndAsync()).ToList();
             await Eventually.HoldsAsync(() => workers.Any(w => w.Process.HasExited) || Directory.GetFiles(pids, "t*").Count(f => !f.EndsWith(".tmp", StringComparison.Ordinal)) >= 4,
                 Timeout, "four trials to start");
+            await Eventually.HoldsAsync(async () => (await TrialsAsync(schema.Url)).Count(t => t.SystemAttributes.ContainsKey(SystemAttributeKeys.ProcessId)) >= 4,
+                Timeout, "the workers to record their trials' pids");
             if (workers.FirstOrDefault(w => w.Process.HasExited) is { } early) Assert.Fail("a worker ended before its trial started: " + await early.Stderr);
             var victim = workers[1];
             victim.Signal(9);

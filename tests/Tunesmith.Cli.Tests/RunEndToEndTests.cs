@@ -134,7 +134,7 @@ public sealed class RunEndToEndTests
             """);
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var r = await kit.CliS("run", "study.yaml");
-        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.True(r.ExitCode == 1, r.ToString()); // its only trial failed: the run says so in its exit code
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"took {watch.Elapsed}");
         var t = Assert.Single(await kit.TrialsAsync());
         Assert.Equal("Failed", t.GetProperty("state").GetString());
