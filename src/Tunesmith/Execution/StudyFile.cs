@@ -1,3 +1,4 @@
+using Tunesmith.Storage;
 using Tunesmith.Samplers;
 using Tunesmith.Schedulers;
 using Tunesmith.Spaces;
@@ -169,11 +170,10 @@ public sealed record StudyFile
     public static string? ResolveStorage(string? url, string directory)
     {
         if (url is null) return null;
-        const string prefix = "sqlite:///";
-        if (!url.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) || url.StartsWith(prefix + "/", StringComparison.Ordinal)) return url;
-        var path = url[prefix.Length..];
-        if (path.Length == 0 || path == ":memory:" || System.IO.Path.IsPathRooted(path)) return url;
-        return prefix + System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, path));
+        if (!url.StartsWith("sqlite:///", StringComparison.OrdinalIgnoreCase) || url.EndsWith("/:memory:", StringComparison.Ordinal)) return url;
+        // One parser for every storage URL; a malformed one is reported when the storage is opened, with the flag's.
+        try { return StorageLocation.Parse(url, directory).Url; }
+        catch (ArgumentException) { return url; }
     }
 }
 

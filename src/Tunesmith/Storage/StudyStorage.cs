@@ -13,12 +13,13 @@ public static class StudyStorage
     public static IStudyStorage Open(string url)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(url);
-        if (url is "memory:" or "memory://" or ":memory:") return new InMemoryStudyStorage();
-        if (url.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase)) return Sql.SqliteStudyStorage.Open(url);
-        if (Sql.PostgresUrl.IsPostgres(url)) return new Sql.PostgresStudyStorage(url);
-        throw new ArgumentException(
-            $"storage URL '{Sql.PostgresUrl.Redact(url)}' is not supported: use memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db or postgresql://user:password@host:port/database",
-            nameof(url));
+        var location = StorageLocation.Parse(url);
+        return location.Kind switch
+        {
+            StorageKind.Memory => new InMemoryStudyStorage(),
+            StorageKind.Sqlite => Sql.SqliteStudyStorage.Open(location.Url),
+            _ => new Sql.PostgresStudyStorage(location.Url),
+        };
     }
 
     /// <summary>

@@ -210,12 +210,8 @@ public static class StudyFileRun
 
     private static string? SqlitePath(string url)
     {
-        const string prefix = "sqlite:///";
-        if (!url.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return null;
-        var path = url[prefix.Length..];
-        var query = path.IndexOf('?');
-        if (query >= 0) path = path[..query];
-        return path.Length == 0 || path == ":memory:" ? null : path;
+        try { return StorageLocation.Parse(url) is { Kind: StorageKind.Sqlite } l && !url.EndsWith("/:memory:", StringComparison.Ordinal) ? l.SqlitePath : null; }
+        catch (ArgumentException) { return null; }
     }
 
     private static string SafeName(string name) =>

@@ -89,16 +89,11 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
     public static string PathFromUrl(string url)
     {
         ArgumentNullException.ThrowIfNull(url);
-        const string prefix = "sqlite:///";
-        if (!url.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+        var location = StorageLocation.Parse(url);
+        if (location.Kind != StorageKind.Sqlite)
             throw new ArgumentException(
-                $"storage URL '{url}' is not a SQLite URL: use sqlite:///relative/path.db (three slashes) or sqlite:////absolute/path.db (four)", nameof(url));
-        var rest = url[prefix.Length..];
-        if (rest.Length == 0 || rest == "/")
-            throw new ArgumentException($"storage URL '{url}' names no file: use sqlite:///relative/path.db or sqlite:////absolute/path.db", nameof(url));
-        if (rest.Contains('?'))
-            throw new ArgumentException($"storage URL '{url}': options after '?' are not supported", nameof(url));
-        var path = System.IO.Path.GetFullPath(rest);
+                $"storage URL '{location.Display}' is not a SQLite URL: use sqlite:///relative/path.db (three slashes) or sqlite:////absolute/path.db (four)", nameof(url));
+        var path = location.SqlitePath!;
         if (Directory.Exists(path))
             throw new ArgumentException($"storage URL '{url}' names a directory ('{path}'), not a database file", nameof(url));
         var directory = System.IO.Path.GetDirectoryName(path);
