@@ -516,6 +516,47 @@ public abstract class StorageConformanceTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_paused_trial_is_never_claimed_counts_once_toward_the_budget_and_resumes_for_one_worker()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("pause", Direction.Maximize);
+        var t = (await s.StartTrialAsync(st.Id, "w1", maxTrials: 2))!;
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w1", new TrialUpdate
+        {
+            Params = [("x", 0.5, new FloatDistribution(0, 1))],
+            Intermediate = [(1, 0.4), (2, 0.6)],
+            SystemAttributes = [new(SystemAttributeKeys.PausedStep, 2L)],
+            FinalState = TrialState.Paused,
+        }));
+        var paused = (await s.GetTrialAsync(t.Id))!;
+        Assert.Equal(TrialState.Paused, paused.State);
+        Assert.False(paused.State.IsFinished());
+        Assert.Equal(TrialWriteOutcome.AlreadyFinished, await s.UpdateTrialAsync(t.Id, "w1", new TrialUpdate { Intermediate = [(3, 0.7)] }));
+        Assert.Empty(await s.FailStaleTrialsAsync(st.Id, Clock.GetUtcNow() + TimeSpan.FromDays(1))); // not running: never stale
+
+        // Not claimed as work; it counts toward the budget of 2, so one more trial may start, then none.
+        var other = (await s.StartTrialAsync(st.Id, "w2", maxTrials: 2))!;
+        Assert.NotEqual(t.Id, other.Id);
+        Assert.Null(await s.StartTrialAsync(st.Id, "w2", maxTrials: 2));
+        Assert.Equal(1, (await s.CountTrialsAsync(st.Id))[TrialState.Paused]);
+
+        // Two workers resume it: one gets it, Running and its own, with its params and values; the budget is unchanged.
+        var since = (await s.GetTrialsSinceAsync(st.Id, 0)).Cursor;
+        var first = await s.ResumeTrialAsync(t.Id, "w3");
+        Assert.Null(await s.ResumeTrialAsync(t.Id, "w4"));
+        Assert.NotNull(first);
+        Assert.Equal((TrialState.Running, "w3"), (first!.State, first.Worker));
+        Assert.Equal(0.5, first.Params["x"]);
+        Assert.Equal(0.6, first.Intermediate[2]);
+        Assert.Equal(2L, first.SystemAttributes[SystemAttributeKeys.PausedStep]);
+        Assert.Contains((await s.GetTrialsSinceAsync(st.Id, since)).Trials, c => c.Id == t.Id); // pollers see it change
+        Assert.Equal(TrialWriteOutcome.NotOwner, await s.UpdateTrialAsync(t.Id, "w1", new TrialUpdate { Intermediate = [(3, 0.7)] }));
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w3", new TrialUpdate { Intermediate = [(3, 0.7)], FinalState = TrialState.Complete, Value = 0.7 }));
+        Assert.Null(await s.ResumeTrialAsync(t.Id, "w4")); // only a paused trial resumes
+        Assert.Null(await s.StartTrialAsync(st.Id, "w2", maxTrials: 2));
+    }
+
+    [SkippableFact]
     public async Task Retry_reenqueues_the_same_params_once_and_links_both_ways()
     {
         var s = NewStorage();

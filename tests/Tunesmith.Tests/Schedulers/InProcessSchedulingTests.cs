@@ -4,6 +4,7 @@ using Tunesmith.Samplers;
 using Tunesmith.Schedulers.Asha;
 using Tunesmith.Schedulers.Pbt;
 using Tunesmith.Trials;
+using Tunesmith.Tests.Storage;
 using Xunit;
 
 namespace Tunesmith.Tests.Schedulers;
@@ -37,12 +38,23 @@ public sealed class InProcessSchedulingTests
         Assert.All(trials.Where(t => t.State == TrialState.Complete), t => Assert.Equal(9, t.LastIntermediate!.Value.Step));
     }
 
-    [Fact]
-    public async Task Promotion_based_asha_pauses_in_process_trials_and_resumes_them_after_their_last_step()
+    [SkippableTheory]
+    [InlineData("memory")]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task Promotion_based_asha_pauses_in_process_trials_and_resumes_them_after_their_last_step(string storage)
+    {
+        var directory = Directory.CreateTempSubdirectory("tunesmith-promote-");
+        await using var schema = storage == "postgresql" ? PostgresTestServer.NewSchema() : null;
+        try { await PromoteAsync(storage switch { "memory" => "memory:", "sqlite" => $"sqlite:///{directory.FullName}/s.db", _ => schema!.Url }); }
+        finally { directory.Delete(recursive: true); }
+    }
+
+    private static async Task PromoteAsync(string storage)
     {
         await using var study = await Study.CreateAsync("asha-promote", new StudyOptions
         {
-            Direction = Direction.Maximize, Sampler = new RandomSampler(seed: 5),
+            Storage = storage, Direction = Direction.Maximize, Sampler = new RandomSampler(seed: 5),
             Scheduler = new AshaScheduler(new AshaOptions { MinResource = 1, MaxResource = 9, Mode = AshaMode.Promotion }),
         });
         var calls = new ConcurrentQueue<(int Number, long? ResumeStep)>();
