@@ -223,8 +223,11 @@ public sealed class Study : IAsyncDisposable
             // Its params are all in storage: the sampler proposes nothing (and remembers nothing) for it.
             var context = new SamplingContext(history, resumed, TrialRandom.Create(Sampler.Seed, resumed.Number));
             var trial = new Trial(this, resumed, context, new Dictionary<string, Distribution>(), new Dictionary<string, object?>(), trialToken);
-            trial.SetSystemAttribute(SystemAttributeKeys.ResumeStep, resume.FromStep);
-            _logger.LogInformation("Trial {Number} resumed after step {Step}", resumed.Number, resume.FromStep);
+            // From the trial as storage resumed it: the history the scheduler read may hold an older pause of it (it was
+            // resumed and paused again by another worker since), and a trial continues after its last recorded step.
+            var fromStep = resumed.LastIntermediate?.Step ?? resume.FromStep;
+            trial.SetSystemAttribute(SystemAttributeKeys.ResumeStep, fromStep);
+            _logger.LogInformation("Trial {Number} resumed after step {Step}", resumed.Number, fromStep);
             return trial;
         }
         return null;

@@ -77,15 +77,16 @@ public sealed class InProcessSchedulingTests
         var resumed = calls.Where(c => c.ResumeStep is not null).ToList();
         Assert.NotEmpty(resumed);
         Assert.All(resumed, c => Assert.Contains(c.ResumeStep!.Value, new long[] { 1, 3 }));
-        // The best trials went through every rung to the end; the rest wait at a rung.
+        // The trials that completed went through every rung to the end; the rest wait at a rung.
         var complete = trials.Where(t => t.State == TrialState.Complete).ToList();
         Assert.NotEmpty(complete);
         Assert.All(complete, t => Assert.Equal(Enumerable.Range(1, 9).Select(i => (long)i), t.Intermediate.Keys.Order()));
         Assert.All(trials.Where(t => t.State == TrialState.Paused), t => Assert.Equal(t.LastIntermediate!.Value.Step,
             Convert.ToInt64(t.SystemAttributes[SystemAttributeKeys.PausedStep])));
         Assert.DoesNotContain(trials, t => t.State is TrialState.Running or TrialState.Failed);
+        // The best trial at the first rung was promoted past it (it may wait at a higher rung when the budget runs out).
         var best = trials.Where(t => t.Intermediate.ContainsKey(1)).MaxBy(t => t.Intermediate[1])!;
-        Assert.Equal(TrialState.Complete, best.State);
+        Assert.True(best.LastIntermediate!.Value.Step > 1);
     }
 
     [Fact]
