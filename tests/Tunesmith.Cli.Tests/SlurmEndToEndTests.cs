@@ -153,10 +153,10 @@ public sealed class SlurmEndToEndTests
     }
 
     [SkippableFact]
-    public async Task Two_compute_classes_each_run_their_share_as_their_own_array()
+    public async Task Two_compute_classes_each_run_their_share_and_the_fast_class_gets_the_complex_branch()
     {
         await using var kit = new SlurmKit();
-        WriteStudy(kit, "classes", "{ x: { float: [-3, 3] } }", 4, """
+        WriteStudy(kit, "classes", "{ model: { branch: { small: { a: { float: [0, 1] } }, big: { a: { float: [0, 1] }, b: { float: [0, 1] }, c: { float: [0, 1] } } } } }", 4, """
             slurm:
               classes:
                 fast: { partition: debug, max_concurrent: 2, speed: 2 }
@@ -169,6 +169,8 @@ public sealed class SlurmEndToEndTests
         Assert.True(trials.Count == 4 && trials.All(t => t.State == TrialState.Complete), kit.Logs());
         Assert.Equal([("fast", 2), ("slow", 2)], trials.GroupBy(t => (string)t.SystemAttributes[SlurmAttributeKeys.ComputeClass]!).OrderBy(g => g.Key).Select(g => (g.Key, g.Count())));
         Assert.All(trials, t => Assert.StartsWith(((string)t.SystemAttributes[SlurmAttributeKeys.ComputeClass]!) == "fast" ? ids[0] : ids[1], (string)t.SystemAttributes[SlurmAttributeKeys.JobId]!));
+        // Hardware-aware: complexity big 4 × small 2, the fast class (2 slots × speed 2) takes the top 2/3 of the priority.
+        Assert.All(trials, t => Assert.Equal((string)t.SystemAttributes[SlurmAttributeKeys.ComputeClass]! == "fast" ? "big" : "small", t.Params["model"]));
     }
 
     [SkippableFact]

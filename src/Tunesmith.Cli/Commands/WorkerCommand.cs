@@ -83,7 +83,12 @@ internal sealed class WorkerCommand : Command
                 TimeProvider = _time,
             })
             : null;
-        return await CommandRunSession.RunAsync(study, file, url, runOptions, new Dictionary<string, object?>(), parse.GetValue(_gpus), mode, _console, _time,
+        // A job of a compute class runs the exclusive branch the hardware-aware assignment gives its class (docs/SLURM.md).
+        var fixedParams = new Dictionary<string, object?>();
+        if (slurmJob is not null && parse.GetValue(_computeClass) is { } cls && file.Slurm is { Classes.Count: > 0 } slurm
+            && SlurmBranchChoice.Choose(file.Space, (await study.RefreshAsync(ct)).Trials, slurm.Classes, cls, Random.Shared) is { } choice)
+            fixedParams[choice.Name] = choice.Value;
+        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time,
             slurmJob: slurmJob);
     }
 

@@ -383,3 +383,31 @@ public sealed class HardwareAwareAssignmentTests
         Assert.Equal(5, HardwareAwareAssignment.Complexity(2, [4]));
     }
 }
+
+public sealed class SlurmBranchChoiceTests
+{
+    private static readonly Tunesmith.Spaces.SearchSpace Space = new Tunesmith.Spaces.SearchSpace()
+        .Branch("model", ("small", s => s.Float("a", 0, 1)), ("big", s => s.Float("a", 0, 1).Float("b", 0, 1).Choice("c", ["x", "y", "z", "w"])))
+        .Float("lr", 0, 1);
+
+    private static readonly SlurmComputeClass[] Classes =
+    [
+        new("slow", new SlurmJobOptions { Concurrency = 2 }),
+        new("fast", new SlurmJobOptions { Concurrency = 2, Speed = 3 }),
+    ];
+
+    [Fact]
+    public void The_branch_choice_is_found_and_the_fast_class_runs_the_complex_branch()
+    {
+        Assert.Equal("model", Tunesmith.Execution.Commands.SlurmBranchChoice.FindBranch(Space)?.Name);
+        Assert.Null(Tunesmith.Execution.Commands.SlurmBranchChoice.FindBranch(new Tunesmith.Spaces.SearchSpace().Choice("k", ["a", "b"]).Float("x", 0, 1)));
+        var rng = new Random(1);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(("model", (object?)"big"), Tunesmith.Execution.Commands.SlurmBranchChoice.Choose(Space, [], Classes, "fast", rng));
+            Assert.Equal(("model", (object?)"small"), Tunesmith.Execution.Commands.SlurmBranchChoice.Choose(Space, [], Classes, "slow", rng));
+        }
+        Assert.Null(Tunesmith.Execution.Commands.SlurmBranchChoice.Choose(Space, [], Classes, "other", rng));
+        Assert.Null(Tunesmith.Execution.Commands.SlurmBranchChoice.Choose(Space, [], [], "fast", rng));
+    }
+}
