@@ -5,6 +5,7 @@ using Tunesmith.Bench;
 //   dotnet run -c Release --project bench/Tunesmith.Bench -- overhead
 //   dotnet run -c Release --project bench/Tunesmith.Bench -- quality --seeds 10 --jobs 2
 //   dotnet run -c Release --project bench/Tunesmith.Bench -- check-functions
+//   dotnet run -c Release --project bench/Tunesmith.Bench -- dashboard --postgres "$TUNESMITH_TEST_POSTGRES?search_path=dashbench"
 string Opt(string name, string fallback)
 {
     var i = Array.IndexOf(args, name);
@@ -42,11 +43,15 @@ return args.FirstOrDefault() switch
     "compute-classes" => ComputeClassSimulation.Run(Int("--seeds", 20), double.Parse(Opt("--hours", "8"), CultureInfo.InvariantCulture), Opt("--speedup", "linear")),
     "pg-workers-child" => await PostgresWorkersBenchmark.ChildAsync(args[1], long.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture),
         double.Parse(args[4], CultureInfo.InvariantCulture), double.Parse(args[5], CultureInfo.InvariantCulture), int.Parse(args[6], CultureInfo.InvariantCulture)),
+    "dashboard" => await DashboardBenchmark.RunAsync(Int("--trials", 100_000), Opt("--work", Path.Combine(Path.GetTempPath(), "tunesmith-bench")),
+        Opt("--postgres", "") is { Length: > 0 } pg ? pg : null, Int("--writers", 32), Int("--writer-trials", 100), Int("--live-samples", 20)),
+    "dashboard-writer" => await DashboardBenchmark.WriterAsync(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture)),
+    "importance-check" => await ImportanceCheck.RunAsync(Opt("--out", "docs/benchmarks/importance"), Opt("--python", "/usr/bin/python3")),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5])");
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5])");
     return 2;
 }

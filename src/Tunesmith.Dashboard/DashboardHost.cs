@@ -60,6 +60,7 @@ public static class DashboardHost
         // Open the storage now, so that a bad URL or a missing file stops the start with its one-line reason.
         var feed = app.Services.GetRequiredService<StudyFeed>();
         if (storage is null) app.Lifetime.ApplicationStopped.Register(() => feed.Storage.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        app.Lifetime.ApplicationStarted.Register(() => _ = WarmQuietlyAsync(feed, app.Lifetime.ApplicationStopping));
         var gate = app.Services.GetRequiredService<TokenGate>();
         app.Use((context, next) => gate.InvokeAsync(context, next));
         app.Use(async (context, next) =>
@@ -73,6 +74,13 @@ public static class DashboardHost
         });
         DashboardEndpoints.Map(app);
         return app;
+    }
+
+    private static async Task WarmQuietlyAsync(StudyFeed feed, CancellationToken ct)
+    {
+        // Only a head start: a page asking first simply waits for the same reads.
+        try { await feed.WarmAsync(ct).ConfigureAwait(false); }
+        catch (Exception e) when (e is StudyStorageException or OperationCanceledException or ObjectDisposedException) { }
     }
 
     private static DashboardOptions WithConfiguration(DashboardOptions options, IConfiguration configuration)

@@ -21,6 +21,7 @@ public static class PngPlotWriter
         [TrialState.Failed] = Color.FromHex("#7f7f7f"),
         [TrialState.Running] = Color.FromHex("#f0ad4e"),
         [TrialState.Waiting] = Color.FromHex("#b5b5b5"),
+        [TrialState.Paused] = Color.FromHex("#8e44ad"),
     };
 
     /// <summary>Writes every plot into <paramref name="directory"/> (created if missing); returns the files written.</summary>
@@ -94,7 +95,7 @@ public static class PngPlotWriter
         foreach (var c in p.Intermediate.Curves)
         {
             var line = plot.Add.Scatter(c.Steps.Select(s => (double)s).ToArray(), c.Values.ToArray());
-            line.Color = StateColors[c.State].WithAlpha(0.7);
+            line.Color = StateColors.GetValueOrDefault(c.State, Colors.Gray).WithAlpha(0.7);
             line.MarkerSize = c.State == TrialState.Pruned ? 4 : 0;
             line.LineWidth = 1;
             if (c.State == TrialState.Pruned) line.LinePattern = LinePattern.Dashed;
@@ -219,7 +220,7 @@ public static class PngPlotWriter
         {
             var y = lanes[b.Lane];
             var rect = plot.Add.Rectangle((b.Start - t0) / 1000.0, Math.Max(b.End - t0, b.Start - t0 + 1) / 1000.0, y - 0.3, y + 0.3);
-            rect.FillColor = StateColors[b.State];
+            rect.FillColor = StateColors.GetValueOrDefault(b.State, Colors.Gray);
             rect.LineWidth = 0;
         }
         plot.Axes.Left.SetTicks(Enumerable.Range(0, tl.Lanes.Count).Select(i => (double)i).ToArray(), tl.Lanes.ToArray());

@@ -44,7 +44,7 @@ internal static class DashboardEndpoints
                 matched,
                 offset = query.Offset,
                 cursor = snapshot.Serial,
-                parameters = snapshot.Plots.ParallelCoordinates.Axes,
+                parameters = snapshot.Axes,
                 metrics = snapshot.Trials.SelectMany(t => t.Metrics.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList(),
                 rows = page.Select(Row).ToList(),
             }, DashboardHost.Json);
@@ -52,7 +52,7 @@ internal static class DashboardEndpoints
         app.MapGet("/api/studies/{name}/plots", async (string name, StudyFeed feed, CancellationToken ct) =>
         {
             var snapshot = await SnapshotAsync(feed, name, ct);
-            return snapshot is null ? NotFound(name) : Results.Text(StudyPlotsJson.Serialize(snapshot.Plots), "application/json; charset=utf-8");
+            return snapshot is null ? NotFound(name) : Results.Text((await snapshot.Study.PlotsAsync(snapshot, ct)).Json, "application/json; charset=utf-8");
         });
         app.MapGet("/api/studies/{name}/trials/{number:int}", async (string name, int number, StudyFeed feed, CancellationToken ct) =>
         {
@@ -134,7 +134,7 @@ internal static class DashboardEndpoints
             metric = snapshot.Study.Metric,
             created = record.Created,
             total = snapshot.Trials.Count,
-            counts = Enum.GetValues<TrialState>().ToDictionary(st => st.ToString(), st => snapshot.Trials.Count(t => t.State == st)),
+            counts = snapshot.Counts,
             best = best is null ? null : Row(best),
             lastActivity = snapshot.LastActivity,
             cursor = snapshot.Serial,
@@ -263,7 +263,7 @@ internal static class DashboardEndpoints
     {
         cursor = snapshot.Serial,
         total = snapshot.Trials.Count,
-        counts = Enum.GetValues<TrialState>().ToDictionary(st => st.ToString(), st => snapshot.Trials.Count(t => t.State == st)),
+        counts = snapshot.Counts,
         best = snapshot.Best is { } b ? Row(b) : null,
         lastActivity = snapshot.LastActivity,
         // null: everything may have changed (first event, or the browser fell far behind)

@@ -34,6 +34,21 @@ internal sealed class StudyFeed(IStudyStorage storage, TimeProvider time, Dashbo
         return record is null ? null : new StudyCache(record, storage, time);
     }
 
+    /// <summary>
+    /// Reads every study and draws its plots once, in the background at start-up, so the first page a user opens —
+    /// even of a 100,000-trial study — finds its trials and plots ready.
+    /// </summary>
+    public async Task WarmAsync(CancellationToken ct)
+    {
+        foreach (var s in await ListAsync(ct).ConfigureAwait(false))
+        {
+            var cache = await GetAsync(s.Study.Name, ct).ConfigureAwait(false);
+            if (cache is null) continue;
+            var snapshot = await cache.RefreshAsync(options.PollInterval, ct).ConfigureAwait(false);
+            await cache.PlotsAsync(snapshot, ct).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Every study with its counts, read at most once per poll interval.</summary>
     public async Task<IReadOnlyList<StudySummary>> ListAsync(CancellationToken ct)
     {
@@ -60,6 +75,38 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
     private DateTimeOffset _refreshedAt = DateTimeOffset.MinValue;
 
     public StudyRecord Record => record;
+
+    private readonly SemaphoreSlim _plotGate = new(1, 1);
+    private (long Serial, StudyPlots Plots, string Json, DateTimeOffset BuiltAt, TimeSpan Took)? _plots;
+
+    /// <summary>
+    /// The plots (and their JSON) of a recent snapshot. A study that changes all the time is not redrawn on every change:
+    /// plots are rebuilt at most once per second, or once per three build times for a study large enough that a build
+    /// takes longer (a 100,000-trial study), and callers meanwhile get the last plots at once.
+    /// </summary>
+    public async Task<(StudyPlots Plots, string Json)> PlotsAsync(StudySnapshot snapshot, CancellationToken ct)
+    {
+        if (_plots is { } p && (p.Serial == snapshot.Serial || time.GetUtcNow() - p.BuiltAt < Throttle(p.Took))) return (p.Plots, p.Json);
+        var last = _plots;
+        if (last is { } busy)
+        {
+            // Someone is already rebuilding: show the last plots rather than queue behind the build.
+            if (!await _plotGate.WaitAsync(0, ct).ConfigureAwait(false)) return (busy.Plots, busy.Json);
+        }
+        else await _plotGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_plots is { } again && (again.Serial >= snapshot.Serial || time.GetUtcNow() - again.BuiltAt < Throttle(again.Took))) return (again.Plots, again.Json);
+            var started = time.GetTimestamp();
+            var plots = await Task.Run(() => StudyPlotsBuilder.Build(snapshot.Trials, record.Direction, Metric, record.Name, snapshot.ReadAt), ct).ConfigureAwait(false);
+            var json = StudyPlotsJson.Serialize(plots);
+            _plots = (snapshot.Serial, plots, json, time.GetUtcNow(), time.GetElapsedTime(started));
+            return (plots, json);
+        }
+        finally { _plotGate.Release(); }
+    }
+
+    private static TimeSpan Throttle(TimeSpan took) => TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, 3 * took.Ticks));
 
     public string Metric => record.SystemAttributes.TryGetValue(SystemAttributeKeys.Metric, out var m) && m is string s && s.Length > 0 ? s : "value";
 
@@ -107,7 +154,10 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
 /// <summary>A study's trials at one moment (by number), with the plots of that moment computed on first use.</summary>
 internal sealed class StudySnapshot
 {
-    private readonly Lazy<StudyPlots> _plots;
+    private readonly Lazy<IReadOnlyDictionary<string, int>> _counts;
+    private readonly Lazy<FrozenTrial?> _best;
+    private readonly Lazy<DateTimeOffset?> _lastActivity;
+    private readonly Lazy<IReadOnlyList<PlotAxis>> _axes;
 
     public StudySnapshot(StudyCache study, FrozenTrial[] trials, long cursor, long serial, DateTimeOffset readAt)
     {
@@ -116,7 +166,15 @@ internal sealed class StudySnapshot
         Cursor = cursor;
         Serial = serial;
         ReadAt = readAt;
-        _plots = new Lazy<StudyPlots>(() => StudyPlotsBuilder.Build(Trials, study.Record.Direction, study.Metric, study.Record.Name, readAt));
+        _counts = new Lazy<IReadOnlyDictionary<string, int>>(() =>
+        {
+            var n = Enum.GetValues<TrialState>().ToDictionary(st => st, _ => 0);
+            foreach (var t in trials) n[t.State]++;
+            return n.ToDictionary(x => x.Key.ToString(), x => x.Value);
+        });
+        _best = new Lazy<FrozenTrial?>(FindBest);
+        _lastActivity = new Lazy<DateTimeOffset?>(FindLastActivity);
+        _axes = new Lazy<IReadOnlyList<PlotAxis>>(() => PlotAxes.Infer(trials));
     }
 
     public StudyCache Study { get; }
@@ -124,7 +182,8 @@ internal sealed class StudySnapshot
     public long Cursor { get; }
     public long Serial { get; }
     public DateTimeOffset ReadAt { get; }
-    public StudyPlots Plots => _plots.Value;
+    public IReadOnlyDictionary<string, int> Counts => _counts.Value;
+    public IReadOnlyList<PlotAxis> Axes => _axes.Value;
 
     public FrozenTrial? Trial(int number) => number >= 0 && number < Trials.Count && Trials[number].Number == number
         ? Trials[number]
@@ -135,9 +194,12 @@ internal sealed class StudySnapshot
         foreach (var t in Trials) target[t.Number] = t;
     }
 
-    public FrozenTrial? Best
+    public FrozenTrial? Best => _best.Value;
+
+    public DateTimeOffset? LastActivity => _lastActivity.Value;
+
+    private FrozenTrial? FindBest()
     {
-        get
         {
             FrozenTrial? best = null;
             foreach (var t in Trials)
@@ -147,9 +209,8 @@ internal sealed class StudySnapshot
         }
     }
 
-    public DateTimeOffset? LastActivity
+    private DateTimeOffset? FindLastActivity()
     {
-        get
         {
             DateTimeOffset? last = null;
             foreach (var t in Trials)

@@ -3,7 +3,7 @@
 (function () {
   'use strict';
   var fmt = function (v) { return v === null || v === undefined ? '' : (typeof v === 'number' ? TunesmithPlots.format(v) : String(v)); };
-  var STATES = ['Complete', 'Running', 'Pruned', 'Failed', 'Waiting'];
+  var STATES = ['Complete', 'Running', 'Paused', 'Pruned', 'Failed', 'Waiting'];
 
   function el(tag, attrs, children) {
     var e = document.createElement(tag);
@@ -53,6 +53,7 @@
           el('td', { text: s.direction.toLowerCase() }), el('td', { text: s.metric }),
           el('td', { class: 'num', text: String(s.total) }),
           el('td', { class: 'num', text: String(s.counts.Complete) }), el('td', { class: 'num', text: String(s.counts.Running) }),
+          el('td', { class: 'num', text: String(s.counts.Paused || 0) }),
           el('td', { class: 'num', text: String(s.counts.Pruned) }), el('td', { class: 'num', text: String(s.counts.Failed) }),
           el('td', { class: 'num', text: String(s.counts.Waiting) }),
           el('td', { class: 'num', text: fmt(s.best) }),

@@ -4,7 +4,7 @@
 (function (global) {
   'use strict';
 
-  var STATE_COLORS = { Complete: '#2f6fb3', Pruned: '#d9534f', Failed: '#7f7f7f', Running: '#f0ad4e', Waiting: '#b5b5b5' };
+  var STATE_COLORS = { Complete: '#2f6fb3', Pruned: '#d9534f', Failed: '#7f7f7f', Running: '#f0ad4e', Paused: '#8e44ad', Waiting: '#b5b5b5' };
   var charts = {};
 
   function fmt(v) {

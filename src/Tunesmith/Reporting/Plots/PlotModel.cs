@@ -40,7 +40,7 @@ public sealed record LearningCurve(int Number, TrialState State, IReadOnlyList<l
 
 /// <summary>Learning curves of trials that reported intermediate values.</summary>
 /// <param name="Curves">The curves shown (the best, the pruned, the latest and an even spread beyond the limit).</param>
-/// <param name="RungSteps">Steps at which a scheduler rung was recorded on some trial (drawn as vertical marks); empty when none.</param>
+/// <param name="RungSteps">The scheduler's rungs, drawn as vertical marks: steps recorded in a trial's "rung" attribute, else the few distinct steps at which Pruned trials were stopped; empty when none.</param>
 /// <param name="Total">How many trials reported intermediate values.</param>
 public sealed record IntermediatePlot(IReadOnlyList<LearningCurve> Curves, IReadOnlyList<long> RungSteps, int Total);
 

@@ -106,6 +106,13 @@ public static class StudyPlotsBuilder
                 }
             curves.Add(new LearningCurve(t.Number, t.State, steps, steps.Select(s => t.Intermediate[s]).ToList(), attributes));
         }
+        // Without recorded rungs, the steps at which the scheduler stopped trials are its rungs (ASHA, Hyperband and
+        // median stopping decide at a few fixed steps); many distinct stop steps mean no ladder worth drawing.
+        if (rungSteps.Count == 0)
+        {
+            var stops = pruned.Where(t => t.LastIntermediate is not null).Select(t => t.LastIntermediate!.Value.Step).Distinct().ToList();
+            if (stops.Count is > 0 and <= 12) foreach (var s in stops) rungSteps.Add(s);
+        }
         return new IntermediatePlot(curves, rungSteps.ToList(), reported.Count);
     }
 
