@@ -52,7 +52,7 @@ internal sealed class RunCommand : Command
         // The sampler is chosen for the budget this run has (--trials beats the file's trials:), and runs on the entry point's clock.
         await using var study = await StudyFileRun.OpenAsync(file, storage,
             new StudyFileOpenOptions { Seed = parse.GetValue(_seed), TrialBudget = runOptions.Trials, TimeProvider = _time }, ct);
-        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, resultsTable: true);
+        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, resultsTable: true, cancellationToken: ct);
     }
 
     private static IReadOnlyDictionary<string, object?> CoerceFixed(StudyFile file, IReadOnlyDictionary<string, object?> values)

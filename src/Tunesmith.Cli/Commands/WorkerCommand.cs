@@ -89,7 +89,7 @@ internal sealed class WorkerCommand : Command
             && SlurmBranchChoice.Choose(file.Space, (await study.RefreshAsync(ct)).Trials, slurm.Classes, cls, Random.Shared) is { } choice)
             fixedParams[choice.Name] = choice.Value;
         return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time,
-            slurmJob: slurmJob);
+            slurmJob: slurmJob, cancellationToken: ct);
     }
 
     private static TimeSpan? Seconds(double? value, string option) => value switch

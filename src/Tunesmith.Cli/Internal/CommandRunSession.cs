@@ -20,7 +20,7 @@ internal static class CommandRunSession
     /// </summary>
     public static async Task<int> RunAsync(Study study, StudyFile file, string storageUrl, CommandStudyOptions runOptions,
         IReadOnlyDictionary<string, object?> fixedParams, string? gpus, ProgressMode mode, CliConsole console, TimeProvider time,
-        bool resultsTable = false, SlurmTrialJob? slurmJob = null)
+        bool resultsTable = false, SlurmTrialJob? slurmJob = null, CancellationToken cancellationToken = default)
     {
         if (slurmJob is not null) runOptions = runOptions with { AroundTrial = slurmJob.RunTrialAsync };
         RefuseUnstartableCommand(file);
@@ -31,7 +31,7 @@ internal static class CommandRunSession
         try { pool = StudyFileRun.CreatePool(file, gpuIds, runOptions.Parallel); }
         catch (ArgumentException e) { throw new CliUsageException($"{file.SourceName}: resources: {StripParam(e)}"); }
 
-        var history = await study.RefreshAsync();
+        var history = await study.RefreshAsync(cancellationToken);
         var finishedBefore = history.Trials.Count(t => t.State.IsFinished() && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
         var progress = new RunProgress(study.Name, study.Direction, study.Metric, runOptions.Trials, finishedBefore, history.Best, time);
         var runDirectory = StudyFileRun.RunDirectory(file, storageUrl);
@@ -45,7 +45,9 @@ internal static class CommandRunSession
         // Inside a Slurm job the job's own signals (SIGUSR1 before the time limit, SIGTERM) stop the run; see SlurmSignals.
         using var signal = slurmJob is null ? new InterruptSignal() : null;
         using var slurmSignals = slurmJob is null ? null : new SlurmSignals(slurmJob);
-        var result = await ProgressViews.ShowWhileAsync(mode, progress, console, () => runner.RunAsync(signal?.Token ?? slurmJob!.Token));
+        // The command's own token stops the run as a signal does.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(signal?.Token ?? slurmJob!.Token, cancellationToken);
+        var result = await ProgressViews.ShowWhileAsync(mode, progress, console, () => runner.RunAsync(stop.Token));
         if (slurmJob is not null && await slurmJob.FinishAsync())
         {
             console.Error.WriteLine($"tunesmith: Slurm stopped the job ({slurmJob.Cause.Word()}); its trial went back to the queue and the job was requeued");

@@ -19,6 +19,27 @@ public sealed class ProcessTreeEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task A_cancelled_terminate_cuts_the_grace_period_short_and_still_kills_the_tree()
+    {
+        var script = _kit.Script("stubborn.py", """
+            import os, signal, time
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            print(os.getpid(), flush=True)
+            time.sleep(3600)
+            """);
+        using var tree = ProcessTree.Start(Python(script));
+        var pid = int.Parse((await tree.Process.StandardOutput.ReadLineAsync())!);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        // A ten-minute grace would hold the test for ten minutes; the token ends it at once.
+        await tree.TerminateAsync(TimeSpan.FromMinutes(10), cancellationToken: cancelled.Token).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.False(ProcessTree.IsAlive(pid));
+        Assert.Empty(tree.GetLiveProcessIds());
+    }
+
+    [Fact]
     public async Task Terminate_stops_a_child_and_a_grandchild_that_ignores_SIGTERM()
     {
         var script = _kit.Script("tree.py", """

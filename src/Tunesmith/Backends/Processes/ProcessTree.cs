@@ -138,17 +138,19 @@ public sealed class ProcessTree : IDisposable
     /// <summary>
     /// Stops the whole tree: SIGTERM to every live process, then SIGKILL to whatever is left after <paramref name="grace"/>
     /// (processes spawned meanwhile included). Returns once none is left, or after a bounded wait past SIGKILL.
+    /// Cancelling <paramref name="cancellationToken"/> cuts the grace period short (SIGKILL at once): the tree is never
+    /// left running.
     /// </summary>
-    public async Task TerminateAsync(TimeSpan grace, TimeProvider? timeProvider = null)
+    public async Task TerminateAsync(TimeSpan grace, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
     {
         var time = timeProvider ?? TimeProvider.System;
         if (!OperatingSystem.IsLinux())
         {
-            await TerminateWithoutProcfsAsync(grace, time).ConfigureAwait(false);
+            await TerminateWithoutProcfsAsync(cancellationToken.IsCancellationRequested ? TimeSpan.Zero : grace, time).ConfigureAwait(false);
             return;
         }
         if (!Signal(SigTerm)) return;
-        if (await WaitUntilGoneAsync(grace, time).ConfigureAwait(false)) return;
+        if (await WaitUntilGoneAsync(grace, time, cancellationToken).ConfigureAwait(false)) return;
         Signal(SigKill);
         // SIGKILL cannot be ignored; the bound only guards against a process stuck in the kernel (e.g. a dead NFS mount).
         await WaitUntilGoneAsync(TimeSpan.FromSeconds(10), time).ConfigureAwait(false);
@@ -179,15 +181,16 @@ public sealed class ProcessTree : IDisposable
         return live.Count > 0;
     }
 
-    private async Task<bool> WaitUntilGoneAsync(TimeSpan limit, TimeProvider time)
+    private async Task<bool> WaitUntilGoneAsync(TimeSpan limit, TimeProvider time, CancellationToken cancellationToken = default)
     {
         var start = time.GetTimestamp();
         while (true)
         {
             if (GetLiveProcessIds().Count == 0) return true;
-            if (time.GetElapsedTime(start) >= limit) return false;
+            if (time.GetElapsedTime(start) >= limit || cancellationToken.IsCancellationRequested) return false;
             // Only the root is awaitable as an event; its descendants can only be polled.
-            await Task.Delay(PollInterval, time).ConfigureAwait(false);
+            try { await Task.Delay(PollInterval, time, cancellationToken).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return GetLiveProcessIds().Count == 0; }
         }
     }
 
