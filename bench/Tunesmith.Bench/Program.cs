@@ -33,6 +33,12 @@ return args.FirstOrDefault() switch
         Opt("--optuna-python", "") is { Length: > 0 } python ? python : null)),
     "ask-latency" => await AskLatencyBenchmark.RunAsync(Set("--samplers"), Opt("--history", "100,1000,2000").Split(',').Select(int.Parse).ToArray()),
     "check-functions" => await FunctionCheck.RunAsync(Opt("--reference", "../shared/reference")),
+    "simulator-study" => SimulatorStudy.Run(
+        Opt("--benchmarks", "lcbench-blood,nasbench-nlp,yahpo-lcbench:167168,yahpo-lcbench:189873,yahpo-lcbench:189906").Split(','),
+        Opt("--strategies", "none+random,asha+random,hyperband+random,asha+tpe,bohb").Split(','),
+        Int("--seeds", 20), Int("--first-seed", 0), Int("--workers", 8),
+        Opt("--budgets", "lcbench-blood=6h,nasbench-nlp=60d,yahpo-lcbench=48h,default=24h").Split(',').ToDictionary(p => p.Split('=')[0], p => ParseHours(p.Split('=')[1])),
+        Int("--parallel", 2), Opt("--out", "docs/benchmarks/simulator"), Opt("--data", "") is { Length: > 0 } dd ? dd : null),
     "simulator-speed" => SimulatorSpeedBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--scheduler", "asha"), Opt("--sampler", "random"),
         Int("--workers", 8), TimeSpan.FromHours(double.Parse(Opt("--hours", "24"), CultureInfo.InvariantCulture)), Int("--repeats", 5), Opt("--data", "") is { Length: > 0 } d ? d : null),
     "pg-workers" => await PostgresWorkersBenchmark.RunAsync(Opt("--url", Environment.GetEnvironmentVariable("TUNESMITH_TEST_POSTGRES") ?? ""), Int("--workers", 500),
@@ -50,8 +56,16 @@ return args.FirstOrDefault() switch
     _ => Usage(),
 };
 
+static TimeSpan ParseHours(string text) => text[^1] switch
+{
+    'd' => TimeSpan.FromDays(double.Parse(text[..^1], CultureInfo.InvariantCulture)),
+    'h' => TimeSpan.FromHours(double.Parse(text[..^1], CultureInfo.InvariantCulture)),
+    'm' => TimeSpan.FromMinutes(double.Parse(text[..^1], CultureInfo.InvariantCulture)),
+    _ => TimeSpan.FromSeconds(double.Parse(text, CultureInfo.InvariantCulture)),
+};
+
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5])");
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-study [--benchmarks a,b] [--strategies none+random,asha+random,...] [--seeds 20] [--first-seed 0] [--budgets name=6h,...] [--out DIR] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5])");
     return 2;
 }

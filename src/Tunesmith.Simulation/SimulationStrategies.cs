@@ -13,10 +13,14 @@ namespace Tunesmith.Simulation;
 /// <summary>Builds the strategies <c>tunesmith simulate</c> names: a scheduler and a sampler, each built per seed and fitted to the benchmark's resources.</summary>
 public static class SimulationStrategies
 {
-    /// <summary>The scheduler names accepted; <c>bohb</c> is the model-based multi-fidelity method (Hyperband brackets fed by the BOHB sampler).</summary>
+    /// <summary>
+    /// The scheduler names accepted; <c>bohb</c> is the model-based multi-fidelity method: the BOHB sampler (TPE per budget
+    /// level) proposing the trials that enter ASHA's rungs (asynchronous, one bracket, as Syne Tune's asynchronous BOHB;
+    /// <c>--scheduler hyperband --sampler bohb</c> puts them in Hyperband's brackets instead).
+    /// </summary>
     public static IReadOnlyList<string> SchedulerNames { get; } = ["none", "median", "asha", "hyperband", "pbt", "bohb"];
 
-    /// <summary>The sampler names accepted (<c>bohb</c> only with the bohb scheduler, which uses it by default).</summary>
+    /// <summary>The sampler names accepted (<c>bohb</c> only with a scheduler that has rungs; the bohb scheduler uses it by default).</summary>
     public static IReadOnlyList<string> SamplerNames { get; } = ["random", "tpe", "gp", "auto", "bohb"];
 
     /// <summary>
@@ -31,8 +35,8 @@ public static class SimulationStrategies
         sampler = (sampler ?? (scheduler == "bohb" ? "bohb" : "random")).ToLowerInvariant();
         if (!SamplerNames.Contains(sampler))
             throw new ArgumentException($"--sampler: unknown sampler '{sampler}' (known: {string.Join(", ", SamplerNames)})");
-        if (sampler == "bohb" && scheduler != "bohb")
-            throw new ArgumentException($"--sampler: 'bohb' goes with --scheduler bohb, not '{scheduler}'");
+        if (sampler == "bohb" && scheduler is not ("bohb" or "asha" or "hyperband"))
+            throw new ArgumentException($"--sampler: 'bohb' models budget levels, so it needs --scheduler bohb, asha or hyperband, not '{scheduler}'");
         var schedulerFactory = SchedulerFactory(scheduler);
         return new SimulationStrategy(scheduler, sampler, (benchmark, seed) => CreateSampler(sampler, benchmark, seed), schedulerFactory);
     }
@@ -49,14 +53,15 @@ public static class SimulationStrategies
     /// <summary>
     /// The scheduler called <paramref name="name"/> for one seed, fitted to the benchmark: ASHA and Hyperband with rungs at
     /// epochs 1, 3, 9, … below the benchmark's last epoch (η = 3, stop-based); median stopping with its defaults (5 trials
-    /// before it stops any); PBT with a population of 8 and a perturbation every 4 epochs; bohb is Hyperband's brackets.
+    /// before it stops any); PBT with a population of 8 and a perturbation every 4 epochs; bohb is ASHA's rungs (one
+    /// bracket: on the development tasks it reached the target sooner than with Hyperband's brackets, docs/BENCHMARKS.md).
     /// </summary>
     public static IScheduler? CreateScheduler(string name, ILearningCurveBenchmark benchmark, int seed) => name switch
     {
         "none" => null,
         "median" => new MedianStoppingScheduler(new MedianStoppingOptions()),
-        "asha" => new AshaScheduler(new AshaOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
-        "hyperband" or "bohb" => new HyperbandScheduler(new HyperbandOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
+        "asha" or "bohb" => new AshaScheduler(new AshaOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
+        "hyperband" => new HyperbandScheduler(new HyperbandOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
         "pbt" => new PbtScheduler(new PbtOptions { Resource = "epoch", PopulationSize = 8, PerturbationInterval = 4, Seed = seed }),
         _ => throw new ArgumentException($"--scheduler: unknown scheduler '{name}' (known: {string.Join(", ", SchedulerNames)})"),
     };

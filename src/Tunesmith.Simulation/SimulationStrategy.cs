@@ -15,8 +15,8 @@ public sealed record SimulationStrategy(
     Func<ILearningCurveBenchmark, int, ISampler> CreateSampler,
     Func<ILearningCurveBenchmark, int, IScheduler?> CreateScheduler)
 {
-    /// <summary>"scheduler+sampler", e.g. <c>asha+random</c>.</summary>
-    public string Name => $"{Scheduler}+{Sampler}";
+    /// <summary>"scheduler+sampler", e.g. <c>asha+random</c> (just <c>bohb</c> for the model-based method with its own sampler).</summary>
+    public string Name => Scheduler == Sampler ? Scheduler : $"{Scheduler}+{Sampler}";
 }
 
 /// <summary>What several seeds of one strategy on one benchmark produced, with the statistics the study reports.</summary>
