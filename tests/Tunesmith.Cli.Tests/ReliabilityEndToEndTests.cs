@@ -162,3 +162,27 @@ public sealed class SmallerHolesEndToEndTests
         Assert.Equal([path], Directory.GetFiles(dir.Path)); // no -wal, no -shm: the journal mode was not switched
     }
 }
+
+/// <summary>Where a study's trials write: inside runs/, readable by the user alone.</summary>
+public sealed class TrialDirectoryEndToEndTests
+{
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_study_named_dot_dot_stays_under_runs_and_trial_directories_are_private()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("""
+            command: python3 -c "import sys; print(float(sys.argv[1]))" {x}
+            space:
+              x: { float: [0, 1] }
+            trials: 1
+            """, name: "'..'");
+        var r = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var trial = Path.Combine(kit.Dir, "runs", "__", "trials", "0");
+        Assert.True(Directory.Exists(trial), r.ToString());
+        Assert.False(Directory.Exists(Path.Combine(kit.Dir, "trials")), "the study wrote outside runs/");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(trial));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(kit.Dir, "t.db")));
+    }
+}

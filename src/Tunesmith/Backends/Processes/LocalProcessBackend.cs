@@ -152,7 +152,9 @@ public sealed class LocalProcessBackend : ITrialBackend
                     return Failed($"cannot copy the checkpoint of trial {from}: {e.Message}");
                 }
             }
-            Directory.CreateDirectory(directory);
+            // Only the user may read a trial's directory (its params, logs and checkpoints): 0700, as the umask allows.
+            if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
+            else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             ArchiveEarlierAttempt(directory);
             var configuration = request.Params as Configuration ?? new Configuration(request.Params);
             var paramsJson = ParamValues.ToJson(configuration);

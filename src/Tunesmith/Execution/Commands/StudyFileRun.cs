@@ -214,8 +214,13 @@ public static class StudyFileRun
         catch (ArgumentException) { return null; }
     }
 
-    private static string SafeName(string name) =>
-        string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
+    // A name of dots only ("." or "..") would name runs/ itself or its parent: it becomes underscores, so every study's
+    // directory stays under runs/.
+    internal static string SafeName(string name)
+    {
+        var safe = string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
+        return safe.Length == 0 || safe.All(c => c == '.') ? new string('_', Math.Max(1, safe.Length)) : safe;
+    }
 }
 
 /// <summary>How <see cref="StudyFileRun.OpenAsync(StudyFile, IStudyStorage, StudyFileOpenOptions, CancellationToken)"/> opens a study file's study.</summary>
