@@ -21,7 +21,7 @@ public sealed record SamplerRequest(
 public static class SamplerRegistry
 {
     /// <summary>The names <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes", "gp", "rf", "auto"];
+    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes", "gp", "rf", "bohb", "auto"];
 
     /// <summary>
     /// Builds the sampler called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming an unknown sampler or option.
@@ -41,6 +41,7 @@ public static class SamplerRegistry
             "cmaes" => new CmaEsSampler(CmaEsOptionsReader.Read(request.Options, request.Seed)),
             "gp" => WithBranches("gp", request, o => new Gp.GpSampler(request.Seed, Gp.GpOptions.FromDictionary(o))),
             "rf" => WithBranches("rf", request, o => new Rf.RandomForestSampler(Rf.RandomForestOptions.FromStudyFile(o, request.Seed))),
+            "bohb" => CreateBohb(request),
             "auto" => AutoSampler.Create(request),
             _ => throw new ArgumentException($"unknown sampler '{name}' (known: {string.Join(", ", Names)})"),
         };
@@ -82,6 +83,26 @@ public static class SamplerRegistry
             return new GridSampler(values, request.Seed, shuffle);
         }
         return new GridSampler(request.Space ?? throw new ArgumentException("sampler 'grid' needs the study's space or option 'values'"), request.Seed, shuffle);
+    }
+
+    // bohb: TPE per budget level; pair it with an asha or hyperband scheduler over the same resources (min, max, reduction).
+    private static Bohb.BohbSampler CreateBohb(SamplerRequest request)
+    {
+        CheckOptions(request, "bohb", "min", "max", "reduction", "random_fraction", "min_points");
+        double? Number(string key)
+        {
+            if (!request.Options.TryGetValue(key, out var raw) || raw is null) return null;
+            return ParamValues.TryToDouble(raw, out var x) && double.IsFinite(x) ? x
+                : throw new ArgumentException($"sampler 'bohb': option '{key}' must be a number, got {ParamValues.Format(raw)}");
+        }
+        var o = new Bohb.BohbOptions { Seed = request.Seed };
+        if (Number("min") is { } min) o = o with { MinResource = (long)min };
+        if (Number("max") is { } max) o = o with { MaxResource = (long)max };
+        if (Number("reduction") is { } eta) o = o with { ReductionFactor = eta };
+        if (Number("random_fraction") is { } fraction) o = o with { RandomFraction = fraction };
+        if (Number("min_points") is { } points) o = o with { MinPointsInModel = (int)points };
+        try { return new Bohb.BohbSampler(o); }
+        catch (ArgumentOutOfRangeException e) { throw new ArgumentException($"sampler 'bohb': {e.ParamName} {e.Message.Split(" (Parameter")[0]}"); }
     }
 
     private static void CheckOptions(SamplerRequest request, string sampler, params string[] known)

@@ -88,4 +88,14 @@ public sealed class BohbSamplerTests
         }
         Assert.Equal(Propose(), Propose());
     }
+
+    [Fact]
+    public void Study_files_name_it_bohb_with_its_resources()
+    {
+        var sampler = Assert.IsType<BohbSampler>(SamplerRegistry.Create("bohb", new SamplerRequest(new Dictionary<string, object?> { ["min"] = 1L, ["max"] = 27L, ["reduction"] = 3.0 }, Seed: 4)));
+        Assert.Equal([1L, 3, 9, 27], sampler.Levels);
+        Assert.Equal(4, sampler.Seed);
+        Assert.Contains("'eta'", Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("bohb", new SamplerRequest(new Dictionary<string, object?> { ["eta"] = 3L }))).Message);
+        Assert.Contains("bohb", Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("bohb", new SamplerRequest(new Dictionary<string, object?> { ["reduction"] = 1.0 }))).Message);
+    }
 }
