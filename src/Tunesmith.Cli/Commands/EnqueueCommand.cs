@@ -41,7 +41,7 @@ internal sealed class EnqueueCommand : Command
         await using var storage = StorageScope.Open(url, mustExist: true);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
         var space = await StoredStudyFile.TryGetSpaceAsync(study, ct);
-        var checkedCombinations = space is null ? combinations : combinations.Select((c, i) => StoredStudyFile.Coerce(space, c, file is null ? "--set" : $"{file}: combination {i + 1}")).ToList();
+        var checkedCombinations = space is null ? combinations : combinations.Select((c, i) => CoerceCombination(space, c, file is null ? "--set" : $"{file}: combination {i + 1}")).ToList();
         var numbers = new List<int>();
         foreach (var combination in checkedCombinations)
             numbers.Add((await study.EnqueueAsync(combination, ct)).Number);
@@ -49,5 +49,11 @@ internal sealed class EnqueueCommand : Command
             ? $"enqueued trial {numbers[0]} in study '{name}'"
             : $"enqueued {numbers.Count} trials ({numbers.Min()}..{numbers.Max()}) in study '{name}'");
         return ExitCodes.Ok;
+    }
+
+    private static IReadOnlyDictionary<string, object?> CoerceCombination(SearchSpace space, IReadOnlyDictionary<string, object?> combination, string where)
+    {
+        try { return space.CoerceValues(combination); }
+        catch (SearchSpaceException e) { throw new CliUsageException($"{where}: {e.Message}"); }
     }
 }

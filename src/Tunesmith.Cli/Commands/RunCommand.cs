@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Cli.Internal.Progress;
+using Tunesmith.Spaces;
 using Tunesmith.Execution;
 using Tunesmith.Trials;
 using Tunesmith.Execution.Commands;
@@ -57,7 +58,7 @@ internal sealed class RunCommand : Command
 
     private static IReadOnlyDictionary<string, object?> CoerceFixed(StudyFile file, IReadOnlyDictionary<string, object?> values)
     {
-        try { return StudyFileRun.CoerceFixed(file, values); }
-        catch (ArgumentException e) { throw new CliUsageException($"--set: {e.Message}"); }
+        try { return file.Space.CoerceValues(values); }
+        catch (SearchSpaceException e) { throw new CliUsageException($"--set: {e.Message}"); }
     }
 }

@@ -230,6 +230,32 @@ public sealed class SearchSpace
     }
 
     /// <summary>
+    /// Checks values given for this space's parameters (a <c>--set name=value</c>, an enqueued combination) and coerces each
+    /// onto its parameter's type. The one coercion the run and enqueue commands share.
+    /// </summary>
+    /// <param name="values">Values by parameter name, as read from a command line, JSON or a CSV.</param>
+    /// <returns>The coerced values, by name.</returns>
+    /// <exception cref="SearchSpaceException">A name that is not one of the space's parameters (the message lists them), or a value its distribution rejects.</exception>
+    public IReadOnlyDictionary<string, object?> CoerceValues(IReadOnlyDictionary<string, object?> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var distributions = new Dictionary<string, Distribution>(StringComparer.Ordinal);
+        foreach (var (name, distribution, _) in Flatten()) distributions.TryAdd(name, distribution);
+        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (name, value) in values)
+        {
+            if (!distributions.TryGetValue(name, out var distribution))
+                throw new SearchSpaceException(name, $"unknown parameter (the parameters: {string.Join(", ", distributions.Keys)})");
+            try { result[name] = distribution.Coerce(name, value); }
+            catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException or OverflowException)
+            {
+                throw new SearchSpaceException(name, e.Message);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
     /// Every parameter the space can produce with its distribution, flattened (repeated blocks expanded up to their
     /// largest count). Samplers use it as the joint space; a name shared by exclusive branches appears once per distinct distribution.
     /// </summary>

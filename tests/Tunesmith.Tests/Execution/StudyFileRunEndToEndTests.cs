@@ -40,7 +40,7 @@ public sealed class StudyFileRunEndToEndTests : IDisposable
         await using var storage = new InMemoryStudyStorage();
         await using var study = await StudyFileRun.OpenAsync(file, storage, seed: 1);
         var pool = StudyFileRun.CreatePool(file, gpus: [], parallel: file.Parallel);
-        var fixedParams = StudyFileRun.CoerceFixed(file, new Dictionary<string, object?> { ["layers"] = "3" });
+        var fixedParams = file.Space.CoerceValues(new Dictionary<string, object?> { ["layers"] = "3" });
         var runDirectory = StudyFileRun.RunDirectory(file, "memory:");
         Assert.Equal(Path.Combine(_kit.Root, "runs", "file-run"), runDirectory);
         var objective = StudyFileRun.ObjectiveOptions(file, runDirectory, pool, fixedParams);

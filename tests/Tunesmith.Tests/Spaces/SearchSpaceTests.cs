@@ -292,4 +292,19 @@ public sealed class SearchSpaceTests
             .When("optimizer", ["sgd"], s => s.Float("dampening", 0, 1, when: Condition.When("nesterov", false))));
         Assert.Contains("'nesterov'", error.Message);
     }
+
+    [Fact]
+    public void CoerceValues_coerces_each_value_onto_its_parameter_and_names_unknown_or_bad_ones()
+    {
+        var space = new SearchSpace().Int("layers", 1, 8).Float("lr", 1e-4, 1).Choice("act", ["relu", "tanh"]);
+        var coerced = space.CoerceValues(new Dictionary<string, object?> { ["layers"] = "3", ["lr"] = "0.5", ["act"] = "tanh" });
+        Assert.Equal(3L, Assert.IsType<long>(coerced["layers"]));
+        Assert.Equal(0.5, Assert.IsType<double>(coerced["lr"]));
+        Assert.Equal("tanh", coerced["act"]);
+
+        var unknown = Names("depth", () => space.CoerceValues(new Dictionary<string, object?> { ["depth"] = 2 }));
+        Assert.Equal("depth", unknown.Parameter);
+        Assert.Contains("layers, lr, act", unknown.Message);
+        Names("layers", () => space.CoerceValues(new Dictionary<string, object?> { ["layers"] = "abc" }));
+    }
 }

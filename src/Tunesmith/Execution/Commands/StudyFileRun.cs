@@ -141,31 +141,11 @@ public static class StudyFileRun
         return System.IO.Path.Combine(baseDirectory, "runs", SafeName(file.Name));
     }
 
-    /// <summary>
-    /// Checks values that fix parameters for a run (<c>--set name=value</c>) against the file's space and coerces each onto
-    /// its parameter's type; throws <see cref="ArgumentException"/> naming an unknown parameter or a bad value.
-    /// </summary>
-    public static IReadOnlyDictionary<string, object?> CoerceFixed(StudyFile file, IReadOnlyDictionary<string, object?> values)
-    {
-        ArgumentNullException.ThrowIfNull(file);
-        var distributions = new Dictionary<string, Distribution>(StringComparer.Ordinal);
-        foreach (var (name, distribution, _) in file.Space.Flatten()) distributions.TryAdd(name, distribution);
-        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
-        foreach (var (name, value) in values)
-        {
-            if (!distributions.TryGetValue(name, out var distribution))
-                throw new ArgumentException($"parameter '{name}' is not in study '{file.Name}' (its parameters: {string.Join(", ", distributions.Keys)})");
-            try { result[name] = distribution.Coerce(name, value); }
-            catch (SearchSpaceException e) { throw new ArgumentException(e.Message); }
-        }
-        return result;
-    }
-
     /// <summary>Builds the objective options of a study file's command trials.</summary>
     /// <param name="file">The study file.</param>
     /// <param name="runDirectory">Where trial directories go (see <see cref="RunDirectory"/>).</param>
     /// <param name="resources">The local pool, or null.</param>
-    /// <param name="fixedParams">Parameters fixed for every trial of this run (already coerced, see <see cref="CoerceFixed"/>).</param>
+    /// <param name="fixedParams">Parameters fixed for every trial of this run (already coerced, see <see cref="SearchSpace.CoerceValues"/>).</param>
     /// <param name="progress">Receives trial events, or null.</param>
     /// <param name="loggerFactory">Logging, or null.</param>
     public static CommandObjectiveOptions ObjectiveOptions(StudyFile file, string runDirectory, ResourcePool? resources = null,
