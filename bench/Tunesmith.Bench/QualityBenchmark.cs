@@ -69,6 +69,9 @@ internal static class QualityBenchmark
         new("gp_b", "gp", new Dictionary<string, object?> { ["branch_aware"] = true }),
         new("rf_b", "rf", new Dictionary<string, object?> { ["branch_aware"] = true }),
         new("auto", "auto", new Dictionary<string, object?>(), BudgetAware: true),
+        // A portfolio shifting trials between GP and grouped TPE by their rates of new bests (measured before auto uses it).
+        new("gp_tpe", "gp", new Dictionary<string, object?>(), Factory: seed => new Tunesmith.Samplers.Portfolio.PortfolioSampler(
+            [new Tunesmith.Samplers.Gp.GpSampler(seed), new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true, Group = true })])),
     ];
 
     /// <param name="BestBranch">For a hierarchical function: the branch of the best trial so far after each trial.</param>
