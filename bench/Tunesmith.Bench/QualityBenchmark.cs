@@ -12,8 +12,9 @@ namespace Tunesmith.Bench;
 
 /// <summary>A sampler configuration under test: its label in the tables and how the registry builds it.</summary>
 /// <param name="Factory">Builds the sampler from a seed instead of the registry (TPE option variants under study).</param>
+/// <param name="OnRequest">Run only when named in <c>--samplers</c> (the hierarchical-space samplers), so the default table stays the flat suite's.</param>
 internal sealed record SamplerUnderTest(string Label, string RegistryName, IReadOnlyDictionary<string, object?> Options, bool BudgetAware = false,
-    Func<int, ISampler>? Factory = null)
+    Func<int, ISampler>? Factory = null, bool OnRequest = false)
 {
     /// <summary>
     /// TPE variants from <c>--tpe-variants 'label=Property:value,Property:value;label2=…'</c>: any <see cref="TpeOptions"/>
@@ -64,14 +65,14 @@ internal static class QualityBenchmark
         new("tpe_mv", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true }),
         new("gp", "gp", new Dictionary<string, object?>()),
         new("cmaes", "cmaes", new Dictionary<string, object?> { ["restart_strategy"] = "ipop" }),
-        new("rf", "rf", new Dictionary<string, object?>()),
-        new("tpe_b", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["branch_aware"] = true }),
-        new("gp_b", "gp", new Dictionary<string, object?> { ["branch_aware"] = true }),
-        new("rf_b", "rf", new Dictionary<string, object?> { ["branch_aware"] = true }),
+        new("rf", "rf", new Dictionary<string, object?>(), OnRequest: true),
+        new("tpe_b", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["branch_aware"] = true }, OnRequest: true),
+        new("gp_b", "gp", new Dictionary<string, object?> { ["branch_aware"] = true }, OnRequest: true),
+        new("rf_b", "rf", new Dictionary<string, object?> { ["branch_aware"] = true }, OnRequest: true),
         new("auto", "auto", new Dictionary<string, object?>(), BudgetAware: true),
         // A portfolio shifting trials between GP and grouped TPE by their rates of new bests (measured before auto uses it).
         new("gp_tpe", "gp", new Dictionary<string, object?>(), Factory: seed => new Tunesmith.Samplers.Portfolio.PortfolioSampler(
-            [new Tunesmith.Samplers.Gp.GpSampler(seed), new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true, Group = true })])),
+            [new Tunesmith.Samplers.Gp.GpSampler(seed), new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true, Group = true })]), OnRequest: true),
     ];
 
     /// <param name="BestBranch">For a hierarchical function: the branch of the best trial so far after each trial.</param>
@@ -80,7 +81,7 @@ internal static class QualityBenchmark
     public static async Task<int> RunAsync(QualityArgs args)
     {
         var functions = QualityFunctions.All.Where(f => args.Functions is null || args.Functions.Contains(f.Name)).ToList();
-        var samplers = AllSamplers.Where(s => args.Samplers is null || args.Samplers.Contains(s.Label))
+        var samplers = AllSamplers.Where(s => args.Samplers is null ? !s.OnRequest : args.Samplers.Contains(s.Label))
             .Concat(SamplerUnderTest.ParseTpeVariants(args.TpeVariants)).ToList();
         var missing = samplers.Where(s => !SamplerRegistry.Names.Contains(s.RegistryName)).Select(s => s.Label).ToList();
         if (missing.Count > 0)
