@@ -170,7 +170,7 @@ public sealed class ProcessTree : IDisposable
     /// <summary>Sends <paramref name="signal"/> to every live process of the tree; false when none was left.</summary>
     private bool Signal(int signal)
     {
-        List<ProcStat> live;
+        List<LocalProcesses.ProcStat> live;
         lock (_gate)
         {
             live = Snapshot();
@@ -207,14 +207,14 @@ public sealed class ProcessTree : IDisposable
 
     // ---------------------------------------------------------------- /proc
 
-    private void Remember(List<ProcStat> live)
+    private void Remember(List<LocalProcesses.ProcStat> live)
     {
         foreach (var p in live) _known[p.Pid] = p.StartTime;
     }
 
-    private List<ProcStat> Snapshot()
+    private List<LocalProcesses.ProcStat> Snapshot()
     {
-        var table = ReadProcessTable();
+        var table = LocalProcesses.Table();
         var byPid = table.ToDictionary(p => p.Pid);
         var self = Environment.ProcessId;
         var members = new HashSet<int>();
@@ -235,39 +235,6 @@ public sealed class ProcessTree : IDisposable
         return members.Select(pid => byPid[pid]).Where(p => p.State is not ('Z' or 'X')).ToList();
     }
 
-    private readonly record struct ProcStat(int Pid, char State, int Parent, int Group, int Session, ulong StartTime);
-
-    private static List<ProcStat> ReadProcessTable()
-    {
-        var list = new List<ProcStat>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            var name = Path.GetFileName(dir);
-            if (!int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
-            string text;
-            try { text = File.ReadAllText(Path.Combine(dir, "stat")); }
-            catch (IOException) { continue; }              // exited while we read
-            catch (UnauthorizedAccessException) { continue; }
-            if (TryParseStat(pid, text) is { } stat) list.Add(stat);
-        }
-        return list;
-    }
-
-    // /proc/<pid>/stat: "pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
-    // cutime cstime priority nice num_threads itrealvalue starttime ..."; comm may hold spaces and parentheses.
-    private static ProcStat? TryParseStat(int pid, string text)
-    {
-        var close = text.LastIndexOf(')');
-        if (close < 0) return null;
-        var fields = text[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (fields.Length < 20) return null;
-        return new ProcStat(pid, fields[0][0],
-            int.Parse(fields[1], CultureInfo.InvariantCulture),
-            int.Parse(fields[2], CultureInfo.InvariantCulture),
-            int.Parse(fields[3], CultureInfo.InvariantCulture),
-            ulong.Parse(fields[19], CultureInfo.InvariantCulture));
-    }
-
     /// <summary>True when a process with this id exists and is not a zombie (for tests and diagnostics).</summary>
     public static bool IsAlive(int pid)
     {
@@ -276,8 +243,7 @@ public sealed class ProcessTree : IDisposable
             try { return !Process.GetProcessById(pid).HasExited; }
             catch (ArgumentException) { return false; }
         }
-        try { return TryParseStat(pid, File.ReadAllText($"/proc/{pid}/stat")) is { State: not ('Z' or 'X') }; }
-        catch (IOException) { return false; }
+        return LocalProcesses.Stat(pid) is { State: not ('Z' or 'X') };
     }
 
     /// <summary>Describes a POSIX signal number (e.g. 9 → "SIGKILL") for failure reasons.</summary>
