@@ -79,22 +79,8 @@ public sealed class CommandObjective
         foreach (var backend in _backends.Values) backend.KillRunningTrees();
     }
 
-    private LocalProcessBackend BackendFor(string metric) => _backends.GetOrAdd(metric, m => new LocalProcessBackend(new LocalProcessBackendOptions
-    {
-        Command = _options.Command,
-        RootDirectory = _options.RootDirectory,
-        WorkingDirectory = _options.WorkingDirectory,
-        Environment = _options.Environment,
-        TrialTimeout = _options.TrialTimeout,
-        KillGrace = _options.KillGrace,
-        StopSettle = _options.StopSettle,
-        Resources = _options.Resources,
-        Metric = m,
-        StderrTailLines = _options.StderrTailLines,
-        StderrTailChars = _options.StderrTailChars,
-        TimeProvider = _options.TimeProvider,
-        LoggerFactory = _options.LoggerFactory,
-    }));
+    private LocalProcessBackend BackendFor(string metric) =>
+        _backends.GetOrAdd(metric, m => new LocalProcessBackend(_options.ToBackendOptions(m)));
 
     /// <summary>Runs one trial's program to its outcome; the signature of <see cref="Study.OptimizeAsync"/>'s objective.</summary>
     /// <remarks>

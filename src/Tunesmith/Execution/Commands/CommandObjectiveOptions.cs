@@ -73,13 +73,26 @@ public sealed record CommandObjectiveOptions
     {
         ArgumentNullException.ThrowIfNull(Command);
         if (Space is null && Suggest is null) throw new ArgumentException("set Space or Suggest: a command trial needs parameters to draw", nameof(Space));
-        if (string.IsNullOrWhiteSpace(RootDirectory)) throw new ArgumentException("the root directory must not be empty", nameof(RootDirectory));
-        if (TrialTimeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(TrialTimeout), t, "trial_timeout must be > 0");
-        if (KillGrace < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(KillGrace), KillGrace, "the kill grace must be ≥ 0");
-        if (StopSettle < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StopSettle), StopSettle, "must be ≥ 0");
-        if (StderrTailLines < 0) throw new ArgumentOutOfRangeException(nameof(StderrTailLines), StderrTailLines, "must be ≥ 0");
-        if (StderrTailChars < 0) throw new ArgumentOutOfRangeException(nameof(StderrTailChars), StderrTailChars, "must be ≥ 0");
+        ToBackendOptions(metric: null).Validate();
     }
+
+    /// <summary>The options of the <see cref="LocalProcessBackend"/> that runs the trials, reading a bare number as <paramref name="metric"/>.</summary>
+    internal LocalProcessBackendOptions ToBackendOptions(string? metric) => new()
+    {
+        Command = Command,
+        RootDirectory = RootDirectory,
+        WorkingDirectory = WorkingDirectory,
+        Environment = Environment,
+        TrialTimeout = TrialTimeout,
+        KillGrace = KillGrace,
+        StopSettle = StopSettle,
+        Resources = Resources,
+        Metric = metric,
+        StderrTailLines = StderrTailLines,
+        StderrTailChars = StderrTailChars,
+        TimeProvider = TimeProvider,
+        LoggerFactory = LoggerFactory,
+    };
 }
 
 /// <summary>Something that happened to a command trial, for live views.</summary>
