@@ -291,4 +291,33 @@ public sealed class WorkerEndToEndTests
         var missing = await kit.CliS("worker", "--study", "nope");
         Assert.Equal(2, missing.ExitCode);
     }
+
+    [Fact]
+    public async Task Best_as_json_is_the_report_exporters_best_trial_with_its_extra_metrics()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", "import sys\nx = float(sys.argv[1])\nprint('tunesmith:result {\"value\": %s, \"acc\": %s}' % (x, 1 - x))\n");
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            trials: 3
+            direction: maximize
+            """);
+        Assert.Equal(0, (await kit.CliS("run", "study.yaml")).ExitCode);
+        var report = (await kit.TrialsAsync())[0];
+
+        var best = await kit.CliS("best", "--study", "s", "--format", "json");
+        Assert.True(best.ExitCode == 0, best.ToString());
+        using var doc = JsonDocument.Parse(best.Stdout);
+        var root = doc.RootElement;
+        Assert.Equal("s", root.GetProperty("study").GetString());
+        Assert.Equal("maximize", root.GetProperty("direction").GetString());
+        Assert.Equal(report.GetProperty("number").GetInt32(), root.GetProperty("number").GetInt32());
+        Assert.Equal(report.GetProperty("value").GetDouble(), root.GetProperty("value").GetDouble());
+        Assert.Equal(report.GetProperty("params").GetProperty("x").GetDouble(), root.GetProperty("params").GetProperty("x").GetDouble());
+        Assert.Equal(report.GetProperty("metrics").GetProperty("acc").GetDouble(), root.GetProperty("metrics").GetProperty("acc").GetDouble());
+        Assert.Equal(root.GetProperty("value").GetDouble(), root.GetProperty("metrics").GetProperty(root.GetProperty("metric").GetString()!).GetDouble());
+        Assert.Equal(report.GetProperty("duration_seconds").GetDouble(), root.GetProperty("duration_seconds").GetDouble());
+    }
 }

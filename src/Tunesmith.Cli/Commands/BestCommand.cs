@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Text.Json;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Execution;
+using Tunesmith.Reporting;
 using Tunesmith.Trials;
 using Tunesmith.Spaces;
 
@@ -49,7 +49,7 @@ internal sealed class BestCommand : Command
                 _console.Out.WriteLine(Assignments.Format(best.Params.Where(p => best.Distributions.ContainsKey(p.Key) || !IsDerived(best, p.Key))));
                 break;
             case "json":
-                _console.Out.WriteLine(ToJson(study, best));
+                JsonReportExporter.WriteBest(ReportTable.Build([best], study.Direction, study.Metric, study.Name), _console.Out);
                 break;
             default:
                 _console.Out.WriteLine($"study {study.Name}: best trial {best.Number}, {study.Metric} = {Formats.Value(best.Value)} ({study.Direction.ToString().ToLowerInvariant()})");
@@ -64,27 +64,4 @@ internal sealed class BestCommand : Command
     // name contains a repeat block's "name.i." prefix or is recorded as derived is left out of --set flags.
     private static bool IsDerived(FrozenTrial trial, string name) =>
         trial.Distributions.Count > 0 && !trial.Distributions.ContainsKey(name);
-
-    private static string ToJson(Study study, FrozenTrial best)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartObject();
-            w.WriteString("study", study.Name);
-            w.WriteString("direction", study.Direction.ToString().ToLowerInvariant());
-            w.WriteString("metric", study.Metric);
-            w.WriteNumber("number", best.Number);
-            w.WriteNumber("value", best.Value!.Value);
-            w.WritePropertyName("params");
-            w.WriteRawValue(ParamValues.ToJson(best.Params));
-            w.WriteStartObject("metrics");
-            foreach (var (k, v) in best.Metrics)
-                if (double.IsFinite(v)) w.WriteNumber(k, v); else w.WriteString(k, v.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            w.WriteEndObject();
-            if (best.Duration is { } d) w.WriteNumber("duration_seconds", Math.Round(d.TotalSeconds, 3));
-            w.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
-    }
 }

@@ -36,22 +36,8 @@ public sealed class JsonReportExporter : IReportExporter
                 w.WriteString("state", r.State.ToString());
                 w.WritePropertyName("value");
                 WriteNumber(w, r.Objective);
-                w.WriteStartObject("metrics");
-                foreach (var m in table.MetricNames)
-                    if (r.Metrics.TryGetValue(m, out var v))
-                    {
-                        w.WritePropertyName(m);
-                        WriteNumber(w, v);
-                    }
-                w.WriteEndObject();
-                w.WriteStartObject("params");
-                foreach (var p in table.ParameterNames)
-                    if (r.Params.TryGetValue(p, out var v))
-                    {
-                        w.WritePropertyName(p);
-                        ParamValues.WriteJson(w, v);
-                    }
-                w.WriteEndObject();
+                WriteMetrics(w, table, r, withObjective: false);
+                WriteParams(w, table, r);
                 w.WritePropertyName("duration_seconds");
                 WriteNumber(w, r.Duration?.TotalSeconds);
                 if (r.FailReason is { } reason) w.WriteString("fail_reason", reason); else w.WriteNull("fail_reason");
@@ -62,6 +48,70 @@ public sealed class JsonReportExporter : IReportExporter
         }
         writer.Write(Encoding.UTF8.GetString(buffer.ToArray()));
         writer.Write('\n');
+    }
+
+    /// <summary>
+    /// Writes the best trial of <paramref name="table"/> (its first ranked row) as one object:
+    /// <c>{"study", "direction", "metric", "number", "value", "params", "metrics", "duration_seconds"}</c>, where
+    /// <c>metrics</c> holds the objective too. This is <c>tunesmith best --format json</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The table has no ranked (Complete) trial.</exception>
+    public static void WriteBest(ReportTable table, TextWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(writer);
+        var best = table.Rows.FirstOrDefault(r => r.Rank == 1)
+            ?? throw new ArgumentException($"study '{table.StudyName}' has no complete trial", nameof(table));
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("study", table.StudyName);
+            w.WriteString("direction", table.Direction.ToString().ToLowerInvariant());
+            w.WriteString("metric", table.Metric);
+            w.WriteNumber("number", best.Number);
+            w.WritePropertyName("value");
+            WriteNumber(w, best.Objective);
+            WriteParams(w, table, best);
+            WriteMetrics(w, table, best, withObjective: true);
+            if (best.Duration is { } d)
+            {
+                w.WritePropertyName("duration_seconds");
+                WriteNumber(w, d.TotalSeconds);
+            }
+            w.WriteEndObject();
+        }
+        writer.Write(Encoding.UTF8.GetString(buffer.ToArray()));
+        writer.Write('\n');
+    }
+
+    private static void WriteMetrics(Utf8JsonWriter w, ReportTable table, ReportRow r, bool withObjective)
+    {
+        w.WriteStartObject("metrics");
+        if (withObjective && r.Objective is { } objective)
+        {
+            w.WritePropertyName(table.Metric);
+            WriteNumber(w, objective);
+        }
+        foreach (var m in table.MetricNames)
+            if (r.Metrics.TryGetValue(m, out var v))
+            {
+                w.WritePropertyName(m);
+                WriteNumber(w, v);
+            }
+        w.WriteEndObject();
+    }
+
+    private static void WriteParams(Utf8JsonWriter w, ReportTable table, ReportRow r)
+    {
+        w.WriteStartObject("params");
+        foreach (var p in table.ParameterNames)
+            if (r.Params.TryGetValue(p, out var v))
+            {
+                w.WritePropertyName(p);
+                ParamValues.WriteJson(w, v);
+            }
+        w.WriteEndObject();
     }
 
     // JSON has no NaN or infinity: such a metric is written as null rather than breaking the document.

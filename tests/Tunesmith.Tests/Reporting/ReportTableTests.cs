@@ -119,6 +119,29 @@ public sealed class ReportTableTests
     }
 
     [Fact]
+    public void Json_best_is_one_object_for_the_top_ranked_trial_with_the_objective_among_its_metrics()
+    {
+        var trials = new List<FrozenTrial>
+        {
+            Trial(0, TrialState.Complete, 1, new() { ["opt"] = "adam" }, new() { ["f1"] = 1, ["loss"] = double.NaN }),
+            Trial(1, TrialState.Complete, 2, new() { ["opt"] = "sgd", ["momentum"] = 0.9 }, new() { ["f1"] = 2, ["loss"] = double.PositiveInfinity }),
+            Trial(2, TrialState.Failed, reason: "boom"),
+        };
+        using var writer = new StringWriter();
+        JsonReportExporter.WriteBest(ReportTable.Build(trials, Direction.Maximize, "f1", "s"), writer);
+        using var doc = JsonDocument.Parse(writer.ToString());
+        var root = doc.RootElement;
+        Assert.Equal(["study", "direction", "metric", "number", "value", "params", "metrics", "duration_seconds"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(1, root.GetProperty("number").GetInt32());
+        Assert.Equal(2, root.GetProperty("value").GetDouble());
+        Assert.Equal(0.9, root.GetProperty("params").GetProperty("momentum").GetDouble());
+        Assert.Equal(2, root.GetProperty("metrics").GetProperty("f1").GetDouble());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("metrics").GetProperty("loss").ValueKind); // JSON has no infinity
+        Assert.Equal(1.5, root.GetProperty("duration_seconds").GetDouble());
+        Assert.Throws<ArgumentException>(() => JsonReportExporter.WriteBest(ReportTable.Build([trials[2]], Direction.Maximize, "f1", "s"), writer));
+    }
+
+    [Fact]
     public void Text_table_aligns_columns_and_markdown_escapes_pipes()
     {
         var trials = new List<FrozenTrial>
