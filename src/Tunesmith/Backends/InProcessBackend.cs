@@ -267,19 +267,18 @@ public sealed class InProcessBackend : ITrialBackend
     private sealed class Running : IDisposable
     {
         private readonly CancellationTokenSource _end;
-        private int _endRequested = -1;
+        private readonly TrialEndRequest _endRequest = new();
 
         public Running(CancellationToken run) => _end = CancellationTokenSource.CreateLinkedTokenSource(run);
 
         public CancellationToken Token => _end.Token;
         public Task<TrialExit> Completion { get; set; } = Task.FromResult<TrialExit>(null!);
         public long? LastStep;
-        public TrialExitKind? EndRequested => Volatile.Read(ref _endRequested) is var v and >= 0 ? (TrialExitKind)v : null;
+        public TrialExitKind? EndRequested => _endRequest.Kind;
 
         public bool RequestEnd(TrialExitKind kind)
         {
-            if (kind == TrialExitKind.Stopped) Volatile.Write(ref _endRequested, (int)kind);
-            else Interlocked.CompareExchange(ref _endRequested, (int)kind, -1);
+            _endRequest.Set(kind);
             try { _end.Cancel(); }
             catch (ObjectDisposedException) { return false; }
             return true;

@@ -508,7 +508,7 @@ public sealed class LocalProcessBackend : ITrialBackend
         private readonly Queue<string> _stderrTail = new();
         private readonly int _tailLines;
         private readonly CancellationTokenSource _timeout;
-        private int _endRequested = -1;
+        private readonly TrialEndRequest _endRequest = new();
 
         public RunState(int tailLines, CancellationToken run, TimeSpan? timeout, TimeProvider time)
         {
@@ -519,7 +519,7 @@ public sealed class LocalProcessBackend : ITrialBackend
 
         /// <summary>Cancelled when the program must end: the run cancelled, the timeout, a stop or a pause.</summary>
         public CancellationTokenSource Stop { get; }
-        public TrialExitKind? EndRequested => Volatile.Read(ref _endRequested) is var v and >= 0 ? (TrialExitKind)v : null;
+        public TrialExitKind? EndRequested => _endRequest.Kind;
         public volatile bool Closed;
         public IReadOnlyDictionary<string, double>? Result;
         public ProcessTree? Tree;
@@ -531,8 +531,7 @@ public sealed class LocalProcessBackend : ITrialBackend
         /// <summary>A stop wins over a pause; a pause does not undo a stop.</summary>
         public void RequestEnd(TrialExitKind kind)
         {
-            if (kind == TrialExitKind.Stopped) Volatile.Write(ref _endRequested, (int)kind);
-            else Interlocked.CompareExchange(ref _endRequested, (int)kind, -1);
+            _endRequest.Set(kind);
             try { Stop.Cancel(); }
             catch (ObjectDisposedException) { } // the trial already finished
         }
