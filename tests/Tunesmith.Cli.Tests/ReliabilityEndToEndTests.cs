@@ -186,3 +186,43 @@ public sealed class TrialDirectoryEndToEndTests
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(kit.Dir, "t.db")));
     }
 }
+
+/// <summary>Secrets in a study file stay out of storage: the stored copy keeps env names and a redacted storage URL.</summary>
+public sealed class StoredSecretsEndToEndTests
+{
+    private const string Token = "tok-9f3c2e71a5b8d4";
+    private const string Password = "pw-hunter2-4d8e";
+
+    [Fact]
+    public async Task The_database_holds_no_env_value_and_no_storage_password_and_a_worker_takes_env_from_its_own_environment()
+    {
+        using var kit = new StudyKit();
+        // The metric is the length of the token the trial sees: the file's value in `run`, the worker's own in `worker`.
+        kit.StudyFile($$"""
+            command: python3 -c "import os, sys; print(float(len(os.environ.get('TS_TOKEN', ''))) + float(sys.argv[1]) * 0)" {x}
+            storage: postgresql://ann:{{Password}}@127.0.0.1:1/studies
+            env:
+              TS_TOKEN: {{Token}}
+              TS_PLAIN: "visible"
+            space:
+              x: { float: [0, 1] }
+            trials: 2
+            """);
+        var run = await kit.CliS("run", "study.yaml", "--trials", "1", "-q");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var worker = await CliProcess.RunAsync(kit.Dir, ["worker", "--study", "s", "--trials", "1", "-q", "--storage", kit.Storage],
+            new Dictionary<string, string?> { ["TS_TOKEN"] = "abc" });
+        Assert.True(worker.ExitCode == 0, worker.ToString());
+        var values = (await kit.TrialsAsync()).Select(t => t.GetProperty("value").GetDouble()).Order().ToList();
+        Assert.Equal([3.0, Token.Length], values);
+
+        var status = await kit.CliS("status", "--study", "s");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        var bytes = Directory.GetFiles(kit.Dir, "t.db*").SelectMany(File.ReadAllBytes).ToArray();
+        var raw = System.Text.Encoding.Latin1.GetString(bytes);
+        Assert.Contains("TS_TOKEN", raw);
+        Assert.Contains("ann:***@127.0.0.1:1", raw);
+        Assert.DoesNotContain(Token, raw);
+        Assert.DoesNotContain(Password, raw);
+    }
+}

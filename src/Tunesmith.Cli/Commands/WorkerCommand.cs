@@ -68,8 +68,10 @@ internal sealed class WorkerCommand : Command
 
         await using var storage = StorageScope.Open(url, mustExist: true);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
-        var file = StudyFileRun.ReadStoredToRun(record)
-            ?? throw new CliUsageException($"study '{name}' has no stored study file (it was not created by 'tunesmith run' or 'tunesmith create'), so a worker cannot run it");
+        // The stored file keeps env names, not values (secrets stay out of storage): each comes from this worker's environment.
+        var file = (StudyFileRun.ReadStoredToRun(record)
+            ?? throw new CliUsageException($"study '{name}' has no stored study file (it was not created by 'tunesmith run' or 'tunesmith create'), so a worker cannot run it"))
+            .WithRedactedEnvFrom(_console.GetEnvironment);
         await using var study = await StudyFileRun.OpenAsync(file, storage, create: false, cancellationToken: ct,
             heartbeatInterval: heartbeat, staleGracePeriod: staleGrace);
         var runOptions = StudyFileRun.RunOptions(file, parallel: parse.GetValue(_oneTrial) ? 1 : null) with { MaxTrialsThisRun = cap };

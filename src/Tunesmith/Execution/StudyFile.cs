@@ -91,6 +91,33 @@ public sealed record StudyFile
     /// <summary>The file's text, e.g. to store with the study so that workers elsewhere run the same definition.</summary>
     public required string Text { get; init; }
 
+    /// <summary>What an <c>env:</c> value reads in <see cref="RedactedText"/>: its name is kept, its value is not stored.</summary>
+    public const string RedactedValue = "(redacted)";
+
+    /// <summary>
+    /// <see cref="Text"/> without secrets, as it is stored with a study: every <c>env:</c> value replaced by
+    /// <see cref="RedactedValue"/> (the names stay) and a <c>storage:</c> URL in its redacted form (no password).
+    /// </summary>
+    public string RedactedText => StudyFileReader.Redact(Text, SourceName);
+
+    /// <summary>
+    /// This file with each <see cref="RedactedValue"/> env entry taken from <paramref name="environment"/> (a worker's own
+    /// environment) or, when that lacks it, dropped, so the trial inherits the runner's environment: the values a stored
+    /// (redacted) study file no longer holds.
+    /// </summary>
+    public StudyFile WithRedactedEnvFrom(Func<string, string?> environment)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        if (!Env.Values.Contains(RedactedValue)) return this;
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in Env)
+        {
+            if (value != RedactedValue) env[key] = value;
+            else if (environment(key) is { } v) env[key] = v;
+        }
+        return this with { Env = env };
+    }
+
     /// <summary>Where the command was written, for errors found later (e.g. a placeholder value problem at run time).</summary>
     public SourceLocation? CommandLocation { get; init; }
 

@@ -17,6 +17,32 @@ internal static partial class StudyFileReader
         "timeout", "trial_timeout", "retries", "fail_fast", "resources", "storage", "env", "workdir", "slurm",
     ];
 
+    /// <summary>
+    /// The study file's text with each <c>env:</c> value replaced by <see cref="StudyFile.RedactedValue"/> and a
+    /// <c>storage:</c> URL replaced by its redacted form; everything else (comments, layout) stays as written.
+    /// </summary>
+    public static string Redact(string text, string sourceName)
+    {
+        if (YamlSource.LoadRoot(text, sourceName) is not YamlMappingNode top) return text;
+        var spans = new List<(int Start, int End, string Replacement)>();
+        foreach (var (key, value) in top.Children)
+        {
+            if (key is not YamlScalarNode { Value: { } name }) continue;
+            if (name == "storage" && value is YamlScalarNode { Value: { } url } && Tunesmith.Storage.Sql.PostgresUrl.Redact(url) is var shown && shown != url)
+                spans.Add(((int)value.Start.Index, (int)value.End.Index, Quote(shown)));
+            else if (name == "env" && value is YamlMappingNode env)
+                foreach (var (_, v) in env.Children)
+                    if (v is YamlScalarNode)
+                        spans.Add(((int)v.Start.Index, (int)v.End.Index, Quote(StudyFile.RedactedValue)));
+        }
+        var result = new System.Text.StringBuilder(text);
+        foreach (var (start, end, replacement) in spans.OrderByDescending(x => x.Start))
+            result.Remove(start, end - start).Insert(start, replacement);
+        return result.ToString();
+    }
+
+    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
     public static StudyFile Read(string text, string sourceName, string directory)
     {
         var source = new YamlSource(sourceName);

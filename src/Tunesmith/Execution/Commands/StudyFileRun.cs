@@ -78,7 +78,7 @@ public static class StudyFileRun
                 throw new StudyFileException(file.SourceName, 0, 0, "metric",
                     $"study '{file.Name}' is stored with metric '{study.Metric}', the file says '{file.Metric}': use another name or delete the study");
             await storage.SetStudyAttributesAsync(study.Record.Id, system: true,
-                [new(StudyFileTextKey, file.Text), new(StudyFilePathKey, file.Path ?? file.SourceName)], cancellationToken).ConfigureAwait(false);
+                [new(StudyFileTextKey, file.RedactedText), new(StudyFilePathKey, file.Path ?? file.SourceName)], cancellationToken).ConfigureAwait(false);
             return study;
         }
         catch
