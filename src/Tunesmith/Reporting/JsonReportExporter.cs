@@ -19,13 +19,8 @@ public sealed class JsonReportExporter : IReportExporter
     /// <inheritdoc />
     public void Write(ReportTable table, TextWriter writer)
     {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        WriteDocument(table, writer, w =>
         {
-            w.WriteStartObject();
-            w.WriteString("study", table.StudyName);
-            w.WriteString("direction", table.Direction.ToString().ToLowerInvariant());
-            w.WriteString("metric", table.Metric);
             w.WriteNumber("total_trials", table.TotalTrials);
             w.WriteStartArray("trials");
             foreach (var r in table.Rows)
@@ -44,10 +39,7 @@ public sealed class JsonReportExporter : IReportExporter
                 w.WriteEndObject();
             }
             w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        writer.Write(Encoding.UTF8.GetString(buffer.ToArray()));
-        writer.Write('\n');
+        });
     }
 
     /// <summary>
@@ -62,13 +54,8 @@ public sealed class JsonReportExporter : IReportExporter
         ArgumentNullException.ThrowIfNull(writer);
         var best = table.Rows.FirstOrDefault(r => r.Rank == 1)
             ?? throw new ArgumentException($"study '{table.StudyName}' has no complete trial", nameof(table));
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        WriteDocument(table, writer, w =>
         {
-            w.WriteStartObject();
-            w.WriteString("study", table.StudyName);
-            w.WriteString("direction", table.Direction.ToString().ToLowerInvariant());
-            w.WriteString("metric", table.Metric);
             w.WriteNumber("number", best.Number);
             w.WritePropertyName("value");
             WriteNumber(w, best.Objective);
@@ -79,6 +66,20 @@ public sealed class JsonReportExporter : IReportExporter
                 w.WritePropertyName("duration_seconds");
                 WriteNumber(w, d.TotalSeconds);
             }
+        });
+    }
+
+    // One indented JSON object and a newline: the study's study/direction/metric, then what body writes.
+    private static void WriteDocument(ReportTable table, TextWriter writer, Action<Utf8JsonWriter> body)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("study", table.StudyName);
+            w.WriteString("direction", table.Direction.ToString().ToLowerInvariant());
+            w.WriteString("metric", table.Metric);
+            body(w);
             w.WriteEndObject();
         }
         writer.Write(Encoding.UTF8.GetString(buffer.ToArray()));
