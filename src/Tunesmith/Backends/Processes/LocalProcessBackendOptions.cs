@@ -13,8 +13,11 @@ namespace Tunesmith.Backends.Processes;
 /// <param name="trialDirectory">The trial's directory (absolute).</param>
 public delegate IReadOnlyList<string> CommandRenderer(Configuration configuration, int trialNumber, string trialDirectory);
 
-/// <summary>How a <see cref="LocalProcessBackend"/> runs each trial as a program on this machine.</summary>
-public sealed record LocalProcessBackendOptions
+/// <summary>
+/// How a trial's program is run on this machine: what <see cref="LocalProcessBackendOptions"/> and the command objective's
+/// options share.
+/// </summary>
+public abstract record LocalProgramOptions
 {
     /// <summary>Renders the argv of a trial; element 0 is the program (a path, or a name looked up on PATH).</summary>
     public required CommandRenderer Command { get; init; }
@@ -48,12 +51,6 @@ public sealed record LocalProcessBackendOptions
     /// <summary>The local GPU/CPU pool trials take their slots from; null: no accounting.</summary>
     public ResourcePool? Resources { get; init; }
 
-    /// <summary>
-    /// The objective's name among a result's metrics: a result without it, or with a non-finite value, ends the trial
-    /// Failed, and a bare number on the program's last stdout line is read as it (the last-resort result). Null: any
-    /// result finishes the trial, and a bare number is no result.
-    /// </summary>
-    public string? Metric { get; init; }
 
     /// <summary>How many of stderr's last lines a failure reason keeps (default 20).</summary>
     public int StderrTailLines { get; init; } = 20;
@@ -68,7 +65,7 @@ public sealed record LocalProcessBackendOptions
     public ILoggerFactory? LoggerFactory { get; init; }
 
     /// <summary>Validates the options; throws naming the property.</summary>
-    public void Validate()
+    public virtual void Validate()
     {
         ArgumentNullException.ThrowIfNull(Command);
         if (string.IsNullOrWhiteSpace(RootDirectory)) throw new ArgumentException("the root directory must not be empty", nameof(RootDirectory));
@@ -79,4 +76,15 @@ public sealed record LocalProcessBackendOptions
         if (StderrTailChars < 0) throw new ArgumentOutOfRangeException(nameof(StderrTailChars), StderrTailChars, "must be ≥ 0");
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
+}
+
+/// <summary>How a <see cref="LocalProcessBackend"/> runs each trial as a program on this machine.</summary>
+public sealed record LocalProcessBackendOptions : LocalProgramOptions
+{
+    /// <summary>
+    /// The objective's name among a result's metrics: a result without it, or with a non-finite value, ends the trial
+    /// Failed, and a bare number on the program's last stdout line is read as it (the last-resort result). Null: any
+    /// result finishes the trial, and a bare number is no result.
+    /// </summary>
+    public string? Metric { get; init; }
 }

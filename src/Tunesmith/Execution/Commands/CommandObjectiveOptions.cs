@@ -1,16 +1,11 @@
-using Microsoft.Extensions.Logging;
 using Tunesmith.Backends.Processes;
-using Tunesmith.Backends.Resources;
 using Tunesmith.Spaces;
 
 namespace Tunesmith.Execution.Commands;
 
 /// <summary>How a <see cref="CommandObjective"/> runs each trial as an external program.</summary>
-public sealed record CommandObjectiveOptions
+public sealed record CommandObjectiveOptions : LocalProgramOptions
 {
-    /// <summary>Renders the argv of a trial; element 0 is the program (a path, or a name looked up on PATH).</summary>
-    public required CommandRenderer Command { get; init; }
-
     /// <summary>The search space drawn for each trial (or set <see cref="Suggest"/>).</summary>
     public SearchSpace? Space { get; init; }
 
@@ -23,57 +18,15 @@ public sealed record CommandObjectiveOptions
     /// </summary>
     public IReadOnlyDictionary<string, object?> FixedParams { get; init; } = new Dictionary<string, object?>();
 
-    /// <summary>
-    /// The study's run directory: trial n runs in <c>RootDirectory/trials/n/</c> (a retry in its first attempt's
-    /// directory). Use one per study: two studies with one root would share trial directories.
-    /// </summary>
-    public required string RootDirectory { get; init; }
-
-    /// <summary>The programs' working directory (a study file's <c>workdir</c>); default the current directory.</summary>
-    public string? WorkingDirectory { get; init; }
-
-    /// <summary>Extra environment variables for every trial (a study file's <c>env</c>); Tunesmith's own variables win over them.</summary>
-    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
-
-    /// <summary>A trial running longer than this is stopped (its whole process tree) and recorded Failed; default none.</summary>
-    public TimeSpan? TrialTimeout { get; init; }
-
-    /// <summary>Between SIGTERM and SIGKILL when a trial is stopped (pruned, timed out, interrupted); default 10 s.</summary>
-    public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>
-    /// How long the outcome of a program that looks stopped from outside — killed by a SIGTERM, SIGINT or SIGHUP that
-    /// Tunesmith did not send, or exited 0 without a result (what a program that checkpoints on SIGTERM does) — waits
-    /// for the run itself to be cancelled before it is recorded Failed (default 1 s; zero: no wait). A cluster's
-    /// <c>scancel</c> or walltime limit signals every process of the job at once, and the trial must then be recorded
-    /// "interrupted" (resumed by the next run) rather than failed by a race with the runner's own signal.
-    /// </summary>
-    public TimeSpan StopSettle { get; init; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>The local GPU/CPU pool trials take their slots from; null: no accounting.</summary>
-    public ResourcePool? Resources { get; init; }
-
     /// <summary>Receives trial started/reported/finished events (called synchronously on the trial's thread).</summary>
     public IProgress<CommandTrialEvent>? Progress { get; init; }
 
-    /// <summary>How many of stderr's last lines a failure reason keeps (default 20).</summary>
-    public int StderrTailLines { get; init; } = 20;
-
-    /// <summary>At most this many characters of stderr's tail in a failure reason (default 4096).</summary>
-    public int StderrTailChars { get; init; } = 4096;
-
-    /// <summary>Clock for the trial timeout, the kill grace and durations.</summary>
-    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
-
-    /// <summary>Logging; default none.</summary>
-    public ILoggerFactory? LoggerFactory { get; init; }
-
     /// <summary>Validates the options; throws naming the property.</summary>
-    public void Validate()
+    public override void Validate()
     {
         ArgumentNullException.ThrowIfNull(Command);
         if (Space is null && Suggest is null) throw new ArgumentException("set Space or Suggest: a command trial needs parameters to draw", nameof(Space));
-        ToBackendOptions(metric: null).Validate();
+        base.Validate();
     }
 
     /// <summary>The options of the <see cref="LocalProcessBackend"/> that runs the trials, reading a bare number as <paramref name="metric"/>.</summary>
