@@ -10,12 +10,16 @@ namespace Tunesmith.Cli.Commands;
 internal sealed class CreateCommand : Command
 {
     private readonly CliConsole _console;
+    private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Argument<string> _file = new("STUDY.yaml") { Description = "The study file (YAML or JSON)" };
     private readonly Option<string?> _storage = CommonOptions.Storage();
 
-    public CreateCommand(CliConsole console) : base("create", "Register a study from its study file without running it")
+    public CreateCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("create", "Register a study from its study file without running it")
     {
         _console = console;
+        _time = time;
+        _loggers = loggers;
         Arguments.Add(_file);
         Options.Add(_storage);
         SetAction(ExecuteAsync);
@@ -27,9 +31,9 @@ internal sealed class CreateCommand : Command
         var url = StorageUrl.Resolve(parse.GetValue(_storage), file.ResolvedStorage, _console);
         if (url.Trim() is "memory:" or "memory://" or ":memory:")
             throw new CliUsageException($"--storage {url}: an in-memory storage ends with this command, so the study would be gone at once; use sqlite:///PATH.db or postgresql://...");
-        await using var storage = StorageScope.Open(url);
+        await using var storage = StorageScope.Open(url, time: _time, loggers: _loggers);
         var existed = await storage.GetStudyAsync(file.Name, ct) is not null;
-        await using var study = await StudyFileRun.OpenAsync(file, storage, cancellationToken: ct);
+        await using var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions { TimeProvider = _time, LoggerFactory = _loggers }, ct);
         _console.Out.WriteLine(existed
             ? $"study '{study.Name}' already exists in {StorageUrl.Shown(url)}; its stored study file was updated"
             : $"created study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {StorageUrl.Shown(url)}");

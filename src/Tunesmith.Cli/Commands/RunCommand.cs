@@ -13,6 +13,7 @@ internal sealed class RunCommand : Command
 {
     private readonly CliConsole _console;
     private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Argument<string> _file = new("STUDY.yaml") { Description = "The study file (YAML or JSON)" };
     private readonly Option<int?> _trials = new("--trials", "-n") { Description = "Trial budget of the study (overrides the file's trials:)", HelpName = "N" };
     private readonly Option<int?> _parallel = new("--parallel", "-p") { Description = "Trials run at once (overrides the file's parallel:)", HelpName = "N" };
@@ -26,10 +27,11 @@ internal sealed class RunCommand : Command
     private readonly Option<bool> _quiet = CommonOptions.Quiet();
     private readonly Option<string> _logFormat = CommonOptions.LogFormat();
 
-    public RunCommand(CliConsole console, TimeProvider time) : base("run", "Create or resume a study from its study file and run trials locally until its budget")
+    public RunCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("run", "Create or resume a study from its study file and run trials locally until its budget")
     {
         _console = console;
         _time = time;
+        _loggers = loggers;
         Arguments.Add(_file);
         foreach (var o in new Option[] { _trials, _parallel, _timeout, _storage, _set, _seed, _gpus, _allowLoginNode, _allowSqliteOnNetworkFs, _quiet, _logFormat }) Options.Add(o);
         SetAction(ExecuteAsync);
@@ -49,10 +51,10 @@ internal sealed class RunCommand : Command
         ClusterGuards.RefuseLoginNode(parse.GetValue(_allowLoginNode), _console, "tunesmith run");
         ClusterGuards.RefuseSqliteOnNetworkFs(url, parse.GetValue(_allowSqliteOnNetworkFs));
 
-        await using var storage = StorageScope.Open(url);
+        await using var storage = StorageScope.Open(url, time: _time, loggers: _loggers);
         // The sampler is chosen for the budget this run has (--trials beats the file's trials:), and runs on the entry point's clock.
         await using var study = await StudyFileRun.OpenAsync(file, storage,
-            new StudyFileOpenOptions { Seed = parse.GetValue(_seed), TrialBudget = runOptions.Trials, TimeProvider = _time }, ct);
+            new StudyFileOpenOptions { Seed = parse.GetValue(_seed), TrialBudget = runOptions.Trials, TimeProvider = _time, LoggerFactory = _loggers }, ct);
         return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, resultsTable: true, cancellationToken: ct);
     }
 

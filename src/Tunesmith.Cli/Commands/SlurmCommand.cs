@@ -12,9 +12,9 @@ namespace Tunesmith.Cli.Commands;
 /// <summary><c>tunesmith slurm submit|status|cancel</c>: a study as Slurm job arrays, one trial per job.</summary>
 internal sealed class SlurmCommand : Command
 {
-    public SlurmCommand(CliConsole console) : base("slurm", "Run a study on a Slurm cluster: one trial per job, as job arrays")
+    public SlurmCommand(CliConsole console, TimeProvider clock, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("slurm", "Run a study on a Slurm cluster: one trial per job, as job arrays")
     {
-        Subcommands.Add(new SlurmSubmitCommand(console));
+        Subcommands.Add(new SlurmSubmitCommand(console, clock, loggers));
         Subcommands.Add(new SlurmStatusCommand(console));
         Subcommands.Add(new SlurmCancelCommand(console));
     }
@@ -24,6 +24,8 @@ internal sealed class SlurmCommand : Command
 internal sealed class SlurmSubmitCommand : Command
 {
     private readonly CliConsole _console;
+    private readonly TimeProvider _clock;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Argument<string> _file = new("STUDY_FILE") { Description = "The study file (YAML or JSON); its slurm: section gives the defaults" };
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<int?> _trials = new("--trials", "-n") { Description = "Array tasks (trials) to submit (default: what the study's budget still needs)", HelpName = "N" };
@@ -44,9 +46,11 @@ internal sealed class SlurmSubmitCommand : Command
     private readonly Option<bool> _dryRun = new("--dry-run") { Description = "Print the sbatch scripts; submit nothing" };
     private readonly Option<bool> _allowSqlite = ClusterGuards.AllowSqliteOnNetworkFs();
 
-    public SlurmSubmitCommand(CliConsole console) : base("submit", "Write the study's sbatch job arrays (one trial per task) and submit them")
+    public SlurmSubmitCommand(CliConsole console, TimeProvider clock, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("submit", "Write the study's sbatch job arrays (one trial per task) and submit them")
     {
         _console = console;
+        _clock = clock;
+        _loggers = loggers;
         Arguments.Add(_file);
         foreach (var o in new Option[] { _storage, _trials, _concurrency, _gpus, _cpus, _mem, _time, _partition, _account, _qos, _constraint, _setup, _extra,
             _signalLead, _maxRequeues, _workerCommand, _dryRun, _allowSqlite })
@@ -68,7 +72,7 @@ internal sealed class SlurmSubmitCommand : Command
         var dryRun = parse.GetValue(_dryRun);
         var commands = new SlurmCommands();
 
-        await using var storage = StorageScope.Open(url);
+        await using var storage = StorageScope.Open(url, time: _clock, loggers: _loggers);
         StudyRecord? record;
         try { record = await storage.GetStudyAsync(file.Name, ct); }
         catch (StudyStorageException e) when (dryRun)
@@ -94,7 +98,7 @@ internal sealed class SlurmSubmitCommand : Command
             foreach (var a in SlurmSubmitter.DryRun(request, limits)) _console.Out.Write(a.Script + "\n");
             return ExitCodes.Ok;
         }
-        await using (var study = await StudyFileRun.OpenAsync(file, storage, cancellationToken: ct)) { }
+        await using (var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions { TimeProvider = _clock, LoggerFactory = _loggers }, ct)) { }
         var (arrays, deferred) = await SlurmSubmitter.SubmitAsync(request, limits, commands, (job, c) => SlurmStudyJobs.RecordAsync(storage, request.Study, job, c), ct);
         foreach (var a in arrays)
         {

@@ -13,6 +13,7 @@ internal sealed class WorkerCommand : Command
 {
     private readonly CliConsole _console;
     private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Option<string> _study = CommonOptions.Study();
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<int?> _trials = new("--trials", "-n") { Description = "Run at most N trials in this worker (the study's own budget still holds)", HelpName = "N" };
@@ -36,10 +37,11 @@ internal sealed class WorkerCommand : Command
     private readonly Option<bool> _quiet = CommonOptions.Quiet();
     private readonly Option<string> _logFormat = CommonOptions.LogFormat();
 
-    public WorkerCommand(CliConsole console, TimeProvider time) : base("worker", "Join an existing study and run its trials (on this or another machine)")
+    public WorkerCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("worker", "Join an existing study and run its trials (on this or another machine)")
     {
         _console = console;
         _time = time;
+        _loggers = loggers;
         foreach (var o in new Option[] { _study, _storage, _trials, _oneTrial, _gpus, _heartbeat, _staleGrace, _maxRequeues, _computeClass, _allowLoginNode, _allowSqliteOnNetworkFs, _quiet, _logFormat }) Options.Add(o);
         SetAction(ExecuteAsync);
     }
@@ -66,14 +68,20 @@ internal sealed class WorkerCommand : Command
             && !url.Contains("pool_idle_lifetime=", StringComparison.OrdinalIgnoreCase))
             url += (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "pool_idle_lifetime=0";
 
-        await using var storage = StorageScope.Open(url, mustExist: true);
+        await using var storage = StorageScope.Open(url, mustExist: true, _time, _loggers);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
         // The stored file keeps env names, not values (secrets stay out of storage): each comes from this worker's environment.
         var file = (StudyFileRun.ReadStoredToRun(record)
             ?? throw new CliUsageException($"study '{name}' has no stored study file (it was not created by 'tunesmith run' or 'tunesmith create'), so a worker cannot run it"))
             .WithRedactedEnvFrom(_console.GetEnvironment);
-        await using var study = await StudyFileRun.OpenAsync(file, storage, create: false, cancellationToken: ct,
-            heartbeatInterval: heartbeat, staleGracePeriod: staleGrace);
+        await using var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions
+        {
+            Create = false,
+            HeartbeatInterval = heartbeat,
+            StaleGracePeriod = staleGrace,
+            TimeProvider = _time,
+            LoggerFactory = _loggers,
+        }, ct);
         var runOptions = StudyFileRun.RunOptions(file, parallel: parse.GetValue(_oneTrial) ? 1 : null) with { MaxTrialsThisRun = cap };
         using var slurmJob = SlurmJobEnvironment.Read(_console.GetEnvironment) is { } job
             ? new SlurmTrialJob(study, new SlurmTrialJobOptions

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Tunesmith.Cli.Commands;
 
 namespace Tunesmith.Cli.Internal;
@@ -8,33 +10,34 @@ namespace Tunesmith.Cli.Internal;
 /// <summary>Builds the <c>tunesmith</c> command tree and runs it: one-line errors, exit codes, no stack traces for user errors.</summary>
 internal static class CliApplication
 {
-    /// <summary>The command tree.</summary>
-    public static RootCommand Build(CliConsole console, TimeProvider time)
+    /// <summary>The command tree; commands that open a study give it <paramref name="time"/> and <paramref name="loggerFactory"/>.</summary>
+    public static RootCommand Build(CliConsole console, TimeProvider time, ILoggerFactory? loggerFactory = null)
     {
         var root = new RootCommand("tunesmith — hyperparameter optimization for any training program.\n" +
             "Describe a study in a YAML file (search space, command, metric, budget), then `tunesmith run study.yaml`.");
+        var loggers = loggerFactory ?? NullLoggerFactory.Instance;
         root.Options.Add(CommonOptions.Verbose());
-        root.Subcommands.Add(new RunCommand(console, time));
-        root.Subcommands.Add(new WorkerCommand(console, time));
-        root.Subcommands.Add(new CreateCommand(console));
+        root.Subcommands.Add(new RunCommand(console, time, loggers));
+        root.Subcommands.Add(new WorkerCommand(console, time, loggers));
+        root.Subcommands.Add(new CreateCommand(console, time, loggers));
         root.Subcommands.Add(new EnqueueCommand(console));
         root.Subcommands.Add(new StatusCommand(console, time));
         root.Subcommands.Add(new BestCommand(console));
         root.Subcommands.Add(new ReportCommand(console));
         root.Subcommands.Add(new DeleteCommand(console));
-        root.Subcommands.Add(new SlurmCommand(console));
+        root.Subcommands.Add(new SlurmCommand(console, time, loggers));
         root.Subcommands.Add(new DashboardCommand(console));
         root.Subcommands.Add(new SimulateCommand(console));
         return root;
     }
 
-    /// <summary>Parses and runs <paramref name="args"/>; returns the exit code.</summary>
-    public static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time)
+    /// <summary>Parses and runs <paramref name="args"/> on the entry point's clock and logger factory; returns the exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, ILoggerFactory? loggerFactory = null)
     {
         var verbose = args.Contains("--verbose");
         try
         {
-            var root = Build(console, time);
+            var root = Build(console, time, loggerFactory);
             if (args.Length == 0)
             {
                 // A bare `tunesmith` shows what it can do, and still exits non-zero: no command ran.

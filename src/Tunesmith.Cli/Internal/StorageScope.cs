@@ -12,11 +12,11 @@ internal static class StorageScope
     /// (commands that read or change an existing study), an SQLite file that does not exist is an error instead of being
     /// created: a command that only reads leaves no file behind.
     /// </summary>
-    public static IStudyStorage Open(string url, bool mustExist = false)
+    public static IStudyStorage Open(string url, bool mustExist = false, TimeProvider? time = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
     {
         if (mustExist && MissingSqliteFile(url) is { } missing)
             throw new CliUsageException($"no Tunesmith database at {missing} (storage {StorageUrl.Shown(url)}): create a study first with 'tunesmith run' or 'tunesmith create'");
-        try { return StudyStorage.Open(url); }
+        try { return StudyStorage.Open(url, time, loggers); }
         catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
     }
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Tunesmith.Storage;
 
 /// <summary>
@@ -10,15 +12,25 @@ public static class StudyStorage
     public const string DefaultUrl = "sqlite:///tunesmith.db";
 
     /// <summary>Opens the storage named by <paramref name="url"/>; throws <see cref="ArgumentException"/> with a one-line reason for a bad URL.</summary>
-    public static IStudyStorage Open(string url)
+    public static IStudyStorage Open(string url) => Open(url, timeProvider: null, loggerFactory: null);
+
+    /// <summary>
+    /// Opens the storage named by <paramref name="url"/> on the caller's clock (it stamps trials' start, finish and
+    /// heartbeat times) and logger factory; throws <see cref="ArgumentException"/> with a one-line reason for a bad URL.
+    /// </summary>
+    /// <param name="url">The storage URL (<c>memory:</c>, <c>sqlite:///PATH</c>, <c>postgresql://...</c>).</param>
+    /// <param name="timeProvider">The clock; null is the system clock.</param>
+    /// <param name="loggerFactory">Where the storage logs; null logs nowhere.</param>
+    public static IStudyStorage Open(string url, TimeProvider? timeProvider, ILoggerFactory? loggerFactory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(url);
         var location = StorageLocation.Parse(url);
+        var logger = loggerFactory?.CreateLogger("Tunesmith.Storage");
         return location.Kind switch
         {
-            StorageKind.Memory => new InMemoryStudyStorage(),
-            StorageKind.Sqlite => Sql.SqliteStudyStorage.Open(location.Url),
-            _ => new Sql.PostgresStudyStorage(location.Url),
+            StorageKind.Memory => new InMemoryStudyStorage(timeProvider),
+            StorageKind.Sqlite => Sql.SqliteStudyStorage.Open(location.Url, timeProvider, logger),
+            _ => new Sql.PostgresStudyStorage(location.Url, options: null, timeProvider, logger),
         };
     }
 
