@@ -226,3 +226,53 @@ public sealed class StoredSecretsEndToEndTests
         Assert.DoesNotContain(Password, raw);
     }
 }
+
+/// <summary>Once a study has trials its space, direction and metric are fixed; <c>--update-space</c> widens a space every trial fits.</summary>
+public sealed class FixedSpaceEndToEndTests
+{
+    private static string Study(string x, string direction = "minimize") => $$"""
+        command: python3 -c "import sys; print(float(sys.argv[1]))" {x}
+        direction: {{direction}}
+        space:
+          x: { float: {{x}} }
+        trials: 2
+        """;
+
+    private static string OneLine(CliResult r)
+    {
+        Assert.True(r.ExitCode == 2, r.ToString());
+        return Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task A_changed_space_is_one_line_error_for_create_and_run_and_update_space_takes_it_only_when_every_trial_fits()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile(Study("[0, 1]"));
+        var first = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(first.ExitCode == 0, first.ToString());
+
+        kit.StudyFile(Study("[0, 5]"));
+        foreach (var command in new[] { "create", "run" })
+        {
+            var line = OneLine(await kit.CliS(command, "study.yaml"));
+            Assert.Contains("parameter 'x' is float [0, 1] stored, float [0, 5] in the file", line);
+            Assert.Contains("--update-space", line);
+        }
+        kit.StudyFile(Study("[0, 1]", "maximize"));
+        Assert.Contains("direction", OneLine(await kit.CliS("run", "study.yaml")));
+
+        kit.StudyFile(Study("[2, 3]"));
+        var misfit = OneLine(await kit.CliS("create", "study.yaml", "--update-space"));
+        Assert.Contains("does not fit the new space", misfit);
+        Assert.Contains("outside", misfit);
+
+        kit.StudyFile(Study("[0, 5]"));
+        var update = await kit.CliS("create", "study.yaml", "--update-space");
+        Assert.True(update.ExitCode == 0, update.ToString());
+        Assert.Contains("all 2 trial(s) fit the new space", update.Stdout);
+        var again = await kit.CliS("run", "study.yaml", "--trials", "3", "-q");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Equal(3, (await kit.TrialsAsync()).Count);
+    }
+}

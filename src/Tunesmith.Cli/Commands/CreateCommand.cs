@@ -14,6 +14,7 @@ internal sealed class CreateCommand : Command
     private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Argument<string> _file = new("STUDY.yaml") { Description = "The study file (YAML or JSON)" };
     private readonly Option<string?> _storage = CommonOptions.Storage();
+    private readonly Option<bool> _updateSpace = CommonOptions.UpdateSpace();
 
     public CreateCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("create", "Register a study from its study file without running it")
     {
@@ -22,6 +23,7 @@ internal sealed class CreateCommand : Command
         _loggers = loggers;
         Arguments.Add(_file);
         Options.Add(_storage);
+        Options.Add(_updateSpace);
         SetAction(ExecuteAsync);
     }
 
@@ -33,7 +35,11 @@ internal sealed class CreateCommand : Command
             throw new CliUsageException($"--storage {url}: an in-memory storage ends with this command, so the study would be gone at once; use sqlite:///PATH.db or postgresql://...");
         await using var storage = StorageScope.Open(url, time: _time, loggers: _loggers);
         var existed = await storage.GetStudyAsync(file.Name, ct) is not null;
-        await using var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions { TimeProvider = _time, LoggerFactory = _loggers }, ct);
+        await using var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions
+        {
+            TimeProvider = _time, LoggerFactory = _loggers,
+            UpdateSpace = parse.GetValue(_updateSpace), SpaceUpdated = _console.Out.WriteLine,
+        }, ct);
         _console.Out.WriteLine(existed
             ? $"study '{study.Name}' already exists in {StorageUrl.Shown(url)}; its stored study file was updated"
             : $"created study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {StorageUrl.Shown(url)}");

@@ -19,6 +19,7 @@ internal sealed class RunCommand : Command
     private readonly Option<int?> _parallel = new("--parallel", "-p") { Description = "Trials run at once (overrides the file's parallel:)", HelpName = "N" };
     private readonly Option<string?> _timeout = new("--timeout") { Description = "Time budget of the study, e.g. 90s, 30m, 2h or seconds (overrides the file's timeout:)", HelpName = "DURATION" };
     private readonly Option<string?> _storage = CommonOptions.Storage();
+    private readonly Option<bool> _updateSpace = CommonOptions.UpdateSpace();
     private readonly Option<string[]> _set = CommonOptions.Set("Fix a parameter to a value for every trial of this run (repeatable)");
     private readonly Option<int?> _seed = new("--seed") { Description = "Sampler seed (overrides the file's seed)", HelpName = "N" };
     private readonly Option<string?> _gpus = new("--gpus") { Description = "GPU ids to use, e.g. 0,1,2,3 (default: CUDA_VISIBLE_DEVICES, else nvidia-smi -L, else none)", HelpName = "IDS" };
@@ -33,7 +34,7 @@ internal sealed class RunCommand : Command
         _time = time;
         _loggers = loggers;
         Arguments.Add(_file);
-        foreach (var o in new Option[] { _trials, _parallel, _timeout, _storage, _set, _seed, _gpus, _allowLoginNode, _allowSqliteOnNetworkFs, _quiet, _logFormat }) Options.Add(o);
+        foreach (var o in new Option[] { _trials, _parallel, _timeout, _storage, _set, _seed, _gpus, _allowLoginNode, _allowSqliteOnNetworkFs, _quiet, _logFormat, _updateSpace }) Options.Add(o);
         SetAction(ExecuteAsync);
     }
 
@@ -54,7 +55,11 @@ internal sealed class RunCommand : Command
         await using var storage = StorageScope.Open(url, time: _time, loggers: _loggers);
         // The sampler is chosen for the budget this run has (--trials beats the file's trials:), and runs on the entry point's clock.
         await using var study = await StudyFileRun.OpenAsync(file, storage,
-            new StudyFileOpenOptions { Seed = parse.GetValue(_seed), TrialBudget = runOptions.Trials, TimeProvider = _time, LoggerFactory = _loggers }, ct);
+            new StudyFileOpenOptions
+            {
+                Seed = parse.GetValue(_seed), TrialBudget = runOptions.Trials, TimeProvider = _time, LoggerFactory = _loggers,
+                UpdateSpace = parse.GetValue(_updateSpace), SpaceUpdated = _console.Error.WriteLine,
+            }, ct);
         return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, resultsTable: true, cancellationToken: ct);
     }
 

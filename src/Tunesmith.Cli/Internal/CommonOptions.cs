@@ -31,6 +31,9 @@ internal static class CommonOptions
     /// <summary><c>--quiet</c>: no progress output.</summary>
     public static Option<bool> Quiet() => new("--quiet", "-q") { Description = "Print no progress, only errors and the final summary" };
 
+    /// <summary><c>--update-space</c>: accept a changed space for a study with trials when every trial fits it.</summary>
+    public static Option<bool> UpdateSpace() => new("--update-space") { Description = "Accept a study file whose space differs from the stored study's (it has trials) when every stored trial still fits the new space" };
+
     /// <summary><c>--log-format text|json</c>.</summary>
     public static Option<string> LogFormat()
     {

@@ -77,6 +77,8 @@ public static class StudyFileRun
             if (study.Metric != file.Metric)
                 throw new StudyFileException(file.SourceName, 0, 0, "metric",
                     $"study '{file.Name}' is stored with metric '{study.Metric}', the file says '{file.Metric}': use another name or delete the study");
+            if (ReadStored(study.Record) is { } stored)
+                await CheckSpaceAsync(file, stored, study, options, cancellationToken).ConfigureAwait(false);
             await storage.SetStudyAttributesAsync(study.Record.Id, system: true,
                 [new(StudyFileTextKey, file.RedactedText), new(StudyFilePathKey, file.Path ?? file.SourceName)], cancellationToken).ConfigureAwait(false);
             return study;
@@ -86,6 +88,52 @@ public static class StudyFileRun
             await study.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    // Once a study has trials its space is fixed: a file whose space differs is refused, naming the difference, unless
+    // options.UpdateSpace is set and every stored trial's values still fit the file's space.
+    private static async Task CheckSpaceAsync(StudyFile file, StudyFile stored, Study study, StudyFileOpenOptions options, CancellationToken ct)
+    {
+        var difference = SpaceDifference(stored.Space, file.Space);
+        if (difference is null) return;
+        var trials = await study.GetTrialsAsync(ct).ConfigureAwait(false);
+        if (trials.Count == 0) return;
+        if (!options.UpdateSpace)
+            throw new StudyFileException(file.SourceName, 0, 0, "space",
+                $"study '{file.Name}' has {trials.Count} trial(s) and its space is fixed: {difference}; use --update-space to change it (every trial must fit), or another name");
+        var known = file.Space.Flatten().ToLookup(x => x.Name, x => x.Distribution, StringComparer.Ordinal);
+        foreach (var trial in trials)
+            foreach (var (name, value) in trial.Params)
+            {
+                if (!known.Contains(name))
+                    throw new StudyFileException(file.SourceName, 0, 0, "space",
+                        $"--update-space: trial {trial.Number} does not fit the new space: it has parameter '{name}', which the file's space lacks");
+                if (!known[name].Any(d => d.Contains(value)))
+                    throw new StudyFileException(file.SourceName, 0, 0, "space",
+                        $"--update-space: trial {trial.Number} does not fit the new space: {name} = {ParamValues.Format(value)} is outside {string.Join(" or ", known[name].Select(d => d.Describe()))}");
+            }
+        options.SpaceUpdated?.Invoke($"study '{file.Name}': space updated ({difference}); all {trials.Count} trial(s) fit the new space");
+    }
+
+    /// <summary>What differs between two spaces, in words (the first difference), or null when they are the same.</summary>
+    public static string? SpaceDifference(SearchSpace stored, SearchSpace file)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        ArgumentNullException.ThrowIfNull(file);
+        static List<(string Name, string What)> Describe(SearchSpace space) =>
+            space.Flatten().Select(x => (x.Name, x.Distribution.Describe() + (x.When is { } w ? $" when {w}" : ""))).ToList();
+        var a = Describe(stored);
+        var b = Describe(file);
+        foreach (var (name, what) in a)
+            if (!b.Any(x => x.Name == name)) return $"parameter '{name}' ({what}) is stored, not in the file";
+        foreach (var (name, what) in b)
+            if (!a.Any(x => x.Name == name)) return $"parameter '{name}' ({what}) is in the file, not stored";
+        foreach (var (name, what) in b)
+            if (!a.Contains((name, what)))
+                return $"parameter '{name}' is {string.Join(" or ", a.Where(x => x.Name == name).Select(x => x.What))} stored, {what} in the file";
+        foreach (var (name, what) in a)
+            if (!b.Contains((name, what))) return $"parameter '{name}' is {what} stored, {string.Join(" or ", b.Where(x => x.Name == name).Select(x => x.What))} in the file";
+        return null;
     }
 
     /// <summary>
@@ -229,4 +277,13 @@ public sealed record StudyFileOpenOptions
 
     /// <summary>Logging; default none.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// Accept a file whose space differs from the stored study's once it has trials (<c>--update-space</c>), when every stored
+    /// trial's values fit the new space; default false: a changed space is refused.
+    /// </summary>
+    public bool UpdateSpace { get; init; }
+
+    /// <summary>Told, in one line, when <see cref="UpdateSpace"/> accepted a changed space; null: not told.</summary>
+    public Action<string>? SpaceUpdated { get; init; }
 }
