@@ -96,27 +96,27 @@ public abstract class SamplerConformanceTests
     }
 
     [Fact]
-    public void Same_seed_and_same_values_give_identical_params()
+    public async Task Same_seed_and_same_values_give_identical_params()
     {
         if (!ReproducibleUnderSeed) return;
-        IReadOnlyList<string> Run()
+        async Task<IReadOnlyList<string>> Run()
         {
             var study = NewStudy(CreateSampler(seed: 42));
             study.Optimize(SuggestMixed, trials: TrialsPerRun);
-            return study.Trials.Select(Fingerprint).ToList();
+            return (await study.GetTrialsAsync()).Select(Fingerprint).ToList();
         }
-        var first = Run();
-        var second = Run();
+        var first = await Run();
+        var second = await Run();
         Assert.Equal(TrialsPerRun, first.Count);
         Assert.Equal(first, second);
     }
 
     [Fact]
-    public void Proposals_respect_bounds_step_log_and_choices()
+    public async Task Proposals_respect_bounds_step_log_and_choices()
     {
         var study = NewStudy(CreateSampler(seed: 7));
         study.Optimize(SuggestMixed, trials: TrialsPerRun);
-        var trials = study.Trials;
+        var trials = await study.GetTrialsAsync();
         Assert.Equal(TrialsPerRun, trials.Count);
         Assert.All(trials, t => Assert.True(t.State == TrialState.Complete, $"trial {t.Number} is {t.State}: {t.FailReason}"));
         foreach (var t in trials)
@@ -130,11 +130,11 @@ public abstract class SamplerConformanceTests
     }
 
     [Fact]
-    public void Log_parameters_spread_over_orders_of_magnitude()
+    public async Task Log_parameters_spread_over_orders_of_magnitude()
     {
         var study = NewStudy(CreateSampler(seed: 11));
         study.Optimize(t => -Math.Abs(Math.Log10(t.SuggestFloat("lr", 1e-6, 1, log: true)) + 3), trials: TrialsPerRun);
-        var decades = study.Trials.Select(t => (int)Math.Floor(Math.Log10((double)t.Params["lr"]!))).Distinct().Count();
+        var decades = (await study.GetTrialsAsync()).Select(t => (int)Math.Floor(Math.Log10((double)t.Params["lr"]!))).Distinct().Count();
         // Uniform on the linear scale would put almost every point in the top decade.
         Assert.True(decades >= 3, $"only {decades} decades visited");
     }
@@ -147,7 +147,7 @@ public abstract class SamplerConformanceTests
             ("poly", s => s.Float("C", 1e-3, 1e3, log: true).Float("gamma", 1e-4, 1, log: true).Float("coef0", 0, 1).Int("degree", 2, 5)));
 
     [Fact]
-    public void Conditional_parameters_exist_only_in_their_branch()
+    public async Task Conditional_parameters_exist_only_in_their_branch()
     {
         var space = SvmSpace();
         var study = NewStudy(CreateSampler(seed: 5), Direction.Maximize);
@@ -157,7 +157,7 @@ public abstract class SamplerConformanceTests
             var kernel = c.GetString("kernel");
             return -Math.Abs(Math.Log10(c.GetDouble("C"))) + (kernel == "rbf" ? 1 : 0) + (c.ContainsKey("gamma") ? c.GetDouble("gamma") : 0);
         }, trials: TrialsPerRun);
-        var trials = study.Trials;
+        var trials = await study.GetTrialsAsync();
         Assert.All(trials, t => Assert.True(t.State == TrialState.Complete, $"trial {t.Number} is {t.State}: {t.FailReason}"));
         foreach (var t in trials)
         {
@@ -189,7 +189,7 @@ public abstract class SamplerConformanceTests
     }
 
     [Fact]
-    public void History_of_only_failed_pruned_and_running_trials_is_handled()
+    public async Task History_of_only_failed_pruned_and_running_trials_is_handled()
     {
         var study = NewStudy(CreateSampler(seed: 9));
         var running = study.Ask();
@@ -205,7 +205,7 @@ public abstract class SamplerConformanceTests
         Assert.Equal(TrialState.Failed, study.Tell(nan, double.NaN).State);
 
         study.Optimize(SuggestMixed, trials: 8 + TrialsPerRun / 2);
-        var completed = study.Trials.Where(t => t.State == TrialState.Complete).ToList();
+        var completed = (await study.GetTrialsAsync()).Where(t => t.State == TrialState.Complete).ToList();
         Assert.Equal(TrialsPerRun / 2, completed.Count);
         foreach (var t in completed)
             foreach (var (name, distribution) in MixedSpace)
@@ -213,11 +213,11 @@ public abstract class SamplerConformanceTests
     }
 
     [Fact]
-    public void Concurrent_asks_from_eight_workers_are_safe()
+    public async Task Concurrent_asks_from_eight_workers_are_safe()
     {
         var study = NewStudy(CreateSampler(seed: 1));
         study.Optimize(SuggestMixed, trials: 100, parallelism: 8);
-        var trials = study.Trials;
+        var trials = await study.GetTrialsAsync();
         Assert.Equal(Enumerable.Range(0, 100), trials.Select(t => t.Number));
         Assert.All(trials, t => Assert.True(t.State == TrialState.Complete, $"trial {t.Number} is {t.State}: {t.FailReason}"));
         foreach (var t in trials)
@@ -226,7 +226,7 @@ public abstract class SamplerConformanceTests
     }
 
     [Fact]
-    public void Define_by_run_params_that_appear_in_only_some_trials_are_handled()
+    public async Task Define_by_run_params_that_appear_in_only_some_trials_are_handled()
     {
         var study = NewStudy(CreateSampler(seed: 13));
         study.Optimize(t =>
@@ -238,7 +238,7 @@ public abstract class SamplerConformanceTests
             if (t.Number % 4 == 1) value += t.SuggestCategorical("mode", new[] { "a", "b" }) == "a" ? 0 : 1;
             return value;
         }, trials: TrialsPerRun);
-        var trials = study.Trials;
+        var trials = await study.GetTrialsAsync();
         Assert.All(trials, t => Assert.True(t.State == TrialState.Complete, $"trial {t.Number} is {t.State}: {t.FailReason}"));
         foreach (var t in trials)
         {
@@ -253,25 +253,26 @@ public abstract class SamplerConformanceTests
     }
 
     [Fact]
-    public void Enqueued_params_are_kept_and_the_rest_is_sampled()
+    public async Task Enqueued_params_are_kept_and_the_rest_is_sampled()
     {
         var study = NewStudy(CreateSampler(seed: 17));
         study.Enqueue(new Dictionary<string, object?> { ["float"] = 1.5, ["cat_str"] = "sgd" });
         study.Optimize(SuggestMixed, trials: 3);
-        var first = study.Trials[0];
+        var first = (await study.GetTrialsAsync())[0];
         Assert.Equal(1.5, first.Params["float"]);
         Assert.Equal("sgd", first.Params["cat_str"]);
-        foreach (var t in study.Trials)
+        foreach (var t in await study.GetTrialsAsync())
             foreach (var (name, distribution) in MixedSpace)
                 AssertRespects(distribution, name, t.Params[name]);
     }
 
     [Fact]
-    public void Unseeded_sampler_gives_valid_params()
+    public async Task Unseeded_sampler_gives_valid_params()
     {
         var study = NewStudy(CreateSampler(seed: null));
         study.Optimize(SuggestMixed, trials: 10);
-        Assert.All(study.Trials, t => Assert.Equal(TrialState.Complete, t.State));
-        Assert.Equal(10, study.Trials.Count);
+        var trials = await study.GetTrialsAsync();
+        Assert.All(trials, t => Assert.Equal(TrialState.Complete, t.State));
+        Assert.Equal(10, trials.Count);
     }
 }
