@@ -452,7 +452,10 @@ public sealed class Study : IAsyncDisposable
     /// </summary>
     private async Task<Trial?> AskOrAwaitOthersAsync(OptimizeOptions options, Func<bool> pastDeadline, CancellationToken ct, CancellationToken trialToken)
     {
+        // Short trials of other workers usually end within milliseconds: poll from 10 ms, doubling up to the heartbeat
+        // interval (at most 1 s), so the last worker of a fast study does not idle a whole second at its end.
         var poll = TimeSpan.FromTicks(Math.Min(_heartbeatInterval.Ticks, TimeSpan.FromSeconds(1).Ticks));
+        var wait = TimeSpan.FromTicks(Math.Min(poll.Ticks, TimeSpan.FromMilliseconds(10).Ticks));
         while (true)
         {
             var trial = await ResumeCoreAsync(ct, trialToken).ConfigureAwait(false) ?? await AskCoreAsync(options.Trials, ct, trialToken).ConfigureAwait(false);
@@ -460,13 +463,9 @@ public sealed class Study : IAsyncDisposable
             if (pastDeadline()) return null;
             var history = await RefreshAsync(ct).ConfigureAwait(false);
             if (!history.Trials.Any(t => t.State == TrialState.Running && t.Worker != WorkerId)) return null;
-            if (Storage is InMemoryStudyStorage)
-            {
-                await Task.Delay(poll, _time, ct).ConfigureAwait(false);
-                continue;
-            }
-            if ((await RecoverLostTrialsAsync(options, ct).ConfigureAwait(false)).Count > 0) continue;
-            await Task.Delay(poll, _time, ct).ConfigureAwait(false);
+            if (Storage is not InMemoryStudyStorage && (await RecoverLostTrialsAsync(options, ct).ConfigureAwait(false)).Count > 0) continue;
+            await Task.Delay(wait, _time, ct).ConfigureAwait(false);
+            wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, poll.Ticks));
         }
     }
 
