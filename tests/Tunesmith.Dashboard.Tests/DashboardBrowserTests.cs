@@ -152,9 +152,10 @@ public sealed class DashboardBrowserTests : IDisposable
         }
 
         // Trial page: params, metrics and the log tail of a finished trial.
-        var complete = page.Locator("#trials tbody tr[data-state='Complete'] a").First;
-        var number = await complete.TextContentAsync();
-        await complete.ClickAsync();
+        // The table re-renders as live trials arrive, so the row is found again by its number before the click
+        // (".First" could point at another trial by the time it is clicked).
+        var number = await page.Locator("#trials tbody tr[data-state='Complete']").First.GetAttributeAsync("data-number");
+        await page.Locator($"#trials tbody tr[data-number='{number}'] a").First.ClickAsync();
         await page.WaitForURLAsync($"**/studies/browser-demo/trials/{number}");
         await page.WaitForFunctionAsync("() => document.getElementById('stdout').textContent.includes('epoch 4')", null, new PageWaitForFunctionOptions { Timeout = 15_000 });
         Assert.Contains("training done", await page.Locator("#stderr").TextContentAsync(), StringComparison.Ordinal);
