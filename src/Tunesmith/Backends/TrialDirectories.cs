@@ -80,6 +80,62 @@ public static class TrialDirectories
         }
     }
 
+    /// <summary>
+    /// Copies the whole of <paramref name="sourceDirectory"/> to the new directory <paramref name="targetDirectory"/>
+    /// atomically: every file and folder of the source is listed first, then copied into a temporary directory beside the
+    /// target, each file flushed to disk, and the temporary directory renamed to the target. A source that is renamed away
+    /// or removed while it is copied makes the copy fail (<see cref="IOException"/>) rather than come out partial, since the
+    /// listing is taken before any file is opened and every file is opened by its path.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The source does not exist.</exception>
+    /// <exception cref="IOException">The target exists, or the source changed under the copy.</exception>
+    public static async Task CopySnapshotAsync(string sourceDirectory, string targetDirectory, CancellationToken cancellationToken = default)
+    {
+        var source = Path.GetFullPath(sourceDirectory);
+        var target = Path.GetFullPath(targetDirectory).TrimEnd(Path.DirectorySeparatorChar);
+        var entries = new DirectoryInfo(source).EnumerateFileSystemInfos("*", SearchOption.AllDirectories)
+            .Select(e => (Relative: Path.GetRelativePath(source, e.FullName), IsDirectory: e is DirectoryInfo)).ToList();
+        if (Directory.Exists(target)) throw new IOException($"{target} exists already");
+        var parent = Path.GetDirectoryName(target) ?? throw new ArgumentException($"'{target}' has no parent directory", nameof(targetDirectory));
+        var temporary = Path.Combine(parent, $".{Path.GetFileName(target)}.copy-{Guid.NewGuid().ToString("N")[..12]}");
+        try
+        {
+            Directory.CreateDirectory(temporary);
+            foreach (var (relative, isDirectory) in entries.OrderBy(e => e.Relative.Length))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var destination = Path.Combine(temporary, relative);
+                if (isDirectory)
+                {
+                    Directory.CreateDirectory(destination);
+                    continue;
+                }
+                Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+                await using var input = new FileStream(Path.Combine(source, relative), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
+                await using var output = new FileStream(destination, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+                await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+                output.Flush(flushToDisk: true);
+            }
+            if (!Directory.Exists(source)) throw new DirectoryNotFoundException($"{source} was removed while it was copied");
+            Directory.Move(temporary, target);
+        }
+        catch
+        {
+            if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
+            throw;
+        }
+    }
+
+    /// <summary>Flushes every file under <paramref name="directory"/> to disk (before the directory is renamed into place).</summary>
+    public static void FlushTreeToDisk(string directory)
+    {
+        foreach (var file in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            stream.Flush(flushToDisk: true);
+        }
+    }
+
     private static async Task CopyEntryAsync(FileSystemInfo entry, string destination, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

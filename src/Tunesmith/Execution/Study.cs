@@ -26,6 +26,10 @@ public sealed class Study : IAsyncDisposable
     private readonly TimeSpan _heartbeatInterval;
     private readonly TimeSpan _staleGracePeriod;
     private bool _finiteEnqueued;
+    private readonly string? _runDirectoryOption;
+    private readonly string _storageUrl;
+    private string? _runDirectory;
+    private bool _ownsRunDirectory;
 
     private Study(StudyRecord record, IStudyStorage storage, bool ownsStorage, StudyOptions options)
     {
@@ -46,6 +50,46 @@ public sealed class Study : IAsyncDisposable
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<Study>();
         WorkerId = options.WorkerId ?? RunnerIdentity.NewWorkerId();
         _history = new StudyHistory(record.Name, record.Direction);
+        _runDirectoryOption = options.RunDirectory;
+        _storageUrl = options.StorageInstance is null ? options.Storage : "";
+    }
+
+    /// <summary>The logger of the study's worker (for the trials it runs).</summary>
+    internal ILogger Logger => _logger;
+
+    /// <summary>
+    /// The run directory of in-process checkpoints (<see cref="StudyOptions.RunDirectory"/>, or its default), created on first use.
+    /// </summary>
+    internal string CheckpointRunDirectory()
+    {
+        lock (_history)
+        {
+            if (_runDirectory is not null) return _runDirectory;
+            string directory;
+            if (_runDirectoryOption is { } given) directory = Path.GetFullPath(given);
+            else if (Storage is InMemoryStudyStorage)
+            {
+                directory = Directory.CreateTempSubdirectory($"tunesmith-{Commands.StudyFileRun.SafeName(Name)}-").FullName;
+                _ownsRunDirectory = true;
+            }
+            else
+            {
+                var baseDirectory = SqliteDirectory(_storageUrl) ?? Directory.GetCurrentDirectory();
+                directory = Path.Combine(baseDirectory, "runs", Commands.StudyFileRun.SafeName(Name));
+            }
+            Directory.CreateDirectory(directory);
+            return _runDirectory = directory;
+        }
+    }
+
+    private static string? SqliteDirectory(string url)
+    {
+        try
+        {
+            return url.Length > 0 && StorageLocation.Parse(url) is { Kind: StorageKind.Sqlite } l && !url.EndsWith("/:memory:", StringComparison.Ordinal)
+                ? Path.GetDirectoryName(Path.GetFullPath(l.SqlitePath!)) : null;
+        }
+        catch (ArgumentException) { return null; }
     }
 
     /// <summary>The study as stored when it was opened.</summary>
@@ -529,7 +573,14 @@ public sealed class Study : IAsyncDisposable
         Exception? error = null;
         try
         {
-            value = await objective(trial, ct).ConfigureAwait(false);
+            while (true)
+            {
+                // A PBT exploit ends the call (TrialRestartException) after the checkpoint was copied and the new params
+                // stored: the objective is called again for the same trial, which now holds them.
+                try { value = await objective(trial, ct).ConfigureAwait(false); }
+                catch (TrialRestartException e) when (e.TrialNumber == trial.Number && !trial.IsFinished) { continue; }
+                break;
+            }
             state = TrialState.Complete;
         }
         catch (TrialPrunedException)
@@ -683,5 +734,8 @@ public sealed class Study : IAsyncDisposable
     {
         if (_ownsStorage) await Storage.DisposeAsync().ConfigureAwait(false);
         _refreshGate.Dispose();
+        if (_ownsRunDirectory && _runDirectory is not null)
+            try { Directory.Delete(_runDirectory, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { _logger.LogWarning("Could not remove {Directory}: {Message}", _runDirectory, e.Message); }
     }
 }

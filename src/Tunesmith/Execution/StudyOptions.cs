@@ -41,6 +41,15 @@ public sealed record StudyOptions
     public TimeSpan EffectiveStaleGracePeriod =>
         StaleGracePeriod ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(60).Ticks, HeartbeatInterval.Ticks * 6));
 
+    /// <summary>
+    /// Where in-process trials keep their checkpoints (<c>RunDirectory/trials/n/checkpoint-…</c>, see
+    /// <see cref="Trial.Report(long, double, Action{string})"/>). Workers that share a study must see the same directory
+    /// (PBT copies checkpoints between their trials). Null (default): <c>runs/&lt;study&gt;</c> beside a SQLite database, else
+    /// under the current directory; for <c>memory:</c> storage a temporary directory removed when the study is disposed.
+    /// Created only when a trial saves a checkpoint.
+    /// </summary>
+    public string? RunDirectory { get; init; }
+
     /// <summary>Clock for deadlines and heartbeats.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

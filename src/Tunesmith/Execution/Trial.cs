@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Tunesmith.Samplers;
 using Tunesmith.Schedulers;
 using Tunesmith.Spaces;
@@ -177,27 +178,123 @@ public sealed class Trial : IParameterSuggester
     /// </summary>
     public void Report(long step, double value) => ReportAsync(step, value).GetAwaiter().GetResult();
 
-    /// <inheritdoc cref="Report"/>
+    /// <summary>
+    /// Saves a checkpoint and stores an intermediate value at <paramref name="step"/>: <paramref name="checkpoint"/> writes
+    /// the model's state (weights, optimizer) into the directory it is given; Tunesmith makes it this trial's
+    /// <see cref="Checkpoint"/> atomically, before the scheduler decides. This is what promotion-based ASHA resumes from and
+    /// what PBT copies between trials. See <see cref="ReportAsync(long, double, Func{string, CancellationToken, Task}, CancellationToken)"/>.
+    /// </summary>
+    public void Report(long step, double value, Action<string> checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        ReportAsync(step, value, (directory, _) =>
+        {
+            checkpoint(directory);
+            return Task.CompletedTask;
+        }).GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc cref="Report(long, double)"/>
     /// <remarks>
     /// A scheduler's pause throws <see cref="TrialPausedException"/> (let it propagate: the trial is recorded Paused and its
-    /// objective is called again when it is resumed, with <see cref="ResumeStep"/> set). An exploit (PBT) needs a checkpoint
-    /// directory to copy, which in-process trials do not have: the trial fails with a reason saying so.
+    /// objective is called again when it is resumed, with <see cref="ResumeStep"/> and <see cref="Checkpoint"/> set). A PBT
+    /// exploit throws <see cref="TrialRestartException"/> (let it propagate too) once the source's checkpoint has been copied:
+    /// the objective is called again with the new params.
     /// </remarks>
-    public async Task ReportAsync(long step, double value, CancellationToken cancellationToken = default)
+    public Task ReportAsync(long step, double value, CancellationToken cancellationToken = default) =>
+        ReportInProcessAsync(step, value, null, cancellationToken);
+
+    /// <summary>
+    /// Saves a checkpoint and stores an intermediate value at <paramref name="step"/> (as Ray Tune's
+    /// <c>train.report(metrics, checkpoint=…)</c>): <paramref name="checkpoint"/> writes the model's state into the empty
+    /// directory it is given (any files and folders); Tunesmith records which trial wrote it, the step and the params, flushes
+    /// it to disk and renames it into place, so it becomes <see cref="Checkpoint"/> whole or not at all, before the
+    /// scheduler hears the report. Then as <see cref="ReportAsync(long, double, CancellationToken)"/>.
+    /// </summary>
+    /// <remarks>
+    /// Checkpoints live under <see cref="StudyOptions.RunDirectory"/> (<c>trials/n/checkpoint-…</c>); a trial keeps its
+    /// latest two. Under PBT every trial must save one at least every <c>interval</c> steps: only checkpointed trials can
+    /// be copied, and a trial that reaches a perturbation step without any checkpoint fails with a reason saying so.
+    /// </remarks>
+    public async Task ReportAsync(long step, double value, Func<string, CancellationToken, Task> checkpoint, CancellationToken cancellationToken = default)
     {
-        if (_study.Scheduler is Schedulers.Pbt.PbtScheduler)
-            throw new TrialFailedException("scheduler 'pbt' copies checkpoints between trials, and an in-process trial has no checkpoint directory: run PBT with command trials (TUNESMITH_TRIAL_DIR)");
-        switch (await ReportCoreAsync(step, value, cancellationToken).ConfigureAwait(false))
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        await ReportInProcessAsync(step, value, checkpoint, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ReportInProcessAsync(long step, double value, Func<string, CancellationToken, Task>? checkpoint, CancellationToken cancellationToken)
+    {
+        if (IsFinished) throw new InvalidOperationException($"trial {Number} has already finished");
+        if (checkpoint is not null)
+        {
+            var runDirectory = _study.CheckpointRunDirectory();
+            var relative = await InProcessCheckpoints.SaveAsync(runDirectory, Number, step, CurrentParams, checkpoint,
+                CheckpointAttribute?.RelativeDirectory, cancellationToken).ConfigureAwait(false);
+            // Recorded with the report, in one write: the scheduler sees the checkpoint and the value together.
+            SetSystemAttribute(SystemAttributeKeys.Checkpoint, InProcessCheckpoints.AttributeValue(relative, step, Number));
+            SetSystemAttribute(SystemAttributeKeys.CheckpointStep, step);
+        }
+        else if (_study.Scheduler is Schedulers.Pbt.PbtScheduler pbt && step > 0 && step % pbt.Options.PerturbationInterval == 0 && CheckpointAttribute is null)
+        {
+            throw new TrialFailedException(
+                $"scheduler 'pbt' continues trials from other trials' checkpoints, and trial {Number} reached step {step} (a perturbation step) without saving one: "
+                + $"save a checkpoint at least every {pbt.Options.PerturbationInterval} steps with trial.Report(step, value, checkpoint: directory => ...)");
+        }
+        var (decision, history) = await ReportAndDecideAsync(step, value, cancellationToken).ConfigureAwait(false);
+        switch (decision)
         {
             case SchedulerDecision.StopDecision:
                 throw new TrialPrunedException(Number, step);
             case SchedulerDecision.PauseDecision:
                 throw new TrialPausedException(Number, step);
             case SchedulerDecision.ExploitDecision exploit:
-                throw new TrialFailedException(
-                    $"scheduler '{_study.Scheduler!.Name}' asked trial {Number} to continue from trial {exploit.FromTrialNumber}'s checkpoint of step {exploit.FromStep}, "
-                    + "but an in-process trial has no checkpoint directory to copy: run PBT with command trials (TUNESMITH_TRIAL_DIR)");
+                if (await ExploitAsync(exploit, history!, cancellationToken).ConfigureAwait(false))
+                    throw new TrialRestartException(Number, exploit.FromTrialNumber, exploit.FromStep);
+                break;
         }
+    }
+
+    /// <summary>
+    /// Carries out a PBT exploit for an in-process trial: copies the source's checkpoint (the one the decision was made
+    /// from) into this trial's directory, checks that the copy is that checkpoint — written by the source at the step the
+    /// decision names, with the params the new ones were perturbed from — and records the new params, <c>restored_from</c>,
+    /// <c>resume_step</c> and the new checkpoint in one write. False when the source moved on meanwhile (it saved another
+    /// checkpoint, exploited itself, or its checkpoint is not reachable from here): the trial goes on as it was. A source
+    /// that never saved a checkpoint fails the trial: the scheduler asked for something no trial can do.
+    /// </summary>
+    private async Task<bool> ExploitAsync(SchedulerDecision.ExploitDecision exploit, StudyHistory history, CancellationToken ct)
+    {
+        var scheduler = _study.Scheduler!.Name;
+        var source = history.Trials.FirstOrDefault(t => t.Number == exploit.FromTrialNumber);
+        var sourceCheckpoint = source is null ? null : InProcessCheckpoints.Parse(source.SystemAttributes.GetValueOrDefault(SystemAttributeKeys.Checkpoint));
+        if (source is null || sourceCheckpoint is not { } saved)
+            throw new TrialFailedException(
+                $"scheduler '{scheduler}' asked trial {Number} to continue from trial {exploit.FromTrialNumber}'s checkpoint of step {exploit.FromStep}, "
+                + $"but trial {exploit.FromTrialNumber} has saved no checkpoint: save checkpoints with trial.Report(step, value, checkpoint: directory => ...)");
+        var current = Schedulers.Pbt.PbtScheduler.CheckpointStep(source);
+        string? copied = null;
+        if (current == exploit.FromStep && saved.Step == exploit.FromStep)
+        {
+            var expected = new InProcessCheckpoints.Info(saved.Writer, exploit.FromStep, exploit.SourceParams ?? source.Params);
+            copied = await InProcessCheckpoints.CopyAsync(_study.CheckpointRunDirectory(), saved.RelativeDirectory, Number, expected,
+                CheckpointAttribute?.RelativeDirectory, ct).ConfigureAwait(false);
+        }
+        if (copied is null)
+        {
+            _study.Logger.LogInformation("Trial {Number}: trial {Source} no longer holds its checkpoint of step {Step}; going on without the exploit",
+                Number, exploit.FromTrialNumber, exploit.FromStep);
+            return false;
+        }
+        ReplaceParams(exploit.NewParams);
+        SetSystemAttribute(SystemAttributeKeys.RestoredFrom, ParamValues.ToJson([new("trial", (long)exploit.FromTrialNumber), new("step", exploit.FromStep)]));
+        SetSystemAttribute(SystemAttributeKeys.ResumeStep, exploit.FromStep);
+        SetSystemAttribute(SystemAttributeKeys.Checkpoint, InProcessCheckpoints.AttributeValue(copied, exploit.FromStep, saved.Writer));
+        // Its checkpoint now holds the source's weights, which are not a checkpoint of its new params until it saves one.
+        SetSystemAttribute(SystemAttributeKeys.CheckpointStep, null);
+        await FlushAsync(ct).ConfigureAwait(false);
+        _study.Logger.LogInformation("Trial {Number} exploits trial {Source}: its checkpoint of step {Step}, params {Params}",
+            Number, exploit.FromTrialNumber, exploit.FromStep, ParamValues.ToJson(exploit.NewParams));
+        return true;
     }
 
     /// <summary>
@@ -205,17 +302,44 @@ public sealed class Trial : IParameterSuggester
     /// or without <paramref name="decide"/>); the caller acts on it. A program told to end may still report before it
     /// does: those reports are stored without a decision.
     /// </summary>
-    internal async Task<SchedulerDecision> ReportCoreAsync(long step, double value, CancellationToken cancellationToken, bool decide = true)
+    internal async Task<SchedulerDecision> ReportCoreAsync(long step, double value, CancellationToken cancellationToken, bool decide = true) =>
+        (await ReportAndDecideAsync(step, value, cancellationToken, decide).ConfigureAwait(false)).Decision;
+
+    private async Task<(SchedulerDecision Decision, StudyHistory? History)> ReportAndDecideAsync(long step, double value, CancellationToken cancellationToken, bool decide = true)
     {
         if (IsFinished) throw new InvalidOperationException($"trial {Number} has already finished");
         if (double.IsNaN(value)) throw new ArgumentException($"trial {Number}: reported value at step {step} is NaN", nameof(value));
         _intermediate[step] = value;
         _pendingIntermediate.Add((step, value));
         await FlushAsync(cancellationToken).ConfigureAwait(false);
-        if (!decide || _study.Scheduler is not { } scheduler) return SchedulerDecision.Continue;
+        if (!decide || _study.Scheduler is not { } scheduler) return (SchedulerDecision.Continue, null);
         var history = await _study.RefreshAsync(cancellationToken).ConfigureAwait(false);
-        return scheduler.Decide(history, ToFrozen(TrialState.Running), step, value);
+        return (scheduler.Decide(history, ToFrozen(TrialState.Running), step, value), history);
     }
+
+    /// <summary>
+    /// This trial's latest checkpoint: the one its objective saved last (<see cref="Report(long, double, Action{string})"/>),
+    /// or, after a PBT exploit, the source's checkpoint copied into this trial's directory. When the objective is called for
+    /// a promoted (resumed) trial or after an exploit (<see cref="TrialRestartException"/>), load it and go on from
+    /// <see cref="TrialCheckpoint.Step"/> + 1; null when the trial has saved none.
+    /// </summary>
+    public TrialCheckpoint? Checkpoint =>
+        CheckpointAttribute is { } c ? new TrialCheckpoint(InProcessCheckpoints.Resolve(_study.CheckpointRunDirectory(), c.RelativeDirectory), c.Step, c.Writer) : null;
+
+    /// <summary>
+    /// When this call of the objective continues from another trial's checkpoint (a PBT exploit): that trial's number (as
+    /// <c>TUNESMITH_RESTORE_FROM</c> for command trials); <see cref="Checkpoint"/> holds its weights and <see cref="Params"/>
+    /// the new params. Null otherwise.
+    /// </summary>
+    public int? RestoredFrom =>
+        _systemAttributes is { } set && set.TryGetValue(SystemAttributeKeys.RestoredFrom, out var r) && r is string json
+        && ParamValues.FromJsonObject(json).TryGetValue("trial", out var t) && ParamValues.TryToLong(t, out var n) ? (int)n : null;
+
+    private (string RelativeDirectory, long Step, int Writer)? CheckpointAttribute =>
+        InProcessCheckpoints.Parse(_systemAttributes is { } set && set.TryGetValue(SystemAttributeKeys.Checkpoint, out var now) ? now
+            : _started.SystemAttributes.GetValueOrDefault(SystemAttributeKeys.Checkpoint));
+
+    private IReadOnlyDictionary<string, object?> CurrentParams => Overlay(_started.Params, _params, StringComparer.Ordinal);
 
     /// <summary>
     /// The step after which this trial continues, when it was resumed from a pause or continued from another trial's
@@ -315,7 +439,7 @@ public sealed class Trial : IParameterSuggester
     public override string ToString() => $"Trial {Number} {{{string.Join(", ", _params.Select(p => $"{p.Key}={ParamValues.Format(p.Value)}"))}}}";
 }
 
-/// <summary>Thrown by <see cref="Trial.Report"/> when the scheduler stops the trial; the study records it as Pruned.</summary>
+/// <summary>Thrown by <see cref="Trial.Report(long, double)"/> when the scheduler stops the trial; the study records it as Pruned.</summary>
 public sealed class TrialPrunedException(int trialNumber, long step)
     : Exception($"trial {trialNumber} was pruned at step {step}")
 {
@@ -326,7 +450,7 @@ public sealed class TrialPrunedException(int trialNumber, long step)
 }
 
 /// <summary>
-/// Thrown by <see cref="Trial.Report"/> when the scheduler pauses the trial (promotion-based ASHA): the study records it
+/// Thrown by <see cref="Trial.Report(long, double)"/> when the scheduler pauses the trial (promotion-based ASHA): the study records it
 /// Paused at <see cref="Step"/>, and calls the objective again with <see cref="Trial.ResumeStep"/> set when it is promoted.
 /// </summary>
 public sealed class TrialPausedException(int trialNumber, long step)
@@ -336,6 +460,24 @@ public sealed class TrialPausedException(int trialNumber, long step)
     public int TrialNumber { get; } = trialNumber;
     /// <summary>The last step it reported.</summary>
     public long Step { get; } = step;
+}
+
+/// <summary>
+/// Thrown by <see cref="Trial.Report(long, double)"/> when PBT continues the trial from another trial's checkpoint: the
+/// checkpoint has been copied into this trial's directory and its new params stored. Let it propagate: the objective is
+/// called again for the same trial, with the new <see cref="Trial.Params"/> (suggest them again: the same names return the
+/// new values), <see cref="Trial.Checkpoint"/> holding the copied weights, <see cref="Trial.ResumeStep"/> and
+/// <see cref="Trial.RestoredFrom"/> set.
+/// </summary>
+public sealed class TrialRestartException(int trialNumber, int fromTrialNumber, long fromStep)
+    : Exception($"trial {trialNumber} continues from trial {fromTrialNumber}'s checkpoint of step {fromStep}")
+{
+    /// <summary>The trial that continues.</summary>
+    public int TrialNumber { get; } = trialNumber;
+    /// <summary>The trial whose checkpoint it continues from.</summary>
+    public int FromTrialNumber { get; } = fromTrialNumber;
+    /// <summary>The step of that checkpoint.</summary>
+    public long FromStep { get; } = fromStep;
 }
 
 /// <summary>Storage refused a write to a trial (it already finished — e.g. failed as stale — or another worker owns it).</summary>

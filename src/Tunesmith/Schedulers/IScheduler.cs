@@ -36,6 +36,12 @@ public abstract record SchedulerDecision
     /// <param name="NewParams">Every parameter the trial continues with.</param>
     public sealed record ExploitDecision(int FromTrialNumber, long FromStep, IReadOnlyDictionary<string, object?> NewParams) : SchedulerDecision
     {
+        /// <summary>
+        /// The source's params that <see cref="NewParams"/> were derived from, as the scheduler read them (null when the
+        /// scheduler does not say): a worker checks the copied checkpoint was trained with exactly these.
+        /// </summary>
+        public IReadOnlyDictionary<string, object?>? SourceParams { get; init; }
+
         /// <summary>Equal when the source, the step and every parameter value are.</summary>
         public bool Equals(ExploitDecision? other) =>
             other is not null && FromTrialNumber == other.FromTrialNumber && FromStep == other.FromStep && NewParams.Count == other.NewParams.Count

@@ -132,6 +132,11 @@ public static class SystemAttributeKeys
     public const string RestoredFrom = "restored_from";
     /// <summary>On a trial: the last step at which its program said it saved a checkpoint (PBT copies only checkpointed trials).</summary>
     public const string CheckpointStep = "checkpoint_step";
+    /// <summary>
+    /// On an in-process trial that saved a checkpoint (or received one by a PBT exploit): JSON <c>{"dir": d, "step": s,
+    /// "trial": n}</c>, its latest checkpoint's directory relative to the run directory, its step and the trial that wrote it.
+    /// </summary>
+    public const string Checkpoint = "checkpoint";
     /// <summary>On a trial run as a program: the pid of the program, the leader of the trial's own process session.</summary>
     public const string ProcessId = "process_pid";
     /// <summary>On a trial run as a program: the program's start time (clock ticks since boot), so a recycled pid is never taken for it.</summary>

@@ -46,30 +46,41 @@ public sealed class InProcessSchedulingTests
     {
         var directory = Directory.CreateTempSubdirectory("tunesmith-promote-");
         await using var schema = storage == "postgresql" ? PostgresTestServer.NewSchema() : null;
-        try { await PromoteAsync(storage switch { "memory" => "memory:", "sqlite" => $"sqlite:///{directory.FullName}/s.db", _ => schema!.Url }); }
+        try { await PromoteAsync(storage switch { "memory" => "memory:", "sqlite" => $"sqlite:///{directory.FullName}/s.db", _ => schema!.Url }, Path.Combine(directory.FullName, "run")); }
         finally { directory.Delete(recursive: true); }
     }
 
-    private static async Task PromoteAsync(string storage)
+    private static async Task PromoteAsync(string storage, string runDirectory)
     {
         await using var study = await Study.CreateAsync("asha-promote", new StudyOptions
         {
             Storage = storage, Direction = Direction.Maximize, Sampler = new RandomSampler(seed: 5),
             Scheduler = new AshaScheduler(new AshaOptions { MinResource = 1, MaxResource = 9, Mode = AshaMode.Promotion }),
+            RunDirectory = runDirectory,
         });
         var calls = new ConcurrentQueue<(int Number, long? ResumeStep)>();
         var reports = new ConcurrentDictionary<(int, long), int>();
+        var wrongCheckpoints = new ConcurrentQueue<string>();
         await study.OptimizeAsync((trial, _) =>
         {
             calls.Enqueue((trial.Number, trial.ResumeStep));
             var x = trial.SuggestFloat("x", 0, 1);
-            for (var step = (trial.ResumeStep ?? 0) + 1; step <= 9; step++)
+            var first = 1L;
+            if (trial.ResumeStep is { } resumeStep)
+            {
+                // The state it saved at its pause, in its own checkpoint.
+                var saved = trial.Checkpoint is { } c ? File.ReadAllText(Path.Combine(c.Directory, "state")) : "none";
+                if (saved != $"{trial.Number} {resumeStep}" || trial.Checkpoint!.Step != resumeStep) wrongCheckpoints.Enqueue($"trial {trial.Number}: {saved} at {resumeStep}");
+                first = trial.Checkpoint!.Step + 1;
+            }
+            for (var step = first; step <= 9; step++)
             {
                 reports.AddOrUpdate((trial.Number, step), 1, (_, n) => n + 1);
-                trial.Report(step, x * step);
+                trial.Report(step, x * step, directory => File.WriteAllText(Path.Combine(directory, "state"), $"{trial.Number} {step}"));
             }
             return Task.FromResult(x * 9);
         }, new OptimizeOptions { Trials = 12, Parallelism = 2 });
+        Assert.Empty(wrongCheckpoints);
 
         var trials = await study.GetTrialsAsync();
         Assert.Equal(12, trials.Count); // resumes are not new trials
@@ -90,16 +101,140 @@ public sealed class InProcessSchedulingTests
     }
 
     [Fact]
-    public async Task Pbt_fails_an_in_process_trial_with_a_reason_rather_than_never_exploiting()
+    public async Task Pbt_fails_an_in_process_trial_that_saves_no_checkpoint_with_a_reason_rather_than_never_exploiting()
     {
-        await using var study = await Study.CreateAsync("pbt-in-process", new StudyOptions { Scheduler = new PbtScheduler() });
+        await using var study = await Study.CreateAsync("pbt-in-process", new StudyOptions
+        {
+            Scheduler = new PbtScheduler(new PbtOptions { PerturbationInterval = 2 }),
+        });
         await study.OptimizeAsync((trial, _) =>
         {
-            trial.Report(1, trial.SuggestFloat("x", 0, 1));
-            return Task.FromResult(0.0);
+            var x = trial.SuggestFloat("x", 0, 1);
+            for (var step = 1; step <= 4; step++) trial.Report(step, x);
+            return Task.FromResult(x);
         }, new OptimizeOptions { Trials = 1 });
         var trial = Assert.Single(await study.GetTrialsAsync());
         Assert.Equal(TrialState.Failed, trial.State);
-        Assert.Contains("command trials", trial.FailReason);
+        Assert.Contains("reached step 2 (a perturbation step) without saving one", trial.FailReason);
+        Assert.Contains("trial.Report(step, value, checkpoint:", trial.FailReason);
+        Assert.Equal(new[] { 1L }, trial.Intermediate.Keys); // it failed before step 2 was judged
+    }
+
+    [Fact]
+    public async Task An_exploit_from_a_trial_that_never_saved_a_checkpoint_is_an_error_not_dropped()
+    {
+        await using var study = await Study.CreateAsync("exploit-bare", new StudyOptions { Scheduler = new AlwaysExploitTrialZero() });
+        await study.OptimizeAsync((trial, _) =>
+        {
+            trial.Report(1, trial.SuggestFloat("x", 0, 1));
+            return Task.FromResult(1.0);
+        }, new OptimizeOptions { Trials = 2 });
+        var trials = await study.GetTrialsAsync();
+        Assert.Equal(TrialState.Complete, trials[0].State);
+        Assert.Equal(TrialState.Failed, trials[1].State);
+        Assert.Contains("but trial 0 has saved no checkpoint", trials[1].FailReason);
+    }
+
+    /// <summary>Asks every trial but the first to continue from trial 0's checkpoint of step 1.</summary>
+    private sealed class AlwaysExploitTrialZero : Tunesmith.Schedulers.IScheduler
+    {
+        public string Name => "always-exploit";
+
+        public Tunesmith.Schedulers.SchedulerDecision Decide(StudyHistory history, FrozenTrial trial, long step, double value) =>
+            trial.Number == 0 ? Tunesmith.Schedulers.SchedulerDecision.Continue
+            : new Tunesmith.Schedulers.SchedulerDecision.ExploitDecision(0, 1, new Dictionary<string, object?> { ["x"] = 0.5 });
+    }
+
+    [SkippableTheory]
+    [InlineData("memory")]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task Pbt_continues_in_process_trials_from_the_source_checkpoint_with_the_params_it_was_trained_with_perturbed(string storage)
+    {
+        var directory = Directory.CreateTempSubdirectory("tunesmith-pbt-");
+        await using var schema = storage == "postgresql" ? PostgresTestServer.NewSchema() : null;
+        try
+        {
+            var url = storage switch { "memory" => "memory:", "sqlite" => $"sqlite:///{directory.FullName}/s.db", _ => schema!.Url };
+            var run = await InProcessPbt.RunAsync(url, storage == "memory" ? null : Path.Combine(directory.FullName, "run"),
+                seed: 7, population: 4, interval: 2, trials: 6, parallelism: 3, steps: 10);
+            Assert.Empty(run.Violations);
+            Assert.True(run.Restarts > 0, "no trial exploited another");
+            var exploited = run.Trials.Where(t => t.SystemAttributes.ContainsKey(SystemAttributeKeys.RestoredFrom)).ToList();
+            Assert.NotEmpty(exploited);
+            Assert.All(run.Trials, t => Assert.Equal(TrialState.Complete, t.State));
+            // An exploited trial's stored params are the ones it continued with, and its record names the source and step.
+            Assert.All(exploited, t => Assert.Equal(Convert.ToInt64(t.SystemAttributes[SystemAttributeKeys.ResumeStep]),
+                Convert.ToInt64(Tunesmith.Spaces.ParamValues.FromJsonObject((string)t.SystemAttributes[SystemAttributeKeys.RestoredFrom]!)["step"])));
+            if (storage == "memory") Assert.False(Directory.Exists(run.RunDirectory)); // a memory study's temporary run directory is removed
+            else Assert.True(Directory.Exists(Path.Combine(run.RunDirectory, "trials", "0")));
+        }
+        finally { directory.Delete(recursive: true); }
+    }
+}
+
+/// <summary>
+/// An in-process PBT study whose objective "trains" a score with a parameter q, saves (writer, step, q, score) in each
+/// checkpoint, and, whenever it is called to continue from a checkpoint, checks where it came from: after an exploit the
+/// weights must be the source trial's, of the step it resumes after, trained with exactly the q the trial now runs with
+/// divided by the one perturbation factor (2).
+/// </summary>
+internal static class InProcessPbt
+{
+    public sealed record Run(IReadOnlyList<FrozenTrial> Trials, IReadOnlyList<string> Violations, int Restarts, string RunDirectory);
+
+    public static readonly Tunesmith.Spaces.FloatDistribution QRange = new(1e-3, 1e3, Log: true);
+
+    public static async Task<Run> RunAsync(string storage, string? runDirectory, int seed, int population, int interval, int trials, int parallelism, int steps)
+    {
+        var violations = new ConcurrentQueue<string>();
+        var restarts = 0;
+        string? usedRunDirectory = null;
+        await using (var study = await Study.CreateAsync($"pbt-{seed}", new StudyOptions
+        {
+            Storage = storage, Direction = Direction.Maximize, Sampler = new RandomSampler(seed),
+            Scheduler = new PbtScheduler(new PbtOptions
+            {
+                PopulationSize = population, PerturbationInterval = interval, QuantileFraction = 0.5,
+                ResampleProbability = 0, PerturbationFactors = [2.0], Seed = seed,
+            }),
+            RunDirectory = runDirectory,
+        }))
+        {
+            await study.OptimizeAsync((trial, _) =>
+            {
+                var q = (double)trial.Suggest("q", QRange)!;
+                var score = 0.0;
+                var first = 1L;
+                if (trial.Checkpoint is { } checkpoint)
+                {
+                    usedRunDirectory ??= Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(checkpoint.Directory)));
+                    var saved = File.ReadAllText(Path.Combine(checkpoint.Directory, "weights")).Split(' ');
+                    var (writer, step, trainedQ) = (int.Parse(saved[0]), long.Parse(saved[1]), double.Parse(saved[2], System.Globalization.CultureInfo.InvariantCulture));
+                    score = double.Parse(saved[3], System.Globalization.CultureInfo.InvariantCulture);
+                    if (step != checkpoint.Step || writer != checkpoint.TrialNumber) violations.Enqueue($"trial {trial.Number}: checkpoint says {writer}@{step}, file {saved[0]}@{saved[1]}");
+                    if (trial.RestoredFrom is { } source)
+                    {
+                        Interlocked.Increment(ref restarts);
+                        if (writer != source) violations.Enqueue($"trial {trial.Number}: restored from {source} but the weights are trial {writer}'s");
+                        if (step != trial.ResumeStep) violations.Enqueue($"trial {trial.Number}: resumes after {trial.ResumeStep} but the weights are of step {step}");
+                        if (Math.Abs(Math.Min(trainedQ * 2, QRange.High) - q) > 1e-9 * q) violations.Enqueue($"trial {trial.Number}: continues with q={q}, the weights were trained with q={trainedQ}");
+                    }
+                    else if (writer != trial.Number || Math.Abs(trainedQ - q) > 1e-12 * q) violations.Enqueue($"trial {trial.Number}: its own checkpoint holds trial {writer}'s weights (q {trainedQ} vs {q})");
+                    first = step + 1;
+                }
+                for (var step = first; step <= steps; step++)
+                {
+                    score += -Math.Pow(Math.Log10(q), 2) + 0.1 * step;
+                    var (s, sc) = (step, score);
+                    trial.Report(step, score, directory => File.WriteAllText(Path.Combine(directory, "weights"),
+                        string.Join(' ', trial.Number, s, q.ToString("R", System.Globalization.CultureInfo.InvariantCulture), sc.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+                }
+                return Task.FromResult(score);
+            }, new OptimizeOptions { Trials = trials, Parallelism = parallelism });
+            var all = await study.GetTrialsAsync();
+            usedRunDirectory ??= runDirectory ?? "";
+            return new Run(all, violations.ToArray(), restarts, usedRunDirectory);
+        }
     }
 }

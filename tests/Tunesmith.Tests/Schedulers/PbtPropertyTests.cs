@@ -34,6 +34,22 @@ public sealed class PbtPropertyTests
     [Property(MaxTest = 150)]
     public void A_continued_trials_params_and_checkpoint_always_come_from_the_same_source_trial(int seed) => Simulate(seed);
 
+    /// <summary>
+    /// The same rule end to end for in-process trials: real studies (in memory, several threads, random population,
+    /// interval and seed) whose objectives save checkpoints through <c>trial.Report(step, value, checkpoint: …)</c>; every
+    /// call that continues from a checkpoint checks that its weights were written by the trial it was restored from, at the
+    /// step it resumes after, and trained with the params it now runs with divided by the perturbation factor.
+    /// </summary>
+    [Property(MaxTest = 12)]
+    public void In_process_trials_continue_with_the_weights_and_params_of_the_same_source_checkpoint(int seed)
+    {
+        var random = new Random(seed);
+        var run = InProcessPbt.RunAsync("memory:", null, seed, population: random.Next(2, 6), interval: random.Next(1, 4),
+            trials: random.Next(3, 8), parallelism: random.Next(1, 5), steps: 8).GetAwaiter().GetResult();
+        Assert.Empty(run.Violations);
+        Assert.All(run.Trials, t => Assert.Equal(TrialState.Complete, t.State));
+    }
+
     [Fact]
     public void The_simulated_populations_do_exploit()
     {

@@ -59,7 +59,7 @@ public sealed class PbtScheduler : IScheduler
         if (sources.Count == 0) return SchedulerDecision.Continue; // never copy a trial that has no checkpoint
         var random = SchedulerRandom.Create(Options.Seed, trial.Number, step, stream: 2);
         var source = sources[random.Next(sources.Count)].Trial;
-        return new SchedulerDecision.ExploitDecision(source.Number, CheckpointStep(source)!.Value, Explore(source, random));
+        return new SchedulerDecision.ExploitDecision(source.Number, CheckpointStep(source)!.Value, Explore(source, random)) { SourceParams = source.Params };
     }
 
     /// <summary>The source's params, each sampled parameter resampled or perturbed; derived and fixed values are kept.</summary>
