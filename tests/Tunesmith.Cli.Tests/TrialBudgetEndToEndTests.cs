@@ -1,3 +1,4 @@
+using Tunesmith.Execution.Commands;
 using Tunesmith.Storage;
 using Tunesmith.Trials;
 
@@ -25,6 +26,39 @@ public sealed class TrialBudgetEndToEndTests
         await using var storage = StudyStorage.Open(kit.Storage);
         var study = await storage.GetStudyAsync("s");
         Assert.Equal("auto(cmaes)", study!.SystemAttributes[SystemAttributeKeys.Sampler]);
+    }
+
+    [Fact]
+    public async Task A_worker_chooses_auto_for_the_budget_create_stored_and_runs_to_it()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", "import sys\nprint('tunesmith:result {\"value\": %s}' % sys.argv[1])\n");
+        // trials: 1 in the file; create --trials 1000 stores the study's budget. A worker opening the study rebuilds auto
+        // (and records its choice): for 1,000 trials of two floats that is CMA-ES, where the file's 1 would give GP.
+        kit.StudyFile($"""
+            sampler: auto
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+              y: {"{"} float: [0, 1] {"}"}
+            trials: 1
+            """);
+        var created = await kit.CliS("create", "study.yaml", "--trials", "1000");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var worker = await kit.CliS("worker", "--study", "s", "--one-trial", "--quiet");
+        Assert.True(worker.ExitCode == 0, worker.ToString());
+        await using (var storage = StudyStorage.Open(kit.Storage))
+        {
+            var study = await storage.GetStudyAsync("s");
+            Assert.Equal("auto(cmaes)", study!.SystemAttributes[SystemAttributeKeys.Sampler]);
+            Assert.Equal(1000L, Convert.ToInt64(study.SystemAttributes[StudyFileRun.TrialBudgetKey], System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        // create --trials 3 lowers the stored budget; a worker without a cap runs the study to 3 trials, not the file's 1.
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml", "--trials", "3")).ExitCode);
+        var rest = await kit.CliS("worker", "--study", "s", "--quiet");
+        Assert.True(rest.ExitCode == 0, rest.ToString());
+        Assert.Equal(3, (await kit.TrialsAsync()).Count);
     }
 
     [Fact]

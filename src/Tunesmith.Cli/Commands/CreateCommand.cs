@@ -15,6 +15,7 @@ internal sealed class CreateCommand : Command
     private readonly Argument<string> _file = new("STUDY.yaml") { Description = "The study file (YAML or JSON)" };
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<bool> _updateSpace = CommonOptions.UpdateSpace();
+    private readonly Option<int?> _trials = new("--trials", "-n") { Description = "Trial budget of the study (overrides the file's trials:; workers run to it)", HelpName = "N" };
 
     public CreateCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("create", "Register a study from its study file without running it")
     {
@@ -24,12 +25,15 @@ internal sealed class CreateCommand : Command
         Arguments.Add(_file);
         Options.Add(_storage);
         Options.Add(_updateSpace);
+        Options.Add(_trials);
         SetAction(ExecuteAsync);
     }
 
     private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
     {
         var file = StudyFile.Load(parse.GetRequiredValue(_file));
+        var trials = parse.GetValue(_trials);
+        if (trials is < 0) throw new CliUsageException($"--trials {trials}: must be ≥ 0");
         var url = StorageUrl.Resolve(parse.GetValue(_storage), file.ResolvedStorage, _console);
         if (url.Trim() is "memory:" or "memory://" or ":memory:")
             throw new CliUsageException($"--storage {url}: an in-memory storage ends with this command, so the study would be gone at once; use sqlite:///PATH.db or postgresql://...");
@@ -37,7 +41,7 @@ internal sealed class CreateCommand : Command
         var existed = await storage.GetStudyAsync(file.Name, ct) is not null;
         await using var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions
         {
-            TimeProvider = _time, LoggerFactory = _loggers,
+            TrialBudget = trials ?? file.Trials, TimeProvider = _time, LoggerFactory = _loggers,
             UpdateSpace = parse.GetValue(_updateSpace), SpaceUpdated = _console.Out.WriteLine,
         }, ct);
         _console.Out.WriteLine(existed

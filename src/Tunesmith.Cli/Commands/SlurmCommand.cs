@@ -84,7 +84,7 @@ internal sealed class SlurmSubmitCommand : Command
         var tasks = trials ?? await RemainingAsync(file, storage, record, commands, ct);
         if (tasks == 0)
         {
-            _console.Error.WriteLine($"study '{file.Name}': its budget of {file.Trials} trials is taken (finished, running or queued); nothing to submit");
+            _console.Error.WriteLine($"study '{file.Name}': its budget of {StudyFileRun.TrialBudget(file, record)} trials is taken (finished, running or queued); nothing to submit");
             return ExitCodes.Ok;
         }
         var logDirectory = Path.Combine(StudyFileRun.RunDirectory(file, url), "slurm");
@@ -116,7 +116,7 @@ internal sealed class SlurmSubmitCommand : Command
     // less the study's tasks still pending in Slurm (each will claim a trial).
     private static async Task<int> RemainingAsync(StudyFile file, IStudyStorage storage, StudyRecord? record, SlurmCommands commands, CancellationToken ct)
     {
-        if (file.Trials is not { } budget)
+        if (StudyFileRun.TrialBudget(file, record) is not { } budget)
             throw new CliUsageException($"{file.SourceName}: no trials: budget, so give the number of tasks with --trials N");
         if (record is null) return budget;
         var trials = (await storage.GetTrialsSinceAsync(record.Id, 0, ct)).Trials;

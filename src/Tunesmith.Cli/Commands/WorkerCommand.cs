@@ -82,7 +82,8 @@ internal sealed class WorkerCommand : Command
             TimeProvider = _time,
             LoggerFactory = _loggers,
         }, ct);
-        var runOptions = StudyFileRun.RunOptions(file, parallel: parse.GetValue(_oneTrial) ? 1 : null) with { MaxTrialsThisRun = cap };
+        // The study's budget is the one its run or create stored (their --trials), else the file's trials:.
+        var runOptions = StudyFileRun.RunOptions(file, StudyFileRun.TrialBudget(file, study.Record), parallel: parse.GetValue(_oneTrial) ? 1 : null) with { MaxTrialsThisRun = cap };
         using var slurmJob = SlurmJobEnvironment.Read(_console.GetEnvironment) is { } job
             ? new SlurmTrialJob(study, new SlurmTrialJobOptions
             {

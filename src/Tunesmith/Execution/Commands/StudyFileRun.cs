@@ -22,6 +22,13 @@ public static class StudyFileRun
     public const string StudyFilePathKey = "study_file_path";
 
     /// <summary>
+    /// Study system attribute holding the study's effective trial budget: the one the last <c>run</c> or <c>create</c> set
+    /// (its <c>--trials</c>, else the file's <c>trials:</c>), so a worker joining later chooses <c>auto</c>'s sampler for,
+    /// and stops at, the same budget.
+    /// </summary>
+    public const string TrialBudgetKey = "trial_budget";
+
+    /// <summary>
     /// Opens the study a file defines in <paramref name="storage"/>: creates it when absent (with <paramref name="create"/>),
     /// loads it when present (with <paramref name="load"/>), and stores the file's text and path on it. A stored study whose
     /// direction differs from the file's is refused with a one-line <see cref="StudyFileException"/>.
@@ -54,11 +61,13 @@ public static class StudyFileRun
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(storage);
         ArgumentNullException.ThrowIfNull(options);
+        // Without a budget of its own (a worker), the study's stored budget holds: the one its run or create set.
+        var budget = options.TrialBudget ?? TrialBudget(file, await storage.GetStudyAsync(file.Name, cancellationToken).ConfigureAwait(false));
         var studyOptions = new StudyOptions
         {
             Direction = file.Direction,
             Metric = file.Metric,
-            Sampler = file.CreateSampler(options.Seed, options.TrialBudget ?? file.Trials),
+            Sampler = file.CreateSampler(options.Seed, budget),
             Scheduler = file.CreateScheduler(),
             StorageInstance = storage,
             LoggerFactory = options.LoggerFactory,
@@ -79,8 +88,9 @@ public static class StudyFileRun
                     $"study '{file.Name}' is stored with metric '{study.Metric}', the file says '{file.Metric}': use another name or delete the study");
             if (ReadStored(study.Record) is { } stored)
                 await CheckSpaceAsync(file, stored, study, options, cancellationToken).ConfigureAwait(false);
-            await storage.SetStudyAttributesAsync(study.Record.Id, system: true,
-                [new(StudyFileTextKey, file.RedactedText), new(StudyFilePathKey, file.Path ?? file.SourceName)], cancellationToken).ConfigureAwait(false);
+            List<KeyValuePair<string, object?>> attributes = [new(StudyFileTextKey, file.RedactedText), new(StudyFilePathKey, file.Path ?? file.SourceName)];
+            if (options.TrialBudget is { } set) attributes.Add(new(TrialBudgetKey, (long)set));
+            await storage.SetStudyAttributesAsync(study.Record.Id, system: true, attributes, cancellationToken).ConfigureAwait(false);
             return study;
         }
         catch
@@ -172,6 +182,17 @@ public static class StudyFileRun
         return file;
     }
 
+    /// <summary>
+    /// The study's effective trial budget: the one stored with it by the last <c>run</c> or <c>create</c>
+    /// (<see cref="TrialBudgetKey"/>), else the file's <c>trials:</c>; null when neither sets one.
+    /// </summary>
+    public static int? TrialBudget(StudyFile file, StudyRecord? study)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return study is not null && study.SystemAttributes.TryGetValue(TrialBudgetKey, out var b) && ParamValues.TryToLong(b, out var n) && n is >= 0 and <= int.MaxValue
+            ? (int)n : file.Trials;
+    }
+
     private static string StoredPath(StudyRecord study) =>
         study.SystemAttributes.TryGetValue(StudyFilePathKey, out var p) && p is string s ? s : $"{study.Name} (stored study file)";
 
@@ -257,7 +278,11 @@ public sealed record StudyFileOpenOptions
     /// <summary>The sampler's seed (a run's <c>--seed</c>); null: the file's, else none.</summary>
     public int? Seed { get; init; }
 
-    /// <summary>The study's effective trial budget (a run's <c>--trials</c>), which <c>auto</c> chooses its sampler for; null: the file's <c>trials:</c>.</summary>
+    /// <summary>
+    /// The study's effective trial budget (a run's <c>--trials</c>, else the file's <c>trials:</c>), which <c>auto</c> chooses
+    /// its sampler for; it is stored with the study (<see cref="StudyFileRun.TrialBudgetKey"/>). Null (a worker): the
+    /// budget stored with the study, else the file's <c>trials:</c>.
+    /// </summary>
     public int? TrialBudget { get; init; }
 
     /// <summary>Create the study when it is absent (default true).</summary>
