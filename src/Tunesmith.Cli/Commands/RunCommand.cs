@@ -60,7 +60,7 @@ internal sealed class RunCommand : Command
                 Seed = parse.GetValue(_seed), TrialBudget = runOptions.Trials, TimeProvider = _time, LoggerFactory = _loggers,
                 UpdateSpace = parse.GetValue(_updateSpace), SpaceUpdated = _console.Error.WriteLine,
             }, ct);
-        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, resultsTable: true, cancellationToken: ct);
+        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, _loggers, resultsTable: true, cancellationToken: ct);
     }
 
     private static IReadOnlyDictionary<string, object?> CoerceFixed(StudyFile file, IReadOnlyDictionary<string, object?> values)

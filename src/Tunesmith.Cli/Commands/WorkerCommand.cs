@@ -99,7 +99,7 @@ internal sealed class WorkerCommand : Command
         if (slurmJob is not null && parse.GetValue(_computeClass) is { } cls && file.Slurm is { Classes.Count: > 0 } slurm
             && SlurmBranchChoice.Choose(file.Space, (await study.RefreshAsync(ct)).Trials, slurm.Classes, cls, Random.Shared) is { } choice)
             fixedParams[choice.Name] = choice.Value;
-        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time,
+        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, _loggers,
             slurmJob: slurmJob, cancellationToken: ct);
     }
 

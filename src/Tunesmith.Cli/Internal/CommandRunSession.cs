@@ -16,11 +16,12 @@ internal static class CommandRunSession
 
     /// <summary>
     /// Runs the study's command trials on this machine and returns the exit code. With <paramref name="resultsTable"/>
-    /// (<c>run</c>), ends with the best trials as <c>tunesmith report</c> prints them, unless quiet or JSON.
+    /// (<c>run</c>), ends with the best trials as <c>tunesmith report</c> prints them, unless quiet or JSON. The trials'
+    /// processes run on <paramref name="time"/> and log to <paramref name="loggers"/>: the entry point's, as the study does.
     /// </summary>
     public static async Task<int> RunAsync(Study study, StudyFile file, string storageUrl, CommandStudyOptions runOptions,
         IReadOnlyDictionary<string, object?> fixedParams, string? gpus, ProgressMode mode, CliConsole console, TimeProvider time,
-        bool resultsTable = false, SlurmTrialJob? slurmJob = null, CancellationToken cancellationToken = default)
+        Microsoft.Extensions.Logging.ILoggerFactory loggers, bool resultsTable = false, SlurmTrialJob? slurmJob = null, CancellationToken cancellationToken = default)
     {
         if (slurmJob is not null) runOptions = runOptions with { AroundTrial = slurmJob.RunTrialAsync };
         RefuseUnstartableCommand(file);
@@ -35,7 +36,7 @@ internal static class CommandRunSession
         var finishedBefore = history.Trials.Count(t => t.State.IsFinished() && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
         var progress = new RunProgress(study.Name, study.Direction, study.Metric, runOptions.Trials, finishedBefore, history.Best, time);
         var runDirectory = StudyFileRun.RunDirectory(file, storageUrl);
-        var runner = new CommandStudyRunner(study, StudyFileRun.ObjectiveOptions(file, runDirectory, pool, fixedParams, progress), runOptions);
+        var runner = new CommandStudyRunner(study, StudyFileRun.ObjectiveOptions(file, runDirectory, pool, fixedParams, progress, loggers, time), runOptions);
 
         if (mode != ProgressMode.Json && mode != ProgressMode.Quiet)
             console.Error.WriteLine($"study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {StorageUrl.Shown(storageUrl)}: " +

@@ -217,8 +217,13 @@ public static class StudyFileRun
     /// <param name="fixedParams">Parameters fixed for every trial of this run (already coerced, see <see cref="SearchSpace.CoerceValues"/>).</param>
     /// <param name="progress">Receives trial events, or null.</param>
     /// <param name="loggerFactory">Logging, or null.</param>
+    /// <param name="timeProvider">
+    /// The clock of the trials' processes (trial timeouts, kill grace periods, durations): the study's, so a test or a
+    /// simulator drives both; null: the system clock.
+    /// </param>
     public static CommandObjectiveOptions ObjectiveOptions(StudyFile file, string runDirectory, ResourcePool? resources = null,
-        IReadOnlyDictionary<string, object?>? fixedParams = null, IProgress<CommandTrialEvent>? progress = null, ILoggerFactory? loggerFactory = null)
+        IReadOnlyDictionary<string, object?>? fixedParams = null, IProgress<CommandTrialEvent>? progress = null, ILoggerFactory? loggerFactory = null,
+        TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(file);
         var fixedValues = fixedParams ?? new Dictionary<string, object?>();
@@ -234,6 +239,7 @@ public static class StudyFileRun
             Resources = resources,
             Progress = progress,
             LoggerFactory = loggerFactory,
+            TimeProvider = timeProvider ?? TimeProvider.System,
         };
     }
 
