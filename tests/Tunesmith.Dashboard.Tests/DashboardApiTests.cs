@@ -117,6 +117,35 @@ public sealed class DashboardApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_optimization_history_is_served_alone_as_the_full_plots_draw_it()
+    {
+        await using var factory = Factory();
+        var client = factory.CreateClient();
+        // Asked first, before anything else read the study: answered from the quick read of the trials' own columns.
+        var alone = await GetJsonAsync(client, "/api/studies/digits/plots/history");
+        Assert.Equal("loss", alone.GetProperty("metric").GetString());
+        Assert.Equal("Minimize", alone.GetProperty("direction").GetString());
+        var full = await GetJsonAsync(client, "/api/studies/digits/plots");
+        Assert.Equal(full.GetProperty("history").GetRawText(), alone.GetProperty("history").GetRawText());
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/studies/nope/plots/history")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Outlines_are_every_trial_with_its_own_columns_in_number_order()
+    {
+        var all = (await _writer.GetTrialsSinceAsync(_study.Id, 0)).Trials;
+        await using var reader = StudyStorage.OpenReadOnly(Url);
+        var outlines = await reader.GetTrialOutlinesAsync(_study.Id);
+        Assert.Equal(all.Select(t => t.Number).Order(), outlines.Select(t => t.Number));
+        foreach (var (t, o) in all.OrderBy(t => t.Number).Zip(outlines))
+        {
+            Assert.Equal((t.Id, t.State, t.Value, t.Worker, t.Created, t.Started, t.Finished, t.Heartbeat), (o.Id, o.State, o.Value, o.Worker, o.Created, o.Started, o.Finished, o.Heartbeat));
+            Assert.Empty(o.Params);
+        }
+        await Assert.ThrowsAsync<StudyNotFoundException>(() => reader.GetTrialOutlinesAsync(9_999));
+    }
+
+    [Fact]
     public async Task Trial_detail_has_params_metrics_worker_and_the_tail_of_its_logs()
     {
         await using var factory = Factory();
@@ -206,6 +235,30 @@ public sealed class DashboardApiTests : IAsyncLifetime
         Assert.Contains(next.GetProperty("changed").EnumerateArray(), r => r.GetProperty("number").GetInt32() == added.Number);
     }
 
+    [Fact]
+    public async Task Two_streams_on_one_study_both_get_each_new_trial()
+    {
+        await using var factory = Factory();
+        var client = factory.CreateClient();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var a = await client.GetAsync("/api/events?study=digits", HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        using var b = await client.GetAsync("/api/events?study=digits", HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        using var ra = new StreamReader(await a.Content.ReadAsStreamAsync(cts.Token));
+        using var rb = new StreamReader(await b.Content.ReadAsStreamAsync(cts.Token));
+        await NextEventAsync(ra, cts.Token);
+        await NextEventAsync(rb, cts.Token);
+        for (var i = 60; i < 63; i++)
+        {
+            var added = await StudyFixtures.AddTrialAsync(_writer, _study.Id, i);
+            foreach (var reader in new[] { ra, rb })
+            {
+                JsonElement next;
+                do next = await NextEventAsync(reader, cts.Token);
+                while (!next.GetProperty("changed").EnumerateArray().Any(r => r.GetProperty("number").GetInt32() == added.Number));
+            }
+        }
+    }
+
     private static async Task<JsonElement> NextEventAsync(StreamReader reader, CancellationToken ct)
     {
         string? name = null;
@@ -229,5 +282,12 @@ public sealed class DashboardApiTests : IAsyncLifetime
         Assert.Equal(12, studies.EnumerateArray().Single().GetProperty("total").GetInt32());
         var plots = await GetJsonAsync(client, "/api/studies/pg-study/plots");
         Assert.True(plots.GetProperty("history").GetProperty("points").GetArrayLength() > 0);
+        var history = await GetJsonAsync(client, "/api/studies/pg-study/plots/history");
+        Assert.Equal(plots.GetProperty("history").GetRawText(), history.GetProperty("history").GetRawText());
+        await using var reader = StudyStorage.OpenReadOnly(schema.Url);
+        var record = (await reader.GetStudyAsync("pg-study"))!;
+        var outlines = await reader.GetTrialOutlinesAsync(record.Id);
+        Assert.Equal(Enumerable.Range(0, 12), outlines.Select(t => t.Number));
+        Assert.Equal((await reader.GetTrialsSinceAsync(record.Id, 0)).Trials.Select(t => (t.State, t.Value, t.Finished)), outlines.Select(t => (t.State, t.Value, t.Finished)));
     }
 }

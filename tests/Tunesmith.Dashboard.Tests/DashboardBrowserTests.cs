@@ -90,6 +90,38 @@ public sealed class DashboardBrowserTests : IDisposable
             Assert.Contains(expected, ids);
     }
 
+    private static async Task<string[]> LanesAsync(IPage page) =>
+        await page.EvaluateAsync<string[]>("() => echarts.getInstanceByDom(document.getElementById('plot-timeline')).getOption().yAxis[0].data");
+
+    /// <summary>
+    /// A study as a Slurm run records it: trials on nodes n1..n4 in jobs 40_1, 40_2, 41_1, 42_1 of compute classes gpu
+    /// and cpu. Trials 0-2 run at once (two on gpu, one on cpu); then trial 3 on job 40_1 (gpu) and trial 4 on job 42_1 (cpu).
+    /// </summary>
+    private static async Task WriteSlurmStudyAsync(string db)
+    {
+        await using var storage = Tunesmith.Storage.StudyStorage.Open($"sqlite:///{db}");
+        var study = await storage.CreateStudyAsync("slurm-demo", Tunesmith.Trials.Direction.Minimize);
+        var jobs = new[] { ("n1", "40_1", "gpu"), ("n2", "40_2", "gpu"), ("n3", "41_1", "cpu"), ("n1", "40_1", "gpu"), ("n4", "42_1", "cpu") };
+        async Task<Tunesmith.Trials.FrozenTrial> StartAsync(int i) =>
+            (await storage.StartTrialAsync(study.Id, $"{jobs[i].Item1}:{100 + i % 3}:w"))!;
+        async Task FinishAsync(Tunesmith.Trials.FrozenTrial t, int i)
+        {
+            var (node, job, computeClass) = jobs[i];
+            var outcome = await storage.UpdateTrialAsync(t.Id, t.Worker!, new Tunesmith.Storage.TrialUpdate
+            {
+                Params = [("x", 0.1 * i, new Tunesmith.Spaces.FloatDistribution(0, 1))],
+                SystemAttributes = [new("slurm_job_id", job), new("compute_class", computeClass), new("node", node)],
+                FinalState = Tunesmith.Trials.TrialState.Complete,
+                Value = 1.0 - 0.1 * i,
+            });
+            Assert.Equal(Tunesmith.Storage.TrialWriteOutcome.Applied, outcome);
+        }
+        var running = new List<Tunesmith.Trials.FrozenTrial>();
+        for (var i = 0; i < 3; i++) running.Add(await StartAsync(i));
+        for (var i = 0; i < 3; i++) await FinishAsync(running[i], i);
+        for (var i = 3; i < 5; i++) await FinishAsync(await StartAsync(i), i);
+    }
+
     [SkippableFact]
     public async Task A_running_study_in_the_dashboard_then_its_html_report_offline()
     {
@@ -113,6 +145,28 @@ public sealed class DashboardBrowserTests : IDisposable
         var baseUrl = await StartDashboardAsync();
         var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
         var page = await context.NewPageAsync();
+        // What the page said and what it asked for, to explain a failure (a script error, a request that never ended).
+        var diagnostics = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var pending = new System.Collections.Concurrent.ConcurrentDictionary<IRequest, DateTime>();
+        page.Console += (_, m) => { if (m.Type is "error" or "warning") diagnostics.Enqueue($"console {m.Type}: {m.Text}"); };
+        page.PageError += (_, e) => diagnostics.Enqueue($"page error: {e}");
+        page.Request += (_, r) => pending[r] = DateTime.UtcNow;
+        page.RequestFinished += (_, r) => pending.TryRemove(r, out DateTime _);
+        page.RequestFailed += (_, r) => { pending.TryRemove(r, out DateTime _); if (!r.Url.Contains("/api/events", StringComparison.Ordinal)) diagnostics.Enqueue($"request failed: {r.Url} {r.Failure}"); };
+        try
+        {
+            await StudyPagesAsync(page, baseUrl, run, runErrors, db, browser);
+        }
+        catch (Exception e) when (e is TimeoutException or Xunit.Sdk.XunitException)
+        {
+            var open = pending.Where(p => !p.Key.Url.Contains("/api/events", StringComparison.Ordinal)).Select(p => $"unfinished request since {p.Value:HH:mm:ss.fff}: {p.Key.Method} {p.Key.Url}");
+            throw new Xunit.Sdk.XunitException($"{e.Message}\n{string.Join("\n", diagnostics.Concat(open))}");
+        }
+        Assert.DoesNotContain(diagnostics, d => d.StartsWith("page error", StringComparison.Ordinal));
+    }
+
+    private async Task StudyPagesAsync(IPage page, string baseUrl, Process run, Task<string> runErrors, string db, IBrowser browser)
+    {
 
         // A missing or wrong token is refused: pages, API and events.
         Assert.Equal(401, (await page.GotoAsync(baseUrl + "/"))!.Status);
@@ -135,6 +189,10 @@ public sealed class DashboardBrowserTests : IDisposable
         await page.Locator("#trials tbody tr").First.WaitForAsync();
         Assert.True(await page.Locator("#trials tbody tr").CountAsync() >= 4);
         await AssertEveryPlotRendersWithDataAsync(page, "#plots");
+
+        // Learning curves show the study's real ASHA rungs (from its stored study file) with each trial's records there.
+        await page.WaitForFunctionAsync("() => { const e = document.getElementById('plot-intermediate'); return (e.dataset.rungSource || '').startsWith('asha(min=1, max=4') && Number(e.dataset.rungMarks) > 0; }",
+            null, new PageWaitForFunctionOptions { Timeout = 30_000 });
 
         // A new trial appears while the study runs: sort by number (newest first) and wait for a higher number.
         await page.Locator("#trials th[data-sort='number']").ClickAsync();
@@ -163,6 +221,21 @@ public sealed class DashboardBrowserTests : IDisposable
         Assert.Contains("accuracy", await page.Locator("#metrics").TextContentAsync(), StringComparison.Ordinal);
         await page.WaitForFunctionAsync("() => Number(document.getElementById('plot-trial-curve').dataset.points) === 4");
         if (Browser.ScreenshotPath("trial.png") is { } s3) await page.ScreenshotAsync(new PageScreenshotOptions { Path = s3, FullPage = true });
+
+        // The timeline groups lanes per worker, per Slurm job or per compute class (a study whose trials carry the
+        // attributes a Slurm run records, written through the storage API).
+        await WriteSlurmStudyAsync(db);
+        await page.GotoAsync($"{baseUrl}/studies/slurm-demo");
+        var timeline = "document.getElementById('plot-timeline')";
+        await page.WaitForFunctionAsync($"() => {timeline} && {timeline}.dataset.group === 'worker' && Number({timeline}.dataset.lanes) === 4", null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+        await page.SelectOptionAsync("#plot-timeline-group", "job");
+        await page.WaitForFunctionAsync($"() => {timeline}.dataset.group === 'job' && Number({timeline}.dataset.lanes) === 4");
+        Assert.Equal(["40_1 #1", "40_2 #1", "41_1 #1", "42_1 #1"], await LanesAsync(page));
+        await page.SelectOptionAsync("#plot-timeline-group", "computeClass");
+        await page.WaitForFunctionAsync($"() => {timeline}.dataset.group === 'computeClass' && Number({timeline}.dataset.lanes) === 3");
+        // Two gpu trials ran at once (two lanes); the cpu trials ran one after the other (one lane): idle capacity shows.
+        Assert.Equal(["cpu #1", "gpu #1", "gpu #2"], await LanesAsync(page));
+        if (Browser.ScreenshotPath("timeline.png") is { } s5) await page.Locator("#plot-timeline").ScreenshotAsync(new LocatorScreenshotOptions { Path = s5 });
 
         // The HTML report, opened with the network off: every plot still renders.
         run.Kill(entireProcessTree: true);

@@ -28,8 +28,17 @@ internal static class DashboardEndpoints
         app.MapGet("/api/studies", async (StudyFeed feed, CancellationToken ct) => Results.Json(await StudiesAsync(feed, ct), DashboardHost.Json));
         app.MapGet("/api/studies/{name}", async (string name, StudyFeed feed, CancellationToken ct) =>
         {
-            var snapshot = await SnapshotAsync(feed, name, ct);
-            return snapshot is null ? NotFound(name) : Results.Json(Summary(snapshot), DashboardHost.Json);
+            // Answered from the quick first read when the study's full read is not done yet (the best trial then has no params).
+            var cache = await feed.GetAsync(name, ct);
+            if (cache is null) return NotFound(name);
+            var preview = await cache.PreviewAsync(ct);
+            var snapshot = preview.Outline ? preview : await cache.RefreshAsync(feed.Options.PollInterval, ct);
+            return Results.Json(Summary(snapshot), DashboardHost.Json);
+        });
+        app.MapGet("/api/studies/{name}/plots/history", async (string name, StudyFeed feed, CancellationToken ct) =>
+        {
+            var cache = await feed.GetAsync(name, ct);
+            return cache is null ? NotFound(name) : Results.Text(await cache.HistoryJsonAsync(ct), "application/json; charset=utf-8");
         });
         app.MapGet("/api/studies/{name}/trials", async (string name, HttpRequest request, StudyFeed feed, CancellationToken ct) =>
         {
@@ -214,27 +223,26 @@ internal static class DashboardEndpoints
             {
                 var cache = await feed.GetAsync(study, ct);
                 if (cache is null) { await SendAsync(response, "error", new { error = $"study '{study}' does not exist" }, ct); return; }
+                // One poller per study reads it every interval while any stream watches; this stream wakes on a change.
+                using var watch = cache.Watch(interval);
                 var snapshot = await cache.RefreshAsync(interval, ct);
                 var sent = snapshot.Serial;
                 await SendAsync(response, "study", StudyEvent(snapshot, null), ct);
-                var heartbeat = feed.Time.GetUtcNow();
                 while (!ct.IsCancellationRequested)
                 {
-                    await Task.Delay(interval, feed.Time, ct);
-                    snapshot = await cache.RefreshAsync(interval, ct);
-                    if (snapshot.Serial != sent)
+                    try
                     {
-                        var changed = cache.ChangedSince(sent);
-                        await SendAsync(response, "study", StudyEvent(snapshot, changed), ct);
-                        sent = snapshot.Serial;
-                        heartbeat = feed.Time.GetUtcNow();
+                        snapshot = await cache.NextAsync(sent, ct).WaitAsync(KeepAlive, feed.Time, ct);
                     }
-                    else if (feed.Time.GetUtcNow() - heartbeat > TimeSpan.FromSeconds(15))
+                    catch (TimeoutException)
                     {
                         await response.WriteAsync(": keep-alive\n\n", ct);
                         await response.Body.FlushAsync(ct);
-                        heartbeat = feed.Time.GetUtcNow();
+                        continue;
                     }
+                    var changed = cache.ChangedSince(sent);
+                    await SendAsync(response, "study", StudyEvent(snapshot, changed), ct);
+                    sent = snapshot.Serial;
                 }
             }
             else
@@ -258,6 +266,8 @@ internal static class DashboardEndpoints
             // the browser went away
         }
     }
+
+    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
 
     private static object StudyEvent(StudySnapshot snapshot, IReadOnlyCollection<int>? changed) => new
     {

@@ -76,6 +76,132 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
 
     public StudyRecord Record => record;
 
+    // The stored scheduler's rungs (ASHA, Hyperband), read from the study file stored with the study.
+    private readonly Lazy<SchedulerRungs?> _rungs = new(() => SchedulerRungs.FromStudy(record));
+
+    private readonly Lock _outlineLock = new();
+    private Task<StudySnapshot>? _outline;
+    private (object Source, string Json)? _history;
+
+    private readonly Lock _watchLock = new();
+    private TaskCompletionSource<StudySnapshot> _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _watchers;
+    private bool _polling;
+
+    /// <summary>
+    /// The full snapshot once it has been read; before that, a quick one of the trials' own columns only (number, state,
+    /// value, times, worker: <see cref="IStudyStorage.GetTrialOutlinesAsync"/>, one query, read once), so the first look at
+    /// a 100,000-trial study — its counts, its best value, its optimization history — does not wait for every parameter
+    /// and intermediate value.
+    /// </summary>
+    public Task<StudySnapshot> PreviewAsync(CancellationToken ct)
+    {
+        if (_snapshot is { } full) return Task.FromResult(full);
+        lock (_outlineLock)
+        {
+            if (_outline is null)
+            {
+                _outline = ReadOutlineAsync();
+                // The full read goes on behind it (it is usually already running: the dashboard reads every study at start-up).
+                _ = Task.Run(() => RefreshAsync(TimeSpan.MaxValue, CancellationToken.None));
+            }
+        }
+        return _outline.WaitAsync(ct);
+    }
+
+    private async Task<StudySnapshot> ReadOutlineAsync()
+    {
+        var trials = await storage.GetTrialOutlinesAsync(record.Id, CancellationToken.None).ConfigureAwait(false);
+        return _snapshot ?? new StudySnapshot(this, [.. trials], cursor: 0, serial: 0, time.GetUtcNow(), outline: true);
+    }
+
+    /// <summary>
+    /// The optimization history alone as JSON (<c>{metric, direction, history}</c>): from the last plots when they are
+    /// built, else from <see cref="PreviewAsync"/> — what the study page draws first.
+    /// </summary>
+    public async Task<string> HistoryJsonAsync(CancellationToken ct)
+    {
+        if (_plots is { } p)
+        {
+            if (_history is { } cached && ReferenceEquals(cached.Source, p.Plots)) return cached.Json;
+            var json = StudyPlotsJson.SerializeHistory(p.Plots.Metric, p.Plots.Direction, p.Plots.History);
+            _history = (p.Plots, json);
+            return json;
+        }
+        var snapshot = await PreviewAsync(ct).ConfigureAwait(false);
+        if (_history is { } h && ReferenceEquals(h.Source, snapshot)) return h.Json;
+        var history = await Task.Run(() => StudyPlotsBuilder.BuildHistory(snapshot.Trials, record.Direction), ct).ConfigureAwait(false);
+        var text = StudyPlotsJson.SerializeHistory(Metric, record.Direction, history);
+        _history = (snapshot, text);
+        return text;
+    }
+
+    /// <summary>
+    /// Keeps this study read every <paramref name="interval"/> while the returned handle is held (one reader per study,
+    /// however many event streams watch it); <see cref="NextAsync"/> wakes as soon as a read finds a change.
+    /// </summary>
+    public IDisposable Watch(TimeSpan interval)
+    {
+        lock (_watchLock)
+        {
+            _watchers++;
+            if (!_polling)
+            {
+                _polling = true;
+                _ = Task.Run(() => PollAsync(interval));
+            }
+        }
+        return new Watcher(this);
+    }
+
+    private sealed class Watcher(StudyCache cache) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) lock (cache._watchLock) cache._watchers--;
+        }
+    }
+
+    private async Task PollAsync(TimeSpan interval)
+    {
+        while (true)
+        {
+            lock (_watchLock)
+            {
+                if (_watchers == 0) { _polling = false; return; }
+            }
+            try { await RefreshAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false); }
+            catch (Exception e) when (e is StudyStorageException or ObjectDisposedException or InvalidOperationException or System.Data.Common.DbException)
+            {
+                // A failed read (storage restarting, dashboard stopping) is tried again next time.
+            }
+            await Task.Delay(interval, time).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The first snapshot after serial <paramref name="after"/>: at once when there is one, else as soon as a read finds a change.</summary>
+    public Task<StudySnapshot> NextAsync(long after, CancellationToken ct)
+    {
+        Task<StudySnapshot> next;
+        lock (_watchLock) next = _changed.Task;
+        // Checked after taking the signal, so a snapshot published in between is not missed.
+        if (_snapshot is { } current && current.Serial > after) return Task.FromResult(current);
+        return next.WaitAsync(ct);
+    }
+
+    private void Publish(StudySnapshot snapshot)
+    {
+        TaskCompletionSource<StudySnapshot> done;
+        lock (_watchLock)
+        {
+            done = _changed;
+            _changed = new TaskCompletionSource<StudySnapshot>(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        done.TrySetResult(snapshot);
+    }
+
     private readonly SemaphoreSlim _plotGate = new(1, 1);
     private (long Serial, StudyPlots Plots, string Json, DateTimeOffset BuiltAt, TimeSpan Took)? _plots;
 
@@ -98,7 +224,7 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
         {
             if (_plots is { } again && (again.Serial >= snapshot.Serial || time.GetUtcNow() - again.BuiltAt < Throttle(again.Took))) return (again.Plots, again.Json);
             var started = time.GetTimestamp();
-            var plots = await Task.Run(() => StudyPlotsBuilder.Build(snapshot.Trials, record.Direction, Metric, record.Name, snapshot.ReadAt), ct).ConfigureAwait(false);
+            var plots = await Task.Run(() => StudyPlotsBuilder.Build(snapshot.Trials, record.Direction, Metric, record.Name, snapshot.ReadAt, rungs: _rungs.Value), ct).ConfigureAwait(false);
             var json = StudyPlotsJson.Serialize(plots);
             _plots = (snapshot.Serial, plots, json, time.GetUtcNow(), time.GetElapsedTime(started));
             return (plots, json);
@@ -135,6 +261,7 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
                 while (_changeLog.Count > ChangeLogLength) _changeLog.Dequeue();
             }
             _snapshot = new StudySnapshot(this, trials.Where(t => t is not null).Select(t => t!).ToArray(), changes.Cursor, serial, _refreshedAt);
+            Publish(_snapshot);
             return _snapshot;
         }
         finally { _gate.Release(); }
@@ -159,9 +286,10 @@ internal sealed class StudySnapshot
     private readonly Lazy<DateTimeOffset?> _lastActivity;
     private readonly Lazy<IReadOnlyList<PlotAxis>> _axes;
 
-    public StudySnapshot(StudyCache study, FrozenTrial[] trials, long cursor, long serial, DateTimeOffset readAt)
+    public StudySnapshot(StudyCache study, FrozenTrial[] trials, long cursor, long serial, DateTimeOffset readAt, bool outline = false)
     {
         Study = study;
+        Outline = outline;
         Trials = trials;
         Cursor = cursor;
         Serial = serial;
@@ -178,6 +306,8 @@ internal sealed class StudySnapshot
     }
 
     public StudyCache Study { get; }
+    /// <summary>True for a first quick read of the trials' own columns only (no parameters, attributes, intermediate values or metrics).</summary>
+    public bool Outline { get; }
     public IReadOnlyList<FrozenTrial> Trials { get; }
     public long Cursor { get; }
     public long Serial { get; }

@@ -35,6 +35,23 @@
     Object.keys(handlers).forEach(function (k) { source.addEventListener(k, function (e) { handlers[k](JSON.parse(e.data)); }); });
     return source;
   }
+  // Puts rows into a table body in order, keeping each row element whose content did not change, so a live update never
+  // swaps the element under a user's click (or a test's). Each row is [key, build()], build making a fresh <tr>.
+  function patchRows(body, rows) {
+    var old = {};
+    Array.prototype.forEach.call(body.children, function (tr) { old[tr.getAttribute('data-key')] = tr; });
+    rows.forEach(function (r, i) {
+      var fresh = r[1](); fresh.setAttribute('data-key', r[0]);
+      var have = old[r[0]];
+      var keep = have && have.innerHTML === fresh.innerHTML && have.className === fresh.className ? have : fresh;
+      Array.prototype.forEach.call(fresh.attributes, function (a) { if (keep.getAttribute(a.name) !== a.value) keep.setAttribute(a.name, a.value); });
+      if (body.children[i] !== keep) body.insertBefore(keep, body.children[i] || null);
+      if (have && have !== keep && have.parentNode) have.parentNode.removeChild(have);
+      delete old[r[0]];
+    });
+    Object.keys(old).forEach(function (k) { if (old[k].parentNode) old[k].parentNode.removeChild(old[k]); });
+  }
+
   function kv(dl, entries) {
     dl.innerHTML = '';
     entries.forEach(function (x) { dl.appendChild(el('dt', { text: x[0] })); dl.appendChild(el('dd', { text: typeof x[1] === 'object' && x[1] !== null ? JSON.stringify(x[1]) : fmt(x[1]) })); });
@@ -45,10 +62,9 @@
   function studiesPage() {
     var body = document.querySelector('#studies tbody');
     function render(studies) {
-      body.innerHTML = '';
       document.getElementById('no-studies').hidden = studies.length > 0;
-      studies.forEach(function (s) {
-        body.appendChild(el('tr', { 'data-study': s.name }, [
+      patchRows(body, studies.map(function (s) { return [s.name, function () {
+        return el('tr', { 'data-study': s.name }, [
           el('td', {}, [el('a', { href: studyPath(s.name), text: s.name })]),
           el('td', { text: s.direction.toLowerCase() }), el('td', { text: s.metric }),
           el('td', { class: 'num', text: String(s.total) }),
@@ -58,8 +74,8 @@
           el('td', { class: 'num', text: String(s.counts.Waiting) }),
           el('td', { class: 'num', text: fmt(s.best) }),
           el('td', { text: ago(s.lastActivity), title: when(s.lastActivity) })
-        ]));
-      });
+        ]);
+      }]; }));
     }
     api('/api/studies').then(render);
     live('/api/events', { studies: render });
@@ -93,11 +109,16 @@
     }
 
     function header(t) {
-      var row = document.querySelector('#trials thead tr'); row.innerHTML = '';
+      var row = document.querySelector('#trials thead tr');
       var cols = [['number', 'number'], ['state', 'state'], ['value', state.metric]]
         .concat(t.parameters.map(function (p) { return ['param:' + p.name, p.name]; }))
         .concat(t.metrics.filter(function (m) { return m !== state.metric; }).map(function (m) { return ['metric:' + m, m]; }))
         .concat([['duration', 'duration (s)'], ['worker', 'worker']]);
+      // Rebuilt only when the columns or the sort change, so a live reload never replaces a header being clicked.
+      var signature = JSON.stringify([cols, state.sort, state.desc]);
+      if (row.getAttribute('data-signature') === signature) return cols;
+      row.setAttribute('data-signature', signature);
+      row.innerHTML = '';
       cols.forEach(function (c) {
         var th = el('th', { 'data-sort': c[0], text: c[1] });
         if (state.sort === c[0]) th.className = state.desc ? 'sorted-desc' : 'sorted-asc';
@@ -121,8 +142,8 @@
           select.innerHTML = '';
           t.parameters.filter(function (p) { return p.kind !== 'Categorical'; }).forEach(function (p) { select.appendChild(el('option', { text: p.name })); });
         }
-        var body = document.querySelector('#trials tbody'); body.innerHTML = '';
-        t.rows.forEach(function (r) {
+        var body = document.querySelector('#trials tbody');
+        patchRows(body, t.rows.map(function (r) { return [String(r.number), function () {
           var tr = el('tr', { 'data-number': String(r.number), 'data-state': r.state });
           cols.forEach(function (c) {
             var k = c[0], td;
@@ -135,8 +156,8 @@
             else td = el('td', { class: 'num', text: fmt(r.metrics[k.substring(7)]) });
             tr.appendChild(td);
           });
-          body.appendChild(tr);
-        });
+          return tr;
+        }]; }));
         var pages = Math.max(1, Math.ceil(t.matched / state.limit));
         document.getElementById('row-count').textContent = t.matched + ' of ' + t.total + ' trials, page ' + (Math.floor(state.offset / state.limit) + 1) + ' of ' + pages;
       }).catch(function (e) { document.getElementById('row-count').textContent = String(e.message); });
@@ -146,7 +167,8 @@
       if (plotsBusy) { plotsAgain = true; return; }
       plotsBusy = true; plotsAt = Date.now();
       api('/api/studies/' + encodeURIComponent(name) + '/plots').then(function (p) {
-        TunesmithPlots.renderAll(p, document.getElementById('plots'));
+        fullPlotsDrawn = true;
+        return TunesmithPlots.renderAllAsync(p, document.getElementById('plots'));
       }).finally(function () {
         plotsBusy = false;
         if (plotsAgain) { plotsAgain = false; schedulePlots(); }
@@ -185,10 +207,15 @@
     document.getElementById('prev').addEventListener('click', function () { state.offset = Math.max(0, state.offset - state.limit); loadTable(); });
     document.getElementById('next').addEventListener('click', function () { state.offset += state.limit; loadTable(); });
 
+    // The optimization history first, on its own (small, and answered before the study's full read is done), then the rest.
+    var fullPlotsDrawn = false;
+    api('/api/studies/' + encodeURIComponent(name) + '/plots/history').then(function (h) {
+      if (!fullPlotsDrawn) TunesmithPlots.renderHistory(h, document.getElementById('plots'));
+    }).catch(function () { /* the full plots will draw it */ });
+    loadPlots();
     api('/api/studies/' + encodeURIComponent(name)).then(function (s) {
       state.metric = s.metric; state.direction = s.direction;
       cards(s);
-      loadPlots();
       loadTable();
       live('/api/events?study=' + encodeURIComponent(name), {
         study: function (e) {

@@ -101,6 +101,99 @@ public sealed class StudyPlotsTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Single(plots.Timeline.Workers);
     }
 
+    private static FrozenTrial Curve(int number, TrialState state, int lastStep, double start, IReadOnlyDictionary<string, object?>? system = null) => new()
+    {
+        Id = number + 1,
+        Number = number,
+        State = state,
+        Value = state == TrialState.Complete ? start / lastStep : null,
+        Intermediate = Enumerable.Range(1, lastStep).ToDictionary(s => (long)s, s => start / s),
+        SystemAttributes = system ?? new Dictionary<string, object?>(),
+        Started = T0.AddSeconds(number),
+        Finished = state is TrialState.Complete or TrialState.Pruned ? T0.AddSeconds(number + 1) : null,
+        Worker = "w:1:a",
+    };
+
+    [Fact]
+    public void Rungs_come_from_the_scheduler_with_each_trials_records_promoted_stopped_or_paused()
+    {
+        // ASHA min 1, max 8, η 2: rungs at steps 1, 2 and 4.
+        var rungs = SchedulerRungs.From(new Tunesmith.Schedulers.Asha.AshaScheduler(1, 8, 2))!;
+        Assert.Equal([1L, 2L, 4L], rungs.Milestones[0]);
+        var trials = new List<FrozenTrial>
+        {
+            Curve(0, TrialState.Complete, 8, 1.0),  // went past every rung
+            Curve(1, TrialState.Pruned, 2, 3.0),    // promoted at 1, stopped at 2
+            Curve(2, TrialState.Paused, 4, 2.0, new Dictionary<string, object?> { [SystemAttributeKeys.PausedStep] = 4L }), // paused at rung 4
+            Curve(3, TrialState.Running, 1, 2.5),   // at rung 1, no decision yet
+        };
+        var plots = StudyPlotsBuilder.Build(trials, Direction.Minimize, "loss", "s", T0.AddHours(1), rungs: rungs);
+        var c = plots.Intermediate;
+        Assert.StartsWith("asha(min=1, max=8", c.RungSource, StringComparison.Ordinal);
+        Assert.Equal([1L, 2L, 4L], c.RungSteps);
+        Assert.Equal([RungOutcome.Promoted, RungOutcome.Promoted, RungOutcome.Promoted], c.Curves.Single(x => x.Number == 0).Rungs!.Select(m => m.Outcome));
+        Assert.Equal([RungOutcome.Promoted, RungOutcome.Stopped], c.Curves.Single(x => x.Number == 1).Rungs!.Select(m => m.Outcome));
+        Assert.Equal([RungOutcome.Promoted, RungOutcome.Promoted, RungOutcome.Paused], c.Curves.Single(x => x.Number == 2).Rungs!.Select(m => m.Outcome));
+        Assert.Equal([RungOutcome.Reached], c.Curves.Single(x => x.Number == 3).Rungs!.Select(m => m.Outcome));
+        Assert.Equal(1.5, c.Curves.Single(x => x.Number == 1).Rungs![1].Value); // its value at step 2: 3.0 / 2
+        Assert.Equal(
+            [new RungSummary(1, 4, 3, 0, 0), new RungSummary(2, 3, 2, 1, 0), new RungSummary(4, 2, 1, 0, 1)],
+            c.Rungs);
+        // The same study without the scheduler: rungs inferred from where Pruned trials stopped.
+        var inferred = StudyPlotsBuilder.Build(trials, Direction.Minimize, "loss", "s", T0.AddHours(1)).Intermediate;
+        Assert.Equal("inferred", inferred.RungSource);
+        Assert.Equal([2L], inferred.RungSteps);
+        Assert.Empty(inferred.Curves[0].Rungs!);
+    }
+
+    [Fact]
+    public void Rungs_are_read_from_the_study_file_stored_with_a_study()
+    {
+        var file = "name: s\ndirection: minimize\ncommand: /bin/true\nspace:\n  x: { float: [0, 1] }\nscheduler: { hyperband: { min: 1, max: 9, reduction: 3 } }\n";
+        var record = new Tunesmith.Storage.StudyRecord(1, "s", Direction.Minimize, T0, new Dictionary<string, object?>(),
+            new Dictionary<string, object?> { [Tunesmith.Execution.Commands.StudyFileRun.StudyFileTextKey] = file });
+        var rungs = SchedulerRungs.FromStudy(record);
+        Assert.NotNull(rungs);
+        Assert.StartsWith("hyperband", rungs.Description, StringComparison.Ordinal);
+        Assert.Equal([1L, 3L], rungs.Milestones[0]);
+        Assert.Null(SchedulerRungs.FromStudy(record with { SystemAttributes = new Dictionary<string, object?>() }));
+    }
+
+    [Fact]
+    public void Timeline_bars_carry_the_slurm_job_compute_class_and_node_of_their_trial()
+    {
+        var trials = RandomTrials(3).Select(t => t with
+        {
+            SystemAttributes = t.Number == 2 ? new Dictionary<string, object?>() : new Dictionary<string, object?>
+            {
+                [Tunesmith.Backends.Slurm.SlurmAttributeKeys.JobId] = $"40_{t.Number}",
+                [Tunesmith.Backends.Slurm.SlurmAttributeKeys.ComputeClass] = "gpu",
+                [Tunesmith.Backends.Slurm.SlurmAttributeKeys.Node] = $"n{t.Number}",
+            },
+        }).ToList();
+        var bars = StudyPlotsBuilder.Build(trials, Direction.Minimize, "loss", "s", T0).Timeline.Bars;
+        Assert.Equal(("40_0", "gpu", "n0"), (bars[0].Job, bars[0].ComputeClass, bars[0].Node));
+        Assert.Equal(("40_1", "gpu", "n1"), (bars[1].Job, bars[1].ComputeClass, bars[1].Node));
+        Assert.Equal((null, null, null), (bars[2].Job, bars[2].ComputeClass, bars[2].Node));
+        var json = StudyPlotsJson.Serialize(StudyPlotsBuilder.Build(trials, Direction.Minimize, "loss", "s", T0));
+        Assert.Contains("\"job\":\"40_0\",\"computeClass\":\"gpu\",\"node\":\"n0\"", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_history_alone_equals_the_full_builds_history_and_needs_only_the_trials_own_columns()
+    {
+        var trials = RandomTrials(3_000);
+        var full = StudyPlotsBuilder.Build(trials, Direction.Minimize, "loss", "s", T0);
+        var outlines = trials.Select(t => t with { Params = new Dictionary<string, object?>(), Intermediate = new Dictionary<long, double>() }).ToList();
+        var alone = StudyPlotsBuilder.BuildHistory(outlines, Direction.Minimize);
+        Assert.Equal(full.History.Points, alone.Points);
+        Assert.Equal(full.History.BestSoFar, alone.BestSoFar);
+        Assert.Equal(full.History.Total, alone.Total);
+        using var doc = JsonDocument.Parse(StudyPlotsJson.SerializeHistory("loss", Direction.Minimize, alone));
+        Assert.Equal("loss", doc.RootElement.GetProperty("metric").GetString());
+        Assert.Equal(alone.Points.Count, doc.RootElement.GetProperty("history").GetProperty("points").GetArrayLength());
+    }
+
     [Fact]
     public void A_large_study_is_downsampled_within_the_limits_keeping_the_best_and_the_latest()
     {

@@ -97,16 +97,41 @@
           Object.keys(curve.attributes).map(function (k) { return '<br>' + k + ' = ' + curve.attributes[k]; }).join(''); } }
       };
     });
+    var summaries = {};
+    (c.rungs || []).forEach(function (r) { summaries[r.milestone] = r; });
     if (c.rungSteps.length && series.length) {
-      series[0].markLine = { silent: true, symbol: 'none', lineStyle: { color: '#555', type: 'dotted' }, label: { formatter: 'rung {c}' },
+      // One vertical mark per rung; with the scheduler known, its tally: records, promoted (↑), stopped (✕), paused (⏸).
+      series[0].markLine = { silent: true, symbol: 'none', lineStyle: { color: '#555', type: 'dotted' },
+        label: { formatter: function (o) {
+          var r = summaries[o.value];
+          return 'rung ' + o.value + (r ? '\n' + r.records + ': ' + r.promoted + '↑ ' + r.stopped + '✕' + (r.paused ? ' ' + r.paused + '⏸' : '') : '');
+        } },
         data: c.rungSteps.map(function (s) { return { xAxis: s }; }) };
     }
+    // Each shown trial's records at its rungs, by what came of them (from the stored intermediate values, as the scheduler reads them).
+    var RUNG_STYLES = { Promoted: ['promoted at rung', 'triangle', '#2e9d4a'], Stopped: ['stopped at rung', 'path://M0,0L10,10M10,0L0,10', '#d9534f'],
+      Paused: ['paused at rung', 'diamond', '#8e44ad'], Reached: ['at rung', 'circle', '#555'] };
+    var marks = { Promoted: [], Stopped: [], Paused: [], Reached: [] }, rungPoints = 0;
+    c.curves.forEach(function (curve) {
+      (curve.rungs || []).forEach(function (m) { marks[m.outcome].push([m.step, m.value, curve.number, m.milestone]); rungPoints++; });
+    });
+    Object.keys(marks).forEach(function (k) {
+      if (!marks[k].length) return;
+      var st = RUNG_STYLES[k];
+      seen[st[0]] = true;
+      series.push({ name: st[0], type: 'scatter', symbol: st[1], symbolSize: 8, z: 5, data: marks[k],
+        itemStyle: { color: st[2], borderColor: st[2] },
+        tooltip: { formatter: function (o) { return 'trial ' + o.value[2] + ': ' + st[0] + ' ' + o.value[3] + '<br>step ' + o.value[0] + ': ' + fmt(o.value[1]); } } });
+    });
+    el.setAttribute('data-rung-source', c.rungSource || '');
+    el.setAttribute('data-rung-marks', String(rungPoints));
     var points = c.curves.reduce(function (n, x) { return n + x.steps.length; }, 0);
     return draw(el, el.id, {
-      title: { text: 'Intermediate values' + shownOf(c.curves.length, c.total), left: 'center', textStyle: { fontSize: 13 } },
+      title: { text: 'Intermediate values' + shownOf(c.curves.length, c.total), left: 'center', textStyle: { fontSize: 13 },
+        subtext: c.rungSource ? 'rungs: ' + c.rungSource : '', subtextStyle: { fontSize: 11 }, itemGap: 2 },
       tooltip: { trigger: 'item' },
-      legend: { top: 22, data: Object.keys(seen) },
-      grid: { left: 60, right: 20, top: 55, bottom: 45 },
+      legend: { top: c.rungSource ? 40 : 22, data: Object.keys(seen) },
+      grid: { left: 60, right: 20, top: c.rungSource ? 75 : 55, bottom: 45 },
       xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 25, min: 'dataMin', max: 'dataMax' },
       yAxis: { type: 'value', name: p.metric, scale: true, axisLabel: { formatter: fmt } },
       series: series
@@ -214,23 +239,80 @@
     }, e.values.length);
   }
 
+  // Timeline lanes: per worker (the server's lanes: a worker's parallel slots, grouped by host), per Slurm job, or per
+  // compute class; within a job or class, trials that ran at once get slots #1, #2, ... So idle capacity shows as gaps.
+  var TIMELINE_GROUPS = { worker: 'worker / host', job: 'Slurm job', computeClass: 'compute class' };
+  var timelineGroup = 'worker';
+
+  function timelineLanes(tl, group) {
+    if (group === 'worker') {
+      var laneOf = {};
+      tl.bars.forEach(function (b) { laneOf[b.number] = b.lane; });
+      return { lanes: tl.lanes, laneOf: laneOf };
+    }
+    var none = group === 'job' ? '(no Slurm job)' : '(no compute class)';
+    var byKey = {};
+    tl.bars.forEach(function (b) { var k = b[group] || none; (byKey[k] = byKey[k] || []).push(b); });
+    var lanes = [], laneOf2 = {};
+    Object.keys(byKey).sort().forEach(function (k) {
+      var ends = [], used = 0;
+      byKey[k].slice().sort(function (a, b) { return a.start - b.start || a.number - b.number; }).forEach(function (b) {
+        var slot = -1;
+        for (var i = 0; i < ends.length; i++) if (ends[i] <= b.start) { slot = i; break; }
+        if (slot < 0) { ends.push(b.end); slot = ends.length - 1; } else ends[slot] = b.end;
+        laneOf2[b.number] = k + ' #' + (slot + 1);
+        used = Math.max(used, slot + 1);
+      });
+      for (var n = 1; n <= used; n++) lanes.push(k + ' #' + n);
+    });
+    return { lanes: lanes, laneOf: laneOf2 };
+  }
+
+  function timelineControls(el, p) {
+    var id = el.id + '-group', select = document.getElementById(id);
+    if (!select) {
+      var box = document.createElement('div');
+      box.className = 'plot-controls';
+      var label = document.createElement('label');
+      label.appendChild(document.createTextNode('timeline lanes per '));
+      select = document.createElement('select');
+      select.id = id;
+      Object.keys(TIMELINE_GROUPS).forEach(function (k) {
+        var o = document.createElement('option'); o.value = k; o.textContent = TIMELINE_GROUPS[k]; select.appendChild(o);
+      });
+      label.appendChild(select);
+      box.appendChild(label);
+      el.parentNode.insertBefore(box, el);
+    }
+    select.value = timelineGroup;
+    select.onchange = function () { timelineGroup = select.value; timeline(el, p); };
+  }
+
   function timeline(el, p) {
     var tl = p.timeline;
+    timelineControls(el, p);
     if (tl.bars.length === 0) return empty(el, 'No trial has started yet.');
+    var grouping = timelineLanes(tl, timelineGroup);
     var lanes = {};
-    tl.lanes.forEach(function (w, i) { lanes[w] = i; });
+    grouping.lanes.forEach(function (w, i) { lanes[w] = i; });
     var t0 = Math.min.apply(null, tl.bars.map(function (b) { return b.start; }));
     var data = tl.bars.map(function (b) {
-      return { value: [lanes[b.lane], b.start - t0, b.end - t0, b.number], itemStyle: { color: STATE_COLORS[b.state] }, state: b.state };
+      return { value: [lanes[grouping.laneOf[b.number]], b.start - t0, b.end - t0, b.number], itemStyle: { color: STATE_COLORS[b.state] }, bar: b };
     });
-    var height = Math.max(260, 60 + tl.lanes.length * 22);
+    var height = Math.max(260, 60 + grouping.lanes.length * 22);
     el.style.height = height + 'px';
-    return draw(el, el.id, {
-      title: { text: 'Timeline per worker' + shownOf(tl.bars.length, tl.total), left: 'center', textStyle: { fontSize: 13 } },
-      tooltip: { trigger: 'item', formatter: function (o) { return 'trial ' + o.value[3] + ' (' + o.data.state + ')<br>' + tl.workers[o.value[0]] + '<br>' + ((o.value[2] - o.value[1]) / 1000).toFixed(1) + ' s'; } },
+    el.setAttribute('data-group', timelineGroup);
+    el.setAttribute('data-lanes', String(grouping.lanes.length));
+    var chart = draw(el, el.id, {
+      title: { text: 'Timeline per ' + TIMELINE_GROUPS[timelineGroup] + shownOf(tl.bars.length, tl.total), left: 'center', textStyle: { fontSize: 13 } },
+      tooltip: { trigger: 'item', formatter: function (o) {
+        var b = o.data.bar;
+        return 'trial ' + b.number + ' (' + b.state + ')<br>' + b.worker + (b.job ? '<br>job ' + b.job : '') + (b.computeClass ? '<br>class ' + b.computeClass : '') +
+          (b.node ? '<br>node ' + b.node : '') + '<br>' + ((b.end - b.start) / 1000).toFixed(1) + ' s';
+      } },
       grid: { left: 170, right: 20, top: 40, bottom: 45 },
       xAxis: { type: 'value', name: 'seconds since first start', nameLocation: 'middle', nameGap: 25, min: 0, axisLabel: { formatter: function (v) { return fmt(v / 1000); } } },
-      yAxis: { type: 'category', data: tl.lanes, axisLabel: { width: 160, overflow: 'truncate' } },
+      yAxis: { type: 'category', data: grouping.lanes, axisLabel: { width: 160, overflow: 'truncate' } },
       dataZoom: [{ type: 'inside', filterMode: 'weakFilter' }],
       series: [{ type: 'custom', encode: { x: [1, 2], y: 0 }, data: data, renderItem: function (params, api) {
         var lane = api.value(0), s = api.coord([api.value(1), lane]), e = api.coord([api.value(2), lane]);
@@ -238,6 +320,8 @@
         return { type: 'rect', shape: { x: s[0], y: s[1] - h / 2, width: Math.max(1, e[0] - s[0]), height: h }, style: api.style() };
       } }]
     }, tl.bars.length);
+    chart.resize();
+    return chart;
   }
 
   function ensure(root, id, cls) {
@@ -246,25 +330,53 @@
     return el;
   }
 
-  // Draws every plot into root (a container element), creating one element per plot with a stable id.
-  function renderAll(p, root) {
-    history(ensure(root, 'plot-history'), p);
-    intermediate(ensure(root, 'plot-intermediate'), p);
-    importance(ensure(root, 'plot-importance'), p);
-    parallel(ensure(root, 'plot-parallel', 'wide'), p);
+  // The steps that draw every plot into root (a container element), one element per plot with a stable id.
+  function steps(p, root) {
+    // Every element first, in page order; the charts then draw into them one by one.
+    ensure(root, 'plot-history'); ensure(root, 'plot-intermediate'); ensure(root, 'plot-importance'); ensure(root, 'plot-parallel', 'wide');
+    ensure(root, 'plot-slices', 'group'); ensure(root, 'plot-contours', 'group'); ensure(root, 'plot-edf'); ensure(root, 'plot-timeline', 'wide');
+    var list = [
+      function () { history(ensure(root, 'plot-history'), p); },
+      function () { intermediate(ensure(root, 'plot-intermediate'), p); },
+      function () { importance(ensure(root, 'plot-importance'), p); },
+      function () { parallel(ensure(root, 'plot-parallel', 'wide'), p); }
+    ];
     var slices = ensure(root, 'plot-slices', 'group');
-    p.slices.forEach(function (s, i) { slice(ensure(slices, 'plot-slice-' + i, 'small'), p, s); });
+    p.slices.forEach(function (s, i) { list.push(function () { slice(ensure(slices, 'plot-slice-' + i, 'small'), p, s); }); });
     var contours = ensure(root, 'plot-contours', 'group');
-    var none = document.getElementById('plot-contour-none');
-    if (p.contours.length === 0) empty(ensure(contours, 'plot-contour-none', 'small'), 'Contour plots need two parameters and three complete trials.');
-    else if (none) none.parentNode.removeChild(none);
-    p.contours.forEach(function (c, i) { contour(ensure(contours, 'plot-contour-' + i, 'small'), p, c); });
-    edf(ensure(root, 'plot-edf'), p);
-    timeline(ensure(root, 'plot-timeline', 'wide'), p);
+    list.push(function () {
+      var none = document.getElementById('plot-contour-none');
+      if (p.contours.length === 0) empty(ensure(contours, 'plot-contour-none', 'small'), 'Contour plots need two parameters and three complete trials.');
+      else if (none) none.parentNode.removeChild(none);
+    });
+    p.contours.forEach(function (c, i) { list.push(function () { contour(ensure(contours, 'plot-contour-' + i, 'small'), p, c); }); });
+    list.push(function () { edf(ensure(root, 'plot-edf'), p); });
+    list.push(function () { timeline(ensure(root, 'plot-timeline', 'wide'), p); });
+    return list;
   }
+
+  // Draws every plot at once (the report).
+  function renderAll(p, root) { steps(p, root).forEach(function (f) { f(); }); }
+
+  // Draws every plot one per task, so a live page keeps handling its events between two charts; a later call
+  // supersedes an unfinished one. Returns a promise of the end.
+  var generation = 0;
+  function renderAllAsync(p, root) {
+    var mine = ++generation, list = steps(p, root), i = 0;
+    return new Promise(function (resolve) {
+      (function next() {
+        if (mine !== generation || i >= list.length) { resolve(); return; }
+        list[i++]();
+        setTimeout(next, 0);
+      })();
+    });
+  }
+
+  // Draws the optimization history alone from {metric, direction, history} (what the dashboard sends first).
+  function renderHistory(h, root) { history(ensure(root, 'plot-history'), h); }
 
   function resize() { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); }
   if (global.addEventListener) global.addEventListener('resize', resize);
 
-  global.TunesmithPlots = { renderAll: renderAll, format: fmt, stateColors: STATE_COLORS };
+  global.TunesmithPlots = { renderAll: renderAll, renderAllAsync: renderAllAsync, renderHistory: renderHistory, format: fmt, stateColors: STATE_COLORS };
 })(window);

@@ -36,13 +36,47 @@ public sealed record HistoryPlot(IReadOnlyList<TrialPoint> Points, IReadOnlyList
 /// <param name="Steps">The reported steps, ascending.</param>
 /// <param name="Values">The values at those steps.</param>
 /// <param name="Attributes">The trial's scheduler attributes (system attribute keys holding "rung", "bracket", "pause" or "paused"), as text.</param>
-public sealed record LearningCurve(int Number, TrialState State, IReadOnlyList<long> Steps, IReadOnlyList<double> Values, IReadOnlyDictionary<string, string> Attributes);
+/// <param name="Bracket">The scheduler's bracket the trial joined, when the study's scheduler has rungs (ASHA, Hyperband).</param>
+/// <param name="Rungs">The trial's records at its bracket's rungs and what came of each; empty without such a scheduler.</param>
+public sealed record LearningCurve(int Number, TrialState State, IReadOnlyList<long> Steps, IReadOnlyList<double> Values, IReadOnlyDictionary<string, string> Attributes,
+    int? Bracket = null, IReadOnlyList<RungMark>? Rungs = null);
+
+/// <summary>What came of a trial's record at a rung.</summary>
+public enum RungOutcome
+{
+    /// <summary>The trial went on past the rung (it reported a later step).</summary>
+    Promoted,
+    /// <summary>The scheduler stopped it there (the trial is Pruned).</summary>
+    Stopped,
+    /// <summary>The scheduler paused it there, waiting for a promotion (the trial is Paused).</summary>
+    Paused,
+    /// <summary>It reached the rung and has not gone on yet (running, or it ended there).</summary>
+    Reached,
+}
+
+/// <summary>A trial's record at one rung: the first step it reported at or after the rung's milestone, as the scheduler reads it.</summary>
+/// <param name="Milestone">The rung's milestone (step).</param>
+/// <param name="Step">The step of the record.</param>
+/// <param name="Value">The value reported there.</param>
+/// <param name="Outcome">What came of it.</param>
+public sealed record RungMark(long Milestone, long Step, double Value, RungOutcome Outcome);
+
+/// <summary>One rung over every trial that reported intermediate values (not only the curves shown).</summary>
+/// <param name="Milestone">The rung's milestone (step).</param>
+/// <param name="Records">Trials with a record at the rung.</param>
+/// <param name="Promoted">Of those, how many went on.</param>
+/// <param name="Stopped">How many were stopped there.</param>
+/// <param name="Paused">How many are paused there.</param>
+public sealed record RungSummary(long Milestone, int Records, int Promoted, int Stopped, int Paused);
 
 /// <summary>Learning curves of trials that reported intermediate values.</summary>
 /// <param name="Curves">The curves shown (the best, the pruned, the latest and an even spread beyond the limit).</param>
-/// <param name="RungSteps">The scheduler's rungs, drawn as vertical marks: steps recorded in a trial's "rung" attribute, else the few distinct steps at which Pruned trials were stopped; empty when none.</param>
+/// <param name="RungSteps">The scheduler's rungs, drawn as vertical marks: the milestones of the study's stored scheduler (ASHA, Hyperband) when known, else steps recorded in a trial's "rung" attribute, else the few distinct steps at which Pruned trials were stopped; empty when none.</param>
 /// <param name="Total">How many trials reported intermediate values.</param>
-public sealed record IntermediatePlot(IReadOnlyList<LearningCurve> Curves, IReadOnlyList<long> RungSteps, int Total);
+/// <param name="RungSource">Where the rungs come from: the scheduler (<c>asha(min=1, max=27, …)</c>), <c>inferred</c> from trials, or null when there are none.</param>
+/// <param name="Rungs">Per rung (milestones of every bracket), its records, promotions, stops and pauses; empty unless the scheduler is known.</param>
+public sealed record IntermediatePlot(IReadOnlyList<LearningCurve> Curves, IReadOnlyList<long> RungSteps, int Total,
+    string? RungSource = null, IReadOnlyList<RungSummary>? Rungs = null);
 
 /// <summary>One Complete trial across every axis of a parallel-coordinates plot.</summary>
 /// <param name="Number">The trial's number.</param>
@@ -103,7 +137,11 @@ public sealed record EdfPlot(IReadOnlyList<double> Values, IReadOnlyList<double>
 /// <param name="End">Finish (now for a running trial), in milliseconds since the Unix epoch.</param>
 /// <param name="State">Its state.</param>
 /// <param name="Lane">The lane it is drawn in: the worker, and the slot (#1, #2, ...) among the worker's trials that ran at once.</param>
-public sealed record TimelineBar(int Number, string Worker, string Host, long Start, long End, TrialState State, string Lane);
+/// <param name="Job">The Slurm job that ran it (system attribute <c>slurm_job_id</c>), when it ran in one.</param>
+/// <param name="ComputeClass">The compute class that ran it (system attribute <c>compute_class</c>), when known.</param>
+/// <param name="Node">The node that ran it (system attribute <c>node</c>), when known.</param>
+public sealed record TimelineBar(int Number, string Worker, string Host, long Start, long End, TrialState State, string Lane,
+    string? Job = null, string? ComputeClass = null, string? Node = null);
 
 /// <summary>Trials per worker over time, so idle capacity shows as gaps.</summary>
 /// <param name="Workers">The workers, grouped by host.</param>

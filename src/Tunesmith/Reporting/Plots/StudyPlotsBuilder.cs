@@ -1,3 +1,5 @@
+using Tunesmith.Backends.Slurm;
+
 namespace Tunesmith.Reporting.Plots;
 
 /// <summary>Computes a study's <see cref="StudyPlots"/> from its trials: once, for any renderer.</summary>
@@ -12,8 +14,10 @@ public static class StudyPlotsBuilder
     /// <param name="studyName">The study's name.</param>
     /// <param name="now">The end of a running trial's timeline bar.</param>
     /// <param name="options">Limits; defaults when null.</param>
+    /// <param name="rungs">The study's scheduler rungs (<see cref="SchedulerRungs.FromStudy"/>), drawn with each trial's
+    /// records on the learning curves; when null, rungs are inferred from where Pruned trials stopped.</param>
     public static StudyPlots Build(IReadOnlyList<FrozenTrial> trials, Direction direction, string metric, string studyName,
-        DateTimeOffset now, PlotOptions? options = null)
+        DateTimeOffset now, PlotOptions? options = null, SchedulerRungs? rungs = null)
     {
         ArgumentNullException.ThrowIfNull(trials);
         options ??= new PlotOptions();
@@ -36,7 +40,7 @@ public static class StudyPlotsBuilder
             Counts = byNumber.GroupBy(t => t.State).ToDictionary(g => g.Key, g => g.Count()),
             Best = bestFirst.Count > 0 ? new TrialPoint(bestFirst[0].Number, bestFirst[0].Value!.Value) : null,
             History = History(complete, bestFirst, direction, options),
-            Intermediate = Intermediate(byNumber, bestFirst, options),
+            Intermediate = Intermediate(byNumber, bestFirst, options, rungs),
             ParallelCoordinates = Parallel(complete, bestFirst, axes, options),
             Importance = new ImportancePlot("PED-ANOVA", importance, importanceTrials.Count),
             Slices = Slices(complete, bestFirst, axes, options),
@@ -44,6 +48,22 @@ public static class StudyPlotsBuilder
             Edf = Edf(complete, options),
             Timeline = Timeline(byNumber, now, options),
         };
+    }
+
+    /// <summary>
+    /// The optimization history alone (the same as <see cref="StudyPlots.History"/> of <see cref="Build"/>): it needs only
+    /// the trials' numbers, states and values, so a first look at a large study can draw it from
+    /// <see cref="Storage.IStudyStorage.GetTrialOutlinesAsync"/> before the rest is read.
+    /// </summary>
+    public static HistoryPlot BuildHistory(IReadOnlyList<FrozenTrial> trials, Direction direction, PlotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(trials);
+        options ??= new PlotOptions();
+        options.Validate();
+        var complete = trials.Where(t => t.State == TrialState.Complete && t.Value is { } v && double.IsFinite(v)).OrderBy(t => t.Number).ToList();
+        var better = Comparer<double>.Create((a, b) => direction == Direction.Maximize ? b.CompareTo(a) : a.CompareTo(b));
+        var bestFirst = complete.OrderBy(t => t.Value!.Value, better).ThenBy(t => t.Number).ToList();
+        return History(complete, bestFirst, direction, options);
     }
 
     /// <summary>
@@ -80,7 +100,7 @@ public static class StudyPlotsBuilder
         return new HistoryPlot(points, best, complete.Count);
     }
 
-    private static IntermediatePlot Intermediate(List<FrozenTrial> byNumber, List<FrozenTrial> bestFirst, PlotOptions o)
+    private static IntermediatePlot Intermediate(List<FrozenTrial> byNumber, List<FrozenTrial> bestFirst, PlotOptions o, SchedulerRungs? ladder)
     {
         var reported = byNumber.Where(t => t.Intermediate.Count > 0).ToList();
         // Pruned trials are what the scheduler did: keep up to a third of the budget for them.
@@ -104,7 +124,25 @@ public static class StudyPlotsBuilder
                     attributes[key] = Spaces.ParamValues.Format(value);
                     if (key.Contains("rung", StringComparison.OrdinalIgnoreCase) && Spaces.ParamValues.TryToLong(value, out var rung)) rungSteps.Add(rung);
                 }
-            curves.Add(new LearningCurve(t.Number, t.State, steps, steps.Select(s => t.Intermediate[s]).ToList(), attributes));
+            curves.Add(new LearningCurve(t.Number, t.State, steps, steps.Select(s => t.Intermediate[s]).ToList(), attributes,
+                ladder?.BracketOf(t.Number), ladder?.Marks(t) ?? []));
+        }
+        if (ladder is not null)
+        {
+            // The scheduler's own rungs, and per rung what it decided over every trial (not only the curves shown).
+            var tally = new SortedDictionary<long, int[]>();
+            foreach (var milestone in ladder.Milestones.SelectMany(m => m)) tally.TryAdd(milestone, new int[4]);
+            foreach (var t in reported)
+                foreach (var mark in ladder.Marks(t))
+                {
+                    var n = tally[mark.Milestone];
+                    n[0]++;
+                    if (mark.Outcome == RungOutcome.Promoted) n[1]++;
+                    else if (mark.Outcome == RungOutcome.Stopped) n[2]++;
+                    else if (mark.Outcome == RungOutcome.Paused) n[3]++;
+                }
+            return new IntermediatePlot(curves, tally.Keys.ToList(), reported.Count, ladder.Description,
+                tally.Select(x => new RungSummary(x.Key, x.Value[0], x.Value[1], x.Value[2], x.Value[3])).ToList());
         }
         // Without recorded rungs, the steps at which the scheduler stopped trials are its rungs (ASHA, Hyperband and
         // median stopping decide at a few fixed steps); many distinct stop steps mean no ladder worth drawing.
@@ -113,7 +151,7 @@ public static class StudyPlotsBuilder
             var stops = pruned.Where(t => t.LastIntermediate is not null).Select(t => t.LastIntermediate!.Value.Step).Distinct().ToList();
             if (stops.Count is > 0 and <= 12) foreach (var s in stops) rungSteps.Add(s);
         }
-        return new IntermediatePlot(curves, rungSteps.ToList(), reported.Count);
+        return new IntermediatePlot(curves, rungSteps.ToList(), reported.Count, rungSteps.Count > 0 ? "inferred" : null, []);
     }
 
     private static ParallelCoordinatesPlot Parallel(List<FrozenTrial> complete, List<FrozenTrial> bestFirst, IReadOnlyList<PlotAxis> axes, PlotOptions o)
@@ -229,7 +267,8 @@ public static class StudyPlotsBuilder
                 var slot = slotEnds.FindIndex(e => e <= start);
                 if (slot < 0) { slotEnds.Add(end); slot = slotEnds.Count - 1; }
                 else slotEnds[slot] = end;
-                bars.Add(new TimelineBar(t.Number, group.Key, HostOf(group.Key), start, end, t.State, $"{group.Key} #{slot + 1}"));
+                bars.Add(new TimelineBar(t.Number, group.Key, HostOf(group.Key), start, end, t.State, $"{group.Key} #{slot + 1}",
+                    Text(t, SlurmAttributeKeys.JobId), Text(t, SlurmAttributeKeys.ComputeClass), Text(t, SlurmAttributeKeys.Node)));
             }
         }
         bars.Sort((a, b) => a.Number.CompareTo(b.Number));
@@ -240,6 +279,9 @@ public static class StudyPlotsBuilder
             .Select(w => w.Lane).ToList();
         return new TimelinePlot(workers, lanes, bars, started.Count);
     }
+
+    private static string? Text(FrozenTrial t, string key) =>
+        t.SystemAttributes.TryGetValue(key, out var v) && v is not null ? Spaces.ParamValues.Format(v) : null;
 
     /// <summary>The host part of a worker id (<c>host:pid:suffix</c>), or the whole id.</summary>
     public static string HostOf(string worker)

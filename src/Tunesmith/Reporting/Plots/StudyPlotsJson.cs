@@ -16,6 +16,15 @@ public static class StudyPlotsJson
     /// <summary>Serializes the plots as UTF-8 JSON, safe to embed in an HTML script element.</summary>
     public static string Serialize(StudyPlots plots) => JsonSerializer.Serialize(plots, Options);
 
+    /// <summary>
+    /// The optimization history alone, as <c>{"metric", "direction", "history"}</c>: the fields plots.js needs to draw it
+    /// before the rest of the plots arrive.
+    /// </summary>
+    public static string SerializeHistory(string metric, Direction direction, HistoryPlot history) =>
+        JsonSerializer.Serialize(new HistoryOnly(metric, direction, history), Options);
+
+    private sealed record HistoryOnly(string Metric, Direction Direction, HistoryPlot History);
+
     private static JsonSerializerOptions CreateOptions()
     {
         var o = new JsonSerializerOptions(JsonSerializerDefaults.Web)

@@ -645,6 +645,19 @@ public abstract class SqlStudyStorage : IStudyStorage
     }
 
     /// <inheritdoc />
+    /// <remarks>One query on the trials table (no parameter, attribute, intermediate or metric rows).</remarks>
+    public Task<IReadOnlyList<FrozenTrial>> GetTrialOutlinesAsync(long studyId, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<FrozenTrial>>(async (s, ct) =>
+        {
+            var found = await s.Command("SELECT 1 FROM studies WHERE id = @s").Bind("@s", studyId).ExecuteScalarAsync(ct).ConfigureAwait(false);
+            if (found is null or DBNull) throw new StudyNotFoundException($"#{studyId}");
+            var trials = new List<FrozenTrial>();
+            await using var r = await s.Command(_since.Trials).Bind("@a", studyId).Bind("@b", 0L).ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) trials.Add(ReadTrialColumns(r, 0));
+            return trials;
+        }, cancellationToken);
+
+    /// <inheritdoc />
     public Task<IReadOnlyDictionary<TrialState, int>> CountTrialsAsync(long studyId, CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyDictionary<TrialState, int>>(async (s, ct) =>
         {
