@@ -58,7 +58,7 @@ public sealed class InterruptEndToEndTests
                     }
                 }
                 foreach (var n in reported)
-                    pids.AddRange(File.ReadAllText(Path.Combine(kit.Dir, "runs", "s", "trials", n.ToString(System.Globalization.CultureInfo.InvariantCulture), "pids"))
+                    pids.AddRange(File.ReadAllText(Path.Combine(kit.RunDir(), "trials", n.ToString(System.Globalization.CultureInfo.InvariantCulture), "pids"))
                         .Split(' ').Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture)));
                 Assert.Equal(4, pids.Count);
                 Assert.All(pids, p => Assert.True(IsAlive(p), $"pid {p} should run before the signal"));
@@ -148,7 +148,7 @@ public sealed class InterruptEndToEndTests
                 }
             if (wholeJob)
             {
-                var trial = System.Diagnostics.Process.GetProcessById(int.Parse(File.ReadAllText(Path.Combine(kit.Dir, "runs", "s", "trials", "0", "pid")), System.Globalization.CultureInfo.InvariantCulture));
+                var trial = System.Diagnostics.Process.GetProcessById(int.Parse(File.ReadAllText(Path.Combine(kit.RunDir(), "trials", "0", "pid")), System.Globalization.CultureInfo.InvariantCulture));
                 StudyKit.Signal(trial, 15);
                 // The order that loses the race without StopSettle: the program has checkpointed and exited 0 before the
                 // runner's own signal arrives (a batch system signals each process of a job in turn).
@@ -163,7 +163,7 @@ public sealed class InterruptEndToEndTests
         var interrupted = Assert.Single(await kit.TrialsAsync());
         Assert.Equal("Failed", interrupted.GetProperty("state").GetString());
         Assert.Equal("interrupted", interrupted.GetProperty("fail_reason").GetString());
-        Assert.True(File.Exists(Path.Combine(kit.Dir, "runs", "s", "trials", "0", "checkpoint.json")));
+        Assert.True(File.Exists(Path.Combine(kit.RunDir(), "trials", "0", "checkpoint.json")));
 
         var resume = await kit.CliS("run", "study.yaml");
         Assert.True(resume.ExitCode == 0, resume.ToString());

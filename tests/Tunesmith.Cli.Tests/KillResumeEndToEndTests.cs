@@ -75,8 +75,9 @@ public sealed class KillResumeEndToEndTests
             trials: 3
             retries: 0
             """);
-        var trial0 = Path.Combine(kit.Dir, "runs", "s", "trials", "0");
-        var pidFile = Path.Combine(trial0, "pid");
+        // The run directory is named once the study exists (runs/s-<hash>): found afresh until then.
+        string Trial0() => Path.Combine(kit.RunDir(), "trials", "0");
+        string PidFile() => Path.Combine(Trial0(), "pid");
         int? orphan = null;
         try
         {
@@ -84,11 +85,11 @@ public sealed class KillResumeEndToEndTests
             {
                 var stdout = run.Stdout.ReadToEndAsync();
                 // Mid-trial: the checkpoint is written and the program is training on (its output reaches its stdout.log).
-                await Eventually.HoldsAsync(() => run.Process.HasExited || File.Exists(Path.Combine(trial0, "checkpoint.json")) && File.Exists(pidFile)
-                    && ReadShared(Path.Combine(trial0, "stdout.log")).Contains("training epoch 6", StringComparison.Ordinal),
+                await Eventually.HoldsAsync(() => run.Process.HasExited || File.Exists(Path.Combine(Trial0(), "checkpoint.json")) && File.Exists(PidFile())
+                    && ReadShared(Path.Combine(Trial0(), "stdout.log")).Contains("training epoch 6", StringComparison.Ordinal),
                     Timeout, "trial 0 to checkpoint and train on");
                 if (run.Process.HasExited) Assert.Fail("the run ended before trial 0 checkpointed: " + await CliProcess.Drained(run.Stderr));
-                orphan = int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture);
+                orphan = int.Parse(File.ReadAllText(PidFile()), System.Globalization.CultureInfo.InvariantCulture);
 
                 run.Signal(9); // SIGKILL to tunesmith alone: it records nothing, and its trial program is left behind
                 Assert.Equal(137, await run.WaitForExitAsync(Timeout));
@@ -100,6 +101,7 @@ public sealed class KillResumeEndToEndTests
 
             var before = await TrialsAsync(storageUrl);
             Assert.Equal(TrialState.Running, Assert.Single(before).State); // nobody recorded the kill
+            var trial0 = Trial0();
 
             // The runner was a process of this machine and is gone: status fails the trial at once (no waiting out the
             // grace period), says why, and retries it although the study allows no retries (a crash is not the trial's fault).

@@ -179,11 +179,108 @@ public sealed class TrialDirectoryEndToEndTests
             """, name: "'..'");
         var r = await kit.CliS("run", "study.yaml", "-q");
         Assert.True(r.ExitCode == 0, r.ToString());
-        var trial = Path.Combine(kit.Dir, "runs", "__", "trials", "0");
+        var trial = Path.Combine(kit.RunDir("__"), "trials", "0");
         Assert.True(Directory.Exists(trial), r.ToString());
+        Assert.Equal([Path.GetDirectoryName(Path.GetDirectoryName(trial))!], Directory.GetDirectories(Path.Combine(kit.Dir, "runs")));
         Assert.False(Directory.Exists(Path.Combine(kit.Dir, "trials")), "the study wrote outside runs/");
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(trial));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(kit.Dir, "t.db")));
+    }
+}
+
+/// <summary>One run directory per study: keyed by the storage and the study's id, never shared, old layouts kept.</summary>
+public sealed class RunDirectoryEndToEndTests
+{
+    private const string Body = """
+        command: python3 -c "import sys; print(float(sys.argv[1]))" {x}
+        space:
+          x: { float: [0, 1] }
+        trials: 2
+        """;
+
+    // Every trial directory the study recorded (trial_dir), read from its storage, by trial number.
+    private static async Task<List<string>> TrialDirsAsync(string study, string storage)
+    {
+        await using var store = Tunesmith.Storage.StudyStorage.OpenReadOnly(storage);
+        var record = await store.GetStudyAsync(study) ?? throw new InvalidOperationException($"no study {study} in {storage}");
+        return (await store.GetTrialsSinceAsync(record.Id, 0)).Trials.OrderBy(t => t.Number)
+            .Select(t => (string)t.SystemAttributes["trial_dir"]!).ToList();
+    }
+
+    private static string RunDirOf(string trialDir) => Path.GetDirectoryName(Path.GetDirectoryName(trialDir))!;
+
+    [Fact]
+    public async Task Studies_of_one_name_in_two_databases_in_one_folder_get_two_run_directories()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile(Body, name: "exp");
+        var a = $"sqlite:///{Path.Combine(kit.Dir, "a.db")}";
+        var b = $"sqlite:///{Path.Combine(kit.Dir, "b.db")}";
+        foreach (var storage in new[] { a, b })
+        {
+            var r = await kit.Cli("run", "study.yaml", "-q", "--storage", storage);
+            Assert.True(r.ExitCode == 0, r.ToString());
+        }
+        var dirsA = await TrialDirsAsync("exp", a);
+        var dirsB = await TrialDirsAsync("exp", b);
+        Assert.Equal(2, dirsA.Count);
+        Assert.Equal(2, dirsB.Count);
+        Assert.Single(dirsA.Select(RunDirOf).Distinct());
+        Assert.Single(dirsB.Select(RunDirOf).Distinct());
+        Assert.NotEqual(RunDirOf(dirsA[0]), RunDirOf(dirsB[0]));
+        Assert.All(dirsA.Concat(dirsB), d => Assert.StartsWith(Path.Combine(kit.Dir, "runs", "exp-"), d, StringComparison.Ordinal));
+        // Neither study's logs were moved aside as an earlier attempt of the other's trial.
+        Assert.All(dirsA.Concat(dirsB), d => Assert.False(Directory.Exists(Path.Combine(d, "attempts")), d));
+    }
+
+    [Fact]
+    public async Task Names_that_clean_up_alike_get_two_run_directories_under_runs()
+    {
+        using var kit = new StudyKit();
+        foreach (var name in new[] { "'exp 1'", "exp_1" })
+        {
+            kit.StudyFile(Body, name: name);
+            var r = await kit.CliS("run", "study.yaml", "-q");
+            Assert.True(r.ExitCode == 0, r.ToString());
+        }
+        var spaced = (await TrialDirsAsync("exp 1", kit.Storage)).Select(RunDirOf).Distinct().ToList();
+        var underscored = (await TrialDirsAsync("exp_1", kit.Storage)).Select(RunDirOf).Distinct().ToList();
+        Assert.NotEqual(Assert.Single(spaced), Assert.Single(underscored));
+        Assert.Equal(Path.Combine(kit.Dir, "runs"), Path.GetDirectoryName(spaced[0]));
+        Assert.Equal(Path.Combine(kit.Dir, "runs"), Path.GetDirectoryName(underscored[0]));
+        Assert.All(Directory.GetDirectories(Path.Combine(kit.Dir, "runs")), d => Assert.Matches("^exp_1-[0-9a-f]{10}$", Path.GetFileName(d)));
+    }
+
+    [Fact]
+    public async Task A_study_from_the_old_layout_keeps_its_runs_name_directory()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile(Body);
+        var first = await kit.CliS("run", "study.yaml", "--trials", "1", "-q");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        // Turn the database and folder into what a run before keyed directories left: runs/s/, trial_dir there, no
+        // run_directory on the study.
+        var keyed = kit.RunDir();
+        var old = Path.Combine(kit.Dir, "runs", "s");
+        Directory.Move(keyed, old);
+        await using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(kit.Dir, "t.db")};Pooling=False"))
+        {
+            await c.OpenAsync();
+            await using var cmd = c.CreateCommand();
+            cmd.CommandText = "DELETE FROM study_attributes WHERE key = 'run_directory'; UPDATE trial_attributes SET value_json = replace(value_json, $keyed, $old) WHERE key = 'trial_dir'";
+            cmd.Parameters.AddWithValue("$keyed", Path.GetFileName(keyed));
+            cmd.Parameters.AddWithValue("$old", "s");
+            await cmd.ExecuteNonQueryAsync();
+        }
+        Assert.Equal([Path.Combine(old, "trials", "0")], await TrialDirsAsync("s", kit.Storage));
+
+        var second = await kit.CliS("run", "study.yaml", "--trials", "3", "-q");
+        Assert.True(second.ExitCode == 0, second.ToString());
+        var dirs = await TrialDirsAsync("s", kit.Storage);
+        Assert.Equal(3, dirs.Count);
+        Assert.All(dirs, d => Assert.Equal(old, RunDirOf(d)));
+        Assert.Equal([old], Directory.GetDirectories(Path.Combine(kit.Dir, "runs")));
+        Assert.True(File.Exists(Path.Combine(old, "trials", "0", "stdout.log")));
     }
 }
 

@@ -30,7 +30,7 @@ public sealed class RunEndToEndTests
         Assert.Equal(trials.Select(t => t.GetProperty("number").GetInt32()), ResultsTable(r.Stdout).Select(row => row.Number));
         Assert.All(trials, t => Assert.True(t.GetProperty("metrics").TryGetProperty("val_accuracy", out _)));
         // Every trial kept its logs and params in its own directory beside the database.
-        var dirs = Directory.GetDirectories(Path.Combine(kit.Dir, "runs", "quickstart-wine", "trials"));
+        var dirs = Directory.GetDirectories(Path.Combine(kit.RunDir("quickstart-wine"), "trials"));
         Assert.Equal(6, dirs.Length);
         Assert.All(dirs, d => Assert.True(File.Exists(Path.Combine(d, "stdout.log")) && File.Exists(Path.Combine(d, "params.json"))));
     }

@@ -71,7 +71,7 @@ public sealed class SlurmEndToEndTests
         var ids = await kit.SubmitAsync("--concurrency", "2");
         // MaxArraySize=6 on the test cluster: 8 tasks are 6 + 2, chained so that the cap of 2 holds over both.
         Assert.Equal(2, ids.Count);
-        var scripts = Directory.GetFiles(Path.Combine(kit.Dir, "runs", "arr", "slurm"), "*.sbatch").Select(File.ReadAllText).ToList();
+        var scripts = Directory.GetFiles(Path.Combine(StudyKit.RunDirIn(kit.Dir, "arr"), "slurm"), "*.sbatch").Select(File.ReadAllText).ToList();
         Assert.Contains(scripts, s => s.Contains("#SBATCH --array=0-5%2\n", StringComparison.Ordinal));
         Assert.Contains(scripts, s => s.Contains("#SBATCH --array=0-1\n", StringComparison.Ordinal) && s.Contains($"--dependency=afterany:{ids[0]}", StringComparison.Ordinal));
         await kit.WaitForJobsAsync(Patience);
@@ -124,8 +124,8 @@ public sealed class SlurmEndToEndTests
         Assert.True(r.ExitCode == 0, r.ToString());
         kit.JobIds.Add(r.Stdout.Trim());
         // Both programs run (and can checkpoint) once their first line is out.
-        bool Started(FrozenTrial t) => File.Exists(Path.Combine(kit.Dir, "runs", "cancel", "trials", t.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log"))
-            && File.ReadAllText(Path.Combine(kit.Dir, "runs", "cancel", "trials", t.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log")).Contains("CVD=", StringComparison.Ordinal);
+        bool Started(FrozenTrial t) => File.Exists(Path.Combine(StudyKit.RunDirIn(kit.Dir, "cancel"), "trials", t.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log"))
+            && File.ReadAllText(Path.Combine(StudyKit.RunDirIn(kit.Dir, "cancel"), "trials", t.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log")).Contains("CVD=", StringComparison.Ordinal);
         var running = await kit.WaitForTrialsAsync("cancel", ts => ts.Count(t => t.State == TrialState.Running && t.SystemAttributes.ContainsKey(SlurmAttributeKeys.JobId) && Started(t)) == 2, Patience);
 
         var victim = running[0];
@@ -147,7 +147,7 @@ public sealed class SlurmEndToEndTests
         var trials = await kit.TrialsAsync("cancel");
         Assert.Equal(2, trials.Count(t => t.State == TrialState.Complete));
         var resumed = trials.Single(t => t.State == TrialState.Complete && t.Number == waiting.Number);
-        var stdout = File.ReadAllText(Path.Combine(kit.Dir, "runs", "cancel", "trials", victim.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log"));
+        var stdout = File.ReadAllText(Path.Combine(StudyKit.RunDirIn(kit.Dir, "cancel"), "trials", victim.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log"));
         Assert.Contains("resumed from checkpoint 1", stdout);
         Assert.Equal(2, ((string)resumed.SystemAttributes[SlurmAttributeKeys.JobIds]!).Split(',').Length);
     }
@@ -233,7 +233,7 @@ public sealed class SlurmWalltimeEndToEndTests
         Assert.StartsWith(ids[0] + "_", jobs[1]);
         Assert.EndsWith("#1", jobs[1]);
         Assert.True((double)done.SystemAttributes[SlurmAttributeKeys.TotalRuntime]! > (double)done.SystemAttributes[SlurmAttributeKeys.Runtime]! + 5, Describe());
-        Assert.Contains("resumed from checkpoint 1", File.ReadAllText(Path.Combine(kit.Dir, "runs", "wall", "trials", resume[0].Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log")));
+        Assert.Contains("resumed from checkpoint 1", File.ReadAllText(Path.Combine(StudyKit.RunDirIn(kit.Dir, "wall"), "trials", resume[0].Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log")));
 
         // forever: hits the limit again after its one allowed requeue: Failed with the reason, not requeued again.
         var forever = trials.Where(t => (string)t.Params["mode"]! == "forever").ToList();

@@ -21,6 +21,20 @@ public sealed class StudyKit : IDisposable
         return Write("study.yaml", text);
     }
 
+    /// <summary>
+    /// The run directory of study <paramref name="study"/> (<c>runs/&lt;name&gt;-&lt;hash&gt;</c>) once it exists; until then
+    /// a path that does not exist, so a test polling for a file in it keeps polling.
+    /// </summary>
+    public string RunDir(string study = "s") => RunDirIn(Dir, study);
+
+    /// <summary>The run directory of <paramref name="study"/> under <paramref name="folder"/>/runs (see <see cref="RunDir"/>).</summary>
+    public static string RunDirIn(string folder, string study)
+    {
+        var runs = Path.Combine(folder, "runs");
+        var found = Directory.Exists(runs) ? Directory.GetDirectories(runs, study + "-??????????") : [];
+        return found.Length == 1 ? found[0] : Path.Combine(runs, study + "-(not yet created)");
+    }
+
     public Task<CliResult> Cli(params string[] args) => CliProcess.RunAsync(Dir, args);
 
     /// <summary>Runs the CLI with --storage pointing at the kit's database (appended).</summary>

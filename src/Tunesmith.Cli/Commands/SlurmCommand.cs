@@ -87,18 +87,23 @@ internal sealed class SlurmSubmitCommand : Command
             _console.Error.WriteLine($"study '{file.Name}': its budget of {StudyFileRun.TrialBudget(file, record)} trials is taken (finished, running or queued); nothing to submit");
             return ExitCodes.Ok;
         }
-        var logDirectory = Path.Combine(StudyFileRun.RunDirectory(file, url), "slurm");
-        var request = new SlurmSubmitRequest { Study = file.Name, Tasks = tasks, Settings = settings, WorkerCommand = worker, LogDirectory = logDirectory, StorageUrl = url };
         SlurmLimits limits;
         try { limits = await commands.LimitsAsync(Environment.UserName, ct); }
         catch (SlurmCommandException e) when (dryRun) { limits = SlurmLimits.Default; _console.Error.WriteLine($"tunesmith: {e.Message}; assuming Slurm's default limits"); }
 
         if (dryRun)
         {
-            foreach (var a in SlurmSubmitter.DryRun(request, limits)) _console.Out.Write(a.Script + "\n");
+            // A dry run writes nothing: a study not created yet has no id, so its run directory shows as <name>-NEW.
+            var runDirectory = record is null ? null : await StudyFileRun.RunDirectoryAsync(file, url, storage, remember: false, ct);
+            runDirectory ??= Path.Combine(StudyFileRun.RunsDirectory(file, url), "<new-study-directory>");
+            var preview = new SlurmSubmitRequest { Study = file.Name, Tasks = tasks, Settings = settings, WorkerCommand = worker, LogDirectory = Path.Combine(runDirectory, "slurm"), StorageUrl = url };
+            foreach (var a in SlurmSubmitter.DryRun(preview, limits)) _console.Out.Write(a.Script + "\n");
             return ExitCodes.Ok;
         }
         await using (var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions { TimeProvider = _clock, LoggerFactory = _loggers }, ct)) { }
+        var logDirectory = Path.Combine(await StudyFileRun.RunDirectoryAsync(file, url, storage, cancellationToken: ct)
+            ?? throw new InvalidOperationException($"study '{file.Name}' is not in its storage"), "slurm");
+        var request = new SlurmSubmitRequest { Study = file.Name, Tasks = tasks, Settings = settings, WorkerCommand = worker, LogDirectory = logDirectory, StorageUrl = url };
         var (arrays, deferred) = await SlurmSubmitter.SubmitAsync(request, limits, commands, (job, c) => SlurmStudyJobs.RecordAsync(storage, request.Study, job, c), ct);
         foreach (var a in arrays)
         {

@@ -35,7 +35,8 @@ internal static class CommandRunSession
         var history = await study.RefreshAsync(cancellationToken);
         var finishedBefore = history.Trials.Count(t => t.State.IsFinished() && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
         var progress = new RunProgress(study.Name, study.Direction, study.Metric, runOptions.Trials, finishedBefore, history.Best, time);
-        var runDirectory = StudyFileRun.RunDirectory(file, storageUrl);
+        var runDirectory = await StudyFileRun.RunDirectoryAsync(file, storageUrl, study.Storage, cancellationToken: cancellationToken)
+            ?? throw new InvalidOperationException($"study '{study.Name}' is not in its storage");
         var runner = new CommandStudyRunner(study, StudyFileRun.ObjectiveOptions(file, runDirectory, pool, fixedParams, progress, loggers, time), runOptions);
 
         if (mode != ProgressMode.Json && mode != ProgressMode.Quiet)

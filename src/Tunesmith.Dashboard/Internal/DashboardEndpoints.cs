@@ -13,9 +13,11 @@ namespace Tunesmith.Dashboard.Internal;
 /// <summary>The dashboard's pages, assets, JSON API and event streams.</summary>
 internal static class DashboardEndpoints
 {
-    private const string StdoutFile = "stdout.log";
-    private const string StderrFile = "stderr.log";
-    private const string TrialDirectoryKey = "trial_dir";
+    // A trial's directory is the one its runner recorded on it (StudyFileRun.RunDirectoryAsync chose it); the dashboard
+    // never recomputes it.
+    private const string StdoutFile = Tunesmith.Backends.TrialDirectories.StdoutFile;
+    private const string StderrFile = Tunesmith.Backends.TrialDirectories.StderrFile;
+    private const string TrialDirectoryKey = Tunesmith.Execution.Commands.CommandAttributeKeys.TrialDirectory;
 
     public static void Map(IEndpointRouteBuilder app)
     {

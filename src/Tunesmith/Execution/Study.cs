@@ -58,9 +58,24 @@ public sealed class Study : IAsyncDisposable
     internal ILogger Logger => _logger;
 
     /// <summary>
-    /// The run directory of in-process checkpoints (<see cref="StudyOptions.RunDirectory"/>, or its default), created on first use.
+    /// The run directory of in-process checkpoints (<see cref="StudyOptions.RunDirectory"/>, or its default), created on
+    /// first use. The default is named by <see cref="RunDirectories"/>, as command trials' run directories are, and the
+    /// name is stored with the study.
     /// </summary>
-    internal string CheckpointRunDirectory()
+    internal async Task<string> CheckpointRunDirectoryAsync(CancellationToken cancellationToken)
+    {
+        lock (_history)
+            if (_runDirectory is not null) return _runDirectory;
+        string? resolved = null;
+        if (_runDirectoryOption is null && Storage is not InMemoryStudyStorage)
+            resolved = await RunDirectories.ResolveAsync(DefaultRunsDirectory(), _storageUrl, Storage, Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return CheckpointRunDirectory(resolved);
+    }
+
+    /// <summary>The run directory of in-process checkpoints, as <see cref="CheckpointRunDirectoryAsync"/> finds it, without storing its name.</summary>
+    internal string CheckpointRunDirectory() => CheckpointRunDirectory(null);
+
+    private string CheckpointRunDirectory(string? resolved)
     {
         lock (_history)
         {
@@ -69,28 +84,19 @@ public sealed class Study : IAsyncDisposable
             if (_runDirectoryOption is { } given) directory = Path.GetFullPath(given);
             else if (Storage is InMemoryStudyStorage)
             {
-                directory = Directory.CreateTempSubdirectory($"tunesmith-{Commands.StudyFileRun.SafeName(Name)}-").FullName;
+                directory = Directory.CreateTempSubdirectory($"tunesmith-{RunDirectories.CleanName(Name)}-").FullName;
                 _ownsRunDirectory = true;
             }
-            else
-            {
-                var baseDirectory = SqliteDirectory(_storageUrl) ?? Directory.GetCurrentDirectory();
-                directory = Path.Combine(baseDirectory, "runs", Commands.StudyFileRun.SafeName(Name));
-            }
+            else directory = resolved ?? Path.GetFullPath(Path.Combine(DefaultRunsDirectory(),
+                RunDirectories.Choose(DefaultRunsDirectory(), _storageUrl, Storage, Record, _history.Trials)));
             Directory.CreateDirectory(directory);
             return _runDirectory = directory;
         }
     }
 
-    private static string? SqliteDirectory(string url)
-    {
-        try
-        {
-            return url.Length > 0 && StorageLocation.Parse(url) is { Kind: StorageKind.Sqlite } l && !url.EndsWith("/:memory:", StringComparison.Ordinal)
-                ? Path.GetDirectoryName(Path.GetFullPath(l.SqlitePath!)) : null;
-        }
-        catch (ArgumentException) { return null; }
-    }
+    // runs/ beside a SQLite database, else under the current directory.
+    private string DefaultRunsDirectory() =>
+        Path.Combine(RunDirectories.SqliteDirectory(_storageUrl) ?? Directory.GetCurrentDirectory(), "runs");
 
     /// <summary>The study as stored when it was opened.</summary>
     public StudyRecord Record { get; }

@@ -44,8 +44,10 @@ public sealed record StudyOptions
     /// <summary>
     /// Where in-process trials keep their checkpoints (<c>RunDirectory/trials/n/checkpoint-…</c>, see
     /// <see cref="Trial.Report(long, double, Action{string})"/>). Workers that share a study must see the same directory
-    /// (PBT copies checkpoints between their trials). Null (default): <c>runs/&lt;study&gt;</c> beside a SQLite database, else
-    /// under the current directory; for <c>memory:</c> storage a temporary directory removed when the study is disposed.
+    /// (PBT copies checkpoints between their trials). Null (default): the study's directory under <c>runs/</c> beside a SQLite
+    /// database, else under the current directory, named as command trials' are (<see cref="RunDirectories"/>:
+    /// <c>runs/&lt;study&gt;-&lt;hash&gt;</c>, stored with the study); for <c>memory:</c> storage a temporary directory
+    /// removed when the study is disposed.
     /// Created only when a trial saves a checkpoint.
     /// </summary>
     public string? RunDirectory { get; init; }

@@ -227,7 +227,7 @@ public sealed class Trial : IParameterSuggester
         if (IsFinished) throw new InvalidOperationException($"trial {Number} has already finished");
         if (checkpoint is not null)
         {
-            var runDirectory = _study.CheckpointRunDirectory();
+            var runDirectory = await _study.CheckpointRunDirectoryAsync(cancellationToken).ConfigureAwait(false);
             var relative = await InProcessCheckpoints.SaveAsync(runDirectory, Number, step, CurrentParams, checkpoint,
                 CheckpointAttribute?.RelativeDirectory, cancellationToken).ConfigureAwait(false);
             // Recorded with the report, in one write: the scheduler sees the checkpoint and the value together.
@@ -276,7 +276,7 @@ public sealed class Trial : IParameterSuggester
         if (current == exploit.FromStep && saved.Step == exploit.FromStep)
         {
             var expected = new InProcessCheckpoints.Info(saved.Writer, exploit.FromStep, exploit.SourceParams ?? source.Params);
-            copied = await InProcessCheckpoints.CopyAsync(_study.CheckpointRunDirectory(), saved.RelativeDirectory, Number, expected,
+            copied = await InProcessCheckpoints.CopyAsync(await _study.CheckpointRunDirectoryAsync(ct).ConfigureAwait(false), saved.RelativeDirectory, Number, expected,
                 CheckpointAttribute?.RelativeDirectory, ct).ConfigureAwait(false);
         }
         if (copied is null)

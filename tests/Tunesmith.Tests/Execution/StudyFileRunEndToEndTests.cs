@@ -3,6 +3,8 @@ using Tunesmith.Execution;
 using Tunesmith.Trials;
 using Tunesmith.Execution.Commands;
 using Tunesmith.Storage;
+using FsCheck;
+using FsCheck.Xunit;
 using Xunit;
 
 namespace Tunesmith.Tests.Execution;
@@ -41,9 +43,12 @@ public sealed class StudyFileRunEndToEndTests : IDisposable
         await using var study = await StudyFileRun.OpenAsync(file, storage, seed: 1);
         var pool = StudyFileRun.CreatePool(file, gpus: [], parallel: file.Parallel);
         var fixedParams = file.Space.CoerceValues(new Dictionary<string, object?> { ["layers"] = "3" });
-        var runDirectory = StudyFileRun.RunDirectory(file, "memory:");
-        Assert.Equal(Path.Combine(_kit.Root, "runs", "file-run"), runDirectory);
-        var objective = StudyFileRun.ObjectiveOptions(file, runDirectory, pool, fixedParams);
+        var runDirectory = await StudyFileRun.RunDirectoryAsync(file, "memory:", storage);
+        Assert.Equal(Path.Combine(_kit.Root, "runs"), Path.GetDirectoryName(runDirectory));
+        Assert.Matches("^file-run-[0-9a-f]{10}$", Path.GetFileName(runDirectory));
+        Assert.Equal(Path.GetFileName(runDirectory), (await storage.GetStudyAsync("file-run"))!.SystemAttributes[RunDirectories.Key]);
+        Assert.Equal(runDirectory, await StudyFileRun.RunDirectoryAsync(file, "memory:", storage));
+        var objective = StudyFileRun.ObjectiveOptions(file, runDirectory!, pool, fixedParams);
         var runner = new CommandStudyRunner(study, objective, StudyFileRun.RunOptions(file));
         Assert.Equal(2, runner.EffectiveParallelism);
 
@@ -61,5 +66,21 @@ public sealed class StudyFileRunEndToEndTests : IDisposable
             Assert.Equal("test", doc.RootElement.GetProperty("mode").GetString());
             Assert.Equal((double)t.Params["lr"]! * 3, t.Value!.Value, 9);
         }
+    }
+
+    [Property(MaxTest = 200)]
+    public bool A_run_directory_name_is_one_directory_under_runs_whatever_the_study_name(NonNull<string> name, long id) =>
+        RunDirectories.Name(name.Get, "sqlite:/x/t.db", id) is var leaf
+        && !leaf.Contains('/') && !leaf.All(c => c == '.') && leaf.Length <= 91
+        && Path.GetDirectoryName(Path.GetFullPath(Path.Combine("/r/runs", leaf))) == "/r/runs";
+
+    [Fact]
+    public void A_run_directory_name_tells_storages_and_ids_apart_and_is_stable()
+    {
+        var a = RunDirectories.Name("exp", "sqlite:/x/a.db", 1);
+        Assert.Equal(a, RunDirectories.Name("exp", "sqlite:/x/a.db", 1));
+        Assert.NotEqual(a, RunDirectories.Name("exp", "sqlite:/x/b.db", 1));
+        Assert.NotEqual(a, RunDirectories.Name("exp", "sqlite:/x/a.db", 2));
+        Assert.NotEqual(RunDirectories.Name("exp 1", "sqlite:/x/a.db", 1), RunDirectories.Name("exp_1", "sqlite:/x/a.db", 2));
     }
 }

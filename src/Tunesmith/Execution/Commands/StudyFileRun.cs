@@ -13,7 +13,7 @@ namespace Tunesmith.Execution.Commands;
 /// it without the file, and builds the objective and run options. <c>tunesmith run</c>, <c>create</c> and <c>worker</c>
 /// are these calls plus argument parsing; a library user gets the same behaviour from C#.
 /// </summary>
-public static class StudyFileRun
+public static partial class StudyFileRun
 {
     /// <summary>Study system attribute holding the study file's text.</summary>
     public const string StudyFileTextKey = "study_file";
@@ -196,23 +196,9 @@ public static class StudyFileRun
     private static string StoredPath(StudyRecord study) =>
         study.SystemAttributes.TryGetValue(StudyFilePathKey, out var p) && p is string s ? s : $"{study.Name} (stored study file)";
 
-    /// <summary>
-    /// The study's run directory: trial n runs in <c>RunDirectory/trials/n/</c>. It is <c>runs/&lt;study&gt;</c> under the
-    /// file's <c>workdir</c>, else beside a SQLite database, else beside the study file.
-    /// </summary>
-    public static string RunDirectory(StudyFile file, string storageUrl)
-    {
-        ArgumentNullException.ThrowIfNull(file);
-        string baseDirectory;
-        if (file.Workdir is { } w) baseDirectory = w;
-        else if (SqlitePath(storageUrl) is { } db) baseDirectory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(db)) ?? file.Directory;
-        else baseDirectory = file.Directory;
-        return System.IO.Path.Combine(baseDirectory, "runs", SafeName(file.Name));
-    }
-
     /// <summary>Builds the objective options of a study file's command trials.</summary>
     /// <param name="file">The study file.</param>
-    /// <param name="runDirectory">Where trial directories go (see <see cref="RunDirectory"/>).</param>
+    /// <param name="runDirectory">Where trial directories go (see <see cref="RunDirectoryAsync"/>).</param>
     /// <param name="resources">The local pool, or null.</param>
     /// <param name="fixedParams">Parameters fixed for every trial of this run (already coerced, see <see cref="SearchSpace.CoerceValues"/>).</param>
     /// <param name="progress">Receives trial events, or null.</param>
@@ -262,20 +248,6 @@ public static class StudyFileRun
         MaxGpus = file.Resources.MaxGpus,
         MaxConcurrent = parallel,
     });
-
-    private static string? SqlitePath(string url)
-    {
-        try { return StorageLocation.Parse(url) is { Kind: StorageKind.Sqlite } l && !url.EndsWith("/:memory:", StringComparison.Ordinal) ? l.SqlitePath : null; }
-        catch (ArgumentException) { return null; }
-    }
-
-    // A name of dots only ("." or "..") would name runs/ itself or its parent: it becomes underscores, so every study's
-    // directory stays under runs/.
-    internal static string SafeName(string name)
-    {
-        var safe = string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
-        return safe.Length == 0 || safe.All(c => c == '.') ? new string('_', Math.Max(1, safe.Length)) : safe;
-    }
 }
 
 /// <summary>How <see cref="StudyFileRun.OpenAsync(StudyFile, IStudyStorage, StudyFileOpenOptions, CancellationToken)"/> opens a study file's study.</summary>
