@@ -39,6 +39,11 @@ return args.FirstOrDefault() switch
         Int("--seeds", 20), Int("--first-seed", 0), Int("--workers", 8),
         Opt("--budgets", "lcbench-blood=6h,nasbench-nlp=60d,yahpo-lcbench=48h,default=24h").Split(',').ToDictionary(p => p.Split('=')[0], p => ParseHours(p.Split('=')[1])),
         Int("--parallel", 2), Opt("--out", "docs/benchmarks/simulator"), Opt("--data", "") is { Length: > 0 } dd ? dd : null),
+    "simulator-tune" => SimulatorTune.Run(
+        Opt("--benchmarks", "yahpo-lcbench:189908,yahpo-lcbench:167185,yahpo-lcbench:168910,yahpo-lcbench:168329,yahpo-lcbench:167152").Split(','),
+        Opt("--variants", "asha+random;bohb").Split(';'), Int("--seeds", 10), Int("--first-seed", 100), Int("--workers", 8),
+        Opt("--budgets", "lcbench-blood=6h,nasbench-nlp=60d,yahpo-lcbench=24h,default=24h").Split(',').ToDictionary(p => p.Split('=')[0], p => ParseHours(p.Split('=')[1])),
+        Int("--parallel", 2), Opt("--data", "") is { Length: > 0 } td ? td : null, Opt("--output", "") is { Length: > 0 } to ? to : null),
     "simulator-speed" => SimulatorSpeedBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--scheduler", "asha"), Opt("--sampler", "random"),
         Int("--workers", 8), TimeSpan.FromHours(double.Parse(Opt("--hours", "24"), CultureInfo.InvariantCulture)), Int("--repeats", 5), Opt("--data", "") is { Length: > 0 } d ? d : null),
     "pg-workers" => await PostgresWorkersBenchmark.RunAsync(Opt("--url", Environment.GetEnvironmentVariable("TUNESMITH_TEST_POSTGRES") ?? ""), Int("--workers", 500),
@@ -66,6 +71,6 @@ static TimeSpan ParseHours(string text) => text[^1] switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-study [--benchmarks a,b] [--strategies none+random,asha+random,...] [--seeds 20] [--first-seed 0] [--budgets name=6h,...] [--out DIR] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5])");
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-study [--benchmarks a,b] [--strategies none+random,asha+random,...] [--seeds 20] [--first-seed 0] [--budgets name=6h,...] [--out DIR] | simulator-tune [--benchmarks a,b] [--variants 'asha+random;bohb:b.RandomFraction=0.33,t.Gamma=0.15;...'] [--seeds 10] [--first-seed 100] [--output FILE] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5])");
     return 2;
 }

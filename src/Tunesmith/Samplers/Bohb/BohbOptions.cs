@@ -34,6 +34,13 @@ public sealed record BohbOptions
     /// </summary>
     public double RandomFraction { get; init; } = 0.2;
 
+    /// <summary>
+    /// Which value of a trial each level's model ranks: the value reported at the level (BOHB's choice, the default), or
+    /// the best value reported up to the level, for studies whose result is the best value at any step (a trial that
+    /// keeps its best checkpoint).
+    /// </summary>
+    public BohbLevelValue LevelValue { get; init; } = BohbLevelValue.AtLevel;
+
     /// <summary>The TPE settings of each level's model (its seed and start-up count are set by the sampler). Default: TPE's defaults.</summary>
     public TpeOptions Tpe { get; init; } = new();
 
@@ -44,6 +51,7 @@ public sealed record BohbOptions
         if (MaxResource < MinResource) throw new ArgumentOutOfRangeException(nameof(MaxResource), MaxResource, $"must be at least MinResource ({MinResource})");
         if (!(ReductionFactor > 1)) throw new ArgumentOutOfRangeException(nameof(ReductionFactor), ReductionFactor, "must be greater than 1");
         if (MinPointsInModel is < 2) throw new ArgumentOutOfRangeException(nameof(MinPointsInModel), MinPointsInModel, "must be at least 2");
+        if (!Enum.IsDefined(LevelValue)) throw new ArgumentOutOfRangeException(nameof(LevelValue), LevelValue, "must be AtLevel or BestSoFar");
         if (!(RandomFraction >= 0 && RandomFraction <= 1)) throw new ArgumentOutOfRangeException(nameof(RandomFraction), RandomFraction, "must be in [0, 1]");
         Tpe.Validate();
     }
@@ -61,4 +69,14 @@ public sealed record BohbOptions
         levels.Add(MaxResource);
         return levels;
     }
+}
+
+/// <summary>Which value of a trial a <see cref="BohbSampler"/> level's model ranks.</summary>
+public enum BohbLevelValue
+{
+    /// <summary>The value the trial reported at the level's step (or the first step after it).</summary>
+    AtLevel,
+
+    /// <summary>The best value the trial reported at any step up to the level's step (or the first step after it).</summary>
+    BestSoFar,
 }

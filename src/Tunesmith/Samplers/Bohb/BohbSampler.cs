@@ -12,7 +12,8 @@ namespace Tunesmith.Samplers.Bohb;
 /// </summary>
 /// <remarks>
 /// A trial's value at a level is the value it reported at the level's step, or at the first step after it when it did
-/// not report at that step (a scheduler's rung record). Running, Pruned and Paused trials count at every level they
+/// not report at that step (a scheduler's rung record); with <see cref="BohbLevelValue.BestSoFar"/>, the best value it
+/// reported up to that step. Running, Pruned and Paused trials count at every level they
 /// reached; Failed trials do not count. Each level keeps its own history and TPE model, extended incrementally, so an
 /// ask costs the level model's ask plus a pass over the trials that changed.
 /// </remarks>
@@ -146,7 +147,7 @@ public sealed class BohbSampler : ISampler
         while (_ingestedLevels[n] < _levels.Length && _levels[_ingestedLevels[n]] <= lastStep)
         {
             var level = _ingestedLevels[n];
-            if (ValueAt(t, _levels[level]) is { } value && double.IsFinite(value))
+            if (ValueAt(t, _levels[level], Options.LevelValue == BohbLevelValue.BestSoFar ? history.Direction : null) is { } value && double.IsFinite(value))
             {
                 var projected = _levelHistories[level];
                 var number = projected.Trials.Count;
@@ -165,12 +166,18 @@ public sealed class BohbSampler : ISampler
         }
     }
 
-    private static double? ValueAt(FrozenTrial trial, long step)
+    // The value at the level's step, or at the first step after it; with a direction, the best value up to that step.
+    private static double? ValueAt(FrozenTrial trial, long step, Direction? bestIn)
     {
-        if (trial.Intermediate.TryGetValue(step, out var exact)) return exact;
-        long? first = null;
-        foreach (var s in trial.Intermediate.Keys)
-            if (s >= step && (first is null || s < first)) first = s;
-        return first is { } f ? trial.Intermediate[f] : null;
+        long? at = trial.Intermediate.ContainsKey(step) ? step : null;
+        if (at is null)
+            foreach (var s in trial.Intermediate.Keys)
+                if (s >= step && (at is null || s < at)) at = s;
+        if (at is not { } last) return null;
+        if (bestIn is not { } direction) return trial.Intermediate[last];
+        var best = double.NaN;
+        foreach (var (s, v) in trial.Intermediate)
+            if (s <= last && double.IsFinite(v) && (double.IsNaN(best) || (direction == Direction.Maximize ? v > best : v < best))) best = v;
+        return double.IsNaN(best) ? null : best;
     }
 }

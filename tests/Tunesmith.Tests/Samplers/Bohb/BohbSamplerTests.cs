@@ -74,6 +74,56 @@ public sealed class BohbSamplerTests
         Assert.True(proposals.Count(x => Math.Abs(x - 0.8) < 0.2) > 30, string.Join(", ", proposals.Select(p => p.ToString("0.00"))));
     }
 
+    private static List<double?> Proposals(BohbSampler sampler, StudyHistory history, int seed, int count)
+    {
+        var proposals = new List<double?>();
+        var first = history.Trials.Count;
+        for (var n = first; n < first + count; n++)
+        {
+            var context = new SamplingContext(history, new FrozenTrial { Id = n + 1, Number = n, State = TrialState.Running }, TrialRandom.Create(seed, n));
+            var space = sampler.InferRelativeSearchSpace(context);
+            proposals.Add(sampler.SampleRelative(context, space).TryGetValue("x", out var x) ? (double)x! : null);
+        }
+        return proposals;
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.0 / 3)]
+    [InlineData(1.0)]
+    public void A_random_fraction_of_proposals_leaves_the_model_out(double fraction)
+    {
+        // An empty relative sample means the trial is drawn uniformly (SampleIndependent); the rest come from the model.
+        var history = new StudyHistory("bohb", Direction.Minimize);
+        for (var i = 0; i < 30; i++) history.Upsert(Trial(i, i / 30.0, TrialState.Pruned, Math.Abs(i / 30.0 - 0.5)));
+        var sampler = new BohbSampler(new BohbOptions { Seed = 2, MaxResource = 9, RandomFraction = fraction });
+        var random = Proposals(sampler, history, seed: 2, count: 600).Count(p => p is null) / 600.0;
+        Assert.InRange(random, fraction - 0.06, fraction + 0.06);
+    }
+
+    [Theory]
+    [InlineData(BohbLevelValue.AtLevel, 0.8)]
+    [InlineData(BohbLevelValue.BestSoFar, 0.2)]
+    public void The_level_value_is_the_value_at_the_level_or_the_best_up_to_it(BohbLevelValue levelValue, double favoured)
+    {
+        // Maximize. Trials near x = 0.2 peak at epoch 2 (0.9) and fall to 0.1 by epoch 3; trials near 0.8 climb steadily to
+        // 0.6. At level 3 the value there favours 0.8; the best value up to it favours 0.2.
+        var history = new StudyHistory("bohb", Direction.Maximize);
+        var random = new Random(7);
+        for (var i = 0; i < 40; i++)
+        {
+            var x = random.NextDouble();
+            var peaky = Math.Abs(x - 0.2) < 0.15;
+            var steady = Math.Abs(x - 0.8) < 0.15;
+            double[] curve = peaky ? [0.3, 0.9, 0.1] : steady ? [0.4, 0.5, 0.6] : [0.2, 0.25, 0.3];
+            history.Upsert(Trial(i, x, TrialState.Pruned, curve));
+        }
+        var sampler = new BohbSampler(new BohbOptions { Seed = 4, MaxResource = 3, RandomFraction = 0, LevelValue = levelValue });
+        Assert.Equal(3, sampler.ModelLevel(history));
+        var proposals = Proposals(sampler, history, seed: 4, count: 60).Select(p => p!.Value).ToList();
+        Assert.True(proposals.Count(x => Math.Abs(x - favoured) < 0.2) > 40, string.Join(", ", proposals.Select(p => p.ToString("0.00"))));
+    }
+
     [Fact]
     public void The_same_seed_and_history_give_the_same_proposal()
     {

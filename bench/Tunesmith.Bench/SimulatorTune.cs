@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using Tunesmith.Samplers;
+using Tunesmith.Samplers.Bohb;
+using Tunesmith.Schedulers;
+using Tunesmith.Schedulers.Asha;
+using Tunesmith.Schedulers.Hyperband;
+using Tunesmith.Simulation;
+using Tunesmith.Simulation.Benchmarks;
+
+namespace Tunesmith.Bench;
+
+/// <summary>
+/// Chooses the settings of the simulated strategies on the development tasks (issue 20): each variant is a strategy with
+/// option overrides, e.g. <c>bohb:b.RandomFraction=0.33,t.BandwidthScale=3</c> (<c>s.</c> the scheduler's options record,
+/// <c>b.</c> BohbOptions, <c>t.</c> BohbOptions.Tpe). Prints each variant's median time to target per benchmark and the
+/// geometric and arithmetic means of (first variant's median ÷ the variant's median) over the benchmarks.
+/// </summary>
+internal static class SimulatorTune
+{
+    public static int Run(IReadOnlyList<string> benchmarks, IReadOnlyList<string> variants, int seeds, int firstSeed, int workers,
+        IReadOnlyDictionary<string, TimeSpan> budgets, int parallel, string? data, string? output)
+    {
+        var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
+            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
+        using var catalog = new BenchmarkCatalog(directory);
+        var seedList = Enumerable.Range(firstSeed, seeds).ToArray();
+        var medians = new double[variants.Count, benchmarks.Count];
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"seeds {firstSeed}..{firstSeed + seeds - 1}, {workers} workers; median time to target in seconds (reached/seeds)");
+        text.AppendLine("| variant | " + string.Join(" | ", benchmarks) + " | geo-mean speed-up vs first | arith-mean |");
+        text.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---|", benchmarks.Count + 2)));
+        for (var b = 0; b < benchmarks.Count; b++)
+        {
+            var benchmark = catalog.Open(benchmarks[b]);
+            var name = benchmarks[b];
+            var budget = budgets.TryGetValue(name, out var x) ? x : budgets.TryGetValue(name.Split(':')[0], out var f) ? f : budgets["default"];
+            var options = new SimulationOptions { Workers = workers, TimeBudget = budget, Target = SimulationStudy.DefaultTarget(benchmark), StopAtTarget = true };
+            for (var v = 0; v < variants.Count; v++)
+            {
+                var summary = SimulationStudy.Run(benchmark, Variant(variants[v]), options, seedList, parallel);
+                medians[v, b] = summary.MedianTimeToTargetSeconds ?? double.PositiveInfinity;
+                Console.Error.WriteLine($"{name} {variants[v]}: {medians[v, b]:0} s ({summary.Reached}/{seeds})");
+            }
+        }
+        for (var v = 0; v < variants.Count; v++)
+        {
+            var ratios = Enumerable.Range(0, benchmarks.Count).Select(b => medians[0, b] / medians[v, b]).ToArray();
+            var finite = ratios.Where(r => double.IsFinite(r) && r > 0).ToArray();
+            var geo = finite.Length == 0 ? double.NaN : Math.Exp(finite.Average(Math.Log));
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {variants[v]} | {string.Join(" | ", Enumerable.Range(0, benchmarks.Count).Select(b => medians[v, b].ToString("0", CultureInfo.InvariantCulture)))} | {geo:0.00} | {(finite.Length == 0 ? double.NaN : finite.Average()):0.00} |");
+        }
+        Console.WriteLine(text.ToString());
+        if (output is not null) File.AppendAllText(output, text + Environment.NewLine);
+        return 0;
+    }
+
+    /// <summary>A strategy with option overrides: <c>scheduler+sampler:prefix.Property=value,...</c>.</summary>
+    public static SimulationStrategy Variant(string spec)
+    {
+        var colon = spec.IndexOf(':', StringComparison.Ordinal);
+        var names = (colon < 0 ? spec : spec[..colon]).Split('+');
+        var overrides = colon < 0 ? [] : spec[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(o => o.Split('=')).ToArray();
+        var scheduler = names[0];
+        var sampler = names.Length > 1 ? names[1] : scheduler == "bohb" ? "bohb" : "random";
+        var baseline = SimulationStrategies.Create(scheduler, sampler);
+        IEnumerable<(string Property, string Value)> With(string prefix) =>
+            overrides.Where(o => o[0].StartsWith(prefix, StringComparison.Ordinal)).Select(o => (o[0][prefix.Length..], o[1]));
+        return baseline with
+        {
+            CreateSampler = (benchmark, seed) =>
+            {
+                if (sampler != "bohb") return baseline.CreateSampler(benchmark, seed);
+                var options = ((BohbSampler)baseline.CreateSampler(benchmark, seed)).Options;
+                var tpe = Apply(options.Tpe with { }, With("t."));
+                return new BohbSampler(Apply(options with { Tpe = tpe }, With("b.")));
+            },
+            CreateScheduler = (benchmark, seed) =>
+            {
+                IScheduler? made = baseline.CreateScheduler(benchmark, seed);
+                return made switch
+                {
+                    AshaScheduler asha => new AshaScheduler(Apply(asha.Options with { }, With("s."))),
+                    HyperbandScheduler hyperband => new HyperbandScheduler(Apply(hyperband.Options with { }, With("s."))),
+                    _ => made,
+                };
+            },
+        };
+    }
+
+    private static T Apply<T>(T target, IEnumerable<(string Property, string Value)> overrides) where T : class
+    {
+        foreach (var (name, text) in overrides)
+        {
+            var property = typeof(T).GetProperty(name, BindingFlags.Public | BindingFlags.Instance)
+                ?? throw new ArgumentException($"{typeof(T).Name} has no property '{name}'");
+            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            object? value = text == "null" ? null : type.IsEnum ? Enum.Parse(type, text) : Convert.ChangeType(text, type, CultureInfo.InvariantCulture);
+            property.SetValue(target, value);
+        }
+        return target;
+    }
+}
