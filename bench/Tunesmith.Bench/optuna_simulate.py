@@ -123,6 +123,7 @@ def main():
     runs, cpu = [], time.process_time()
     for seed in range(a.first_seed, a.first_seed + a.seeds):
         runs.append(simulate(points, values, seconds, a.pruner, a.sampler, seed, a.workers, a.budget_hours * 3600, target))
+        print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     times = sorted(r["time_to_target_s"] if r["time_to_target_s"] is not None else math.inf for r in runs)
     mid = len(times) // 2
     median = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2

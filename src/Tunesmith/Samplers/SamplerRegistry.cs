@@ -88,7 +88,7 @@ public static class SamplerRegistry
     // bohb: TPE per budget level; pair it with an asha or hyperband scheduler over the same resources (min, max, reduction).
     private static Bohb.BohbSampler CreateBohb(SamplerRequest request)
     {
-        CheckOptions(request, "bohb", "min", "max", "reduction", "random_fraction", "min_points");
+        CheckOptions(request, "bohb", "min", "max", "reduction", "random_fraction", "min_points", "bandwidth_factor", "level_value");
         double? Number(string key)
         {
             if (!request.Options.TryGetValue(key, out var raw) || raw is null) return null;
@@ -101,6 +101,17 @@ public static class SamplerRegistry
         if (Number("reduction") is { } eta) o = o with { ReductionFactor = eta };
         if (Number("random_fraction") is { } fraction) o = o with { RandomFraction = fraction };
         if (Number("min_points") is { } points) o = o with { MinPointsInModel = (int)points };
+        if (Number("bandwidth_factor") is { } bandwidth) o = o with { BandwidthFactor = bandwidth };
+        if (request.Options.TryGetValue("level_value", out var levelValue) && levelValue is not null)
+            o = o with
+            {
+                LevelValue = ParamValues.Normalize(levelValue) switch
+                {
+                    "at_level" => Bohb.BohbLevelValue.AtLevel,
+                    "best_so_far" => Bohb.BohbLevelValue.BestSoFar,
+                    _ => throw new ArgumentException($"sampler 'bohb': option 'level_value' must be at_level or best_so_far, got {ParamValues.Format(levelValue)}"),
+                },
+            };
         try { return new Bohb.BohbSampler(o); }
         catch (ArgumentOutOfRangeException e) { throw new ArgumentException($"sampler 'bohb': {e.ParamName} {e.Message.Split(" (Parameter")[0]}"); }
     }

@@ -8,7 +8,8 @@ namespace Tunesmith.Samplers.Bohb;
 /// reported at that level, and the model of the largest level with enough observations proposes each new trial. Pair it
 /// with a Hyperband or ASHA scheduler over the same resources: the scheduler decides how far each trial runs, this
 /// sampler decides which configurations enter its brackets. Low levels fill first, so the model starts early on cheap
-/// evidence and moves up to the more faithful levels as trials are promoted. A fraction of trials is drawn at random.
+/// evidence and moves up to the more faithful levels as trials are promoted. A fraction of trials (ρ = 1/3) is drawn at
+/// random and the kernels are widened by the bandwidth factor (b_w = 3), as in the paper.
 /// </summary>
 /// <remarks>
 /// A trial's value at a level is the value it reported at the level's step, or at the first step after it when it did
@@ -40,11 +41,22 @@ public sealed class BohbSampler : ISampler
         _levels = Options.Levels().ToArray();
         _levelHistories = _levels.Select(l => new StudyHistory($"bohb-level-{l}", Direction.Minimize)).ToArray();
         // Each level's model sees Complete trials only (a trial per level value), so its start-up count is the sampler's concern.
-        _levelModels = _levels.Select((_, i) => new TpeSampler(Options.Tpe with { Seed = Options.Seed, StartupTrials = 1, ConstantLiar = false })).ToArray();
+        LevelModelOptions = Options.Tpe with
+        {
+            Seed = Options.Seed, StartupTrials = 1, ConstantLiar = false, BandwidthScale = Options.Tpe.BandwidthScale * Options.BandwidthFactor,
+        };
+        _levelModels = _levels.Select(_ => new TpeSampler(LevelModelOptions)).ToArray();
     }
 
     /// <summary>The sampler's settings.</summary>
     public BohbOptions Options { get; }
+
+    /// <summary>
+    /// The settings every level's TPE model runs with: <see cref="BohbOptions.Tpe"/> with the sampler's seed, its
+    /// bandwidths widened by <see cref="BohbOptions.BandwidthFactor"/>, one start-up trial and no constant liar (the
+    /// sampler decides when a level has enough observations, and a level's history holds finished level values only).
+    /// </summary>
+    public TpeOptions LevelModelOptions { get; }
 
     /// <inheritdoc />
     public int? Seed => Options.Seed;

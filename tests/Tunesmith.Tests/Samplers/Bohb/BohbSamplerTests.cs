@@ -125,6 +125,15 @@ public sealed class BohbSamplerTests
     }
 
     [Fact]
+    public void The_level_models_kernels_are_widened_by_the_bandwidth_factor()
+    {
+        Assert.Equal(3, new BohbSampler().LevelModelOptions.BandwidthScale);
+        var sampler = new BohbSampler(new BohbOptions { Seed = 5, BandwidthFactor = 2, Tpe = new() { BandwidthScale = 1.5 } });
+        Assert.Equal((3.0, 5, 1, false), (sampler.LevelModelOptions.BandwidthScale, sampler.LevelModelOptions.Seed, sampler.LevelModelOptions.StartupTrials, sampler.LevelModelOptions.ConstantLiar));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BohbSampler(new BohbOptions { BandwidthFactor = 0 }));
+    }
+
+    [Fact]
     public void The_same_seed_and_history_give_the_same_proposal()
     {
         var history = new StudyHistory("bohb", Direction.Minimize);
@@ -145,6 +154,12 @@ public sealed class BohbSamplerTests
         var sampler = Assert.IsType<BohbSampler>(SamplerRegistry.Create("bohb", new SamplerRequest(new Dictionary<string, object?> { ["min"] = 1L, ["max"] = 27L, ["reduction"] = 3.0 }, Seed: 4)));
         Assert.Equal([1L, 3, 9, 27], sampler.Levels);
         Assert.Equal(4, sampler.Seed);
+        Assert.Equal(1.0 / 3, sampler.Options.RandomFraction);
+        Assert.Equal(3, sampler.Options.BandwidthFactor);
+        Assert.Equal(BohbLevelValue.AtLevel, sampler.Options.LevelValue);
+        var tuned = Assert.IsType<BohbSampler>(SamplerRegistry.Create("bohb", new SamplerRequest(new Dictionary<string, object?> { ["level_value"] = "best_so_far", ["bandwidth_factor"] = 2.0, ["random_fraction"] = 0.25 })));
+        Assert.Equal((BohbLevelValue.BestSoFar, 2.0, 0.25), (tuned.Options.LevelValue, tuned.Options.BandwidthFactor, tuned.Options.RandomFraction));
+        Assert.Contains("level_value", Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("bohb", new SamplerRequest(new Dictionary<string, object?> { ["level_value"] = "final" }))).Message);
         Assert.Contains("'eta'", Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("bohb", new SamplerRequest(new Dictionary<string, object?> { ["eta"] = 3L }))).Message);
         Assert.Contains("bohb", Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("bohb", new SamplerRequest(new Dictionary<string, object?> { ["reduction"] = 1.0 }))).Message);
     }
