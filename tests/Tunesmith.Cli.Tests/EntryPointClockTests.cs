@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Storage;
@@ -31,8 +32,8 @@ public sealed class EntryPointClockTests
         var output = new StringWriter();
         var console = new CliConsole(output, output, _ => null, outputIsTerminal: false);
         var clock = new FixedClock();
-        Assert.True(0 == await CliApplication.RunAsync(["create", Path.Combine(kit.Dir, studyFile), "--storage", kit.Storage], console, clock), output.ToString());
-        Assert.True(0 == await CliApplication.RunAsync(["worker", "--study", "s", "--one-trial", "--quiet", "--storage", kit.Storage], console, clock), output.ToString());
+        Assert.True(0 == await CliApplication.RunAsync(["create", Path.Combine(kit.Dir, studyFile), "--storage", kit.Storage], console, clock, NullLoggerFactory.Instance), output.ToString());
+        Assert.True(0 == await CliApplication.RunAsync(["worker", "--study", "s", "--one-trial", "--quiet", "--storage", kit.Storage], console, clock, NullLoggerFactory.Instance), output.ToString());
 
         await using var storage = StudyStorage.Open(kit.Storage);
         var study = await storage.GetStudyAsync("s");
@@ -79,7 +80,7 @@ public sealed class EntryPointClockTests
         var output = new StartedWatcher();
         var console = new CliConsole(output, output, _ => null, outputIsTerminal: false);
         var clock = new FakeTimeProvider(Then);
-        var run = CliApplication.RunAsync(["run", Path.Combine(kit.Dir, studyFile), "--log-format", "json", "--storage", kit.Storage], console, clock);
+        var run = CliApplication.RunAsync(["run", Path.Combine(kit.Dir, studyFile), "--log-format", "json", "--storage", kit.Storage], console, clock, NullLoggerFactory.Instance);
         var real = System.Diagnostics.Stopwatch.StartNew();
         await Task.WhenAny(output.Started, run).WaitAsync(TimeSpan.FromSeconds(60));
         Assert.True(output.Started.IsCompleted, output.ToString());

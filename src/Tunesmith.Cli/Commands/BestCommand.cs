@@ -11,6 +11,8 @@ namespace Tunesmith.Cli.Commands;
 internal sealed class BestCommand : Command
 {
     private readonly CliConsole _console;
+    private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Option<string> _study = CommonOptions.Study();
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<string> _format = new("--format")
@@ -20,9 +22,11 @@ internal sealed class BestCommand : Command
         HelpName = "text|json|args",
     };
 
-    public BestCommand(CliConsole console) : base("best", "Show the best complete trial of a study")
+    public BestCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("best", "Show the best complete trial of a study")
     {
         _console = console;
+        _time = time;
+        _loggers = loggers;
         _format.AcceptOnlyFromAmong("text", "json", "args");
         Options.Add(_study);
         Options.Add(_storage);
@@ -34,8 +38,8 @@ internal sealed class BestCommand : Command
     {
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
         var name = parse.GetRequiredValue(_study);
-        await using var storage = StorageScope.Open(url, mustExist: true);
-        await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
+        await using var storage = StorageScope.Open(url, _time, _loggers, mustExist: true);
+        await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var best = await study.GetBestTrialAsync(ct);
         if (best is null)
         {

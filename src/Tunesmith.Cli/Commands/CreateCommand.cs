@@ -37,7 +37,7 @@ internal sealed class CreateCommand : Command
         var url = StorageUrl.Resolve(parse.GetValue(_storage), file.ResolvedStorage, _console);
         if (url.Trim() is "memory:" or "memory://" or ":memory:")
             throw new CliUsageException($"--storage {url}: an in-memory storage ends with this command, so the study would be gone at once; use sqlite:///PATH.db or postgresql://...");
-        await using var storage = StorageScope.Open(url, time: _time, loggers: _loggers);
+        await using var storage = StorageScope.Open(url, _time, _loggers);
         var existed = await storage.GetStudyAsync(file.Name, ct) is not null;
         await using var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions
         {

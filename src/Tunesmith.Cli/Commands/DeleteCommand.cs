@@ -7,13 +7,17 @@ namespace Tunesmith.Cli.Commands;
 internal sealed class DeleteCommand : Command
 {
     private readonly CliConsole _console;
+    private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Option<string> _study = CommonOptions.Study();
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<bool> _yes = CommonOptions.Yes("Confirm the deletion (required: it cannot be undone)");
 
-    public DeleteCommand(CliConsole console) : base("delete", "Delete a study and all its trials")
+    public DeleteCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("delete", "Delete a study and all its trials")
     {
         _console = console;
+        _time = time;
+        _loggers = loggers;
         Options.Add(_study);
         Options.Add(_storage);
         Options.Add(_yes);
@@ -26,7 +30,7 @@ internal sealed class DeleteCommand : Command
         var name = parse.GetRequiredValue(_study);
         if (!parse.GetValue(_yes))
             throw new CliUsageException($"deleting study '{name}' cannot be undone: add --yes to confirm");
-        await using var storage = StorageScope.Open(url, mustExist: true);
+        await using var storage = StorageScope.Open(url, _time, _loggers, mustExist: true);
         if (!await storage.DeleteStudyAsync(name, ct))
             throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)}");
         _console.Out.WriteLine($"deleted study '{name}' from {StorageUrl.Shown(url)}");

@@ -11,14 +11,18 @@ namespace Tunesmith.Cli.Commands;
 internal sealed class EnqueueCommand : Command
 {
     private readonly CliConsole _console;
+    private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Option<string> _study = CommonOptions.Study();
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<string[]> _set = CommonOptions.Set("A parameter value of the one combination to enqueue (repeatable)");
     private readonly Option<string?> _file = new("--file") { Description = "A CSV file (header row of parameter names) or JSON Lines file (one object per line) of combinations", HelpName = "PATH" };
 
-    public EnqueueCommand(CliConsole console) : base("enqueue", "Enqueue explicit parameter combinations to run before sampled trials")
+    public EnqueueCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("enqueue", "Enqueue explicit parameter combinations to run before sampled trials")
     {
         _console = console;
+        _time = time;
+        _loggers = loggers;
         Options.Add(_study);
         Options.Add(_storage);
         Options.Add(_set);
@@ -38,8 +42,8 @@ internal sealed class EnqueueCommand : Command
         var combinations = file is not null ? CombinationFile.Read(file) : [Assignments.Parse(sets)];
         if (combinations.Count == 0) throw new CliUsageException($"{file}: no combinations in the file");
 
-        await using var storage = StorageScope.Open(url, mustExist: true);
-        await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
+        await using var storage = StorageScope.Open(url, _time, _loggers, mustExist: true);
+        await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var space = await StoredStudyFile.TryGetSpaceAsync(study, ct);
         var checkedCombinations = space is null ? combinations : combinations.Select((c, i) => CoerceCombination(space, c, file is null ? "--set" : $"{file}: combination {i + 1}")).ToList();
         var numbers = new List<int>();

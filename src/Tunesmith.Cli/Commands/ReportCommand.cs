@@ -9,6 +9,8 @@ namespace Tunesmith.Cli.Commands;
 internal sealed class ReportCommand : Command
 {
     private readonly CliConsole _console;
+    private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Option<string> _study = CommonOptions.Study();
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<string> _format = new("--format") { Description = "table, csv, json, md or html (one self-contained file with plots)", DefaultValueFactory = _ => "table", HelpName = "table|csv|json|md|html" };
@@ -16,9 +18,11 @@ internal sealed class ReportCommand : Command
     private readonly Option<string?> _plots = new("--plots") { Description = "Also write every plot as a PNG file into this directory", HelpName = "DIR" };
     private readonly Option<int?> _top = new("--top") { Description = "Only the K best trials", HelpName = "K" };
 
-    public ReportCommand(CliConsole console) : base("report", "Report every trial of a study, best first (table, CSV, JSON, Markdown or HTML with plots)")
+    public ReportCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("report", "Report every trial of a study, best first (table, CSV, JSON, Markdown or HTML with plots)")
     {
         _console = console;
+        _time = time;
+        _loggers = loggers;
         _format.AcceptOnlyFromAmong([.. ReportExporters.Formats, "markdown", "text"]);
         Options.Add(_study);
         Options.Add(_storage);
@@ -35,14 +39,14 @@ internal sealed class ReportCommand : Command
         var name = parse.GetRequiredValue(_study);
         var top = parse.GetValue(_top);
         if (top is < 1) throw new CliUsageException($"--top {top}: must be ≥ 1");
-        await using var storage = StorageScope.Open(url, mustExist: true);
-        await using var study = await StorageScope.LoadStudyAsync(storage, name, url, ct);
+        await using var storage = StorageScope.Open(url, _time, _loggers, mustExist: true);
+        await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, top, ct);
         var format = parse.GetValue(_format)!;
         if (ReportExporters.Get(format) is HtmlReportExporter)
         {
             var trials = await study.GetTrialsAsync(ct);
-            table = table with { Plots = StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, TimeProvider.System.GetUtcNow(), PlotOptions.ForReportFile, SchedulerRungs.FromStudy(study.Record)) };
+            table = table with { Plots = StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, _time.GetUtcNow(), PlotOptions.ForReportFile, SchedulerRungs.FromStudy(study.Record)) };
         }
         if (parse.GetValue(_plots) is { } plotsDir)
         {
@@ -50,7 +54,7 @@ internal sealed class ReportCommand : Command
             if (parent is not null && !Directory.Exists(parent)) throw new CliUsageException($"--plots {plotsDir}: directory '{parent}' does not exist");
             var trials = await study.GetTrialsAsync(ct);
             var files = Tunesmith.Plots.PngPlotWriter.WriteAll(
-                StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, TimeProvider.System.GetUtcNow(), rungs: SchedulerRungs.FromStudy(study.Record)), plotsDir);
+                StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, _time.GetUtcNow(), rungs: SchedulerRungs.FromStudy(study.Record)), plotsDir);
             _console.Error.WriteLine($"wrote {files.Count} PNG plots of study '{name}' to {plotsDir}");
         }
         var output = parse.GetValue(_output);

@@ -52,7 +52,7 @@ internal sealed class RunCommand : Command
         ClusterGuards.RefuseLoginNode(parse.GetValue(_allowLoginNode), _console, "tunesmith run");
         ClusterGuards.RefuseSqliteOnNetworkFs(url, parse.GetValue(_allowSqliteOnNetworkFs));
 
-        await using var storage = StorageScope.Open(url, time: _time, loggers: _loggers);
+        await using var storage = StorageScope.Open(url, _time, _loggers);
         // The sampler is chosen for the budget this run has (--trials beats the file's trials:), and runs on the entry point's clock.
         await using var study = await StudyFileRun.OpenAsync(file, storage,
             new StudyFileOpenOptions

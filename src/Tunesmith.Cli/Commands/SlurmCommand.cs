@@ -15,8 +15,8 @@ internal sealed class SlurmCommand : Command
     public SlurmCommand(CliConsole console, TimeProvider clock, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("slurm", "Run a study on a Slurm cluster: one trial per job, as job arrays")
     {
         Subcommands.Add(new SlurmSubmitCommand(console, clock, loggers));
-        Subcommands.Add(new SlurmStatusCommand(console));
-        Subcommands.Add(new SlurmCancelCommand(console));
+        Subcommands.Add(new SlurmStatusCommand(console, clock, loggers));
+        Subcommands.Add(new SlurmCancelCommand(console, clock, loggers));
     }
 }
 
@@ -72,7 +72,7 @@ internal sealed class SlurmSubmitCommand : Command
         var dryRun = parse.GetValue(_dryRun);
         var commands = new SlurmCommands();
 
-        await using var storage = StorageScope.Open(url, time: _clock, loggers: _loggers);
+        await using var storage = StorageScope.Open(url, _clock, _loggers);
         StudyRecord? record;
         try { record = await storage.GetStudyAsync(file.Name, ct); }
         catch (StudyStorageException e) when (dryRun)
@@ -96,14 +96,14 @@ internal sealed class SlurmSubmitCommand : Command
             // A dry run writes nothing: a study not created yet has no id, so its run directory shows as <name>-NEW.
             var runDirectory = record is null ? null : await StudyFileRun.RunDirectoryAsync(file, url, storage, remember: false, ct);
             runDirectory ??= Path.Combine(StudyFileRun.RunsDirectory(file, url), "<new-study-directory>");
-            var preview = new SlurmSubmitRequest { Study = file.Name, Tasks = tasks, Settings = settings, WorkerCommand = worker, LogDirectory = Path.Combine(runDirectory, "slurm"), StorageUrl = url };
+            var preview = new SlurmSubmitRequest { Study = file.Name, Tasks = tasks, Settings = settings, WorkerCommand = worker, LogDirectory = Path.Combine(runDirectory, "slurm"), StorageUrl = url, TimeProvider = _clock };
             foreach (var a in SlurmSubmitter.DryRun(preview, limits)) _console.Out.Write(a.Script + "\n");
             return ExitCodes.Ok;
         }
         await using (var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions { TimeProvider = _clock, LoggerFactory = _loggers }, ct)) { }
         var logDirectory = Path.Combine(await StudyFileRun.RunDirectoryAsync(file, url, storage, cancellationToken: ct)
             ?? throw new InvalidOperationException($"study '{file.Name}' is not in its storage"), "slurm");
-        var request = new SlurmSubmitRequest { Study = file.Name, Tasks = tasks, Settings = settings, WorkerCommand = worker, LogDirectory = logDirectory, StorageUrl = url };
+        var request = new SlurmSubmitRequest { Study = file.Name, Tasks = tasks, Settings = settings, WorkerCommand = worker, LogDirectory = logDirectory, StorageUrl = url, TimeProvider = _clock };
         var (arrays, deferred) = await SlurmSubmitter.SubmitAsync(request, limits, commands, (job, c) => SlurmStudyJobs.RecordAsync(storage, request.Study, job, c), ct);
         foreach (var a in arrays)
         {
@@ -184,12 +184,16 @@ internal sealed class SlurmSubmitCommand : Command
 internal sealed class SlurmStatusCommand : Command
 {
     private readonly CliConsole _console;
+    private readonly TimeProvider _clock;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Option<string> _study = CommonOptions.Study();
     private readonly Option<string?> _storage = CommonOptions.Storage();
 
-    public SlurmStatusCommand(CliConsole console) : base("status", "Show the study's Slurm jobs and array tasks with their trials")
+    public SlurmStatusCommand(CliConsole console, TimeProvider clock, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("status", "Show the study's Slurm jobs and array tasks with their trials")
     {
         _console = console;
+        _clock = clock;
+        _loggers = loggers;
         Options.Add(_study);
         Options.Add(_storage);
         SetAction(ExecuteAsync);
@@ -199,7 +203,7 @@ internal sealed class SlurmStatusCommand : Command
     {
         var name = parse.GetRequiredValue(_study);
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
-        await using var storage = StorageScope.Open(url);
+        await using var storage = StorageScope.Open(url, _clock, _loggers);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
         var jobs = SlurmStudyJobs.Jobs(record);
         if (jobs.Count == 0)
@@ -246,14 +250,18 @@ internal sealed class SlurmStatusCommand : Command
 internal sealed class SlurmCancelCommand : Command
 {
     private readonly CliConsole _console;
+    private readonly TimeProvider _clock;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Option<string> _study = CommonOptions.Study();
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<bool> _returnToQueue = new("--return-to-queue") { Description = "Running trials go back to Waiting, to run again from their checkpoints later (the default)" };
     private readonly Option<bool> _fail = new("--fail") { Description = "Running trials are marked Failed" };
 
-    public SlurmCancelCommand(CliConsole console) : base("cancel", "Cancel the study's Slurm jobs (scancel); their running trials go back to Waiting or fail")
+    public SlurmCancelCommand(CliConsole console, TimeProvider clock, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("cancel", "Cancel the study's Slurm jobs (scancel); their running trials go back to Waiting or fail")
     {
         _console = console;
+        _clock = clock;
+        _loggers = loggers;
         foreach (var o in new Option[] { _study, _storage, _returnToQueue, _fail }) Options.Add(o);
         SetAction(ExecuteAsync);
     }
@@ -263,7 +271,7 @@ internal sealed class SlurmCancelCommand : Command
         if (parse.GetValue(_fail) && parse.GetValue(_returnToQueue)) throw new CliUsageException("--fail and --return-to-queue: choose one");
         var name = parse.GetRequiredValue(_study);
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
-        await using var storage = StorageScope.Open(url);
+        await using var storage = StorageScope.Open(url, _clock, _loggers);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
         var commands = new SlurmCommands();
         var jobs = SlurmStudyJobs.Jobs(record);

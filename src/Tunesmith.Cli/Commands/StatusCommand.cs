@@ -14,6 +14,7 @@ internal sealed class StatusCommand : Command
 {
     private readonly CliConsole _console;
     private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Option<string> _study = CommonOptions.Study(required: false);
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<string> _format = new("--format") { Description = "table or json", DefaultValueFactory = _ => "table", HelpName = "table|json" };
@@ -28,9 +29,10 @@ internal sealed class StatusCommand : Command
         HelpName = "SECONDS",
     };
 
-    public StatusCommand(CliConsole console, TimeProvider time) : base("status", "Show studies, their trial counts per state, best values and running trials")
+    public StatusCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("status", "Show studies, their trial counts per state, best values and running trials")
     {
         _console = console;
+        _loggers = loggers;
         _time = time;
         _format.AcceptOnlyFromAmong("table", "json");
         Options.Add(_study);
@@ -54,7 +56,7 @@ internal sealed class StatusCommand : Command
             else _console.Out.WriteLine($"no studies in {StorageUrl.Shown(url)} (no such file: {missing})");
             return ExitCodes.Ok;
         }
-        await using var storage = StorageScope.Open(url);
+        await using var storage = StorageScope.Open(url, _time, _loggers);
 
         if (parse.GetValue(_failStale))
         {
@@ -69,7 +71,7 @@ internal sealed class StatusCommand : Command
                 var graceSpan = TimeSpan.FromSeconds(grace);
                 await using var study = await Study.LoadAsync(s.Name, new StudyOptions
                 {
-                    StorageInstance = storage, TimeProvider = _time, StaleGracePeriod = graceSpan, HeartbeatInterval = graceSpan / 2,
+                    StorageInstance = storage, TimeProvider = _time, LoggerFactory = _loggers, StaleGracePeriod = graceSpan, HeartbeatInterval = graceSpan / 2,
                 }, ct);
                 var recovered = await study.RecoverAsync(retries, ct);
                 foreach (var r in recovered)

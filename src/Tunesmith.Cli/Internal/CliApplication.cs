@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Tunesmith.Cli.Commands;
 
 namespace Tunesmith.Cli.Internal;
@@ -11,20 +10,19 @@ namespace Tunesmith.Cli.Internal;
 internal static class CliApplication
 {
     /// <summary>The command tree; commands that open a study give it <paramref name="time"/> and <paramref name="loggerFactory"/>.</summary>
-    public static RootCommand Build(CliConsole console, TimeProvider time, ILoggerFactory? loggerFactory = null)
+    public static RootCommand Build(CliConsole console, TimeProvider time, ILoggerFactory loggers)
     {
         var root = new RootCommand("tunesmith — hyperparameter optimization for any training program.\n" +
             "Describe a study in a YAML file (search space, command, metric, budget), then `tunesmith run study.yaml`.");
-        var loggers = loggerFactory ?? NullLoggerFactory.Instance;
         root.Options.Add(CommonOptions.Verbose());
         root.Subcommands.Add(new RunCommand(console, time, loggers));
         root.Subcommands.Add(new WorkerCommand(console, time, loggers));
         root.Subcommands.Add(new CreateCommand(console, time, loggers));
-        root.Subcommands.Add(new EnqueueCommand(console));
-        root.Subcommands.Add(new StatusCommand(console, time));
-        root.Subcommands.Add(new BestCommand(console));
-        root.Subcommands.Add(new ReportCommand(console));
-        root.Subcommands.Add(new DeleteCommand(console));
+        root.Subcommands.Add(new EnqueueCommand(console, time, loggers));
+        root.Subcommands.Add(new StatusCommand(console, time, loggers));
+        root.Subcommands.Add(new BestCommand(console, time, loggers));
+        root.Subcommands.Add(new ReportCommand(console, time, loggers));
+        root.Subcommands.Add(new DeleteCommand(console, time, loggers));
         root.Subcommands.Add(new SlurmCommand(console, time, loggers));
         root.Subcommands.Add(new DashboardCommand(console));
         root.Subcommands.Add(new SimulateCommand(console));
@@ -32,12 +30,12 @@ internal static class CliApplication
     }
 
     /// <summary>Parses and runs <paramref name="args"/> on the entry point's clock and logger factory; returns the exit code.</summary>
-    public static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, ILoggerFactory? loggerFactory = null)
+    public static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, ILoggerFactory loggers)
     {
-        var verbose = args.Contains("--verbose");
+        var verbose = args.Contains("--verbose") || args.Contains("-v");
         try
         {
-            var root = Build(console, time, loggerFactory);
+            var root = Build(console, time, loggers);
             if (args.Length == 0)
             {
                 // A bare `tunesmith` shows what it can do, and still exits non-zero: no command ran.

@@ -29,7 +29,7 @@ internal static class CommonOptions
     };
 
     /// <summary><c>--quiet</c>: no progress output.</summary>
-    public static Option<bool> Quiet() => new("--quiet", "-q") { Description = "Print no progress, only errors and the final summary" };
+    public static Option<bool> Quiet() => new("--quiet", "-q") { Description = "Print no progress and no log lines, only errors and the final summary" };
 
     /// <summary><c>--update-space</c>: accept a changed space for a study with trials when every trial fits it.</summary>
     public static Option<bool> UpdateSpace() => new("--update-space") { Description = "Accept a study file whose space differs from the stored study's (it has trials) when every stored trial still fits the new space" };
@@ -47,10 +47,10 @@ internal static class CommonOptions
         return option;
     }
 
-    /// <summary><c>--verbose</c> (on every command): details for unexpected errors.</summary>
-    public static Option<bool> Verbose() => new("--verbose")
+    /// <summary><c>--verbose</c>/<c>-v</c> (on every command): the library's info and debug log on stderr, and details for unexpected errors.</summary>
+    public static Option<bool> Verbose() => new("--verbose", "-v")
     {
-        Description = "Print details (the exception's stack trace) when an unexpected error occurs",
+        Description = "Log what Tunesmith does (info and debug lines on stderr), and print the stack trace of an unexpected error",
         Recursive = true,
     };
 

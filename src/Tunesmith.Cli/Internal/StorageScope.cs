@@ -10,9 +10,10 @@ internal static class StorageScope
     /// <summary>
     /// Opens the storage at <paramref name="url"/>; a bad URL becomes a one-line error. With <paramref name="mustExist"/>
     /// (commands that read or change an existing study), an SQLite file that does not exist is an error instead of being
-    /// created: a command that only reads leaves no file behind.
+    /// created: a command that only reads leaves no file behind. The storage runs on the entry point's clock and logger
+    /// factory (<paramref name="time"/>, <paramref name="loggers"/>).
     /// </summary>
-    public static IStudyStorage Open(string url, bool mustExist = false, TimeProvider? time = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
+    public static IStudyStorage Open(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers, bool mustExist = false)
     {
         if (mustExist && MissingSqliteFile(url) is { } missing)
             throw new CliUsageException($"no Tunesmith database at {missing} (storage {StorageUrl.Shown(url)}): create a study first with 'tunesmith run' or 'tunesmith create'");
@@ -35,10 +36,11 @@ internal static class StorageScope
         await storage.GetStudyAsync(name, ct).ConfigureAwait(false)
         ?? throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)}");
 
-    /// <summary>Loads a study over an open storage (not owned by the study).</summary>
-    public static async Task<Study> LoadStudyAsync(IStudyStorage storage, string name, string url, CancellationToken ct)
+    /// <summary>Loads a study over an open storage (not owned by the study), on the entry point's clock and logger factory.</summary>
+    public static async Task<Study> LoadStudyAsync(IStudyStorage storage, string name, string url, TimeProvider time,
+        Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken ct)
     {
-        try { return await Study.LoadAsync(name, new StudyOptions { StorageInstance = storage }, ct).ConfigureAwait(false); }
+        try { return await Study.LoadAsync(name, new StudyOptions { StorageInstance = storage, TimeProvider = time, LoggerFactory = loggers }, ct).ConfigureAwait(false); }
         catch (StudyNotFoundException) { throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)}"); }
     }
 

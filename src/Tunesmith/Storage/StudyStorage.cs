@@ -40,11 +40,21 @@ public static class StudyStorage
     /// a writer in WAL mode); PostgreSQL makes every transaction read-only. Throws <see cref="ArgumentException"/> with
     /// a one-line reason for a bad URL or a missing SQLite file.
     /// </summary>
-    public static IStudyStorage OpenReadOnly(string url)
+    public static IStudyStorage OpenReadOnly(string url) => OpenReadOnly(url, timeProvider: null, loggerFactory: null);
+
+    /// <summary>
+    /// Opens the storage named by <paramref name="url"/> for reading only (see <see cref="OpenReadOnly(string)"/>) on the
+    /// caller's clock and logger factory.
+    /// </summary>
+    /// <param name="url">The storage URL.</param>
+    /// <param name="timeProvider">The clock; null is the system clock.</param>
+    /// <param name="loggerFactory">Where the storage logs; null logs nowhere.</param>
+    public static IStudyStorage OpenReadOnly(string url, TimeProvider? timeProvider, ILoggerFactory? loggerFactory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(url);
-        if (url.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase)) return Sql.SqliteStudyStorage.OpenReadOnly(url);
-        if (Sql.PostgresUrl.IsPostgres(url)) return new Sql.PostgresStudyStorage(url, new Sql.PostgresStorageOptions { ReadOnly = true });
-        return Open(url);
+        var logger = loggerFactory?.CreateLogger("Tunesmith.Storage");
+        if (url.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase)) return Sql.SqliteStudyStorage.OpenReadOnly(url, timeProvider, logger);
+        if (Sql.PostgresUrl.IsPostgres(url)) return new Sql.PostgresStudyStorage(url, new Sql.PostgresStorageOptions { ReadOnly = true }, timeProvider, logger);
+        return Open(url, timeProvider, loggerFactory);
     }
 }

@@ -31,6 +31,8 @@ public sealed record SlurmSubmitRequest
     public required string LogDirectory { get; init; }
     /// <summary>The storage URL, passed to the jobs as <c>TUNESMITH_STORAGE</c> through sbatch's environment (never written to a script).</summary>
     public required string StorageUrl { get; init; }
+    /// <summary>The clock that stamps the scripts' names (the caller's, so a test or a simulator names them); default the system clock.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }
 
 /// <summary>
@@ -98,7 +100,7 @@ public static class SlurmSubmitter
             {
                 var script = SbatchScript.Render(new SbatchRequest(request.Study, size, options, request.WorkerCommand, request.LogDirectory, cls?.Name,
                     plan.Chained ? previous : null));
-                var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss-fff", CultureInfo.InvariantCulture);
+                var stamp = request.TimeProvider.GetUtcNow().ToString("yyyyMMdd-HHmmss-fff", CultureInfo.InvariantCulture);
                 var path = Path.Combine(request.LogDirectory, $"submit-{stamp}{(cls is null ? "" : "-" + cls.Name)}.sbatch");
                 await File.WriteAllTextAsync(path, script, cancellationToken).ConfigureAwait(false);
                 var id = await commands.SubmitAsync(path, environment, cancellationToken).ConfigureAwait(false);
