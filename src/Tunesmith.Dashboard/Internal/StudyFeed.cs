@@ -77,7 +77,7 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
     public StudyRecord Record => record;
 
     // The stored scheduler's rungs (ASHA, Hyperband), read from the study file stored with the study.
-    private readonly Lazy<SchedulerRungs?> _rungs = new(() => SchedulerRungs.FromStudy(record));
+    private readonly Lazy<SchedulerRungs?> _rungs = new(() => SchedulerRungs.From(Tunesmith.Execution.Commands.StudyFileRun.StoredScheduler(record)));
 
     private readonly Lock _outlineLock = new();
     private Task<StudySnapshot>? _outline;

@@ -22,7 +22,7 @@ public sealed class ArchitectureTests
         ["Schedulers"] = ["Trials", "Spaces"],
         ["Storage"] = ["Trials", "Spaces"],
         ["Backends"] = ["Trials", "Spaces"],
-        ["Reporting"] = ["Trials", "Spaces", "Storage"],
+        ["Reporting"] = ["Trials", "Spaces", "Schedulers", "Storage"],
         ["Execution"] = ["Trials", "Spaces", "Samplers", "Schedulers", "Storage", "Backends"],
     };
 

@@ -152,11 +152,11 @@ public sealed class StudyPlotsTests(Xunit.Abstractions.ITestOutputHelper output)
         var file = "name: s\ndirection: minimize\ncommand: /bin/true\nspace:\n  x: { float: [0, 1] }\nscheduler: { hyperband: { min: 1, max: 9, reduction: 3 } }\n";
         var record = new Tunesmith.Storage.StudyRecord(1, "s", Direction.Minimize, T0, new Dictionary<string, object?>(),
             new Dictionary<string, object?> { [Tunesmith.Execution.Commands.StudyFileRun.StudyFileTextKey] = file });
-        var rungs = SchedulerRungs.FromStudy(record);
+        var rungs = SchedulerRungs.From(Tunesmith.Execution.Commands.StudyFileRun.StoredScheduler(record));
         Assert.NotNull(rungs);
         Assert.StartsWith("hyperband", rungs.Description, StringComparison.Ordinal);
         Assert.Equal([1L, 3L], rungs.Milestones[0]);
-        Assert.Null(SchedulerRungs.FromStudy(record with { SystemAttributes = new Dictionary<string, object?>() }));
+        Assert.Null(SchedulerRungs.From(Tunesmith.Execution.Commands.StudyFileRun.StoredScheduler(record with { SystemAttributes = new Dictionary<string, object?>() })));
     }
 
     [Fact]

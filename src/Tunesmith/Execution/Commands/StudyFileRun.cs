@@ -183,6 +183,24 @@ public static partial class StudyFileRun
     }
 
     /// <summary>
+    /// The scheduler of the study file stored with <paramref name="study"/> (as <c>tunesmith run</c>, workers and Slurm jobs
+    /// build it), for reports and the dashboard to draw its rungs; null when the study has no stored file, it has no
+    /// scheduler, or the file no longer reads.
+    /// </summary>
+    public static Schedulers.IScheduler? StoredScheduler(StudyRecord study)
+    {
+        ArgumentNullException.ThrowIfNull(study);
+        try
+        {
+            return ReadStored(study)?.CreateScheduler();
+        }
+        catch (Exception e) when (e is StudyFileException or ArgumentException or FormatException or IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// The study's effective trial budget: the one stored with it by the last <c>run</c> or <c>create</c>
     /// (<see cref="TrialBudgetKey"/>), else the file's <c>trials:</c>; null when neither sets one.
     /// </summary>

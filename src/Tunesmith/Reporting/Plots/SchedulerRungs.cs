@@ -1,9 +1,6 @@
-using Tunesmith.Execution.Commands;
 using Tunesmith.Schedulers;
 using Tunesmith.Schedulers.Asha;
 using Tunesmith.Schedulers.Hyperband;
-using Tunesmith.Spaces.Spec;
-using Tunesmith.Storage;
 
 namespace Tunesmith.Reporting.Plots;
 
@@ -40,30 +37,16 @@ public sealed class SchedulerRungs
     /// <summary>The bracket trial <paramref name="trialNumber"/> joined (clamped to the known brackets).</summary>
     public int BracketOf(int trialNumber) => Math.Clamp(_bracketOf(trialNumber), 0, Milestones.Count - 1);
 
-    /// <summary>The rungs of an ASHA or Hyperband scheduler; null for any other (or none).</summary>
+    /// <summary>
+    /// The rungs of an ASHA or Hyperband scheduler; null for any other (or none). For a stored study's scheduler, pass
+    /// <c>StudyFileRun.StoredScheduler(study)</c> (Execution reads the stored study file; Reporting does not).
+    /// </summary>
     public static SchedulerRungs? From(IScheduler? scheduler) => scheduler switch
     {
         AshaScheduler a => new SchedulerRungs(a.ToString(), Enumerable.Range(0, a.Options.Brackets).Select(b => a.Rungs(b)).ToList(), a.BracketOf),
         HyperbandScheduler h => new SchedulerRungs(h.ToString(), Enumerable.Range(0, Math.Max(1, h.Brackets.Count)).Select(b => h.Rungs(b)).ToList(), h.BracketOf),
         _ => null,
     };
-
-    /// <summary>
-    /// The rungs of the scheduler in the study file stored with <paramref name="study"/> (<c>tunesmith run</c>, workers and
-    /// Slurm jobs store it); null when the study has no stored file, or its scheduler has no rungs, or the file no longer reads.
-    /// </summary>
-    public static SchedulerRungs? FromStudy(StudyRecord study)
-    {
-        ArgumentNullException.ThrowIfNull(study);
-        try
-        {
-            return From(StudyFileRun.ReadStored(study)?.CreateScheduler());
-        }
-        catch (Exception e) when (e is StudyFileException or ArgumentException or FormatException or IOException)
-        {
-            return null;
-        }
-    }
 
     /// <summary>A trial's records at its bracket's rungs and what came of each (nothing for a trial without intermediate values).</summary>
     public IReadOnlyList<RungMark> Marks(FrozenTrial trial)

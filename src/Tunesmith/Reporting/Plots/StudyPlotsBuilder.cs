@@ -14,7 +14,7 @@ public static class StudyPlotsBuilder
     /// <param name="studyName">The study's name.</param>
     /// <param name="now">The end of a running trial's timeline bar.</param>
     /// <param name="options">Limits; defaults when null.</param>
-    /// <param name="rungs">The study's scheduler rungs (<see cref="SchedulerRungs.FromStudy"/>), drawn with each trial's
+    /// <param name="rungs">The study's scheduler rungs (<see cref="SchedulerRungs.From"/> of the stored scheduler), drawn with each trial's
     /// records on the learning curves; when null, rungs are inferred from where Pruned trials stopped.</param>
     public static StudyPlots Build(IReadOnlyList<FrozenTrial> trials, Direction direction, string metric, string studyName,
         DateTimeOffset now, PlotOptions? options = null, SchedulerRungs? rungs = null)
