@@ -46,7 +46,7 @@ internal sealed class ReportCommand : Command
         if (ReportExporters.Get(format) is HtmlReportExporter)
         {
             var trials = await study.GetTrialsAsync(ct);
-            table = table with { Plots = StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, _time.GetUtcNow(), PlotOptions.ForReportFile, SchedulerRungs.From(StudyFileRun.StoredScheduler(study.Record))) };
+            table = table with { Plots = StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, _time.GetUtcNow(), PlotOptions.ForReportFile, SchedulerRungs.From(Tunesmith.Execution.Commands.StudyFileRun.StoredScheduler(study.Record))) };
         }
         if (parse.GetValue(_plots) is { } plotsDir)
         {
@@ -54,7 +54,7 @@ internal sealed class ReportCommand : Command
             if (parent is not null && !Directory.Exists(parent)) throw new CliUsageException($"--plots {plotsDir}: directory '{parent}' does not exist");
             var trials = await study.GetTrialsAsync(ct);
             var files = Tunesmith.Plots.PngPlotWriter.WriteAll(
-                StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, _time.GetUtcNow(), rungs: SchedulerRungs.From(StudyFileRun.StoredScheduler(study.Record))), plotsDir);
+                StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, _time.GetUtcNow(), rungs: SchedulerRungs.From(Tunesmith.Execution.Commands.StudyFileRun.StoredScheduler(study.Record))), plotsDir);
             _console.Error.WriteLine($"wrote {files.Count} PNG plots of study '{name}' to {plotsDir}");
         }
         var output = parse.GetValue(_output);
