@@ -12,6 +12,12 @@ public sealed class StudyHistory
     private int _count;
     private int _holes;
     private long _cursor;
+    // The numbers of the trials applied, in order, for incremental readers (schedulers' indexes); _logStart is the
+    // position of _log[0] since the history was created. Trimmed from the front when long: a reader whose mark is older
+    // than what is kept rebuilds from Trials.
+    private readonly List<int> _log = [];
+    private long _logStart;
+    private const int MaxLog = 1 << 20;
 
     /// <summary>Creates an empty history.</summary>
     public StudyHistory(string studyName, Direction direction)
@@ -83,13 +89,46 @@ public sealed class StudyHistory
                     _holes += t.Number - _count;
                     _count = t.Number + 1;
                     _byNumber[t.Number] = t;
+                    Log(t.Number);
                     continue;
                 }
                 var current = (FrozenTrial?)_byNumber[t.Number];
                 if (current is null) _holes--;
-                if (current is null || current.Version <= t.Version) _byNumber[t.Number] = t;
+                if (current is null || current.Version <= t.Version)
+                {
+                    _byNumber[t.Number] = t;
+                    Log(t.Number);
+                }
             }
             if (changes.Cursor > _cursor) _cursor = changes.Cursor;
+        }
+    }
+
+    private void Log(int number)
+    {
+        if (_log.Count >= MaxLog)
+        {
+            _log.RemoveRange(0, MaxLog / 2);
+            _logStart += MaxLog / 2;
+        }
+        _log.Add(number);
+    }
+
+    /// <summary>A mark to pass to <see cref="TryChangedSince"/> later: the position after the last change applied so far.</summary>
+    internal long ChangeMark { get { lock (_gate) return _logStart + _log.Count; } }
+
+    /// <summary>
+    /// Adds to <paramref name="numbers"/> the numbers of the trials applied since <paramref name="mark"/> (a trial may
+    /// appear more than once) and returns the new mark; null when the changes since then are no longer kept (the reader
+    /// rebuilds from <see cref="Trials"/>).
+    /// </summary>
+    internal long? TryChangedSince(long mark, List<int> numbers)
+    {
+        lock (_gate)
+        {
+            if (mark < _logStart || mark > _logStart + _log.Count) return null;
+            for (var i = (int)(mark - _logStart); i < _log.Count; i++) numbers.Add(_log[i]);
+            return _logStart + _log.Count;
         }
     }
 

@@ -71,32 +71,9 @@ public sealed class AshaScheduler : IScheduler
     {
         ArgumentNullException.ThrowIfNull(history);
         if (Options.Mode != AshaMode.Promotion) return StartSuggestion.New;
-        List<(FrozenTrial Trial, long Step)>? paused = null;
-        foreach (var t in history.Trials)
-            if (t.State == TrialState.Paused && RungLadder.LastStep(t) is { } last) (paused ??= []).Add((t, last));
-        if (paused is null) return StartSuggestion.New;
-
-        StartSuggestion.Resume? best = null;
-        long bestRung = -1;
-        var bestValue = 0.0;
-        foreach (var (t, last) in paused)
-        {
-            var bracket = _ladder.BracketOf(t.Number);
-            if (_ladder.RungAtOrBelow(bracket, last) is not { } milestone || milestone < bestRung) continue;
-            var records = _ladder.Records(history, bracket, milestone, except: -1);
-            var quota = _ladder.Quota(records.Count);
-            var promoted = records.Count(r => r.Promoted);
-            if (promoted >= quota) continue;
-            var value = RungLadder.RungValue(t, milestone)!.Value;
-            var better = records.Count(r => r.Trial.Number != t.Number && history.Direction.IsBetter(r.Value, value));
-            if (better >= quota) continue;
-            if (milestone > bestRung || history.Direction.IsBetter(value, bestValue))
-            {
-                best = new StartSuggestion.Resume(t.Number, last);
-                (bestRung, bestValue) = (milestone, value);
-            }
-        }
-        return best ?? StartSuggestion.New;
+        // From the incremental index (paused trials kept per rung, best first): equal to a pass over every paused trial
+        // and its rung's records, which a long study cannot afford at every start.
+        return _index.Promotable(history) is { } resume ? new StartSuggestion.Resume(resume.Number, resume.LastStep) : StartSuggestion.New;
     }
 
     /// <inheritdoc />

@@ -11,10 +11,11 @@ internal sealed class RungIndex(RungLadder ladder)
 {
     private readonly object _gate = new();
     private StudyHistory? _history;
-    private int _scanned;                   // trials at positions below this have been seen at least once
-    private readonly List<int> _unsettled = []; // numbers of seen trials that were not finished when last read
+    private long _mark;                     // the history's change mark when last read
+    private readonly List<int> _changed = [];
     private readonly List<Entry?> _trials = [];
     private Rung[][] _rungs = [];
+    private SortedSet<(double Value, int Number)>[][] _paused = []; // per rung: the paused trials whose highest rung it is, best first
 
     private sealed class Entry
     {
@@ -22,6 +23,9 @@ internal sealed class RungIndex(RungLadder ladder)
         public int Bracket;
         public double[] Values = [];   // per rung of its bracket: the record's value, NaN when none yet
         public bool[] Promoted = [];
+        public int PausedRung = -1;    // while Paused: the index of its highest rung reached, else -1
+        public double PausedValue;
+        public long PausedLast;        // while Paused: its last reported step
     }
 
     private sealed class Rung
@@ -43,7 +47,7 @@ internal sealed class RungIndex(RungLadder ladder)
             var k = IndexOf(milestones, milestone);
             var rung = _rungs[bracket][k];
             var count = rung.Values.Count;
-            var better = history.Direction == Direction.Maximize ? rung.Values.CountGreater(value) : rung.Values.CountLess(value);
+            var better = Better(rung, history.Direction, value);
             var promoted = rung.Promoted;
             if (except >= 0 && except < _trials.Count && _trials[except] is { } self && self.Bracket == bracket && !double.IsNaN(self.Values[k]))
             {
@@ -55,34 +59,68 @@ internal sealed class RungIndex(RungLadder ladder)
         }
     }
 
+    /// <summary>
+    /// The paused trial promotion-based ASHA resumes: of the paused trials that are in their highest rung's top ⌊n/η⌋
+    /// while fewer than ⌊n/η⌋ of the rung's trials have gone on, the one at the highest rung, then with the best value,
+    /// then with the lowest number; with the last step it reported. Null when there is none. Equal to a pass over every
+    /// paused trial with <see cref="RungLadder.Records"/> (the test keeps that pass as its oracle), in O(rungs · √n).
+    /// </summary>
+    public (int Number, long LastStep)? Promotable(StudyHistory history)
+    {
+        lock (_gate)
+        {
+            Update(history);
+            var direction = history.Direction;
+            (int Number, long Milestone, double Value)? best = null;
+            for (var b = 0; b < _paused.Length; b++)
+            {
+                var milestones = ladder.Milestones(b);
+                for (var k = milestones.Count - 1; k >= 0; k--)
+                {
+                    var candidates = _paused[b][k];
+                    if (candidates.Count == 0) continue;
+                    if (best is { } current && milestones[k] < current.Milestone) break;
+                    var rung = _rungs[b][k];
+                    var quota = ladder.Quota(rung.Values.Count);
+                    if (rung.Promoted >= quota) continue;
+                    // The best paused trial of the rung has the fewest better records: if it is outside the top, all are.
+                    var (value, number) = candidates.Min;
+                    if (Better(rung, direction, value) >= quota) continue;
+                    if (best is not { } b0 || milestones[k] > b0.Milestone || direction.IsBetter(value, b0.Value)
+                        || (value.Equals(b0.Value) && number < b0.Number))
+                        best = (number, milestones[k], value);
+                }
+            }
+            return best is { } found ? (found.Number, _trials[found.Number]!.PausedLast) : null;
+        }
+    }
+
+    private static int Better(Rung rung, Direction direction, double value) =>
+        direction == Direction.Maximize ? rung.Values.CountGreater(value) : rung.Values.CountLess(value);
+
     private static int IndexOf(IReadOnlyList<long> milestones, long milestone)
     {
         for (var i = 0; i < milestones.Count; i++) if (milestones[i] == milestone) return i;
         throw new ArgumentOutOfRangeException(nameof(milestone), milestone, "not a rung of this bracket");
     }
 
-    // Reads the trials not seen before, and again the ones that were unfinished (running, paused) when last read: a
-    // finished trial's reports no longer change. Positions equal numbers while the history has no hole.
+    // Reads the trials that changed since the last call, from the history's change log; a new history, one with a hole
+    // in its numbers (positions must equal numbers) or one whose log no longer reaches back is read whole.
     private void Update(StudyHistory history)
     {
         var trials = history.Trials;
         var dense = trials.Count == 0 || trials[^1].Number == trials.Count - 1;
-        if (!ReferenceEquals(history, _history) || !dense || trials.Count < _scanned) Reset(history);
-        var kept = 0;
-        for (var i = 0; i < _unsettled.Count; i++)
+        _changed.Clear();
+        if (ReferenceEquals(history, _history) && dense && history.TryChangedSince(_mark, _changed) is { } mark)
         {
-            var t = trials[_unsettled[i]];
-            See(t);
-            if (!t.State.IsFinished()) _unsettled[kept++] = t.Number;
+            _mark = mark;
+            trials = history.Trials; // at least as new as the log read
+            foreach (var number in _changed) if (number < trials.Count) See(trials[number]);
+            return;
         }
-        _unsettled.RemoveRange(kept, _unsettled.Count - kept);
-        for (var i = _scanned; i < trials.Count; i++)
-        {
-            var t = trials[i];
-            See(t);
-            if (!t.State.IsFinished()) _unsettled.Add(t.Number);
-        }
-        _scanned = trials.Count;
+        Reset(history);
+        _mark = history.ChangeMark; // before the read: what changes during it is read again next time
+        foreach (var t in history.Trials) See(t);
     }
 
     private void See(FrozenTrial t)
@@ -131,15 +169,37 @@ internal sealed class RungIndex(RungLadder ladder)
             }
             if (record is null && double.IsNaN(old)) break; // no record here, none at the higher rungs either
         }
+        var pausedRung = -1;
+        var pausedValue = 0.0;
+        if (trial.State == TrialState.Paused && include && ladder.RungAtOrBelow(entry.Bracket, last) is { } milestone)
+        {
+            pausedRung = IndexOf(milestones, milestone);
+            pausedValue = RungLadder.RungValue(trial, milestone)!.Value;
+        }
+        if (pausedRung == entry.PausedRung && (pausedRung < 0 || pausedValue.Equals(entry.PausedValue)))
+        {
+            entry.PausedLast = last;
+            return;
+        }
+        if (entry.PausedRung >= 0) _paused[entry.Bracket][entry.PausedRung].Remove((entry.PausedValue, trial.Number));
+        if (pausedRung >= 0) _paused[entry.Bracket][pausedRung].Add((pausedValue, trial.Number));
+        (entry.PausedRung, entry.PausedValue) = (pausedRung, pausedValue);
+        entry.PausedLast = last;
     }
 
     private void Reset(StudyHistory history)
     {
         _history = history;
-        _scanned = 0;
-        _unsettled.Clear();
         _trials.Clear();
         _rungs = Enumerable.Range(0, ladder.Brackets).Select(b => ladder.Milestones(b).Select(_ => new Rung()).ToArray()).ToArray();
+        // Best first: the better value, then the lower number.
+        var sign = history.Direction == Direction.Maximize ? -1 : 1;
+        var order = Comparer<(double Value, int Number)>.Create((x, y) =>
+        {
+            var c = sign * x.Value.CompareTo(y.Value);
+            return c != 0 ? c : x.Number.CompareTo(y.Number);
+        });
+        _paused = Enumerable.Range(0, ladder.Brackets).Select(b => ladder.Milestones(b).Select(_ => new SortedSet<(double, int)>(order)).ToArray()).ToArray();
     }
 }
 
@@ -177,6 +237,18 @@ internal sealed class SortedValues
         Count--;
         if (block.Count == 0 && _blocks.Count > 1) _blocks.RemoveAt(b);
         return true;
+    }
+
+    /// <summary>The <paramref name="index"/>-th smallest value (0-based).</summary>
+    public double ElementAt(int index)
+    {
+        if (index < 0 || index >= Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"not below the count {Count}");
+        foreach (var block in _blocks)
+        {
+            if (index < block.Count) return block[index];
+            index -= block.Count;
+        }
+        throw new InvalidOperationException("unreachable");
     }
 
     /// <summary>How many values are strictly less than <paramref name="value"/>.</summary>

@@ -9,6 +9,8 @@ namespace Tunesmith.Schedulers.MedianStopping;
 /// </summary>
 public sealed class MedianStoppingScheduler : IScheduler
 {
+    private readonly CompletedValuesIndex _index = new();
+
     /// <summary>Creates the scheduler; throws naming the option when <paramref name="options"/> are invalid.</summary>
     public MedianStoppingScheduler(MedianStoppingOptions? options = null)
     {
@@ -28,23 +30,16 @@ public sealed class MedianStoppingScheduler : IScheduler
         ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(trial);
         if (step < Options.WarmupSteps || (step - Options.WarmupSteps) % Options.EvaluationInterval != 0) return SchedulerDecision.Continue;
-        var completed = 0;
-        var others = new List<double>();
-        foreach (var t in history.Trials)
-        {
-            if (t.State != TrialState.Complete || t.Number == trial.Number) continue;
-            completed++;
-            if (t.Intermediate.TryGetValue(step, out var v) && !double.IsNaN(v)) others.Add(v);
-        }
-        if (completed < Options.MinimumTrials || others.Count == 0) return SchedulerDecision.Continue;
-
         var direction = history.Direction;
+        // For maximization the bar is the mirrored percentile: "worse than the median" is below it either way. From an
+        // incremental index of the Complete trials' values per step (equal to a pass over the history).
+        var (completed, bar) = _index.Query(history, trial.Number, step, direction == Direction.Maximize ? 100 - Options.Percentile : Options.Percentile);
+        if (completed < Options.MinimumTrials || bar is not { } threshold) return SchedulerDecision.Continue;
+
         var best = value;
         foreach (var (s, v) in trial.Intermediate)
             if (s <= step && !double.IsNaN(v) && direction.IsBetter(v, best)) best = v;
-        // For maximization the bar is the mirrored percentile: "worse than the median" is below it either way.
-        var bar = Percentile(others, direction == Direction.Maximize ? 100 - Options.Percentile : Options.Percentile);
-        return direction.IsBetter(bar, best) ? SchedulerDecision.Stop : SchedulerDecision.Continue;
+        return direction.IsBetter(threshold, best) ? SchedulerDecision.Stop : SchedulerDecision.Continue;
     }
 
     /// <summary>The <paramref name="p"/>-th percentile (linear interpolation between order statistics, as numpy's default).</summary>
