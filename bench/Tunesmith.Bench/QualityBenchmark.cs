@@ -90,6 +90,12 @@ internal static class QualityBenchmark
             samplers = samplers.Where(s => !missing.Contains(s.Label)).ToList();
         }
         var maxBudget = args.Budgets.Max();
+        // Runs finished earlier (this bench's runs.jsonl, or optuna_quality.py's lines): not run again, shown beside the new ones.
+        var loaded = RunLog.Load(args.RunsFrom, maxBudget).Where(r => functions.Any(f => f.Name == r.Function)
+            && r.Seed >= args.SeedOffset && r.Seed < args.SeedOffset + args.Seeds).ToList();
+        foreach (var label in loaded.Select(r => r.Sampler).Distinct().Order(StringComparer.Ordinal))
+            if (!samplers.Any(s => s.Label == label)) samplers.Add(new SamplerUnderTest(label, "loaded", new Dictionary<string, object?>()));
+        var have = loaded.Select(r => (r.Function, r.Sampler, r.Seed, r.Budget)).ToHashSet();
         var jobs = new List<(QualityFunction F, SamplerUnderTest S, int Seed, int Budget)>();
         // A budget-aware sampler (auto) whose choice is the same at every budget runs once at the largest budget, like
         // the others; when that choice is a sampler already under test with default options, its runs are reused
@@ -99,46 +105,52 @@ internal static class QualityBenchmark
         foreach (var f in functions)
             foreach (var s in samplers.Where(s => s.BudgetAware))
             {
-                var names = args.Budgets.Select(b => SamplerRegistry.Create(s.RegistryName, new SamplerRequest(s.Options, 0, f.Space, b)) switch
+                var choices = args.Budgets.Select(b => SamplerRegistry.Create(s.RegistryName, new SamplerRequest(s.Options, 0, f.Space, b)) switch
                 {
-                    AutoSampler a => a.Choice.Sampler,
-                    var other => other.Name,
-                }).Distinct().ToList();
-                if (names.Count != 1) continue;
+                    AutoSampler a => (a.Choice.Sampler, Options: a.Choice.Options ?? new Dictionary<string, object?>()),
+                    var other => (other.Name, Options: (IReadOnlyDictionary<string, object?>)new Dictionary<string, object?>()),
+                }).ToList();
+                if (choices.Any(c => c.Item1 != choices[0].Item1 || !SameOptions(c.Options, choices[0].Options))) continue;
                 budgetFree.Add((f.Name, s.Label));
-                var twin = samplers.FirstOrDefault(t => !t.BudgetAware && t.Factory is null && t.RegistryName == names[0] && t.Options.Count == 0);
+                // The twin must have the chosen options too (auto's per-branch GP is gp_b, not gp).
+                var twin = samplers.FirstOrDefault(t => !t.BudgetAware && t.Factory is null && t.RegistryName == choices[0].Item1 && SameOptions(t.Options, choices[0].Options));
                 if (twin is not null) aliases.Add((f.Name, s.Label, twin.Label));
             }
         foreach (var f in functions)
             foreach (var s in samplers)
             {
                 if (aliases.Any(a => a.Function == f.Name && a.Label == s.Label)) continue;
+                if (s.RegistryName == "loaded") continue;
                 for (var seed = args.SeedOffset; seed < args.SeedOffset + args.Seeds; seed++)
                     if (s.BudgetAware && !budgetFree.Contains((f.Name, s.Label))) jobs.AddRange(args.Budgets.Select(b => (f, s, seed, b)));
                     else jobs.Add((f, s, seed, maxBudget));
             }
+        jobs.RemoveAll(j => have.Contains((j.F.Name, j.S.Label, j.Seed, j.Budget)));
 
-        var runs = new ConcurrentBag<Run>();
+        var runs = new ConcurrentBag<Run>(loaded);
+        Directory.CreateDirectory(args.Output);
+        // Each run is appended as it finishes, so a run stopped part-way keeps what it did (--runs-from picks it up).
+        await using var log = new RunLog(Path.Combine(args.Output, "runs.jsonl"));
         var total = Stopwatch.StartNew();
         var done = 0;
         await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = args.Jobs }, async (job, ct) =>
         {
             var run = await RunOneAsync(job.F, job.S, job.Seed, job.Budget, ct);
             runs.Add(run);
+            log.Append(run);
             var n = Interlocked.Increment(ref done);
             if (n % 20 == 0 || n == jobs.Count) Console.Error.WriteLine($"  {n}/{jobs.Count} runs, {total.Elapsed.TotalSeconds:F0} s");
         });
 
-        foreach (var (function, label, sameAs) in aliases)
+        foreach (var (function, label, sameAs) in aliases.Where(a => !loaded.Any(r => r.Function == a.Function && r.Sampler == a.Label)))
             foreach (var r in runs.Where(r => r.Function == function && r.Sampler == sameAs).ToList())
                 runs.Add(r with { Sampler = label });
         foreach (var (function, label, sameAs) in aliases)
             Console.Error.WriteLine($"  {function}: {label} chose {sameAs} at every budget; its runs are {sameAs}'s (same seed, same trials)");
         if (args.OptunaPython is { } python)
-            foreach (var label in await OptunaRuns.RunAsync(python, args, functions, runs.Add))
-                samplers.Add(new SamplerUnderTest(label, "optuna", new Dictionary<string, object?>()));
+            foreach (var label in await OptunaRuns.RunAsync(python, args, functions, r => { runs.Add(r); log.Append(r); }))
+                if (!samplers.Any(s => s.Label == label)) samplers.Add(new SamplerUnderTest(label, "optuna", new Dictionary<string, object?>()));
 
-        Directory.CreateDirectory(args.Output);
         var reference = OptunaReference.Load(args.ReferenceDir);
         var cells = Summarize(runs, functions, samplers, args.Budgets);
         var md = RenderMarkdown(cells, functions, samplers, args, reference, total.Elapsed, runs.ToList());
@@ -176,6 +188,9 @@ internal static class QualityBenchmark
         }
         return new Run(f.Name, s.Label, seed, budget, best, sw.Elapsed.TotalSeconds, branches);
     }
+
+    private static bool SameOptions(IReadOnlyDictionary<string, object?> a, IReadOnlyDictionary<string, object?> b) =>
+        a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var v) && Equals(kv.Value, v));
 
     /// <summary>P(x &lt; y) for a random x of <paramref name="xs"/> and y of <paramref name="ys"/>, ties counting half.</summary>
     internal static double ProbabilityLower(double[] xs, double[] ys)
@@ -415,4 +430,8 @@ internal sealed class OptunaReference
 /// <param name="SeedOffset">First seed (seeds are SeedOffset..SeedOffset+Seeds−1): a non-zero offset checks a change on
 /// seeds it was not tuned on. The Optuna columns stay those of seeds 0..9.</param>
 internal sealed record QualityArgs(int Seeds, IReadOnlyList<int> Budgets, int Jobs, string Output, string ReferenceDir,
-    IReadOnlySet<string>? Functions, IReadOnlySet<string>? Samplers, int SeedOffset = 0, string? TpeVariants = null, string? OptunaPython = null);
+    IReadOnlySet<string>? Functions, IReadOnlySet<string>? Samplers, int SeedOffset = 0, string? TpeVariants = null, string? OptunaPython = null)
+{
+    /// <summary>JSON-lines files of runs finished earlier (<c>--runs-from a,b</c>): each run there is shown and not run again.</summary>
+    public IReadOnlyList<string> RunsFrom { get; init; } = [];
+}

@@ -1,6 +1,6 @@
 """Optuna's TPE on the quality suite, run on this machine beside Tunesmith's samplers (bench `quality --optuna-python`).
 
-Prints one JSON line per run: {"function", "sampler", "seed", "best": [best-so-far regret after each trial], "wall"},
+Prints one JSON line per run: {"function", "sampler", "version", "seed", "best": [best-so-far regret after each trial], "wall"},
 plus "branch" (the best trial's branch after each trial) for the hierarchical functions.
 Needs Debian's python3-optuna (3.1, the version the issue's reference figures come from) and the suite's
 executable reference, functions.py, found in --reference. The hierarchical functions svm, blocks and catheavy are
@@ -152,7 +152,7 @@ for name in filter(None, args.functions.split(",")):
                     so_far, at = t.value, branches[t.number]
                 best.append(so_far - optimum)
                 branch_so_far.append(at)
-            line = {"function": name, "sampler": sampler_name, "seed": seed, "best": best, "wall": wall}
+            line = {"function": name, "sampler": sampler_name, "version": optuna.__version__, "seed": seed, "best": best, "wall": wall}
             if at is not None:
                 line["branch"] = branch_so_far
             print(json.dumps(line), flush=True)
