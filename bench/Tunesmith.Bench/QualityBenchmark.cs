@@ -69,6 +69,7 @@ internal static class QualityBenchmark
         new("tpe_b", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["branch_aware"] = true }, OnRequest: true),
         new("gp_b", "gp", new Dictionary<string, object?> { ["branch_aware"] = true }, OnRequest: true),
         new("rf_b", "rf", new Dictionary<string, object?> { ["branch_aware"] = true }, OnRequest: true),
+        new("rf_p", "rf", new Dictionary<string, object?> { ["category_pair_rate"] = 0.5 }, OnRequest: true),
         new("auto", "auto", new Dictionary<string, object?>(), BudgetAware: true),
         // A portfolio shifting trials between GP and grouped TPE by their rates of new bests (measured before auto uses it).
         new("gp_tpe", "gp", new Dictionary<string, object?>(), Factory: seed => new Tunesmith.Samplers.Portfolio.PortfolioSampler(
@@ -92,7 +93,7 @@ internal static class QualityBenchmark
         var maxBudget = args.Budgets.Max();
         // Runs finished earlier (this bench's runs.jsonl, or optuna_quality.py's lines): not run again, shown beside the new ones.
         var loaded = RunLog.Load(args.RunsFrom, maxBudget).Where(r => functions.Any(f => f.Name == r.Function)
-            && r.Seed >= args.SeedOffset && r.Seed < args.SeedOffset + args.Seeds).ToList();
+            && r.Seed >= args.SeedOffset && r.Seed < args.SeedOffset + args.Seeds).DistinctBy(r => (r.Function, r.Sampler, r.Seed, r.Budget)).ToList();
         foreach (var label in loaded.Select(r => r.Sampler).Distinct().Order(StringComparer.Ordinal))
             if (!samplers.Any(s => s.Label == label)) samplers.Add(new SamplerUnderTest(label, "loaded", new Dictionary<string, object?>()));
         var have = loaded.Select(r => (r.Function, r.Sampler, r.Seed, r.Budget)).ToHashSet();

@@ -65,6 +65,10 @@ public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictiona
     internal static IReadOnlyDictionary<string, object?> BranchTpe { get; } =
         new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["branch_aware"] = true }.AsReadOnly();
 
+    /// <summary>A random forest whose proposals explore value pairs of two categorical parameters half the time (<see cref="Rf.RandomForestOptions.CategoryPairRate"/>).</summary>
+    internal static IReadOnlyDictionary<string, object?> PairedForest { get; } =
+        new Dictionary<string, object?> { ["category_pair_rate"] = 0.5 }.AsReadOnly();
+
     /// <summary>A Gaussian process per branch (<see cref="Branches.BranchAwareSampler"/>).</summary>
     internal static IReadOnlyDictionary<string, object?> BranchGp { get; } =
         new Dictionary<string, object?> { ["branch_aware"] = true }.AsReadOnly();
@@ -138,7 +142,7 @@ public class AutoSampler : ISampler
                 return new("tpe", "the space is conditional: TPE models each branch jointly on that branch's trials, each branch valued by what it could reach", AutoChoice.BranchTpe);
         }
         if (shortRun && shape.CategoricalHeavy && Has("rf"))
-            return new("rf", $"{shape.Categorical} categorical parameters and a budget of {budget} trials: a random forest splits on categories and their interactions directly");
+            return new("rf", $"{shape.Categorical} categorical parameters and a budget of {budget} trials: a random forest splits on categories and their interactions directly, and half the proposals explore a pair of categories together", AutoChoice.PairedForest);
         if (shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp"))
             return new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient");
         if (!shortRun && shape.Categorical == 0 && shape.Dimensions >= 2 && Has("cmaes"))

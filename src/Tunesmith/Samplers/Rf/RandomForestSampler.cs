@@ -117,7 +117,9 @@ public sealed class RandomForestSampler : ISampler
         var forest = RegressionForest.Grow(trainX, trainY, space.Categories, settings, random);
 
         var seen = new HashSet<string>(rows.Concat(pending).Select(Key));
-        var best = MaximizeExpectedImprovement(forest, space, rows, y, incumbent, seen, random);
+        var pair = Options.CategoryPairRate > 0 && random.NextDouble() < Options.CategoryPairRate
+            ? CategoryPairs.Choose(space.Categories, rows.Concat(pending).ToList(), [.. y, .. pending.Select(_ => double.NaN)], random) : null;
+        var best = MaximizeExpectedImprovement(forest, space, rows, y, incumbent, seen, random, pair);
         var values = space.Decode(best, random);
         lock (_gate) _proposals[context.Trial.Number] = values;
         return values;
@@ -141,8 +143,15 @@ public sealed class RandomForestSampler : ISampler
     private static string Key(double[] x) => string.Join(',', x.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
 
     private double[] MaximizeExpectedImprovement(RegressionForest forest, RfFeatureSpace space, List<double[]> rows, double[] y,
-        double incumbent, HashSet<string> seen, Random random)
+        double incumbent, HashSet<string> seen, Random random, CategoryPair? pair = null)
     {
+        // With a categorical pair to explore, every candidate carries it, and the local search moves the other features only.
+        double[] Fix(double[] x)
+        {
+            if (pair is { } p) { x[p.First] = p.FirstValue; x[p.Second] = p.SecondValue; }
+            return x;
+        }
+        bool Moves(double[] from, double[] to) => pair is not { } p || (to[p.First] == from[p.First] && to[p.Second] == from[p.Second]);
         double Score(double[] x)
         {
             var (mean, variance) = forest.Predict(x);
@@ -160,12 +169,13 @@ public sealed class RandomForestSampler : ISampler
         var candidates = new List<(double[] X, double Score)>(Options.RandomCandidates);
         for (var i = 0; i < Options.RandomCandidates; i++)
         {
-            var x = space.RandomLike(rows[random.Next(rows.Count)], random);
+            var x = Fix(space.RandomLike(PairShape(rows, pair, random), random));
             var s = Score(x);
             candidates.Add((x, s));
             Consider(x, s);
         }
-        var starts = Enumerable.Range(0, rows.Count).OrderBy(i => y[i]).Take(Options.LocalSearchStarts).Select(i => rows[i])
+        var starts = Enumerable.Range(0, rows.Count).Where(i => pair is not { } p || (rows[i][p.First] != RfFeatureSpace.Inactive && rows[i][p.Second] != RfFeatureSpace.Inactive))
+            .OrderBy(i => y[i]).Take(Options.LocalSearchStarts).Select(i => Fix((double[])rows[i].Clone()))
             .Concat(candidates.OrderByDescending(c => c.Score).Take(Math.Max(1, Options.LocalSearchStarts / 2)).Select(c => c.X));
         foreach (var start in starts)
         {
@@ -177,6 +187,7 @@ public sealed class RandomForestSampler : ISampler
                 var nextScore = currentScore;
                 foreach (var neighbour in space.Neighbours(current, random))
                 {
+                    if (!Moves(current, neighbour)) continue;
                     var s = Score(neighbour);
                     Consider(neighbour, s);
                     if (s > nextScore) { next = neighbour; nextScore = s; }
@@ -186,7 +197,15 @@ public sealed class RandomForestSampler : ISampler
                 currentScore = nextScore;
             }
         }
-        return best ?? space.RandomLike(rows[random.Next(rows.Count)], random);
+        return best ?? Fix(space.RandomLike(PairShape(rows, pair, random), random));
+    }
+
+    // A trial shape for random candidates: any trial's, or with a pair to explore, one that has both of its parameters.
+    private static double[] PairShape(List<double[]> rows, CategoryPair? pair, Random random)
+    {
+        if (pair is not { } p) return rows[random.Next(rows.Count)];
+        var shapes = rows.Where(r => r[p.First] != RfFeatureSpace.Inactive && r[p.Second] != RfFeatureSpace.Inactive).ToList();
+        return shapes[random.Next(shapes.Count)];
     }
 
     /// <summary>The encoding of configurations as feature vectors over a union of parameters.</summary>
