@@ -307,6 +307,9 @@ public sealed class StoredSecretsEndToEndTests
             """);
         var run = await kit.CliS("run", "study.yaml", "--trials", "1", "-q");
         Assert.True(run.ExitCode == 0, run.ToString());
+        // `run --trials 1` stored a budget of 1 with the study: raise it back to the file's 2 for the worker.
+        var budget = await kit.CliS("create", "study.yaml", "--trials", "2");
+        Assert.True(budget.ExitCode == 0, budget.ToString());
         var worker = await CliProcess.RunAsync(kit.Dir, ["worker", "--study", "s", "--trials", "1", "-q", "--storage", kit.Storage],
             new Dictionary<string, string?> { ["TS_TOKEN"] = "abc" });
         Assert.True(worker.ExitCode == 0, worker.ToString());
@@ -322,6 +325,60 @@ public sealed class StoredSecretsEndToEndTests
         Assert.DoesNotContain(Token, raw);
         Assert.DoesNotContain(Password, raw);
     }
+}
+
+/// <summary>A database written before the redaction is scrubbed the next time a study in it is opened for writing.</summary>
+public sealed class OldDatabaseSecretsEndToEndTests
+{
+    private const string Token = "tok-old-7c1d9e20b4";
+    private const string Password = "pw-old-swordfish-81";
+
+    [Fact]
+    public async Task A_run_on_a_database_that_stored_secrets_removes_them_from_the_file_bytes_and_says_so_once()
+    {
+        using var kit = new StudyKit();
+        var text = kit.StudyFile($$"""
+            command: python3 -c "import sys; print(float(sys.argv[1]))" {x}
+            storage: postgresql://ann:{{Password}}@127.0.0.1:1/studies
+            env:
+              TS_TOKEN: {{Token}}
+            space:
+              x: { float: [0, 1] }
+            trials: 3
+            """);
+        var first = await kit.CliS("run", "study.yaml", "--trials", "1", "-q");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        // What an older Tunesmith left: the file stored verbatim, again at each of its runs (so old copies sit in free
+        // pages as well as in the row).
+        var db = Path.Combine(kit.Dir, "t.db");
+        foreach (var copy in new[] { "# one\n", "# two, longer than the first: ----------------------------------------\n", "" })
+        {
+            await using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Pooling=False");
+            await c.OpenAsync();
+            await using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE study_attributes SET value_json = $v WHERE key = 'study_file'";
+            cmd.Parameters.AddWithValue("$v", System.Text.Json.JsonSerializer.Serialize(copy + File.ReadAllText(text)));
+            Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
+        }
+        Assert.Contains(Token, Raw(kit));
+
+        var second = await kit.CliS("run", "study.yaml", "--trials", "2", "-q");
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Contains("removed env values and passwords stored by an older Tunesmith from the stored study file of 's'", second.Stderr);
+        Assert.Contains("rewritten without the old bytes", second.Stderr);
+        var raw = Raw(kit);
+        Assert.DoesNotContain(Token, raw);
+        Assert.DoesNotContain(Password, raw);
+        Assert.Contains("TS_TOKEN", raw);
+
+        var third = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(third.ExitCode == 0, third.ToString());
+        Assert.DoesNotContain("removed env values", third.Stderr);
+        Assert.Equal(3, (await kit.TrialsAsync()).Count);
+    }
+
+    private static string Raw(StudyKit kit) =>
+        System.Text.Encoding.Latin1.GetString(Directory.GetFiles(kit.Dir, "t.db*").SelectMany(File.ReadAllBytes).ToArray());
 }
 
 /// <summary>Once a study has trials its space, direction and metric are fixed; <c>--update-space</c> widens a space every trial fits.</summary>

@@ -32,6 +32,7 @@ internal sealed class CreateCommand : Command
     private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
     {
         var file = StudyFile.Load(parse.GetRequiredValue(_file));
+        if (StudyFileRun.CommandSecretWarning(file) is { } secret) _console.Error.WriteLine("tunesmith: warning: " + secret);
         var trials = parse.GetValue(_trials);
         if (trials is < 0) throw new CliUsageException($"--trials {trials}: must be ≥ 0");
         var url = StorageUrl.Resolve(parse.GetValue(_storage), file.ResolvedStorage, _console);
@@ -43,6 +44,7 @@ internal sealed class CreateCommand : Command
         {
             TrialBudget = trials ?? file.Trials, TimeProvider = _time, LoggerFactory = _loggers,
             UpdateSpace = parse.GetValue(_updateSpace), SpaceUpdated = _console.Out.WriteLine,
+            SecretsScrubbed = line => _console.Error.WriteLine("tunesmith: " + line),
         }, ct);
         _console.Out.WriteLine(existed
             ? $"study '{study.Name}' already exists in {StorageUrl.Shown(url)}; its stored study file was updated"

@@ -41,6 +41,7 @@ internal sealed class RunCommand : Command
     private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
     {
         var file = StudyFile.Load(parse.GetRequiredValue(_file));
+        if (StudyFileRun.CommandSecretWarning(file) is { } secret) _console.Error.WriteLine("tunesmith: warning: " + secret);
         var fixedParams = CoerceFixed(file, Assignments.Parse(parse.GetValue(_set)));
         var trials = parse.GetValue(_trials);
         var parallel = parse.GetValue(_parallel);
@@ -59,6 +60,7 @@ internal sealed class RunCommand : Command
             {
                 Seed = parse.GetValue(_seed), TrialBudget = runOptions.Trials, TimeProvider = _time, LoggerFactory = _loggers,
                 UpdateSpace = parse.GetValue(_updateSpace), SpaceUpdated = _console.Error.WriteLine,
+                SecretsScrubbed = line => _console.Error.WriteLine("tunesmith: " + line),
             }, ct);
         return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, _loggers, resultsTable: true, cancellationToken: ct);
     }

@@ -61,6 +61,7 @@ internal sealed class SlurmSubmitCommand : Command
     private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
     {
         var file = StudyFile.Load(parse.GetRequiredValue(_file));
+        if (StudyFileRun.CommandSecretWarning(file) is { } secret) _console.Error.WriteLine("tunesmith: warning: " + secret);
         var url = StorageUrl.Resolve(parse.GetValue(_storage), file.ResolvedStorage, _console);
         if (url.StartsWith("memory:", StringComparison.OrdinalIgnoreCase))
             throw new CliUsageException($"storage {url}: Slurm jobs need a storage they all reach, such as postgresql://user:pass@host/db");
@@ -100,7 +101,8 @@ internal sealed class SlurmSubmitCommand : Command
             foreach (var a in SlurmSubmitter.DryRun(preview, limits)) _console.Out.Write(a.Script + "\n");
             return ExitCodes.Ok;
         }
-        await using (var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions { TimeProvider = _clock, LoggerFactory = _loggers }, ct)) { }
+        await using (var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions
+            { TimeProvider = _clock, LoggerFactory = _loggers, SecretsScrubbed = line => _console.Error.WriteLine("tunesmith: " + line) }, ct)) { }
         var logDirectory = Path.Combine(await StudyFileRun.RunDirectoryAsync(file, url, storage, cancellationToken: ct)
             ?? throw new InvalidOperationException($"study '{file.Name}' is not in its storage"), "slurm");
         var request = new SlurmSubmitRequest { Study = file.Name, Tasks = tasks, Settings = settings, WorkerCommand = worker, LogDirectory = logDirectory, StorageUrl = url, TimeProvider = _clock };

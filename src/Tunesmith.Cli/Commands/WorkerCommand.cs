@@ -77,6 +77,7 @@ internal sealed class WorkerCommand : Command
         await using var study = await StudyFileRun.OpenAsync(file, storage, new StudyFileOpenOptions
         {
             Create = false,
+            SecretsScrubbed = line => _console.Error.WriteLine("tunesmith: " + line),
             HeartbeatInterval = heartbeat,
             StaleGracePeriod = staleGrace,
             TimeProvider = _time,

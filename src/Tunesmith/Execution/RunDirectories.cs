@@ -55,8 +55,10 @@ public static class RunDirectories
         var trials = Directory.Exists(Path.Combine(runsDirectory, CleanName(study.Name)))
             ? (await storage.GetTrialsSinceAsync(study.Id, 0, cancellationToken).ConfigureAwait(false)).Trials : [];
         var name = Choose(runsDirectory, storageUrl, storage, study, trials);
-        if (remember)
-            await storage.SetStudyAttributesAsync(study.Id, system: true, [new(Key, name)], cancellationToken).ConfigureAwait(false);
+        // Two workers choosing at once: the first stored name wins and both use it.
+        if (remember && await storage.SetStudySystemAttributeIfAbsentAsync(study.Id, Key, name, cancellationToken).ConfigureAwait(false) is string first
+            && IsDirectoryName(first))
+            name = first;
         return Path.GetFullPath(Path.Combine(runsDirectory, name));
     }
 
@@ -101,8 +103,10 @@ public static class RunDirectories
 
     // The stored name, when it is one safe directory name (a tampered database cannot point outside runs/).
     private static string? Stored(StudyRecord study) =>
-        study.SystemAttributes.TryGetValue(Key, out var v) && v is string leaf && leaf.Length is > 0 and <= 255
-        && leaf.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && !leaf.All(c => c == '.') ? leaf : null;
+        study.SystemAttributes.TryGetValue(Key, out var v) && v is string leaf && IsDirectoryName(leaf) ? leaf : null;
+
+    private static bool IsDirectoryName(string leaf) =>
+        leaf.Length is > 0 and <= 255 && leaf.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && !leaf.All(c => c == '.');
 
     // What tells one storage from another: a SQLite file by its path; a PostgreSQL database by server, port, database and
     // schema (never the user or password); an in-memory storage by this process, since it is gone when the process ends.

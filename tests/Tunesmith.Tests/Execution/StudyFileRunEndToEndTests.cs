@@ -83,4 +83,21 @@ public sealed class StudyFileRunEndToEndTests : IDisposable
         Assert.NotEqual(a, RunDirectories.Name("exp", "sqlite:/x/a.db", 2));
         Assert.NotEqual(RunDirectories.Name("exp 1", "sqlite:/x/a.db", 1), RunDirectories.Name("exp_1", "sqlite:/x/a.db", 2));
     }
+
+    [Theory]
+    [InlineData("python3 t.py --db postgresql://ann:hunter2@db/x --lr {x}", "argument 4 holds what looks like a secret (a password in a URL)")]
+    [InlineData("python3 t.py --password=hunter2 --lr {x}", "argument 3 holds what looks like a secret (a value for --password)")]
+    [InlineData("python3 t.py --api-key abc123 --lr {x}", "argument 3 holds what looks like a secret (a value for --api-key)")]
+    [InlineData("python3 t.py --hf_token x --lr {x}", "a value for --hf_token")]
+    [InlineData("python3 t.py --db postgresql://ann@db/x --lr {x}", null)]
+    [InlineData("python3 t.py --lr {x} --token-file /run/secrets/t", null)]
+    [InlineData("python3 t.py --use-token --lr {x}", null)]
+    [InlineData("python3 t.py --password {x}", null)]
+    public void A_secret_looking_command_argument_gets_a_one_line_warning(string command, string? expected)
+    {
+        var file = StudyFile.Parse($"name: w\ncommand: {command}\nspace:\n  x: {{ float: [0, 1] }}\n", "w.yaml");
+        var warning = StudyFileRun.CommandSecretWarning(file);
+        if (expected is null) Assert.Null(warning);
+        else Assert.Contains(expected, warning);
+    }
 }

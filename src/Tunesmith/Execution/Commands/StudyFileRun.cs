@@ -88,6 +88,7 @@ public static partial class StudyFileRun
                     $"study '{file.Name}' is stored with metric '{study.Metric}', the file says '{file.Metric}': use another name or delete the study");
             if (ReadStored(study.Record) is { } stored)
                 await CheckSpaceAsync(file, stored, study, options, cancellationToken).ConfigureAwait(false);
+            await ScrubStoredSecretsAsync(storage, options, cancellationToken).ConfigureAwait(false);
             List<KeyValuePair<string, object?>> attributes = [new(StudyFileTextKey, file.RedactedText), new(StudyFilePathKey, file.Path ?? file.SourceName)];
             if (options.TrialBudget is { } set) attributes.Add(new(TrialBudgetKey, (long)set));
             await storage.SetStudyAttributesAsync(study.Record.Id, system: true, attributes, cancellationToken).ConfigureAwait(false);
@@ -98,6 +99,74 @@ public static partial class StudyFileRun
             await study.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// A one-line warning when the file's <c>command:</c> holds what looks like a secret in literal text: a password in a
+    /// URL (<c>scheme://user:password@host</c>), or a value given to a flag named like one (<c>--password</c>,
+    /// <c>--token</c>, <c>--secret</c>, <c>--api-key</c>, ...). The command is stored with the study as written (a worker
+    /// elsewhere must run the same argv), so it is not redacted; <c>env:</c> is the place for secrets. Null when none is found.
+    /// </summary>
+    public static string? CommandSecretWarning(StudyFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var args = file.Command.Arguments.Select(a => a.Parts.All(p => !p.IsPlaceholder) ? string.Concat(a.Parts.Select(p => p.Text)) : null).ToList();
+        for (var i = 0; i < args.Count; i++)
+        {
+            if (args[i] is not { } text) continue;
+            string? what = null;
+            if (UrlPassword().IsMatch(text)) what = "a password in a URL";
+            else if (SecretFlag().Match(text) is { Success: true } m && !NamesAPlace().IsMatch(m.Groups["flag"].Value)
+                && (m.Groups["value"].Length > 0 || i + 1 < args.Count && args[i + 1] is { Length: > 0 } next && !next.StartsWith('-')))
+                what = $"a value for {m.Groups["flag"].Value}";
+            if (what is not null)
+                return $"{file.SourceName}: command: argument {i + 1} holds what looks like a secret ({what}); the command is stored with the study as written, " +
+                    "so pass secrets through env: (stored redacted, each worker supplies its own)";
+        }
+        return null;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@")]
+    private static partial System.Text.RegularExpressions.Regex UrlPassword();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?<flag>--?[A-Za-z0-9_-]*(password|passwd|token|secret|api[-_]?key|access[-_]?key)[A-Za-z0-9_-]*)(=(?<value>.+))?$",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex SecretFlag();
+
+    // --token-file, --secret-path, --password-env: where a secret is, not the secret.
+    [System.Text.RegularExpressions.GeneratedRegex(@"[-_](file|path|dir|env|var|name)$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex NamesAPlace();
+
+    // A database written before the stored study file was redacted holds env: values and storage passwords in it: each
+    // study's stored file is stored again redacted, and a SQLite file is then rewritten without its free pages and its WAL
+    // emptied (VACUUM, then a TRUNCATE checkpoint), so the old bytes are gone from the files, not only from the rows.
+    private static async Task ScrubStoredSecretsAsync(IStudyStorage storage, StudyFileOpenOptions options, CancellationToken ct)
+    {
+        var scrubbed = new List<string>();
+        foreach (var summary in await storage.ListStudiesAsync(ct).ConfigureAwait(false))
+        {
+            var record = summary.Study;
+            if (!record.SystemAttributes.TryGetValue(StudyFileTextKey, out var t) || t is not string text) continue;
+            string redacted;
+            try { redacted = StudyFileReader.Redact(text, StoredPath(record)); }
+            catch (Exception e) when (e is StudyFileException or YamlDotNet.Core.YamlException) { continue; }
+            if (string.Equals(redacted, text, StringComparison.Ordinal)) continue;
+            await storage.SetStudyAttributesAsync(record.Id, system: true, [new(StudyFileTextKey, redacted)], ct).ConfigureAwait(false);
+            scrubbed.Add(record.Name);
+        }
+        if (scrubbed.Count == 0) return;
+        var how = "";
+        if (storage is Storage.Sql.SqliteStudyStorage sqlite)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            how = await sqlite.CompactAsync(ct).ConfigureAwait(false)
+                ? $"; the database file was rewritten without the old bytes in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:0.00} s"
+                : "; the database file could not be rewritten now (another process is using it): run `sqlite3 FILE VACUUM` to drop the old bytes";
+        }
+        else if (storage is not InMemoryStudyStorage)
+            how = "; the server keeps the old row versions until VACUUM FULL study_attributes";
+        options.SecretsScrubbed?.Invoke(
+            $"removed env values and passwords stored by an older Tunesmith from the stored study file of {string.Join(", ", scrubbed.Select(n => $"'{n}'"))}{how}");
     }
 
     // Once a study has trials its space is fixed: a file whose space differs is refused, naming the difference, unless
@@ -304,6 +373,12 @@ public sealed record StudyFileOpenOptions
     /// trial's values fit the new space; default false: a changed space is refused.
     /// </summary>
     public bool UpdateSpace { get; init; }
+
+    /// <summary>
+    /// Told, in one line, when opening found stored study files written before they were redacted (env values, storage
+    /// passwords) and scrubbed them; null: not told.
+    /// </summary>
+    public Action<string>? SecretsScrubbed { get; init; }
 
     /// <summary>Told, in one line, when <see cref="UpdateSpace"/> accepted a changed space; null: not told.</summary>
     public Action<string>? SpaceUpdated { get; init; }

@@ -217,6 +217,31 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
         }
     }
 
+    /// <summary>
+    /// Rewrites the database file without its free pages (<c>VACUUM</c>) and empties its write-ahead log (a
+    /// <c>TRUNCATE</c> checkpoint), so the bytes of overwritten or deleted values are gone from the files, not only from
+    /// the rows. Takes time in proportion to the file's size (docs/RELIABILITY.md has the figures). False when another
+    /// process kept the file busy past the busy timeout: nothing was lost, the old bytes are still there.
+    /// </summary>
+    public async Task<bool> CompactAsync(CancellationToken cancellationToken = default)
+    {
+        if (IsReadOnly) throw new InvalidOperationException($"storage {Description} is open read-only");
+        var session = await RentSessionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await session.Command("VACUUM").ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await using var r = await session.Command("PRAGMA wal_checkpoint(TRUNCATE)").ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            // One row: busy (1 when a reader kept the checkpoint from finishing), frames in the log, frames copied.
+            return await r.ReadAsync(cancellationToken).ConfigureAwait(false) && r.GetInt64(0) == 0;
+        }
+        catch (SqliteException e) when (IsTransient(e))
+        {
+            Logger.LogWarning("{Storage}: could not rewrite the file now ({Message})", Description, e.Message);
+            return false;
+        }
+        finally { await ReturnSessionAsync(session, reusable: true).ConfigureAwait(false); }
+    }
+
     private protected override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         // deferred: false is BEGIN IMMEDIATE: take the write lock now, so no read inside can go stale before the write.
         ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
