@@ -44,6 +44,8 @@ return args.FirstOrDefault() switch
         Opt("--variants", "asha+random;bohb").Split(';'), Int("--seeds", 10), Int("--first-seed", 100), Int("--workers", 8),
         Opt("--budgets", "lcbench-blood=6h,nasbench-nlp=60d,yahpo-lcbench=24h,default=24h").Split(',').ToDictionary(p => p.Split('=')[0], p => ParseHours(p.Split('=')[1])),
         Int("--parallel", 2), Opt("--data", "") is { Length: > 0 } td ? td : null, Opt("--output", "") is { Length: > 0 } to ? to : null),
+    "simulator-repeats" => SimulatorRepeats.Run(Opt("--benchmark", "lcbench-blood"), Opt("--variants", "none+random;asha+random;asha+tpe;bohb").Split(';'),
+        Int("--seeds", 20), Int("--first-seed", 0), ParseHours(Opt("--budget", "6h")), Opt("--data", "") is { Length: > 0 } rd ? rd : null),
     "simulator-speed" => SimulatorSpeedBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--scheduler", "asha"), Opt("--sampler", "random"),
         Int("--workers", 8), TimeSpan.FromHours(double.Parse(Opt("--hours", "24"), CultureInfo.InvariantCulture)), Int("--repeats", 5), Opt("--data", "") is { Length: > 0 } d ? d : null),
     "pg-workers" => await PostgresWorkersBenchmark.RunAsync(Opt("--url", Environment.GetEnvironmentVariable("TUNESMITH_TEST_POSTGRES") ?? ""), Int("--workers", 500),

@@ -103,3 +103,53 @@ internal static class SimulatorTune
         return target;
     }
 }
+
+/// <summary>
+/// Diagnostic: how many of a run's trials replay a tabulated configuration the run already replayed (a table's curve is
+/// the same every time, so a repeat teaches nothing new). Counts distinct curves per run until the target.
+/// </summary>
+internal static class SimulatorRepeats
+{
+    public static int Run(string benchmarkName, IReadOnlyList<string> variants, int seeds, int firstSeed, TimeSpan budget, string? data)
+    {
+        var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
+            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
+        using var catalog = new BenchmarkCatalog(directory);
+        var benchmark = catalog.Open(benchmarkName);
+        var options = new SimulationOptions { Workers = 8, TimeBudget = budget, Target = SimulationStudy.DefaultTarget(benchmark), StopAtTarget = true };
+        Console.WriteLine("| variant | mean trials started | mean distinct configurations | share of repeats |");
+        Console.WriteLine("|---|---|---|---|");
+        foreach (var spec in variants)
+        {
+            var strategy = SimulatorTune.Variant(spec);
+            var (started, distinct) = (0.0, 0.0);
+            for (var seed = firstSeed; seed < firstSeed + seeds; seed++)
+            {
+                var counting = new Counting(benchmark);
+                var run = new LearningCurveSimulator(counting, strategy.CreateSampler(counting, seed), strategy.CreateScheduler(counting, seed), options).Run();
+                started += run.TrialsStarted;
+                distinct += counting.Distinct;
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {spec} | {started / seeds:0} | {distinct / seeds:0} | {1 - distinct / started:P0} |"));
+        }
+        return 0;
+    }
+
+    private sealed class Counting(ILearningCurveBenchmark inner) : ILearningCurveBenchmark
+    {
+        private readonly HashSet<LearningCurve> _seen = new(ReferenceEqualityComparer.Instance);
+        public int Distinct => _seen.Count;
+        public string Name => inner.Name;
+        public string Metric => inner.Metric;
+        public Tunesmith.Trials.Direction Direction => inner.Direction;
+        public int MaxEpoch => inner.MaxEpoch;
+        public IReadOnlyList<KeyValuePair<string, Tunesmith.Spaces.Distribution>> Space => inner.Space;
+        public double BestValue => inner.BestValue;
+        public LearningCurve Curve(IReadOnlyDictionary<string, object?> parameters)
+        {
+            var curve = inner.Curve(parameters);
+            _seen.Add(curve);
+            return curve;
+        }
+    }
+}
