@@ -17,8 +17,11 @@ public sealed record DashboardOptions
     /// <summary>When set, every request (pages, API, events) must carry it: <c>?token=</c>, the <c>X-Tunesmith-Token</c> header or the cookie a page sets.</summary>
     public string? Token { get; init; }
 
-    /// <summary>How often open pages' studies are read for changes (new trials reach the browser within about this). Default 200 ms.</summary>
-    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>
+    /// How often a study with an open page is read for changes (new trials reach the browser within about this). When
+    /// nothing changed a read is one indexed lookup. Default 100 ms.
+    /// </summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Checks the options; throws <see cref="ArgumentException"/> naming the setting and value.</summary>
     public void Validate()

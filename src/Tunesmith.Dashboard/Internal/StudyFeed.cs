@@ -40,10 +40,14 @@ internal sealed class StudyFeed(IStudyStorage storage, TimeProvider time, Dashbo
     /// </summary>
     public async Task WarmAsync(CancellationToken ct)
     {
+        var caches = new List<StudyCache>();
         foreach (var s in await ListAsync(ct).ConfigureAwait(false))
+            if (await GetAsync(s.Study.Name, ct).ConfigureAwait(false) is { } cache) caches.Add(cache);
+        // First what a page shows first (the quick read and the history) for every study, then the full reads, one at a
+        // time, so the first look at any study does not compete with reading all of them.
+        foreach (var cache in caches) await cache.HistoryJsonAsync(ct).ConfigureAwait(false);
+        foreach (var cache in caches)
         {
-            var cache = await GetAsync(s.Study.Name, ct).ConfigureAwait(false);
-            if (cache is null) continue;
             var snapshot = await cache.RefreshAsync(options.PollInterval, ct).ConfigureAwait(false);
             await cache.PlotsAsync(snapshot, ct).ConfigureAwait(false);
         }
@@ -102,8 +106,9 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
             if (_outline is null)
             {
                 _outline = ReadOutlineAsync();
-                // The full read goes on behind it (it is usually already running: the dashboard reads every study at start-up).
-                _ = Task.Run(() => RefreshAsync(TimeSpan.MaxValue, CancellationToken.None));
+                // The full read follows it (rather than competing with it for the machine).
+                _ = _outline.ContinueWith(_ => RefreshAsync(TimeSpan.MaxValue, CancellationToken.None), CancellationToken.None,
+                    TaskContinuationOptions.None, TaskScheduler.Default);
             }
         }
         return _outline.WaitAsync(ct);

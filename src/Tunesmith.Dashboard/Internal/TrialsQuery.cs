@@ -68,7 +68,8 @@ internal sealed record TrialsQuery
             _ => throw new ArgumentException($"sort '{Sort}': use best, number, state, value, duration, worker, param:NAME or metric:NAME"),
         };
         var nullsLast = Sort is "value" or "duration";
-        list.Sort((a, b) =>
+        // A total order (ties by number), so any way of picking the first rows gives the same page.
+        var order = Comparer<FrozenTrial>.Create((a, b) =>
         {
             // Trials without a value (running, pruned, failed) stay below the ones with one, in either direction.
             if (nullsLast && (Sort == "value" ? a.Value is null != b.Value is null : a.Duration is null != b.Duration is null))
@@ -77,6 +78,22 @@ internal sealed record TrialsQuery
             if (Descending) c = -c;
             return c != 0 ? c : a.Number.CompareTo(b.Number);
         });
+        var needed = (long)Offset + Limit;
+        if (needed * 8 < list.Count)
+        {
+            // An early page of a large study (what a live page reloads on every change): keep only the first rows in a
+            // bounded heap, O(n log k), rather than sorting every trial.
+            var heap = new PriorityQueue<FrozenTrial, FrozenTrial>((int)needed + 1, Comparer<FrozenTrial>.Create((a, b) => order.Compare(b, a)));
+            foreach (var t in list)
+            {
+                if (heap.Count < needed) heap.Enqueue(t, t);
+                else if (order.Compare(t, heap.Peek()) < 0) heap.DequeueEnqueue(t, t);
+            }
+            var first = heap.UnorderedItems.Select(x => x.Element).ToList();
+            first.Sort(order);
+            return (list.Count, first.Skip(Offset).Take(Limit).ToList());
+        }
+        list.Sort(order);
         return (list.Count, list.Skip(Offset).Take(Limit).ToList());
     }
 
