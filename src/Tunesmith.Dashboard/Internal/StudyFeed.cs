@@ -76,6 +76,7 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Queue<(long Serial, int[] Numbers)> _changeLog = new();
     private StudySnapshot? _snapshot;
+    private long _cursor;
     private DateTimeOffset _refreshedAt = DateTimeOffset.MinValue;
 
     public StudyRecord Record => record;
@@ -250,22 +251,26 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
         {
             if (_snapshot is { } again && time.GetUtcNow() - _refreshedAt < maxAge) return again;
             var previous = _snapshot;
-            var changes = await storage.GetTrialsSinceAsync(record.Id, previous?.Cursor ?? 0, ct).ConfigureAwait(false);
+            var read = await storage.GetTrialsSinceAsync(record.Id, _cursor, ct).ConfigureAwait(false);
             _refreshedAt = time.GetUtcNow();
-            if (previous is not null && changes.Trials.Count == 0) return previous;
-            var maxNumber = changes.Trials.Count == 0 ? -1 : changes.Trials.Max(t => t.Number);
+            _cursor = read.Cursor;
+            // A storage may hand a trial over again unchanged (PostgreSQL does while another transaction is long-running):
+            // only a new version is a change.
+            var changed = previous is null ? read.Trials : read.Trials.Where(t => previous.Trial(t.Number) is not { } had || had.Version != t.Version).ToList();
+            if (previous is not null && changed.Count == 0) return previous;
+            var maxNumber = changed.Count == 0 ? -1 : changed.Max(t => t.Number);
             var size = Math.Max(previous?.Trials.Count ?? 0, maxNumber + 1);
             var trials = new FrozenTrial?[size];
             previous?.CopyTo(trials);
-            foreach (var t in changes.Trials) trials[t.Number] = t;
+            foreach (var t in changed) trials[t.Number] = t;
             var serial = (previous?.Serial ?? 0) + 1;
-            var numbers = changes.Trials.Select(t => t.Number).ToArray();
+            var numbers = changed.Select(t => t.Number).ToArray();
             lock (_changeLog)
             {
                 _changeLog.Enqueue((serial, numbers));
                 while (_changeLog.Count > ChangeLogLength) _changeLog.Dequeue();
             }
-            _snapshot = new StudySnapshot(this, trials.Where(t => t is not null).Select(t => t!).ToArray(), changes.Cursor, serial, _refreshedAt);
+            _snapshot = new StudySnapshot(this, trials.Where(t => t is not null).Select(t => t!).ToArray(), read.Cursor, serial, _refreshedAt);
             Publish(_snapshot);
             return _snapshot;
         }

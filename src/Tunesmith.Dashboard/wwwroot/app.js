@@ -209,7 +209,7 @@
 
     // The optimization history first, on its own (small, and answered before the study's full read is done), then the rest.
     var fullPlotsDrawn = false;
-    api('/api/studies/' + encodeURIComponent(name) + '/plots/history').then(function (h) {
+    (window.tunesmithHistory || api('/api/studies/' + encodeURIComponent(name) + '/plots/history')).then(function (h) {
       if (!fullPlotsDrawn) TunesmithPlots.renderHistory(h, document.getElementById('plots'));
     }).catch(function () { /* the full plots will draw it */ });
     loadPlots();
