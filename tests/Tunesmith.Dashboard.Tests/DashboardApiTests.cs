@@ -117,6 +117,22 @@ public sealed class DashboardApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Scripts_are_revalidated_by_their_content_hash()
+    {
+        await using var factory = Factory();
+        var client = factory.CreateClient();
+        using var first = await client.GetAsync("/assets/echarts.min.js");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var etag = first.Headers.ETag!;
+        using var again = new HttpRequestMessage(HttpMethod.Get, "/assets/echarts.min.js");
+        again.Headers.IfNoneMatch.Add(etag);
+        Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(again)).StatusCode);
+        using var other = new HttpRequestMessage(HttpMethod.Get, "/assets/plots.js");
+        other.Headers.IfNoneMatch.Add(etag);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(other)).StatusCode);
+    }
+
+    [Fact]
     public async Task A_bad_query_is_refused_with_one_line_naming_the_field()
     {
         await using var factory = Factory();

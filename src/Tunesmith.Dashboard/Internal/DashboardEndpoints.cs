@@ -24,7 +24,7 @@ internal static class DashboardEndpoints
         app.MapGet("/", () => Page("index.html"));
         app.MapGet("/studies/{name}", (string name) => Page("study.html"));
         app.MapGet("/studies/{name}/trials/{number:int}", (string name, int number) => Page("trial.html"));
-        app.MapGet("/assets/{file}", (string file) => Asset(file));
+        app.MapGet("/assets/{file}", (string file, HttpContext context) => Asset(file, context));
         app.MapGet("/healthz", () => Results.Text("ok\n"));
 
         app.MapGet("/api/studies", async (StudyFeed feed, CancellationToken ct) => Results.Json(await StudiesAsync(feed, ct), DashboardHost.Json));
@@ -87,7 +87,7 @@ internal static class DashboardEndpoints
 
     private static IResult Page(string file) => Results.Text(Embedded(file) ?? "", "text/html; charset=utf-8");
 
-    private static IResult Asset(string file)
+    private static IResult Asset(string file, HttpContext context)
     {
         var contentType = Path.GetExtension(file) switch
         {
@@ -96,8 +96,17 @@ internal static class DashboardEndpoints
             _ => "text/plain; charset=utf-8",
         };
         var text = ReportAssets.Names.Contains(file) ? ReportAssets.Read(file) : Embedded(file);
-        return text is null ? Results.NotFound() : Results.Text(text, contentType);
+        if (text is null) return Results.NotFound();
+        // Revalidated by content hash: a browser keeps the scripts (and their compiled code) between visits, and an
+        // upgraded dashboard's new scripts are fetched at once.
+        var etag = AssetTags.GetOrAdd(file, _ => "\"" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0, 12) + "\"");
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers.ETag = etag;
+        if (context.Request.Headers.IfNoneMatch.Contains(etag)) return Results.StatusCode(StatusCodes.Status304NotModified);
+        return Results.Text(text, contentType);
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> AssetTags = new(StringComparer.Ordinal);
 
     private static readonly Dictionary<string, string?> EmbeddedCache = new(StringComparer.Ordinal);
 

@@ -102,9 +102,9 @@
     if (c.rungSteps.length && series.length) {
       // One vertical mark per rung; with the scheduler known, its tally: records, promoted (↑), stopped (✕), paused (⏸).
       series[0].markLine = { silent: true, symbol: 'none', lineStyle: { color: '#555', type: 'dotted' },
-        label: { formatter: function (o) {
+        label: { fontSize: 10, formatter: function (o) {
           var r = summaries[o.value];
-          return 'rung ' + o.value + (r ? '\n' + r.records + ': ' + r.promoted + '↑ ' + r.stopped + '✕' + (r.paused ? ' ' + r.paused + '⏸' : '') : '');
+          return 'rung ' + o.value + (r ? ' · ' + r.records + ': ' + r.promoted + '↑ ' + r.stopped + '✕' + (r.paused ? ' ' + r.paused + '⏸' : '') : '');
         } },
         data: c.rungSteps.map(function (s) { return { xAxis: s }; }) };
     }
@@ -131,7 +131,7 @@
         subtext: c.rungSource ? 'rungs: ' + c.rungSource : '', subtextStyle: { fontSize: 11 }, itemGap: 2 },
       tooltip: { trigger: 'item' },
       legend: { top: c.rungSource ? 40 : 22, data: Object.keys(seen) },
-      grid: { left: 60, right: 20, top: c.rungSource ? 75 : 55, bottom: 45 },
+      grid: { left: 60, right: 30, top: c.rungSource ? 85 : 55, bottom: 45 },
       xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 25, min: 'dataMin', max: 'dataMax' },
       yAxis: { type: 'value', name: p.metric, scale: true, axisLabel: { formatter: fmt } },
       series: series
