@@ -511,6 +511,10 @@ public sealed class Study : IAsyncDisposable
             var trial = await ResumeCoreAsync(ct, trialToken).ConfigureAwait(false) ?? await AskCoreAsync(options.Trials, ct, trialToken).ConfigureAwait(false);
             if (trial is not null) return trial;
             if (pastDeadline()) return null;
+            // Nothing Running in the whole study (the usual end of a run): no one to wait for. Counting is cheap; the
+            // history read below is not for a sampler that keeps none (every trial of the study, at the end of each run).
+            var counts = await Storage.CountTrialsAsync(Record.Id, ct).ConfigureAwait(false);
+            if (counts.GetValueOrDefault(TrialState.Running) == 0) return null;
             var history = await RefreshAsync(ct).ConfigureAwait(false);
             if (!history.Trials.Any(t => t.State == TrialState.Running && t.Worker != WorkerId)) return null;
             if (Storage is not InMemoryStudyStorage && (await RecoverLostTrialsAsync(options, ct).ConfigureAwait(false)).Count > 0) continue;
