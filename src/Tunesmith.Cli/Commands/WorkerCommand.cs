@@ -31,6 +31,11 @@ internal sealed class WorkerCommand : Command
         DefaultValueFactory = _ => 3,
         HelpName = "N",
     };
+    private readonly Option<double?> _signalLead = new("--signal-lead")
+    {
+        Description = "Inside a Slurm job: stop the trial (to checkpoint and requeue) this many seconds before the job's time limit, read from Slurm, however early its pre-walltime signal comes (default: at the signal)",
+        HelpName = "SECONDS",
+    };
     private readonly Option<string?> _computeClass = new("--compute-class") { Description = "Inside a Slurm job: the compute class this job belongs to (recorded on its trials)", HelpName = "NAME" };
     private readonly Option<bool> _allowLoginNode = ClusterGuards.AllowLoginNode();
     private readonly Option<bool> _allowSqliteOnNetworkFs = ClusterGuards.AllowSqliteOnNetworkFs();
@@ -42,7 +47,7 @@ internal sealed class WorkerCommand : Command
         _console = console;
         _time = time;
         _loggers = loggers;
-        foreach (var o in new Option[] { _study, _storage, _trials, _oneTrial, _gpus, _heartbeat, _staleGrace, _maxRequeues, _computeClass, _allowLoginNode, _allowSqliteOnNetworkFs, _quiet, _logFormat }) Options.Add(o);
+        foreach (var o in new Option[] { _study, _storage, _trials, _oneTrial, _gpus, _heartbeat, _staleGrace, _maxRequeues, _signalLead, _computeClass, _allowLoginNode, _allowSqliteOnNetworkFs, _quiet, _logFormat }) Options.Add(o);
         SetAction(ExecuteAsync);
     }
 
@@ -59,6 +64,12 @@ internal sealed class WorkerCommand : Command
         var mode = ProgressViews.Choose(parse.GetValue(_quiet), parse.GetValue(_logFormat)!, _console);
         var maxRequeues = parse.GetValue(_maxRequeues);
         if (maxRequeues < 0) throw new CliUsageException($"--max-requeues {maxRequeues}: must be ≥ 0");
+        var signalLead = parse.GetValue(_signalLead) switch
+        {
+            null => (TimeSpan?)null,
+            >= 0 and < 86_400 * 365 and var s => TimeSpan.FromSeconds(s),
+            var s => throw new CliUsageException($"--signal-lead {s}: must be a number of seconds ≥ 0"),
+        };
         ClusterGuards.RefuseLoginNode(parse.GetValue(_allowLoginNode), _console, "tunesmith worker");
         ClusterGuards.RefuseSqliteOnNetworkFs(url, parse.GetValue(_allowSqliteOnNetworkFs));
 
@@ -90,6 +101,7 @@ internal sealed class WorkerCommand : Command
             {
                 Job = job,
                 MaxRequeues = maxRequeues,
+                SignalLead = signalLead,
                 ComputeClass = parse.GetValue(_computeClass),
                 Hardware = WorkerHardware.Describe(_console.GetEnvironment),
                 TimeProvider = _time,

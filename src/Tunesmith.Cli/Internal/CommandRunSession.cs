@@ -47,6 +47,8 @@ internal static class CommandRunSession
         // Inside a Slurm job the job's own signals (SIGUSR1 before the time limit, SIGTERM) stop the run; see SlurmSignals.
         using var signal = slurmJob is null ? new InterruptSignal() : null;
         using var slurmSignals = slurmJob is null ? null : new SlurmSignals(slurmJob);
+        // Once the handlers are in place: the job's own time left (from Slurm) sets when its trial stops, not the signal's timing.
+        _ = slurmJob?.WatchTimeLimitAsync();
         // The command's own token stops the run as a signal does.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(signal?.Token ?? slurmJob!.Token, cancellationToken);
         var result = await ProgressViews.ShowWhileAsync(mode, progress, console, () => runner.RunAsync(stop.Token));

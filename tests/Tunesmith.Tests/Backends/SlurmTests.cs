@@ -3,6 +3,7 @@ using FsCheck.Xunit;
 using Xunit;
 using Tunesmith.Backends.Slurm;
 using Tunesmith.Execution;
+using Tunesmith.Execution.Commands;
 using Tunesmith.Spaces.Spec;
 using Tunesmith.Storage;
 using Tunesmith.Trials;
@@ -29,10 +30,14 @@ public sealed class SlurmScriptTests
             "#SBATCH --requeue", "#SBATCH --signal=B:USR1@300", "#SBATCH --time=04:00:00", "#SBATCH --partition=gpu", "#SBATCH --account=proj1",
             "#SBATCH --qos=normal", "#SBATCH --constraint=a100", "#SBATCH --cpus-per-task=4", "#SBATCH --gres=gpu:1", "#SBATCH --mem=16G",
             "#SBATCH --exclusive", "module load cuda", "source venv/bin/activate",
-            "/opt/tunesmith/tunesmith worker --study 'my study' --one-trial --quiet --max-requeues 2 --compute-class a100 &",
-            "trap 'kill -USR1 \"$worker\" 2>/dev/null' USR1",
+            "/opt/tunesmith/tunesmith worker --study 'my study' --one-trial --quiet --max-requeues 2 --signal-lead 300 --compute-class a100 &",
+            "trap forward_usr1 USR1",
         })
             Assert.Contains(line + "\n", script);
+        // Slurm may signal as the job starts: the trap is in place before the worker starts, and passes the signal on only
+        // once the worker catches SIGUSR1 (before that the signal would kill it).
+        Assert.True(script.IndexOf("trap forward_usr1 USR1", StringComparison.Ordinal) < script.IndexOf("worker --study", StringComparison.Ordinal));
+        Assert.Contains("& 0x200", script);
         // The setup line runs before the worker, and no storage URL is written into the script.
         Assert.True(script.IndexOf("module load cuda", StringComparison.Ordinal) < script.IndexOf("worker --study", StringComparison.Ordinal));
         Assert.DoesNotContain("--storage", script);
@@ -324,6 +329,30 @@ public sealed class SlurmStopCauseTests
         Assert.Equal(SlurmStopCause.None, SlurmStopCauses.FromJob(Job("RUNNING", null)));
         Assert.Equal(SlurmStopCause.None, SlurmStopCauses.FromJob(null));
     }
+
+    [Fact]
+    public void The_time_left_comes_from_the_jobs_durations_not_its_clock_times()
+    {
+        // Captured: RunTime=00:00:02 TimeLimit=00:01:00 (StartTime/EndTime are the controller's local time: not used).
+        var job = Assert.Single(SlurmOutput.ParseScontrolJobs(SlurmCapturedOutput.ScontrolFinishedTask));
+        Assert.Equal(TimeSpan.FromSeconds(58), job.TimeLeft);
+        var unlimited = Assert.Single(SlurmOutput.ParseScontrolJobs(SlurmCapturedOutput.ScontrolFinishedTask.Replace("TimeLimit=00:01:00", "TimeLimit=UNLIMITED", StringComparison.Ordinal)));
+        Assert.Null(unlimited.TimeLeft);
+    }
+
+    [Theory]
+    // A 1-minute job with a 45-s lead stops 15 s in, however early Slurm's signal came (it may come at the start).
+    [InlineData(60, 45, 15)]
+    [InlineData(58, 45, 13)]
+    // Due within Slurm's 1-s resolution, or past: now.
+    [InlineData(46, 45, 0)]
+    [InlineData(30, 45, 0)]
+    [InlineData(86_400, 300, 86_100)]
+    public void A_trial_stops_its_lead_before_the_time_limit(int leftSeconds, int leadSeconds, int stopInSeconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(stopInSeconds), SlurmTimeLimit.StopIn(TimeSpan.FromSeconds(leftSeconds), TimeSpan.FromSeconds(leadSeconds)));
+
+    [Fact]
+    public void A_job_without_a_time_limit_has_no_stop_time() => Assert.Null(SlurmTimeLimit.StopIn(null, TimeSpan.FromMinutes(5)));
 }
 
 public sealed class PostgresPoolParameterTests

@@ -61,14 +61,26 @@ public static class SbatchScript
             foreach (var line in setup.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n')) sb.Append(line).Append('\n');
         }
         var argv = new List<string>(request.WorkerCommand) { "worker", "--study", request.Study, "--one-trial", "--quiet",
-            "--max-requeues", o.MaxRequeues.ToString(CultureInfo.InvariantCulture) };
+            "--max-requeues", o.MaxRequeues.ToString(CultureInfo.InvariantCulture),
+            "--signal-lead", ((long)o.SignalLead.TotalSeconds).ToString(CultureInfo.InvariantCulture) };
         if (request.ComputeClass is { } cls) { argv.Add("--compute-class"); argv.Add(cls); }
         sb.Append('\n');
+        // Slurm sends the pre-walltime signal at its periodic time-limit check: up to a minute early, possibly as the job
+        // starts. So the trap is set first, and passes the signal on only once the worker catches it (SigCgt bit 10 in
+        // /proc): before that it would kill the worker. Nothing is lost: the worker reads the job's time left as it starts.
+        sb.Append("worker=\n");
+        sb.Append("forward_usr1() {\n");
+        sb.Append("  local caught\n");
+        sb.Append("  [ -n \"$worker\" ] || return 0\n");
+        sb.Append("  caught=$(sed -n 's/^SigCgt:[[:space:]]*//p' \"/proc/$worker/status\" 2>/dev/null)\n");
+        sb.Append("  if [ -n \"$caught\" ] && (( 0x$caught & 0x200 )); then kill -USR1 \"$worker\" 2>/dev/null; fi\n");
+        sb.Append("  return 0\n");
+        sb.Append("}\n");
+        sb.Append("trap forward_usr1 USR1\n");
         // The worker runs in the background so that bash handles SIGUSR1 at once (a trap waits for a foreground child).
         // SIGTERM is not forwarded: Slurm sends it to every process of the job itself.
         sb.Append(string.Join(' ', argv.Select(Quote))).Append(" &\n");
         sb.Append("worker=$!\n");
-        sb.Append("trap 'kill -USR1 \"$worker\" 2>/dev/null' USR1\n");
         sb.Append("while :; do\n  wait \"$worker\"; status=$?\n  kill -0 \"$worker\" 2>/dev/null || break\ndone\n");
         sb.Append("exit \"$status\"\n");
         return sb.ToString();

@@ -13,9 +13,14 @@ namespace Tunesmith.Backends.Slurm;
 /// <param name="Restarts">How many times it was requeued.</param>
 /// <param name="ExitCode">Slurm's <c>code:signal</c>, or null.</param>
 /// <param name="Display">The id as Slurm shows it: <c>40_2</c>, <c>40_[3-7%2]</c> or <c>17</c>.</param>
+/// <param name="RunTime">How long its current run has run (<c>scontrol</c>'s <c>RunTime</c>), or null.</param>
+/// <param name="TimeLimit">Its time limit (<c>TimeLimit</c>), or null when unlimited or unknown.</param>
 public sealed record SlurmJobInfo(string JobId, string? ArrayJobId, int? ArrayTaskId, string State, string? Reason, string? Node,
-    int Restarts, string? ExitCode, string Display)
+    int Restarts, string? ExitCode, string Display, TimeSpan? RunTime = null, TimeSpan? TimeLimit = null)
 {
+    /// <summary>Time left before the job's time limit (its limit less its run time), or null when either is unknown.</summary>
+    public TimeSpan? TimeLeft => TimeLimit is { } limit && RunTime is { } run ? limit - run : null;
+
     /// <summary>True while the job can still run (pending, running, being requeued or finishing).</summary>
     public bool IsActive => State is "PENDING" or "RUNNING" or "CONFIGURING" or "COMPLETING" or "REQUEUED" or "REQUEUE_HOLD"
         or "REQUEUE_FED" or "RESIZING" or "SUSPENDED" or "STOPPED" or "SIGNALING" or "STAGE_OUT";
@@ -50,8 +55,11 @@ public static partial class SlurmOutput
             var node = f.GetValueOrDefault("NodeList") is { } nl && nl != "(null)" && nl.Length > 0 ? nl : null;
             var restarts = int.TryParse(f.GetValueOrDefault("Restarts"), NumberStyles.None, CultureInfo.InvariantCulture, out var r) ? r : 0;
             var display = arrayId is null ? id : $"{arrayId}_{(task is { } t ? t.ToString(CultureInfo.InvariantCulture) : "[" + taskText + "]")}";
+            // RunTime and TimeLimit are durations ([D-]HH:MM:SS), unlike StartTime/EndTime (the controller's local time).
             jobs.Add(new SlurmJobInfo(id, arrayId, task, state, NullIfNone(f.GetValueOrDefault("Reason")), node, restarts,
-                f.GetValueOrDefault("ExitCode"), display));
+                f.GetValueOrDefault("ExitCode"), display,
+                f.GetValueOrDefault("RunTime") is { } rt ? SlurmJobOptions.ParseTime(rt) : null,
+                f.GetValueOrDefault("TimeLimit") is { } tl ? SlurmJobOptions.ParseTime(tl) : null));
         }
         return jobs;
     }

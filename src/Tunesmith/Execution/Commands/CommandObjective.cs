@@ -132,6 +132,7 @@ public sealed class CommandObjective
                     WriteOutcome(directory, trial, "Pruned", trial.LastIntermediate?.Value, exit.Result, exit.ExitCode, null, seconds);
                     throw new TrialPrunedException(trial.Number, exit.LastStep ?? 0);
                 case TrialExitKind.Interrupted:
+                    if (exit.LastStep is { } lastStep) trial.SetSystemAttribute(CommandAttributeKeys.LastStep, lastStep);
                     WriteOutcome(directory, trial, "Failed", null, exit.Result, exit.ExitCode, Study.InterruptedReason, seconds);
                     throw new OperationCanceledException(cancellationToken);
                 case TrialExitKind.Failed:

@@ -90,4 +90,9 @@ public static class CommandAttributeKeys
     public const string ExitCode = "exit_code";
     /// <summary>The last <c>tunesmith:report</c> as a JSON object (step and every metric), for live views.</summary>
     public const string LastReport = "last_report";
+    /// <summary>
+    /// The last step a stopped (interrupted) program reported, counting what it reported while it was being stopped, which
+    /// is not stored as an intermediate value: the step of the checkpoint it wrote on SIGTERM, for its next attempt.
+    /// </summary>
+    public const string LastStep = "last_step";
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tunesmith.Backends.Slurm;
 using Tunesmith.Spaces;
+using Tunesmith.Trials;
 
 namespace Tunesmith.Execution.Commands;
 
@@ -23,6 +24,30 @@ public sealed record SlurmTrialJobOptions
     public ILoggerFactory? LoggerFactory { get; init; }
     /// <summary>The clock.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+    /// <summary>
+    /// How long before the job's time limit the trial is stopped to checkpoint (the lead of <c>--signal=B:USR1@lead</c>), or
+    /// null to stop at the pre-walltime signal whenever it comes.
+    /// </summary>
+    public TimeSpan? SignalLead { get; init; }
+}
+
+/// <summary>When a job's trial stops for its time limit (pure: no Slurm, no clock).</summary>
+public static class SlurmTimeLimit
+{
+    /// <summary>Slurm reports run times in whole seconds: a stop due within this much is due now.</summary>
+    public static readonly TimeSpan Resolution = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long from now the trial should stop so that it ends <paramref name="lead"/> before the time limit, given the
+    /// job's <paramref name="timeLeft"/>: <see cref="TimeSpan.Zero"/> when that moment has come (or is within
+    /// <see cref="Resolution"/>), null when the job has no time limit.
+    /// </summary>
+    public static TimeSpan? StopIn(TimeSpan? timeLeft, TimeSpan lead)
+    {
+        if (timeLeft is not { } left) return null;
+        var due = left - lead;
+        return due <= Resolution ? TimeSpan.Zero : due;
+    }
 }
 
 /// <summary>
@@ -41,6 +66,9 @@ public sealed class SlurmTrialJob : IDisposable
     private readonly Study _study;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _timerLock = new();
+    private ITimer? _timer;
+    private bool _disposed;
     private int _cause; // SlurmStopCause
     private long? _returnToQueue;
     private bool _failOnCancel;
@@ -64,8 +92,62 @@ public sealed class SlurmTrialJob : IDisposable
     /// <summary>The trial this job returned to the queue (its id), or null.</summary>
     public long? ReturnedTrial => _returnToQueue;
 
-    /// <summary>The pre-walltime signal arrived: stop the trial so it checkpoints, then requeue.</summary>
-    public void OnWalltimeSignal() => Stop(SlurmStopCause.Walltime);
+    /// <summary>
+    /// The pre-walltime signal arrived. Slurm sends it at its periodic time-limit check, so it may come up to a minute
+    /// before the lead asked for (<c>man sbatch</c>, <c>--signal</c>), even as the job starts. With a
+    /// <see cref="SlurmTrialJobOptions.SignalLead"/> the job's time left is read again and the trial stops when it is
+    /// down to the lead (now, if it is); without one, or when Slurm cannot say, it stops now. Either way the trial
+    /// checkpoints, goes back to the queue and the job is requeued.
+    /// </summary>
+    public void OnWalltimeSignal()
+    {
+        if (_options.SignalLead is null) { Stop(SlurmStopCause.Walltime); return; }
+        _ = CheckTimeLimitAsync(fromSignal: true);
+    }
+
+    /// <summary>
+    /// Reads the job's time left from Slurm (<c>scontrol show job</c>: its time limit less its run time, both durations)
+    /// and arms a timer that stops the trial <see cref="SlurmTrialJobOptions.SignalLead"/> before the limit. Call it once
+    /// the signal handlers are in place; it does not depend on when (or whether) Slurm's signal arrives. Nothing to do
+    /// without a lead or a time limit; a failure to read is logged (the signal and Slurm's own SIGTERM still stop the trial).
+    /// </summary>
+    public Task WatchTimeLimitAsync() => _options.SignalLead is null ? Task.CompletedTask : CheckTimeLimitAsync(fromSignal: false);
+
+    private async Task CheckTimeLimitAsync(bool fromSignal)
+    {
+        var lead = _options.SignalLead!.Value;
+        TimeSpan? left;
+        try
+        {
+            var job = (await _options.Commands.ShowJobsAsync([_options.Job.Display]).ConfigureAwait(false))
+                .FirstOrDefault(j => j.Display == _options.Job.Display || j.JobId == _options.Job.JobId);
+            left = job?.TimeLeft;
+            if (job is null) throw new InvalidOperationException($"scontrol does not know job {_options.Job.Display}");
+        }
+        catch (Exception e) when (e is SlurmCommandException or InvalidOperationException)
+        {
+            _logger.LogWarning("Job {Job}: cannot read its time left ({Message})", _options.Job.Display, e.Message);
+            if (fromSignal) Stop(SlurmStopCause.Walltime);
+            return;
+        }
+        if (SlurmTimeLimit.StopIn(left, lead) is not { } due)
+        {
+            // No time limit: a signal can only mean Slurm wants the job to end.
+            if (fromSignal) Stop(SlurmStopCause.Walltime);
+            return;
+        }
+        if (due == TimeSpan.Zero) { Stop(SlurmStopCause.Walltime); return; }
+        if (fromSignal)
+            _logger.LogInformation("Job {Job}: the pre-walltime signal came early ({Left:0} s left, lead {Lead:0} s); stopping the trial in {Due:0} s",
+                _options.Job.Display, left!.Value.TotalSeconds, lead.TotalSeconds, due.TotalSeconds);
+        lock (_timerLock)
+        {
+            if (Cause != SlurmStopCause.None || _disposed) return;
+            _timer?.Dispose();
+            // At the due time the time left is read again: a limit raised meanwhile (scontrol update) moves the stop.
+            _timer = _options.TimeProvider.CreateTimer(_ => _ = CheckTimeLimitAsync(fromSignal: false), null, due, Timeout.InfiniteTimeSpan);
+        }
+    }
 
     /// <summary>
     /// SIGTERM arrived: asks Slurm what happened to the job (see <see cref="SlurmStopCauses.FromJob"/>: a time limit, a
@@ -103,7 +185,8 @@ public sealed class SlurmTrialJob : IDisposable
     {
         if (Interlocked.CompareExchange(ref _cause, (int)cause, 0) != 0) return;
         _logger.LogInformation("Job {Job}: stopping its trial ({Cause})", _options.Job.Display, cause.Word());
-        _stop.Cancel();
+        try { _stop.Cancel(); }
+        catch (ObjectDisposedException) { } // a timer or signal after the worker finished: nothing left to stop
     }
 
     /// <summary>Runs one trial attempt through <paramref name="run"/>, recording the job's side of it (pass as <see cref="CommandStudyOptions.AroundTrial"/>).</summary>
@@ -122,6 +205,12 @@ public sealed class SlurmTrialJob : IDisposable
         jobIds.Add(here);
         var resumptions = earlier.Count(t => t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Stop) is "walltime" or "preempted");
         var earlierRuntime = earlier.Sum(t => ParamValues.TryToDouble(t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Runtime), out var s) ? s : 0);
+        // A trial Slurm stopped (time limit, preemption, cancel) continues from its checkpoint: like a promoted paused trial
+        // its program is told the last step it reported (TUNESMITH_RESUME_STEP), when it reported any.
+        if (trial.ResumeStep is null && earlier.Where(t => t.SystemAttributes.ContainsKey(SlurmAttributeKeys.Stop))
+                .SelectMany(t => t.Intermediate.Keys.Append(ParamValues.TryToLong(t.SystemAttributes.GetValueOrDefault(CommandAttributeKeys.LastStep), out var l) ? l : -1))
+                .DefaultIfEmpty(-1).Max() is var step && step >= 0)
+            trial.SetSystemAttribute(SystemAttributeKeys.ResumeStep, step);
         trial.SetSystemAttribute(SlurmAttributeKeys.JobId, here);
         trial.SetSystemAttribute(SlurmAttributeKeys.JobIds, string.Join(',', jobIds));
         trial.SetSystemAttribute(SlurmAttributeKeys.Resumptions, (long)resumptions);
@@ -196,5 +285,9 @@ public sealed class SlurmTrialJob : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _stop.Dispose();
+    public void Dispose()
+    {
+        lock (_timerLock) { _disposed = true; _timer?.Dispose(); _timer = null; }
+        _stop.Dispose();
+    }
 }
