@@ -331,6 +331,21 @@ public sealed class SlurmStopCauseTests
     }
 
     [Fact]
+    public void A_cancel_stopped_the_whole_array_only_when_no_other_task_is_left_and_one_was_cancelled_too()
+    {
+        SlurmJobInfo Task(int i, string state, string? reason = null) => new($"{50 + i}", "50", i, state, reason, "n1", 0, null, $"50_{i}");
+        // scancel 50: every task goes at once (a pending remainder too).
+        Assert.True(SlurmStopCauses.IsWholeArrayCancel([Task(1, "COMPLETING"), Task(2, "CANCELLED")]));
+        Assert.True(SlurmStopCauses.IsWholeArrayCancel([Task(1, "COMPLETED"), Task(2, "CANCELLED")]));
+        Assert.True(SlurmStopCauses.IsWholeArrayCancel([]));
+        // scancel 50_0 while a sibling runs or waits, or after every other task finished: only this task.
+        Assert.False(SlurmStopCauses.IsWholeArrayCancel([Task(1, "RUNNING"), Task(2, "CANCELLED")]));
+        Assert.False(SlurmStopCauses.IsWholeArrayCancel([Task(1, "PENDING")]));
+        Assert.False(SlurmStopCauses.IsWholeArrayCancel([Task(1, "COMPLETED"), Task(2, "COMPLETED")]));
+        Assert.False(SlurmStopCauses.IsWholeArrayCancel([Task(1, "COMPLETING", "TimeLimit")]));
+    }
+
+    [Fact]
     public void The_time_left_comes_from_the_jobs_durations_not_its_clock_times()
     {
         // Captured: RunTime=00:00:02 TimeLimit=00:01:00 (StartTime/EndTime are the controller's local time: not used).

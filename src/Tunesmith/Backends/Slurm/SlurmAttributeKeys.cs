@@ -69,6 +69,19 @@ public static class SlurmStopCauses
         };
     }
 
+    /// <summary>
+    /// Whether a cancel that reached one array task stopped its whole array, judged from the array's other tasks as Slurm
+    /// shows them then: none is left pending or running and at least one was cancelled too (an array of one task counts as
+    /// whole). An array whose other tasks all finished normally was not cancelled as a whole: only this task was.
+    /// </summary>
+    public static bool IsWholeArrayCancel(IReadOnlyCollection<SlurmJobInfo> otherTasks)
+    {
+        ArgumentNullException.ThrowIfNull(otherTasks);
+        if (otherTasks.Count == 0) return true;
+        if (otherTasks.Any(t => t.IsActive && t.State != "COMPLETING")) return false;
+        return otherTasks.Any(t => FromJob(t) == SlurmStopCause.Cancelled);
+    }
+
     /// <summary>The word stored in <see cref="SlurmAttributeKeys.Stop"/>.</summary>
     public static string Word(this SlurmStopCause cause) => cause switch
     {

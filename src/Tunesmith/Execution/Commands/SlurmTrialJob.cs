@@ -72,6 +72,7 @@ public sealed class SlurmTrialJob : IDisposable
     private int _cause; // SlurmStopCause
     private long? _returnToQueue;
     private bool _failOnCancel;
+    private bool _requeueOnCancel;
 
     /// <summary>Creates the job side of a worker for <paramref name="study"/>.</summary>
     public SlurmTrialJob(Study study, SlurmTrialJobOptions options)
@@ -170,7 +171,11 @@ public sealed class SlurmTrialJob : IDisposable
             if (cause == SlurmStopCause.Cancelled)
             {
                 var record = await _study.Storage.GetStudyAsync(_study.Name).ConfigureAwait(false);
-                _failOnCancel = record?.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.CancelPolicy) is "fail";
+                var policy = record?.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.CancelPolicy) as string;
+                _failOnCancel = policy is "fail";
+                // `tunesmith slurm cancel` (a stored policy) or an scancel of the whole array stops the study's work; an
+                // scancel of this task alone does not: the task is requeued so that its trial still runs and the study completes.
+                _requeueOnCancel = policy is null && !await WholeArrayCancelledAsync().ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is SlurmCommandException or InvalidOperationException)
@@ -179,6 +184,19 @@ public sealed class SlurmTrialJob : IDisposable
             cause = SlurmStopCause.None;
         }
         Stop(cause == SlurmStopCause.None ? SlurmStopCause.Preempted : cause);
+    }
+
+    /// <summary>
+    /// True when the cancel stopped the job's whole array: no other task of it is left pending or running, and at least one
+    /// was cancelled with this one. A plain job, or an array of one task, is its whole array.
+    /// </summary>
+    private async Task<bool> WholeArrayCancelledAsync()
+    {
+        if (_options.Job.ArrayJobId is not { } array) return true;
+        var others = (await _options.Commands.ShowJobsAsync([array]).ConfigureAwait(false)).Where(j => j.Display != _options.Job.Display).ToList();
+        _logger.LogInformation("Job {Job}: cancelled; the other tasks of array {Array}: {States}", _options.Job.Display, array,
+            others.Count == 0 ? "none" : string.Join(", ", others.Select(o => $"{o.Display} {o.State}")));
+        return SlurmStopCauses.IsWholeArrayCancel(others);
     }
 
     private void Stop(SlurmStopCause cause)
@@ -268,7 +286,7 @@ public sealed class SlurmTrialJob : IDisposable
         if (_returnToQueue is not { } id) return false;
         var retry = await _study.Storage.RetryTrialAsync(id, cancellationToken).ConfigureAwait(false);
         if (retry is not null) _logger.LogInformation("Trial back in the queue as trial {Number} (same params and directory)", retry.Number);
-        if (Cause is not (SlurmStopCause.Walltime or SlurmStopCause.Preempted)) return false;
+        if (Cause is not (SlurmStopCause.Walltime or SlurmStopCause.Preempted) && !(Cause == SlurmStopCause.Cancelled && _requeueOnCancel)) return false;
         try
         {
             // By the task's ARRAY_TASK id: an array's own id (which is also one task's job id) would requeue every task.
