@@ -20,6 +20,9 @@
 # listed in gres.conf, so Slurm hands out CUDA_VISIBLE_DEVICES as on a real GPU node. The settings that make tests quick:
 # batch_sched_delay=0 (jobs start within about a second), sched_interval=3 and cred_expire=10 (a requeued job runs again
 # after about 12 s instead of 2 minutes), KillWait=5 (SIGTERM to SIGKILL). Must run as root; no systemd needed.
+# Partitions: debug (default) and second are never preempted; a job in urgent (PriorityTier=10) preempts jobs in low,
+# which are requeued (PreemptType=preempt/partition_prio, PreemptMode=REQUEUE, GraceTime=10 s from SIGTERM to SIGKILL).
+# `start` on a running cluster whose settings differ from what it writes restarts the daemons in place (jobs are kept).
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
@@ -86,7 +89,7 @@ install_missing() {
 }
 
 write_config() {
-    local mem i
+    local out=${1:-$CONF} mem i
     mem=$(slurmd -C 2>/dev/null | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' | head -1)
     mem=${mem:-4096}
     mkdir -p "$DIR/etc" "$DIR/log" "$DIR/spool/ctld" "$DIR/spool/d" "$DIR/gpu"
@@ -99,7 +102,7 @@ write_config() {
     fi
     # Jobs that ask for no memory get a share of the node, else each would hold all of it and they would run one by one.
     local per_cpu=$((mem / CPUS)); [ $per_cpu -gt 1024 ] && per_cpu=1024
-    cat > "$CONF" <<EOF
+    cat > "$out" <<EOF
 # Written by Tunesmith's scripts/slurm-local.sh: one node on 127.0.0.1, for tests.
 ClusterName=tunesmith
 SlurmctldHost=localhost(127.0.0.1)
@@ -139,8 +142,12 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 $types
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$CPUS Sockets=1 CoresPerSocket=$CPUS ThreadsPerCore=1 RealMemory=$mem$gres State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-PartitionName=second Nodes=localhost MaxTime=INFINITE State=UP
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=OFF
+PartitionName=second Nodes=localhost MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=OFF
+PartitionName=low Nodes=localhost MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=10
+PartitionName=urgent Nodes=localhost MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
 EOF
 }
 
@@ -163,7 +170,16 @@ start() {
     [ "$(id -u)" = 0 ] || fail "must run as root (it starts munged, slurmctld and slurmd)"
     mkdir -p "$DIR"
     install_missing
-    if up; then echo "$CONF"; return 0; fi
+    if up; then
+        # A running cluster whose settings this script now writes differently (e.g. after an update of the script) is
+        # restarted in place: slurmctld and slurmd recover their state, running jobs go on.
+        write_config "$CONF.new"
+        if cmp -s "$CONF" "$CONF.new"; then rm -f "$CONF.new"; echo "$CONF"; return 0; fi
+        say "settings changed: restarting slurmctld and slurmd (jobs are kept)"
+        mv "$CONF.new" "$CONF"
+        stop_daemon "$DIR/slurmd.pid" slurmd
+        stop_daemon "$DIR/slurmctld.pid" slurmctld
+    fi
     start_munge
     write_config
     alive "$DIR/slurmctld.pid" slurmctld || slurmctld </dev/null || fail "slurmctld did not start (log $DIR/log/slurmctld.log)"

@@ -160,6 +160,36 @@ public sealed class SlurmEndToEndTests
     }
 
     [SkippableFact]
+    public async Task A_preempted_trial_is_requeued_by_Slurm_resumes_and_completes_and_records_a_preemption()
+    {
+        await using var kit = new SlurmKit();
+        // Partition low is preemptable (scripts/slurm-local.sh: PreemptMode=REQUEUE, GraceTime=10); urgent preempts it.
+        WriteStudy(kit, "preempt", "{ mode: { choice: [resume] } }", 1, "slurm: { partition: low, gpus_per_trial: 1 }\n", sampler: "grid");
+        var ids = await kit.SubmitAsync();
+        var stdout = Path.Combine(kit.Dir, "runs");
+        bool Started() => Directory.GetFiles(stdout, "stdout.log", SearchOption.AllDirectories).Any(f => File.ReadAllText(f).Contains("CVD=", StringComparison.Ordinal));
+        await kit.WaitForTrialsAsync("preempt", ts => ts.Any(t => t.State == TrialState.Running) && Started(), Patience);
+
+        // A job in the high-priority partition that needs every GPU: Slurm preempts the trial's job and requeues it.
+        var urgent = kit.Write("urgent.sh", "#!/bin/bash\ntrue\n");
+        var r = await kit.Commands.RunAsync("sbatch", ["--parsable", "-p", "urgent", "--gres=gpu:4", "-o", Path.Combine(kit.Dir, "urgent.out"), urgent]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        kit.JobIds.Add(r.Stdout.Trim());
+        await kit.WaitForJobsAsync(Patience);
+
+        var trials = await kit.TrialsAsync("preempt");
+        string Describe() => string.Join("; ", trials.Select(t => $"{t.Number} {t.State} {t.FailReason} {t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Stop)}")) + kit.Logs();
+        Assert.True(trials.Count == 2, Describe());
+        // Told from Slurm's own state (the job's restart count went up under it), not from a clock: a preemption.
+        Assert.Equal((TrialState.Failed, Study.InterruptedReason, "preempted"), (trials[0].State, trials[0].FailReason, trials[0].SystemAttributes[SlurmAttributeKeys.Stop]));
+        Assert.Equal(TrialState.Complete, trials[1].State);
+        Assert.Equal(1L, trials[1].SystemAttributes[SlurmAttributeKeys.Resumptions]);
+        Assert.Equal([ids[0] + "_0", ids[0] + "_0#1"], ((string)trials[1].SystemAttributes[SlurmAttributeKeys.JobIds]!).Split(','));
+        Assert.Contains("resumed from checkpoint 1", File.ReadAllText(Path.Combine(StudyKit.RunDirIn(kit.Dir, "preempt"), "trials", "0", "stdout.log")));
+        Assert.Contains("DUE TO PREEMPTION", kit.Logs());
+    }
+
+    [SkippableFact]
     public async Task Two_compute_classes_each_run_their_share_and_the_fast_class_gets_the_complex_branch()
     {
         await using var kit = new SlurmKit();

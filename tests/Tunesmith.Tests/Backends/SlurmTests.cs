@@ -331,6 +331,20 @@ public sealed class SlurmStopCauseTests
     }
 
     [Fact]
+    public void A_job_that_Slurm_requeued_while_it_ran_was_preempted_not_cancelled()
+    {
+        // Captured on Slurm 22.05 at the SIGTERM of a job preempted with PreemptMode=REQUEUE: COMPLETING, Reason=None, and
+        // Restarts already one more than the run's SLURM_RESTART_COUNT.
+        var preempted = new SlurmJobInfo("622", "622", 0, "COMPLETING", null, "localhost", 1, null, "622_0");
+        Assert.Equal(SlurmStopCause.Preempted, SlurmStopCauses.FromJob(preempted, ownRestarts: 0));
+        Assert.True(SlurmStopCauses.RequeuedBySlurm(preempted, 0));
+        // The same state after an scancel keeps the run's own restart count: a cancel.
+        Assert.Equal(SlurmStopCause.Cancelled, SlurmStopCauses.FromJob(preempted with { Restarts = 0 }, ownRestarts: 0));
+        Assert.Equal(SlurmStopCause.Cancelled, SlurmStopCauses.FromJob(preempted, ownRestarts: 1));
+        Assert.Equal(SlurmStopCause.Walltime, SlurmStopCauses.FromJob(preempted with { Restarts = 0, Reason = "TimeLimit" }, ownRestarts: 0));
+    }
+
+    [Fact]
     public void A_cancel_stopped_the_whole_array_only_when_no_other_task_is_left_and_one_was_cancelled_too()
     {
         SlurmJobInfo Task(int i, string state, string? reason = null) => new($"{50 + i}", "50", i, state, reason, "n1", 0, null, $"50_{i}");

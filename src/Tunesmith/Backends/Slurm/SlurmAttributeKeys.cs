@@ -57,9 +57,18 @@ public static class SlurmStopCauses
     /// is <c>COMPLETING</c> in <c>scontrol</c>; then the reason tells: <c>TimeLimit</c> is the walltime, a reason naming
     /// preemption is a preemption, none is an <c>scancel</c>. A final state (from <c>sacct</c>, or once it is known) is read as is.
     /// </summary>
-    public static SlurmStopCause FromJob(SlurmJobInfo? job)
+    public static SlurmStopCause FromJob(SlurmJobInfo? job) => FromJob(job, null);
+
+    /// <summary>
+    /// As <see cref="FromJob(SlurmJobInfo?)"/>, for the job a worker runs in, which has run <paramref name="ownRestarts"/>
+    /// times before (<c>SLURM_RESTART_COUNT</c>): when Slurm shows more restarts than that, Slurm has requeued the job
+    /// while it ran — a preemption with <c>PreemptMode=REQUEUE</c> (captured on Slurm 22.05: <c>COMPLETING</c>, no
+    /// reason, <c>Restarts</c> already one higher, which without this reads as an scancel) or an operator's requeue.
+    /// </summary>
+    public static SlurmStopCause FromJob(SlurmJobInfo? job, int? ownRestarts)
     {
         if (job is null) return SlurmStopCause.None;
+        if (RequeuedBySlurm(job, ownRestarts)) return SlurmStopCause.Preempted;
         if (job.State != "COMPLETING") return FromJobState(job.State);
         return job.Reason switch
         {
@@ -68,6 +77,9 @@ public static class SlurmStopCauses
             _ => SlurmStopCause.Cancelled,
         };
     }
+
+    /// <summary>True when Slurm shows more restarts of the job than the run that asks has seen (<paramref name="ownRestarts"/>): Slurm requeued it.</summary>
+    public static bool RequeuedBySlurm(SlurmJobInfo? job, int? ownRestarts) => job is not null && ownRestarts is { } own && job.Restarts > own;
 
     /// <summary>
     /// Whether a cancel that reached one array task stopped its whole array, judged from the array's other tasks as Slurm

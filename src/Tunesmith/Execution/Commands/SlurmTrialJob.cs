@@ -73,6 +73,7 @@ public sealed class SlurmTrialJob : IDisposable
     private long? _returnToQueue;
     private bool _failOnCancel;
     private bool _requeueOnCancel;
+    private bool _requeuedBySlurm;
 
     /// <summary>Creates the job side of a worker for <paramref name="study"/>.</summary>
     public SlurmTrialJob(Study study, SlurmTrialJobOptions options)
@@ -151,7 +152,7 @@ public sealed class SlurmTrialJob : IDisposable
     }
 
     /// <summary>
-    /// SIGTERM arrived: asks Slurm what happened to the job (see <see cref="SlurmStopCauses.FromJob"/>: a time limit, a
+    /// SIGTERM arrived: asks Slurm what happened to the job (see <see cref="SlurmStopCauses.FromJob(SlurmJobInfo?, int?)"/>: a time limit, a
     /// preemption or a cancel) and stops the trial; when Slurm cannot say, it is treated as preempted (back to the queue).
     /// </summary>
     public async Task OnTerminateAsync()
@@ -166,8 +167,11 @@ public sealed class SlurmTrialJob : IDisposable
                 var final = (await _options.Commands.AccountingAsync([_options.Job.Display]).ConfigureAwait(false)).FirstOrDefault(j => j.Display == _options.Job.Display);
                 if (final is not null && SlurmStopCauses.FromJobState(final.State) != SlurmStopCause.None) job = final;
             }
-            cause = SlurmStopCauses.FromJob(job);
-            _logger.LogInformation("Job {Job}: SIGTERM with job state {State} ({Reason})", _options.Job.Display, job?.State ?? "unknown", job?.Reason ?? "no reason");
+            cause = SlurmStopCauses.FromJob(job, _options.Job.RestartCount);
+            // Preempted with PreemptMode=REQUEUE (or requeued by an operator): Slurm has already sent the job back to the queue.
+            _requeuedBySlurm = SlurmStopCauses.RequeuedBySlurm(job, _options.Job.RestartCount);
+            _logger.LogInformation("Job {Job}: SIGTERM with job state {State} ({Reason}, restarts {Restarts})", _options.Job.Display,
+                job?.State ?? "unknown", job?.Reason ?? "no reason", job?.Restarts ?? -1);
             if (cause == SlurmStopCause.Cancelled)
             {
                 var record = await _study.Storage.GetStudyAsync(_study.Name).ConfigureAwait(false);
@@ -287,6 +291,11 @@ public sealed class SlurmTrialJob : IDisposable
         var retry = await _study.Storage.RetryTrialAsync(id, cancellationToken).ConfigureAwait(false);
         if (retry is not null) _logger.LogInformation("Trial back in the queue as trial {Number} (same params and directory)", retry.Number);
         if (Cause is not (SlurmStopCause.Walltime or SlurmStopCause.Preempted) && !(Cause == SlurmStopCause.Cancelled && _requeueOnCancel)) return false;
+        if (_requeuedBySlurm)
+        {
+            _logger.LogInformation("Job {Job} was requeued by Slurm itself (preempted); its next run takes a waiting trial", _options.Job.Display);
+            return true;
+        }
         try
         {
             // By the task's ARRAY_TASK id: an array's own id (which is also one task's job id) would requeue every task.
