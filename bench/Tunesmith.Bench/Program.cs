@@ -48,6 +48,8 @@ return args.FirstOrDefault() switch
         Int("--seeds", 20), Int("--first-seed", 0), ParseHours(Opt("--budget", "6h")), Opt("--data", "") is { Length: > 0 } rd ? rd : null),
     "simulator-speed" => SimulatorSpeedBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--scheduler", "asha"), Opt("--sampler", "random"),
         Int("--workers", 8), TimeSpan.FromHours(double.Parse(Opt("--hours", "24"), CultureInfo.InvariantCulture)), Int("--repeats", 5), Opt("--data", "") is { Length: > 0 } d ? d : null),
+    "scheduler-scaling" => SchedulerScalingBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--schedulers", "median,asha-promotion").Split(','),
+        Opt("--hours", "1,4,16").Split(',').Select(h => double.Parse(h, CultureInfo.InvariantCulture)).ToList(), Int("--workers", 8), Opt("--data", "") is { Length: > 0 } sd ? sd : null),
     "pg-workers" => await PostgresWorkersBenchmark.RunAsync(Opt("--url", Environment.GetEnvironmentVariable("TUNESMITH_TEST_POSTGRES") ?? ""), Int("--workers", 500),
         Int("--processes", 5), double.Parse(Opt("--trial-seconds", "30"), CultureInfo.InvariantCulture), double.Parse(Opt("--heartbeat", "2"), CultureInfo.InvariantCulture),
         Opt("--pool", "pool_idle_lifetime=0&pool_max_size=2")),
@@ -73,6 +75,6 @@ static TimeSpan ParseHours(string text) => text[^1] switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-study [--benchmarks a,b] [--strategies none+random,asha+random,...] [--seeds 20] [--first-seed 0] [--budgets name=6h,...] [--out DIR] | simulator-tune [--benchmarks a,b] [--variants 'asha+random;bohb:b.RandomFraction=0.33,t.Gamma=0.15;...'] [--seeds 10] [--first-seed 100] [--output FILE] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5])");
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-study [--benchmarks a,b] [--strategies none+random,asha+random,...] [--seeds 20] [--first-seed 0] [--budgets name=6h,...] [--out DIR] | simulator-tune [--benchmarks a,b] [--variants 'asha+random;bohb:b.RandomFraction=0.33,t.Gamma=0.15;...'] [--seeds 10] [--first-seed 100] [--output FILE] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5] | scheduler-scaling [--schedulers median,asha-promotion] [--hours 1,4,16] [--workers 8])");
     return 2;
 }
