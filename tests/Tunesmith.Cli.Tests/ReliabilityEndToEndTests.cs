@@ -429,4 +429,37 @@ public sealed class FixedSpaceEndToEndTests
         Assert.True(again.ExitCode == 0, again.ToString());
         Assert.Equal(3, (await kit.TrialsAsync()).Count);
     }
+
+    private static string Conditional(string momentum) => $$"""
+        command: python3 -c "import sys; print(float(sys.argv[1]))" {lr}
+        space:
+          opt: { choice: [sgd, adam] }
+          momentum: { {{momentum}} }
+          lr: { float: [0, 1] }
+        trials: 2
+        """;
+
+    [Fact]
+    public async Task Update_space_walks_each_trial_through_the_conditions_of_the_new_space()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile(Conditional("float: [0, 0.9], when: { opt: sgd }"));
+        var first = await kit.CliS("run", "study.yaml", "--set", "opt=sgd", "-q");
+        Assert.True(first.ExitCode == 0, first.ToString());
+
+        // Same name and range, but active for adam now: every stored trial (sgd, with momentum) no longer fits.
+        kit.StudyFile(Conditional("float: [0, 0.9], when: { opt: adam }"));
+        var moved = OneLine(await kit.CliS("create", "study.yaml", "--update-space"));
+        Assert.Contains("does not fit the new space: it has parameter 'momentum', which is inactive in the new space for its values (opt in [adam])", moved);
+
+        // A new parameter every trial would have drawn: the stored ones lack it.
+        kit.StudyFile(Conditional("float: [0, 0.9], when: { opt: sgd }").Replace("  lr: { float: [0, 1] }", "  lr: { float: [0, 1] }\n  wd: { float: [0, 1] }"));
+        Assert.Contains("it lacks parameter 'wd'", OneLine(await kit.CliS("create", "study.yaml", "--update-space")));
+
+        // Widened inside the branch, and a parameter added only for adam: the sgd trials fit.
+        kit.StudyFile(Conditional("float: [0, 0.99], when: { opt: sgd }").Replace("  lr: { float: [0, 1] }", "  lr: { float: [0, 1] }\n  beta: { float: [0.5, 1], when: { opt: adam } }"));
+        var update = await kit.CliS("create", "study.yaml", "--update-space");
+        Assert.True(update.ExitCode == 0, update.ToString());
+        Assert.Contains("all 2 trial(s) fit the new space", update.Stdout);
+    }
 }

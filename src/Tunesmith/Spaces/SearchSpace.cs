@@ -288,6 +288,55 @@ public sealed class SearchSpace
     private string ResolveParent(string parent, string prefix) =>
         prefix.Length > 0 && _nodes.Any(n => n.Name == parent) ? prefix + parent : parent;
 
+    /// <summary>
+    /// Why a trial's stored values do not fit this space, or null when they do. The space is walked as a trial would walk
+    /// it, taking each value from <paramref name="values"/>, so conditions count: a parameter must be present exactly when
+    /// it is active under the trial's own values (a branch's parameters only in that branch), each value inside its
+    /// distribution, and no value left over that the walk never reached (a parameter removed, or one that is inactive for
+    /// these values).
+    /// </summary>
+    /// <param name="values">The trial's parameters (sampled and fixed) by full name.</param>
+    /// <param name="complete">True for a finished trial, which drew every active parameter: an active one it lacks is a
+    /// misfit. False for a trial still waiting or running, which may not have drawn them all yet.</param>
+    public string? Misfit(IReadOnlyDictionary<string, object?> values, bool complete = true)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var replay = new Replay(values, complete);
+        try { Walk(replay, new Dictionary<string, object?>(StringComparer.Ordinal), ""); }
+        catch (SearchSpaceException e) { return complete ? e.Message : null; }
+        catch (MisfitException e) { return e.Message; }
+        var leftover = values.Keys.Where(k => !replay.Reached.Contains(k)).Order(StringComparer.Ordinal).FirstOrDefault();
+        if (leftover is null) return null;
+        return Flatten().Any(x => x.Name == leftover)
+            ? $"it has parameter '{leftover}', which is inactive in the new space for its values ({Describe(leftover)})"
+            : $"it has parameter '{leftover}', which the new space lacks";
+
+        string Describe(string name) => string.Join(" or ", Flatten().Where(x => x.Name == name).Select(x => x.When?.ToString() ?? "always"));
+    }
+
+    private sealed class MisfitException(string message) : Exception(message);
+
+    // Hands the walk the trial's own values, checking each against the node's distribution.
+    private sealed class Replay(IReadOnlyDictionary<string, object?> values, bool complete) : IParameterSuggester
+    {
+        public HashSet<string> Reached { get; } = new(StringComparer.Ordinal);
+
+        public object? Suggest(string name, Distribution distribution)
+        {
+            Reached.Add(name);
+            if (!values.TryGetValue(name, out var value))
+            {
+                if (complete) throw new MisfitException($"it lacks parameter '{name}' ({distribution.Describe()}), which the new space draws for its values");
+                return null; // not drawn yet: what hangs on it stays inactive
+            }
+            if (!distribution.Contains(value))
+                throw new MisfitException($"{name} = {ParamValues.Format(value)} is outside {distribution.Describe()}");
+            return value;
+        }
+
+        public void SetDerived(string name, object? value) => Reached.Add(name);
+    }
+
     /// <summary>True when the space has no conditions, derived values or repeats: every parameter always exists.</summary>
     public bool IsFlat => _nodes.All(n => n is ParameterNode { When: null });
 }

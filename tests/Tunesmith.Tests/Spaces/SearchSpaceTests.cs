@@ -2,6 +2,7 @@ using Tunesmith.Execution;
 using Tunesmith.Trials;
 using Tunesmith.Samplers;
 using Tunesmith.Spaces;
+using FsCheck.Xunit;
 using Xunit;
 
 namespace Tunesmith.Tests.Spaces;
@@ -86,6 +87,41 @@ public sealed class SearchSpaceTests
         });
         Assert.Equal(2, study.Trials.Select(t => t.Params["model"]).Distinct().Count());
         Assert.Equal(2, space.Flatten().Count(p => p.Name == "depth"));
+    }
+
+    private static SearchSpace Branches() => new SearchSpace().Branch("model",
+            ("tree", s => s.Int("depth", 1, 10)),
+            ("net", s => s.Int("depth", 1, 100, log: true).Float("dropout", 0, 0.5)))
+        .Choice("opt", ["sgd", "adam"])
+        .Float("momentum", 0, 0.99, when: Condition.When("opt", "sgd"))
+        .Repeat("layer", new IntDistribution(1, 3), b => b.Int("units", 8, 64));
+
+    [Property(MaxTest = 20)]
+    public void Every_trial_drawn_from_a_conditional_space_fits_it(int seed)
+    {
+        var space = Branches();
+        var study = Study.Create("fit", sampler: new RandomSampler(seed: seed));
+        study.Optimize(t => { t.Suggest(space); return 0; }, trials: 10);
+        Assert.All(study.Trials, t => Assert.Null(space.Misfit(t.Params)));
+    }
+
+    [Theory]
+    // A value inside the other branch's range is outside its own branch's.
+    [InlineData("model=tree depth=50 opt=adam layer=1 layer.0.units=8", true, "depth = 50 is outside int [1, 10]")]
+    [InlineData("model=tree depth=5 dropout=0.1 opt=adam layer=1 layer.0.units=8", true, "it has parameter 'dropout', which is inactive in the new space for its values (model in [net])")]
+    [InlineData("model=tree depth=5 opt=adam momentum=0.5 layer=1 layer.0.units=8", true, "it has parameter 'momentum', which is inactive in the new space for its values (opt in [sgd])")]
+    [InlineData("model=net depth=5 opt=adam layer=1 layer.0.units=8", true, "it lacks parameter 'dropout'")]
+    [InlineData("model=net depth=5 opt=adam layer=1 layer.0.units=8", false, null)]
+    [InlineData("model=tree depth=5 opt=sgd momentum=0.5 layer=2 layer.0.units=8 layer.1.units=9", true, null)]
+    [InlineData("model=tree depth=5 opt=sgd momentum=0.5 layer=1 layer.0.units=8 layer.1.units=9", true, "it has parameter 'layer.1.units', which is inactive")]
+    [InlineData("model=tree depth=5 opt=sgd momentum=0.5 layer=1 layer.0.units=8 lr=0.1", true, "it has parameter 'lr', which the new space lacks")]
+    public void A_stored_trial_fits_a_space_only_as_its_conditions_say(string values, bool complete, string? expected)
+    {
+        var trial = values.Split(' ').Select(kv => kv.Split('=')).ToDictionary(kv => kv[0],
+            kv => long.TryParse(kv[1], out var n) ? n : double.TryParse(kv[1], System.Globalization.CultureInfo.InvariantCulture, out var x) ? x : (object?)kv[1]);
+        var misfit = Branches().Misfit(trial, complete);
+        if (expected is null) Assert.Null(misfit);
+        else Assert.Contains(expected, misfit);
     }
 
     [Fact]

@@ -180,17 +180,10 @@ public static partial class StudyFileRun
         if (!options.UpdateSpace)
             throw new StudyFileException(file.SourceName, 0, 0, "space",
                 $"study '{file.Name}' has {trials.Count} trial(s) and its space is fixed: {difference}; use --update-space to change it (every trial must fit), or another name");
-        var known = file.Space.Flatten().ToLookup(x => x.Name, x => x.Distribution, StringComparer.Ordinal);
+        // Each trial is walked through the new space with its own values, so a branch's parameters count only in that branch.
         foreach (var trial in trials)
-            foreach (var (name, value) in trial.Params)
-            {
-                if (!known.Contains(name))
-                    throw new StudyFileException(file.SourceName, 0, 0, "space",
-                        $"--update-space: trial {trial.Number} does not fit the new space: it has parameter '{name}', which the file's space lacks");
-                if (!known[name].Any(d => d.Contains(value)))
-                    throw new StudyFileException(file.SourceName, 0, 0, "space",
-                        $"--update-space: trial {trial.Number} does not fit the new space: {name} = {ParamValues.Format(value)} is outside {string.Join(" or ", known[name].Select(d => d.Describe()))}");
-            }
+            if (file.Space.Misfit(trial.Params, complete: trial.State is TrialState.Complete or TrialState.Pruned) is { } misfit)
+                throw new StudyFileException(file.SourceName, 0, 0, "space", $"--update-space: trial {trial.Number} does not fit the new space: {misfit}");
         options.SpaceUpdated?.Invoke($"study '{file.Name}': space updated ({difference}); all {trials.Count} trial(s) fit the new space");
     }
 
