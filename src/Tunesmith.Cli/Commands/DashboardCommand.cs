@@ -16,14 +16,16 @@ internal sealed class DashboardCommand : Command
     public const string TokenVariable = "TUNESMITH_DASHBOARD_TOKEN";
 
     private readonly CliConsole _console;
+    private readonly TimeProvider _time;
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<string> _host = new("--host") { Description = "Address to listen on (0.0.0.0 for every interface: use --token then)", DefaultValueFactory = _ => "127.0.0.1", HelpName = "ADDRESS" };
     private readonly Option<int> _port = new("--port") { Description = "Port to listen on (0: any free port)", DefaultValueFactory = _ => 8080, HelpName = "PORT" };
     private readonly Option<string?> _token = new("--token") { Description = $"Require this token on every request (?token=, header X-Tunesmith-Token, or the cookie a page sets); also ${TokenVariable}", HelpName = "TOKEN" };
 
-    public DashboardCommand(CliConsole console) : base("dashboard", "Serve a live, read-only web dashboard of every study in a storage")
+    public DashboardCommand(CliConsole console, TimeProvider time) : base("dashboard", "Serve a live, read-only web dashboard of every study in a storage")
     {
         _console = console;
+        _time = time;
         Options.Add(_storage);
         Options.Add(_host);
         Options.Add(_port);
@@ -36,7 +38,8 @@ internal sealed class DashboardCommand : Command
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
         var token = parse.GetValue(_token) is { Length: > 0 } t ? t : _console.GetEnvironment(TokenVariable) is { Length: > 0 } e ? e : null;
         var options = new DashboardOptions { StorageUrl = url, Host = parse.GetValue(_host)!, Port = parse.GetValue(_port), Token = token };
-        await using var app = DashboardHost.Build(options);
+        // The entry point's clock replaces the host's default one (registered last, it is the one resolved).
+        await using var app = DashboardHost.Build(options, configure: b => b.Services.AddSingleton(_time));
         try
         {
             await app.StartAsync(ct);
