@@ -213,7 +213,7 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
 
     /// <summary>
     /// The plots (and their JSON) of a recent snapshot. A study that changes all the time is not redrawn on every change:
-    /// plots are rebuilt at most once per second, or once per three build times for a study large enough that a build
+    /// plots are rebuilt at most once per second, or once per five build times for a study large enough that a build
     /// takes longer (a 100,000-trial study), and callers meanwhile get the last plots at once.
     /// </summary>
     public async Task<(StudyPlots Plots, string Json)> PlotsAsync(StudySnapshot snapshot, CancellationToken ct)
@@ -238,7 +238,7 @@ internal sealed class StudyCache(StudyRecord record, IStudyStorage storage, Time
         finally { _plotGate.Release(); }
     }
 
-    private static TimeSpan Throttle(TimeSpan took) => TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, 3 * took.Ticks));
+    private static TimeSpan Throttle(TimeSpan took) => TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, 5 * took.Ticks));
 
     public string Metric => record.SystemAttributes.TryGetValue(SystemAttributeKeys.Metric, out var m) && m is string s && s.Length > 0 ? s : "value";
 
