@@ -18,12 +18,16 @@ internal sealed class PostgresBenchSchema : IAsyncDisposable
         Url = server + (server.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "search_path=" + name;
     }
 
+    /// <summary>The schema's name.</summary>
+    public string Name => _name;
+
     /// <summary>The storage URL whose tables live in this schema.</summary>
     public string Url { get; }
 
-    public static async Task<PostgresBenchSchema> CreateAsync(string server)
+    /// <summary>Creates the schema (a fresh random name, or <paramref name="name"/>) and Tunesmith's tables in it.</summary>
+    public static async Task<PostgresBenchSchema> CreateAsync(string server, string? name = null)
     {
-        var schema = new PostgresBenchSchema(server, "bench_" + Guid.NewGuid().ToString("N")[..12]);
+        var schema = new PostgresBenchSchema(server, name ?? "bench_" + Guid.NewGuid().ToString("N")[..12]);
         await schema.ExecuteAsync($"CREATE SCHEMA {schema._name}");
         await using (var storage = StudyStorage.Open(schema.Url)) await storage.ListStudiesAsync(); // creates the tables
         return schema;

@@ -15,13 +15,23 @@ namespace Tunesmith.Bench;
 /// </summary>
 internal static class PostgresWorkersBenchmark
 {
-    public static async Task<int> RunAsync(string server, int workers, int processes, double trialSeconds, double heartbeatSeconds, string poolParameters)
+    /// <remarks>
+    /// <paramref name="workersServer"/> (e.g. PgBouncer's port) is where the workers connect; the schema is made and the
+    /// server's connections are counted at <paramref name="server"/>. Behind PgBouncer, which drops a <c>search_path</c>
+    /// startup parameter (<c>ignore_startup_parameters</c>), name the schema after the user (<paramref name="schemaName"/>):
+    /// the server's default search path (<c>"$user", public</c>) then finds it.
+    /// </remarks>
+    public static async Task<int> RunAsync(string server, int workers, int processes, double trialSeconds, double heartbeatSeconds, string poolParameters,
+        string? workersServer = null, string? schemaName = null)
     {
-        await using var schema = await PostgresBenchSchema.CreateAsync(server);
+        await using var schema = await PostgresBenchSchema.CreateAsync(server, schemaName);
         long studyId;
         await using (var storage = new PostgresStudyStorage(schema.Url))
             studyId = (await storage.CreateStudyAsync("scale", Direction.Minimize)).Id;
-        var url = schema.Url + (poolParameters.Length > 0 ? "&" + poolParameters : "");
+        var workersUrl = workersServer is null ? schema.Url
+            : workersServer + (workersServer.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "search_path=" + schema.Name;
+        var url = workersUrl + (poolParameters.Length > 0 ? "&" + poolParameters : "");
+        if (workersServer is not null) Console.Error.WriteLine($"workers connect to {PostgresUrl.Redact(workersServer)}");
         var maxConnections = await ScalarAsync(server, "SHOW max_connections");
         Console.Error.WriteLine($"{workers} workers in {processes} processes, trials of {trialSeconds} s with a heartbeat and a report every {heartbeatSeconds} s; " +
             $"server max_connections={maxConnections}; pool: {(poolParameters.Length > 0 ? poolParameters : "Npgsql defaults (idle connections kept 300 s)")}");

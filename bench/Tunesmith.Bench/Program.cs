@@ -52,7 +52,7 @@ return args.FirstOrDefault() switch
         Opt("--hours", "1,4,16").Split(',').Select(h => double.Parse(h, CultureInfo.InvariantCulture)).ToList(), Int("--workers", 8), Opt("--data", "") is { Length: > 0 } sd ? sd : null),
     "pg-workers" => await PostgresWorkersBenchmark.RunAsync(Opt("--url", Environment.GetEnvironmentVariable("TUNESMITH_TEST_POSTGRES") ?? ""), Int("--workers", 500),
         Int("--processes", 5), double.Parse(Opt("--trial-seconds", "30"), CultureInfo.InvariantCulture), double.Parse(Opt("--heartbeat", "2"), CultureInfo.InvariantCulture),
-        Opt("--pool", "pool_idle_lifetime=0&pool_max_size=2")),
+        Opt("--pool", "pool_idle_lifetime=0&pool_max_size=2"), Opt("--workers-url", "") is { Length: > 0 } wu ? wu : null, Opt("--schema", "") is { Length: > 0 } sn ? sn : null),
     "slurm-overhead" => await SlurmOverheadBenchmark.RunAsync(Opt("--worker-command", "tunesmith"), Opt("--storage", Environment.GetEnvironmentVariable("TUNESMITH_TEST_POSTGRES") ?? ""),
         Int("--tasks", 100), Int("--concurrency", 8), double.Parse(Opt("--trial-seconds", "5"), CultureInfo.InvariantCulture), Opt("--label", "slurm")),
     "compute-classes" => ComputeClassSimulation.Run(Int("--seeds", 20), double.Parse(Opt("--hours", "8"), CultureInfo.InvariantCulture), Opt("--speedup", "linear")),
