@@ -151,5 +151,11 @@ internal static class SimulatorRepeats
             _seen.Add(curve);
             return curve;
         }
+        public LearningCurve NewTrialCurve(IReadOnlyDictionary<string, object?> parameters, StartedConfigurations started)
+        {
+            var curve = inner.NewTrialCurve(parameters, started);
+            _seen.Add(curve);
+            return curve;
+        }
     }
 }

@@ -26,6 +26,7 @@ public sealed class LearningCurveSimulator
     private readonly KeyValuePair<string, Distribution>[] _space;
     private readonly bool _recordsCheckpoints;
     private readonly Dictionary<int, RunningTrial> _paused = [];
+    private readonly StartedConfigurations _started = new();
     private long _version;
 
     /// <summary>Sets up one run; <see cref="Run"/> performs it.</summary>
@@ -44,6 +45,12 @@ public sealed class LearningCurveSimulator
 
     /// <summary>The virtual clock the run advances (trial timestamps read it).</summary>
     public TimeProvider Clock => _clock;
+
+    /// <summary>
+    /// The tabulated configurations (rows) the run's new trials started, unless
+    /// <see cref="SimulationOptions.RepeatTabulatedConfigurations"/> is set (then it stays empty).
+    /// </summary>
+    public StartedConfigurations Started => _started;
 
     /// <summary>The trials as the run left them.</summary>
     public StudyHistory History => _history;
@@ -152,7 +159,8 @@ public sealed class LearningCurveSimulator
 
     // PBT: the trial continues after the source's checkpoint step with the new parameters. A table has no curve for
     // "those weights, then these parameters", so the new configuration's own curve after that step stands for it (as
-    // Syne Tune's simulator does for PBT on tabulated benchmarks); the values it reported up to that step stay.
+    // Syne Tune's simulator does for PBT on tabulated benchmarks); the values it reported up to that step stay. An exploit
+    // continues a trial rather than starting a configuration, so it takes the plain nearest row (it may be one started before).
     private void Exploit(RunningTrial run, SchedulerDecision.ExploitDecision exploit)
     {
         var parameters = new Dictionary<string, object?>(run.Trial.Params, StringComparer.Ordinal);
@@ -260,7 +268,8 @@ public sealed class LearningCurveSimulator
         }
         trial = trial with { Params = parameters, Distributions = distributions };
         _history.Upsert(trial);
-        var curve = _benchmark.Curve(parameters);
+        // A new trial takes a row the run has not started yet (see SimulationOptions.RepeatTabulatedConfigurations).
+        var curve = _options.RepeatTabulatedConfigurations ? _benchmark.Curve(parameters) : _benchmark.NewTrialCurve(parameters, _started);
         return new RunningTrial { Trial = trial, Values = curve.Values, Seconds = curve.EpochSeconds };
     }
 }

@@ -18,6 +18,15 @@ public sealed record SimulationOptions
     /// <summary>When set, the run ends as soon as the target is reached (time-to-target studies need nothing after it). Default false.</summary>
     public bool StopAtTarget { get; init; }
 
+    /// <summary>
+    /// When false (the default), a new trial on a tabulated benchmark replays the nearest table row this run has not
+    /// started yet, for every strategy alike: a row's curve is identical each time, so replaying it again would hand the
+    /// sampler a copy of what it already saw, where a real configuration near an earlier one trains differently. True
+    /// restores the plain nearest-row lookup (rows may repeat), as results before this option was added used.
+    /// Surrogate benchmarks (continuous configurations) are not affected.
+    /// </summary>
+    public bool RepeatTabulatedConfigurations { get; init; }
+
     /// <summary>Keep the best-so-far trace (one point per improvement). Default true.</summary>
     public bool KeepTrace { get; init; } = true;
 

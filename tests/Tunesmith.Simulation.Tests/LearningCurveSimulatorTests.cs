@@ -123,6 +123,75 @@ public sealed class LearningCurveSimulatorTests
         Assert.Equal(0.870222, curve.EpochSeconds[0], 6);
     }
 
+    [Fact]
+    public void A_new_trial_takes_the_nearest_row_not_started_yet_and_repeats_only_when_every_row_was_started()
+    {
+        // Three one-epoch rows at x = 0, 0.4, 1 reporting 1, 2, 3; the sampler always proposes x = 0.
+        var table = new TabularBenchmark("three", "score", Direction.Maximize, [new("x", new FloatDistribution(0, 1))],
+            [[0.0], [0.4], [1.0]], [new LearningCurve(0, [1], [1]), new LearningCurve(1, [2], [1]), new LearningCurve(2, [3], [1])]);
+        double[] Values(bool repeat)
+        {
+            var simulator = new LearningCurveSimulator(table, new AlternatingSampler(), null,
+                new SimulationOptions { Workers = 1, TimeBudget = TimeSpan.FromSeconds(5.5), RepeatTabulatedConfigurations = repeat });
+            simulator.Run();
+            // Trials 0, 2, 4 propose x = 0, trials 1, 3 x = 1.
+            return simulator.History.Trials.Where(t => t.State == TrialState.Complete).Select(t => t.Value!.Value).ToArray();
+        }
+        // Rows by proposal: x=0 → row 0; x=1 → row 2; x=0 → row 1 (nearest not started); then all started: nearest again.
+        Assert.Equal([1.0, 3.0, 2.0, 3.0, 1.0], Values(repeat: false));
+        Assert.Equal([1.0, 3.0, 1.0, 3.0, 1.0], Values(repeat: true));
+    }
+
+    [Fact]
+    public void A_run_never_starts_the_same_table_row_twice_and_stays_deterministic()
+    {
+        // ASHA + TPE on lcbench-blood: the model's proposals cluster, so plain nearest-row lookups repeat rows a lot.
+        var benchmark = BenchData.Catalog.Open("lcbench-blood");
+        var strategy = SimulationStrategies.Create("asha", "tpe");
+        (SimulationRun Run, LearningCurveSimulator Simulator, int DistinctCurves) Simulate(int seed, bool repeat)
+        {
+            var counting = new CountingCurves(benchmark);
+            var simulator = new LearningCurveSimulator(counting, strategy.CreateSampler(counting, seed), strategy.CreateScheduler(counting, seed),
+                new SimulationOptions { Workers = 8, TimeBudget = TimeSpan.FromMinutes(10), RepeatTabulatedConfigurations = repeat });
+            return (simulator.Run(), simulator, counting.Distinct);
+        }
+        var (run, simulator, distinct) = Simulate(1, repeat: false);
+        Assert.True(run.TrialsStarted > 50, $"{run.TrialsStarted} trials");
+        Assert.Equal(run.TrialsStarted, distinct);
+        Assert.Equal(run.TrialsStarted, simulator.Started.Count);
+        Assert.Equal(0, simulator.Started.Repeats);
+
+        var (again, againSimulator, _) = Simulate(1, repeat: false);
+        Assert.Equal(run.Trace, again.Trace);
+        Assert.Equal(run.TrialsStarted, again.TrialsStarted);
+        Assert.All(Enumerable.Range(0, 2000), row => Assert.Equal(simulator.Started.Contains(row), againSimulator.Started.Contains(row)));
+
+        // The plain nearest-row lookup (rows may repeat) replays the same curves again and again.
+        var (old, _, oldDistinct) = Simulate(1, repeat: true);
+        Assert.True(oldDistinct < old.TrialsStarted / 2, $"{oldDistinct} distinct curves in {old.TrialsStarted} trials");
+    }
+
+    /// <summary>Counts the distinct curves (table rows) a run's lookups returned.</summary>
+    private sealed class CountingCurves(ILearningCurveBenchmark inner) : ILearningCurveBenchmark
+    {
+        private readonly HashSet<LearningCurve> _seen = new(ReferenceEqualityComparer.Instance);
+        public int Distinct => _seen.Count;
+        public string Name => inner.Name;
+        public string Metric => inner.Metric;
+        public Direction Direction => inner.Direction;
+        public int MaxEpoch => inner.MaxEpoch;
+        public IReadOnlyList<KeyValuePair<string, Distribution>> Space => inner.Space;
+        public double BestValue => inner.BestValue;
+        public LearningCurve Curve(IReadOnlyDictionary<string, object?> parameters) => Seen(inner.Curve(parameters));
+        public LearningCurve NewTrialCurve(IReadOnlyDictionary<string, object?> parameters, StartedConfigurations started) =>
+            Seen(inner.NewTrialCurve(parameters, started));
+        private LearningCurve Seen(LearningCurve curve)
+        {
+            _seen.Add(curve);
+            return curve;
+        }
+    }
+
     private static double Seconds(LearningCurveSimulator simulator, DateTimeOffset at) =>
         (at - ((VirtualTimeProvider)simulator.Clock).Start).TotalSeconds;
 }

@@ -31,4 +31,44 @@ public interface ILearningCurveBenchmark
 
     /// <summary>The learning curve of the configuration <paramref name="parameters"/> (values for every name in <see cref="Space"/>).</summary>
     LearningCurve Curve(IReadOnlyDictionary<string, object?> parameters);
+
+    /// <summary>
+    /// The learning curve a new trial of one simulated run replays, given what that run already started
+    /// (<paramref name="started"/>, one per run, updated by the call). A table replays the nearest row the run has not
+    /// started yet — a row's curve is the same every time, so a second run of it would tell the sampler nothing new, where
+    /// a real nearby configuration would train differently — and only when every row was started the nearest row again.
+    /// A surrogate has no rows (its configurations are continuous): it returns <see cref="Curve"/>.
+    /// </summary>
+    LearningCurve NewTrialCurve(IReadOnlyDictionary<string, object?> parameters, StartedConfigurations started);
+}
+
+/// <summary>
+/// The tabulated configurations one simulated run has started (a benchmark's <see cref="ILearningCurveBenchmark.NewTrialCurve"/>
+/// fills it). One per run: runs of different seeds do not share it.
+/// </summary>
+public sealed class StartedConfigurations
+{
+    private bool[]? _rows;
+
+    /// <summary>Distinct table rows started.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>New trials that had to replay a row already started (every row was started).</summary>
+    public int Repeats { get; private set; }
+
+    /// <summary>Whether row <paramref name="row"/> was started.</summary>
+    public bool Contains(int row) => _rows is { } rows && row < rows.Length && rows[row];
+
+    internal bool[] Rows(int count) => _rows ??= new bool[count];
+
+    internal void Add(int row, int count)
+    {
+        var rows = Rows(count);
+        if (rows[row]) Repeats++;
+        else
+        {
+            rows[row] = true;
+            Count++;
+        }
+    }
 }

@@ -4,7 +4,8 @@ namespace Tunesmith.Simulation.Benchmarks;
 /// Finds the tabulated configuration nearest to a proposed point (Euclidean distance in the unit cube of the search
 /// space, log parameters in log scale): a k-d tree over a flat array of coordinates, searched without allocation and
 /// with partial distances cut short, so a lookup costs microseconds instead of a pass over every row.
-/// Ties go to the lower row index, so lookups are deterministic.
+/// Ties go to the lower row index, so lookups are deterministic. Rows can be left out of a lookup (those a simulated
+/// run already started): the search skips them and prunes on the nearest admissible row, so it stays exact.
 /// </summary>
 internal sealed class NearestConfigIndex
 {
@@ -39,31 +40,40 @@ internal sealed class NearestConfigIndex
     }
 
     /// <summary>The row index of the nearest point to <paramref name="query"/>.</summary>
-    public int Nearest(ReadOnlySpan<double> query)
+    public int Nearest(ReadOnlySpan<double> query) => Nearest(query, null);
+
+    /// <summary>
+    /// The row index of the nearest point to <paramref name="query"/> among the rows not marked in
+    /// <paramref name="excluded"/> (indexed by row; null excludes none); -1 when every row is excluded.
+    /// </summary>
+    public int Nearest(ReadOnlySpan<double> query, bool[]? excluded)
     {
         var best = -1;
         var bestDistance = double.PositiveInfinity;
-        Search(query, 0, _count, 0, ref best, ref bestDistance);
+        Search(query, excluded, 0, _count, 0, ref best, ref bestDistance);
         return best;
     }
 
-    private void Search(ReadOnlySpan<double> query, int from, int to, int depth, ref int best, ref double bestDistance)
+    private void Search(ReadOnlySpan<double> query, bool[]? excluded, int from, int to, int depth, ref int best, ref double bestDistance)
     {
         while (from < to)
         {
             var mid = (from + to) >> 1;
             var row = _rows[mid];
             var point = _coordinates.AsSpan(mid * _dims, _dims);
-            var distance = 0.0;
-            for (var j = 0; j < point.Length && distance <= bestDistance; j++)
+            if (excluded is null || !excluded[row])
             {
-                var d = point[j] - query[j];
-                distance += d * d;
-            }
-            if (distance < bestDistance || (distance == bestDistance && row < best))
-            {
-                best = row;
-                bestDistance = distance;
+                var distance = 0.0;
+                for (var j = 0; j < point.Length && distance <= bestDistance; j++)
+                {
+                    var d = point[j] - query[j];
+                    distance += d * d;
+                }
+                if (distance < bestDistance || (distance == bestDistance && row < best))
+                {
+                    best = row;
+                    bestDistance = distance;
+                }
             }
             if (to - from == 1) return;
             var axis = depth % _dims;
@@ -71,13 +81,13 @@ internal sealed class NearestConfigIndex
             depth++;
             if (delta < 0)
             {
-                Search(query, from, mid, depth, ref best, ref bestDistance);
+                Search(query, excluded, from, mid, depth, ref best, ref bestDistance);
                 if (delta * delta > bestDistance) return;
                 from = mid + 1; // then the far side, as a loop
             }
             else
             {
-                Search(query, mid + 1, to, depth, ref best, ref bestDistance);
+                Search(query, excluded, mid + 1, to, depth, ref best, ref bestDistance);
                 if (delta * delta > bestDistance) return;
                 to = mid;
             }

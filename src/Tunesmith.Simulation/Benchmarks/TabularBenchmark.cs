@@ -5,7 +5,8 @@ namespace Tunesmith.Simulation.Benchmarks;
 /// <summary>
 /// A benchmark whose configurations and learning curves are a table (LCBench, NAS-Bench-NLP). The search space spans
 /// the table's configurations; a proposed point is replaced by the tabulated configuration nearest to it in the unit
-/// cube of the space (log parameters in log scale), whose recorded curve and epoch times are then replayed.
+/// cube of the space (log parameters in log scale), whose recorded curve and epoch times are then replayed. A new trial
+/// of a simulated run takes the nearest row that run has not started yet (<see cref="NewTrialCurve"/>).
 /// </summary>
 public sealed class TabularBenchmark : ILearningCurveBenchmark
 {
@@ -67,13 +68,35 @@ public sealed class TabularBenchmark : ILearningCurveBenchmark
     public LearningCurve Curve(IReadOnlyDictionary<string, object?> parameters)
     {
         Span<double> query = stackalloc double[_names.Length];
+        Query(parameters, query);
+        return _curves[_index.Nearest(query)];
+    }
+
+    /// <inheritdoc />
+    public LearningCurve NewTrialCurve(IReadOnlyDictionary<string, object?> parameters, StartedConfigurations started)
+    {
+        ArgumentNullException.ThrowIfNull(started);
+        Span<double> query = stackalloc double[_names.Length];
+        Query(parameters, query);
+        var row = NearestRow(query, started);
+        started.Add(row, _curves.Length);
+        return _curves[row];
+    }
+
+    private int NearestRow(ReadOnlySpan<double> query, StartedConfigurations started)
+    {
+        var row = _index.Nearest(query, started.Rows(_curves.Length));
+        return row >= 0 ? row : _index.Nearest(query); // every row started: repeats are all that is left
+    }
+
+    private void Query(IReadOnlyDictionary<string, object?> parameters, Span<double> query)
+    {
         for (var j = 0; j < _names.Length; j++)
         {
             if (!parameters.TryGetValue(_names[j], out var value))
                 throw new ArgumentException($"benchmark '{Name}': no value for parameter '{_names[j]}'");
             query[j] = Unit(_distributions[j], value);
         }
-        return _curves[_index.Nearest(query)];
     }
 
     private double[] ToUnit(object?[] values)

@@ -83,6 +83,12 @@ public sealed class YahpoLcbenchBenchmark : ILearningCurveBenchmark
         return Curves([config])[0];
     }
 
+    /// <summary>
+    /// The surrogate's curve of <paramref name="parameters"/>: its configurations are continuous, there are no rows to
+    /// start twice, so <paramref name="started"/> is left as it is.
+    /// </summary>
+    public LearningCurve NewTrialCurve(IReadOnlyDictionary<string, object?> parameters, StartedConfigurations started) => Curve(parameters);
+
     /// <summary>The curves of several configurations (values in <see cref="Space"/> order) in one surrogate call.</summary>
     public LearningCurve[] Curves(IReadOnlyList<double[]> configurations)
     {
