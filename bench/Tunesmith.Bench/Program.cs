@@ -47,7 +47,7 @@ return args.FirstOrDefault() switch
     "simulator-repeats" => SimulatorRepeats.Run(Opt("--benchmark", "lcbench-blood"), Opt("--variants", "none+random;asha+random;asha+tpe;bohb").Split(';'),
         Int("--seeds", 20), Int("--first-seed", 0), ParseHours(Opt("--budget", "6h")), Opt("--data", "") is { Length: > 0 } rd ? rd : null),
     "simulator-speed" => SimulatorSpeedBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--scheduler", "asha"), Opt("--sampler", "random"),
-        Int("--workers", 8), TimeSpan.FromHours(double.Parse(Opt("--hours", "24"), CultureInfo.InvariantCulture)), Int("--repeats", 5), Opt("--data", "") is { Length: > 0 } d ? d : null),
+        Int("--workers", 8), TimeSpan.FromHours(double.Parse(Opt("--hours", "24"), CultureInfo.InvariantCulture)), Int("--repeats", 5), Opt("--data", "") is { Length: > 0 } d ? d : null, Opt("--repeat-rows", "false") == "true"),
     "scheduler-scaling" => SchedulerScalingBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--schedulers", "median,asha-promotion").Split(','),
         Opt("--hours", "1,4,16").Split(',').Select(h => double.Parse(h, CultureInfo.InvariantCulture)).ToList(), Int("--workers", 8), Opt("--data", "") is { Length: > 0 } sd ? sd : null),
     "pg-workers" => await PostgresWorkersBenchmark.RunAsync(Opt("--url", Environment.GetEnvironmentVariable("TUNESMITH_TEST_POSTGRES") ?? ""), Int("--workers", 500),

@@ -11,7 +11,7 @@ namespace Tunesmith.Bench;
 /// </summary>
 internal static class SimulatorSpeedBenchmark
 {
-    public static int Run(string benchmarkName, string scheduler, string sampler, int workers, TimeSpan budget, int repeats, string? data)
+    public static int Run(string benchmarkName, string scheduler, string sampler, int workers, TimeSpan budget, int repeats, string? data, bool repeatRows = false)
     {
         var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
             ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
@@ -21,8 +21,8 @@ internal static class SimulatorSpeedBenchmark
         var target = SimulationStudy.DefaultTarget(benchmark);
         load.Stop();
         var strategy = SimulationStrategies.Create(scheduler, sampler);
-        var options = new SimulationOptions { Workers = workers, TimeBudget = budget, Target = target };
-        Console.WriteLine($"simulator speed: {strategy.Name} on {benchmarkName}, {workers} workers, {budget.TotalHours:0.##} simulated hours; data loaded in {load.Elapsed.TotalSeconds:0.00} s (not counted)");
+        var options = new SimulationOptions { Workers = workers, TimeBudget = budget, Target = target, RepeatTabulatedConfigurations = repeatRows };
+        Console.WriteLine($"simulator speed: {strategy.Name} on {benchmarkName}, {workers} workers, {budget.TotalHours:0.##} simulated hours{(repeatRows ? ", rows may repeat (old lookup)" : "")}; data loaded in {load.Elapsed.TotalSeconds:0.00} s (not counted)");
         Console.WriteLine("| seed | wall s | CPU s | speed-up over real time (wall) | trials | epochs | epochs/s | best |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
         var walls = new List<double>();

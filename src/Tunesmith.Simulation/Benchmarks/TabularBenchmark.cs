@@ -85,8 +85,10 @@ public sealed class TabularBenchmark : ILearningCurveBenchmark
 
     private int NearestRow(ReadOnlySpan<double> query, StartedConfigurations started)
     {
+        // Every row started: repeats are all that is left (checked first, so long runs do not search an all-excluded tree).
+        if (started.Count >= _curves.Length) return _index.Nearest(query);
         var row = _index.Nearest(query, started.Rows(_curves.Length));
-        return row >= 0 ? row : _index.Nearest(query); // every row started: repeats are all that is left
+        return row >= 0 ? row : _index.Nearest(query);
     }
 
     private void Query(IReadOnlyDictionary<string, object?> parameters, Span<double> query)
