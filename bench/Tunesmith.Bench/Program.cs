@@ -30,7 +30,7 @@ return args.FirstOrDefault() switch
         Set("--samplers"),
         Int("--seed-offset", 0),
         Opt("--tpe-variants", ""),
-        Opt("--optuna-python", "") is { Length: > 0 } python ? python : null) { RunsFrom = Set("--runs-from")?.ToList() ?? [] }),
+        Opt("--optuna-python", "") is { Length: > 0 } python ? python : null) { RunsFrom = Set("--runs-from")?.ToList() ?? [], RenderOnly = args.Contains("--render-only") }),
     "ask-latency" => await AskLatencyBenchmark.RunAsync(Set("--samplers"), Opt("--history", "100,1000,2000").Split(',').Select(int.Parse).ToArray()),
     "check-functions" => await FunctionCheck.RunAsync(Opt("--reference", "../shared/reference")),
     "simulator-study" => SimulatorStudy.Run(

@@ -126,7 +126,7 @@ internal static class QualityBenchmark
                     if (s.BudgetAware && !budgetFree.Contains((f.Name, s.Label))) jobs.AddRange(args.Budgets.Select(b => (f, s, seed, b)));
                     else jobs.Add((f, s, seed, maxBudget));
             }
-        jobs.RemoveAll(j => have.Contains((j.F.Name, j.S.Label, j.Seed, j.Budget)));
+        jobs.RemoveAll(j => args.RenderOnly || have.Contains((j.F.Name, j.S.Label, j.Seed, j.Budget)));
 
         var runs = new ConcurrentBag<Run>(loaded);
         Directory.CreateDirectory(args.Output);
@@ -148,7 +148,7 @@ internal static class QualityBenchmark
                 runs.Add(r with { Sampler = label });
         foreach (var (function, label, sameAs) in aliases)
             Console.Error.WriteLine($"  {function}: {label} chose {sameAs} at every budget; its runs are {sameAs}'s (same seed, same trials)");
-        if (args.OptunaPython is { } python)
+        if (args.OptunaPython is { } python && !args.RenderOnly)
             foreach (var label in await OptunaRuns.RunAsync(python, args, functions, r => { runs.Add(r); log.Append(r); }))
                 if (!samplers.Any(s => s.Label == label)) samplers.Add(new SamplerUnderTest(label, "optuna", new Dictionary<string, object?>()));
 
@@ -301,7 +301,9 @@ internal static class QualityBenchmark
                     var median = Percentile(rs.Select(r => r.BestSoFar[b - 1]).ToArray(), 0.5);
                     var withBranch = rs.Where(r => r.BestBranch is not null).ToList();
                     var wrong = withBranch.Count == 0 ? double.NaN : withBranch.Count(r => r.BestBranch![b - 1] != f.OptimalBranch) / (double)withBranch.Count;
-                    row.Append(CultureInfo.InvariantCulture, $" {Fmt(median)} / {(double.IsNaN(wrong) ? "-" : $"{100 * wrong:F0} %")} |");
+                    // Fewer seeds than asked (a run stopped part-way, loaded with --runs-from): say how many.
+                    var seeds = rs.Select(r => r.Seed).Distinct().Count();
+                    row.Append(CultureInfo.InvariantCulture, $" {Fmt(median)} / {(double.IsNaN(wrong) ? "-" : $"{100 * wrong:F0} %")}{(seeds < args.Seeds ? $" (n={seeds})" : "")} |");
                 }
                 sb.AppendLine(row.ToString());
             }
@@ -435,4 +437,7 @@ internal sealed record QualityArgs(int Seeds, IReadOnlyList<int> Budgets, int Jo
 {
     /// <summary>JSON-lines files of runs finished earlier (<c>--runs-from a,b</c>): each run there is shown and not run again.</summary>
     public IReadOnlyList<string> RunsFrom { get; init; } = [];
+
+    /// <summary>Run nothing (<c>--render-only</c>): tables from <see cref="RunsFrom"/> alone; the samplers named still decide auto's aliases.</summary>
+    public bool RenderOnly { get; init; }
 }
