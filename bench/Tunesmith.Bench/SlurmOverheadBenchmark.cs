@@ -43,7 +43,8 @@ internal static class SlurmOverheadBenchmark
         var trials = (await store.GetTrialsSinceAsync(record.Id, 0)).Trials;
 
         var jobStarts = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var log in Directory.GetFiles(Path.Combine(dir, "runs", study, "slurm"), "*.out"))
+        // The job logs are in the study's run directory, runs/<study>-<hash>/slurm (runs/<study>/slurm before issue 18).
+        foreach (var log in Directory.GetDirectories(Path.Combine(dir, "runs"), study + "*").SelectMany(d => Directory.GetFiles(Path.Combine(d, "slurm"), "*.out")))
             foreach (var line in File.ReadLines(log).Where(l => l.StartsWith("jobstart ", StringComparison.Ordinal)))
                 jobStarts[Path.GetFileNameWithoutExtension(log)] = double.Parse(line[9..], CultureInfo.InvariantCulture);
         var startup = new List<double>();
