@@ -208,6 +208,13 @@ public sealed class SlurmEndToEndTests
         Assert.All(trials, t => Assert.StartsWith(((string)t.SystemAttributes[SlurmAttributeKeys.ComputeClass]!) == "fast" ? ids[0] : ids[1], (string)t.SystemAttributes[SlurmAttributeKeys.JobId]!));
         // Hardware-aware: complexity big 4 × small 2, the fast class (2 slots × speed 2) takes the top 2/3 of the priority.
         Assert.All(trials, t => Assert.Equal((string)t.SystemAttributes[SlurmAttributeKeys.ComputeClass]! == "fast" ? "big" : "small", t.Params["model"]));
+
+        // The report groups the trials by the class that ran them.
+        var byClass = await kit.Cli(["report", "--study", "classes", "--by", "compute_class", "--format", "json"]);
+        Assert.True(byClass.ExitCode == 0, byClass.ToString());
+        using var doc = System.Text.Json.JsonDocument.Parse(byClass.Stdout);
+        Assert.Equal([("fast", 2), ("slow", 2)], doc.RootElement.GetProperty("groups").EnumerateArray()
+            .Select(g => (g.GetProperty("key").GetString()!, g.GetProperty("complete").GetInt32())).OrderBy(g => g.Item1));
     }
 
     [SkippableFact]

@@ -5,7 +5,7 @@ using Tunesmith.Reporting.Plots;
 
 namespace Tunesmith.Cli.Commands;
 
-/// <summary><c>tunesmith report --study NAME [--format table|csv|json|md|html] [--output PATH] [--top K]</c>: every trial, best first.</summary>
+/// <summary><c>tunesmith report --study NAME [--format table|csv|json|md|html] [--output PATH] [--top K] [--by KEY]</c>: every trial, best first, or one row per group of trials.</summary>
 internal sealed class ReportCommand : Command
 {
     private readonly CliConsole _console;
@@ -17,6 +17,7 @@ internal sealed class ReportCommand : Command
     private readonly Option<string?> _output = new("--output", "-o") { Description = "Write the report to this file instead of stdout", HelpName = "PATH" };
     private readonly Option<string?> _plots = new("--plots") { Description = "Also write every plot as a PNG file into this directory", HelpName = "DIR" };
     private readonly Option<int?> _top = new("--top") { Description = "Only the K best trials", HelpName = "K" };
+    private readonly Option<string?> _by = new("--by") { Description = "One row per group of trials sharing this key: compute_class, node, slurm_job_id, worker, any attribute or parameter", HelpName = "KEY" };
 
     public ReportCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("report", "Report every trial of a study, best first (table, CSV, JSON, Markdown or HTML with plots)")
     {
@@ -30,6 +31,7 @@ internal sealed class ReportCommand : Command
         Options.Add(_output);
         Options.Add(_top);
         Options.Add(_plots);
+        Options.Add(_by);
         SetAction(ExecuteAsync);
     }
 
@@ -41,8 +43,18 @@ internal sealed class ReportCommand : Command
         if (top is < 1) throw new CliUsageException($"--top {top}: must be ≥ 1");
         await using var storage = StorageScope.Open(url, _time, _loggers, mustExist: true);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
-        var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, top, ct);
         var format = parse.GetValue(_format)!;
+        if (parse.GetValue(_by) is { } by)
+        {
+            if (string.IsNullOrWhiteSpace(by)) throw new CliUsageException("--by: give a key, e.g. compute_class");
+            if (ReportExporters.Get(format) is HtmlReportExporter) throw new CliUsageException($"--by {by}: works with --format {string.Join(", ", ReportGroups.Formats)}, not html");
+            if (top is not null || parse.GetValue(_plots) is not null) throw new CliUsageException($"--by {by}: cannot be combined with --top or --plots");
+            var groups = ReportGroups.Build(await study.GetTrialsAsync(ct), study.Direction, by);
+            using var grouped = new StringWriter(System.Globalization.CultureInfo.InvariantCulture) { NewLine = "\n" };
+            ReportGroups.Write(groups, by, study.Metric, format, grouped);
+            return await WriteAsync(parse, grouped.ToString(), format, name, ct);
+        }
+        var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, top, ct);
         if (ReportExporters.Get(format) is HtmlReportExporter)
         {
             var trials = await study.GetTrialsAsync(ct);
@@ -57,8 +69,12 @@ internal sealed class ReportCommand : Command
                 StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, _time.GetUtcNow(), rungs: SchedulerRungs.From(Tunesmith.Execution.Commands.StudyFileRun.StoredScheduler(study.Record))), plotsDir);
             _console.Error.WriteLine($"wrote {files.Count} PNG plots of study '{name}' to {plotsDir}");
         }
+        return await WriteAsync(parse, ReportExporters.Get(format).Render(table), format, name, ct);
+    }
+
+    private async Task<int> WriteAsync(ParseResult parse, string text, string format, string name, CancellationToken ct)
+    {
         var output = parse.GetValue(_output);
-        var text = ReportExporters.Get(format).Render(table);
         if (output is null) _console.Out.Write(text);
         else
         {
