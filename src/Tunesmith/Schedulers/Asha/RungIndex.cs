@@ -10,9 +10,7 @@ namespace Tunesmith.Schedulers.Asha;
 internal sealed class RungIndex(RungLadder ladder)
 {
     private readonly object _gate = new();
-    private StudyHistory? _history;
-    private long _mark;                     // the history's change mark when last read
-    private readonly List<int> _changed = [];
+    private StudyHistoryFollower? _follower;
     private readonly List<Entry?> _trials = [];
     private Rung[][] _rungs = [];
     private SortedSet<(double Value, int Number)>[][] _paused = []; // per rung: the paused trials whose highest rung it is, best first
@@ -104,24 +102,8 @@ internal sealed class RungIndex(RungLadder ladder)
         throw new ArgumentOutOfRangeException(nameof(milestone), milestone, "not a rung of this bracket");
     }
 
-    // Reads the trials that changed since the last call, from the history's change log; a new history, one with a hole
-    // in its numbers (positions must equal numbers) or one whose log no longer reaches back is read whole.
-    private void Update(StudyHistory history)
-    {
-        var trials = history.Trials;
-        var dense = trials.Count == 0 || trials[^1].Number == trials.Count - 1;
-        _changed.Clear();
-        if (ReferenceEquals(history, _history) && dense && history.TryChangedSince(_mark, _changed) is { } mark)
-        {
-            _mark = mark;
-            trials = history.Trials; // at least as new as the log read
-            foreach (var number in _changed) if (number < trials.Count) See(trials[number]);
-            return;
-        }
-        Reset(history);
-        _mark = history.ChangeMark; // before the read: what changes during it is read again next time
-        foreach (var t in history.Trials) See(t);
-    }
+    // Reads only the trials that changed since the last call (see StudyHistoryFollower).
+    private void Update(StudyHistory history) => (_follower ??= new StudyHistoryFollower(See, Reset)).Read(history);
 
     private void See(FrozenTrial t)
     {
@@ -189,7 +171,6 @@ internal sealed class RungIndex(RungLadder ladder)
 
     private void Reset(StudyHistory history)
     {
-        _history = history;
         _trials.Clear();
         _rungs = Enumerable.Range(0, ladder.Brackets).Select(b => ladder.Milestones(b).Select(_ => new Rung()).ToArray()).ToArray();
         // Best first: the better value, then the lower number.

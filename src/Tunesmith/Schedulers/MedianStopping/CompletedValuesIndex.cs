@@ -13,10 +13,10 @@ internal sealed class CompletedValuesIndex
     private readonly object _gate = new();
     private readonly Dictionary<long, SortedValues> _byStep = [];
     private readonly List<Entry?> _trials = [];
-    private readonly List<int> _changed = [];
-    private StudyHistory? _history;
-    private long _mark;
+    private readonly StudyHistoryFollower _follower;
     private int _completed;
+
+    public CompletedValuesIndex() => _follower = new StudyHistoryFollower(See, Reset);
 
     private sealed class Entry
     {
@@ -55,24 +55,13 @@ internal sealed class CompletedValuesIndex
         }
     }
 
-    private void Update(StudyHistory history)
+    private void Update(StudyHistory history) => _follower.Read(history);
+
+    private void Reset(StudyHistory _)
     {
-        var trials = history.Trials;
-        var dense = trials.Count == 0 || trials[^1].Number == trials.Count - 1;
-        _changed.Clear();
-        if (ReferenceEquals(history, _history) && dense && history.TryChangedSince(_mark, _changed) is { } mark)
-        {
-            _mark = mark;
-            trials = history.Trials;
-            foreach (var number in _changed) if (number < trials.Count) See(trials[number]);
-            return;
-        }
-        _history = history;
         _byStep.Clear();
         _trials.Clear();
         _completed = 0;
-        _mark = history.ChangeMark;
-        foreach (var t in history.Trials) See(t);
     }
 
     private void See(FrozenTrial t)
