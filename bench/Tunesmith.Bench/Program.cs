@@ -15,6 +15,11 @@ string Opt(string name, string fallback)
 IReadOnlySet<string>? Set(string name) => Opt(name, "") is { Length: > 0 } v ? v.Split(name == "--cases" ? '|' : ',').ToHashSet() : null;
 int Int(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
+// `overhead` (and its worker processes) measure what `tunesmith` gets: concurrent (background) GC, the runtime default,
+// as before 18d67ef. Every other benchmark keeps the blocking GC it has been measured with since then (Batch is what
+// ConcurrentGarbageCollection=false gave the whole process). docs/BENCHMARKS.md, issue 19.
+if (args.FirstOrDefault() is not ("overhead" or "worker")) System.Runtime.GCSettings.LatencyMode = System.Runtime.GCLatencyMode.Batch;
+
 return args.FirstOrDefault() switch
 {
     "overhead" => await OverheadBenchmark.RunAsync(Int("--repeats", 3), Set("--cases"), Opt("--work", Path.Combine(Path.GetTempPath(), "tunesmith-bench"))),
