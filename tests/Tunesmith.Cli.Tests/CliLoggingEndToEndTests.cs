@@ -19,8 +19,10 @@ public sealed class CliLoggingEndToEndTests
             trials: 1
             """);
 
+        // By default the failure is said once, by the command's own output (here the JSON event), not again as a warning.
         var plain = await kit.CliS("run", "study.yaml", "--log-format", "json");
-        Assert.Contains("tunesmith: warning: Trial 0 failed:", plain.Stderr);
+        Assert.Contains("no result for", plain.Stdout);
+        Assert.DoesNotContain("Trial 0 failed", plain.Stderr);
         Assert.DoesNotContain("tunesmith: info:", plain.Stderr);
         Assert.DoesNotContain("warning:", plain.Stdout); // stdout stays the JSON events
 
@@ -31,6 +33,22 @@ public sealed class CliLoggingEndToEndTests
         var quiet = await kit.CliS("run", "study.yaml", "--trials", "3", "-q");
         Assert.DoesNotContain("tunesmith: warning:", quiet.Stderr);
         Assert.Contains("every trial of this run failed", quiet.Stderr); // errors and the summary still come
+    }
+
+    [Fact]
+    public void Warnings_show_by_default_except_a_trial_failure_the_commands_print_themselves()
+    {
+        string Logged(LogLevel minimum)
+        {
+            var error = new StringWriter();
+            using var loggers = new StderrLoggerFactory(error, minimum);
+            var logger = loggers.CreateLogger("Tunesmith.Execution.Study");
+            logger.LogWarning("Heartbeat failed: {Message}", "timeout");
+            logger.LogWarning(Tunesmith.Execution.StudyLogEvents.TrialFailed, "Trial {Number} failed: {Reason}", 2, "exit code 3");
+            return error.ToString().ReplaceLineEndings("\n");
+        }
+        Assert.Equal("tunesmith: warning: Heartbeat failed: timeout\n", Logged(LogLevel.Warning));
+        Assert.Equal("tunesmith: warning: Heartbeat failed: timeout\ntunesmith: warning: Trial 2 failed: exit code 3\n", Logged(LogLevel.Debug));
     }
 
     [Theory]

@@ -612,7 +612,7 @@ public sealed class Study : IAsyncDisposable
             state = TrialState.Failed;
             reason = e.Message;
             error = e;
-            _logger.LogWarning("Trial {Number} failed: {Reason}", trial.Number, e.Summary);
+            _logger.LogWarning(StudyLogEvents.TrialFailed, "Trial {Number} failed: {Reason}", trial.Number, e.Summary);
         }
         catch (TrialWriteRefusedException e)
         {
@@ -624,7 +624,7 @@ public sealed class Study : IAsyncDisposable
             state = TrialState.Failed;
             reason = $"{e.GetType().Name}: {e.Message}";
             error = e;
-            _logger.LogWarning("Trial {Number} failed: {Reason}", trial.Number, reason);
+            _logger.LogWarning(StudyLogEvents.TrialFailed, "Trial {Number} failed: {Reason}", trial.Number, reason);
         }
 
         var next = nextAfter(state == TrialState.Complete && !double.IsFinite(value) ? TrialState.Failed : state, error);

@@ -73,12 +73,12 @@ internal static class ProgressViews
         var of = p.Budget is { } b ? $"{done}/{b}" : done.ToString(CultureInfo.InvariantCulture);
         var outcome = t.State switch
         {
-            TrialState.Complete => $"{p.Metric}={Formats.Value(t.Value)}",
+            TrialState.Complete => $"complete {p.Metric}={Formats.Value(t.Value)}",
             TrialState.Failed => $"failed: {FirstLine(t.FailReason)}",
             _ => t.State.ToString().ToLowerInvariant(),
         };
         var best = p.Best is { } bt ? $" | best #{bt.Number} {Formats.Value(bt.Value)}" : "";
-        return $"[{of}] trial {t.Number} {t.State.ToString().ToLowerInvariant()} {outcome} ({Formats.Duration(t.Duration)}) {RunProgress.FormatParams(t.Params)}{best}";
+        return $"[{of}] trial {t.Number} {outcome} ({Formats.Duration(t.Duration)}) {RunProgress.FormatParams(t.Params)}{best}";
     }
 
     private static string FirstLine(string? s)
