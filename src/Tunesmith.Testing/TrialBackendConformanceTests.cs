@@ -121,6 +121,23 @@ public abstract class TrialBackendConformanceTests : IAsyncLifetime
         Assert.False(await backend.StopAsync(42));
     }
 
+    /// <summary>
+    /// A trial told to stop may still report the step it was in before it ends; that report reaches the observer (it is
+    /// stored, not judged), so the last step the exit records is one the observer heard.
+    /// </summary>
+    [Fact]
+    public async Task A_report_made_while_a_stop_takes_effect_still_reaches_the_observer()
+    {
+        var backend = NewBackend();
+        var observer = new RecordingObserver();
+        var execution = await backend.StartAsync(Request(0, ReferenceTrial.Params(steps: 10_000, stepSeconds: 0.3)), observer);
+        await observer.Reached(0);
+        Assert.True(await backend.StopAsync(0));
+        var exit = await EndOf(execution);
+        Assert.Equal(TrialExitKind.Stopped, exit.Kind);
+        Assert.Equal(exit.LastStep, observer.Reports.Max(r => r.Step));
+    }
+
     /// <summary>Cancelling the run's token interrupts a running trial.</summary>
     [Fact]
     public async Task Cancelling_the_run_interrupts_a_running_trial()

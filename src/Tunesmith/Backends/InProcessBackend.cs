@@ -230,7 +230,7 @@ public sealed class InProcessBackend : ITrialBackend
             var context = new InProcessTrialContext(request, directory, resumeStep, running.Token, async (step, metrics) =>
             {
                 running.LastStep = step;
-                if (running.Token.IsCancellationRequested) return;
+                if (cancellationToken.IsCancellationRequested) return; // after a stop or pause request a report is still told
                 await observer.ReportedAsync(number, step, metrics, cancellationToken).ConfigureAwait(false);
             }, () => running.EndRequested == TrialExitKind.Paused);
             IReadOnlyDictionary<string, double> result;

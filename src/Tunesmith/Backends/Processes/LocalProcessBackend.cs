@@ -390,7 +390,9 @@ public sealed class LocalProcessBackend : ITrialBackend
                 }
                 var step = message.Step ?? (state.LastStep ?? -1) + 1;
                 state.LastStep = step;
-                if (state.Closed || state.Stop.IsCancellationRequested) continue;
+                // A program told to stop or pause may still report the step it was in: stored, as the docs promise (the
+                // observer no longer judges it). Only a cancelled run, or a trial already closed, reads on without telling.
+                if (state.Closed || cancellationToken.IsCancellationRequested) continue;
                 await observer.ReportedAsync(number, step, message.Metrics, cancellationToken).ConfigureAwait(false);
             }
         }
