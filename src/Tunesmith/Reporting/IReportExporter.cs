@@ -28,10 +28,14 @@ public static class ReportExporters
     /// <summary>The exporter for <paramref name="format"/>; throws <see cref="ArgumentException"/> naming the known formats.</summary>
     public static IReportExporter Get(string format)
     {
-        var f = format.Trim().ToLowerInvariant() switch { "markdown" => "md", "text" or "txt" => "table", var other => other };
+        var f = Canonical(format);
         return All.FirstOrDefault(e => e.Format == f)
             ?? throw new ArgumentException($"unknown report format '{format}' (known: {string.Join(", ", Formats)})", nameof(format));
     }
+
+    /// <summary>A format name as the exporters spell it: trimmed, lower case, <c>markdown</c> → md, <c>text</c>/<c>txt</c> → table.</summary>
+    internal static string Canonical(string format) =>
+        format.Trim().ToLowerInvariant() switch { "markdown" => "md", "text" or "txt" => "table", var other => other };
 
     /// <summary>Renders a report to a string.</summary>
     public static string Render(this IReportExporter exporter, ReportTable table)

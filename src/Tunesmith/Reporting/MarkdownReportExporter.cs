@@ -24,5 +24,6 @@ public sealed class MarkdownReportExporter : IReportExporter
             writer.WriteLine("| " + string.Join(" | ", ReportCells.Cells(table, row, roundTrip: false).Select(Escape)) + " |");
     }
 
-    private static string Escape(string s) => s.Replace("\\", "\\\\").Replace("|", "\\|").ReplaceLineEndings(" ");
+    /// <summary>A Markdown table cell: backslashes and pipes escaped, line breaks as spaces.</summary>
+    internal static string Escape(string s) => s.Replace("\\", "\\\\").Replace("|", "\\|").ReplaceLineEndings(" ");
 }

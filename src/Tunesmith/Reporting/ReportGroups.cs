@@ -71,7 +71,7 @@ public static class ReportGroups
     {
         ArgumentNullException.ThrowIfNull(groups);
         ArgumentNullException.ThrowIfNull(writer);
-        var f = format.Trim().ToLowerInvariant() switch { "markdown" => "md", "text" or "txt" => "table", var other => other };
+        var f = ReportExporters.Canonical(format);
         if (f == "json")
         {
             using var buffer = new MemoryStream();
@@ -114,17 +114,12 @@ public static class ReportGroups
                 foreach (var r in rows) writer.WriteLine(string.Join(',', r.Select(CsvReportExporter.Quote)));
                 break;
             case "md":
-                writer.WriteLine("| " + string.Join(" | ", headers.Select(Md)) + " |");
+                writer.WriteLine("| " + string.Join(" | ", headers.Select(MarkdownReportExporter.Escape)) + " |");
                 writer.WriteLine("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", headers.Length - 1)));
-                foreach (var r in rows) writer.WriteLine("| " + string.Join(" | ", r.Select(Md)) + " |");
+                foreach (var r in rows) writer.WriteLine("| " + string.Join(" | ", r.Select(MarkdownReportExporter.Escape)) + " |");
                 break;
             case "table":
-                var widths = headers.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
-                void Line(IReadOnlyList<string> cells) =>
-                    writer.WriteLine(string.Join("  ", cells.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))).TrimEnd());
-                Line(headers);
-                writer.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
-                foreach (var r in rows) Line(r);
+                TextTableReportExporter.WriteAligned(writer, headers, rows, headers.Select((_, i) => i > 0).ToArray());
                 break;
             default:
                 throw new ArgumentException($"unknown grouped report format '{format}' (known: {string.Join(", ", Formats)})", nameof(format));
@@ -134,6 +129,4 @@ public static class ReportGroups
     private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);
 
     private static string Num(double? v) => v is { } d ? d.ToString("G6", CultureInfo.InvariantCulture) : "";
-
-    private static string Md(string cell) => cell.Replace("|", "\\|", StringComparison.Ordinal).ReplaceLineEndings(" ");
 }

@@ -23,8 +23,13 @@ public sealed class TextTableReportExporter : IReportExporter
         var reason = headers.Count - 1;
         foreach (var cells in rows)
             if (cells[reason].Length > MaxReasonWidth) cells[reason] = cells[reason][..(MaxReasonWidth - 1)] + "…";
+        WriteAligned(writer, headers, rows, headers.Select(h => ReportCells.IsNumeric(h, table)).ToArray());
+    }
+
+    /// <summary>Writes a header, a rule and the rows in aligned columns, the <paramref name="numeric"/> ones right-aligned.</summary>
+    internal static void WriteAligned(TextWriter writer, IReadOnlyList<string> headers, IReadOnlyList<string[]> rows, bool[] numeric)
+    {
         var widths = headers.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
-        var numeric = headers.Select(h => ReportCells.IsNumeric(h, table)).ToArray();
         WriteLine(writer, headers, widths, numeric);
         writer.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))).TrimEnd());
         foreach (var cells in rows) WriteLine(writer, cells, widths, numeric);
