@@ -10,17 +10,8 @@ public sealed class TrialBudgetEndToEndTests
     [Fact]
     public async Task Trials_on_the_command_line_reach_autos_budget()
     {
-        using var kit = new StudyKit();
-        kit.Write("obj.py", "import sys\nprint('tunesmith:result {\"value\": %s}' % sys.argv[1])\n");
         // Two floats and trials: 100 → auto picks GP (≤ 300 trials); run with --trials 1000 it must pick CMA-ES.
-        kit.StudyFile($"""
-            sampler: auto
-            command: {StudyKit.Python} obj.py {"{x}"}
-            space:
-              x: {"{"} float: [0, 1] {"}"}
-              y: {"{"} float: [0, 1] {"}"}
-            trials: 100
-            """);
+        using var kit = AutoStudy(trials: 100);
         var r = await kit.CliS("run", "study.yaml", "--trials", "1000", "--timeout", "1s", "--quiet");
         Assert.True(r.ExitCode == 0, r.ToString());
         await using var storage = StudyStorage.Open(kit.Storage);
@@ -31,18 +22,9 @@ public sealed class TrialBudgetEndToEndTests
     [Fact]
     public async Task A_worker_chooses_auto_for_the_budget_create_stored_and_runs_to_it()
     {
-        using var kit = new StudyKit();
-        kit.Write("obj.py", "import sys\nprint('tunesmith:result {\"value\": %s}' % sys.argv[1])\n");
         // trials: 1 in the file; create --trials 1000 stores the study's budget. A worker opening the study rebuilds auto
         // (and records its choice): for 1,000 trials of two floats that is CMA-ES, where the file's 1 would give GP.
-        kit.StudyFile($"""
-            sampler: auto
-            command: {StudyKit.Python} obj.py {"{x}"}
-            space:
-              x: {"{"} float: [0, 1] {"}"}
-              y: {"{"} float: [0, 1] {"}"}
-            trials: 1
-            """);
+        using var kit = AutoStudy(trials: 1);
         var created = await kit.CliS("create", "study.yaml", "--trials", "1000");
         Assert.True(created.ExitCode == 0, created.ToString());
         var worker = await kit.CliS("worker", "--study", "s", "--one-trial", "--quiet");
@@ -78,5 +60,21 @@ public sealed class TrialBudgetEndToEndTests
         var bad = await kit.CliS("run", "study.yaml", "--timeout", "soon", "--quiet");
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("--timeout 'soon': expected a positive duration", bad.Stderr);
+    }
+
+    // A study of two floats with `sampler: auto` whose program prints x as its result.
+    private static StudyKit AutoStudy(int trials)
+    {
+        var kit = new StudyKit();
+        kit.Write("obj.py", "import sys\nprint('tunesmith:result {\"value\": %s}' % sys.argv[1])\n");
+        kit.StudyFile($"""
+            sampler: auto
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+              y: {"{"} float: [0, 1] {"}"}
+            trials: {trials}
+            """);
+        return kit;
     }
 }
