@@ -6,6 +6,7 @@ using Tunesmith.Samplers;
 
 // Usage: Tunesmith.TestWorker --storage URL --study NAME --trials BUDGET [--parallel N] [--seed S]
 //          [--sampler random|grid] [--sleep-ms MS] [--heartbeat-ms MS] [--grace-ms MS] [--retries N]
+//          [--barrier DIR --barrier-count N]
 // Runs trials of a trivial objective until the study holds BUDGET trials (counted in storage across every process),
 // then exits 0. With --sleep-ms each trial takes that long (so a test can kill the worker mid-trial); --sampler grid runs
 // a 6 x 5 grid over (a, b). Warnings (a late write refused, a trial failed as stale) go to stderr as "warn: ..." lines;
@@ -27,6 +28,20 @@ try
             ["b"] = ["p", "q", "r", "s", "t"],
         })
         : new RandomSampler(seed);
+
+    // A start barrier: N workers each leave a file in DIR and wait until all N are there, so a test that needs several
+    // processes to share the study does not depend on how fast each one starts.
+    if (options.TryGetValue("--barrier", out var barrier))
+    {
+        Directory.CreateDirectory(barrier);
+        File.WriteAllText(Path.Combine(barrier, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)), "");
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (Directory.GetFiles(barrier).Length < GetInt("--barrier-count", 1))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"start barrier {barrier}: not every worker arrived");
+            Thread.Sleep(5);
+        }
+    }
 
     using var logging = new StderrLoggerFactory();
     await using var study = await Study.CreateOrLoadAsync(Get("--study"), new StudyOptions
