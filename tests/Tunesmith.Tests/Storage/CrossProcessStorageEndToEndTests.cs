@@ -152,12 +152,13 @@ public sealed class CrossProcessStorageEndToEndTests : IDisposable
     {
         const int budget = 400;
         var url = "sqlite:///" + _dir.File("eight.db");
-        // All eight start on a fresh file at once (a start barrier: on a quiet machine one process could otherwise run the
-        // whole budget before the others are up): schema creation and CreateOrLoad race too.
+        // All eight start on a fresh file at once (a start barrier), so schema creation and CreateOrLoad race too. Each trial
+        // takes 5 ms: instant trials let one process run the whole budget (~40 ms) while the others' SQLite busy handlers
+        // back off, on a quiet machine.
         var barrier = _dir.File("barrier");
         var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
             RunWorkerAsync("--storage", url, "--study", "eight", "--trials", budget.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                "--parallel", "2", "--seed", i.ToString(System.Globalization.CultureInfo.InvariantCulture), "--barrier", barrier, "--barrier-count", "8")));
+                "--parallel", "2", "--seed", i.ToString(System.Globalization.CultureInfo.InvariantCulture), "--barrier", barrier, "--barrier-count", "8", "--sleep-ms", "5")));
 
         Assert.All(results, r => Assert.True(r.ExitCode == 0, r.Stderr));
         Assert.All(results, r => Assert.DoesNotContain("locked", r.Stderr, StringComparison.OrdinalIgnoreCase));
