@@ -17,6 +17,7 @@ internal sealed class ParzenEstimator
     private readonly int _observations;
     private readonly double[] _cumulativeWeight;
     private readonly double[] _constant;       // log weight + normalization terms that do not depend on the point
+    private readonly double[] _logWeight;
     private readonly double[][] _mu;
     private readonly double[][] _sigma;
     private readonly double[][] _invSigma;
@@ -33,6 +34,7 @@ internal sealed class ParzenEstimator
     public ParzenEstimator(ParamEncoding[] dims, ReadOnlySpan<double> values, ReadOnlySpan<double> weights, TpeOptions options, bool joint)
     {
         _dims = dims;
+        HasCategorical = dims.Any(x => x.Kind == EncodedKind.Categorical);
         var d = dims.Length;
         var n = weights.Length;
         var prior = options.PriorWeight > 0 || n == 0;
@@ -53,6 +55,7 @@ internal sealed class ParzenEstimator
             _cumulativeWeight[k] = running;
             logWeight[k] = Math.Log(w / total);
         }
+        _logWeight = (double[])logWeight.Clone();
         _constant = logWeight;
         _mu = new double[d][];
         _sigma = new double[d][];
@@ -262,6 +265,32 @@ internal sealed class ParzenEstimator
                 }
             }
             result[i] = LogSumExp(acc);
+        }
+    }
+
+    /// <summary>Whether any encoded parameter is categorical.</summary>
+    public bool HasCategorical { get; }
+
+    /// <summary>
+    /// The log probability of each point's categorical values alone (the mixture with its numeric parameters marginalized
+    /// out; 0 when there are none): the same kernels and weights, so choices that good trials took together stay together.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void LogPmfCategorical(ReadOnlySpan<double> points, Span<double> result)
+    {
+        var d = _dims.Length;
+        var acc = new double[_kernels];
+        for (var i = 0; i < result.Length; i++)
+        {
+            _logWeight.CopyTo(acc, 0);
+            var any = false;
+            for (var j = 0; j < d; j++)
+            {
+                if (_dims[j].Kind != EncodedKind.Categorical) continue;
+                AddInPlace(acc, _logChoice[j][(int)points[i * d + j]]);
+                any = true;
+            }
+            result[i] = any ? LogSumExp(acc) : 0.0;
         }
     }
 

@@ -113,6 +113,15 @@ public sealed record TpeOptions
     /// </summary>
     public double BadDensityExponent { get; init; } = 0.4;
 
+    /// <summary>
+    /// With <see cref="BadDensityExponent"/> below 1: temper the whole bad density, categorical parameters included, as
+    /// before 2026-12-07. Default false: only the numeric part is tempered (the bad density of the candidate's numeric values
+    /// given its categories), and the categories are scored by the plain ratio of the good and bad trials' shares. Tempering
+    /// the categories made a group of several categorical parameters settle on the first good combination for good
+    /// (docs/TPE.md, "Categorical parameters in a joint group"); on numeric spaces the two are the same.
+    /// </summary>
+    public bool TemperCategoricals { get; init; }
+
     /// <summary>Most trials in the "good" group. Default 40.</summary>
     public int MaxGood { get; init; } = 40;
 

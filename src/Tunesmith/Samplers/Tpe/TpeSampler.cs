@@ -205,9 +205,18 @@ public sealed class TpeSampler : ISampler
         // A tempered bad density for joint groups only: one parameter's bad density spans no orders of magnitude, and a
         // tempered branch choice locks onto the first good branch.
         var badExponent = joint && d > 1 ? Options.BadDensityExponent : 1.0;
+        // Only the numeric part of the bad density spans orders of magnitude: log g(x) = log g(c) + log g(x | c) for the
+        // categories c, and the categories keep the plain ratio, score = log l(x) − log g(c) − β·log g(x | c).
+        double[]? badCategorical = null;
+        if (!Options.TemperCategoricals && badExponent != 1.0 && bad.HasCategorical)
+        {
+            badCategorical = new double[count];
+            bad.LogPmfCategorical(candidates, badCategorical);
+        }
         for (var c = 0; c < count; c++)
         {
             var score = goodLog[c] - badExponent * badLog[c];
+            if (badCategorical is not null) score -= (1.0 - badExponent) * badCategorical[c];
             // A point another worker is evaluating right now is worth nothing twice: take any other candidate first.
             if (IsPending(candidates.AsSpan(c * d, d), liars)) score = double.MinValue;
             if (score > bestScore)

@@ -1,3 +1,5 @@
+using FsCheck;
+using FsCheck.Xunit;
 using Tunesmith.Samplers.Tpe;
 using Tunesmith.Spaces;
 using Xunit;
@@ -61,6 +63,35 @@ public sealed class ParzenEstimatorTests
         estimator.LogPdf([0.0, 1.0, 2.0, 3.0], logPdf);
         Assert.Equal(1.0, logPdf.Sum(Math.Exp), 9);
         Assert.True(logPdf[1] > logPdf[2] && logPdf[2] > logPdf[0]);
+    }
+
+    /// <summary>
+    /// The categorical part of a mixed density is the joint probability summed over the numeric values (here an integer,
+    /// whose values' probabilities sum to one), for any observations and weights: the same kernels, the numbers marginalized out.
+    /// </summary>
+    [Property(MaxTest = 50)]
+    public bool The_categorical_marginal_is_the_joint_summed_over_the_numeric_values(PositiveInt seed, NonNegativeInt count)
+    {
+        var random = new Random(seed.Get);
+        var dims = new[]
+        {
+            ParamEncoding.For(new CategoricalDistribution(["a", "b", "c"])), ParamEncoding.For(new IntDistribution(0, 4)),
+            ParamEncoding.For(new CategoricalDistribution(["p", "q"])),
+        };
+        var n = count.Get % 12;
+        var observations = Enumerable.Range(0, n).SelectMany(_ => new[] { (double)random.Next(3), dims[1].Encode((long)random.Next(5)), random.Next(2) }).ToArray();
+        var weights = Enumerable.Range(0, n).Select(_ => 0.1 + random.NextDouble()).ToArray();
+        var estimator = new ParzenEstimator(dims, observations, weights, new TpeOptions(), joint: true);
+        foreach (var (c1, c2) in new[] { (0, 0), (1, 1), (2, 0) })
+        {
+            var points = Enumerable.Range(0, 5).SelectMany(v => new[] { c1, dims[1].Encode((long)v), c2 }).ToArray();
+            var joint = new double[5];
+            estimator.LogPdf(points, joint);
+            var marginal = new double[1];
+            estimator.LogPmfCategorical(points.AsSpan(0, 3), marginal);
+            if (Math.Abs(Math.Log(joint.Sum(Math.Exp)) - marginal[0]) > 1e-9) return false;
+        }
+        return true;
     }
 
     [Fact]

@@ -245,6 +245,35 @@ public sealed class TpeSamplerTests
         Assert.False(ProposalAfterBadTrials(1, exponent: 0, dimensions: 1).SequenceEqual(ProposalAfterBadTrials(2, exponent: 0, dimensions: 1)));
     }
 
+    /// <summary>
+    /// Three categorical parameters whose best values interact, and a number: alone, a0, b0 and c0 are each best (0.1),
+    /// but a3 with b3 is better together (0). A run "finds" the optimum when its best trial has a3, b3 and c0.
+    /// </summary>
+    private static bool FindsTheInteractingPair(int seed, bool temperCategoricals, int trials)
+    {
+        var study = NewStudy(new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true, Group = true, TemperCategoricals = temperCategoricals }));
+        study.Optimize(t =>
+        {
+            var a = t.SuggestCategorical("a", new[] { "a0", "a1", "a2", "a3" });
+            var b = t.SuggestCategorical("b", new[] { "b0", "b1", "b2", "b3" });
+            var c = t.SuggestCategorical("c", new[] { "c0", "c1", "c2" });
+            var x = t.SuggestFloat("x", 0, 1);
+            var value = (a == "a0" ? 0 : 0.1) + (b == "b0" ? 0 : 0.1) + (c == "c0" ? 0 : 0.1) + 0.3 * (x - 0.4) * (x - 0.4);
+            return a == "a3" && b == "b3" ? value - 0.3 : value + 0.1;
+        }, trials: trials);
+        var best = study.BestTrial!.Params;
+        return (string)best["a"]! == "a3" && (string)best["b"]! == "b3" && (string)best["c"]! == "c0";
+    }
+
+    [Fact]
+    public void Joint_tpe_keeps_trying_other_category_combinations_and_finds_an_interacting_pair()
+    {
+        // With the whole bad density tempered (TemperCategoricals, the behaviour before 2026-12-07) a joint group of
+        // categoricals settled on the first good combination: 2 of these 20 seeds found a3/b3/c0, against 11 now.
+        var found = Enumerable.Range(0, 20).Count(seed => FindsTheInteractingPair(seed, temperCategoricals: false, trials: 80));
+        Assert.True(found >= 8, $"found a3/b3/c0 in {found} of 20 seeds");
+    }
+
     [Fact]
     public void Bad_density_exponent_must_be_finite_and_not_negative()
     {
