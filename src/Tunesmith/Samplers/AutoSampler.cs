@@ -65,9 +65,12 @@ public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictiona
     internal static IReadOnlyDictionary<string, object?> BranchTpe { get; } =
         new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["branch_aware"] = true }.AsReadOnly();
 
-    /// <summary>A random forest whose proposals explore value pairs of two categorical parameters half the time (<see cref="Rf.RandomForestOptions.CategoryPairRate"/>).</summary>
-    internal static IReadOnlyDictionary<string, object?> PairedForest { get; } =
-        new Dictionary<string, object?> { ["category_pair_rate"] = 0.5 }.AsReadOnly();
+    /// <summary>
+    /// Grouped TPE with Scott bandwidths and Optuna's smaller good group (10 %, at most 25), for several interacting
+    /// categorical parameters: the numeric kernels then no longer outweigh the categories (docs/TPE.md).
+    /// </summary>
+    internal static IReadOnlyDictionary<string, object?> CategoricalTpe { get; } =
+        new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["scott_bandwidth"] = true, ["gamma"] = 0.1, ["max_good"] = 25L }.AsReadOnly();
 
     /// <summary>A Gaussian process per branch (<see cref="Branches.BranchAwareSampler"/>).</summary>
     internal static IReadOnlyDictionary<string, object?> BranchGp { get; } =
@@ -112,8 +115,8 @@ public class AutoSampler : ISampler
     /// The decision, as a pure function of the space's shape, the trial budget (null: unknown, treated as a long run) and the
     /// samplers available. Grid when every parameter is finite and the whole grid fits the budget. Conditional spaces:
     /// a random forest when blocks repeat a variable number of times, else branch-aware search (one model per branch, the
-    /// branch chosen by what it could reach) with a GP for short runs and grouped TPE for long ones. A random forest for
-    /// short runs over several interacting categorical parameters; GP for up to <see cref="MaxGpDimensions"/> parameters
+    /// branch chosen by what it could reach) with a GP for short runs and grouped TPE for long ones. Grouped TPE with broad
+    /// numeric kernels for several interacting categorical parameters; GP for up to <see cref="MaxGpDimensions"/> parameters
     /// and <see cref="MaxGpBudget"/> trials (categorical ones included: on the quality suite's mixed space GP beats TPE by
     /// two orders of magnitude); CMA-ES for long runs on numeric spaces; TPE otherwise. Chosen on the quality bench's
     /// hierarchical functions (docs/BENCHMARKS.md).
@@ -141,8 +144,8 @@ public class AutoSampler : ISampler
             if (Has("tpe"))
                 return new("tpe", "the space is conditional: TPE models each branch jointly on that branch's trials, each branch valued by what it could reach", AutoChoice.BranchTpe);
         }
-        if (shortRun && shape.CategoricalHeavy && Has("rf"))
-            return new("rf", $"{shape.Categorical} categorical parameters and a budget of {budget} trials: a random forest splits on categories and their interactions directly, and half the proposals explore a pair of categories together", AutoChoice.PairedForest);
+        if (shape.CategoricalHeavy && Has("tpe"))
+            return new("tpe", $"{shape.Categorical} categorical parameters whose best values may interact: TPE models them jointly, with broad numeric kernels so that the categories decide", AutoChoice.CategoricalTpe);
         if (shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp"))
             return new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient");
         if (!shortRun && shape.Categorical == 0 && shape.Dimensions >= 2 && Has("cmaes"))

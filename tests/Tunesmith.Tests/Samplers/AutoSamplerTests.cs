@@ -31,8 +31,9 @@ public sealed class AutoSamplerTests
         { new SpaceShape(3, 1, 1, true, null), 5000, All, "tpe" },
         { new SpaceShape(3, 1, 1, true, null), 100, WithoutGp, "tpe" },
         { new SpaceShape(2, 2, 2, true, null) { VariableRepeat = true }, 100, All, "rf" },
-        // Several interacting categorical parameters, short run: a forest.
-        { new SpaceShape(2, 0, 4, false, null), 200, All, "rf" },
+        // Several interacting categorical parameters: grouped TPE with broad numeric kernels, whatever the budget.
+        { new SpaceShape(2, 0, 4, false, null), 200, All, "tpe" },
+        { new SpaceShape(2, 0, 4, false, null), null, All, "tpe" },
         { new SpaceShape(2, 0, 4, false, null), 2000, All, "tpe" },
         // Small numeric or mixed space, short run: GP.
         { new SpaceShape(6, 0, 0, false, null), 200, All, "gp" },
@@ -92,6 +93,17 @@ public sealed class AutoSamplerTests
         var byRun = Assert.IsType<Tunesmith.Samplers.Branches.BranchAwareSampler>(Auto(null, 100).Inner);
         Assert.True(((TpeSampler)byRun.Inner).Options is { Multivariate: true, Group: true });
         Assert.Equal("auto(rf)", Auto(new SearchSpace().Repeat("layers", new IntDistribution(1, 3), b => b.Int("width", 8, 64)), 100).Name);
+    }
+
+    [Fact]
+    public void Auto_gives_several_categorical_parameters_grouped_tpe_with_broad_numeric_kernels()
+    {
+        var space = new SearchSpace().Choice("opt", ["sgd", "adam"]).Choice("act", ["relu", "selu"]).Choice("norm", ["none", "batch"])
+            .Choice("init", ["he", "normal"]).Float("lr", 1e-5, 1, log: true);
+        var auto = (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1, space, 100));
+        Assert.Equal("auto(tpe)", auto.Name);
+        Assert.True(Assert.IsType<TpeSampler>(auto.Inner).Options is { Multivariate: true, Group: true, ScottBandwidth: true, Gamma: 0.1, MaxGood: 25, Seed: 1 },
+            $"options: {((TpeSampler)auto.Inner).Options}");
     }
 
     [Fact]

@@ -56,7 +56,7 @@ public sealed record RandomForestOptions
     /// reach is fixed — its best value so far minus |N(0,1)| × the spread of all values (median − best) × √(ln trials / its
     /// trials), a pair never tried first — and expected improvement chooses the rest. Best values that need two categories
     /// changed at once (an activation that only pays with a matching normalisation) are found this way where one-at-a-time
-    /// moves never go. Default 0 (off); <c>auto</c> sets 0.5 for categorical-heavy spaces; in [0, 1].
+    /// moves never go. Default 0 (off); in [0, 1].
     /// </summary>
     public double CategoryPairRate { get; init; }
 

@@ -47,7 +47,9 @@ public sealed record TpeOptions
 
     /// <summary>
     /// Joint kernels take one Scott-rule bandwidth per dimension (<see cref="BandwidthFactor"/>) instead of the neighbour
-    /// rule. Default false: the neighbour rule adapts to where observations cluster.
+    /// rule (study file: <c>scott_bandwidth</c>). Default false: the neighbour rule adapts to where observations cluster.
+    /// With several categorical parameters the broad kernels help: narrow numeric kernels around the refined trials of one
+    /// combination of categories outweigh the categories in the density ratio (docs/TPE.md).
     /// </summary>
     public bool ScottBandwidth { get; init; }
 
@@ -169,9 +171,10 @@ public sealed record TpeOptions
                 "gamma" => result with { Gamma = Real(key, value) },
                 "max_good" => result with { MaxGood = Int(key, value) },
                 "decay_old_observations" => result with { DecayOldObservations = Bool(key, value) },
+                "scott_bandwidth" => result with { ScottBandwidth = Bool(key, value) },
                 _ => throw new ArgumentException(
                     $"unknown tpe option '{key}' (known: seed, n_startup_trials, n_ei_candidates, multivariate, group, constant_liar, " +
-                    "prior_weight, consider_magic_clip, consider_endpoints, gamma, max_good, decay_old_observations)"),
+                    "prior_weight, consider_magic_clip, consider_endpoints, gamma, max_good, decay_old_observations, scott_bandwidth)"),
             };
         }
         // A group decomposition only makes sense for joint sampling; asking for it implies multivariate.

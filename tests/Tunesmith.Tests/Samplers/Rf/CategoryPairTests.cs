@@ -62,7 +62,7 @@ public sealed class CategoryPairTests
     }
 
     [Fact]
-    public void The_rate_is_validated_read_from_a_study_file_and_set_by_auto_for_categorical_heavy_spaces()
+    public void The_rate_is_validated_and_read_from_a_study_file()
     {
         Assert.Throws<ArgumentException>(() => new RandomForestSampler(new RandomForestOptions { CategoryPairRate = 1.5 }));
         var e = Assert.Throws<ArgumentException>(() => RandomForestOptions.FromStudyFile(new Dictionary<string, object?> { ["category_pair_rate"] = -0.1 }));
@@ -70,10 +70,5 @@ public sealed class CategoryPairTests
         var rf = Assert.IsType<RandomForestSampler>(SamplerRegistry.Create("rf", new SamplerRequest(new Dictionary<string, object?> { ["category_pair_rate"] = 0.25 })));
         Assert.Equal(0.25, rf.Options.CategoryPairRate);
 
-        var space = new Tunesmith.Spaces.SearchSpace().Choice("opt", ["sgd", "adam"]).Choice("act", ["relu", "selu"]).Choice("norm", ["none", "batch"])
-            .Choice("init", ["he", "normal"]).Float("lr", 1e-5, 1, log: true);
-        var auto = (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1, space, 100));
-        Assert.Equal("auto(rf)", auto.Name);
-        Assert.Equal(0.5, Assert.IsType<RandomForestSampler>(auto.Inner).Options.CategoryPairRate);
     }
 }
