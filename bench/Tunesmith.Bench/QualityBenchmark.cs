@@ -72,6 +72,8 @@ internal static class QualityBenchmark
         new("rf_p", "rf", new Dictionary<string, object?> { ["category_pair_rate"] = 0.5 }, OnRequest: true),
         // Grouped TPE with Scott bandwidths and a 10 % good group (at most 25): auto's choice for categorical-heavy spaces.
         new("tpe_cat", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["scott_bandwidth"] = true, ["gamma"] = 0.1, ["max_good"] = 25L }, OnRequest: true),
+        // GP that hands the run to grouped TPE when its fit on the first 50 trials finds a rugged landscape (docs/GP.md).
+        new("gp_r", "gp", new Dictionary<string, object?> { ["rugged_fallback"] = true }, OnRequest: true),
         new("auto", "auto", new Dictionary<string, object?>(), BudgetAware: true),
         // A portfolio shifting trials between GP and grouped TPE by their rates of new bests (measured before auto uses it).
         new("gp_tpe", "gp", new Dictionary<string, object?>(), Factory: seed => new Tunesmith.Samplers.Portfolio.PortfolioSampler(

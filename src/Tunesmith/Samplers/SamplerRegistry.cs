@@ -39,7 +39,7 @@ public static class SamplerRegistry
             "sobol" => CreateSobol(request),
             "tpe" => WithBranches("tpe", request, o => new Tpe.TpeSampler(Tpe.TpeOptions.FromStudyFile(o, request.Seed))),
             "cmaes" => new CmaEsSampler(CmaEsOptionsReader.Read(request.Options, request.Seed)),
-            "gp" => WithBranches("gp", request, o => new Gp.GpSampler(request.Seed, Gp.GpOptions.FromDictionary(o))),
+            "gp" => WithBranches("gp", request, o => CreateGp(o, request.Seed)),
             "rf" => WithBranches("rf", request, o => new Rf.RandomForestSampler(Rf.RandomForestOptions.FromStudyFile(o, request.Seed))),
             "bohb" => CreateBohb(request),
             "auto" => AutoSampler.Create(request),
@@ -61,6 +61,24 @@ public static class SamplerRegistry
             made = true;
             return first;
         }, branches);
+    }
+
+    // gp: options.rugged_fallback (default false) hands the run to grouped multivariate TPE when the GP's own fit finds the
+    // landscape rugged (Portfolio.RuggedFallbackSampler); the other options are the GP's.
+    private static ISampler CreateGp(IReadOnlyDictionary<string, object?> options, int? seed)
+    {
+        var rugged = false;
+        if (options.TryGetValue("rugged_fallback", out var raw))
+            rugged = raw switch
+            {
+                bool b => b,
+                string s when bool.TryParse(s, out var p) => p,
+                _ => throw new ArgumentException($"sampler 'gp': option 'rugged_fallback' must be true or false, got '{raw}'"),
+            };
+        var gp = new Gp.GpSampler(seed, Gp.GpOptions.FromDictionary(options.Where(kv => kv.Key != "rugged_fallback").ToDictionary()));
+        return rugged
+            ? new Portfolio.RuggedFallbackSampler(gp, new Tpe.TpeSampler(new Tpe.TpeOptions { Seed = seed, Multivariate = true, Group = true }))
+            : gp;
     }
 
     // sobol: jointly over the study's declarative space when known; options.scramble (default true).

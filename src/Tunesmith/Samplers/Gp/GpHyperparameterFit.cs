@@ -50,8 +50,10 @@ internal static class GpHyperparameterFit
 
     // Prior on log θ (θ = ℓ⁻²): the log-normal ℓ ~ LN(√2 + ½ ln d, 3) of Hvarfner et al., centred in log space on its
     // mode exp(√2 − 3 + ½ ln d) ≈ 0.2·√d (the scale a MAP fit in ℓ settles at): log θ ~ N(−2(√2 − 3 + ½ ln d), 4·3).
-    private static (double Mean, double Variance) LengthScalePrior(int d) =>
-        (-2 * (Math.Sqrt(2) - 3 + 0.5 * Math.Log(Math.Max(d, 1))), 4 * 3.0);
+    private static (double Mean, double Variance) LengthScalePrior(int d) => (-2 * LogLengthScaleMode(d), 4 * 3.0);
+
+    /// <summary>log of the length-scale prior's mode, √2 − 3 + ½ ln d (the scale ≈ 0.2·√d).</summary>
+    public static double LogLengthScaleMode(int d) => Math.Sqrt(2) - 3 + 0.5 * Math.Log(Math.Max(d, 1));
 
     private const double SignalPriorVariance = 4.0;
     // Gamma(1.1, 30) on the noise variance (standardized units): mostly below 0.1, so a handful of wiggly points is

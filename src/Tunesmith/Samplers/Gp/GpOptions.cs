@@ -62,7 +62,7 @@ public sealed record GpOptions
                 "deterministic_objective" => result with { DeterministicObjective = ReadBool(key, value) },
                 "seed" => result,
                 _ => throw new ArgumentException(
-                    $"sampler 'gp': unknown option '{key}' (known: n_startup_trials, candidate_count, refinement_starts, max_training_points, max_fit_points, deterministic_objective, seed)"),
+                    $"sampler 'gp': unknown option '{key}' (known: n_startup_trials, candidate_count, refinement_starts, max_training_points, max_fit_points, deterministic_objective, rugged_fallback, seed)"),
             };
         }
         result.Validate();

@@ -147,7 +147,7 @@ public sealed class GpSampler : ISampler
     // Zero mean, unit variance; a constant history gets unit scale so the process stays well defined. A heavy tail of
     // bad values (Rosenbrock-like objectives, diverged training runs) is first compressed logarithmically by the distance
     // from the best, so that the model spends its resolution near the optimum instead of on the outliers.
-    private static double[] StandardizedValues(List<(double[] X, double Y)> points, bool warp)
+    internal static double[] StandardizedValues(List<(double[] X, double Y)> points, bool warp)
     {
         var n = points.Count;
         var y = new double[n];

@@ -1,0 +1,157 @@
+using FsCheck;
+using FsCheck.Xunit;
+using Tunesmith.Samplers;
+using Tunesmith.Samplers.Gp;
+using Tunesmith.Samplers.Portfolio;
+using Tunesmith.Samplers.Tpe;
+using Tunesmith.Spaces;
+using Tunesmith.Trials;
+using Xunit;
+
+namespace Tunesmith.Tests.Samplers.Portfolio;
+
+/// <summary>The GP with a TPE fallback passes the conformance suite, with a check that always hands over after 10 trials.</summary>
+public sealed class RuggedFallbackSamplerConformanceTests : SamplerConformanceTests
+{
+    protected override ISampler CreateSampler(int? seed) =>
+        new RuggedFallbackSampler(new GpSampler(seed), new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true, Group = true }),
+            new RuggedFallbackOptions { CheckAfterTrials = 10, MinNoiseShare = 0, MaxLengthScaleRatio = 1e9 });
+}
+
+public sealed class RuggedFallbackSamplerTests
+{
+    /// <summary>Proposes 0.123 for every parameter: shows which member a trial came from.</summary>
+    private sealed class MarkerSampler : ISampler
+    {
+        public const double Value = 0.123;
+        public int? Seed => 1;
+        public string Name => "marker";
+        public IReadOnlyDictionary<string, Distribution> InferRelativeSearchSpace(SamplingContext context) => new Dictionary<string, Distribution>();
+        public IReadOnlyDictionary<string, object?> SampleRelative(SamplingContext context, IReadOnlyDictionary<string, Distribution> searchSpace) =>
+            new Dictionary<string, object?>();
+        public object? SampleIndependent(SamplingContext context, string name, Distribution distribution) => Value;
+    }
+
+    private static double Rastrigin(double[] x) => 10 * x.Length + x.Sum(v => v * v - 10 * Math.Cos(2 * Math.PI * v));
+    private static double Sphere(double[] x) => x.Sum(v => v * v);
+
+    private static readonly FloatDistribution Box = new(-5.12, 5.12);
+
+    private static FrozenTrial Trial(int number, double[] x, double value) => new()
+    {
+        Id = number + 1, Number = number, State = TrialState.Complete, Value = value,
+        Params = Enumerable.Range(0, x.Length).ToDictionary(j => $"x{j}", j => (object?)x[j]),
+        Distributions = Enumerable.Range(0, x.Length).ToDictionary(j => $"x{j}", _ => (Distribution)Box),
+    };
+
+    // A hand-built history like a GP's first 50 trials in 5 dimensions: 10 random points, then 40 around (1, …, 1).
+    private static List<FrozenTrial> Trials(Func<double[], double> f, int n = 50, int seed = 1)
+    {
+        var random = new Random(seed);
+        var trials = new List<FrozenTrial>();
+        for (var i = 0; i < n; i++)
+        {
+            var x = new double[5];
+            for (var j = 0; j < x.Length; j++)
+                x[j] = i < 10 ? -5.12 + random.NextDouble() * 10.24 : Math.Clamp(1 + (random.NextDouble() * 2 - 1) * 2.5, -5.12, 5.12);
+            trials.Add(Trial(i, x, f(x)));
+        }
+        return trials;
+    }
+
+    private static SamplingContext Next(IEnumerable<FrozenTrial> trials, int seed = 7)
+    {
+        var history = StudyHistory.Of("rugged", Direction.Minimize, trials);
+        var number = history.Trials.Count;
+        return new SamplingContext(history, new FrozenTrial { Id = number + 1, Number = number, State = TrialState.Running }, TrialRandom.Create(seed, number));
+    }
+
+    // One trial's proposal through the sampler interface, as the study makes it.
+    private static IReadOnlyDictionary<string, object?> Propose(ISampler sampler, SamplingContext context)
+    {
+        var relative = sampler.InferRelativeSearchSpace(context);
+        var values = relative.Count > 0 ? new Dictionary<string, object?>(sampler.SampleRelative(context, relative)) : [];
+        for (var j = 0; j < 5; j++)
+            if (!values.ContainsKey($"x{j}")) values[$"x{j}"] = sampler.SampleIndependent(context, $"x{j}", Box);
+        return values;
+    }
+
+    [Fact]
+    public void A_rugged_history_hands_every_later_trial_to_the_fallback()
+    {
+        var sampler = new RuggedFallbackSampler(new GpSampler(1), new MarkerSampler());
+        Assert.Null(sampler.Rugged);
+        var proposal = Propose(sampler, Next(Trials(Rastrigin)));
+        // The fit explains Rastrigin's ripples as noise and shrinks its length scales below the prior's mode.
+        var report = Assert.IsType<GpFitReport>(sampler.Report);
+        Assert.Equal(50, report.Observations);
+        Assert.True(report.NoiseShare >= 0.025, $"noise share {report.NoiseShare}");
+        Assert.True(report.MeanLengthScale <= GpFitReport.PriorLengthScale(5), $"mean length scale {report.MeanLengthScale}");
+        Assert.True(sampler.Rugged);
+        Assert.All(proposal.Values, v => Assert.Equal(MarkerSampler.Value, v));
+        Assert.All(Propose(sampler, Next(Trials(Rastrigin, n: 80))).Values, v => Assert.Equal(MarkerSampler.Value, v));
+        Assert.Equal("gp+marker_if_rugged", sampler.Name);
+    }
+
+    [Fact]
+    public void A_smooth_history_keeps_the_gp_and_its_exact_trials()
+    {
+        var sampler = new RuggedFallbackSampler(new GpSampler(1), new MarkerSampler());
+        var context = Next(Trials(Sphere));
+        var proposal = Propose(sampler, context);
+        Assert.False(sampler.Rugged);
+        Assert.True(sampler.Report!.NoiseShare < 0.001, $"noise share {sampler.Report.NoiseShare}");
+        // The same point as the GP alone proposes from the same history and random stream.
+        Assert.Equal(Propose(new GpSampler(1), Next(Trials(Sphere))), proposal);
+    }
+
+    [Fact]
+    public void Before_its_trials_have_finished_the_check_waits_and_the_gp_proposes()
+    {
+        var sampler = new RuggedFallbackSampler(new GpSampler(1), new MarkerSampler());
+        var proposal = Propose(sampler, Next(Trials(Rastrigin, n: 49)));
+        Assert.Null(sampler.Rugged);
+        Assert.Null(sampler.Report);
+        Assert.DoesNotContain(proposal.Values, v => Equals(v, MarkerSampler.Value));
+    }
+
+    [Fact]
+    public void The_decision_and_the_proposal_are_reproducible_under_a_seed()
+    {
+        RuggedFallbackSampler Make() => new(new GpSampler(5), new TpeSampler(new TpeOptions { Seed = 5, Multivariate = true, Group = true }));
+        var (a, b) = (Make(), Make());
+        var first = Propose(a, Next(Trials(Rastrigin, seed: 3), seed: 5));
+        var second = Propose(b, Next(Trials(Rastrigin, seed: 3), seed: 5));
+        Assert.Equal(a.Report, b.Report);
+        Assert.Equal(first, second);
+    }
+
+    /// <summary>
+    /// The check reads only the lowest-numbered finished trials, so a process that joins later, or sees more trials
+    /// finished, decides the same.
+    /// </summary>
+    [Property(MaxTest = 15)]
+    public bool The_decision_depends_only_on_the_first_finished_trials(PositiveInt seed, NonNegativeInt extra, bool rugged)
+    {
+        var trials = Trials(rugged ? Rastrigin : Sphere, n: 50 + extra.Get % 40, seed: seed.Get);
+        var early = new RuggedFallbackSampler(new GpSampler(1), new MarkerSampler());
+        var late = new RuggedFallbackSampler(new GpSampler(1), new MarkerSampler());
+        Propose(early, Next(trials.Take(50)));
+        Propose(late, Next(trials));
+        return early.Report == late.Report && early.Rugged == late.Rugged;
+    }
+
+    [Fact]
+    public void The_option_is_read_from_a_study_file_and_checked()
+    {
+        var sampler = SamplerRegistry.Create("gp", new SamplerRequest(new Dictionary<string, object?> { ["rugged_fallback"] = true, ["n_startup_trials"] = 5 }, 3));
+        var rugged = Assert.IsType<RuggedFallbackSampler>(sampler);
+        Assert.Equal(5, ((GpSampler)rugged.Gp).Options.NStartupTrials);
+        Assert.True(((TpeSampler)rugged.Fallback).Options is { Multivariate: true, Group: true });
+        Assert.Equal("gp+tpe_if_rugged", sampler.Name);
+        Assert.IsType<GpSampler>(SamplerRegistry.Create("gp", new SamplerRequest(new Dictionary<string, object?> { ["rugged_fallback"] = "false" })));
+        var e = Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("gp", new SamplerRequest(new Dictionary<string, object?> { ["rugged_fallback"] = 3 })));
+        Assert.Contains("rugged_fallback", e.Message);
+        Assert.Throws<ArgumentException>(() => new RuggedFallbackOptions { CheckAfterTrials = 5 }.Validate());
+    }
+}
