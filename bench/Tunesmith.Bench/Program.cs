@@ -35,7 +35,7 @@ return args.FirstOrDefault() switch
         Set("--samplers"),
         Int("--seed-offset", 0),
         Opt("--tpe-variants", ""),
-        Opt("--optuna-python", "") is { Length: > 0 } python ? python : null) { RunsFrom = Set("--runs-from")?.ToList() ?? [], RenderOnly = args.Contains("--render-only") }),
+        Opt("--optuna-python", "") is { Length: > 0 } python ? python : null) { RunsFrom = Set("--runs-from")?.ToList() ?? [], RenderOnly = args.Contains("--render-only"), Variants = Opt("--variants", "") }),
     "ask-latency" => await AskLatencyBenchmark.RunAsync(Set("--samplers"), Opt("--history", "100,1000,2000").Split(',').Select(int.Parse).ToArray()),
     "check-functions" => await FunctionCheck.RunAsync(Opt("--reference", "../shared/reference")),
     "simulator-study" => SimulatorStudy.Run(
@@ -80,6 +80,6 @@ static TimeSpan ParseHours(string text) => text[^1] switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-study [--benchmarks a,b] [--strategies none+random,asha+random,...] [--seeds 20] [--first-seed 0] [--budgets name=6h,...] [--out DIR] | simulator-tune [--benchmarks a,b] [--variants 'asha+random;bohb:b.RandomFraction=0.33,t.Gamma=0.15;...'] [--seeds 10] [--first-seed 100] [--output FILE] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5] | scheduler-scaling [--schedulers median,asha-promotion] [--hours 1,4,16] [--workers 8])");
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--variants 'label=sampler:key=value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-study [--benchmarks a,b] [--strategies none+random,asha+random,...] [--seeds 20] [--first-seed 0] [--budgets name=6h,...] [--out DIR] | simulator-tune [--benchmarks a,b] [--variants 'asha+random;bohb:b.RandomFraction=0.33,t.Gamma=0.15;...'] [--seeds 10] [--first-seed 100] [--output FILE] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5] | scheduler-scaling [--schedulers median,asha-promotion] [--hours 1,4,16] [--workers 8])");
     return 2;
 }

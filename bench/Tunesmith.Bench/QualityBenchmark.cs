@@ -48,6 +48,35 @@ internal sealed record SamplerUnderTest(string Label, string RegistryName, IRead
         }
         return result;
     }
+
+    /// <summary>
+    /// Registry samplers with study-file options from <c>--variants 'label=sampler:key=value,key=value;label2=…'</c>
+    /// (e.g. <c>gpb8=gp:branch_aware=true,branch_min_trials=8</c>): values read as true/false, integers, numbers or text, so
+    /// that a setting can be measured before it becomes a default.
+    /// </summary>
+    public static IReadOnlyList<SamplerUnderTest> ParseVariants(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return [];
+        var result = new List<SamplerUnderTest>();
+        foreach (var spec in text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = spec.IndexOf('=');
+            var colon = spec.IndexOf(':');
+            if (eq <= 0 || colon < eq + 2) throw new ArgumentException($"--variants: expected label=sampler:key=value,..., got '{spec}'");
+            var options = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var kv in spec[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var parts = kv.Split('=', 2);
+                if (parts.Length != 2) throw new ArgumentException($"--variants {spec[..eq]}: expected key=value, got '{kv}'");
+                options[parts[0]] = bool.TryParse(parts[1], out var b) ? b
+                    : long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var l) ? l
+                    : double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d
+                    : parts[1];
+            }
+            result.Add(new SamplerUnderTest(spec[..eq], spec[(eq + 1)..colon], options));
+        }
+        return result;
+    }
 }
 
 /// <summary>
@@ -87,7 +116,7 @@ internal static class QualityBenchmark
     {
         var functions = QualityFunctions.All.Where(f => args.Functions is null || args.Functions.Contains(f.Name)).ToList();
         var samplers = AllSamplers.Where(s => args.Samplers is null ? !s.OnRequest : args.Samplers.Contains(s.Label))
-            .Concat(SamplerUnderTest.ParseTpeVariants(args.TpeVariants)).ToList();
+            .Concat(SamplerUnderTest.ParseTpeVariants(args.TpeVariants)).Concat(SamplerUnderTest.ParseVariants(args.Variants)).ToList();
         var missing = samplers.Where(s => !SamplerRegistry.Names.Contains(s.RegistryName)).Select(s => s.Label).ToList();
         if (missing.Count > 0)
         {
@@ -444,4 +473,7 @@ internal sealed record QualityArgs(int Seeds, IReadOnlyList<int> Budgets, int Jo
 
     /// <summary>Run nothing (<c>--render-only</c>): tables from <see cref="RunsFrom"/> alone; the samplers named still decide auto's aliases.</summary>
     public bool RenderOnly { get; init; }
+
+    /// <summary>Registry samplers with study-file options under test (<c>--variants</c>, <see cref="SamplerUnderTest.ParseVariants"/>).</summary>
+    public string? Variants { get; init; }
 }
