@@ -16,6 +16,12 @@ public sealed record SpaceShape(int Continuous, int Discrete, int Categorical, b
     /// <summary>True when a block repeats a variable number of times (a layer count), so whole blocks of parameters come and go.</summary>
     public bool VariableRepeat { get; init; }
 
+    /// <summary>
+    /// With a variable repeat: the parameters of every layer count added up (a count of c contributes the parameters outside
+    /// the block plus c blocks' worth), what a model per layer count has to learn in all; 0 without one.
+    /// </summary>
+    public int RepeatBranchDimensions { get; init; }
+
     /// <summary>Several categorical parameters, at least as many as the numeric ones: their best values may interact.</summary>
     public bool CategoricalHeavy => Categorical >= 3 && Categorical >= Continuous + Discrete;
 
@@ -41,7 +47,23 @@ public sealed record SpaceShape(int Continuous, int Discrete, int Categorical, b
             grid = grid is { } g && count is { } n && g <= MaxGrid / n ? g * n : null;
         }
         var repeat = HasVariableRepeat(space);
-        return new SpaceShape(continuous, discrete, categorical, conditional || repeat, grid) { VariableRepeat = repeat };
+        return new SpaceShape(continuous, discrete, categorical, conditional || repeat, grid)
+        {
+            VariableRepeat = repeat,
+            RepeatBranchDimensions = space.Nodes.OfType<RepeatNode>().FirstOrDefault(r => !r.Count.IsSingle) is { } node
+                ? RepeatDimensions(space, node) : 0,
+        };
+    }
+
+    // Σ over the count values c of (parameters outside the repeat + c · parameters of one block).
+    private static int RepeatDimensions(SearchSpace space, RepeatNode node)
+    {
+        static int Sampled(SearchSpace s) => s.Flatten().Count(p => !p.Distribution.IsSingle);
+        var block = Sampled(node.Block);
+        var outside = Sampled(space) - 1 - block * (int)node.Count.High;
+        var total = 0;
+        for (var c = node.Count.Low; c <= node.Count.High; c += node.Count.Step) total += Math.Max(outside, 0) + (int)c * block;
+        return total;
     }
 
     /// <summary>Grids beyond this size are treated as infinite (never enumerated by <c>auto</c>).</summary>
@@ -93,6 +115,13 @@ public class AutoSampler : ISampler
     /// <summary>A grid of at most this many points runs whole when there is no trial budget.</summary>
     public const int MaxUnbudgetedGrid = 100;
 
+    /// <summary>
+    /// Trials per parameter from which a GP per layer count replaces the forest on blocks that repeat a variable number of
+    /// times: the usual size of a GP's design (ten points per dimension), for every layer count's GP
+    /// (<see cref="SpaceShape.RepeatBranchDimensions"/>).
+    /// </summary>
+    public const int RepeatGpTrialsPerParameter = 10;
+
     private protected AutoSampler(ISampler inner, AutoChoice choice)
     {
         Inner = inner;
@@ -114,10 +143,11 @@ public class AutoSampler : ISampler
     /// <summary>
     /// The decision, as a pure function of the space's shape, the trial budget (null: unknown, treated as a long run) and the
     /// samplers available. Grid when every parameter is finite and the whole grid fits the budget. Conditional spaces:
-    /// a random forest when blocks repeat a variable number of times, else branch-aware search (one model per branch, the
-    /// branch chosen by what it could reach) with a GP for short runs and grouped TPE for long ones. Grouped TPE with broad
-    /// numeric kernels for several interacting categorical parameters; GP for up to <see cref="MaxGpDimensions"/> parameters
-    /// and <see cref="MaxGpBudget"/> trials (categorical ones included: on the quality suite's mixed space GP beats TPE by
+    /// a random forest when blocks repeat a variable number of times (a GP per layer count once the budget gives
+    /// <see cref="RepeatGpTrialsPerParameter"/> trials per parameter of every layer count), else branch-aware search (one
+    /// model per branch, the branch chosen by what it could reach) with a GP for short runs and grouped TPE for long ones.
+    /// Grouped TPE with broad numeric kernels for several interacting categorical parameters; GP for up to
+    /// <see cref="MaxGpDimensions"/> parameters and <see cref="MaxGpBudget"/> trials (categorical ones included: on the quality suite's mixed space GP beats TPE by
     /// two orders of magnitude); CMA-ES for long runs on numeric spaces; TPE otherwise. Chosen on the quality bench's
     /// hierarchical functions (docs/BENCHMARKS.md).
     /// </summary>
@@ -137,9 +167,18 @@ public class AutoSampler : ISampler
         var shortRun = budget is { } limit && limit <= MaxGpBudget;
         if (shape.Conditional)
         {
-            if (shape.VariableRepeat && Has("rf"))
-                return new("rf", "blocks that repeat a variable number of times: a random forest splits on the parameters of absent blocks directly");
-            if (shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp"))
+            var gpFits = shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp");
+            if (shape.VariableRepeat)
+            {
+                // The forest learns each block's parameters from every layer count at once, which wins early; once the
+                // budget gives each layer count's GP ten trials per parameter, a GP per layer count refines the widths the
+                // forest's steps miss.
+                if (gpFits && budget >= RepeatGpTrialsPerParameter * shape.RepeatBranchDimensions)
+                    return new("gp", $"blocks that repeat a variable number of times and a budget of {budget} trials, {RepeatGpTrialsPerParameter} per parameter of every layer count: a Gaussian process per layer count, each valued by what it could reach", AutoChoice.BranchGp);
+                if (Has("rf"))
+                    return new("rf", "blocks that repeat a variable number of times: a random forest splits on the parameters of absent blocks directly");
+            }
+            if (gpFits)
                 return new("gp", $"exclusive branches and a budget of {budget} trials: a Gaussian process per branch, each branch valued by what it could reach", AutoChoice.BranchGp);
             if (Has("tpe"))
                 return new("tpe", "the space is conditional: TPE models each branch jointly on that branch's trials, each branch valued by what it could reach", AutoChoice.BranchTpe);

@@ -30,7 +30,12 @@ public sealed class AutoSamplerTests
         { new SpaceShape(3, 1, 1, true, null), 100, All, "gp" },
         { new SpaceShape(3, 1, 1, true, null), 5000, All, "tpe" },
         { new SpaceShape(3, 1, 1, true, null), 100, WithoutGp, "tpe" },
-        { new SpaceShape(2, 2, 2, true, null) { VariableRepeat = true }, 100, All, "rf" },
+        // Variable repeats (20 parameters over all layer counts here): the forest, then a GP per layer count from 10
+        // trials per parameter of every layer count.
+        { new SpaceShape(0, 5, 4, true, null) { VariableRepeat = true, RepeatBranchDimensions = 20 }, 199, All, "rf" },
+        { new SpaceShape(0, 5, 4, true, null) { VariableRepeat = true, RepeatBranchDimensions = 20 }, 200, All, "gp" },
+        { new SpaceShape(0, 5, 4, true, null) { VariableRepeat = true, RepeatBranchDimensions = 20 }, 200, ["random", "tpe", "rf"], "rf" },
+        { new SpaceShape(0, 5, 4, true, null) { VariableRepeat = true, RepeatBranchDimensions = 20 }, 1000, All, "rf" },
         // Several interacting categorical parameters: grouped TPE with broad numeric kernels, whatever the budget.
         { new SpaceShape(2, 0, 4, false, null), 200, All, "tpe" },
         { new SpaceShape(2, 0, 4, false, null), null, All, "tpe" },
@@ -75,7 +80,11 @@ public sealed class AutoSamplerTests
         Assert.False(SpaceShape.Of(branched).VariableRepeat);
 
         var layers = new SearchSpace().Repeat("layers", new IntDistribution(1, 4), b => b.Int("width", 16, 512, log: true));
-        Assert.True(SpaceShape.Of(layers) is { Conditional: true, VariableRepeat: true });
+        Assert.True(SpaceShape.Of(layers) is { Conditional: true, VariableRepeat: true, RepeatBranchDimensions: 1 + 2 + 3 + 4 });
+        var blocks = new SearchSpace().Float("lr", 1e-4, 1, log: true)
+            .Repeat("layers", new IntDistribution(1, 4), b => b.Int("width", 16, 512, log: true).Choice("act", ["relu", "gelu"]));
+        Assert.Equal(4 * 1 + 2 * (1 + 2 + 3 + 4), SpaceShape.Of(blocks).RepeatBranchDimensions);
+        Assert.Equal(0, SpaceShape.Of(branched).RepeatBranchDimensions);
     }
 
     [Fact]
@@ -92,7 +101,11 @@ public sealed class AutoSamplerTests
         // A space defined by the objective as it runs may branch too.
         var byRun = Assert.IsType<Tunesmith.Samplers.Branches.BranchAwareSampler>(Auto(null, 100).Inner);
         Assert.True(((TpeSampler)byRun.Inner).Options is { Multivariate: true, Group: true });
-        Assert.Equal("auto(rf)", Auto(new SearchSpace().Repeat("layers", new IntDistribution(1, 3), b => b.Int("width", 8, 64)), 100).Name);
+        // Blocks that repeat (1 + 2 + 3 = 6 parameters over the layer counts): a forest for short runs, a GP per layer
+        // count from 10 trials per parameter.
+        var layers = new SearchSpace().Repeat("layers", new IntDistribution(1, 3), b => b.Int("width", 8, 64));
+        Assert.Equal("auto(rf)", Auto(layers, 59).Name);
+        Assert.Equal("auto(gp+branches)", Auto(layers, 60).Name);
     }
 
     [Fact]

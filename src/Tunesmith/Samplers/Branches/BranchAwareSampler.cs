@@ -232,11 +232,15 @@ public static class BranchChooser
             return structure.Values[starved[random.Next(starved.Length)]];
         }
 
-        // A branch's reach: its best value minus an optimistic margin scaled by how much its own search has gained so far
-        // (median minus best of its trials), growing with its parameter count and with the log of all trials (so a starved
-        // branch is revisited, as in UCB), shrinking with its own trials. Raw values: a log scale of the gap to the
-        // overall best, tried first, squeezed the spread of a branch far from the best and starved it.
-        double Scale(double cost) => cost;
+        // A branch's reach: its best value minus an optimistic margin, its spread (median minus best) times
+        // √((its parameters + 1) · ln(all trials) / its trials): growing with its parameter count and, as in UCB, with the
+        // log of all trials (so a starved branch is revisited), shrinking with its own trials. The spread is the branch's
+        // own, shrunk toward the study's (median minus best of all trials) with the weight of `MinTrialsPerBranch` trials:
+        // a handful of trials that happen to lie close together gives an own spread near zero, and the branch was never
+        // tried again; with many trials the branch's own spread, what its own search has shown it can gain, decides.
+        var pooled = all.Order().ToArray();
+        var studySpread = pooled.Length > 0 ? pooled[pooled.Length / 2] - pooled[0] : 0;
+        var prior = (double)options.MinTrialsPerBranch;
         var total = Math.Max(tried.Sum(), 3);
         var bestDraw = double.PositiveInfinity;
         var chosen = 0;
@@ -245,11 +249,12 @@ public static class BranchChooser
             double draw;
             if (costs[b].Count > 0)
             {
-                var scaled = costs[b].Select(Scale).Order().ToArray();
-                var best = scaled[0];
-                var median = scaled[scaled.Length / 2];
-                var parameters = dims[b] / costs[b].Count;
-                var margin = options.Optimism * (median - best) * Math.Sqrt((parameters + 1) * Math.Log(total) / tried[b]);
+                var sorted = costs[b].Order().ToArray();
+                var best = sorted[0];
+                var n = sorted.Length;
+                var spread = (n * (sorted[n / 2] - best) + prior * studySpread) / (n + prior);
+                var parameters = dims[b] / n;
+                var margin = options.Optimism * spread * Math.Sqrt((parameters + 1) * Math.Log(total) / tried[b]);
                 draw = best - Math.Abs(Tpe.NormalMath.NextGaussian(random)) * margin;
             }
             else draw = double.NegativeInfinity; // running only: no value yet, so nothing speaks against it

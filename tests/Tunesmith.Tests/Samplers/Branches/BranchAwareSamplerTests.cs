@@ -76,6 +76,27 @@ public sealed class BranchAwareSamplerTests
         Assert.All(counts.Values, n => Assert.True(n >= 5, $"branch counts {string.Join(", ", counts)}"));
     }
 
+    /// <summary>
+    /// A branch whose few trials happen to lie close together is still valued by what it could reach: its margin comes
+    /// from the spread of the whole study, not from its own four values (whose spread of 0.3 said it could gain
+    /// nothing, and it was never tried again).
+    /// </summary>
+    [Fact]
+    public void A_branch_whose_few_trials_lie_close_together_is_still_revisited()
+    {
+        var space = new SearchSpace().Choice("b", ["near", "wide"])
+            .Float("near_p", 0, 1, when: Condition.When("b", "near"))
+            .Float("wide_p", 0, 1, when: Condition.When("b", "wide"));
+        var values = new Queue<double>(new[] { 10.0, 10.1, 10.2, 10.3 }.Concat(Enumerable.Range(0, 30).Select(i => 1.0 + i)));
+        var study = Study.Create($"near-{Guid.NewGuid():N}", sampler: new RandomSampler(1));
+        for (var i = 0; i < 34; i++) study.Enqueue(new Dictionary<string, object?> { ["b"] = i < 4 ? "near" : "wide" });
+        study.Optimize(t => { t.Suggest(space); return values.Dequeue(); }, trials: 34);
+        var structure = BranchStructure.Find(study.Trials, new BranchAwareOptions())!;
+        var near = Enumerable.Range(0, 200).Count(seed =>
+            (string)BranchChooser.Choose(structure, study.Trials, Direction.Minimize, new BranchAwareOptions(), new Random(seed))! == "near");
+        Assert.InRange(near, 20, 180);
+    }
+
     [Fact]
     public void Structure_is_read_from_the_trials_and_a_root_categorical_counts_when_alone()
     {
