@@ -97,11 +97,15 @@ public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictiona
     /// <summary>A Gaussian process per branch (<see cref="Branches.BranchAwareSampler"/>).</summary>
     internal static IReadOnlyDictionary<string, object?> BranchGp { get; } =
         new Dictionary<string, object?> { ["branch_aware"] = true }.AsReadOnly();
+
+    /// <summary>A GP that hands the run to grouped TPE when its own fit finds the landscape rugged (<see cref="Portfolio.RuggedFallbackSampler"/>).</summary>
+    internal static IReadOnlyDictionary<string, object?> RuggedGp { get; } =
+        new Dictionary<string, object?> { ["rugged_fallback"] = true }.AsReadOnly();
 }
 
 /// <summary>
 /// The default sampler of a study file: picks grid search, Gaussian-process BO, TPE or CMA-ES from the shape of the space
-/// and the trial budget, then delegates every call to it. Its <see cref="Name"/> says what it chose (e.g. <c>auto(gp)</c>),
+/// and the trial budget, then delegates every call to it. Its <see cref="Name"/> says what it chose (e.g. <c>auto(gp+tpe_if_rugged)</c>),
 /// and the study records that name, so a report shows which algorithm produced the trials.
 /// </summary>
 public class AutoSampler : ISampler
@@ -148,7 +152,8 @@ public class AutoSampler : ISampler
     /// model per branch, the branch chosen by what it could reach) with a GP for short runs and grouped TPE for long ones.
     /// Grouped TPE with broad numeric kernels for several interacting categorical parameters; GP for up to
     /// <see cref="MaxGpDimensions"/> parameters and <see cref="MaxGpBudget"/> trials (categorical ones included: on the quality suite's mixed space GP beats TPE by
-    /// two orders of magnitude); CMA-ES for long runs on numeric spaces; TPE otherwise. Chosen on the quality bench's
+    /// two orders of magnitude), handing the run to grouped TPE when the GP's fit on the first 50 trials finds a rugged
+    /// landscape; CMA-ES for long runs on numeric spaces; TPE otherwise. Chosen on the quality bench's
     /// hierarchical functions (docs/BENCHMARKS.md).
     /// </summary>
     public static AutoChoice Decide(SpaceShape shape, int? budget, IReadOnlyCollection<string> available)
@@ -186,7 +191,7 @@ public class AutoSampler : ISampler
         if (shape.CategoricalHeavy && Has("tpe"))
             return new("tpe", $"{shape.Categorical} categorical parameters whose best values may interact: TPE models them jointly, with broad numeric kernels so that the categories decide", AutoChoice.CategoricalTpe);
         if (shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp"))
-            return new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient");
+            return new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient, handing over to TPE if its fit on the first trials finds a rugged landscape", AutoChoice.RuggedGp);
         if (!shortRun && shape.Categorical == 0 && shape.Dimensions >= 2 && Has("cmaes"))
             return new("cmaes", budget is null
                 ? "a numeric space with no trial budget: CMA-ES keeps improving over long runs at a small cost per trial"

@@ -22,7 +22,7 @@ public sealed class StudyFileBudgetTests
     {
         await using var storage = new InMemoryStudyStorage();
         await using var study = await StudyFileRun.OpenAsync(File, storage, new StudyFileOpenOptions());
-        Assert.Equal("auto(gp)", study.Sampler.Name);
+        Assert.Equal("auto(gp+tpe_if_rugged)", study.Sampler.Name);
     }
 
     [Fact]

@@ -120,6 +120,34 @@ public sealed class AutoSamplerTests
     }
 
     [Fact]
+    public void On_a_flat_space_auto_runs_a_gp_that_hands_a_rugged_landscape_to_tpe()
+    {
+        var space = new SearchSpace();
+        for (var j = 0; j < 5; j++) space.Float($"x{j}", -2.56, 5.12);
+        AutoSampler Auto(int seed) => (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), seed, space, 200));
+        Assert.Equal("auto(gp+tpe_if_rugged)", Auto(1).Name);
+        Assert.Equal(true, Auto(1).Choice.Options?["rugged_fallback"]);
+        // A conditional space keeps its per-branch GP without the check.
+        Assert.False(AutoSampler.Decide(new SpaceShape(3, 1, 1, true, null), 100, All).Options!.ContainsKey("rugged_fallback"));
+
+        // Rastrigin: after 50 GP trials the fit finds ripples it cannot resolve, and TPE proposes the rest.
+        double Run(AutoSampler auto, Func<double[], double> f, int trials)
+        {
+            var study = Study.Create($"auto-rugged-{Guid.NewGuid():N}", sampler: auto);
+            study.Optimize(t => { var c = t.Suggest(space); return f(Enumerable.Range(0, 5).Select(j => c.GetDouble($"x{j}")).ToArray()); }, trials: trials);
+            return study.BestTrial!.Value!.Value;
+        }
+        var rastrigin = Auto(3);
+        Run(rastrigin, x => 10 * x.Length + x.Sum(v => v * v - 10 * Math.Cos(2 * Math.PI * v)), 52);
+        var rugged = Assert.IsType<Tunesmith.Samplers.Portfolio.RuggedFallbackSampler>(rastrigin.Inner);
+        Assert.True(rugged.Rugged, $"{rugged.Report}");
+        // A smooth bowl keeps the GP.
+        var sphere = Auto(3);
+        Run(sphere, x => x.Sum(v => (v - 1) * (v - 1)), 52);
+        Assert.False(((Tunesmith.Samplers.Portfolio.RuggedFallbackSampler)sphere.Inner).Rugged);
+    }
+
+    [Fact]
     public void Auto_over_a_small_discrete_space_runs_the_whole_grid_once()
     {
         var space = new SearchSpace().Int("a", 1, 3).Choice("b", ["x", "y"]);
