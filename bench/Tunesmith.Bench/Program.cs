@@ -49,6 +49,11 @@ return args.FirstOrDefault() switch
         Opt("--variants", "asha+random;bohb").Split(';'), Int("--seeds", 10), Int("--first-seed", 100), Int("--workers", 8),
         Opt("--budgets", "lcbench-blood=6h,nasbench-nlp=60d,yahpo-lcbench=24h,default=24h").Split(',').ToDictionary(p => p.Split('=')[0], p => ParseHours(p.Split('=')[1])),
         Int("--parallel", 2), Opt("--data", "") is { Length: > 0 } td ? td : null, Opt("--output", "") is { Length: > 0 } to ? to : null),
+    "simulator-ceiling" => SimulatorCeiling.Run(
+        Opt("--benchmarks", "yahpo-lcbench:167168,yahpo-lcbench:189906,yahpo-lcbench:189873,nasbench-nlp,lcbench-blood").Split(','),
+        Int("--seeds", 20), Int("--first-seed", 0), Int("--workers", 8),
+        Opt("--budgets", "lcbench-blood=6h,nasbench-nlp=60d,yahpo-lcbench=24h,default=24h").Split(',').ToDictionary(p => p.Split('=')[0], p => ParseHours(p.Split('=')[1])),
+        Int("--parallel", 2), Opt("--data", "") is { Length: > 0 } cd ? cd : null, Opt("--output", "") is { Length: > 0 } co ? co : null, Opt("--asha", "asha+random")),
     "simulator-repeats" => SimulatorRepeats.Run(Opt("--benchmark", "lcbench-blood"), Opt("--variants", "none+random;asha+random;asha+tpe;bohb").Split(';'),
         Int("--seeds", 20), Int("--first-seed", 0), ParseHours(Opt("--budget", "6h")), Opt("--data", "") is { Length: > 0 } rd ? rd : null),
     "simulator-speed" => SimulatorSpeedBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--scheduler", "asha"), Opt("--sampler", "random"),
@@ -80,6 +85,6 @@ static TimeSpan ParseHours(string text) => text[^1] switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--variants 'label=sampler:key=value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-study [--benchmarks a,b] [--strategies none+random,asha+random,...] [--seeds 20] [--first-seed 0] [--budgets name=6h,...] [--out DIR] | simulator-tune [--benchmarks a,b] [--variants 'asha+random;bohb:b.RandomFraction=0.33,t.Gamma=0.15;...'] [--seeds 10] [--first-seed 100] [--output FILE] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5] | scheduler-scaling [--schedulers median,asha-promotion] [--hours 1,4,16] [--workers 8])");
+    Console.Error.WriteLine("usage: Tunesmith.Bench (overhead [--repeats N] [--cases 'a|b'] | quality [--seeds N] [--seed-offset K] [--budgets 50,100,200] [--jobs N] [--out DIR] [--functions a,b] [--samplers a,b] [--tpe-variants 'label=Property:value,...;...'] [--variants 'label=sampler:key=value,...;...'] [--optuna-python /usr/bin/python3] | ask-latency [--samplers tpe,gp] [--history 100,1000,2000] | check-functions | dashboard [--trials 100000] [--postgres URL] [--writers 32] [--writer-trials 100] [--live-samples 20] | importance-check [--out DIR] | simulator-study [--benchmarks a,b] [--strategies none+random,asha+random,...] [--seeds 20] [--first-seed 0] [--budgets name=6h,...] [--out DIR] | simulator-tune [--benchmarks a,b] [--variants 'asha+random;bohb:b.RandomFraction=0.33,t.Gamma=0.15;...'] [--seeds 10] [--first-seed 100] [--output FILE] | simulator-ceiling [--benchmarks a,b] [--seeds 20] [--first-seed 0] [--asha 'asha+random:s.ReductionFactor=4'] [--output FILE-STEM] | simulator-speed [--benchmark lcbench-blood] [--scheduler asha] [--sampler random] [--workers 8] [--hours 24] [--repeats 5] | scheduler-scaling [--schedulers median,asha-promotion] [--hours 1,4,16] [--workers 8])");
     return 2;
 }
