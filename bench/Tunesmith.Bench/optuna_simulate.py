@@ -21,9 +21,6 @@ usage: /usr/bin/python3 optuna_simulate.py DATA_DIR --pruner sha|hyperband|none 
 import argparse, csv, gzip, heapq, json, math, os, random, sys, time
 
 import numpy as np
-import optuna
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 SPACE = [  # name, low, high, log, int
     ("batch_size", 16, 512, True, True),
@@ -82,6 +79,8 @@ class RowLookup:
 
 
 def simulate(points, values, seconds, pruner_name, sampler_name, seed, workers, budget, target, max_trials=2000, repeat_rows=False):
+    import optuna  # here, so that --rows-for needs numpy only
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.RandomSampler(seed=seed) if sampler_name == "random" else optuna.samplers.TPESampler(seed=seed, constant_liar=True)
     pruner = {
         "sha": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
@@ -175,6 +174,7 @@ def main():
     resample = random.Random(12345)
     medians = sorted(median_of([resample.choice(times) for _ in times]) for _ in range(2000))
     low, high = medians[int(0.025 * 1999)], medians[int(0.975 * 1999)]
+    import optuna
     print(json.dumps({
         "benchmark": "lcbench-blood", "metric": "val_accuracy", "direction": "maximize", "target": target, "workers": a.workers,
         "time_budget_s": a.budget_hours * 3600, "optuna": optuna.__version__, "pruner": a.pruner, "sampler": a.sampler,
