@@ -87,7 +87,9 @@ def simulate(points, values, seconds, pruner_name, sampler_name, seed, workers, 
         "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=50, reduction_factor=3),
         "none": lambda: optuna.pruners.NopPruner(),
     }[pruner_name]()
-    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    # A fixed study name: HyperbandPruner draws each trial's bracket from a hash of the study name and trial number, so
+    # Optuna's default (a random name) would make Hyperband runs differ from one invocation to the next.
+    study = optuna.create_study(study_name=f"lcbench-blood-seed-{seed}", direction="maximize", sampler=sampler, pruner=pruner)
     lookup = RowLookup(points, repeat_rows)
 
     def start(now, worker):
