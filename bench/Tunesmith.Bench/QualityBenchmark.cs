@@ -99,8 +99,9 @@ internal static class QualityBenchmark
         new("gp_b", "gp", new Dictionary<string, object?> { ["branch_aware"] = true }, OnRequest: true),
         new("rf_b", "rf", new Dictionary<string, object?> { ["branch_aware"] = true }, OnRequest: true),
         new("rf_p", "rf", new Dictionary<string, object?> { ["category_pair_rate"] = 0.5 }, OnRequest: true),
-        // Grouped TPE with Scott bandwidths and a 10 % good group (at most 25): auto's choice for categorical-heavy spaces.
+        // Grouped TPE with Scott bandwidths and a 10 % good group (at most 25); tpe_catm adds category moves: auto's choice for categorical-heavy spaces.
         new("tpe_cat", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["scott_bandwidth"] = true, ["gamma"] = 0.1, ["max_good"] = 25L }, OnRequest: true),
+        new("tpe_catm", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["scott_bandwidth"] = true, ["gamma"] = 0.1, ["max_good"] = 25L, ["category_move_rate"] = 0.3 }, OnRequest: true),
         // GP that hands the run to grouped TPE when its fit on the first 50 trials finds a rugged landscape (docs/GP.md).
         new("gp_r", "gp", new Dictionary<string, object?> { ["rugged_fallback"] = true }, OnRequest: true),
         new("auto", "auto", new Dictionary<string, object?>(), BudgetAware: true),

@@ -115,7 +115,7 @@ public sealed class AutoSamplerTests
             .Choice("init", ["he", "normal"]).Float("lr", 1e-5, 1, log: true);
         var auto = (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1, space, 100));
         Assert.Equal("auto(tpe)", auto.Name);
-        Assert.True(Assert.IsType<TpeSampler>(auto.Inner).Options is { Multivariate: true, Group: true, ScottBandwidth: true, Gamma: 0.1, MaxGood: 25, Seed: 1 },
+        Assert.True(Assert.IsType<TpeSampler>(auto.Inner).Options is { Multivariate: true, Group: true, ScottBandwidth: true, Gamma: 0.1, MaxGood: 25, CategoryMoveRate: 0.3, Seed: 1 },
             $"options: {((TpeSampler)auto.Inner).Options}");
     }
 

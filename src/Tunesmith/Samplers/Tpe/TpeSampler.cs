@@ -113,6 +113,7 @@ public sealed class TpeSampler : ISampler
         var dims = new ParamEncoding[d];
         double[] goodValues, badValues, goodWeights, badWeights;
         List<double[]> liars;
+        List<double[]>? moves = null;
         lock (_gate)
         {
             var columns = new ObservationTable.Column[d];
@@ -158,6 +159,26 @@ public sealed class TpeSampler : ISampler
                 }
             }
 
+            // A category move: the candidates are the best trial with one or two categories changed (and the numbers of
+            // the best trial that has the new values), scored by the same ratio as the usual candidates drawn from l.
+            if (joint && Options.CategoryMoveRate > 0 && dims.Count(x => x.Kind == EncodedKind.Categorical) >= 2
+                && context.Random.NextDouble() < Options.CategoryMoveRate)
+            {
+                // Complete rows best first, then the pruned ones (tried too).
+                var rowScores = new double[rowCount];
+                var ordered = new List<double[]>(rowCount);
+                for (var r = 0; r < rowCount; r++)
+                {
+                    rowScores[r] = scores[rows[r]];
+                    var row = new double[d];
+                    for (var j = 0; j < d; j++) row[j] = columns[j].Values[rows[r]];
+                    ordered.Add(row);
+                }
+                ordered = ordered.Select((row, r) => (row, r)).OrderBy(x => rowScores[x.r]).ThenBy(x => x.r).Select(x => x.row).ToList();
+                moves = CategoryNeighbours.Untried(dims, ordered, liars);
+                if (moves.Count == 0) moves = null;
+            }
+
             var badCount = rowCount - goodCount + liars.Count;
             goodValues = new double[goodCount * d];
             badValues = new double[badCount * d];
@@ -194,8 +215,18 @@ public sealed class TpeSampler : ISampler
 
         var good = new ParzenEstimator(dims, goodValues, goodWeights, Options, joint);
         var bad = new ParzenEstimator(dims, badValues, badWeights, Options, joint);
-        var candidates = good.Sample(context.Random, Options.EiCandidates, joint ? (int)Math.Round(Options.RecombinedCandidates * Options.EiCandidates) : 0, joint ? Options.CoordinateKeepRate : 0);
-        var count = Options.EiCandidates;
+        double[] candidates;
+        int count;
+        if (moves is not null)
+        {
+            candidates = moves.SelectMany(m => m).ToArray();
+            count = moves.Count;
+        }
+        else
+        {
+            candidates = good.Sample(context.Random, Options.EiCandidates, joint ? (int)Math.Round(Options.RecombinedCandidates * Options.EiCandidates) : 0, joint ? Options.CoordinateKeepRate : 0);
+            count = Options.EiCandidates;
+        }
         var goodLog = new double[count];
         var badLog = new double[count];
         good.LogPdf(candidates, goodLog);

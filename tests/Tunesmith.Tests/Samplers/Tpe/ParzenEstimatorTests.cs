@@ -94,6 +94,34 @@ public sealed class ParzenEstimatorTests
         return true;
     }
 
+    /// <summary>
+    /// Whatever the rows, every category move differs from the best row in one or two categorical parameters, keeps the
+    /// best row's numbers or takes those of the best row with the new values, and is no point tried before.
+    /// </summary>
+    [Property(MaxTest = 60)]
+    public bool Category_moves_change_one_or_two_categories_of_the_best_row_and_are_untried(PositiveInt seed, NonNegativeInt count)
+    {
+        var random = new Random(seed.Get);
+        var dims = new[]
+        {
+            ParamEncoding.For(new CategoricalDistribution(["a", "b", "c"])), ParamEncoding.For(new FloatDistribution(0, 1)),
+            ParamEncoding.For(new CategoricalDistribution(["p", "q"])), ParamEncoding.For(new CategoricalDistribution(["x", "y", "z"])),
+        };
+        var rows = Enumerable.Range(0, 1 + count.Get % 30)
+            .Select(_ => new[] { random.Next(3), Math.Round(random.NextDouble(), 1), random.Next(2), random.Next(3) }).ToList();
+        var moves = CategoryNeighbours.Untried(dims, rows, []);
+        var categorical = new[] { 0, 2, 3 };
+        foreach (var m in moves)
+        {
+            var changed = categorical.Where(j => m[j] != rows[0][j]).ToArray();
+            if (changed.Length is < 1 or > 2) return false;
+            if (m[1] != rows[0][1] && m[1] != rows.First(r => changed.All(j => r[j] == m[j]))[1]) return false;
+            if (rows.Any(r => categorical.All(j => r[j] == m[j]) && Math.Abs(r[1] - m[1]) <= 0.02)) return false;
+        }
+        // With a single row nothing is tried but the row itself: every one- and two-category change is offered.
+        return rows.Count > 1 || moves.Count == (2 + 1 + 2) + (2 * 1 + 2 * 2 + 1 * 2);
+    }
+
     [Fact]
     public void Samples_stay_on_the_unit_interval_and_on_value_cells()
     {

@@ -266,6 +266,25 @@ public sealed class TpeSamplerTests
     }
 
     [Fact]
+    public void With_category_moves_every_joint_proposal_changes_one_or_two_categories_of_the_best_trial()
+    {
+        var study = NewStudy(new TpeSampler(new TpeOptions { Seed = 4, Multivariate = true, Group = true, CategoryMoveRate = 1 }));
+        string[] Values(string p) => [$"{p}0", $"{p}1", $"{p}2"];
+        // 16 trials: after the 6 random ones, fewer moves than the best trial has neighbours (18), so one is always untried.
+        study.Optimize(t => new[] { "a", "b", "c" }.Count(p => t.SuggestCategorical(p, Values(p)) != $"{p}1") + t.SuggestFloat("x", 0, 1), trials: 16);
+        var trials = study.Trials.ToList();
+        var points = trials.Select(t => (Categories: new[] { "a", "b", "c" }.Select(p => (string)t.Params[p]!).ToArray(), X: (double)t.Params["x"]!)).ToList();
+        for (var n = 6; n < trials.Count; n++)
+        {
+            var best = Enumerable.Range(0, n).MinBy(i => trials[i].Value!.Value);
+            var changed = points[n].Categories.Zip(points[best].Categories).Count(p => p.First != p.Second);
+            Assert.True(changed is >= 1 and <= 2, $"trial {n}: {string.Join("/", points[n].Categories)} {points[n].X} best {best}: {string.Join("/", points[best].Categories)} {points[best].X}");
+            // Never a point tried before: a new combination, or the same one with other numbers.
+            Assert.DoesNotContain(Enumerable.Range(0, n), i => points[i].Categories.SequenceEqual(points[n].Categories) && Math.Abs(points[i].X - points[n].X) < 0.02);
+        }
+    }
+
+    [Fact]
     public void Joint_tpe_keeps_trying_other_category_combinations_and_finds_an_interacting_pair()
     {
         // With the whole bad density tempered (TemperCategoricals, the behaviour before 2026-12-07) a joint group of
@@ -320,6 +339,7 @@ public sealed class TpeSamplerTests
     [InlineData("n_startup_trials", "ten", "n_startup_trials")]
     [InlineData("n_ei_candidates", 0L, "EiCandidates")]
     [InlineData("multivariate", 2L, "multivariate")]
+    [InlineData("category_move_rate", 1.5, "CategoryMoveRate")]
     public void Bad_study_file_options_fail_with_the_option_named(string key, object value, string expected)
     {
         var e = Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("tpe", new SamplerRequest(new Dictionary<string, object?> { [key] = value })));
