@@ -64,7 +64,7 @@ internal static class SimulatorTune
         var names = (colon < 0 ? spec : spec[..colon]).Split('+');
         var overrides = colon < 0 ? [] : spec[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(o => o.Split('=')).ToArray();
         var scheduler = names[0];
-        var sampler = names.Length > 1 ? names[1] : scheduler == "bohb" ? "bohb" : "random";
+        var sampler = names.Length > 1 ? names[1] : scheduler is "bohb" or "hypertune" ? scheduler : "random";
         var baseline = SimulationStrategies.Create(scheduler, sampler);
         IEnumerable<(string Property, string Value)> With(string prefix) =>
             overrides.Where(o => o[0].StartsWith(prefix, StringComparison.Ordinal)).Select(o => (o[0][prefix.Length..], o[1]));
@@ -72,7 +72,7 @@ internal static class SimulatorTune
         {
             CreateSampler = (benchmark, seed) =>
             {
-                if (sampler != "bohb") return baseline.CreateSampler(benchmark, seed);
+                if (sampler is not ("bohb" or "hypertune")) return baseline.CreateSampler(benchmark, seed);
                 var options = ((BohbSampler)baseline.CreateSampler(benchmark, seed)).Options;
                 var tpe = Apply(options.Tpe with { }, With("t."));
                 return new BohbSampler(Apply(options with { Tpe = tpe }, With("b.")));

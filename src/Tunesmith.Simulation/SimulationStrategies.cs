@@ -18,10 +18,14 @@ public static class SimulationStrategies
     /// level) proposing the trials that enter ASHA's rungs (asynchronous, one bracket, as Syne Tune's asynchronous BOHB;
     /// <c>--scheduler hyperband --sampler bohb</c> puts them in Hyperband's brackets instead).
     /// </summary>
-    public static IReadOnlyList<string> SchedulerNames { get; } = ["none", "median", "asha", "hyperband", "pbt", "bohb"];
+    /// <remarks>
+    /// <c>hypertune</c> is the same BOHB sampler and ASHA rungs, with the level whose model proposes a trial chosen by
+    /// Hyper-Tune's ranking-loss weights (<see cref="BohbLevelChoice.BestRanked"/>) instead of BOHB's largest level.
+    /// </remarks>
+    public static IReadOnlyList<string> SchedulerNames { get; } = ["none", "median", "asha", "hyperband", "pbt", "bohb", "hypertune"];
 
     /// <summary>The sampler names accepted (<c>bohb</c> only with a scheduler that has rungs; the bohb scheduler uses it by default).</summary>
-    public static IReadOnlyList<string> SamplerNames { get; } = ["random", "tpe", "gp", "auto", "bohb"];
+    public static IReadOnlyList<string> SamplerNames { get; } = ["random", "tpe", "gp", "auto", "bohb", "hypertune"];
 
     /// <summary>
     /// The strategy <paramref name="scheduler"/> + <paramref name="sampler"/>; a null sampler takes the scheduler's default
@@ -32,11 +36,11 @@ public static class SimulationStrategies
         scheduler = scheduler.ToLowerInvariant();
         if (!SchedulerNames.Contains(scheduler))
             throw new ArgumentException($"--scheduler: unknown scheduler '{scheduler}' (known: {string.Join(", ", SchedulerNames)})");
-        sampler = (sampler ?? (scheduler == "bohb" ? "bohb" : "random")).ToLowerInvariant();
+        sampler = (sampler ?? (scheduler is "bohb" or "hypertune" ? scheduler : "random")).ToLowerInvariant();
         if (!SamplerNames.Contains(sampler))
             throw new ArgumentException($"--sampler: unknown sampler '{sampler}' (known: {string.Join(", ", SamplerNames)})");
-        if (sampler == "bohb" && scheduler is not ("bohb" or "asha" or "hyperband"))
-            throw new ArgumentException($"--sampler: 'bohb' models budget levels, so it needs --scheduler bohb, asha or hyperband, not '{scheduler}'");
+        if (sampler is "bohb" or "hypertune" && scheduler is not ("bohb" or "hypertune" or "asha" or "hyperband"))
+            throw new ArgumentException($"--sampler: '{sampler}' models budget levels, so it needs --scheduler {sampler}, asha or hyperband, not '{scheduler}'");
         var schedulerFactory = SchedulerFactory(scheduler);
         return new SimulationStrategy(scheduler, sampler, (benchmark, seed) => CreateSampler(sampler, benchmark, seed), schedulerFactory);
     }
@@ -49,10 +53,13 @@ public static class SimulationStrategies
     {
         // The simulator scores a run by the best value reported at any epoch, so each level's model ranks trials by the
         // best value they reported up to the level (chosen on the development tasks, docs/BENCHMARKS.md).
-        if (name == "bohb")
+        // hypertune: the same, with the proposing level the one whose model ranks the top level's configurations best
+        // (Hyper-Tune's ranking-loss weights; chosen over drawing a level by weight on the development tasks, docs/BENCHMARKS.md).
+        if (name is "bohb" or "hypertune")
             return new BohbSampler(new BohbOptions
             {
                 Seed = seed, MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, LevelValue = BohbLevelValue.BestSoFar,
+                LevelChoice = name == "hypertune" ? BohbLevelChoice.BestRanked : BohbLevelChoice.Largest,
             });
         var space = new SearchSpace();
         foreach (var (parameter, distribution) in benchmark.Space) space.Add(parameter, distribution);
@@ -69,7 +76,7 @@ public static class SimulationStrategies
     {
         "none" => null,
         "median" => new MedianStoppingScheduler(new MedianStoppingOptions()),
-        "asha" or "bohb" => new AshaScheduler(new AshaOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
+        "asha" or "bohb" or "hypertune" => new AshaScheduler(new AshaOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
         "hyperband" => new HyperbandScheduler(new HyperbandOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
         "pbt" => new PbtScheduler(new PbtOptions { Resource = "epoch", PopulationSize = 8, PerturbationInterval = 4, Seed = seed }),
         _ => throw new ArgumentException($"--scheduler: unknown scheduler '{name}' (known: {string.Join(", ", SchedulerNames)})"),

@@ -171,6 +171,29 @@ public sealed class LearningCurveSimulatorTests
         Assert.True(oldDistinct < old.TrialsStarted / 2, $"{oldDistinct} distinct curves in {old.TrialsStarted} trials");
     }
 
+    [Fact]
+    public void Hypertune_is_bohb_with_the_best_ranking_level_on_ashas_rungs_and_is_deterministic()
+    {
+        var benchmark = BenchData.Catalog.Open("lcbench-blood");
+        var strategy = SimulationStrategies.Create("hypertune", null);
+        Assert.Equal("hypertune", strategy.Name);
+        var sampler = Assert.IsType<Tunesmith.Samplers.Bohb.BohbSampler>(strategy.CreateSampler(benchmark, 2));
+        Assert.Equal((Tunesmith.Samplers.Bohb.BohbLevelChoice.BestRanked, Tunesmith.Samplers.Bohb.BohbLevelValue.BestSoFar), (sampler.Options.LevelChoice, sampler.Options.LevelValue));
+        Assert.Equal([1L, 3, 9, 27, 50], sampler.Levels);
+        Assert.IsType<Tunesmith.Schedulers.Asha.AshaScheduler>(strategy.CreateScheduler(benchmark, 2));
+        Assert.Equal(Tunesmith.Samplers.Bohb.BohbLevelChoice.Largest,
+            Assert.IsType<Tunesmith.Samplers.Bohb.BohbSampler>(SimulationStrategies.Create("bohb", null).CreateSampler(benchmark, 2)).Options.LevelChoice);
+        Assert.Contains("--sampler", Assert.Throws<ArgumentException>(() => SimulationStrategies.Create("none", "hypertune")).Message);
+
+        SimulationRun Simulate() => new LearningCurveSimulator(benchmark, strategy.CreateSampler(benchmark, 5), strategy.CreateScheduler(benchmark, 5),
+            new SimulationOptions { Workers = 8, TimeBudget = TimeSpan.FromMinutes(5) }).Run();
+        var a = Simulate();
+        var b = Simulate();
+        Assert.True(a.TrialsStarted > 50, $"{a.TrialsStarted} trials");
+        Assert.Equal(a.Trace, b.Trace);
+        Assert.Equal((a.Best, a.TrialsStarted, a.EpochsRun), (b.Best, b.TrialsStarted, b.EpochsRun));
+    }
+
     /// <summary>Counts the distinct curves (table rows) a run's lookups returned.</summary>
     private sealed class CountingCurves(ILearningCurveBenchmark inner) : ILearningCurveBenchmark
     {

@@ -106,7 +106,7 @@ public static class SamplerRegistry
     // bohb: TPE per budget level; pair it with an asha or hyperband scheduler over the same resources (min, max, reduction).
     private static Bohb.BohbSampler CreateBohb(SamplerRequest request)
     {
-        CheckOptions(request, "bohb", "min", "max", "reduction", "random_fraction", "min_points", "bandwidth_factor", "level_value");
+        CheckOptions(request, "bohb", "min", "max", "reduction", "random_fraction", "min_points", "bandwidth_factor", "level_value", "level_choice", "weight_samples", "dilution_guard");
         double? Number(string key)
         {
             if (!request.Options.TryGetValue(key, out var raw) || raw is null) return null;
@@ -120,6 +120,20 @@ public static class SamplerRegistry
         if (Number("random_fraction") is { } fraction) o = o with { RandomFraction = fraction };
         if (Number("min_points") is { } points) o = o with { MinPointsInModel = (int)points };
         if (Number("bandwidth_factor") is { } bandwidth) o = o with { BandwidthFactor = bandwidth };
+        if (Number("weight_samples") is { } samples) o = o with { WeightSamples = samples >= 1 && samples <= int.MaxValue && samples == Math.Floor(samples) ? (int)samples
+            : throw new ArgumentException($"sampler 'bohb': option 'weight_samples' must be a whole number ≥ 1, got {ParamValues.Format(request.Options["weight_samples"])}") };
+        o = o with { DilutionGuard = OptionBool(request, "bohb", "dilution_guard", o.DilutionGuard) };
+        if (request.Options.TryGetValue("level_choice", out var levelChoice) && levelChoice is not null)
+            o = o with
+            {
+                LevelChoice = ParamValues.Normalize(levelChoice) switch
+                {
+                    "largest" => Bohb.BohbLevelChoice.Largest,
+                    "rank_weighted" => Bohb.BohbLevelChoice.RankWeighted,
+                    "best_ranked" => Bohb.BohbLevelChoice.BestRanked,
+                    _ => throw new ArgumentException($"sampler 'bohb': option 'level_choice' must be largest, rank_weighted or best_ranked, got {ParamValues.Format(levelChoice)}"),
+                },
+            };
         if (request.Options.TryGetValue("level_value", out var levelValue) && levelValue is not null)
             o = o with
             {

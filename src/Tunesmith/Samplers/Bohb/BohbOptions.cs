@@ -48,6 +48,22 @@ public sealed record BohbOptions
     /// </summary>
     public BohbLevelValue LevelValue { get; init; } = BohbLevelValue.AtLevel;
 
+    /// <summary>
+    /// How the level whose model proposes a trial is chosen: the largest level with enough observations (BOHB's rule, the
+    /// default), or at random with Hyper-Tune's level weights (each level's weight is how often its model ranks the
+    /// configurations of the largest level with enough observations best, by ranking loss over bootstrap resamples).
+    /// </summary>
+    public BohbLevelChoice LevelChoice { get; init; } = BohbLevelChoice.Largest;
+
+    /// <summary>Bootstrap resamples behind the <see cref="BohbLevelChoice.RankWeighted"/> level weights. Default 50 (Hyper-Tune's).</summary>
+    public int WeightSamples { get; init; } = 50;
+
+    /// <summary>
+    /// With the rank-weighted level choices: a lower level whose median ranking loss is above the 95th percentile of the
+    /// reference level's own losses gets no weight (RGPE's guard against weight dilution, Feurer et al. 2018). Default true.
+    /// </summary>
+    public bool DilutionGuard { get; init; } = true;
+
     /// <summary>The TPE settings of each level's model (its seed and start-up count are set by the sampler). Default: TPE's defaults.</summary>
     public TpeOptions Tpe { get; init; } = new();
 
@@ -60,6 +76,8 @@ public sealed record BohbOptions
         if (MinPointsInModel is < 2) throw new ArgumentOutOfRangeException(nameof(MinPointsInModel), MinPointsInModel, "must be at least 2");
         if (!(BandwidthFactor > 0 && double.IsFinite(BandwidthFactor))) throw new ArgumentOutOfRangeException(nameof(BandwidthFactor), BandwidthFactor, "must be a positive number");
         if (!Enum.IsDefined(LevelValue)) throw new ArgumentOutOfRangeException(nameof(LevelValue), LevelValue, "must be AtLevel or BestSoFar");
+        if (!Enum.IsDefined(LevelChoice)) throw new ArgumentOutOfRangeException(nameof(LevelChoice), LevelChoice, "must be Largest, RankWeighted or BestRanked");
+        if (WeightSamples < 1) throw new ArgumentOutOfRangeException(nameof(WeightSamples), WeightSamples, "must be at least 1");
         if (!(RandomFraction >= 0 && RandomFraction <= 1)) throw new ArgumentOutOfRangeException(nameof(RandomFraction), RandomFraction, "must be in [0, 1]");
         Tpe.Validate();
     }
@@ -87,4 +105,21 @@ public enum BohbLevelValue
 
     /// <summary>The best value the trial reported at any step up to the level's step (or the first step after it).</summary>
     BestSoFar,
+}
+
+/// <summary>How a <see cref="BohbSampler"/> chooses the level whose model proposes a trial.</summary>
+public enum BohbLevelChoice
+{
+    /// <summary>The largest level with enough observations (BOHB, Falkner et al. 2018).</summary>
+    Largest,
+
+    /// <summary>
+    /// A level drawn with Hyper-Tune's weights (Li et al. 2022): the share of bootstrap resamples in which the level's model
+    /// ranks the configurations of the largest level with enough observations with the fewest misordered pairs (that
+    /// level's own model judged leave-one-out).
+    /// </summary>
+    RankWeighted,
+
+    /// <summary>The level with the largest Hyper-Tune weight (see <see cref="RankWeighted"/>); the larger level on a tie.</summary>
+    BestRanked,
 }

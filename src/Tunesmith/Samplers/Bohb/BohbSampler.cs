@@ -32,6 +32,8 @@ public sealed class BohbSampler : ISampler
     private int _scanned;
     private readonly List<int> _unsettled = [];
     private int _dimensions;
+    private double[]? _weights;
+    private long _weightsKey = -1;
 
     /// <summary>Creates a BOHB sampler.</summary>
     public BohbSampler(BohbOptions? options = null)
@@ -67,13 +69,37 @@ public sealed class BohbSampler : ISampler
     /// <summary>The budget levels modelled, ascending.</summary>
     public IReadOnlyList<long> Levels => _levels;
 
-    /// <summary>The level whose model proposes the next trial, as of <paramref name="history"/>; null while no level has enough observations.</summary>
+    /// <summary>
+    /// The level whose model proposes the next trial, as of <paramref name="history"/>; null while no level has enough
+    /// observations. With <see cref="BohbLevelChoice.RankWeighted"/> the level is drawn per trial, and this is the reference
+    /// level (the largest with enough observations).
+    /// </summary>
     public long? ModelLevel(StudyHistory history)
     {
         lock (_gate)
         {
             Update(history);
-            return ChooseLevel() is { } i ? _levels[i] : null;
+            var level = ChooseLevel();
+            if (level is not null && Options.LevelChoice == BohbLevelChoice.BestRanked) level = Heaviest(CurrentWeights());
+            return level is { } i ? _levels[i] : null;
+        }
+    }
+
+    /// <summary>
+    /// Each level's chance of proposing the next trial, as of <paramref name="history"/> (same order as <see cref="Levels"/>;
+    /// all 0 while no level has enough observations). With <see cref="BohbLevelChoice.Largest"/> the largest level with
+    /// enough observations has 1; with <see cref="BohbLevelChoice.RankWeighted"/> and <see cref="BohbLevelChoice.BestRanked"/>
+    /// these are Hyper-Tune's level weights (BestRanked then lets the heaviest level propose every model-based trial).
+    /// </summary>
+    public IReadOnlyList<double> LevelWeights(StudyHistory history)
+    {
+        lock (_gate)
+        {
+            Update(history);
+            if (Options.LevelChoice != BohbLevelChoice.Largest) return (double[])CurrentWeights().Clone();
+            var weights = new double[_levels.Length];
+            if (ChooseLevel() is { } i) weights[i] = 1;
+            return weights;
         }
     }
 
@@ -100,6 +126,8 @@ public sealed class BohbSampler : ISampler
         {
             Update(context.History);
             level = ChooseLevel();
+            if (level is not null && Options.LevelChoice == BohbLevelChoice.RankWeighted) level = DrawLevel(CurrentWeights(), context.Random.NextDouble());
+            if (level is not null && Options.LevelChoice == BohbLevelChoice.BestRanked) level = Heaviest(CurrentWeights());
         }
         return level is { } i ? _levelModels[i].SampleRelative(LevelContext(i, context), searchSpace) : NoValues;
     }
@@ -112,10 +140,51 @@ public sealed class BohbSampler : ISampler
 
     private int? ChooseLevel()
     {
-        var needed = Options.MinPointsInModel ?? Math.Max(_dimensions, 1) + 2;
+        var needed = NeededPoints;
         for (var i = _levels.Length - 1; i >= 0; i--)
             if (_levelHistories[i].Trials.Count >= needed) return i;
         return null;
+    }
+
+    private int NeededPoints => Options.MinPointsInModel ?? Math.Max(_dimensions, 1) + 2;
+
+    // Hyper-Tune's weights, recomputed when the reference level (the largest with enough observations) changes or gains
+    // an observation: the configurations it ranks are then new. Lower levels' models move little between refreshes.
+    private double[] CurrentWeights()
+    {
+        var reference = ChooseLevel() ?? -1;
+        var key = reference < 0 ? -1 : (long)reference << 32 | (uint)_levelHistories[reference].Trials.Count;
+        if (_weights is null || key != _weightsKey)
+        {
+            var total = _levelHistories.Sum(h => h.Trials.Count);
+            _weights = LevelWeighting.Weights(_levelHistories, NeededPoints, LevelModelOptions, Options.WeightSamples, unchecked((Options.Seed ?? 0) * 7919 + total), Options.DilutionGuard);
+            _weightsKey = key;
+        }
+        return _weights;
+    }
+
+    // The level with the largest weight (the larger level on a tie).
+    internal static int Heaviest(IReadOnlyList<double> weights)
+    {
+        var best = 0;
+        for (var i = 1; i < weights.Count; i++)
+            if (weights[i] >= weights[best]) best = i;
+        return best;
+    }
+
+    // The level whose cumulative weight first exceeds u (u uniform in [0, 1)); the last level with weight if rounding leaves u above all.
+    internal static int? DrawLevel(IReadOnlyList<double> weights, double u)
+    {
+        var cumulative = 0.0;
+        int? last = null;
+        for (var i = 0; i < weights.Count; i++)
+        {
+            if (weights[i] <= 0) continue;
+            cumulative += weights[i];
+            last = i;
+            if (u < cumulative) return i;
+        }
+        return last;
     }
 
     // Adds each trial's values at the levels it has newly reached to those levels' histories. Only trials not seen before
