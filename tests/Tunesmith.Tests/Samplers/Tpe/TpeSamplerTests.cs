@@ -28,6 +28,15 @@ public sealed class GroupTpeConformanceTests : SamplerConformanceTests
     protected override ISampler CreateSampler(int? seed) => new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true, Group = true });
 }
 
+/// <summary>Grouped TPE as <c>auto</c> configures it for several categorical parameters (category moves included) passes the sampler conformance suite.</summary>
+public sealed class CategoricalTpeConformanceTests : SamplerConformanceTests
+{
+    protected override ISampler CreateSampler(int? seed) => new TpeSampler(new TpeOptions
+    {
+        Seed = seed, Multivariate = true, Group = true, ScottBandwidth = true, Gamma = 0.1, MaxGood = 25, CategoryMoveRate = 0.3,
+    });
+}
+
 public sealed class TpeSamplerTests
 {
     private static Study NewStudy(ISampler sampler) =>
