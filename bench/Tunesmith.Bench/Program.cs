@@ -40,7 +40,7 @@ return args.FirstOrDefault() switch
     "check-functions" => await FunctionCheck.RunAsync(Opt("--reference", "../shared/reference")),
     "simulator-study" => SimulatorStudy.Run(
         Opt("--benchmarks", "lcbench-blood,nasbench-nlp,yahpo-lcbench:167168,yahpo-lcbench:189873,yahpo-lcbench:189906").Split(','),
-        Opt("--strategies", "none+random,asha+random,hyperband+random,asha+tpe,bohb").Split(','),
+        Opt("--strategies", "none+random,asha+random,hyperband+random,asha+tpe,bohb,hypertune").Split(','),
         Int("--seeds", 20), Int("--first-seed", 0), Int("--workers", 8),
         Opt("--budgets", "lcbench-blood=6h,nasbench-nlp=60d,yahpo-lcbench=48h,default=24h").Split(',').ToDictionary(p => p.Split('=')[0], p => ParseHours(p.Split('=')[1])),
         Int("--parallel", 2), Opt("--out", "docs/benchmarks/simulator"), Opt("--data", "") is { Length: > 0 } dd ? dd : null),
