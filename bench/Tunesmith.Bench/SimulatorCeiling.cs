@@ -34,8 +34,8 @@ internal static class SimulatorCeiling
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"Seeds {firstSeed}..{firstSeed + seeds - 1}, {workers} workers; median simulated time to target (reached/seeds); speed-ups are ratios of medians over random alone; '{ashaVariant}' is the ASHA column.");
         text.AppendLine();
-        text.AppendLine("| benchmark | random alone | ASHA + random | oracle stopper (ceiling) | ceiling speed-up | median per-seed ceiling | ASHA speed-up | ASHA's share of the ceiling | trials random alone starts (median) | first target config's own time to target (median) |");
-        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        text.AppendLine("| benchmark | random alone | ASHA + random | oracle stopper (ceiling) | ceiling speed-up | median per-seed ceiling | ASHA speed-up | ASHA's share of the ceiling | trials random alone starts (median) | first target config's own time to target (median) | first target config's position (median) | oracle's config's position (median) | trials ASHA starts (median) | seeds where ASHA stopped the first target config |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         var json = new List<object>();
         var summary = new List<(double Ceiling, double Asha)>();
         foreach (var name in benchmarks)
@@ -59,7 +59,7 @@ internal static class SimulatorCeiling
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {name} | {Time(randomMedian)} ({Reached(r => r.Random)}/{seeds}) | {Time(ashaMedian)} ({Reached(r => r.Asha)}/{seeds}) | {Time(oracleMedian)} ({Reached(r => r.Oracle)}/{seeds}) " +
                 $"| {Ratio(randomMedian, oracleMedian)} | {(double.IsFinite(perSeed) ? $"{perSeedBound}{perSeed:0.#}×" : "-")} | {Ratio(randomMedian, ashaMedian)} " +
-                $"| {(double.IsFinite(ashaMedian) && double.IsFinite(oracleMedian) ? $"{oracleMedian / ashaMedian:P0}" : "-")} | {Med(r => r.ConfigsNeeded):0} | {Time(Med(r => r.FirstTargetLatency))} |");
+                $"| {(double.IsFinite(ashaMedian) && double.IsFinite(oracleMedian) ? $"{oracleMedian / ashaMedian:P0}" : "-")} | {Med(r => r.ConfigsNeeded):0} | {Time(Med(r => r.FirstTargetLatency))} | {Med(r => r.FirstTargetIndex + 1):0} | {Med(r => r.OracleIndex + 1):0} | {Med(r => r.AshaStarted):0} | {rows.Count(r => r.AshaStoppedFirstTarget)}/{seeds} |");
             Console.Error.WriteLine($"{name}: random {Time(randomMedian)}, asha {Time(ashaMedian)}, oracle {Time(oracleMedian)}");
             // Speed-ups for the summary; random alone's "never" counts as the budget (a lower bound).
             var randomOrBudget = double.IsFinite(randomMedian) ? randomMedian : budget.TotalSeconds;
@@ -71,6 +71,7 @@ internal static class SimulatorCeiling
                 {
                     seed = r.Seed, random_s = Finite(r.Random), asha_s = Finite(r.Asha), oracle_s = Finite(r.Oracle),
                     oracle_config = r.OracleIndex, configs_needed = r.ConfigsNeeded, first_target_latency_s = Finite(r.FirstTargetLatency),
+                    first_target_config = r.FirstTargetIndex, asha_trials_started = r.AshaStarted, asha_stopped_first_target = r.AshaStoppedFirstTarget,
                 }),
             });
         }
@@ -90,7 +91,8 @@ internal static class SimulatorCeiling
         return 0;
     }
 
-    private sealed record SeedCeiling(int Seed, double Random, double Asha, double Oracle, int OracleIndex, int ConfigsNeeded, double FirstTargetLatency);
+    private sealed record SeedCeiling(int Seed, double Random, double Asha, double Oracle, int OracleIndex, int ConfigsNeeded, double FirstTargetLatency,
+        int FirstTargetIndex, int AshaStarted, bool AshaStoppedFirstTarget);
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 
@@ -100,7 +102,8 @@ internal static class SimulatorCeiling
         var randomRun = new LearningCurveSimulator(benchmark, random.CreateSampler(benchmark, seed), null, options).Run();
         var randomTime = randomRun.TimeToTargetSeconds ?? double.PositiveInfinity;
         var ashaRecorder = new RecordingBenchmark(benchmark);
-        var ashaRun = new LearningCurveSimulator(ashaRecorder, asha.CreateSampler(ashaRecorder, seed), asha.CreateScheduler(ashaRecorder, seed), options).Run();
+        var ashaSimulator = new LearningCurveSimulator(ashaRecorder, asha.CreateSampler(ashaRecorder, seed), asha.CreateScheduler(ashaRecorder, seed), options);
+        var ashaRun = ashaSimulator.Run();
 
         // Random search's sequence of configurations, as far as the oracle could get before random alone or ASHA reached
         // the target (the oracle is never later than either: it runs the configuration they reached the target with no
@@ -164,8 +167,11 @@ internal static class SimulatorCeiling
         if (double.IsFinite(randomTime) && curves.Count >= randomRun.TrialsStarted && Math.Abs(check - randomTime) > 1e-6 * Math.Max(1, randomTime))
             throw new InvalidOperationException($"{benchmark.Name} seed {seed}: random alone recomputed from its sequence gives {check} s, the simulator {randomTime} s");
 
+        // Did ASHA stop the first configuration that could reach the target before it did? (A Pruned trial never reached
+        // it: the run ends at the target.)
+        var stoppedFirst = firstTarget >= 0 && ashaSimulator.History.Trials.FirstOrDefault(t => t.Number == firstTarget) is { State: TrialState.Pruned };
         return new SeedCeiling(seed, randomTime, ashaTime, oracle, oracleIndex,
-            randomRun.TrialsStarted, firstTarget >= 0 ? OwnTime(curves[firstTarget]) : double.PositiveInfinity);
+            randomRun.TrialsStarted, firstTarget >= 0 ? OwnTime(curves[firstTarget]) : double.PositiveInfinity, firstTarget, ashaRun.TrialsStarted, stoppedFirst);
     }
 
     private static string Time(double seconds) => !double.IsFinite(seconds) ? "never"
