@@ -10,18 +10,9 @@ namespace Tunesmith.Tests.Samplers.Bohb;
 /// <summary>Hyper-Tune's level weights in the BOHB sampler (<see cref="BohbLevelChoice.RankWeighted"/>) on hand-built histories.</summary>
 public sealed class BohbLevelWeightingTests
 {
-    private static readonly FloatDistribution X = new(0, 1);
-
-    private static FrozenTrial Trial(int number, double x, TrialState state, params double[] curve) => new()
-    {
-        Id = number + 1,
-        Number = number,
-        State = state,
-        Params = new Dictionary<string, object?> { ["x"] = x },
-        Distributions = new Dictionary<string, Distribution> { ["x"] = X },
-        Intermediate = curve.Select((v, i) => (Step: (long)(i + 1), v)).ToDictionary(p => p.Step, p => p.v),
-        Version = number + 1,
-    };
+    // One-parameter trials with a learning curve, as in BohbSamplerTests.
+    private static FrozenTrial Trial(int number, double x, TrialState state, params double[] curve) =>
+        BohbSamplerTests.Trial(number, x, state, curve);
 
     // Maximize. 60 trials stopped at epoch 1 with the epoch-1 value lowOrder(x); 12 trials with x in [0.5, 1] ran to epoch 3,
     // where the value is −|x − 0.75|, and reported lowOrder(x) at epoch 1.

@@ -10,7 +10,7 @@ public sealed class BohbSamplerTests
 {
     private static readonly FloatDistribution X = new(0, 1);
 
-    private static FrozenTrial Trial(int number, double x, TrialState state, params double[] curve) => new()
+    internal static FrozenTrial Trial(int number, double x, TrialState state, params double[] curve) => new()
     {
         Id = number + 1,
         Number = number,
