@@ -34,7 +34,7 @@ internal sealed class ParzenEstimator
     public ParzenEstimator(ParamEncoding[] dims, ReadOnlySpan<double> values, ReadOnlySpan<double> weights, TpeOptions options, bool joint)
     {
         _dims = dims;
-        HasCategorical = dims.Any(x => x.Kind == EncodedKind.Categorical);
+        CategoricalCount = dims.Count(x => x.Kind == EncodedKind.Categorical);
         var d = dims.Length;
         var n = weights.Length;
         var prior = options.PriorWeight > 0 || n == 0;
@@ -268,8 +268,8 @@ internal sealed class ParzenEstimator
         }
     }
 
-    /// <summary>Whether any encoded parameter is categorical.</summary>
-    public bool HasCategorical { get; }
+    /// <summary>How many encoded parameters are categorical.</summary>
+    public int CategoricalCount { get; }
 
     /// <summary>
     /// The log probability of each point's categorical values alone (the mixture with its numeric parameters marginalized

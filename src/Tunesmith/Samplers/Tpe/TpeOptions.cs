@@ -117,10 +117,11 @@ public sealed record TpeOptions
 
     /// <summary>
     /// With <see cref="BadDensityExponent"/> below 1: temper the whole bad density, categorical parameters included, as
-    /// before 2026-12-07. Default false: only the numeric part is tempered (the bad density of the candidate's numeric values
-    /// given its categories), and the categories are scored by the plain ratio of the good and bad trials' shares. Tempering
-    /// the categories made a group of several categorical parameters settle on the first good combination for good
-    /// (docs/TPE.md, "Categorical parameters in a joint group"); on numeric spaces the two are the same.
+    /// before 2026-12-07. Default false: in a joint group of two or more categorical parameters only the numeric part is
+    /// tempered (the bad density of the candidate's numeric values given its categories), and the categories are scored by
+    /// the plain ratio of the good and bad trials' shares. Tempering the categories made such a group settle on the first
+    /// good combination for good (docs/TPE.md, "Categorical parameters in a joint group"); a group with one categorical
+    /// parameter, or none, is tempered whole either way.
     /// </summary>
     public bool TemperCategoricals { get; init; }
 

@@ -237,9 +237,11 @@ public sealed class TpeSampler : ISampler
         // tempered branch choice locks onto the first good branch.
         var badExponent = joint && d > 1 ? Options.BadDensityExponent : 1.0;
         // Only the numeric part of the bad density spans orders of magnitude: log g(x) = log g(c) + log g(x | c) for the
-        // categories c, and the categories keep the plain ratio, score = log l(x) − log g(c) − β·log g(x | c).
+        // categories c, and the categories keep the plain ratio, score = log l(x) − log g(c) − β·log g(x | c). Only for
+        // two or more categoricals, whose combinations a tempered ratio never left; a lone categorical did slightly
+        // better tempered (docs/TPE.md, "Categorical parameters in a joint group").
         double[]? badCategorical = null;
-        if (!Options.TemperCategoricals && badExponent != 1.0 && bad.HasCategorical)
+        if (!Options.TemperCategoricals && badExponent != 1.0 && bad.CategoricalCount >= 2)
         {
             badCategorical = new double[count];
             bad.LogPmfCategorical(candidates, badCategorical);
