@@ -194,8 +194,10 @@ public abstract class TrialBackendConformanceTests : IAsyncLifetime
         var backend = NewBackend();
         Skip.IfNot(backend.Capabilities.HasFlag(TrialBackendCapabilities.Pause | TrialBackendCapabilities.Resume), "the backend cannot pause and resume");
         var observer = new RecordingObserver();
-        const int steps = 40; // room for the pause to take effect on a busy machine before the trial would finish
-        var execution = await backend.StartAsync(Request(0, ReferenceTrial.Params(steps: steps)), observer);
+        // Room for the pause to take effect before the trial would finish: 4 s. With 0.8 s it once finished first in a
+        // full CI run on 2 busy cores (the observer saw step 1 after the program had written its last step).
+        const int steps = 40;
+        var execution = await backend.StartAsync(Request(0, ReferenceTrial.Params(steps: steps, stepSeconds: 0.1)), observer);
         await observer.Reached(1);
         Assert.True(await backend.PauseAsync(0));
         var paused = await EndOf(execution);

@@ -103,10 +103,12 @@ public sealed class SchedulerMatrixTests : IDisposable
                 break;
             case "asha-promotion":
                 Assert.True(trials.Any(t => t.State == TrialState.Paused), summary);
-                // With 8 trials the top two at rung 1 go on to rung 3 (where two are too few to promote one); a program that
-                // ran past the rung before its pause reached it counts as gone on, so at least one is resumed.
+                // With 8 trials the top two at rung 1 go on to rung 3 (where two are too few to promote one): each is resumed,
+                // or its program ran past the rung before its pause reached it, which counts as gone on (on 2 busy cores in
+                // a full CI run both once did, and none was resumed).
                 var promoted = trials.Where(t => t.SystemAttributes.ContainsKey(SystemAttributeKeys.ResumeStep)).ToList();
-                Assert.True(promoted.Count >= 1, summary);
+                Assert.All(trials.OrderByDescending(t => (double)t.Params["q"]!).Take(2), t =>
+                    Assert.True(t.SystemAttributes.ContainsKey(SystemAttributeKeys.ResumeStep) || t.Intermediate.Keys.Max() >= 3, summary));
                 Assert.All(promoted, t => Assert.True(t.Intermediate.Keys.Max() >= 3, summary));
                 Assert.All(trials.Where(t => t.State == TrialState.Complete), t => Assert.Equal(Steps, t.LastIntermediate!.Value.Step));
                 break;
