@@ -14,6 +14,8 @@ public sealed class DashboardBrowserTests : IDisposable
 {
     private const string Token = "browser-test-token-7f3a";
     private readonly string _dir = Directory.CreateTempSubdirectory("tunesmith-browser-").FullName;
+    // Which step of the browser walk is under way, named in a failure (a 30 s timeout does not say which wait it was).
+    private string _stage = "start";
     private readonly List<Process> _processes = [];
 
     public void Dispose()
@@ -160,7 +162,7 @@ public sealed class DashboardBrowserTests : IDisposable
         catch (Exception e) when (e is TimeoutException or Xunit.Sdk.XunitException)
         {
             var open = pending.Where(p => !p.Key.Url.Contains("/api/events", StringComparison.Ordinal)).Select(p => $"unfinished request since {p.Value:HH:mm:ss.fff}: {p.Key.Method} {p.Key.Url}");
-            throw new Xunit.Sdk.XunitException($"{e.Message}\n{string.Join("\n", diagnostics.Concat(open))}");
+            throw new Xunit.Sdk.XunitException($"{e.Message}\nat step: {_stage}\n{string.Join("\n", diagnostics.Concat(open))}");
         }
         Assert.DoesNotContain(diagnostics, d => d.StartsWith("page error", StringComparison.Ordinal));
     }
@@ -174,6 +176,7 @@ public sealed class DashboardBrowserTests : IDisposable
         Assert.Equal(401, (await page.GotoAsync(baseUrl + "/api/studies"))!.Status);
         Assert.Equal(401, (await page.GotoAsync(baseUrl + "/api/events"))!.Status);
 
+        _stage = "studies list: four complete trials";
         // Studies list.
         await page.GotoAsync($"{baseUrl}/?token={Token}");
         var row = page.Locator("tr[data-study='browser-demo']");
@@ -183,6 +186,7 @@ public sealed class DashboardBrowserTests : IDisposable
             null, new PageWaitForFunctionOptions { Timeout = 60_000, PollingInterval = 200 });
         if (Browser.ScreenshotPath("studies.png") is { } s1) await page.ScreenshotAsync(new PageScreenshotOptions { Path = s1 });
 
+        _stage = "study page: rows and plots";
         // Study page: table rows and every plot.
         await row.Locator("a").ClickAsync();
         await page.WaitForURLAsync("**/studies/browser-demo");
@@ -190,10 +194,12 @@ public sealed class DashboardBrowserTests : IDisposable
         Assert.True(await page.Locator("#trials tbody tr").CountAsync() >= 4);
         await AssertEveryPlotRendersWithDataAsync(page, "#plots");
 
+        _stage = "study page: ASHA rung marks";
         // Learning curves show the study's real ASHA rungs (from its stored study file) with each trial's records there.
         await page.WaitForFunctionAsync("() => { const e = document.getElementById('plot-intermediate'); return (e.dataset.rungSource || '').startsWith('asha(min=1, max=4') && Number(e.dataset.rungMarks) > 0; }",
             null, new PageWaitForFunctionOptions { Timeout = 30_000 });
 
+        _stage = "study page: a new trial appears live";
         // A new trial appears while the study runs: sort by number (newest first) and wait for a higher number.
         await page.Locator("#trials th[data-sort='number']").ClickAsync();
         await page.WaitForFunctionAsync("() => document.querySelector('#trials th.sorted-desc[data-sort=number]')");
@@ -209,6 +215,7 @@ public sealed class DashboardBrowserTests : IDisposable
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = s2, FullPage = true });
         }
 
+        _stage = "trial page";
         // Trial page: params, metrics and the log tail of a finished trial.
         // The table re-renders as live trials arrive, so the row is found again by its number before the click
         // (".First" could point at another trial by the time it is clicked).
@@ -222,6 +229,7 @@ public sealed class DashboardBrowserTests : IDisposable
         await page.WaitForFunctionAsync("() => Number(document.getElementById('plot-trial-curve').dataset.points) === 4");
         if (Browser.ScreenshotPath("trial.png") is { } s3) await page.ScreenshotAsync(new PageScreenshotOptions { Path = s3, FullPage = true });
 
+        _stage = "timeline lanes";
         // The timeline groups lanes per worker, per Slurm job or per compute class (a study whose trials carry the
         // attributes a Slurm run records, written through the storage API).
         await WriteSlurmStudyAsync(db);
@@ -237,6 +245,7 @@ public sealed class DashboardBrowserTests : IDisposable
         Assert.Equal(["cpu #1", "gpu #1", "gpu #2"], await LanesAsync(page));
         if (Browser.ScreenshotPath("timeline.png") is { } s5) await page.Locator("#plot-timeline").ScreenshotAsync(new LocatorScreenshotOptions { Path = s5 });
 
+        _stage = "offline HTML report";
         // The HTML report, opened with the network off: every plot still renders.
         run.Kill(entireProcessTree: true);
         await run.WaitForExitAsync();
