@@ -25,17 +25,36 @@ public sealed class IntersectionSearchSpace(bool includePruned = false)
             var counts = t.State == TrialState.Complete || (includePruned && t.State == TrialState.Pruned);
             if (!t.State.IsFinished() && firstUnfinished < 0) firstUnfinished = i;
             if (!counts || !_seen.Add(t.Number)) continue;
-            if (_space is null)
-            {
-                _space = new Dictionary<string, Distribution>(t.Distributions, StringComparer.Ordinal);
-                continue;
-            }
-            foreach (var name in _space.Keys.ToList())
-                if (!t.Distributions.TryGetValue(name, out var d) || !d.Equals(_space[name]))
-                    _space.Remove(name);
+            Narrow(ref _space, t);
         }
         _scanFrom = firstUnfinished < 0 ? trials.Count : firstUnfinished;
-        if (_space is null) return new Dictionary<string, Distribution>();
-        return _space.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        return Sorted(_space);
     }
+
+    /// <summary>The parameters every one of <paramref name="trials"/> has, with the same distribution, sorted by name.</summary>
+    public static IReadOnlyDictionary<string, Distribution> Of(IEnumerable<FrozenTrial> trials)
+    {
+        ArgumentNullException.ThrowIfNull(trials);
+        Dictionary<string, Distribution>? space = null;
+        foreach (var t in trials) Narrow(ref space, t);
+        return Sorted(space);
+    }
+
+    // The first trial sets the space; each later one removes what it lacks or has with another distribution.
+    private static void Narrow(ref Dictionary<string, Distribution>? space, FrozenTrial t)
+    {
+        if (space is null)
+        {
+            space = new Dictionary<string, Distribution>(t.Distributions, StringComparer.Ordinal);
+            return;
+        }
+        foreach (var name in space.Keys.ToList())
+            if (!t.Distributions.TryGetValue(name, out var d) || !d.Equals(space[name]))
+                space.Remove(name);
+    }
+
+    private static Dictionary<string, Distribution> Sorted(Dictionary<string, Distribution>? space) =>
+        space is null
+            ? new Dictionary<string, Distribution>()
+            : space.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
 }

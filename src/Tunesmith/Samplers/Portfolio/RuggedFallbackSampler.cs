@@ -84,7 +84,7 @@ public sealed class RuggedFallbackSampler : ISampler
     public GpFitReport? Report { get { lock (_gate) return _report; } }
 
     /// <summary>Null before the check; then whether the fallback took over.</summary>
-    public bool? Rugged { get { lock (_gate) return _checked ? _report is { } r && Options.IsRugged(r) : null; } }
+    public bool? Rugged { get { lock (_gate) return _checked ? ReportSaysRugged() : null; } }
 
     /// <inheritdoc />
     public int? Seed => Gp.Seed;
@@ -126,26 +126,25 @@ public sealed class RuggedFallbackSampler : ISampler
     {
         lock (_gate)
         {
-            if (_checked) return _report is { } r && Options.IsRugged(r);
+            if (_checked) return ReportSaysRugged();
             var first = context.History.Trials
                 .Where(t => t.State == TrialState.Complete && t.Value is { } v && double.IsFinite(v))
                 .OrderBy(t => t.Number).Take(Options.CheckAfterTrials).ToList();
             if (first.Count < Options.CheckAfterTrials) return false;
             _checked = true;
             _report = Measure(first, context.Direction);
-            return _report is { } report && Options.IsRugged(report);
+            return ReportSaysRugged();
         }
     }
+
+    // Under _gate.
+    private bool ReportSaysRugged() => _report is { } r && Options.IsRugged(r);
 
     // The fit on the first trials' shared parameters, values turned larger-is-better as the GP sampler does; null when
     // fewer than half of them can be encoded or no parameter is shared.
     private static GpFitReport? Measure(List<FrozenTrial> trials, Direction direction)
     {
-        var shared = new SortedDictionary<string, Distribution>(trials[0].Distributions.ToDictionary(), StringComparer.Ordinal);
-        foreach (var t in trials.Skip(1))
-            foreach (var name in shared.Keys.ToList())
-                if (!t.Distributions.TryGetValue(name, out var d) || !d.Equals(shared[name])) shared.Remove(name);
-        var space = new GpFeatureSpace(shared);
+        var space = new GpFeatureSpace(IntersectionSearchSpace.Of(trials));
         if (space.Dimensions == 0) return null;
         var sign = direction == Direction.Minimize ? -1.0 : 1.0;
         var points = new List<(double[] X, double Y)>();

@@ -164,17 +164,11 @@ public sealed class TpeSampler : ISampler
             if (joint && Options.CategoryMoveRate > 0 && dims.Count(x => x.Kind == EncodedKind.Categorical) >= 2
                 && context.Random.NextDouble() < Options.CategoryMoveRate)
             {
-                // Complete rows best first, then the pruned ones (tried too).
+                // Complete rows best first, then the pruned ones (tried too); ties keep their order (OrderBy is stable).
                 var rowScores = new double[rowCount];
-                var ordered = new List<double[]>(rowCount);
-                for (var r = 0; r < rowCount; r++)
-                {
-                    rowScores[r] = scores[rows[r]];
-                    var row = new double[d];
-                    for (var j = 0; j < d; j++) row[j] = columns[j].Values[rows[r]];
-                    ordered.Add(row);
-                }
-                ordered = ordered.Select((row, r) => (row, r)).OrderBy(x => rowScores[x.r]).ThenBy(x => x.r).Select(x => x.row).ToList();
+                for (var r = 0; r < rowCount; r++) rowScores[r] = scores[rows[r]];
+                var ordered = Enumerable.Range(0, rowCount).OrderBy(r => rowScores[r])
+                    .Select(r => Enumerable.Range(0, d).Select(j => columns[j].Values[rows[r]]).ToArray()).ToList();
                 moves = CategoryNeighbours.Untried(dims, ordered, liars);
                 if (moves.Count == 0) moves = null;
             }
