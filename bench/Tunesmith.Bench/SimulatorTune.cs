@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Text;
 using Tunesmith.Samplers;
 using Tunesmith.Samplers.Bohb;
+using Tunesmith.Samplers.Mobster;
 using Tunesmith.Schedulers;
 using Tunesmith.Schedulers.Asha;
 using Tunesmith.Schedulers.Hyperband;
@@ -14,7 +15,7 @@ namespace Tunesmith.Bench;
 /// <summary>
 /// Chooses the settings of the simulated strategies on the development tasks (issue 20): each variant is a strategy with
 /// option overrides, e.g. <c>bohb:b.RandomFraction=0.33,t.BandwidthScale=3</c> (<c>s.</c> the scheduler's options record,
-/// <c>b.</c> BohbOptions, <c>t.</c> BohbOptions.Tpe). Prints each variant's median time to target per benchmark and the
+/// <c>b.</c> BohbOptions, <c>t.</c> BohbOptions.Tpe, <c>m.</c> MobsterOptions). Prints each variant's median time to target per benchmark and the
 /// geometric and arithmetic means of (first variant's median ÷ the variant's median) over the benchmarks.
 /// </summary>
 internal static class SimulatorTune
@@ -64,7 +65,7 @@ internal static class SimulatorTune
         var names = (colon < 0 ? spec : spec[..colon]).Split('+');
         var overrides = colon < 0 ? [] : spec[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(o => o.Split('=')).ToArray();
         var scheduler = names[0];
-        var sampler = names.Length > 1 ? names[1] : scheduler is "bohb" or "hypertune" ? scheduler : "random";
+        var sampler = names.Length > 1 ? names[1] : scheduler is "bohb" or "hypertune" or "mobster" ? scheduler : "random";
         var baseline = SimulationStrategies.Create(scheduler, sampler);
         IEnumerable<(string Property, string Value)> With(string prefix) =>
             overrides.Where(o => o[0].StartsWith(prefix, StringComparison.Ordinal)).Select(o => (o[0][prefix.Length..], o[1]));
@@ -72,6 +73,8 @@ internal static class SimulatorTune
         {
             CreateSampler = (benchmark, seed) =>
             {
+                if (sampler == "mobster")
+                    return new MobsterSampler(Apply(((MobsterSampler)baseline.CreateSampler(benchmark, seed)).Options with { }, With("m.")));
                 if (sampler is not ("bohb" or "hypertune")) return baseline.CreateSampler(benchmark, seed);
                 var options = ((BohbSampler)baseline.CreateSampler(benchmark, seed)).Options;
                 var tpe = Apply(options.Tpe with { }, With("t."));

@@ -1,5 +1,6 @@
 using Tunesmith.Samplers;
 using Tunesmith.Samplers.Bohb;
+using Tunesmith.Samplers.Mobster;
 using Tunesmith.Schedulers;
 using Tunesmith.Schedulers.Asha;
 using Tunesmith.Schedulers.Hyperband;
@@ -21,11 +22,13 @@ public static class SimulationStrategies
     /// <remarks>
     /// <c>hypertune</c> is the same BOHB sampler and ASHA rungs, with the level whose model proposes a trial chosen by
     /// Hyper-Tune's ranking-loss weights (<see cref="BohbLevelChoice.BestRanked"/>) instead of BOHB's largest level.
+    /// <c>mobster</c> is the MOBSTER sampler (a GP over parameters and resource, expected improvement at BOHB's level) on
+    /// the same ASHA rungs.
     /// </remarks>
-    public static IReadOnlyList<string> SchedulerNames { get; } = ["none", "median", "asha", "hyperband", "pbt", "bohb", "hypertune"];
+    public static IReadOnlyList<string> SchedulerNames { get; } = ["none", "median", "asha", "hyperband", "pbt", "bohb", "hypertune", "mobster"];
 
     /// <summary>The sampler names accepted (<c>bohb</c> only with a scheduler that has rungs; the bohb scheduler uses it by default).</summary>
-    public static IReadOnlyList<string> SamplerNames { get; } = ["random", "tpe", "gp", "auto", "bohb", "hypertune"];
+    public static IReadOnlyList<string> SamplerNames { get; } = ["random", "tpe", "gp", "auto", "bohb", "hypertune", "mobster"];
 
     /// <summary>
     /// The strategy <paramref name="scheduler"/> + <paramref name="sampler"/>; a null sampler takes the scheduler's default
@@ -36,10 +39,10 @@ public static class SimulationStrategies
         scheduler = scheduler.ToLowerInvariant();
         if (!SchedulerNames.Contains(scheduler))
             throw new ArgumentException($"--scheduler: unknown scheduler '{scheduler}' (known: {string.Join(", ", SchedulerNames)})");
-        sampler = (sampler ?? (scheduler is "bohb" or "hypertune" ? scheduler : "random")).ToLowerInvariant();
+        sampler = (sampler ?? (scheduler is "bohb" or "hypertune" or "mobster" ? scheduler : "random")).ToLowerInvariant();
         if (!SamplerNames.Contains(sampler))
             throw new ArgumentException($"--sampler: unknown sampler '{sampler}' (known: {string.Join(", ", SamplerNames)})");
-        if (sampler is "bohb" or "hypertune" && scheduler is not ("bohb" or "hypertune" or "asha" or "hyperband"))
+        if (sampler is "bohb" or "hypertune" or "mobster" && scheduler is not ("bohb" or "hypertune" or "mobster" or "asha" or "hyperband"))
             throw new ArgumentException($"--sampler: '{sampler}' models budget levels, so it needs --scheduler {sampler}, asha or hyperband, not '{scheduler}'");
         var schedulerFactory = SchedulerFactory(scheduler);
         return new SimulationStrategy(scheduler, sampler, (benchmark, seed) => CreateSampler(sampler, benchmark, seed), schedulerFactory);
@@ -61,6 +64,9 @@ public static class SimulationStrategies
                 Seed = seed, MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, LevelValue = BohbLevelValue.BestSoFar,
                 LevelChoice = name == "hypertune" ? BohbLevelChoice.BestRanked : BohbLevelChoice.Largest,
             });
+        // mobster: the GP over (params, resource) on the same levels, fitted to the best value up to each level as bohb's models.
+        if (name == "mobster")
+            return new MobsterSampler(new MobsterOptions { Seed = seed, MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, LevelValue = BohbLevelValue.BestSoFar });
         var space = new SearchSpace();
         foreach (var (parameter, distribution) in benchmark.Space) space.Add(parameter, distribution);
         return SamplerRegistry.Create(name, new SamplerRequest(new Dictionary<string, object?>(), seed, space));
@@ -76,7 +82,7 @@ public static class SimulationStrategies
     {
         "none" => null,
         "median" => new MedianStoppingScheduler(new MedianStoppingOptions()),
-        "asha" or "bohb" or "hypertune" => new AshaScheduler(new AshaOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
+        "asha" or "bohb" or "hypertune" or "mobster" => new AshaScheduler(new AshaOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
         "hyperband" => new HyperbandScheduler(new HyperbandOptions { Resource = "epoch", MinResource = 1, MaxResource = benchmark.MaxEpoch, ReductionFactor = 3, Seed = seed }),
         "pbt" => new PbtScheduler(new PbtOptions { Resource = "epoch", PopulationSize = 8, PerturbationInterval = 4, Seed = seed }),
         _ => throw new ArgumentException($"--scheduler: unknown scheduler '{name}' (known: {string.Join(", ", SchedulerNames)})"),

@@ -194,6 +194,28 @@ public sealed class LearningCurveSimulatorTests
         Assert.Equal((a.Best, a.TrialsStarted, a.EpochsRun), (b.Best, b.TrialsStarted, b.EpochsRun));
     }
 
+    [Fact]
+    public void Mobster_is_the_gp_over_params_and_resource_on_ashas_rungs_and_is_deterministic()
+    {
+        var benchmark = BenchData.Catalog.Open("lcbench-blood");
+        var strategy = SimulationStrategies.Create("mobster", null);
+        Assert.Equal("mobster", strategy.Name);
+        var sampler = Assert.IsType<Tunesmith.Samplers.Mobster.MobsterSampler>(strategy.CreateSampler(benchmark, 2));
+        Assert.Equal(Tunesmith.Samplers.Bohb.BohbLevelValue.BestSoFar, sampler.Options.LevelValue);
+        Assert.Equal([1L, 3, 9, 27, 50], sampler.Levels);
+        Assert.IsType<Tunesmith.Schedulers.Asha.AshaScheduler>(strategy.CreateScheduler(benchmark, 2));
+        Assert.Equal("asha+mobster", SimulationStrategies.Create("asha", "mobster").Name);
+        Assert.Contains("--sampler", Assert.Throws<ArgumentException>(() => SimulationStrategies.Create("median", "mobster")).Message);
+
+        SimulationRun Simulate(int seed) => new LearningCurveSimulator(benchmark, strategy.CreateSampler(benchmark, seed), strategy.CreateScheduler(benchmark, seed),
+            new SimulationOptions { Workers = 8, TimeBudget = TimeSpan.FromSeconds(40) }).Run();
+        var a = Simulate(5);
+        var b = Simulate(5);
+        Assert.True(a.TrialsStarted > 30, $"{a.TrialsStarted} trials");
+        Assert.Equal(a.Trace, b.Trace);
+        Assert.Equal((a.Best, a.TrialsStarted, a.EpochsRun), (b.Best, b.TrialsStarted, b.EpochsRun));
+    }
+
     /// <summary>Counts the distinct curves (table rows) a run's lookups returned.</summary>
     private sealed class CountingCurves(ILearningCurveBenchmark inner) : ILearningCurveBenchmark
     {

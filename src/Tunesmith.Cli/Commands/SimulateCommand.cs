@@ -17,8 +17,8 @@ internal sealed partial class SimulateCommand : Command
 {
     private readonly CliConsole _console;
     private readonly Option<string> _benchmark = new("--benchmark") { Description = "lcbench-blood, nasbench-nlp or yahpo-lcbench:<OpenML task id>", Required = true, HelpName = "NAME" };
-    private readonly Option<string> _scheduler = new("--scheduler") { Description = "none, median, asha, hyperband, pbt, bohb or hypertune (comma-separated for several)", DefaultValueFactory = _ => "none", HelpName = "NAME" };
-    private readonly Option<string?> _sampler = new("--sampler") { Description = "random, tpe, gp or auto (comma-separated for several); default random, the model's own with --scheduler bohb or hypertune", HelpName = "NAME" };
+    private readonly Option<string> _scheduler = new("--scheduler") { Description = "none, median, asha, hyperband, pbt, bohb, hypertune or mobster (comma-separated for several)", DefaultValueFactory = _ => "none", HelpName = "NAME" };
+    private readonly Option<string?> _sampler = new("--sampler") { Description = "random, tpe, gp or auto (comma-separated for several); default random, the model's own with --scheduler bohb, hypertune or mobster", HelpName = "NAME" };
     private readonly Option<string> _workers = new("--workers") { Description = "Simulated workers", DefaultValueFactory = _ => "8", HelpName = "N" };
     private readonly Option<string> _budget = new("--time-budget") { Description = "Simulated time per run: 90s, 30m, 2h, 1d, 1h30m", DefaultValueFactory = _ => "2h", HelpName = "DURATION" };
     private readonly Option<string> _seeds = new("--seeds") { Description = "How many seeds (runs) per strategy", DefaultValueFactory = _ => "10", HelpName = "N" };

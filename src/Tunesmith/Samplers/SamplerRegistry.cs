@@ -21,7 +21,7 @@ public sealed record SamplerRequest(
 public static class SamplerRegistry
 {
     /// <summary>The names <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes", "gp", "rf", "bohb", "auto"];
+    public static IReadOnlyList<string> Names { get; } = ["random", "grid", "sobol", "tpe", "cmaes", "gp", "rf", "bohb", "mobster", "auto"];
 
     /// <summary>
     /// Builds the sampler called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming an unknown sampler or option.
@@ -42,6 +42,7 @@ public static class SamplerRegistry
             "gp" => WithBranches("gp", request, o => CreateGp(o, request.Seed)),
             "rf" => WithBranches("rf", request, o => new Rf.RandomForestSampler(Rf.RandomForestOptions.FromStudyFile(o, request.Seed))),
             "bohb" => CreateBohb(request),
+            "mobster" => CreateMobster(request),
             "auto" => AutoSampler.Create(request),
             _ => throw new ArgumentException($"unknown sampler '{name}' (known: {string.Join(", ", Names)})"),
         };
@@ -147,6 +148,61 @@ public static class SamplerRegistry
         try { return new Bohb.BohbSampler(o); }
         catch (ArgumentOutOfRangeException e) { throw new ArgumentException($"sampler 'bohb': {e.ParamName} {e.Message.Split(" (Parameter")[0]}"); }
     }
+
+    // mobster: a GP over (params, resource) on the rung values; pair it with an asha or hyperband scheduler over the same resources.
+    private static Mobster.MobsterSampler CreateMobster(SamplerRequest request)
+    {
+        const string name = "mobster";
+        CheckOptions(request, name, "min", "max", "reduction", "random_fraction", "min_points", "level_value", "max_training_points", "max_fit_points", "refit_interval", "candidate_count", "refinement_starts");
+        double? Number(string key)
+        {
+            if (!request.Options.TryGetValue(key, out var raw) || raw is null) return null;
+            return ParamValues.TryToDouble(raw, out var x) && double.IsFinite(x) ? x
+                : throw new ArgumentException($"sampler '{name}': option '{key}' must be a number, got {ParamValues.Format(raw)}");
+        }
+        int? Whole(string key) => Number(key) is not { } v ? null
+            : v == Math.Floor(v) && v >= int.MinValue && v <= int.MaxValue ? (int)v
+            : throw new ArgumentException($"sampler '{name}': option '{key}' must be a whole number, got {ParamValues.Format(request.Options[key])}");
+        var o = new Mobster.MobsterOptions { Seed = request.Seed };
+        if (Number("min") is { } min) o = o with { MinResource = (long)min };
+        if (Number("max") is { } max) o = o with { MaxResource = (long)max };
+        if (Number("reduction") is { } eta) o = o with { ReductionFactor = eta };
+        if (Number("random_fraction") is { } fraction) o = o with { RandomFraction = fraction };
+        if (Whole("min_points") is { } points) o = o with { MinPointsInModel = points };
+        if (Whole("max_training_points") is { } training) o = o with { MaxTrainingPoints = training };
+        if (Whole("max_fit_points") is { } fit) o = o with { MaxFitPoints = fit };
+        if (Whole("refit_interval") is { } refit) o = o with { RefitInterval = refit };
+        if (Whole("candidate_count") is { } candidates) o = o with { CandidateCount = candidates };
+        if (Whole("refinement_starts") is { } starts) o = o with { RefinementStarts = starts };
+        if (request.Options.TryGetValue("level_value", out var levelValue) && levelValue is not null)
+            o = o with
+            {
+                LevelValue = ParamValues.Normalize(levelValue) switch
+                {
+                    "at_level" => Bohb.BohbLevelValue.AtLevel,
+                    "best_so_far" => Bohb.BohbLevelValue.BestSoFar,
+                    _ => throw new ArgumentException($"sampler '{name}': option 'level_value' must be at_level or best_so_far, got {ParamValues.Format(levelValue)}"),
+                },
+            };
+        try { return new Mobster.MobsterSampler(o); }
+        catch (ArgumentOutOfRangeException e) { throw new ArgumentException($"sampler '{name}': {StudyFileKey(e.ParamName)} {e.Message.Split(" (Parameter")[0]}"); }
+    }
+
+    // The study-file key of a MobsterOptions property (MinPointsInModel -> min_points).
+    private static string StudyFileKey(string? property) => property switch
+    {
+        "MinResource" => "option 'min'",
+        "MaxResource" => "option 'max'",
+        "ReductionFactor" => "option 'reduction'",
+        "MinPointsInModel" => "option 'min_points'",
+        "RandomFraction" => "option 'random_fraction'",
+        "MaxTrainingPoints" => "option 'max_training_points'",
+        "MaxFitPoints" => "option 'max_fit_points'",
+        "RefitInterval" => "option 'refit_interval'",
+        "CandidateCount" => "option 'candidate_count'",
+        "RefinementStarts" => "option 'refinement_starts'",
+        _ => property ?? "an option",
+    };
 
     private static void CheckOptions(SamplerRequest request, string sampler, params string[] known)
     {

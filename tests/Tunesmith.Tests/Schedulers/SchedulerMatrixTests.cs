@@ -37,7 +37,7 @@ public sealed class SchedulerMatrixTests : IDisposable
     public static TheoryData<string, string, string> Cells()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (var scheduler in new[] { "median", "percentile", "asha-stop", "asha-promotion", "hyperband", "pbt", "bohb", "hypertune" })
+        foreach (var scheduler in new[] { "median", "percentile", "asha-stop", "asha-promotion", "hyperband", "pbt", "bohb", "hypertune", "mobster" })
             foreach (var kind in new[] { "in-process", "command" })
                 foreach (var storage in new[] { "sqlite", "postgresql" })
                     data.Add(scheduler, kind, storage);
@@ -48,7 +48,7 @@ public sealed class SchedulerMatrixTests : IDisposable
     {
         "median" => new MedianStoppingScheduler(new MedianStoppingOptions { MinimumTrials = 2, WarmupSteps = 1 }),
         "percentile" => new MedianStoppingScheduler(new MedianStoppingOptions { MinimumTrials = 2, WarmupSteps = 1, Percentile = 25 }),
-        "asha-stop" or "bohb" or "hypertune" => new AshaScheduler(1, Steps),
+        "asha-stop" or "bohb" or "hypertune" or "mobster" => new AshaScheduler(1, Steps),
         "asha-promotion" => new AshaScheduler(new AshaOptions { MinResource = 1, MaxResource = Steps, Mode = AshaMode.Promotion }),
         "hyperband" => new HyperbandScheduler(new HyperbandOptions { MinResource = 1, MaxResource = Steps, Seed = 1 }),
         "pbt" => new PbtScheduler(new PbtOptions { PopulationSize = 4, PerturbationInterval = 2, QuantileFraction = 0.5, ResampleProbability = 0, PerturbationFactors = [2.0] }),
@@ -67,12 +67,14 @@ public sealed class SchedulerMatrixTests : IDisposable
         await using var study = await Study.CreateAsync($"{scheduler}-{kind}", new StudyOptions
         {
             Storage = url, Direction = Direction.Maximize, Metric = "val_f1", Scheduler = Scheduler(scheduler),
-            Sampler = scheduler is "bohb" or "hypertune"
+            Sampler = scheduler == "mobster"
+                ? new Tunesmith.Samplers.Mobster.MobsterSampler(new Tunesmith.Samplers.Mobster.MobsterOptions { MinResource = 1, MaxResource = Steps, Seed = 4, CandidateCount = 64 })
+                : scheduler is "bohb" or "hypertune"
                 ? new BohbSampler(new BohbOptions { MinResource = 1, MaxResource = Steps, Seed = 4, LevelChoice = scheduler == "hypertune" ? BohbLevelChoice.RankWeighted : BohbLevelChoice.Largest })
                 : new RandomSampler(4),
             RunDirectory = Path.Combine(_kit.Root, "run"),
         });
-        if (scheduler is not ("bohb" or "hypertune")) // BOHB proposes its own trials
+        if (scheduler is not ("bohb" or "hypertune" or "mobster")) // BOHB and MOBSTER propose their own trials
             foreach (var q in Qs) await study.EnqueueAsync(new Dictionary<string, object?> { ["q"] = q });
 
         var wrong = new ConcurrentQueue<string>();
@@ -95,10 +97,10 @@ public sealed class SchedulerMatrixTests : IDisposable
         foreach (var t in trials.Where(t => t.State == TrialState.Pruned)) Assert.Equal(t.LastIntermediate!.Value.Value, t.Value); // stopped with its last value
         switch (scheduler)
         {
-            case "median" or "percentile" or "asha-stop" or "hyperband" or "bohb" or "hypertune":
+            case "median" or "percentile" or "asha-stop" or "hyperband" or "bohb" or "hypertune" or "mobster":
                 Assert.True(trials.Any(t => t.State == TrialState.Pruned), summary);
                 Assert.True(trials.Any(t => t.State == TrialState.Complete), summary);
-                if (scheduler is not ("bohb" or "hypertune")) // the best trial is never the one stopped
+                if (scheduler is not ("bohb" or "hypertune" or "mobster")) // the best trial is never the one stopped
                     Assert.Equal(TrialState.Complete, trials.Single(t => (double)t.Params["q"]! == Qs[0]).State);
                 break;
             case "asha-promotion":

@@ -248,7 +248,7 @@ public sealed class BohbSampler : ISampler
     }
 
     // The value at the level's step, or at the first step after it; with a direction, the best value up to that step.
-    private static double? ValueAt(FrozenTrial trial, long step, Direction? bestIn)
+    internal static double? ValueAt(FrozenTrial trial, long step, Direction? bestIn)
     {
         long? at = trial.Intermediate.ContainsKey(step) ? step : null;
         if (at is null)

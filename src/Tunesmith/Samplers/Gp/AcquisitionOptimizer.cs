@@ -5,14 +5,31 @@ namespace Tunesmith.Samplers.Gp;
 /// the best observed points so that exploitation is not left to chance), refines the best few by bounded L-BFGS on the
 /// numeric coordinates, snaps integers and steps onto their grid, and finishes with a neighbour search over the discrete
 /// coordinates (one step of an integer, every other choice of a categorical).
+/// <para>
+/// With <paramref name="fixedTail"/>, the process has more inputs than the space: the point scored is the space's feature
+/// vector followed by these fixed values (MOBSTER scores a configuration at its acquisition resource this way).
+/// </para>
 /// </summary>
-internal sealed class AcquisitionOptimizer(GaussianProcess gp, GpFeatureSpace space, double best)
+internal sealed class AcquisitionOptimizer(GaussianProcess gp, GpFeatureSpace space, double best, double[]? fixedTail = null)
 {
     private readonly double[] _work = new double[3 * gp.Count];
+    private readonly double[]? _full = fixedTail is null ? null : Full(space.Dimensions, fixedTail);
+
+    private static double[] Full(int d, double[] tail)
+    {
+        var full = new double[d + tail.Length];
+        tail.CopyTo(full, d);
+        return full;
+    }
 
     /// <summary>log EI at a feature vector.</summary>
     public double Score(ReadOnlySpan<double> x)
     {
+        if (_full is not null)
+        {
+            x.CopyTo(_full);
+            x = _full;
+        }
         var (mean, variance) = gp.Predict(x, _work);
         return LogExpectedImprovement.Value(mean, variance, best, out _, out _);
     }
@@ -101,9 +118,10 @@ internal sealed class AcquisitionOptimizer(GaussianProcess gp, GpFeatureSpace sp
         for (var k = 0; k < m; k++) z[k] = x[numeric[k]];
         var lower = new double[m];
         var upper = Enumerable.Repeat(1.0, m).ToArray();
-        var dMean = new double[space.Dimensions];
-        var dVariance = new double[space.Dimensions];
-        var point = (double[])x.Clone();
+        var dMean = new double[gp.Dimensions];
+        var dVariance = new double[gp.Dimensions];
+        var point = _full is null ? (double[])x.Clone() : (double[])_full.Clone();
+        x.CopyTo(point, 0);
         double Objective(double[] v, double[] g)
         {
             for (var k = 0; k < m; k++) point[numeric[k]] = v[k];
