@@ -40,7 +40,7 @@ return args.FirstOrDefault() switch
     "check-functions" => await FunctionCheck.RunAsync(Opt("--reference", "../shared/reference")),
     "simulator-study" => SimulatorStudy.Run(
         Opt("--benchmarks", "lcbench-blood,nasbench-nlp,yahpo-lcbench:167168,yahpo-lcbench:189873,yahpo-lcbench:189906").Split(','),
-        Opt("--strategies", "none+random,asha+random,hyperband+random,asha+tpe,bohb,hypertune").Split(','),
+        Opt("--strategies", "none+random,asha+random,hyperband+random,asha+tpe,bohb,hypertune,mobster").Split(','),
         Int("--seeds", 20), Int("--first-seed", 0), Int("--workers", 8),
         Opt("--budgets", "lcbench-blood=6h,nasbench-nlp=60d,yahpo-lcbench=48h,default=24h").Split(',').ToDictionary(p => p.Split('=')[0], p => ParseHours(p.Split('=')[1])),
         Int("--parallel", 2), Opt("--out", "docs/benchmarks/simulator"), Opt("--data", "") is { Length: > 0 } dd ? dd : null),
@@ -56,6 +56,8 @@ return args.FirstOrDefault() switch
         Int("--parallel", 2), Opt("--data", "") is { Length: > 0 } cd ? cd : null, Opt("--output", "") is { Length: > 0 } co ? co : null, Opt("--asha", "asha+random")),
     "simulator-repeats" => SimulatorRepeats.Run(Opt("--benchmark", "lcbench-blood"), Opt("--variants", "none+random;asha+random;asha+tpe;bohb").Split(';'),
         Int("--seeds", 20), Int("--first-seed", 0), ParseHours(Opt("--budget", "6h")), Opt("--data", "") is { Length: > 0 } rd ? rd : null),
+    "simulator-hits" => SimulatorHits.Run(Opt("--benchmark", "yahpo-lcbench:189906"), Opt("--variants", "asha+random;bohb;mobster").Split(';'),
+        Int("--seeds", 10), Int("--first-seed", 100), ParseHours(Opt("--budget", "24h")), Opt("--data", "") is { Length: > 0 } hd ? hd : null),
     "simulator-speed" => SimulatorSpeedBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--scheduler", "asha"), Opt("--sampler", "random"),
         Int("--workers", 8), TimeSpan.FromHours(double.Parse(Opt("--hours", "24"), CultureInfo.InvariantCulture)), Int("--repeats", 5), Opt("--data", "") is { Length: > 0 } d ? d : null, Opt("--repeat-rows", "false") == "true"),
     "scheduler-scaling" => SchedulerScalingBenchmark.Run(Opt("--benchmark", "lcbench-blood"), Opt("--schedulers", "median,asha-promotion").Split(','),

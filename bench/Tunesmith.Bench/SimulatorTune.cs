@@ -162,3 +162,52 @@ internal static class SimulatorRepeats
         }
     }
 }
+
+/// <summary>
+/// Diagnostic (YAHPO tasks): where the configurations that reach the target lie. For each seed, the trial whose report
+/// reached the target; prints its parameters in unit coordinates (log parameters in log space) and counts
+/// how many of them sit at an edge of the space (within 2 % of the range) — a sign of a surrogate exploited outside its data.
+/// </summary>
+internal static class SimulatorHits
+{
+    public static int Run(string benchmarkName, IReadOnlyList<string> variants, int seeds, int firstSeed, TimeSpan budget, string? data)
+    {
+        var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
+            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
+        using var catalog = new BenchmarkCatalog(directory);
+        var benchmark = catalog.Open(benchmarkName);
+        var target = SimulationStudy.DefaultTarget(benchmark);
+        var options = new SimulationOptions { Workers = 8, TimeBudget = budget, Target = target, StopAtTarget = true };
+        Console.WriteLine($"{benchmarkName}, target {target:G6}; parameters in unit coordinates: {string.Join(", ", benchmark.Space.Select(p => p.Key))}");
+        foreach (var spec in variants)
+        {
+            var strategy = SimulatorTune.Variant(spec);
+            var edges = 0.0;
+            var found = 0;
+            for (var seed = firstSeed; seed < firstSeed + seeds; seed++)
+            {
+                var simulator = new LearningCurveSimulator(benchmark, strategy.CreateSampler(benchmark, seed), strategy.CreateScheduler(benchmark, seed), options);
+                simulator.Run();
+                // The run stops at the report that reaches the target, before it is stored: the trial is one still running
+                // whose curve reaches the target within one epoch after its last stored report (the surrogate's curves are
+                // the same on every lookup; tables are not, so this is for YAHPO tasks).
+                bool Reaches(double v) => benchmark.Direction == Tunesmith.Trials.Direction.Maximize ? v >= target : v <= target;
+                var hit = simulator.History.Trials.Where(t => t.State == Tunesmith.Trials.TrialState.Running)
+                    .FirstOrDefault(t => benchmark.Curve(t.Params).Values.Take((int)(t.LastIntermediate?.Step ?? 0) + 1).Any(Reaches));
+                if (hit is null) continue;
+                found++;
+                var unit = benchmark.Space.Select(p => p.Value switch
+                {
+                    Tunesmith.Spaces.FloatDistribution f => f.ToUnit(Tunesmith.Spaces.ParamValues.ToDouble(hit.Params[p.Key])),
+                    Tunesmith.Spaces.IntDistribution i => i.ToUnit(Tunesmith.Spaces.ParamValues.ToDouble(hit.Params[p.Key])),
+                    _ => double.NaN,
+                }).ToArray();
+                var atEdge = unit.Count(u => u < 0.02 || u > 0.98);
+                edges += atEdge;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{spec} seed {seed}: trial {hit.Number}, [{string.Join(", ", unit.Select(u => u.ToString("0.00", CultureInfo.InvariantCulture)))}], {atEdge} at an edge"));
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{spec}: {found} seeds reached the target; mean parameters at an edge {edges / Math.Max(found, 1):0.0} of {benchmark.Space.Count}"));
+        }
+        return 0;
+    }
+}

@@ -6,7 +6,8 @@ benchmark the ratio of medians (ASHA + random's median time to target / the stra
 target counts as infinitely late), their geometric and arithmetic means, and a 95 % bootstrap interval of the geometric
 mean (2000 resamples; each resample redraws the seeds of every cell independently, fixed seed 1).
 
-usage: simulator_ratios.py DIR [DIR ...] [--strategies bohb,hypertune]
+usage: simulator_ratios.py DIR [DIR ...] [--strategies bohb,hypertune]  (mobster: --strategies mobster; kept out of the
+default list so that the bootstrap draws, and so the intervals, of bohb and hypertune stay those reported before)
 """
 import json
 import math

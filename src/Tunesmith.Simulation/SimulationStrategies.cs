@@ -15,7 +15,7 @@ namespace Tunesmith.Simulation;
 public static class SimulationStrategies
 {
     /// <summary>
-    /// The scheduler names accepted; <c>bohb</c> is the model-based multi-fidelity method: the BOHB sampler (TPE per budget
+    /// The scheduler names accepted; <c>bohb</c> is a model-based multi-fidelity method: the BOHB sampler (TPE per budget
     /// level) proposing the trials that enter ASHA's rungs (asynchronous, one bracket, as Syne Tune's asynchronous BOHB;
     /// <c>--scheduler hyperband --sampler bohb</c> puts them in Hyperband's brackets instead).
     /// </summary>

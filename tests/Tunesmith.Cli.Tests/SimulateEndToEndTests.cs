@@ -56,7 +56,22 @@ public sealed class SimulateEndToEndTests
         Assert.Contains("median time to target", r.Stdout);
     }
 
+    [Fact]
+    public async Task Scheduler_mobster_runs_the_gp_on_ashas_rungs_and_gives_the_same_json_twice()
+    {
+        using var dir = new TempDir();
+        string[] command = ["simulate", "--benchmark", "lcbench-blood", "--scheduler", "mobster", "--workers", "8", "--time-budget", "40s", "--seeds", "2", "--format", "json"];
+        var first = await CliProcess.RunAsync(dir.Path, command);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var again = await CliProcess.RunAsync(dir.Path, command);
+        Assert.Equal(first.Stdout, again.Stdout);
+        using var doc = JsonDocument.Parse(first.Stdout);
+        var runs = doc.RootElement.GetProperty("runs").EnumerateArray().ToArray();
+        Assert.All(runs, run => Assert.True(run.GetProperty("trials_stopped").GetInt32() > 0)); // ASHA stopped some
+    }
+
     [Theory]
+    [InlineData("--benchmark lcbench-blood --scheduler median --sampler mobster", "--sampler")]
     [InlineData("--benchmark nosuch", "--benchmark nosuch")]
     [InlineData("--benchmark yahpo-lcbench:1", "'1'")]
     [InlineData("--benchmark lcbench-blood --scheduler fifo", "--scheduler")]

@@ -153,7 +153,7 @@ public static class SamplerRegistry
     private static Mobster.MobsterSampler CreateMobster(SamplerRequest request)
     {
         const string name = "mobster";
-        CheckOptions(request, name, "min", "max", "reduction", "random_fraction", "min_points", "level_value", "max_training_points", "max_fit_points", "refit_interval", "candidate_count", "refinement_starts");
+        CheckOptions(request, name, "min", "max", "reduction", "random_fraction", "min_points", "level_value", "max_training_points", "max_fit_points", "refit_interval", "candidate_count", "refinement_starts", "pending_level", "cost_exponent");
         double? Number(string key)
         {
             if (!request.Options.TryGetValue(key, out var raw) || raw is null) return null;
@@ -168,6 +168,17 @@ public static class SamplerRegistry
         if (Number("max") is { } max) o = o with { MaxResource = (long)max };
         if (Number("reduction") is { } eta) o = o with { ReductionFactor = eta };
         if (Number("random_fraction") is { } fraction) o = o with { RandomFraction = fraction };
+        if (Number("cost_exponent") is { } exponent) o = o with { CostExponent = exponent };
+        if (request.Options.TryGetValue("pending_level", out var pendingLevel) && pendingLevel is not null)
+            o = o with
+            {
+                PendingLevel = ParamValues.Normalize(pendingLevel) switch
+                {
+                    "next_level" => Mobster.MobsterPendingLevel.NextLevel,
+                    "acquisition_level" => Mobster.MobsterPendingLevel.AcquisitionLevel,
+                    _ => throw new ArgumentException($"sampler '{name}': option 'pending_level' must be next_level or acquisition_level, got {ParamValues.Format(pendingLevel)}"),
+                },
+            };
         if (Whole("min_points") is { } points) o = o with { MinPointsInModel = points };
         if (Whole("max_training_points") is { } training) o = o with { MaxTrainingPoints = training };
         if (Whole("max_fit_points") is { } fit) o = o with { MaxFitPoints = fit };
@@ -201,6 +212,7 @@ public static class SamplerRegistry
         "RefitInterval" => "option 'refit_interval'",
         "CandidateCount" => "option 'candidate_count'",
         "RefinementStarts" => "option 'refinement_starts'",
+        "CostExponent" => "option 'cost_exponent'",
         _ => property ?? "an option",
     };
 

@@ -10,9 +10,15 @@ namespace Tunesmith.Samplers.Gp;
 /// vector followed by these fixed values (MOBSTER scores a configuration at its acquisition resource this way).
 /// </para>
 /// </summary>
-internal sealed class AcquisitionOptimizer(GaussianProcess gp, GpFeatureSpace space, double best, double[]? fixedTail = null)
+/// <para>
+/// With <paramref name="costPenalty"/>, the score is log EI minus Scale times the mean of a second process over the
+/// space's features (a model of log cost): expected improvement per unit of cost raised to a power.
+/// </para>
+internal sealed class AcquisitionOptimizer(GaussianProcess gp, GpFeatureSpace space, double best, double[]? fixedTail = null,
+    (GaussianProcess Gp, double Scale)? costPenalty = null)
 {
     private readonly double[] _work = new double[3 * gp.Count];
+    private readonly double[]? _costWork = costPenalty is { } c ? new double[3 * c.Gp.Count] : null;
     private readonly double[]? _full = fixedTail is null ? null : Full(space.Dimensions, fixedTail);
 
     private static double[] Full(int d, double[] tail)
@@ -25,13 +31,14 @@ internal sealed class AcquisitionOptimizer(GaussianProcess gp, GpFeatureSpace sp
     /// <summary>log EI at a feature vector.</summary>
     public double Score(ReadOnlySpan<double> x)
     {
+        var penalty = costPenalty is { } c ? c.Scale * c.Gp.Predict(x, _costWork).Mean : 0;
         if (_full is not null)
         {
             x.CopyTo(_full);
             x = _full;
         }
         var (mean, variance) = gp.Predict(x, _work);
-        return LogExpectedImprovement.Value(mean, variance, best, out _, out _);
+        return LogExpectedImprovement.Value(mean, variance, best, out _, out _) - penalty;
     }
 
     /// <summary>The best point found; <paramref name="incumbents"/> are the best observed feature vectors, best first.</summary>
@@ -121,6 +128,8 @@ internal sealed class AcquisitionOptimizer(GaussianProcess gp, GpFeatureSpace sp
         var dMean = new double[gp.Dimensions];
         var dVariance = new double[gp.Dimensions];
         var point = _full is null ? (double[])x.Clone() : (double[])_full.Clone();
+        var costGradient = new double[space.Dimensions];
+        var costVarianceGradient = new double[space.Dimensions];
         x.CopyTo(point, 0);
         double Objective(double[] v, double[] g)
         {
@@ -128,6 +137,12 @@ internal sealed class AcquisitionOptimizer(GaussianProcess gp, GpFeatureSpace sp
             var (mean, variance) = gp.PredictWithGradient(point, dMean, dVariance, _work);
             var value = LogExpectedImprovement.Value(mean, variance, best, out var dm, out var dv);
             for (var k = 0; k < m; k++) g[k] = -(dm * dMean[numeric[k]] + dv * dVariance[numeric[k]]);
+            if (costPenalty is { } c)
+            {
+                var (costMean, _) = c.Gp.PredictWithGradient(point.AsSpan(0, space.Dimensions), costGradient, costVarianceGradient, _costWork);
+                value -= c.Scale * costMean;
+                for (var k = 0; k < m; k++) g[k] += c.Scale * costGradient[numeric[k]];
+            }
             return -value;
         }
         BoundedLbfgs.Minimize(Objective, z, lower, upper, maxIterations: 30, gradientTolerance: 1e-6, relativeTolerance: 1e-9);

@@ -55,6 +55,19 @@ public sealed record MobsterOptions
     /// </summary>
     public int RefitInterval { get; init; } = 5;
 
+    /// <summary>
+    /// Where a running trial counts as pending (observed at the model's prediction, so parallel workers spread out): at the
+    /// next level it will reach (Syne Tune's rule, the default) or at the acquisition level when that is higher.
+    /// </summary>
+    public MobsterPendingLevel PendingLevel { get; init; } = MobsterPendingLevel.NextLevel;
+
+    /// <summary>
+    /// Cost-aware acquisition: expected improvement divided by the predicted seconds per unit of resource raised to this
+    /// power (EI per second, Snoek et al. 2012, at 1). The seconds per unit are each finished, never-paused trial's duration
+    /// over the last step it reported, modelled by a second process over the parameters (in log). Default 0: plain EI.
+    /// </summary>
+    public double CostExponent { get; init; }
+
     /// <summary>Random candidates scored by expected improvement before the best few are refined (default 512).</summary>
     public int CandidateCount { get; init; } = 512;
 
@@ -74,10 +87,22 @@ public sealed record MobsterOptions
         if (MaxFitPoints < 10) throw new ArgumentOutOfRangeException(nameof(MaxFitPoints), MaxFitPoints, "must be at least 10");
         if (RefitInterval < 1) throw new ArgumentOutOfRangeException(nameof(RefitInterval), RefitInterval, "must be at least 1");
         if (CandidateCount < 1) throw new ArgumentOutOfRangeException(nameof(CandidateCount), CandidateCount, "must be at least 1");
+        if (!Enum.IsDefined(PendingLevel)) throw new ArgumentOutOfRangeException(nameof(PendingLevel), PendingLevel, "must be NextLevel or AcquisitionLevel");
+        if (!(CostExponent >= 0 && CostExponent <= 4)) throw new ArgumentOutOfRangeException(nameof(CostExponent), CostExponent, "must be in [0, 4]");
         if (RefinementStarts < 0) throw new ArgumentOutOfRangeException(nameof(RefinementStarts), RefinementStarts, "must be at least 0");
     }
 
     /// <summary>The budget levels, ascending: MinResource·η^k below MaxResource (rounded), then MaxResource.</summary>
     public IReadOnlyList<long> Levels() =>
         new BohbOptions { MinResource = MinResource, MaxResource = MaxResource, ReductionFactor = ReductionFactor }.Levels();
+}
+
+/// <summary>Where a <see cref="MobsterSampler"/> counts a running trial as pending.</summary>
+public enum MobsterPendingLevel
+{
+    /// <summary>At the next level the trial will reach (Syne Tune's MOBSTER).</summary>
+    NextLevel,
+
+    /// <summary>At the next level it will reach or the acquisition level, whichever is higher.</summary>
+    AcquisitionLevel,
 }

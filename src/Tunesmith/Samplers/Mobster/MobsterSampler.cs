@@ -22,10 +22,10 @@ namespace Tunesmith.Samplers.Mobster;
 /// A trial's value at a level is the value it reported at the level's step, or at the first step after it (a scheduler's
 /// rung record); with <see cref="BohbLevelValue.BestSoFar"/> the best value up to it. Running, Pruned, Paused and Complete
 /// trials count at every level they reached; Failed trials do not; a Complete trial that reported nothing counts at the
-/// largest level with its value. A running trial counts as pending at the next level it will reach or at the acquisition
-/// level, whichever is larger, observed at the model's own prediction there (kriging believer; Syne Tune registers it at
-/// the next level and averages over fantasy samples), so that parallel workers spread out: a point pending only at a low
-/// level would leave the expected improvement at the acquisition level next to it almost untouched. Trials are random until the lowest level has
+/// largest level with its value. A running trial counts as pending at the next level it will reach (or, with
+/// <see cref="MobsterPendingLevel.AcquisitionLevel"/>, at the acquisition level when that is higher), observed at the
+/// model's own prediction there (kriging believer; Syne Tune averages over fantasy samples instead), so that parallel
+/// workers spread out. With <see cref="MobsterOptions.CostExponent"/> the acquisition is EI per predicted second. Trials are random until the lowest level has
 /// <see cref="MobsterOptions.MinPointsInModel"/> observations.
 /// </para>
 /// </remarks>
@@ -42,6 +42,7 @@ public sealed class MobsterSampler : ISampler
     private readonly Dictionary<int, (long Version, double[] Values)> _levelValues = [];
     private string? _hyperKey;
     private GpHyperparameters? _hyper;
+    private GpHyperparameters? _costHyper;
     private int _sinceFit;
     private readonly Dictionary<int, IReadOnlyDictionary<string, object?>> _proposals = [];
 
@@ -107,6 +108,7 @@ public sealed class MobsterSampler : ISampler
 
         var sign = context.Direction == Direction.Minimize ? -1.0 : 1.0;
         var observed = new List<Observation>();
+        var costs = new List<(double[] X, double Y)>();
         var pending = new List<(double[] X, int Level)>();
         var counts = new int[_levels.Length];
         lock (_gate)
@@ -124,6 +126,7 @@ public sealed class MobsterSampler : ISampler
                     observed.Add(new Observation(With(x, _levelFeature[i]), sign * values[i], i, t.Number));
                     counts[i]++;
                 }
+                if (Options.CostExponent > 0 && SecondsPerUnit(t) is { } seconds) costs.Add((x, Math.Log(seconds)));
                 // A running trial is pending at the next level it will reach.
                 if (t.State == TrialState.Running && values.Length < _levels.Length) pending.Add((x, values.Length));
             }
@@ -133,7 +136,7 @@ public sealed class MobsterSampler : ISampler
         }
         if (ChooseLevel(counts, space.Dimensions) is not { } acquisition) return NoValues;
 
-        var proposal = Propose(space, observed, pending, acquisition, context.Random);
+        var proposal = Propose(space, observed, costs, pending, acquisition, context.Random);
         var result = space.Decode(proposal);
         lock (_gate) _proposals[context.Trial.Number] = result;
         return result;
@@ -147,7 +150,8 @@ public sealed class MobsterSampler : ISampler
         return null;
     }
 
-    private double[] Propose(GpFeatureSpace space, List<Observation> observed, List<(double[] X, int Level)> pending, int acquisition, Random random)
+    private double[] Propose(GpFeatureSpace space, List<Observation> observed, List<(double[] X, double Y)> costs, List<(double[] X, int Level)> pending,
+        int acquisition, Random random)
     {
         var d = space.Dimensions + 1;
         var training = SelectTraining(observed, Options.MaxTrainingPoints);
@@ -176,6 +180,7 @@ public sealed class MobsterSampler : ISampler
                 start ?? GpHyperparameterFit.Default(d, deterministic: false), deterministic: false, maxIterations: start is null ? 80 : 15);
             lock (_gate) { _hyperKey = space.Key; _hyper = hyper; _sinceFit = 0; }
         }
+        var costPenalty = CostModel(space, costs, refit);
 
         var gp = new GaussianProcess(x, n, d, categorical, y, hyper);
         var best = double.NegativeInfinity;
@@ -193,7 +198,7 @@ public sealed class MobsterSampler : ISampler
             Array.Copy(y, yb, n);
             for (var p = 0; p < pending.Count; p++)
             {
-                var level = Math.Max(pending[p].Level, acquisition);
+                var level = Options.PendingLevel == MobsterPendingLevel.AcquisitionLevel ? Math.Max(pending[p].Level, acquisition) : pending[p].Level;
                 var point = With(pending[p].X, _levelFeature[level]);
                 point.CopyTo(xb, (n + p) * d);
                 yb[n + p] = gp.Predict(point, work).Mean;
@@ -204,8 +209,45 @@ public sealed class MobsterSampler : ISampler
 
         var incumbents = Enumerable.Range(0, n).Where(i => training[i].Level == acquisition).OrderByDescending(i => y[i]).Take(5)
             .Select(i => training[i].X[..^1]).ToList();
-        var optimizer = new AcquisitionOptimizer(gp, space, best, [_levelFeature[acquisition]]);
+        var optimizer = new AcquisitionOptimizer(gp, space, best, [_levelFeature[acquisition]], costPenalty);
         return optimizer.Maximize(random, incumbents, Options.CandidateCount, Options.RefinementStarts);
+    }
+
+    // The process over log seconds per unit of resource, and the factor that turns its standardized mean into the penalty
+    // on log EI (CostExponent × the standard deviation of log cost); null without CostExponent or with fewer than 5 trials.
+    private (GaussianProcess Gp, double Scale)? CostModel(GpFeatureSpace space, List<(double[] X, double Y)> costs, bool refit)
+    {
+        if (Options.CostExponent <= 0 || costs.Count < 5) return null;
+        var d = space.Dimensions;
+        var recent = costs.Count <= Options.MaxTrainingPoints ? costs : costs.GetRange(costs.Count - Options.MaxTrainingPoints, Options.MaxTrainingPoints);
+        var n = recent.Count;
+        var mean = recent.Average(c => c.Y);
+        var sd = Math.Sqrt(recent.Sum(c => (c.Y - mean) * (c.Y - mean)) / Math.Max(n - 1, 1));
+        if (!(sd > 1e-9)) return null;
+        var y = recent.Select(c => (c.Y - mean) / sd).ToArray();
+        var x = new double[n * d];
+        for (var i = 0; i < n; i++) recent[i].X.CopyTo(x, i * d);
+        GpHyperparameters? start;
+        lock (_gate) start = _costHyper is { } h && h.Dimensions == d ? h : null;
+        var hyper = start;
+        if (refit || hyper is null)
+        {
+            var fitCount = Math.Min(n, Options.MaxFitPoints);
+            var fitX = x.AsSpan((n - fitCount) * d).ToArray();
+            hyper = GpHyperparameterFit.Fit(fitX, fitCount, d, space.IsCategorical, y[(n - fitCount)..],
+                start ?? GpHyperparameterFit.Default(d, deterministic: false), deterministic: false, maxIterations: start is null ? 80 : 15);
+            lock (_gate) _costHyper = hyper;
+        }
+        return (new GaussianProcess(x, n, d, space.IsCategorical, y, hyper), Options.CostExponent * sd);
+    }
+
+    // Seconds per unit of resource of a finished trial that ran without a pause: its duration over the last step it reported.
+    private static double? SecondsPerUnit(FrozenTrial t)
+    {
+        if (t.State is not (TrialState.Complete or TrialState.Pruned) || t.Duration is not { } duration || t.LastIntermediate is not { } last || last.Step <= 0) return null;
+        if (t.SystemAttributes.ContainsKey(SystemAttributeKeys.ResumeStep) || t.SystemAttributes.ContainsKey(SystemAttributeKeys.PausedStep)) return null;
+        var seconds = duration.TotalSeconds / last.Step;
+        return seconds > 0 && double.IsFinite(seconds) ? seconds : null;
     }
 
     // Higher levels whole from the top down; the level where the cap falls keeps its best third and its most recent rest;

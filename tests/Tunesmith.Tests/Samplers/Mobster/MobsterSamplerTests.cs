@@ -112,15 +112,18 @@ public sealed class MobsterSamplerTests
         Assert.True(near >= 14, string.Join(", ", proposals.Select(p => $"({p.X:0.00}, {p.Y:0.00})")));
     }
 
-    [Fact]
-    public void The_point_a_running_trial_holds_is_not_proposed_again()
+    [Theory]
+    [InlineData(MobsterPendingLevel.NextLevel, 0.0)]
+    [InlineData(MobsterPendingLevel.AcquisitionLevel, 1e-4)]
+    public void The_point_a_running_trial_holds_is_not_proposed_again(MobsterPendingLevel pendingLevel, double moved)
     {
-        // Kriging believer at the acquisition level: the same ask (same trial number, same random stream) proposes the
-        // same point on the same history, and another one once a running trial holds that point.
+        // Kriging believer: the same ask (same trial number, same random stream) proposes the same point on the same
+        // history, and another one once a running trial holds that point. Pending at the next level (epoch 1 for a trial
+        // that has reported nothing) the point moves only a little (about 1e-6 here): the acquisition level is 9.
         var history = MultiFidelityHistory(60, seed: 12);
         (double X, double Y) Ask()
         {
-            var sampler = new MobsterSampler(new MobsterOptions { Seed = 5, MaxResource = 9 });
+            var sampler = new MobsterSampler(new MobsterOptions { Seed = 5, MaxResource = 9, PendingLevel = pendingLevel });
             var context = new SamplingContext(history, new FrozenTrial { Id = 100, Number = 99, State = TrialState.Running }, TrialRandom.Create(5, 99));
             var values = sampler.SampleRelative(context, sampler.InferRelativeSearchSpace(context));
             return ((double)values["x"]!, (double)values["y"]!);
@@ -129,11 +132,31 @@ public sealed class MobsterSamplerTests
         Assert.Equal(first, Ask());
         history.Upsert(Trial(60, first.X, first.Y, TrialState.Running));
         var second = Ask();
-        Assert.True(Math.Abs(second.X - first.X) + Math.Abs(second.Y - first.Y) > 1e-4, $"{first} then {second}");
-        // A running trial that already reported at one epoch is pending at the acquisition level too.
-        history.Upsert(Trial(60, first.X, first.Y, TrialState.Running, Curve(first.X, first.Y, 1)));
-        var third = Ask();
-        Assert.True(Math.Abs(third.X - first.X) + Math.Abs(third.Y - first.Y) > 1e-4, $"{first} then {third}");
+        Assert.True(Math.Abs(second.X - first.X) + Math.Abs(second.Y - first.Y) > moved && second != first, $"{first} then {second}");
+    }
+
+    [Fact]
+    public void Cost_aware_acquisition_leans_towards_configurations_that_run_faster()
+    {
+        // The floor is symmetric about x = 0.5 (two equally good optima, (0.2, 0.5) and (0.8, 0.5)); an epoch at x > 0.5
+        // takes ten times as long. Plain EI splits its proposals; EI per second prefers the fast side.
+        var history = new StudyHistory("mobster", Direction.Minimize);
+        var random = new Random(21);
+        var start = DateTimeOffset.UnixEpoch;
+        for (var i = 0; i < 60; i++)
+        {
+            var (x, y) = (random.NextDouble(), random.NextDouble());
+            var floor = Math.Min((x - 0.2) * (x - 0.2), (x - 0.8) * (x - 0.8)) + (y - 0.5) * (y - 0.5);
+            var epochs = floor < 0.02 ? 3 : 1;
+            var curve = Enumerable.Range(1, epochs).Select(e => floor + 0.3 / e + 0.005 * Math.Sin(977 * x + 131 * y + e)).ToArray();
+            var seconds = (x > 0.5 ? 100.0 : 10.0) * epochs;
+            history.Upsert(Trial(i, x, y, TrialState.Pruned, curve) with { Started = start, Finished = start.AddSeconds(seconds) });
+        }
+        int FastShare(double exponent) => Proposals(new MobsterSampler(new MobsterOptions { Seed = 8, MaxResource = 9, CostExponent = exponent }), history, seed: 8, count: 16)
+            .Count(p => p!.Value.X < 0.5);
+        var plain = FastShare(0);
+        var aware = FastShare(1);
+        Assert.True(aware >= 14 && aware > plain, $"fast-side proposals: {aware} of 16 cost-aware, {plain} plain");
     }
 
     [Fact]
@@ -168,12 +191,12 @@ public sealed class MobsterSamplerTests
         var tuned = Assert.IsType<MobsterSampler>(SamplerRegistry.Create("mobster", new SamplerRequest(new Dictionary<string, object?>
         {
             ["level_value"] = "best_so_far", ["random_fraction"] = 0.25, ["min_points"] = 5L, ["max_training_points"] = 120L, ["max_fit_points"] = 60L,
-            ["refit_interval"] = 2L, ["candidate_count"] = 100L, ["refinement_starts"] = 1L,
+            ["refit_interval"] = 2L, ["candidate_count"] = 100L, ["refinement_starts"] = 1L, ["pending_level"] = "acquisition_level", ["cost_exponent"] = 1.0,
         })));
         Assert.Equal(new MobsterOptions
         {
             LevelValue = BohbLevelValue.BestSoFar, RandomFraction = 0.25, MinPointsInModel = 5, MaxTrainingPoints = 120, MaxFitPoints = 60,
-            RefitInterval = 2, CandidateCount = 100, RefinementStarts = 1,
+            RefitInterval = 2, CandidateCount = 100, RefinementStarts = 1, PendingLevel = MobsterPendingLevel.AcquisitionLevel, CostExponent = 1,
         }, tuned.Options);
 
         string Error(string key, object? value)
@@ -191,6 +214,8 @@ public sealed class MobsterSamplerTests
         Assert.Contains("option 'random_fraction' must be in [0, 1]", Error("random_fraction", 2.0));
         Assert.Contains("option 'min' must be a number", Error("min", "one"));
         Assert.Contains("option 'level_value' must be at_level or best_so_far", Error("level_value", "final"));
+        Assert.Contains("option 'pending_level' must be next_level or acquisition_level", Error("pending_level", "first"));
+        Assert.Contains("option 'cost_exponent' must be in [0, 4]", Error("cost_exponent", -1.0));
     }
 }
 
