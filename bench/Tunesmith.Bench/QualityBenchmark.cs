@@ -102,6 +102,9 @@ internal static class QualityBenchmark
         // Grouped TPE with Scott bandwidths and a 10 % good group (at most 25); tpe_catm adds category moves: auto's choice for categorical-heavy spaces.
         new("tpe_cat", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["scott_bandwidth"] = true, ["gamma"] = 0.1, ["max_good"] = 25L }, OnRequest: true),
         new("tpe_catm", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["scott_bandwidth"] = true, ["gamma"] = 0.1, ["max_good"] = 25L, ["category_move_rate"] = 0.3 }, OnRequest: true),
+        // tpe_catm with moves in half the proposals, untried combinations first, and a GP proposing 15 % of the trials
+        // (gp_share): auto's choice for categorical-heavy spaces since 2026-12-07 (issue 23, session 4).
+        new("tpe_catg", "tpe", new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["scott_bandwidth"] = true, ["gamma"] = 0.1, ["max_good"] = 25L, ["category_move_rate"] = 0.5, ["untried_combinations_first"] = true, ["gp_share"] = 0.15 }, OnRequest: true),
         // GP that hands the run to grouped TPE when its fit on the first 50 trials finds a rugged landscape (docs/GP.md).
         new("gp_r", "gp", new Dictionary<string, object?> { ["rugged_fallback"] = true }, OnRequest: true),
         new("auto", "auto", new Dictionary<string, object?>(), BudgetAware: true),

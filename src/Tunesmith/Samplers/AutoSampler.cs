@@ -89,11 +89,14 @@ public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictiona
 
     /// <summary>
     /// Grouped TPE with Scott bandwidths and Optuna's smaller good group (10 %, at most 25), for several interacting
-    /// categorical parameters: the numeric kernels then no longer outweigh the categories; 30 % of the proposals are
-    /// category moves, which change one or two categories of the best trial together (docs/TPE.md).
+    /// categorical parameters: the numeric kernels then no longer outweigh the categories; half of TPE's proposals are
+    /// category moves, which change one or two categories of the best trial together (a combination not tried yet
+    /// first), and a Gaussian process proposes
+    /// 15 % of the trials (<c>gp_share</c>, <see cref="Portfolio.ModelShareSampler"/>), so that an optimizer is also
+    /// tried at its own learning rate (docs/TPE.md).
     /// </summary>
     internal static IReadOnlyDictionary<string, object?> CategoricalTpe { get; } =
-        new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["scott_bandwidth"] = true, ["gamma"] = 0.1, ["max_good"] = 25L, ["category_move_rate"] = 0.3 }.AsReadOnly();
+        new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["scott_bandwidth"] = true, ["gamma"] = 0.1, ["max_good"] = 25L, ["category_move_rate"] = 0.5, ["untried_combinations_first"] = true, ["gp_share"] = 0.15 }.AsReadOnly();
 
     /// <summary>A Gaussian process per branch (<see cref="Branches.BranchAwareSampler"/>).</summary>
     internal static IReadOnlyDictionary<string, object?> BranchGp { get; } =
@@ -190,7 +193,7 @@ public class AutoSampler : ISampler
                 return new("tpe", "the space is conditional: TPE models each branch jointly on that branch's trials, each branch valued by what it could reach", AutoChoice.BranchTpe);
         }
         if (shape.CategoricalHeavy && Has("tpe"))
-            return new("tpe", $"{shape.Categorical} categorical parameters whose best values may interact: TPE models them jointly, with broad numeric kernels so that the categories decide, and tries changing two of them together", AutoChoice.CategoricalTpe);
+            return new("tpe", $"{shape.Categorical} categorical parameters whose best values may interact: TPE models them jointly, with broad numeric kernels so that the categories decide, and tries changing two of them together; a Gaussian process proposes a share of the trials, learning the numbers that suit each category", AutoChoice.CategoricalTpe);
         if (shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp"))
             return new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient, handing over to TPE if its fit on the first trials finds a rugged landscape", AutoChoice.RuggedGp);
         if (!shortRun && shape.Categorical == 0 && shape.Dimensions >= 2 && Has("cmaes"))

@@ -37,7 +37,7 @@ public static class SamplerRegistry
             "random" => new RandomSampler(request.Seed),
             "grid" => CreateGrid(request),
             "sobol" => CreateSobol(request),
-            "tpe" => WithBranches("tpe", request, o => new Tpe.TpeSampler(Tpe.TpeOptions.FromStudyFile(o, request.Seed))),
+            "tpe" => WithBranches("tpe", request, o => CreateTpe(o, request.Seed)),
             "cmaes" => new CmaEsSampler(CmaEsOptionsReader.Read(request.Options, request.Seed)),
             "gp" => WithBranches("gp", request, o => CreateGp(o, request.Seed)),
             "rf" => WithBranches("rf", request, o => new Rf.RandomForestSampler(Rf.RandomForestOptions.FromStudyFile(o, request.Seed))),
@@ -62,6 +62,18 @@ public static class SamplerRegistry
             made = true;
             return first;
         }, branches);
+    }
+
+    // tpe: options.gp_share (default 0) lets a Gaussian process propose that share of the trials after the first ten
+    // (Portfolio.ModelShareSampler); the other options are TPE's.
+    private static ISampler CreateTpe(IReadOnlyDictionary<string, object?> options, int? seed)
+    {
+        var share = 0.0;
+        if (options.TryGetValue("gp_share", out var raw))
+            share = raw is not bool && ParamValues.TryToDouble(raw, out var x) && x is >= 0 and < 1 ? x
+                : throw new ArgumentException($"sampler 'tpe': option 'gp_share' must be a number in [0, 1), got {ParamValues.Format(raw)}");
+        var tpe = new Tpe.TpeSampler(Tpe.TpeOptions.FromStudyFile(options.Where(kv => kv.Key != "gp_share").ToDictionary(), seed));
+        return share > 0 ? new Portfolio.ModelShareSampler(tpe, new Gp.GpSampler(seed), share) : tpe;
     }
 
     // gp: options.rugged_fallback (default false) hands the run to grouped multivariate TPE when the GP's own fit finds the

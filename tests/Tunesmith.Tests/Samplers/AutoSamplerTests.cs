@@ -109,14 +109,18 @@ public sealed class AutoSamplerTests
     }
 
     [Fact]
-    public void Auto_gives_several_categorical_parameters_grouped_tpe_with_broad_numeric_kernels()
+    public void Auto_gives_several_categorical_parameters_grouped_tpe_with_broad_numeric_kernels_and_a_share_of_gp_proposals()
     {
         var space = new SearchSpace().Choice("opt", ["sgd", "adam"]).Choice("act", ["relu", "selu"]).Choice("norm", ["none", "batch"])
             .Choice("init", ["he", "normal"]).Float("lr", 1e-5, 1, log: true);
         var auto = (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1, space, 100));
-        Assert.Equal("auto(tpe)", auto.Name);
-        Assert.True(Assert.IsType<TpeSampler>(auto.Inner).Options is { Multivariate: true, Group: true, ScottBandwidth: true, Gamma: 0.1, MaxGood: 25, CategoryMoveRate: 0.3, Seed: 1 },
-            $"options: {((TpeSampler)auto.Inner).Options}");
+        Assert.Equal("auto(tpe+gp_share)", auto.Name);
+        var pair = Assert.IsType<Tunesmith.Samplers.Portfolio.ModelShareSampler>(auto.Inner);
+        Assert.Equal(0.15, pair.Share);
+        Assert.Equal(1, Assert.IsType<Tunesmith.Samplers.Gp.GpSampler>(pair.Second).Seed);
+        Assert.True(Assert.IsType<TpeSampler>(pair.Main).Options is { Multivariate: true, Group: true, ScottBandwidth: true, Gamma: 0.1, MaxGood: 25, CategoryMoveRate: 0.5, UntriedCombinationsFirst: true, Seed: 1 },
+            $"options: {((TpeSampler)pair.Main).Options}");
+        Assert.Contains("a Gaussian process proposes a share of the trials", auto.Choice.Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -60,4 +60,22 @@ internal static class CategoryNeighbours
         }
         return result;
     }
+    /// <summary>
+    /// The moves whose combination of categories no row (finished or running) has, or all of them when none is left:
+    /// a combination next to the best trial is tried once before any is tried again with other numbers.
+    /// </summary>
+    /// <param name="dims">The group's encoded parameters.</param>
+    /// <param name="moves">Candidate points (encoded), from <see cref="Untried"/>.</param>
+    /// <param name="rows">Encoded rows of the group.</param>
+    /// <param name="pending">Encoded points of running trials.</param>
+    public static List<double[]> UntriedCombinationsFirst(ParamEncoding[] dims, List<double[]> moves, IReadOnlyList<double[]> rows, IReadOnlyList<double[]> pending)
+    {
+        var categorical = Enumerable.Range(0, dims.Length).Where(j => dims[j].Kind == EncodedKind.Categorical).ToArray();
+        var seen = rows.Concat(pending).Select(r => Key(r, categorical)).ToHashSet(StringComparer.Ordinal);
+        var fresh = moves.Where(m => !seen.Contains(Key(m, categorical))).ToList();
+        return fresh.Count > 0 ? fresh : moves;
+    }
+
+    private static string Key(double[] point, int[] categorical) =>
+        string.Join(",", categorical.Select(j => ((int)point[j]).ToString(System.Globalization.CultureInfo.InvariantCulture)));
 }

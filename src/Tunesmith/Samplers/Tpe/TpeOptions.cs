@@ -135,6 +135,16 @@ public sealed record TpeOptions
     /// </summary>
     public double CategoryMoveRate { get; init; }
 
+    /// <summary>
+    /// With <see cref="CategoryMoveRate"/>: a category move considers only the candidates whose combination of categories
+    /// no trial (finished or running) has had yet, while any is left; the density ratio picks among them (study file:
+    /// <c>untried_combinations_first</c>). Without it the ratio keeps choosing the combinations next to the best trial
+    /// that already did well, with new numbers, and a pair of categories that is bad one at a time but good together (selu
+    /// with no normalization) waits. Default false; <c>auto</c> sets it for spaces of several categorical parameters
+    /// (docs/TPE.md, "A share of GP proposals, and untried combinations first").
+    /// </summary>
+    public bool UntriedCombinationsFirst { get; init; }
+
     /// <summary>Most trials in the "good" group. Default 40.</summary>
     public int MaxGood { get; init; } = 40;
 
@@ -185,9 +195,11 @@ public sealed record TpeOptions
                 "decay_old_observations" => result with { DecayOldObservations = Bool(key, value) },
                 "scott_bandwidth" => result with { ScottBandwidth = Bool(key, value) },
                 "category_move_rate" => result with { CategoryMoveRate = Real(key, value) },
+                "untried_combinations_first" => result with { UntriedCombinationsFirst = Bool(key, value) },
                 _ => throw new ArgumentException(
                     $"unknown tpe option '{key}' (known: seed, n_startup_trials, n_ei_candidates, multivariate, group, constant_liar, " +
-                    "prior_weight, consider_magic_clip, consider_endpoints, gamma, max_good, decay_old_observations, scott_bandwidth, category_move_rate)"),
+                    "prior_weight, consider_magic_clip, consider_endpoints, gamma, max_good, decay_old_observations, scott_bandwidth, category_move_rate, " +
+                    "untried_combinations_first; the registry's gp_share)"),
             };
         }
         // A group decomposition only makes sense for joint sampling; asking for it implies multivariate.

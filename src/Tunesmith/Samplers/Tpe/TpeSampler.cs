@@ -170,6 +170,7 @@ public sealed class TpeSampler : ISampler
                 var ordered = Enumerable.Range(0, rowCount).OrderBy(r => rowScores[r])
                     .Select(r => Enumerable.Range(0, d).Select(j => columns[j].Values[rows[r]]).ToArray()).ToList();
                 moves = CategoryNeighbours.Untried(dims, ordered, liars);
+                if (Options.UntriedCombinationsFirst) moves = CategoryNeighbours.UntriedCombinationsFirst(dims, moves, ordered, liars);
                 if (moves.Count == 0) moves = null;
             }
 

@@ -122,6 +122,30 @@ public sealed class ParzenEstimatorTests
         return rows.Count > 1 || moves.Count == (2 + 1 + 2) + (2 * 1 + 2 * 2 + 1 * 2);
     }
 
+    /// <summary>
+    /// Untried combinations first: the moves kept are exactly those whose categories no row or running point has, unless
+    /// there are none, when every move is kept; order is kept either way.
+    /// </summary>
+    [Property(MaxTest = 60)]
+    public bool Untried_combinations_first_keeps_the_moves_to_new_combinations_while_any_is_left(PositiveInt seed, NonNegativeInt count, NonNegativeInt running)
+    {
+        var random = new Random(seed.Get);
+        var dims = new[]
+        {
+            ParamEncoding.For(new CategoricalDistribution(["a", "b", "c"])), ParamEncoding.For(new FloatDistribution(0, 1)),
+            ParamEncoding.For(new CategoricalDistribution(["p", "q"])), ParamEncoding.For(new CategoricalDistribution(["x", "y", "z"])),
+        };
+        double[] Row() => [random.Next(3), Math.Round(random.NextDouble(), 1), random.Next(2), random.Next(3)];
+        var rows = Enumerable.Range(0, 1 + count.Get % 40).Select(_ => Row()).ToList();
+        var pending = Enumerable.Range(0, running.Get % 4).Select(_ => Row()).ToList();
+        var moves = CategoryNeighbours.Untried(dims, rows, pending);
+        var kept = CategoryNeighbours.UntriedCombinationsFirst(dims, moves, rows, pending);
+        var categorical = new[] { 0, 2, 3 };
+        bool Seen(double[] m) => rows.Concat(pending).Any(r => categorical.All(j => r[j] == m[j]));
+        var fresh = moves.Where(m => !Seen(m)).ToList();
+        return fresh.Count > 0 ? kept.SequenceEqual(fresh) : kept.SequenceEqual(moves);
+    }
+
     [Fact]
     public void Samples_stay_on_the_unit_interval_and_on_value_cells()
     {

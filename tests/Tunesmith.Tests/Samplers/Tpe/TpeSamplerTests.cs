@@ -28,12 +28,12 @@ public sealed class GroupTpeConformanceTests : SamplerConformanceTests
     protected override ISampler CreateSampler(int? seed) => new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true, Group = true });
 }
 
-/// <summary>Grouped TPE as <c>auto</c> configures it for several categorical parameters (category moves included) passes the sampler conformance suite.</summary>
+/// <summary>Grouped TPE as <c>auto</c> configures it for several categorical parameters (category moves included; the pair with its GP share is <c>ModelShareSamplerConformanceTests</c>) passes the sampler conformance suite.</summary>
 public sealed class CategoricalTpeConformanceTests : SamplerConformanceTests
 {
     protected override ISampler CreateSampler(int? seed) => new TpeSampler(new TpeOptions
     {
-        Seed = seed, Multivariate = true, Group = true, ScottBandwidth = true, Gamma = 0.1, MaxGood = 25, CategoryMoveRate = 0.3,
+        Seed = seed, Multivariate = true, Group = true, ScottBandwidth = true, Gamma = 0.1, MaxGood = 25, CategoryMoveRate = 0.5, UntriedCombinationsFirst = true,
     });
 }
 
@@ -274,6 +274,26 @@ public sealed class TpeSamplerTests
         return (string)best["a"]! == "a3" && (string)best["b"]! == "b3" && (string)best["c"]! == "c0";
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void With_untried_combinations_first_a_move_tries_a_new_combination_of_categories_while_one_is_left(bool untriedFirst)
+    {
+        string[] Values(string p) => [$"{p}0", $"{p}1", $"{p}2"];
+        var repeats = 0;
+        foreach (var seed in Enumerable.Range(1, 6))
+        {
+            var study = NewStudy(new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true, Group = true, CategoryMoveRate = 1, UntriedCombinationsFirst = untriedFirst }));
+            // 20 trials: after the 6 random ones, fewer moves than the best trial has neighbours (18 combinations), so a new one is always left.
+            study.Optimize(t => 0.3 * new[] { "a", "b", "c" }.Count(p => t.SuggestCategorical(p, Values(p)) != $"{p}1") + t.SuggestFloat("x", 0, 1), trials: 20);
+            var combinations = study.Trials.Select(t => string.Join("/", new[] { "a", "b", "c" }.Select(p => (string)t.Params[p]!))).ToList();
+            repeats += Enumerable.Range(6, combinations.Count - 6).Count(n => combinations.Take(n).Contains(combinations[n]));
+        }
+        // Without the rule the ratio re-proposes combinations that did well, with other numbers (7 of these 84 moves).
+        if (untriedFirst) Assert.Equal(0, repeats);
+        else Assert.True(repeats > 0, "the ratio alone never repeated a combination here; the test no longer shows the rule's effect");
+    }
+
     [Fact]
     public void With_category_moves_every_joint_proposal_changes_one_or_two_categories_of_the_best_trial()
     {
@@ -368,6 +388,7 @@ public sealed class TpeSamplerTests
     [InlineData("n_ei_candidates", 0L, "EiCandidates")]
     [InlineData("multivariate", 2L, "multivariate")]
     [InlineData("category_move_rate", 1.5, "CategoryMoveRate")]
+    [InlineData("untried_combinations_first", "often", "untried_combinations_first")]
     public void Bad_study_file_options_fail_with_the_option_named(string key, object value, string expected)
     {
         var e = Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("tpe", new SamplerRequest(new Dictionary<string, object?> { [key] = value })));
