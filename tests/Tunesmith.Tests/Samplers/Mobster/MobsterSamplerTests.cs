@@ -219,6 +219,32 @@ public sealed class MobsterSamplerTests
     }
 }
 
+public sealed class MobsterStudyFileTests
+{
+    [Fact]
+    public void A_study_file_pairs_the_mobster_sampler_with_asha_and_a_bad_option_fails_at_load_in_one_line()
+    {
+        const string Head = """
+            name: m
+            command: python3 train.py --lr {lr}
+            space:
+              lr: { float: [1.0e-4, 1.0], log: true }
+              layers: { int: [1, 4] }
+            scheduler: { asha: { resource: epoch, min: 1, max: 27, reduction: 3 } }
+
+            """;
+        var file = Tunesmith.Execution.StudyFile.Parse(Head + "sampler: { mobster: { min: 1, max: 27, reduction: 3, level_value: best_so_far, seed: 7 } }\n");
+        var sampler = Assert.IsType<MobsterSampler>(file.CreateSampler());
+        Assert.Equal([1L, 3, 9, 27], sampler.Levels);
+        Assert.Equal((7, BohbLevelValue.BestSoFar), (sampler.Seed, sampler.Options.LevelValue));
+
+        var error = Assert.Throws<Tunesmith.Spaces.Spec.StudyFileException>(() => Tunesmith.Execution.StudyFile.Parse(Head + "sampler: { mobster: { refit_interval: 0 } }\n"));
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.StartsWith("study.yaml:7:", error.Message);
+        Assert.Contains("sampler 'mobster': option 'refit_interval' must be at least 1", error.Message);
+    }
+}
+
 public sealed class MobsterSamplerConformanceTests : SamplerConformanceTests
 {
     // Trials that report nothing count at the largest level, so the suite's studies run the GP path after the first few.
