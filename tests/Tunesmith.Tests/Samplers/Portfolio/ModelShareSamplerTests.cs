@@ -113,4 +113,28 @@ public sealed class ModelShareSamplerTests
             Assert.DoesNotContain('\n', e.Message);
         }
     }
+
+    [Fact]
+    public void A_study_file_sets_gp_share_and_a_bad_value_fails_at_load_in_one_located_line()
+    {
+        const string Head = """
+            name: c
+            command: python3 train.py --opt {opt} --act {act} --norm {norm} --lr {lr}
+            space:
+              opt: { choice: [sgd, adam] }
+              act: { choice: [relu, selu] }
+              norm: { choice: [none, batch] }
+              lr: { float: [1.0e-5, 1.0], log: true }
+
+            """;
+        var file = Tunesmith.Execution.StudyFile.Parse(Head + "sampler: { tpe: { group: true, category_move_rate: 0.5, untried_combinations_first: true, gp_share: 0.2, seed: 4 } }\n");
+        var sampler = Assert.IsType<ModelShareSampler>(file.CreateSampler());
+        Assert.Equal((0.2, 4), (sampler.Share, sampler.Seed));
+        Assert.True(Assert.IsType<TpeSampler>(sampler.Main).Options is { Group: true, CategoryMoveRate: 0.5, UntriedCombinationsFirst: true });
+
+        var error = Assert.Throws<Tunesmith.Spaces.Spec.StudyFileException>(() => Tunesmith.Execution.StudyFile.Parse(Head + "sampler: { tpe: { gp_share: 1.5 } }\n"));
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.StartsWith("study.yaml:8:", error.Message);
+        Assert.Contains("sampler 'tpe': option 'gp_share' must be a number in [0, 1), got 1.5", error.Message);
+    }
 }
