@@ -114,7 +114,7 @@ internal static class QualityBenchmark
     ];
 
     /// <param name="BestBranch">For a hierarchical function: the branch of the best trial so far after each trial.</param>
-    internal sealed record Run(string Function, string Sampler, int Seed, int Budget, double[] BestSoFar, double WallSeconds, string[]? BestBranch = null);
+    internal sealed record Run(string Function, string Sampler, int Seed, int Budget, double[] BestSoFar, double WallSeconds, string[]? BestBranch = null, string? Note = null);
 
     public static async Task<int> RunAsync(QualityArgs args)
     {
@@ -224,7 +224,12 @@ internal static class QualityBenchmark
             best[i] = bestSoFar - f.Optimum;
             if (branches is not null) branches[i] = bestBranch!;
         }
-        return new Run(f.Name, s.Label, seed, budget, best, sw.Elapsed.TotalSeconds, branches);
+        var rugged = sampler as Tunesmith.Samplers.Portfolio.RuggedFallbackSampler
+            ?? (sampler as AutoSampler)?.Inner as Tunesmith.Samplers.Portfolio.RuggedFallbackSampler;
+        var note = rugged?.Report is { } report
+            ? string.Create(CultureInfo.InvariantCulture, $"handover={rugged.HandoverAt?.ToString(CultureInfo.InvariantCulture) ?? "none"} noise={report.NoiseShare:G3} ls={report.MeanLengthScale / Tunesmith.Samplers.Gp.GpFitReport.PriorLengthScale(report.Dimensions):G3}")
+            : null;
+        return new Run(f.Name, s.Label, seed, budget, best, sw.Elapsed.TotalSeconds, branches, note);
     }
 
     private static bool SameOptions(IReadOnlyDictionary<string, object?> a, IReadOnlyDictionary<string, object?> b) =>

@@ -20,7 +20,7 @@ internal sealed class RunLog : IAsyncDisposable
         var line = JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["function"] = run.Function, ["label"] = run.Sampler, ["seed"] = run.Seed, ["budget"] = run.Budget,
-            ["best"] = run.BestSoFar, ["wall"] = run.WallSeconds, ["branch"] = run.BestBranch,
+            ["best"] = run.BestSoFar, ["wall"] = run.WallSeconds, ["branch"] = run.BestBranch, ["note"] = run.Note,
         });
         lock (_gate) _writer.WriteLine(line);
     }

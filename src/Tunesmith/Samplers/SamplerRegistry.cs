@@ -88,9 +88,12 @@ public static class SamplerRegistry
                 string s when bool.TryParse(s, out var p) => p,
                 _ => throw new ArgumentException($"sampler 'gp': option 'rugged_fallback' must be true or false, got '{raw}'"),
             };
-        var gp = new Gp.GpSampler(seed, Gp.GpOptions.FromDictionary(options.Where(kv => kv.Key != "rugged_fallback").ToDictionary()));
+        var ruggedOptions = Portfolio.RuggedFallbackOptions.FromDictionary(options);
+        if (!rugged && options.Keys.FirstOrDefault(k => k.StartsWith("rugged_", StringComparison.Ordinal) && k != "rugged_fallback") is { } stray)
+            throw new ArgumentException($"sampler 'gp': option '{stray}' needs rugged_fallback: true");
+        var gp = new Gp.GpSampler(seed, Gp.GpOptions.FromDictionary(options.Where(kv => !kv.Key.StartsWith("rugged_", StringComparison.Ordinal)).ToDictionary()));
         return rugged
-            ? new Portfolio.RuggedFallbackSampler(gp, new Tpe.TpeSampler(new Tpe.TpeOptions { Seed = seed, Multivariate = true, Group = true }))
+            ? new Portfolio.RuggedFallbackSampler(gp, new Tpe.TpeSampler(new Tpe.TpeOptions { Seed = seed, Multivariate = true, Group = true }), ruggedOptions)
             : gp;
     }
 

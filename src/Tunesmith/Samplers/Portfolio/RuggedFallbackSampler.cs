@@ -8,7 +8,9 @@ namespace Tunesmith.Samplers.Portfolio;
 /// <see cref="CheckAfterTrials"/> finished trials leaves at least <see cref="MinNoiseShare"/> of their variance
 /// unexplained as noise while its length scales are, on geometric average, at most <see cref="MaxLengthScaleRatio"/> times
 /// the prior's mode (≈ 0.2·√d). Both together mean many local optima finer than the model can resolve (Rastrigin-like);
-/// smooth functions leave almost no noise, and noisy but broad ones (Ackley) keep long length scales.
+/// smooth functions leave almost no noise, and noisy but broad ones (Ackley) keep long length scales. A run the check
+/// keeps on the GP gets a second chance: when the check's fit put at least <see cref="LateMinNoiseShare"/> in noise and the
+/// GP's best value then stops improving for <see cref="StallTrials"/> finished trials, the fallback takes over.
 /// </summary>
 public sealed record RuggedFallbackOptions
 {
@@ -21,14 +23,82 @@ public sealed record RuggedFallbackOptions
     /// <summary>The largest geometric-mean length scale, relative to the prior's mode, for the landscape to count as rugged (default 1).</summary>
     public double MaxLengthScaleRatio { get; init; } = 1.0;
 
+    /// <summary>
+    /// The stall rule, a second chance for a run the check kept on the GP: when the check's fit put at least
+    /// <see cref="LateMinNoiseShare"/> of the variance in noise, the fallback takes over at the first point, after the check,
+    /// where the GP's best value has not improved over the last this many finished trials (read in trial-number order).
+    /// Default 30; 0 turns the rule off.
+    /// </summary>
+    public int StallTrials { get; init; } = 30;
+
+    /// <summary>
+    /// The least noise share of the check's fit for the stall rule to apply (default 0.05, twice <see cref="MinNoiseShare"/>:
+    /// smooth functions stay below 0.004, and a GP that stalls there has converged rather than stuck).
+    /// </summary>
+    public double LateMinNoiseShare { get; init; } = 0.05;
+
+    /// <summary>
+    /// An improvement of the best value smaller than this share of the interquartile range of the checked trials' values
+    /// counts as none for the stall rule (default 0.01).
+    /// </summary>
+    public double StallTolerance { get; init; } = 0.01;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
-        if (CheckAfterTrials < 10) throw new ArgumentException($"rugged check_after_trials must be at least 10, got {CheckAfterTrials}");
-        if (!(MinNoiseShare is >= 0 and <= 1)) throw new ArgumentException($"rugged min_noise_share must be in [0, 1], got {MinNoiseShare}");
+        if (CheckAfterTrials < 10) throw new ArgumentException($"rugged_check_after_trials must be at least 10, got {CheckAfterTrials}");
+        if (!(MinNoiseShare is >= 0 and <= 1)) throw new ArgumentException($"rugged_min_noise_share must be in [0, 1], got {MinNoiseShare}");
         if (!(MaxLengthScaleRatio > 0) || double.IsInfinity(MaxLengthScaleRatio))
-            throw new ArgumentException($"rugged max_length_scale_ratio must be a positive number, got {MaxLengthScaleRatio}");
+            throw new ArgumentException($"rugged_max_length_scale_ratio must be a positive number, got {MaxLengthScaleRatio}");
+        if (StallTrials < 0) throw new ArgumentException($"rugged_stall_trials must be at least 0, got {StallTrials}");
+        if (!(LateMinNoiseShare is >= 0 and <= 1)) throw new ArgumentException($"rugged_late_min_noise_share must be in [0, 1], got {LateMinNoiseShare}");
+        if (!(StallTolerance is >= 0 and <= 1)) throw new ArgumentException($"rugged_stall_tolerance must be in [0, 1], got {StallTolerance}");
     }
+
+    /// <summary>
+    /// Reads the <c>rugged_*</c> keys of a <c>gp</c> sampler's study-file options (other keys are left for the GP):
+    /// <c>rugged_check_after_trials</c>, <c>rugged_min_noise_share</c>, <c>rugged_max_length_scale_ratio</c>,
+    /// <c>rugged_stall_trials</c>, <c>rugged_late_min_noise_share</c>, <c>rugged_stall_tolerance</c>; <c>rugged_fallback</c> is the switch itself.
+    /// </summary>
+    public static RuggedFallbackOptions FromDictionary(IReadOnlyDictionary<string, object?> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var result = new RuggedFallbackOptions();
+        foreach (var (key, value) in options)
+        {
+            if (!key.StartsWith("rugged_", StringComparison.Ordinal) || key == "rugged_fallback") continue;
+            result = key switch
+            {
+                "rugged_check_after_trials" => result with { CheckAfterTrials = Int(key, value) },
+                "rugged_min_noise_share" => result with { MinNoiseShare = Number(key, value) },
+                "rugged_max_length_scale_ratio" => result with { MaxLengthScaleRatio = Number(key, value) },
+                "rugged_stall_trials" => result with { StallTrials = Int(key, value) },
+                "rugged_late_min_noise_share" => result with { LateMinNoiseShare = Number(key, value) },
+                "rugged_stall_tolerance" => result with { StallTolerance = Number(key, value) },
+                _ => throw new ArgumentException($"sampler 'gp': unknown option '{key}' (known rugged_ options: rugged_fallback, rugged_check_after_trials, rugged_min_noise_share, rugged_max_length_scale_ratio, rugged_stall_trials, rugged_late_min_noise_share, rugged_stall_tolerance)"),
+            };
+        }
+        try { result.Validate(); }
+        catch (ArgumentException e) { throw new ArgumentException($"sampler 'gp': {e.Message}"); }
+        return result;
+    }
+
+    private static int Int(string key, object? value) => value switch
+    {
+        int i => i,
+        long l and >= int.MinValue and <= int.MaxValue => (int)l,
+        string s when int.TryParse(s, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var p) => p,
+        _ => throw new ArgumentException($"sampler 'gp': option '{key}' must be an integer, got '{value}'"),
+    };
+
+    private static double Number(string key, object? value) => value switch
+    {
+        double d => d,
+        int i => i,
+        long l => l,
+        string s when double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var p) => p,
+        _ => throw new ArgumentException($"sampler 'gp': option '{key}' must be a number, got '{value}'"),
+    };
 
     /// <summary>Whether a fit report says the landscape is rugged.</summary>
     public bool IsRugged(GpFitReport report)
@@ -44,14 +114,17 @@ public sealed record RuggedFallbackOptions
 /// trial until <see cref="RuggedFallbackOptions.CheckAfterTrials"/> trials have finished; then a GP is fitted afresh to
 /// the lowest-numbered that many and judged by <see cref="RuggedFallbackOptions.IsRugged"/>. Rugged: every later trial
 /// comes from the fallback (TPE sees the whole history, the GP's trials included). Otherwise the GP keeps the run, and
-/// its trials are exactly those of the GP alone.
+/// its trials are exactly those of the GP alone, unless the stall rule (<see cref="RuggedFallbackOptions.StallTrials"/>)
+/// hands it over later: the check's fit put at least <see cref="RuggedFallbackOptions.LateMinNoiseShare"/> in noise, and the
+/// GP's best value then stopped improving. The switch is one-way either way.
 /// <para>
 /// Why: on a function with many local optima finer than the trials can resolve (Rastrigin), the GP explains the
 /// ripples as noise and settles in the first good basin, while TPE keeps sampling where good values were seen and crosses
 /// basins. A GP that is wrong this way shows it in its own fit, so no trials are spent finding out.
 /// </para>
 /// The check is made once per sampler (one fit, tens of milliseconds) and is deterministic: every process that sees the
-/// same first finished trials decides the same. Which sampler proposed a trial is kept in memory for the trial's asks.
+/// same first finished trials decides the same; the stall rule reads the finished trials in number order, so the point
+/// where it hands over depends only on the stored trials too. Which sampler proposed a trial is kept in memory for the trial's asks.
 /// </summary>
 public sealed class RuggedFallbackSampler : ISampler
 {
@@ -59,6 +132,9 @@ public sealed class RuggedFallbackSampler : ISampler
     private readonly Dictionary<int, bool> _fallbackFor = [];
     private GpFitReport? _report;
     private bool _checked;
+    private bool _handedOver;
+    private int? _handoverAt;
+    private double _valueSpread;
 
     /// <summary>Creates the sampler from a GP and the sampler that takes over on rugged landscapes.</summary>
     public RuggedFallbackSampler(ISampler gp, ISampler fallback, RuggedFallbackOptions? options = null)
@@ -83,8 +159,11 @@ public sealed class RuggedFallbackSampler : ISampler
     /// <summary>The check's fit, once made (null before it, or when the trials gave nothing to fit).</summary>
     public GpFitReport? Report { get { lock (_gate) return _report; } }
 
-    /// <summary>Null before the check; then whether the fallback took over.</summary>
-    public bool? Rugged { get { lock (_gate) return _checked ? ReportSaysRugged() : null; } }
+    /// <summary>Null before the check; then whether the fallback took over (at the check or, by the stall rule, later).</summary>
+    public bool? Rugged { get { lock (_gate) return _checked ? _handedOver : null; } }
+
+    /// <summary>After how many finished trials the fallback took over (null while the GP keeps the run).</summary>
+    public int? HandoverAt { get { lock (_gate) return _handoverAt; } }
 
     /// <inheritdoc />
     public int? Seed => Gp.Seed;
@@ -115,30 +194,66 @@ public sealed class RuggedFallbackSampler : ISampler
         return Member(FallbackFor(context.Trial.Number)).SampleIndependent(context, name, distribution);
     }
 
-    private ISampler Member(bool fallback) => fallback ? Fallback : Gp;
-
     private bool FallbackFor(int trial)
     {
         lock (_gate) return _fallbackFor.TryGetValue(trial, out var f) && f;
     }
 
+    private ISampler Member(bool fallback) => fallback ? Fallback : Gp;
+
     private bool Decide(SamplingContext context)
     {
         lock (_gate)
         {
-            if (_checked) return ReportSaysRugged();
-            var first = context.History.Trials
+            if (_handedOver) return true;
+            var finished = context.History.Trials
                 .Where(t => t.State == TrialState.Complete && t.Value is { } v && double.IsFinite(v))
-                .OrderBy(t => t.Number).Take(Options.CheckAfterTrials).ToList();
-            if (first.Count < Options.CheckAfterTrials) return false;
-            _checked = true;
-            _report = Measure(first, context.Direction);
-            return ReportSaysRugged();
+                .OrderBy(t => t.Number).ToList();
+            if (!_checked)
+            {
+                if (finished.Count < Options.CheckAfterTrials) return false;
+                _checked = true;
+                var first = finished.Take(Options.CheckAfterTrials).ToList();
+                _report = Measure(first, context.Direction);
+                _valueSpread = InterquartileRange(first.Select(t => t.Value!.Value));
+                if (_report is { } r && Options.IsRugged(r)) return HandOver(first.Count);
+            }
+            if (Options.StallTrials > 0 && _report is { } report && report.NoiseShare >= Options.LateMinNoiseShare
+                && StallPoint(finished, context.Direction) is { } n)
+                return HandOver(n);
+            return false;
         }
     }
 
-    // Under _gate.
-    private bool ReportSaysRugged() => _report is { } r && Options.IsRugged(r);
+    // Under _gate: the fallback takes over, after the given number of finished trials.
+    private bool HandOver(int finishedTrials)
+    {
+        _handedOver = true;
+        _handoverAt = finishedTrials;
+        return true;
+    }
+
+    // Under _gate: the least number of finished trials (by number, from the check on) after which the best value had
+    // not improved by more than the tolerance over the last StallTrials of them; null if there is none yet.
+    private int? StallPoint(List<FrozenTrial> finished, Direction direction)
+    {
+        var sign = direction == Direction.Minimize ? 1.0 : -1.0;
+        var tolerance = Options.StallTolerance * _valueSpread;
+        var best = new double[finished.Count];
+        for (var i = 0; i < finished.Count; i++)
+            best[i] = Math.Min(i > 0 ? best[i - 1] : double.PositiveInfinity, sign * finished[i].Value!.Value);
+        for (var n = Math.Max(Options.CheckAfterTrials, Options.StallTrials + 1); n <= finished.Count; n++)
+            if (best[n - 1 - Options.StallTrials] - best[n - 1] <= tolerance) return n;
+        return null;
+    }
+
+    private static double InterquartileRange(IEnumerable<double> values)
+    {
+        var v = values.Order().ToArray();
+        if (v.Length == 0) return 0;
+        double Q(double p) { var h = (v.Length - 1) * p; var lo = (int)Math.Floor(h); return v[lo] + (h - lo) * (v[Math.Min(lo + 1, v.Length - 1)] - v[lo]); }
+        return Q(0.75) - Q(0.25);
+    }
 
     // The fit on the first trials' shared parameters, values turned larger-is-better as the GP sampler does; null when
     // fewer than half of them can be encoded or no parameter is shared.

@@ -141,6 +141,114 @@ public sealed class RuggedFallbackSamplerTests
         return early.Report == late.Report && early.Rugged == late.Rugged;
     }
 
+    /// <summary>Proposes 0.456 for every parameter: the GP's place in the stall tests, so that only the check's fits cost time.</summary>
+    private sealed class OtherMarkerSampler : ISampler
+    {
+        public const double Value = 0.456;
+        public int? Seed => 1;
+        public string Name => "other";
+        public IReadOnlyDictionary<string, Distribution> InferRelativeSearchSpace(SamplingContext context) => new Dictionary<string, Distribution>();
+        public IReadOnlyDictionary<string, object?> SampleRelative(SamplingContext context, IReadOnlyDictionary<string, Distribution> searchSpace) =>
+            new Dictionary<string, object?>();
+        public object? SampleIndependent(SamplingContext context, string name, Distribution distribution) => Value;
+    }
+
+    // The first 50 trials of Trials(f), renumbered so that the best is the last (the GP was still improving at the
+    // check), then `stalled` trials that are worse than that best (points of the first 40 moved by 0.01).
+    private static List<FrozenTrial> StallingTrials(Func<double[], double> f, int stalled, int seed = 1)
+    {
+        var first = Trials(f, seed: seed);
+        var best = first.MinBy(t => t.Value!.Value)!;
+        var ordered = first.Where(t => t != best).Append(best).ToList();
+        var trials = new List<FrozenTrial>();
+        for (var i = 0; i < ordered.Count; i++) trials.Add(ordered[i] with { Id = i + 1, Number = i });
+        var random = new Random(seed + 100);
+        while (trials.Count < 50 + stalled)
+        {
+            var x = Enumerable.Range(0, 5).Select(j => Math.Clamp((double)trials[random.Next(40)].Params[$"x{j}"]! + 0.01, -5.12, 5.12)).ToArray();
+            var value = f(x);
+            if (value > best.Value!.Value) trials.Add(Trial(trials.Count, x, value));
+        }
+        return trials;
+    }
+
+    // The check's length-scale condition switched off, so that only the stall rule can hand over.
+    private static readonly RuggedFallbackOptions LateOnly = new() { MaxLengthScaleRatio = 1e-9, LateMinNoiseShare = 0.025 };
+
+    private static bool HandsOver(RuggedFallbackSampler sampler, SamplingContext context) =>
+        Propose(sampler, context).Values.All(v => Equals(v, MarkerSampler.Value));
+
+    [Fact]
+    public void A_run_the_check_keeps_on_the_gp_hands_over_once_the_gp_has_stalled()
+    {
+        var trials = StallingTrials(Rastrigin, stalled: 40);
+        var sampler = new RuggedFallbackSampler(new OtherMarkerSampler(), new MarkerSampler(), LateOnly);
+        Assert.False(HandsOver(sampler, Next(trials.Take(50))));
+        Assert.False(sampler.Rugged);
+        Assert.True(sampler.Report!.NoiseShare >= LateOnly.LateMinNoiseShare, $"noise share {sampler.Report.NoiseShare}");
+        // 29 trials without a new best: still the GP; the 30th: the fallback, from then on.
+        Assert.False(HandsOver(sampler, Next(trials.Take(79))));
+        Assert.True(HandsOver(sampler, Next(trials.Take(80))));
+        Assert.True(sampler.Rugged);
+        Assert.Equal(80, sampler.HandoverAt);
+        Assert.True(HandsOver(sampler, Next(trials.Take(80))));
+    }
+
+    [Fact]
+    public void A_smooth_history_never_hands_over_however_long_the_gp_stalls()
+    {
+        var trials = StallingTrials(Sphere, stalled: 100);
+        var sampler = new RuggedFallbackSampler(new OtherMarkerSampler(), new MarkerSampler(), new RuggedFallbackOptions());
+        for (var n = 50; n <= trials.Count; n += 5)
+            Assert.False(HandsOver(sampler, Next(trials.Take(n))), $"handed over after {n} trials");
+        Assert.False(sampler.Rugged);
+        Assert.Null(sampler.HandoverAt);
+        Assert.True(sampler.Report!.NoiseShare < new RuggedFallbackOptions().LateMinNoiseShare, $"noise share {sampler.Report.NoiseShare}");
+    }
+
+    /// <summary>
+    /// The stall rule reads the finished trials in number order, so a process that asks after every trial and one that
+    /// first asks late, with all of them stored, hand over at the same point.
+    /// </summary>
+    [Property(MaxTest = 10)]
+    public bool The_handover_point_depends_only_on_the_stored_trials(PositiveInt seed, NonNegativeInt stalled, NonNegativeInt late)
+    {
+        var stalledCount = 15 + stalled.Get * 7 % 40; // 15..54: both sides of the 30-trial window
+        var trials = StallingTrials(Rastrigin, stalled: stalledCount, seed: seed.Get % 1000);
+        var everyTrial = new RuggedFallbackSampler(new OtherMarkerSampler(), new MarkerSampler(), LateOnly);
+        for (var n = 50; n <= trials.Count; n++) HandsOver(everyTrial, Next(trials.Take(n)));
+        var once = new RuggedFallbackSampler(new OtherMarkerSampler(), new MarkerSampler(), LateOnly);
+        var lateCount = Math.Max(50, trials.Count - late.Get % 20);
+        var handsOver = HandsOver(once, Next(trials.Take(lateCount)));
+        var expected = everyTrial.HandoverAt is { } at && at <= lateCount;
+        // Where the check's fit saw enough noise, the GP stalled from trial 50 on, so the handover is at 80 if at all.
+        var noisy = everyTrial.Report!.NoiseShare >= LateOnly.LateMinNoiseShare;
+        return handsOver == expected && (!expected || once.HandoverAt == everyTrial.HandoverAt)
+            && everyTrial.HandoverAt == (noisy && stalledCount >= 30 ? 80 : null);
+    }
+
+    [Fact]
+    public void The_stall_options_are_read_from_a_study_file_and_checked()
+    {
+        var sampler = SamplerRegistry.Create("gp", new SamplerRequest(new Dictionary<string, object?>
+        {
+            ["rugged_fallback"] = true, ["rugged_stall_trials"] = 20L, ["rugged_late_min_noise_share"] = 0.1, ["rugged_stall_tolerance"] = "0.02",
+            ["rugged_check_after_trials"] = 40L,
+        }, 3));
+        var options = Assert.IsType<RuggedFallbackSampler>(sampler).Options;
+        Assert.Equal(new RuggedFallbackOptions { StallTrials = 20, LateMinNoiseShare = 0.1, StallTolerance = 0.02, CheckAfterTrials = 40 }, options);
+        ArgumentException Bad(string key, object? value) => Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("gp",
+            new SamplerRequest(new Dictionary<string, object?> { ["rugged_fallback"] = true, [key] = value }, 3)));
+        Assert.Contains("rugged_stall_trials", Bad("rugged_stall_trials", -1L).Message);
+        Assert.Contains("late_min_noise_share", Bad("rugged_late_min_noise_share", 1.5).Message);
+        Assert.Contains("stall_tolerance", Bad("rugged_stall_tolerance", "x").Message);
+        Assert.Contains("rugged_stal", Bad("rugged_stal", 3L).Message);
+        var alone = Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("gp", new SamplerRequest(new Dictionary<string, object?> { ["rugged_stall_trials"] = 30L }, 3)));
+        Assert.Contains("rugged_fallback", alone.Message);
+        Assert.Throws<ArgumentException>(() => new RuggedFallbackOptions { StallTrials = -1 }.Validate());
+        Assert.Throws<ArgumentException>(() => new RuggedFallbackOptions { StallTolerance = double.NaN }.Validate());
+    }
+
     [Fact]
     public void The_option_is_read_from_a_study_file_and_checked()
     {
