@@ -77,7 +77,8 @@ public static class SamplerRegistry
     }
 
     // gp: options.rugged_fallback (default false) hands the run to grouped multivariate TPE when the GP's own fit finds the
-    // landscape rugged (Portfolio.RuggedFallbackSampler); the other options are the GP's.
+    // landscape rugged (Portfolio.RuggedFallbackSampler), tuned by the rugged_* options (RuggedFallbackOptions.FromDictionary);
+    // the other options are the GP's.
     private static ISampler CreateGp(IReadOnlyDictionary<string, object?> options, int? seed)
     {
         var rugged = false;
