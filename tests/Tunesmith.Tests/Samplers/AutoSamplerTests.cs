@@ -131,6 +131,9 @@ public sealed class AutoSamplerTests
         AutoSampler Auto(int seed) => (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), seed, space, 200));
         Assert.Equal("auto(gp+tpe_if_rugged)", Auto(1).Name);
         Assert.Equal(true, Auto(1).Choice.Options?["rugged_fallback"]);
+        // With the stall rule for the runs the check keeps (docs/GP.md).
+        Assert.Equal(new Tunesmith.Samplers.Portfolio.RuggedFallbackOptions(), ((Tunesmith.Samplers.Portfolio.RuggedFallbackSampler)Auto(1).Inner).Options);
+        Assert.Equal(30, ((Tunesmith.Samplers.Portfolio.RuggedFallbackSampler)Auto(1).Inner).Options.StallTrials);
         // A conditional space keeps its per-branch GP without the check.
         Assert.False(AutoSampler.Decide(new SpaceShape(3, 1, 1, true, null), 100, All).Options!.ContainsKey("rugged_fallback"));
 
@@ -149,6 +152,7 @@ public sealed class AutoSamplerTests
         var sphere = Auto(3);
         Run(sphere, x => x.Sum(v => (v - 1) * (v - 1)), 52);
         Assert.False(((Tunesmith.Samplers.Portfolio.RuggedFallbackSampler)sphere.Inner).Rugged);
+        Assert.Null(((Tunesmith.Samplers.Portfolio.RuggedFallbackSampler)sphere.Inner).HandoverAt);
     }
 
     [Fact]
