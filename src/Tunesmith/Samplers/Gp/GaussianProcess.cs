@@ -51,6 +51,15 @@ internal sealed class GaussianProcess
     public double Noise { get; }
     public JitteredCholesky Cholesky { get; }
 
+    /// <summary>Posterior mean at <paramref name="q"/>, without the variance's cost.</summary>
+    public double PredictMean(ReadOnlySpan<double> q)
+    {
+        var mean = 0.0;
+        for (var i = 0; i < Count; i++)
+            mean += _alpha[i] * Signal * MaternKernel.Correlation(MaternKernel.SquaredDistance(q, new ReadOnlySpan<double>(_x, i * Dimensions, Dimensions), _theta, Categorical));
+        return mean;
+    }
+
     /// <summary>Posterior mean and latent variance (observation noise excluded) at <paramref name="q"/>; <paramref name="work"/> holds at least Count values.</summary>
     public (double Mean, double Variance) Predict(ReadOnlySpan<double> q, Span<double> work)
     {

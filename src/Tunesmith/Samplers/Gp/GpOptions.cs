@@ -32,6 +32,14 @@ public sealed record GpOptions
     /// </summary>
     public bool DeterministicObjective { get; init; }
 
+    /// <summary>
+    /// Every this many trials (by trial number; default 10, 0 turns it off), when the best trial so far has a numeric
+    /// parameter at an end of its range, the proposal is that trial with the parameter redrawn uniformly over its range
+    /// instead of the acquisition's choice: a coordinate the good trials hold only at its ends can look flat to the model,
+    /// which then never takes it back inside (docs/GP.md). Costs at most one trial in this many, and only then.
+    /// </summary>
+    public int EdgeRedrawInterval { get; init; } = 10;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
@@ -40,11 +48,13 @@ public sealed record GpOptions
         if (RefinementStarts < 0) throw new ArgumentException($"refinement_starts must be at least 0, got {RefinementStarts}");
         if (MaxTrainingPoints < 10) throw new ArgumentException($"max_training_points must be at least 10, got {MaxTrainingPoints}");
         if (MaxFitPoints < 10) throw new ArgumentException($"max_fit_points must be at least 10, got {MaxFitPoints}");
+        if (EdgeRedrawInterval < 0) throw new ArgumentException($"edge_redraw_interval must be at least 0 (0 turns it off), got {EdgeRedrawInterval}");
     }
 
     /// <summary>
     /// Reads options written in snake_case in a study file (<c>n_startup_trials</c>, <c>candidate_count</c>,
-    /// <c>refinement_starts</c>, <c>max_training_points</c>, <c>max_fit_points</c>, <c>deterministic_objective</c>);
+    /// <c>refinement_starts</c>, <c>max_training_points</c>, <c>max_fit_points</c>, <c>deterministic_objective</c>,
+    /// <c>edge_redraw_interval</c>);
     /// <c>seed</c> is accepted and left to the caller. Throws <see cref="ArgumentException"/> naming an unknown option or a bad value.
     /// </summary>
     public static GpOptions FromDictionary(IReadOnlyDictionary<string, object?> options)
@@ -60,9 +70,10 @@ public sealed record GpOptions
                 "max_training_points" => result with { MaxTrainingPoints = ReadInt(key, value) },
                 "max_fit_points" => result with { MaxFitPoints = ReadInt(key, value) },
                 "deterministic_objective" => result with { DeterministicObjective = ReadBool(key, value) },
+                "edge_redraw_interval" => result with { EdgeRedrawInterval = ReadInt(key, value) },
                 "seed" => result,
                 _ => throw new ArgumentException(
-                    $"sampler 'gp': unknown option '{key}' (known: n_startup_trials, candidate_count, refinement_starts, max_training_points, max_fit_points, deterministic_objective, rugged_fallback, seed)"),
+                    $"sampler 'gp': unknown option '{key}' (known: n_startup_trials, candidate_count, refinement_starts, max_training_points, max_fit_points, deterministic_objective, edge_redraw_interval, rugged_fallback, seed)"),
             };
         }
         result.Validate();

@@ -171,4 +171,85 @@ public sealed class GpPiecesTests
         Assert.Equal(0.25, x[1], 6);
         Assert.Equal(1.0, value, 9);
     }
+
+    [Fact]
+    public void Posterior_mean_alone_matches_the_full_prediction()
+    {
+        var random = new Random(9);
+        const int n = 20, d = 3;
+        var x = RandomPoints(random, n, d);
+        for (var i = 0; i < n; i++) x[i * d + 2] = i % 3; // a categorical coordinate
+        var y = Enumerable.Range(0, n).Select(i => Math.Sin(4 * x[i * d]) + x[i * d + 1] + 0.3 * x[i * d + 2]).ToArray();
+        var gp = new GaussianProcess(x, n, d, [false, false, true], y, new GpHyperparameters([1.0, 0.5, 0.0, 0.2, Math.Log(1e-3)]));
+        var work = new double[n];
+        for (var k = 0; k < 10; k++)
+        {
+            double[] q = [random.NextDouble(), random.NextDouble(), random.Next(3)];
+            Assert.Equal(gp.Predict(q, work).Mean, gp.PredictMean(q), 10);
+        }
+    }
+
+    private static GpFeatureSpace EdgeSpace() => new(new Dictionary<string, Tunesmith.Spaces.Distribution>
+    {
+        ["a"] = new Tunesmith.Spaces.FloatDistribution(1e-5, 1, Log: true),
+        ["n"] = new Tunesmith.Spaces.IntDistribution(1, 20),
+        ["c"] = new Tunesmith.Spaces.CategoricalDistribution(["A", "B", "C"]),
+    });
+
+    [Fact]
+    public void Edge_redraw_moves_only_the_best_trials_coordinate_that_lies_at_an_end_of_its_range()
+    {
+        var space = EdgeSpace();
+        var names = space.Names.ToList();
+        var (ia, inn, ic) = (names.IndexOf("a"), names.IndexOf("n"), names.IndexOf("c"));
+        var best = new double[3];
+        best[ia] = 0; // a at its lower end
+        best[inn] = space.TryEncode(new Dictionary<string, object?> { ["a"] = 0.01, ["n"] = 7L, ["c"] = "C" })![inn];
+        best[ic] = 2;
+        var worse = (double[])best.Clone();
+        worse[ia] = 0.5;
+        var observed = new List<(double[] X, double Y)> { (worse, -3.0), (best, -1.0) };
+        var moved = 0;
+        for (var seed = 0; seed < 20; seed++)
+        {
+            var x = GpSampler.EdgeRedraw(space, observed, new Random(seed))!;
+            Assert.Equal(best[inn], x[inn]);
+            Assert.Equal(2, x[ic]);
+            Assert.InRange(x[ia], 0, 1);
+            if (x[ia] > 0.05) moved++;
+        }
+        Assert.True(moved >= 15, $"a left its end in only {moved} of 20 draws");
+
+        // No numeric coordinate of the best at an end: nothing to redraw (the category is never redrawn).
+        best[ia] = 0.5;
+        Assert.Null(GpSampler.EdgeRedraw(space, observed, new Random(1)));
+        // An integer counts as at its end on the cell centre of its top value.
+        best[inn] = space.TryEncode(new Dictionary<string, object?> { ["a"] = 0.01, ["n"] = 20L, ["c"] = "C" })![inn];
+        var redrawn = GpSampler.EdgeRedraw(space, observed, new Random(3))!;
+        Assert.Equal(best[ia], redrawn[ia]);
+        Assert.NotEqual(best[inn], redrawn[inn]);
+    }
+
+    [FsCheck.Xunit.Property(MaxTest = 200)]
+    public bool Edge_redraw_changes_at_most_one_numeric_coordinate_that_was_at_an_end_and_stays_on_the_grid(int seed, byte edgeMask, byte category)
+    {
+        var space = EdgeSpace();
+        var random = new Random(seed);
+        var x = new double[space.Dimensions];
+        for (var j = 0; j < x.Length; j++)
+            x[j] = space.IsCategorical[j] ? category % 3 : (edgeMask >> j & 1) == 1 ? (edgeMask >> (j + 3) & 1) : random.NextDouble();
+        space.Snap(x);
+        var observed = new List<(double[] X, double Y)> { (x, 0.0) };
+        var low = new double[x.Length];
+        var high = Enumerable.Repeat(1.0, x.Length).ToArray();
+        space.Snap(low);
+        space.Snap(high);
+        var atEnd = Enumerable.Range(0, x.Length).Where(j => !space.IsCategorical[j] && (x[j] == low[j] || x[j] == high[j])).ToList();
+        var redrawn = GpSampler.EdgeRedraw(space, observed, new Random(seed + 1));
+        if (redrawn is null) return atEnd.Count == 0;
+        var changed = Enumerable.Range(0, x.Length).Where(j => redrawn[j] != x[j]).ToList();
+        var snapped = (double[])redrawn.Clone();
+        space.Snap(snapped);
+        return atEnd.Count > 0 && changed.Count <= 1 && changed.All(atEnd.Contains) && snapped.SequenceEqual(redrawn);
+    }
 }
