@@ -34,9 +34,10 @@ public sealed record GpOptions
 
     /// <summary>
     /// Every this many trials (by trial number; default 10, 0 turns it off), when the best trial so far has a numeric
-    /// parameter at an end of its range, the proposal is that trial with the parameter redrawn uniformly over its range
-    /// instead of the acquisition's choice: a coordinate the good trials hold only at its ends can look flat to the model,
-    /// which then never takes it back inside (docs/GP.md). Costs at most one trial in this many, and only then.
+    /// parameter at an end of its range that the last fit finds nearly flat (a length scale of at least one range
+    /// width), the proposal is that trial with the parameter redrawn uniformly over its range instead of the
+    /// acquisition's choice: a coordinate the good trials hold only at its ends can look flat to the model, which then
+    /// never takes it back inside (docs/GP.md). Costs at most one trial in this many, and only then.
     /// </summary>
     public int EdgeRedrawInterval { get; init; } = 10;
 

@@ -85,24 +85,33 @@ public sealed class GpSampler : ISampler
         }
         if (observed.Count < Options.NStartupTrials) return NoValues;
 
-        var proposal = Options.EdgeRedrawInterval > 0 && context.Trial.Number % Options.EdgeRedrawInterval == Options.EdgeRedrawInterval - 1
-            ? EdgeRedraw(space, observed, context.Random) ?? Propose(space, observed, pending, context.Random)
-            : Propose(space, observed, pending, context.Random);
+        double[]? proposal = null;
+        if (Options.EdgeRedrawInterval > 0 && context.Trial.Number % Options.EdgeRedrawInterval == Options.EdgeRedrawInterval - 1)
+        {
+            GpHyperparameters? fitted;
+            lock (_gate) fitted = _hyperKey == space.Key ? _hyper : null;
+            if (fitted is not null) proposal = EdgeRedraw(space, observed, fitted.InverseSquaredLengthScales(), context.Random);
+        }
+        proposal ??= Propose(space, observed, pending, context.Random);
         var values = space.Decode(proposal);
         lock (_gate) _proposals[context.Trial.Number] = values;
         return values;
     }
 
     /// <summary>
-    /// The best observation's feature vector with one numeric coordinate that lies at an end of its range redrawn
-    /// uniformly over the range (snapped onto its grid); null when no numeric coordinate of the best lies at an end.
+    /// The best observation's feature vector with one numeric coordinate redrawn uniformly over its range (snapped onto
+    /// its grid): a coordinate that lies at an end of its range and that the last fit finds nearly flat (length scale
+    /// <paramref name="inverseSquaredLengthScales"/> of at least <see cref="FlatLengthScale"/> range widths); null when
+    /// the best has no such coordinate.
     /// </summary>
     /// <remarks>
     /// A coordinate that the good trials hold only at the ends of its range can look flat to the model (a long length
     /// scale: on the quality suite's <c>mixed</c> the learning rate, equally bad at both ends, or <c>n</c> at its top),
-    /// and then no acquisition step takes it back inside. This coordinate-wise exploration step does not ask the model.
+    /// and then the middle looks no better than the end and no acquisition step takes it back inside. This
+    /// coordinate-wise exploration step does not ask the model where to go. A coordinate the model resolves within its
+    /// range (a shorter length scale) is left at its end: there the end is the model's informed choice.
     /// </remarks>
-    internal static double[]? EdgeRedraw(GpFeatureSpace space, IReadOnlyList<(double[] X, double Y)> observed, Random random)
+    internal static double[]? EdgeRedraw(GpFeatureSpace space, IReadOnlyList<(double[] X, double Y)> observed, double[] inverseSquaredLengthScales, Random random)
     {
         if (observed.Count == 0) return null;
         var d = space.Dimensions;
@@ -116,7 +125,8 @@ public sealed class GpSampler : ISampler
         space.Snap(high);
         var edges = new List<int>();
         for (var j = 0; j < d; j++)
-            if (!space.IsCategorical[j] && high[j] > low[j] && (incumbent.X[j] <= low[j] + EdgeTolerance || incumbent.X[j] >= high[j] - EdgeTolerance))
+            if (!space.IsCategorical[j] && high[j] > low[j] && inverseSquaredLengthScales[j] <= 1 / (FlatLengthScale * FlatLengthScale)
+                && (incumbent.X[j] <= low[j] + EdgeTolerance || incumbent.X[j] >= high[j] - EdgeTolerance))
                 edges.Add(j);
         if (edges.Count == 0) return null;
         var x = (double[])incumbent.X.Clone();
@@ -126,6 +136,12 @@ public sealed class GpSampler : ISampler
     }
 
     private const double EdgeTolerance = 1e-9;
+
+    /// <summary>
+    /// The length scale (in range widths) from which <see cref="EdgeRedraw"/> counts a coordinate as nearly flat: a
+    /// Matérn-5/2 process with this scale varies little more than a gentle trend across the whole range.
+    /// </summary>
+    internal const double FlatLengthScale = 1.0;
 
     // In spaces with categorical parameters the values are not warped (StandardizedValues), and the fit tends to explain
     // the best trials partly as noise: its mean there stays below the observed best. Measured against the observed best,

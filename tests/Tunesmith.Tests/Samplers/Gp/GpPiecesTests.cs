@@ -196,6 +196,9 @@ public sealed class GpPiecesTests
         ["c"] = new Tunesmith.Spaces.CategoricalDistribution(["A", "B", "C"]),
     });
 
+    // Inverse squared length scales: 0.01 is a length scale of 10 range widths (nearly flat), 100 one of 0.1.
+    private static readonly double[] Flat = [0.01, 0.01, 0.01];
+
     [Fact]
     public void Edge_redraw_moves_only_the_best_trials_coordinate_that_lies_at_an_end_of_its_range()
     {
@@ -212,7 +215,7 @@ public sealed class GpPiecesTests
         var moved = 0;
         for (var seed = 0; seed < 20; seed++)
         {
-            var x = GpSampler.EdgeRedraw(space, observed, new Random(seed))!;
+            var x = GpSampler.EdgeRedraw(space, observed, Flat, new Random(seed))!;
             Assert.Equal(best[inn], x[inn]);
             Assert.Equal(2, x[ic]);
             Assert.InRange(x[ia], 0, 1);
@@ -220,18 +223,22 @@ public sealed class GpPiecesTests
         }
         Assert.True(moved >= 15, $"a left its end in only {moved} of 20 draws");
 
+        // a at its end, but the model resolves it within its range (length scale 0.1): its end is left alone.
+        var resolved = (double[])Flat.Clone();
+        resolved[ia] = 100;
+        Assert.Null(GpSampler.EdgeRedraw(space, observed, resolved, new Random(1)));
         // No numeric coordinate of the best at an end: nothing to redraw (the category is never redrawn).
         best[ia] = 0.5;
-        Assert.Null(GpSampler.EdgeRedraw(space, observed, new Random(1)));
+        Assert.Null(GpSampler.EdgeRedraw(space, observed, Flat, new Random(1)));
         // An integer counts as at its end on the cell centre of its top value.
         best[inn] = space.TryEncode(new Dictionary<string, object?> { ["a"] = 0.01, ["n"] = 20L, ["c"] = "C" })![inn];
-        var redrawn = GpSampler.EdgeRedraw(space, observed, new Random(3))!;
+        var redrawn = GpSampler.EdgeRedraw(space, observed, Flat, new Random(3))!;
         Assert.Equal(best[ia], redrawn[ia]);
         Assert.NotEqual(best[inn], redrawn[inn]);
     }
 
     [FsCheck.Xunit.Property(MaxTest = 200)]
-    public bool Edge_redraw_changes_at_most_one_numeric_coordinate_that_was_at_an_end_and_stays_on_the_grid(int seed, byte edgeMask, byte category)
+    public bool Edge_redraw_changes_at_most_one_nearly_flat_numeric_coordinate_that_was_at_an_end_and_stays_on_the_grid(int seed, byte edgeMask, byte category, byte flatMask)
     {
         var space = EdgeSpace();
         var random = new Random(seed);
@@ -244,8 +251,9 @@ public sealed class GpPiecesTests
         var high = Enumerable.Repeat(1.0, x.Length).ToArray();
         space.Snap(low);
         space.Snap(high);
-        var atEnd = Enumerable.Range(0, x.Length).Where(j => !space.IsCategorical[j] && (x[j] == low[j] || x[j] == high[j])).ToList();
-        var redrawn = GpSampler.EdgeRedraw(space, observed, new Random(seed + 1));
+        var theta = Enumerable.Range(0, x.Length).Select(j => (flatMask >> j & 1) == 1 ? 0.5 : 2.0).ToArray(); // ℓ ≈ 1.41 or 0.71
+        var atEnd = Enumerable.Range(0, x.Length).Where(j => !space.IsCategorical[j] && theta[j] < 1 && (x[j] == low[j] || x[j] == high[j])).ToList();
+        var redrawn = GpSampler.EdgeRedraw(space, observed, theta, new Random(seed + 1));
         if (redrawn is null) return atEnd.Count == 0;
         var changed = Enumerable.Range(0, x.Length).Where(j => redrawn[j] != x[j]).ToList();
         var snapped = (double[])redrawn.Clone();
