@@ -1,3 +1,4 @@
+using MathNet.Numerics.Statistics;
 using Tunesmith.Samplers.Gp;
 using Tunesmith.Spaces;
 
@@ -247,12 +248,12 @@ public sealed class RuggedFallbackSampler : ISampler
         return null;
     }
 
+    // Linear interpolation between order statistics (R7, numpy's default).
     private static double InterquartileRange(IEnumerable<double> values)
     {
-        var v = values.Order().ToArray();
+        var v = values.ToArray();
         if (v.Length == 0) return 0;
-        double Q(double p) { var h = (v.Length - 1) * p; var lo = (int)Math.Floor(h); return v[lo] + (h - lo) * (v[Math.Min(lo + 1, v.Length - 1)] - v[lo]); }
-        return Q(0.75) - Q(0.25);
+        return Statistics.QuantileCustom(v, 0.75, QuantileDefinition.R7) - Statistics.QuantileCustom(v, 0.25, QuantileDefinition.R7);
     }
 
     // The fit on the first trials' shared parameters, values turned larger-is-better as the GP sampler does; null when

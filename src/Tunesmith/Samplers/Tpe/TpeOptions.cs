@@ -130,7 +130,7 @@ public sealed record TpeOptions
     /// category move (study file: <c>category_move_rate</c>). Its candidates are the best trial with the values of one or
     /// two categorical parameters changed, each with the best trial's numbers and with those of the best trial that has
     /// the new values, leaving out points already tried; the density ratio picks among them. When two categories only pay
-    /// off together, candidates drawn from the good density almost never change both. Default 0; <c>auto</c> sets 0.3
+    /// off together, candidates drawn from the good density almost never change both. Default 0; <c>auto</c> sets 0.5
     /// for spaces of several categorical parameters (docs/TPE.md); in [0, 1].
     /// </summary>
     public double CategoryMoveRate { get; init; }
