@@ -105,6 +105,15 @@ public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictiona
     /// <summary>A GP that hands the run to grouped TPE when its own fit finds the landscape rugged (<see cref="Portfolio.RuggedFallbackSampler"/>).</summary>
     internal static IReadOnlyDictionary<string, object?> RuggedGp { get; } =
         new Dictionary<string, object?> { ["rugged_fallback"] = true }.AsReadOnly();
+
+    /// <summary>
+    /// <see cref="RuggedGp"/> in a space with categorical parameters: every category also keeps a minimum share of the
+    /// trials (0.45 of an equal split, <see cref="Gp.GpOptions.CategoryMinShare"/>), proposed from its own trials, so that
+    /// the GP does not lock in on the first good category (chosen on the quality suite's <c>mixed</c>, dev seeds 0..99
+    /// and 300..399; docs/GP.md).
+    /// </summary>
+    internal static IReadOnlyDictionary<string, object?> RuggedGpCategories { get; } =
+        new Dictionary<string, object?> { ["rugged_fallback"] = true, ["category_min_share"] = 0.45 }.AsReadOnly();
 }
 
 /// <summary>
@@ -195,7 +204,9 @@ public class AutoSampler : ISampler
         if (shape.CategoricalHeavy && Has("tpe"))
             return new("tpe", $"{shape.Categorical} categorical parameters whose best values may interact: TPE models them jointly, with broad numeric kernels so that the categories decide, and tries changing two of them together; a Gaussian process proposes a share of the trials, learning the numbers that suit each category", AutoChoice.CategoricalTpe);
         if (shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp"))
-            return new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient, handing over to TPE if its fit on the first trials finds a rugged landscape", AutoChoice.RuggedGp);
+            return shape.Categorical > 0
+                ? new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient, handing over to TPE if its fit on the first trials finds a rugged landscape; every category keeps a minimum share of the trials, proposed from its own trials", AutoChoice.RuggedGpCategories)
+                : new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient, handing over to TPE if its fit on the first trials finds a rugged landscape", AutoChoice.RuggedGp);
         if (!shortRun && shape.Categorical == 0 && shape.Dimensions >= 2 && Has("cmaes"))
             return new("cmaes", budget is null
                 ? "a numeric space with no trial budget: CMA-ES keeps improving over long runs at a small cost per trial"

@@ -206,7 +206,10 @@ public sealed class GpSampler : ISampler
         var incumbents = Enumerable.Range(0, n).OrderByDescending(i => y[i]).Take(5).Select(i => training[i].X).ToList();
         var optimizer = new AcquisitionOptimizer(gp, space, best);
         var candidates = Math.Clamp((int)(40_000_000.0 / ((double)gp.Count * gp.Count)), Math.Min(256, Options.CandidateCount), Options.CandidateCount);
-        return optimizer.Maximize(random, incumbents, candidates, Options.RefinementStarts);
+        var proposal = optimizer.Maximize(random, incumbents, candidates, Options.RefinementStarts);
+        if (Options.CategoryMinShare > 0 && categorical)
+            proposal = GpCategoryShare.Propose(space, training, y, hyper, proposal, Options.CategoryMinShare, random, candidates, Options.RefinementStarts) ?? proposal;
+        return proposal;
     }
 
     // Zero mean, unit variance; a constant history gets unit scale so the process stays well defined. A heavy tail of

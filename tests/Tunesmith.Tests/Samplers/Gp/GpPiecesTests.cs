@@ -260,4 +260,80 @@ public sealed class GpPiecesTests
         space.Snap(snapped);
         return atEnd.Count > 0 && changed.Count <= 1 && changed.All(atEnd.Contains) && snapped.SequenceEqual(redrawn);
     }
+
+    // Two categorical parameters and two numeric ones, for the category share's rule.
+    private static GpFeatureSpace ShareSpace() => new(new Dictionary<string, Tunesmith.Spaces.Distribution>
+    {
+        ["a"] = new Tunesmith.Spaces.FloatDistribution(1e-5, 1, Log: true),
+        ["c"] = new Tunesmith.Spaces.CategoricalDistribution(["A", "B", "C"]),
+        ["n"] = new Tunesmith.Spaces.IntDistribution(1, 20),
+        ["k"] = new Tunesmith.Spaces.CategoricalDistribution(["p", "q"]),
+    });
+
+    // Unit length scales (θ = 1), signal 1, noise 1e-4.
+    private static GpHyperparameters ShareHyper() => new([0.0, 0.0, 0.0, 0.0, 0.0, Math.Log(1e-4)]);
+
+    private static List<(double[] X, double Y)> ShareTraining(GpFeatureSpace space, Random random, int n, Func<int, int> category)
+    {
+        var training = new List<(double[] X, double Y)>();
+        for (var i = 0; i < n; i++)
+        {
+            var x = new[] { random.NextDouble(), category(i), random.NextDouble(), random.Next(2) };
+            space.Snap(x);
+            training.Add((x, -Math.Abs(x[0] - 0.3) - 0.1 * x[1] + 0.1 * random.NextDouble()));
+        }
+        return training;
+    }
+
+    private static double[] Standardized(List<(double[] X, double Y)> training) => GpSampler.StandardizedValues(training, warp: false);
+
+    [Fact]
+    public void Category_share_owes_trials_to_the_category_furthest_below_its_share_and_proposes_there()
+    {
+        var space = ShareSpace();
+        // 30 observations: c is A in 20, C in 9 and B in 1; k alternates. With share 0.45 each of c's values is owed
+        // 0.45 · 30 / 3 = 4.5 trials: B (1) is owed 3.5, and k's values (15 each) are owed nothing.
+        var training = ShareTraining(space, new Random(5), 30, i => i < 20 ? 0 : i < 29 ? 2 : 1);
+        Assert.Equal((1, 1), GpCategoryShare.MostOwed(space, training, 0.45));
+        Assert.Null(GpCategoryShare.MostOwed(space, training, 0.1)); // owed 1 − 1 = 0: not below its share
+        var joint = (double[])training[0].X.Clone();
+        var y = Standardized(training);
+        var proposal = GpCategoryShare.Propose(space, training, y, ShareHyper(), joint, 0.45, new Random(2), 256, 2)!;
+        Assert.Equal(1, proposal[1]);
+        // The joint proposal already in B stands; so does any proposal when no category is owed.
+        joint[1] = 1;
+        Assert.Null(GpCategoryShare.Propose(space, training, y, ShareHyper(), joint, 0.45, new Random(2), 256, 2));
+        joint[1] = 0;
+        Assert.Null(GpCategoryShare.Propose(space, training, y, ShareHyper(), joint, 0.1, new Random(2), 256, 2));
+        // A category without trials gets a point of its own: a random one.
+        var noB = ShareTraining(space, new Random(6), 30, i => i % 2 == 0 ? 0 : 2);
+        var fresh = GpCategoryShare.Propose(space, noB, Standardized(noB), ShareHyper(), noB[0].X, 0.45, new Random(3), 256, 2)!;
+        Assert.Equal(1, fresh[1]);
+    }
+
+    [FsCheck.Xunit.Property(MaxTest = 100)]
+    public bool A_proposal_restoring_a_category_share_is_for_the_owed_category_on_the_grid_reproducible_and_uses_none_of_another_categorys_values(
+        int seed, byte size, byte skew, byte shareByte)
+    {
+        var space = ShareSpace();
+        var random = new Random(seed);
+        var n = 3 + size % 40;
+        var training = ShareTraining(space, random, n, _ => random.Next(100) < skew % 90 ? 0 : random.Next(3));
+        var y = Standardized(training);
+        var share = 0.05 + shareByte % 96 / 100.0;
+        var joint = new[] { random.NextDouble(), random.Next(3), random.NextDouble(), random.Next(2) };
+        space.Snap(joint);
+        var owed = GpCategoryShare.MostOwed(space, training, share);
+        var proposal = GpCategoryShare.Propose(space, training, y, ShareHyper(), joint, share, new Random(seed + 1), 128, 1);
+        if (proposal is null) return owed is null || joint[owed.Value.Coordinate] == owed.Value.Category;
+        if (owed is not var (j, k) || joint[j] == k || proposal[j] != k) return false;
+        var count = training.Count(t => t.X[j] == k);
+        var snapped = (double[])proposal.Clone();
+        space.Snap(snapped);
+        var again = GpCategoryShare.Propose(space, training, y, ShareHyper(), joint, share, new Random(seed + 1), 128, 1)!;
+        // The float coordinate is found from the owed category's own trials: it never equals another category's value.
+        var borrowed = training.Any(t => t.X[j] != k && t.X[0] == proposal[0]);
+        return count < share * n / space.CategoryCount[j] && snapped.SequenceEqual(proposal) && again.SequenceEqual(proposal)
+            && proposal.All(v => v >= 0) && !borrowed;
+    }
 }
