@@ -23,20 +23,24 @@ internal static class GpCategoryShare
 {
     /// <summary>
     /// The category owed most, as (coordinate, category index), when it holds fewer than <paramref name="share"/>/K of
-    /// the observations; null when none is owed. Ties go to the lowest coordinate, then the lowest category.
+    /// the observations and running trials (<paramref name="pending"/>, which count as the category they run in); null
+    /// when none is owed. Ties go to the lowest coordinate, then the lowest category.
     /// </summary>
-    internal static (int Coordinate, int Category)? MostOwed(GpFeatureSpace space, IReadOnlyList<(double[] X, double Y)> training, double share)
+    internal static (int Coordinate, int Category)? MostOwed(GpFeatureSpace space, IReadOnlyList<(double[] X, double Y)> training,
+        IReadOnlyList<double[]> pending, double share)
     {
         (int, int)? owed = null;
         var largest = 0.0;
+        var total = training.Count + pending.Count;
         for (var j = 0; j < space.Dimensions; j++)
         {
             if (!space.IsCategorical[j] || space.CategoryCount[j] < 2) continue;
             var counts = new int[space.CategoryCount[j]];
             foreach (var (x, _) in training) counts[(int)x[j]]++;
+            foreach (var x in pending) counts[(int)x[j]]++;
             for (var k = 0; k < counts.Length; k++)
             {
-                var deficit = share / counts.Length * training.Count - counts[k];
+                var deficit = share / counts.Length * total - counts[k];
                 if (deficit > largest) { largest = deficit; owed = (j, k); }
             }
         }
@@ -51,15 +55,18 @@ internal static class GpCategoryShare
     /// <param name="training">The observations the process is conditioned on (feature vectors, larger values better).</param>
     /// <param name="y">Their standardized values, as the joint process sees them.</param>
     /// <param name="hyper">The joint fit's hyperparameters.</param>
+    /// <param name="pending">Feature vectors of running trials: they count toward their category's share, and those in
+    /// the owed category are believed at its process's prediction (as the joint search does), so that parallel workers
+    /// spread out.</param>
     /// <param name="proposal">The joint acquisition's proposal.</param>
     /// <param name="share">The minimum share of an equal split (<see cref="GpOptions.CategoryMinShare"/>).</param>
     /// <param name="random">The trial's random source.</param>
     /// <param name="candidateCount">Random candidates for the category's acquisition.</param>
     /// <param name="refinementStarts">Refinement starts for the category's acquisition.</param>
     internal static double[]? Propose(GpFeatureSpace space, IReadOnlyList<(double[] X, double Y)> training, double[] y,
-        GpHyperparameters hyper, double[] proposal, double share, Random random, int candidateCount, int refinementStarts)
+        GpHyperparameters hyper, IReadOnlyList<double[]> pending, double[] proposal, double share, Random random, int candidateCount, int refinementStarts)
     {
-        if (MostOwed(space, training, share) is not var (j, category) || (int)proposal[j] == category) return null;
+        if (MostOwed(space, training, pending, share) is not var (j, category) || (int)proposal[j] == category) return null;
         var reduced = Reduced(space, j);
         var members = Enumerable.Range(0, training.Count).Where(i => (int)training[i].X[j] == category).ToList();
         double[] point;
@@ -84,9 +91,27 @@ internal static class GpCategoryShare
                 Drop(training[members[m]].X, j).CopyTo(x, m * d);
                 values[m] = y[members[m]];
             }
-            var model = new GaussianProcess(x, members.Count, d, reduced.IsCategorical, values, Drop(hyper, j));
+            var reducedHyper = Drop(hyper, j);
+            var model = new GaussianProcess(x, members.Count, d, reduced.IsCategorical, values, reducedHyper);
             var bar = double.NegativeInfinity;
             for (var m = 0; m < members.Count; m++) bar = Math.Max(bar, model.PredictMean(x.AsSpan(m * d, d)));
+            var running = pending.Where(p => (int)p[j] == category).Select(p => Drop(p, j)).ToList();
+            if (running.Count > 0)
+            {
+                // Kriging believer, as in the joint search: a running point counts as observed at the model's prediction.
+                var m = members.Count + running.Count;
+                var xb = new double[m * d];
+                var yb = new double[m];
+                Array.Copy(x, xb, x.Length);
+                Array.Copy(values, yb, values.Length);
+                for (var r = 0; r < running.Count; r++)
+                {
+                    running[r].CopyTo(xb, (members.Count + r) * d);
+                    yb[members.Count + r] = model.PredictMean(running[r]);
+                    bar = Math.Max(bar, yb[members.Count + r]);
+                }
+                model = new GaussianProcess(xb, m, d, reduced.IsCategorical, yb, reducedHyper);
+            }
             var incumbents = Enumerable.Range(0, members.Count).OrderByDescending(m => values[m]).Take(5)
                 .Select(m => x.AsSpan(m * d, d).ToArray()).ToList();
             point = new AcquisitionOptimizer(model, reduced, bar).Maximize(random, incumbents, candidateCount, refinementStarts);

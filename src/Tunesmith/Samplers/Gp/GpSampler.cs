@@ -208,7 +208,7 @@ public sealed class GpSampler : ISampler
         var candidates = Math.Clamp((int)(40_000_000.0 / ((double)gp.Count * gp.Count)), Math.Min(256, Options.CandidateCount), Options.CandidateCount);
         var proposal = optimizer.Maximize(random, incumbents, candidates, Options.RefinementStarts);
         if (Options.CategoryMinShare > 0 && categorical)
-            proposal = GpCategoryShare.Propose(space, training, y, hyper, proposal, Options.CategoryMinShare, random, candidates, Options.RefinementStarts) ?? proposal;
+            proposal = GpCategoryShare.Propose(space, training, y, hyper, pending, proposal, Options.CategoryMinShare, random, candidates, Options.RefinementStarts) ?? proposal;
         return proposal;
     }
 

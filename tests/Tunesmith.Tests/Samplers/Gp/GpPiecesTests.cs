@@ -294,20 +294,29 @@ public sealed class GpPiecesTests
         // 30 observations: c is A in 20, C in 9 and B in 1; k alternates. With share 0.45 each of c's values is owed
         // 0.45 · 30 / 3 = 4.5 trials: B (1) is owed 3.5, and k's values (15 each) are owed nothing.
         var training = ShareTraining(space, new Random(5), 30, i => i < 20 ? 0 : i < 29 ? 2 : 1);
-        Assert.Equal((1, 1), GpCategoryShare.MostOwed(space, training, 0.45));
-        Assert.Null(GpCategoryShare.MostOwed(space, training, 0.1)); // owed 1 − 1 = 0: not below its share
+        Assert.Equal((1, 1), GpCategoryShare.MostOwed(space, training, [], 0.45));
+        Assert.Null(GpCategoryShare.MostOwed(space, training, [], 0.1)); // owed 1 − 1 = 0: not below its share
         var joint = (double[])training[0].X.Clone();
         var y = Standardized(training);
-        var proposal = GpCategoryShare.Propose(space, training, y, ShareHyper(), joint, 0.45, new Random(2), 256, 2)!;
+        var proposal = GpCategoryShare.Propose(space, training, y, ShareHyper(), [], joint, 0.45, new Random(2), 256, 2)!;
         Assert.Equal(1, proposal[1]);
         // The joint proposal already in B stands; so does any proposal when no category is owed.
         joint[1] = 1;
-        Assert.Null(GpCategoryShare.Propose(space, training, y, ShareHyper(), joint, 0.45, new Random(2), 256, 2));
+        Assert.Null(GpCategoryShare.Propose(space, training, y, ShareHyper(), [], joint, 0.45, new Random(2), 256, 2));
         joint[1] = 0;
-        Assert.Null(GpCategoryShare.Propose(space, training, y, ShareHyper(), joint, 0.1, new Random(2), 256, 2));
+        Assert.Null(GpCategoryShare.Propose(space, training, y, ShareHyper(), [], joint, 0.1, new Random(2), 256, 2));
+        // Running trials count toward their category's share: with share 0.4, B is owed 0.4 · 30 / 3 − 1 = 3 trials, but
+        // with four running in B it holds 5 of 34 (owed 0.4 · 34 / 3 ≈ 4.5), so nothing is owed.
+        var runningInB = Enumerable.Range(0, 4).Select(r => new[] { 0.1 * r, 1, 0.5, 0 }).ToList();
+        Assert.Equal((1, 1), GpCategoryShare.MostOwed(space, training, [], 0.4));
+        Assert.Null(GpCategoryShare.MostOwed(space, training, runningInB, 0.4));
+        // A running trial at the proposed point is believed there, so a second worker proposes elsewhere.
+        var second = GpCategoryShare.Propose(space, training, y, ShareHyper(), [proposal], joint, 0.45, new Random(2), 256, 2)!;
+        Assert.Equal(1, second[1]);
+        Assert.False(second.SequenceEqual(proposal), "a second worker proposed the running trial's point again");
         // A category without trials gets a point of its own: a random one.
         var noB = ShareTraining(space, new Random(6), 30, i => i % 2 == 0 ? 0 : 2);
-        var fresh = GpCategoryShare.Propose(space, noB, Standardized(noB), ShareHyper(), noB[0].X, 0.45, new Random(3), 256, 2)!;
+        var fresh = GpCategoryShare.Propose(space, noB, Standardized(noB), ShareHyper(), [], noB[0].X, 0.45, new Random(3), 256, 2)!;
         Assert.Equal(1, fresh[1]);
     }
 
@@ -323,14 +332,14 @@ public sealed class GpPiecesTests
         var share = 0.05 + shareByte % 96 / 100.0;
         var joint = new[] { random.NextDouble(), random.Next(3), random.NextDouble(), random.Next(2) };
         space.Snap(joint);
-        var owed = GpCategoryShare.MostOwed(space, training, share);
-        var proposal = GpCategoryShare.Propose(space, training, y, ShareHyper(), joint, share, new Random(seed + 1), 128, 1);
+        var owed = GpCategoryShare.MostOwed(space, training, [], share);
+        var proposal = GpCategoryShare.Propose(space, training, y, ShareHyper(), [], joint, share, new Random(seed + 1), 128, 1);
         if (proposal is null) return owed is null || joint[owed.Value.Coordinate] == owed.Value.Category;
         if (owed is not var (j, k) || joint[j] == k || proposal[j] != k) return false;
         var count = training.Count(t => t.X[j] == k);
         var snapped = (double[])proposal.Clone();
         space.Snap(snapped);
-        var again = GpCategoryShare.Propose(space, training, y, ShareHyper(), joint, share, new Random(seed + 1), 128, 1)!;
+        var again = GpCategoryShare.Propose(space, training, y, ShareHyper(), [], joint, share, new Random(seed + 1), 128, 1)!;
         // The float coordinate is found from the owed category's own trials: it never equals another category's value.
         var borrowed = training.Any(t => t.X[j] != k && t.X[0] == proposal[0]);
         return count < share * n / space.CategoryCount[j] && snapped.SequenceEqual(proposal) && again.SequenceEqual(proposal)
