@@ -33,6 +33,15 @@ internal sealed class GpFeatureSpace
     public int[] CategoryCount { get; }
     public int Dimensions => Names.Length;
 
+    /// <summary>The space without coordinate <paramref name="j"/> (the others in the same order).</summary>
+    public GpFeatureSpace Without(int j)
+    {
+        var rest = new Dictionary<string, Distribution>(StringComparer.Ordinal);
+        for (var m = 0; m < Dimensions; m++)
+            if (m != j) rest[Names[m]] = Distributions[m];
+        return new GpFeatureSpace(rest);
+    }
+
     /// <summary>Identifies the space, so that cached hyperparameters are reused only for the same space.</summary>
     public string Key { get; }
 

@@ -51,6 +51,16 @@ public sealed record GpOptions
     /// </summary>
     public double CategoryMinShare { get; init; }
 
+    /// <summary>
+    /// Every this many trials (by trial number; default 0, off), in a space with a categorical
+    /// parameter, the proposal comes from a category bandit instead of the joint process: each choice is valued by the
+    /// largest expected improvement that a GP fitted to that choice's own trials finds, and the proposal is the leading
+    /// choice's own maximiser (a choice with fewer than 5 trials first gets space-filling draws of its own), so a category
+    /// starved early is judged and searched on its own evidence, never with numeric values borrowed from another category
+    /// (docs/GP.md).
+    /// </summary>
+    public int CategoryExploreInterval { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
@@ -61,12 +71,13 @@ public sealed record GpOptions
         if (MaxFitPoints < 10) throw new ArgumentException($"max_fit_points must be at least 10, got {MaxFitPoints}");
         if (!(CategoryMinShare is >= 0 and <= 1)) throw new ArgumentException($"category_min_share must be in [0, 1] (0 turns it off), got {CategoryMinShare.ToString(CultureInfo.InvariantCulture)}");
         if (EdgeRedrawInterval < 0) throw new ArgumentException($"edge_redraw_interval must be at least 0 (0 turns it off), got {EdgeRedrawInterval}");
+        if (CategoryExploreInterval < 0) throw new ArgumentException($"category_explore_interval must be at least 0 (0 turns it off), got {CategoryExploreInterval}");
     }
 
     /// <summary>
     /// Reads options written in snake_case in a study file (<c>n_startup_trials</c>, <c>candidate_count</c>,
     /// <c>refinement_starts</c>, <c>max_training_points</c>, <c>max_fit_points</c>, <c>deterministic_objective</c>,
-    /// <c>edge_redraw_interval</c>, <c>category_min_share</c>);
+    /// <c>edge_redraw_interval</c>, <c>category_min_share</c>, <c>category_explore_interval</c>);
     /// <c>seed</c> is accepted and left to the caller. Throws <see cref="ArgumentException"/> naming an unknown option or a bad value.
     /// </summary>
     public static GpOptions FromDictionary(IReadOnlyDictionary<string, object?> options)
@@ -84,9 +95,10 @@ public sealed record GpOptions
                 "deterministic_objective" => result with { DeterministicObjective = ReadBool(key, value) },
                 "edge_redraw_interval" => result with { EdgeRedrawInterval = ReadInt(key, value) },
                 "category_min_share" => result with { CategoryMinShare = ReadDouble(key, value) },
+                "category_explore_interval" => result with { CategoryExploreInterval = ReadInt(key, value) },
                 "seed" => result,
                 _ => throw new ArgumentException(
-                    $"sampler 'gp': unknown option '{key}' (known: n_startup_trials, candidate_count, refinement_starts, max_training_points, max_fit_points, deterministic_objective, edge_redraw_interval, category_min_share, rugged_fallback, seed)"),
+                    $"sampler 'gp': unknown option '{key}' (known: n_startup_trials, candidate_count, refinement_starts, max_training_points, max_fit_points, deterministic_objective, edge_redraw_interval, category_min_share, category_explore_interval, rugged_fallback, seed)"),
             };
         }
         result.Validate();

@@ -92,6 +92,8 @@ public sealed class GpSampler : ISampler
             lock (_gate) fitted = _hyperKey == space.Key ? _hyper : null;
             if (fitted is not null) proposal = EdgeRedraw(space, observed, fitted.InverseSquaredLengthScales(), context.Random);
         }
+        if (proposal is null && Options.CategoryExploreInterval > 0 && context.Trial.Number % Options.CategoryExploreInterval == 0)
+            proposal = CategoryExplorer.Propose(space, observed, pending, context.Trial.Number / Options.CategoryExploreInterval, Options, context.Random);
         proposal ??= Propose(space, observed, pending, context.Random);
         var values = space.Decode(proposal);
         lock (_gate) _proposals[context.Trial.Number] = values;
@@ -240,10 +242,10 @@ public sealed class GpSampler : ISampler
     private const double WarpThreshold = 5;
 
     // The best third and the most recent rest, in their original order: bounded cost without losing the incumbents.
-    private static List<(double[] X, double Y)> SelectSubset(List<(double[] X, double Y)> points, int cap) =>
+    internal static List<(double[] X, double Y)> SelectSubset(List<(double[] X, double Y)> points, int cap) =>
         points.Count <= cap ? points : SelectSubsetIndices(points, cap).Select(i => points[i]).ToList();
 
-    private static int[] SelectSubsetIndices(List<(double[] X, double Y)> points, int cap)
+    internal static int[] SelectSubsetIndices(List<(double[] X, double Y)> points, int cap)
     {
         var n = points.Count;
         if (n <= cap) return Enumerable.Range(0, n).ToArray();
