@@ -107,13 +107,14 @@ public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictiona
         new Dictionary<string, object?> { ["rugged_fallback"] = true }.AsReadOnly();
 
     /// <summary>
-    /// <see cref="RuggedGp"/> in a space with categorical parameters: every category also keeps a minimum share of the
-    /// trials (0.45 of an equal split, <see cref="Gp.GpOptions.CategoryMinShare"/>), proposed from its own trials, so that
-    /// the GP does not lock in on the first good category (chosen on the quality suite's <c>mixed</c>, dev seeds 0..99
-    /// and 300..399; docs/GP.md).
+    /// <see cref="RuggedGp"/> in a space with categorical parameters: every 6th trial a category bandit values each
+    /// category by what a GP of its own trials could reach and proposes from the leading one's own model
+    /// (<see cref="Gp.GpOptions.CategoryExploreInterval"/>), so that the GP does not lock in on the first good category
+    /// (chosen on the quality suite's <c>mixed</c>, dev seeds 0..99 and 300..399, over a minimum share per category;
+    /// docs/GP.md).
     /// </summary>
     internal static IReadOnlyDictionary<string, object?> RuggedGpCategories { get; } =
-        new Dictionary<string, object?> { ["rugged_fallback"] = true, ["category_min_share"] = 0.45 }.AsReadOnly();
+        new Dictionary<string, object?> { ["rugged_fallback"] = true, ["category_explore_interval"] = 6L }.AsReadOnly();
 }
 
 /// <summary>
@@ -205,7 +206,7 @@ public class AutoSampler : ISampler
             return new("tpe", $"{shape.Categorical} categorical parameters whose best values may interact: TPE models them jointly, with broad numeric kernels so that the categories decide, and tries changing two of them together; a Gaussian process proposes a share of the trials, learning the numbers that suit each category", AutoChoice.CategoricalTpe);
         if (shortRun && shape.Dimensions <= MaxGpDimensions && Has("gp"))
             return shape.Categorical > 0
-                ? new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient, handing over to TPE if its fit on the first trials finds a rugged landscape; every category keeps a minimum share of the trials, proposed from its own trials", AutoChoice.RuggedGpCategories)
+                ? new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient, handing over to TPE if its fit on the first trials finds a rugged landscape; every 6th trial a category bandit values each category by its own trials and proposes from the leading one's own model", AutoChoice.RuggedGpCategories)
                 : new("gp", $"{shape.Dimensions} parameters and a budget of {budget} trials: a Gaussian process is the most sample-efficient, handing over to TPE if its fit on the first trials finds a rugged landscape", AutoChoice.RuggedGp);
         if (!shortRun && shape.Categorical == 0 && shape.Dimensions >= 2 && Has("cmaes"))
             return new("cmaes", budget is null

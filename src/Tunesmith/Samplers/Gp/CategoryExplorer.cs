@@ -72,7 +72,8 @@ internal static class CategoryExplorer
         {
             var own = Own(observed, j, c);
             if (own.Count == 0) continue;
-            var (x, score) = BestForChoice(sub, own, bar, options, new Random(seeds[c]));
+            var running = pending.Where(p => (int)p[j] == c).Select(p => Drop(p, j)).ToList();
+            var (x, score) = BestForChoice(sub, own, bar, options, new Random(seeds[c]), running);
             if (score > bestScore) { bestScore = score; bestChoice = c; bestX = x; }
         }
         if (bestX is null) return null;
@@ -84,8 +85,13 @@ internal static class CategoryExplorer
     /// <paramref name="own"/> (feature vectors of <paramref name="sub"/>, the space without the categorical coordinate), and
     /// the log of that improvement in the objective's units.
     /// </summary>
+    /// <remarks>
+    /// The choice's running trials (<paramref name="running"/>, without the categorical coordinate) are believed at its
+    /// model's prediction, as in the joint search, so that parallel workers on exploration turns spread out instead of
+    /// proposing a running trial's point again.
+    /// </remarks>
     internal static (double[] X, double LogImprovement) BestForChoice(GpFeatureSpace sub, List<(double[] X, double Y)> own, double bar,
-        GpOptions options, Random random)
+        GpOptions options, Random random, IReadOnlyList<double[]>? running = null)
     {
         // Bounded cost, as for the joint process: conditioned on at most MaxTrainingPoints, fitted on at most MaxFitPoints.
         own = GpSampler.SelectSubset(own, options.MaxTrainingPoints);
@@ -108,8 +114,9 @@ internal static class CategoryExplorer
         }
         var hyper = GpHyperparameterFit.Fit(fitX, fitIndex.Length, d, sub.IsCategorical, fitY,
             GpHyperparameterFit.Default(d, options.DeterministicObjective), options.DeterministicObjective, maxIterations: 80);
-        var gp = new GaussianProcess(x, n, d, sub.IsCategorical, y, hyper);
         var standardizedBar = (bar - mean) / sd;
+        var gp = GpSampler.WithBelievers(new GaussianProcess(x, n, d, sub.IsCategorical, y, hyper), x, y, n, d, sub.IsCategorical,
+            hyper, running ?? [], ref standardizedBar);
         var incumbents = Enumerable.Range(0, n).OrderByDescending(i => y[i]).Take(5).Select(i => own[i].X).ToList();
         var optimizer = new AcquisitionOptimizer(gp, sub, standardizedBar);
         var best = optimizer.Maximize(random, incumbents, Math.Min(options.CandidateCount, 1024), options.RefinementStarts);

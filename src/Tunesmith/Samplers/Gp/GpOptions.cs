@@ -42,16 +42,6 @@ public sealed record GpOptions
     public int EdgeRedrawInterval { get; init; } = 10;
 
     /// <summary>
-    /// The least share of the observations, as a fraction of an equal split, that every category of a categorical
-    /// parameter keeps (default 0, off; at most 1). With <c>K</c> categories and <c>n</c> observations, a category holding
-    /// fewer than <c>CategoryMinShare·n/K</c> of them is owed trials: when the acquisition proposes another category, the
-    /// proposal goes to the category owed most, optimized from that category's own trials (expected improvement over its
-    /// own best, under a process with the joint fit's hyperparameters that sees only its trials), never from another
-    /// category's numeric values. Keeps the run from locking in on the first good category (docs/GP.md).
-    /// </summary>
-    public double CategoryMinShare { get; init; }
-
-    /// <summary>
     /// Every this many trials (by trial number; default 0, off), in a space with a categorical
     /// parameter, the proposal comes from a category bandit instead of the joint process: each choice is valued by the
     /// largest expected improvement that a GP fitted to that choice's own trials finds, and the proposal is the leading
@@ -69,7 +59,6 @@ public sealed record GpOptions
         if (RefinementStarts < 0) throw new ArgumentException($"refinement_starts must be at least 0, got {RefinementStarts}");
         if (MaxTrainingPoints < 10) throw new ArgumentException($"max_training_points must be at least 10, got {MaxTrainingPoints}");
         if (MaxFitPoints < 10) throw new ArgumentException($"max_fit_points must be at least 10, got {MaxFitPoints}");
-        if (!(CategoryMinShare is >= 0 and <= 1)) throw new ArgumentException($"category_min_share must be in [0, 1] (0 turns it off), got {CategoryMinShare.ToString(CultureInfo.InvariantCulture)}");
         if (EdgeRedrawInterval < 0) throw new ArgumentException($"edge_redraw_interval must be at least 0 (0 turns it off), got {EdgeRedrawInterval}");
         if (CategoryExploreInterval < 0) throw new ArgumentException($"category_explore_interval must be at least 0 (0 turns it off), got {CategoryExploreInterval}");
     }
@@ -77,7 +66,7 @@ public sealed record GpOptions
     /// <summary>
     /// Reads options written in snake_case in a study file (<c>n_startup_trials</c>, <c>candidate_count</c>,
     /// <c>refinement_starts</c>, <c>max_training_points</c>, <c>max_fit_points</c>, <c>deterministic_objective</c>,
-    /// <c>edge_redraw_interval</c>, <c>category_min_share</c>, <c>category_explore_interval</c>);
+    /// <c>edge_redraw_interval</c>, <c>category_explore_interval</c>);
     /// <c>seed</c> is accepted and left to the caller. Throws <see cref="ArgumentException"/> naming an unknown option or a bad value.
     /// </summary>
     public static GpOptions FromDictionary(IReadOnlyDictionary<string, object?> options)
@@ -94,11 +83,10 @@ public sealed record GpOptions
                 "max_fit_points" => result with { MaxFitPoints = ReadInt(key, value) },
                 "deterministic_objective" => result with { DeterministicObjective = ReadBool(key, value) },
                 "edge_redraw_interval" => result with { EdgeRedrawInterval = ReadInt(key, value) },
-                "category_min_share" => result with { CategoryMinShare = ReadDouble(key, value) },
                 "category_explore_interval" => result with { CategoryExploreInterval = ReadInt(key, value) },
                 "seed" => result,
                 _ => throw new ArgumentException(
-                    $"sampler 'gp': unknown option '{key}' (known: n_startup_trials, candidate_count, refinement_starts, max_training_points, max_fit_points, deterministic_objective, edge_redraw_interval, category_min_share, category_explore_interval, rugged_fallback, seed)"),
+                    $"sampler 'gp': unknown option '{key}' (known: n_startup_trials, candidate_count, refinement_starts, max_training_points, max_fit_points, deterministic_objective, edge_redraw_interval, category_explore_interval, rugged_fallback, seed)"),
             };
         }
         result.Validate();
@@ -112,15 +100,6 @@ public sealed record GpOptions
         double d when d == Math.Floor(d) && Math.Abs(d) < int.MaxValue => (int)d,
         string s when int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) => p,
         _ => throw new ArgumentException($"sampler 'gp': option '{key}' must be an integer, got '{value}'"),
-    };
-
-    private static double ReadDouble(string key, object? value) => value switch
-    {
-        double d => d,
-        int i => i,
-        long l => l,
-        string s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) => p,
-        _ => throw new ArgumentException($"sampler 'gp': option '{key}' must be a number, got '{value}'"),
     };
 
     private static bool ReadBool(string key, object? value) => value switch

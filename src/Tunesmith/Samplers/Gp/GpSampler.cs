@@ -185,33 +185,38 @@ public sealed class GpSampler : ISampler
 
         var gp = new GaussianProcess(x, n, d, space.IsCategorical, y, hyper);
         var best = categorical ? BestPosteriorMean(gp, training) : y.Max();
-        if (pending.Count > 0)
-        {
-            // Kriging believer: a running point counts as observed at the model's prediction, which removes its
-            // uncertainty (and so its expected improvement) without pretending to know its value.
-            var work = new double[n];
-            var m = n + pending.Count;
-            var xb = new double[m * d];
-            var yb = new double[m];
-            Array.Copy(x, xb, x.Length);
-            Array.Copy(y, yb, n);
-            for (var p = 0; p < pending.Count; p++)
-            {
-                pending[p].CopyTo(xb, (n + p) * d);
-                yb[n + p] = gp.Predict(pending[p], work).Mean;
-                // A believed value above the incumbent raises the bar too, or the point's neighbourhood keeps its EI.
-                best = Math.Max(best, yb[n + p]);
-            }
-            gp = new GaussianProcess(xb, m, d, space.IsCategorical, yb, hyper);
-        }
+        gp = WithBelievers(gp, x, y, n, d, space.IsCategorical, hyper, pending, ref best);
 
         var incumbents = Enumerable.Range(0, n).OrderByDescending(i => y[i]).Take(5).Select(i => training[i].X).ToList();
         var optimizer = new AcquisitionOptimizer(gp, space, best);
         var candidates = Math.Clamp((int)(40_000_000.0 / ((double)gp.Count * gp.Count)), Math.Min(256, Options.CandidateCount), Options.CandidateCount);
         var proposal = optimizer.Maximize(random, incumbents, candidates, Options.RefinementStarts);
-        if (Options.CategoryMinShare > 0 && categorical)
-            proposal = GpCategoryShare.Propose(space, training, y, hyper, pending, proposal, Options.CategoryMinShare, random, candidates, Options.RefinementStarts) ?? proposal;
         return proposal;
+    }
+
+    /// <summary>
+    /// <paramref name="gp"/> with each running point of <paramref name="pending"/> counted as observed at the model's
+    /// prediction (kriging believer), which removes its uncertainty, and so its expected improvement, without pretending to
+    /// know its value; a believed value above <paramref name="best"/> raises that bar too, or the point's neighbourhood
+    /// keeps its improvement. The same process when nothing is running.
+    /// </summary>
+    internal static GaussianProcess WithBelievers(GaussianProcess gp, double[] x, double[] y, int n, int d, bool[] isCategorical,
+        GpHyperparameters hyper, IReadOnlyList<double[]> pending, ref double best)
+    {
+        if (pending.Count == 0) return gp;
+        var work = new double[n];
+        var m = n + pending.Count;
+        var xb = new double[m * d];
+        var yb = new double[m];
+        Array.Copy(x, xb, n * d);
+        Array.Copy(y, yb, n);
+        for (var p = 0; p < pending.Count; p++)
+        {
+            pending[p].CopyTo(xb, (n + p) * d);
+            yb[n + p] = gp.Predict(pending[p], work).Mean;
+            best = Math.Max(best, yb[n + p]);
+        }
+        return new GaussianProcess(xb, m, d, isCategorical, yb, hyper);
     }
 
     // Zero mean, unit variance; a constant history gets unit scale so the process stays well defined. A heavy tail of

@@ -77,6 +77,22 @@ public sealed class CategoryExplorerTests
     }
 
     [Fact]
+    public void A_second_worker_on_an_exploration_turn_does_not_propose_the_running_trials_point_again()
+    {
+        // Every choice past its start-up draws: the turn goes to a choice's own model. A second worker asking while the first
+        // one's proposal still runs sees that point believed at its model's prediction, so it proposes elsewhere.
+        var space = Space();
+        var observed = Observations(new Random(3), space, [8, 8, 8]);
+        var options = new GpOptions { CandidateCount = 256, RefinementStarts = 2 };
+        var first = CategoryExplorer.Propose(space, observed, [], 0, options, new Random(7))!;
+        var again = CategoryExplorer.Propose(space, observed, [], 0, options, new Random(7))!;
+        Assert.Equal(first, again);
+        var second = CategoryExplorer.Propose(space, observed, [first], 0, options, new Random(7))!;
+        var distance = Math.Abs(second[0] - first[0]) + Math.Abs(second[1] - first[1]) + (second[2] == first[2] ? 0 : 1);
+        Assert.True(distance > 0.02, $"the second worker proposed {string.Join(", ", second)} beside the running {string.Join(", ", first)}");
+    }
+
+    [Fact]
     public void A_space_filling_draw_keeps_away_from_the_choices_own_trials()
     {
         var sub = Space().Without(2);

@@ -143,47 +143,17 @@ public sealed class GpSamplerBehaviourTests
     }
 
     [Fact]
-    public void Category_min_share_is_read_from_study_files_and_validated()
-    {
-        Assert.Equal(0, new GpOptions().CategoryMinShare);
-        var sampler = Assert.IsType<GpSampler>(SamplerRegistry.Create("gp", new SamplerRequest(
-            new Dictionary<string, object?> { ["category_min_share"] = 0.45 })));
-        Assert.Equal(0.45, sampler.Options.CategoryMinShare);
-        var parsed = StudyFile.Parse("command: run {x}\nspace: { x: { float: [0, 1] } }\nsampler: { gp: { category_min_share: 1 } }\n", "study.yaml", "/tmp");
-        Assert.Equal(1, Assert.IsType<GpSampler>(parsed.CreateSampler()).Options.CategoryMinShare);
-        foreach (var bad in new[] { "-0.1", "1.5", "lots" })
-        {
-            var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse(
-                $"command: run {{x}}\nspace: {{ x: {{ float: [0, 1] }} }}\nsampler: {{ gp: {{ category_min_share: {bad} }} }}\n", "study.yaml", "/tmp"));
-            Assert.DoesNotContain('\n', e.Message);
-            Assert.Contains("category_min_share", e.Message);
-            Assert.Equal("sampler", e.Field);
-        }
-    }
-
-    [Fact]
-    public void A_run_locked_in_on_a_good_category_reaches_the_best_one_when_every_category_keeps_a_share()
-    {
-        // Dev seed 11: the joint GP settles on A's own optimum (0.3) and stays there for 200 trials, B (optimum 0) getting
-        // a handful of random trials that the model reads as a worse copy of A. With every category keeping 0.45 of an
-        // equal split, proposed from its own trials, B is refined and beats A within 100 trials.
-        Assert.True(Mixed(new GpSampler(11)).Best >= 0.3, "seed 11 no longer locks in on A without the share; pick a seed that does");
-        var (best, _) = Mixed(new GpSampler(11, new GpOptions { CategoryMinShare = 0.45 }));
-        Assert.True(best < 0.3, $"best {best} after 100 trials with the share");
-    }
-
-    [Fact]
-    public void Auto_keeps_a_share_per_category_on_a_gp_space_with_a_categorical_parameter()
+    public void Auto_runs_the_category_bandit_on_a_gp_space_with_a_categorical_parameter()
     {
         var space = new Tunesmith.Spaces.SearchSpace().Float("x", -5, 5).Int("n", 1, 20).Choice("cat", ["A", "B", "C"]);
         var auto = (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1, space, 100));
         Assert.Equal("auto(gp+tpe_if_rugged)", auto.Name);
         var gp = Assert.IsType<GpSampler>(((Tunesmith.Samplers.Portfolio.RuggedFallbackSampler)auto.Inner).Gp);
-        Assert.Equal(0.45, gp.Options.CategoryMinShare);
-        Assert.Contains("every category keeps a minimum share", auto.Choice.Reason, StringComparison.Ordinal);
+        Assert.Equal(6, gp.Options.CategoryExploreInterval);
+        Assert.Contains("every 6th trial a category bandit", auto.Choice.Reason, StringComparison.Ordinal);
         // A numeric space: the option is not set (it would do nothing there).
         var numeric = (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1,
             new Tunesmith.Spaces.SearchSpace().Float("x", -5, 5).Int("n", 1, 20), 100));
-        Assert.False(numeric.Choice.Options!.ContainsKey("category_min_share"));
+        Assert.False(numeric.Choice.Options!.ContainsKey("category_explore_interval"));
     }
 }
