@@ -160,12 +160,14 @@ public sealed class LearningCurveSimulator
     // PBT: the trial continues after the source's checkpoint step with the new parameters. A table has no curve for
     // "those weights, then these parameters", so the new configuration's own curve after that step stands for it (as
     // Syne Tune's simulator does for PBT on tabulated benchmarks); the values it reported up to that step stay. An exploit
-    // continues a trial rather than starting a configuration, so it takes the plain nearest row (it may be one started before).
+    // continues a trial rather than starting a configuration, so it takes the plain nearest row (it may be one started before);
+    // the trial then records that row's parameters, as a new trial does.
     private void Exploit(RunningTrial run, SchedulerDecision.ExploitDecision exploit)
     {
         var parameters = new Dictionary<string, object?>(run.Trial.Params, StringComparer.Ordinal);
         foreach (var (k, v) in exploit.NewParams) parameters[k] = ParamValues.Normalize(v);
         var curve = _benchmark.Curve(parameters);
+        parameters = Trained(parameters, curve);
         var from = (int)Math.Clamp(exploit.FromStep, 0, curve.Epochs - 1);
         var values = new double[curve.Epochs];
         var seconds = new double[curve.Epochs];
@@ -237,6 +239,11 @@ public sealed class LearningCurveSimulator
         _history.Upsert(final);
     }
 
+    // The parameters a trial records: the configuration whose curve it replays (a table row), unless the options ask for
+    // the proposed point; a surrogate's curve is the proposed point's own.
+    private Dictionary<string, object?> Trained(Dictionary<string, object?> proposed, LearningCurve curve) =>
+        !_options.RecordProposedConfigurations && curve.Configuration is { } row ? new Dictionary<string, object?>(row, StringComparer.Ordinal) : proposed;
+
     // The same ask as a real worker's: a relative (joint) sample over the sampler's inferred space, then an independent
     // draw for each parameter it did not cover, in the space's order, with the trial's own seeded random stream.
     private RunningTrial StartTrial(int number)
@@ -266,10 +273,11 @@ public sealed class LearningCurveSimulator
             parameters[name] = value;
             distributions[name] = distribution;
         }
-        trial = trial with { Params = parameters, Distributions = distributions };
-        _history.Upsert(trial);
-        // A new trial takes a row the run has not started yet (see SimulationOptions.RepeatTabulatedConfigurations).
+        // A new trial takes a row the run has not started yet (see SimulationOptions.RepeatTabulatedConfigurations), and
+        // the history records that row's configuration, the one trained (see SimulationOptions.RecordProposedConfigurations).
         var curve = _options.RepeatTabulatedConfigurations ? _benchmark.Curve(parameters) : _benchmark.NewTrialCurve(parameters, _started);
+        trial = trial with { Params = Trained(parameters, curve), Distributions = distributions };
+        _history.Upsert(trial);
         return new RunningTrial { Trial = trial, Values = curve.Values, Seconds = curve.EpochSeconds };
     }
 }

@@ -27,6 +27,16 @@ public sealed record SimulationOptions
     /// </summary>
     public bool RepeatTabulatedConfigurations { get; init; }
 
+    /// <summary>
+    /// When false (the default), a trial on a tabulated benchmark is recorded in the run's history with the parameters
+    /// of the table row whose curve it replays — the configuration that was trained — rather than the point the sampler
+    /// proposed (the nearest row not started yet is often far from it). Model-based samplers then learn from true
+    /// (configuration, value) pairs, as they would on a real problem, where the proposed configuration is the one trained.
+    /// A PBT exploit records the row it continues with likewise. True records the proposed point, as results before
+    /// this option was added did (for reproducing them). Surrogate benchmarks (continuous configurations) are not affected.
+    /// </summary>
+    public bool RecordProposedConfigurations { get; init; }
+
     /// <summary>Keep the best-so-far trace (one point per improvement). Default true.</summary>
     public bool KeepTrace { get; init; } = true;
 

@@ -152,7 +152,7 @@ public sealed class LearningCurveSimulatorTests
         {
             var counting = new CountingCurves(benchmark);
             var simulator = new LearningCurveSimulator(counting, strategy.CreateSampler(counting, seed), strategy.CreateScheduler(counting, seed),
-                new SimulationOptions { Workers = 8, TimeBudget = TimeSpan.FromMinutes(10), RepeatTabulatedConfigurations = repeat });
+                new SimulationOptions { Workers = 8, TimeBudget = TimeSpan.FromMinutes(10), RepeatTabulatedConfigurations = repeat, RecordProposedConfigurations = repeat });
             return (simulator.Run(), simulator, counting.Distinct);
         }
         var (run, simulator, distinct) = Simulate(1, repeat: false);
@@ -166,7 +166,7 @@ public sealed class LearningCurveSimulatorTests
         Assert.Equal(run.TrialsStarted, again.TrialsStarted);
         Assert.All(Enumerable.Range(0, 2000), row => Assert.Equal(simulator.Started.Contains(row), againSimulator.Started.Contains(row)));
 
-        // The plain nearest-row lookup (rows may repeat) replays the same curves again and again.
+        // The plain nearest-row lookup (rows may repeat), with the proposals recorded as before, replays the same curves again and again.
         var (old, _, oldDistinct) = Simulate(1, repeat: true);
         Assert.True(oldDistinct < old.TrialsStarted / 2, $"{oldDistinct} distinct curves in {old.TrialsStarted} trials");
     }
@@ -214,6 +214,132 @@ public sealed class LearningCurveSimulatorTests
         Assert.True(a.TrialsStarted > 30, $"{a.TrialsStarted} trials");
         Assert.Equal(a.Trace, b.Trace);
         Assert.Equal((a.Best, a.TrialsStarted, a.EpochsRun), (b.Best, b.TrialsStarted, b.EpochsRun));
+    }
+
+    [Theory]
+    [InlineData("lcbench-blood", "asha", "tpe")]
+    [InlineData("lcbench-blood", "mobster", null)]
+    [InlineData("nasbench-nlp", "bohb", null)]
+    public void A_simulated_trial_records_the_parameters_of_the_table_row_it_replays(string name, string scheduler, string? sampler)
+    {
+        var table = (TabularBenchmark)BenchData.Catalog.Open(name);
+        var strategy = SimulationStrategies.Create(scheduler, sampler);
+        (LearningCurveSimulator Simulator, List<LearningCurve> Replayed) Simulate(bool recordProposed)
+        {
+            var recording = new RecordingCurves(table);
+            var simulator = new LearningCurveSimulator(recording, strategy.CreateSampler(recording, 3), strategy.CreateScheduler(recording, 3),
+                new SimulationOptions { Workers = 8, TimeBudget = TimeSpan.FromMinutes(name == "nasbench-nlp" ? 600 : 3), RecordProposedConfigurations = recordProposed });
+            simulator.Run();
+            return (simulator, recording.NewTrials);
+        }
+
+        var (run, replayed) = Simulate(recordProposed: false);
+        var trials = run.History.Trials.OrderBy(t => t.Number).ToArray();
+        Assert.True(trials.Length > 30, $"{trials.Length} trials");
+        Assert.Equal(trials.Length, replayed.Count);
+        for (var i = 0; i < trials.Length; i++)
+        {
+            var row = replayed[i].Configuration!;
+            // Exactly the row's values, in the space's order, names and types, inside the space.
+            Assert.Equal(table.Space.Select(p => p.Key), trials[i].Params.Keys);
+            Assert.All(table.Space, p =>
+            {
+                var value = trials[i].Params[p.Key];
+                Assert.Equal(row[p.Key], value);
+                Assert.IsType(p.Value is IntDistribution ? typeof(long) : typeof(double), value);
+                Assert.True(p.Value.Contains(value), $"trial {i}: {p.Key} = {value} outside {p.Value.Describe()}");
+            });
+            // Looking the recorded configuration up finds that row, or one described by the same numbers (nasbench-nlp
+            // describes some architectures alike): the distance is 0.
+            Assert.Equal(row, table.Curve(trials[i].Params).Configuration);
+        }
+
+        // The earlier protocol recorded the proposal, which for most trials is not the row replayed.
+        var (old, oldReplayed) = Simulate(recordProposed: true);
+        var proposalIsRow = old.History.Trials.OrderBy(t => t.Number).Zip(oldReplayed)
+            .Count(p => table.Space.All(q => ParamValues.AreEqual(p.First.Params[q.Key], p.Second.Configuration![q.Key])));
+        Assert.True(proposalIsRow < oldReplayed.Count / 10, $"{proposalIsRow} of {oldReplayed.Count} proposals were rows");
+    }
+
+    [Fact]
+    public void A_table_row_carries_its_configuration_exactly_as_the_data_file_gives_it()
+    {
+        var lcbench = (TabularBenchmark)BenchData.Catalog.Open("lcbench-blood");
+        // Config 0 of the LCBench file (its first row).
+        Assert.Equal(new Dictionary<string, object?>
+        {
+            ["batch_size"] = 71L, ["learning_rate"] = 0.001824330027, ["momentum"] = 0.2132519317, ["weight_decay"] = 0.02047281692,
+            ["num_layers"] = 3L, ["max_units"] = 293L, ["max_dropout"] = 0.02592623183,
+        }, lcbench.CurveOf(0).Configuration);
+        var nas = (TabularBenchmark)BenchData.Catalog.Open("nasbench-nlp");
+        Assert.All(Enumerable.Range(0, nas.Count), row =>
+        {
+            var configuration = nas.CurveOf(row).Configuration!;
+            Assert.All(nas.Space, p => Assert.True(p.Value.Contains(configuration[p.Key]), $"row {row}: {p.Key}"));
+            Assert.Equal(configuration, nas.Curve(configuration).Configuration);
+        });
+        Assert.Contains("row 1 has x = 1.5, outside", Assert.Throws<ArgumentException>(() => new TabularBenchmark("bad", "score", Direction.Maximize,
+            [new("x", new IntDistribution(0, 3))], [[1.0], [1.5]], [new LearningCurve(0, [1], [1]), new LearningCurve(1, [2], [1])])).Message);
+    }
+
+    [Theory]
+    [InlineData("none", "random")]
+    [InlineData("asha", "random")]
+    public void Random_search_runs_are_the_same_whichever_configuration_the_history_records(string scheduler, string sampler)
+    {
+        // Random proposals and ASHA's decisions do not read parameters from the history: the fidelity fix leaves them be.
+        var benchmark = BenchData.Catalog.Open("lcbench-blood");
+        var strategy = SimulationStrategies.Create(scheduler, sampler);
+        (SimulationRun Run, double?[] Values) Simulate(bool recordProposed)
+        {
+            var simulator = new LearningCurveSimulator(benchmark, strategy.CreateSampler(benchmark, 4), strategy.CreateScheduler(benchmark, 4),
+                new SimulationOptions { Workers = 8, TimeBudget = TimeSpan.FromMinutes(10), RecordProposedConfigurations = recordProposed });
+            var run = simulator.Run();
+            return (run, simulator.History.Trials.OrderBy(t => t.Number).Select(t => t.Value).ToArray());
+        }
+        var (now, nowValues) = Simulate(recordProposed: false);
+        var (before, beforeValues) = Simulate(recordProposed: true);
+        Assert.True(now.TrialsStarted > 30, $"{now.TrialsStarted} trials");
+        Assert.Equal(before.Trace, now.Trace);
+        Assert.Equal((before.Best, before.TrialsStarted, before.TrialsStopped, before.TrialsCompleted, before.EpochsRun),
+            (now.Best, now.TrialsStarted, now.TrialsStopped, now.TrialsCompleted, now.EpochsRun));
+        Assert.Equal(beforeValues, nowValues);
+    }
+
+    [Fact]
+    public void A_pbt_exploit_records_the_row_it_continues_with()
+    {
+        var table = (TabularBenchmark)BenchData.Catalog.Open("lcbench-blood");
+        var strategy = SimulationStrategies.Create("pbt", "random");
+        var simulator = new LearningCurveSimulator(table, strategy.CreateSampler(table, 2), strategy.CreateScheduler(table, 2),
+            new SimulationOptions { Workers = 8, TimeBudget = TimeSpan.FromMinutes(20) });
+        simulator.Run();
+        var exploited = simulator.History.Trials.Where(t => t.SystemAttributes.ContainsKey(SystemAttributeKeys.RestoredFrom)).ToArray();
+        Assert.NotEmpty(exploited);
+        Assert.All(simulator.History.Trials, t =>
+        {
+            var row = table.Curve(t.Params).Configuration!;
+            Assert.All(table.Space, p => Assert.Equal(row[p.Key], t.Params[p.Key]));
+        });
+    }
+
+    /// <summary>Records the curves new trials replay, in the order they start (trial number order).</summary>
+    private sealed class RecordingCurves(ILearningCurveBenchmark inner) : ILearningCurveBenchmark
+    {
+        public List<LearningCurve> NewTrials { get; } = [];
+        public string Name => inner.Name;
+        public string Metric => inner.Metric;
+        public Direction Direction => inner.Direction;
+        public int MaxEpoch => inner.MaxEpoch;
+        public IReadOnlyList<KeyValuePair<string, Distribution>> Space => inner.Space;
+        public double BestValue => inner.BestValue;
+        public LearningCurve Curve(IReadOnlyDictionary<string, object?> parameters) => inner.Curve(parameters);
+        public LearningCurve NewTrialCurve(IReadOnlyDictionary<string, object?> parameters, StartedConfigurations started)
+        {
+            var curve = inner.NewTrialCurve(parameters, started);
+            NewTrials.Add(curve);
+            return curve;
+        }
     }
 
     /// <summary>Counts the distinct curves (table rows) a run's lookups returned.</summary>

@@ -11,4 +11,12 @@ public sealed record LearningCurve(int ConfigId, double[] Values, double[] Epoch
 {
     /// <summary>How many epochs the curve holds.</summary>
     public int Epochs => Values.Length;
+
+    /// <summary>
+    /// The configuration this curve was recorded for, in the benchmark space's names and types (integers as
+    /// <see cref="long"/>, every value inside its distribution): a table row's own parameter values. Null for a surrogate,
+    /// whose curve belongs to exactly the configuration asked for. The simulator records it as the trial's parameters,
+    /// since it is what the replayed curve trained.
+    /// </summary>
+    public IReadOnlyDictionary<string, object?>? Configuration { get; init; }
 }

@@ -6,7 +6,8 @@ namespace Tunesmith.Simulation.Benchmarks;
 /// A benchmark whose configurations and learning curves are a table (LCBench, NAS-Bench-NLP). The search space spans
 /// the table's configurations; a proposed point is replaced by the tabulated configuration nearest to it in the unit
 /// cube of the space (log parameters in log scale), whose recorded curve and epoch times are then replayed. A new trial
-/// of a simulated run takes the nearest row that run has not started yet (<see cref="NewTrialCurve"/>).
+/// of a simulated run takes the nearest row that run has not started yet (<see cref="NewTrialCurve"/>). Every curve
+/// carries its row's configuration (<see cref="LearningCurve.Configuration"/>), so the simulator can record what was trained.
 /// </summary>
 public sealed class TabularBenchmark : ILearningCurveBenchmark
 {
@@ -29,7 +30,7 @@ public sealed class TabularBenchmark : ILearningCurveBenchmark
         Space = space;
         _names = space.Select(p => p.Key).ToArray();
         _distributions = space.Select(p => p.Value).ToArray();
-        _curves = curves.ToArray();
+        _curves = curves.Select((curve, row) => curve with { Configuration = RowConfiguration(row, configurations[row]) }).ToArray();
         _features = configurations.Select(c => ToUnit(c.Select(v => (object?)v).ToArray())).ToArray();
         _index = new NearestConfigIndex(_features);
         MaxEpoch = _curves.Max(c => c.Epochs);
@@ -89,6 +90,23 @@ public sealed class TabularBenchmark : ILearningCurveBenchmark
         if (started.Count >= _curves.Length) return _index.Nearest(query);
         var row = _index.Nearest(query, started.Rows(_curves.Length));
         return row >= 0 ? row : _index.Nearest(query);
+    }
+
+    // A row's values as parameter values of the space: integers as long, each checked to lie inside its distribution.
+    private Dictionary<string, object?> RowConfiguration(int row, double[] values)
+    {
+        if (values.Length != _names.Length)
+            throw new ArgumentException($"benchmark '{Name}': row {row} has {values.Length} values for {_names.Length} parameters");
+        var configuration = new Dictionary<string, object?>(_names.Length, StringComparer.Ordinal);
+        for (var j = 0; j < _names.Length; j++)
+        {
+            object? value = _distributions[j] is IntDistribution && values[j] == Math.Round(values[j]) && Math.Abs(values[j]) < long.MaxValue
+                ? (object)(long)values[j] : values[j];
+            if (!_distributions[j].Contains(value))
+                throw new ArgumentException($"benchmark '{Name}': row {row} has {_names[j]} = {ParamValues.Format(value)}, outside {_distributions[j].Describe()}");
+            configuration[_names[j]] = value;
+        }
+        return configuration;
     }
 
     private void Query(IReadOnlyDictionary<string, object?> parameters, Span<double> query)
