@@ -13,11 +13,12 @@ namespace Tunesmith.Bench;
 /// benchmark, many seeds; median time to target with a bootstrap 95 % interval, speed-ups, and a PNG per benchmark of
 /// the mean best-so-far (± one standard deviation over seeds) against simulated time. A run stops when it reaches the
 /// target (nothing after that changes its time to target), so the curves flatten at the value that reached it.
+/// <c>--record-proposed true</c> records proposals rather than the replayed table rows (the protocol before 7 Dec 2026).
 /// </summary>
 internal static class SimulatorStudy
 {
     public static int Run(IReadOnlyList<string> benchmarks, IReadOnlyList<string> strategies, int seeds, int firstSeed, int workers,
-        IReadOnlyDictionary<string, TimeSpan> budgets, int parallel, string outputDir, string? data)
+        IReadOnlyDictionary<string, TimeSpan> budgets, int parallel, string outputDir, string? data, bool recordProposed = false)
     {
         var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
             ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
@@ -33,7 +34,7 @@ internal static class SimulatorStudy
             var benchmark = catalog.Open(name);
             var budget = budgets.TryGetValue(name, out var b) ? b : budgets.TryGetValue(name.Split(':')[0], out var f) ? f : budgets["default"];
             var target = SimulationStudy.DefaultTarget(benchmark);
-            var options = new SimulationOptions { Workers = workers, TimeBudget = budget, Target = target, StopAtTarget = true };
+            var options = new SimulationOptions { Workers = workers, TimeBudget = budget, Target = target, StopAtTarget = true, RecordProposedConfigurations = recordProposed };
             markdown.AppendLine(CultureInfo.InvariantCulture, $"**{name}** ({benchmark.Metric}, {benchmark.Direction.ToString().ToLowerInvariant()}; best {benchmark.BestValue:G6}, target {target:G6}; budget {budget.TotalHours:0.#} simulated hours)");
             markdown.AppendLine();
             markdown.AppendLine("| strategy | median time to target | 95 % interval | reached | speed-up vs random | mean trials started | CPU s |");
