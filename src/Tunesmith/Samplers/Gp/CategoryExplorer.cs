@@ -104,15 +104,8 @@ internal static class CategoryExplorer
         var y = own.Select(o => (o.Y - mean) / sd).ToArray();
         var x = new double[n * d];
         for (var i = 0; i < n; i++) own[i].X.CopyTo(x, i * d);
-        var fitIndex = GpSampler.SelectSubsetIndices(own, options.MaxFitPoints);
-        var fitX = new double[fitIndex.Length * d];
-        var fitY = new double[fitIndex.Length];
-        for (var i = 0; i < fitIndex.Length; i++)
-        {
-            own[fitIndex[i]].X.CopyTo(fitX, i * d);
-            fitY[i] = y[fitIndex[i]];
-        }
-        var hyper = GpHyperparameterFit.Fit(fitX, fitIndex.Length, d, sub.IsCategorical, fitY,
+        var (fitX, fitY, fitCount) = GpSampler.FitSubset(own, y, d, options.MaxFitPoints);
+        var hyper = GpHyperparameterFit.Fit(fitX, fitCount, d, sub.IsCategorical, fitY,
             GpHyperparameterFit.Default(d, options.DeterministicObjective), options.DeterministicObjective, maxIterations: 80);
         var standardizedBar = (bar - mean) / sd;
         var gp = GpSampler.WithBelievers(new GaussianProcess(x, n, d, sub.IsCategorical, y, hyper), x, y, n, d, sub.IsCategorical,

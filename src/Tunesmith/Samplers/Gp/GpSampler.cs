@@ -170,15 +170,8 @@ public sealed class GpSampler : ISampler
 
         GpHyperparameters? start;
         lock (_gate) start = _hyperKey == space.Key ? _hyper : null;
-        var fitIndex = SelectSubsetIndices(training, Options.MaxFitPoints);
-        var fitX = new double[fitIndex.Length * d];
-        var fitY = new double[fitIndex.Length];
-        for (var k = 0; k < fitIndex.Length; k++)
-        {
-            training[fitIndex[k]].X.CopyTo(fitX, k * d);
-            fitY[k] = y[fitIndex[k]];
-        }
-        var hyper = GpHyperparameterFit.Fit(fitX, fitIndex.Length, d, space.IsCategorical, fitY,
+        var (fitX, fitY, fitCount) = FitSubset(training, y, d, Options.MaxFitPoints);
+        var hyper = GpHyperparameterFit.Fit(fitX, fitCount, d, space.IsCategorical, fitY,
             start ?? GpHyperparameterFit.Default(d, Options.DeterministicObjective), Options.DeterministicObjective,
             maxIterations: start is null ? 80 : 15);
         lock (_gate) { _hyperKey = space.Key; _hyper = hyper; }
@@ -192,6 +185,23 @@ public sealed class GpSampler : ISampler
         var candidates = Math.Clamp((int)(40_000_000.0 / ((double)gp.Count * gp.Count)), Math.Min(256, Options.CandidateCount), Options.CandidateCount);
         var proposal = optimizer.Maximize(random, incumbents, candidates, Options.RefinementStarts);
         return proposal;
+    }
+
+    /// <summary>
+    /// The points the hyperparameters are fitted on: at most <paramref name="cap"/> of <paramref name="training"/> (chosen as
+    /// <see cref="SelectSubsetIndices"/> does), as a row-major feature matrix and their standardized values <paramref name="y"/>.
+    /// </summary>
+    internal static (double[] X, double[] Y, int Count) FitSubset(List<(double[] X, double Y)> training, double[] y, int d, int cap)
+    {
+        var index = SelectSubsetIndices(training, cap);
+        var fitX = new double[index.Length * d];
+        var fitY = new double[index.Length];
+        for (var k = 0; k < index.Length; k++)
+        {
+            training[index[k]].X.CopyTo(fitX, k * d);
+            fitY[k] = y[index[k]];
+        }
+        return (fitX, fitY, index.Length);
     }
 
     /// <summary>

@@ -101,27 +101,11 @@ public sealed class CategoryExplorerTests
         Assert.True(Math.Pow(x[0] - 0.1, 2) + Math.Pow(x[1] - taken[0][1], 2) > 0.5, $"draw {x[0]}, {x[1]}");
     }
 
-    // The quality suite's `mixed`: five numeric parameters and a category; 0 in B, A's own optimum 0.3 and C's 0.6 at
-    // other x and n. Returns the best value and its category after 100 trials.
+    // The quality suite's `mixed` (MixedObjective): the best value and its category after 100 trials.
     private static (double Best, string Category) Mixed(GpSampler sampler)
     {
         var study = Study.Create($"mixed-{Guid.NewGuid():N}", sampler: sampler);
-        study.Optimize(t =>
-        {
-            var x = t.SuggestFloat("x", -5, 5);
-            var y = t.SuggestFloat("y", 0, 10);
-            var lr = t.SuggestFloat("lr", 1e-5, 1, log: true);
-            var n = t.SuggestInt("n", 1, 20);
-            var units = t.SuggestInt("units", 1, 1024, log: true);
-            var (xs, ns, offset) = t.SuggestCategorical("cat", new[] { "A", "B", "C" }) switch
-            {
-                "A" => (1.5, 4.0, 0.3),
-                "B" => (-2.0, 12.0, 0.0),
-                _ => (3.5, 17.0, 0.6),
-            };
-            return Math.Pow(x - xs, 2) + 0.25 * Math.Pow(y - 3, 2) + Math.Pow(Math.Log10(lr) + 2.5, 2)
-                + Math.Pow((n - ns) / 4.0, 2) + Math.Pow(Math.Log2(units) - 6, 2) / 4 + offset;
-        }, trials: 100);
+        study.Optimize(t => MixedObjective.Evaluate(t, out _), trials: 100);
         return (study.BestTrial!.Value!.Value, (string)study.BestTrial.Params["cat"]!);
     }
 

@@ -74,29 +74,17 @@ public sealed class GpSamplerBehaviourTests
             new Dictionary<string, object?> { ["n_startup_trials"] = 1L })));
     }
 
-    // The quality suite's `mixed` (5 numeric parameters and a category; 0 in B, A's optimum 0.3, C's 0.6): the learning
-    // rate's term is 6.25 at both ends of its range and 0 in the middle. Returns the best value after 100 trials and how
-    // many of trials 50-99 had the learning rate at an end of its range.
+    // The quality suite's `mixed` (MixedObjective): the best value after 100 trials and how many of trials 50-99 had the
+    // learning rate at an end of its range.
     private static (double Best, int LearningRateAtAnEnd) Mixed(GpSampler sampler)
     {
         var study = Study.Create($"mixed-{Guid.NewGuid():N}", sampler: sampler);
         var atEnd = 0;
         study.Optimize(t =>
         {
-            var x = t.SuggestFloat("x", -5, 5);
-            var y = t.SuggestFloat("y", 0, 10);
-            var lr = t.SuggestFloat("lr", 1e-5, 1, log: true);
-            var n = t.SuggestInt("n", 1, 20);
-            var units = t.SuggestInt("units", 1, 1024, log: true);
-            var (xs, ns, offset) = t.SuggestCategorical("cat", new[] { "A", "B", "C" }) switch
-            {
-                "A" => (1.5, 4.0, 0.3),
-                "B" => (-2.0, 12.0, 0.0),
-                _ => (3.5, 17.0, 0.6),
-            };
+            var value = MixedObjective.Evaluate(t, out var lr);
             if (t.Number >= 50 && (lr < 1.2e-5 || lr > 0.9)) atEnd++;
-            return Math.Pow(x - xs, 2) + 0.25 * Math.Pow(y - 3, 2) + Math.Pow(Math.Log10(lr) + 2.5, 2)
-                + Math.Pow((n - ns) / 4.0, 2) + Math.Pow(Math.Log2(units) - 6, 2) / 4 + offset;
+            return value;
         }, trials: 100);
         return (study.BestTrial!.Value!.Value, atEnd);
     }
