@@ -433,6 +433,20 @@ public sealed class HardwareAwareAssignmentTests
                 : assigned.Count == branches.Count && assigned.Distinct().Count() == branches.Count);
     }
 
+    // The end-to-end compute-class test rests on this: while results differ, a branch's priority is its complexity times
+    // a spread that is either its own or the largest seen, so with up to three results in any split the order holds.
+    [Property(MaxTest = 300)]
+    public bool The_complex_branch_stays_with_the_fast_class_as_distinct_results_arrive(int seed)
+    {
+        var rng = new Random(seed);
+        var bigCount = rng.Next(4);
+        var smallCount = rng.Next(4 - bigCount);
+        double[] Results(int n) => Enumerable.Range(0, n).Select(_ => rng.NextDouble()).ToArray();
+        var a = HardwareAwareAssignment.Assign([B("small", 2, Results(smallCount)), B("big", 4, Results(bigCount))],
+            [new ClassProfile("fast", 2, 2), new ClassProfile("slow", 1, 2)]);
+        return a["fast"].SequenceEqual(["big"]) && a["slow"].SequenceEqual(["small"]);
+    }
+
     [Fact]
     public void Complexity_counts_numeric_parameters_and_the_log_of_choices()
     {
