@@ -130,7 +130,9 @@ public sealed record StudyFile
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
             throw new StudyFileException(path, 0, 0, null, e is FileNotFoundException or DirectoryNotFoundException
-                ? "no such file" : $"cannot read the file: {e.Message}", e);
+                ? "no such file"
+                : System.IO.Directory.Exists(path) ? "is a directory, not a study file" // .NET says "access denied" for a directory
+                : $"cannot read the file: {e.Message}", e);
         }
         var full = System.IO.Path.GetFullPath(path);
         return StudyFileReader.Read(text, path, System.IO.Path.GetDirectoryName(full) ?? System.IO.Directory.GetCurrentDirectory()) with { Path = full };

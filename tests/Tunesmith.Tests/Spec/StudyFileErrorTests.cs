@@ -219,6 +219,18 @@ public sealed class StudyFileErrorTests
     }
 
     [Fact]
+    public void A_directory_given_as_the_study_file_is_named_as_a_directory()
+    {
+        var directory = Directory.CreateTempSubdirectory("tunesmith-studyfile-").FullName;
+        try
+        {
+            var e = Assert.Throws<StudyFileException>(() => StudyFile.Load(directory));
+            Assert.Equal($"{directory}: is a directory, not a study file", e.Message);
+        }
+        finally { Directory.Delete(directory); }
+    }
+
+    [Fact]
     public void Shell_operators_in_a_command_are_refused_with_their_column()
     {
         var e = Fail("command: python3 train.py > out.txt\n");
