@@ -21,6 +21,21 @@ public sealed class CliBasicsEndToEndTests
         Assert.Contains($"tunesmith {command}", r.Stdout);
     }
 
+    [Theory]
+    [InlineData("run", true)]
+    [InlineData("create", true)]
+    [InlineData("status", false)]
+    [InlineData("report", false)]
+    [InlineData("worker", false)]
+    public async Task Help_names_the_study_file_storage_only_for_commands_that_read_a_study_file(string command, bool readsStudyFile)
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, [command, "--help"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(readsStudyFile, r.Stdout.Contains("the study file's storage:", StringComparison.Ordinal));
+        Assert.Contains("$TUNESMITH_STORAGE, then sqlite:///tunesmith.db", r.Stdout);
+    }
+
     [Fact]
     public async Task Version_prints_the_library_version()
     {

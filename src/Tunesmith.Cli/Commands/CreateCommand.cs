@@ -13,7 +13,7 @@ internal sealed class CreateCommand : Command
     private readonly TimeProvider _time;
     private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Argument<string> _file = new("STUDY.yaml") { Description = "The study file (YAML or JSON)" };
-    private readonly Option<string?> _storage = CommonOptions.Storage();
+    private readonly Option<string?> _storage = CommonOptions.Storage(fromStudyFile: true);
     private readonly Option<bool> _updateSpace = CommonOptions.UpdateSpace();
     private readonly Option<int?> _trials = new("--trials", "-n") { Description = "Trial budget of the study (overrides the file's trials:; workers run to it)", HelpName = "N" };
 

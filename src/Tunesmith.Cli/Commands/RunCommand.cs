@@ -18,7 +18,7 @@ internal sealed class RunCommand : Command
     private readonly Option<int?> _trials = new("--trials", "-n") { Description = "Trial budget of the study (overrides the file's trials:)", HelpName = "N" };
     private readonly Option<int?> _parallel = new("--parallel", "-p") { Description = "Trials run at once (overrides the file's parallel:)", HelpName = "N" };
     private readonly Option<string?> _timeout = new("--timeout") { Description = "Time budget of the study, e.g. 90s, 30m, 2h or seconds (overrides the file's timeout:)", HelpName = "DURATION" };
-    private readonly Option<string?> _storage = CommonOptions.Storage();
+    private readonly Option<string?> _storage = CommonOptions.Storage(fromStudyFile: true);
     private readonly Option<bool> _updateSpace = CommonOptions.UpdateSpace();
     private readonly Option<string[]> _set = CommonOptions.Set("Fix a parameter to a value for every trial of this run (repeatable)");
     private readonly Option<int?> _seed = new("--seed") { Description = "Sampler seed (overrides the file's seed)", HelpName = "N" };

@@ -27,7 +27,7 @@ internal sealed class SlurmSubmitCommand : Command
     private readonly TimeProvider _clock;
     private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Argument<string> _file = new("STUDY_FILE") { Description = "The study file (YAML or JSON); its slurm: section gives the defaults" };
-    private readonly Option<string?> _storage = CommonOptions.Storage();
+    private readonly Option<string?> _storage = CommonOptions.Storage(fromStudyFile: true);
     private readonly Option<int?> _trials = new("--trials", "-n") { Description = "Array tasks (trials) to submit (default: what the study's budget still needs)", HelpName = "N" };
     private readonly Option<int?> _concurrency = new("--concurrency") { Description = "Tasks running at once (--array=...%K)", HelpName = "K" };
     private readonly Option<int?> _gpus = new("--gpus-per-trial") { Description = "GPUs per trial (--gres=gpu:G)", HelpName = "G" };

@@ -5,10 +5,11 @@ namespace Tunesmith.Cli.Internal;
 /// <summary>Builders for the options several commands share, so each is spelled and described once.</summary>
 internal static class CommonOptions
 {
-    /// <summary><c>--storage URL</c>.</summary>
-    public static Option<string?> Storage() => new("--storage")
+    /// <summary><c>--storage URL</c>; <paramref name="fromStudyFile"/>: the command reads a study file, whose <c>storage:</c> comes before the environment.</summary>
+    public static Option<string?> Storage(bool fromStudyFile = false) => new("--storage")
     {
-        Description = "Storage URL (sqlite:///path.db, memory:); default: the study file's storage:, then $TUNESMITH_STORAGE, then sqlite:///tunesmith.db",
+        Description = "Storage URL (sqlite:///path.db, postgresql://user:password@host:port/database, memory:); default: "
+            + (fromStudyFile ? "the study file's storage:, then " : "") + "$TUNESMITH_STORAGE, then sqlite:///tunesmith.db",
         HelpName = "URL",
     };
 
