@@ -28,7 +28,8 @@ internal static class OptunaRuns
         await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = args.Jobs }, async (batch, _) =>
         {
             await RunPythonAsync(python, [script, "--reference", Path.GetFullPath(args.ReferenceDir), "--functions", batch.Name,
-                "--samplers", batch.Sampler, "--seeds", string.Join(",", batch.Seeds), "--trials", args.Budgets.Max().ToString(CultureInfo.InvariantCulture)],
+                "--samplers", batch.Sampler, "--seeds", string.Join(",", batch.Seeds), "--trials", args.Budgets.Max().ToString(CultureInfo.InvariantCulture),
+                "--batch", args.Batch.ToString(CultureInfo.InvariantCulture)],
                 line =>
                 {
                     using var json = JsonDocument.Parse(line);

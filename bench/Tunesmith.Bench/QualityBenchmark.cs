@@ -173,7 +173,7 @@ internal static class QualityBenchmark
         var done = 0;
         await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = args.Jobs }, async (job, ct) =>
         {
-            var run = await RunOneAsync(job.F, job.S, job.Seed, job.Budget, ct);
+            var run = await RunOneAsync(job.F, job.S, job.Seed, job.Budget, args.Batch, ct);
             runs.Add(run);
             log.Append(run);
             var n = Interlocked.Increment(ref done);
@@ -203,7 +203,7 @@ internal static class QualityBenchmark
         return 0;
     }
 
-    private static async Task<Run> RunOneAsync(QualityFunction f, SamplerUnderTest s, int seed, int budget, CancellationToken ct)
+    private static async Task<Run> RunOneAsync(QualityFunction f, SamplerUnderTest s, int seed, int budget, int batch, CancellationToken ct)
     {
         var sampler = s.Factory?.Invoke(seed) ?? SamplerRegistry.Create(s.RegistryName, new SamplerRequest(s.Options, seed, f.Space, budget));
         await using var study = await Study.CreateAsync($"{f.Name}-{s.Label}-{seed}-{budget}",
@@ -213,16 +213,25 @@ internal static class QualityBenchmark
         var bestSoFar = double.PositiveInfinity;
         string? bestBranch = null;
         var sw = Stopwatch.StartNew();
-        // Sequential ask/tell, as Optuna's study.optimize with n_jobs=1 in the reference runs.
-        for (var i = 0; i < budget; i++)
+        // Sequential ask/tell (batch 1), as Optuna's study.optimize with n_jobs=1 in the reference runs. With --batch K,
+        // K workers in lockstep: K asks, each seeing the ones before it as running trials, then the K results told in order.
+        for (var i = 0; i < budget; i += batch)
         {
-            var trial = await study.AskAsync(ct);
-            var configuration = trial.Suggest(f.Space);
-            var value = f.Evaluate(configuration);
-            await study.TellAsync(trial, value, ct);
-            if (value < bestSoFar) { bestSoFar = value; bestBranch = f.Branch?.Invoke(configuration); }
-            best[i] = bestSoFar - f.Optimum;
-            if (branches is not null) branches[i] = bestBranch!;
+            var asked = new List<(Trial Trial, Tunesmith.Spaces.Configuration Configuration, double Value)>();
+            for (var j = 0; j < Math.Min(batch, budget - i); j++)
+            {
+                var trial = await study.AskAsync(ct);
+                var configuration = trial.Suggest(f.Space);
+                asked.Add((trial, configuration, f.Evaluate(configuration)));
+            }
+            for (var j = 0; j < asked.Count; j++)
+            {
+                var (trial, configuration, value) = asked[j];
+                await study.TellAsync(trial, value, ct);
+                if (value < bestSoFar) { bestSoFar = value; bestBranch = f.Branch?.Invoke(configuration); }
+                best[i + j] = bestSoFar - f.Optimum;
+                if (branches is not null) branches[i + j] = bestBranch!;
+            }
         }
         var rugged = sampler as Tunesmith.Samplers.Portfolio.RuggedFallbackSampler
             ?? (sampler as AutoSampler)?.Inner as Tunesmith.Samplers.Portfolio.RuggedFallbackSampler;
@@ -355,7 +364,7 @@ internal static class QualityBenchmark
         QualityArgs args, OptunaReference reference, TimeSpan wall, IReadOnlyList<Run> runs)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"Seeds: {args.Seeds} ({args.SeedOffset}..{args.SeedOffset + args.Seeds - 1}); budgets {string.Join("/", args.Budgets)}; {args.Jobs} runs in parallel; total wall {wall.TotalSeconds:F0} s.");
+        sb.AppendLine($"Seeds: {args.Seeds} ({args.SeedOffset}..{args.SeedOffset + args.Seeds - 1}); budgets {string.Join("/", args.Budgets)}; {args.Jobs} runs in parallel; total wall {wall.TotalSeconds:F0} s.{(args.Batch > 1 ? $" Workers in lockstep: batches of {args.Batch} asks, each seeing the ones before it as running, then {args.Batch} tells (Optuna: TPE with constant_liar=True)." : "")}");
         sb.AppendLine("Cell = median simple regret over seeds [Q1, Q3]. Optuna columns: the better (lower median) of Optuna 3.1 and 5.0-dev for that sampler family, measured on this machine type (../shared/reference).");
         sb.AppendLine();
         var cellMap = cells.ToDictionary(c => (c.Function, c.Sampler, c.Budget));
@@ -485,4 +494,10 @@ internal sealed record QualityArgs(int Seeds, IReadOnlyList<int> Budgets, int Jo
 
     /// <summary>Registry samplers with study-file options under test (<c>--variants</c>, <see cref="SamplerUnderTest.ParseVariants"/>).</summary>
     public string? Variants { get; init; }
+
+    /// <summary>
+    /// Workers in lockstep (<c>--batch K</c>, default 1): each round asks K trials, each seeing the earlier ones as running,
+    /// then tells the K results; Optuna's runs do the same with its TPE's constant liar on.
+    /// </summary>
+    public int Batch { get; init; } = 1;
 }
