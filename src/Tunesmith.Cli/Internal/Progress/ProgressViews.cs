@@ -28,17 +28,17 @@ internal static class ProgressViews
         switch (mode)
         {
             case ProgressMode.Lines:
-                progress.Subscribe(e =>
+                progress.Subscribe((e, at) =>
                 {
-                    if (e is CommandTrialFinished f) lock (gate) console.Out.WriteLine(FinishedLine(progress, f.Trial));
+                    if (e is CommandTrialFinished f) lock (gate) console.Out.WriteLine(FinishedLine(progress, f.Trial, at));
                     if (e is CommandTrialRecovered r) lock (gate) console.Error.WriteLine(RecoveredLine(r.Recovery));
                 });
                 return await run();
             case ProgressMode.Json:
-                progress.Subscribe(e => { var line = JsonEvent(progress, e); lock (gate) console.Out.WriteLine(line); });
+                progress.Subscribe((e, _) => { var line = JsonEvent(progress, e); lock (gate) console.Out.WriteLine(line); });
                 return await run();
             case ProgressMode.Live:
-                progress.Subscribe(e =>
+                progress.Subscribe((e, _) =>
                 {
                     if (e is CommandTrialRecovered r) lock (gate) console.Error.WriteLine(RecoveredLine(r.Recovery));
                 });
@@ -66,18 +66,17 @@ internal static class ProgressViews
         $"tunesmith: trial {r.Failed.Number} of worker {r.Failed.Worker ?? "?"} marked Failed ({FirstLine(r.Failed.FailReason)})"
         + (r.Retry is { } retry ? $"; retried as trial {retry.Number}" : "; no retry left");
 
-    /// <summary>The line printed for a finished trial when output is not a terminal.</summary>
-    public static string FinishedLine(RunProgress p, FrozenTrial t)
+    /// <summary>The line printed for a finished trial when output is not a terminal; <paramref name="at"/>: the counts its finish left.</summary>
+    public static string FinishedLine(RunProgress p, FrozenTrial t, ProgressSnapshot at)
     {
-        var done = p.FinishedBefore + p.FinishedThisRun;
-        var of = p.Budget is { } b ? $"{done}/{b}" : done.ToString(CultureInfo.InvariantCulture);
+        var of = p.Budget is { } b ? $"{at.Done}/{b}" : at.Done.ToString(CultureInfo.InvariantCulture);
         var outcome = t.State switch
         {
             TrialState.Complete => $"complete {p.Metric}={Formats.Value(t.Value)}",
             TrialState.Failed => $"failed: {FirstLine(t.FailReason)}",
             _ => t.State.ToString().ToLowerInvariant(),
         };
-        var best = p.Best is { } bt ? $" | best #{bt.Number} {Formats.Value(bt.Value)}" : "";
+        var best = at.Best is { } bt ? $" | best #{bt.Number} {Formats.Value(bt.Value)}" : "";
         return $"[{of}] trial {t.Number} {outcome} ({Formats.Duration(t.Duration)}) {RunProgress.FormatParams(t.Params)}{best}";
     }
 

@@ -9,6 +9,12 @@ namespace Tunesmith.Cli.Internal.Progress;
 internal sealed record RunningTrial(int Number, IReadOnlyDictionary<string, object?> Params, DateTimeOffset Started, long? Step, IReadOnlyDictionary<string, double> LastMetrics);
 
 /// <summary>
+/// The counts as they stood right after an event was applied, handed to its listeners: another trial's event may be applied
+/// before they run, so a listener that read the live counts could print the same count for two trials.
+/// </summary>
+internal sealed record ProgressSnapshot(int Done, FrozenTrial? Best);
+
+/// <summary>
 /// What a run has done so far, collected from the command trials' events (which arrive on the trials' threads):
 /// counts, the best trial, and each running trial's elapsed time and last reported metrics. Views read snapshots of it.
 /// </summary>
@@ -17,7 +23,7 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
     private readonly object _gate = new();
     private readonly Dictionary<int, RunningTrial> _running = [];
     private readonly TimeProvider _time;
-    private readonly List<Action<CommandTrialEvent>> _listeners = [];
+    private readonly List<Action<CommandTrialEvent, ProgressSnapshot>> _listeners = [];
 
     public RunProgress(string study, Direction direction, string metric, int? budget, int finishedBefore, FrozenTrial? bestBefore, TimeProvider time)
     {
@@ -46,11 +52,12 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
     /// <summary>Trials finished by this run.</summary>
     public int FinishedThisRun { get { lock (_gate) return Complete + Pruned + Failed; } }
 
-    /// <summary>Called (on the trial's thread, outside the lock) for every event after it is applied.</summary>
-    public void Subscribe(Action<CommandTrialEvent> listener) => _listeners.Add(listener);
+    /// <summary>Called (on the trial's thread, outside the lock) for every event after it is applied, with the counts it left.</summary>
+    public void Subscribe(Action<CommandTrialEvent, ProgressSnapshot> listener) => _listeners.Add(listener);
 
     public void Report(CommandTrialEvent value)
     {
+        ProgressSnapshot snapshot;
         lock (_gate)
         {
             switch (value)
@@ -75,8 +82,9 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
                     }
                     break;
             }
+            snapshot = new ProgressSnapshot(FinishedBefore + Complete + Pruned + Failed, Best);
         }
-        foreach (var l in _listeners) l(value);
+        foreach (var l in _listeners) l(value, snapshot);
     }
 
     /// <summary>The running trials, by number.</summary>
