@@ -86,6 +86,8 @@ public sealed class SimulateEndToEndTests
     [InlineData("--benchmark lcbench-blood --format json --sampler random,tpe", "--format json")]
     [InlineData("--benchmark lcbench-blood --data /nonexistent/benchdata", "/nonexistent/benchdata")]
     [InlineData("--scheduler none", "--benchmark")]
+    [InlineData("--benchmark lcbench-blood --seeds 1 --output /nonexistent/dir/traces.json", "--output /nonexistent/dir/traces.json: directory '/nonexistent/dir' does not exist")]
+    [InlineData("--benchmark lcbench-blood --seeds 1 --output .", "--output .: is a directory")]
     public async Task Bad_flags_get_one_line_naming_the_flag_and_exit_code_2(string commandLine, string named)
     {
         using var dir = new TempDir();

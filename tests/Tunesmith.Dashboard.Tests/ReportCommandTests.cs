@@ -66,6 +66,18 @@ public sealed class ReportCommandTests : IAsyncLifetime
         Assert.DoesNotContain("src=\"http", html, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Theory]
+    [InlineData("no/such/report.html", "directory")]
+    [InlineData(".", "is a directory")]
+    public async Task Output_in_a_missing_directory_or_onto_a_directory_is_one_line_naming_the_flag(string output, string problem)
+    {
+        var (code, stderr) = await RunAsync("report", "--study", "r", "--storage", Url, "--format", "html", "--output", output);
+        Assert.Equal(2, code);
+        var line = Assert.Single(stderr.Trim().Split('\n'));
+        Assert.StartsWith($"tunesmith: --output {output}: ", line, StringComparison.Ordinal);
+        Assert.Contains(problem, line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Plots_into_a_directory_whose_parent_is_missing_is_one_line()
     {

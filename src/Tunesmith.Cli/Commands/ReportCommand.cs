@@ -78,9 +78,7 @@ internal sealed class ReportCommand : Command
         if (output is null) _console.Out.Write(text);
         else
         {
-            var dir = Path.GetDirectoryName(Path.GetFullPath(output));
-            if (dir is not null && !Directory.Exists(dir)) throw new CliUsageException($"--output {output}: directory '{dir}' does not exist");
-            await File.WriteAllTextAsync(output, text, ct);
+            await OutputFile.WriteAsync("--output", output, text, ct);
             _console.Error.WriteLine($"wrote {format} report of study '{name}' to {output}");
         }
         return ExitCodes.Ok;

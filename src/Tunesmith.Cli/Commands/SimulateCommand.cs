@@ -38,7 +38,7 @@ internal sealed partial class SimulateCommand : Command
         SetAction(Execute);
     }
 
-    private Task<int> Execute(ParseResult parse, CancellationToken ct)
+    private async Task<int> Execute(ParseResult parse, CancellationToken ct)
     {
         var workers = PositiveInt("--workers", parse.GetValue(_workers)!);
         var budget = ParseDuration("--time-budget", parse.GetValue(_budget)!);
@@ -53,6 +53,8 @@ internal sealed partial class SimulateCommand : Command
         var strategies = Strategies(parse.GetValue(_scheduler)!, parse.GetValue(_sampler));
         if (format == "json" && strategies.Count != 1)
             throw new CliUsageException($"--format json: prints one strategy, got {strategies.Count} (one --scheduler and one --sampler)");
+        var output = parse.GetValue(_output);
+        if (output is not null) OutputFile.Check("--output", output); // before the runs, which may take minutes
 
         var data = BenchmarkCatalog.FindDataDirectory(parse.GetValue(_data), _console.GetEnvironment(BenchmarkCatalog.DataEnvironmentVariable))
             ?? throw new CliUsageException("--data: no benchmark data folder found (give --data DIR or set TUNESMITH_BENCHDATA)");
@@ -66,8 +68,8 @@ internal sealed partial class SimulateCommand : Command
         var summaries = strategies.Select(s => SimulationStudy.Run(benchmark, s, options, seedList, parallel, ct)).ToList();
         if (format == "json") _console.Out.WriteLine(SummaryJson(summaries[0]));
         else foreach (var summary in summaries) WriteTable(summary);
-        if (parse.GetValue(_output) is { } output) File.WriteAllText(output, TracesJson(summaries));
-        return Task.FromResult(ExitCodes.Ok);
+        if (output is not null) await OutputFile.WriteAsync("--output", output, TracesJson(summaries), ct);
+        return ExitCodes.Ok;
     }
 
     private static ILearningCurveBenchmark Benchmark(BenchmarkCatalog catalog, string name)

@@ -1,0 +1,24 @@
+namespace Tunesmith.Cli.Internal;
+
+/// <summary>The file a flag such as <c>--output</c> names: checked before the work that fills it, and written so that a bad path is one line naming the flag.</summary>
+internal static class OutputFile
+{
+    /// <summary>Throws <see cref="CliUsageException"/> when <paramref name="path"/> cannot be a file to write: a directory, or in a directory that does not exist.</summary>
+    public static void Check(string flag, string path)
+    {
+        if (Directory.Exists(path)) throw new CliUsageException($"{flag} {path}: is a directory; give a file name");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null && !Directory.Exists(dir)) throw new CliUsageException($"{flag} {path}: directory '{dir}' does not exist");
+    }
+
+    /// <summary>Writes <paramref name="text"/> to <paramref name="path"/>; a path that cannot be written is a <see cref="CliUsageException"/> naming <paramref name="flag"/>.</summary>
+    public static async Task WriteAsync(string flag, string path, string text, CancellationToken cancellationToken)
+    {
+        Check(flag, path);
+        try { await File.WriteAllTextAsync(path, text, cancellationToken); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliUsageException($"{flag} {path}: cannot write: {e.Message}");
+        }
+    }
+}
