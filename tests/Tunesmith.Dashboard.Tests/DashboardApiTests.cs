@@ -132,6 +132,21 @@ public sealed class DashboardApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(other)).StatusCode);
     }
 
+    [Theory]
+    [InlineData("paused", TrialState.Paused)]
+    [InlineData("Complete", TrialState.Complete)]
+    public void A_state_filter_takes_every_trial_state_by_name(string state, TrialState expected) =>
+        Assert.Equal([expected], Internal.TrialsQuery.Parse(null, null, state, [], null, null).States!);
+
+    [Theory]
+    [InlineData("Nope")]
+    [InlineData("7")]
+    public void A_state_filter_naming_no_state_is_refused_listing_every_state(string state)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Internal.TrialsQuery.Parse(null, null, state, [], null, null));
+        Assert.Equal($"state '{state}': not a trial state (Waiting, Running, Complete, Pruned, Failed, Paused)", e.Message);
+    }
+
     [Fact]
     public async Task A_bad_query_is_refused_with_one_line_naming_the_field()
     {

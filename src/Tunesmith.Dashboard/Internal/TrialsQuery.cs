@@ -25,7 +25,9 @@ internal sealed record TrialsQuery
         {
             var set = new HashSet<TrialState>();
             foreach (var s in states.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                set.Add(Enum.TryParse<TrialState>(s, ignoreCase: true, out var st) ? st : throw new ArgumentException($"state '{s}': not a trial state (Waiting, Running, Complete, Pruned, Failed)"));
+                set.Add(Enum.GetNames<TrialState>().FirstOrDefault(n => n.Equals(s, StringComparison.OrdinalIgnoreCase)) is { } name
+                    ? Enum.Parse<TrialState>(name)
+                    : throw new ArgumentException($"state '{s}': not a trial state ({string.Join(", ", Enum.GetNames<TrialState>())})"));
             q = q with { States = set };
         }
         var parsed = new List<(string, double?, double?)>();
