@@ -100,6 +100,17 @@ public sealed class PostgresUrlTests
 public sealed class PostgresStudyStorageTests
 {
     [SkippableFact]
+    public async Task A_search_path_naming_a_schema_that_does_not_exist_is_one_line_naming_it()
+    {
+        var server = PostgresTestServer.Url;
+        var missing = "tst_missing_" + Guid.NewGuid().ToString("N")[..12];
+        await using var s = new PostgresStudyStorage(server + (server.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "search_path=" + missing);
+        var e = await Assert.ThrowsAsync<StudyStorageException>(() => s.ListStudiesAsync());
+        Assert.EndsWith($": schema '{missing}' (search_path) does not exist: create it first (CREATE SCHEMA ...), or leave search_path out", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [SkippableFact]
     public async Task Twenty_storages_opening_a_fresh_schema_at_once_migrate_it_once()
     {
         using var schema = PostgresTestServer.NewSchema();

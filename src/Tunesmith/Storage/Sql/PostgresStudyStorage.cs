@@ -45,6 +45,7 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
     private readonly SemaphoreSlim _initGate = new(1, 1);
     private volatile bool _initialized;
     private readonly string _server;
+    private readonly string? _searchPath;
     private readonly int _connectTimeout;
     private volatile bool _disposed;
 
@@ -66,6 +67,7 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
         Options = options;
         _server = $"{builder.Host ?? "localhost"}:{builder.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
         _connectTimeout = builder.Timeout;
+        _searchPath = builder.SearchPath;
         // The URL's pool_max_size, when given, wins over the options' default.
         if (!ExplicitlySet(builder, "Maximum Pool Size")) builder.MaxPoolSize = options.MaxPoolSize;
         // Npgsql prepares a statement on a pooled connection after its second use: the shared queries are few and hot.
@@ -159,8 +161,18 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
                     await CheckSchemaReadableAsync(session, token).ConfigureAwait(false);
                     return true;
                 }
-                await MigrateAsync(session, token).ConfigureAwait(false);
-                await CreateFunctionsAsync(session, token).ConfigureAwait(false);
+                try
+                {
+                    await MigrateAsync(session, token).ConfigureAwait(false);
+                    await CreateFunctionsAsync(session, token).ConfigureAwait(false);
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidSchemaName)
+                {
+                    // PostgreSQL's "no schema has been selected to create in" names neither the schema nor the cure.
+                    throw new StudyStorageException($"storage {Description}: " + (string.IsNullOrEmpty(_searchPath)
+                        ? "the search path names no schema that exists, so Tunesmith's tables have nowhere to go: create one, or name one with ?search_path=SCHEMA"
+                        : $"schema '{_searchPath}' (search_path) does not exist: create it first (CREATE SCHEMA ...), or leave search_path out"), e);
+                }
                 return true;
             }, ct).ConfigureAwait(false);
             _initialized = true;
