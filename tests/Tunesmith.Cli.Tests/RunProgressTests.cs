@@ -1,3 +1,4 @@
+using FsCheck.Xunit;
 using Tunesmith.Cli.Internal.Progress;
 using Tunesmith.Execution.Commands;
 using Tunesmith.Trials;
@@ -27,6 +28,84 @@ public sealed class RunProgressTests
         Assert.StartsWith("[4/5] trial 3 complete loss=0.5 ", lines[1]);
         Assert.EndsWith("| best #3 0.5", lines[1]);
     }
+
+    [Fact]
+    public void A_retried_failure_does_not_count_toward_the_budget_and_its_line_names_the_retry()
+    {
+        var progress = new RunProgress("s", Direction.Minimize, "loss", budget: 2, finishedBefore: 0, bestBefore: null, TimeProvider.System);
+        var lines = new List<string>();
+        progress.Subscribe((e, at) => { if (e is CommandTrialFinished f) lines.Add(ProgressViews.FinishedLine(progress, f.Trial, at)); });
+
+        progress.Report(new CommandTrialFinished(Failed(0, retriedBy: 1)));
+        progress.Report(new CommandTrialFinished(Complete(1, 0.5)));
+
+        Assert.StartsWith("[0/2] trial 0 failed: boom; retried as trial 1 ", lines[0]);
+        Assert.StartsWith("[1/2] trial 1 complete loss=0.5 ", lines[1]);
+        Assert.Equal((2, 1, 1), (progress.FinishedThisRun, progress.Retried, progress.Done));
+    }
+
+    [Fact]
+    public void A_paused_trial_counts_once_toward_the_budget_also_when_it_is_promoted_and_completes()
+    {
+        var progress = new RunProgress("s", Direction.Minimize, "loss", budget: 3, finishedBefore: 1, bestBefore: null, TimeProvider.System);
+        var lines = new List<string>();
+        progress.Subscribe((e, at) => { if (e is CommandTrialFinished f) lines.Add(ProgressViews.FinishedLine(progress, f.Trial, at)); });
+
+        progress.Report(new CommandTrialFinished(Complete(1, 0.5) with { State = TrialState.Paused, Value = null }));
+        Assert.Equal(1, progress.Paused);
+        progress.Report(new CommandTrialFinished(Complete(1, 0.4)));
+        progress.Report(new CommandTrialFinished(Complete(2, 0.3)));
+
+        Assert.StartsWith("[2/3] trial 1 paused ", lines[0]);
+        Assert.StartsWith("[2/3] trial 1 complete loss=0.4 ", lines[1]);
+        Assert.StartsWith("[3/3] trial 2 complete loss=0.3 ", lines[2]);
+        Assert.Equal(0, progress.Paused);
+    }
+
+    [Fact]
+    public void A_trial_paused_before_the_run_counts_from_the_start_and_once_when_this_run_promotes_it()
+    {
+        var progress = new RunProgress("s", Direction.Minimize, "loss", budget: 4, finishedBefore: 1, bestBefore: null, TimeProvider.System, pausedBefore: [1, 2]);
+        Assert.Equal((3, 2), (progress.Done, progress.Paused));
+        progress.Report(new CommandTrialFinished(Complete(2, 0.1)));
+        progress.Report(new CommandTrialFinished(Complete(3, 0.2)));
+        Assert.Equal((4, 1), (progress.Done, progress.Paused));
+    }
+
+    /// <summary>
+    /// Whatever order trials' finishes, pauses and retried failures arrive in, the count is the trials whose latest event
+    /// leaves them counting toward the budget (anything but a retried failure), and the paused ones those paused last.
+    /// </summary>
+    [Property(MaxTest = 300)]
+    public bool Done_counts_each_trial_by_its_latest_event(byte[] events)
+    {
+        var progress = new RunProgress("s", Direction.Maximize, "v", budget: 100, finishedBefore: 7, bestBefore: null, TimeProvider.System);
+        var latest = new Dictionary<int, int>();
+        foreach (var e in events ?? [])
+        {
+            var (number, outcome) = (e % 6, e / 6 % 5);
+            latest[number] = outcome;
+            var trial = outcome switch
+            {
+                0 => Complete(number, e),
+                1 => Complete(number, e) with { State = TrialState.Pruned },
+                2 => Complete(number, e) with { State = TrialState.Paused, Value = null },
+                3 => Failed(number, retriedBy: null),
+                _ => Failed(number, retriedBy: 50 + number),
+            };
+            progress.Report(new CommandTrialFinished(trial));
+        }
+        return progress.Done == 7 + latest.Count(l => l.Value != 4) && progress.Paused == latest.Count(l => l.Value == 2);
+    }
+
+    private static FrozenTrial Failed(int number, int? retriedBy) => Complete(number, 0) with
+    {
+        State = TrialState.Failed,
+        Value = null,
+        SystemAttributes = retriedBy is { } r
+            ? new Dictionary<string, object?> { [SystemAttributeKeys.FailReason] = "boom", [SystemAttributeKeys.RetriedBy] = (long)r }
+            : new Dictionary<string, object?> { [SystemAttributeKeys.FailReason] = "boom" },
+    };
 
     private static FrozenTrial Complete(int number, double value) => new()
     {

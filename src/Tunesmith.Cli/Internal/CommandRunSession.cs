@@ -34,7 +34,8 @@ internal static class CommandRunSession
 
         var history = await study.RefreshAsync(cancellationToken);
         var finishedBefore = history.Trials.Count(t => t.State.IsFinished() && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
-        var progress = new RunProgress(study.Name, study.Direction, study.Metric, runOptions.Trials, finishedBefore, history.Best, time);
+        var pausedBefore = history.Trials.Where(t => t.State == TrialState.Paused).Select(t => t.Number);
+        var progress = new RunProgress(study.Name, study.Direction, study.Metric, runOptions.Trials, finishedBefore, history.Best, time, pausedBefore);
         var runDirectory = await StudyFileRun.RunDirectoryAsync(file, storageUrl, study.Storage, cancellationToken: cancellationToken)
             ?? throw new InvalidOperationException($"study '{study.Name}' is not in its storage");
         var runner = new CommandStudyRunner(study, StudyFileRun.ObjectiveOptions(file, runDirectory, pool, fixedParams, progress, loggers, time), runOptions);
@@ -58,7 +59,9 @@ internal static class CommandRunSession
             return ExitCodes.Ok;
         }
 
-        var summary = $"study '{study.Name}': this run {result.Completed} complete, {result.Pruned} pruned, {result.Failed} failed";
+        var summary = $"study '{study.Name}': this run {result.Completed} complete, {result.Pruned} pruned, {result.Failed} failed"
+            + (progress.Retried > 0 ? $" ({progress.Retried} retried)" : "")
+            + (progress.Paused > 0 ? $", {progress.Paused} paused (a run with budget left may promote them)" : "");
         if (result.Resumed > 0) summary += $" ({result.Resumed} interrupted trials resumed)";
         if (mode == ProgressMode.Json) { } // the events said it all
         else console.Error.WriteLine(summary);

@@ -460,8 +460,10 @@ public sealed class Study : IAsyncDisposable
                 {
                     var finished = await RunOneAsync(trial, objective, NextAfter, trialStop.Token).ConfigureAwait(false);
                     next = finished.Next;
-                    var retried = finished.Trial is { State: TrialState.Failed } failed && !trialStop.IsCancellationRequested
-                        && await RetryIfAllowedAsync(failed, options.Retries).ConfigureAwait(false) is not null;
+                    var retry = finished.Trial is { State: TrialState.Failed } failed && !trialStop.IsCancellationRequested
+                        ? await RetryIfAllowedAsync(failed, options.Retries).ConfigureAwait(false)
+                        : null;
+                    var retried = retry is not null;
                     if (finished.Error is { } error && options.FailFast && !retried)
                     {
                         Interlocked.CompareExchange(ref failure, error, null);
@@ -469,7 +471,12 @@ public sealed class Study : IAsyncDisposable
                         await trialStop.CancelAsync().ConfigureAwait(false);
                     }
                     if (finished.Trial is { } ft)
+                    {
+                        // The callbacks see the trial as storage now holds it: a retried one names its retry.
+                        if (retry is not null)
+                            ft = ft with { SystemAttributes = new Dictionary<string, object?>(ft.SystemAttributes) { [SystemAttributeKeys.RetriedBy] = (long)retry.Number } };
                         foreach (var callback in options.Callbacks) callback(this, ft);
+                    }
                 }
                 catch when (next is not null)
                 {

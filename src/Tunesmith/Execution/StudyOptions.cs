@@ -99,7 +99,10 @@ public sealed record OptimizeOptions
     /// </summary>
     public int? MaxTrialsThisRun { get; init; }
 
-    /// <summary>Called after each trial finishes (in any state), on the thread that ran it.</summary>
+    /// <summary>
+    /// Called after each trial finishes (in any state), on the thread that ran it, with the trial as stored: a failed
+    /// trial that was retried carries <see cref="SystemAttributeKeys.RetriedBy"/>.
+    /// </summary>
     public IReadOnlyList<Action<Study, FrozenTrial>> Callbacks { get; init; } = [];
 
     /// <summary>

@@ -31,6 +31,26 @@ public sealed class OptimizeRetryTests
     }
 
     [Fact]
+    public async Task A_callback_sees_a_retried_failure_with_the_number_of_its_retry_as_storage_holds_it()
+    {
+        await using var study = await Study.CreateAsync("retry-callback", new StudyOptions { Sampler = new RandomSampler(seed: 1) });
+        var called = new List<FrozenTrial>();
+        await study.OptimizeAsync((t, _) =>
+        {
+            t.SuggestFloat("x", 0, 1);
+            return t.Number < 2 ? throw new InvalidOperationException("flaky") : Task.FromResult(1.0);
+        }, new OptimizeOptions { Trials = 1, Retries = 1, Callbacks = [(_, ft) => called.Add(ft)] });
+
+        // Trial 0 fails and is retried as trial 1, which fails with no retry left: the study ends with its one trial done.
+        Assert.Equal([0, 1], called.Select(t => t.Number));
+        Assert.Equal(1L, called[0].SystemAttributes[SystemAttributeKeys.RetriedBy]);
+        Assert.False(called[1].SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
+        var stored = await study.GetTrialsAsync();
+        Assert.Equal(stored.Select(t => t.SystemAttributes.GetValueOrDefault(SystemAttributeKeys.RetriedBy)),
+            called.Select(t => t.SystemAttributes.GetValueOrDefault(SystemAttributeKeys.RetriedBy)));
+    }
+
+    [Fact]
     public async Task Fail_fast_cancels_the_objectives_still_running_and_records_them_interrupted()
     {
         await using var study = await Study.CreateAsync("ff", new StudyOptions());

@@ -73,7 +73,8 @@ internal static class ProgressViews
         var outcome = t.State switch
         {
             TrialState.Complete => $"complete {p.Metric}={Formats.Value(t.Value)}",
-            TrialState.Failed => $"failed: {FirstLine(t.FailReason)}",
+            TrialState.Failed => $"failed: {FirstLine(t.FailReason)}"
+                + (t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetriedBy, out var retry) ? $"; retried as trial {retry}" : ""),
             _ => t.State.ToString().ToLowerInvariant(),
         };
         var best = at.Best is { } bt ? $" | best #{bt.Number} {Formats.Value(bt.Value)}" : "";
@@ -140,9 +141,10 @@ internal static class ProgressViews
 
     private static IRenderable Render(RunProgress p)
     {
-        var done = p.FinishedBefore + p.FinishedThisRun;
+        var done = p.Done;
         var header = $"[bold]{Markup.Escape(p.Study)}[/]  done {done}{(p.Budget is { } b ? $"/{b}" : "")}  " +
-            $"[green]complete {p.Complete}[/]  [yellow]pruned {p.Pruned}[/]  [red]failed {p.Failed}[/]  running {p.Running.Count}  " +
+            $"[green]complete {p.Complete}[/]  [yellow]pruned {p.Pruned}[/]  [red]failed {p.Failed}[/]  " +
+            (p.Paused > 0 ? $"paused {p.Paused}  " : "") + $"running {p.Running.Count}  " +
             $"elapsed {Formats.Duration(p.Now - p.StartedAt)}" + (p.Eta is { } eta ? $"  ETA {Formats.Duration(eta)}" : "");
         var best = p.Best is { } bt
             ? $"best: trial {bt.Number}  {Markup.Escape(p.Metric)} = [bold]{Formats.Value(bt.Value)}[/]  {Markup.Escape(RunProgress.FormatParams(bt.Params))}"

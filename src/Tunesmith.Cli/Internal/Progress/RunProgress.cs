@@ -22,11 +22,23 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
 {
     private readonly object _gate = new();
     private readonly Dictionary<int, RunningTrial> _running = [];
+    // The trials beyond FinishedBefore that count toward the budget: finished, or paused (a paused trial counts once, and
+    // again not when it is promoted and finishes); a failed trial that was retried stops counting, as in storage.
+    private readonly HashSet<int> _counted = [];
+    private readonly HashSet<int> _paused = [];
     private readonly TimeProvider _time;
     private readonly List<Action<CommandTrialEvent, ProgressSnapshot>> _listeners = [];
 
-    public RunProgress(string study, Direction direction, string metric, int? budget, int finishedBefore, FrozenTrial? bestBefore, TimeProvider time)
+    /// <param name="pausedBefore">The study's trials paused before this run: they count toward the budget already, and
+    /// again not when this run promotes them.</param>
+    public RunProgress(string study, Direction direction, string metric, int? budget, int finishedBefore, FrozenTrial? bestBefore, TimeProvider time,
+        IEnumerable<int>? pausedBefore = null)
     {
+        foreach (var number in pausedBefore ?? [])
+        {
+            _counted.Add(number);
+            _paused.Add(number);
+        }
         Study = study;
         Direction = direction;
         Metric = metric;
@@ -46,11 +58,18 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
     public int Complete { get; private set; }
     public int Pruned { get; private set; }
     public int Failed { get; private set; }
+    /// <summary>Failed trials of this run that were retried (included in <see cref="Failed"/>).</summary>
+    public int Retried { get; private set; }
+    /// <summary>The study's trials that are paused now, as far as this run knows (paused before it or by it).</summary>
+    public int Paused { get { lock (_gate) return _paused.Count; } }
     public FrozenTrial? Best { get; private set; }
     public DateTimeOffset Now => _time.GetUtcNow();
 
     /// <summary>Trials finished by this run.</summary>
     public int FinishedThisRun { get { lock (_gate) return Complete + Pruned + Failed; } }
+
+    /// <summary>Trials that count toward the budget and are done: finished or paused, retried failures left out.</summary>
+    public int Done { get { lock (_gate) return FinishedBefore + _counted.Count; } }
 
     /// <summary>Called (on the trial's thread, outside the lock) for every event after it is applied, with the counts it left.</summary>
     public void Subscribe(Action<CommandTrialEvent, ProgressSnapshot> listener) => _listeners.Add(listener);
@@ -70,6 +89,9 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
                     break;
                 case CommandTrialFinished f:
                     _running.Remove(f.TrialNumber);
+                    if (f.Trial.State == TrialState.Paused) _paused.Add(f.TrialNumber); // not finished: it may be promoted later
+                    else _paused.Remove(f.TrialNumber);
+                    _counted.Add(f.TrialNumber);
                     switch (f.Trial.State)
                     {
                         case TrialState.Complete:
@@ -77,12 +99,19 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
                             if (f.Trial.Value is { } v && (Best?.Value is not { } b || Direction.IsBetter(v, b))) Best = f.Trial;
                             break;
                         case TrialState.Pruned: Pruned++; break;
-                        case TrialState.Paused: break; // not finished: it is resumed later
-                        default: Failed++; break;
+                        case TrialState.Paused: break;
+                        default:
+                            Failed++;
+                            if (f.Trial.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy))
+                            {
+                                Retried++;
+                                _counted.Remove(f.TrialNumber);
+                            }
+                            break;
                     }
                     break;
             }
-            snapshot = new ProgressSnapshot(FinishedBefore + Complete + Pruned + Failed, Best);
+            snapshot = new ProgressSnapshot(FinishedBefore + _counted.Count, Best);
         }
         foreach (var l in _listeners) l(value, snapshot);
     }
@@ -99,7 +128,7 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
             {
                 var done = Complete + Pruned + Failed;
                 if (Budget is not { } budget || done == 0) return null;
-                var remaining = budget - FinishedBefore - done;
+                var remaining = budget - FinishedBefore - _counted.Count;
                 if (remaining <= 0) return TimeSpan.Zero;
                 var perTrial = (Now - StartedAt) / done;
                 return perTrial * remaining;
