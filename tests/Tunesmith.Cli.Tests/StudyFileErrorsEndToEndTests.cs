@@ -68,4 +68,49 @@ public sealed class StudyFileErrorsEndToEndTests
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("'y'", unknown.Stderr);
     }
+
+    [Fact]
+    public async Task Enqueuing_a_value_for_a_parameter_inactive_under_the_others_is_one_line_and_stores_nothing()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("command: python3 t.py {x}\nspace:\n  opt: { choice: [adam, sgd] }\n  momentum: { float: [0, 1], when: { opt: sgd } }\n  x: { float: [0, 1] }\n");
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+
+        var r = await kit.CliS("enqueue", "--study", "s", "--set", "opt=adam", "--set", "momentum=0.5", "--set", "x=0.1");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal("tunesmith: --set: the combination does not fit the study's space: it has parameter 'momentum', which is inactive in the study's space for its values (opt in [sgd])",
+            Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        kit.Write("combos.jsonl", "{\"opt\": \"sgd\", \"momentum\": 0.5}\n{\"opt\": \"adam\", \"momentum\": 0.5}\n");
+        var file = await kit.CliS("enqueue", "--study", "s", "--file", "combos.jsonl");
+        Assert.Equal(2, file.ExitCode);
+        Assert.StartsWith("tunesmith: combos.jsonl: combination 2: the combination does not fit", file.Stderr);
+
+        // The same parameters with the condition met, or left for the sampler, are fine; nothing of the refused ones was stored.
+        Assert.Equal(0, (await kit.CliS("enqueue", "--study", "s", "--set", "opt=sgd", "--set", "momentum=0.5")).ExitCode);
+        Assert.Equal(0, (await kit.CliS("enqueue", "--study", "s", "--set", "opt=adam")).ExitCode);
+        var status = await kit.CliS("status", "--study", "s", "--format", "json");
+        Assert.Contains("\"waiting\": 2", status.Stdout);
+    }
+
+    [Fact]
+    public async Task Enqueuing_beyond_a_spent_budget_says_which_budget_runs_them()
+    {
+        using var kit = new StudyKit();
+        kit.Write("t.py", "import json, sys\nprint('tunesmith:result ' + json.dumps({'value': float(sys.argv[1])}))\n");
+        kit.StudyFile("command: python3 t.py {x}\nspace:\n  x: { float: [0, 1] }\ntrials: 2\n");
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        var room = await kit.CliS("enqueue", "--study", "s", "--set", "x=0.5");
+        Assert.True(room.ExitCode == 0 && room.Stderr == "", room.ToString());
+        Assert.Equal(0, (await kit.CliS("run", "study.yaml", "--quiet")).ExitCode);
+
+        var r = await kit.CliS("enqueue", "--study", "s", "--set", "x=0.25");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("tunesmith: study 's' has taken 2 of its budget of 2 trials, so 1 of its 1 waiting trials will not run; run or worker with --trials 3 runs them all",
+            r.Stderr.Trim());
+        Assert.Equal(0, (await kit.CliS("run", "study.yaml", "--trials", "3", "--quiet")).ExitCode);
+        var trials = await kit.TrialsAsync();
+        Assert.Equal([0.5, 0.25], trials.Where(t => t.GetProperty("number").GetInt32() != 1).OrderBy(t => t.GetProperty("number").GetInt32())
+            .Select(t => t.GetProperty("params").GetProperty("x").GetDouble()));
+        Assert.All(trials, t => Assert.Equal("Complete", t.GetProperty("state").GetString()));
+    }
 }

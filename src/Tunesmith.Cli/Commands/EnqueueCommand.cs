@@ -1,12 +1,16 @@
 using System.CommandLine;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Spaces;
+using Tunesmith.Execution;
+using Tunesmith.Execution.Commands;
+using Tunesmith.Trials;
 
 namespace Tunesmith.Cli.Commands;
 
 /// <summary>
 /// <c>tunesmith enqueue --study NAME (--set a=1 --set b=x | --file combos.csv | --file combos.jsonl)</c>: adds Waiting trials
-/// with exactly these parameters; they run before any sampled trial.
+/// with exactly these parameters (checked against the stored study file's space, conditions included); they run before any
+/// sampled trial, within the study's trial budget.
 /// </summary>
 internal sealed class EnqueueCommand : Command
 {
@@ -52,12 +56,36 @@ internal sealed class EnqueueCommand : Command
         _console.Out.WriteLine(numbers.Count == 1
             ? $"enqueued trial {numbers[0]} in study '{name}'"
             : $"enqueued {numbers.Count} trials ({numbers.Min()}..{numbers.Max()}) in study '{name}'");
+        await WarnBeyondBudgetAsync(study, name, ct);
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Waiting trials count toward the study's trial budget when they start, so those beyond it never run: say so, with the
+    /// budget that runs them all (a study whose budget is spent would otherwise keep them waiting without a word).
+    /// </summary>
+    private async Task WarnBeyondBudgetAsync(Study study, string name, CancellationToken ct)
+    {
+        if (StudyFileRun.ReadStored(study.Record) is not { } file || StudyFileRun.TrialBudget(file, study.Record) is not { } budget) return;
+        var trials = await study.GetTrialsAsync(ct);
+        var waiting = trials.Count(t => t.State == TrialState.Waiting);
+        var taken = trials.Count(t => t.State != TrialState.Waiting && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
+        var beyond = Math.Min(waiting, taken + waiting - budget);
+        if (beyond > 0)
+            _console.Error.WriteLine($"tunesmith: study '{name}' has taken {taken} of its budget of {budget} trials, so {beyond} of its {waiting} waiting trials " +
+                $"will not run; run or worker with --trials {taken + waiting} runs them all");
     }
 
     private static IReadOnlyDictionary<string, object?> CoerceCombination(SearchSpace space, IReadOnlyDictionary<string, object?> combination, string where)
     {
-        try { return space.CoerceValues(combination); }
+        IReadOnlyDictionary<string, object?> values;
+        try { values = space.CoerceValues(combination); }
         catch (SearchSpaceException e) { throw new CliUsageException($"{where}: {e.Message}"); }
+        // A value for a parameter that is inactive under the combination's other values (momentum with optimizer=adam)
+        // would be stored with the trial and handed to its program as if the space had drawn it. Parameters left out are
+        // fine: the sampler draws them.
+        if (space.Misfit(values, complete: false, spaceName: "the study's space") is { } misfit)
+            throw new CliUsageException($"{where}: the combination does not fit the study's space: {misfit}");
+        return values;
     }
 }

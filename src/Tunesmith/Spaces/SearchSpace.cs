@@ -298,18 +298,19 @@ public sealed class SearchSpace
     /// <param name="values">The trial's parameters (sampled and fixed) by full name.</param>
     /// <param name="complete">True for a finished trial, which drew every active parameter: an active one it lacks is a
     /// misfit. False for a trial still waiting or running, which may not have drawn them all yet.</param>
-    public string? Misfit(IReadOnlyDictionary<string, object?> values, bool complete = true)
+    /// <param name="spaceName">How the messages name this space (checking stored trials against a changed space: "the new space").</param>
+    public string? Misfit(IReadOnlyDictionary<string, object?> values, bool complete = true, string spaceName = "the new space")
     {
         ArgumentNullException.ThrowIfNull(values);
-        var replay = new Replay(values, complete);
+        var replay = new Replay(values, complete, spaceName);
         try { Walk(replay, new Dictionary<string, object?>(StringComparer.Ordinal), ""); }
         catch (SearchSpaceException e) { return complete ? e.Message : null; }
         catch (MisfitException e) { return e.Message; }
         var leftover = values.Keys.Where(k => !replay.Reached.Contains(k)).Order(StringComparer.Ordinal).FirstOrDefault();
         if (leftover is null) return null;
         return Flatten().Any(x => x.Name == leftover)
-            ? $"it has parameter '{leftover}', which is inactive in the new space for its values ({Describe(leftover)})"
-            : $"it has parameter '{leftover}', which the new space lacks";
+            ? $"it has parameter '{leftover}', which is inactive in {spaceName} for its values ({Describe(leftover)})"
+            : $"it has parameter '{leftover}', which {spaceName} lacks";
 
         string Describe(string name) => string.Join(" or ", Flatten().Where(x => x.Name == name).Select(x => x.When?.ToString() ?? "always"));
     }
@@ -317,7 +318,7 @@ public sealed class SearchSpace
     private sealed class MisfitException(string message) : Exception(message);
 
     // Hands the walk the trial's own values, checking each against the node's distribution.
-    private sealed class Replay(IReadOnlyDictionary<string, object?> values, bool complete) : IParameterSuggester
+    private sealed class Replay(IReadOnlyDictionary<string, object?> values, bool complete, string spaceName) : IParameterSuggester
     {
         public HashSet<string> Reached { get; } = new(StringComparer.Ordinal);
 
@@ -326,7 +327,7 @@ public sealed class SearchSpace
             Reached.Add(name);
             if (!values.TryGetValue(name, out var value))
             {
-                if (complete) throw new MisfitException($"it lacks parameter '{name}' ({distribution.Describe()}), which the new space draws for its values");
+                if (complete) throw new MisfitException($"it lacks parameter '{name}' ({distribution.Describe()}), which {spaceName} draws for its values");
                 return null; // not drawn yet: what hangs on it stays inactive
             }
             if (!distribution.Contains(value))
