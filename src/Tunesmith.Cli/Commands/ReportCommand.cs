@@ -49,7 +49,10 @@ internal sealed class ReportCommand : Command
             if (string.IsNullOrWhiteSpace(by)) throw new CliUsageException("--by: give a key, e.g. compute_class");
             if (ReportExporters.Get(format) is HtmlReportExporter) throw new CliUsageException($"--by {by}: works with --format {string.Join(", ", ReportGroups.Formats)}, not html");
             if (top is not null || parse.GetValue(_plots) is not null) throw new CliUsageException($"--by {by}: cannot be combined with --top or --plots");
-            var groups = ReportGroups.Build(await study.GetTrialsAsync(ct), study.Direction, by);
+            var trials = await study.GetTrialsAsync(ct);
+            // A misspelt key is no error (a study without Slurm runs has no compute_class either), but it is said.
+            if (ReportGroups.MissingKeyNote(trials, by) is { } note) _console.Error.WriteLine($"tunesmith: --by {by}: {note}");
+            var groups = ReportGroups.Build(trials, study.Direction, by);
             using var grouped = new StringWriter(System.Globalization.CultureInfo.InvariantCulture) { NewLine = "\n" };
             ReportGroups.Write(groups, by, study.Metric, format, grouped);
             return await WriteAsync(parse, grouped.ToString(), format, name, ct);

@@ -44,6 +44,23 @@ public static class ReportGroups
             .ToList();
     }
 
+    /// <summary>
+    /// Why every trial would land in <see cref="None"/>: no trial has <paramref name="by"/> (a misspelt key), with the keys
+    /// the trials do have and the closest one; null when some trial has it, or there are no trials.
+    /// </summary>
+    public static string? MissingKeyNote(IReadOnlyCollection<FrozenTrial> trials, string by)
+    {
+        ArgumentNullException.ThrowIfNull(trials);
+        if (trials.Count == 0 || trials.Any(t => KeyOf(t, by) != None)) return null;
+        string[] slurmKeys = ["compute_class", "node", "slurm_job_id"];
+        var keys = new List<string> { "worker" };
+        keys.AddRange(slurmKeys.Where(k => trials.Any(t => t.SystemAttributes.ContainsKey(k))));
+        keys.AddRange(trials.SelectMany(t => t.UserAttributes.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
+        keys.AddRange(trials.SelectMany(t => t.Params.Keys).Distinct(StringComparer.Ordinal));
+        var known = keys.Distinct(StringComparer.Ordinal).ToList();
+        return $"no trial has '{by}'{Spaces.Spec.ClosestName.Suggest(by, known)}, so every trial is in {None} (keys: {string.Join(", ", known)})";
+    }
+
     /// <summary>The value of <paramref name="by"/> for one trial, as text, or <see cref="None"/>.</summary>
     public static string KeyOf(FrozenTrial trial, string by)
     {

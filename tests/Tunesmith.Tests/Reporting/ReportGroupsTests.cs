@@ -50,6 +50,16 @@ public sealed class ReportGroupsTests
         Assert.Equal(0.9, maximize[0].Best);
     }
 
+    [Fact]
+    public void A_key_no_trial_has_gets_a_note_with_the_keys_they_have_and_the_closest()
+    {
+        Assert.Equal("no trial has 'compute-class' (did you mean 'compute_class'?), so every trial is in (none) (keys: worker, compute_class, kernel, c)",
+            ReportGroups.MissingKeyNote(Trials, "compute-class"));
+        Assert.Null(ReportGroups.MissingKeyNote(Trials, "kernel"));
+        Assert.Null(ReportGroups.MissingKeyNote(Trials, "worker")); // some trials have one
+        Assert.Null(ReportGroups.MissingKeyNote([], "anything"));
+    }
+
     [Theory]
     [InlineData("worker", new[] { "w1", "w2", "(none)" })]
     [InlineData("kernel", new[] { "linear", "rbf" })]
