@@ -115,6 +115,15 @@ public static class SamplerRegistry
             var values = new Dictionary<string, IReadOnlyList<object?>>(StringComparer.Ordinal);
             foreach (var (name, list) in AsMap(raw) ?? throw new ArgumentException("sampler 'grid': option 'values' must map each parameter to a list of values"))
                 values[name] = AsList(list) ?? throw new ArgumentException($"sampler 'grid': option 'values.{name}' must be a list of values");
+            // Checked against the study's space when it is known: a misspelt name or a value outside its distribution
+            // would otherwise fail every trial that takes it, at run time.
+            if (request.Space is { } space)
+                foreach (var (name, list) in values)
+                    foreach (var value in list)
+                    {
+                        try { space.CoerceValues(new Dictionary<string, object?> { [name] = value }); }
+                        catch (SearchSpaceException e) { throw new ArgumentException($"sampler 'grid': option 'values.{name}': {e.Message}"); }
+                    }
             return new GridSampler(values, request.Seed, shuffle);
         }
         return new GridSampler(request.Space ?? throw new ArgumentException("sampler 'grid' needs the study's space or option 'values'"), request.Seed, shuffle);

@@ -275,6 +275,20 @@ public sealed class StudyFileMoreErrorTests
         Assert.Contains("n_startup_trialz", e.Message);
     }
 
+    [Theory]
+    [InlineData("{ lr: [0.5] }", "option 'values.lr': parameter 'lr': value 0.5 is not in float [0.01, 0.1]")]
+    [InlineData("{ layer: [1, 2] }", "option 'values.layer': parameter 'layer': unknown parameter (the parameters: lr, layers)")]
+    public void Grid_values_outside_the_space_are_reported_at_the_sampler_when_the_file_is_read(string values, string problem)
+    {
+        var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse($$"""
+            command: run {lr} {layers}
+            space: { lr: { float: [0.01, 0.1] }, layers: { int: [1, 3] } }
+            sampler: { grid: { values: {{values}} } }
+            """, "study.yaml", "/tmp"));
+        Assert.Equal((3, 18, "sampler"), (e.Line, e.Column, e.Field)); // at the grid's options
+        Assert.Contains(problem, e.Message);
+    }
+
     [Fact]
     public void A_top_level_that_is_not_a_mapping_has_no_empty_field()
     {
