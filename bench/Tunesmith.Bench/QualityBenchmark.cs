@@ -433,7 +433,7 @@ internal static class QualityBenchmark
         }
         RenderHierarchical(sb, functions, labels, args, runs);
         sb.AppendLine();
-        sb.AppendLine("Mean wall seconds of one run of the largest budget (sequential ask/tell, in memory; 2 runs share 2 cores):");
+        sb.AppendLine($"Mean wall seconds of one run of the largest budget ({(args.Batch > 1 ? $"batches of {args.Batch} asks" : "sequential ask/tell")}, in memory; 2 runs share 2 cores):");
         sb.AppendLine();
         sb.AppendLine($"| function | {string.Join(" | ", labels)} |");
         sb.AppendLine($"|---|{string.Concat(Enumerable.Repeat("---|", labels.Count))}");
