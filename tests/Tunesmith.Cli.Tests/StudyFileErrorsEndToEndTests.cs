@@ -45,6 +45,20 @@ public sealed class StudyFileErrorsEndToEndTests
         Assert.Contains(named, line);
     }
 
+    [Theory]
+    [InlineData("command: no-such-program-here {x}\n", new string[0], "cannot start 'no-such-program-here'")]
+    [InlineData("command: python3 t.py {x}\n", new[] { "--gpus", "0,0" }, "--gpus 0,0")]
+    [InlineData("command: python3 t.py {x}\nresources: { gpus_per_trial: 1 }\n", new[] { "--gpus", "" }, "no GPU was found")]
+    public async Task A_run_refused_for_its_program_or_gpus_creates_no_study(string head, string[] flags, string named)
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile(head + Space);
+        var r = await kit.Cli(["run", "study.yaml", .. flags]);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains(named, Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.False(File.Exists(Path.Combine(kit.Dir, "tunesmith.db")), "the refused run left a database behind");
+    }
+
     [Fact]
     public async Task A_missing_study_file_is_a_one_line_error()
     {

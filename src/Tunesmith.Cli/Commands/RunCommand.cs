@@ -52,6 +52,7 @@ internal sealed class RunCommand : Command
         var mode = ProgressViews.Choose(parse.GetValue(_quiet), parse.GetValue(_logFormat)!, _console);
         ClusterGuards.RefuseLoginNode(parse.GetValue(_allowLoginNode), _console, "tunesmith run");
         ClusterGuards.RefuseSqliteOnNetworkFs(url, parse.GetValue(_allowSqliteOnNetworkFs));
+        var pool = await CommandRunSession.PreparePoolAsync(file, parse.GetValue(_gpus), runOptions.Parallel, _console);
 
         await using var storage = StorageScope.Open(url, _time, _loggers);
         // The sampler is chosen for the budget this run has (--trials beats the file's trials:), and runs on the entry point's clock.
@@ -62,7 +63,7 @@ internal sealed class RunCommand : Command
                 UpdateSpace = parse.GetValue(_updateSpace), SpaceUpdated = _console.Error.WriteLine,
                 SecretsScrubbed = line => _console.Error.WriteLine("tunesmith: " + line),
             }, ct);
-        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, parse.GetValue(_gpus), mode, _console, _time, _loggers, resultsTable: true, cancellationToken: ct);
+        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, pool, mode, _console, _time, _loggers, resultsTable: true, cancellationToken: ct);
     }
 
     private static IReadOnlyDictionary<string, object?> CoerceFixed(StudyFile file, IReadOnlyDictionary<string, object?> values)

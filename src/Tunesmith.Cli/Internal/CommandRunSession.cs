@@ -20,17 +20,10 @@ internal static class CommandRunSession
     /// processes run on <paramref name="time"/> and log to <paramref name="loggers"/>: the entry point's, as the study does.
     /// </summary>
     public static async Task<int> RunAsync(Study study, StudyFile file, string storageUrl, CommandStudyOptions runOptions,
-        IReadOnlyDictionary<string, object?> fixedParams, string? gpus, ProgressMode mode, CliConsole console, TimeProvider time,
+        IReadOnlyDictionary<string, object?> fixedParams, ResourcePool pool, ProgressMode mode, CliConsole console, TimeProvider time,
         Microsoft.Extensions.Logging.ILoggerFactory loggers, bool resultsTable = false, SlurmTrialJob? slurmJob = null, CancellationToken cancellationToken = default)
     {
         if (slurmJob is not null) runOptions = runOptions with { AroundTrial = slurmJob.RunTrialAsync };
-        RefuseUnstartableCommand(file);
-        IReadOnlyList<string> gpuIds;
-        try { gpuIds = (await GpuDiscovery.DiscoverAsync(gpus, console.GetEnvironment)).Gpus; }
-        catch (ArgumentException e) { throw new CliUsageException($"--gpus {gpus}: {e.Message}"); }
-        ResourcePool pool;
-        try { pool = StudyFileRun.CreatePool(file, gpuIds, runOptions.Parallel); }
-        catch (ArgumentException e) { throw new CliUsageException($"{file.SourceName}: resources: {StripParam(e)}"); }
 
         var history = await study.RefreshAsync(cancellationToken);
         var finishedBefore = history.Trials.Count(t => t.State.IsFinished() && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
@@ -94,6 +87,24 @@ internal static class CommandRunSession
                 }
                 return ExitCodes.Ok;
         }
+    }
+
+    /// <summary>
+    /// What a run on this machine needs besides storage — a program that can start, the GPUs (<paramref name="gpus"/>, else
+    /// the environment), a resource pool the file's <c>resources:</c> fit — checked before the study is opened, so that a
+    /// refused <c>run</c> leaves no new study behind; one line (<see cref="CliUsageException"/>) for each problem.
+    /// </summary>
+    public static async Task<ResourcePool> PreparePoolAsync(StudyFile file, string? gpus, int parallel, CliConsole console)
+    {
+        RefuseUnstartableCommand(file);
+        IReadOnlyList<string> gpuIds;
+        try { gpuIds = (await GpuDiscovery.DiscoverAsync(gpus, console.GetEnvironment)).Gpus; }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            throw new CliUsageException($"{(gpus is null ? "CUDA_VISIBLE_DEVICES" : $"--gpus {gpus}")}: {e.Message}");
+        }
+        try { return StudyFileRun.CreatePool(file, gpuIds, parallel); }
+        catch (ArgumentException e) { throw new CliUsageException($"{file.SourceName}: resources: {StripParam(e)}"); }
     }
 
     /// <summary>
