@@ -55,6 +55,7 @@ public sealed class CliBasicsEndToEndTests
     [InlineData("delete --study x --storage memory:")]
     [InlineData("enqueue --study x --storage memory:")]
     [InlineData("enqueue --study x --storage memory: --set novalue")]
+    [InlineData("dashboard --storage memory:")]
     public async Task Bad_input_gets_one_line_and_exit_code_2(string commandLine)
     {
         using var dir = new TempDir();
@@ -63,6 +64,15 @@ public sealed class CliBasicsEndToEndTests
         var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("tunesmith: ", line);
         Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    [Fact]
+    public async Task A_short_dashboard_token_from_the_environment_is_named_as_the_variable()
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, ["dashboard", "--storage", "sqlite:///none.db", "--port", "0"], new Dictionary<string, string?> { ["TUNESMITH_DASHBOARD_TOKEN"] = "short" });
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("tunesmith: $TUNESMITH_DASHBOARD_TOKEN: must be at least 8 characters", r.Stderr.Trim());
     }
 
     [Fact]

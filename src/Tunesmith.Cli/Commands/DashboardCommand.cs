@@ -36,7 +36,12 @@ internal sealed class DashboardCommand : Command
     private async Task<int> ExecuteAsync(ParseResult parse, CancellationToken ct)
     {
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
-        var token = parse.GetValue(_token) is { Length: > 0 } t ? t : _console.GetEnvironment(TokenVariable) is { Length: > 0 } e ? e : null;
+        if (url.Trim() is "memory:" or "memory://" or ":memory:")
+            throw new CliUsageException($"--storage {url}: an in-memory storage is this process's own, so the dashboard would always be empty; name the storage the studies are in (sqlite:///PATH.db or postgresql://...)");
+        var fromFlag = parse.GetValue(_token) is { Length: > 0 };
+        var token = fromFlag ? parse.GetValue(_token) : _console.GetEnvironment(TokenVariable) is { Length: > 0 } e ? e : null;
+        // The options name --token in their check; a token from the environment is named as such.
+        if (!fromFlag && token is { Length: < 8 }) throw new CliUsageException($"${TokenVariable}: must be at least 8 characters");
         var options = new DashboardOptions { StorageUrl = url, Host = parse.GetValue(_host)!, Port = parse.GetValue(_port), Token = token };
         // The entry point's clock replaces the host's default one (registered last, it is the one resolved).
         await using var app = DashboardHost.Build(options, configure: b => b.Services.AddSingleton(_time));
