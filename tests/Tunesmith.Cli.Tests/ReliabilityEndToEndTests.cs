@@ -65,7 +65,8 @@ public sealed class SmallerHolesEndToEndTests
         Assert.True(r.ExitCode == 2, r.ToString());
         var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("cannot start 'no-such-program-tunesmith'", line);
-        Assert.Empty(await kit.TrialsAsync());
+        // Refused before the study is opened: no study, no trial, not even a database file.
+        Assert.False(File.Exists(Path.Combine(kit.Dir, "t.db")), "the refused run left a database behind");
     }
 
     [Fact]
