@@ -66,6 +66,22 @@ public sealed class CliBasicsEndToEndTests
         Assert.DoesNotContain("   at ", r.Stderr);
     }
 
+    [Theory]
+    [InlineData("0.0.0.0", true)]
+    [InlineData("127.0.0.1", false)]
+    public async Task A_dashboard_on_every_interface_without_a_token_warns(string host, bool warns)
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("command: python3 t.py {x}\nspace:\n  x: { float: [0, 1] }\n");
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        using var cli = CliBackground.Start(kit.Dir, ["dashboard", "--storage", kit.Storage, "--host", host, "--port", "0"]);
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            while (await cli.Stdout.ReadLineAsync(deadline.Token) is { } line && !line.StartsWith("dashboard: ", StringComparison.Ordinal)) { }
+        cli.Signal(15); // SIGTERM
+        await cli.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(warns, (await cli.Stderr).Contains($"tunesmith: warning: --host {host} without a token", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_short_dashboard_token_from_the_environment_is_named_as_the_variable()
     {

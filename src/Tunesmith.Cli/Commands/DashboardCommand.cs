@@ -55,6 +55,8 @@ internal sealed class DashboardCommand : Command
         }
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
             ?? DashboardHost.Url(options.Host, options.Port);
+        if (token is null && !(options.Host == "localhost" || (System.Net.IPAddress.TryParse(options.Host, out var ip) && System.Net.IPAddress.IsLoopback(ip))))
+            _console.Error.WriteLine($"tunesmith: warning: --host {options.Host} without a token: anyone who can reach {address} can read every study; give --token or ${TokenVariable}");
         _console.Out.WriteLine($"dashboard: {address}/{(token is null ? "" : "?token=" + Uri.EscapeDataString(token))}");
         _console.Out.WriteLine($"reading {StorageUrl.Shown(url)} read-only; Ctrl+C stops");
         await _console.Out.FlushAsync(ct);
