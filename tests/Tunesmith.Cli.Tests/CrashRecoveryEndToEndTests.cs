@@ -142,7 +142,7 @@ public sealed class CrashRecoveryEndToEndTests
     public async Task Postgres_server_restarted_mid_study_the_run_completes_the_budget()
     {
         _ = PostgresTestServer.Url; // skips or fails as every PostgreSQL test does when there is no server at all
-        var port = 56000 + Random.Shared.Next(0, 900);
+        var port = PostgresTestServer.PrivateServerPort();
         using var pgDir = new TempDir();
         var script = Path.Combine(StudyKit.RepoRoot(), "scripts", "postgres-local.sh");
         var started = await Shell(script, "start", "--port", port.ToString(CultureInfo.InvariantCulture), "--dir", pgDir.Path);

@@ -50,6 +50,43 @@ public static class PostgresTestServer
 
     /// <summary>A fresh, empty schema on the server, dropped on dispose: a test's own database, as a URL.</summary>
     public static PostgresTestSchema NewSchema() => new(Url);
+
+    /// <summary>
+    /// A free port for a test's private server (scripts/postgres-local.sh --port), outside the kernel's range for
+    /// outgoing connections' source ports: a port inside it can be taken by any client connection between the pick and
+    /// the server's bind, or while the test restarts the server (seen once: "could not bind ... Address already in use").
+    /// </summary>
+    public static int PrivateServerPort()
+    {
+        var (low, high) = EphemeralPortRange();
+        var candidates = Enumerable.Range(1024, 65535 - 1024 + 1).Where(p => p < low || p > high).ToArray();
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var port = candidates[Random.Shared.Next(candidates.Length)];
+            try
+            {
+                using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+                probe.Start();
+                return port;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Taken by another listener: try another.
+            }
+        }
+        throw new InvalidOperationException("no free port outside the ephemeral range after 200 tries");
+    }
+
+    /// <summary>The kernel's source-port range for outgoing connections (Linux; its default elsewhere).</summary>
+    internal static (int Low, int High) EphemeralPortRange()
+    {
+        const string file = "/proc/sys/net/ipv4/ip_local_port_range";
+        if (File.Exists(file)
+            && File.ReadAllText(file).Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries) is [var low, var high]
+            && int.TryParse(low, System.Globalization.CultureInfo.InvariantCulture, out var l) && int.TryParse(high, System.Globalization.CultureInfo.InvariantCulture, out var h))
+            return (l, h);
+        return (32768, 60999);
+    }
 }
 
 /// <summary>One throwaway schema; <see cref="Url"/> points Tunesmith's tables into it (<c>search_path</c>).</summary>

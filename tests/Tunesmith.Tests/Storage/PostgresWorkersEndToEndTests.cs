@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Tunesmith.Execution;
 using Tunesmith.Trials;
 using Tunesmith.Storage;
@@ -186,7 +184,7 @@ public sealed class PostgresWorkersEndToEndTests
     {
         _ = PostgresTestServer.Url; // skip or fail like every PostgreSQL test when there is no server (and so no binaries)
         using var dir = new TempDirectory();
-        var port = FreePort();
+        var port = PostgresTestServer.PrivateServerPort();
         var script = Path.Combine(RepositoryRoot(), "scripts", "postgres-local.sh");
         var url = (await RunScriptAsync(script, "start", "--port", S(port), "--dir", dir.File("pg"))).Trim();
         var workers = new List<WorkerProcess>();
@@ -219,13 +217,6 @@ public sealed class PostgresWorkersEndToEndTests
             workers.ForEach(w => w.Dispose());
             await RunScriptAsync(script, "purge", "--port", S(port), "--dir", dir.File("pg"));
         }
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private static string RepositoryRoot()
