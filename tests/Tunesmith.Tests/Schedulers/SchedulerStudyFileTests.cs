@@ -67,6 +67,9 @@ public sealed class SchedulerStudyFileTests
         Assert.Contains("option 'max' must be greater than the minimum resource (4), got 2", invalid.Problem);
 
         Assert.Contains("option 'reduction' must be > 1, got 1", Fail("{ hyperband: { reduction: 1 } }").Problem);
+        var grace = Fail("{ asha: { max: 27, grace_period: 27 } }");
+        Assert.Equal("scheduler.asha.grace_period", grace.Field);
+        Assert.Contains("option 'grace_period' must be below the maximum resource (27), or no trial could ever be stopped, got 27", grace.Problem);
         Assert.Contains("option 'mode' must be stop or promotion, got 'sometimes'", Fail("{ asha: { mode: sometimes } }").Problem);
         Assert.Contains("option 'quantile' must be in (0, 0.5], got 0.9", Fail("{ pbt: { quantile: 0.9 } }").Problem);
         Assert.Contains("option 'min_trials' must be a whole number", Fail("{ median: { min_trials: 1.5 } }").Problem);

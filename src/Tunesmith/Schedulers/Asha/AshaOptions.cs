@@ -58,6 +58,9 @@ public sealed record AshaOptions
         rules.Require(MaxResource > MinResource, nameof(MaxResource), MaxResource, $"must be greater than the minimum resource ({MinResource})");
         rules.Require(ReductionFactor > 1 && double.IsFinite(ReductionFactor), nameof(ReductionFactor), ReductionFactor, "must be > 1");
         rules.Require(GracePeriod is null or >= 1, nameof(GracePeriod), GracePeriod, "must be ≥ 1");
+        // At or above R no rung is left below the maximum, and ASHA would stop nothing without a word.
+        rules.Require(GracePeriod is null || GracePeriod < MaxResource, nameof(GracePeriod), GracePeriod,
+            $"must be below the maximum resource ({MaxResource}), or no trial could ever be stopped");
         rules.Require(Brackets >= 1, nameof(Brackets), Brackets, "must be ≥ 1");
         var most = RungLadder.BracketCount(MinResource, MaxResource, ReductionFactor);
         rules.Require(Brackets <= most, nameof(Brackets), Brackets, $"must be ≤ {most} for resources {MinResource}..{MaxResource} and η = {ReductionFactor}");
