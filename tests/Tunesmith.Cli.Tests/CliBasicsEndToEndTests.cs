@@ -101,4 +101,47 @@ public sealed class CliBasicsEndToEndTests
         var flag = await CliProcess.RunAsync(dir.Path, ["status", "--storage", "memory:"], new Dictionary<string, string?> { ["TUNESMITH_STORAGE"] = "bogus://env" });
         Assert.True(flag.ExitCode == 0, flag.ToString());
     }
+
+    [SkippableFact]
+    public async Task Commands_on_a_postgres_schema_without_tunesmith_tables_say_so_and_create_none()
+    {
+        using var schema = Tunesmith.Tests.Storage.PostgresTestServer.NewSchema();
+        using var dir = new TempDir();
+        async Task<long> Tables()
+        {
+            await using var c = new Npgsql.NpgsqlConnection(Tunesmith.Storage.Sql.PostgresUrl.Parse(schema.Url).ConnectionString);
+            await c.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = @s", c);
+            cmd.Parameters.AddWithValue("s", schema.Name);
+            return (long)(await cmd.ExecuteScalarAsync())!;
+        }
+
+        // A mistyped database or schema that exists: read commands say it holds no studies, one line, and leave it empty.
+        var status = await CliProcess.RunAsync(dir.Path, ["status", "--storage", schema.Url]);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("no studies in", status.Stdout);
+        Assert.Contains("(it has no Tunesmith tables)", status.Stdout);
+        foreach (var args in new[] { ["report", "--study", "s"], ["best", "--study", "s"], ["delete", "--study", "s", "--yes"], new[] { "worker", "--study", "s" } })
+        {
+            var r = await CliProcess.RunAsync(dir.Path, [.. args, "--storage", schema.Url]);
+            Assert.True(r.ExitCode == 2, r.ToString());
+            Assert.StartsWith("tunesmith: no Tunesmith studies in ", r.Stderr.Trim());
+            Assert.Single(r.Stderr.Trim().Split('\n'));
+        }
+        Assert.Equal(0, await Tables());
+
+        // Once a study exists, the same commands read it.
+        dir.Write("study.yaml", "name: s\nmetric: loss\ncommand: [python3, -c, 'print(1)']\nspace: { x: { float: [0, 1] } }\n");
+        var created = await CliProcess.RunAsync(dir.Path, ["create", "study.yaml", "--storage", schema.Url]);
+        Assert.True(created.ExitCode == 0, created.ToString());
+        Assert.True(await Tables() > 0);
+        var report = await CliProcess.RunAsync(dir.Path, ["report", "--study", "s", "--storage", schema.Url]);
+        Assert.True(report.ExitCode == 0, report.ToString());
+
+        // Tables of another schema version are not "no studies": the ordinary open says what it makes of them.
+        schema.Execute($"INSERT INTO {schema.Name}.schema_version (version) VALUES (999)");
+        var newer = await CliProcess.RunAsync(dir.Path, ["report", "--study", "s", "--storage", schema.Url]);
+        Assert.True(newer.ExitCode != 0, newer.ToString());
+        Assert.Contains("schema version 999 was written by a newer Tunesmith", newer.Stderr);
+    }
 }

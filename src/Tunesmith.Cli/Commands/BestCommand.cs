@@ -38,7 +38,7 @@ internal sealed class BestCommand : Command
     {
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
         var name = parse.GetRequiredValue(_study);
-        await using var storage = StorageScope.Open(url, _time, _loggers, mustExist: true);
+        await using var storage = await StorageScope.OpenExistingAsync(url, _time, _loggers, ct);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var best = await study.GetBestTrialAsync(ct);
         if (best is null)

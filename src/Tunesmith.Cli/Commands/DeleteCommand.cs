@@ -30,7 +30,7 @@ internal sealed class DeleteCommand : Command
         var name = parse.GetRequiredValue(_study);
         if (!parse.GetValue(_yes))
             throw new CliUsageException($"deleting study '{name}' cannot be undone: add --yes to confirm");
-        await using var storage = StorageScope.Open(url, _time, _loggers, mustExist: true);
+        await using var storage = await StorageScope.OpenExistingAsync(url, _time, _loggers, ct);
         if (!await storage.DeleteStudyAsync(name, ct))
             throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)}");
         _console.Out.WriteLine($"deleted study '{name}' from {StorageUrl.Shown(url)}");

@@ -46,7 +46,7 @@ internal sealed class EnqueueCommand : Command
         var combinations = file is not null ? CombinationFile.Read(file) : [Assignments.Parse(sets)];
         if (combinations.Count == 0) throw new CliUsageException($"{file}: no combinations in the file");
 
-        await using var storage = StorageScope.Open(url, _time, _loggers, mustExist: true);
+        await using var storage = await StorageScope.OpenExistingAsync(url, _time, _loggers, ct);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var space = await StoredStudyFile.TryGetSpaceAsync(study, ct);
         var checkedCombinations = space is null ? combinations : combinations.Select((c, i) => CoerceCombination(space, c, file is null ? "--set" : $"{file}: combination {i + 1}")).ToList();

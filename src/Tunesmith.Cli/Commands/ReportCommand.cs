@@ -41,7 +41,7 @@ internal sealed class ReportCommand : Command
         var name = parse.GetRequiredValue(_study);
         var top = parse.GetValue(_top);
         if (top is < 1) throw new CliUsageException($"--top {top}: must be ≥ 1");
-        await using var storage = StorageScope.Open(url, _time, _loggers, mustExist: true);
+        await using var storage = await StorageScope.OpenExistingAsync(url, _time, _loggers, ct);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var format = parse.GetValue(_format)!;
         if (parse.GetValue(_by) is { } by)

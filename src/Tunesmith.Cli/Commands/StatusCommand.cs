@@ -48,6 +48,14 @@ internal sealed class StatusCommand : Command
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
         var name = parse.GetValue(_study);
         var json = parse.GetValue(_format) == "json";
+        if (await StorageScope.HoldsNoStudiesAsync(url, _time, _loggers, ct))
+        {
+            // A database or schema without Tunesmith's tables: nothing to show, and status creates none in it.
+            if (name is not null) throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)} (it has no Tunesmith tables)");
+            if (json) WriteJson([], []);
+            else _console.Out.WriteLine($"no studies in {StorageUrl.Shown(url)} (it has no Tunesmith tables)");
+            return ExitCodes.Ok;
+        }
         if (StorageScope.MissingSqliteFile(url) is { } missing)
         {
             // Nothing to show, and nothing to create: status only reads.

@@ -79,7 +79,7 @@ internal sealed class WorkerCommand : Command
             && !url.Contains("pool_idle_lifetime=", StringComparison.OrdinalIgnoreCase))
             url += (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "pool_idle_lifetime=0";
 
-        await using var storage = StorageScope.Open(url, _time, _loggers, mustExist: true);
+        await using var storage = await StorageScope.OpenExistingAsync(url, _time, _loggers, ct);
         var record = await StorageScope.GetStudyAsync(storage, name, url, ct);
         // The stored file keeps env names, not values (secrets stay out of storage): each comes from this worker's environment.
         var file = (StudyFileRun.ReadStoredToRun(record)

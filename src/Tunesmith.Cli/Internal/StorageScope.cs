@@ -21,6 +21,38 @@ internal static class StorageScope
         catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
     }
 
+    /// <summary>
+    /// Opens the storage at <paramref name="url"/> for a command that reads or changes an existing study: an SQLite file
+    /// that does not exist, or a PostgreSQL database or schema without Tunesmith's tables, is a one-line error, and
+    /// nothing is created in it (a mistyped database name that exists must not get Tunesmith's tables).
+    /// </summary>
+    public static async Task<IStudyStorage> OpenExistingAsync(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken ct)
+    {
+        if (await HoldsNoStudiesAsync(url, time, loggers, ct).ConfigureAwait(false))
+            throw new CliUsageException($"no Tunesmith studies in {StorageUrl.Shown(url)} (it has no Tunesmith tables): create a study first with 'tunesmith run' or 'tunesmith create'");
+        return Open(url, time, loggers, mustExist: true);
+    }
+
+    /// <summary>
+    /// True when a PostgreSQL storage has no Tunesmith tables: found by a read-only open, which creates none. Other
+    /// storages: false (an SQLite file that is missing is <see cref="MissingSqliteFile"/>'s case).
+    /// </summary>
+    public static async Task<bool> HoldsNoStudiesAsync(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken ct)
+    {
+        if (!Tunesmith.Storage.Sql.PostgresUrl.IsPostgres(url)) return false;
+        IStudyStorage probe;
+        try { probe = StudyStorage.OpenReadOnly(url, time, loggers); }
+        catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
+        await using (probe.ConfigureAwait(false))
+        {
+            try { await probe.ListStudiesAsync(ct).ConfigureAwait(false); }
+            catch (StudyStorageException e) when (e.HoldsNoStudies) { return true; }
+            // Tables of another version: the open that follows migrates them (or says why it cannot).
+            catch (StudyStorageException e) when (e.OtherSchemaVersion) { return false; }
+        }
+        return false;
+    }
+
     /// <summary>The file an SQLite URL names when it does not exist; null when it exists or the storage is not an SQLite file.</summary>
     public static string? MissingSqliteFile(string url)
     {

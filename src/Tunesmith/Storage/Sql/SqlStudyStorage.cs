@@ -145,9 +145,9 @@ public abstract class SqlStudyStorage : IStudyStorage
         }
         catch (DbException e) when (!IsTransient(e)) { }
         if (current == 0)
-            throw new StudyStorageException($"storage {Description}: holds no Tunesmith studies (no schema), and a read-only open creates none");
+            throw new StudyStorageException($"storage {Description}: holds no Tunesmith studies (no schema), and a read-only open creates none") { HoldsNoStudies = true };
         if (current != SqlSchema.Latest)
-            throw new StudyStorageException($"storage {Description}: schema version {current}, this Tunesmith reads version {SqlSchema.Latest} (run a worker on it once to migrate)");
+            throw new StudyStorageException($"storage {Description}: schema version {current}, this Tunesmith reads version {SqlSchema.Latest} (run a worker on it once to migrate)") { OtherSchemaVersion = true };
     }
 
     /// <summary>
