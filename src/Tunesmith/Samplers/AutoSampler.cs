@@ -140,6 +140,13 @@ public class AutoSampler : ISampler
     /// </summary>
     public const int RepeatGpTrialsPerParameter = 10;
 
+    /// <summary>
+    /// Trials from which a GP per branch replaces branch-aware TPE on a space with exclusive branches: below it each
+    /// branch's GP is still drawing its first trials at random (ten per branch), and TPE, modelling from six, does better
+    /// (docs/BENCHMARKS.md, "Small budgets").
+    /// </summary>
+    public const int MinBranchGpBudget = 40;
+
     private protected AutoSampler(ISampler inner, AutoChoice choice)
     {
         Inner = inner;
@@ -163,7 +170,8 @@ public class AutoSampler : ISampler
     /// samplers available. Grid when every parameter is finite and the whole grid fits the budget. Conditional spaces:
     /// a random forest when blocks repeat a variable number of times (a GP per layer count once the budget gives
     /// <see cref="RepeatGpTrialsPerParameter"/> trials per parameter of every layer count), else branch-aware search (one
-    /// model per branch, the branch chosen by what it could reach) with a GP for short runs and grouped TPE for long ones.
+    /// model per branch, the branch chosen by what it could reach) with a GP for short runs of at least
+    /// <see cref="MinBranchGpBudget"/> trials and grouped TPE for shorter and longer ones.
     /// Grouped TPE with broad numeric kernels for several interacting categorical parameters; GP for up to
     /// <see cref="MaxGpDimensions"/> parameters and <see cref="MaxGpBudget"/> trials (categorical ones included: on the quality suite's mixed space GP beats TPE by
     /// two orders of magnitude), handing the run to grouped TPE when the GP's fit on the first 50 trials finds a rugged
@@ -197,10 +205,12 @@ public class AutoSampler : ISampler
                 if (Has("rf"))
                     return new("rf", "blocks that repeat a variable number of times: a random forest splits on the parameters of absent blocks directly");
             }
-            if (gpFits)
+            if (gpFits && budget >= MinBranchGpBudget)
                 return new("gp", $"exclusive branches and a budget of {budget} trials: a Gaussian process per branch, each branch valued by what it could reach", AutoChoice.BranchGp);
             if (Has("tpe"))
-                return new("tpe", "the space is conditional: TPE models each branch jointly on that branch's trials, each branch valued by what it could reach", AutoChoice.BranchTpe);
+                return new("tpe", gpFits
+                    ? $"exclusive branches and a budget of {budget} trials, below the {MinBranchGpBudget} from which a Gaussian process per branch gets past its random start: TPE models each branch jointly on that branch's trials, each branch valued by what it could reach"
+                    : "the space is conditional: TPE models each branch jointly on that branch's trials, each branch valued by what it could reach", AutoChoice.BranchTpe);
         }
         if (shape.CategoricalHeavy && Has("tpe"))
             return new("tpe", $"{shape.Categorical} categorical parameters whose best values may interact: TPE models them jointly, with broad numeric kernels so that the categories decide, and tries changing two of them together; a Gaussian process proposes a share of the trials, learning the numbers that suit each category", AutoChoice.CategoricalTpe);

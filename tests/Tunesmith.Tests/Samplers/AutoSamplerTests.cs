@@ -96,6 +96,11 @@ public sealed class AutoSamplerTests
         AutoSampler Auto(SearchSpace? space, int budget) =>
             (AutoSampler)SamplerRegistry.Create("auto", new SamplerRequest(new Dictionary<string, object?>(), 1, space, budget));
         Assert.Equal("auto(gp+branches)", Auto(branched, 100).Name);
+        // Below 40 trials each branch's GP would still be drawing its first ten at random: branch-aware TPE instead.
+        Assert.Equal("auto(gp+branches)", Auto(branched, AutoSampler.MinBranchGpBudget).Name);
+        var shortRun = Assert.IsType<Tunesmith.Samplers.Branches.BranchAwareSampler>(Auto(branched, AutoSampler.MinBranchGpBudget - 1).Inner);
+        Assert.True(((TpeSampler)shortRun.Inner).Options is { Multivariate: true, Group: true });
+        Assert.Same(AutoChoice.BranchTpe, Auto(branched, 20).Choice.Options);
         var longRun = Assert.IsType<Tunesmith.Samplers.Branches.BranchAwareSampler>(Auto(branched, 1000).Inner);
         Assert.True(((TpeSampler)longRun.Inner).Options is { Multivariate: true, Group: true });
         // A space defined by the objective as it runs may branch too.
