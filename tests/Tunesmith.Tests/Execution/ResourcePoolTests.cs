@@ -180,4 +180,18 @@ public sealed class ResourcePoolTests
     [Fact]
     public void A_device_listed_twice_is_rejected() =>
         Assert.Throws<FormatException>(() => GpuDiscovery.ParseList("0,1,0"));
+
+    [Theory]
+    [InlineData("x")]
+    [InlineData("0,x")]
+    [InlineData("0;1")]
+    [InlineData("gpu0")]
+    public void An_id_that_is_neither_an_index_nor_a_uuid_is_rejected_naming_it(string list)
+    {
+        var e = Assert.Throws<FormatException>(() => GpuDiscovery.ParseList(list));
+        Assert.Contains("is not a GPU index (0, 1, …) or a GPU-/MIG- UUID", e.Message);
+        Assert.Equal(["0", "GPU-5d5ba0d6-d33d", "MIG-c6d4f1ef-42e4"], GpuDiscovery.ParseList("0, GPU-5d5ba0d6-d33d,MIG-c6d4f1ef-42e4"));
+        Assert.Empty(GpuDiscovery.ParseList("-1"));
+        Assert.Empty(GpuDiscovery.ParseList("NoDevFiles"));
+    }
 }

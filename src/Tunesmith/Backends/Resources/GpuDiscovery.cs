@@ -40,6 +40,9 @@ public static partial class GpuDiscovery
         ArgumentNullException.ThrowIfNull(text);
         var items = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (items.Length == 1 && items[0] is "-1" or "NoDevFiles") return [];
+        // CUDA stops reading the list at the first id it cannot parse, so a typo would quietly hide every GPU after it.
+        if (items.FirstOrDefault(x => !DeviceId().IsMatch(x)) is { } bad)
+            throw new FormatException($"GPU list '{text}': '{bad}' is not a GPU index (0, 1, …) or a GPU-/MIG- UUID");
         var dup = items.GroupBy(x => x, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new FormatException($"GPU list '{text}': device '{dup.Key}' is listed twice");
         return items;
@@ -74,6 +77,9 @@ public static partial class GpuDiscovery
         Flush();
         return devices;
     }
+
+    [GeneratedRegex(@"^(\d+|(GPU|MIG)-[0-9A-Za-z-]+)$")]
+    private static partial Regex DeviceId();
 
     [GeneratedRegex(@"^GPU (\d+):")]
     private static partial Regex GpuLine();
