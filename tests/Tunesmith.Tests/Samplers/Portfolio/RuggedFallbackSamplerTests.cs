@@ -210,7 +210,7 @@ public sealed class RuggedFallbackSamplerTests
     /// The stall rule reads the finished trials in number order, so a process that asks after every trial and one that
     /// first asks late, with all of them stored, hand over at the same point.
     /// </summary>
-    [Property(MaxTest = 10)]
+    [Property(MaxTest = 100)]
     public bool The_handover_point_depends_only_on_the_stored_trials(PositiveInt seed, NonNegativeInt stalled, NonNegativeInt late)
     {
         var stalledCount = 15 + stalled.Get * 7 % 40; // 15..54: both sides of the 30-trial window
@@ -221,10 +221,12 @@ public sealed class RuggedFallbackSamplerTests
         var lateCount = Math.Max(50, trials.Count - late.Get % 20);
         var handsOver = HandsOver(once, Next(trials.Take(lateCount)));
         var expected = everyTrial.HandoverAt is { } at && at <= lateCount;
-        // Where the check's fit saw enough noise, the GP stalled from trial 50 on, so the handover is at 80 if at all.
+        // Only where the check's fit saw enough noise, and by trial 80 when 30 trials stalled after trial 50's best. It may
+        // come sooner: when that best beat the earlier ones by less than the stall tolerance, the stall began before it
+        // (seed 29 with 29 stalled trials hands over at 76).
         var noisy = everyTrial.Report!.NoiseShare >= LateOnly.LateMinNoiseShare;
         return handsOver == expected && (!expected || once.HandoverAt == everyTrial.HandoverAt)
-            && everyTrial.HandoverAt == (noisy && stalledCount >= 30 ? 80 : null);
+            && (everyTrial.HandoverAt is { } handover ? noisy && handover <= 80 : !(noisy && stalledCount >= 30));
     }
 
     [Fact]
