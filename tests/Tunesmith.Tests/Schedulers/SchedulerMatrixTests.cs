@@ -82,7 +82,9 @@ public sealed class SchedulerMatrixTests : IDisposable
         {
             var script = _kit.Script("train.py", Trainer);
             // A paused program must still be running when the pause reaches it (a step takes a moment), or it finishes first.
-            var options = _kit.Options(script, space) with { Environment = new Dictionary<string, string> { ["STEP_SECONDS"] = scheduler == "asha-promotion" ? "0.2" : "0" } };
+            // Promotion: a step lasts 1 s, so that a pause lands before the program's next report; a trial that runs on past
+            // its rung counts as gone on and takes a promotion, which at 0.2 s a loaded CI run once gave to a worse trial.
+            var options = _kit.Options(script, space) with { Environment = new Dictionary<string, string> { ["STEP_SECONDS"] = scheduler == "asha-promotion" ? "1" : "0" } };
             await new CommandStudyRunner(study, options, new CommandStudyOptions { Trials = Qs.Length, Parallel = 2 }).RunAsync();
         }
         else
