@@ -150,7 +150,7 @@ public sealed class LearningCurveSimulatorTests
         var strategy = SimulationStrategies.Create("asha", "tpe");
         (SimulationRun Run, LearningCurveSimulator Simulator, int DistinctCurves) Simulate(int seed, bool repeat)
         {
-            var counting = new CountingCurves(benchmark);
+            var counting = new WatchedCurves(benchmark);
             var simulator = new LearningCurveSimulator(counting, strategy.CreateSampler(counting, seed), strategy.CreateScheduler(counting, seed),
                 new SimulationOptions { Workers = 8, TimeBudget = TimeSpan.FromMinutes(10), RepeatTabulatedConfigurations = repeat, RecordProposedConfigurations = repeat });
             return (simulator.Run(), simulator, counting.Distinct);
@@ -226,7 +226,7 @@ public sealed class LearningCurveSimulatorTests
         var strategy = SimulationStrategies.Create(scheduler, sampler);
         (LearningCurveSimulator Simulator, List<LearningCurve> Replayed) Simulate(bool recordProposed)
         {
-            var recording = new RecordingCurves(table);
+            var recording = new WatchedCurves(table);
             var simulator = new LearningCurveSimulator(recording, strategy.CreateSampler(recording, 3), strategy.CreateScheduler(recording, 3),
                 new SimulationOptions { Workers = 8, TimeBudget = TimeSpan.FromMinutes(name == "nasbench-nlp" ? 600 : 3), RecordProposedConfigurations = recordProposed });
             simulator.Run();
@@ -323,29 +323,14 @@ public sealed class LearningCurveSimulatorTests
         });
     }
 
-    /// <summary>Records the curves new trials replay, in the order they start (trial number order).</summary>
-    private sealed class RecordingCurves(ILearningCurveBenchmark inner) : ILearningCurveBenchmark
-    {
-        public List<LearningCurve> NewTrials { get; } = [];
-        public string Name => inner.Name;
-        public string Metric => inner.Metric;
-        public Direction Direction => inner.Direction;
-        public int MaxEpoch => inner.MaxEpoch;
-        public IReadOnlyList<KeyValuePair<string, Distribution>> Space => inner.Space;
-        public double BestValue => inner.BestValue;
-        public LearningCurve Curve(IReadOnlyDictionary<string, object?> parameters) => inner.Curve(parameters);
-        public LearningCurve NewTrialCurve(IReadOnlyDictionary<string, object?> parameters, StartedConfigurations started)
-        {
-            var curve = inner.NewTrialCurve(parameters, started);
-            NewTrials.Add(curve);
-            return curve;
-        }
-    }
-
-    /// <summary>Counts the distinct curves (table rows) a run's lookups returned.</summary>
-    private sealed class CountingCurves(ILearningCurveBenchmark inner) : ILearningCurveBenchmark
+    /// <summary>
+    /// Watches a benchmark's lookups: the curves new trials replay, in the order they start (trial number order), and the
+    /// number of distinct curves (table rows) any lookup returned.
+    /// </summary>
+    private sealed class WatchedCurves(ILearningCurveBenchmark inner) : ILearningCurveBenchmark
     {
         private readonly HashSet<LearningCurve> _seen = new(ReferenceEqualityComparer.Instance);
+        public List<LearningCurve> NewTrials { get; } = [];
         public int Distinct => _seen.Count;
         public string Name => inner.Name;
         public string Metric => inner.Metric;
@@ -354,8 +339,12 @@ public sealed class LearningCurveSimulatorTests
         public IReadOnlyList<KeyValuePair<string, Distribution>> Space => inner.Space;
         public double BestValue => inner.BestValue;
         public LearningCurve Curve(IReadOnlyDictionary<string, object?> parameters) => Seen(inner.Curve(parameters));
-        public LearningCurve NewTrialCurve(IReadOnlyDictionary<string, object?> parameters, StartedConfigurations started) =>
-            Seen(inner.NewTrialCurve(parameters, started));
+        public LearningCurve NewTrialCurve(IReadOnlyDictionary<string, object?> parameters, StartedConfigurations started)
+        {
+            var curve = Seen(inner.NewTrialCurve(parameters, started));
+            NewTrials.Add(curve);
+            return curve;
+        }
         private LearningCurve Seen(LearningCurve curve)
         {
             _seen.Add(curve);
