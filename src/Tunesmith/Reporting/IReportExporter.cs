@@ -52,6 +52,7 @@ internal static class ReportCells
     public static IReadOnlyList<string> Headers(ReportTable t)
     {
         var headers = new List<string> { "rank", "number", "state", t.Metric };
+        if (t.HasSteps) headers.Add(t.Metric == "step" ? "step_" : "step");
         var taken = new HashSet<string>(headers, StringComparer.Ordinal);
         foreach (var m in t.MetricNames) headers.Add(Unique(m, "metric:", taken));
         foreach (var p in t.ParameterNames) headers.Add(Unique(p, "param:", taken));
@@ -77,6 +78,7 @@ internal static class ReportCells
             r.State.ToString(),
             r.Objective is { } v ? Number(v, roundTrip) : "",
         };
+        if (t.HasSteps) cells.Add(r.Step?.ToString(CultureInfo.InvariantCulture) ?? "");
         foreach (var m in t.MetricNames) cells.Add(r.Metrics.TryGetValue(m, out var mv) ? Number(mv, roundTrip) : "");
         foreach (var p in t.ParameterNames) cells.Add(r.Params.TryGetValue(p, out var pv) ? Value(pv, roundTrip) : "");
         cells.Add(r.Duration is { } d ? d.TotalSeconds.ToString(roundTrip ? "0.###" : "0.0", CultureInfo.InvariantCulture) : "");
@@ -91,5 +93,5 @@ internal static class ReportCells
         !roundTrip && ParamValues.Normalize(v) is double d ? Number(d, false) : ParamValues.Format(v);
 
     public static bool IsNumeric(string header, ReportTable t) =>
-        header is "rank" or "number" or "duration_s" || header == t.Metric || t.MetricNames.Contains(header);
+        header is "rank" or "number" or "duration_s" || (t.HasSteps && header is "step" or "step_") || header == t.Metric || t.MetricNames.Contains(header);
 }

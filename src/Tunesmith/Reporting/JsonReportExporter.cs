@@ -5,8 +5,9 @@ using Tunesmith.Spaces;
 namespace Tunesmith.Reporting;
 
 /// <summary>
-/// JSON: <c>{"study", "direction", "metric", "total_trials", "trials": [{"rank", "number", "state", "value", "metrics",
-/// "params", "duration_seconds", "fail_reason"}]}</c>, best first; an inactive parameter is absent from its trial's params.
+/// JSON: <c>{"study", "direction", "metric", "total_trials", "trials": [{"rank", "number", "state", "value", "step",
+/// "metrics", "params", "duration_seconds", "fail_reason"}]}</c>, best first; an inactive parameter is absent from its
+/// trial's params. A Pruned trial's value is its last report, a Running one's its latest; <c>step</c> is that report's step.
 /// </summary>
 public sealed class JsonReportExporter : IReportExporter
 {
@@ -31,6 +32,7 @@ public sealed class JsonReportExporter : IReportExporter
                 w.WriteString("state", r.State.ToString());
                 w.WritePropertyName("value");
                 WriteNumber(w, r.Objective);
+                if (r.Step is { } step) w.WriteNumber("step", step); else w.WriteNull("step");
                 WriteMetrics(w, table, r, withObjective: false);
                 WriteParams(w, table, r);
                 w.WritePropertyName("duration_seconds");

@@ -27,6 +27,9 @@ public sealed record ReportTable
     /// <summary>The rows, best first.</summary>
     public required IReadOnlyList<ReportRow> Rows { get; init; }
 
+    /// <summary>Whether any row reported intermediate values, so that exporters show a <c>step</c> column.</summary>
+    public bool HasSteps { get; init; }
+
     /// <summary>How many trials the study holds (the rows may be fewer under a top-K cut).</summary>
     public required int TotalTrials { get; init; }
 
@@ -67,7 +70,8 @@ public sealed record ReportTable
                 complete ? ++rank : null,
                 t.Number,
                 t.State,
-                complete ? t.Value : null,
+                complete ? t.Value : Partial(t),
+                t.LastIntermediate?.Step,
                 t.Metrics.Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal),
                 t.Params,
                 t.Duration,
@@ -81,6 +85,7 @@ public sealed record ReportTable
             MetricNames = metricNames,
             ParameterNames = parameterNames,
             Rows = rows,
+            HasSteps = rows.Any(r => r.Step is not null),
             TotalTrials = all.Count,
         };
     }
@@ -103,6 +108,15 @@ public sealed record ReportTable
         return Build(trials, study.Direction, metric, study.Name, top);
     }
 
+    // What a stopped or running trial has shown so far, as Ray Tune's table shows it: a Pruned trial's stored value (its
+    // last report, docs/DECISIONS.md), a Running trial's latest report. Unranked: values at different steps do not compare.
+    private static double? Partial(FrozenTrial t) => t.State switch
+    {
+        TrialState.Pruned => t.Value ?? t.LastIntermediate?.Value,
+        TrialState.Running => t.LastIntermediate?.Value,
+        _ => null,
+    };
+
     // A Complete trial without a value cannot be ranked; it sorts with the Running ones rather than crash the report.
     private static int GroupOf(FrozenTrial t) => t.State switch
     {
@@ -118,7 +132,9 @@ public sealed record ReportTable
 /// <param name="Rank">1-based rank among the Complete trials; null for the others.</param>
 /// <param name="Number">The trial's number.</param>
 /// <param name="State">The trial's state.</param>
-/// <param name="Objective">The objective value of a Complete trial.</param>
+/// <param name="Objective">The objective value of a Complete trial; for a Pruned trial its last reported value, for a
+/// Running one its latest report (both unranked).</param>
+/// <param name="Step">The last step the trial reported an intermediate value at; null when it reported none.</param>
 /// <param name="Metrics">The other metrics of the final result.</param>
 /// <param name="Params">Parameter values (a name absent here was inactive in this trial).</param>
 /// <param name="Duration">Wall time from start to finish, when finished.</param>
@@ -128,6 +144,7 @@ public sealed record ReportRow(
     int Number,
     TrialState State,
     double? Objective,
+    long? Step,
     IReadOnlyDictionary<string, double> Metrics,
     IReadOnlyDictionary<string, object?> Params,
     TimeSpan? Duration,

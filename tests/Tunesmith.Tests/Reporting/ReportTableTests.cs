@@ -163,6 +163,43 @@ public sealed class ReportTableTests
     }
 
     [Fact]
+    public void A_pruned_trial_shows_its_last_report_and_step_unranked_and_a_running_one_its_latest()
+    {
+        var curve = new Dictionary<long, double> { [1] = 0.3, [3] = 0.45 };
+        var trials = new List<FrozenTrial>
+        {
+            Trial(0, TrialState.Complete, 0.8) with { Intermediate = new Dictionary<long, double> { [1] = 0.5, [9] = 0.8 } },
+            Trial(1, TrialState.Pruned, 0.45) with { Intermediate = curve },
+            Trial(2, TrialState.Running) with { Intermediate = new Dictionary<long, double> { [2] = 0.6 } },
+            Trial(3, TrialState.Failed, reason: "boom"),
+        };
+        var table = ReportTable.Build(trials, Direction.Maximize, "f1", "s");
+        Assert.Equal([0, 2, 1, 3], table.Rows.Select(r => r.Number));
+        Assert.Equal([1, null, null, null], table.Rows.Select(r => r.Rank));
+        Assert.Equal([0.8, 0.6, 0.45, null], table.Rows.Select(r => r.Objective));
+        Assert.Equal([9L, 2L, 3L, null], table.Rows.Select(r => r.Step));
+
+        var lines = new TextTableReportExporter().Render(table).TrimEnd('\n').Split('\n');
+        Assert.Matches(@"^\s*rank\s+number\s+state\s+f1\s+step\s", lines[0]);
+        Assert.Matches(@"^\s+1\s+Pruned\s+0\.45\s+3\s", lines[4]);
+        var csv = ParseCsv(new CsvReportExporter().Render(table));
+        Assert.Equal(["", "1", "Pruned", "0.45", "3"], csv[3].Take(5));
+        using var doc = JsonDocument.Parse(new JsonReportExporter().Render(table));
+        var pruned = doc.RootElement.GetProperty("trials")[2];
+        Assert.Equal(0.45, pruned.GetProperty("value").GetDouble());
+        Assert.Equal(3, pruned.GetProperty("step").GetInt64());
+        Assert.Equal(JsonValueKind.Null, pruned.GetProperty("rank").ValueKind);
+    }
+
+    [Fact]
+    public void A_study_without_intermediate_values_has_no_step_column()
+    {
+        var table = ReportTable.Build(Mixed(), Direction.Maximize, "f1", "s");
+        Assert.False(table.HasSteps);
+        Assert.DoesNotContain("step", new TextTableReportExporter().Render(table).Split('\n')[0]);
+    }
+
+    [Fact]
     public void Exporters_are_found_by_format_name()
     {
         Assert.Equal(["table", "csv", "json", "md", "html"], ReportExporters.Formats);
