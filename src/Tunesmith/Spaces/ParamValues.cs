@@ -57,11 +57,14 @@ public static class ParamValues
         }
     }
 
-    /// <summary>Serializes a dictionary of parameter values as a JSON object, keeping the key order.</summary>
+    /// <summary>
+    /// Serializes a dictionary of parameter values as a JSON object, keeping the key order. Characters are written as they
+    /// are (<c>+</c>, <c>&lt;</c>, <c>é</c>), not as <c>\u</c> escapes: the text goes to files and terminals, never into HTML.
+    /// </summary>
     public static string ToJson(IEnumerable<KeyValuePair<string, object?>> values)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             foreach (var (k, v) in values)

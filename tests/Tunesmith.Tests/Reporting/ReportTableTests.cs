@@ -200,6 +200,15 @@ public sealed class ReportTableTests
     }
 
     [Fact]
+    public void Json_writes_plus_signs_angle_brackets_and_accents_as_they_are()
+    {
+        var trials = new List<FrozenTrial> { Trial(0, TrialState.Complete, 1, new() { ["schedule"] = "warmup+cosine <é>" }) };
+        var json = new JsonReportExporter().Render(ReportTable.Build(trials, Direction.Maximize, "f1", "s"));
+        Assert.Contains("\"warmup+cosine <é>\"", json);
+        Assert.Equal("{\"a\":\"1e-3+x\"}", Tunesmith.Spaces.ParamValues.ToJson([new("a", "1e-3+x")]));
+    }
+
+    [Fact]
     public void Exporters_are_found_by_format_name()
     {
         Assert.Equal(["table", "csv", "json", "md", "html"], ReportExporters.Formats);

@@ -91,7 +91,7 @@ internal static class ProgressViews
     private static string JsonEvent(RunProgress p, CommandTrialEvent e)
     {
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteString("time", p.Now.ToString("O", CultureInfo.InvariantCulture));
