@@ -75,3 +75,45 @@ public sealed class StudyTellOverloadTests
         Assert.Equal(0.0, study.BestTrial!.Value); // the zeros are values the study ranks
     }
 }
+
+/// <summary>A trial that has finished takes no more writes: each says so instead of being dropped unstored.</summary>
+public sealed class TrialAfterFinishTests
+{
+    [Fact]
+    public void Suggesting_a_new_parameter_or_setting_an_attribute_metric_or_report_after_the_trial_finished_throws()
+    {
+        var study = Study.Create("after-finish", sampler: new RandomSampler(seed: 1));
+        Trial? kept = null;
+        study.Optimize(t => { kept = t; return t.SuggestFloat("x", 0, 1); }, trials: 1);
+        var trial = kept!;
+        var x = study.Trials[0].Params["x"];
+
+        Assert.Equal(x, trial.SuggestFloat("x", 0, 1)); // reading a parameter it already has is still fine
+        foreach (var write in new Action[]
+        {
+            () => trial.SuggestFloat("y", 0, 1),
+            () => trial.SuggestCategorical("c", ["a", "b"]),
+            () => trial.SetUserAttribute("note", "late"),
+            () => trial.SetMetric("loss", 0.5),
+            () => trial.SetDerived("z", 1),
+            () => trial.Report(1, 0.5),
+        })
+        {
+            var e = Assert.Throws<InvalidOperationException>(write);
+            Assert.Contains("trial 0 has already finished", e.Message, StringComparison.Ordinal);
+        }
+
+        var stored = study.Trials.Single();
+        Assert.Equal(["x"], stored.Params.Keys);
+        Assert.Empty(stored.UserAttributes);
+    }
+
+    [Fact]
+    public void An_attribute_set_after_tell_throws()
+    {
+        var study = Study.Create("after-tell", sampler: new RandomSampler(seed: 1));
+        var trial = study.Ask();
+        study.Tell(trial, 1.0);
+        Assert.Throws<InvalidOperationException>(() => trial.SetUserAttribute("k", 1));
+    }
+}

@@ -98,7 +98,8 @@ public sealed class Trial : IParameterSuggester
     /// <summary>
     /// Suggests a value for <paramref name="name"/> from <paramref name="distribution"/>: the enqueued value when the trial
     /// was enqueued with one, else the sampler's joint sample, else an independent draw. Suggesting the same name again
-    /// with the same distribution returns the same value; with a different one it throws.
+    /// with the same distribution returns the same value; with a different one it throws. A new name after the trial has
+    /// finished throws <see cref="InvalidOperationException"/>: it could no longer be stored.
     /// </summary>
     public object? Suggest(string name, Distribution distribution)
     {
@@ -110,6 +111,7 @@ public sealed class Trial : IParameterSuggester
                 throw new SearchSpaceException(name, $"was suggested as {known.Describe()} and again as {distribution.Describe()} in the same trial");
             return _params[name];
         }
+        ThrowIfFinished();
         if (_params.ContainsKey(name) && !_fixed.ContainsKey(name))
             throw new SearchSpaceException(name, "is already a derived value in this trial");
 
@@ -142,6 +144,7 @@ public sealed class Trial : IParameterSuggester
     /// <summary>Records a value derived from other parameters (e.g. <c>padding = kernel / 2</c>); samplers ignore it.</summary>
     public void SetDerived(string name, object? value)
     {
+        ThrowIfFinished();
         if (_distributions.ContainsKey(name))
             throw new SearchSpaceException(name, "is already a sampled parameter in this trial");
         value = ParamValues.Normalize(value);
@@ -152,6 +155,7 @@ public sealed class Trial : IParameterSuggester
     /// <summary>Sets a user attribute (string, number, boolean or null).</summary>
     public void SetUserAttribute(string key, object? value)
     {
+        ThrowIfFinished();
         value = ParamValues.Normalize(value);
         (_userAttributes ??= new(StringComparer.Ordinal))[key] = value;
         _pendingUserAttributes.Add(new(key, value));
@@ -168,6 +172,7 @@ public sealed class Trial : IParameterSuggester
     /// <summary>Records a named metric of the final result besides the objective (e.g. "loss" next to "f1").</summary>
     public void SetMetric(string name, double value)
     {
+        ThrowIfFinished();
         (_metrics ??= new(StringComparer.Ordinal))[name] = value;
         _pendingMetrics.Add(new(name, value));
     }
@@ -224,7 +229,7 @@ public sealed class Trial : IParameterSuggester
 
     private async Task ReportInProcessAsync(long step, double value, Func<string, CancellationToken, Task>? checkpoint, CancellationToken cancellationToken)
     {
-        if (IsFinished) throw new InvalidOperationException($"trial {Number} has already finished");
+        ThrowIfFinished();
         if (checkpoint is not null)
         {
             var runDirectory = await _study.CheckpointRunDirectoryAsync(cancellationToken).ConfigureAwait(false);
@@ -307,7 +312,7 @@ public sealed class Trial : IParameterSuggester
 
     private async Task<(SchedulerDecision Decision, StudyHistory? History)> ReportAndDecideAsync(long step, double value, CancellationToken cancellationToken, bool decide = true)
     {
-        if (IsFinished) throw new InvalidOperationException($"trial {Number} has already finished");
+        ThrowIfFinished();
         if (double.IsNaN(value)) throw new ArgumentException($"trial {Number}: reported value at step {step} is NaN", nameof(value));
         _intermediate[step] = value;
         _pendingIntermediate.Add((step, value));
@@ -433,6 +438,12 @@ public sealed class Trial : IParameterSuggester
         var merged = new Dictionary<TKey, TValue>(started, comparer);
         foreach (var (k, v) in since) merged[k] = v;
         return merged;
+    }
+
+    // A write after the trial finished would never reach storage: say so rather than drop it.
+    private void ThrowIfFinished()
+    {
+        if (IsFinished) throw new InvalidOperationException($"trial {Number} has already finished: it takes no more suggestions, reports, attributes or metrics");
     }
 
     /// <inheritdoc />
