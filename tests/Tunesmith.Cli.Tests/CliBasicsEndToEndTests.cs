@@ -67,6 +67,19 @@ public sealed class CliBasicsEndToEndTests
     }
 
     [Theory]
+    [InlineData("status --bogus", "'tunesmith status --help'")]
+    [InlineData("slurm submit study.yaml --gpus-per-trial 0.5", "'tunesmith slurm submit --help'")]
+    [InlineData("slurm status --study x --bogus", "'tunesmith slurm status --help'")]
+    [InlineData("statsu", "'tunesmith --help'")]
+    public async Task A_parse_error_points_to_the_help_of_the_command_it_is_in_with_its_whole_path(string commandLine, string help)
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, commandLine.Split(' '));
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains($"(see {help})", r.Stderr);
+    }
+
+    [Theory]
     [InlineData("0.0.0.0", true)]
     [InlineData("127.0.0.1", false)]
     public async Task A_dashboard_on_every_interface_without_a_token_warns(string host, bool warns)

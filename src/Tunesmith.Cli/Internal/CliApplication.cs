@@ -47,7 +47,11 @@ internal static class CliApplication
             {
                 // An unknown word explains more than the "required command" error it causes, so it goes first.
                 var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
-                var command = parse.CommandResult.Command is RootCommand ? "" : parse.CommandResult.Command.Name + " ";
+                // The whole path of a subcommand ("slurm submit"), so the help it points to is that command's.
+                var names = new List<string>();
+                for (var result = parse.CommandResult; result is { Command: not RootCommand }; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+                    names.Insert(0, result.Command.Name);
+                var command = names.Count == 0 ? "" : string.Join(' ', names) + " ";
                 console.Error.WriteLine($"tunesmith: {ErrorLine.OneLine(Readable(error.Message))} (see 'tunesmith {command}--help')");
                 return ExitCodes.BadInput;
             }
