@@ -34,7 +34,7 @@ public static class SamplerRegistry
         ArgumentNullException.ThrowIfNull(request);
         ISampler sampler = name.ToLowerInvariant() switch
         {
-            "random" => new RandomSampler(request.Seed),
+            "random" => CreateRandom(request),
             "grid" => CreateGrid(request),
             "sobol" => CreateSobol(request),
             "tpe" => WithBranches("tpe", request, o => CreateTpe(o, request.Seed)),
@@ -240,6 +240,17 @@ public static class SamplerRegistry
         "CostExponent" => "option 'cost_exponent'",
         _ => property ?? "an option",
     };
+
+    // Random search has no options but its seed; a misspelt seed must not leave the run silently unseeded.
+    private static RandomSampler CreateRandom(SamplerRequest request)
+    {
+        CheckOptions(request, "random", "seed");
+        return new RandomSampler(request.Options.TryGetValue("seed", out var raw) && raw is not null
+            ? ParamValues.TryToLong(raw, out var seed) && seed is >= int.MinValue and <= int.MaxValue
+                ? (int)seed
+                : throw new ArgumentException($"sampler 'random': option 'seed' must be a 32-bit integer, got {ParamValues.Format(raw)}")
+            : request.Seed);
+    }
 
     private static void CheckOptions(SamplerRequest request, string sampler, params string[] known)
     {

@@ -275,6 +275,25 @@ public sealed class StudyFileMoreErrorTests
         Assert.Contains("n_startup_trialz", e.Message);
     }
 
+    [Fact]
+    public void A_misspelt_option_of_random_search_is_reported_not_dropped()
+    {
+        var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse("""
+            command: run {x}
+            space: { x: { float: [0, 1] } }
+            sampler: { random: { sed: 1 } }
+            """, "study.yaml", "/tmp"));
+        Assert.Equal((3, 20, "sampler"), (e.Line, e.Column, e.Field));
+        Assert.Contains("sampler 'random': unknown option 'sed' (known: seed)", e.Message);
+
+        var seeded = StudyFile.Parse("""
+            command: run {x}
+            space: { x: { float: [0, 1] } }
+            sampler: { random: { seed: 3 } }
+            """, "study.yaml", "/tmp");
+        Assert.Equal(3, seeded.Sampler.Seed);
+    }
+
     [Theory]
     [InlineData("{ lr: [0.5] }", "option 'values.lr': parameter 'lr': value 0.5 is not in float [0.01, 0.1]")]
     [InlineData("{ layer: [1, 2] }", "option 'values.layer': parameter 'layer': unknown parameter (the parameters: lr, layers)")]
