@@ -29,6 +29,22 @@ public sealed class StudyFileErrorsEndToEndTests
         }
     }
 
+    [Fact]
+    public async Task A_study_stored_with_the_other_direction_is_one_line_naming_both()
+    {
+        using var kit = new StudyKit();
+        kit.Write("study.yaml", "name: s\ncommand: python3 t.py {x}\n" + Space);
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        kit.Write("study.yaml", "name: s\ndirection: maximize\ncommand: python3 t.py {x}\n" + Space);
+        foreach (var command in new[] { "run", "create" })
+        {
+            var r = await kit.CliS(command, "study.yaml");
+            Assert.True(r.ExitCode == 2, r.ToString());
+            Assert.Equal("tunesmith: study.yaml: direction: study 's' is stored with direction minimize, the file says maximize: use another name or delete the study",
+                Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        }
+    }
+
     [Theory]
     [InlineData("--set", "nope=1", "nope")]
     [InlineData("--set", "x=abc", "x")]

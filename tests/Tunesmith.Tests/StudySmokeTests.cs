@@ -117,3 +117,24 @@ public sealed class TrialAfterFinishTests
         Assert.Throws<InvalidOperationException>(() => trial.SetUserAttribute("k", 1));
     }
 }
+
+/// <summary>Opening an existing study to create-or-load it with the other direction is refused, not optimized the wrong way.</summary>
+public sealed class StudyDirectionTests
+{
+    [Fact]
+    public async Task Create_or_load_with_the_other_direction_throws_naming_both_and_load_keeps_the_stored_one()
+    {
+        await using var storage = new Tunesmith.Storage.InMemoryStudyStorage();
+        await using (var first = await Study.CreateAsync("acc", new StudyOptions { StorageInstance = storage, Direction = Direction.Maximize })) { }
+
+        var e = await Assert.ThrowsAsync<StudyDirectionMismatchException>(() =>
+            Study.CreateOrLoadAsync("acc", new StudyOptions { StorageInstance = storage }));
+        Assert.Equal((Direction.Maximize, Direction.Minimize), (e.Stored, e.Requested));
+        Assert.Contains("study 'acc' is stored with direction maximize, the options say minimize", e.Message, StringComparison.Ordinal);
+
+        await using var same = await Study.CreateOrLoadAsync("acc", new StudyOptions { StorageInstance = storage, Direction = Direction.Maximize });
+        Assert.Equal(Direction.Maximize, same.Direction);
+        await using var loaded = await Study.LoadAsync("acc", new StudyOptions { StorageInstance = storage });
+        Assert.Equal(Direction.Maximize, loaded.Direction);
+    }
+}

@@ -128,11 +128,18 @@ public sealed class Study : IAsyncDisposable
     public static Task<Study> CreateAsync(string name, StudyOptions? options = null, CancellationToken cancellationToken = default) =>
         OpenAsync(name, options ?? new(), create: true, load: false, cancellationToken);
 
-    /// <summary>Loads an existing study; throws <see cref="StudyNotFoundException"/> when there is none.</summary>
+    /// <summary>
+    /// Loads an existing study; throws <see cref="StudyNotFoundException"/> when there is none. The study keeps the
+    /// direction it was created with (<see cref="StudyOptions.Direction"/> is not read).
+    /// </summary>
     public static Task<Study> LoadAsync(string name, StudyOptions? options = null, CancellationToken cancellationToken = default) =>
         OpenAsync(name, options ?? new(), create: false, load: true, cancellationToken);
 
-    /// <summary>Loads the study when it exists, else creates it (safe when several processes do it at once).</summary>
+    /// <summary>
+    /// Loads the study when it exists, else creates it (safe when several processes do it at once). An existing study
+    /// stored with the other direction throws <see cref="StudyDirectionMismatchException"/> rather than quietly
+    /// optimizing the wrong way; <see cref="LoadAsync"/> opens a study with whatever direction it has.
+    /// </summary>
     public static Task<Study> CreateOrLoadAsync(string name, StudyOptions? options = null, CancellationToken cancellationToken = default) =>
         OpenAsync(name, options ?? new(), create: true, load: true, cancellationToken);
 
@@ -145,7 +152,7 @@ public sealed class Study : IAsyncDisposable
     public static Study Load(string name, string storage, ISampler? sampler = null, IScheduler? scheduler = null) =>
         LoadAsync(name, new StudyOptions { Sampler = sampler, Scheduler = scheduler, Storage = storage }).GetAwaiter().GetResult();
 
-    /// <summary>Loads the study when it exists, else creates it.</summary>
+    /// <summary>Loads the study when it exists, else creates it; see <see cref="CreateOrLoadAsync"/>.</summary>
     public static Study CreateOrLoad(string name, Direction direction = Direction.Minimize, ISampler? sampler = null,
         IScheduler? scheduler = null, string storage = "memory:") =>
         CreateOrLoadAsync(name, new StudyOptions { Direction = direction, Sampler = sampler, Scheduler = scheduler, Storage = storage }).GetAwaiter().GetResult();
@@ -158,6 +165,7 @@ public sealed class Study : IAsyncDisposable
         try
         {
             StudyRecord? record = null;
+            var created = false;
             if (load) record = await storage.GetStudyAsync(name, ct).ConfigureAwait(false);
             if (record is null && !create) throw new StudyNotFoundException(name);
             if (record is null)
@@ -165,6 +173,7 @@ public sealed class Study : IAsyncDisposable
                 try
                 {
                     record = await storage.CreateStudyAsync(name, options.Direction, ct).ConfigureAwait(false);
+                    created = true;
                     await storage.SetStudyAttributesAsync(record.Id, system: true,
                         [new(SystemAttributeKeys.Metric, options.Metric)], ct).ConfigureAwait(false);
                 }
@@ -174,6 +183,8 @@ public sealed class Study : IAsyncDisposable
                     record = await storage.GetStudyAsync(name, ct).ConfigureAwait(false) ?? throw new StudyNotFoundException(name);
                 }
             }
+            if (create && !created && record.Direction != options.Direction)
+                throw new StudyDirectionMismatchException(name, record.Direction, options.Direction);
             var study = new Study(record, storage, owns, options);
             if (options.Sampler is not null)
                 await storage.SetStudyAttributesAsync(record.Id, system: true, [new(SystemAttributeKeys.Sampler, study.Sampler.Name)], ct).ConfigureAwait(false);
@@ -755,4 +766,21 @@ public sealed class Study : IAsyncDisposable
             try { Directory.Delete(_runDirectory, recursive: true); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { _logger.LogWarning("Could not remove {Directory}: {Message}", _runDirectory, e.Message); }
     }
+}
+
+/// <summary>
+/// A study opened to be created or loaded exists already with the other direction (maximize against minimize): loading it
+/// would optimize the objective the wrong way.
+/// </summary>
+public sealed class StudyDirectionMismatchException(string name, Direction stored, Direction requested)
+    : Exception($"study '{name}' is stored with direction {stored.ToString().ToLowerInvariant()}, the options say {requested.ToString().ToLowerInvariant()}: use another name, delete the study, or open it with Study.LoadAsync")
+{
+    /// <summary>The study name.</summary>
+    public string StudyName { get; } = name;
+
+    /// <summary>The direction the study was created with.</summary>
+    public Direction Stored { get; } = stored;
+
+    /// <summary>The direction the caller asked for.</summary>
+    public Direction Requested { get; } = requested;
 }

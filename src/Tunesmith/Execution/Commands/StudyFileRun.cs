@@ -75,14 +75,20 @@ public static partial class StudyFileRun
             StaleGracePeriod = options.StaleGracePeriod,
         };
         if (options.HeartbeatInterval is { } beat) studyOptions = studyOptions with { HeartbeatInterval = beat };
-        var study = options.Create && options.Load ? await Study.CreateOrLoadAsync(file.Name, studyOptions, cancellationToken).ConfigureAwait(false)
-            : options.Create ? await Study.CreateAsync(file.Name, studyOptions, cancellationToken).ConfigureAwait(false)
-            : await Study.LoadAsync(file.Name, studyOptions, cancellationToken).ConfigureAwait(false);
+        Study study;
         try
         {
-            if (study.Direction != file.Direction)
-                throw new StudyFileException(file.SourceName, 0, 0, "direction",
-                    $"study '{file.Name}' is stored with direction {study.Direction.ToString().ToLowerInvariant()}, the file says {file.Direction.ToString().ToLowerInvariant()}: use another name or delete the study");
+            study = options.Create && options.Load ? await Study.CreateOrLoadAsync(file.Name, studyOptions, cancellationToken).ConfigureAwait(false)
+                : options.Create ? await Study.CreateAsync(file.Name, studyOptions, cancellationToken).ConfigureAwait(false)
+                : await Study.LoadAsync(file.Name, studyOptions, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StudyDirectionMismatchException e)
+        {
+            throw DirectionDiffers(file, e.Stored);
+        }
+        try
+        {
+            if (study.Direction != file.Direction) throw DirectionDiffers(file, study.Direction);
             if (study.Metric != file.Metric)
                 throw new StudyFileException(file.SourceName, 0, 0, "metric",
                     $"study '{file.Name}' is stored with metric '{study.Metric}', the file says '{file.Metric}': use another name or delete the study");
@@ -168,6 +174,10 @@ public static partial class StudyFileRun
         options.SecretsScrubbed?.Invoke(
             $"removed env values and passwords stored by an older Tunesmith from the stored study file of {string.Join(", ", scrubbed.Select(n => $"'{n}'"))}{how}");
     }
+
+    private static StudyFileException DirectionDiffers(StudyFile file, Direction stored) =>
+        new(file.SourceName, 0, 0, "direction",
+            $"study '{file.Name}' is stored with direction {stored.ToString().ToLowerInvariant()}, the file says {file.Direction.ToString().ToLowerInvariant()}: use another name or delete the study");
 
     // Once a study has trials its space is fixed: a file whose space differs is refused, naming the difference, unless
     // options.UpdateSpace is set and every stored trial's values still fit the file's space.
