@@ -8,7 +8,11 @@ namespace Tunesmith.Execution;
 /// <summary>How a study is opened: its direction, sampler, scheduler, storage and services.</summary>
 public sealed record StudyOptions
 {
-    /// <summary>Minimize (default) or maximize the objective.</summary>
+    /// <summary>
+    /// Minimize (default) or maximize the objective; set when the study is created. Opening an existing study with
+    /// <see cref="Study.CreateOrLoadAsync"/> and the other direction throws <see cref="StudyDirectionMismatchException"/>;
+    /// <see cref="Study.LoadAsync"/> does not read it.
+    /// </summary>
     public Direction Direction { get; init; } = Direction.Minimize;
 
     /// <summary>The sampler; default a seedless <see cref="RandomSampler"/>.</summary>
@@ -58,7 +62,11 @@ public sealed record StudyOptions
     /// <summary>Logging; default none.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
-    /// <summary>Identifies this process's worker in storage; default host:pid:random.</summary>
+    /// <summary>
+    /// Identifies this process's worker in storage; default <c>host:pid:start:boot:random</c> (the process's start time and
+    /// the machine's boot id, so another worker on the same machine can tell at once that this one is gone and retry its
+    /// trials). A custom id gets only <see cref="StaleGracePeriod"/>.
+    /// </summary>
     public string? WorkerId { get; init; }
 }
 
