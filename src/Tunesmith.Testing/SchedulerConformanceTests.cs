@@ -111,12 +111,14 @@ public abstract class SchedulerConformanceTests
         var cases = Cases().ToList();
         var first = cases.Select(c => a.Decide(c.History, c.Trial, c.Step, c.Value)).ToList();
         var starts = cases.Select(c => a.SuggestStart(c.History)).ToList();
+        var finishes = cases.Select(c => a.SuggestFinish(c.History)).ToList();
         for (var i = cases.Count - 1; i >= 0; i--)
         {
             var c = cases[i];
             Assert.Equal(first[i], b.Decide(c.History, c.Trial, c.Step, c.Value));
             Assert.Equal(first[i], a.Decide(c.History, c.Trial, c.Step, c.Value));
             Assert.Equal(starts[i], b.SuggestStart(c.History));
+            Assert.Equal(finishes[i], b.SuggestFinish(c.History));
         }
     }
 
@@ -130,6 +132,7 @@ public abstract class SchedulerConformanceTests
             var mirrored = Mirror(c.History);
             Assert.Equal(scheduler.Decide(c.History, c.Trial, c.Step, c.Value), scheduler.Decide(mirrored, Mirror(c.Trial), c.Step, -c.Value));
             Assert.Equal(scheduler.SuggestStart(c.History), scheduler.SuggestStart(mirrored));
+            Assert.Equal(scheduler.SuggestFinish(c.History), scheduler.SuggestFinish(mirrored));
         }
     }
 
@@ -171,17 +174,20 @@ public abstract class SchedulerConformanceTests
         }
     }
 
-    /// <summary>Only a Paused trial is resumed, after the last step it reported.</summary>
+    /// <summary>Only a Paused trial is resumed, after the last step it reported, to start or to finish a study.</summary>
     [Fact]
     public void Only_paused_trials_are_resumed_after_their_last_step()
     {
         var scheduler = CreateScheduler(2);
         foreach (var c in Cases())
         {
-            if (scheduler.SuggestStart(c.History) is not StartSuggestion.Resume resume) continue;
-            var paused = Assert.Single(c.History.Trials, t => t.Number == resume.TrialNumber);
-            Assert.Equal(TrialState.Paused, paused.State);
-            Assert.Equal(paused.Intermediate.Keys.Max(), resume.FromStep);
+            foreach (var suggestion in new[] { scheduler.SuggestStart(c.History), scheduler.SuggestFinish(c.History) })
+            {
+                if (suggestion is not StartSuggestion.Resume resume) continue;
+                var paused = Assert.Single(c.History.Trials, t => t.Number == resume.TrialNumber);
+                Assert.Equal(TrialState.Paused, paused.State);
+                Assert.Equal(paused.Intermediate.Keys.Max(), resume.FromStep);
+            }
         }
     }
 }

@@ -267,15 +267,17 @@ public sealed class Study : IAsyncDisposable
 
     /// <summary>
     /// Asks the scheduler whether to resume a paused trial instead of starting a new one, and resumes it (storage lets one
-    /// worker win when several pick the same trial; the others ask again). Null: start a new trial.
+    /// worker win when several pick the same trial; the others ask again). Null: start a new trial. With
+    /// <paramref name="finishing"/> (no new trial may start, none runs) it asks <see cref="IScheduler.SuggestFinish"/>.
     /// </summary>
-    internal async Task<Trial?> ResumeCoreAsync(CancellationToken cancellationToken, CancellationToken trialToken)
+    internal async Task<Trial?> ResumeCoreAsync(CancellationToken cancellationToken, CancellationToken trialToken, bool finishing = false)
     {
         if (Scheduler is not { } scheduler) return null;
         for (var attempt = 0; attempt < 8; attempt++)
         {
             var history = await RefreshAsync(cancellationToken).ConfigureAwait(false);
-            if (scheduler.SuggestStart(history) is not StartSuggestion.Resume resume) return null;
+            var suggestion = finishing ? scheduler.SuggestFinish(history) : scheduler.SuggestStart(history);
+            if (suggestion is not StartSuggestion.Resume resume) return null;
             var paused = history.Trials.FirstOrDefault(t => t.Number == resume.TrialNumber && t.State == TrialState.Paused);
             if (paused is null) continue;
             var resumed = await Storage.ResumeTrialAsync(paused.Id, WorkerId, cancellationToken).ConfigureAwait(false);
@@ -516,7 +518,8 @@ public sealed class Study : IAsyncDisposable
     /// Starts the next trial; when the budget is reached (or a finite sampler has nothing waiting) while other workers'
     /// trials still run, waits for them instead of ending: as long as their heartbeats live they may finish, and one whose
     /// runner died is failed and retried here (see <see cref="FailStaleTrialsAsync"/>), so the study still ends with its
-    /// budget of finished trials. Null when the budget is reached and no other worker's trial is left running.
+    /// budget of finished trials. Once none is left running, a paused trial the scheduler wants finished is resumed
+    /// (<see cref="IScheduler.SuggestFinish"/>). Null when the budget is reached, nothing runs and nothing is to be finished.
     /// </summary>
     private async Task<Trial?> AskOrAwaitOthersAsync(OptimizeOptions options, Func<bool> pastDeadline, CancellationToken ct, CancellationToken trialToken)
     {
@@ -532,7 +535,8 @@ public sealed class Study : IAsyncDisposable
             // Nothing Running in the whole study (the usual end of a run): no one to wait for. Counting is cheap; the
             // history read below is not for a sampler that keeps none (every trial of the study, at the end of each run).
             var counts = await Storage.CountTrialsAsync(Record.Id, ct).ConfigureAwait(false);
-            if (counts.GetValueOrDefault(TrialState.Running) == 0) return null;
+            // Nothing runs and nothing new may start: the scheduler may still finish paused trials (IScheduler.SuggestFinish).
+            if (counts.GetValueOrDefault(TrialState.Running) == 0) return await ResumeCoreAsync(ct, trialToken, finishing: true).ConfigureAwait(false);
             var history = await RefreshAsync(ct).ConfigureAwait(false);
             if (!history.Trials.Any(t => t.State == TrialState.Running && t.Worker != WorkerId)) return null;
             if (Storage is not InMemoryStudyStorage && (await RecoverLostTrialsAsync(options, ct).ConfigureAwait(false)).Count > 0) continue;

@@ -97,4 +97,12 @@ public interface IScheduler
     /// (the default). Two workers may pick the same paused trial; storage lets one of them resume it, and the other asks again.
     /// </summary>
     StartSuggestion SuggestStart(StudyHistory history) => StartSuggestion.New;
+
+    /// <summary>
+    /// When no new trial may start (the trial budget is spent, or a finite sampler has nothing left) and none of the
+    /// study's trials is running: a <see cref="TrialState.Paused"/> trial to resume so that the study ends with trained
+    /// trials rather than paused ones, or <see cref="StartSuggestion.New"/> for none (the run ends). Called again after each
+    /// resumed trial ends, until it suggests none.
+    /// </summary>
+    StartSuggestion SuggestFinish(StudyHistory history) => StartSuggestion.New;
 }

@@ -94,6 +94,8 @@ public sealed class AshaAndHyperbandTests
         Assert.Equal(SchedulerDecision.Continue, asha.Decide(two, Curve(2, TrialState.Running, 0.7), 1, 0.7));
         // With the first two alone there is no quota yet (⌊2/3⌋ = 0): nothing to resume, start new trials.
         Assert.Equal(StartSuggestion.New, asha.SuggestStart(two));
+        // Unless no new trial may start: then the rung's best paused trial goes on (at least one per rung).
+        Assert.Equal(new StartSuggestion.Resume(1, 1), asha.SuggestFinish(two));
 
         // Rung 1: fifteen records (quota 5), four of which (trials 4 to 7) already went on; rung 3: three records (quota 1),
         // none went on.
@@ -112,11 +114,29 @@ public sealed class AshaAndHyperbandTests
     }
 
     [Fact]
+    public void Finishing_a_study_promotion_based_asha_resumes_a_rungs_best_paused_trial_whatever_the_quota()
+    {
+        var asha = new AshaScheduler(new AshaOptions { MinResource = 1, MaxResource = 27, Mode = AshaMode.Promotion });
+        FrozenTrial Paused(int n, double value) => Trial(n, TrialState.Paused, new Dictionary<long, double> { [1] = value },
+            new Dictionary<string, object?> { [SystemAttributeKeys.PausedStep] = 1L });
+        // Five records at rung 1 (quota 1), and trial 4 (0.25) took the promotion before trial 3 (0.3) reported.
+        var wentOn = Trial(4, TrialState.Complete, Enumerable.Range(1, 27).ToDictionary(s => (long)s, s => 0.25));
+        var history = History(Direction.Maximize, Paused(0, 0.1), Paused(1, 0.15), Paused(2, 0.2), Paused(3, 0.3), wentOn);
+        Assert.Equal(StartSuggestion.New, asha.SuggestStart(history));
+        Assert.Equal(new StartSuggestion.Resume(3, 1), asha.SuggestFinish(history));
+        // Once the rung's best went on, the others (below a record that went on) stay paused.
+        var after = History(Direction.Maximize, history.Trials.Select(t => t.Number == 3
+            ? t with { State = TrialState.Complete, Intermediate = Enumerable.Range(1, 27).ToDictionary(s => (long)s, s => 0.3) } : t));
+        Assert.Equal(StartSuggestion.New, asha.SuggestFinish(after));
+    }
+
+    [Fact]
     public void Stop_based_asha_never_resumes_anything()
     {
         var asha = new AshaScheduler(1, 27);
         var history = History(Direction.Maximize, Trial(0, TrialState.Paused, new Dictionary<long, double> { [1] = 1 }));
         Assert.Equal(StartSuggestion.New, asha.SuggestStart(history));
+        Assert.Equal(StartSuggestion.New, asha.SuggestFinish(history));
     }
 
     [Theory]

@@ -100,6 +100,39 @@ public sealed class InProcessSchedulingTests
         Assert.True(best.LastIntermediate!.Value.Step > 1);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Promotion_based_asha_with_a_budget_below_eta_to_the_k_still_trains_its_best_trial_to_the_maximum(int parallelism)
+    {
+        // min 1, max 27, η 3: rungs 1, 3 and 9. Twelve trials give rung 1 four promotions and rung 3 one; rung 9 then holds
+        // one trial, whose quota ⌊1/3⌋ is 0, so without the end-game promotion every trial stays paused and none is best.
+        // And the best trial (the largest x) may reach rung 3 after a worse one took its only promotion.
+        await using var study = await Study.CreateAsync("asha-finish", new StudyOptions
+        {
+            Direction = Direction.Maximize, Sampler = new RandomSampler(seed: 8),
+            Scheduler = new AshaScheduler(new AshaOptions { MinResource = 1, MaxResource = 27, Mode = AshaMode.Promotion }),
+            RunDirectory = Directory.CreateTempSubdirectory("tunesmith-finish-").FullName,
+        });
+        await study.OptimizeAsync((trial, _) =>
+        {
+            var x = trial.SuggestFloat("x", 0, 1);
+            var first = trial.ResumeStep is { } resumed ? resumed + 1 : 1;
+            for (var step = first; step <= 27; step++) trial.Report(step, x * step, directory => File.WriteAllText(Path.Combine(directory, "step"), $"{step}"));
+            return Task.FromResult(x * 27);
+        }, new OptimizeOptions { Trials = 12, Parallelism = parallelism });
+
+        var trials = await study.GetTrialsAsync();
+        Assert.Equal(12, trials.Count);
+        var bestX = trials.MaxBy(t => Convert.ToDouble(t.Params["x"]))!;
+        Assert.True(bestX.State == TrialState.Complete, string.Join("; ", trials.Select(t => $"{t.Number} {t.State} x={Convert.ToDouble(t.Params["x"]):F3} last={t.LastIntermediate?.Step}")));
+        Assert.Equal(Enumerable.Range(1, 27).Select(i => (long)i), bestX.Intermediate.Keys.Order());
+        Assert.Equal(bestX.Number, (await study.GetBestTrialAsync())!.Number);
+        // Only rung winners are finished; the rest stay paused, at most one past rung 3 for each trial finished.
+        Assert.InRange(trials.Count(t => t.State == TrialState.Complete), 1, 3);
+        Assert.Equal(12, trials.Count(t => t.State is TrialState.Complete or TrialState.Paused));
+    }
+
     [Fact]
     public async Task Pbt_fails_an_in_process_trial_that_saves_no_checkpoint_with_a_reason_rather_than_never_exploiting()
     {

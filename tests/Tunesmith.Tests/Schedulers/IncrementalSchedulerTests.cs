@@ -109,6 +109,9 @@ public sealed class IncrementalSchedulerTests
             var expected = SuggestStartOracle(ladder, study.History);
             var actual = scheduler.SuggestStart(study.History);
             if (!expected.Equals(actual)) mismatches.Add($"round {round}: expected {expected}, got {actual}");
+            var expectedFinish = SuggestStartOracle(ladder, study.History, finishing: true);
+            var actualFinish = scheduler.SuggestFinish(study.History);
+            if (!expectedFinish.Equals(actualFinish)) mismatches.Add($"round {round}: finishing, expected {expectedFinish}, got {actualFinish}");
         }
         return (mismatches.Count == 0).Label(string.Join("; ", mismatches.Take(3)));
     }
@@ -160,8 +163,11 @@ public sealed class IncrementalSchedulerTests
         return direction.IsBetter(bar, best) ? SchedulerDecision.Stop : SchedulerDecision.Continue;
     }
 
-    /// <summary>AshaScheduler.SuggestStart (promotion) as it was: every paused trial against its rung's records.</summary>
-    private static StartSuggestion SuggestStartOracle(RungLadder ladder, StudyHistory history)
+    /// <summary>
+    /// AshaScheduler.SuggestStart (promotion) as it was: every paused trial against its rung's records; with
+    /// <paramref name="finishing"/>, SuggestFinish (a paused trial with its rung's best record is promotable whatever the quota).
+    /// </summary>
+    private static StartSuggestion SuggestStartOracle(RungLadder ladder, StudyHistory history, bool finishing = false)
     {
         List<(FrozenTrial Trial, long Step)>? paused = null;
         foreach (var t in history.Trials)
@@ -177,10 +183,9 @@ public sealed class IncrementalSchedulerTests
             var records = ladder.Records(history, bracket, milestone, except: -1);
             var quota = ladder.Quota(records.Count);
             var promoted = records.Count(r => r.Promoted);
-            if (promoted >= quota) continue;
             var value = RungLadder.RungValue(t, milestone)!.Value;
             var better = records.Count(r => r.Trial.Number != t.Number && history.Direction.IsBetter(r.Value, value));
-            if (better >= quota) continue;
+            if (!(promoted < quota && better < quota) && !(finishing && better == 0)) continue;
             if (milestone > bestRung || history.Direction.IsBetter(value, bestValue))
             {
                 best = new StartSuggestion.Resume(t.Number, last);

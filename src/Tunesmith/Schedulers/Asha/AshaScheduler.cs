@@ -77,6 +77,22 @@ public sealed class AshaScheduler : IScheduler
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Promotion-based: as <see cref="SuggestStart"/>, and a paused trial that holds its rung's best record goes on
+    /// whatever the rung's quota. Without it a study whose budget is below η^k trials ends with every trial paused short
+    /// of the maximum and no best trial, and a trial that did better than the one an earlier, smaller rung promoted (an
+    /// asynchronous promotion cannot be taken back) never goes on. With it each rung's best goes on at the end, so the
+    /// trial with the best record at the highest rung reached is trained to the maximum, as synchronous successive
+    /// halving would train it.
+    /// </remarks>
+    public StartSuggestion SuggestFinish(StudyHistory history)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        if (Options.Mode != AshaMode.Promotion) return StartSuggestion.New;
+        return _index.Promotable(history, finishing: true) is { } resume ? new StartSuggestion.Resume(resume.Number, resume.LastStep) : StartSuggestion.New;
+    }
+
+    /// <inheritdoc />
     public override string ToString() =>
         $"{Name}(min={Options.MinResource}, max={Options.MaxResource}, η={ParamValues.Format(Options.ReductionFactor)}, brackets={Options.Brackets}, mode={Options.Mode.ToString().ToLowerInvariant()})";
 }

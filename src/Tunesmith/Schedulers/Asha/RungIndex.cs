@@ -62,8 +62,10 @@ internal sealed class RungIndex(RungLadder ladder)
     /// while fewer than ⌊n/η⌋ of the rung's trials have gone on, the one at the highest rung, then with the best value,
     /// then with the lowest number; with the last step it reported. Null when there is none. Equal to a pass over every
     /// paused trial with <see cref="RungLadder.Records"/> (the test keeps that pass as its oracle), in O(rungs · √n).
+    /// With <paramref name="finishing"/> (the study's end, when no new trial may start) a paused trial that holds its rung's
+    /// best record is promotable too, whatever the quota.
     /// </summary>
-    public (int Number, long LastStep)? Promotable(StudyHistory history)
+    public (int Number, long LastStep)? Promotable(StudyHistory history, bool finishing = false)
     {
         lock (_gate)
         {
@@ -80,10 +82,11 @@ internal sealed class RungIndex(RungLadder ladder)
                     if (best is { } current && milestones[k] < current.Milestone) break;
                     var rung = _rungs[b][k];
                     var quota = ladder.Quota(rung.Values.Count);
-                    if (rung.Promoted >= quota) continue;
+                    if (rung.Promoted >= quota && !finishing) continue;
                     // The best paused trial of the rung has the fewest better records: if it is outside the top, all are.
                     var (value, number) = candidates.Min;
-                    if (Better(rung, direction, value) >= quota) continue;
+                    var better = Better(rung, direction, value);
+                    if (!(better < quota && rung.Promoted < quota) && !(finishing && better == 0)) continue;
                     if (best is not { } b0 || milestones[k] > b0.Milestone || direction.IsBetter(value, b0.Value)
                         || (value.Equals(b0.Value) && number < b0.Number))
                         best = (number, milestones[k], value);

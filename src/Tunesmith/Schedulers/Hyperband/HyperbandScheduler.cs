@@ -42,5 +42,8 @@ public sealed class HyperbandScheduler : IScheduler
     public StartSuggestion SuggestStart(StudyHistory history) => _asha.SuggestStart(history);
 
     /// <inheritdoc />
+    public StartSuggestion SuggestFinish(StudyHistory history) => _asha.SuggestFinish(history);
+
+    /// <inheritdoc />
     public override string ToString() => _asha.ToString();
 }
