@@ -108,12 +108,13 @@ public sealed record ReportTable
         return Build(trials, study.Direction, metric, study.Name, top);
     }
 
-    // What a stopped or running trial has shown so far, as Ray Tune's table shows it: a Pruned trial's stored value (its
-    // last report, docs/DECISIONS.md), a Running trial's latest report. Unranked: values at different steps do not compare.
+    // What a stopped, paused or running trial has shown so far, as Ray Tune's table shows it: a Pruned trial's stored value
+    // (its last report, docs/DECISIONS.md), a Paused or Running trial's latest report. Unranked: values at different steps
+    // do not compare.
     private static double? Partial(FrozenTrial t) => t.State switch
     {
         TrialState.Pruned => t.Value ?? t.LastIntermediate?.Value,
-        TrialState.Running => t.LastIntermediate?.Value,
+        TrialState.Running or TrialState.Paused => t.LastIntermediate?.Value,
         _ => null,
     };
 
@@ -133,7 +134,7 @@ public sealed record ReportTable
 /// <param name="Number">The trial's number.</param>
 /// <param name="State">The trial's state.</param>
 /// <param name="Objective">The objective value of a Complete trial; for a Pruned trial its last reported value, for a
-/// Running one its latest report (both unranked).</param>
+/// Paused or Running one its latest report (all unranked).</param>
 /// <param name="Step">The last step the trial reported an intermediate value at; null when it reported none.</param>
 /// <param name="Metrics">The other metrics of the final result.</param>
 /// <param name="Params">Parameter values (a name absent here was inactive in this trial).</param>

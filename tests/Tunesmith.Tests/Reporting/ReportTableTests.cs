@@ -163,7 +163,7 @@ public sealed class ReportTableTests
     }
 
     [Fact]
-    public void A_pruned_trial_shows_its_last_report_and_step_unranked_and_a_running_one_its_latest()
+    public void A_pruned_trial_shows_its_last_report_and_step_unranked_and_a_paused_or_running_one_its_latest()
     {
         var curve = new Dictionary<long, double> { [1] = 0.3, [3] = 0.45 };
         var trials = new List<FrozenTrial>
@@ -172,12 +172,13 @@ public sealed class ReportTableTests
             Trial(1, TrialState.Pruned, 0.45) with { Intermediate = curve },
             Trial(2, TrialState.Running) with { Intermediate = new Dictionary<long, double> { [2] = 0.6 } },
             Trial(3, TrialState.Failed, reason: "boom"),
+            Trial(4, TrialState.Paused) with { Intermediate = new Dictionary<long, double> { [1] = 0.7 } },
         };
         var table = ReportTable.Build(trials, Direction.Maximize, "f1", "s");
-        Assert.Equal([0, 2, 1, 3], table.Rows.Select(r => r.Number));
-        Assert.Equal([1, null, null, null], table.Rows.Select(r => r.Rank));
-        Assert.Equal([0.8, 0.6, 0.45, null], table.Rows.Select(r => r.Objective));
-        Assert.Equal([9L, 2L, 3L, null], table.Rows.Select(r => r.Step));
+        Assert.Equal([0, 2, 1, 3, 4], table.Rows.Select(r => r.Number));
+        Assert.Equal([1, null, null, null, null], table.Rows.Select(r => r.Rank));
+        Assert.Equal([0.8, 0.6, 0.45, null, 0.7], table.Rows.Select(r => r.Objective));
+        Assert.Equal([9L, 2L, 3L, null, 1L], table.Rows.Select(r => r.Step));
 
         var lines = new TextTableReportExporter().Render(table).TrimEnd('\n').Split('\n');
         Assert.Matches(@"^\s*rank\s+number\s+state\s+f1\s+step\s", lines[0]);
