@@ -8,8 +8,9 @@ namespace Tunesmith.Samplers.Rf;
 /// trials predicts each configuration's value with a mean and a variance (across trees), and the sampler proposes the
 /// configuration of highest expected improvement, found by local search from the best trials among random candidates.
 /// Trees split categorical parameters natively and need no kernel, so the forest suits spaces with many categorical or
-/// conditional parameters; with <see cref="Branches.BranchAwareSampler"/> around it (<c>auto</c>'s choice for conditional
-/// spaces) each branch gets its own forest.
+/// conditional parameters; with <see cref="Branches.BranchAwareSampler"/> around it (<c>branch_aware: true</c>) each branch
+/// gets its own forest. <c>auto</c> picks the forest alone for blocks that repeat a variable number of times (until the
+/// budget allows a GP per layer count).
 /// <para>
 /// The model covers every parameter the finished trials have (the union, not the intersection): a parameter a trial
 /// lacks is encoded below its range (numeric) or as a category of its own, so a split separates trials that have it
