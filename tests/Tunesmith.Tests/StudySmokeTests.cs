@@ -138,3 +138,24 @@ public sealed class StudyDirectionTests
         Assert.Equal(Direction.Maximize, loaded.Direction);
     }
 }
+
+/// <summary>The synchronous API disposes a study with <c>using</c>: its memory: checkpoints go with it.</summary>
+public sealed class StudyDisposeTests
+{
+    [Fact]
+    public void A_using_block_around_a_synchronous_memory_study_removes_its_checkpoint_directory()
+    {
+        string? checkpointDirectory = null;
+        using (var study = Study.Create("sync-dispose", sampler: new RandomSampler(seed: 1)))
+        {
+            study.Optimize(t =>
+            {
+                t.Report(1, t.SuggestFloat("x", 0, 1), checkpoint: directory => File.WriteAllText(Path.Combine(directory, "w"), "1"));
+                checkpointDirectory = t.Checkpoint!.Directory;
+                return 0;
+            }, trials: 1);
+            Assert.True(Directory.Exists(checkpointDirectory));
+        }
+        Assert.False(Directory.Exists(checkpointDirectory));
+    }
+}

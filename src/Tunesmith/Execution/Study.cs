@@ -16,7 +16,7 @@ namespace Tunesmith.Execution;
 /// <see cref="Ask"/> and <see cref="Tell(Trial, double)"/>. Several processes may run the same study through a
 /// shared storage; budgets and trial numbers hold for the study as a whole.
 /// </summary>
-public sealed class Study : IAsyncDisposable
+public sealed class Study : IAsyncDisposable, IDisposable
 {
     private readonly bool _ownsStorage;
     private readonly ILogger _logger;
@@ -761,7 +761,13 @@ public sealed class Study : IAsyncDisposable
         return LocalProcesses.KillSession((int)pid, (ulong)start).Count;
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Closes the study as <see cref="DisposeAsync"/> does, for the synchronous API (<c>using var study = Study.Create(...)</c>):
+    /// the storage it opened, and the temporary checkpoint directory of a <c>memory:</c> study.
+    /// </summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Closes the storage the study opened (not a <see cref="StudyOptions.StorageInstance"/>) and removes the temporary checkpoint directory of a <c>memory:</c> study.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_ownsStorage) await Storage.DisposeAsync().ConfigureAwait(false);
