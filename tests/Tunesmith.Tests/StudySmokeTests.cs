@@ -159,3 +159,23 @@ public sealed class StudyDisposeTests
         Assert.False(Directory.Exists(checkpointDirectory));
     }
 }
+
+/// <summary>Enqueued values are checked when enqueued: one no distribution can hold is refused naming its parameter.</summary>
+public sealed class StudyEnqueueTests
+{
+    [Fact]
+    public void Enqueuing_NaN_infinity_or_an_object_throws_naming_the_parameter_and_stores_nothing()
+    {
+        var study = Study.Create("enqueue-values", sampler: new RandomSampler(seed: 1));
+        foreach (var bad in new object[] { double.NaN, double.PositiveInfinity, float.NegativeInfinity, new object() })
+        {
+            var e = Assert.Throws<ArgumentException>(() => study.Enqueue(new Dictionary<string, object?> { ["lr"] = bad }));
+            Assert.Contains("parameter 'lr': an enqueued value must be a string, a finite number, a boolean or null", e.Message, StringComparison.Ordinal);
+        }
+        Assert.Empty(study.Trials);
+
+        var ok = study.Enqueue(new Dictionary<string, object?> { ["lr"] = 0.1, ["layers"] = 3, ["opt"] = "adam", ["bn"] = true, ["none"] = null });
+        Assert.Equal(3L, ok.Params["layers"]);
+        Assert.Equal(TrialState.Waiting, Assert.Single(study.Trials).State);
+    }
+}

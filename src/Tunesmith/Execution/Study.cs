@@ -234,9 +234,24 @@ public sealed class Study : IAsyncDisposable, IDisposable
 
     // ---------------------------------------------------------------- enqueue / ask / tell
 
-    /// <summary>Enqueues a trial that will run before any sampled one, with exactly these params (others it suggests are sampled).</summary>
-    public Task<FrozenTrial> EnqueueAsync(IReadOnlyDictionary<string, object?> parameters, CancellationToken cancellationToken = default) =>
-        Storage.EnqueueTrialAsync(Record.Id, parameters, null, cancellationToken);
+    /// <summary>
+    /// Enqueues a trial that will run before any sampled one, with exactly these params (others it suggests are sampled).
+    /// Each value must be a string, a finite number, a boolean or null, else <see cref="ArgumentException"/> names the parameter.
+    /// </summary>
+    public Task<FrozenTrial> EnqueueAsync(IReadOnlyDictionary<string, object?> parameters, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var values = new Dictionary<string, object?>(parameters.Count, StringComparer.Ordinal);
+        foreach (var (name, raw) in parameters)
+        {
+            // A value no distribution can hold (NaN, an object) would be stored and fail its trial only when it runs.
+            var value = ParamValues.Normalize(raw);
+            if (value is not (null or string or long or bool) && !(value is double d && double.IsFinite(d)))
+                throw new ArgumentException($"parameter '{name}': an enqueued value must be a string, a finite number, a boolean or null, got {ParamValues.Format(raw)}", nameof(parameters));
+            values[name] = value;
+        }
+        return Storage.EnqueueTrialAsync(Record.Id, values, null, cancellationToken);
+    }
 
     /// <summary>Enqueues a trial with fixed params.</summary>
     public FrozenTrial Enqueue(IReadOnlyDictionary<string, object?> parameters) => EnqueueAsync(parameters).GetAwaiter().GetResult();
