@@ -179,3 +179,31 @@ public sealed class StudyEnqueueTests
         Assert.Equal(TrialState.Waiting, Assert.Single(study.Trials).State);
     }
 }
+
+/// <summary>A user attribute storage cannot hold is refused where it is set, naming the key, on every storage.</summary>
+public sealed class UserAttributeValueTests
+{
+    [Theory]
+    [InlineData("memory:")]
+    [InlineData("sqlite")]
+    public async Task An_array_or_object_as_a_user_attribute_fails_its_trial_naming_the_key_and_the_run_goes_on(string storage)
+    {
+        using var dir = new Tunesmith.Tests.Storage.TempDirectory();
+        var url = storage == "sqlite" ? $"sqlite:///{dir.File("a.db")}" : storage;
+        await using var study = await Study.CreateAsync("attr-values", new StudyOptions { Storage = url, Sampler = new RandomSampler(seed: 1) });
+        study.Optimize(t =>
+        {
+            if (t.Number == 0) t.SetUserAttribute("layers", new[] { 64, 32 });
+            if (t.Number == 1) t.SetUserAttribute("model", new object());
+            t.SetUserAttribute("note", "fine");
+            return 1;
+        }, trials: 3);
+
+        var trials = study.Trials;
+        Assert.Equal([TrialState.Failed, TrialState.Failed, TrialState.Complete], trials.Select(t => t.State));
+        Assert.Contains("user attribute 'layers': a value must be a string, a number, a boolean or null, got Int32[]", trials[0].FailReason, StringComparison.Ordinal);
+        Assert.Contains("user attribute 'model'", trials[1].FailReason, StringComparison.Ordinal);
+        Assert.Equal("fine", trials[2].UserAttributes["note"]);
+        await Assert.ThrowsAsync<ArgumentException>(() => study.SetUserAttributeAsync("owner", new object()));
+    }
+}

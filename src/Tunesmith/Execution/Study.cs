@@ -228,9 +228,9 @@ public sealed class Study : IAsyncDisposable, IDisposable
     public async Task<IReadOnlyList<FrozenTrial>> GetTrialsAsync(CancellationToken cancellationToken = default) =>
         (await RefreshAsync(cancellationToken).ConfigureAwait(false)).Trials;
 
-    /// <summary>Sets a user attribute on the study.</summary>
+    /// <summary>Sets a user attribute on the study (a string, number, boolean or null; anything else throws <see cref="ArgumentException"/> naming the key).</summary>
     public Task SetUserAttributeAsync(string key, object? value, CancellationToken cancellationToken = default) =>
-        Storage.SetStudyAttributesAsync(Record.Id, system: false, [new(key, value)], cancellationToken);
+        Storage.SetStudyAttributesAsync(Record.Id, system: false, [new(key, Trial.AttributeValue(key, value))], cancellationToken);
 
     // ---------------------------------------------------------------- enqueue / ask / tell
 

@@ -152,11 +152,14 @@ public sealed class Trial : IParameterSuggester
         _pendingParams.Add((name, value, null));
     }
 
-    /// <summary>Sets a user attribute (string, number, boolean or null).</summary>
+    /// <summary>
+    /// Sets a user attribute (string, number, boolean or null); any other value (an array, an object) throws
+    /// <see cref="ArgumentException"/> naming the key, as storage could not hold it.
+    /// </summary>
     public void SetUserAttribute(string key, object? value)
     {
         ThrowIfFinished();
-        value = ParamValues.Normalize(value);
+        value = AttributeValue(key, value);
         (_userAttributes ??= new(StringComparer.Ordinal))[key] = value;
         _pendingUserAttributes.Add(new(key, value));
     }
@@ -438,6 +441,19 @@ public sealed class Trial : IParameterSuggester
         var merged = new Dictionary<TKey, TValue>(started, comparer);
         foreach (var (k, v) in since) merged[k] = v;
         return merged;
+    }
+
+    /// <summary>
+    /// A user attribute's value as storage holds it; anything but a string, number, boolean or null is refused here,
+    /// naming the key, rather than failing the write that stores it (the trial's finish, on SQLite and PostgreSQL).
+    /// </summary>
+    internal static object? AttributeValue(string key, object? value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var normalized = ParamValues.Normalize(value);
+        return normalized is null or string or long or double or bool
+            ? normalized
+            : throw new ArgumentException($"user attribute '{key}': a value must be a string, a number, a boolean or null, got {normalized.GetType().Name}", nameof(value));
     }
 
     // A write after the trial finished would never reach storage: say so rather than drop it.
