@@ -143,12 +143,15 @@ public sealed class Study : IAsyncDisposable, IDisposable
     public static Task<Study> CreateOrLoadAsync(string name, StudyOptions? options = null, CancellationToken cancellationToken = default) =>
         OpenAsync(name, options ?? new(), create: true, load: true, cancellationToken);
 
-    /// <summary>Creates a new study.</summary>
+    /// <summary>
+    /// Creates a new study (in <c>memory:</c> unless <paramref name="storage"/> names a database); throws
+    /// <see cref="StudyExistsException"/> when the name is taken. Dispose it (<c>using var study = ...</c>) to close its storage.
+    /// </summary>
     public static Study Create(string name, Direction direction = Direction.Minimize, ISampler? sampler = null,
         IScheduler? scheduler = null, string storage = "memory:") =>
         CreateAsync(name, new StudyOptions { Direction = direction, Sampler = sampler, Scheduler = scheduler, Storage = storage }).GetAwaiter().GetResult();
 
-    /// <summary>Loads an existing study.</summary>
+    /// <summary>Loads an existing study; see <see cref="LoadAsync"/>.</summary>
     public static Study Load(string name, string storage, ISampler? sampler = null, IScheduler? scheduler = null) =>
         LoadAsync(name, new StudyOptions { Sampler = sampler, Scheduler = scheduler, Storage = storage }).GetAwaiter().GetResult();
 
