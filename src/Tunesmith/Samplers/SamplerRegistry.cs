@@ -7,7 +7,7 @@ using Tunesmith.Spaces;
 namespace Tunesmith.Samplers;
 
 /// <summary>What a sampler named in a study file (or on the command line) is built from.</summary>
-/// <param name="Options">The sampler's options from the study file (e.g. <c>{ n_startup_trials: 10 }</c>); keys in snake_case.</param>
+/// <param name="Options">The sampler's options from the study file (e.g. <c>{ n_startup_trials: 10 }</c>); keys in snake_case. A <c>seed</c> key, for any sampler, is the seed (it takes the place of <paramref name="Seed"/>).</param>
 /// <param name="Seed">Seed, or null.</param>
 /// <param name="Space">The study's declarative search space, when known (grid search and <c>auto</c> need it).</param>
 /// <param name="TrialBudget">The study's trial budget, when known (<c>auto</c> uses it).</param>
@@ -32,6 +32,15 @@ public static class SamplerRegistry
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(request);
+        // A seed among the options is the seed, for every sampler alike (some read it there, some only from Seed).
+        if (request.Options.TryGetValue("seed", out var rawSeed))
+            request = request with
+            {
+                Seed = rawSeed is null ? request.Seed
+                    : ParamValues.TryToLong(rawSeed, out var seed) && seed is >= int.MinValue and <= int.MaxValue ? (int)seed
+                    : throw new ArgumentException($"sampler '{name}': option 'seed' must be a 32-bit integer, got {ParamValues.Format(rawSeed)}"),
+                Options = request.Options.Where(kv => kv.Key != "seed").ToDictionary(StringComparer.Ordinal),
+            };
         ISampler sampler = name.ToLowerInvariant() switch
         {
             "random" => CreateRandom(request),
@@ -241,15 +250,11 @@ public static class SamplerRegistry
         _ => property ?? "an option",
     };
 
-    // Random search has no options but its seed; a misspelt seed must not leave the run silently unseeded.
+    // Random search has no options but its seed (taken out above); a misspelt seed must not leave the run silently unseeded.
     private static RandomSampler CreateRandom(SamplerRequest request)
     {
         CheckOptions(request, "random", "seed");
-        return new RandomSampler(request.Options.TryGetValue("seed", out var raw) && raw is not null
-            ? ParamValues.TryToLong(raw, out var seed) && seed is >= int.MinValue and <= int.MaxValue
-                ? (int)seed
-                : throw new ArgumentException($"sampler 'random': option 'seed' must be a 32-bit integer, got {ParamValues.Format(raw)}")
-            : request.Seed);
+        return new RandomSampler(request.Seed);
     }
 
     private static void CheckOptions(SamplerRequest request, string sampler, params string[] known)
