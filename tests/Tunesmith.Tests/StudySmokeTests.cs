@@ -74,6 +74,22 @@ public sealed class StudyTellOverloadTests
         Assert.Equal("diverged", failed.FailReason);
         Assert.Equal(0.0, study.BestTrial!.Value); // the zeros are values the study ranks
     }
+
+    [Fact]
+    public void A_trial_told_Pruned_keeps_its_last_reported_value_as_optimize_records_it()
+    {
+        var study = Study.Create("tell-pruned", sampler: new RandomSampler(seed: 1));
+        var trial = study.Ask();
+        trial.Report(1, 0.9);
+        trial.Report(2, 0.7);
+        var pruned = study.Tell(trial, TrialState.Pruned);
+        Assert.Equal((TrialState.Pruned, 0.7), (pruned.State, pruned.Value));
+        Assert.Equal(0.7, study.Trials.Single().Value);
+
+        var failed = study.Ask();
+        failed.Report(1, 0.5);
+        Assert.Null(study.Tell(failed, TrialState.Failed, "diverged").Value);
+    }
 }
 
 /// <summary>A trial that has finished takes no more writes: each says so instead of being dropped unstored.</summary>

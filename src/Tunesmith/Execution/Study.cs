@@ -344,7 +344,10 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// <inheritdoc cref="Tell(Trial, int)"/>
     public FrozenTrial Tell(Trial trial, long value) => Tell(trial, (double)value);
 
-    /// <summary>Finishes a trial in the given state (Pruned or Failed), with an optional failure reason.</summary>
+    /// <summary>
+    /// Finishes a trial in the given state (Pruned or Failed), with an optional failure reason. A Pruned trial keeps its
+    /// last reported value as its value, as <see cref="Optimize"/> records one its scheduler stopped.
+    /// </summary>
     public FrozenTrial Tell(Trial trial, TrialState state, string? reason = null) => TellAsync(trial, state, reason).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Tell(Trial, double)"/>
@@ -368,7 +371,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
     {
         if (state is not (TrialState.Pruned or TrialState.Failed))
             throw new ArgumentException($"a trial can be told Pruned or Failed without a value, not {state}", nameof(state));
-        return (await FinishAsync(trial, state, null, reason, next: null, cancellationToken).ConfigureAwait(false)).Finished;
+        return (await FinishAsync(trial, state, state == TrialState.Pruned ? trial.LastIntermediate?.Value : null, reason, next: null, cancellationToken).ConfigureAwait(false)).Finished;
     }
 
     /// <summary>What <see cref="OptimizeAsync"/>'s loop asks for when it finishes a trial: the start of its next one in the same storage call.</summary>
