@@ -75,10 +75,13 @@ public sealed class TpeSampler : ISampler
                 : [searchSpace.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray()];
         }
         var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        // A group that is only part of the space (a branch choice, one branch's parameters) can match a running trial's
+        // values without the two trials being the same point, so only a group of the whole space skips running points.
+        var whole = groups.Count == 1 && groups[0].Count == searchSpace.Count;
         foreach (var names in groups)
         {
             var distributions = names.Select(n => searchSpace[n]).ToArray();
-            var values = SampleJoint(context, names, distributions, joint: true);
+            var values = SampleJoint(context, names, distributions, joint: true, skipRunningPoints: whole);
             if (values is null) continue;
             for (var i = 0; i < names.Count; i++) result[names[i]] = values[i];
         }
@@ -94,7 +97,7 @@ public sealed class TpeSampler : ISampler
             _table.Update(context.History);
             startup = _table.Count < Options.StartupTrials || _table.CompleteCount == 0;
         }
-        var sampled = startup ? null : SampleJoint(context, [name], [distribution], joint: false);
+        var sampled = startup ? null : SampleJoint(context, [name], [distribution], joint: false, skipRunningPoints: true);
         if (sampled is not null) return sampled[0];
         var value = RandomSampler.DrawUniform(context.Random, distribution);
         if (Options.ConstantLiar)
@@ -105,9 +108,14 @@ public sealed class TpeSampler : ISampler
     /// <summary>
     /// One TPE proposal for a set of parameters modelled together; null when no Complete trial has them all.
     /// Values proposed are remembered so that, with the constant liar, later asks treat this trial as a bad point.
+    /// With <paramref name="skipRunningPoints"/>, a candidate equal to a running trial's values is taken only when every
+    /// candidate is: it would evaluate the same point twice. A joint group that is only part of the space leaves this out:
+    /// with 3 branches and 8 workers, skipping each branch a worker already took forced every round onto all 3 branches.
+    /// The univariate sampler keeps it for each parameter: without it, it lost on categorical-heavy spaces
+    /// (docs/BENCHMARKS.md, "Parallel workers").
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private object?[]? SampleJoint(SamplingContext context, IReadOnlyList<string> names, Distribution[] distributions, bool joint)
+    private object?[]? SampleJoint(SamplingContext context, IReadOnlyList<string> names, Distribution[] distributions, bool joint, bool skipRunningPoints)
     {
         var d = names.Count;
         var dims = new ParamEncoding[d];
@@ -246,7 +254,7 @@ public sealed class TpeSampler : ISampler
             var score = goodLog[c] - badExponent * badLog[c];
             if (badCategorical is not null) score -= (1.0 - badExponent) * badCategorical[c];
             // A point another worker is evaluating right now is worth nothing twice: take any other candidate first.
-            if (IsPending(candidates.AsSpan(c * d, d), liars)) score = double.MinValue;
+            if (skipRunningPoints && IsPending(candidates.AsSpan(c * d, d), liars)) score = double.MinValue;
             if (score > bestScore)
             {
                 bestScore = score;
