@@ -222,4 +222,23 @@ public sealed class UserAttributeValueTests
         Assert.Equal("fine", trials[2].UserAttributes["note"]);
         await Assert.ThrowsAsync<ArgumentException>(() => study.SetUserAttributeAsync("owner", new object()));
     }
+
+    [Theory]
+    [InlineData("memory:")]
+    [InlineData("sqlite")]
+    public async Task A_derived_value_that_is_an_array_fails_its_trial_naming_it_and_the_run_goes_on(string storage)
+    {
+        using var dir = new Tunesmith.Tests.Storage.TempDirectory();
+        var url = storage == "sqlite" ? $"sqlite:///{dir.File("d.db")}" : storage;
+        var space = new SearchSpace().Int("k", 1, 3).Derived("sizes", c => c.GetInt("k") == 1 ? new[] { 64, 32 } : "wide");
+        await using var study = await Study.CreateAsync("derived-values", new StudyOptions { Storage = url, Sampler = new RandomSampler(seed: 1) });
+        study.Enqueue(new Dictionary<string, object?> { ["k"] = 1 });
+        study.Enqueue(new Dictionary<string, object?> { ["k"] = 2 });
+        study.Optimize(t => { t.Suggest(space); return 1; }, trials: 2);
+
+        var trials = study.Trials;
+        Assert.Equal([TrialState.Failed, TrialState.Complete], trials.Select(t => t.State));
+        Assert.Contains("parameter 'sizes': a derived value must be a string, a number, a boolean or null, got Int32[]", trials[0].FailReason, StringComparison.Ordinal);
+        Assert.Equal("wide", trials[1].Params["sizes"]);
+    }
 }

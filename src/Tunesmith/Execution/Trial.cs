@@ -141,13 +141,19 @@ public sealed class Trial : IParameterSuggester
         return value;
     }
 
-    /// <summary>Records a value derived from other parameters (e.g. <c>padding = kernel / 2</c>); samplers ignore it.</summary>
+    /// <summary>
+    /// Records a value derived from other parameters (e.g. <c>padding = kernel / 2</c>); samplers ignore it. The value must
+    /// be a string, a number, a boolean or null (anything else throws <see cref="SearchSpaceException"/> naming it).
+    /// </summary>
     public void SetDerived(string name, object? value)
     {
         ThrowIfFinished();
         if (_distributions.ContainsKey(name))
             throw new SearchSpaceException(name, "is already a sampled parameter in this trial");
         value = ParamValues.Normalize(value);
+        // Refused here, naming it, rather than by the storage write at the trial's finish (SQLite, PostgreSQL).
+        if (value is not (null or string or long or double or bool))
+            throw new SearchSpaceException(name, $"a derived value must be a string, a number, a boolean or null, got {value.GetType().Name}");
         _params[name] = value;
         _pendingParams.Add((name, value, null));
     }
