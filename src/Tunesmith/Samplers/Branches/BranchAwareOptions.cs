@@ -77,6 +77,9 @@ public sealed record BranchAwareOptions
         }
         rest = remaining;
         result.Validate();
+        // A branch setting without branch search would be dropped silently: say so, as gp's rugged_* options do.
+        if (!on && options.Keys.FirstOrDefault(k => k != "branch_aware" && StudyFileKeys.Contains(k)) is { } stray)
+            throw new ArgumentException($"sampler '{sampler}': option '{stray}' needs branch_aware: true");
         return on ? result : null;
     }
 

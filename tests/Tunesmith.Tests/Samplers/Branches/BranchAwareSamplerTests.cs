@@ -125,6 +125,20 @@ public sealed class BranchAwareSamplerTests
         Assert.Contains("branch_min_trials", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("tpe", "branch_min_trials", 6L)]
+    [InlineData("rf", "branch_optimism", 2.0)]
+    [InlineData("gp", "branch_root_categorical", false)]
+    public void A_branch_option_without_branch_aware_is_refused_not_dropped(string sampler, string key, object value)
+    {
+        foreach (var options in new[] { new Dictionary<string, object?> { [key] = value }, new Dictionary<string, object?> { ["branch_aware"] = false, [key] = value } })
+        {
+            var e = Assert.Throws<ArgumentException>(() => SamplerRegistry.Create(sampler, new SamplerRequest(options)));
+            Assert.Equal($"sampler '{sampler}': option '{key}' needs branch_aware: true", e.Message);
+        }
+        Assert.IsType<BranchAwareSampler>(SamplerRegistry.Create(sampler, new SamplerRequest(new Dictionary<string, object?> { ["branch_aware"] = true, [key] = value })));
+    }
+
     /// <summary>
     /// Whatever the branches and the history, a proposal for a branch carries only that branch's parameters (and the
     /// branch choice): nothing is borrowed from another branch's trials.
