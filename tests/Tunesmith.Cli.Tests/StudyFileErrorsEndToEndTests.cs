@@ -29,6 +29,19 @@ public sealed class StudyFileErrorsEndToEndTests
         }
     }
 
+    [Theory]
+    [InlineData("--concurrency", "0", "tunesmith: --concurrency: must be ≥ 1, got 0")]
+    [InlineData("--max-requeues", "-1", "tunesmith: --max-requeues: must be ≥ 0, got -1")]
+    [InlineData("--mem", "lots", "tunesmith: --mem: 'lots' is not a Slurm memory size such as 4000, 16G or 512M")]
+    public async Task A_bad_slurm_submit_flag_is_named_as_the_flag(string flag, string value, string expected)
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("command: python3 t.py {x}\n" + Space);
+        var r = await kit.CliS("slurm", "submit", "study.yaml", "--dry-run", flag, value);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal(expected, Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
     [Fact]
     public async Task A_study_stored_with_the_other_direction_is_one_line_naming_both()
     {

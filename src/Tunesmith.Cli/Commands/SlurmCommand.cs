@@ -160,11 +160,27 @@ internal sealed class SlurmSubmitCommand : Command
                 o = o with { SignalLead = lead is >= 0 and < 86_400 * 365 ? TimeSpan.FromSeconds(lead) : throw new CliUsageException($"--signal-lead {lead}: must be ≥ 0 seconds") };
             if (parse.GetValue(_maxRequeues) is { } mr) o = o with { MaxRequeues = mr };
             try { o.Validate(where); }
-            catch (ArgumentException e) { throw new CliUsageException(e.Message); }
+            catch (ArgumentException e) { throw new CliUsageException(FlagNamed(e.Message, where, parse)); }
             return o;
         }
         return new SlurmSettings(Apply(settings.Defaults, "slurm"),
             settings.Classes.Select(c => c with { Options = Apply(c.Options, $"slurm.classes.{c.Name}") }).ToList());
+    }
+
+    // A bad value given as a flag is named as the flag (--concurrency 0), not as the study file's field it overrides.
+    private string FlagNamed(string message, string where, ParseResult parse)
+    {
+        foreach (var (field, option) in new (string Field, Option Option)[]
+        {
+            ("concurrency", _concurrency), ("gpus_per_trial", _gpus), ("cpus_per_trial", _cpus), ("mem", _mem), ("time", _time),
+            ("signal_lead", _signalLead), ("max_requeues", _maxRequeues),
+        })
+        {
+            var prefix = $"{where}.{field}:";
+            if (message.StartsWith(prefix, StringComparison.Ordinal) && parse.GetResult(option) is not null)
+                return option.Name + ":" + message[prefix.Length..];
+        }
+        return message;
     }
 
     // This very tunesmith, as a compute node on the same shared file system starts it: the published executable, or
