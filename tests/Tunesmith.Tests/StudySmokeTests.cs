@@ -124,6 +124,18 @@ public sealed class TrialAfterFinishTests
         Assert.Empty(stored.UserAttributes);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(" ")]
+    public void An_empty_parameter_name_is_refused_as_a_declarative_space_refuses_it(string name)
+    {
+        var study = Study.Create("empty-name", sampler: new RandomSampler(seed: 1));
+        var trial = study.Ask();
+        Assert.Equal("a parameter name must not be empty", Assert.Throws<SearchSpaceException>(() => trial.SuggestFloat(name, 0, 1)).Message);
+        Assert.Throws<SearchSpaceException>(() => trial.SetDerived(name, 1));
+        Assert.Throws<SearchSpaceException>(() => new SearchSpace().Float(name, 0, 1));
+    }
+
     [Fact]
     public void An_attribute_set_after_tell_throws()
     {

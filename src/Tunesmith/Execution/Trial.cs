@@ -104,6 +104,8 @@ public sealed class Trial : IParameterSuggester
     public object? Suggest(string name, Distribution distribution)
     {
         ArgumentNullException.ThrowIfNull(name);
+        // As a declarative space refuses one: an empty name cannot be a placeholder, a column or a --set key.
+        if (string.IsNullOrWhiteSpace(name)) throw new SearchSpaceException("a parameter name must not be empty");
         distribution.Validate(name);
         if (_distributions.TryGetValue(name, out var known))
         {
@@ -148,6 +150,7 @@ public sealed class Trial : IParameterSuggester
     public void SetDerived(string name, object? value)
     {
         ThrowIfFinished();
+        if (string.IsNullOrWhiteSpace(name)) throw new SearchSpaceException("a parameter name must not be empty");
         if (_distributions.ContainsKey(name))
             throw new SearchSpaceException(name, "is already a sampled parameter in this trial");
         value = ParamValues.Normalize(value);
