@@ -107,13 +107,17 @@ public sealed class SchedulerMatrixTests : IDisposable
                 break;
             case "asha-promotion":
                 Assert.True(trials.Any(t => t.State == TrialState.Paused), summary);
-                // With 8 trials the top two at rung 1 go on to rung 3 (where two are too few to promote one): each is resumed,
-                // or its program ran past the rung before its pause reached it, which counts as gone on (on 2 busy cores in
-                // a full CI run both once did, and none was resumed).
                 var promoted = trials.Where(t => t.SystemAttributes.ContainsKey(SystemAttributeKeys.ResumeStep)).ToList();
-                Assert.All(trials.OrderByDescending(t => (double)t.Params["q"]!).Take(2), t =>
-                    Assert.True(t.SystemAttributes.ContainsKey(SystemAttributeKeys.ResumeStep) || t.Intermediate.Keys.Max() >= 3, summary));
                 Assert.All(promoted, t => Assert.True(t.Intermediate.Keys.Max() >= 3, summary));
+                // The best trial holds the best record at every rung, so the study's finish trains it to the end whatever
+                // else was promoted (IScheduler.SuggestFinish).
+                Assert.Equal(TrialState.Complete, trials.Single(t => (double)t.Params["q"]! == Qs[0]).State);
+                // In process a pause lands at the report itself: with 8 trials the top two at rung 1 go on to rung 3. A
+                // program may run past its rung before its pause reaches it, which counts as gone on and takes a place a
+                // better trial would have had (a loaded CI run gave it to a worse trial twice), so commands are not held
+                // to which trials went on.
+                if (kind == "in-process")
+                    Assert.All(trials.OrderByDescending(t => (double)t.Params["q"]!).Take(2), t => Assert.True(t.Intermediate.Keys.Max() >= 3, summary));
                 Assert.All(trials.Where(t => t.State == TrialState.Complete), t => Assert.Equal(Steps, t.LastIntermediate!.Value.Step));
                 break;
             case "pbt":
