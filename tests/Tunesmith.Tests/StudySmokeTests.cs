@@ -124,6 +124,18 @@ public sealed class TrialAfterFinishTests
         Assert.Empty(stored.UserAttributes);
     }
 
+    [Fact]
+    public void A_negative_step_is_refused_naming_it_and_stores_nothing()
+    {
+        var study = Study.Create("negative-step", sampler: new RandomSampler(seed: 1));
+        var trial = study.Ask();
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => trial.Report(-1, 0.5));
+        Assert.Contains("a step cannot be negative (got -1)", e.Message, StringComparison.Ordinal);
+        trial.Report(0, 0.25); // step 0 is a step
+        study.Tell(trial, 0.25);
+        Assert.Equal([0L], study.Trials.Single().Intermediate.Keys);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData(" ")]

@@ -325,6 +325,8 @@ public sealed class Trial : IParameterSuggester
     private async Task<(SchedulerDecision Decision, StudyHistory? History)> ReportAndDecideAsync(long step, double value, CancellationToken cancellationToken, bool decide = true)
     {
         ThrowIfFinished();
+        // Steps count training progress (epochs, iterations) and rungs sit at positive steps; Optuna refuses negative ones too.
+        if (step < 0) throw new ArgumentOutOfRangeException(nameof(step), step, $"trial {Number}: a step cannot be negative (got {step})");
         if (double.IsNaN(value)) throw new ArgumentException($"trial {Number}: reported value at step {step} is NaN", nameof(value));
         _intermediate[step] = value;
         _pendingIntermediate.Add((step, value));

@@ -93,7 +93,7 @@ public static class TrialProtocol
                 if (!TryReadNumber(p.Value, out var v)) continue;
                 if (p.Name == "step")
                 {
-                    if (v != Math.Floor(v) || !double.IsFinite(v)) throw new FormatException($"{source}: \"step\" must be an integer, got {p.Value.GetRawText()}");
+                    if (v != Math.Floor(v) || !double.IsFinite(v) || v < 0) throw new FormatException($"{source}: \"step\" must be a non-negative integer, got {p.Value.GetRawText()}");
                     step = (long)v;
                     continue;
                 }
