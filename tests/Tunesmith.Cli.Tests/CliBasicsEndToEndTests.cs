@@ -141,10 +141,14 @@ public sealed class CliBasicsEndToEndTests
             Assert.StartsWith("tunesmith: no Tunesmith studies in ", r.Stderr.Trim());
             Assert.Single(r.Stderr.Trim().Split('\n'));
         }
+        // A Slurm dry run prints the scripts for a new study and writes nothing either.
+        dir.Write("study.yaml", "name: s\nmetric: loss\ntrials: 2\ncommand: [python3, -c, 'print(1)']\nspace: { x: { float: [0, 1] } }\n");
+        var dry = await CliProcess.RunAsync(dir.Path, ["slurm", "submit", "study.yaml", "--storage", schema.Url, "--dry-run"]);
+        Assert.True(dry.ExitCode == 0, dry.ToString());
+        Assert.Contains("#SBATCH", dry.Stdout);
         Assert.Equal(0, await Tables());
 
         // Once a study exists, the same commands read it.
-        dir.Write("study.yaml", "name: s\nmetric: loss\ncommand: [python3, -c, 'print(1)']\nspace: { x: { float: [0, 1] } }\n");
         var created = await CliProcess.RunAsync(dir.Path, ["create", "study.yaml", "--storage", schema.Url]);
         Assert.True(created.ExitCode == 0, created.ToString());
         Assert.True(await Tables() > 0);

@@ -73,7 +73,11 @@ internal sealed class SlurmSubmitCommand : Command
         var dryRun = parse.GetValue(_dryRun);
         var commands = new SlurmCommands();
 
-        await using var storage = StorageScope.Open(url, _clock, _loggers);
+        // A dry run reads the storage and writes nothing to it: no tables in an empty database (a mistyped name), no study,
+        // no SQLite file (one not there yet holds no study: an empty memory: storage says the same).
+        await using var storage = !dryRun ? StorageScope.Open(url, _clock, _loggers)
+            : StorageScope.MissingSqliteFile(url) is not null ? StorageScope.Open("memory:", _clock, _loggers)
+            : StorageScope.OpenReadOnly(url, _clock, _loggers);
         StudyRecord? record;
         try { record = await storage.GetStudyAsync(file.Name, ct); }
         catch (StudyStorageException e) when (dryRun)

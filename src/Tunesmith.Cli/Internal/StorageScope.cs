@@ -21,6 +21,13 @@ internal static class StorageScope
         catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
     }
 
+    /// <summary>Opens the storage at <paramref name="url"/> read-only (nothing is created or migrated); a bad URL becomes a one-line error.</summary>
+    public static IStudyStorage OpenReadOnly(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers)
+    {
+        try { return StudyStorage.OpenReadOnly(url, time, loggers); }
+        catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
+    }
+
     /// <summary>
     /// Opens the storage at <paramref name="url"/> for a command that reads or changes an existing study: an SQLite file
     /// that does not exist, or a PostgreSQL database or schema without Tunesmith's tables, is a one-line error, and
@@ -40,9 +47,7 @@ internal static class StorageScope
     public static async Task<bool> HoldsNoStudiesAsync(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken ct)
     {
         if (!Tunesmith.Storage.Sql.PostgresUrl.IsPostgres(url)) return false;
-        IStudyStorage probe;
-        try { probe = StudyStorage.OpenReadOnly(url, time, loggers); }
-        catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
+        var probe = OpenReadOnly(url, time, loggers);
         await using (probe.ConfigureAwait(false))
         {
             try { await probe.ListStudiesAsync(ct).ConfigureAwait(false); }
