@@ -63,7 +63,7 @@ public sealed class BranchAwareSampler : ISampler
         else
         {
             var value = BranchChooser.Choose(structure, trials, context.Direction, Options, context.Random);
-            decision = new Decision(structure.Variable, value, InnerFor(structure.Variable, value), BranchHistory(context.History, structure.Variable, value));
+            decision = new Decision(structure.Variable, value, InnerFor(structure.Variable, value), BranchHistory(context.History, structure.Variable, value, context.Trial.Number));
         }
         lock (_gate)
         {
@@ -126,11 +126,21 @@ public sealed class BranchAwareSampler : ISampler
         }
     }
 
-    /// <summary>The trials of one branch (every state), as a history of their own.</summary>
-    private static StudyHistory BranchHistory(StudyHistory history, string variable, object? value)
+    /// <summary>
+    /// The trials of one branch (every state), as a history of their own. A running trial whose params are not stored yet
+    /// (its objective flushes them at its first report) belongs to the branch this sampler chose for it, so that the
+    /// branch's own sampler sees it running and spreads parallel workers (the GP's believer, TPE's liar) instead of
+    /// proposing the same point to each of them.
+    /// </summary>
+    private StudyHistory BranchHistory(StudyHistory history, string variable, object? value, int current)
     {
         var branch = new StudyHistory(history.StudyName, history.Direction);
-        var trials = history.Trials.Where(t => t.Params.TryGetValue(variable, out var v) && ParamValues.AreEqual(v, value)).ToList();
+        List<FrozenTrial> trials;
+        lock (_gate)
+            trials = history.Trials.Where(t => t.Params.TryGetValue(variable, out var v)
+                ? ParamValues.AreEqual(v, value)
+                : t.State == TrialState.Running && t.Number != current && _decisions.TryGetValue(t.Number, out var d)
+                    && d.Variable == variable && ParamValues.AreEqual(d.Value, value)).ToList();
         if (trials.Count > 0) branch.Apply(new TrialChanges(trials, 0));
         return branch;
     }

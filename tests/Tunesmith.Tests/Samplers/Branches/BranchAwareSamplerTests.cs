@@ -57,6 +57,35 @@ public sealed class BranchAwareSamplerTests
     private static BranchAwareSampler Tpe(int seed) =>
         new(() => new TpeSampler(new TpeOptions { Seed = seed, Multivariate = true, Group = true }));
 
+    /// <summary>
+    /// Workers asking at once: a running trial whose params are not stored yet still belongs to the branch chosen for it,
+    /// so the branch's GP believes it and the next ask in that branch goes elsewhere. The branch's GP saw none of them
+    /// before, and every ask of a round in the same branch went to the same point.
+    /// </summary>
+    [Fact]
+    public void Parallel_asks_in_the_same_branch_are_spread_by_the_branch_s_own_model()
+    {
+        var closest = new List<string>();
+        for (var seed = 0; seed < 3; seed++)
+        {
+            var study = Run(new BranchAwareSampler(() => new Tunesmith.Samplers.Gp.GpSampler(seed)), 30);
+            // 8 workers ask at once: each ask sees the ones before it running, their params not yet stored.
+            var round = Enumerable.Range(0, 8).Select(i => study.Ask().Suggest(Svm)).ToList();
+            foreach (var branch in round.GroupBy(c => c.GetString("kernel")))
+            {
+                var points = branch.Select(c => c.Where(kv => kv.Key != "kernel").OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                    .Select(kv => kv.Value is double d ? Math.Log10(d) : Convert.ToDouble(kv.Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray()).ToList();
+                for (var a = 0; a < points.Count; a++)
+                    for (var b = a + 1; b < points.Count; b++)
+                    {
+                        var distance = Math.Sqrt(points[a].Zip(points[b]).Sum(p => (p.First - p.Second) * (p.First - p.Second)));
+                        if (distance < 1e-4) closest.Add($"seed {seed}, {branch.Key}: asks {a} and {b} at distance {distance:G3}");
+                    }
+            }
+        }
+        Assert.True(closest.Count == 0, string.Join("; ", closest));
+    }
+
     [Fact]
     public void Branch_choice_is_reproducible_under_a_seed()
     {
