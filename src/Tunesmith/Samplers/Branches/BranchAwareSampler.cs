@@ -205,8 +205,9 @@ public static class BranchChooser
 {
     /// <summary>
     /// The branch value for the next trial: the least-tried branch while some branch has fewer than
-    /// <see cref="BranchAwareOptions.MinTrialsPerBranch"/> trials (Complete or Running); else the lowest Thompson draw
-    /// of each branch's reach (see <see cref="BranchAwareSampler"/>). Deterministic for a given random source.
+    /// <see cref="BranchAwareOptions.MinTrialsPerBranch"/> trials (Complete, or Running with its branch value stored);
+    /// else the lowest Thompson draw of each branch's reach (see <see cref="BranchAwareSampler"/>). Deterministic for a
+    /// given random source.
     /// </summary>
     public static object? Choose(BranchStructure structure, IReadOnlyList<FrozenTrial> trials, Direction direction, BranchAwareOptions options, Random random)
     {
