@@ -82,11 +82,13 @@ internal sealed class RungIndex(RungLadder ladder)
                     if (best is { } current && milestones[k] < current.Milestone) break;
                     var rung = _rungs[b][k];
                     var quota = ladder.Quota(rung.Values.Count);
-                    if (rung.Promoted >= quota && !finishing) continue;
+                    var placeLeft = rung.Promoted < quota;
+                    if (!placeLeft && !finishing) continue; // no rank query for a rung with no place left
                     // The best paused trial of the rung has the fewest better records: if it is outside the top, all are.
                     var (value, number) = candidates.Min;
                     var better = Better(rung, direction, value);
-                    if (!(better < quota && rung.Promoted < quota) && !(finishing && better == 0)) continue;
+                    // In the top ⌊n/η⌋ while a place is left; at the study's finish also the rung's best record, whatever the quota.
+                    if (!(placeLeft && better < quota) && !(finishing && better == 0)) continue;
                     if (best is not { } b0 || milestones[k] > b0.Milestone || direction.IsBetter(value, b0.Value)
                         || (value.Equals(b0.Value) && number < b0.Number))
                         best = (number, milestones[k], value);
