@@ -242,8 +242,7 @@ internal sealed class SlurmStatusCommand : Command
         foreach (var job in jobs)
         {
             var tasks = known.Where(k => k.ArrayJobId == job.JobId || k.JobId == job.JobId).ToList();
-            var states = string.Join(", ", tasks.GroupBy(t => t.State).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key.ToLowerInvariant()}"));
-            _console.Out.WriteLine($"job {job.JobId}{(job.ComputeClass is { } c ? $" (class {c})" : "")}: {job.Tasks} tasks; {(states.Length > 0 ? states : "no longer known to Slurm")}");
+            _console.Out.WriteLine(JobLine(job, tasks.Select(t => t.State)));
         }
         var trials = (await storage.GetTrialsSinceAsync(record.Id, 0, ct)).Trials;
         var rows = new List<string[]> { new[] { "trial", "state", "job", "job state", "node", "class", "resumed", "value", "params" } };
@@ -265,6 +264,14 @@ internal sealed class SlurmStatusCommand : Command
         var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
         foreach (var r in rows) _console.Out.WriteLine(string.Join("  ", r.Select((cell, i) => cell.PadRight(widths[i]))).TrimEnd());
         return ExitCodes.Ok;
+    }
+
+    /// <summary>"job 40 (class fast): 1 task; 1 running": a job's line, from the Slurm states of its tasks.</summary>
+    internal static string JobLine(SlurmStudyJob job, IEnumerable<string> taskStates)
+    {
+        var states = string.Join(", ", taskStates.GroupBy(s => s).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key.ToLowerInvariant()}"));
+        var tasks = job.Tasks == 1 ? "1 task" : $"{job.Tasks} tasks";
+        return $"job {job.JobId}{(job.ComputeClass is { } c ? $" (class {c})" : "")}: {tasks}; {(states.Length > 0 ? states : "no longer known to Slurm")}";
     }
 }
 
