@@ -74,7 +74,7 @@ public sealed record SpaceShape(int Continuous, int Discrete, int Categorical, b
 }
 
 /// <summary>What <see cref="AutoSampler"/> chose and why.</summary>
-/// <param name="Sampler">The registry name of the chosen sampler (<c>grid</c>, <c>gp</c>, <c>tpe</c>, <c>cmaes</c>).</param>
+/// <param name="Sampler">The registry name of the chosen sampler (<c>grid</c>, <c>gp</c>, <c>tpe</c>, <c>cmaes</c>, <c>rf</c>).</param>
 /// <param name="Reason">One sentence a user can read in logs and reports.</param>
 /// <param name="Options">Study-file options the chosen sampler is built with (none: its defaults).</param>
 public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictionary<string, object?>? Options = null)
@@ -118,8 +118,8 @@ public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictiona
 }
 
 /// <summary>
-/// The default sampler of a study file: picks grid search, Gaussian-process BO, TPE or CMA-ES from the shape of the space
-/// and the trial budget, then delegates every call to it. Its <see cref="Name"/> says what it chose (e.g. <c>auto(gp+tpe_if_rugged)</c>),
+/// The default sampler of a study file: picks grid search, Gaussian-process BO, TPE, CMA-ES or a random forest (for blocks
+/// that repeat a variable number of times) from the shape of the space and the trial budget, then delegates every call to it. Its <see cref="Name"/> says what it chose (e.g. <c>auto(gp+tpe_if_rugged)</c>),
 /// and the study records that name, so a report shows which algorithm produced the trials.
 /// </summary>
 public class AutoSampler : ISampler
