@@ -591,6 +591,42 @@ public abstract class StorageConformanceTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_retry_inherits_the_failed_attempts_reports_and_checkpoint_but_not_its_other_attributes()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("retry-curve", Direction.Maximize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        const string checkpoint = "{\"dir\":\"trials/0/checkpoint-2-abc\",\"step\":2,\"trial\":0}";
+        await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+        {
+            Params = [("x", 0.5, new FloatDistribution(0, 1))],
+            Intermediate = [(1, 0.1), (2, 0.2), (3, 0.3)],
+            SystemAttributes = [new(SystemAttributeKeys.Checkpoint, checkpoint), new(SystemAttributeKeys.CheckpointStep, 2L), new(SystemAttributeKeys.PausedStep, 3L)],
+            UserAttributes = [new("note", "first attempt")],
+            FinalState = TrialState.Failed,
+        });
+
+        var retry = (await s.RetryTrialAsync(t.Id))!;
+        Assert.Equal([(1L, 0.1), (2L, 0.2), (3L, 0.3)], retry.Intermediate.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)));
+        Assert.Equal(checkpoint, retry.SystemAttributes[SystemAttributeKeys.Checkpoint]);
+        Assert.Equal(2L, retry.SystemAttributes[SystemAttributeKeys.CheckpointStep]);
+        Assert.False(retry.SystemAttributes.ContainsKey(SystemAttributeKeys.PausedStep));
+        Assert.Empty(retry.UserAttributes);
+        Assert.Null(retry.Value);
+
+        // As storage holds it, and once a worker claims it: its reports go on from there.
+        var stored = (await s.GetTrialAsync(retry.Id))!;
+        Assert.Equal(retry.Intermediate.OrderBy(kv => kv.Key), stored.Intermediate.OrderBy(kv => kv.Key));
+        var claimed = (await s.StartTrialAsync(st.Id, "w2"))!;
+        Assert.Equal(retry.Id, claimed.Id);
+        Assert.Equal(3, claimed.Intermediate.Count);
+        await s.UpdateTrialAsync(claimed.Id, "w2", new TrialUpdate { Intermediate = [(3, 0.35), (4, 0.4)] });
+        var after = (await s.GetTrialAsync(retry.Id))!;
+        Assert.Equal([(1L, 0.1), (2L, 0.2), (3L, 0.35), (4L, 0.4)], after.Intermediate.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)));
+        Assert.Equal([(1L, 0.1), (2L, 0.2), (3L, 0.3)], (await s.GetTrialAsync(t.Id))!.Intermediate.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)));
+    }
+
+    [SkippableFact]
     public async Task Concurrent_retries_of_one_failed_trial_create_one_retry()
     {
         var s = NewStorage();

@@ -329,7 +329,12 @@ public sealed class Study : IAsyncDisposable, IDisposable
         var context = new SamplingContext(history, started, TrialRandom.Create(Sampler.Seed, started.Number));
         IReadOnlyDictionary<string, Distribution> space = Sampler.InferRelativeSearchSpace(context);
         IReadOnlyDictionary<string, object?> relative = space.Count == 0 ? new Dictionary<string, object?>() : Sampler.SampleRelative(context, space);
-        return new Trial(this, started, context, space, relative, trialToken);
+        var trial = new Trial(this, started, context, space, relative, trialToken);
+        // The retry of a crashed in-process trial continues from the attempt's last checkpoint, as a promoted trial does
+        // from its own: the objective sees Checkpoint and ResumeStep, and the reports after that step are made again.
+        if (started.SystemAttributes.ContainsKey(SystemAttributeKeys.RetryOf) && trial.Checkpoint is { } inherited)
+            trial.SetSystemAttribute(SystemAttributeKeys.ResumeStep, inherited.Step);
+        return trial;
     }
 
     /// <summary>Finishes a trial as Complete with its objective value (NaN or ∞ records it as Failed).</summary>

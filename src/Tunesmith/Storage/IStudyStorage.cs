@@ -178,8 +178,10 @@ public interface IStudyStorage : IAsyncDisposable
 
     /// <summary>
     /// Re-enqueues a Failed trial's params as a new Waiting trial (system attributes <c>retry_of</c> and <c>retry_count</c>),
-    /// marking the failed one <c>retried_by</c> so it no longer counts toward the budget. Atomic: returns null when the
-    /// trial is not Failed or was already retried.
+    /// marking the failed one <c>retried_by</c> so it no longer counts toward the budget. The retry inherits the failed
+    /// attempt's intermediate values: it continues the same training (a command trial's retry runs in the attempt's
+    /// directory and resumes from its checkpoint), so schedulers judge it by the whole curve, and in the attempt's place.
+    /// Atomic: returns null when the trial is not Failed or was already retried.
     /// </summary>
     Task<FrozenTrial?> RetryTrialAsync(long failedTrialId, CancellationToken cancellationToken = default);
 

@@ -308,11 +308,12 @@ public sealed class InMemoryStudyStorage : IStudyStorage
                 return Task.FromResult<FrozenTrial?>(null);
             var count = (t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryCount, out var c) && c is long n ? n : 0) + 1;
             var root = t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var r) && r is long rn ? rn : t.Number;
-            var retry = AddWaiting(s, t.Params, new Dictionary<string, object?>
+            var retry = AddWaiting(s, t.Params, RetryAttributes.Of(t, root, count));
+            if (t.Intermediate.Count > 0)
             {
-                [SystemAttributeKeys.RetryOf] = root,
-                [SystemAttributeKeys.RetryCount] = count,
-            });
+                Replace(s, retry with { Intermediate = new Dictionary<long, double>(t.Intermediate) });
+                retry = s.Trials[retry.Number];
+            }
             Replace(s, t with { SystemAttributes = Merge(t.SystemAttributes, [new(SystemAttributeKeys.RetriedBy, (long)retry.Number)]) });
             s.Retried++;
             return Task.FromResult<FrozenTrial?>(retry);

@@ -116,6 +116,11 @@ public static class SystemAttributeKeys
     public const string RetryCount = "retry_count";
     /// <summary>On a Failed trial that has been re-enqueued: the retry's number. Such a trial does not count toward the budget.</summary>
     public const string RetriedBy = "retried_by";
+    /// <summary>
+    /// The system attributes a retry takes over from the failed attempt with its reports: the attempt's latest in-process
+    /// checkpoint, from which the retry continues.
+    /// </summary>
+    internal static readonly string[] CarriedByRetry = [Checkpoint, CheckpointStep];
     /// <summary>On a study: the sampler it was created or last run with.</summary>
     public const string Sampler = "sampler";
     /// <summary>On a study: the UTC deadline of a study-wide time budget (ISO 8601).</summary>

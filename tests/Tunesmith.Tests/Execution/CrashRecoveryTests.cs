@@ -165,6 +165,56 @@ public sealed class CrashRecoveryTests : IDisposable
         Assert.Equal(attempts, chain.Count);
     }
 
+    [Fact]
+    public async Task The_retry_of_a_crashed_in_process_trial_continues_from_its_last_checkpoint_with_the_attempts_reports()
+    {
+        var run = Path.Combine(_dir, "run");
+        var storage = StudyStorage.Open(Url);
+        await using var _ = storage;
+        // A runner of this machine that died after trial 0 reported steps 1..4 and checkpointed at steps 1..3 (its
+        // checkpoint at step 4 was not written: the crash came first).
+        await using (var dead = await Study.CreateOrLoadAsync("s", new StudyOptions
+        {
+            StorageInstance = storage, Sampler = new RandomSampler(seed: 1), RunDirectory = run, WorkerId = DeadLocalWorker(),
+        }))
+        {
+            var attempt = await dead.AskAsync();
+            var x = attempt.SuggestFloat("x", 0, 1);
+            for (var step = 1; step <= 3; step++)
+                await attempt.ReportAsync(step, x * step, (directory, ct) => File.WriteAllTextAsync(Path.Combine(directory, "weights"), $"{step}", ct));
+            await attempt.ReportAsync(4, x * 4);
+        }
+
+        await using var study = await Study.CreateOrLoadAsync("s", new StudyOptions
+        {
+            StorageInstance = storage, Sampler = new RandomSampler(seed: 1), RunDirectory = run,
+        });
+        var calls = new List<(int Number, long? ResumeStep, string? Weights)>();
+        await study.OptimizeAsync(async (trial, ct) =>
+        {
+            var x = trial.SuggestFloat("x", 0, 1);
+            var weights = trial.Checkpoint is { } c ? await File.ReadAllTextAsync(Path.Combine(c.Directory, "weights"), ct) : null;
+            calls.Add((trial.Number, trial.ResumeStep, weights));
+            for (var step = (trial.ResumeStep ?? 0) + 1; step <= 6; step++)
+                await trial.ReportAsync(step, x * step, (directory, token) => File.WriteAllTextAsync(Path.Combine(directory, "weights"), $"{step}", token), ct);
+            return x * 6;
+        }, new OptimizeOptions { Trials = 1 });
+
+        var trials = await study.GetTrialsAsync();
+        var failed = trials.Single(t => t.Number == 0);
+        Assert.StartsWith("crashed: ", failed.FailReason);
+        var retry = Assert.Single(trials, t => t.State == TrialState.Complete);
+        Assert.Equal(0L, retry.SystemAttributes[SystemAttributeKeys.RetryOf]);
+        // The objective was called once, for the retry, which went on after the attempt's last checkpoint (step 3) and
+        // loaded it: steps 1..3 were not trained again, and step 4, lost with the crash's weights, was.
+        Assert.Equal([(retry.Number, (long?)3, (string?)"3")], calls);
+        // Its curve is whole: the attempt's reports up to its checkpoint, its own after it (step 4 made again).
+        var x0 = Convert.ToDouble(failed.Params["x"], CultureInfo.InvariantCulture);
+        Assert.Equal(Enumerable.Range(1, 6).Select(s => (long)s), retry.Intermediate.Keys.Order());
+        Assert.All(retry.Intermediate, kv => Assert.Equal(x0 * kv.Key, kv.Value, 12));
+        Assert.Equal(x0 * 6, retry.Value!.Value, 12);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         var clock = Stopwatch.StartNew();

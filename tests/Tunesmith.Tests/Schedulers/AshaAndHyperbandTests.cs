@@ -131,6 +131,37 @@ public sealed class AshaAndHyperbandTests
     }
 
     [Fact]
+    public void A_crashed_trial_and_its_retry_are_one_configuration_at_a_rung_and_the_retry_keeps_the_attempts_bracket()
+    {
+        // Rung 1 of min 1, max 27, η 3. Trial 0 crashed after reporting 0.1 and was retried as trial 4, which inherited
+        // its reports (IStudyStorage.RetryTrialAsync). Counted once, trial 5's rung has five records (quota 1) and one
+        // better (0.9): it stops. Counting the failed attempt too would make six (quota 2) and let it go on.
+        var asha = new AshaScheduler(1, 27);
+        var attempt = Trial(0, TrialState.Failed, new Dictionary<long, double> { [1] = 0.1 },
+            new Dictionary<string, object?> { [SystemAttributeKeys.RetriedBy] = 4L });
+        var retry = Trial(4, TrialState.Running, new Dictionary<long, double> { [1] = 0.1 },
+            new Dictionary<string, object?> { [SystemAttributeKeys.RetryOf] = 0L, [SystemAttributeKeys.RetryCount] = 1L });
+        var history = History(Direction.Maximize, attempt, Curve(1, TrialState.Complete, 0.9), Curve(2, TrialState.Pruned, 0.2),
+            Curve(3, TrialState.Pruned, 0.3), retry);
+        var trial = Trial(5, TrialState.Running, new Dictionary<long, double> { [1] = 0.5 });
+        Assert.Equal(SchedulerDecision.Stop, asha.Decide(History(Direction.Maximize, history.Trials.Append(trial)), trial, 1, 0.5));
+        // A failed trial that was not retried is still a record of its rung.
+        var unretried = History(Direction.Maximize, history.Trials.Where(t => t.Number != 4)
+            .Select(t => t.Number == 0 ? t with { SystemAttributes = new Dictionary<string, object?>() } : t).Append(Curve(4, TrialState.Pruned, 0.05)).Append(trial));
+        Assert.Equal(SchedulerDecision.Continue, asha.Decide(unretried, trial, 1, 0.5));
+
+        // Hyperband: a retry is judged at its first attempt's rungs, whatever bracket its own number would draw.
+        var hyperband = new HyperbandScheduler(new HyperbandOptions { MinResource = 1, MaxResource = 27, Seed = 3 });
+        var root = Enumerable.Range(0, 1000).First(n => hyperband.BracketOf(n) == 0);              // rungs 1, 3, 9
+        var number = Enumerable.Range(root + 1, 1000).First(n => hyperband.BracketOf(n) == 3);     // no rungs: runs to 27
+        var others = Enumerable.Range(number + 1, 2000).Where(n => hyperband.BracketOf(n) == 0).Take(5)
+            .Select(n => Curve(n, TrialState.Pruned, 0.9)).ToArray();
+        var lateRetry = Trial(number, TrialState.Running, new Dictionary<long, double> { [1] = 0.1 },
+            new Dictionary<string, object?> { [SystemAttributeKeys.RetryOf] = (long)root });
+        Assert.Equal(SchedulerDecision.Stop, hyperband.Decide(History(Direction.Maximize, others.Append(lateRetry)), lateRetry, 1, 0.1));
+    }
+
+    [Fact]
     public void Stop_based_asha_never_resumes_anything()
     {
         var asha = new AshaScheduler(1, 27);

@@ -48,7 +48,7 @@ public sealed class AshaScheduler : IScheduler
     {
         ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(trial);
-        var bracket = _ladder.BracketOf(trial.Number);
+        var bracket = _ladder.BracketOf(trial);
         long? previous = null;
         foreach (var s in trial.Intermediate.Keys) if (s < step && (previous is null || s > previous)) previous = s;
         if (_ladder.RungReached(bracket, previous, step) is not { } milestone) return SchedulerDecision.Continue;

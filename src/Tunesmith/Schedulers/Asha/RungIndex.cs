@@ -117,7 +117,7 @@ internal sealed class RungIndex(RungLadder ladder)
         if (entry is not null && entry.Version == t.Version && t.Version != 0) return;
         if (entry is null)
         {
-            var bracket = ladder.BracketOf(t.Number);
+            var bracket = ladder.BracketOf(t);
             var rungs = ladder.Milestones(bracket).Count;
             entry = new Entry { Bracket = bracket, Values = Enumerable.Repeat(double.NaN, rungs).ToArray(), Promoted = new bool[rungs] };
             _trials[t.Number] = entry;
@@ -132,7 +132,7 @@ internal sealed class RungIndex(RungLadder ladder)
     private void Refresh(FrozenTrial trial, Entry entry)
     {
         var milestones = ladder.Milestones(entry.Bracket);
-        var include = trial.State != TrialState.Waiting && trial.Intermediate.Count > 0;
+        var include = RungLadder.HoldsRecords(trial);
         var last = include ? RungLadder.LastStep(trial) ?? 0 : 0;
         for (var k = 0; k < milestones.Count; k++)
         {

@@ -58,6 +58,21 @@ internal sealed class RungLadder
         return _cumulativeWeights.Length - 1;
     }
 
+    /// <summary>
+    /// The bracket of a stored trial: its first attempt's (<c>retry_of</c>), so that a retry, which inherits the failed
+    /// attempt's reports (<see cref="Storage.IStudyStorage.RetryTrialAsync"/>), keeps the attempt's rungs.
+    /// </summary>
+    public int BracketOf(FrozenTrial trial) =>
+        BracketOf(trial.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var r) && Spaces.ParamValues.TryToLong(r, out var root) ? (int)root : trial.Number);
+
+    /// <summary>
+    /// Whether a trial's reports are rung records: it started and reported. A failed attempt that was retried is not: its
+    /// retry inherited its reports and holds its records, so the one configuration is counted once.
+    /// </summary>
+    public static bool HoldsRecords(FrozenTrial trial) =>
+        trial.State != TrialState.Waiting && trial.Intermediate.Count > 0
+        && !(trial.State == TrialState.Failed && trial.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
+
     /// <summary>The highest milestone in (<paramref name="previousStep"/>, <paramref name="step"/>], or null: the rung this report reaches.</summary>
     public long? RungReached(int bracket, long? previousStep, long step)
     {
@@ -118,8 +133,8 @@ internal sealed class RungLadder
         var records = new List<(FrozenTrial, double, bool)>();
         foreach (var t in history.Trials)
         {
-            if (t.Number == except || t.State == TrialState.Waiting || t.Intermediate.Count == 0) continue;
-            if (_milestones.Length > 1 && BracketOf(t.Number) != bracket) continue;
+            if (t.Number == except || !HoldsRecords(t)) continue;
+            if (_milestones.Length > 1 && BracketOf(t) != bracket) continue;
             if (RungRecord(t, milestone) is not { } record) continue;
             records.Add((t, record.Value, WentOn(t, record.Step)));
         }

@@ -613,7 +613,10 @@ public abstract class SqlStudyStorage : IStudyStorage
             // The failed trial stops counting toward the budget; the retry counts once it starts.
             var (next, seq) = await AdvanceStudyAsync(s, studyId, trials: 1, budget: -1, changes: 2, ct).ConfigureAwait(false);
             var retry = await InsertWaitingAsync(s, studyId, next - 1, seq - 1, ToMicros(Time.GetUtcNow()), failed.Params,
-                new Dictionary<string, object?> { [SystemAttributeKeys.RetryOf] = root, [SystemAttributeKeys.RetryCount] = count }, ct).ConfigureAwait(false);
+                RetryAttributes.Of(failed, root, count), ct).ConfigureAwait(false);
+            foreach (var (step, value) in failed.Intermediate)
+                await s.Command(UpsertIntermediateSql).Bind("@t", retry.Id).Bind("@k", step).Bind("@v", NaNAsNull(value)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            if (failed.Intermediate.Count > 0) retry = retry with { Intermediate = new Dictionary<long, double>(failed.Intermediate) };
             await InsertAttributeAsync(s, failedTrialId, system: true, SystemAttributeKeys.RetriedBy, (long)retry.Number, ct).ConfigureAwait(false);
             await s.Command("UPDATE trials SET version = @v WHERE id = @t").Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", failedTrialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return retry;
