@@ -22,6 +22,9 @@ public sealed class Study : IAsyncDisposable, IDisposable
     private readonly ILogger _logger;
     private readonly StudyHistory _history;
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
+    // Held while this study fails lost trials and enqueues their retries (two storage calls per trial): a worker about to end
+    // its run waits for it, or it would end between the failure and the retry and leave the retry Waiting, unrun.
+    private readonly SemaphoreSlim _recoveryGate = new(1, 1);
     private readonly TimeProvider _time;
     private readonly TimeSpan _heartbeatInterval;
     private readonly TimeSpan _staleGracePeriod;
@@ -562,7 +565,15 @@ public sealed class Study : IAsyncDisposable, IDisposable
             // history read below is not for a sampler that keeps none (every trial of the study, at the end of each run).
             var counts = await Storage.CountTrialsAsync(Record.Id, ct).ConfigureAwait(false);
             // Nothing runs and nothing new may start: the scheduler may still finish paused trials (IScheduler.SuggestFinish).
-            if (counts.GetValueOrDefault(TrialState.Running) == 0) return await ResumeCoreAsync(ct, trialToken, finishing: true).ConfigureAwait(false);
+            // A recovery of this study in flight (the heartbeat's) may have failed a lost trial and not yet enqueued its
+            // retry, which then would wait unrun: once it is done, ask again.
+            if (counts.GetValueOrDefault(TrialState.Running) == 0)
+            {
+                await _recoveryGate.WaitAsync(ct).ConfigureAwait(false);
+                try { trial = await AskCoreAsync(options.Trials, ct, trialToken).ConfigureAwait(false); }
+                finally { _recoveryGate.Release(); }
+                return trial ?? await ResumeCoreAsync(ct, trialToken, finishing: true).ConfigureAwait(false);
+            }
             var history = await RefreshAsync(ct).ConfigureAwait(false);
             if (!history.Trials.Any(t => t.State == TrialState.Running && t.Worker != WorkerId)) return null;
             if (Storage is not InMemoryStudyStorage && (await RecoverLostTrialsAsync(options, ct).ConfigureAwait(false)).Count > 0) continue;
@@ -730,7 +741,10 @@ public sealed class Study : IAsyncDisposable, IDisposable
 
     private async Task<IReadOnlyList<TrialRecovery>> RecoverLostTrialsAsync(OptimizeOptions options, CancellationToken ct)
     {
-        var recovered = await RecoverAsync(options.Retries, ct).ConfigureAwait(false);
+        IReadOnlyList<TrialRecovery> recovered;
+        await _recoveryGate.WaitAsync(ct).ConfigureAwait(false);
+        try { recovered = await RecoverAsync(options.Retries, ct).ConfigureAwait(false); }
+        finally { _recoveryGate.Release(); }
         foreach (var r in recovered)
             foreach (var callback in options.RecoveryCallbacks) callback(this, r);
         return recovered;
@@ -798,6 +812,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
     {
         if (_ownsStorage) await Storage.DisposeAsync().ConfigureAwait(false);
         _refreshGate.Dispose();
+        _recoveryGate.Dispose();
         if (_ownsRunDirectory && _runDirectory is not null)
             try { Directory.Delete(_runDirectory, recursive: true); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { _logger.LogWarning("Could not remove {Directory}: {Message}", _runDirectory, e.Message); }
