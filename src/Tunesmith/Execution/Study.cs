@@ -167,7 +167,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
     {
         if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("a study name must not be empty", nameof(name));
         var owns = options.StorageInstance is null;
-        var storage = options.StorageInstance ?? StudyStorage.Open(options.Storage);
+        var storage = options.StorageInstance ?? StudyStorage.Open(options.Storage, options.TimeProvider, options.LoggerFactory);
         try
         {
             StudyRecord? record = null;
@@ -529,9 +529,23 @@ public sealed class Study : IAsyncDisposable, IDisposable
             }
         }
 
+        // An error that escapes one worker loop (a storage fault that outlasted its retries, a callback that threw) ends the
+        // whole run at once, as fail-fast does: no worker starts another trial and the trials still running are interrupted.
+        // A trial whose result could not be stored stays Running: crash recovery fails and retries it later.
+        async Task WorkerAsync()
+        {
+            try { await WorkerLoopAsync().ConfigureAwait(false); }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Interlocked.CompareExchange(ref failure, e, null);
+                await stop.CancelAsync().ConfigureAwait(false);
+                await trialStop.CancelAsync().ConfigureAwait(false);
+            }
+        }
+
         try
         {
-            var workers = Enumerable.Range(0, options.Parallelism).Select(_ => Task.Run(WorkerLoopAsync, CancellationToken.None)).ToArray();
+            var workers = Enumerable.Range(0, options.Parallelism).Select(_ => Task.Run(WorkerAsync, CancellationToken.None)).ToArray();
             await Task.WhenAll(workers).ConfigureAwait(false);
         }
         finally
@@ -687,10 +701,25 @@ public sealed class Study : IAsyncDisposable, IDisposable
         }
 
         var next = nextAfter(state == TrialState.Complete && !double.IsFinite(value) ? TrialState.Failed : state, error);
-        // A pruned trial keeps its last reported value (as Optuna records it), so tables can rank it; a paused one has none yet.
-        var result = state == TrialState.Complete
-            ? await FinishAsync(trial, new Dictionary<string, double> { [Metric] = value }, next, CancellationToken.None).ConfigureAwait(false)
-            : await FinishAsync(trial, state, state == TrialState.Pruned ? trial.LastIntermediate?.Value : null, reason, next, CancellationToken.None).ConfigureAwait(false);
+        FinishResult result;
+        try
+        {
+            // A pruned trial keeps its last reported value (as Optuna records it), so tables can rank it; a paused one has none yet.
+            result = state == TrialState.Complete
+                ? await FinishAsync(trial, new Dictionary<string, double> { [Metric] = value }, next, CancellationToken.None).ConfigureAwait(false)
+                : await FinishAsync(trial, state, state == TrialState.Pruned ? trial.LastIntermediate?.Value : null, reason, next, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (StudyStorageException e)
+        {
+            // Transient faults were retried in storage; this one is not, or outlasted the retry window. The run ends (the
+            // caller stops every worker) and the trial stays Running, for crash recovery to fail and retry it.
+            var outcome = state == TrialState.Complete ? $"value {value.ToString("R", CultureInfo.InvariantCulture)}" : state.ToString();
+            throw new StudyStorageException($"{e.Message} (recording trial {trial.Number}'s result, {outcome}; it stays Running until crash recovery fails and retries it)", e)
+            {
+                HoldsNoStudies = e.HoldsNoStudies,
+                OtherSchemaVersion = e.OtherSchemaVersion,
+            };
+        }
         if (result.Outcome != TrialWriteOutcome.Applied)
         {
             // E.g. the trial was failed as stale while it ran: the late result is refused, the worker carries on.

@@ -31,8 +31,9 @@ public abstract class SqlStudyStorage : IStudyStorage
         Logger = logger ?? NullLogger.Instance;
         _byId = new TrialQueries("t.id = @a");
         _since = new TrialQueries("t.study_id = @a AND t.version > @b");
-        // Retry waits are real waits (a lock held by another process), so they use the system clock, not the injected one.
-        _retry = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        // The waits between attempts run on the injected clock (a test can drive them); each retry is one warning line,
+        // naming the storage by its redacted URL and the fault by its first line (never a password or a parameter value).
+        _retry = new ResiliencePipelineBuilder { TimeProvider = Time }.AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
             MaxRetryAttempts = maxRetries,
@@ -42,7 +43,9 @@ public abstract class SqlStudyStorage : IStudyStorage
             MaxDelay = TimeSpan.FromSeconds(1),
             OnRetry = args =>
             {
-                Logger.LogDebug("{Storage}: transient fault ({Message}), retry {Attempt}", Description, args.Outcome.Exception?.Message, args.AttemptNumber + 1);
+                Logger.LogWarning(StorageLogEvents.TransientFaultRetried, "{Storage}: transient fault ({Fault}); retry {Attempt} of at most {MaxRetries} in {DelayMs} ms",
+                    Description, args.Outcome.Exception is { } e ? FirstLine(e.Message) : "no exception", args.AttemptNumber + 1, maxRetries,
+                    (long)args.RetryDelay.TotalMilliseconds);
                 return default;
             },
         }).Build();
@@ -80,7 +83,7 @@ public abstract class SqlStudyStorage : IStudyStorage
         {
             return await _retry.ExecuteAsync(work, cancellationToken).ConfigureAwait(false);
         }
-        catch (DbException e)
+        catch (Exception e) when (e is DbException || IsTransient(e))
         {
             throw new StudyStorageException($"storage {Description}: {FirstLine(e.Message)}", e);
         }
