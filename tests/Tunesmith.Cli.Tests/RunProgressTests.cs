@@ -30,6 +30,47 @@ public sealed class RunProgressTests
     }
 
     [Fact]
+    public async Task With_two_workers_on_one_study_each_line_counts_the_study_s_finished_trials_not_only_its_own()
+    {
+        using var kit = new StudyKit();
+        // The first trial to start takes the hold (an exclusive create) and waits for the release; every other trial ends at once.
+        kit.Write("obj.py", """
+            import os, sys, time
+            try:
+                os.close(os.open('held', os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                while not os.path.exists('release'):
+                    time.sleep(0.02)
+            except FileExistsError:
+                pass
+            print('tunesmith:result {"value": %s}' % sys.argv[1])
+            """);
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            trials: 8
+            """);
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+
+        // Worker A's first trial holds; worker B runs 3 trials meanwhile and exits; then A's trial finishes.
+        using var a = CliBackground.Start(kit.Dir, ["worker", "--study", "s", "--storage", kit.Storage]);
+        await Eventually.HoldsAsync(() => File.Exists(Path.Combine(kit.Dir, "held")), TimeSpan.FromSeconds(60), "worker A's first trial to start");
+        var b = await kit.CliS("worker", "--study", "s", "--trials", "3");
+        Assert.True(b.ExitCode == 0, b.ToString());
+        Assert.Equal(["[1/8]", "[2/8]", "[3/8]"], Lines(b.Stdout).Select(l => l.Split(' ')[0]));
+        File.WriteAllText(Path.Combine(kit.Dir, "release"), "");
+        var aOut = await a.Stdout.ReadToEndAsync();
+        Assert.True(await a.WaitForExitAsync(TimeSpan.FromSeconds(120)) == 0, aOut + await a.Stderr);
+
+        // A's first line counts B's three trials and its own; its last, the whole budget.
+        var counts = Lines(aOut).Select(l => l.Split(' ')[0]).ToList();
+        Assert.Equal(["[4/8]", "[5/8]", "[6/8]", "[7/8]", "[8/8]"], counts);
+    }
+
+    private static IEnumerable<string> Lines(string stdout) =>
+        stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('['));
+
+    [Fact]
     public void A_retried_failure_does_not_count_toward_the_budget_and_its_line_names_the_retry()
     {
         var progress = new RunProgress("s", Direction.Minimize, "loss", budget: 2, finishedBefore: 0, bestBefore: null, TimeProvider.System);

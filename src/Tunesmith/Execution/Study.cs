@@ -22,6 +22,8 @@ public sealed class Study : IAsyncDisposable, IDisposable
     private readonly ILogger _logger;
     private readonly StudyHistory _history;
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
+    // Whether asks and finishes read other workers' changes into _history (the sampler needs it, or StudyOptions.KeepHistory).
+    private readonly bool _keepsHistory;
     // Held while this study fails lost trials and enqueues their retries (two storage calls per trial): a worker about to end
     // its run waits for it, or it would end between the failure and the retry and leave the retry Waiting, unrun.
     private readonly SemaphoreSlim _recoveryGate = new(1, 1);
@@ -53,6 +55,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<Study>();
         WorkerId = options.WorkerId ?? RunnerIdentity.NewWorkerId();
         _history = new StudyHistory(record.Name, record.Direction);
+        _keepsHistory = Sampler.UsesHistory || options.KeepHistory;
         _runDirectoryOption = options.RunDirectory;
         _storageUrl = options.StorageInstance is null ? options.Storage : "";
     }
@@ -220,6 +223,14 @@ public sealed class Study : IAsyncDisposable, IDisposable
         finally { _refreshGate.Release(); }
     }
 
+    /// <summary>
+    /// The study's trials that are done and count toward a trial budget (Complete, Pruned, Paused, Failed and not
+    /// retried), all workers', as this process last read them: its asks and finishes bring other workers' changes in the
+    /// same storage call when it keeps a history (a sampler that reads it, or <see cref="StudyOptions.KeepHistory"/>);
+    /// otherwise only what <see cref="RefreshAsync"/> last read. Costs no storage call.
+    /// </summary>
+    public int DoneTrialCount => _history.DoneCount;
+
     /// <summary>Every trial of the study, by number, as stored now.</summary>
     public IReadOnlyList<FrozenTrial> Trials => RefreshAsync().GetAwaiter().GetResult().Trials;
 
@@ -275,7 +286,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
     {
         await EnqueueFiniteSpaceAsync(cancellationToken).ConfigureAwait(false);
         FrozenTrial? started;
-        if (Sampler.UsesHistory)
+        if (_keepsHistory)
         {
             // The start and the history read in one call (one round trip on PostgreSQL).
             (started, var changes) = await Storage.StartTrialAndReadChangesAsync(Record.Id, WorkerId, _history.Cursor, maxTrials,
@@ -417,7 +428,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
         {
             await EnqueueFiniteSpaceAsync(ct).ConfigureAwait(false);
             (outcome, started, var changes) = await Storage.UpdateTrialAndStartNextAsync(trial.Id, update, Record.Id, WorkerId,
-                Sampler.UsesHistory ? _history.Cursor : null, next.MaxTrials, waitingOnly: Sampler is IFiniteSampler, ct).ConfigureAwait(false);
+                _keepsHistory ? _history.Cursor : null, next.MaxTrials, waitingOnly: Sampler is IFiniteSampler, ct).ConfigureAwait(false);
             if (changes is not null) _history.Apply(changes); // before this trial's own snapshot, which they may predate
         }
         trial.IsFinished = true;
@@ -425,7 +436,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
         var frozen = trial.ToFrozen(state, value, _time.GetUtcNow());
         // Kept for the sampler's next proposal; a sampler that never reads the history would only make it hold a second
         // copy of every trial (reads of the history go through storage, which brings the stored row anyway).
-        if (outcome == TrialWriteOutcome.Applied && Sampler.UsesHistory) _history.Upsert(frozen);
+        if (outcome == TrialWriteOutcome.Applied && _keepsHistory) _history.Upsert(frozen);
         return new FinishResult(frozen, outcome, started is null ? null : Propose(started, next!.TrialToken));
     }
 
@@ -627,6 +638,9 @@ public sealed class Study : IAsyncDisposable, IDisposable
         var allowed = retries + (crashed ? 1 : 0);
         if (chain > allowed) return null;
         var retry = await Storage.RetryTrialAsync(failed.Id, CancellationToken.None).ConfigureAwait(false);
+        // Known without reading it back: the failure now names its retry, so it stops counting toward the budget.
+        if (retry is not null && _keepsHistory)
+            _history.Upsert(failed with { SystemAttributes = new Dictionary<string, object?>(failed.SystemAttributes) { [SystemAttributeKeys.RetriedBy] = (long)retry.Number } });
         if (retry is not null)
             _logger.LogInformation("Trial {Number} failed; retrying its params as trial {Retry} (failure {Failures} of {Allowed} allowed)",
                 failed.Number, retry.Number, chain, allowed);

@@ -56,6 +56,13 @@ public sealed record StudyOptions
     /// </summary>
     public string? RunDirectory { get; init; }
 
+    /// <summary>
+    /// Keep the study's trials in memory and follow other workers' changes with each ask and finish (read in the same
+    /// storage call, no extra round trip) even when the sampler needs no history (random, grid), so that
+    /// <see cref="Study.DoneTrialCount"/> counts the whole study. Default false: only a sampler that reads the history keeps one.
+    /// </summary>
+    public bool KeepHistory { get; init; }
+
     /// <summary>Clock for deadlines and heartbeats.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

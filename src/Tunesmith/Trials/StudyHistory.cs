@@ -12,6 +12,7 @@ public sealed class StudyHistory
     private int _count;
     private int _holes;
     private long _cursor;
+    private int _done;
     // The numbers of the trials applied, in order, for incremental readers (schedulers' indexes); _logStart is the
     // position of _log[0] since the history was created. Trimmed from the front when long: a reader whose mark is older
     // than what is kept rebuilds from Trials.
@@ -56,6 +57,18 @@ public sealed class StudyHistory
         }
     }
 
+    /// <summary>
+    /// The trials known so far that are done and count toward a trial budget: Complete, Pruned, Paused, and Failed ones
+    /// not retried (a retried failure stops counting, as in storage). Kept as changes are applied, so reading it costs nothing.
+    /// </summary>
+    public int DoneCount { get { lock (_gate) return _done; } }
+
+    private static int Done(FrozenTrial? t) =>
+        t is null ? 0
+        : t.State is TrialState.Complete or TrialState.Pruned or TrialState.Paused ? 1
+        : t.State == TrialState.Failed && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy) ? 1
+        : 0;
+
     /// <summary>The Complete trials, in number order.</summary>
     public IEnumerable<FrozenTrial> Completed => Trials.Where(t => t.State == TrialState.Complete && t.Value is not null);
 
@@ -89,6 +102,7 @@ public sealed class StudyHistory
                     _holes += t.Number - _count;
                     _count = t.Number + 1;
                     _byNumber[t.Number] = t;
+                    _done += Done(t);
                     Log(t.Number);
                     continue;
                 }
@@ -96,6 +110,7 @@ public sealed class StudyHistory
                 if (current is null) _holes--;
                 if (current is null || current.Version <= t.Version)
                 {
+                    _done += Done(t) - Done(current);
                     _byNumber[t.Number] = t;
                     Log(t.Number);
                 }

@@ -26,6 +26,9 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
     // again not when it is promoted and finishes); a failed trial that was retried stops counting, as in storage.
     private readonly HashSet<int> _counted = [];
     private readonly HashSet<int> _paused = [];
+    // The study's count of done trials, every worker's, as the last finished trial's event carried it (0: none yet).
+    private int _studyDone;
+    private readonly int _doneAtStart;
     private readonly TimeProvider _time;
     private readonly List<Action<CommandTrialEvent, ProgressSnapshot>> _listeners = [];
 
@@ -47,6 +50,7 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
         Best = bestBefore;
         _time = time;
         StartedAt = time.GetUtcNow();
+        _doneAtStart = FinishedBefore + _counted.Count;
     }
 
     public string Study { get; }
@@ -68,8 +72,13 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
     /// <summary>Trials finished by this run.</summary>
     public int FinishedThisRun { get { lock (_gate) return Complete + Pruned + Failed; } }
 
-    /// <summary>Trials that count toward the budget and are done: finished or paused, retried failures left out.</summary>
-    public int Done { get { lock (_gate) return FinishedBefore + _counted.Count; } }
+    /// <summary>
+    /// Trials of the study that count toward the budget and are done: finished or paused, retried failures left out;
+    /// other workers' too, as far as this run's finishes read them (each reads what changed in the same storage call).
+    /// </summary>
+    public int Done { get { lock (_gate) return DoneLocked; } }
+
+    private int DoneLocked => Math.Max(FinishedBefore + _counted.Count, _studyDone);
 
     /// <summary>Called (on the trial's thread, outside the lock) for every event after it is applied, with the counts it left.</summary>
     public void Subscribe(Action<CommandTrialEvent, ProgressSnapshot> listener) => _listeners.Add(listener);
@@ -88,6 +97,7 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
                     _running[r.TrialNumber] = t with { Step = r.Step, LastMetrics = r.Metrics };
                     break;
                 case CommandTrialFinished f:
+                    if (f.StudyDone is { } studyDone) _studyDone = studyDone;
                     _running.Remove(f.TrialNumber);
                     if (f.Trial.State == TrialState.Paused) _paused.Add(f.TrialNumber); // not finished: it may be promoted later
                     else _paused.Remove(f.TrialNumber);
@@ -111,7 +121,7 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
                     }
                     break;
             }
-            snapshot = new ProgressSnapshot(FinishedBefore + _counted.Count, Best);
+            snapshot = new ProgressSnapshot(DoneLocked, Best);
         }
         foreach (var l in _listeners) l(value, snapshot);
     }
@@ -126,9 +136,10 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
         {
             lock (_gate)
             {
-                var done = Complete + Pruned + Failed;
-                if (Budget is not { } budget || done == 0) return null;
-                var remaining = budget - FinishedBefore - _counted.Count;
+                // The study's pace since this run started (every worker's trials), or this run's own if that is more.
+                var done = Math.Max(Complete + Pruned + Failed, DoneLocked - _doneAtStart);
+                if (Budget is not { } budget || done <= 0) return null;
+                var remaining = budget - DoneLocked;
                 if (remaining <= 0) return TimeSpan.Zero;
                 var perTrial = (Now - StartedAt) / done;
                 return perTrial * remaining;

@@ -70,7 +70,14 @@ public sealed record CommandTrialReported(int TrialNumber, long Step, IReadOnlyD
 
 /// <summary>A trial finished and was recorded (any state).</summary>
 /// <param name="Trial">The trial as stored.</param>
-public sealed record CommandTrialFinished(FrozenTrial Trial) : CommandTrialEvent(Trial.Number);
+public sealed record CommandTrialFinished(FrozenTrial Trial) : CommandTrialEvent(Trial.Number)
+{
+    /// <summary>
+    /// The study's trials done toward its budget when this one finished, every worker's (<see cref="Study.DoneTrialCount"/>:
+    /// as this process last read them, which its finishes do in the same storage call); null when not known.
+    /// </summary>
+    public int? StudyDone { get; init; }
+}
 
 /// <summary>
 /// Another runner's trial was found dead (its runner's process gone from this machine, or its heartbeat older than the

@@ -117,7 +117,7 @@ public sealed class CommandStudyRunner
                     failures.Enqueue(trial);
                     break;
             }
-            progress?.Report(new CommandTrialFinished(trial));
+            progress?.Report(new CommandTrialFinished(trial) { StudyDone = Study.DoneTrialCount });
         }
 
         var optimize = new OptimizeOptions

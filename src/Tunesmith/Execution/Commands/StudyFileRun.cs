@@ -73,6 +73,8 @@ public static partial class StudyFileRun
             LoggerFactory = options.LoggerFactory,
             TimeProvider = options.TimeProvider,
             StaleGracePeriod = options.StaleGracePeriod,
+            // The progress line counts every worker's finished trials (Study.DoneTrialCount), whatever the sampler.
+            KeepHistory = true,
         };
         if (options.HeartbeatInterval is { } beat) studyOptions = studyOptions with { HeartbeatInterval = beat };
         Study study;
