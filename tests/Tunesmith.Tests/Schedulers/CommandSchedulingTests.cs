@@ -69,6 +69,13 @@ public sealed class CommandSchedulingTests : IDisposable
         ckpt = os.path.join(d, "ckpt.json")
         start, w = 0, 0.0
         resume = os.environ.get("TUNESMITH_RESUME_STEP")
+        barrier = os.environ.get("START_TOGETHER")
+        if barrier and resume is None:
+            # The first attempts wait for each other, so that they train side by side (PBT copies only running trials).
+            shared, count = barrier.split(":")
+            open(os.path.join(shared, "started-" + os.environ["TUNESMITH_TRIAL_NUMBER"]), "w").close()
+            while len([n for n in os.listdir(shared) if n.startswith("started-")]) < int(count):
+                time.sleep(0.01)
         if resume is not None:
             with open(ckpt) as f:
                 saved = json.load(f)
@@ -133,13 +140,14 @@ public sealed class CommandSchedulingTests : IDisposable
         var script = _kit.Script("train.py", CheckpointingTrainer);
         var pbt = new PbtScheduler(new PbtOptions { PopulationSize = 4, PerturbationInterval = 2, QuantileFraction = 0.25, ResampleProbability = 0, PerturbationFactors = [2.0] });
         await using var study = await StudyWithAsync(pbt, 0.1, 0.5, 0.8, 1.0);
-        var options = _kit.Options(script, Q(1000)) with { Environment = new Dictionary<string, string> { ["STEP_SECONDS"] = "0.3" } };
+        var together = Directory.CreateDirectory(Path.Combine(_kit.Root, "together")).FullName;
+        var options = _kit.Options(script, Q(1000)) with { Environment = new Dictionary<string, string> { ["STEP_SECONDS"] = "0.3", ["START_TOGETHER"] = $"{together}:4" } };
         var result = await new CommandStudyRunner(study, options, new CommandStudyOptions { Trials = 4, Parallel = 4 }).RunAsync();
 
         var trials = await study.GetTrialsAsync();
         Assert.True(result.Completed == 4, string.Join("\n", trials.Select(t => $"{t.Number} {t.State} {t.FailReason}")));
         var exploited = trials.Where(t => t.SystemAttributes.ContainsKey(SystemAttributeKeys.RestoredFrom)).ToList();
-        Assert.NotEmpty(exploited);
+        Assert.True(exploited.Count > 0, string.Join("\n", trials.Select(t => $"{t.Number} {t.State} q={t.Params["q"]} started {t.Started:HH:mm:ss.fff} finished {t.Finished:HH:mm:ss.fff} checkpoint_step {t.SystemAttributes.GetValueOrDefault(SystemAttributeKeys.CheckpointStep)} steps {string.Join(',', t.Intermediate.Keys)}")));
         foreach (var t in exploited)
         {
             using var from = JsonDocument.Parse((string)t.SystemAttributes[SystemAttributeKeys.RestoredFrom]!);

@@ -130,4 +130,28 @@ public sealed class PbtPropertyTests
         var bare = a with { SystemAttributes = new Dictionary<string, object?>() };
         Assert.Equal(SchedulerDecision.Continue, pbt.Decide(StudyHistory.Of("pbt", Direction.Maximize, [bare, b]), b, 1, 0.1));
     }
+
+    [Fact]
+    public void A_finished_trial_is_out_of_the_population_neither_ranked_against_nor_copied()
+    {
+        // As in Ray Tune. Trial 0 finished at step 8 with a checkpoint; trial 1, at step 2, would otherwise take it over
+        // and finish at once with a copy of trial 0's result.
+        var pbt = new PbtScheduler(new PbtOptions { PopulationSize = 4, PerturbationInterval = 2, QuantileFraction = 0.5, ResampleProbability = 0, PerturbationFactors = [2.0] });
+        FrozenTrial Member(int number, TrialState state, long step, double value, long? checkpoint) => SchedulerTestHistory.Trial(number, state,
+            Enumerable.Range(1, (int)step).ToDictionary(s => (long)s, s => value * s / step),
+            checkpoint is { } c ? new Dictionary<string, object?> { [SystemAttributeKeys.CheckpointStep] = c } : null,
+            new Dictionary<string, object?> { ["q"] = value }, new Dictionary<string, Distribution> { ["q"] = QRange });
+        var finished = Member(0, TrialState.Complete, 8, 0.9, checkpoint: 8);
+        var young = Member(1, TrialState.Running, 2, 0.1, checkpoint: 2);
+        Assert.Equal(SchedulerDecision.Continue, pbt.Decide(StudyHistory.Of("pbt", Direction.Maximize, [finished, young]), young, 2, 0.1));
+        // The same trial still training (paused, or running) is a member, and copied.
+        foreach (var state in new[] { TrialState.Running, TrialState.Paused })
+        {
+            var decision = pbt.Decide(StudyHistory.Of("pbt", Direction.Maximize, [finished with { State = state }, young]), young, 2, 0.1);
+            Assert.Equal(0, Assert.IsType<SchedulerDecision.ExploitDecision>(decision).FromTrialNumber);
+        }
+        // A running trial is not ranked against a finished one's value either: alone, it has no one to copy.
+        var weakFinished = Member(2, TrialState.Complete, 8, 0.05, checkpoint: 8);
+        Assert.Equal(SchedulerDecision.Continue, pbt.Decide(StudyHistory.Of("pbt", Direction.Maximize, [finished, weakFinished, young]), young, 2, 0.1));
+    }
 }

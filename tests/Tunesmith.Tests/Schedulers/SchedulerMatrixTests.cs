@@ -84,7 +84,10 @@ public sealed class SchedulerMatrixTests : IDisposable
             // A paused program must still be running when the pause reaches it (a step takes a moment), or it finishes first.
             // Promotion: a step lasts 1 s, so that a pause lands before the program's next report; a trial that runs on past
             // its rung counts as gone on and takes a promotion, which at 0.2 s a loaded CI run once gave to a worse trial.
-            var options = _kit.Options(script, space) with { Environment = new Dictionary<string, string> { ["STEP_SECONDS"] = scheduler == "asha-promotion" ? "1" : "0" } };
+            // PBT: trials copy only trials still training (a finished one is out of the population), so the two trials that
+            // run at once must train side by side for a moment, not finish within milliseconds of each other.
+            var step = scheduler switch { "asha-promotion" => "1", "pbt" => "0.15", _ => "0" };
+            var options = _kit.Options(script, space) with { Environment = new Dictionary<string, string> { ["STEP_SECONDS"] = step } };
             await new CommandStudyRunner(study, options, new CommandStudyOptions { Trials = Qs.Length, Parallel = 2 }).RunAsync();
         }
         else

@@ -6,7 +6,7 @@ public sealed record PbtOptions
     /// <summary>What a step counts (epochs, batches); a label for reports. Default "step".</summary>
     public string Resource { get; init; } = "step";
 
-    /// <summary>How many of the study's latest trials make up the population that is ranked (default 8).</summary>
+    /// <summary>How many of the study's latest trials still training (running or paused) make up the population that is ranked (default 8).</summary>
     public int PopulationSize { get; init; } = 8;
 
     /// <summary>Every this many steps a trial is ranked, and exploits when it is in the bottom quantile (default 4).</summary>

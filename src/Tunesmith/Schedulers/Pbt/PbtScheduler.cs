@@ -4,7 +4,7 @@ namespace Tunesmith.Schedulers.Pbt;
 
 /// <summary>
 /// Population-based training: every <see cref="PbtOptions.PerturbationInterval"/> steps a trial is ranked among the
-/// population by its latest value; one in the bottom quantile exploits a trial of the top quantile — it continues from
+/// population (the most recent trials still training: running or paused) by its latest value; one in the bottom quantile exploits a trial of the top quantile — it continues from
 /// that trial's latest checkpoint with that trial's params, perturbed or resampled (an
 /// <see cref="SchedulerDecision.ExploitDecision"/>). Only a trial whose checkpoint is newer than its last change of params
 /// (system attribute <c>checkpoint_step</c>, cleared when it exploits) can be a source, so the weights and the params a
@@ -39,10 +39,13 @@ public sealed class PbtScheduler : IScheduler
             && step - resumed < Options.PerturbationInterval)
             return SchedulerDecision.Continue; // it has not trained long enough since it last exploited
 
+        // The population is the trials still training (running or paused), as in Ray Tune: a finished trial is neither
+        // ranked against nor copied, since a trial that took over its last checkpoint would only finish at once with a
+        // copy of its result, and one at an early step would be judged against a final value.
         var members = new List<(FrozenTrial Trial, double Value)>();
         foreach (var t in history.Trials)
         {
-            if (t.Number == trial.Number || t.State is TrialState.Waiting or TrialState.Failed or TrialState.Pruned) continue;
+            if (t.Number == trial.Number || t.State is not (TrialState.Running or TrialState.Paused)) continue;
             if (t.LastIntermediate is { } last && !double.IsNaN(last.Value)) members.Add((t, last.Value));
         }
         if (members.Count > Options.PopulationSize - 1) members = members.OrderByDescending(m => m.Trial.Number).Take(Options.PopulationSize - 1).ToList();
