@@ -218,7 +218,7 @@ internal static partial class StudyFileReader
             try { SamplerRegistry.Create(spec.Name, new SamplerRequest(options, seed, space, trials)); }
             catch (Exception x) when (x is ArgumentException or SearchSpaceException or InvalidOperationException)
             {
-                throw source.Error(optionsNode ?? nameNode, field, x.Message);
+                throw OptionError(source, x.Message, $"sampler.{spec.Name}", "sampler", optionsNode, nameNode);
             }
         }
         return spec;
@@ -257,14 +257,25 @@ internal static partial class StudyFileReader
         try { SchedulerRegistry.Create(name, options); }
         catch (ArgumentException x)
         {
-            var field = $"scheduler.{name}";
-            YamlNode at = optionsNode ?? nameNode;
-            if (optionsNode is YamlMappingNode m)
-                foreach (var (key, keyNode, value) in source.Entries(m, field))
-                    if (x.Message.Contains($"option '{key}'", StringComparison.Ordinal)) { (at, field) = (value, $"{field}.{key}"); if (x.Message.Contains("unknown option", StringComparison.Ordinal)) at = keyNode; break; }
-            throw source.Error(at, field, x.Message);
+            throw OptionError(source, x.Message, $"scheduler.{name}", $"scheduler.{name}", optionsNode, nameNode);
         }
         return new SchedulerSpec(new Dictionary<string, object?> { [name] = options }, source.Location(nameNode, "scheduler"));
+    }
+
+    // A sampler's or scheduler's option error at the line of the option it names ("option 'min'"; an unknown one at its key),
+    // else at the options (or the name), as fallbackField.
+    private static StudyFileException OptionError(YamlSource source, string message, string optionsField, string fallbackField, YamlNode? optionsNode, YamlNode nameNode)
+    {
+        YamlNode at = optionsNode ?? nameNode;
+        var field = fallbackField;
+        if (optionsNode is YamlMappingNode m)
+            foreach (var (key, keyNode, value) in source.Entries(m, optionsField))
+                if (message.Contains($"option '{key}'", StringComparison.Ordinal))
+                {
+                    (at, field) = (message.Contains("unknown option", StringComparison.Ordinal) ? keyNode : value, $"{optionsField}.{key}");
+                    break;
+                }
+        return source.Error(at, field, message);
     }
 
     private static TrialResources ReadResources(YamlSource source, YamlNode node)

@@ -3,6 +3,7 @@ using Tunesmith.Samplers.Sobol;
 using Tunesmith.Samplers.Branches;
 using Tunesmith.Samplers.CmaEs;
 using Tunesmith.Spaces;
+using Tunesmith.Spaces.Spec;
 
 namespace Tunesmith.Samplers;
 
@@ -53,7 +54,7 @@ public static class SamplerRegistry
             "bohb" => CreateBohb(request),
             "mobster" => CreateMobster(request),
             "auto" => AutoSampler.Create(request),
-            _ => throw new ArgumentException($"unknown sampler '{name}' (known: {string.Join(", ", Names)})"),
+            _ => throw new ArgumentException($"unknown sampler '{name}'{ClosestName.Suggest(name, Names)} (known: {string.Join(", ", Names)})"),
         };
         return sampler;
     }
@@ -179,8 +180,8 @@ public static class SamplerRegistry
                     _ => throw new ArgumentException($"sampler 'bohb': option 'level_value' must be at_level or best_so_far, got {ParamValues.Format(levelValue)}"),
                 },
             };
-        try { return new Bohb.BohbSampler(o); }
-        catch (ArgumentOutOfRangeException e) { throw new ArgumentException($"sampler 'bohb': {e.ParamName} {e.Message.Split(" (Parameter")[0]}"); }
+        o.Validate(new OptionRules("sampler 'bohb'", nameof(Bohb.BohbOptions), Bohb.BohbOptions.KeyOf));
+        return new Bohb.BohbSampler(o);
     }
 
     // mobster: a GP over (params, resource) on the rung values; pair it with an asha or hyperband scheduler over the same resources.
@@ -229,26 +230,9 @@ public static class SamplerRegistry
                     _ => throw new ArgumentException($"sampler '{name}': option 'level_value' must be at_level or best_so_far, got {ParamValues.Format(levelValue)}"),
                 },
             };
-        try { return new Mobster.MobsterSampler(o); }
-        catch (ArgumentOutOfRangeException e) { throw new ArgumentException($"sampler '{name}': {StudyFileKey(e.ParamName)} {e.Message.Split(" (Parameter")[0]}"); }
+        o.Validate(new OptionRules($"sampler '{name}'", nameof(Mobster.MobsterOptions), Mobster.MobsterOptions.KeyOf));
+        return new Mobster.MobsterSampler(o);
     }
-
-    // The study-file key of a MobsterOptions property (MinPointsInModel -> min_points).
-    private static string StudyFileKey(string? property) => property switch
-    {
-        "MinResource" => "option 'min'",
-        "MaxResource" => "option 'max'",
-        "ReductionFactor" => "option 'reduction'",
-        "MinPointsInModel" => "option 'min_points'",
-        "RandomFraction" => "option 'random_fraction'",
-        "MaxTrainingPoints" => "option 'max_training_points'",
-        "MaxFitPoints" => "option 'max_fit_points'",
-        "RefitInterval" => "option 'refit_interval'",
-        "CandidateCount" => "option 'candidate_count'",
-        "RefinementStarts" => "option 'refinement_starts'",
-        "CostExponent" => "option 'cost_exponent'",
-        _ => property ?? "an option",
-    };
 
     // Random search has no options but its seed (taken out above); a misspelt seed must not leave the run silently unseeded.
     private static RandomSampler CreateRandom(SamplerRequest request)
@@ -259,9 +243,7 @@ public static class SamplerRegistry
 
     private static void CheckOptions(SamplerRequest request, string sampler, params string[] known)
     {
-        foreach (var key in request.Options.Keys)
-            if (!known.Contains(key, StringComparer.Ordinal))
-                throw new ArgumentException($"sampler '{sampler}': unknown option '{key}' (known: {string.Join(", ", known)})");
+        OptionErrors.CheckKnown($"sampler '{sampler}'", request.Options.Keys, known);
     }
 
     private static bool OptionBool(SamplerRequest request, string sampler, string key, bool fallback)

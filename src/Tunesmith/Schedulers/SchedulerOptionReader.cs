@@ -18,9 +18,7 @@ internal sealed class SchedulerOptionReader
     {
         _scheduler = scheduler;
         _options = options ?? new Dictionary<string, object?>();
-        foreach (var key in _options.Keys)
-            if (!known.Contains(key, StringComparer.Ordinal))
-                throw new ArgumentException($"scheduler '{scheduler}': unknown option '{key}'{ClosestName.Suggest(key, known)} (known: {string.Join(", ", known)})");
+        OptionErrors.CheckKnown($"scheduler '{scheduler}'", _options.Keys, known);
     }
 
     private string Field(string key) => $"scheduler '{_scheduler}': option '{key}'";
@@ -65,21 +63,5 @@ internal sealed class SchedulerOptionReader
                 var other => throw new ArgumentException($"{Field(key)} must be a list of numbers, got an item {ParamValues.Format(other)}"),
             });
         return list;
-    }
-}
-
-/// <summary>
-/// Checks option rules with one wording for C# (an <see cref="ArgumentOutOfRangeException"/> naming the property) and for
-/// study files (an <see cref="ArgumentException"/> naming the study file's key).
-/// </summary>
-internal readonly struct OptionRules(string scheduler, IReadOnlyDictionary<string, string>? studyFileKeys)
-{
-    /// <summary>Throws when <paramref name="ok"/> is false: "<paramref name="property"/> <paramref name="rule"/>".</summary>
-    public void Require(bool ok, string property, object? value, string rule)
-    {
-        if (ok) return;
-        if (studyFileKeys is null) throw new ArgumentOutOfRangeException(property, value, $"{property} {rule}");
-        var key = studyFileKeys.TryGetValue(property, out var k) ? k : property;
-        throw new ArgumentException($"scheduler '{scheduler}': option '{key}' {rule}, got {ParamValues.Format(ParamValues.Normalize(value))}");
     }
 }

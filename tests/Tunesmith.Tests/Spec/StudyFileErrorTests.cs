@@ -263,7 +263,7 @@ public sealed class StudyFileErrorTests
 public sealed class StudyFileMoreErrorTests
 {
     [Fact]
-    public void A_bad_sampler_option_is_reported_at_the_sampler_with_its_line()
+    public void A_bad_sampler_option_is_reported_at_its_key_with_its_line_and_the_close_known_key()
     {
         var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse("""
             command: run {x}
@@ -271,8 +271,8 @@ public sealed class StudyFileMoreErrorTests
             sampler:
               tpe: { n_startup_trialz: 3 }
             """, "study.yaml", "/tmp"));
-        Assert.Equal((4, 8, "sampler"), (e.Line, e.Column, e.Field));
-        Assert.Contains("n_startup_trialz", e.Message);
+        Assert.Equal((4, 10, "sampler.tpe.n_startup_trialz"), (e.Line, e.Column, e.Field));
+        Assert.Contains("unknown option 'n_startup_trialz' (did you mean 'n_startup_trials'?)", e.Message);
     }
 
     [Fact]
@@ -283,8 +283,8 @@ public sealed class StudyFileMoreErrorTests
             space: { x: { float: [0, 1] } }
             sampler: { random: { sed: 1 } }
             """, "study.yaml", "/tmp"));
-        Assert.Equal((3, 20, "sampler"), (e.Line, e.Column, e.Field));
-        Assert.Contains("sampler 'random': unknown option 'sed' (known: seed)", e.Message);
+        Assert.Equal((3, 22, "sampler.random.sed"), (e.Line, e.Column, e.Field));
+        Assert.Contains("sampler 'random': unknown option 'sed' (did you mean 'seed'?) (known: seed)", e.Message);
 
         var seeded = StudyFile.Parse("""
             command: run {x}

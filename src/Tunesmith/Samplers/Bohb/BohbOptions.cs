@@ -1,3 +1,4 @@
+using Tunesmith.Spaces.Spec;
 using Tunesmith.Samplers.Tpe;
 
 namespace Tunesmith.Samplers.Bohb;
@@ -67,18 +68,34 @@ public sealed record BohbOptions
     /// <summary>The TPE settings of each level's model (its seed and start-up count are set by the sampler). Default: TPE's defaults.</summary>
     public TpeOptions Tpe { get; init; } = new();
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming a bad setting.</summary>
-    public void Validate()
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid property (<c>BohbOptions.MinResource must be at least 1</c>).</summary>
+    public void Validate() => Validate(new OptionRules("sampler 'bohb'", nameof(BohbOptions), null));
+
+    /// <summary>The study-file key of each property Validate checks.</summary>
+    internal static readonly Dictionary<string, string> KeyOf = new()
     {
-        if (MinResource < 1) throw new ArgumentOutOfRangeException(nameof(MinResource), MinResource, "must be at least 1");
-        if (MaxResource < MinResource) throw new ArgumentOutOfRangeException(nameof(MaxResource), MaxResource, $"must be at least MinResource ({MinResource})");
-        if (!(ReductionFactor > 1)) throw new ArgumentOutOfRangeException(nameof(ReductionFactor), ReductionFactor, "must be greater than 1");
-        if (MinPointsInModel is < 2) throw new ArgumentOutOfRangeException(nameof(MinPointsInModel), MinPointsInModel, "must be at least 2");
-        if (!(BandwidthFactor > 0 && double.IsFinite(BandwidthFactor))) throw new ArgumentOutOfRangeException(nameof(BandwidthFactor), BandwidthFactor, "must be a positive number");
-        if (!Enum.IsDefined(LevelValue)) throw new ArgumentOutOfRangeException(nameof(LevelValue), LevelValue, "must be AtLevel or BestSoFar");
-        if (!Enum.IsDefined(LevelChoice)) throw new ArgumentOutOfRangeException(nameof(LevelChoice), LevelChoice, "must be Largest, RankWeighted or BestRanked");
-        if (WeightSamples < 1) throw new ArgumentOutOfRangeException(nameof(WeightSamples), WeightSamples, "must be at least 1");
-        if (!(RandomFraction >= 0 && RandomFraction <= 1)) throw new ArgumentOutOfRangeException(nameof(RandomFraction), RandomFraction, "must be in [0, 1]");
+        [nameof(MinResource)] = "min",
+        [nameof(MaxResource)] = "max",
+        [nameof(ReductionFactor)] = "reduction",
+        [nameof(MinPointsInModel)] = "min_points",
+        [nameof(BandwidthFactor)] = "bandwidth_factor",
+        [nameof(LevelValue)] = "level_value",
+        [nameof(LevelChoice)] = "level_choice",
+        [nameof(WeightSamples)] = "weight_samples",
+        [nameof(RandomFraction)] = "random_fraction",
+    };
+
+    internal void Validate(OptionRules rules)
+    {
+        rules.Require(MinResource >= 1, nameof(MinResource), MinResource, "must be at least 1");
+        rules.Require(MaxResource >= MinResource, nameof(MaxResource), MaxResource, $"must be at least the minimum resource ({MinResource})");
+        rules.Require(ReductionFactor > 1, nameof(ReductionFactor), ReductionFactor, "must be greater than 1");
+        rules.Require(MinPointsInModel is not < 2, nameof(MinPointsInModel), MinPointsInModel, "must be at least 2");
+        rules.Require(BandwidthFactor > 0 && double.IsFinite(BandwidthFactor), nameof(BandwidthFactor), BandwidthFactor, "must be a positive number");
+        rules.Require(Enum.IsDefined(LevelValue), nameof(LevelValue), LevelValue, "must be AtLevel or BestSoFar");
+        rules.Require(Enum.IsDefined(LevelChoice), nameof(LevelChoice), LevelChoice, "must be Largest, RankWeighted or BestRanked");
+        rules.Require(WeightSamples >= 1, nameof(WeightSamples), WeightSamples, "must be at least 1");
+        rules.Require(RandomFraction >= 0 && RandomFraction <= 1, nameof(RandomFraction), RandomFraction, "must be in [0, 1]");
         Tpe.Validate();
     }
 

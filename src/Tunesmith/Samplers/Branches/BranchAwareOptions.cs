@@ -1,4 +1,5 @@
 using Tunesmith.Spaces;
+using Tunesmith.Spaces.Spec;
 
 namespace Tunesmith.Samplers.Branches;
 
@@ -30,12 +31,20 @@ public sealed record BranchAwareOptions
     /// <summary>A parameter with more values than this is never a branch choice (an int gating a repeat counts its values). Default 12.</summary>
     public int MaxBranches { get; init; } = 12;
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
-    public void Validate()
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid property (<c>BranchAwareOptions.Optimism must be a finite number ≥ 0</c>).</summary>
+    public void Validate() => Validate(new OptionRules("branch-aware search", nameof(BranchAwareOptions), null));
+
+    // The study-file key of each property Validate checks (MaxBranches has none).
+    private static readonly Dictionary<string, string> KeyOf = new()
     {
-        if (MinTrialsPerBranch < 1) throw new ArgumentException($"branch option branch_min_trials must be at least 1, got {MinTrialsPerBranch}");
-        if (!(Optimism >= 0) || double.IsInfinity(Optimism)) throw new ArgumentException($"branch option branch_optimism must be a finite number ≥ 0, got {Optimism}");
-        if (MaxBranches < 2) throw new ArgumentException($"branch option max_branches must be at least 2, got {MaxBranches}");
+        [nameof(MinTrialsPerBranch)] = "branch_min_trials", [nameof(Optimism)] = "branch_optimism",
+    };
+
+    internal void Validate(OptionRules rules)
+    {
+        rules.Require(MinTrialsPerBranch >= 1, nameof(MinTrialsPerBranch), MinTrialsPerBranch, "must be at least 1");
+        rules.Require(Optimism >= 0 && !double.IsInfinity(Optimism), nameof(Optimism), Optimism, "must be a finite number ≥ 0");
+        rules.Require(MaxBranches >= 2, nameof(MaxBranches), MaxBranches, "must be at least 2");
     }
 
     /// <summary>The study-file keys a sampler's options may carry to turn branch-aware search on and tune it.</summary>
@@ -76,7 +85,7 @@ public sealed record BranchAwareOptions
             }
         }
         rest = remaining;
-        result.Validate();
+        result.Validate(new OptionRules($"sampler '{sampler}'", nameof(BranchAwareOptions), KeyOf));
         // A branch setting without branch search would be dropped silently: say so, as gp's rugged_* options do.
         if (!on && options.Keys.FirstOrDefault(k => k != "branch_aware" && StudyFileKeys.Contains(k)) is { } stray)
             throw new ArgumentException($"sampler '{sampler}': option '{stray}' needs branch_aware: true");

@@ -1,3 +1,5 @@
+using Tunesmith.Spaces.Spec;
+
 namespace Tunesmith.Samplers.CmaEs;
 
 /// <summary>How a run of CMA-ES restarts once it has converged or stagnated.</summary>
@@ -44,17 +46,23 @@ public sealed record CmaEsOptions
     /// <summary>Convergence threshold on objective values: a run whose recent best values all lie within it restarts (default 1e-12).</summary>
     public double TolFun { get; init; } = 1e-12;
 
-    /// <summary>Validates the options; throws <see cref="ArgumentOutOfRangeException"/> naming the property.</summary>
-    public void Validate()
+    /// <summary>Validates the options; throws <see cref="ArgumentOutOfRangeException"/> naming the property (<c>CmaEsOptions.Sigma0 must be in (0, 1]</c>).</summary>
+    public void Validate() => Validate(new OptionRules("sampler 'cmaes'", nameof(CmaEsOptions), null));
+
+    // The study-file key of each property Validate checks.
+    internal static readonly Dictionary<string, string> KeyOf = new()
     {
-        if (!(Sigma0 > 0) || !double.IsFinite(Sigma0) || Sigma0 > 1)
-            throw new ArgumentOutOfRangeException(nameof(Sigma0), Sigma0, "sigma0 must be in (0, 1] (the unit cube)");
-        if (PopulationSize is < 2)
-            throw new ArgumentOutOfRangeException(nameof(PopulationSize), PopulationSize, "popsize must be ≥ 2");
-        if (NStartupTrials < 0)
-            throw new ArgumentOutOfRangeException(nameof(NStartupTrials), NStartupTrials, "n_startup_trials must be ≥ 0");
-        if (!(TolX >= 0) || !(TolFun >= 0))
-            throw new ArgumentOutOfRangeException(TolX >= 0 ? nameof(TolFun) : nameof(TolX), "tolerances must be ≥ 0");
+        [nameof(Sigma0)] = "sigma0", [nameof(PopulationSize)] = "popsize", [nameof(NStartupTrials)] = "n_startup_trials",
+        [nameof(TolX)] = "tolx", [nameof(TolFun)] = "tolfun",
+    };
+
+    internal void Validate(OptionRules rules)
+    {
+        rules.Require(Sigma0 > 0 && double.IsFinite(Sigma0) && Sigma0 <= 1, nameof(Sigma0), Sigma0, "must be in (0, 1] (the unit cube)");
+        rules.Require(PopulationSize is null or >= 2, nameof(PopulationSize), PopulationSize, "must be ≥ 2");
+        rules.Require(NStartupTrials >= 0, nameof(NStartupTrials), NStartupTrials, "must be ≥ 0");
+        rules.Require(TolX >= 0, nameof(TolX), TolX, "must be ≥ 0");
+        rules.Require(TolFun >= 0, nameof(TolFun), TolFun, "must be ≥ 0");
     }
 }
 
@@ -80,11 +88,10 @@ internal static class CmaEsOptionsReader
                 "seed" => result with { Seed = value is null ? null : Integer(key, value) },
                 "tolx" => result with { TolX = Number(key, value) },
                 "tolfun" => result with { TolFun = Number(key, value) },
-                _ => throw new ArgumentException($"sampler 'cmaes': unknown option '{key}' (known: {string.Join(", ", Keys)})"),
+                _ => throw OptionErrors.Unknown("sampler 'cmaes'", key, Keys),
             };
         }
-        try { result.Validate(); }
-        catch (ArgumentOutOfRangeException e) { throw new ArgumentException($"sampler 'cmaes': {e.Message.Split(Environment.NewLine)[0]}"); }
+        result.Validate(new OptionRules("sampler 'cmaes'", nameof(CmaEsOptions), CmaEsOptions.KeyOf));
         return result;
     }
 

@@ -1,3 +1,4 @@
+using Tunesmith.Spaces.Spec;
 using System.Globalization;
 
 namespace Tunesmith.Samplers.Gp;
@@ -51,17 +52,34 @@ public sealed record GpOptions
     /// </summary>
     public int CategoryExploreInterval { get; init; }
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
-    public void Validate()
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid property (<c>GpOptions.NStartupTrials must be at least 2</c>).</summary>
+    public void Validate() => Validate(new OptionRules("sampler 'gp'", nameof(GpOptions), null));
+
+    // The study-file key of each property Validate checks.
+    private static readonly Dictionary<string, string> KeyOf = new()
     {
-        if (NStartupTrials < 2) throw new ArgumentException($"n_startup_trials must be at least 2, got {NStartupTrials}");
-        if (CandidateCount < 1) throw new ArgumentException($"candidate_count must be at least 1, got {CandidateCount}");
-        if (RefinementStarts < 0) throw new ArgumentException($"refinement_starts must be at least 0, got {RefinementStarts}");
-        if (MaxTrainingPoints < 10) throw new ArgumentException($"max_training_points must be at least 10, got {MaxTrainingPoints}");
-        if (MaxFitPoints < 10) throw new ArgumentException($"max_fit_points must be at least 10, got {MaxFitPoints}");
-        if (EdgeRedrawInterval < 0) throw new ArgumentException($"edge_redraw_interval must be at least 0 (0 turns it off), got {EdgeRedrawInterval}");
-        if (CategoryExploreInterval < 0) throw new ArgumentException($"category_explore_interval must be at least 0 (0 turns it off), got {CategoryExploreInterval}");
+        [nameof(NStartupTrials)] = "n_startup_trials", [nameof(CandidateCount)] = "candidate_count", [nameof(RefinementStarts)] = "refinement_starts",
+        [nameof(MaxTrainingPoints)] = "max_training_points", [nameof(MaxFitPoints)] = "max_fit_points",
+        [nameof(EdgeRedrawInterval)] = "edge_redraw_interval", [nameof(CategoryExploreInterval)] = "category_explore_interval",
+    };
+
+    internal void Validate(OptionRules rules)
+    {
+        rules.Require(NStartupTrials >= 2, nameof(NStartupTrials), NStartupTrials, "must be at least 2");
+        rules.Require(CandidateCount >= 1, nameof(CandidateCount), CandidateCount, "must be at least 1");
+        rules.Require(RefinementStarts >= 0, nameof(RefinementStarts), RefinementStarts, "must be at least 0");
+        rules.Require(MaxTrainingPoints >= 10, nameof(MaxTrainingPoints), MaxTrainingPoints, "must be at least 10");
+        rules.Require(MaxFitPoints >= 10, nameof(MaxFitPoints), MaxFitPoints, "must be at least 10");
+        rules.Require(EdgeRedrawInterval >= 0, nameof(EdgeRedrawInterval), EdgeRedrawInterval, "must be at least 0 (0 turns it off)");
+        rules.Require(CategoryExploreInterval >= 0, nameof(CategoryExploreInterval), CategoryExploreInterval, "must be at least 0 (0 turns it off)");
     }
+
+    /// <summary>The keys of a study file's <c>gp:</c> section: the GP's own, and those the registry reads beside them (<c>rugged_*</c>, the branch keys).</summary>
+    internal static readonly string[] StudyFileKeys =
+    [
+        "n_startup_trials", "candidate_count", "refinement_starts", "max_training_points", "max_fit_points", "deterministic_objective",
+        "edge_redraw_interval", "category_explore_interval", "seed", .. Portfolio.RuggedFallbackOptions.StudyFileKeys, .. Branches.BranchAwareOptions.StudyFileKeys,
+    ];
 
     /// <summary>
     /// Reads options written in snake_case in a study file (<c>n_startup_trials</c>, <c>candidate_count</c>,
@@ -85,11 +103,10 @@ public sealed record GpOptions
                 "edge_redraw_interval" => result with { EdgeRedrawInterval = ReadInt(key, value) },
                 "category_explore_interval" => result with { CategoryExploreInterval = ReadInt(key, value) },
                 "seed" => result,
-                _ => throw new ArgumentException(
-                    $"sampler 'gp': unknown option '{key}' (known: n_startup_trials, candidate_count, refinement_starts, max_training_points, max_fit_points, deterministic_objective, edge_redraw_interval, category_explore_interval, rugged_fallback, seed)"),
+                _ => throw OptionErrors.Unknown("sampler 'gp'", key, StudyFileKeys),
             };
         }
-        result.Validate();
+        result.Validate(new OptionRules("sampler 'gp'", nameof(GpOptions), KeyOf));
         return result;
     }
 

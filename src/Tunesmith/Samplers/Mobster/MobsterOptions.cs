@@ -1,3 +1,4 @@
+using Tunesmith.Spaces.Spec;
 using Tunesmith.Samplers.Bohb;
 
 namespace Tunesmith.Samplers.Mobster;
@@ -74,22 +75,42 @@ public sealed record MobsterOptions
     /// <summary>How many of the best candidates are refined by gradient ascent (default 3).</summary>
     public int RefinementStarts { get; init; } = 3;
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming a bad setting.</summary>
-    public void Validate()
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid property (<c>MobsterOptions.MinResource must be at least 1</c>).</summary>
+    public void Validate() => Validate(new OptionRules("sampler 'mobster'", nameof(MobsterOptions), null));
+
+    /// <summary>The study-file key of each property Validate checks.</summary>
+    internal static readonly Dictionary<string, string> KeyOf = new()
     {
-        if (MinResource < 1) throw new ArgumentOutOfRangeException(nameof(MinResource), MinResource, "must be at least 1");
-        if (MaxResource < MinResource) throw new ArgumentOutOfRangeException(nameof(MaxResource), MaxResource, $"must be at least MinResource ({MinResource})");
-        if (!(ReductionFactor > 1) || !double.IsFinite(ReductionFactor)) throw new ArgumentOutOfRangeException(nameof(ReductionFactor), ReductionFactor, "must be greater than 1");
-        if (MinPointsInModel is < 2) throw new ArgumentOutOfRangeException(nameof(MinPointsInModel), MinPointsInModel, "must be at least 2");
-        if (!(RandomFraction >= 0 && RandomFraction <= 1)) throw new ArgumentOutOfRangeException(nameof(RandomFraction), RandomFraction, "must be in [0, 1]");
-        if (!Enum.IsDefined(LevelValue)) throw new ArgumentOutOfRangeException(nameof(LevelValue), LevelValue, "must be AtLevel or BestSoFar");
-        if (MaxTrainingPoints < 10) throw new ArgumentOutOfRangeException(nameof(MaxTrainingPoints), MaxTrainingPoints, "must be at least 10");
-        if (MaxFitPoints < 10) throw new ArgumentOutOfRangeException(nameof(MaxFitPoints), MaxFitPoints, "must be at least 10");
-        if (RefitInterval < 1) throw new ArgumentOutOfRangeException(nameof(RefitInterval), RefitInterval, "must be at least 1");
-        if (CandidateCount < 1) throw new ArgumentOutOfRangeException(nameof(CandidateCount), CandidateCount, "must be at least 1");
-        if (!Enum.IsDefined(PendingLevel)) throw new ArgumentOutOfRangeException(nameof(PendingLevel), PendingLevel, "must be NextLevel or AcquisitionLevel");
-        if (!(CostExponent >= 0 && CostExponent <= 4)) throw new ArgumentOutOfRangeException(nameof(CostExponent), CostExponent, "must be in [0, 4]");
-        if (RefinementStarts < 0) throw new ArgumentOutOfRangeException(nameof(RefinementStarts), RefinementStarts, "must be at least 0");
+        [nameof(MinResource)] = "min",
+        [nameof(MaxResource)] = "max",
+        [nameof(ReductionFactor)] = "reduction",
+        [nameof(MinPointsInModel)] = "min_points",
+        [nameof(RandomFraction)] = "random_fraction",
+        [nameof(LevelValue)] = "level_value",
+        [nameof(MaxTrainingPoints)] = "max_training_points",
+        [nameof(MaxFitPoints)] = "max_fit_points",
+        [nameof(RefitInterval)] = "refit_interval",
+        [nameof(CandidateCount)] = "candidate_count",
+        [nameof(PendingLevel)] = "pending_level",
+        [nameof(CostExponent)] = "cost_exponent",
+        [nameof(RefinementStarts)] = "refinement_starts",
+    };
+
+    internal void Validate(OptionRules rules)
+    {
+        rules.Require(MinResource >= 1, nameof(MinResource), MinResource, "must be at least 1");
+        rules.Require(MaxResource >= MinResource, nameof(MaxResource), MaxResource, $"must be at least the minimum resource ({MinResource})");
+        rules.Require(ReductionFactor > 1 && double.IsFinite(ReductionFactor), nameof(ReductionFactor), ReductionFactor, "must be greater than 1");
+        rules.Require(MinPointsInModel is not < 2, nameof(MinPointsInModel), MinPointsInModel, "must be at least 2");
+        rules.Require(RandomFraction >= 0 && RandomFraction <= 1, nameof(RandomFraction), RandomFraction, "must be in [0, 1]");
+        rules.Require(Enum.IsDefined(LevelValue), nameof(LevelValue), LevelValue, "must be AtLevel or BestSoFar");
+        rules.Require(MaxTrainingPoints >= 10, nameof(MaxTrainingPoints), MaxTrainingPoints, "must be at least 10");
+        rules.Require(MaxFitPoints >= 10, nameof(MaxFitPoints), MaxFitPoints, "must be at least 10");
+        rules.Require(RefitInterval >= 1, nameof(RefitInterval), RefitInterval, "must be at least 1");
+        rules.Require(CandidateCount >= 1, nameof(CandidateCount), CandidateCount, "must be at least 1");
+        rules.Require(Enum.IsDefined(PendingLevel), nameof(PendingLevel), PendingLevel, "must be NextLevel or AcquisitionLevel");
+        rules.Require(CostExponent >= 0 && CostExponent <= 4, nameof(CostExponent), CostExponent, "must be in [0, 4]");
+        rules.Require(RefinementStarts >= 0, nameof(RefinementStarts), RefinementStarts, "must be at least 0");
     }
 
     /// <summary>The budget levels, ascending: MinResource·η^k below MaxResource (rounded), then MaxResource.</summary>

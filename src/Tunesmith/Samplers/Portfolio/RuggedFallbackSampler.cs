@@ -1,6 +1,7 @@
 using MathNet.Numerics.Statistics;
 using Tunesmith.Samplers.Gp;
 using Tunesmith.Spaces;
+using Tunesmith.Spaces.Spec;
 
 namespace Tunesmith.Samplers.Portfolio;
 
@@ -44,16 +45,29 @@ public sealed record RuggedFallbackOptions
     /// </summary>
     public double StallTolerance { get; init; } = 0.01;
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
-    public void Validate()
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid property.</summary>
+    public void Validate() => Validate(new OptionRules("sampler 'gp'", nameof(RuggedFallbackOptions), null));
+
+    // The study-file key of each property Validate checks.
+    private static readonly Dictionary<string, string> KeyOf = new()
     {
-        if (CheckAfterTrials < 10) throw new ArgumentException($"rugged_check_after_trials must be at least 10, got {CheckAfterTrials}");
-        if (!(MinNoiseShare is >= 0 and <= 1)) throw new ArgumentException($"rugged_min_noise_share must be in [0, 1], got {MinNoiseShare}");
-        if (!(MaxLengthScaleRatio > 0) || double.IsInfinity(MaxLengthScaleRatio))
-            throw new ArgumentException($"rugged_max_length_scale_ratio must be a positive number, got {MaxLengthScaleRatio}");
-        if (StallTrials < 0) throw new ArgumentException($"rugged_stall_trials must be at least 0, got {StallTrials}");
-        if (!(LateMinNoiseShare is >= 0 and <= 1)) throw new ArgumentException($"rugged_late_min_noise_share must be in [0, 1], got {LateMinNoiseShare}");
-        if (!(StallTolerance is >= 0 and <= 1)) throw new ArgumentException($"rugged_stall_tolerance must be in [0, 1], got {StallTolerance}");
+        [nameof(CheckAfterTrials)] = "rugged_check_after_trials", [nameof(MinNoiseShare)] = "rugged_min_noise_share",
+        [nameof(MaxLengthScaleRatio)] = "rugged_max_length_scale_ratio", [nameof(StallTrials)] = "rugged_stall_trials",
+        [nameof(LateMinNoiseShare)] = "rugged_late_min_noise_share", [nameof(StallTolerance)] = "rugged_stall_tolerance",
+    };
+
+    /// <summary>The <c>rugged_*</c> keys of a study file's <c>gp:</c> section.</summary>
+    public static IReadOnlyList<string> StudyFileKeys { get; } =
+        ["rugged_fallback", "rugged_check_after_trials", "rugged_min_noise_share", "rugged_max_length_scale_ratio", "rugged_stall_trials", "rugged_late_min_noise_share", "rugged_stall_tolerance"];
+
+    internal void Validate(OptionRules rules)
+    {
+        rules.Require(CheckAfterTrials >= 10, nameof(CheckAfterTrials), CheckAfterTrials, "must be at least 10");
+        rules.Require(MinNoiseShare is >= 0 and <= 1, nameof(MinNoiseShare), MinNoiseShare, "must be in [0, 1]");
+        rules.Require(MaxLengthScaleRatio > 0 && !double.IsInfinity(MaxLengthScaleRatio), nameof(MaxLengthScaleRatio), MaxLengthScaleRatio, "must be a positive number");
+        rules.Require(StallTrials >= 0, nameof(StallTrials), StallTrials, "must be at least 0");
+        rules.Require(LateMinNoiseShare is >= 0 and <= 1, nameof(LateMinNoiseShare), LateMinNoiseShare, "must be in [0, 1]");
+        rules.Require(StallTolerance is >= 0 and <= 1, nameof(StallTolerance), StallTolerance, "must be in [0, 1]");
     }
 
     /// <summary>
@@ -76,11 +90,10 @@ public sealed record RuggedFallbackOptions
                 "rugged_stall_trials" => result with { StallTrials = Int(key, value) },
                 "rugged_late_min_noise_share" => result with { LateMinNoiseShare = Number(key, value) },
                 "rugged_stall_tolerance" => result with { StallTolerance = Number(key, value) },
-                _ => throw new ArgumentException($"sampler 'gp': unknown option '{key}' (known rugged_ options: rugged_fallback, rugged_check_after_trials, rugged_min_noise_share, rugged_max_length_scale_ratio, rugged_stall_trials, rugged_late_min_noise_share, rugged_stall_tolerance)"),
+                _ => throw OptionErrors.Unknown("sampler 'gp'", key, Gp.GpOptions.StudyFileKeys),
             };
         }
-        try { result.Validate(); }
-        catch (ArgumentException e) { throw new ArgumentException($"sampler 'gp': {e.Message}"); }
+        result.Validate(new OptionRules("sampler 'gp'", nameof(RuggedFallbackOptions), KeyOf));
         return result;
     }
 

@@ -1,4 +1,5 @@
 using Tunesmith.Spaces;
+using Tunesmith.Spaces.Spec;
 
 namespace Tunesmith.Samplers.Rf;
 
@@ -60,19 +61,30 @@ public sealed record RandomForestOptions
     /// </summary>
     public double CategoryPairRate { get; init; }
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
-    public void Validate()
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid property (<c>RandomForestOptions.Trees must be at least 1</c>).</summary>
+    public void Validate() => Validate(new OptionRules("sampler 'rf'", nameof(RandomForestOptions), null));
+
+    // The study-file key of each property Validate checks.
+    private static readonly Dictionary<string, string> KeyOf = new()
     {
-        if (StartupTrials < 2) throw new ArgumentException($"rf option n_startup_trials must be at least 2, got {StartupTrials}");
-        if (Trees < 1) throw new ArgumentException($"rf option n_trees must be at least 1, got {Trees}");
-        if (MinSamplesSplit < 2) throw new ArgumentException($"rf option min_samples_split must be at least 2, got {MinSamplesSplit}");
-        if (MinSamplesLeaf < 1) throw new ArgumentException($"rf option min_samples_leaf must be at least 1, got {MinSamplesLeaf}");
-        if (MaxDepth < 1) throw new ArgumentException($"rf option max_depth must be at least 1, got {MaxDepth}");
-        if (!(FeatureFraction > 0 && FeatureFraction <= 1)) throw new ArgumentException($"rf option feature_fraction must be in (0, 1], got {FeatureFraction}");
-        if (RandomCandidates < 1) throw new ArgumentException($"rf option n_random_candidates must be at least 1, got {RandomCandidates}");
-        if (LocalSearchStarts < 0) throw new ArgumentException($"rf option n_local_search_starts must be at least 0, got {LocalSearchStarts}");
-        if (!(RandomProposalRate >= 0 && RandomProposalRate < 1)) throw new ArgumentException($"rf option random_proposal_rate must be in [0, 1), got {RandomProposalRate}");
-        if (!(CategoryPairRate >= 0 && CategoryPairRate <= 1)) throw new ArgumentException($"rf option category_pair_rate must be in [0, 1], got {CategoryPairRate}");
+        [nameof(StartupTrials)] = "n_startup_trials", [nameof(Trees)] = "n_trees", [nameof(MinSamplesSplit)] = "min_samples_split",
+        [nameof(MinSamplesLeaf)] = "min_samples_leaf", [nameof(MaxDepth)] = "max_depth", [nameof(FeatureFraction)] = "feature_fraction",
+        [nameof(RandomCandidates)] = "n_random_candidates", [nameof(LocalSearchStarts)] = "n_local_search_starts",
+        [nameof(RandomProposalRate)] = "random_proposal_rate", [nameof(CategoryPairRate)] = "category_pair_rate",
+    };
+
+    internal void Validate(OptionRules rules)
+    {
+        rules.Require(StartupTrials >= 2, nameof(StartupTrials), StartupTrials, "must be at least 2");
+        rules.Require(Trees >= 1, nameof(Trees), Trees, "must be at least 1");
+        rules.Require(MinSamplesSplit >= 2, nameof(MinSamplesSplit), MinSamplesSplit, "must be at least 2");
+        rules.Require(MinSamplesLeaf >= 1, nameof(MinSamplesLeaf), MinSamplesLeaf, "must be at least 1");
+        rules.Require(MaxDepth >= 1, nameof(MaxDepth), MaxDepth, "must be at least 1");
+        rules.Require(FeatureFraction > 0 && FeatureFraction <= 1, nameof(FeatureFraction), FeatureFraction, "must be in (0, 1]");
+        rules.Require(RandomCandidates >= 1, nameof(RandomCandidates), RandomCandidates, "must be at least 1");
+        rules.Require(LocalSearchStarts >= 0, nameof(LocalSearchStarts), LocalSearchStarts, "must be at least 0");
+        rules.Require(RandomProposalRate >= 0 && RandomProposalRate < 1, nameof(RandomProposalRate), RandomProposalRate, "must be in [0, 1)");
+        rules.Require(CategoryPairRate >= 0 && CategoryPairRate <= 1, nameof(CategoryPairRate), CategoryPairRate, "must be in [0, 1]");
     }
 
     /// <summary>The study-file keys <see cref="FromStudyFile"/> accepts.</summary>
@@ -107,25 +119,25 @@ public sealed record RandomForestOptions
                 "n_local_search_starts" => result with { LocalSearchStarts = Int(key, value) },
                 "random_proposal_rate" => result with { RandomProposalRate = Real(key, value) },
                 "category_pair_rate" => result with { CategoryPairRate = Real(key, value) },
-                _ => throw new ArgumentException($"unknown rf option '{key}' (known: {string.Join(", ", StudyFileKeys)})"),
+                _ => throw OptionErrors.Unknown("sampler 'rf'", key, [.. StudyFileKeys, .. Branches.BranchAwareOptions.StudyFileKeys]),
             };
         }
-        result.Validate();
+        result.Validate(new OptionRules("sampler 'rf'", nameof(RandomForestOptions), KeyOf));
         return result;
     }
 
     private static int Int(string key, object? value) => ParamValues.TryToLong(value, out var l) && l is >= int.MinValue and <= int.MaxValue
         ? (int)l
-        : throw new ArgumentException($"rf option {key}: expected an integer, got {ParamValues.Format(value)}");
+        : throw new ArgumentException($"sampler 'rf': option '{key}' must be an integer, got {ParamValues.Format(value)}");
 
     private static double Real(string key, object? value) => ParamValues.TryToDouble(value, out var d) && value is not string
         ? d
-        : throw new ArgumentException($"rf option {key}: expected a number, got {ParamValues.Format(value)}");
+        : throw new ArgumentException($"sampler 'rf': option '{key}' must be a number, got {ParamValues.Format(value)}");
 
     private static bool Bool(string key, object? value) => value switch
     {
         bool b => b,
         string s when bool.TryParse(s, out var b) => b,
-        _ => throw new ArgumentException($"rf option {key}: expected true or false, got {ParamValues.Format(value)}"),
+        _ => throw new ArgumentException($"sampler 'rf': option '{key}' must be true or false, got {ParamValues.Format(value)}"),
     };
 }

@@ -1,3 +1,5 @@
+using Tunesmith.Spaces.Spec;
+
 namespace Tunesmith.Samplers.Tpe;
 
 /// <summary>
@@ -154,19 +156,28 @@ public sealed record TpeOptions
     /// </summary>
     public bool DecayOldObservations { get; init; } = true;
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid property.</summary>
-    public void Validate()
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid property (<c>TpeOptions.Gamma must be in (0, 1]</c>).</summary>
+    public void Validate() => Validate(new OptionRules("sampler 'tpe'", nameof(TpeOptions), null));
+
+    // The study-file key of each property Validate checks.
+    private static readonly Dictionary<string, string> KeyOf = new()
     {
-        if (StartupTrials < 0) throw Bad(nameof(StartupTrials), StartupTrials, "must be ≥ 0");
-        if (EiCandidates < 1) throw Bad(nameof(EiCandidates), EiCandidates, "must be ≥ 1");
-        if (!(PriorWeight >= 0) || double.IsInfinity(PriorWeight)) throw Bad(nameof(PriorWeight), PriorWeight, "must be a finite number ≥ 0");
-        if (!(BadDensityExponent >= 0) || double.IsInfinity(BadDensityExponent)) throw Bad(nameof(BadDensityExponent), BadDensityExponent, "must be a finite number ≥ 0");
-        if (!(BandwidthFactor > 0) || double.IsInfinity(BandwidthFactor)) throw Bad(nameof(BandwidthFactor), BandwidthFactor, "must be a finite number > 0");
-        if (!(Gamma > 0 && Gamma <= 1)) throw Bad(nameof(Gamma), Gamma, "must be in (0, 1]");
-        if (MaxGood < 1) throw Bad(nameof(MaxGood), MaxGood, "must be ≥ 1");
-        if (!(CoordinateKeepRate >= 0 && CoordinateKeepRate < 1)) throw Bad(nameof(CoordinateKeepRate), CoordinateKeepRate, "must be in [0, 1)");
-        if (!(CategoryMoveRate >= 0 && CategoryMoveRate <= 1)) throw Bad(nameof(CategoryMoveRate), CategoryMoveRate, "must be in [0, 1]");
-        if (Group && !Multivariate) throw Bad(nameof(Group), Group, "needs Multivariate = true");
+        [nameof(StartupTrials)] = "n_startup_trials", [nameof(EiCandidates)] = "n_ei_candidates", [nameof(PriorWeight)] = "prior_weight",
+        [nameof(Gamma)] = "gamma", [nameof(MaxGood)] = "max_good", [nameof(CategoryMoveRate)] = "category_move_rate", [nameof(Group)] = "group",
+    };
+
+    internal void Validate(OptionRules rules)
+    {
+        rules.Require(StartupTrials >= 0, nameof(StartupTrials), StartupTrials, "must be ≥ 0");
+        rules.Require(EiCandidates >= 1, nameof(EiCandidates), EiCandidates, "must be ≥ 1");
+        rules.Require(PriorWeight >= 0 && !double.IsInfinity(PriorWeight), nameof(PriorWeight), PriorWeight, "must be a finite number ≥ 0");
+        rules.Require(BadDensityExponent >= 0 && !double.IsInfinity(BadDensityExponent), nameof(BadDensityExponent), BadDensityExponent, "must be a finite number ≥ 0");
+        rules.Require(BandwidthFactor > 0 && !double.IsInfinity(BandwidthFactor), nameof(BandwidthFactor), BandwidthFactor, "must be a finite number > 0");
+        rules.Require(Gamma > 0 && Gamma <= 1, nameof(Gamma), Gamma, "must be in (0, 1]");
+        rules.Require(MaxGood >= 1, nameof(MaxGood), MaxGood, "must be ≥ 1");
+        rules.Require(CoordinateKeepRate >= 0 && CoordinateKeepRate < 1, nameof(CoordinateKeepRate), CoordinateKeepRate, "must be in [0, 1)");
+        rules.Require(CategoryMoveRate >= 0 && CategoryMoveRate <= 1, nameof(CategoryMoveRate), CategoryMoveRate, "must be in [0, 1]");
+        rules.Require(!Group || Multivariate, nameof(Group), Group, "needs multivariate sampling");
     }
 
     /// <summary>
@@ -196,37 +207,39 @@ public sealed record TpeOptions
                 "scott_bandwidth" => result with { ScottBandwidth = Bool(key, value) },
                 "category_move_rate" => result with { CategoryMoveRate = Real(key, value) },
                 "untried_combinations_first" => result with { UntriedCombinationsFirst = Bool(key, value) },
-                _ => throw new ArgumentException(
-                    $"unknown tpe option '{key}' (known: seed, n_startup_trials, n_ei_candidates, multivariate, group, constant_liar, " +
-                    "prior_weight, consider_magic_clip, consider_endpoints, gamma, max_good, decay_old_observations, scott_bandwidth, category_move_rate, " +
-                    "untried_combinations_first; the registry's gp_share)"),
+                _ => throw OptionErrors.Unknown("sampler 'tpe'", key, StudyFileKeys),
             };
         }
         // A group decomposition only makes sense for joint sampling; asking for it implies multivariate.
         if (result.Group && !options.ContainsKey("multivariate")) result = result with { Multivariate = true };
-        result.Validate();
+        result.Validate(new OptionRules("sampler 'tpe'", nameof(TpeOptions), KeyOf));
         return result;
     }
 
+    /// <summary>The keys <see cref="FromStudyFile"/> reads, and those the registry reads beside them (<c>gp_share</c>, the branch keys).</summary>
+    internal static readonly string[] StudyFileKeys =
+    [
+        "seed", "n_startup_trials", "n_ei_candidates", "multivariate", "group", "constant_liar", "prior_weight", "consider_magic_clip",
+        "consider_endpoints", "gamma", "max_good", "decay_old_observations", "scott_bandwidth", "category_move_rate", "untried_combinations_first",
+        "gp_share", .. Branches.BranchAwareOptions.StudyFileKeys,
+    ];
+
     private static int Int(string key, object? value) => Spaces.ParamValues.TryToLong(value, out var l) && l is >= int.MinValue and <= int.MaxValue
         ? (int)l
-        : throw new ArgumentException($"tpe option {key}: expected an integer, got {Spaces.ParamValues.Format(value)}");
+        : throw new ArgumentException($"sampler 'tpe': option '{key}' must be an integer, got {Spaces.ParamValues.Format(value)}");
 
     private static double Real(string key, object? value) => Spaces.ParamValues.TryToDouble(value, out var d) && value is not string
         ? d
-        : throw new ArgumentException($"tpe option {key}: expected a number, got {Spaces.ParamValues.Format(value)}");
+        : throw new ArgumentException($"sampler 'tpe': option '{key}' must be a number, got {Spaces.ParamValues.Format(value)}");
 
     private static bool Bool(string key, object? value) => value switch
     {
         bool b => b,
         "true" or "True" => true,
         "false" or "False" => false,
-        _ => throw new ArgumentException($"tpe option {key}: expected true or false, got {Spaces.ParamValues.Format(value)}"),
+        _ => throw new ArgumentException($"sampler 'tpe': option '{key}' must be true or false, got {Spaces.ParamValues.Format(value)}"),
     };
 
     /// <summary>How many of <paramref name="n"/> observations form the "good" group.</summary>
     internal int GoodCount(int n) => Math.Min((int)Math.Ceiling(Gamma * n), MaxGood);
-
-    private static ArgumentException Bad(string name, object value, string rule) =>
-        new($"TPE option {name} = {Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)} {rule}", name);
 }

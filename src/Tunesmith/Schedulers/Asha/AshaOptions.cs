@@ -1,3 +1,5 @@
+using Tunesmith.Spaces.Spec;
+
 namespace Tunesmith.Schedulers.Asha;
 
 /// <summary>How ASHA acts on a trial that is not in the top 1/η of its rung.</summary>
@@ -43,7 +45,7 @@ public sealed record AshaOptions
     public int Seed { get; init; }
 
     /// <summary>Throws naming the option when the options are invalid.</summary>
-    public void Validate() => Validate(new OptionRules("asha", null));
+    public void Validate() => Validate(new OptionRules("scheduler 'asha'", nameof(AshaOptions), null));
 
     private static readonly Dictionary<string, string> KeyOf = new()
     {
@@ -92,7 +94,7 @@ public sealed record AshaOptions
                     _ => throw new ArgumentException($"scheduler '{name}': option 'mode' must be stop or promotion, got '{mode}'"),
                 },
             };
-        o.Validate(new OptionRules(name, KeyOf));
+        o.Validate(new OptionRules($"scheduler '{name}'", nameof(AshaOptions), KeyOf));
         return o;
     }
 }

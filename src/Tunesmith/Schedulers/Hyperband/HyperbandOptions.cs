@@ -1,4 +1,5 @@
 using Tunesmith.Schedulers.Asha;
+using Tunesmith.Spaces.Spec;
 
 namespace Tunesmith.Schedulers.Hyperband;
 
@@ -27,7 +28,7 @@ public sealed record HyperbandOptions
     public int Seed { get; init; }
 
     /// <summary>Throws naming the option when the options are invalid.</summary>
-    public void Validate() => ToAsha().Validate(new OptionRules("hyperband", null));
+    public void Validate() => ToAsha().Validate(new OptionRules("scheduler 'hyperband'", nameof(HyperbandOptions), null));
 
     /// <summary>The ASHA options with this many brackets.</summary>
     internal AshaOptions ToAsha() => new()

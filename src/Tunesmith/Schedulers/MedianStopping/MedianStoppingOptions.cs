@@ -1,3 +1,5 @@
+using Tunesmith.Spaces.Spec;
+
 namespace Tunesmith.Schedulers.MedianStopping;
 
 /// <summary>Options of <see cref="MedianStoppingScheduler"/>.</summary>
@@ -19,7 +21,7 @@ public sealed record MedianStoppingOptions
     public double Percentile { get; init; } = 50;
 
     /// <summary>Throws naming the option when the options are invalid.</summary>
-    public void Validate() => Validate(new OptionRules(Percentile == 50 ? "median" : "percentile", null));
+    public void Validate() => Validate(new OptionRules(Percentile == 50 ? "scheduler 'median'" : "scheduler 'percentile'", nameof(MedianStoppingOptions), null));
 
     private static readonly Dictionary<string, string> KeyOf = new()
     {
@@ -49,7 +51,7 @@ public sealed record MedianStoppingOptions
         if (r.Int32("min_trials") is { } m) o = o with { MinimumTrials = m };
         if (r.Integer("interval") is { } i) o = o with { EvaluationInterval = i };
         if (r.Number("percentile") is { } p) o = o with { Percentile = p };
-        o.Validate(new OptionRules(name, KeyOf));
+        o.Validate(new OptionRules($"scheduler '{name}'", nameof(MedianStoppingOptions), KeyOf));
         return o;
     }
 }

@@ -1,3 +1,5 @@
+using Tunesmith.Spaces.Spec;
+
 namespace Tunesmith.Schedulers.Pbt;
 
 /// <summary>Options of <see cref="PbtScheduler"/> (population-based training, Jaderberg et al. 2017).</summary>
@@ -25,7 +27,7 @@ public sealed record PbtOptions
     public int Seed { get; init; }
 
     /// <summary>Throws naming the option when the options are invalid.</summary>
-    public void Validate() => Validate(new OptionRules("pbt", null));
+    public void Validate() => Validate(new OptionRules("scheduler 'pbt'", nameof(PbtOptions), null));
 
     private static readonly Dictionary<string, string> KeyOf = new()
     {
@@ -56,7 +58,7 @@ public sealed record PbtOptions
         if (r.Number("resample_probability") is { } rp) o = o with { ResampleProbability = rp };
         if (r.Numbers("perturbation_factors") is { } f) o = o with { PerturbationFactors = f };
         if (r.Int32("seed") is { } seed) o = o with { Seed = seed };
-        o.Validate(new OptionRules("pbt", KeyOf));
+        o.Validate(new OptionRules("scheduler 'pbt'", nameof(PbtOptions), KeyOf));
         return o;
     }
 }

@@ -135,7 +135,7 @@ public sealed class CategoryExplorerTests
         var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse(
             "command: run {x}\nspace: { x: { float: [0, 1] } }\nsampler: { gp: { category_explore_interval: -2 } }\n", "study.yaml", "/tmp"));
         Assert.DoesNotContain('\n', e.Message);
-        Assert.Contains("category_explore_interval", e.Message);
-        Assert.Equal("sampler", e.Field);
+        Assert.Contains("sampler 'gp': option 'category_explore_interval' must be at least 0 (0 turns it off), got -2", e.Message);
+        Assert.Equal("sampler.gp.category_explore_interval", e.Field);
     }
 }

@@ -247,8 +247,8 @@ public sealed class RuggedFallbackSamplerTests
         Assert.Contains("rugged_stal", Bad("rugged_stal", 3L).Message);
         var alone = Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("gp", new SamplerRequest(new Dictionary<string, object?> { ["rugged_stall_trials"] = 30L }, 3)));
         Assert.Contains("rugged_fallback", alone.Message);
-        Assert.Throws<ArgumentException>(() => new RuggedFallbackOptions { StallTrials = -1 }.Validate());
-        Assert.Throws<ArgumentException>(() => new RuggedFallbackOptions { StallTolerance = double.NaN }.Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RuggedFallbackOptions { StallTrials = -1 }.Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RuggedFallbackOptions { StallTolerance = double.NaN }.Validate());
     }
 
     [Fact]
@@ -262,6 +262,6 @@ public sealed class RuggedFallbackSamplerTests
         Assert.IsType<GpSampler>(SamplerRegistry.Create("gp", new SamplerRequest(new Dictionary<string, object?> { ["rugged_fallback"] = "false" })));
         var e = Assert.Throws<ArgumentException>(() => SamplerRegistry.Create("gp", new SamplerRequest(new Dictionary<string, object?> { ["rugged_fallback"] = 3 })));
         Assert.Contains("rugged_fallback", e.Message);
-        Assert.Throws<ArgumentException>(() => new RuggedFallbackOptions { CheckAfterTrials = 5 }.Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RuggedFallbackOptions { CheckAfterTrials = 5 }.Validate());
     }
 }

@@ -64,7 +64,7 @@ public sealed class CategoryPairTests
     [Fact]
     public void The_rate_is_validated_and_read_from_a_study_file()
     {
-        Assert.Throws<ArgumentException>(() => new RandomForestSampler(new RandomForestOptions { CategoryPairRate = 1.5 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RandomForestSampler(new RandomForestOptions { CategoryPairRate = 1.5 }));
         var e = Assert.Throws<ArgumentException>(() => RandomForestOptions.FromStudyFile(new Dictionary<string, object?> { ["category_pair_rate"] = -0.1 }));
         Assert.Contains("category_pair_rate", e.Message, StringComparison.Ordinal);
         var rf = Assert.IsType<RandomForestSampler>(SamplerRegistry.Create("rf", new SamplerRequest(new Dictionary<string, object?> { ["category_pair_rate"] = 0.25 })));

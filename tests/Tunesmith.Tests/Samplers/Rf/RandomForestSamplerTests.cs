@@ -50,8 +50,8 @@ public sealed class RandomForestSamplerTests
     [Fact]
     public void Options_are_validated_and_read_from_a_study_file()
     {
-        Assert.Throws<ArgumentException>(() => new RandomForestSampler(new RandomForestOptions { Trees = 0 }));
-        Assert.Throws<ArgumentException>(() => new RandomForestSampler(new RandomForestOptions { FeatureFraction = 1.5 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RandomForestSampler(new RandomForestOptions { Trees = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RandomForestSampler(new RandomForestOptions { FeatureFraction = 1.5 }));
         var e = Assert.Throws<ArgumentException>(() => RandomForestOptions.FromStudyFile(new Dictionary<string, object?> { ["n_tres"] = 5 }));
         Assert.Contains("n_tres", e.Message, StringComparison.Ordinal);
         var sampler = SamplerRegistry.Create("rf", new SamplerRequest(new Dictionary<string, object?> { ["n_trees"] = 20L, ["random_proposal_rate"] = 0.0 }, Seed: 3));

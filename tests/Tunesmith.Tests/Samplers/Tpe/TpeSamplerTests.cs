@@ -344,8 +344,8 @@ public sealed class TpeSamplerTests
     [Fact]
     public void Bad_density_exponent_must_be_finite_and_not_negative()
     {
-        Assert.Throws<ArgumentException>(() => new TpeSampler(new TpeOptions { BadDensityExponent = -0.5 }));
-        Assert.Throws<ArgumentException>(() => new TpeSampler(new TpeOptions { BadDensityExponent = double.NaN }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TpeSampler(new TpeOptions { BadDensityExponent = -0.5 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TpeSampler(new TpeOptions { BadDensityExponent = double.NaN }));
     }
 
     [Fact]
@@ -411,11 +411,11 @@ public sealed class TpeSamplerTests
     }
 
     [Theory]
-    [InlineData("n_ei_candidate", 3L, "unknown tpe option 'n_ei_candidate'")]
+    [InlineData("n_ei_candidate", 3L, "sampler 'tpe': unknown option 'n_ei_candidate' (did you mean 'n_ei_candidates'?)")]
     [InlineData("n_startup_trials", "ten", "n_startup_trials")]
-    [InlineData("n_ei_candidates", 0L, "EiCandidates")]
+    [InlineData("n_ei_candidates", 0L, "sampler 'tpe': option 'n_ei_candidates' must be ≥ 1, got 0")]
     [InlineData("multivariate", 2L, "multivariate")]
-    [InlineData("category_move_rate", 1.5, "CategoryMoveRate")]
+    [InlineData("category_move_rate", 1.5, "sampler 'tpe': option 'category_move_rate' must be in [0, 1], got 1.5")]
     [InlineData("untried_combinations_first", "often", "untried_combinations_first")]
     public void Bad_study_file_options_fail_with_the_option_named(string key, object value, string expected)
     {
