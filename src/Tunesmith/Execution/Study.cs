@@ -104,8 +104,26 @@ public sealed class Study : IAsyncDisposable, IDisposable
     private string DefaultRunsDirectory() =>
         Path.Combine(RunDirectories.SqliteDirectory(_storageUrl) ?? Directory.GetCurrentDirectory(), "runs");
 
-    /// <summary>The study as stored when it was opened.</summary>
-    public StudyRecord Record { get; }
+    /// <summary>
+    /// The study as stored once it was opened, with the metric, sampler and scheduler that opening it recorded. Its id, name
+    /// and direction never change; its attributes may change later (<see cref="SetUserAttributeAsync"/>, other workers), and
+    /// this snapshot does not follow them: read <see cref="UserAttributes"/> or <see cref="GetRecordAsync"/> for the
+    /// attributes as stored now (as Optuna's <c>study.user_attrs</c> reads storage each time).
+    /// </summary>
+    public StudyRecord Record { get; private set; }
+
+    /// <summary>
+    /// The study as stored now, attributes included (one storage read). Throws <see cref="StudyNotFoundException"/> when
+    /// the study has been deleted since it was opened.
+    /// </summary>
+    public async Task<StudyRecord> GetRecordAsync(CancellationToken cancellationToken = default)
+    {
+        var record = await Storage.GetStudyAsync(Record.Name, cancellationToken).ConfigureAwait(false);
+        return record is not null && record.Id == Record.Id ? record : throw new StudyNotFoundException(Record.Name);
+    }
+
+    /// <summary>The study's user attributes as stored now: each read goes to storage (see <see cref="GetRecordAsync"/>).</summary>
+    public IReadOnlyDictionary<string, object?> UserAttributes => GetRecordAsync().GetAwaiter().GetResult().UserAttributes;
 
     /// <summary>The study's name.</summary>
     public string Name => Record.Name;
@@ -199,6 +217,9 @@ public sealed class Study : IAsyncDisposable, IDisposable
                 await storage.SetStudyAttributesAsync(record.Id, system: true, [new(SystemAttributeKeys.Sampler, study.Sampler.Name)], ct).ConfigureAwait(false);
             if (options.Scheduler is not null)
                 await storage.SetStudyAttributesAsync(record.Id, system: true, [new(SystemAttributeKeys.Scheduler, options.Scheduler.Name)], ct).ConfigureAwait(false);
+            // Read once more, so that Record holds what this open stored (the metric of a new study, the sampler's name).
+            if (created || options.Sampler is not null || options.Scheduler is not null)
+                study.Record = await study.GetRecordAsync(ct).ConfigureAwait(false);
             return study;
         }
         catch
