@@ -3,6 +3,7 @@ using Tunesmith.Samplers.Bohb;
 using Tunesmith.Samplers.Mobster;
 using Tunesmith.Schedulers;
 using Tunesmith.Schedulers.Asha;
+using Tunesmith.Spaces.Spec;
 using Tunesmith.Schedulers.Hyperband;
 using Tunesmith.Schedulers.MedianStopping;
 using Tunesmith.Schedulers.Pbt;
@@ -38,10 +39,10 @@ public static class SimulationStrategies
     {
         scheduler = scheduler.ToLowerInvariant();
         if (!SchedulerNames.Contains(scheduler))
-            throw new ArgumentException($"--scheduler: unknown scheduler '{scheduler}' (known: {string.Join(", ", SchedulerNames)})");
+            throw new ArgumentException($"--scheduler: unknown scheduler '{scheduler}'{ClosestName.Suggest(scheduler, SchedulerNames)} (known: {string.Join(", ", SchedulerNames)})");
         sampler = (sampler ?? (scheduler is "bohb" or "hypertune" or "mobster" ? scheduler : "random")).ToLowerInvariant();
         if (!SamplerNames.Contains(sampler))
-            throw new ArgumentException($"--sampler: unknown sampler '{sampler}' (known: {string.Join(", ", SamplerNames)})");
+            throw new ArgumentException($"--sampler: unknown sampler '{sampler}'{ClosestName.Suggest(sampler, SamplerNames)} (known: {string.Join(", ", SamplerNames)})");
         if (sampler is "bohb" or "hypertune" or "mobster" && scheduler is not ("bohb" or "hypertune" or "mobster" or "asha" or "hyperband"))
             throw new ArgumentException($"--sampler: '{sampler}' models budget levels, so it needs --scheduler {sampler}, asha or hyperband, not '{scheduler}'");
         var schedulerFactory = SchedulerFactory(scheduler);

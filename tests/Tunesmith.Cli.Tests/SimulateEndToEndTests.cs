@@ -84,7 +84,12 @@ public sealed class SimulateEndToEndTests
     [InlineData("--benchmark lcbench-blood --target high", "--target high")]
     [InlineData("--benchmark lcbench-blood --format xml", "--format xml")]
     [InlineData("--benchmark lcbench-blood --format json --sampler random,tpe", "--format json")]
-    [InlineData("--benchmark lcbench-blood --data /nonexistent/benchdata", "/nonexistent/benchdata")]
+    [InlineData("--benchmark lcbench-blood --data /nonexistent/benchdata", "--data /nonexistent/benchdata: folder does not exist")]
+    [InlineData("--benchmark lcbench-bloood", "unknown benchmark 'lcbench-bloood' (did you mean 'lcbench-blood'?)")]
+    [InlineData("--benchmark yahpo-lcbnch:189908", "(did you mean 'yahpo-lcbench:189908'?)")]
+    [InlineData("--benchmark yahpo-lcbench:1", "(known: 3945, 7593, 34539, 126025,")]
+    [InlineData("--benchmark lcbench-blood --scheduler ahsa", "--scheduler: unknown scheduler 'ahsa' (did you mean 'asha'?)")]
+    [InlineData("--benchmark lcbench-blood --sampler tpee", "--sampler: unknown sampler 'tpee' (did you mean 'tpe'?)")]
     [InlineData("--scheduler none", "--benchmark")]
     [InlineData("--benchmark lcbench-blood --seeds 1 --output /nonexistent/dir/traces.json", "--output /nonexistent/dir/traces.json: directory '/nonexistent/dir' does not exist")]
     [InlineData("--benchmark lcbench-blood --seeds 1 --output .", "--output .: is a directory")]
@@ -98,5 +103,15 @@ public sealed class SimulateEndToEndTests
         Assert.Contains(named, line);
         Assert.DoesNotContain("   at ", r.Stderr);
         Assert.Equal("", r.Stdout);
+    }
+
+    [Fact]
+    public async Task A_data_folder_from_the_environment_that_does_not_exist_is_named_as_the_variable()
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, ["simulate", "--benchmark", "lcbench-blood"],
+            new Dictionary<string, string?> { ["TUNESMITH_BENCHDATA"] = "/nonexistent/benchdata" });
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal("tunesmith: $TUNESMITH_BENCHDATA /nonexistent/benchdata: folder does not exist", r.Stderr.Trim());
     }
 }

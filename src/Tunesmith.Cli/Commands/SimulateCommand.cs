@@ -18,7 +18,7 @@ internal sealed partial class SimulateCommand : Command
     private readonly CliConsole _console;
     private readonly Option<string> _benchmark = new("--benchmark") { Description = "lcbench-blood, nasbench-nlp or yahpo-lcbench:<OpenML task id>", Required = true, HelpName = "NAME" };
     private readonly Option<string> _scheduler = new("--scheduler") { Description = "none, median, asha, hyperband, pbt, bohb, hypertune or mobster (comma-separated for several)", DefaultValueFactory = _ => "none", HelpName = "NAME" };
-    private readonly Option<string?> _sampler = new("--sampler") { Description = "random, tpe, gp or auto (comma-separated for several); default random, the model's own with --scheduler bohb, hypertune or mobster", HelpName = "NAME" };
+    private readonly Option<string?> _sampler = new("--sampler") { Description = "random, tpe, gp or auto, or bohb, hypertune or mobster with --scheduler asha or hyperband (comma-separated for several); default random, the model's own with --scheduler bohb, hypertune or mobster", HelpName = "NAME" };
     private readonly Option<string> _workers = new("--workers") { Description = "Simulated workers", DefaultValueFactory = _ => "8", HelpName = "N" };
     private readonly Option<string> _budget = new("--time-budget") { Description = "Simulated time per run: 90s, 30m, 2h, 1d, 1h30m", DefaultValueFactory = _ => "2h", HelpName = "DURATION" };
     private readonly Option<string> _seeds = new("--seeds") { Description = "How many seeds (runs) per strategy", DefaultValueFactory = _ => "10", HelpName = "N" };
@@ -56,8 +56,11 @@ internal sealed partial class SimulateCommand : Command
         var output = parse.GetValue(_output);
         if (output is not null) OutputFile.Check("--output", output); // before the runs, which may take minutes
 
-        var data = BenchmarkCatalog.FindDataDirectory(parse.GetValue(_data), _console.GetEnvironment(BenchmarkCatalog.DataEnvironmentVariable))
+        var explicitData = parse.GetValue(_data);
+        var data = BenchmarkCatalog.FindDataDirectory(explicitData, _console.GetEnvironment(BenchmarkCatalog.DataEnvironmentVariable))
             ?? throw new CliUsageException("--data: no benchmark data folder found (give --data DIR or set TUNESMITH_BENCHDATA)");
+        if (!Directory.Exists(data))
+            throw new CliUsageException($"{(string.IsNullOrEmpty(explicitData) ? "$" + BenchmarkCatalog.DataEnvironmentVariable : "--data")} {data}: folder does not exist");
         var name = parse.GetValue(_benchmark)!;
         using var catalog = new BenchmarkCatalog(data);
         var benchmark = Benchmark(catalog, name);

@@ -57,12 +57,16 @@ public sealed class BenchmarkCatalog : IDisposable
                 "nasbench-nlp" => TabularBenchmarks.LoadNasBenchNlp(DataDirectory),
                 _ when name.StartsWith("yahpo-lcbench:", StringComparison.Ordinal) =>
                     new YahpoLcbenchBenchmark(_surrogate ??= new YahpoLcbenchSurrogate(DataDirectory), name["yahpo-lcbench:".Length..], LcbenchConfigurations()),
-                _ => throw new ArgumentException($"unknown benchmark '{name}' (known: {string.Join(", ", Names)})"),
+                _ => throw new ArgumentException($"unknown benchmark '{name}'{Tunesmith.Spaces.Spec.ClosestName.Suggest(name, SuggestionsFor(name))} (known: {string.Join(", ", Names)})"),
             };
             _open[name] = benchmark;
             return benchmark;
         }
     }
+
+    // The names a misspelt one may have meant: a YAHPO name keeps its task id ("yahpo-lcbnch:189908" → "yahpo-lcbench:189908").
+    private static IEnumerable<string> SuggestionsFor(string name) =>
+        ["lcbench-blood", "nasbench-nlp", "yahpo-lcbench:" + (name.IndexOf(':') is >= 0 and var colon ? name[(colon + 1)..] : "")];
 
     /// <summary>LCBench's 2000 configurations (the same on every task), in the surrogate's input order without the epoch.</summary>
     private IReadOnlyList<double[]> LcbenchConfigurations()

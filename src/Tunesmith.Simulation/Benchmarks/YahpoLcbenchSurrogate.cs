@@ -43,7 +43,7 @@ public sealed class YahpoLcbenchSurrogate : IDisposable
     /// <summary>The model's category code for an OpenML task id; throws naming an unknown task.</summary>
     public int TaskCode(string openmlTaskId) =>
         _taskCodes.TryGetValue(openmlTaskId, out var code) ? code
-            : throw new ArgumentException($"yahpo-lcbench: unknown OpenML task id '{openmlTaskId}' (known: {string.Join(", ", _taskCodes.Keys.OrderBy(k => k, StringComparer.Ordinal))})");
+            : throw new ArgumentException($"yahpo-lcbench: unknown OpenML task id '{openmlTaskId}' (known: {string.Join(", ", _taskCodes.Keys.OrderBy(k => long.TryParse(k, out var id) ? id : long.MaxValue).ThenBy(k => k, StringComparer.Ordinal))})");
 
     /// <summary>
     /// Predicts <see cref="OutputNames"/> for rows of <see cref="InputNames"/> (row-major, 8 floats a row), all for task
