@@ -610,6 +610,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal([(1L, 0.1), (2L, 0.2), (3L, 0.3)], retry.Intermediate.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)));
         Assert.Equal(checkpoint, retry.SystemAttributes[SystemAttributeKeys.Checkpoint]);
         Assert.Equal(2L, retry.SystemAttributes[SystemAttributeKeys.CheckpointStep]);
+        Assert.Equal(3L, retry.SystemAttributes[SystemAttributeKeys.InheritedStep]);
         Assert.False(retry.SystemAttributes.ContainsKey(SystemAttributeKeys.PausedStep));
         Assert.Empty(retry.UserAttributes);
         Assert.Null(retry.Value);

@@ -6,8 +6,8 @@ namespace Tunesmith.Storage;
 internal static class RetryAttributes
 {
     /// <summary>
-    /// The retry's system attributes: the first attempt's number, the attempt count, and what the retry continues from
-    /// (<see cref="SystemAttributeKeys.CarriedByRetry"/>, when the failed attempt had them).
+    /// The retry's system attributes: the first attempt's number, the attempt count, the last step of the reports it
+    /// inherits, and what it continues from (<see cref="SystemAttributeKeys.CarriedByRetry"/>, when the attempt had them).
     /// </summary>
     public static Dictionary<string, object?> Of(FrozenTrial failed, long root, long count)
     {
@@ -16,6 +16,7 @@ internal static class RetryAttributes
             [SystemAttributeKeys.RetryOf] = root,
             [SystemAttributeKeys.RetryCount] = count,
         };
+        if (failed.Intermediate.Count > 0) attributes[SystemAttributeKeys.InheritedStep] = failed.Intermediate.Keys.Max();
         foreach (var key in SystemAttributeKeys.CarriedByRetry)
             if (failed.SystemAttributes.TryGetValue(key, out var value) && value is not null) attributes[key] = value;
         return attributes;

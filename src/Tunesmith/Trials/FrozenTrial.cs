@@ -117,6 +117,12 @@ public static class SystemAttributeKeys
     /// <summary>On a Failed trial that has been re-enqueued: the retry's number. Such a trial does not count toward the budget.</summary>
     public const string RetriedBy = "retried_by";
     /// <summary>
+    /// On a retry that inherited the failed attempt's reports: the attempt's last reported step. The decision on that
+    /// report may never have been carried out (its runner died in between), so schedulers judge it again at the retry's
+    /// first report after it.
+    /// </summary>
+    public const string InheritedStep = "inherited_step";
+    /// <summary>
     /// The system attributes a retry takes over from the failed attempt with its reports: the attempt's latest in-process
     /// checkpoint, from which the retry continues.
     /// </summary>

@@ -161,6 +161,27 @@ public sealed class AshaAndHyperbandTests
         Assert.Equal(SchedulerDecision.Stop, hyperband.Decide(History(Direction.Maximize, others.Append(lateRetry)), lateRetry, 1, 0.1));
     }
 
+    [Theory]
+    [InlineData(AshaMode.Stop)]
+    [InlineData(AshaMode.Promotion)]
+    public void A_retry_is_judged_at_the_rung_of_its_inherited_last_report_whose_decision_its_attempt_did_not_live_to_carry_out(AshaMode mode)
+    {
+        // Trial 0 reported 0.1 at rung 1, the worst of four, and its runner died before the stop (or pause) took effect.
+        // Its retry, trial 4, inherited the report and resumed from the checkpoint of step 1: its first report, at step 2,
+        // is judged at rung 1 with the inherited record. Judged only from step 2 on, it would train on unjudged to rung 3.
+        var asha = new AshaScheduler(new AshaOptions { MinResource = 1, MaxResource = 27, Mode = mode });
+        var attempt = Trial(0, TrialState.Failed, new Dictionary<long, double> { [1] = 0.1 }, new Dictionary<string, object?> { [SystemAttributeKeys.RetriedBy] = 4L });
+        var retry = Trial(4, TrialState.Running, new Dictionary<long, double> { [1] = 0.1, [2] = 0.95 }, new Dictionary<string, object?>
+        {
+            [SystemAttributeKeys.RetryOf] = 0L, [SystemAttributeKeys.InheritedStep] = 1L,
+        });
+        var history = History(Direction.Maximize, attempt, Curve(1, TrialState.Pruned, 0.5), Curve(2, TrialState.Pruned, 0.6), Curve(3, TrialState.Pruned, 0.7), retry);
+        Assert.Equal(mode == AshaMode.Stop ? SchedulerDecision.Stop : SchedulerDecision.Pause, asha.Decide(history, retry, 2, 0.95));
+        // Without the inherited mark (a trial's own reports), step 2 reaches no rung.
+        var own = retry with { SystemAttributes = new Dictionary<string, object?>() };
+        Assert.Equal(SchedulerDecision.Continue, asha.Decide(History(Direction.Maximize, history.Trials.Where(t => t.Number != 4).Append(own)), own, 2, 0.95));
+    }
+
     [Fact]
     public void Stop_based_asha_never_resumes_anything()
     {

@@ -49,9 +49,9 @@ public sealed class AshaScheduler : IScheduler
         ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(trial);
         var bracket = _ladder.BracketOf(trial);
-        long? previous = null;
-        foreach (var s in trial.Intermediate.Keys) if (s < step && (previous is null || s > previous)) previous = s;
-        if (_ladder.RungReached(bracket, previous, step) is not { } milestone) return SchedulerDecision.Continue;
+        if (_ladder.RungReached(bracket, RungLadder.JudgedAfter(trial, step), step) is not { } milestone) return SchedulerDecision.Continue;
+        // Judged by its rung record, the first report at or after the milestone: this one, or a retry's inherited report.
+        if (RungLadder.RungValue(trial, milestone) is { } record && !double.IsNaN(record)) value = record;
 
         // The rung's records other than this trial's, from an incremental index of the history (equal to a pass over
         // RungLadder.Records, which a simulator asking a million times cannot afford).

@@ -73,6 +73,27 @@ internal sealed class RungLadder
         trial.State != TrialState.Waiting && trial.Intermediate.Count > 0
         && !(trial.State == TrialState.Failed && trial.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
 
+    /// <summary>
+    /// The step after which a report at <paramref name="step"/> is judged: the trial's previous report, or, at a retry's
+    /// first report after the reports it inherited (<see cref="SystemAttributeKeys.InheritedStep"/>), the one before the
+    /// inherited last, whose decision the failed attempt's runner may not have lived to carry out.
+    /// </summary>
+    public static long? JudgedAfter(FrozenTrial trial, long step)
+    {
+        var previous = PreviousStep(trial, step);
+        if (previous is { } p && step > p && trial.SystemAttributes.TryGetValue(SystemAttributeKeys.InheritedStep, out var i)
+            && Spaces.ParamValues.TryToLong(i, out var inherited) && p == inherited)
+            previous = PreviousStep(trial, inherited);
+        return previous;
+    }
+
+    private static long? PreviousStep(FrozenTrial trial, long step)
+    {
+        long? previous = null;
+        foreach (var s in trial.Intermediate.Keys) if (s < step && (previous is null || s > previous)) previous = s;
+        return previous;
+    }
+
     /// <summary>The highest milestone in (<paramref name="previousStep"/>, <paramref name="step"/>], or null: the rung this report reaches.</summary>
     public long? RungReached(int bracket, long? previousStep, long step)
     {
