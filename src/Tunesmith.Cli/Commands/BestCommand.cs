@@ -38,7 +38,8 @@ internal sealed class BestCommand : Command
     {
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
         var name = parse.GetRequiredValue(_study);
-        await using var storage = await StorageScope.OpenExistingAsync(url, _time, _loggers, ct);
+        // Only reads: nothing is created or written, and PostgreSQL is one read-only pool.
+        await using var storage = await StorageScope.OpenToReadAsync(url, _time, _loggers, ct) ?? throw StorageScope.NoStudies(url);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var best = await study.GetBestTrialAsync(ct);
         if (best is null)

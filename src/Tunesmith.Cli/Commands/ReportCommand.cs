@@ -41,7 +41,8 @@ internal sealed class ReportCommand : Command
         var name = parse.GetRequiredValue(_study);
         var top = parse.GetValue(_top);
         if (top is < 1) throw new CliUsageException($"--top {top}: must be ≥ 1");
-        await using var storage = await StorageScope.OpenExistingAsync(url, _time, _loggers, ct);
+        // Only reads: nothing is created or written, and PostgreSQL is one read-only pool.
+        await using var storage = await StorageScope.OpenToReadAsync(url, _time, _loggers, ct) ?? throw StorageScope.NoStudies(url);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var format = parse.GetValue(_format)!;
         if (parse.GetValue(_by) is { } by)

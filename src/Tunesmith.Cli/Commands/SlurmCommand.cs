@@ -75,9 +75,20 @@ internal sealed class SlurmSubmitCommand : Command
 
         // A dry run reads the storage and writes nothing to it: no tables in an empty database (a mistyped name), no study,
         // no SQLite file (one not there yet holds no study: an empty memory: storage says the same).
-        await using var storage = !dryRun ? StorageScope.Open(url, _clock, _loggers)
-            : StorageScope.MissingSqliteFile(url) is not null ? StorageScope.Open("memory:", _clock, _loggers)
-            : StorageScope.OpenReadOnly(url, _clock, _loggers);
+        // A storage without Tunesmith studies (no SQLite file, no tables) reads as an empty memory: storage.
+        IStudyStorage storage;
+        try
+        {
+            storage = !dryRun ? StorageScope.Open(url, _clock, _loggers)
+                : await StorageScope.OpenToReadAsync(url, _clock, _loggers, ct) ?? StorageScope.Open("memory:", _clock, _loggers);
+        }
+        catch (StudyStorageException e) when (dryRun)
+        {
+            // A dry run shows the scripts even where the database is out of reach (a laptop): as for a new study.
+            _console.Error.WriteLine($"tunesmith: {ErrorLine.OneLine(e.Message)}; showing the scripts for a new study");
+            storage = StorageScope.Open("memory:", _clock, _loggers);
+        }
+        await using var _ = storage;
         StudyRecord? record;
         try { record = await storage.GetStudyAsync(file.Name, ct); }
         catch (StudyStorageException e) when (dryRun)

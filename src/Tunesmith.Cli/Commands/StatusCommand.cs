@@ -48,23 +48,20 @@ internal sealed class StatusCommand : Command
         var url = StorageUrl.Resolve(parse.GetValue(_storage), null, _console);
         var name = parse.GetValue(_study);
         var json = parse.GetValue(_format) == "json";
-        if (await StorageScope.HoldsNoStudiesAsync(url, _time, _loggers, ct))
+        // Only reading (no --fail-stale): nothing is created or written, and PostgreSQL is one read-only pool.
+        var storageOrNone = parse.GetValue(_failStale)
+            ? await StorageScope.OpenExistingOrNoneAsync(url, _time, _loggers, ct)
+            : await StorageScope.OpenToReadAsync(url, _time, _loggers, ct);
+        if (storageOrNone is null)
         {
-            // A database or schema without Tunesmith's tables: nothing to show, and status creates none in it.
-            if (name is not null) throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)} (it has no Tunesmith tables)");
+            // No SQLite file, or a database or schema without Tunesmith's tables: nothing to show, and status creates none.
+            var why = StorageScope.MissingSqliteFile(url) is { } missing ? $"no such file: {missing}" : "it has no Tunesmith tables";
+            if (name is not null) throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)} ({why})");
             if (json) WriteJson([], []);
-            else _console.Out.WriteLine($"no studies in {StorageUrl.Shown(url)} (it has no Tunesmith tables)");
+            else _console.Out.WriteLine($"no studies in {StorageUrl.Shown(url)} ({why})");
             return ExitCodes.Ok;
         }
-        if (StorageScope.MissingSqliteFile(url) is { } missing)
-        {
-            // Nothing to show, and nothing to create: status only reads.
-            if (name is not null) throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)} (no such file: {missing})");
-            if (json) WriteJson([], []);
-            else _console.Out.WriteLine($"no studies in {StorageUrl.Shown(url)} (no such file: {missing})");
-            return ExitCodes.Ok;
-        }
-        await using var storage = StorageScope.Open(url, _time, _loggers);
+        await using var storage = storageOrNone;
 
         if (parse.GetValue(_failStale))
         {

@@ -29,33 +29,62 @@ internal static class StorageScope
     }
 
     /// <summary>
-    /// Opens the storage at <paramref name="url"/> for a command that reads or changes an existing study: an SQLite file
-    /// that does not exist, or a PostgreSQL database or schema without Tunesmith's tables, is a one-line error, and
-    /// nothing is created in it (a mistyped database name that exists must not get Tunesmith's tables).
+    /// Opens the storage at <paramref name="url"/> for a command that only reads (report, best, status, a Slurm dry run):
+    /// nothing is created, migrated or written, and on PostgreSQL it is one pool of read-only connections, no probe. Null
+    /// when the storage holds no Tunesmith studies: an SQLite file that does not exist, a PostgreSQL database or schema
+    /// without Tunesmith's tables. A PostgreSQL schema of another version is opened as <see cref="OpenExistingAsync"/>
+    /// does (an older one is upgraded, as a worker would; a newer one is a one-line error).
     /// </summary>
-    public static async Task<IStudyStorage> OpenExistingAsync(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken ct)
+    public static async Task<IStudyStorage?> OpenToReadAsync(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken ct)
     {
-        if (await HoldsNoStudiesAsync(url, time, loggers, ct).ConfigureAwait(false))
-            throw new CliUsageException($"no Tunesmith studies in {StorageUrl.Shown(url)} (it has no Tunesmith tables): create a study first with 'tunesmith run' or 'tunesmith create'");
-        return Open(url, time, loggers, mustExist: true);
+        if (MissingSqliteFile(url) is not null) return null;
+        if (!Tunesmith.Storage.Sql.PostgresUrl.IsPostgres(url)) return Open(url, time, loggers, mustExist: true);
+        try { return await ConnectedPostgresAsync(url, new Tunesmith.Storage.Sql.PostgresStorageOptions { ReadOnly = true }, time, loggers, ct).ConfigureAwait(false); }
+        catch (StudyStorageException e) when (e.HoldsNoStudies) { return null; }
+        catch (StudyStorageException e) when (e.OtherSchemaVersion) { return await OpenExistingOrNoneAsync(url, time, loggers, ct).ConfigureAwait(false); }
     }
 
     /// <summary>
-    /// True when a PostgreSQL storage has no Tunesmith tables: found by a read-only open, which creates none. Other
-    /// storages: false (an SQLite file that is missing is <see cref="MissingSqliteFile"/>'s case).
+    /// Opens the storage at <paramref name="url"/> for a command that reads or changes an existing study (worker, enqueue,
+    /// delete): an SQLite file that does not exist, or a PostgreSQL database or schema without Tunesmith's tables, is a
+    /// one-line error, and nothing is created in it (a mistyped database name that exists must not get Tunesmith's
+    /// tables). PostgreSQL opens once (<see cref="Tunesmith.Storage.Sql.PostgresStorageOptions.ExistingOnly"/>), no probe.
     /// </summary>
-    public static async Task<bool> HoldsNoStudiesAsync(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken ct)
+    public static async Task<IStudyStorage> OpenExistingAsync(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken ct) =>
+        await OpenExistingOrNoneAsync(url, time, loggers, ct).ConfigureAwait(false) ?? throw NoStudies(url);
+
+    /// <summary>The one-line error for a storage that holds no Tunesmith studies (see <see cref="OpenToReadAsync"/>'s null).</summary>
+    public static CliUsageException NoStudies(string url) =>
+        MissingSqliteFile(url) is { } missing
+            ? new CliUsageException($"no Tunesmith database at {missing} (storage {StorageUrl.Shown(url)}): create a study first with 'tunesmith run' or 'tunesmith create'")
+            : new CliUsageException($"no Tunesmith studies in {StorageUrl.Shown(url)} (it has no Tunesmith tables): create a study first with 'tunesmith run' or 'tunesmith create'");
+
+    /// <summary><see cref="OpenExistingAsync"/>, but null where that throws because the storage holds no Tunesmith studies.</summary>
+    public static async Task<IStudyStorage?> OpenExistingOrNoneAsync(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken ct)
     {
-        if (!Tunesmith.Storage.Sql.PostgresUrl.IsPostgres(url)) return false;
-        var probe = OpenReadOnly(url, time, loggers);
-        await using (probe.ConfigureAwait(false))
+        if (MissingSqliteFile(url) is not null) return null;
+        if (!Tunesmith.Storage.Sql.PostgresUrl.IsPostgres(url)) return Open(url, time, loggers, mustExist: true);
+        try { return await ConnectedPostgresAsync(url, new Tunesmith.Storage.Sql.PostgresStorageOptions { ExistingOnly = true }, time, loggers, ct).ConfigureAwait(false); }
+        catch (StudyStorageException e) when (e.HoldsNoStudies) { return null; }
+    }
+
+    // One PostgreSQL storage, connected (its schema checked or upgraded) before it is handed out; disposed if that fails.
+    private static async Task<IStudyStorage> ConnectedPostgresAsync(string url, Tunesmith.Storage.Sql.PostgresStorageOptions options, TimeProvider time,
+        Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken ct)
+    {
+        Tunesmith.Storage.Sql.PostgresStudyStorage storage;
+        try { storage = new Tunesmith.Storage.Sql.PostgresStudyStorage(url, options, time, loggers.CreateLogger("Tunesmith.Storage")); }
+        catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
+        try
         {
-            try { await probe.ListStudiesAsync(ct).ConfigureAwait(false); }
-            catch (StudyStorageException e) when (e.HoldsNoStudies) { return true; }
-            // Tables of another version: the open that follows migrates them (or says why it cannot).
-            catch (StudyStorageException e) when (e.OtherSchemaVersion) { return false; }
+            await storage.ConnectAsync(ct).ConfigureAwait(false);
+            return storage;
         }
-        return false;
+        catch
+        {
+            await storage.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>The file an SQLite URL names when it does not exist; null when it exists or the storage is not an SQLite file.</summary>

@@ -317,6 +317,38 @@ public sealed class PostgresStudyStorageTests
     }
 }
 
+/// <summary><see cref="PostgresStorageOptions.ExistingOnly"/>: a schema without Tunesmith's tables gets none.</summary>
+public sealed class PostgresExistingOnlyTests
+{
+    [SkippableFact]
+    public async Task An_existing_only_open_creates_no_tables_in_an_empty_schema_and_uses_one_that_has_them()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        await using (var empty = new PostgresStudyStorage(schema.Url, new PostgresStorageOptions { ExistingOnly = true }))
+        {
+            var e = await Assert.ThrowsAsync<StudyStorageException>(() => empty.ConnectAsync());
+            Assert.True(e.HoldsNoStudies);
+            Assert.DoesNotContain('\n', e.Message);
+        }
+        Assert.Equal(0L, Tables(schema));
+
+        await using (var creating = new PostgresStudyStorage(schema.Url)) await creating.CreateStudyAsync("s", Direction.Minimize);
+        await using var existing = new PostgresStudyStorage(schema.Url, new PostgresStorageOptions { ExistingOnly = true });
+        var study = await existing.GetStudyAsync("s");
+        Assert.NotNull(study);
+        Assert.NotNull(await existing.StartTrialAsync(study.Id, "w")); // it writes: only creating the tables is left out
+    }
+
+    private static long Tables(PostgresTestSchema schema)
+    {
+        using var c = new Npgsql.NpgsqlConnection(PostgresUrl.Parse(schema.Url).ConnectionString);
+        c.Open();
+        using var cmd = new Npgsql.NpgsqlCommand("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = @s", c);
+        cmd.Parameters.AddWithValue("s", schema.Name);
+        return (long)cmd.ExecuteScalar()!;
+    }
+}
+
 /// <summary>Collects log lines, to assert what a worker reported.</summary>
 public sealed class ListLoggerFactory : Microsoft.Extensions.Logging.ILoggerFactory
 {

@@ -24,6 +24,15 @@ public sealed record PostgresStorageOptions
     /// </summary>
     public bool ReadOnly { get; init; }
 
+    /// <summary>
+    /// Open only a database that already holds Tunesmith's tables (for commands that need an existing study: a worker,
+    /// enqueue, delete): in one without them nothing is created and the first operation fails with a one-line
+    /// <see cref="StudyStorageException"/> whose <see cref="StudyStorageException.HoldsNoStudies"/> is set, so a mistyped
+    /// database or schema that exists does not get Tunesmith's tables. An older schema of Tunesmith's is still upgraded.
+    /// Default false: the first open creates the tables. (<see cref="ReadOnly"/> creates nothing either.)
+    /// </summary>
+    public bool ExistingOnly { get; init; }
+
     /// <summary>Checks the options; throws <see cref="ArgumentOutOfRangeException"/> naming the property.</summary>
     public void Validate()
     {
@@ -117,6 +126,17 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
         return Math.Max(attempts, 1);
     }
 
+    /// <summary>
+    /// Connects now and checks the schema (read-only, <see cref="PostgresStorageOptions.ExistingOnly"/>) or creates or
+    /// upgrades it, as the first operation would; its connection goes back to the pool for the next operation. Throws the
+    /// one-line <see cref="StudyStorageException"/> that operation would (unreachable server, no Tunesmith tables, ...).
+    /// </summary>
+    public async Task ConnectAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_initialized) await InitializeAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     private protected override async ValueTask<SqlSession> RentSessionAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -163,7 +183,7 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
                 }
                 try
                 {
-                    await MigrateAsync(session, token).ConfigureAwait(false);
+                    await MigrateAsync(session, token, Options.ExistingOnly).ConfigureAwait(false);
                     await CreateFunctionsAsync(session, token).ConfigureAwait(false);
                 }
                 catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidSchemaName)

@@ -158,7 +158,13 @@ public abstract class SqlStudyStorage : IStudyStorage
     /// queue behind busy writers just to learn that there is nothing to do); otherwise one write transaction creates or
     /// upgrades it, and concurrent openers queue on it and migrate once.
     /// </summary>
-    private protected async Task MigrateAsync(SqlSession session, CancellationToken ct)
+    /// <param name="session">An open session outside any transaction.</param>
+    /// <param name="ct">Cancels the migration.</param>
+    /// <param name="existingOnly">
+    /// Create nothing in a database without Tunesmith's tables: throw a one-line <see cref="StudyStorageException"/> with
+    /// <see cref="StudyStorageException.HoldsNoStudies"/> instead (an older schema of Tunesmith's is still upgraded).
+    /// </param>
+    private protected async Task MigrateAsync(SqlSession session, CancellationToken ct, bool existingOnly = false)
     {
         long? current = null;
         try
@@ -170,6 +176,8 @@ public abstract class SqlStudyStorage : IStudyStorage
         if (current > SqlSchema.Latest)
             throw new StudyStorageException($"storage {Description}: schema version {current} was written by a newer Tunesmith (this one knows up to {SqlSchema.Latest})");
         if (current == SqlSchema.Latest) return;
+        if (existingOnly && current is null or 0)
+            throw new StudyStorageException($"storage {Description}: holds no Tunesmith studies (no Tunesmith tables), and this open creates none") { HoldsNoStudies = true };
 
         session.Transaction = await BeginWriteAsync(session.Connection, ct).ConfigureAwait(false);
         try
