@@ -320,4 +320,33 @@ public sealed class WorkerEndToEndTests
         Assert.Equal(root.GetProperty("value").GetDouble(), root.GetProperty("metrics").GetProperty(root.GetProperty("metric").GetString()!).GetDouble());
         Assert.Equal(report.GetProperty("duration_seconds").GetDouble(), root.GetProperty("duration_seconds").GetDouble());
     }
+
+    [Theory]
+    [InlineData("{\"step\": e, \"loss\": 1.0 / e}", "has no 'val_f1' (the study's metric), so scheduler 'median' cannot judge it (the report has: loss)")]
+    [InlineData("{\"step\": e, \"val_f1\": float(\"nan\")}", "has val_f1 = NaN, so scheduler 'median' cannot judge it")]
+    public async Task Reports_a_scheduler_cannot_judge_get_one_warning_per_trial(string report, string warning)
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", $"""
+            import json
+            for e in range(1, 4):
+                print("tunesmith:report " + json.dumps({report}), flush=True)
+            print("tunesmith:result " + json.dumps({"{"}"val_f1": 0.5{"}"}))
+            """);
+        kit.StudyFile($"""
+            direction: maximize
+            metric: val_f1
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            scheduler: {"{"} median: {"{"} min_trials: 1 {"}"} {"}"}
+            trials: 2
+            """);
+        var r = await kit.CliS("run", "study.yaml");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("cannot judge", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.All(lines, l => Assert.Contains(warning, l));
+        Assert.Contains(lines, l => l.StartsWith("tunesmith: warning: Trial 0: its tunesmith:report at step 1 has", StringComparison.Ordinal));
+    }
 }

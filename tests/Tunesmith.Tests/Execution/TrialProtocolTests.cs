@@ -48,6 +48,9 @@ public sealed class TrialProtocolTests
     [InlineData("tunesmith:result")]
     [InlineData("tunesmith:report {\"step\": 1.5, \"val_f1\": 0.8}")]
     [InlineData("tunesmith:report {\"step\": -1, \"val_f1\": 0.8}")]
+    [InlineData("tunesmith:report {\"step\": \"x\", \"val_f1\": 0.8}")]
+    [InlineData("tunesmith:report {\"step\": true, \"val_f1\": 0.8}")]
+    [InlineData("tunesmith:report {\"step\": [1], \"val_f1\": 0.8}")]
     public void Malformed_protocol_payload_is_a_format_error_naming_the_line_kind(string line)
     {
         var e = Assert.Throws<FormatException>(() => TrialProtocol.ParseLine(line));

@@ -90,6 +90,9 @@ public static class TrialProtocol
             var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
             foreach (var p in root.EnumerateObject())
             {
+                // A step that is no number ("x", true) is as wrong as a negative one: said, not taken as a missing step.
+                if (p.Name == "step" && p.Value.ValueKind != JsonValueKind.Null && !TryReadNumber(p.Value, out _))
+                    throw new FormatException($"{source}: \"step\" must be a non-negative integer, got {p.Value.GetRawText()}");
                 if (!TryReadNumber(p.Value, out var v)) continue;
                 if (p.Name == "step")
                 {

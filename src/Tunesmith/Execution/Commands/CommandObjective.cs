@@ -194,6 +194,7 @@ public sealed class CommandObjective
         private string? _directory;
         private Dictionary<string, (DateTime Written, long Length)>? _checkpointFiles;
         private bool _decided;
+        private bool _warnedUnjudged;
 
         public bool Started { get; private set; }
 
@@ -217,6 +218,7 @@ public sealed class CommandObjective
             trial.SetSystemAttribute(CommandAttributeKeys.LastReport, ReportJson(step, metrics));
             if (_checkpointFiles is not null && CheckpointChanged())
                 trial.SetSystemAttribute(SystemAttributeKeys.CheckpointStep, step);
+            WarnOnceIfUnjudged(trialNumber, step, metrics);
             try
             {
                 // Once the program was told to end, what it still reports is stored but not judged again.
@@ -247,6 +249,20 @@ public sealed class CommandObjective
                 owner._logger.LogWarning("Trial {Number}: {Message}; stopping it", trialNumber, e.Message);
                 _decided = backend.RequestStop(trialNumber);
             }
+        }
+
+        // A report without the study's metric (a misspelt name, another metric) is stored but no scheduler sees it: with a
+        // scheduler, say so once per trial, or early stopping silently never happens.
+        private void WarnOnceIfUnjudged(int trialNumber, long step, IReadOnlyDictionary<string, double> metrics)
+        {
+            if (_warnedUnjudged || trial.Study.Scheduler is not { } scheduler) return;
+            var metric = trial.Study.Metric;
+            var has = metrics.TryGetValue(metric, out var value);
+            if (has && double.IsFinite(value)) return;
+            _warnedUnjudged = true;
+            owner._logger.LogWarning("Trial {Number}: its tunesmith:report at step {Step} has {What}, so scheduler '{Scheduler}' cannot judge it (the report has: {Keys})",
+                trialNumber, step, has ? $"{metric} = {ParamValues.Format(value)}" : $"no '{metric}' (the study's metric)", scheduler.Name,
+                metrics.Count == 0 ? "no metrics" : string.Join(", ", metrics.Keys));
         }
 
         private async Task<SchedulerDecision> FlushOnlyAsync(CancellationToken ct)
