@@ -349,4 +349,24 @@ public sealed class WorkerEndToEndTests
         Assert.All(lines, l => Assert.Contains(warning, l));
         Assert.Contains(lines, l => l.StartsWith("tunesmith: warning: Trial 0: its tunesmith:report at step 1 has", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_program_that_never_reports_under_a_scheduler_gets_one_warning_a_run()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", "print('tunesmith:result {\"val_f1\": 0.5}')\n");
+        kit.StudyFile($"""
+            direction: maximize
+            metric: val_f1
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            scheduler: asha
+            trials: 3
+            """);
+        var r = await kit.CliS("run", "study.yaml");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains("never judged", StringComparison.Ordinal));
+        Assert.Matches("^tunesmith: warning: Trial \\d completed without a tunesmith:report line, so scheduler 'asha' never judged it: print tunesmith:report \\{\"step\": \\.\\.\\., \"val_f1\": \\.\\.\\.\\} lines", line);
+    }
 }

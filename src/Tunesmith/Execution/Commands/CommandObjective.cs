@@ -38,6 +38,7 @@ public sealed class CommandObjective
 
     private readonly CommandObjectiveOptions _options;
     private readonly ILogger _logger;
+    private int _warnedNoReports;
     // One backend per objective metric (a study's): it reads a bare-number result as that metric. In practice one.
     private readonly ConcurrentDictionary<string, LocalProcessBackend> _backends = new(StringComparer.Ordinal);
 
@@ -146,6 +147,11 @@ public sealed class CommandObjective
                     var value = metrics[trial.Study.Metric];
                     WriteOutcome(directory, trial, "Complete", value, metrics, exit.ExitCode, null, seconds);
                     _logger.LogInformation("Trial {Number} complete: {Metric} = {Value}", trial.Number, trial.Study.Metric, value);
+                    // A scheduler hears only reports: a program that prints none is never judged, which deserves a word (once a run).
+                    if (trial.Study.Scheduler is { } scheduler && trial.Intermediate.Count == 0 && Interlocked.Exchange(ref _warnedNoReports, 1) == 0)
+                        _logger.LogWarning("Trial {Number} completed without a tunesmith:report line, so scheduler '{Scheduler}' never judged it: "
+                            + "print tunesmith:report {{\"step\": ..., \"{Metric}\": ...}} lines as it trains (docs/COMMAND_TRIALS.md)",
+                            trial.Number, scheduler.Name, trial.Study.Metric);
                     return value;
                 default:
                     throw new InvalidOperationException($"trial {trial.Number} ended {exit.Kind}, which a command objective does not ask for");
