@@ -103,6 +103,47 @@ public sealed class SlurmEndToEndTests
     }
 
     [SkippableFact]
+    public async Task Promotion_based_asha_in_one_trial_jobs_trains_its_best_trial_to_the_maximum()
+    {
+        // Rungs 1 and 3 of max 9 (η 3). Six one-trial jobs, two at a time: a trial that pauses ends its job, a job first
+        // continues a trial the rungs promote (beside its one new trial), and the last job out finishes the study as
+        // `run` does. Before, the study ended with every trial paused short of step 9 and no best trial.
+        await using var kit = new SlurmKit();
+        kit.Write("train.py", """
+            import json, os, signal, sys, time
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            x = json.loads(os.environ["TUNESMITH_PARAMS"])["x"]
+            ck = os.path.join(os.environ["TUNESMITH_TRIAL_DIR"], "epoch")
+            start = int(open(ck).read()) if os.path.exists(ck) else 0
+            for e in range(start + 1, 10):
+                time.sleep(0.3)  # an epoch's training
+                open(ck + ".tmp", "w").write(str(e)); os.replace(ck + ".tmp", ck)
+                print("tunesmith:report " + json.dumps({"step": e, "score": x * (1 - 0.5 ** e)}), flush=True)
+            print("tunesmith:result " + json.dumps({"score": x * (1 - 0.5 ** 9)}), flush=True)
+            """);
+        kit.Write("study.yaml", """
+            name: promo
+            metric: score
+            direction: maximize
+            command: python3 train.py
+            space: { x: { float: [0, 1] } }
+            sampler: { random: { seed: 11 } }
+            trials: 6
+            scheduler: { asha: { min: 1, max: 9, reduction: 3, mode: promotion } }
+            slurm: { concurrency: 2 }
+            """);
+        await kit.SubmitAsync();
+        await kit.WaitForJobsAsync(Patience);
+
+        var trials = await kit.TrialsAsync("promo");
+        string Describe() => string.Join("; ", trials.Select(t => $"{t.Number} {t.State} x={t.Params["x"]} last={t.LastIntermediate?.Step}")) + kit.Logs();
+        Assert.True(trials.Count == 6 && trials.All(t => t.State is TrialState.Complete or TrialState.Paused), Describe());
+        // The best configuration holds the best record at every rung it reached: the finish trains it to the maximum.
+        var best = trials.MaxBy(t => (double)t.Params["x"]!)!;
+        Assert.True(best.State == TrialState.Complete && best.LastIntermediate!.Value.Step == 9, Describe());
+    }
+
+    [SkippableFact]
     public async Task Trials_with_one_gpu_each_see_distinct_CUDA_VISIBLE_DEVICES()
     {
         await using var kit = new SlurmKit();

@@ -17,7 +17,7 @@ internal sealed class WorkerCommand : Command
     private readonly Option<string> _study = CommonOptions.Study();
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<int?> _trials = new("--trials", "-n") { Description = "Run at most N trials in this worker (the study's own budget still holds)", HelpName = "N" };
-    private readonly Option<bool> _oneTrial = new("--one-trial") { Description = "Run exactly one trial, then exit (one trial per cluster job)" };
+    private readonly Option<bool> _oneTrial = new("--one-trial") { Description = "Start exactly one new trial, then exit (one trial per cluster job; paused trials a scheduler promotes are continued too)" };
     private readonly Option<string?> _gpus = new("--gpus") { Description = "GPU ids to use, e.g. 0,1 (default: CUDA_VISIBLE_DEVICES, else nvidia-smi -L, else none)", HelpName = "IDS" };
     private readonly Option<double?> _heartbeat = new("--heartbeat") { Description = "Seconds between heartbeats of this worker's running trials (default 10)", HelpName = "SECONDS" };
     private readonly Option<double?> _staleGrace = new("--stale-grace")

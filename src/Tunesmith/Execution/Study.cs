@@ -344,6 +344,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
             var fromStep = resumed.LastIntermediate?.Step ?? resume.FromStep;
             trial.SetSystemAttribute(SystemAttributeKeys.ResumeStep, fromStep);
             _logger.LogInformation("Trial {Number} resumed after step {Step}", resumed.Number, fromStep);
+            trial.IsResumed = true;
             return trial;
         }
         return null;
@@ -495,6 +496,8 @@ public sealed class Study : IAsyncDisposable, IDisposable
             await RecoverLostTrialsAsync(options, stop.Token).ConfigureAwait(false);
         var heartbeat = HeartbeatLoopAsync(running, options, heartbeatStop.Token);
 
+        // Trials this run started, against its own cap: a place is taken before each ask and given back when the ask
+        // resumed a paused trial instead, since a promotion continues a trial that some run already started.
         var startedHere = 0;
         // Whether this run may start another trial now: not cancelled, within the time budget and this run's own cap.
         bool MayStartAnother() =>
@@ -518,9 +521,19 @@ public sealed class Study : IAsyncDisposable, IDisposable
                 next = null;
                 if (trial is null)
                 {
-                    if (!MayStartAnother()) break;
-                    try { trial = await AskOrAwaitOthersAsync(options, () => deadline is { } d && _time.GetUtcNow() >= d, stop.Token, trialStop.Token).ConfigureAwait(false); }
-                    catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+                    if (MayStartAnother())
+                    {
+                        try { trial = await AskOrAwaitOthersAsync(options, () => deadline is { } d && _time.GetUtcNow() >= d, stop.Token, trialStop.Token).ConfigureAwait(false); }
+                        catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+                        if (trial is { IsResumed: true } && options.MaxTrialsThisRun is not null) Interlocked.Decrement(ref startedHere);
+                    }
+                    else if (options.MaxTrialsThisRun is not null && !stop.IsCancellationRequested && !(deadline is { } d && _time.GetUtcNow() >= d))
+                    {
+                        // This run's own cap (a one-trial Slurm job) is reached: it starts nothing new, but when it is the
+                        // last one out of a study that may start no new trial, it finishes the trials left paused.
+                        try { trial = await ResumeLeftPausedAsync(options, stop.Token, trialStop.Token).ConfigureAwait(false); }
+                        catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+                    }
                     if (trial is null) break;
                 }
                 else if (stop.IsCancellationRequested)
@@ -626,6 +639,22 @@ public sealed class Study : IAsyncDisposable, IDisposable
             await Task.Delay(wait, _time, ct).ConfigureAwait(false);
             wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, poll.Ticks));
         }
+    }
+
+    /// <summary>
+    /// At the end of a run held to <see cref="OptimizeOptions.MaxTrialsThisRun"/>: the paused trial the scheduler wants
+    /// finished (<see cref="IScheduler.SuggestFinish"/>), when nothing in the study runs, nothing waits and the trial budget
+    /// is spent; else null. One-trial jobs are the workers of a Slurm study: whichever is last out finishes it, as the one
+    /// worker of <c>run</c> does, so a promotion-based study does not end with its best trials paused short of the maximum.
+    /// </summary>
+    private async Task<Trial?> ResumeLeftPausedAsync(OptimizeOptions options, CancellationToken ct, CancellationToken trialToken)
+    {
+        if (Scheduler is null || options.Trials is not { } budget) return null;
+        var counts = await Storage.CountTrialsAsync(Record.Id, ct).ConfigureAwait(false);
+        if (counts.GetValueOrDefault(TrialState.Running) > 0 || counts.GetValueOrDefault(TrialState.Waiting) > 0) return null;
+        var history = await RefreshAsync(ct).ConfigureAwait(false);
+        var counted = history.Trials.Count(t => t.State != TrialState.Waiting && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
+        return counted < budget ? null : await ResumeCoreAsync(ct, trialToken, finishing: true).ConfigureAwait(false);
     }
 
     /// <summary>True for the failure reason of a trial whose runner died under it (not the trial's own fault).</summary>

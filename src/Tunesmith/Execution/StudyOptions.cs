@@ -110,7 +110,10 @@ public sealed record OptimizeOptions
 
     /// <summary>
     /// At most this many trials are started by this call, whatever the study's budget (e.g. <c>tunesmith worker --one-trial</c>,
-    /// a cluster job that runs one trial); null: no cap. The study-wide <see cref="Trials"/> budget still holds.
+    /// a cluster job that runs one trial); null: no cap. The study-wide <see cref="Trials"/> budget still holds. Paused
+    /// trials the scheduler promotes are continued beside the cap (they were started by some run already), and a capped
+    /// run that finds the budget spent and nothing else running or waiting goes on to finish the paused trials the
+    /// scheduler names (<see cref="Schedulers.IScheduler.SuggestFinish"/>): the last one-trial job out finishes the study.
     /// </summary>
     public int? MaxTrialsThisRun { get; init; }
 

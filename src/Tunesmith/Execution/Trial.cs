@@ -75,6 +75,9 @@ public sealed class Trial : IParameterSuggester
     /// <summary>True once the trial has been told (finished).</summary>
     public bool IsFinished { get; internal set; }
 
+    /// <summary>Whether this run took the trial up again after a pause (a promotion), rather than starting it.</summary>
+    internal bool IsResumed { get; set; }
+
     /// <summary>Suggests a float in [low, high] (log scale or step grid optional).</summary>
     public double SuggestFloat(string name, double low, double high, bool log = false, double? step = null) =>
         (double)Suggest(name, new FloatDistribution(low, high, log, step))!;
