@@ -127,7 +127,7 @@ public sealed class GpSamplerBehaviourTests
             "command: run {x}\nspace: { x: { float: [0, 1] } }\nsampler: { gp: { edge_redraw_interval: -1 } }\n", "study.yaml", "/tmp"));
         Assert.DoesNotContain('\n', e.Message);
         Assert.Contains("edge_redraw_interval", e.Message);
-        Assert.Equal("sampler", e.Field);
+        Assert.Equal("sampler.gp.edge_redraw_interval", e.Field);
     }
 
     [Fact]
