@@ -56,6 +56,14 @@ public sealed class SchedulerStudyFileTests
     }
 
     [Fact]
+    public void A_percentile_under_median_names_the_percentile_scheduler()
+    {
+        var e = Fail("{ median: { percentile: 25, warmup_steps: 5 } }");
+        Assert.Equal("scheduler.median.percentile", e.Field);
+        Assert.Contains("scheduler 'median': unknown option 'percentile' (the median is the 50th percentile; for another, write scheduler: { percentile: { percentile: 25 } })", e.Problem);
+    }
+
+    [Fact]
     public void An_unknown_or_invalid_option_names_its_field_and_value()
     {
         var unknown = Fail("{ asha: { max: 27, reductoin: 3 } }");

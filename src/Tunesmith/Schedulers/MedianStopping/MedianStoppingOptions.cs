@@ -1,3 +1,4 @@
+using Tunesmith.Spaces;
 using Tunesmith.Spaces.Spec;
 
 namespace Tunesmith.Schedulers.MedianStopping;
@@ -43,6 +44,9 @@ public sealed record MedianStoppingOptions
     public static MedianStoppingOptions FromStudyFile(IReadOnlyDictionary<string, object?>? options, string name = "median")
     {
         string[] keys = name == "median" ? ["warmup_steps", "min_trials", "interval"] : ["warmup_steps", "min_trials", "interval", "percentile"];
+        // Optuna's MedianPruner has no percentile either; the other percentile is its own scheduler name, so say which.
+        if (name == "median" && options?.ContainsKey("percentile") == true)
+            throw new ArgumentException($"scheduler 'median': unknown option 'percentile' (the median is the 50th percentile; for another, write scheduler: {{ percentile: {{ percentile: {ParamValues.Format(ParamValues.Normalize(options["percentile"]))} }} }})");
         var r = new SchedulerOptionReader(name, options, keys);
         if (name != "median" && !r.Has("percentile"))
             throw new ArgumentException($"scheduler '{name}': option 'percentile' is required, e.g. {{ percentile: {{ percentile: 75 }} }}");
