@@ -217,6 +217,28 @@ public abstract class StorageConformanceTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_finish_removes_the_params_it_names_and_only_for_the_trial_s_owner()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("removed", Direction.Minimize);
+        await s.EnqueueTrialAsync(st.Id, P(("x", 1L), ("y", 2.5), ("z", "keep")));
+        var t = (await s.StartTrialAsync(st.Id, "w1"))!;
+        var since = (await s.GetTrialsSinceAsync(st.Id, 0)).Cursor;
+        Assert.Equal(TrialWriteOutcome.NotOwner, await s.UpdateTrialAsync(t.Id, "w2", new TrialUpdate { RemovedParams = ["y"] }));
+        Assert.Equal(["x", "y", "z"], (await s.GetTrialAsync(t.Id))!.Params.Keys);
+
+        var x = new IntDistribution(0, 5);
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w1", new TrialUpdate
+        {
+            Params = [("x", 1L, x)], RemovedParams = ["y", "absent"], FinalState = TrialState.Complete, Value = 0.5,
+        }));
+        var stored = (await s.GetTrialAsync(t.Id))!;
+        Assert.Equal(["x", "z"], stored.Params.Keys);
+        Assert.Equal(x, stored.Distributions["x"]);
+        Assert.Equal(["x", "z"], Assert.Single((await s.GetTrialsSinceAsync(st.Id, since)).Trials, c => c.Id == t.Id).Params.Keys);
+    }
+
+    [SkippableFact]
     public async Task Enqueue_once_inserts_for_the_first_caller_only()
     {
         var s = NewStorage();

@@ -275,6 +275,9 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// <summary>
     /// Enqueues a trial that will run before any sampled one, with exactly these params (others it suggests are sampled).
     /// Each value must be a string, a finite number, a boolean or null, else <see cref="ArgumentException"/> names the parameter.
+    /// A value the objective never suggests is not a param of the trial once it completes or is pruned (as in Optuna); the
+    /// enqueued values are then kept in the system attribute <see cref="SystemAttributeKeys.FixedParams"/>. A trial that
+    /// fails keeps them as params, so that its retry runs with them.
     /// </summary>
     public Task<FrozenTrial> EnqueueAsync(IReadOnlyDictionary<string, object?> parameters, CancellationToken cancellationToken = default)
     {
@@ -442,7 +445,10 @@ public sealed class Study : IAsyncDisposable, IDisposable
     {
         if (trial.IsFinished) throw new InvalidOperationException($"trial {trial.Number} has already been told");
         if (reason is not null) trial.SetSystemAttribute(SystemAttributeKeys.FailReason, reason);
-        var update = trial.TakePending() with { FinalState = state, Value = value };
+        // Enqueued values the objective never asked for are no params of a finished trial; they are kept as fixed_params.
+        var unused = state is TrialState.Complete or TrialState.Pruned ? trial.UnusedFixedParams() : [];
+        if (unused.Count > 0) trial.SetSystemAttribute(SystemAttributeKeys.FixedParams, ParamValues.ToJson(trial.FixedParams()));
+        var update = trial.TakePending() with { FinalState = state, Value = value, RemovedParams = unused };
         TrialWriteOutcome outcome;
         FrozenTrial? started = null;
         if (next is null) outcome = await Storage.UpdateTrialAsync(trial.Id, WorkerId, update, ct).ConfigureAwait(false);
@@ -456,6 +462,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
         trial.IsFinished = true;
         // Known without reading it back (a round trip per trial on PostgreSQL); the next history read brings the stored row.
         var frozen = trial.ToFrozen(state, value, _time.GetUtcNow());
+        if (unused.Count > 0) frozen = frozen with { Params = frozen.Params.Where(kv => !unused.Contains(kv.Key)).ToDictionary(StringComparer.Ordinal) };
         // Kept for the sampler's next proposal; a sampler that never reads the history would only make it hold a second
         // copy of every trial (reads of the history go through storage, which brings the stored row anyway).
         if (outcome == TrialWriteOutcome.Applied && _keepsHistory) _history.Upsert(frozen);

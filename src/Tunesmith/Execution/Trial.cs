@@ -426,6 +426,18 @@ public sealed class Trial : IParameterSuggester
     }
 
     /// <summary>
+    /// The values the trial was enqueued with (stored without a distribution when it started) that this run neither
+    /// suggested nor derived. A trial that completes or is pruned drops them from its params, as Optuna keeps enqueued
+    /// values a trial never asked for out of <c>trial.params</c>; a failed or paused one keeps them for its retry or resumption.
+    /// </summary>
+    internal IReadOnlyList<string> UnusedFixedParams() =>
+        _started.Params.Keys.Where(k => !_started.Distributions.ContainsKey(k) && !_params.ContainsKey(k)).ToArray();
+
+    /// <summary>The values the trial was enqueued with (those stored without a distribution when it started).</summary>
+    internal IEnumerable<KeyValuePair<string, object?>> FixedParams() =>
+        _started.Params.Where(kv => !_started.Distributions.ContainsKey(kv.Key));
+
+    /// <summary>
     /// The trial as this process wrote it: what it started with plus everything set since, in <paramref name="state"/>.
     /// After a finish it equals the stored trial except for the version (the next history read brings the stored one).
     /// </summary>

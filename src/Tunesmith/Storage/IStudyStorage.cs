@@ -29,6 +29,11 @@ public sealed record TrialUpdate
 {
     /// <summary>New sampled parameters (value and distribution).</summary>
     public IReadOnlyList<(string Name, object? Value, Distribution? Distribution)> Params { get; init; } = [];
+    /// <summary>
+    /// Params to remove from the trial (applied before <see cref="Params"/>): values it was enqueued with that its objective
+    /// never suggested, which a finished trial does not hold as params.
+    /// </summary>
+    public IReadOnlyList<string> RemovedParams { get; init; } = [];
     /// <summary>New intermediate values by step (a step reported again overwrites).</summary>
     public IReadOnlyList<(long Step, double Value)> Intermediate { get; init; } = [];
     /// <summary>User attributes to set.</summary>
@@ -43,7 +48,7 @@ public sealed record TrialUpdate
     public double? Value { get; init; }
 
     /// <summary>True when nothing would be written.</summary>
-    public bool IsEmpty => Params.Count == 0 && Intermediate.Count == 0 && UserAttributes.Count == 0
+    public bool IsEmpty => Params.Count == 0 && RemovedParams.Count == 0 && Intermediate.Count == 0 && UserAttributes.Count == 0
         && SystemAttributes.Count == 0 && Metrics.Count == 0 && FinalState is null;
 }
 

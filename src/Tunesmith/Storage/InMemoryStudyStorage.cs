@@ -207,10 +207,15 @@ public sealed class InMemoryStudyStorage : IStudyStorage
             if (!string.Equals(t.Worker, worker, StringComparison.Ordinal)) return Task.FromResult(TrialWriteOutcome.NotOwner);
             var now = _time.GetUtcNow();
             t = t with { Heartbeat = now };
-            if (update.Params.Count > 0)
+            if (update.Params.Count > 0 || update.RemovedParams.Count > 0)
             {
                 var ps = new Dictionary<string, object?>(t.Params, StringComparer.Ordinal);
                 var ds = new Dictionary<string, Distribution>(t.Distributions, StringComparer.Ordinal);
+                foreach (var name in update.RemovedParams)
+                {
+                    ps.Remove(name);
+                    ds.Remove(name);
+                }
                 foreach (var (name, value, distribution) in update.Params)
                 {
                     ps[name] = ParamValues.Normalize(value);

@@ -127,6 +127,12 @@ public static class SystemAttributeKeys
     /// checkpoint, from which the retry continues.
     /// </summary>
     internal static readonly string[] CarriedByRetry = [Checkpoint, CheckpointStep];
+    /// <summary>
+    /// On a Complete or Pruned trial: the values it was enqueued with (a JSON object), recorded when its objective never
+    /// suggested some of them; those are not among its params, as in Optuna, where enqueued values live in
+    /// <c>fixed_params</c>.
+    /// </summary>
+    public const string FixedParams = "fixed_params";
     /// <summary>On a study: the sampler it was created or last run with.</summary>
     public const string Sampler = "sampler";
     /// <summary>On a study: the UTC deadline of a study-wide time budget (ISO 8601).</summary>

@@ -21,7 +21,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
 {
     // Versioned names: a newer Tunesmith adds new functions instead of replacing ones an older worker still calls.
     internal const string StartFunction = "tunesmith_start_trial_v3";
-    private const string FinishFunction = "tunesmith_update_trial_v2";
+    private const string FinishFunction = "tunesmith_update_trial_v3";
 
     private static readonly string[] FunctionDefinitions =
     [
@@ -80,7 +80,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
             p_steps bigint[], p_step_values float8[],
             p_attr_system bigint[], p_attr_keys text[], p_attr_values text[],
             p_metric_names text[], p_metric_values float8[],
-            p_final_state text, p_value float8)
+            p_final_state text, p_value float8, p_removed_params text[])
         RETURNS TABLE (o_outcome int, o_state text, o_worker text, o_value float8, o_version bigint) LANGUAGE plpgsql AS $fn$
         DECLARE
             v_state text;
@@ -93,6 +93,9 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
             IF NOT FOUND THEN RETURN QUERY SELECT 3, NULL::text, NULL::text, NULL::float8, NULL::bigint; RETURN; END IF;
             IF v_state <> 'running' THEN RETURN QUERY SELECT 1, v_state, v_worker, v_value, NULL::bigint; RETURN; END IF;
             IF v_worker IS DISTINCT FROM p_worker THEN RETURN QUERY SELECT 2, v_state, v_worker, v_value, NULL::bigint; RETURN; END IF;
+            IF cardinality(p_removed_params) > 0 THEN
+                DELETE FROM trial_params WHERE trial_id = p_trial AND name = ANY(p_removed_params);
+            END IF;
             IF cardinality(p_param_names) > 0 THEN
                 INSERT INTO trial_params (trial_id, name, value_json, distribution_json)
                     SELECT p_trial, n, v, d FROM unnest(p_param_names, p_param_values, p_param_dists) WITH ORDINALITY AS x(n, v, d, o) ORDER BY o
@@ -307,7 +310,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
         var attrs = LastPerKey(update.UserAttributes.Select(a => (System: 0L, a.Key, a.Value)).Concat(update.SystemAttributes.Select(a => (System: 1L, a.Key, a.Value))),
             a => (a.System, a.Key));
         var metrics = LastPerKey(update.Metrics, m => m.Key);
-        return new($"SELECT o_outcome, o_state, o_worker, o_value FROM {FinishFunction}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
+        return new($"SELECT o_outcome, o_state, o_worker, o_value FROM {FinishFunction}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
         {
             Parameters =
             {
@@ -326,6 +329,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
                 new NpgsqlParameter<double?[]> { TypedValue = metrics.Select(m => double.IsNaN(m.Value) ? (double?)null : m.Value).ToArray() },
                 new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = update.FinalState is { } f ? StateText(f) : DBNull.Value },
                 new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Double, Value = update.Value is { } v && !double.IsNaN(v) ? v : DBNull.Value },
+                new NpgsqlParameter<string[]> { TypedValue = update.RemovedParams.Distinct(StringComparer.Ordinal).ToArray() },
             },
         };
     }

@@ -532,6 +532,8 @@ public abstract class SqlStudyStorage : IStudyStorage
         }
         if (!string.Equals(owner, worker, StringComparison.Ordinal)) return TrialWriteOutcome.NotOwner;
 
+        foreach (var name in update.RemovedParams)
+            await s.Command("DELETE FROM trial_params WHERE trial_id = @t AND name = @n").Bind("@t", trialId).Bind("@n", name).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         foreach (var (name, value, distribution) in update.Params)
             await s.Command(UpsertParamSql).Bind("@t", trialId).Bind("@n", name).Bind("@v", SqlValueJson.Write(value))
                 .Bind("@d", distribution is null ? null : DistributionJson.Serialize(distribution)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);

@@ -1,0 +1,72 @@
+using Tunesmith.Execution;
+using Tunesmith.Spaces;
+using Tunesmith.Trials;
+using Xunit;
+
+namespace Tunesmith.Tests;
+
+/// <summary>
+/// An enqueued value the objective never suggests is no param of the finished trial (Optuna keeps such values out of
+/// <c>trial.params</c>); it stays in <c>fixed_params</c>, and a failed trial keeps it for its retry.
+/// </summary>
+public sealed class EnqueuedParamsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("tunesmith-enqueued-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("sqlite")]
+    public void A_completed_trial_holds_only_the_params_its_objective_suggested(string storage)
+    {
+        using var study = Study.Create("enqueued", storage: storage == "memory" ? "memory:" : $"sqlite:///{_dir}/s.db");
+        study.Enqueue(new Dictionary<string, object?> { ["x"] = 0.25, ["y"] = 0.5 });
+        var told = new List<FrozenTrial>();
+        study.Optimize(t =>
+        {
+            var x = t.SuggestFloat("x", 0, 1);
+            t.SetDerived("half_x", x / 2);
+            return x;
+        }, trials: 1, callbacks: [(_, ft) => told.Add(ft)]);
+
+        var trial = Assert.Single(study.Trials);
+        Assert.Equal(TrialState.Complete, trial.State);
+        Assert.Equal(["x", "half_x"], trial.Params.Keys);
+        Assert.Equal(0.25, trial.Params["x"]);
+        Assert.Equal(["x", "half_x"], Assert.Single(told).Params.Keys);
+        Assert.Equal(ParamValues.ToJson([new("x", 0.25), new("y", 0.5)]), trial.SystemAttributes[SystemAttributeKeys.FixedParams]);
+    }
+
+    [Fact]
+    public async Task A_failed_trial_keeps_its_enqueued_values_so_that_its_retry_runs_with_them()
+    {
+        await using var study = await Study.CreateAsync("retried");
+        await study.EnqueueAsync(new Dictionary<string, object?> { ["x"] = 0.25, ["y"] = 0.5 });
+        var ys = new List<double>();
+        var calls = 0;
+        await study.OptimizeAsync((t, _) =>
+        {
+            var x = t.SuggestFloat("x", 0, 1);
+            if (calls++ == 0) throw new InvalidOperationException("the first attempt fails before it asks for y");
+            ys.Add(t.SuggestFloat("y", 0, 1));
+            return Task.FromResult(x);
+        }, new OptimizeOptions { Trials = 1, Retries = 1 });
+        var failed = study.Trials[0];
+        Assert.Equal(TrialState.Failed, failed.State);
+        Assert.Equal(0.5, failed.Params["y"]);
+        Assert.Equal([0.5], ys);
+        Assert.Equal(["x", "y"], study.Trials[1].Params.Keys);
+    }
+
+    [Fact]
+    public void An_ask_and_tell_trial_drops_the_unused_value_too()
+    {
+        using var study = Study.Create("ask-tell");
+        study.Enqueue(new Dictionary<string, object?> { ["x"] = 1, ["unused"] = "a" });
+        var trial = study.Ask();
+        study.Tell(trial, trial.SuggestInt("x", 0, 3));
+        Assert.Equal(["x"], study.Trials[0].Params.Keys);
+        Assert.Equal(1L, study.Trials[0].Params["x"]);
+    }
+}
