@@ -44,6 +44,8 @@ internal sealed partial class SimulateCommand : Command
         var budget = ParseDuration("--time-budget", parse.GetValue(_budget)!);
         var seeds = PositiveInt("--seeds", parse.GetValue(_seeds)!);
         var firstSeed = Int("--first-seed", parse.GetValue(_firstSeed)!);
+        if ((long)firstSeed + seeds - 1 > int.MaxValue)
+            throw new CliUsageException($"--first-seed {firstSeed}: with --seeds {seeds} the last seed would be beyond {int.MaxValue}");
         var tolerance = Number("--tolerance", parse.GetValue(_tolerance)!);
         if (!(tolerance >= 0)) throw new CliUsageException($"--tolerance {parse.GetValue(_tolerance)}: must be >= 0");
         double? target = parse.GetValue(_target) is { } t ? Number("--target", t) : null;
@@ -221,6 +223,15 @@ internal sealed partial class SimulateCommand : Command
 
     /// <summary>A duration such as 90s, 30m, 2h, 1d or 1h30m; a bare number is seconds.</summary>
     internal static TimeSpan ParseDuration(string flag, string text)
+    {
+        try { return ParseDurationUnchecked(flag, text); }
+        catch (Exception e) when (e is OverflowException or ArgumentOutOfRangeException)
+        {
+            throw new CliUsageException($"{flag} {text}: too long (at most {(long)TimeSpan.MaxValue.TotalDays}d)");
+        }
+    }
+
+    private static TimeSpan ParseDurationUnchecked(string flag, string text)
     {
         TimeSpan total;
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var bare)) total = TimeSpan.FromSeconds(double.IsFinite(bare) ? bare : -1);

@@ -151,6 +151,7 @@ internal static class CommandRunSession
         // The study file's parser: `--timeout 1h30m` reads as `timeout: 1h30m` does.
         if (StudyFile.ParseDuration(text) is not { } d || d <= TimeSpan.Zero)
             throw new CliUsageException($"{flag} '{text}': expected a positive duration such as 90s, 30m, 2h, 1h30m or 01:30:00");
+        if (d > StudyFile.MaxDuration) throw new CliUsageException($"{flag} '{text}': too long (at most {StudyFile.MaxDuration.TotalDays:0}d)");
         return d;
     }
 }

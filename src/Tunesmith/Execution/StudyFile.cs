@@ -171,6 +171,15 @@ public sealed record StudyFile
     }
 
     /// <summary>
+    /// The longest duration a study file or a flag takes (100 years: a deadline must stay a date); a longer one is
+    /// refused as too long. <c>trial_timeout</c> has a shorter limit, <see cref="MaxTrialTimeout"/>.
+    /// </summary>
+    public static TimeSpan MaxDuration { get; } = TimeSpan.FromDays(36500);
+
+    /// <summary>The longest <c>trial_timeout</c>: 49 days, the longest a .NET timer waits.</summary>
+    public static TimeSpan MaxTrialTimeout { get; } = TimeSpan.FromDays(49);
+
+    /// <summary>
     /// Builds the file's sampler for a trial budget other than the file's <c>trials:</c> (a run's <c>--trials</c>): <c>auto</c>
     /// chooses for it. Throws <see cref="StudyFileException"/> naming the field when an option is invalid.
     /// </summary>

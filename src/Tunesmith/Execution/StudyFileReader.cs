@@ -410,14 +410,16 @@ internal static partial class StudyFileReader
         if (v is null) return null;
         TimeSpan? parsed = v switch
         {
-            long l => TimeSpan.FromSeconds(l),
-            double d when double.IsFinite(d) => TimeSpan.FromSeconds(d),
+            long l => Seconds(l),
+            double d when double.IsFinite(d) => Seconds(d),
             string s => ParseDuration(s),
             _ => null,
         };
         if (parsed is not { } t)
             throw source.Error(node, field, $"expected a duration such as 3600, \"2h\", \"30m\", \"45s\" or \"1h30m\", got {YamlSource.TypeOf(v)}");
         if (t <= TimeSpan.Zero) throw source.Error(node, field, $"must be > 0, got {YamlSource.TypeOf(v)}");
+        var most = field == "trial_timeout" ? StudyFile.MaxTrialTimeout : StudyFile.MaxDuration;
+        if (t > most) throw source.Error(node, field, $"must be at most {most.TotalDays:0}d, got {YamlSource.TypeOf(v)}");
         return t;
     }
 
@@ -426,14 +428,14 @@ internal static partial class StudyFileReader
     {
         var t = text.Trim();
         if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
-            return double.IsFinite(seconds) ? TimeSpan.FromSeconds(seconds) : null;
+            return double.IsFinite(seconds) ? Seconds(seconds) : null;
         var clock = ClockPattern().Match(t);
         if (clock.Success)
         {
             var parts = t.Split(':').Select(p => double.Parse(p, CultureInfo.InvariantCulture)).ToArray();
             return parts.Length == 3
-                ? TimeSpan.FromSeconds(parts[0] * 3600 + parts[1] * 60 + parts[2])
-                : TimeSpan.FromSeconds(parts[0] * 60 + parts[1]);
+                ? Seconds(parts[0] * 3600 + parts[1] * 60 + parts[2])
+                : Seconds(parts[0] * 60 + parts[1]);
         }
         var matches = UnitPattern().Matches(t);
         if (matches.Count == 0 || matches.Sum(m => m.Length) != t.Replace(" ", "").Length || t.Contains(' ')) return null;
@@ -451,8 +453,12 @@ internal static partial class StudyFileReader
                 _ => double.NaN,
             };
         }
-        return double.IsFinite(total) ? TimeSpan.FromSeconds(total) : null;
+        return double.IsFinite(total) ? Seconds(total) : null;
     }
+
+    // Seconds as a TimeSpan, saturating at TimeSpan.MaxValue (which callers refuse as too long) instead of overflowing.
+    private static TimeSpan Seconds(double seconds) =>
+        seconds >= TimeSpan.MaxValue.TotalSeconds ? TimeSpan.MaxValue : TimeSpan.FromSeconds(seconds);
 
     [GeneratedRegex(@"^\d+(\.\d+)?(:\d+(\.\d+)?){1,2}$")]
     private static partial Regex ClockPattern();

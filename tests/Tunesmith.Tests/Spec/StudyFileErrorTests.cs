@@ -208,6 +208,11 @@ public sealed class StudyFileErrorTests
         AssertAt(Fail("command: run\nsampler: tpee\n"), 2, 10, "sampler", "unknown sampler 'tpee'");
         AssertAt(Fail("command: run\ndirection: maximise\n"), 2, 12, "direction", "did you mean 'maximize'?");
         AssertAt(Fail("command: run\ntimeout: soon\n"), 2, 10, "timeout", "expected a duration");
+        // Longer than a date can hold, or than a timer waits: refused when read, not an overflow or a failed trial later.
+        AssertAt(Fail("command: run\ntimeout: 1e300\n"), 2, 10, "timeout", "must be at most 36500d");
+        AssertAt(Fail("command: run\ntimeout: 40000000d\n"), 2, 10, "timeout", "must be at most 36500d");
+        AssertAt(Fail("command: run\ntimeout: 9999999d\n"), 2, 10, "timeout", "must be at most 36500d");
+        AssertAt(Fail("command: run\ntrial_timeout: 60d\n"), 2, 16, "trial_timeout", "must be at most 49d");
         AssertAt(Fail("command: run\nresources: { gpus_per_trial: -1 }\n"), 2, 30, "resources.gpus_per_trial", "must be ≥ 0");
     }
 

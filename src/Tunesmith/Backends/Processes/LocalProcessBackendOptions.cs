@@ -70,6 +70,8 @@ public abstract record LocalProgramOptions
         ArgumentNullException.ThrowIfNull(Command);
         if (string.IsNullOrWhiteSpace(RootDirectory)) throw new ArgumentException("the root directory must not be empty", nameof(RootDirectory));
         if (TrialTimeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(TrialTimeout), t, "trial_timeout must be > 0");
+        // A .NET timer waits at most 2^32 - 2 ms (49.7 days); a longer timeout would fail every trial when it starts.
+        if (TrialTimeout is { } longest && longest > TimeSpan.FromDays(49)) throw new ArgumentOutOfRangeException(nameof(TrialTimeout), longest, "trial_timeout must be at most 49 days");
         if (KillGrace < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(KillGrace), KillGrace, "the kill grace must be ≥ 0");
         if (StopSettle < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StopSettle), StopSettle, "must be ≥ 0");
         if (StderrTailLines < 0) throw new ArgumentOutOfRangeException(nameof(StderrTailLines), StderrTailLines, "must be ≥ 0");
