@@ -142,6 +142,89 @@ public sealed class KillResumeEndToEndTests
         }
     }
 
+    // Promotion-based ASHA: every epoch checkpoints and reports x·(1 − 2^−e); the first trial to be resumed after a pause
+    // hangs at once (its runner is killed there), every other attempt trains from its checkpoint to epoch 9.
+    private const string PromotionProgram = """
+        import json, os, sys, time
+        x = float(sys.argv[1])
+        ck = os.path.join(os.environ["TUNESMITH_TRIAL_DIR"], "epoch")
+        start = int(open(ck).read()) if os.path.exists(ck) else 0
+        hung = os.path.join(os.environ["HANG_DIR"], "hung")
+        if os.environ.get("TUNESMITH_RESUME_STEP") is not None and not os.path.exists(hung):
+            with open(hung + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.replace(hung + ".tmp", hung)
+            while True:
+                time.sleep(0.05)
+        for e in range(start + 1, 10):
+            time.sleep(0.2)
+            with open(ck + ".tmp", "w") as f:
+                f.write(str(e))
+            os.replace(ck + ".tmp", ck)
+            print("tunesmith:report " + json.dumps({"step": e, "value": x * (1 - 0.5 ** e)}), flush=True)
+        print("tunesmith:result " + json.dumps({"value": x * (1 - 0.5 ** 9)}), flush=True)
+        """;
+
+    [Fact]
+    public async Task A_promotion_based_asha_run_killed_during_a_resumed_trial_retries_it_with_its_reports_and_trains_the_best_to_the_maximum()
+    {
+        using var kit = new StudyKit();
+        var hangDir = Directory.CreateDirectory(Path.Combine(kit.Dir, "hang")).FullName;
+        kit.Write("train.py", PromotionProgram);
+        kit.StudyFile($"""
+            command: {StudyKit.Python} train.py {"{x}"}
+            direction: maximize
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            trials: 6
+            parallel: 2
+            scheduler: {"{"} asha: {"{"} min: 1, max: 9, reduction: 3, mode: promotion {"}"} {"}"}
+            env: {"{"} HANG_DIR: {hangDir} {"}"}
+            """);
+        var hung = Path.Combine(hangDir, "hung");
+        int? orphan = null;
+        try
+        {
+            using (var run = CliBackground.Start(kit.Dir, ["run", "study.yaml", "--storage", kit.Storage]))
+            {
+                var stdout = run.Stdout.ReadToEndAsync();
+                // A trial is resumed after a pause at the latest when the study finishes (its rung's best goes on).
+                await Eventually.HoldsAsync(() => run.Process.HasExited || File.Exists(hung), Timeout, "a paused trial to be resumed");
+                if (run.Process.HasExited) Assert.Fail("the run ended without resuming a trial: " + await CliProcess.Drained(run.Stderr));
+                orphan = int.Parse(File.ReadAllText(hung), System.Globalization.CultureInfo.InvariantCulture);
+                run.Signal(9);
+                Assert.Equal(137, await run.WaitForExitAsync(Timeout));
+                await CliProcess.Drained(stdout);
+            }
+            await Eventually.HoldsAsync(() => !InterruptEndToEndTests.IsAlive(orphan.Value), TimeSpan.FromSeconds(10), $"the trial program (pid {orphan}) to die with its runner");
+
+            var again = await kit.Cli("run", "study.yaml", "--storage", kit.Storage);
+            Assert.True(again.ExitCode == 0, again.ToString());
+            var trials = await TrialsAsync(kit.Storage);
+            string Describe() => string.Join("; ", trials.Select(t => $"{t.Number} {t.State} x={t.Params["x"]} steps={string.Join(',', t.Intermediate.Keys.Order())}"));
+            Assert.True(!trials.Any(t => t.State is TrialState.Running or TrialState.Waiting), Describe());
+            // The resumed trial, and the other one running beside it if any, crashed with the runner and were retried.
+            var failed = trials.Where(t => t.State == TrialState.Failed).ToList();
+            Assert.InRange(failed.Count, 1, 2);
+            foreach (var attempt in failed)
+            {
+                Assert.StartsWith("crashed: ", attempt.FailReason);
+                var retry = trials.Single(t => t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var r) && Equals(r, (long)attempt.Number));
+                Assert.Equal(attempt.Params["x"], retry.Params["x"]);
+                // The retry went on from the attempt's checkpoint with the attempt's reports: its curve has no hole.
+                Assert.All(attempt.Intermediate, kv => Assert.Equal(kv.Value, retry.Intermediate[kv.Key]));
+                Assert.Equal(Enumerable.Range(1, (int)retry.Intermediate.Keys.Max()).Select(s => (long)s), retry.Intermediate.Keys.Order());
+            }
+            // And the best configuration, holding the best record at every rung, is trained to the maximum.
+            var best = trials.Where(t => t.State != TrialState.Failed).MaxBy(t => Convert.ToDouble(t.Params["x"], System.Globalization.CultureInfo.InvariantCulture))!;
+            Assert.True(best.State == TrialState.Complete && best.Intermediate.Keys.Max() == 9, Describe());
+        }
+        finally
+        {
+            if (orphan is { } pid && InterruptEndToEndTests.IsAlive(pid)) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(pid), 9);
+        }
+    }
+
     private static object? ParamsFromFile(string path)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
