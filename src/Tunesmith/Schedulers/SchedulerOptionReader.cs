@@ -18,8 +18,26 @@ internal sealed class SchedulerOptionReader
     {
         _scheduler = scheduler;
         _options = options ?? new Dictionary<string, object?>();
-        OptionErrors.CheckKnown($"scheduler '{scheduler}'", _options.Keys, known);
+        OptionErrors.CheckKnown($"scheduler '{scheduler}'", _options.Keys, known, RayTuneNames);
     }
+
+    /// <summary>
+    /// The options of Ray Tune's schedulers that have another name here (a value with a space is the whole hint): a Ray Tune
+    /// user's study file is told the name to write rather than a spelling guess.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string> RayTuneNames = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["max_t"] = "max",
+        ["reduction_factor"] = "reduction",
+        ["time_attr"] = "resource",
+        ["perturbation_interval"] = "interval",
+        ["quantile_fraction"] = "quantile",
+        ["min_samples_required"] = "min_trials",
+        ["grace_period"] = "warmup_steps",
+        ["metric"] = "Ray Tune's scheduler metric is the study file's top-level metric:",
+        ["mode"] = "Ray Tune's mode (max or min) is the study file's direction: (maximize or minimize)",
+        ["hyperparam_mutations"] = "PBT perturbs the study's space: the space: section says what it may change",
+    };
 
     private string Field(string key) => $"scheduler '{_scheduler}': option '{key}'";
 

@@ -55,6 +55,24 @@ public sealed class SchedulerStudyFileTests
         Assert.Contains("unknown scheduler 'medain'", Fail("medain").Problem);
     }
 
+    [Theory]
+    [InlineData("{ asha: { max_t: 27 } }", "scheduler.asha.max_t", "unknown option 'max_t' (Ray Tune's 'max_t' is 'max' here)")]
+    [InlineData("{ hyperband: { reduction_factor: 3 } }", "scheduler.hyperband.reduction_factor", "unknown option 'reduction_factor' (Ray Tune's 'reduction_factor' is 'reduction' here)")]
+    [InlineData("{ asha: { time_attr: epoch } }", "scheduler.asha.time_attr", "(Ray Tune's 'time_attr' is 'resource' here)")]
+    [InlineData("{ pbt: { perturbation_interval: 4 } }", "scheduler.pbt.perturbation_interval", "(Ray Tune's 'perturbation_interval' is 'interval' here)")]
+    [InlineData("{ pbt: { quantile_fraction: 0.25 } }", "scheduler.pbt.quantile_fraction", "(Ray Tune's 'quantile_fraction' is 'quantile' here)")]
+    [InlineData("{ median: { grace_period: 5 } }", "scheduler.median.grace_period", "(Ray Tune's 'grace_period' is 'warmup_steps' here)")]
+    [InlineData("{ median: { min_samples_required: 3 } }", "scheduler.median.min_samples_required", "(Ray Tune's 'min_samples_required' is 'min_trials' here)")]
+    [InlineData("{ asha: { metric: val_f1 } }", "scheduler.asha.metric", "unknown option 'metric' (Ray Tune's scheduler metric is the study file's top-level metric:)")]
+    [InlineData("{ median: { mode: max } }", "scheduler.median.mode", "(Ray Tune's mode (max or min) is the study file's direction: (maximize or minimize))")]
+    [InlineData("{ asha: { mode: max } }", "scheduler.asha.mode", "option 'mode' must be stop or promotion, got 'max' (Ray Tune's mode: max is the study file's direction: maximize)")]
+    public void A_Ray_Tune_option_name_is_told_its_name_here(string scheduler, string field, string problem)
+    {
+        var e = Fail(scheduler);
+        Assert.Equal(field, e.Field);
+        Assert.Contains(problem, e.Problem);
+    }
+
     [Fact]
     public void A_percentile_under_median_names_the_percentile_scheduler()
     {

@@ -91,6 +91,8 @@ public sealed record AshaOptions
                 {
                     "stop" or "stopping" => AshaMode.Stop,
                     "promotion" or "promote" or "pause" => AshaMode.Promotion,
+                    // Ray Tune's mode is the metric's direction, which here is the study file's direction:.
+                    "max" or "min" => throw new ArgumentException($"scheduler '{name}': option 'mode' must be stop or promotion, got '{mode}' (Ray Tune's mode: {mode} is the study file's direction: {mode}imize)"),
                     _ => throw new ArgumentException($"scheduler '{name}': option 'mode' must be stop or promotion, got '{mode}'"),
                 },
             };

@@ -10,15 +10,23 @@ namespace Tunesmith.Spaces.Spec;
 /// </summary>
 internal static class OptionErrors
 {
-    /// <summary>"<paramref name="owner"/>: unknown option 'key' (did you mean 'x'?) (known: a, b)".</summary>
-    public static ArgumentException Unknown(string owner, string key, IReadOnlyCollection<string> known) =>
-        new($"{owner}: unknown option '{key}'{ClosestName.Suggest(key, known)} (known: {string.Join(", ", known)})");
+    /// <summary>
+    /// "<paramref name="owner"/>: unknown option 'key' (did you mean 'x'?) (known: a, b)"; a key Ray Tune uses for a known
+    /// one (<paramref name="otherNames"/>: <c>max_t</c> for <c>max</c>) says so instead of guessing by spelling.
+    /// </summary>
+    public static ArgumentException Unknown(string owner, string key, IReadOnlyCollection<string> known, IReadOnlyDictionary<string, string>? otherNames = null)
+    {
+        var hint = otherNames is not null && otherNames.TryGetValue(key, out var ours)
+            ? ours.Contains(' ', StringComparison.Ordinal) ? $" ({ours})" : known.Contains(ours, StringComparer.Ordinal) ? $" (Ray Tune's '{key}' is '{ours}' here)" : ClosestName.Suggest(key, known)
+            : ClosestName.Suggest(key, known);
+        return new($"{owner}: unknown option '{key}'{hint} (known: {string.Join(", ", known)})");
+    }
 
     /// <summary>Throws <see cref="Unknown"/> for the first key of <paramref name="options"/> not in <paramref name="known"/>.</summary>
-    public static void CheckKnown(string owner, IEnumerable<string> options, IReadOnlyCollection<string> known)
+    public static void CheckKnown(string owner, IEnumerable<string> options, IReadOnlyCollection<string> known, IReadOnlyDictionary<string, string>? otherNames = null)
     {
         foreach (var key in options)
-            if (!known.Contains(key, StringComparer.Ordinal)) throw Unknown(owner, key, known);
+            if (!known.Contains(key, StringComparer.Ordinal)) throw Unknown(owner, key, known, otherNames);
     }
 }
 
