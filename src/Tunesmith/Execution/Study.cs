@@ -474,7 +474,11 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// <summary>
     /// Runs trials of a synchronous objective until the study's budget (trials, timeout) is reached or the token is cancelled.
     /// An exception in the objective records the trial as Failed with its message (and is rethrown with <c>failFast</c>);
-    /// NaN or ∞ records it as Failed; <see cref="TrialPrunedException"/> records it as Pruned.
+    /// NaN or ∞ records it as Failed; <see cref="TrialPrunedException"/> records it as Pruned. Storage faults that are
+    /// transient (a dropped connection, a restarting server, a busy SQLite file) are retried by the storage; any other
+    /// error that escapes the loop (a <see cref="StudyStorageException"/>, a callback's exception) ends the whole run at
+    /// once, as fail-fast does: no trial starts after it, the trials still running are recorded Failed "interrupted", and
+    /// the error is rethrown. A trial whose result could not be stored stays Running: crash recovery fails and retries it.
     /// </summary>
     public void Optimize(Func<Trial, double> objective, int? trials = null, int parallelism = 1, TimeSpan? timeout = null,
         CancellationToken cancellationToken = default, bool failFast = false, IReadOnlyList<Action<Study, FrozenTrial>>? callbacks = null) =>
