@@ -224,11 +224,12 @@ internal sealed partial class SimulateCommand : Command
     /// <summary>A duration such as 90s, 30m, 2h, 1d or 1h30m; a bare number is seconds.</summary>
     internal static TimeSpan ParseDuration(string flag, string text)
     {
-        try { return ParseDurationUnchecked(flag, text); }
-        catch (Exception e) when (e is OverflowException or ArgumentOutOfRangeException)
-        {
-            throw new CliUsageException($"{flag} {text}: too long (at most {(long)TimeSpan.MaxValue.TotalDays}d)");
-        }
+        TimeSpan duration;
+        try { duration = ParseDurationUnchecked(flag, text); }
+        catch (Exception e) when (e is OverflowException or ArgumentOutOfRangeException) { duration = TimeSpan.MaxValue; }
+        // As a study file's timeout: the virtual clock's end must stay a date.
+        return duration <= Tunesmith.Execution.StudyFile.MaxDuration ? duration
+            : throw new CliUsageException($"{flag} {text}: too long (at most {Tunesmith.Execution.StudyFile.MaxDuration.TotalDays:0}d)");
     }
 
     private static TimeSpan ParseDurationUnchecked(string flag, string text)
