@@ -1,4 +1,5 @@
 using FsCheck.Xunit;
+using Tunesmith.Cli.Internal;
 using Tunesmith.Cli.Internal.Progress;
 using Tunesmith.Execution.Commands;
 using Tunesmith.Trials;
@@ -33,16 +34,19 @@ public sealed class RunProgressTests
     public async Task With_two_workers_on_one_study_each_line_counts_the_study_s_finished_trials_not_only_its_own()
     {
         using var kit = new StudyKit();
-        // The first trial to start takes the hold (an exclusive create) and waits for the release; every other trial ends at once.
+        // The first trial to start takes the hold (an exclusive create), waits for the release and scores worse than any
+        // other (10 + x); every other trial ends at once with x.
         kit.Write("obj.py", """
             import os, sys, time
+            value = float(sys.argv[1])
             try:
                 os.close(os.open('held', os.O_CREAT | os.O_EXCL | os.O_WRONLY))
                 while not os.path.exists('release'):
                     time.sleep(0.02)
+                value += 10
             except FileExistsError:
                 pass
-            print('tunesmith:result {"value": %s}' % sys.argv[1])
+            print('tunesmith:result {"value": %s}' % value)
             """);
         kit.StudyFile($"""
             command: {StudyKit.Python} obj.py {"{x}"}
@@ -65,6 +69,10 @@ public sealed class RunProgressTests
         // A's first line counts B's three trials and its own; its last, the whole budget.
         var counts = Lines(aOut).Select(l => l.Split(' ')[0]).ToList();
         Assert.Equal(["[4/8]", "[5/8]", "[6/8]", "[7/8]", "[8/8]"], counts);
+        // Its best is the study's best of those four trials, one of B's (A's own scored 10 + x).
+        var firstFour = (await kit.TrialsAsync()).Where(t => t.GetProperty("number").GetInt32() <= 3)
+            .OrderBy(t => t.GetProperty("value").GetDouble()).First();
+        Assert.EndsWith($"| best #{firstFour.GetProperty("number").GetInt32()} {Formats.Value(firstFour.GetProperty("value").GetDouble())}", Lines(aOut).First());
     }
 
     private static IEnumerable<string> Lines(string stdout) =>

@@ -252,6 +252,12 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// </summary>
     public int DoneTrialCount => _history.DoneCount;
 
+    /// <summary>
+    /// The study's best Complete trial, every worker's, as this process last read them (see <see cref="DoneTrialCount"/>);
+    /// costs no storage call (a pass over the trials in memory).
+    /// </summary>
+    public FrozenTrial? KnownBestTrial => _history.Best;
+
     /// <summary>Every trial of the study, by number, as stored now.</summary>
     public IReadOnlyList<FrozenTrial> Trials => RefreshAsync().GetAwaiter().GetResult().Trials;
 

@@ -98,6 +98,8 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
                     break;
                 case CommandTrialFinished f:
                     if (f.StudyDone is { } studyDone) _studyDone = studyDone;
+                    // Another worker's better trial, read with this finish.
+                    if (f.StudyBest is { Value: { } sb } studyBest && (Best?.Value is not { } cb || Direction.IsBetter(sb, cb))) Best = studyBest;
                     _running.Remove(f.TrialNumber);
                     if (f.Trial.State == TrialState.Paused) _paused.Add(f.TrialNumber); // not finished: it may be promoted later
                     else _paused.Remove(f.TrialNumber);

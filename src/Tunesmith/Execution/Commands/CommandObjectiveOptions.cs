@@ -77,6 +77,9 @@ public sealed record CommandTrialFinished(FrozenTrial Trial) : CommandTrialEvent
     /// as this process last read them, which its finishes do in the same storage call); null when not known.
     /// </summary>
     public int? StudyDone { get; init; }
+
+    /// <summary>The study's best Complete trial when this one finished, every worker's, as far as this process read them; null when none is known.</summary>
+    public FrozenTrial? StudyBest { get; init; }
 }
 
 /// <summary>

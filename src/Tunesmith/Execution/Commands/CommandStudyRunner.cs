@@ -117,7 +117,7 @@ public sealed class CommandStudyRunner
                     failures.Enqueue(trial);
                     break;
             }
-            progress?.Report(new CommandTrialFinished(trial) { StudyDone = Study.DoneTrialCount });
+            progress?.Report(new CommandTrialFinished(trial) { StudyDone = Study.DoneTrialCount, StudyBest = Study.KnownBestTrial });
         }
 
         var optimize = new OptimizeOptions
