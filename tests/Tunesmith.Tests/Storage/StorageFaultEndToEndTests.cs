@@ -104,6 +104,45 @@ public sealed class StorageFaultEndToEndTests
         Assert.Equal(TrialState.Complete, retryOf3.State);
     }
 
+    [SkippableFact]
+    public async Task The_waits_between_retries_run_on_the_storage_s_clock()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        var application = "tunesmith-clock-" + schema.Name;
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var retried = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var logger = new CallbackLogger(line => { if (line.Contains("transient fault", StringComparison.Ordinal)) retried.TrySetResult(); });
+        await using var storage = new Tunesmith.Storage.Sql.PostgresStudyStorage(schema.Url + "&application_name=" + application, null, clock, logger);
+        var study = await storage.CreateStudyAsync("clock", Direction.Minimize);
+        var trial = (await storage.StartTrialAsync(study.Id, "w"))!;
+        schema.Execute($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{application}'");
+
+        var finish = storage.UpdateTrialAsync(trial.Id, "w", new TrialUpdate { FinalState = TrialState.Complete, Value = 1 });
+        await retried.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // The first attempt met the dead connection and the retry waits for the clock, which stands still: a second of
+        // real time later (a backoff on the system clock would be 10 ms) it is still waiting.
+        await Task.WhenAny(finish, Task.Delay(TimeSpan.FromSeconds(1)));
+        Assert.False(finish.IsCompleted);
+        var real = System.Diagnostics.Stopwatch.StartNew();
+        while (!finish.IsCompleted && real.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            clock.Advance(TimeSpan.FromSeconds(1)); // at least one backoff (10 ms doubling, jittered, at most 1 s)
+            await Task.WhenAny(finish, Task.Delay(10));
+        }
+        Assert.Equal(TrialWriteOutcome.Applied, await finish);
+        Assert.Equal(TrialState.Complete, (await storage.GetTrialAsync(trial.Id))!.State);
+    }
+
+    private sealed class CallbackLogger(Action<string> onLine) : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => onLine(formatter(state, exception));
+    }
+
     private static string? PasswordOf(string url)
     {
         var b = Tunesmith.Storage.Sql.PostgresUrl.Parse(url);
