@@ -34,7 +34,9 @@ public static class TrialDirectories
     /// new content is written to a temporary directory beside the target, every file flushed to disk, and then renamed
     /// into place. A target that exists keeps its own files (logs, earlier attempts) and loses its old checkpoint; it
     /// is renamed aside first and removed after, so a crash between the two renames leaves the old directory beside
-    /// the target under a <c>.replaced-</c> name, never a half-copied checkpoint under the target's name.
+    /// the target under a <c>.replaced-</c> name, never a half-copied checkpoint under the target's name. A file the source's
+    /// program renames or removes while it is copied (the temporary file of a write-then-rename) is skipped, and the source
+    /// listed again.
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The source directory does not exist.</exception>
     public static async Task CopyCheckpointAsync(string sourceDirectory, string targetDirectory, CancellationToken cancellationToken = default)
@@ -52,11 +54,7 @@ public static class TrialDirectories
         try
         {
             Directory.CreateDirectory(temporary);
-            foreach (var entry in new DirectoryInfo(source).EnumerateFileSystemInfos())
-            {
-                if (IsOwnFile(entry.Name)) continue;
-                await CopyEntryAsync(entry, Path.Combine(temporary, entry.Name), cancellationToken).ConfigureAwait(false);
-            }
+            await CopyLiveEntriesAsync(source, temporary, cancellationToken).ConfigureAwait(false);
             var targetExists = Directory.Exists(target);
             if (targetExists)
                 foreach (var entry in new DirectoryInfo(target).EnumerateFileSystemInfos())
@@ -79,6 +77,38 @@ public static class TrialDirectories
             throw;
         }
     }
+
+    // The source trial's program may still be running (PBT copies a trial that goes on training): a file it renames or
+    // removes between the listing and its copy (the temporary file of a write-then-rename, a checkpoint it rotates out) is
+    // skipped and the directory listed again for what replaced it, rather than failing the copy. Files stay whole: each is
+    // opened once by its path, and a rename replaces a file atomically.
+    private static async Task CopyLiveEntriesAsync(string source, string destination, CancellationToken cancellationToken)
+    {
+        var copied = new HashSet<string>(StringComparer.Ordinal);
+        for (var listing = 1; ; listing++)
+        {
+            var vanished = false;
+            foreach (var entry in new DirectoryInfo(source).EnumerateFileSystemInfos())
+            {
+                if (IsOwnFile(entry.Name) || copied.Contains(entry.Name)) continue;
+                var to = Path.Combine(destination, entry.Name);
+                try
+                {
+                    await CopyEntryAsync(entry, to, cancellationToken).ConfigureAwait(false);
+                    copied.Add(entry.Name);
+                }
+                catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException && listing < MaxListings && Directory.Exists(source))
+                {
+                    if (File.Exists(to)) File.Delete(to);
+                    else if (Directory.Exists(to)) Directory.Delete(to, recursive: true);
+                    vanished = true;
+                }
+            }
+            if (!vanished) return;
+        }
+    }
+
+    private const int MaxListings = 100;
 
     /// <summary>
     /// Copies the whole of <paramref name="sourceDirectory"/> to the new directory <paramref name="targetDirectory"/>

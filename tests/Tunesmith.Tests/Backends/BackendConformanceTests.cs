@@ -80,6 +80,42 @@ public sealed class TrialDirectoriesTests : IDisposable
     }
 
     [Fact]
+    public async Task A_copy_of_a_trial_whose_program_keeps_checkpointing_skips_its_vanishing_temporary_files_and_holds_whole_files()
+    {
+        // PBT copies a source that goes on training: its program writes ckpt.json.tmp and renames it over ckpt.json again
+        // and again, as COMMAND_TRIALS.md asks. A temporary file listed and then renamed away is skipped (before, it
+        // failed the copy, and with it the exploiting trial); the copy holds one whole ckpt.json.
+        var source = Trial(0, ("ckpt.json", "{\"step\": 0}"));
+        using var stop = new CancellationTokenSource();
+        var writes = 0;
+        var writer = Task.Run(() =>
+        {
+            var tmp = Path.Combine(source, "ckpt.json.tmp");
+            while (!stop.IsCancellationRequested)
+            {
+                File.WriteAllText(tmp, $"{{\"step\": {++writes}}}");
+                File.Move(tmp, Path.Combine(source, "ckpt.json"), overwrite: true);
+            }
+        });
+        try
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                var target = Trial(100 + i, ("stdout.log", "own"));
+                await TrialDirectories.CopyCheckpointAsync(source, target);
+                Assert.Matches("^\\{\"step\": \\d+\\}$", File.ReadAllText(Path.Combine(target, "ckpt.json")));
+                Assert.Equal("own", File.ReadAllText(Path.Combine(target, "stdout.log")));
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
+        Assert.True(writes > 200, $"the writer wrote {writes} times: too few to race with the copies");
+    }
+
+    [Fact]
     public async Task A_copy_into_a_new_directory_creates_it()
     {
         var source = Trial(0, ("model.pt", "w"));
