@@ -134,6 +134,34 @@ public sealed class InProcessSchedulingTests
     }
 
     [Fact]
+    public async Task Promotion_based_asha_ends_when_a_resumed_objective_starts_over_instead_of_loading_its_checkpoint()
+    {
+        // The objective ignores ResumeStep and Checkpoint: every call trains from step 1. Before, a resumed trial's report
+        // at step 1 was judged at rung 1 again, paused there, resumed by the study's finish and so on for ever (the
+        // walkthrough counted 596,075 objective calls in 20 s). Its reports up to its resume step are not judged again.
+        await using var study = await Study.CreateAsync("asha-restart", new StudyOptions
+        {
+            Direction = Direction.Maximize, Sampler = new RandomSampler(seed: 8),
+            Scheduler = new AshaScheduler(new AshaOptions { MinResource = 1, MaxResource = 27, Mode = AshaMode.Promotion }),
+        });
+        var calls = 0;
+        using var runaway = new CancellationTokenSource();
+        await study.OptimizeAsync((trial, _) =>
+        {
+            if (Interlocked.Increment(ref calls) > 200) runaway.Cancel();
+            var x = trial.SuggestFloat("x", 0, 1);
+            for (var step = 1; step <= 27; step++) trial.Report(step, x * step);
+            return Task.FromResult(x * 27);
+        }, new OptimizeOptions { Trials = 12 }, runaway.Token);
+
+        Assert.True(calls <= 200, $"{calls} objective calls for 12 trials");
+        var trials = await study.GetTrialsAsync();
+        var bestX = trials.MaxBy(t => Convert.ToDouble(t.Params["x"]))!;
+        Assert.Equal(TrialState.Complete, bestX.State);
+        Assert.Equal(bestX.Number, (await study.GetBestTrialAsync())!.Number);
+    }
+
+    [Fact]
     public async Task Pbt_fails_an_in_process_trial_that_saves_no_checkpoint_with_a_reason_rather_than_never_exploiting()
     {
         await using var study = await Study.CreateAsync("pbt-in-process", new StudyOptions

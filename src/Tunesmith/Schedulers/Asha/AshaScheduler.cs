@@ -48,6 +48,12 @@ public sealed class AshaScheduler : IScheduler
     {
         ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(trial);
+        // A resumed trial that reports again at or before the step it was resumed after (its program started over instead of
+        // loading its checkpoint) is going over ground it was judged on: judged again, it would be paused at a lower rung
+        // and resumed by the same rule, for ever.
+        if (trial.SystemAttributes.TryGetValue(SystemAttributeKeys.ResumeStep, out var r) && ParamValues.TryToLong(r, out var resumedAfter)
+            && step <= resumedAfter)
+            return SchedulerDecision.Continue;
         var bracket = _ladder.BracketOf(trial);
         if (_ladder.RungReached(bracket, RungLadder.JudgedAfter(trial, step), step) is not { } milestone) return SchedulerDecision.Continue;
         // Judged by its rung record, the first report at or after the milestone: this one, or a retry's inherited report.
