@@ -200,6 +200,8 @@ public sealed class KillResumeEndToEndTests
 
             var again = await kit.Cli("run", "study.yaml", "--storage", kit.Storage);
             Assert.True(again.ExitCode == 0, again.ToString());
+            // The table ranks the complete trials; the paused and failed ones follow by number, as its heading says.
+            Assert.Contains("(highest value first, then the unranked by number):", again.Stdout);
             var trials = await TrialsAsync(kit.Storage);
             string Describe() => string.Join("; ", trials.Select(t => $"{t.Number} {t.State} x={t.Params["x"]} steps={string.Join(',', t.Intermediate.Keys.Order())}"));
             Assert.True(!trials.Any(t => t.State is TrialState.Running or TrialState.Waiting), Describe());

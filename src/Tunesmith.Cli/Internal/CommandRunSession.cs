@@ -126,12 +126,14 @@ internal static class CommandRunSession
     {
         var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, ResultsTableRows);
         if (table.Rows.Count == 0) return;
-        var order = study.Direction == Direction.Maximize ? "highest" : "lowest";
+        var order = $"{(study.Direction == Direction.Maximize ? "highest" : "lowest")} {study.Metric} first";
+        // Paused, running, pruned and failed trials follow the ranked ones, by number: the heading says so.
+        if (table.Rows.Any(r => r.Rank is null)) order += table.Rows.Any(r => r.Rank is not null) ? ", then the unranked by number" : "; none is complete, so none is ranked";
         var more = table.TotalTrials - table.Rows.Count;
         console.Out.WriteLine();
         console.Out.WriteLine(more > 0
-            ? $"the best {table.Rows.Count} of {table.TotalTrials} trials ({order} {study.Metric} first):"
-            : $"all {table.TotalTrials} trials ({order} {study.Metric} first):");
+            ? $"the best {table.Rows.Count} of {table.TotalTrials} trials ({order}):"
+            : $"all {table.TotalTrials} trials ({order}):");
         console.Out.Write(ReportExporters.Get("table").Render(table));
         if (more > 0)
             console.Out.WriteLine($"... {more} more: tunesmith report --study {Quoted(study.Name)} --storage {Quoted(StorageUrl.Shown(storageUrl))}");
