@@ -669,9 +669,9 @@ public sealed class Study : IAsyncDisposable, IDisposable
         if (Scheduler is null || options.Trials is not { } budget) return null;
         var counts = await Storage.CountTrialsAsync(Record.Id, ct).ConfigureAwait(false);
         if (counts.GetValueOrDefault(TrialState.Running) > 0 || counts.GetValueOrDefault(TrialState.Waiting) > 0) return null;
+        // Nothing runs or waits, so the trials that count toward the budget are the done ones.
         var history = await RefreshAsync(ct).ConfigureAwait(false);
-        var counted = history.Trials.Count(t => t.State != TrialState.Waiting && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
-        return counted < budget ? null : await ResumeCoreAsync(ct, trialToken, finishing: true).ConfigureAwait(false);
+        return history.DoneCount < budget ? null : await ResumeCoreAsync(ct, trialToken, finishing: true).ConfigureAwait(false);
     }
 
     /// <summary>True for the failure reason of a trial whose runner died under it (not the trial's own fault).</summary>

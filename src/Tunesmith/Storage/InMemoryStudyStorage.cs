@@ -124,7 +124,8 @@ public sealed class InMemoryStudyStorage : IStudyStorage
         }
     }
 
-    private FrozenTrial AddWaiting(StudyState s, IReadOnlyDictionary<string, object?> fixedParams, IReadOnlyDictionary<string, object?>? systemAttributes)
+    private FrozenTrial AddWaiting(StudyState s, IReadOnlyDictionary<string, object?> fixedParams, IReadOnlyDictionary<string, object?>? systemAttributes,
+        IReadOnlyDictionary<long, double>? intermediate = null)
     {
         var trial = new FrozenTrial
         {
@@ -135,6 +136,7 @@ public sealed class InMemoryStudyStorage : IStudyStorage
             SystemAttributes = systemAttributes is null ? new Dictionary<string, object?>() : new Dictionary<string, object?>(systemAttributes),
             Created = _time.GetUtcNow(),
         };
+        if (intermediate is { Count: > 0 }) trial = trial with { Intermediate = new Dictionary<long, double>(intermediate) };
         Add(s, trial);
         s.Waiting.Enqueue(trial.Number);
         return trial;
@@ -313,12 +315,7 @@ public sealed class InMemoryStudyStorage : IStudyStorage
                 return Task.FromResult<FrozenTrial?>(null);
             var count = (t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryCount, out var c) && c is long n ? n : 0) + 1;
             var root = t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var r) && r is long rn ? rn : t.Number;
-            var retry = AddWaiting(s, t.Params, RetryAttributes.Of(t, root, count));
-            if (t.Intermediate.Count > 0)
-            {
-                Replace(s, retry with { Intermediate = new Dictionary<long, double>(t.Intermediate) });
-                retry = s.Trials[retry.Number];
-            }
+            var retry = AddWaiting(s, t.Params, RetryAttributes.Of(t, root, count), t.Intermediate);
             Replace(s, t with { SystemAttributes = Merge(t.SystemAttributes, [new(SystemAttributeKeys.RetriedBy, (long)retry.Number)]) });
             s.Retried++;
             return Task.FromResult<FrozenTrial?>(retry);
