@@ -24,10 +24,14 @@ public static class SimulationStudy
     /// The default target: the benchmark's best value within a relative <paramref name="tolerance"/> — for a maximized
     /// metric best − tolerance·|best|, for a minimized one best + tolerance·|best|.
     /// </summary>
-    public static double DefaultTarget(ILearningCurveBenchmark benchmark, double tolerance = DefaultTolerance) =>
-        benchmark.Direction == Direction.Maximize
+    public static double DefaultTarget(ILearningCurveBenchmark benchmark, double tolerance = DefaultTolerance)
+    {
+        if (!(tolerance is >= 0 and < 1))
+            throw new ArgumentOutOfRangeException(nameof(tolerance), tolerance, "must be a fraction from 0 up to, not including, 1");
+        return benchmark.Direction == Direction.Maximize
             ? benchmark.BestValue - tolerance * Math.Abs(benchmark.BestValue)
             : benchmark.BestValue + tolerance * Math.Abs(benchmark.BestValue);
+    }
 
     /// <summary>The default relative tolerance of the target: 1 %.</summary>
     public const double DefaultTolerance = 0.01;

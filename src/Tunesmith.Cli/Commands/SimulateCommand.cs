@@ -47,7 +47,9 @@ internal sealed partial class SimulateCommand : Command
         if ((long)firstSeed + seeds - 1 > int.MaxValue)
             throw new CliUsageException($"--first-seed {firstSeed}: with --seeds {seeds} the last seed would be beyond {int.MaxValue}");
         var tolerance = Number("--tolerance", parse.GetValue(_tolerance)!);
-        if (!(tolerance >= 0)) throw new CliUsageException($"--tolerance {parse.GetValue(_tolerance)}: must be >= 0");
+        // A fraction of 1 or more would put a maximized metric's target at or below zero, reached by any trial at once.
+        if (!(tolerance is >= 0 and < 1))
+            throw new CliUsageException($"--tolerance {parse.GetValue(_tolerance)}: must be a fraction from 0 up to, not including, 1 (0.01 = within 1 % of the best value)");
         double? target = parse.GetValue(_target) is { } t ? Number("--target", t) : null;
         var format = parse.GetValue(_format)!;
         if (format is not ("table" or "json")) throw new CliUsageException($"--format {format}: must be table or json");
