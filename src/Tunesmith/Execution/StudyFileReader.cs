@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Tunesmith.Samplers;
 using Tunesmith.Schedulers;
+using Tunesmith.Schedulers.Asha;
+using Tunesmith.Schedulers.Hyperband;
 using Tunesmith.Spaces;
 using Tunesmith.Spaces.Spec;
 using YamlDotNet.RepresentationModel;
@@ -63,6 +65,8 @@ internal static partial class StudyFileReader
 
         var trials = e.TryGetValue("trials", out var trialsNode) ? (int?)Count(source, trialsNode, "trials", 0) : null;
         var sampler = e.TryGetValue("sampler", out var samplerNode) ? ReadSampler(source, samplerNode, space, trials) : SamplerSpec.Auto;
+        var scheduler = e.TryGetValue("scheduler", out var schedulerNode) ? ReadScheduler(source, schedulerNode) : null;
+        if (samplerNode is not null) sampler = AlignBudgetLevels(source, samplerNode, sampler, scheduler);
 
         return new StudyFile
         {
@@ -75,7 +79,7 @@ internal static partial class StudyFileReader
             Space = space,
             ParameterNames = names,
             Sampler = sampler,
-            Scheduler = e.TryGetValue("scheduler", out var sch) ? ReadScheduler(source, sch) : null,
+            Scheduler = scheduler,
             Trials = trials,
             Parallel = e.TryGetValue("parallel", out var par) ? Count(source, par, "parallel", 1) : 1,
             Timeout = e.TryGetValue("timeout", out var to) ? Duration(source, to, "timeout") : null,
@@ -222,6 +226,34 @@ internal static partial class StudyFileReader
             }
         }
         return spec;
+    }
+
+    // bohb and mobster model the values an asha or hyperband scheduler's rungs record: their budget levels must be its
+    // rungs. Levels left out are taken from the scheduler, so `sampler: bohb` beside any asha section fits it; levels
+    // written differently are refused, as is another scheduler (which `tunesmith simulate` refuses too).
+    private static SamplerSpec AlignBudgetLevels(YamlSource source, YamlNode samplerNode, SamplerSpec sampler, SchedulerSpec? scheduler)
+    {
+        if (sampler.Name is not ("bohb" or "mobster")) return sampler;
+        var schedulerName = scheduler?.Name;
+        if (schedulerName is not ("asha" or "hyperband"))
+            throw source.Error(samplerNode, "sampler",
+                $"sampler '{sampler.Name}' models the budget levels of an asha or hyperband scheduler, so it needs scheduler: asha or hyperband, not {(scheduler is null ? "no scheduler" : $"'{schedulerName}'")}");
+        var rungs = schedulerName == "asha" ? AshaOptions.FromStudyFile(scheduler!.Options) : HyperbandOptions.FromStudyFile(scheduler!.Options).ToAsha();
+        var options = new Dictionary<string, object?>(sampler.Options, StringComparer.Ordinal);
+        foreach (var (key, value) in new (string Key, object Value)[] { ("min", rungs.MinResource), ("max", rungs.MaxResource), ("reduction", rungs.ReductionFactor) })
+        {
+            if (!options.TryGetValue(key, out var written) || written is null)
+            {
+                options[key] = value;
+                continue;
+            }
+            if (ParamValues.TryToDouble(written, out var x) && x == Convert.ToDouble(value, CultureInfo.InvariantCulture)) continue;
+            var at = samplerNode is YamlMappingNode { Children.Count: 1 } m && m.Children.Single().Value is YamlMappingNode o
+                && o.Children.FirstOrDefault(c => c.Key is YamlScalarNode { Value: { } k } && k == key).Value is { } node ? node : samplerNode;
+            throw source.Error(at, $"sampler.{sampler.Name}.{key}",
+                $"{ParamValues.Format(written)} differs from the scheduler's {key}, {ParamValues.Format(value)} (scheduler.{schedulerName}.{key}): the sampler's budget levels are the scheduler's rungs, so leave it out or write the same");
+        }
+        return sampler with { Options = options };
     }
 
     private static SchedulerSpec? ReadScheduler(YamlSource source, YamlNode node)
