@@ -26,6 +26,35 @@ public sealed class LocalProcessBackendConformanceTests : TrialBackendConformanc
         });
     }
 
+    [Fact]
+    public async Task A_program_that_printed_its_result_before_a_pause_took_effect_is_finished_not_paused()
+    {
+        // The program prints its result, then a report (the test's signal that the result line was written), then lingers
+        // until the pause's SIGTERM kills it: as a fast program that ran from a rung to its end before the signal landed.
+        var script = _dir.File("fast.py");
+        File.WriteAllText(script, """
+            import json, time
+            print("tunesmith:result " + json.dumps({"loss": 0.25}), flush=True)
+            print("tunesmith:report " + json.dumps({"step": 9, "loss": 0.25}), flush=True)
+            time.sleep(600)
+            """);
+        await using var backend = new LocalProcessBackend(new LocalProcessBackendOptions
+        {
+            Command = (_, _, _) => ["python3", script],
+            RootDirectory = _dir.Path,
+            Metric = "loss",
+        });
+        var reported = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var request = new TrialStartRequest { StudyName = "s", TrialId = 1, TrialNumber = 0, Params = new Dictionary<string, object?>() };
+        var execution = await backend.StartAsync(request, new TrialObserver((_, _, _, _) => { reported.TrySetResult(); return ValueTask.CompletedTask; }));
+        await reported.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(await backend.PauseAsync(0));
+        var exit = await execution.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(TrialExitKind.Finished, exit.Kind);
+        Assert.Equal(0.25, exit.Result!["loss"]);
+        Assert.Empty(backend.PausedTrials);
+    }
+
     public void Dispose() => _dir.Dispose();
 }
 

@@ -291,12 +291,11 @@ public sealed class LocalProcessBackend : ITrialBackend
             if (state.EndRequested == TrialExitKind.Stopped) return Exit(TrialExitKind.Stopped, state.Result, null);
             if (state.EndRequested == TrialExitKind.Paused)
             {
-                // A program that finished before the pause took effect is finished, not paused.
-                if (!(exited && exitCode == 0 && state.Result is not null))
-                {
-                    _paused[number] = (request, state.LastStep);
-                    return Exit(TrialExitKind.Paused, state.Result, null);
-                }
+                // A program that printed its result before the pause took effect is finished, not paused, whether it then
+                // exited by itself or our signal reached it first (a fast program can run from the rung to its end).
+                if (state.Result is not null) return ReadResult(directory, state, Exit, Fail);
+                _paused[number] = (request, state.LastStep);
+                return Exit(TrialExitKind.Paused, state.Result, null);
             }
             // A program that died while the run was being cancelled was stopped, whatever its exit code says; so was one that
             // exited 0 without a result then (it saved a checkpoint on SIGTERM). One that finished with a result is kept.
