@@ -95,6 +95,28 @@ public sealed class CliBasicsEndToEndTests
         Assert.Equal(warns, (await cli.Stderr).Contains($"tunesmith: warning: --host {host} without a token", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("port in use")]
+    [InlineData("address not on this machine")]
+    public async Task A_dashboard_that_cannot_listen_says_so_in_one_line_without_a_stack_trace(string why)
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("command: python3 t.py {x}\nspace:\n  x: { float: [0, 1] }\n");
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        // 192.0.2.1 is TEST-NET-1 (RFC 5737): no machine has it, so binding it fails.
+        string[] where = why == "port in use" ? ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)] : ["--host", "192.0.2.1", "--port", "0"];
+        var r = await kit.CliS(["dashboard", .. where]);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("tunesmith: --host ", line);
+        Assert.Contains("cannot listen there", line);
+        Assert.DoesNotContain("   at ", r.Stdout + r.Stderr);
+        Assert.DoesNotContain("fail:", r.Stdout);
+    }
+
     [Fact]
     public async Task A_short_dashboard_token_from_the_environment_is_named_as_the_variable()
     {

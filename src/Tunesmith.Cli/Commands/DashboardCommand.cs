@@ -1,9 +1,11 @@
 using System.CommandLine;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Dashboard;
 
@@ -14,6 +16,8 @@ internal sealed class DashboardCommand : Command
 {
     /// <summary>The environment variable that may hold the token instead of <c>--token</c> (which other users can see in ps).</summary>
     public const string TokenVariable = "TUNESMITH_DASHBOARD_TOKEN";
+
+    private const string HostLogCategory = "Microsoft.Extensions.Hosting.Internal.Host";
 
     private readonly CliConsole _console;
     private readonly TimeProvider _time;
@@ -44,12 +48,18 @@ internal sealed class DashboardCommand : Command
         if (!fromFlag && token is { Length: < 8 }) throw new CliUsageException($"${TokenVariable}: must be at least 8 characters");
         var options = new DashboardOptions { StorageUrl = url, Host = parse.GetValue(_host)!, Port = parse.GetValue(_port), Token = token };
         // The entry point's clock replaces the host's default one (registered last, it is the one resolved).
-        await using var app = DashboardHost.Build(options, configure: b => b.Services.AddSingleton(_time));
+        await using var app = DashboardHost.Build(options, configure: b =>
+        {
+            b.Services.AddSingleton(_time);
+            // A failed start is told below in one line; the host would also log it with its stack trace on stdout.
+            b.Logging.AddFilter(HostLogCategory, LogLevel.None);
+        });
         try
         {
             await app.StartAsync(ct);
         }
-        catch (IOException ex)
+        // Address in use (IOException), or an address this machine does not have (SocketException).
+        catch (Exception ex) when (ex is IOException or SocketException)
         {
             throw new CliUsageException($"--host {options.Host} --port {options.Port}: cannot listen there ({ErrorLine.OneLine(ex.Message)})");
         }
