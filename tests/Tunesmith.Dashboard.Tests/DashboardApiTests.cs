@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Tunesmith.Storage;
 using Tunesmith.Tests.Storage;
 using Xunit;
@@ -203,6 +204,31 @@ public sealed class DashboardApiTests : IAsyncLifetime
             Assert.Empty(o.Params);
         }
         await Assert.ThrowsAsync<StudyNotFoundException>(() => reader.GetTrialOutlinesAsync(9_999));
+    }
+
+    [Theory]
+    [InlineData("wt mix/ü & co", 5)]
+    [InlineData("a%2Fb", 3)]
+    [InlineData("a/b", 4)]
+    public async Task A_study_name_with_a_slash_or_a_percent_is_served_by_a_real_server(string name, int trials)
+    {
+        // Both names at once: Kestrel leaves %2F undecoded in a path, so "a/b" must not be taken for "a%2Fb" nor the reverse.
+        await StudyFixtures.WriteAsync(_writer, "wt mix/ü & co", 5);
+        await StudyFixtures.WriteAsync(_writer, "a%2Fb", 3);
+        await StudyFixtures.WriteAsync(_writer, "a/b", 4);
+        await using var app = DashboardHost.Build(new DashboardOptions { StorageUrl = Url, Port = 0 });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+        using var client = new HttpClient { BaseAddress = new Uri(address) };
+        var path = "/api/studies/" + Uri.EscapeDataString(name);
+        Assert.Equal(trials, (await GetJsonAsync(client, path)).GetProperty("total").GetInt32());
+        Assert.Equal(trials, (await GetJsonAsync(client, path + "/trials")).GetProperty("total").GetInt32());
+        Assert.Equal(JsonValueKind.Array, (await GetJsonAsync(client, path + "/plots")).GetProperty("history").GetProperty("points").ValueKind);
+        await GetJsonAsync(client, path + "/plots/history");
+        Assert.Equal(1, (await GetJsonAsync(client, path + "/trials/1")).GetProperty("trial").GetProperty("number").GetInt32());
+        Assert.True((await client.GetAsync("/studies/" + Uri.EscapeDataString(name))).IsSuccessStatusCode);
+        await app.StopAsync();
     }
 
     [Fact]

@@ -28,8 +28,9 @@ internal static class DashboardEndpoints
         app.MapGet("/healthz", () => Results.Text("ok\n"));
 
         app.MapGet("/api/studies", async (StudyFeed feed, CancellationToken ct) => Results.Json(await StudiesAsync(feed, ct), DashboardHost.Json));
-        app.MapGet("/api/studies/{name}", async (string name, StudyFeed feed, CancellationToken ct) =>
+        app.MapGet("/api/studies/{name}", async (HttpContext context, StudyFeed feed, CancellationToken ct) =>
         {
+            var name = StudyName(context);
             // Answered from the quick first read when the study's full read is not done yet (the best trial then has no params).
             var cache = await feed.GetAsync(name, ct);
             if (cache is null) return NotFound(name);
@@ -37,13 +38,15 @@ internal static class DashboardEndpoints
             var snapshot = preview.Outline ? preview : await cache.RefreshAsync(feed.Options.PollInterval, ct);
             return Results.Json(Summary(snapshot), DashboardHost.Json);
         });
-        app.MapGet("/api/studies/{name}/plots/history", async (string name, StudyFeed feed, CancellationToken ct) =>
+        app.MapGet("/api/studies/{name}/plots/history", async (HttpContext context, StudyFeed feed, CancellationToken ct) =>
         {
+            var name = StudyName(context);
             var cache = await feed.GetAsync(name, ct);
             return cache is null ? NotFound(name) : Results.Text(await cache.HistoryJsonAsync(ct), "application/json; charset=utf-8");
         });
-        app.MapGet("/api/studies/{name}/trials", async (string name, HttpRequest request, StudyFeed feed, CancellationToken ct) =>
+        app.MapGet("/api/studies/{name}/trials", async (HttpRequest request, StudyFeed feed, CancellationToken ct) =>
         {
+            var name = StudyName(request.HttpContext);
             var snapshot = await SnapshotAsync(feed, name, ct);
             if (snapshot is null) return NotFound(name);
             var q = request.Query;
@@ -60,13 +63,15 @@ internal static class DashboardEndpoints
                 rows = page.Select(Row).ToList(),
             }, DashboardHost.Json);
         });
-        app.MapGet("/api/studies/{name}/plots", async (string name, StudyFeed feed, CancellationToken ct) =>
+        app.MapGet("/api/studies/{name}/plots", async (HttpContext context, StudyFeed feed, CancellationToken ct) =>
         {
+            var name = StudyName(context);
             var snapshot = await SnapshotAsync(feed, name, ct);
             return snapshot is null ? NotFound(name) : Results.Text((await snapshot.Study.PlotsAsync(snapshot, ct)).Json, "application/json; charset=utf-8");
         });
-        app.MapGet("/api/studies/{name}/trials/{number:int}", async (string name, int number, StudyFeed feed, CancellationToken ct) =>
+        app.MapGet("/api/studies/{name}/trials/{number:int}", async (HttpContext context, int number, StudyFeed feed, CancellationToken ct) =>
         {
+            var name = StudyName(context);
             var snapshot = await SnapshotAsync(feed, name, ct);
             if (snapshot is null) return NotFound(name);
             var trial = snapshot.Trial(number);
@@ -74,6 +79,23 @@ internal static class DashboardEndpoints
             return Results.Json(TrialDetail(snapshot, trial), DashboardHost.Json);
         });
         app.MapGet("/api/events", EventsAsync);
+    }
+
+    private const string StudiesPrefix = "/api/studies/";
+
+    /// <summary>
+    /// The study named by an API path. Kestrel decodes every escape of a path except <c>%2F</c>, so the route value of a
+    /// name holding '/' keeps "%2F" (and cannot be told from a name holding a literal "%2F"); the name is read again from
+    /// the raw request target, where every escape is still in place.
+    /// </summary>
+    private static string StudyName(HttpContext context)
+    {
+        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        if (raw is null || !raw.StartsWith(StudiesPrefix, StringComparison.Ordinal))
+            return (string)context.Request.RouteValues["name"]!;
+        var segment = raw[StudiesPrefix.Length..];
+        var end = segment.IndexOfAny(['/', '?']);
+        return Uri.UnescapeDataString(end < 0 ? segment : segment[..end]);
     }
 
     private static IResult NotFound(string name) =>
