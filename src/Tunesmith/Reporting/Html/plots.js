@@ -203,16 +203,23 @@
       return function (i) {
         if (axis.kind === 'Categorical') return axis.categories[Math.round(i)] || '';
         var v = axisFromUnit(axis, n > 1 ? i / (n - 1) : 0.5);
-        return Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(1) : String(Number(v.toPrecision(3)));
+        return v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(1) : String(Number(v.toPrecision(3)));
       };
     }
-    function step(n) { return Math.max(1, Math.round((n - 1) / 4)); }
+    // Ticks and labels sit on cell centres (index i is the cell of grid value i, or of category i): every category up
+    // to 12, else the first cell, the last and three evenly between.
+    function ticks(axis, n) {
+      var at = [];
+      if (axis.kind === 'Categorical' && n <= 12) { for (var i = 0; i < n; i++) at.push(i); return at; }
+      for (var k = 0; k <= 4; k++) { var j = Math.round(k * (n - 1) / 4); if (at.indexOf(j) < 0) at.push(j); }
+      return at;
+    }
     return draw(el, el.id, {
       title: { text: 'Contour: ' + c.xAxis.name + ' × ' + c.yAxis.name, left: 'center', textStyle: { fontSize: 13 } },
       tooltip: { trigger: 'item', formatter: function (o) { return o.seriesIndex === 1 ? 'trial ' + o.value[3] + ': ' + fmt(o.value[2]) : 'interpolated ' + fmt(o.value[2]); } },
       grid: { left: 70, right: 80, top: 35, bottom: 45 },
-      xAxis: { type: 'value', min: -0.5, max: nx - 0.5, axisLine: { onZero: false }, interval: step(nx), name: c.xAxis.name, nameLocation: 'middle', nameGap: 28, axisLabel: { formatter: label(c.xAxis, nx) }, splitLine: { show: false } },
-      yAxis: { type: 'value', min: -0.5, max: ny - 0.5, axisLine: { onZero: false }, interval: step(ny), name: c.yAxis.name, nameLocation: 'middle', nameGap: 50, axisLabel: { formatter: label(c.yAxis, ny) }, splitLine: { show: false } },
+      xAxis: { type: 'value', min: -0.5, max: nx - 0.5, axisLine: { onZero: false }, name: c.xAxis.name, nameLocation: 'middle', nameGap: 28, axisTick: { customValues: ticks(c.xAxis, nx) }, axisLabel: { customValues: ticks(c.xAxis, nx), formatter: label(c.xAxis, nx) }, splitLine: { show: false } },
+      yAxis: { type: 'value', min: -0.5, max: ny - 0.5, axisLine: { onZero: false }, name: c.yAxis.name, nameLocation: 'middle', nameGap: 50, axisTick: { customValues: ticks(c.yAxis, ny) }, axisLabel: { customValues: ticks(c.yAxis, ny), formatter: label(c.yAxis, ny) }, splitLine: { show: false } },
       visualMap: { type: 'continuous', min: lo, max: hi === lo ? lo + 1 : hi, dimension: 2, seriesIndex: 0, right: 0, top: 'middle', calculable: true, formatter: fmt, itemHeight: 120,
         inRange: { color: p.direction === 'Maximize' ? ['#f7fbff', '#6baed6', '#08306b'] : ['#08306b', '#6baed6', '#f7fbff'] } },
       series: [
@@ -288,6 +295,10 @@
     select.onchange = function () { timelineGroup = select.value; timeline(el, p); };
   }
 
+  // A lane's name shortened in the middle: a worker id (host:pid:…) is long, and the slot (#1, #2) at its end is what
+  // tells two lanes of one worker apart.
+  function laneLabel(name) { return name.length <= 22 ? name : name.slice(0, 11) + '…' + name.slice(-10); }
+
   function timeline(el, p) {
     var tl = p.timeline;
     timelineControls(el, p);
@@ -312,7 +323,7 @@
       } },
       grid: { left: 170, right: 20, top: 40, bottom: 45 },
       xAxis: { type: 'value', name: 'seconds since first start', nameLocation: 'middle', nameGap: 25, min: 0, axisLabel: { formatter: function (v) { return fmt(v / 1000); } } },
-      yAxis: { type: 'category', data: grouping.lanes, axisLabel: { width: 160, overflow: 'truncate' } },
+      yAxis: { type: 'category', data: grouping.lanes, axisLabel: { formatter: laneLabel, width: 160, overflow: 'truncate' } },
       dataZoom: [{ type: 'inside', filterMode: 'weakFilter' }],
       series: [{ type: 'custom', encode: { x: [1, 2], y: 0 }, data: data, renderItem: function (params, api) {
         var lane = api.value(0), s = api.coord([api.value(1), lane]), e = api.coord([api.value(2), lane]);

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using Microsoft.Playwright;
+using Tunesmith.Storage;
+using Xunit;
+
+namespace Tunesmith.Dashboard.Tests;
+
+/// <summary>
+/// Where the axis labels of the drawn plots sit, read back from ECharts in Chromium: an HTML report (`tunesmith report
+/// --format html`, the same plots.js as the dashboard) opened with the network cut off.
+/// </summary>
+public sealed class PlotLabelsBrowserTests : IDisposable
+{
+    // A worker id as `tunesmith run` makes them (host:pid:…): longer than the timeline's label column.
+    private const string Worker = "build-node-17.example.org:48213:1d2414b2:33c81408";
+    private readonly string _dir = Directory.CreateTempSubdirectory("tunesmith-labels-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>Pairs of trials that ran at once on one worker (two timeline lanes), with the fixture's x, lr and opt.</summary>
+    private async Task WriteStudyAsync(string db)
+    {
+        await using var storage = StudyStorage.Open($"sqlite:///{db}");
+        var study = await StudyFixtures.WriteAsync(storage, "labels", 0);
+        var opts = new[] { "adam", "sgd" };
+        for (var i = 0; i < 24; i += 2)
+        {
+            var pair = new[] { (await storage.StartTrialAsync(study.Id, Worker))!, (await storage.StartTrialAsync(study.Id, Worker))! };
+            for (var j = 0; j < 2; j++)
+            {
+                var k = i + j;
+                var x = -1 + 2.0 * ((k * 37) % 101) / 100;
+                var lr = Math.Pow(10, -4 + 3.0 * ((k * 53) % 97) / 96);
+                var value = (x - 0.3) * (x - 0.3) + (k % 2 == 1 ? 0.1 : 0);
+                var outcome = await storage.UpdateTrialAsync(pair[j].Id, Worker, new TrialUpdate
+                {
+                    Params = [("x", x, StudyFixtures.Space["x"]), ("lr", lr, StudyFixtures.Space["lr"]), ("opt", opts[k % 2], StudyFixtures.Space["opt"])],
+                    FinalState = TrialState.Complete,
+                    Value = value,
+                });
+                Assert.Equal(TrialWriteOutcome.Applied, outcome);
+            }
+        }
+    }
+
+    [SkippableFact]
+    public async Task Contour_labels_sit_on_their_cells_and_timeline_lanes_of_one_worker_stay_apart()
+    {
+        Browser.Require();
+        var db = Path.Combine(_dir, "s.db");
+        await WriteStudyAsync(db);
+        var report = Path.Combine(_dir, "report.html");
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Tunesmith.Cli.dll"), "report", "--study", "labels", "--storage", $"sqlite:///{db}", "--format", "html", "--output", report })
+            psi.ArgumentList.Add(a);
+        using (var p = Process.Start(psi)!)
+        {
+            var stderr = p.StandardError.ReadToEndAsync();
+            await p.StandardOutput.ReadToEndAsync();
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.True(p.ExitCode == 0, await stderr);
+        }
+
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using var playwrightScope = playwright;
+        await using var browserScope = browser;
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { Offline = true, ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(new Uri(report).AbsoluteUri);
+        await page.WaitForFunctionAsync("() => { const p = [...document.querySelectorAll('#plots .plot')]; return p.some(e => e.id === 'plot-timeline') && p.every(e => e.dataset.rendered === 'true'); }",
+            null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+
+        // Every contour axis: a category's name sits on its band's centre (index i), and a numeric axis is labelled from
+        // its first cell to its last (not from the plot's edges, half a cell beyond the range).
+        var problems = await page.EvaluateAsync<string[]>("""
+            () => {
+              const data = JSON.parse(document.getElementById('plot-data').textContent), out = [];
+              data.contours.forEach((c, i) => {
+                const chart = echarts.getInstanceByDom(document.getElementById('plot-contour-' + i));
+                [['xAxis', c.xAxis, c.xGrid.length], ['yAxis', c.yAxis, c.yGrid.length]].forEach(([key, axis, n]) => {
+                  const labels = chart.getModel().getComponent(key, 0).axis.getViewLabels().map(l => [l.formattedLabel, l.tick.value]);
+                  const where = 'contour ' + i + ' ' + axis.name + ': ' + JSON.stringify(labels);
+                  if (axis.kind === 'Categorical') {
+                    if (JSON.stringify(labels) !== JSON.stringify(axis.categories.map((name, k) => [name, k]))) out.push(where);
+                  } else if (labels.length < 2 || labels[0][1] !== 0 || labels[labels.length - 1][1] !== n - 1) out.push(where);
+                });
+              });
+              if (!data.contours.some(c => c.xAxis.kind === 'Categorical' || c.yAxis.kind === 'Categorical')) out.push('no contour has a categorical axis');
+              return out;
+            }
+            """);
+        Assert.Empty(problems);
+
+        // Two trials at once on one worker are two lanes; their labels must differ (the slot is at the end of the name)
+        // and fit the label column (160 px: ECharts would cut a longer one at its end, the slot with it).
+        var lanes = await page.EvaluateAsync<string[]>(
+            "() => echarts.getInstanceByDom(document.getElementById('plot-timeline')).getModel().getComponent('yAxis', 0).axis.getViewLabels().map(l => l.formattedLabel)");
+        Assert.Equal(2, lanes.Length);
+        Assert.Equal(2, lanes.Distinct().Count());
+        Assert.All(lanes, l => Assert.True(l.StartsWith("build-node", StringComparison.Ordinal) && l.Length <= 22, l));
+    }
+}
