@@ -12,6 +12,7 @@ internal static class ErrorLine
     {
         CliUsageException e => (e.Message, ExitCodes.BadInput, false),
         StudyStorageException e => (e.Message, ExitCodes.BadInput, false),
+        Tunesmith.Backends.TrialDirectoryException e => (e.Message, ExitCodes.BadInput, false),
         StudyNotFoundException e => (e.Message, ExitCodes.BadInput, false),
         StudyExistsException e => (e.Message, ExitCodes.BadInput, false),
         SearchSpaceException e => (e.Message, ExitCodes.BadInput, false),

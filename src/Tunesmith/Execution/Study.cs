@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tunesmith.Backends;
 using Tunesmith.Backends.Processes;
 using Tunesmith.Samplers;
 using Tunesmith.Schedulers;
@@ -485,6 +486,9 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// error that escapes the loop (a <see cref="StudyStorageException"/>, a callback's exception) ends the whole run at
     /// once, as fail-fast does: no trial starts after it, the trials still running are recorded Failed "interrupted", and
     /// the error is rethrown. A trial whose result could not be stored stays Running: crash recovery fails and retries it.
+    /// Two faults of the objective are not the trial's own and end the run the same way, the trial recorded Failed
+    /// "interrupted" (the storage permitting): a <see cref="StudyStorageException"/> (a report the storage refused, a
+    /// full disk) and a <see cref="TrialDirectoryException"/> (a command trial's directory that cannot be prepared).
     /// </summary>
     public void Optimize(Func<Trial, double> objective, int? trials = null, int parallelism = 1, TimeSpan? timeout = null,
         CancellationToken cancellationToken = default, bool failFast = false, IReadOnlyList<Action<Study, FrozenTrial>>? callbacks = null) =>
@@ -735,6 +739,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
         double value = double.NaN;
         string? reason = null;
         Exception? error = null;
+        Exception? endsRun = null;
         try
         {
             while (true)
@@ -773,6 +778,24 @@ public sealed class Study : IAsyncDisposable, IDisposable
             _logger.LogWarning("Trial {Number}: {Message}; going on with the next trial", trial.Number, e.Message);
             return (null, null, null);
         }
+        catch (StudyStorageException e)
+        {
+            // A report or a flush the storage refused after its retries (a full disk): not the trial's fault, and the run
+            // ends as for a refused finish. The trial is recorded as interrupted if the storage still takes that, else it
+            // stays Running for crash recovery.
+            state = TrialState.Failed;
+            reason = InterruptedReason;
+            endsRun = e;
+        }
+        catch (TrialDirectoryException e)
+        {
+            // Not the trial's fault (a full disk under the trial directories), and every next trial would meet it: the run
+            // ends (the caller stops every worker), the trial recorded as interrupted, to run again in the next run.
+            state = TrialState.Failed;
+            reason = InterruptedReason;
+            endsRun = new TrialDirectoryException(e.TrialNumber, e.Directory,
+                $"{e.Message}; the run stopped and trial {trial.Number} is recorded interrupted, as after Ctrl+C: run the study again once this is fixed", e.InnerException);
+        }
         catch (Exception e)
         {
             state = TrialState.Failed;
@@ -781,7 +804,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
             _logger.LogWarning(StudyLogEvents.TrialFailed, "Trial {Number} failed: {Reason}", trial.Number, reason);
         }
 
-        var next = nextAfter(state == TrialState.Complete && !double.IsFinite(value) ? TrialState.Failed : state, error);
+        var next = endsRun is not null ? null : nextAfter(state == TrialState.Complete && !double.IsFinite(value) ? TrialState.Failed : state, error);
         FinishResult result;
         try
         {
@@ -794,13 +817,22 @@ public sealed class Study : IAsyncDisposable, IDisposable
         {
             // Transient faults were retried in storage; this one is not, or outlasted the retry window. The run ends (the
             // caller stops every worker) and the trial stays Running, for crash recovery to fail and retry it.
-            var outcome = state == TrialState.Complete ? $"value {value.ToString("R", CultureInfo.InvariantCulture)}" : state.ToString();
-            throw new StudyStorageException($"{e.Message} (recording trial {trial.Number}'s result, {outcome}; it stays Running until crash recovery fails and retries it)", e)
+            var first = endsRun as StudyStorageException ?? e;
+            var doing = endsRun is StudyStorageException ? $"storing trial {trial.Number}'s reports"
+                : $"recording trial {trial.Number}'s result, {(state == TrialState.Complete ? $"value {value.ToString("R", CultureInfo.InvariantCulture)}" : state.ToString())}";
+            throw new StudyStorageException($"{first.Message} ({doing}; it stays Running until crash recovery fails and retries it)", first)
             {
-                HoldsNoStudies = e.HoldsNoStudies,
-                OtherSchemaVersion = e.OtherSchemaVersion,
+                HoldsNoStudies = first.HoldsNoStudies,
+                OtherSchemaVersion = first.OtherSchemaVersion,
             };
         }
+        if (endsRun is StudyStorageException refused)
+            throw new StudyStorageException($"{refused.Message} (storing trial {trial.Number}'s reports; the run stopped and trial {trial.Number} is recorded interrupted, as after Ctrl+C: run the study again once this is fixed)", refused)
+            {
+                HoldsNoStudies = refused.HoldsNoStudies,
+                OtherSchemaVersion = refused.OtherSchemaVersion,
+            };
+        if (endsRun is not null) throw endsRun;
         if (result.Outcome != TrialWriteOutcome.Applied)
         {
             // E.g. the trial was failed as stale while it ran: the late result is refused, the worker carries on.

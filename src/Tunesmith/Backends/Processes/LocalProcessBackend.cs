@@ -152,14 +152,22 @@ public sealed class LocalProcessBackend : ITrialBackend
                     return Failed($"cannot copy the checkpoint of trial {from}: {e.Message}");
                 }
             }
-            // Only the user may read a trial's directory (its params, logs and checkpoints): 0700, as the umask allows.
-            if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
-            else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            ArchiveEarlierAttempt(directory);
             var configuration = request.Params as Configuration ?? new Configuration(request.Params);
             var paramsJson = ParamValues.ToJson(configuration);
             var paramsFile = Path.Combine(directory, TrialDirectories.ParamsFile);
-            await File.WriteAllTextAsync(paramsFile, paramsJson + "\n", CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                // Only the user may read a trial's directory (its params, logs and checkpoints): 0700, as the umask allows.
+                if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
+                else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                ArchiveEarlierAttempt(directory);
+                await File.WriteAllTextAsync(paramsFile, paramsJson + "\n", CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A full disk, a quota, a read-only filesystem: not this trial's fault, and the next trial would meet it too.
+                throw TrialDirectoryException.From(number, directory, e);
+            }
 
             IReadOnlyList<string> argv;
             try { argv = _options.Command(configuration, number, directory); }
@@ -184,6 +192,17 @@ public sealed class LocalProcessBackend : ITrialBackend
             foreach (var a in argv.Skip(1)) startInfo.ArgumentList.Add(a);
 
             var state = new RunState(_options.StderrTailLines, cancellationToken, _options.TrialTimeout, time) { LastStep = resumeStep is >= 0 ? resumeStep : null };
+            try
+            {
+                // Opened before the program starts, so a directory that cannot take them stops the run before anything runs.
+                state.StdoutLog = TrialLog.Open(Path.Combine(directory, TrialDirectories.StdoutFile));
+                state.StderrLog = TrialLog.Open(Path.Combine(directory, TrialDirectories.StderrFile));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                state.Dispose();
+                throw TrialDirectoryException.From(number, directory, e);
+            }
             try { tree = ProcessTree.Start(startInfo); }
             catch (Win32Exception e)
             {
@@ -243,10 +262,10 @@ public sealed class LocalProcessBackend : ITrialBackend
         {
             tree.Process.StandardInput.Close(); // a trial reads no input: never let it wait on (or steal) the terminal
             using var readStop = new CancellationTokenSource();
-            await using var stdoutLog = OpenLog(Path.Combine(directory, TrialDirectories.StdoutFile));
-            await using var stderrLog = OpenLog(Path.Combine(directory, TrialDirectories.StderrFile));
+            var stdoutLog = state.StdoutLog!;
+            var stderrLog = state.StderrLog!;
             var stdoutPump = PumpStdoutAsync(tree.Process.StandardOutput, stdoutLog, number, state, observer, cancellationToken, readStop.Token);
-            var stderrPump = PumpStderrAsync(tree.Process.StandardError, stderrLog, state, readStop.Token);
+            var stderrPump = PumpStderrAsync(tree.Process.StandardError, stderrLog, number, state, readStop.Token);
 
             var exited = true;
             try { await tree.Process.WaitForExitAsync(state.Stop.Token).ConfigureAwait(false); }
@@ -271,7 +290,9 @@ public sealed class LocalProcessBackend : ITrialBackend
                 _logger.LogWarning("Trial {Number}: its output pipes stayed open after its process tree ended; stopped reading", number);
             }
             state.Closed = true;
-            await pumps.ConfigureAwait(false); // an observer's exception surfaces here, after the tree is gone
+            await pumps.ConfigureAwait(false);
+            // An observer's exception surfaces here, after the tree is gone.
+            if (state.ObserverFault is { } observerFault) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(observerFault);
 
             var exitCode = tree.Process.ExitCode;
             if (exited && state.EndRequested is null && !cancellationToken.IsCancellationRequested && _options.StopSettle > TimeSpan.Zero
@@ -364,14 +385,14 @@ public sealed class LocalProcessBackend : ITrialBackend
 
     // ---------------------------------------------------------------- streams
 
-    private async Task PumpStdoutAsync(StreamReader reader, StreamWriter log, int number, RunState state, ITrialObserver observer,
+    private async Task PumpStdoutAsync(StreamReader reader, TrialLog log, int number, RunState state, ITrialObserver observer,
         CancellationToken cancellationToken, CancellationToken readStop)
     {
         try
         {
             while (await reader.ReadLineAsync(readStop).ConfigureAwait(false) is { } line)
             {
-                await log.WriteLineAsync(line.AsMemory(), CancellationToken.None).ConfigureAwait(false);
+                await WriteLogLineAsync(log, line, number).ConfigureAwait(false);
                 if (line.AsSpan().Trim().Length > 0) state.LastLine = line;
                 ProtocolMessage? message;
                 try { message = TrialProtocol.ParseLine(line); }
@@ -392,27 +413,81 @@ public sealed class LocalProcessBackend : ITrialBackend
                 // A program told to stop or pause may still report the step it was in: stored, as the docs promise (the
                 // observer no longer judges it). Only a cancelled run, or a trial already closed, reads on without telling.
                 if (state.Closed || cancellationToken.IsCancellationRequested) continue;
-                await observer.ReportedAsync(number, step, message.Metrics, cancellationToken).ConfigureAwait(false);
+                if (state.ObserverFault is not null) continue;
+                try { await observer.ReportedAsync(number, step, message.Metrics, cancellationToken).ConfigureAwait(false); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // E.g. the storage refused the report (a full disk): the program is stopped and the fault surfaces once
+                    // its tree is gone. The pipe is read on meanwhile, so a program that writes on is never blocked on it.
+                    state.ObserverFault = e;
+                    state.RequestEnd(TrialExitKind.Stopped);
+                }
             }
         }
         catch (OperationCanceledException) when (readStop.IsCancellationRequested || cancellationToken.IsCancellationRequested) { }
     }
 
-    private static async Task PumpStderrAsync(StreamReader reader, StreamWriter log, RunState state, CancellationToken readStop)
+    private async Task PumpStderrAsync(StreamReader reader, TrialLog log, int number, RunState state, CancellationToken readStop)
     {
         try
         {
             while (await reader.ReadLineAsync(readStop).ConfigureAwait(false) is { } line)
             {
-                await log.WriteLineAsync(line.AsMemory(), CancellationToken.None).ConfigureAwait(false);
+                await WriteLogLineAsync(log, line, number).ConfigureAwait(false);
                 state.AddStderr(line);
             }
         }
         catch (OperationCanceledException) when (readStop.IsCancellationRequested) { }
     }
 
-    private static StreamWriter OpenLog(string path) =>
-        new(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete), new UTF8Encoding(false)) { AutoFlush = true };
+    // A log that can no longer be written (a full disk) must not stop the reading: an unread pipe would block the program
+    // once its buffer fills, and its reports and result still arrive through it. Said once per log.
+    private async Task WriteLogLineAsync(TrialLog log, string line, int number)
+    {
+        if (await log.WriteLineAsync(line).ConfigureAwait(false) is { } fault)
+            _logger.LogWarning("Trial {Number}: cannot write {File} ({Fault}); its output is still read (reports and result are kept) but no longer written there",
+                number, Path.GetFileName(log.Path), fault.Message.Split('\n', 2)[0].Trim());
+    }
+
+    /// <summary>One of a trial's log files: written line by line until a write fails, then left as it is.</summary>
+    private sealed class TrialLog : IDisposable
+    {
+        private readonly StreamWriter _writer;
+        private bool _failed;
+
+        private TrialLog(string path, StreamWriter writer)
+        {
+            Path = path;
+            _writer = writer;
+        }
+
+        public string Path { get; }
+
+        public static TrialLog Open(string path) =>
+            new(path, new StreamWriter(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete), new UTF8Encoding(false)) { AutoFlush = true });
+
+        /// <summary>Appends a line; the fault of the first write that fails (later ones are skipped), else null.</summary>
+        public async ValueTask<Exception?> WriteLineAsync(string line)
+        {
+            if (_failed) return null;
+            try
+            {
+                await _writer.WriteLineAsync(line.AsMemory(), CancellationToken.None).ConfigureAwait(false);
+                return null;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _failed = true;
+                return e;
+            }
+        }
+
+        public void Dispose()
+        {
+            try { _writer.Dispose(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the failed write's bytes, still buffered
+        }
+    }
 
     // ---------------------------------------------------------------- set-up
 
@@ -524,10 +599,13 @@ public sealed class LocalProcessBackend : ITrialBackend
         public volatile bool Closed;
         public IReadOnlyDictionary<string, double>? Result;
         public ProcessTree? Tree;
+        public TrialLog? StdoutLog;
+        public TrialLog? StderrLog;
         public Task<TrialExit>? Completion;
         public string? LastLine;
         public string? ProtocolError;
         public long? LastStep;
+        public volatile Exception? ObserverFault;
 
         /// <summary>A stop wins over a pause; a pause does not undo a stop.</summary>
         public void RequestEnd(TrialExitKind kind)
@@ -556,6 +634,8 @@ public sealed class LocalProcessBackend : ITrialBackend
 
         public void Dispose()
         {
+            StdoutLog?.Dispose();
+            StderrLog?.Dispose();
             Stop.Dispose();
             _timeout.Dispose();
         }

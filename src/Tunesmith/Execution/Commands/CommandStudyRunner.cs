@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Tunesmith.Backends;
+using Tunesmith.Storage;
 
 namespace Tunesmith.Execution.Commands;
 
@@ -144,7 +146,7 @@ public sealed class CommandStudyRunner
         {
             stop = CommandStudyStop.Interrupted;
         }
-        catch (Exception e) when (_options.FailFast && e is not OperationCanceledException && !failures.IsEmpty)
+        catch (Exception e) when (_options.FailFast && e is not (OperationCanceledException or TrialDirectoryException or StudyStorageException) && !failures.IsEmpty)
         {
             stop = CommandStudyStop.FailedFast;
             failedTrial = failures.FirstOrDefault(t => t.FailReason is { } r && (r == e.Message || r.EndsWith(e.Message, StringComparison.Ordinal)))
