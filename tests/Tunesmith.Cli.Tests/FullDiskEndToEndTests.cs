@@ -138,6 +138,56 @@ public sealed class FullDiskEndToEndTests
         Assert.Contains(trials, t => t.State == TrialState.Complete && Equals(t.Params["x"], two.Params["x"]));
     }
 
+    [SkippableFact]
+    public async Task A_report_or_plots_that_a_full_disk_cannot_take_end_in_one_line_and_leave_the_earlier_files_whole()
+    {
+        using var kit = new StudyKit();
+        var mount = Directory.CreateDirectory(Path.Combine(kit.Dir, "disk")).FullName;
+        kit.Write("fill.py", Program);
+        kit.StudyFile($$"""
+            direction: minimize
+            metric: loss
+            command: {{StudyKit.Python}} {{Path.Combine(kit.Dir, "fill.py")}} {x}
+            env: { FILL_AT: "-1" }
+            space:
+              x: { float: [0.0, 1.0] }
+            trials: 4
+            """);
+        var cli = $"dotnet \"{CliProcess.CliDll}\"";
+        var storage = $"--study s --storage \"{kit.Storage}\"";
+        // A study off the small disk; on it, an earlier report and plot, then a filler to its last byte.
+        await RunOnASmallDiskAsync(kit, mount, $$"""
+            {{cli}} run study.yaml --storage "{{kit.Storage}}" > run.out 2> run.err || exit 98
+            printf 'the earlier report\n' > "{{mount}}/report.csv"
+            mkdir "{{mount}}/plots" && printf 'the earlier plot' > "{{mount}}/plots/history.png"
+            {{StudyKit.Python}} -c 'import os
+            fd = os.open("{{mount}}/filler", os.O_WRONLY | os.O_CREAT)
+            for size in (65536, 4096, 1):
+                try:
+                    while True: os.write(fd, b"\0" * size)
+                except OSError: pass'
+            {{cli}} report {{storage}} --format csv -o "{{mount}}/report.csv" > csv.out 2> csv.err; echo $? > csv.rc
+            {{cli}} report {{storage}} --plots "{{mount}}/plots" > plots.out 2> plots.err; echo $? > plots.rc
+            {{cli}} report {{storage}} --format csv > /dev/full 2> stdout.err; echo $? > stdout.rc
+            cp "{{mount}}/report.csv" "{{mount}}/plots/history.png" . && ls -A "{{mount}}" "{{mount}}/plots" > listing.txt
+            """);
+
+        string Read(string name) => File.ReadAllText(Path.Combine(kit.Dir, name));
+        Assert.True(Read("csv.rc").Trim() == "2", Read("csv.err"));
+        Assert.Matches("^tunesmith: --output .*report\\.csv: cannot write: .*(No space left on device|disk was full)", Read("csv.err").Trim());
+        Assert.Single(Read("csv.err").Trim().Split('\n'));
+        Assert.True(Read("plots.rc").Trim() == "2", Read("plots.err"));
+        Assert.Matches("^tunesmith: --plots .*plots: cannot write: .*(No space left on device|disk was full)", Read("plots.err").Trim());
+        Assert.Single(Read("plots.err").Trim().Split('\n'));
+        // stdout on a full device: one line, not an "unexpected error".
+        Assert.True(Read("stdout.rc").Trim() == "2", Read("stdout.err"));
+        Assert.Equal("tunesmith: cannot write: No space left on device", Read("stdout.err").Trim());
+        // The earlier files are whole, and no half-written file or temporary file is left beside them.
+        Assert.Equal("the earlier report\n", Read("report.csv"));
+        Assert.Equal("the earlier plot", Read("history.png"));
+        Assert.Equal(["filler", "plots", "report.csv", "history.png"], Read("listing.txt").Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.EndsWith(':')));
+    }
+
     private static async Task<(CliResult First, CliResult Second)> RunTwiceOnASmallDiskAsync(StudyKit kit, string mount, string url, string? copyDatabaseTo = null)
     {
         var copy = copyDatabaseTo is null ? ":" : $"mkdir -p \"{copyDatabaseTo}/$1\" && cp \"{mount}\"/study.db* \"{copyDatabaseTo}/$1/\"";

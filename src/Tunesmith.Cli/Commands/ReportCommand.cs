@@ -69,8 +69,13 @@ internal sealed class ReportCommand : Command
             var parent = Path.GetDirectoryName(Path.GetFullPath(plotsDir));
             if (parent is not null && !Directory.Exists(parent)) throw new CliUsageException($"--plots {plotsDir}: directory '{parent}' does not exist");
             var trials = await study.GetTrialsAsync(ct);
-            var files = Tunesmith.Plots.PngPlotWriter.WriteAll(
-                StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, _time.GetUtcNow(), rungs: SchedulerRungs.From(Tunesmith.Execution.Commands.StudyFileRun.StoredScheduler(study.Record))), plotsDir);
+            var plots = StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, _time.GetUtcNow(), rungs: SchedulerRungs.From(Tunesmith.Execution.Commands.StudyFileRun.StoredScheduler(study.Record)));
+            IReadOnlyList<string> files;
+            try { files = Tunesmith.Plots.PngPlotWriter.WriteAll(plots, plotsDir); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliUsageException($"--plots {plotsDir}: cannot write: {e.Message}");
+            }
             _console.Error.WriteLine($"wrote {files.Count} PNG plots of study '{name}' to {plotsDir}");
         }
         return await WriteAsync(parse, ReportExporters.Get(format).Render(table), format, name, ct);

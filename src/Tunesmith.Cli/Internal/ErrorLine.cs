@@ -23,6 +23,7 @@ internal static class ErrorLine
         JsonException e => (e.Message, ExitCodes.BadInput, false),
         ArgumentException e => (StripParamName(e), ExitCodes.BadInput, false),
         FormatException e => (e.Message, ExitCodes.BadInput, false),
+        IOException e when IsOutOfSpace(e) => ($"cannot write: {e.Message}", ExitCodes.BadInput, false),
         _ when IsKnownUserError(error) => (error.Message, ExitCodes.BadInput, false),
         _ => ($"unexpected error: {error.GetType().Name}: {error.Message} (run with --verbose for details)", ExitCodes.Failed, true),
     };
@@ -32,6 +33,14 @@ internal static class ErrorLine
     private static bool IsKnownUserError(Exception e) =>
         e.GetType().Namespace?.StartsWith("Tunesmith", StringComparison.Ordinal) == true
         && e.GetType().Name is "StudyFileException" or "ReportException";
+
+    // No space left on the device (ENOSPC), a disk quota exceeded (EDQUOT), or .NET's own words for a failed preallocation:
+    // the machine's state, not a bug (e.g. stdout redirected to a file on a full disk).
+    private static bool IsOutOfSpace(IOException e) =>
+        e.HResult is 28 or 122 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
+        || e.Message.Contains("No space left on device", StringComparison.Ordinal)
+        || e.Message.Contains("Disk quota exceeded", StringComparison.Ordinal)
+        || e.Message.Contains("because the disk was full", StringComparison.Ordinal);
 
     private static string StripParamName(ArgumentException e) =>
         e.ParamName is { } p && e.Message.EndsWith($" (Parameter '{p}')", StringComparison.Ordinal)
