@@ -88,6 +88,38 @@ public sealed class DashboardApiTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(50, 10), second.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("number").GetInt32()));
     }
 
+    [Theory]
+    [InlineData("param:momentum")]
+    [InlineData("metric:acc")]
+    public async Task Trials_without_the_sorted_parameter_or_metric_come_last_in_either_direction(string sort)
+    {
+        // momentum exists only under opt=sgd (a conditional parameter); acc is reported only by complete trials.
+        var cond = await _writer.CreateStudyAsync("conditional", Direction.Minimize);
+        var momentum = new Tunesmith.Spaces.FloatDistribution(0, 1);
+        for (var i = 0; i < 12; i++)
+        {
+            var t = (await _writer.StartTrialAsync(cond.Id, "w"))!;
+            var sgd = i % 3 == 0;
+            await _writer.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+            {
+                Params = sgd ? [("opt", "sgd", StudyFixtures.Space["opt"]), ("momentum", i / 12.0, momentum)] : [("opt", "adam", StudyFixtures.Space["opt"])],
+                Metrics = i % 2 == 0 ? [new("acc", i / 12.0)] : [],
+                FinalState = TrialState.Complete,
+                Value = i,
+            });
+        }
+        await using var factory = Factory();
+        var client = factory.CreateClient();
+        foreach (var desc in new[] { "0", "1" })
+        {
+            var rows = (await GetJsonAsync(client, $"/api/studies/conditional/trials?sort={sort}&desc={desc}&limit=100")).GetProperty("rows").EnumerateArray().ToList();
+            var has = rows.Select(r => sort == "metric:acc" ? r.GetProperty("metrics").TryGetProperty("acc", out _) : r.GetProperty("params").TryGetProperty("momentum", out _)).ToList();
+            var present = has.Count(h => h);
+            Assert.True(present is > 0 and < 12, $"{present} rows hold {sort}");
+            Assert.True(has.Take(present).All(h => h), $"desc={desc}: {string.Join(",", rows.Select(r => r.GetProperty("number").GetInt32()))}");
+        }
+    }
+
     [Fact]
     public void An_early_page_of_a_large_study_is_the_same_as_from_sorting_every_trial()
     {

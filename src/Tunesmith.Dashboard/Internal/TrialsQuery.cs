@@ -69,13 +69,21 @@ internal sealed record TrialsQuery
             _ when Sort.StartsWith("metric:", StringComparison.Ordinal) => ByMetric(Sort["metric:".Length..]),
             _ => throw new ArgumentException($"sort '{Sort}': use best, number, state, value, duration, worker, param:NAME or metric:NAME"),
         };
-        var nullsLast = Sort is "value" or "duration";
+        var key = Sort[(Sort.IndexOf(':', StringComparison.Ordinal) + 1)..];
+        Func<FrozenTrial, bool>? missing = Sort switch
+        {
+            "value" => t => t.Value is null,
+            "duration" => t => t.Duration is null,
+            _ when Sort.StartsWith("param:", StringComparison.Ordinal) => t => t.Params.GetValueOrDefault(key) is null,
+            _ when Sort.StartsWith("metric:", StringComparison.Ordinal) => t => !t.Metrics.ContainsKey(key),
+            _ => null,
+        };
         // A total order (ties by number), so any way of picking the first rows gives the same page.
         var order = Comparer<FrozenTrial>.Create((a, b) =>
         {
-            // Trials without a value (running, pruned, failed) stay below the ones with one, in either direction.
-            if (nullsLast && (Sort == "value" ? a.Value is null != b.Value is null : a.Duration is null != b.Duration is null))
-                return (Sort == "value" ? a.Value is null : a.Duration is null) ? 1 : -1;
+            // Trials without the sorted key (no value yet, a parameter of another branch, a metric never reported) stay
+            // below the ones with it, in either direction.
+            if (missing is not null && missing(a) != missing(b)) return missing(a) ? 1 : -1;
             var c = compare(a, b);
             if (Descending) c = -c;
             return c != 0 ? c : a.Number.CompareTo(b.Number);
