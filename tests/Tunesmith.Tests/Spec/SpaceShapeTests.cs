@@ -124,6 +124,27 @@ public sealed class SpaceShapeTests
     }
 
     [Fact]
+    public void An_expression_after_a_repeat_reads_its_blocks_by_dotted_name()
+    {
+        // As docs/STUDY_FILE.md says: names in an expression include dotted ones such as layers.0.filters.
+        var cs = Sample("""
+              layers:
+                repeat:
+                  count: { int: [1, 3] }
+                  block:
+                    units: { int: [8, 64] }
+              first: { expr: "layers.0.units * 2" }
+              last: { expr: "layers.2.units if layers == 3 else layers.1.units if layers == 2 else layers.0.units" }
+            """, trials: 60);
+        Assert.All(cs, c =>
+        {
+            var blocks = c.Blocks("layers");
+            Assert.Equal(blocks[0].GetLong("units") * 2, c.GetLong("first"));
+            Assert.Equal(blocks[^1].GetLong("units"), c.GetLong("last"));
+        });
+    }
+
+    [Fact]
     public void Repeat_with_a_fixed_count_always_draws_that_many_blocks()
     {
         var cs = Sample("""

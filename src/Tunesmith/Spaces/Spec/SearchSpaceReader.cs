@@ -336,6 +336,10 @@ internal sealed class SearchSpaceReader
         ReadInto(sub, _source.Mapping(blockNode, blockField, "{ units: { int: [16, 256] } }"), blockField, blockScope);
         Guard(body, field, () => space.Repeat(name, count, b => { foreach (var n in sub.Nodes) Copy(b, n); }, when));
         Declare(scope, name, count.IsSingle ? null : count);
+        // An expression after the repeat may read one repetition's values by their dotted names (layers.0.units).
+        var blockNames = AllNames(sub);
+        for (var i = 0; i < count.High; i++)
+            foreach (var n in blockNames) scope.Namespace.Names.Add($"{name}.{i}.{n}");
     }
 
     /// <summary>Every name a configuration drawn from <paramref name="space"/> can hold: parameters, derived values, repeat counts, and block parameters (<c>layers.0.units</c>).</summary>
