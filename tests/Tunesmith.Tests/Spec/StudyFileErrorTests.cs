@@ -153,7 +153,33 @@ public sealed class StudyFileErrorTests
               opt: { choice: [adam, sgd] }
               momentum: { float: [0, 0.99], when: { opt: sgdd } }
             """);
-        AssertAt(e, 4, 46, "space.momentum.when.opt", "value sgdd is not in 'opt'");
+        AssertAt(e, 4, 46, "space.momentum.when.opt", "value sgdd is not in 'opt' (choice [adam, sgd]) (did you mean 'sgd'?)");
+    }
+
+    [Fact]
+    public void A_when_value_misspelling_a_branch_case_suggests_the_case()
+    {
+        var e = Fail("""
+            command: run
+            space:
+              model: { branch: { svm: { C: { float: [1, 10] } }, mlp: {} } }
+              gamma: { float: [0, 1], when: { model: svn } }
+            """);
+        AssertAt(e, 4, 42, "space.gamma.when.model", "value svn is not in 'model' (choice [svm, mlp]) (did you mean 'svm'?)");
+    }
+
+    [Theory]
+    [InlineData("loguniform: [1.0e-5, 1.0e-1]", "loguniform", "Ray Tune's loguniform is { float: [low, high], log: true } here")]
+    [InlineData("uniform: [0, 1]", "uniform", "Ray Tune's uniform is { float: [low, high] } here")]
+    [InlineData("randint: [1, 10]", "randint", "Ray Tune's randint is { int: [low, high] } here, and high is included")]
+    [InlineData("qrandint: [16, 256, 16]", "qrandint", "Ray Tune's qrandint is { int: [low, high], step: q } here")]
+    [InlineData("grid_search: [1, 2]", "grid_search", "Ray Tune's grid_search is { choice: [a, b] } here, with sampler: grid")]
+    [InlineData("categorical: [a, b]", "categorical", "Optuna's categorical is { choice: [a, b] } here")]
+    public void A_Ray_Tune_or_Optuna_shape_name_is_told_how_it_is_written_here(string shape, string key, string hint)
+    {
+        var e = Fail("command: run\nspace:\n  lr: { " + shape + " }\n");
+        AssertAt(e, 3, 9, $"space.lr.{key}", $"unknown key '{key}' ({hint}");
+        Assert.Contains("(a parameter is one of: float, int, choice, expr, branch, repeat)", e.Problem);
     }
 
     [Fact]

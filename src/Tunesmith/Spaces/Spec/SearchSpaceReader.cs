@@ -31,6 +31,26 @@ internal sealed class SearchSpaceReader
         _source = source;
     }
 
+    /// <summary>Ray Tune's and Optuna's names for a parameter's shape, and how the shape is written here.</summary>
+    private static readonly Dictionary<string, string> ForeignShapes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["uniform"] = "Ray Tune's uniform is { float: [low, high] } here",
+        ["quniform"] = "Ray Tune's quniform is { float: [low, high], step: q } here",
+        ["loguniform"] = "Ray Tune's loguniform is { float: [low, high], log: true } here",
+        ["qloguniform"] = "Ray Tune's qloguniform is { float: [low, high], log: true } here (a log scale takes no step)",
+        ["randint"] = "Ray Tune's randint is { int: [low, high] } here, and high is included (randint excludes it)",
+        ["qrandint"] = "Ray Tune's qrandint is { int: [low, high], step: q } here",
+        ["lograndint"] = "Ray Tune's lograndint is { int: [low, high], log: true } here, and high is included",
+        ["grid_search"] = "Ray Tune's grid_search is { choice: [a, b] } here, with sampler: grid",
+        ["sample_from"] = "Ray Tune's sample_from is { expr: \"...\" } here, computed from the parameters above it",
+        ["categorical"] = "Optuna's categorical is { choice: [a, b] } here",
+        ["suggest_categorical"] = "Optuna's suggest_categorical is { choice: [a, b] } here",
+        ["suggest_float"] = "Optuna's suggest_float is { float: [low, high] } here (log: true, step: q)",
+        ["suggest_int"] = "Optuna's suggest_int is { int: [low, high] } here (log: true, step: q)",
+        ["suggest_uniform"] = "Optuna's suggest_uniform is { float: [low, high] } here",
+        ["suggest_loguniform"] = "Optuna's suggest_loguniform is { float: [low, high], log: true } here",
+    };
+
     /// <summary>A flat namespace: the top level (with every branch's parameters, which share it), or one repeated block.</summary>
     private sealed class Namespace(Namespace? global)
     {
@@ -94,7 +114,7 @@ internal sealed class SearchSpaceReader
         {
             foreach (var (key, kn, _) in _source.Entries(spec, field))
                 if (!AllKeys.Contains(key))
-                    throw _source.Error(kn, YamlSource.Join(field, key), $"unknown key '{key}'{ClosestName.Suggest(key, AllKeys)} (a parameter is one of: {string.Join(", ", Kinds)})");
+                    throw _source.Error(kn, YamlSource.Join(field, key), $"unknown key '{key}'{(ForeignShapes.TryGetValue(key, out var ours) ? $" ({ours})" : ClosestName.Suggest(key, AllKeys))} (a parameter is one of: {string.Join(", ", Kinds)})");
             throw _source.Error(spec, field, $"a parameter needs one of: {string.Join(", ", Kinds)}");
         }
         if (kinds.Count > 1)
@@ -236,7 +256,7 @@ internal sealed class SearchSpaceReader
         if (distribution is not null)
             foreach (var v in values)
                 if (!distribution.Contains(v))
-                    throw _source.Error(valueNode, parentField, $"value {ParamValues.Format(v)} is not in '{parent}' ({distribution.Describe()})");
+                    throw _source.Error(valueNode, parentField, $"value {ParamValues.Format(v)} is not in '{parent}' ({distribution.Describe()}){(distribution is CategoricalDistribution c ? ClosestName.Suggest(ParamValues.Format(v), c.Choices.Select(ParamValues.Format)) : "")}");
         return new Condition(parent, values.Select(ParamValues.Normalize).ToArray());
     }
 
