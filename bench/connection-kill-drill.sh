@@ -45,7 +45,7 @@ drill() { # $1: quiet|kill
   end=$(date +%s.%N)
   local counts; counts=$(psql "$url" -qAtc "SELECT string_agg(state || '=' || n, ' ') FROM (SELECT state, count(*) n FROM $schema.trials GROUP BY state ORDER BY state) c")
   local values; values=$(psql "$url" -qAtc "SELECT count(*) FROM $schema.trials WHERE state = 'complete' AND value IS NOT NULL")
-  echo "$1: exit $rc, trials {$counts}, $values values stored, connections killed $kills, retry lines $(grep -c 'transient fault' "$1.err" || true), wall $(python3 -c "print(round($end-$start,1))") s"
+  echo "$1: exit $rc, trials {$counts}, $values values stored, connections killed $kills, warning lines $(grep -c "^tunesmith: warning" "$1.err" || true) (outages begun $(grep -c "transient fault" "$1.err" || true), ended $(grep -c "reachable again" "$1.err" || true)), wall $(python3 -c "print(round($end-$start,1))") s"
 }
 drill quiet
 drill kill

@@ -32,7 +32,7 @@ public sealed class StorageFaultCommandEndToEndTests
         var code = await run.WaitForExitAsync(Timeout);
         var stderr = await run.Stderr;
         Assert.True(code == 0, $"exit {code}\n{await stdout}\n{stderr}");
-        // The retry said so on stderr, in one line per retry, the password hidden.
+        // The outage was said on stderr, the password hidden.
         Assert.Contains("transient fault", stderr, StringComparison.Ordinal);
         var password = Tunesmith.Storage.Sql.PostgresUrl.Parse(url).Password;
         if (!string.IsNullOrEmpty(password)) Assert.DoesNotContain(password, stderr, StringComparison.Ordinal);

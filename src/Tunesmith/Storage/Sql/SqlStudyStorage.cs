@@ -20,6 +20,7 @@ public abstract class SqlStudyStorage : IStudyStorage
     private const int DistributionCacheLimit = 10_000;
 
     private readonly ResiliencePipeline _retry;
+    private readonly Lazy<TransientFaultLog> _faults; // Description is abstract: read once the subclass is constructed
     private readonly ConcurrentDictionary<string, Distribution> _distributions = new(StringComparer.Ordinal);
     private readonly TrialQueries _byId;
     private readonly TrialQueries _since;
@@ -31,8 +32,9 @@ public abstract class SqlStudyStorage : IStudyStorage
         Logger = logger ?? NullLogger.Instance;
         _byId = new TrialQueries("t.id = @a");
         _since = new TrialQueries("t.study_id = @a AND t.version > @b");
-        // The waits between attempts run on the injected clock (a test can drive them); each retry is one warning line,
-        // naming the storage by its redacted URL and the fault by its first line (never a password or a parameter value).
+        // The waits between attempts run on the injected clock (a test can drive them). The log names the storage by its
+        // redacted URL and the fault by its first line (never a password or a parameter value), a few lines per outage.
+        _faults = new Lazy<TransientFaultLog>(() => new TransientFaultLog(Description, Time, Logger));
         _retry = new ResiliencePipelineBuilder { TimeProvider = Time }.AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
@@ -43,9 +45,7 @@ public abstract class SqlStudyStorage : IStudyStorage
             MaxDelay = TimeSpan.FromSeconds(1),
             OnRetry = args =>
             {
-                Logger.LogWarning(StorageLogEvents.TransientFaultRetried, "{Storage}: transient fault ({Fault}); retry {Attempt} of at most {MaxRetries} in {DelayMs} ms",
-                    Description, args.Outcome.Exception is { } e ? FirstLine(e.Message) : "no exception", args.AttemptNumber + 1, maxRetries,
-                    (long)args.RetryDelay.TotalMilliseconds);
+                _faults.Value.Retried(args.Outcome.Exception is { } e ? FirstLine(e.Message) : "no exception", args.AttemptNumber + 1, maxRetries, args.RetryDelay);
                 return default;
             },
         }).Build();
@@ -81,7 +81,9 @@ public abstract class SqlStudyStorage : IStudyStorage
     {
         try
         {
-            return await _retry.ExecuteAsync(work, cancellationToken).ConfigureAwait(false);
+            var result = await _retry.ExecuteAsync(work, cancellationToken).ConfigureAwait(false);
+            if (_faults.IsValueCreated) _faults.Value.Succeeded();
+            return result;
         }
         catch (Exception e) when (e is DbException || IsTransient(e))
         {
