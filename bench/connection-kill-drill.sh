@@ -5,23 +5,12 @@
 # lines the run printed, and both wall times. Never stops or restarts the server.
 #   TUNESMITH_DRILL_URL=postgresql://user:pw@host:port/db bench/connection-kill-drill.sh
 set -euo pipefail
-CLI=${CLI:-"dotnet $(cd "$(dirname "$0")/.." && pwd)/src/Tunesmith.Cli/bin/Debug/net10.0/Tunesmith.Cli.dll"}
+root=$(cd "$(dirname "$0")/.." && pwd)
+CLI=${CLI:-"dotnet $root/src/Tunesmith.Cli/bin/Debug/net10.0/Tunesmith.Cli.dll"}
 url=${TUNESMITH_DRILL_URL:?set TUNESMITH_DRILL_URL to a postgresql:// URL}
 every=${KILL_EVERY:-1}
 work=$(mktemp -d); cd "$work"
-cat > obj.py <<'PY'
-import sys, time
-time.sleep(0.2)
-print(float(sys.argv[1]))
-PY
-cat > study.yaml <<'Y'
-name: drill
-command: python3 obj.py {x}
-space:
-  x: { float: [0, 1] }
-trials: 40
-parallel: 2
-Y
+source "$root/bench/drill-study.sh"; drill_study 40
 sep() { case "$url" in *\?*) echo "&";; *) echo "?";; esac; }
 tag="tsdrill$RANDOM$RANDOM"
 schemas=()

@@ -12,19 +12,7 @@ pg() { "$root/scripts/postgres-local.sh" "$1" --port "$port" --dir "$work/pg"; }
 work=$(mktemp -d); chmod 755 "$work"; cd "$work"   # the server runs as user postgres
 trap 'pg purge >/dev/null 2>&1 || true; cd /; rm -rf "$work"' EXIT
 url=$(pg start 2>/dev/null)
-cat > obj.py <<'PY'
-import sys, time
-time.sleep(0.2)
-print(float(sys.argv[1]))
-PY
-cat > study.yaml <<'Y'
-name: drill
-command: python3 obj.py {x}
-space:
-  x: { float: [0, 1] }
-trials: 40
-parallel: 2
-Y
+source "$root/bench/drill-study.sh"; drill_study 40
 start=$(date +%s.%N)
 $CLI run study.yaml --storage "$url" > run.out 2> run.err & pid=$!
 sleep 2; pg stop >/dev/null 2>&1; sleep "$down"; pg start >/dev/null 2>&1
