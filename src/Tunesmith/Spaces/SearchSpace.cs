@@ -158,11 +158,12 @@ public sealed class SearchSpace
             // One condition per parameter: inside a branch it can only narrow the branch by one of the branch's own parameters.
             throw new SearchSpaceException(name, $"its condition names parameter '{when.Parent}', which is not defined before it in the same branch");
         if (parent is null)
-            throw new SearchSpaceException(name, $"its condition names parameter '{when.Parent}', which is not defined before it");
+            throw new SearchSpaceException(name, $"its condition names parameter '{when.Parent}', which is not defined before it{Spec.ClosestName.Suggest(when.Parent, _nodes.Select(n => n.Name))}");
         if (parent is ParameterNode p)
             foreach (var v in when.Values)
                 if (!p.Distribution.Contains(v))
-                    throw new SearchSpaceException(name, $"its condition value {ParamValues.Format(v)} is not in '{when.Parent}' ({p.Distribution.Describe()})");
+                    throw new SearchSpaceException(name, $"its condition value {ParamValues.Format(v)} is not in '{when.Parent}' ({p.Distribution.Describe()})"
+                        + (p.Distribution is CategoricalDistribution c ? Spec.ClosestName.Suggest(ParamValues.Format(v), c.Choices.Select(ParamValues.Format)) : ""));
     }
 
     private void CheckUnique(string name, Condition? when)

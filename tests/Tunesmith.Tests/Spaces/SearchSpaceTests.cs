@@ -56,6 +56,15 @@ public sealed class SearchSpaceTests
     }
 
     [Fact]
+    public void A_misspelt_condition_suggests_the_parameter_or_the_value_meant()
+    {
+        var parent = Names("momentum", () => new SearchSpace().Choice("optimizer", ["adam", "sgd"]).Float("momentum", 0, 1, when: Condition.When("optimiser", "sgd")));
+        Assert.EndsWith("(did you mean 'optimizer'?)", parent.Message);
+        var value = Names("momentum", () => new SearchSpace().Choice("optimizer", ["adam", "sgd"]).Float("momentum", 0, 1, when: Condition.When("optimizer", "sdg")));
+        Assert.EndsWith("is not in 'optimizer' (choice [adam, sgd]) (did you mean 'sgd'?)", value.Message);
+    }
+
+    [Fact]
     public void A_condition_value_outside_the_parent_is_an_error_naming_the_parameter() =>
         Names("momentum", () => new SearchSpace().Choice("optimizer", ["adam", "sgd"]).Float("momentum", 0, 1, when: Condition.When("optimizer", "rmsprop")));
 
