@@ -118,6 +118,19 @@ public sealed class CliBasicsEndToEndTests
     }
 
     [Fact]
+    public async Task A_dashboard_on_a_storage_it_cannot_reach_stops_in_one_line()
+    {
+        // Nothing listens on port 1: the start fails at once, as `status` would, instead of serving pages that answer 503.
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, ["dashboard", "--storage", "postgresql://u:p@127.0.0.1:1/db", "--port", "0"], timeout: TimeSpan.FromSeconds(60));
+        Assert.True(r.ExitCode == 2, r.ToString());
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("tunesmith: storage postgresql ", line);
+        Assert.Contains("cannot connect to 127.0.0.1:1", line);
+        Assert.DoesNotContain("dashboard: http", r.Stdout);
+    }
+
+    [Fact]
     public async Task A_short_dashboard_token_from_the_environment_is_named_as_the_variable()
     {
         using var dir = new TempDir();

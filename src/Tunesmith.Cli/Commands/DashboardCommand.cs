@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Dashboard;
+using Tunesmith.Storage;
 
 namespace Tunesmith.Cli.Commands;
 
@@ -47,6 +48,14 @@ internal sealed class DashboardCommand : Command
         // The options name --token in their check; a token from the environment is named as such.
         if (!fromFlag && token is { Length: < 8 }) throw new CliUsageException($"${TokenVariable}: must be at least 8 characters");
         var options = new DashboardOptions { StorageUrl = url, Host = parse.GetValue(_host)!, Port = parse.GetValue(_port), Token = token };
+        // A storage that cannot be read (a wrong PostgreSQL password, a server that is down) stops the start in one line,
+        // as it stops every other command, instead of a dashboard whose every page answers 503. One that holds no
+        // studies yet is fine: a study created later appears.
+        await using (var probe = StudyStorage.OpenReadOnly(url, _time, loggerFactory: null))
+        {
+            try { await probe.ListStudiesAsync(ct); }
+            catch (StudyStorageException empty) when (empty.HoldsNoStudies) { }
+        }
         // The entry point's clock replaces the host's default one (registered last, it is the one resolved).
         await using var app = DashboardHost.Build(options, configure: b =>
         {
