@@ -110,6 +110,7 @@ public sealed class FullDiskEndToEndTests
         var last = LastLine(first.Stderr);
         Assert.StartsWith($"tunesmith: storage sqlite file '{Path.Combine(mount, "study.db")}': ", last, StringComparison.Ordinal);
         Assert.Contains("database or disk is full", last, StringComparison.Ordinal);
+        Assert.Contains($"(no space left on the disk holding {mount}: everything committed before is kept; free some space and run again)", last, StringComparison.Ordinal);
         // It says what could not be stored (a report), not that the trial failed.
         Assert.Contains("storing trial 2's reports", last, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", first.Stderr, StringComparison.Ordinal);

@@ -87,9 +87,12 @@ public abstract class SqlStudyStorage : IStudyStorage
         }
         catch (Exception e) when (e is DbException || IsTransient(e))
         {
-            throw new StudyStorageException($"storage {Description}: {FirstLine(e.Message)}", e);
+            throw new StudyStorageException($"storage {Description}: {FirstLine(e.Message)}{Explain(e)}", e);
         }
     }
+
+    /// <summary>What a fault means for the user, appended to its one line (e.g. a full disk); empty when its message says it all.</summary>
+    private protected virtual string Explain(Exception exception) => "";
 
     private static string FirstLine(string s) => s.Split('\n', 2)[0].Trim();
 

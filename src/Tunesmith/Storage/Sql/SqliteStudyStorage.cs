@@ -17,6 +17,7 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
     private const int BusyTimeoutMs = 5_000;
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
+    private const int SqliteFull = 13;
 
     private const int CheckpointEveryWrites = 1_000;
     private const long JournalSizeLimit = 64L << 20; // a reset WAL file is truncated to this size
@@ -248,6 +249,11 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
 
     private protected override ValueTask<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
         ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));
+
+    private protected override string Explain(Exception exception) =>
+        exception is SqliteException e && (e.SqliteErrorCode & 0xFF) == SqliteFull
+            ? $" (no space left on the disk holding {System.IO.Path.GetDirectoryName(Path)}: everything committed before is kept; free some space and run again)"
+            : "";
 
     private protected override bool IsTransient(Exception exception) =>
         exception is SqliteException e && (e.SqliteErrorCode & 0xFF) is SqliteBusy or SqliteLocked;
