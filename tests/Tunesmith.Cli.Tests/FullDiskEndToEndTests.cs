@@ -16,8 +16,8 @@ public sealed class FullDiskEndToEndTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
 
-    // Fills the filesystem under its trial directory (trial FILL_AT only), then prints 400 KB of output (more than a pipe
-    // holds) and a report before its result: the value is x.
+    // Fills the filesystem under its trial directory (trial FILL_AT only), then fails (FAIL_AFTER_FILL set) or prints
+    // 400 KB of output (more than a pipe holds); then a report before its result: the value is x.
     private const string Program = """
         import json, os, sys
         x = float(sys.argv[1])
@@ -31,6 +31,8 @@ public sealed class FullDiskEndToEndTests
                 except OSError:
                     pass
             os.close(fd)
+            if os.environ.get("FAIL_AFTER_FILL"):
+                raise OSError(28, "No space left on device (writing its checkpoint)")
             for i in range(4000):
                 print("line %d of the output a full disk cannot keep ......................................................" % i)
         print("tunesmith:report " + json.dumps({"step": 0, "loss": x}), flush=True)
@@ -82,6 +84,44 @@ public sealed class FullDiskEndToEndTests
         var retry = trials.Single(t => t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var r) && Convert.ToInt64(r, System.Globalization.CultureInfo.InvariantCulture) == 1);
         Assert.Equal(TrialState.Complete, retry.State);
         Assert.Equal(interrupted.Params["x"], retry.Params["x"]);
+    }
+
+    [SkippableFact]
+    public async Task A_trial_whose_program_fails_while_its_directory_is_full_is_recorded_interrupted_and_runs_again_in_the_next_run()
+    {
+        using var kit = new StudyKit();
+        var mount = Directory.CreateDirectory(Path.Combine(kit.Dir, "disk")).FullName;
+        kit.Write("fill.py", Program);
+        kit.StudyFile($$"""
+            direction: minimize
+            metric: loss
+            command: {{StudyKit.Python}} {{Path.Combine(kit.Dir, "fill.py")}} {x}
+            workdir: {{mount}}
+            env: { FILL_AT: "0", FAIL_AFTER_FILL: "1" }
+            space:
+              x: { float: [0.0, 1.0] }
+            trials: 2
+            trial_timeout: 60s
+            """);
+
+        var (first, second) = await RunTwiceOnASmallDiskAsync(kit, mount, kit.Storage);
+
+        // Its program failed (an OSError on its own checkpoint) while its stderr.log could not be written: the failure is
+        // the disk's, not the trial's, so the run ends in one line and the trial is not spent as a failure.
+        Assert.True(first.ExitCode == 2, first.ToString());
+        var last = LastLine(first.Stderr);
+        Assert.StartsWith("tunesmith: cannot write trial 0's directory ", last, StringComparison.Ordinal);
+        Assert.Contains("No space left on device", last, StringComparison.Ordinal);
+        Assert.Contains("its program failed meanwhile (exit code 1)", last, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", first.Stderr, StringComparison.Ordinal);
+
+        Assert.True(second.ExitCode == 0, second.ToString());
+        var trials = await ReadTrialsAsync(kit.Storage);
+        Assert.Equal(2, trials.Count(t => t.State == TrialState.Complete));
+        var zero = trials.Single(t => t.Number == 0);
+        Assert.Equal(TrialState.Failed, zero.State);
+        Assert.Equal("interrupted", zero.FailReason);
+        Assert.Contains(trials, t => t.State == TrialState.Complete && Equals(t.Params["x"], zero.Params["x"]));
     }
 
     [SkippableFact]

@@ -305,9 +305,16 @@ public sealed class LocalProcessBackend : ITrialBackend
             var duration = time.GetElapsedTime(started);
             TrialExit Exit(TrialExitKind kind, IReadOnlyDictionary<string, double>? result, string? reason) =>
                 new(kind, result, reason, state.LastStep, exitCode, duration, state.StderrTail(_options.StderrTailChars) is { Length: > 0 } t ? t : null);
-            TrialExit Fail(string why, IReadOnlyDictionary<string, double>? result) =>
-                Exit(TrialExitKind.Failed, result, state.StderrTail(_options.StderrTailChars) is { Length: > 0 } tail
+            TrialExit Fail(string why, IReadOnlyDictionary<string, double>? result)
+            {
+                // A program that failed while its directory could not take its own logs most likely failed of the same
+                // full disk (an OSError writing its checkpoint): not its fault, and the next trial would meet it too.
+                if ((state.StdoutLog?.Fault ?? state.StderrLog?.Fault) is { } full)
+                    throw new TrialDirectoryException(number, directory,
+                        $"cannot write trial {number}'s directory {directory}: {full.Message.Split('\n', 2)[0].Trim()}; its program failed meanwhile ({why})", full);
+                return Exit(TrialExitKind.Failed, result, state.StderrTail(_options.StderrTailChars) is { Length: > 0 } tail
                     ? $"{why}\n--- last lines of {TrialDirectories.StderrFile} ---\n{tail}" : why);
+            }
 
             if (state.EndRequested == TrialExitKind.Stopped) return Exit(TrialExitKind.Stopped, state.Result, null);
             if (state.EndRequested == TrialExitKind.Paused)
@@ -455,6 +462,9 @@ public sealed class LocalProcessBackend : ITrialBackend
         private readonly StreamWriter _writer;
         private bool _failed;
 
+        /// <summary>The fault of the write that failed, or null.</summary>
+        public Exception? Fault { get; private set; }
+
         private TrialLog(string path, StreamWriter writer)
         {
             Path = path;
@@ -478,6 +488,7 @@ public sealed class LocalProcessBackend : ITrialBackend
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 _failed = true;
+                Fault = e;
                 return e;
             }
         }
