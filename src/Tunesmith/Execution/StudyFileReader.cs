@@ -51,6 +51,11 @@ internal static partial class StudyFileReader
         var root = YamlSource.LoadRoot(text, sourceName)
             ?? throw new StudyFileException(sourceName, 0, 0, null, "the study file is empty");
         var top = source.Mapping(root, "", "name: ..., command: ..., space: { ... }");
+        // Optuna's multi-objective study (directions: [...]) or a list of metrics: said as such, not as an unknown key.
+        foreach (var (key, keyNode, value) in source.Entries(top, ""))
+            if (key == "directions" || (key is "direction" or "metric" && value is YamlSequenceNode))
+                throw source.Error(keyNode, key, "a study optimizes one metric in one direction (there is no multi-objective study, "
+                    + "Optuna's directions); give direction: minimize|maximize and metric: NAME, and report the other metrics beside it: they are kept and shown");
         source.CheckKeys(top, "", TopKeys);
         // A key with no value (`trials:`) reads as absent, as YAML users expect.
         var e = source.Entries(top, "").Where(x => !(x.Value is YamlScalarNode s && YamlSource.Scalar(s) is null))

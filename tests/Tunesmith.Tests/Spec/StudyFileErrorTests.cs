@@ -156,6 +156,16 @@ public sealed class StudyFileErrorTests
         AssertAt(e, 4, 46, "space.momentum.when.opt", "value sgdd is not in 'opt' (choice [adam, sgd]) (did you mean 'sgd'?)");
     }
 
+    [Theory]
+    [InlineData("directions: [minimize, maximize]", "directions")]
+    [InlineData("direction: [minimize, maximize]", "direction")]
+    [InlineData("metric: [loss, accuracy]", "metric")]
+    public void A_multi_objective_study_is_told_there_is_one_metric_and_one_direction(string line, string field)
+    {
+        var e = Fail("command: run\n" + line + "\nspace:\n  x: { float: [0, 1] }\n");
+        AssertAt(e, 2, 1, field, "a study optimizes one metric in one direction (there is no multi-objective study");
+    }
+
     [Fact]
     public void A_when_value_misspelling_a_branch_case_suggests_the_case()
     {
