@@ -6,7 +6,7 @@ using Tunesmith.Trials;
 namespace Tunesmith.Cli.Tests;
 
 /// <summary>
-/// <c>tunesmith run</c> on a disk that fills up mid-study: a real tmpfs of 2 MB, mounted in a private mount namespace
+/// <c>tunesmith run</c> on a disk that fills up mid-study (and a study on a read-only filesystem): a real tmpfs of 2 MB, mounted in a private mount namespace
 /// (<c>unshare --mount --map-root-user</c>: no root needed, nothing outside the test's process tree sees it, and the mount
 /// goes away with it), which a trial's own program fills to the last byte. The two runs (the one that meets the full disk,
 /// then the one after the filler is removed) run in one shell inside the namespace; the test reads what they printed.
@@ -227,6 +227,52 @@ public sealed class FullDiskEndToEndTests
         Assert.Equal("the earlier report\n", Read("report.csv"));
         Assert.Equal("the earlier plot", Read("history.png"));
         Assert.Equal(["filler", "plots", "report.csv", "history.png"], Read("listing.txt").Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.EndsWith(':')));
+    }
+
+    [SkippableFact]
+    public async Task A_study_on_a_read_only_filesystem_is_read_by_report_best_and_status_and_a_run_on_it_ends_in_one_line()
+    {
+        using var kit = new StudyKit();
+        var mount = Directory.CreateDirectory(Path.Combine(kit.Dir, "disk")).FullName;
+        kit.Write("fill.py", Program);
+        kit.StudyFile($$"""
+            direction: minimize
+            metric: loss
+            command: {{StudyKit.Python}} {{Path.Combine(kit.Dir, "fill.py")}} {x}
+            env: { FILL_AT: "-1" }
+            space:
+              x: { float: [0.0, 1.0] }
+            trials: 3
+            """);
+        var url = "sqlite:///" + Path.Combine(mount, "study.db");
+        var cli = $"dotnet \"{CliProcess.CliDll}\"";
+        // The study is run, then its filesystem remounted read-only (an archived copy, a read-only share): SQLite cannot
+        // create the -shm file a WAL database needs even to be read.
+        await RunOnASmallDiskAsync(kit, mount, $$"""
+            {{cli}} run study.yaml --storage "{{url}}" > run.out 2> run.err || exit 98
+            mount -o remount,ro "{{mount}}" || exit 96
+            {{cli}} status --storage "{{url}}" > status.out 2> status.err; echo $? > status.rc
+            {{cli}} report --study s --storage "{{url}}" --format json > report.out 2> report.err; echo $? > report.rc
+            {{cli}} best --study s --storage "{{url}}" > best.out 2> best.err; echo $? > best.rc
+            sed -i 's/trials: 3/trials: 4/' study.yaml
+            {{cli}} run study.yaml --storage "{{url}}" > again.out 2> again.err; echo $? > again.rc
+            ls -A "{{mount}}" > listing.txt
+            """);
+
+        string Read(string name) => File.ReadAllText(Path.Combine(kit.Dir, name));
+        foreach (var command in new[] { "status", "report", "best" })
+            Assert.True(Read(command + ".rc").Trim() == "0", $"{command}: {Read(command + ".err")}");
+        using (var report = System.Text.Json.JsonDocument.Parse(Read("report.out")))
+            Assert.Equal(3, report.RootElement.GetProperty("trials").EnumerateArray().Count(t => t.GetProperty("state").GetString() == "Complete"));
+        Assert.Contains("best trial", Read("best.out"), StringComparison.Ordinal);
+        // A run cannot write: one line naming the file and why, exit 2, nothing left beside the file.
+        Assert.True(Read("again.rc").Trim() == "2", Read("again.err"));
+        var last = LastLine(Read("again.err"));
+        Assert.StartsWith($"tunesmith: storage sqlite file '{Path.Combine(mount, "study.db")}': ", last, StringComparison.Ordinal);
+        Assert.Contains("readonly database", last, StringComparison.Ordinal);
+        Assert.Contains($"(its directory {mount} cannot be written", last, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", Read("again.err"), StringComparison.Ordinal);
+        Assert.Equal(["runs", "study.db"], Read("listing.txt").Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     private static async Task<(CliResult First, CliResult Second)> RunTwiceOnASmallDiskAsync(StudyKit kit, string mount, string url, string? copyDatabaseTo = null)

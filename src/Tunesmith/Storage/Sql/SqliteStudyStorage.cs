@@ -18,16 +18,19 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
     private const int SqliteFull = 13;
+    private const int SqliteCantOpen = 14;
+    private const int SqliteReadOnly = 8;
 
     private const int CheckpointEveryWrites = 1_000;
     private const long JournalSizeLimit = 64L << 20; // a reset WAL file is truncated to this size
 
-    private readonly string _connectionString;
+    private string _connectionString;
     private long _writes;
     private readonly ConcurrentBag<SqlSession> _idle = [];
     private readonly SemaphoreSlim _initGate = new(1, 1);
     private volatile bool _initialized;
     private volatile bool _disposed;
+    private volatile bool _immutable;
 
     /// <summary>Opens (creating on first use) the SQLite file at <paramref name="path"/>; nothing is touched until the first call.</summary>
     /// <param name="path">The database file; its directory must exist.</param>
@@ -125,7 +128,7 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
             var session = new SqlSession(connection, cacheCommands: true);
             // synchronous=NORMAL: in WAL mode a commit reaches the OS before returning (survives any process crash) and the
             // file is never corrupted; only an OS crash or power cut may lose the last commits (docs/STORAGE.md).
-            await session.Command(IsReadOnly
+            await session.Command(IsReadOnly || _immutable
                 ? $"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA query_only = 1;"
                 : $"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {JournalSizeLimit};").ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return session;
@@ -180,7 +183,23 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
             var ok = false;
             try
             {
-                if (IsReadOnly)
+                try { await session.Command("SELECT count(*) FROM sqlite_master").ExecuteScalarAsync(ct).ConfigureAwait(false); }
+                catch (SqliteException e) when ((e.SqliteErrorCode & 0xFF) == SqliteCantOpen && File.Exists(Path) && !File.Exists(Path + "-wal"))
+                {
+                    // A WAL database needs its -shm file even to be read, and SQLite cannot create one in a directory that
+                    // cannot be written (a read-only mount, an archived copy). Without a -wal file beside it the file holds
+                    // every commit and nobody can change it: it is read as immutable (no locks, no -shm); writes fail.
+                    await session.DisposeAsync().ConfigureAwait(false);
+                    _connectionString = new SqliteConnectionStringBuilder(_connectionString)
+                    {
+                        DataSource = new Uri(Path).AbsoluteUri + "?immutable=1",
+                        Mode = SqliteOpenMode.ReadOnly,
+                    }.ToString();
+                    _immutable = true;
+                    Logger.LogInformation("{Storage}: its directory cannot take SQLite's -shm file (read-only?); reading it as an immutable file", Description);
+                    session = await OpenSessionAsync(ct).ConfigureAwait(false);
+                }
+                if (IsReadOnly || _immutable)
                 {
                     await CheckSchemaReadableAsync(session, ct).ConfigureAwait(false);
                     ok = true;
@@ -250,10 +269,12 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
     private protected override ValueTask<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
         ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));
 
-    private protected override string Explain(Exception exception) =>
-        exception is SqliteException e && (e.SqliteErrorCode & 0xFF) == SqliteFull
+    private protected override string Explain(Exception exception) => exception is not SqliteException e ? ""
+        : (e.SqliteErrorCode & 0xFF) == SqliteFull
             ? $" (no space left on the disk holding {System.IO.Path.GetDirectoryName(Path)}: everything committed before is kept; free some space and run again)"
-            : "";
+        : (e.SqliteErrorCode & 0xFF) is SqliteCantOpen or SqliteReadOnly && !IsReadOnly && (_immutable || File.Exists(Path))
+            ? $" (its directory {System.IO.Path.GetDirectoryName(Path)} cannot be written: SQLite keeps its -wal and -shm files beside it; report, best and status can still read it)"
+        : "";
 
     private protected override bool IsTransient(Exception exception) =>
         exception is SqliteException e && (e.SqliteErrorCode & 0xFF) is SqliteBusy or SqliteLocked;
