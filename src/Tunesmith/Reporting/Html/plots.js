@@ -83,7 +83,8 @@
     var seen = {};
     var series = c.curves.map(function (curve) {
       var pruned = curve.state === 'Pruned';
-      var paused = Object.keys(curve.attributes).some(function (k) { return /pause/i.test(k) && curve.attributes[k] !== 'false'; });
+      // A trial paused once and promoted since is drawn as what it is now (running, complete); its paused_step stays.
+      var paused = curve.state === 'Paused';
       var group = paused ? 'Paused' : curve.state;
       seen[group] = true;
       var data = curve.steps.map(function (s, i) { return [s, curve.values[i]]; });

@@ -6,10 +6,10 @@ using Xunit;
 namespace Tunesmith.Dashboard.Tests;
 
 /// <summary>
-/// Where the axis labels of the drawn plots sit, read back from ECharts in Chromium: an HTML report (`tunesmith report
-/// --format html`, the same plots.js as the dashboard) opened with the network cut off.
+/// What the drawn plots show, read back from ECharts in Chromium: an HTML report (`tunesmith report --format html`, the
+/// same plots.js as the dashboard) opened with the network cut off.
 /// </summary>
-public sealed class PlotLabelsBrowserTests : IDisposable
+public sealed class PlotsBrowserTests : IDisposable
 {
     // A worker id as `tunesmith run` makes them (host:pid:…): longer than the timeline's label column.
     private const string Worker = "build-node-17.example.org:48213:1d2414b2:33c81408";
@@ -46,15 +46,11 @@ public sealed class PlotLabelsBrowserTests : IDisposable
         }
     }
 
-    [SkippableFact]
-    public async Task Contour_labels_sit_on_their_cells_and_timeline_lanes_of_one_worker_stay_apart()
+    private async Task<(IPlaywright Playwright, IBrowser Browser, IPage Page)> OpenReportAsync(string db, string study)
     {
-        Browser.Require();
-        var db = Path.Combine(_dir, "s.db");
-        await WriteStudyAsync(db);
-        var report = Path.Combine(_dir, "report.html");
+        var report = Path.Combine(_dir, study + ".html");
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Tunesmith.Cli.dll"), "report", "--study", "labels", "--storage", $"sqlite:///{db}", "--format", "html", "--output", report })
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Tunesmith.Cli.dll"), "report", "--study", study, "--storage", $"sqlite:///{db}", "--format", "html", "--output", report })
             psi.ArgumentList.Add(a);
         using (var p = Process.Start(psi)!)
         {
@@ -63,15 +59,24 @@ public sealed class PlotLabelsBrowserTests : IDisposable
             await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
             Assert.True(p.ExitCode == 0, await stderr);
         }
-
         var (playwright, browser) = await Browser.LaunchAsync();
-        using var playwrightScope = playwright;
-        await using var browserScope = browser;
         var context = await browser.NewContextAsync(new BrowserNewContextOptions { Offline = true, ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
         var page = await context.NewPageAsync();
         await page.GotoAsync(new Uri(report).AbsoluteUri);
         await page.WaitForFunctionAsync("() => { const p = [...document.querySelectorAll('#plots .plot')]; return p.some(e => e.id === 'plot-timeline') && p.every(e => e.dataset.rendered === 'true'); }",
             null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+        return (playwright, browser, page);
+    }
+
+    [SkippableFact]
+    public async Task Contour_labels_sit_on_their_cells_and_timeline_lanes_of_one_worker_stay_apart()
+    {
+        Browser.Require();
+        var db = Path.Combine(_dir, "s.db");
+        await WriteStudyAsync(db);
+        var (playwright, browser, page) = await OpenReportAsync(db, "labels");
+        using var playwrightScope = playwright;
+        await using var browserScope = browser;
 
         // Every contour axis: a category's name sits on its band's centre (index i), and a numeric axis is labelled from
         // its first cell to its last (not from the plot's edges, half a cell beyond the range).
@@ -101,5 +106,40 @@ public sealed class PlotLabelsBrowserTests : IDisposable
         Assert.Equal(2, lanes.Length);
         Assert.Equal(2, lanes.Distinct().Count());
         Assert.All(lanes, l => Assert.True(l.StartsWith("build-node", StringComparison.Ordinal) && l.Length <= 22, l));
+    }
+
+    [SkippableFact]
+    public async Task A_trial_paused_once_and_completed_since_is_drawn_as_complete_on_the_learning_curves()
+    {
+        Browser.Require();
+        var db = Path.Combine(_dir, "s.db");
+        await using (var storage = StudyStorage.Open($"sqlite:///{db}"))
+        {
+            var study = await StudyFixtures.WriteAsync(storage, "promoted", 0);
+            foreach (var (state, steps) in new[] { (TrialState.Complete, 4), (TrialState.Paused, 1), (TrialState.Complete, 4) })
+            {
+                var t = (await storage.StartTrialAsync(study.Id, Worker))!;
+                Assert.Equal(TrialWriteOutcome.Applied, await storage.UpdateTrialAsync(t.Id, Worker, new TrialUpdate
+                {
+                    Params = [("x", 0.1 * t.Number, StudyFixtures.Space["x"])],
+                    Intermediate = Enumerable.Range(1, steps).Select(s => ((long)s, 1.0 / s + t.Number)).ToList(),
+                    // The first trial was paused at step 1 and promoted later: its paused_step stays on it.
+                    SystemAttributes = t.Number < 2 ? [new(SystemAttributeKeys.PausedStep, 1L)] : [],
+                    FinalState = state,
+                    Value = state == TrialState.Complete ? 0.25 + t.Number : null,
+                }));
+            }
+        }
+        var (playwright, browser, page) = await OpenReportAsync(db, "promoted");
+        using var playwrightScope = playwright;
+        await using var browserScope = browser;
+        var drawnAs = await page.EvaluateAsync<string[]>("""
+            () => {
+              const curves = JSON.parse(document.getElementById('plot-data').textContent).intermediate.curves;
+              const series = echarts.getInstanceByDom(document.getElementById('plot-intermediate')).getOption().series;
+              return curves.map((c, i) => c.number + ' ' + c.state + ': ' + series[i].name + ' ' + series[i].lineStyle.type);
+            }
+            """);
+        Assert.Equal(["0 Complete: Complete solid", "1 Paused: Paused dotted", "2 Complete: Complete solid"], drawnAs);
     }
 }
