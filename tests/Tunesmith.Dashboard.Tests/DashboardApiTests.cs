@@ -121,6 +121,27 @@ public sealed class DashboardApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_paused_or_running_trial_row_carries_its_last_report()
+    {
+        var study = await _writer.CreateStudyAsync("paused", Direction.Minimize);
+        var paused = (await _writer.StartTrialAsync(study.Id, "w"))!;
+        await _writer.UpdateTrialAsync(paused.Id, "w", new TrialUpdate
+        {
+            Params = [("x", 0.5, StudyFixtures.Space["x"])],
+            Intermediate = [(1, 0.9), (3, 0.4)],
+            SystemAttributes = [new(SystemAttributeKeys.PausedStep, 3L)],
+            FinalState = TrialState.Paused,
+        });
+        var running = (await _writer.StartTrialAsync(study.Id, "w"))!;
+        await _writer.UpdateTrialAsync(running.Id, "w", new TrialUpdate { Intermediate = [(1, 0.7)] });
+        await using var factory = Factory();
+        var rows = (await GetJsonAsync(factory.CreateClient(), "/api/studies/paused/trials?sort=number")).GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal([("Paused", 3L, 0.4), ("Running", 1L, 0.7)],
+            rows.Select(r => (r.GetProperty("state").GetString(), r.GetProperty("lastStep").GetInt64(), r.GetProperty("lastValue").GetDouble())));
+        Assert.All(rows, r => Assert.Equal(JsonValueKind.Null, r.GetProperty("value").ValueKind));
+    }
+
+    [Fact]
     public void An_early_page_of_a_large_study_is_the_same_as_from_sorting_every_trial()
     {
         var rng = new Random(3);

@@ -198,6 +198,7 @@ internal static class DashboardEndpoints
         worker = t.Worker,
         host = t.Worker is null ? null : StudyPlotsBuilder.HostOf(t.Worker),
         lastStep = t.LastIntermediate?.Step,
+        lastValue = t.LastIntermediate?.Value,
         failReason = t.FailReason,
     };
 

@@ -149,7 +149,10 @@
             var k = c[0], td;
             if (k === 'number') td = el('td', { class: 'num' }, [el('a', { href: studyPath(name) + '/trials/' + r.number, text: String(r.number) })]);
             else if (k === 'state') td = el('td', {}, [stateBadge(r.state)]);
-            else if (k === 'value') td = el('td', { class: 'num', text: fmt(r.value) });
+            // A running or paused trial has no value yet: its last report, greyed, as `tunesmith report` shows it.
+            else if (k === 'value') td = r.value === null && r.lastValue !== null && (r.state === 'Running' || r.state === 'Paused')
+              ? el('td', { class: 'num muted', title: 'last reported, step ' + r.lastStep, text: fmt(r.lastValue) })
+              : el('td', { class: 'num', text: fmt(r.value) });
             else if (k === 'duration') td = el('td', { class: 'num', text: r.duration === null ? '' : r.duration.toFixed(1) });
             else if (k === 'worker') td = el('td', { text: r.worker || '' });
             else if (k.indexOf('param:') === 0) td = el('td', { text: fmt(r.params[k.substring(6)]) });
