@@ -2,8 +2,8 @@ namespace Tunesmith.Backends;
 
 /// <summary>
 /// Tunesmith could not write a trial's directory: before starting its program (create it, move an earlier attempt's
-/// files aside, write <c>params.json</c>, open the logs), or while it ran (its logs) when the program then failed too,
-/// most likely of the same cause. A full disk, a quota, a read-only or vanished filesystem, a permission: not the
+/// files aside, write <c>params.json</c>, open the logs), or while it ran (its logs; or the directory was removed) when
+/// the program then failed too, most likely of the same cause. A full disk, a quota, a read-only or vanished filesystem, a permission: not the
 /// trial's fault, and every next trial would meet it too, so a run stops on it (in one line) instead of failing trial
 /// after trial: <c>Study.OptimizeAsync</c> records the trial Failed "interrupted" (the
 /// next <c>tunesmith run</c> runs it again) and rethrows.

@@ -312,6 +312,10 @@ public sealed class LocalProcessBackend : ITrialBackend
                 if ((state.StdoutLog?.Fault ?? state.StderrLog?.Fault) is { } full)
                     throw new TrialDirectoryException(number, directory,
                         $"cannot write trial {number}'s directory {directory}: {full.Message.Split('\n', 2)[0].Trim()}; its program failed meanwhile ({why})", full);
+                // Likewise a directory removed under it (runs/ deleted by hand mid-run): its checkpoint went with it.
+                if (!Directory.Exists(directory))
+                    throw new TrialDirectoryException(number, directory,
+                        $"trial {number}'s directory {directory} was removed while it ran; its program failed meanwhile ({why})");
                 return Exit(TrialExitKind.Failed, result, state.StderrTail(_options.StderrTailChars) is { Length: > 0 } tail
                     ? $"{why}\n--- last lines of {TrialDirectories.StderrFile} ---\n{tail}" : why);
             }
