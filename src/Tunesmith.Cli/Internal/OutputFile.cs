@@ -36,6 +36,8 @@ internal static class OutputFile
 
     private static async Task WriteWholeAsync(string full, bool exists, string text, CancellationToken cancellationToken)
     {
+        // A file this user may not write stays refused, as a plain write would refuse it (the rename would not ask).
+        if (exists) using (File.Open(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete)) { }
         var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid().ToString("N")[..8]}.tmp");
         try
         {
