@@ -655,7 +655,13 @@ public sealed class Study : IAsyncDisposable, IDisposable
                 return trial ?? await ResumeCoreAsync(ct, trialToken, finishing: true).ConfigureAwait(false);
             }
             var history = await RefreshAsync(ct).ConfigureAwait(false);
-            if (!history.Trials.Any(t => t.State == TrialState.Running && t.Worker != WorkerId)) return null;
+            if (!history.Trials.Any(t => t.State == TrialState.Running && t.Worker != WorkerId))
+            {
+                // The last running trial ended since the count. If it ended without a result, a recovery (here or in
+                // another worker) may be between failing it and enqueueing its retry: ask again, through the count above.
+                if (!history.Trials.Any(t => t.State == TrialState.Running)) continue;
+                return null; // only this process's other workers' trials run: they finish them
+            }
             if (Storage is not InMemoryStudyStorage && (await RecoverLostTrialsAsync(options, ct).ConfigureAwait(false)).Count > 0) continue;
             await Task.Delay(wait, _time, ct).ConfigureAwait(false);
             wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, poll.Ticks));

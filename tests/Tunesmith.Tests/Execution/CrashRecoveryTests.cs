@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
 using Tunesmith.Backends.Processes;
 using Tunesmith.Execution;
 using Tunesmith.Samplers;
@@ -120,6 +121,84 @@ public sealed class CrashRecoveryTests : IDisposable
         Assert.DoesNotContain(trials, t => t.State is TrialState.Running or TrialState.Waiting);
         // It waited for the grace period (the remote trial could have been alive) rather than leaving it Running.
         Assert.True(elapsed >= grace, $"took {elapsed}");
+    }
+
+
+    [Fact]
+    public async Task A_worker_at_the_budget_does_not_end_between_another_recoverys_failure_of_the_last_running_trial_and_its_retry()
+    {
+        // Another worker's recovery fails the remote runner's trial after this worker counted it Running, and enqueues its
+        // retry only after this worker read the trials again: that read shows nothing running and nothing waiting. The
+        // worker must ask again instead of ending, or the retry is left Waiting, unrun, and the budget one short.
+        var inner = StudyStorage.Open(Url);
+        await using var _ = inner;
+        var storage = DispatchProxy.Create<IStudyStorage, RecoveryBetweenReads>();
+        var race = (RecoveryBetweenReads)(object)storage;
+        race.Inner = inner;
+        await using var study = await Study.CreateOrLoadAsync("s", new StudyOptions
+        {
+            StorageInstance = storage, Sampler = new RandomSampler(seed: 1), StaleGracePeriod = TimeSpan.FromHours(1),
+        });
+        var lost = await StartAsAsync(inner, study, RemoteWorker, 0.75);
+        race.Lost = lost;
+        await study.OptimizeAsync(Objective, new OptimizeOptions { Trials = 3 });
+
+        Assert.True(race.Fired, "the recovery was never interleaved");
+        var trials = await study.GetTrialsAsync();
+        var retry = trials.Single(t => t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var r) && Equals(r, (long)lost.Number));
+        Assert.Equal(TrialState.Complete, retry.State);
+        Assert.Equal(0.75, retry.Params["x"]);
+        Assert.Equal(3, trials.Count(t => t.State == TrialState.Complete));
+    }
+
+    /// <summary>
+    /// Storage that plays another worker's recovery around this worker's reads: when the worker, its two own trials done,
+    /// counts the study's trials, the lost trial is failed; the retry is enqueued after the next read of the trials.
+    /// </summary>
+    public class RecoveryBetweenReads : DispatchProxy
+    {
+        private bool _retryPending;
+
+        public IStudyStorage Inner { get; set; } = null!;
+        public FrozenTrial? Lost { get; set; }
+        public bool Fired { get; private set; }
+
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+        {
+            if (Lost is { } lost && targetMethod!.Name == nameof(IStudyStorage.CountTrialsAsync))
+                return CountAsync(lost, (long)args![0]!, (CancellationToken)args[1]!);
+            if (targetMethod!.Name == nameof(IStudyStorage.GetTrialsSinceAsync))
+                return SinceAsync((long)args![0]!, (long)args[1]!, (CancellationToken)args[2]!);
+            try { return targetMethod.Invoke(Inner, args); }
+            catch (TargetInvocationException e) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException!); throw; }
+        }
+
+        private async Task<IReadOnlyDictionary<TrialState, int>> CountAsync(FrozenTrial lost, long studyId, CancellationToken ct)
+        {
+            var counts = await Inner.CountTrialsAsync(studyId, ct);
+            if (!Fired && counts.GetValueOrDefault(TrialState.Complete) == 2 && counts.GetValueOrDefault(TrialState.Running) == 1)
+            {
+                Fired = true;
+                await Inner.UpdateTrialAsync(lost.Id, RemoteWorker, new TrialUpdate
+                {
+                    SystemAttributes = [new(SystemAttributeKeys.FailReason, "stale: failed by another worker")],
+                    FinalState = TrialState.Failed,
+                }, ct);
+                _retryPending = true;
+            }
+            return counts;
+        }
+
+        private async Task<TrialChanges> SinceAsync(long studyId, long cursor, CancellationToken ct)
+        {
+            var changes = await Inner.GetTrialsSinceAsync(studyId, cursor, ct);
+            if (_retryPending)
+            {
+                _retryPending = false;
+                Assert.NotNull(await Inner.RetryTrialAsync(Lost!.Id, ct));
+            }
+            return changes;
+        }
     }
 
     [Fact]
