@@ -199,6 +199,12 @@ public sealed class SearchSpace
                 case DerivedNode d:
                     object? v;
                     try { v = ParamValues.Normalize(d.Compute(new Configuration(values, prefix))); }
+                    catch (Exception) when (suggester is Replay { Complete: false })
+                    {
+                        // Checking a partial combination (the sampler draws the rest): a value derived from one not given
+                        // is not known yet, and the check goes on with the values that are.
+                        v = null;
+                    }
                     catch (Exception e) when (e is not SearchSpaceException)
                     {
                         throw new SearchSpaceException(full, $"computing the derived value failed: {e.Message}");
@@ -321,6 +327,8 @@ public sealed class SearchSpace
     // Hands the walk the trial's own values, checking each against the node's distribution.
     private sealed class Replay(IReadOnlyDictionary<string, object?> values, bool complete, string spaceName) : IParameterSuggester
     {
+        public bool Complete => complete;
+
         public HashSet<string> Reached { get; } = new(StringComparer.Ordinal);
 
         public object? Suggest(string name, Distribution distribution)
