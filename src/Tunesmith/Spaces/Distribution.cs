@@ -279,7 +279,7 @@ public sealed record CategoricalDistribution : Distribution
                 if (string.Equals(ParamValues.Format(Choices[k]), s, StringComparison.Ordinal)
                     || (Choices[k] is bool && string.Equals(ParamValues.Format(Choices[k]), s, StringComparison.OrdinalIgnoreCase)))
                     return Choices[k];
-        throw new SearchSpaceException(NotInMessage(parameter, value));
+        throw new SearchSpaceException(NotInMessage(parameter, value) + Spec.ClosestName.Suggest(ParamValues.Format(value), Choices.Select(ParamValues.Format)));
     }
 
     /// <inheritdoc />

@@ -252,7 +252,7 @@ public sealed class SearchSpace
         foreach (var (name, value) in values)
         {
             if (!distributions.TryGetValue(name, out var distribution))
-                throw new SearchSpaceException(name, $"unknown parameter (the parameters: {string.Join(", ", distributions.Keys)})");
+                throw new SearchSpaceException(name, $"unknown parameter{Spec.ClosestName.Suggest(name, distributions.Keys)} (the parameters: {string.Join(", ", distributions.Keys)})");
             try { result[name] = distribution.Coerce(name, value); }
             catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException or OverflowException)
             {

@@ -154,6 +154,16 @@ public sealed class SearchSpaceTests
         else Assert.Contains(expected, misfit);
     }
 
+    [Theory]
+    [InlineData("modle", "svm", "parameter 'modle': unknown parameter (did you mean 'model'?) (the parameters: model, C)")]
+    [InlineData("model", "svn", "parameter 'model': value svn is not in choice [svm, mlp] (did you mean 'svm'?)")]
+    public void A_given_value_with_a_misspelt_name_or_choice_suggests_the_one_meant(string name, string value, string expected)
+    {
+        var space = new SearchSpace().Branch("model", ("svm", s => s.Float("C", 0.01, 1000, log: true)), ("mlp", _ => { }));
+        var e = Assert.Throws<SearchSpaceException>(() => space.CoerceValues(new Dictionary<string, object?> { [name] = value }));
+        Assert.Equal(expected, e.Message);
+    }
+
     [Fact]
     public void Re_suggesting_a_name_with_another_distribution_fails_the_trial_naming_it()
     {

@@ -337,7 +337,7 @@ public sealed class StudyFileMoreErrorTests
 
     [Theory]
     [InlineData("{ lr: [0.5] }", "option 'values.lr': parameter 'lr': value 0.5 is not in float [0.01, 0.1]")]
-    [InlineData("{ layer: [1, 2] }", "option 'values.layer': parameter 'layer': unknown parameter (the parameters: lr, layers)")]
+    [InlineData("{ layer: [1, 2] }", "option 'values.layer': parameter 'layer': unknown parameter (did you mean 'layers'?) (the parameters: lr, layers)")]
     public void Grid_values_outside_the_space_are_reported_at_the_sampler_when_the_file_is_read(string values, string problem)
     {
         var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse($$"""
