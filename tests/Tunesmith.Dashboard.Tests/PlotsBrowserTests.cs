@@ -23,7 +23,8 @@ public sealed class PlotsBrowserTests : IDisposable
     /// <summary>Pairs of trials that ran at once on one worker (two timeline lanes), with the fixture's x, lr and opt.</summary>
     private async Task WriteStudyAsync(string db)
     {
-        await using var storage = StudyStorage.Open($"sqlite:///{db}");
+        // On the wall clock a pair could start and end within one millisecond, the timeline's unit, and share a lane.
+        await using var storage = StudyStorage.Open($"sqlite:///{db}", new SecondPerCallClock(), loggerFactory: null);
         var study = await StudyFixtures.WriteAsync(storage, "labels", 0);
         var opts = new[] { "adam", "sgd" };
         for (var i = 0; i < 24; i += 2)
@@ -44,6 +45,14 @@ public sealed class PlotsBrowserTests : IDisposable
                 Assert.Equal(TrialWriteOutcome.Applied, outcome);
             }
         }
+    }
+
+    /// <summary>A clock that moves one second on at every reading, so each stored time is after the one before.</summary>
+    private sealed class SecondPerCallClock : TimeProvider
+    {
+        private DateTimeOffset _now = new(2026, 12, 7, 9, 0, 0, TimeSpan.Zero);
+
+        public override DateTimeOffset GetUtcNow() => _now = _now.AddSeconds(1);
     }
 
     private async Task<(IPlaywright Playwright, IBrowser Browser, IPage Page)> OpenReportAsync(string db, string study)
