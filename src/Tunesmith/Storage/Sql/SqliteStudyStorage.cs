@@ -272,7 +272,7 @@ public sealed class SqliteStudyStorage : SqlStudyStorage
     private protected override string Explain(Exception exception) => exception is not SqliteException e ? ""
         : (e.SqliteErrorCode & 0xFF) == SqliteFull
             ? $" (no space left on the disk holding {System.IO.Path.GetDirectoryName(Path)}: everything committed before is kept; free some space and run again)"
-        : (e.SqliteErrorCode & 0xFF) is SqliteCantOpen or SqliteReadOnly && !IsReadOnly && (_immutable || File.Exists(Path))
+        : (e.SqliteErrorCode & 0xFF) is SqliteCantOpen or SqliteReadOnly && !IsReadOnly && _immutable
             ? $" (its directory {System.IO.Path.GetDirectoryName(Path)} cannot be written: SQLite keeps its -wal and -shm files beside it; report, best and status can still read it)"
         : "";
 
