@@ -6,10 +6,10 @@ using Xunit;
 namespace Tunesmith.Dashboard.Tests;
 
 /// <summary>
-/// What the drawn plots show, read back from ECharts in Chromium: an HTML report (`tunesmith report --format html`, the
+/// What an HTML report shows in Chromium (plots read back from ECharts): a report (`tunesmith report --format html`, the
 /// same plots.js as the dashboard) opened with the network cut off.
 /// </summary>
-public sealed class PlotsBrowserTests : IDisposable
+public sealed class ReportBrowserTests : IDisposable
 {
     // A worker id as `tunesmith run` makes them (host:pid:…): longer than the timeline's label column.
     private const string Worker = "build-node-17.example.org:48213:1d2414b2:33c81408";
