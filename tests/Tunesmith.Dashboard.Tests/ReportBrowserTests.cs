@@ -151,4 +151,30 @@ public sealed class ReportBrowserTests : IDisposable
             """);
         Assert.Equal(["0 Complete: Complete solid", "1 Paused: Paused dotted", "2 Complete: Complete solid"], drawnAs);
     }
+
+    [SkippableFact]
+    public async Task A_wide_trials_table_scrolls_in_its_own_box_and_the_page_keeps_its_width()
+    {
+        Browser.Require();
+        var db = Path.Combine(_dir, "s.db");
+        await using (var storage = StudyStorage.Open($"sqlite:///{db}"))
+        {
+            var study = await StudyFixtures.WriteAsync(storage, "wide", 12);
+            // A failed trial's reason holds the tail of its stderr: one long cell.
+            var t = (await storage.StartTrialAsync(study.Id, Worker))!;
+            await storage.UpdateTrialAsync(t.Id, Worker, new TrialUpdate
+            {
+                SystemAttributes = [new(SystemAttributeKeys.FailReason, "exit code 3 --- last lines of stderr.log --- " + string.Concat(Enumerable.Repeat("Traceback (most recent call last) ", 12)))],
+                FinalState = TrialState.Failed,
+            });
+        }
+        var (playwright, browser, page) = await OpenReportAsync(db, "wide");
+        using var playwrightScope = playwright;
+        await using var browserScope = browser;
+        var widths = await page.EvaluateAsync<int[]>(
+            "() => [document.documentElement.scrollWidth, window.innerWidth, document.getElementById('trials').scrollWidth]");
+        var (pageWidth, viewport, tableWidth) = (widths[0], widths[1], widths[2]);
+        Assert.True(tableWidth > viewport, $"the table ({tableWidth} px) is not wider than the window ({viewport} px): the check proves nothing");
+        Assert.True(pageWidth <= viewport, $"the page is {pageWidth} px wide in a {viewport} px window");
+    }
 }

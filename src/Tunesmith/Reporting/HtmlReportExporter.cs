@@ -46,7 +46,8 @@ public sealed class HtmlReportExporter : IReportExporter
         writer.Write("<h2>Trials, best first</h2>\n<div class=\"controls\"><label>state <select id=\"state-filter\"><option value=\"\">all</option>");
         foreach (var state in Enum.GetValues<TrialState>()) writer.Write($"<option>{state}</option>");
         writer.Write("</select></label><span id=\"row-count\" class=\"muted\"></span><button id=\"prev\">◀</button><button id=\"next\">▶</button></div>\n");
-        writer.Write("<table class=\"trials\" id=\"trials\"><thead><tr></tr></thead><tbody></tbody></table>\n");
+        // A wide table (many parameters, a long failure reason) scrolls in its own box; the plots keep the page's width.
+        writer.Write("<div class=\"table-wrap\"><table class=\"trials\" id=\"trials\"><thead><tr></tr></thead><tbody></tbody></table></div>\n");
         writer.Write($"<p class=\"muted\">Written by Tunesmith. Charts: Apache ECharts {ReportAssets.EChartsVersion} (Apache License 2.0), inlined below.</p>\n</main>\n");
 
         writer.Write("<script type=\"application/json\" id=\"table-data\">");
