@@ -37,7 +37,7 @@ internal static class PostgresWorkersBenchmark
             $"server max_connections={maxConnections}; pool: {(poolParameters.Length > 0 ? poolParameters : "Npgsql defaults (idle connections kept 300 s)")}");
 
         using var stop = new CancellationTokenSource();
-        var peaks = MonitorAsync(server, schema.Url, stop.Token);
+        var peaks = MonitorAsync(schema.Url, stop.Token);
         var sw = Stopwatch.StartNew();
         var children = Enumerable.Range(0, processes).Select(p =>
         {
@@ -109,7 +109,7 @@ internal static class PostgresWorkersBenchmark
         return 0;
     }
 
-    private static async Task<(long Connections, long Running)> MonitorAsync(string server, string schemaUrl, CancellationToken ct)
+    private static async Task<(long Connections, long Running)> MonitorAsync(string schemaUrl, CancellationToken ct)
     {
         long peakConnections = 0, peakRunning = 0;
         await using var c = new NpgsqlConnection(PostgresUrl.Parse(schemaUrl).ConnectionString);

@@ -79,10 +79,6 @@ public sealed record SpaceShape(int Continuous, int Discrete, int Categorical, b
 /// <param name="Options">Study-file options the chosen sampler is built with (none: its defaults).</param>
 public sealed record AutoChoice(string Sampler, string Reason, IReadOnlyDictionary<string, object?>? Options = null)
 {
-    /// <summary>TPE that models the parameters of each branch of a conditional space jointly (multivariate, grouped).</summary>
-    internal static IReadOnlyDictionary<string, object?> GroupedTpe { get; } =
-        new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true }.AsReadOnly();
-
     /// <summary>Grouped TPE, one model per branch (<see cref="Branches.BranchAwareSampler"/>).</summary>
     internal static IReadOnlyDictionary<string, object?> BranchTpe { get; } =
         new Dictionary<string, object?> { ["multivariate"] = true, ["group"] = true, ["branch_aware"] = true }.AsReadOnly();

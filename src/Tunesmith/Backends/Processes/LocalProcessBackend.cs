@@ -236,7 +236,7 @@ public sealed class LocalProcessBackend : ITrialBackend
             state.Completion = completion.Task;
             _ = Task.Run(async () =>
             {
-                try { completion.SetResult(await MonitorAsync(request, resumeStep, owned, ownedLease, state, observer, directory, started, cancellationToken).ConfigureAwait(false)); }
+                try { completion.SetResult(await MonitorAsync(request, owned, ownedLease, state, observer, directory, started, cancellationToken).ConfigureAwait(false)); }
                 catch (Exception e) { completion.SetException(e); }
             }, CancellationToken.None);
             return execution;
@@ -250,7 +250,7 @@ public sealed class LocalProcessBackend : ITrialBackend
 
     // ---------------------------------------------------------------- run
 
-    private async Task<TrialExit> MonitorAsync(TrialStartRequest request, long? resumeStep, ProcessTree tree, ResourceLease? lease, RunState state,
+    private async Task<TrialExit> MonitorAsync(TrialStartRequest request, ProcessTree tree, ResourceLease? lease, RunState state,
         ITrialObserver observer, string directory, long started, CancellationToken cancellationToken)
     {
         var time = _options.TimeProvider;

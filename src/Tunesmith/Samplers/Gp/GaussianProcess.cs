@@ -7,7 +7,6 @@ namespace Tunesmith.Samplers.Gp;
 internal sealed record GpHyperparameters(double[] Packed)
 {
     public int Dimensions => Packed.Length - 2;
-    public ReadOnlySpan<double> LogInverseSquaredLengthScales => Packed.AsSpan(0, Dimensions);
     public double SignalVariance => Math.Exp(Packed[^2]);
     public double NoiseVariance => Math.Exp(Packed[^1]);
 

@@ -6,8 +6,6 @@ namespace Tunesmith.Samplers.Gp;
 /// </summary>
 internal static class MaternKernel
 {
-    private const double Sqrt5 = 2.2360679774997896964;
-
     /// <summary>The kernel's correlation at squared scaled distance <paramref name="s"/> (1 at s = 0).</summary>
     public static double Correlation(double s)
     {

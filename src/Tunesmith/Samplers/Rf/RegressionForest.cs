@@ -13,9 +13,6 @@ internal sealed class RegressionForest
 
     private RegressionForest(Node[][] trees) => _trees = trees;
 
-    /// <summary>How many trees the forest holds.</summary>
-    public int TreeCount => _trees.Length;
-
     /// <summary>Grows a forest on rows <paramref name="x"/> (one feature vector each) and targets <paramref name="y"/>.</summary>
     /// <param name="x">Feature vectors, one per row.</param>
     /// <param name="y">Targets, one per row.</param>

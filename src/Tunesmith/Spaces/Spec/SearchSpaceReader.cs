@@ -56,7 +56,6 @@ internal sealed class SearchSpaceReader
     {
         public HashSet<string> Names { get; } = new(StringComparer.Ordinal);
         public Namespace Global => global ?? this;
-        public bool IsGlobal => global is null;
     }
 
     /// <summary>The parameters of the <see cref="SearchSpace"/> object being filled: what a <c>when</c> may name.</summary>
@@ -84,7 +83,7 @@ internal sealed class SearchSpaceReader
             CheckName(name, keyNode, paramField);
             if (scope.Local.ContainsKey(name) || (scope.Namespace.Names.Contains(name) && scope.Kind != "branch"))
                 throw _source.Error(keyNode, paramField, $"parameter '{name}' is defined twice");
-            ReadParameter(space, name, keyNode, value, paramField, scope);
+            ReadParameter(space, name, value, paramField, scope);
         }
     }
 
@@ -96,7 +95,7 @@ internal sealed class SearchSpaceReader
             throw _source.Error(keyNode, field, $"'{name}' is reserved for the command template; choose another name");
     }
 
-    private void ReadParameter(SearchSpace space, string name, YamlNode keyNode, YamlNode value, string field, Scope scope)
+    private void ReadParameter(SearchSpace space, string name, YamlNode value, string field, Scope scope)
     {
         if (value is YamlScalarNode scalar)
         {
