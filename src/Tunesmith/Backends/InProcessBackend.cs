@@ -244,7 +244,7 @@ public sealed class InProcessBackend : ITrialBackend
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 _logger.LogInformation("Trial {Number} failed: {Message}", number, e.Message);
-                return new TrialExit(TrialExitKind.Failed, null, $"{e.GetType().Name}: {e.Message}", running.LastStep, null, time.GetElapsedTime(started));
+                return new TrialExit(TrialExitKind.Failed, null, FailReasons.Of(e), running.LastStep, null, time.GetElapsedTime(started));
             }
             var duration = time.GetElapsedTime(started);
             if (result is null) return new TrialExit(TrialExitKind.Failed, null, "no result: the trial function returned null", running.LastStep, null, duration);

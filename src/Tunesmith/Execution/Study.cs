@@ -805,7 +805,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
         catch (Exception e)
         {
             state = TrialState.Failed;
-            reason = $"{e.GetType().Name}: {e.Message}";
+            reason = FailReasons.Of(e);
             error = e;
             _logger.LogWarning(StudyLogEvents.TrialFailed, "Trial {Number} failed: {Reason}", trial.Number, reason);
         }

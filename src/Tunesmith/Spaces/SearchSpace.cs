@@ -207,7 +207,7 @@ public sealed class SearchSpace
                     }
                     catch (Exception e) when (e is not SearchSpaceException)
                     {
-                        throw new SearchSpaceException(full, $"computing the derived value failed: {e.Message}");
+                        throw new SearchSpaceException(full, $"computing the derived value failed: {e.Message}{InactiveHint(full, e.Message, values, prefix)}");
                     }
                     values[full] = v;
                     suggester.SetDerived(full, v);
@@ -226,6 +226,21 @@ public sealed class SearchSpace
                     break;
             }
         }
+    }
+
+    // When a derived value failed on a parameter of a branch this trial did not take: which branch it belongs to.
+    private string InactiveHint(string derived, string message, Dictionary<string, object?> values, string prefix)
+    {
+        foreach (var group in _nodes.Where(n => n.When is not null && message.Contains($"'{n.Name}'", StringComparison.Ordinal)
+                     && !values.ContainsKey(prefix + n.Name)).GroupBy(n => n.Name, StringComparer.Ordinal))
+        {
+            var parent = group.First().When!.Parent;
+            if (group.Any(n => n.When!.Parent != parent)) continue;
+            var cases = string.Join(" or ", group.SelectMany(n => n.When!.Values).Select(ParamValues.Format));
+            var actual = values.TryGetValue(prefix + parent, out var v) || values.TryGetValue(parent, out v) ? $"{parent} = {ParamValues.Format(v)}" : $"no {parent}";
+            return $" ('{group.Key}' exists only when {parent} is {cases}, and this trial has {actual}: define '{derived}' in that branch, or read '{group.Key}' only when {parent} is {cases})";
+        }
+        return "";
     }
 
     private static bool IsActive(Condition? when, Dictionary<string, object?> values, string prefix)

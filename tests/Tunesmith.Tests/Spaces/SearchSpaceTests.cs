@@ -257,6 +257,26 @@ public sealed class SearchSpaceTests
     }
 
     [Fact]
+    public void A_derived_value_reading_another_branchs_parameter_fails_naming_the_branch_without_a_type_name()
+    {
+        // Built in C#, the compute function cannot be read at load: the trial fails, and says which branch the value belongs to.
+        var space = new SearchSpace()
+            .Branch("model", ("svm", b => b.Float("C", 1, 10)), ("mlp", _ => { }))
+            .Derived("x", c => c.GetDouble("C") * 2);
+        var study = Study.Create("derived-branch", sampler: new RandomSampler(seed: 2));
+        study.Optimize(t => t.Suggest(space).GetDouble("x"), trials: 8);
+        var failed = study.Trials.Where(t => t.State == TrialState.Failed).ToList();
+        Assert.NotEmpty(failed);
+        Assert.All(failed, t =>
+        {
+            Assert.Equal("mlp", t.Params["model"]);
+            Assert.StartsWith("parameter 'x': computing the derived value failed: ", t.FailReason);
+            Assert.EndsWith("('C' exists only when model is svm, and this trial has model = mlp: define 'x' in that branch, or read 'C' only when model is svm)", t.FailReason);
+        });
+        Assert.All(study.Trials.Where(t => t.State != TrialState.Failed), t => Assert.Equal("svm", t.Params["model"]));
+    }
+
+    [Fact]
     public void A_failing_derived_value_fails_the_trial_naming_it()
     {
         var space = new SearchSpace().Int("k", 1, 3).Derived("ratio", c => c.GetInt("missing"));

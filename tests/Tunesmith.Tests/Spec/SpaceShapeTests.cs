@@ -144,6 +144,23 @@ public sealed class SpaceShapeTests
         });
     }
 
+    [Theory]
+    [InlineData("C * 2 if model == 'svm' else 0")]
+    [InlineData("model == 'svm' and C > 5")]
+    [InlineData("0 if model != 'svm' else C")]
+    [InlineData("C if model == 'svm' and lr > 0.5 else lr")]
+    public void An_expression_that_reads_a_branch_parameter_only_inside_its_branch_loads_and_every_trial_completes(string expr)
+    {
+        var cs = Sample($$"""
+              lr: { float: [0, 1] }
+              model: { branch: { svm: { C: { float: [1, 10] }, twice: { expr: "C * 2" } }, mlp: {} } }
+              x: { expr: "{{expr}}" }
+            """, trials: 40);
+        Assert.Equal(40, cs.Count);
+        Assert.Contains(cs, c => c.GetString("model") == "mlp");
+        Assert.All(cs.Where(c => c.GetString("model") == "svm"), c => Assert.Equal(c.GetDouble("C") * 2, c.GetDouble("twice")));
+    }
+
     [Fact]
     public void Repeat_with_a_fixed_count_always_draws_that_many_blocks()
     {

@@ -179,6 +179,29 @@ public sealed class StudyFileErrorTests
     }
 
     [Theory]
+    // A top-level expression reading the svm branch's C: every mlp trial would fail.
+    [InlineData("model: { branch: { svm: { C: { float: [1, 10] } }, mlp: {} } }\n  x: { expr: \"C * 2\" }",
+        4, 15, "space.x.expr", "reads 'C', which exists only when model is svm, and has no value when model = mlp")]
+    // One branch case reading another case's parameter.
+    [InlineData("model: { branch: { svm: { C: { float: [1, 10] } }, mlp: { x: { expr: \"C + 1\" } } } }",
+        3, 73, "space.model.branch.mlp.x.expr", "reads 'C', which exists only when model is svm, and has no value when model = mlp")]
+    // A guard that does not exclude every other case.
+    [InlineData("model: { branch: { svm: { C: { float: [1, 10] } }, mlp: {}, tree: {} } }\n  x: { expr: \"0 if model == 'tree' else C\" }",
+        4, 41, "space.x.expr", "reads 'C', which exists only when model is svm, and has no value when model = mlp")]
+    // A nested branch: gamma exists only for the rbf kernel of the svm branch.
+    [InlineData("model: { branch: { svm: { kernel: { branch: { rbf: { gamma: { float: [0, 1] } }, linear: {} } } }, mlp: {} } }\n  x: { expr: \"gamma if model == 'svm' else 0\" }",
+        4, 15, "space.x.expr", "reads 'gamma', which exists only when kernel is rbf, and has no value when kernel = linear")]
+    // A when on several cases, one of which lacks the parameter.
+    [InlineData("model: { branch: { svm: { C: { float: [1, 10] } }, mlp: {} } }\n  x: { expr: \"C * 2\", when: { model: [svm, mlp] } }",
+        4, 15, "space.x.expr", "reads 'C', which exists only when model is svm, and has no value when model = mlp")]
+    public void An_expression_reading_a_parameter_of_a_branch_it_is_not_in_is_refused_at_load(string space, int line, int column, string field, string problem)
+    {
+        var e = Fail("command: run\nspace:\n  " + space + "\n");
+        AssertAt(e, line, column, field, problem);
+        Assert.Contains("(every such trial would fail): define 'x' inside that branch, or guard the read, e.g. \"", e.Problem);
+    }
+
+    [Theory]
     [InlineData("loguniform: [1.0e-5, 1.0e-1]", "loguniform", "Ray Tune's loguniform is { float: [low, high], log: true } here")]
     [InlineData("uniform: [0, 1]", "uniform", "Ray Tune's uniform is { float: [low, high] } here")]
     [InlineData("randint: [1, 10]", "randint", "Ray Tune's randint is { int: [low, high] } here, and high is included")]

@@ -26,6 +26,9 @@ internal sealed class SearchSpaceReader
 
     private readonly YamlSource _source;
 
+    // Each expression read, with where it stands in the file, for the check after the whole space is read.
+    private readonly Dictionary<SpaceExpression, (YamlNode Body, string Field, Func<int, int> Column)> _expressions = new(ReferenceEqualityComparer.Instance);
+
     public SearchSpaceReader(YamlSource source)
     {
         _source = source;
@@ -72,6 +75,7 @@ internal sealed class SearchSpaceReader
         if (node is null or YamlScalarNode { Value: null or "" } || (node is YamlScalarNode s && YamlSource.Scalar(s) is null)) return space;
         var global = new Namespace(null);
         ReadInto(space, _source.Mapping(node, field, "{ lr: { float: [1.0e-5, 1.0e-1], log: true } }"), field, new Scope(global, "top"));
+        CheckBranchReads(space);
         return space;
     }
 
@@ -143,7 +147,8 @@ internal sealed class SearchSpaceReader
             case "expr":
             {
                 var expression = ReadExpression(body, YamlSource.Join(field, "expr"), scope);
-                Guard(body, field, () => space.Derived(name, c => expression.Evaluate(c), when, expression.Text));
+                // The method itself (not a lambda) is the compute function, so the check after reading finds the expression again.
+                Guard(body, field, () => space.Derived(name, expression.Evaluate, when, expression.Text));
                 Declare(scope, name, null);
                 break;
             }
@@ -280,6 +285,7 @@ internal sealed class SearchSpaceReader
             throw _source.Error(body, Column(position), field,
                 $"names parameter '{name}', which is not defined before it{ClosestName.Suggest(name, known)}");
         }
+        _expressions[expression] = (body, field, Column);
         return expression;
     }
 
@@ -359,6 +365,71 @@ internal sealed class SearchSpaceReader
         var blockNames = AllNames(sub);
         for (var i = 0; i < count.High; i++)
             foreach (var n in blockNames) scope.Namespace.Names.Add($"{name}.{i}.{n}");
+    }
+
+    /// <summary>
+    /// Refuses an expression that reads a parameter of a branch it is not in, where some value of the branch's choice
+    /// leaves that parameter without a value while the expression still reads it (every such trial would fail). A guard
+    /// that reads it only inside its branch (<c>C * 2 if model == 'svm' else 0</c>) passes. Only what can be decided from
+    /// the choices is refused: a guard on a sampled number passes, and the trial reports the failure if it happens.
+    /// </summary>
+    private void CheckBranchReads(SearchSpace space)
+    {
+        var byName = space.Nodes.GroupBy(n => n.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        foreach (var derived in space.Nodes.OfType<DerivedNode>())
+        {
+            if (derived.Compute.Target is not SpaceExpression expression || !_expressions.TryGetValue(expression, out var at)) continue;
+            foreach (var (read, position) in expression.NameReferences.DistinctBy(r => r.Name))
+            {
+                if (!byName.TryGetValue(read, out var readNodes) || readNodes.Any(n => n.When is null)) continue;
+                // The parameter exists for these values of one choice (one branch case, or several cases that share the name).
+                var parent = readNodes[0].When!.Parent;
+                if (readNodes.Any(n => n.When!.Parent != parent)) continue;
+                var values = readNodes.SelectMany(n => n.When!.Values).ToList();
+                var derivedChain = Chain(derived, byName);
+                if (derivedChain.Any(c => c.Parent == parent && c.Values.All(v => values.Any(w => ParamValues.AreEqual(v, w))))) continue;
+                if (!byName.TryGetValue(parent, out var parentNodes) || parentNodes is not [ParameterNode { Distribution: CategoricalDistribution choices } parentNode]) continue;
+                foreach (var other in choices.Choices.Where(c => !values.Any(v => ParamValues.AreEqual(v, c))))
+                {
+                    var known = new Dictionary<string, object?>(StringComparer.Ordinal) { [parent] = other };
+                    if (!Pin(known, derivedChain) || !Pin(known, Chain(parentNode, byName)) || !expression.SurelyReads(read, known)) continue;
+                    var cases = string.Join(" or ", values.Select(ParamValues.Format));
+                    var guard = $"{read} if {parent} == {Quote(values[0])} else ...";
+                    throw _source.Error(at.Body, at.Column(position), at.Field,
+                        $"reads '{read}', which exists only when {parent} is {cases}, and has no value when {parent} = {ParamValues.Format(other)} " +
+                        $"(every such trial would fail): define '{derived.Name}' inside that branch, or guard the read, e.g. \"{guard}\"");
+                }
+            }
+        }
+
+        static string Quote(object? v) => v is string s ? $"'{s}'" : ParamValues.Format(v);
+    }
+
+    // The conditions a node's existence rests on: its own, then its parent's, and so on up.
+    private static List<Condition> Chain(SpaceNode node, Dictionary<string, List<SpaceNode>> byName)
+    {
+        var chain = new List<Condition>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var when = node.When; when is not null && seen.Add(when.Parent);)
+        {
+            chain.Add(when);
+            when = byName.TryGetValue(when.Parent, out var parents) && parents.Count == 1 ? parents[0].When : null;
+        }
+        return chain;
+    }
+
+    // Adds the values the conditions force (one value each); false when they contradict the values already there.
+    private static bool Pin(Dictionary<string, object?> known, List<Condition> chain)
+    {
+        foreach (var c in chain)
+        {
+            if (known.TryGetValue(c.Parent, out var v))
+            {
+                if (!c.Values.Any(w => ParamValues.AreEqual(v, w))) return false;
+            }
+            else if (c.Values.Count == 1) known[c.Parent] = c.Values[0];
+        }
+        return true;
     }
 
     /// <summary>Every name a configuration drawn from <paramref name="space"/> can hold: parameters, derived values, repeat counts, and block parameters (<c>layers.0.units</c>).</summary>

@@ -53,6 +53,19 @@ public sealed class SpaceExpression
         return _root.Evaluate(parameters);
     }
 
+    /// <summary>
+    /// True when evaluating the expression surely reads <paramref name="name"/> given the values in
+    /// <paramref name="known"/>, whatever the other names hold: a guard such as <c>C if model == 'svm' else 0</c> reads
+    /// <c>C</c> only when its condition can be decided from <paramref name="known"/> and picks that side (or when both
+    /// sides read it). Used at load to refuse an expression that reads a parameter of a branch it is not in.
+    /// </summary>
+    public bool SurelyReads(string name, IReadOnlyDictionary<string, object?> known)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(known);
+        return _root.SurelyReads(name, known);
+    }
+
     /// <inheritdoc />
     public override string ToString() => Text;
 }
@@ -370,11 +383,23 @@ internal abstract class ExpressionNode(int position)
     public int Position { get; } = position;
 
     public abstract object? Evaluate(IReadOnlyDictionary<string, object?> parameters);
+
+    /// <summary>Whether evaluating over <paramref name="known"/> plus any other values reads <paramref name="name"/> (see <see cref="SpaceExpression.SurelyReads"/>).</summary>
+    public abstract bool SurelyReads(string name, IReadOnlyDictionary<string, object?> known);
+
+    /// <summary>The value when <paramref name="known"/> alone decides it, else false (a name without a value, or an error).</summary>
+    public bool TryFold(IReadOnlyDictionary<string, object?> known, out object? value)
+    {
+        try { value = Evaluate(known); return true; }
+        catch (ExpressionException) { value = null; return false; }
+    }
 }
 
 internal sealed class ConstantNode(object? value, int position) : ExpressionNode(position)
 {
     public override object? Evaluate(IReadOnlyDictionary<string, object?> parameters) => value;
+
+    public override bool SurelyReads(string name, IReadOnlyDictionary<string, object?> known) => false;
 }
 
 internal sealed class NameNode(string name, int position) : ExpressionNode(position)
@@ -382,12 +407,19 @@ internal sealed class NameNode(string name, int position) : ExpressionNode(posit
     public override object? Evaluate(IReadOnlyDictionary<string, object?> parameters) =>
         parameters.TryGetValue(name, out var v) ? ParamValues.Normalize(v)
             : throw new ExpressionException($"parameter '{name}' has no value in this trial (inactive or unknown)", Position);
+
+    public override bool SurelyReads(string read, IReadOnlyDictionary<string, object?> known) => read == name;
 }
 
 internal sealed class ConditionalNode(ExpressionNode condition, ExpressionNode then, ExpressionNode otherwise, int position) : ExpressionNode(position)
 {
     public override object? Evaluate(IReadOnlyDictionary<string, object?> parameters) =>
         ExpressionValues.IsTruthy(condition.Evaluate(parameters)) ? then.Evaluate(parameters) : otherwise.Evaluate(parameters);
+
+    public override bool SurelyReads(string name, IReadOnlyDictionary<string, object?> known) =>
+        condition.SurelyReads(name, known) || (condition.TryFold(known, out var c)
+            ? (ExpressionValues.IsTruthy(c) ? then : otherwise).SurelyReads(name, known)
+            : then.SurelyReads(name, known) && otherwise.SurelyReads(name, known));
 }
 
 internal sealed class LogicalNode(bool isOr, ExpressionNode left, ExpressionNode right, int position) : ExpressionNode(position)
@@ -398,11 +430,18 @@ internal sealed class LogicalNode(bool isOr, ExpressionNode left, ExpressionNode
         var l = left.Evaluate(parameters);
         return ExpressionValues.IsTruthy(l) == isOr ? l : right.Evaluate(parameters);
     }
+
+    // The right side is read for sure only when the left side is known and does not decide the result.
+    public override bool SurelyReads(string name, IReadOnlyDictionary<string, object?> known) =>
+        left.SurelyReads(name, known)
+        || (left.TryFold(known, out var l) && ExpressionValues.IsTruthy(l) != isOr && right.SurelyReads(name, known));
 }
 
 internal sealed class NotNode(ExpressionNode operand, int position) : ExpressionNode(position)
 {
     public override object? Evaluate(IReadOnlyDictionary<string, object?> parameters) => !ExpressionValues.IsTruthy(operand.Evaluate(parameters));
+
+    public override bool SurelyReads(string name, IReadOnlyDictionary<string, object?> known) => operand.SurelyReads(name, known);
 }
 
 internal sealed class NegateNode(bool negate, ExpressionNode operand, int position) : ExpressionNode(position)
@@ -414,6 +453,8 @@ internal sealed class NegateNode(bool negate, ExpressionNode operand, int positi
         if (v is long l) return l == long.MinValue ? -(double)l : (object)(-l);
         return -(double)v;
     }
+
+    public override bool SurelyReads(string name, IReadOnlyDictionary<string, object?> known) => operand.SurelyReads(name, known);
 }
 
 internal sealed class ComparisonNode(List<ExpressionNode> operands, string[] operators, int position) : ExpressionNode(position)
@@ -430,12 +471,19 @@ internal sealed class ComparisonNode(List<ExpressionNode> operands, string[] ope
         }
         return true;
     }
+
+    // The first comparison's two operands are always evaluated; later ones only while the chain holds.
+    public override bool SurelyReads(string name, IReadOnlyDictionary<string, object?> known) =>
+        operands[0].SurelyReads(name, known) || operands[1].SurelyReads(name, known);
 }
 
 internal sealed class BinaryNode(string op, ExpressionNode left, ExpressionNode right, int position) : ExpressionNode(position)
 {
     public override object? Evaluate(IReadOnlyDictionary<string, object?> parameters) =>
         ExpressionValues.Binary(op, left.Evaluate(parameters), right.Evaluate(parameters), Position);
+
+    public override bool SurelyReads(string name, IReadOnlyDictionary<string, object?> known) =>
+        left.SurelyReads(name, known) || right.SurelyReads(name, known);
 }
 
 internal sealed class CallNode(ExpressionFunction function, List<ExpressionNode> args, int position) : ExpressionNode(position)
@@ -446,6 +494,8 @@ internal sealed class CallNode(ExpressionFunction function, List<ExpressionNode>
         for (var i = 0; i < values.Length; i++) values[i] = args[i].Evaluate(parameters);
         return function.Invoke(values, Position);
     }
+
+    public override bool SurelyReads(string name, IReadOnlyDictionary<string, object?> known) => args.Any(a => a.SurelyReads(name, known));
 }
 
 internal static class ExpressionValues
