@@ -143,12 +143,7 @@ public static class SamplerRegistry
     private static Bohb.BohbSampler CreateBohb(SamplerRequest request)
     {
         CheckOptions(request, "bohb", "min", "max", "reduction", "random_fraction", "min_points", "bandwidth_factor", "level_value", "level_choice", "weight_samples", "dilution_guard");
-        double? Number(string key)
-        {
-            if (!request.Options.TryGetValue(key, out var raw) || raw is null) return null;
-            return ParamValues.TryToDouble(raw, out var x) && double.IsFinite(x) ? x
-                : throw new ArgumentException($"sampler 'bohb': option '{key}' must be a number, got {ParamValues.Format(raw)}");
-        }
+        double? Number(string key) => OptionNumber(request, "bohb", key);
         var o = new Bohb.BohbOptions { Seed = request.Seed };
         if (Number("min") is { } min) o = o with { MinResource = (long)min };
         if (Number("max") is { } max) o = o with { MaxResource = (long)max };
@@ -170,16 +165,7 @@ public static class SamplerRegistry
                     _ => throw new ArgumentException($"sampler 'bohb': option 'level_choice' must be largest, rank_weighted or best_ranked, got {ParamValues.Format(levelChoice)}"),
                 },
             };
-        if (request.Options.TryGetValue("level_value", out var levelValue) && levelValue is not null)
-            o = o with
-            {
-                LevelValue = ParamValues.Normalize(levelValue) switch
-                {
-                    "at_level" => Bohb.BohbLevelValue.AtLevel,
-                    "best_so_far" => Bohb.BohbLevelValue.BestSoFar,
-                    _ => throw new ArgumentException($"sampler 'bohb': option 'level_value' must be at_level or best_so_far, got {ParamValues.Format(levelValue)}"),
-                },
-            };
+        if (OptionLevelValue(request, "bohb") is { } levelValue) o = o with { LevelValue = levelValue };
         o.Validate(new OptionRules("sampler 'bohb'", nameof(Bohb.BohbOptions), Bohb.BohbOptions.KeyOf));
         return new Bohb.BohbSampler(o);
     }
@@ -189,12 +175,7 @@ public static class SamplerRegistry
     {
         const string name = "mobster";
         CheckOptions(request, name, "min", "max", "reduction", "random_fraction", "min_points", "level_value", "max_training_points", "max_fit_points", "refit_interval", "candidate_count", "refinement_starts", "pending_level", "cost_exponent");
-        double? Number(string key)
-        {
-            if (!request.Options.TryGetValue(key, out var raw) || raw is null) return null;
-            return ParamValues.TryToDouble(raw, out var x) && double.IsFinite(x) ? x
-                : throw new ArgumentException($"sampler '{name}': option '{key}' must be a number, got {ParamValues.Format(raw)}");
-        }
+        double? Number(string key) => OptionNumber(request, name, key);
         int? Whole(string key) => Number(key) is not { } v ? null
             : v == Math.Floor(v) && v >= int.MinValue && v <= int.MaxValue ? (int)v
             : throw new ArgumentException($"sampler '{name}': option '{key}' must be a whole number, got {ParamValues.Format(request.Options[key])}");
@@ -220,16 +201,7 @@ public static class SamplerRegistry
         if (Whole("refit_interval") is { } refit) o = o with { RefitInterval = refit };
         if (Whole("candidate_count") is { } candidates) o = o with { CandidateCount = candidates };
         if (Whole("refinement_starts") is { } starts) o = o with { RefinementStarts = starts };
-        if (request.Options.TryGetValue("level_value", out var levelValue) && levelValue is not null)
-            o = o with
-            {
-                LevelValue = ParamValues.Normalize(levelValue) switch
-                {
-                    "at_level" => Bohb.BohbLevelValue.AtLevel,
-                    "best_so_far" => Bohb.BohbLevelValue.BestSoFar,
-                    _ => throw new ArgumentException($"sampler '{name}': option 'level_value' must be at_level or best_so_far, got {ParamValues.Format(levelValue)}"),
-                },
-            };
+        if (OptionLevelValue(request, name) is { } levelValue) o = o with { LevelValue = levelValue };
         o.Validate(new OptionRules($"sampler '{name}'", nameof(Mobster.MobsterOptions), Mobster.MobsterOptions.KeyOf));
         return new Mobster.MobsterSampler(o);
     }
@@ -244,6 +216,26 @@ public static class SamplerRegistry
     private static void CheckOptions(SamplerRequest request, string sampler, params string[] known)
     {
         OptionErrors.CheckKnown($"sampler '{sampler}'", request.Options.Keys, known);
+    }
+
+    // A finite number, or null when the key is absent or null; bohb and mobster read their resource levels with it.
+    private static double? OptionNumber(SamplerRequest request, string sampler, string key)
+    {
+        if (!request.Options.TryGetValue(key, out var raw) || raw is null) return null;
+        return ParamValues.TryToDouble(raw, out var x) && double.IsFinite(x) ? x
+            : throw new ArgumentException($"sampler '{sampler}': option '{key}' must be a number, got {ParamValues.Format(raw)}");
+    }
+
+    // Which value a budget-level sampler (bohb, mobster) fits at a level; null when the key is absent or null.
+    private static Bohb.BohbLevelValue? OptionLevelValue(SamplerRequest request, string sampler)
+    {
+        if (!request.Options.TryGetValue("level_value", out var raw) || raw is null) return null;
+        return ParamValues.Normalize(raw) switch
+        {
+            "at_level" => Bohb.BohbLevelValue.AtLevel,
+            "best_so_far" => Bohb.BohbLevelValue.BestSoFar,
+            _ => throw new ArgumentException($"sampler '{sampler}': option 'level_value' must be at_level or best_so_far, got {ParamValues.Format(raw)}"),
+        };
     }
 
     private static bool OptionBool(SamplerRequest request, string sampler, string key, bool fallback)

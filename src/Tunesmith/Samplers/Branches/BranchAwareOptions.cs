@@ -76,8 +76,7 @@ public sealed record BranchAwareOptions
                 case "branch_optimism":
                     result = result with
                     {
-                        Optimism = ParamValues.TryToDouble(value, out var d) && value is not string ? d
-                            : throw new ArgumentException($"sampler '{sampler}': option '{key}' must be a number, got {ParamValues.Format(value)}"),
+                        Optimism = OptionValues.Real($"sampler '{sampler}'", key, value),
                     };
                     break;
                 case "branch_root_categorical": result = result with { RootCategorical = Bool(sampler, key, value) }; break;
@@ -92,10 +91,5 @@ public sealed record BranchAwareOptions
         return on ? result : null;
     }
 
-    private static bool Bool(string sampler, string key, object? value) => value switch
-    {
-        bool b => b,
-        string s when bool.TryParse(s, out var b) => b,
-        _ => throw new ArgumentException($"sampler '{sampler}': option '{key}' must be true or false, got {ParamValues.Format(value)}"),
-    };
+    private static bool Bool(string sampler, string key, object? value) => OptionValues.Bool($"sampler '{sampler}'", key, value);
 }

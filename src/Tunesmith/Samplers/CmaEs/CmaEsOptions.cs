@@ -98,10 +98,7 @@ internal static class CmaEsOptionsReader
     private static double Number(string key, object? value) =>
         Spaces.ParamValues.TryToDouble(value, out var d) ? d : throw new ArgumentException($"sampler 'cmaes': option '{key}' must be a number, got {Spaces.ParamValues.Format(value)}");
 
-    private static int Integer(string key, object? value) =>
-        Spaces.ParamValues.TryToLong(value, out var l) && l is >= int.MinValue and <= int.MaxValue
-            ? (int)l
-            : throw new ArgumentException($"sampler 'cmaes': option '{key}' must be an integer, got {Spaces.ParamValues.Format(value)}");
+    private static int Integer(string key, object? value) => OptionValues.Int("sampler 'cmaes'", key, value);
 
     private static CmaEsRestartStrategy Restart(object? value) => value switch
     {

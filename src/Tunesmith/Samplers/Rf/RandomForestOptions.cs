@@ -126,18 +126,9 @@ public sealed record RandomForestOptions
         return result;
     }
 
-    private static int Int(string key, object? value) => ParamValues.TryToLong(value, out var l) && l is >= int.MinValue and <= int.MaxValue
-        ? (int)l
-        : throw new ArgumentException($"sampler 'rf': option '{key}' must be an integer, got {ParamValues.Format(value)}");
+    private static int Int(string key, object? value) => OptionValues.Int("sampler 'rf'", key, value);
 
-    private static double Real(string key, object? value) => ParamValues.TryToDouble(value, out var d) && value is not string
-        ? d
-        : throw new ArgumentException($"sampler 'rf': option '{key}' must be a number, got {ParamValues.Format(value)}");
+    private static double Real(string key, object? value) => OptionValues.Real("sampler 'rf'", key, value);
 
-    private static bool Bool(string key, object? value) => value switch
-    {
-        bool b => b,
-        string s when bool.TryParse(s, out var b) => b,
-        _ => throw new ArgumentException($"sampler 'rf': option '{key}' must be true or false, got {ParamValues.Format(value)}"),
-    };
+    private static bool Bool(string key, object? value) => OptionValues.Bool("sampler 'rf'", key, value);
 }

@@ -224,14 +224,11 @@ public sealed record TpeOptions
         "gp_share", .. Branches.BranchAwareOptions.StudyFileKeys,
     ];
 
-    private static int Int(string key, object? value) => Spaces.ParamValues.TryToLong(value, out var l) && l is >= int.MinValue and <= int.MaxValue
-        ? (int)l
-        : throw new ArgumentException($"sampler 'tpe': option '{key}' must be an integer, got {Spaces.ParamValues.Format(value)}");
+    private static int Int(string key, object? value) => OptionValues.Int("sampler 'tpe'", key, value);
 
-    private static double Real(string key, object? value) => Spaces.ParamValues.TryToDouble(value, out var d) && value is not string
-        ? d
-        : throw new ArgumentException($"sampler 'tpe': option '{key}' must be a number, got {Spaces.ParamValues.Format(value)}");
+    private static double Real(string key, object? value) => OptionValues.Real("sampler 'tpe'", key, value);
 
+    // Stricter than OptionValues.Bool (only true/True/false/False): a study file that TPE refuses today stays refused.
     private static bool Bool(string key, object? value) => value switch
     {
         bool b => b,
