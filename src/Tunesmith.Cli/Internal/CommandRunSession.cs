@@ -104,7 +104,7 @@ internal static class CommandRunSession
             throw new CliUsageException($"{(gpus is null ? "CUDA_VISIBLE_DEVICES" : $"--gpus {gpus}")}: {e.Message}");
         }
         try { return StudyFileRun.CreatePool(file, gpuIds, parallel); }
-        catch (ArgumentException e) { throw new CliUsageException($"{file.SourceName}: resources: {StripParam(e)}"); }
+        catch (ArgumentException e) { throw new CliUsageException($"{file.SourceName}: resources: {ErrorLine.WithoutParamName(e)}"); }
     }
 
     /// <summary>
@@ -142,9 +142,6 @@ internal static class CommandRunSession
 
     private static string Quoted(string word) =>
         word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=@+,%".Contains(c)) ? word : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-
-    private static string StripParam(ArgumentException e) =>
-        e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
 
     /// <summary>Parses a duration flag in the study file's syntax (90, 90s, 30m, 2h, 1h30m, hh:mm:ss).</summary>
     public static TimeSpan? ParseDuration(string? text, string flag)

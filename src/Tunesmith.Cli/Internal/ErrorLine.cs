@@ -47,6 +47,14 @@ internal static class ErrorLine
             ? e.Message[..^$" (Parameter '{p}')".Length]
             : e.Message;
 
+    /// <summary>
+    /// The message of <paramref name="e"/> without .NET's " (Parameter 'name')", wherever it stands (an
+    /// <see cref="ArgumentOutOfRangeException"/> puts its actual value after it): for a library error about a storage URL or
+    /// a study file's resources, whose parameter name means nothing to a CLI user.
+    /// </summary>
+    public static string WithoutParamName(ArgumentException e) =>
+        e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+
     /// <summary>Collapses a message onto one line.</summary>
     public static string OneLine(string message) =>
         string.Join(" ", message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

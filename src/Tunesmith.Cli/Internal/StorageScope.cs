@@ -18,14 +18,14 @@ internal static class StorageScope
         if (mustExist && MissingSqliteFile(url) is { } missing)
             throw new CliUsageException($"no Tunesmith database at {missing} (storage {StorageUrl.Shown(url)}): create a study first with 'tunesmith run' or 'tunesmith create'");
         try { return StudyStorage.Open(url, time, loggers); }
-        catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
+        catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(ErrorLine.WithoutParamName(e))); }
     }
 
     /// <summary>Opens the storage at <paramref name="url"/> read-only (nothing is created or migrated); a bad URL becomes a one-line error.</summary>
     public static IStudyStorage OpenReadOnly(string url, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers)
     {
         try { return StudyStorage.OpenReadOnly(url, time, loggers); }
-        catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
+        catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(ErrorLine.WithoutParamName(e))); }
     }
 
     /// <summary>
@@ -74,7 +74,7 @@ internal static class StorageScope
     {
         Tunesmith.Storage.Sql.PostgresStudyStorage storage;
         try { storage = new Tunesmith.Storage.Sql.PostgresStudyStorage(url, options, time, loggers.CreateLogger("Tunesmith.Storage")); }
-        catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(StripParam(e))); }
+        catch (ArgumentException e) { throw new CliUsageException(ErrorLine.OneLine(ErrorLine.WithoutParamName(e))); }
         try
         {
             await storage.ConnectAsync(ct).ConfigureAwait(false);
@@ -109,7 +109,4 @@ internal static class StorageScope
         try { return await Study.LoadAsync(name, new StudyOptions { StorageInstance = storage, TimeProvider = time, LoggerFactory = loggers }, ct).ConfigureAwait(false); }
         catch (StudyNotFoundException) { throw new CliUsageException($"study '{name}' does not exist in {StorageUrl.Shown(url)}"); }
     }
-
-    private static string StripParam(ArgumentException e) =>
-        e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
 }
