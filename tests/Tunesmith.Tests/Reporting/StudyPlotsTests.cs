@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Tunesmith.Execution;
 using Tunesmith.Reporting;
 using Tunesmith.Reporting.Plots;
 using Tunesmith.Spaces;
@@ -46,6 +47,83 @@ public sealed class StudyPlotsTests(Xunit.Abstractions.ITestOutputHelper output)
             });
         }
         return trials;
+    }
+
+    // A study whose truth is known: opt decides a step (sgd is worse by 0.3), lr a bowl around 0.3, and momentum (only with
+    // sgd) adds momentumWeight · (momentum − 0.8)² inside the sgd branch; noise never matters. One failed trial holds a
+    // block parameter no complete trial holds.
+    private static List<FrozenTrial> ConditionalTrials(int n, int seed, double momentumWeight)
+    {
+        var space = new Dictionary<string, Distribution>
+        {
+            ["opt"] = new CategoricalDistribution(["adam", "sgd"]),
+            ["lr"] = new FloatDistribution(0, 1),
+            ["noise"] = new FloatDistribution(0, 1),
+            ["momentum"] = new FloatDistribution(0, 1),
+        };
+        var rng = new Random(seed);
+        var trials = new List<FrozenTrial>(n + 1);
+        for (var i = 0; i < n; i++)
+        {
+            var opt = rng.Next(2) == 0 ? "adam" : "sgd";
+            var lr = rng.NextDouble();
+            var noise = rng.NextDouble();
+            var momentum = rng.NextDouble();
+            var ps = new Dictionary<string, object?> { ["opt"] = opt, ["lr"] = lr, ["noise"] = noise };
+            if (opt == "sgd") ps["momentum"] = momentum;
+            var value = 10 * (lr - 0.3) * (lr - 0.3) + (opt == "sgd" ? 0.3 + momentumWeight * (momentum - 0.8) * (momentum - 0.8) : 0);
+            trials.Add(new FrozenTrial
+            {
+                Id = i + 1, Number = i, State = TrialState.Complete, Value = value, Params = ps,
+                Distributions = space.Where(d => ps.ContainsKey(d.Key)).ToDictionary(),
+                Started = T0.AddSeconds(i), Finished = T0.AddSeconds(i + 1),
+            });
+        }
+        var blockSpace = new Dictionary<string, Distribution> { ["opt"] = space["opt"], ["layers.2.units"] = new IntDistribution(8, 64) };
+        trials.Add(new FrozenTrial
+        {
+            Id = n + 1, Number = n, State = TrialState.Failed, Params = new Dictionary<string, object?> { ["opt"] = "adam", ["layers.2.units"] = 16L },
+            Distributions = blockSpace, Started = T0.AddSeconds(n), Finished = T0.AddSeconds(n + 1),
+        });
+        return trials;
+    }
+
+    [Fact]
+    public void PedAnova_does_not_credit_a_conditional_parameter_with_its_branchs_effect_nor_list_one_no_complete_trial_holds()
+    {
+        // Over 20 small random-search studies (40 trials, about 20 with momentum), momentum, which never matters, stays near
+        // the noise parameter and far below lr and opt; the failed trial's layers.2.units is not listed.
+        var shares = new List<(double Momentum, double Noise, double Lr, double Opt)>();
+        for (var seed = 1; seed <= 20; seed++)
+        {
+            var trials = ConditionalTrials(40, seed, momentumWeight: 0);
+            var importance = new PedAnovaImportance().Evaluate(trials, PlotAxes.Infer(trials), Direction.Minimize);
+            Assert.DoesNotContain(importance, i => i.Name == "layers.2.units");
+            double Share(string name) => importance.Single(i => i.Name == name).Importance;
+            shares.Add((Share("momentum"), Share("noise"), Share("lr"), Share("opt")));
+        }
+        var mean = (Momentum: shares.Average(s => s.Momentum), Noise: shares.Average(s => s.Noise), Lr: shares.Average(s => s.Lr), Opt: shares.Average(s => s.Opt));
+        output.WriteLine($"mean shares over 20 studies: momentum {mean.Momentum:P1}, noise {mean.Noise:P1}, lr {mean.Lr:P1}, opt {mean.Opt:P1}; momentum first in {shares.Count(s => s.Momentum > Math.Max(s.Lr, s.Opt))}");
+        Assert.True(mean.Momentum < 0.15, $"momentum {mean.Momentum:P1}");
+        Assert.True(mean.Momentum < mean.Lr / 2 && mean.Momentum < mean.Opt / 2, $"momentum {mean.Momentum:P1}, lr {mean.Lr:P1}, opt {mean.Opt:P1}");
+        // At the noise parameter's level: a top of 2 among about 20 trials is a noisy estimate (momentum came first in 1 of
+        // the 20 studies), and the weighting by share keeps it there rather than above.
+        Assert.True(mean.Momentum < 1.5 * mean.Noise, $"momentum {mean.Momentum:P1}, noise {mean.Noise:P1}");
+    }
+
+    [Fact]
+    public void PedAnova_still_finds_a_conditional_parameter_that_matters_inside_its_branch()
+    {
+        // The same study where momentum decides the sgd branch's value (weight 20): it ranks above noise in most studies.
+        var above = 0;
+        for (var seed = 1; seed <= 20; seed++)
+        {
+            var trials = ConditionalTrials(40, seed, momentumWeight: 20);
+            var importance = new PedAnovaImportance().Evaluate(trials, PlotAxes.Infer(trials), Direction.Minimize);
+            if (importance.Single(i => i.Name == "momentum").Importance > importance.Single(i => i.Name == "noise").Importance) above++;
+        }
+        output.WriteLine($"momentum above noise in {above} of 20 studies");
+        Assert.True(above >= 15, $"momentum above noise in {above} of 20");
     }
 
     [Fact]

@@ -32,7 +32,11 @@ public sealed class PedAnovaImportance
     /// <summary>Grid cells over a numeric parameter's range.</summary>
     public int GridSize { get; }
 
-    /// <summary>Importance of each axis' parameter over the Complete trials (with a finite value), most important first.</summary>
+    /// <summary>
+    /// Importance of each axis' parameter over the Complete trials (with a finite value), most important first. A parameter
+    /// that only some trials hold is judged among those trials and weighted by their share; one that fewer than
+    /// <see cref="MinTrials"/> of them hold is left out.
+    /// </summary>
     public IReadOnlyList<ParameterImportance> Evaluate(IReadOnlyList<FrozenTrial> trials, IReadOnlyList<PlotAxis> axes, Direction direction)
     {
         ArgumentNullException.ThrowIfNull(trials);
@@ -41,25 +45,28 @@ public sealed class PedAnovaImportance
         if (complete.Count < MinTrials || axes.Count == 0) return [];
         // Best first; ties by number so the result does not depend on input order.
         var ranked = complete.OrderBy(t => direction == Direction.Maximize ? -t.Value!.Value : t.Value!.Value).ThenBy(t => t.Number).ToList();
-        var topCount = Math.Max(2, (int)Math.Ceiling(TopQuantile * ranked.Count));
-        var top = ranked.Take(topCount).ToList();
 
         var divergences = new List<(string Name, double D)>();
         foreach (var axis in axes)
         {
+            // A conditional parameter (a branch's, a block's) is judged among the trials that hold it, against the best of
+            // those trials: whether its branch is better or worse than the others is the branch choice's importance, not
+            // its own. Its divergence there is weighted by the share of trials that hold it (a parameter that exists in
+            // half the trials can explain at most half of what one that always exists can), which also keeps the noise of
+            // a small subset's estimate at the level of the others'. A parameter held by too few trials is not listed.
+            var holding = ranked.Where(t => t.Params.TryGetValue(axis.Name, out var value) && PlotAxes.Position(axis, value) is not null).ToList();
+            if (holding.Count < MinTrials) continue;
+            var top = holding.Take(Math.Max(2, (int)Math.Ceiling(TopQuantile * holding.Count))).ToList();
             var cells = axis.Kind == PlotAxisKind.Categorical ? Math.Max(1, axis.Categories.Count) : GridSize;
-            var all = Cells(ranked, axis, cells);
-            var good = Cells(top, axis, cells);
-            if (all.Count < 2 || good.Count < 1) { divergences.Add((axis.Name, 0)); continue; }
-            var pAll = Density(all, cells, axis.Kind == PlotAxisKind.Categorical);
-            var pTop = Density(good, cells, axis.Kind == PlotAxisKind.Categorical);
+            var pAll = Density(Cells(holding, axis, cells), cells, axis.Kind == PlotAxisKind.Categorical);
+            var pTop = Density(Cells(top, axis, cells), cells, axis.Kind == PlotAxisKind.Categorical);
             double d = 0;
             for (var i = 0; i < cells; i++)
             {
                 var ratio = pTop[i] / pAll[i] - 1;
                 d += pAll[i] * ratio * ratio;
             }
-            divergences.Add((axis.Name, d));
+            divergences.Add((axis.Name, d * holding.Count / ranked.Count));
         }
         var sum = divergences.Sum(x => x.D);
         return divergences
