@@ -9,7 +9,7 @@ namespace Tunesmith.Cli.Internal;
 /// <summary>Builds the <c>tunesmith</c> command tree and runs it: one-line errors, exit codes, no stack traces for user errors.</summary>
 internal static class CliApplication
 {
-    /// <summary>The command tree; commands that open a study give it <paramref name="time"/> and <paramref name="loggerFactory"/>.</summary>
+    /// <summary>The command tree; commands that open a study give it <paramref name="time"/> and <paramref name="loggers"/>.</summary>
     public static RootCommand Build(CliConsole console, TimeProvider time, ILoggerFactory loggers)
     {
         var root = new RootCommand("tunesmith — hyperparameter optimization for any training program.\n" +

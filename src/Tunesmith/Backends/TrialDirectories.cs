@@ -141,10 +141,7 @@ public static class TrialDirectories
                     continue;
                 }
                 Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-                await using var input = new FileStream(Path.Combine(source, relative), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
-                await using var output = new FileStream(destination, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
-                await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
-                output.Flush(flushToDisk: true);
+                await CopyFileToDiskAsync(Path.Combine(source, relative), destination, cancellationToken).ConfigureAwait(false);
             }
             if (!Directory.Exists(source)) throw new DirectoryNotFoundException($"{source} was removed while it was copied");
             Directory.Move(temporary, target);
@@ -176,7 +173,14 @@ public static class TrialDirectories
                 await CopyEntryAsync(child, Path.Combine(destination, child.Name), cancellationToken).ConfigureAwait(false);
             return;
         }
-        await using var input = new FileStream(entry.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
+        await CopyFileToDiskAsync(entry.FullName, destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    // The source stays open to its program's renames and deletes (FileShare.Delete); the copy is new (CreateNew) and on
+    // disk before the directory holding it is renamed into place.
+    private static async Task CopyFileToDiskAsync(string source, string destination, CancellationToken cancellationToken)
+    {
+        await using var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
         await using var output = new FileStream(destination, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
         await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
         output.Flush(flushToDisk: true);

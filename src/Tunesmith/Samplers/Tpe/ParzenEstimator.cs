@@ -121,9 +121,6 @@ internal sealed class ParzenEstimator
         }
     }
 
-    /// <summary>Number of mixture components (observations plus the prior).</summary>
-    public int Kernels => _kernels;
-
     // Optuna-style neighbour rule: each kernel is as wide as the larger gap to its sorted neighbours (the box edges
     // count as neighbours), so isolated observations get broad kernels and clusters narrow ones.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
