@@ -136,12 +136,9 @@ internal static class CommandRunSession
             : $"all {table.TotalTrials} trials ({order}):");
         console.Out.Write(ReportExporters.Get("table").Render(table));
         if (more > 0)
-            console.Out.WriteLine($"... {more} more: tunesmith report --study {Quoted(study.Name)} --storage {Quoted(StorageUrl.Shown(storageUrl))}");
+            console.Out.WriteLine($"... {more} more: tunesmith report --study {SbatchScript.Quote(study.Name)} --storage {SbatchScript.Quote(StorageUrl.Shown(storageUrl))}");
         console.Out.WriteLine();
     }
-
-    private static string Quoted(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=@+,%".Contains(c)) ? word : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     /// <summary>Parses a duration flag in the study file's syntax (90, 90s, 30m, 2h, 1h30m, hh:mm:ss).</summary>
     public static TimeSpan? ParseDuration(string? text, string flag)
