@@ -134,6 +134,57 @@ public sealed class DashboardBrowserTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_failure_reason_shows_in_the_table_a_single_report_sits_inside_its_axis_and_no_page_requests_a_missing_file()
+    {
+        Browser.Require();
+        var db = Path.Combine(_dir, "studies.db");
+        await using (var storage = Tunesmith.Storage.StudyStorage.Open($"sqlite:///{db}"))
+        {
+            var study = await storage.CreateStudyAsync("small-things", Tunesmith.Trials.Direction.Minimize);
+            var x = new Tunesmith.Spaces.FloatDistribution(0, 1);
+            async Task AddAsync(double value, Tunesmith.Trials.TrialState state, string? reason, params (long, double)[] reports)
+            {
+                var t = (await storage.StartTrialAsync(study.Id, "host:1:w"))!;
+                await storage.UpdateTrialAsync(t.Id, t.Worker!, new Tunesmith.Storage.TrialUpdate
+                {
+                    Params = [("x", value, x)], Intermediate = reports,
+                    SystemAttributes = reason is null ? [] : [new(Tunesmith.Trials.SystemAttributeKeys.FailReason, reason)],
+                    FinalState = state, Value = state == Tunesmith.Trials.TrialState.Complete ? value : null,
+                });
+            }
+            await AddAsync(0.2, Tunesmith.Trials.TrialState.Complete, null, (1, 0.5), (2, 0.2));
+            await AddAsync(0.7, Tunesmith.Trials.TrialState.Pruned, null, (1, 0.9));
+            await AddAsync(0.4, Tunesmith.Trials.TrialState.Failed, "exit code 137: out of memory (killed by the kernel)");
+        }
+        var baseUrl = await StartDashboardAsync();
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await browser.NewPageAsync();
+        var missing = new List<string>();
+        page.Response += (_, r) => { if (r.Status >= 400) lock (missing) missing.Add($"{r.Status} {r.Url}"); };
+        page.Console += (_, m) => { if (m.Type == "error") lock (missing) missing.Add($"console: {m.Text} {m.Location}"); };
+
+        _stage = "study page: the fail reason column";
+        await page.GotoAsync($"{baseUrl}/?token={Token}");
+        await page.GotoAsync($"{baseUrl}/studies/small-things");
+        await page.Locator("#trials tbody tr[data-number='2']").WaitForAsync();
+        Assert.Contains("fail reason", await page.Locator("#trials thead").TextContentAsync(), StringComparison.Ordinal);
+        var reason = page.Locator("#trials tbody tr[data-number='2'] td.reason");
+        Assert.Equal("exit code 137: out of memory (killed by the kernel)", await reason.TextContentAsync());
+        Assert.Equal("exit code 137: out of memory (killed by the kernel)", await reason.GetAttributeAsync("title"));
+
+        _stage = "trial page: one report";
+        await page.GotoAsync($"{baseUrl}/studies/small-things/trials/1");
+        await page.WaitForFunctionAsync("() => Number(document.getElementById('plot-trial-curve').dataset.points) === 1");
+        var extent = await page.EvaluateAsync<double[]>("() => echarts.getInstanceByDom(document.getElementById('plot-trial-curve')).getModel().getComponent('xAxis').axis.scale.getExtent()");
+        Assert.True(extent[0] < 1 && 1 < extent[1], $"the x axis runs {extent[0]}..{extent[1]}: the step-1 point sits on its edge");
+
+        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+        lock (missing) Assert.Empty(missing);
+    }
+
+    [SkippableFact]
     public async Task A_running_study_in_the_dashboard_then_its_html_report_offline()
     {
         Browser.Require();

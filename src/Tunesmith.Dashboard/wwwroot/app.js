@@ -113,13 +113,16 @@
       var cols = [['number', 'number'], ['state', 'state'], ['value', state.metric]]
         .concat(t.parameters.map(function (p) { return ['param:' + p.name, p.name]; }))
         .concat(t.metrics.filter(function (m) { return m !== state.metric; }).map(function (m) { return ['metric:' + m, m]; }))
-        .concat([['duration', 'duration (s)'], ['worker', 'worker']]);
+        .concat([['duration', 'duration (s)'], ['worker', 'worker']])
+        // A failed trial's reason, when this page of rows holds one (cut short in the cell, whole on hover).
+        .concat(t.rows.some(function (r) { return r.failReason; }) ? [['reason', 'fail reason']] : []);
       // Rebuilt only when the columns or the sort change, so a live reload never replaces a header being clicked.
       var signature = JSON.stringify([cols, state.sort, state.desc]);
       if (row.getAttribute('data-signature') === signature) return cols;
       row.setAttribute('data-signature', signature);
       row.innerHTML = '';
       cols.forEach(function (c) {
+        if (c[0] === 'reason') { row.appendChild(el('th', { text: c[1] })); return; } // not a sort key of the API
         var th = el('th', { 'data-sort': c[0], text: c[1] });
         if (state.sort === c[0]) th.className = state.desc ? 'sorted-desc' : 'sorted-asc';
         th.addEventListener('click', function () {
@@ -155,6 +158,7 @@
               : el('td', { class: 'num', text: fmt(r.value) });
             else if (k === 'duration') td = el('td', { class: 'num', text: r.duration === null ? '' : r.duration.toFixed(1) });
             else if (k === 'worker') td = el('td', { text: r.worker || '' });
+            else if (k === 'reason') td = el('td', { class: 'reason', title: r.failReason || '', text: r.failReason || '' });
             else if (k.indexOf('param:') === 0) td = el('td', { text: fmt(r.params[k.substring(6)]) });
             else td = el('td', { class: 'num', text: fmt(r.metrics[k.substring(7)]) });
             tr.appendChild(td);
@@ -263,8 +267,11 @@
         var plot = document.getElementById('plot-trial-curve');
         if (d.intermediate.length === 0) { plot.textContent = 'No intermediate values reported.'; plot.setAttribute('data-rendered', 'true'); plot.setAttribute('data-points', '0'); return; }
         if (!chart) chart = echarts.init(plot);
+        var single = d.intermediate.every(function (p) { return p[0] === d.intermediate[0][0]; });
         chart.setOption({ animation: false, grid: { left: 60, right: 20, top: 20, bottom: 40 }, tooltip: { trigger: 'axis' },
-          xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 25, min: 'dataMin', max: 'dataMax' },
+          // One report (a trial pruned at its first rung): the axis spans a step either side, so the point is not on its edge.
+          xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 25, minInterval: 1,
+            min: single ? d.intermediate[0][0] - 1 : 'dataMin', max: single ? d.intermediate[0][0] + 1 : 'dataMax' },
           yAxis: { type: 'value', name: d.metric, scale: true, axisLabel: { formatter: fmt } },
           series: [{ type: 'line', data: d.intermediate, lineStyle: { color: TunesmithPlots.stateColors[t.state] }, itemStyle: { color: TunesmithPlots.stateColors[t.state] } }] }, true);
         plot.setAttribute('data-rendered', 'true'); plot.setAttribute('data-points', String(d.intermediate.length));
