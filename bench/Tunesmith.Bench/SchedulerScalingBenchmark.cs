@@ -17,9 +17,7 @@ internal static class SchedulerScalingBenchmark
 {
     public static int Run(string benchmarkName, IReadOnlyList<string> schedulers, IReadOnlyList<double> hours, int workers, string? data)
     {
-        var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
-            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
-        using var catalog = new BenchmarkCatalog(directory);
+        using var catalog = SimulatorStudy.OpenCatalog(data);
         var benchmark = catalog.Open(benchmarkName);
         Console.WriteLine($"scheduler scaling on {benchmarkName}, random search, {workers} workers, seed 0");
         Console.WriteLine("| scheduler | simulated h | wall s | trials | stopped | epochs | wall µs per trial |");

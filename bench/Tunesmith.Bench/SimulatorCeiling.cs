@@ -26,9 +26,7 @@ internal static class SimulatorCeiling
     public static int Run(IReadOnlyList<string> benchmarks, int seeds, int firstSeed, int workers,
         IReadOnlyDictionary<string, TimeSpan> budgets, int parallel, string? data, string? output, string ashaVariant)
     {
-        var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
-            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
-        using var catalog = new BenchmarkCatalog(directory);
+        using var catalog = SimulatorStudy.OpenCatalog(data);
         var asha = SimulatorTune.Variant(ashaVariant);
         var random = SimulationStrategies.Create("none", "random");
         var text = new StringBuilder();
@@ -41,7 +39,7 @@ internal static class SimulatorCeiling
         foreach (var name in benchmarks)
         {
             var benchmark = catalog.Open(name);
-            var budget = budgets.TryGetValue(name, out var b) ? b : budgets.TryGetValue(name.Split(':')[0], out var f) ? f : budgets["default"];
+            var budget = SimulatorStudy.BudgetFor(budgets, name);
             var target = SimulationStudy.DefaultTarget(benchmark);
             var options = new SimulationOptions { Workers = workers, TimeBudget = budget, Target = target, StopAtTarget = true, KeepTrace = false };
             var rows = new SeedCeiling[seeds];

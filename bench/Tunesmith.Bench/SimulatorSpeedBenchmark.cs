@@ -13,9 +13,7 @@ internal static class SimulatorSpeedBenchmark
 {
     public static int Run(string benchmarkName, string scheduler, string sampler, int workers, TimeSpan budget, int repeats, string? data, bool repeatRows = false)
     {
-        var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
-            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
-        using var catalog = new BenchmarkCatalog(directory);
+        using var catalog = SimulatorStudy.OpenCatalog(data);
         var load = Stopwatch.StartNew();
         var benchmark = catalog.Open(benchmarkName);
         var target = SimulationStudy.DefaultTarget(benchmark);

@@ -17,12 +17,19 @@ namespace Tunesmith.Bench;
 /// </summary>
 internal static class SimulatorStudy
 {
+    /// <summary>The catalog of tabulated benchmarks in the folder <paramref name="data"/> names, else the one <see cref="BenchmarkCatalog.FindDataDirectory"/> finds.</summary>
+    internal static BenchmarkCatalog OpenCatalog(string? data) =>
+        new(BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
+            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)"));
+
+    /// <summary>A benchmark's simulated-time budget: its own (<c>yahpo-lcbench:189908</c>), else its family's (<c>yahpo-lcbench</c>), else <c>default</c>.</summary>
+    internal static TimeSpan BudgetFor(IReadOnlyDictionary<string, TimeSpan> budgets, string name) =>
+        budgets.TryGetValue(name, out var own) ? own : budgets.TryGetValue(name.Split(':')[0], out var family) ? family : budgets["default"];
+
     public static int Run(IReadOnlyList<string> benchmarks, IReadOnlyList<string> strategies, int seeds, int firstSeed, int workers,
         IReadOnlyDictionary<string, TimeSpan> budgets, int parallel, string outputDir, string? data, bool recordProposed = false)
     {
-        var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
-            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
-        using var catalog = new BenchmarkCatalog(directory);
+        using var catalog = OpenCatalog(data);
         Directory.CreateDirectory(outputDir);
         var seedList = Enumerable.Range(firstSeed, seeds).ToArray();
         var markdown = new StringBuilder();
@@ -32,7 +39,7 @@ internal static class SimulatorStudy
         foreach (var name in benchmarks)
         {
             var benchmark = catalog.Open(name);
-            var budget = budgets.TryGetValue(name, out var b) ? b : budgets.TryGetValue(name.Split(':')[0], out var f) ? f : budgets["default"];
+            var budget = BudgetFor(budgets, name);
             var target = SimulationStudy.DefaultTarget(benchmark);
             var options = new SimulationOptions { Workers = workers, TimeBudget = budget, Target = target, StopAtTarget = true, RecordProposedConfigurations = recordProposed };
             markdown.AppendLine(CultureInfo.InvariantCulture, $"**{name}** ({benchmark.Metric}, {benchmark.Direction.ToString().ToLowerInvariant()}; best {benchmark.BestValue:G6}, target {target:G6}; budget {budget.TotalHours:0.#} simulated hours)");

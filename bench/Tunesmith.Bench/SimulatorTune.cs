@@ -23,9 +23,7 @@ internal static class SimulatorTune
     public static int Run(IReadOnlyList<string> benchmarks, IReadOnlyList<string> variants, int seeds, int firstSeed, int workers,
         IReadOnlyDictionary<string, TimeSpan> budgets, int parallel, string? data, string? output)
     {
-        var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
-            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
-        using var catalog = new BenchmarkCatalog(directory);
+        using var catalog = SimulatorStudy.OpenCatalog(data);
         var seedList = Enumerable.Range(firstSeed, seeds).ToArray();
         var medians = new double[variants.Count, benchmarks.Count];
         var text = new StringBuilder();
@@ -36,7 +34,7 @@ internal static class SimulatorTune
         {
             var benchmark = catalog.Open(benchmarks[b]);
             var name = benchmarks[b];
-            var budget = budgets.TryGetValue(name, out var x) ? x : budgets.TryGetValue(name.Split(':')[0], out var f) ? f : budgets["default"];
+            var budget = SimulatorStudy.BudgetFor(budgets, name);
             var options = new SimulationOptions { Workers = workers, TimeBudget = budget, Target = SimulationStudy.DefaultTarget(benchmark), StopAtTarget = true };
             for (var v = 0; v < variants.Count; v++)
             {
@@ -115,9 +113,7 @@ internal static class SimulatorRepeats
 {
     public static int Run(string benchmarkName, IReadOnlyList<string> variants, int seeds, int firstSeed, TimeSpan budget, string? data)
     {
-        var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
-            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
-        using var catalog = new BenchmarkCatalog(directory);
+        using var catalog = SimulatorStudy.OpenCatalog(data);
         var benchmark = catalog.Open(benchmarkName);
         var options = new SimulationOptions { Workers = 8, TimeBudget = budget, Target = SimulationStudy.DefaultTarget(benchmark), StopAtTarget = true };
         Console.WriteLine("| variant | mean trials started | mean distinct configurations | share of repeats |");
@@ -172,9 +168,7 @@ internal static class SimulatorHits
 {
     public static int Run(string benchmarkName, IReadOnlyList<string> variants, int seeds, int firstSeed, TimeSpan budget, string? data)
     {
-        var directory = BenchmarkCatalog.FindDataDirectory(data, Environment.GetEnvironmentVariable(BenchmarkCatalog.DataEnvironmentVariable))
-            ?? throw new InvalidOperationException("no benchmark data folder (--data DIR)");
-        using var catalog = new BenchmarkCatalog(directory);
+        using var catalog = SimulatorStudy.OpenCatalog(data);
         var benchmark = catalog.Open(benchmarkName);
         var target = SimulationStudy.DefaultTarget(benchmark);
         var options = new SimulationOptions { Workers = 8, TimeBudget = budget, Target = target, StopAtTarget = true };
