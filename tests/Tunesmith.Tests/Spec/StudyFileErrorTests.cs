@@ -201,6 +201,15 @@ public sealed class StudyFileErrorTests
         Assert.Contains("(every such trial would fail): define 'x' inside that branch, or guard the read, e.g. \"", e.Problem);
     }
 
+    [Fact]
+    public void A_name_shortened_or_lengthened_by_two_letters_is_suggested()
+    {
+        var when = Fail("command: run\nspace:\n  opt: { choice: [adam, sgd] }\n  momentum: { float: [0, 1], when: { optim: sgd } }\n");
+        AssertAt(when, 4, 38, "space.momentum.when.optim", "names parameter 'optim', which is not defined before it (did you mean 'opt'?)");
+        var repeat = Fail("command: run\nspace:\n  layers: { repeat: { cnt: 3, block: { units: { int: [8, 64] } } } }\n");
+        AssertAt(repeat, 3, 23, "space.layers.repeat.cnt", "unknown key 'cnt' (did you mean 'count'?)");
+    }
+
     [Theory]
     [InlineData("loguniform: [1.0e-5, 1.0e-1]", "loguniform", "Ray Tune's loguniform is { float: [low, high], log: true } here")]
     [InlineData("uniform: [0, 1]", "uniform", "Ray Tune's uniform is { float: [low, high] } here")]

@@ -3,18 +3,38 @@ namespace Tunesmith.Spaces.Spec;
 /// <summary>Finds the known name closest to a misspelt one, so that an error can say "did you mean ...?".</summary>
 internal static class ClosestName
 {
-    /// <summary>The candidate within a small edit distance of <paramref name="input"/>, or null.</summary>
+    /// <summary>
+    /// The candidate within a small edit distance of <paramref name="input"/>, or null. Close means about one edit per
+    /// three characters (a typo, not a different word), or a shortening: the one name is the other with one or two
+    /// letters dropped, the first letter kept (<c>optim</c> for <c>opt</c>, <c>cnt</c> for <c>count</c>), and no other
+    /// candidate is as close.
+    /// </summary>
     public static string? Find(string input, IEnumerable<string> candidates)
     {
         string? best = null;
         var bestDistance = int.MaxValue;
+        var tied = false;
+        var lower = input.ToLowerInvariant();
         foreach (var c in candidates)
         {
-            var d = Distance(input.ToLowerInvariant(), c.ToLowerInvariant());
-            if (d < bestDistance) { best = c; bestDistance = d; }
+            var d = Distance(lower, c.ToLowerInvariant());
+            if (d < bestDistance) { best = c; bestDistance = d; tied = false; }
+            else if (d == bestDistance && !string.Equals(c, best, StringComparison.Ordinal)) tied = true;
         }
-        // Allow about one edit per three characters: close enough to be a typo, not a different word.
-        return best is not null && bestDistance <= Math.Max(1, Math.Max(input.Length, best.Length) / 3) ? best : null;
+        if (best is null) return null;
+        if (bestDistance <= Math.Max(1, Math.Max(input.Length, best.Length) / 3)) return best;
+        return bestDistance == 2 && !tied && IsShortening(lower, best.ToLowerInvariant()) ? best : null;
+    }
+
+    // One name is the other with letters dropped (the distance is then the difference in length), the first letter kept.
+    private static bool IsShortening(string a, string b)
+    {
+        var (shorter, longer) = a.Length <= b.Length ? (a, b) : (b, a);
+        if (shorter.Length < 3 || longer.Length - shorter.Length != 2 || shorter[0] != longer[0]) return false;
+        var i = 0;
+        foreach (var ch in longer)
+            if (i < shorter.Length && shorter[i] == ch) i++;
+        return i == shorter.Length;
     }
 
     /// <summary>" (did you mean 'x'?)" or an empty string.</summary>
