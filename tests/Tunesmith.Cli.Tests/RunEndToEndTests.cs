@@ -5,14 +5,6 @@ namespace Tunesmith.Cli.Tests;
 /// <summary>`tunesmith run` on study files whose commands are small Python programs: outcomes, retries, fail_fast, timeouts.</summary>
 public sealed class RunEndToEndTests
 {
-    private const string Objective = """
-        import json, sys
-        x = float(sys.argv[1])
-        for step in range(1, 4):
-            print("tunesmith:report " + json.dumps({"step": step, "score": x * step / 3}), flush=True)
-        print("tunesmith:result " + json.dumps({"score": x, "twice": 2 * x}))
-        """;
-
     [Fact]
     public async Task Quickstart_example_runs_with_parallel_2_and_reports_trials_best_first()
     {
