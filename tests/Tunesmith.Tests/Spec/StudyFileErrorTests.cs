@@ -179,6 +179,16 @@ public sealed class StudyFileErrorTests
     }
 
     [Theory]
+    [InlineData("layers.2.units * 2", 15, "reads 'layers.2.units', which exists only when layers is at least 3, and has no value when layers = 1")]
+    [InlineData("layers.2.units if layers >= 2 else 0", 15, "reads 'layers.2.units', which exists only when layers is at least 3, and has no value when layers = 2")]
+    public void An_expression_reading_a_repetition_the_count_may_not_reach_is_refused_at_load(string expr, int column, string problem)
+    {
+        var e = Fail("command: run\nspace:\n  layers: { repeat: { count: { int: [1, 3] }, block: { units: { int: [8, 64] } } } }\n  x: { expr: \"" + expr + "\" }\n");
+        AssertAt(e, 4, column, "space.x.expr", problem);
+        Assert.Contains("(every such trial would fail): guard the read, e.g. \"", e.Problem);
+    }
+
+    [Theory]
     // A top-level expression reading the svm branch's C: every mlp trial would fail.
     [InlineData("model: { branch: { svm: { C: { float: [1, 10] } }, mlp: {} } }\n  x: { expr: \"C * 2\" }",
         4, 15, "space.x.expr", "reads 'C', which exists only when model is svm, and has no value when model = mlp")]

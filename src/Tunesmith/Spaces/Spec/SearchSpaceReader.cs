@@ -381,6 +381,7 @@ internal sealed class SearchSpaceReader
             if (derived.Compute.Target is not SpaceExpression expression || !_expressions.TryGetValue(expression, out var at)) continue;
             foreach (var (read, position) in expression.NameReferences.DistinctBy(r => r.Name))
             {
+                CheckBlockRead(derived, expression, at, read, position, byName);
                 if (!byName.TryGetValue(read, out var readNodes) || readNodes.Any(n => n.When is null)) continue;
                 // The parameter exists for these values of one choice (one branch case, or several cases that share the name).
                 var parent = readNodes[0].When!.Parent;
@@ -403,6 +404,23 @@ internal sealed class SearchSpaceReader
         }
 
         static string Quote(object? v) => v is string s ? $"'{s}'" : ParamValues.Format(v);
+    }
+
+    // A read of one repetition's value (layers.2.units) where the repeat's count may stop short of that repetition.
+    private void CheckBlockRead(DerivedNode derived, SpaceExpression expression, (YamlNode Body, string Field, Func<int, int> Column) at,
+        string read, int position, Dictionary<string, List<SpaceNode>> byName)
+    {
+        var parts = read.Split('.');
+        if (parts.Length < 3 || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index)) return;
+        if (!byName.TryGetValue(parts[0], out var nodes) || nodes is not [RepeatNode repeat] || repeat.Count.IsSingle || index < repeat.Count.Low) return;
+        for (var count = repeat.Count.Low; count <= index && count <= repeat.Count.High; count += repeat.Count.Step)
+        {
+            var known = new Dictionary<string, object?>(StringComparer.Ordinal) { [repeat.Name] = count };
+            if (!Pin(known, Chain(derived, byName)) || !Pin(known, Chain(repeat, byName)) || !expression.SurelyReads(read, known)) continue;
+            throw _source.Error(at.Body, at.Column(position), at.Field,
+                $"reads '{read}', which exists only when {repeat.Name} is at least {index + 1}, and has no value when {repeat.Name} = {count} " +
+                $"(every such trial would fail): guard the read, e.g. \"{read} if {repeat.Name} > {index} else ...\"");
+        }
     }
 
     // The conditions a node's existence rests on: its own, then its parent's, and so on up.
