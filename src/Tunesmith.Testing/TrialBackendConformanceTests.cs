@@ -242,6 +242,27 @@ public abstract class TrialBackendConformanceTests : IAsyncLifetime
         await Assert.ThrowsAsync<InvalidOperationException>(() => backend.ResumeAsync(0, new RecordingObserver()));
     }
 
+    /// <summary>
+    /// A paused trial that its study starts again (from storage, e.g. in another run) is no longer paused here: resuming it
+    /// afterwards would run it twice.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_paused_trial_started_again_is_no_longer_resumable()
+    {
+        var backend = NewBackend();
+        Skip.IfNot(backend.Capabilities.HasFlag(TrialBackendCapabilities.Pause | TrialBackendCapabilities.Resume), "the backend cannot pause and resume");
+        var observer = new RecordingObserver();
+        var execution = await backend.StartAsync(Request(0, ReferenceTrial.Params(steps: 10_000)), observer);
+        await observer.Reached(0);
+        Assert.True(await backend.PauseAsync(0));
+        var paused = await EndOf(execution);
+        Assert.Equal(TrialExitKind.Paused, paused.Kind);
+
+        var again = await backend.StartAsync(Request(0, ReferenceTrial.Params(steps: 1)) with { ResumeAfterStep = -1 }, new RecordingObserver());
+        Assert.Equal(TrialExitKind.Finished, (await EndOf(again)).Kind);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => backend.ResumeAsync(0, new RecordingObserver()));
+    }
+
     // ---------------------------------------------------------------- checkpoints
 
     /// <summary>A trial started from another trial's checkpoint goes on after that trial's last step.</summary>

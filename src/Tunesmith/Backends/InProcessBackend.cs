@@ -124,6 +124,7 @@ public sealed class InProcessBackend : ITrialBackend
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(observer);
         if (request.CheckpointFrom is not null) RequireCheckpoints();
+        _paused.TryRemove(request.TrialNumber, out _); // resumed through a new start (e.g. by its study, from storage)
         return LaunchAsync(request, observer, request.ResumeAfterStep, cancellationToken);
     }
 
