@@ -101,11 +101,12 @@
     var summaries = {};
     (c.rungs || []).forEach(function (r) { summaries[r.milestone] = r; });
     if (c.rungSteps.length && series.length) {
-      // One vertical mark per rung; with the scheduler known, its tally: records, promoted (↑), stopped (✕), paused (⏸).
+      // One vertical mark per rung; with the scheduler known, its tally: records, promoted (↑), stopped (✕), paused (a word:
+      // the pause glyph is in no common Debian font and drew as a box).
       series[0].markLine = { silent: true, symbol: 'none', lineStyle: { color: '#555', type: 'dotted' },
         label: { fontSize: 10, formatter: function (o) {
           var r = summaries[o.value];
-          return 'rung ' + o.value + (r ? ' · ' + r.records + ': ' + r.promoted + '↑ ' + r.stopped + '✕' + (r.paused ? ' ' + r.paused + '⏸' : '') : '');
+          return 'rung ' + o.value + (r ? ' · ' + r.records + ': ' + r.promoted + '↑ ' + r.stopped + '✕' + (r.paused ? ' ' + r.paused + ' paused' : '') : '');
         } },
         data: c.rungSteps.map(function (s) { return { xAxis: s }; }) };
     }
