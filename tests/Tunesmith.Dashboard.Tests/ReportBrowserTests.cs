@@ -117,10 +117,9 @@ public sealed class ReportBrowserTests : IDisposable
         Assert.All(lanes, l => Assert.True(l.StartsWith("build-node", StringComparison.Ordinal) && l.Length <= 22, l));
     }
 
-    [SkippableFact]
-    public async Task A_trial_paused_once_and_completed_since_is_drawn_as_complete_on_the_learning_curves()
+    /// <summary>Trials 0 and 2 Complete (0 paused once at step 1 and promoted since), trial 1 Paused at step 1.</summary>
+    private async Task<string> WritePromotedStudyAsync()
     {
-        Browser.Require();
         var db = Path.Combine(_dir, "s.db");
         await using (var storage = StudyStorage.Open($"sqlite:///{db}"))
         {
@@ -139,6 +138,32 @@ public sealed class ReportBrowserTests : IDisposable
                 }));
             }
         }
+        return db;
+    }
+
+    [SkippableFact]
+    public async Task The_timeline_has_a_legend_of_the_states_its_bars_are_in_in_their_colours()
+    {
+        Browser.Require();
+        var db = await WritePromotedStudyAsync();
+        var (playwright, browser, page) = await OpenReportAsync(db, "promoted");
+        using var playwrightScope = playwright;
+        await using var browserScope = browser;
+        var legend = await page.EvaluateAsync<string[]>("""
+            () => {
+              const option = echarts.getInstanceByDom(document.getElementById('plot-timeline')).getOption();
+              return option.series.map(s => s.name + ' ' + s.itemStyle.color + ' ' + s.data.map(d => d.value[3]).join(','))
+                .concat(['legend ' + option.legend[0].data.join(',')]);
+            }
+            """);
+        Assert.Equal(["Complete #2f6fb3 0,2", "Paused #8e44ad 1", "legend Complete,Paused"], legend);
+    }
+
+    [SkippableFact]
+    public async Task A_trial_paused_once_and_completed_since_is_drawn_as_complete_on_the_learning_curves()
+    {
+        Browser.Require();
+        var db = await WritePromotedStudyAsync();
         var (playwright, browser, page) = await OpenReportAsync(db, "promoted");
         using var playwrightScope = playwright;
         await using var browserScope = browser;

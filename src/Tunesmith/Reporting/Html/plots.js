@@ -310,28 +310,35 @@
     grouping.lanes.forEach(function (w, i) { lanes[w] = i; });
     var t0 = Math.min.apply(null, tl.bars.map(function (b) { return b.start; }));
     var data = tl.bars.map(function (b) {
-      return { value: [lanes[grouping.laneOf[b.number]], b.start - t0, b.end - t0, b.number], itemStyle: { color: STATE_COLORS[b.state] }, bar: b };
+      return { value: [lanes[grouping.laneOf[b.number]], b.start - t0, b.end - t0, b.number], bar: b };
     });
     var height = Math.max(260, 60 + grouping.lanes.length * 22);
     el.style.height = height + 'px';
     el.setAttribute('data-group', timelineGroup);
     el.setAttribute('data-lanes', String(grouping.lanes.length));
+    // One series per state the bars are in, so the legend names the colours (and hides a state when clicked).
+    var states = Object.keys(STATE_COLORS).filter(function (s) { return tl.bars.some(function (b) { return b.state === s; }); });
+    function bar(params, api) {
+      var lane = api.value(0), s = api.coord([api.value(1), lane]), e = api.coord([api.value(2), lane]);
+      var h = api.size([0, 1])[1] * 0.6;
+      return { type: 'rect', shape: { x: s[0], y: s[1] - h / 2, width: Math.max(1, e[0] - s[0]), height: h }, style: api.style() };
+    }
     var chart = draw(el, el.id, {
       title: { text: 'Timeline per ' + TIMELINE_GROUPS[timelineGroup] + shownOf(tl.bars.length, tl.total), left: 'center', textStyle: { fontSize: 13 } },
+      legend: { data: states, top: 28, textStyle: { fontSize: 11 } },
       tooltip: { trigger: 'item', formatter: function (o) {
         var b = o.data.bar;
         return 'trial ' + b.number + ' (' + b.state + ')<br>' + b.worker + (b.job ? '<br>job ' + b.job : '') + (b.computeClass ? '<br>class ' + b.computeClass : '') +
           (b.node ? '<br>node ' + b.node : '') + '<br>' + ((b.end - b.start) / 1000).toFixed(1) + ' s';
       } },
-      grid: { left: 170, right: 20, top: 40, bottom: 45 },
+      grid: { left: 170, right: 20, top: 58, bottom: 45 },
       xAxis: { type: 'value', name: 'seconds since first start', nameLocation: 'middle', nameGap: 25, min: 0, axisLabel: { formatter: function (v) { return fmt(v / 1000); } } },
       yAxis: { type: 'category', data: grouping.lanes, axisLabel: { formatter: laneLabel, width: 160, overflow: 'truncate' } },
       dataZoom: [{ type: 'inside', filterMode: 'weakFilter' }],
-      series: [{ type: 'custom', encode: { x: [1, 2], y: 0 }, data: data, renderItem: function (params, api) {
-        var lane = api.value(0), s = api.coord([api.value(1), lane]), e = api.coord([api.value(2), lane]);
-        var h = api.size([0, 1])[1] * 0.6;
-        return { type: 'rect', shape: { x: s[0], y: s[1] - h / 2, width: Math.max(1, e[0] - s[0]), height: h }, style: api.style() };
-      } }]
+      series: states.map(function (state) {
+        return { name: state, type: 'custom', encode: { x: [1, 2], y: 0 }, itemStyle: { color: STATE_COLORS[state] }, renderItem: bar,
+          data: data.filter(function (d) { return d.bar.state === state; }) };
+      })
     }, tl.bars.length);
     chart.resize();
     return chart;
