@@ -253,8 +253,9 @@ internal static partial class StudyFileReader
                 continue;
             }
             if (ParamValues.TryToDouble(written, out var x) && x == Convert.ToDouble(value, CultureInfo.InvariantCulture)) continue;
-            var at = samplerNode is YamlMappingNode { Children.Count: 1 } m && m.Children.Single().Value is YamlMappingNode o
-                && o.Children.FirstOrDefault(c => c.Key is YamlScalarNode { Value: { } k } && k == key).Value is { } node ? node : samplerNode;
+            var at = samplerNode is YamlMappingNode { Children.Count: 1 } m && m.Children.Single().Value is YamlMappingNode section
+                ? source.Entries(section, $"sampler.{sampler.Name}").FirstOrDefault(e => e.Key == key).Value ?? samplerNode
+                : samplerNode;
             throw source.Error(at, $"sampler.{sampler.Name}.{key}",
                 $"{ParamValues.Format(written)} differs from the scheduler's {key}, {ParamValues.Format(value)} (scheduler.{schedulerName}.{key}): the sampler's budget levels are the scheduler's rungs, so leave it out or write the same");
         }
