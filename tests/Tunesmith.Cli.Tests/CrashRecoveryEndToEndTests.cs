@@ -77,7 +77,11 @@ public sealed class CrashRecoveryEndToEndTests
             Assert.True(again.ExitCode == 0, again.ToString());
             Assert.Contains($"[{budget}/{budget}]", again.Stdout);
             foreach (var (number, _, _) in killed)
+            {
                 Assert.Matches($"trial {number} of worker .* marked Failed \\(crashed: its runner \\(pid \\d+ on .*\\) is gone; killed 1 leftover process of its program\\); retried as trial \\d+", again.Stderr);
+                // One line a recovered trial: the library's warning of it is not printed beside the run's own line.
+                Assert.Single(again.Stderr.Split('\n'), l => l.Contains($"rial {number} of worker ", StringComparison.Ordinal));
+            }
 
             var trials = await TrialsAsync(storageUrl);
             AssertBudgetCompletedOnce(trials, budget);

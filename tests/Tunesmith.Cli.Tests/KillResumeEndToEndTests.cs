@@ -108,6 +108,7 @@ public sealed class KillResumeEndToEndTests
             var failed = await CliProcess.RunAsync(kit.Dir, ["status", "--study", "s", "--fail-stale", "--storage", storageUrl]);
             Assert.True(failed.ExitCode == 0, failed.ToString());
             Assert.Matches(@"study 's': trial 0 of worker \S+ marked Failed \(crashed: its runner \(pid \d+ on \S+\) is gone\); retried as trial 1", failed.Stderr);
+            Assert.Single(failed.Stderr.Split('\n'), l => l.Contains("rial 0 of worker ", StringComparison.Ordinal)); // one line, not the warning too
 
             var worker = await CliProcess.RunAsync(kit.Dir, ["worker", "--study", "s", "--storage", storageUrl, "--heartbeat", "0.5", "--stale-grace", "5"]);
             Assert.True(worker.ExitCode == 0, worker.ToString());

@@ -79,12 +79,7 @@ internal sealed class StatusCommand : Command
                     StorageInstance = storage, TimeProvider = _time, LoggerFactory = _loggers, StaleGracePeriod = graceSpan, HeartbeatInterval = graceSpan / 2,
                 }, ct);
                 var recovered = await study.RecoverAsync(retries, ct);
-                foreach (var r in recovered)
-                {
-                    var why = (r.Failed.FailReason ?? "stale").Split('\n', 2)[0];
-                    var retried = r.Retry is { } retry ? $"; retried as trial {retry.Number}" : "; no retry left";
-                    _console.Error.WriteLine($"study '{s.Name}': trial {r.Failed.Number} of worker {r.Failed.Worker ?? "?"} marked Failed ({why}){retried}");
-                }
+                foreach (var r in recovered) _console.Error.WriteLine(Internal.Progress.ProgressViews.RecoveredLine(r, $"study '{s.Name}': "));
                 if (recovered.Count == 0)
                     _console.Error.WriteLine($"study '{s.Name}': no stale trials (none of this machine's runners gone, no heartbeat older than {grace.ToString(System.Globalization.CultureInfo.InvariantCulture)} s)");
             }

@@ -71,8 +71,9 @@ internal sealed class StderrLoggerFactory(TextWriter error, LogLevel minimum) : 
             ArgumentNullException.ThrowIfNull(formatter);
             if (!IsEnabled(logLevel)) return;
             // Every command that runs trials prints each finished trial with its reason itself (a progress line or a JSON
-            // event); the library's warning would say it twice. -v shows it.
-            if (eventId == StudyLogEvents.TrialFailed && owner.Minimum > LogLevel.Information) return;
+            // event), and each trial it recovered from a dead runner (as status --fail-stale does); the library's warning
+            // would say it twice. -v shows it.
+            if ((eventId == StudyLogEvents.TrialFailed || eventId == StudyLogEvents.TrialRecovered) && owner.Minimum > LogLevel.Information) return;
             owner.Write(logLevel, category, formatter(state, exception), exception);
         }
     }

@@ -935,7 +935,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
         foreach (var trial in failed)
         {
             var retry = await RetryIfAllowedAsync(trial, retries).ConfigureAwait(false);
-            _logger.LogWarning("Trial {Number} of worker {Worker} failed: {Reason}{Retry}", trial.Number, trial.Worker, trial.FailReason,
+            _logger.LogWarning(StudyLogEvents.TrialRecovered, "Trial {Number} of worker {Worker} failed: {Reason}{Retry}", trial.Number, trial.Worker, trial.FailReason,
                 retry is null ? "" : $"; retried as trial {retry.Number}");
             recovered.Add(new TrialRecovery(trial, retry));
         }

@@ -7,4 +7,10 @@ public static class StudyLogEvents
 {
     /// <summary>A trial of this process failed (a warning with its number and reason).</summary>
     public static readonly EventId TrialFailed = new(1001, nameof(TrialFailed));
+
+    /// <summary>
+    /// Another runner's trial was found dead (its runner gone or its heartbeat stale) and failed by this study, and maybe
+    /// retried (a warning with its number, worker, reason and retry; <see cref="StudyOptions"/>' recovery callbacks get it too).
+    /// </summary>
+    public static readonly EventId TrialRecovered = new(1002, nameof(TrialRecovered));
 }

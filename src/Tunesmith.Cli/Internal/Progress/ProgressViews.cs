@@ -61,9 +61,12 @@ internal static class ProgressViews
         }
     }
 
-    /// <summary>The line printed (to stderr) for another runner's trial that this run found dead and failed.</summary>
-    public static string RecoveredLine(TrialRecovery r) =>
-        $"tunesmith: trial {r.Failed.Number} of worker {r.Failed.Worker ?? "?"} marked Failed ({FirstLine(r.Failed.FailReason)})"
+    /// <summary>
+    /// The one line printed (to stderr) for another runner's trial that this run (or <c>status --fail-stale</c>, whose
+    /// <paramref name="prefix"/> names the study) found dead and failed; the library's own warning of it is not shown.
+    /// </summary>
+    public static string RecoveredLine(TrialRecovery r, string prefix = "tunesmith: ") =>
+        $"{prefix}trial {r.Failed.Number} of worker {r.Failed.Worker ?? "?"} marked Failed ({FirstLine(r.Failed.FailReason)})"
         + (r.Retry is { } retry ? $"; retried as trial {retry.Number}" : "; no retry left");
 
     /// <summary>The line printed for a finished trial when output is not a terminal; <paramref name="at"/>: the counts its finish left.</summary>
