@@ -19,8 +19,14 @@ public static class TrialDirectories
     public const string ResultFile = "result.json";
     /// <summary>Where a retry moves the files of the earlier attempts that ran in the same directory.</summary>
     public const string AttemptsFolder = "attempts";
+    /// <summary>
+    /// Written by a checkpoint copy into the directory it fills, in the same rename: which trial directory's checkpoint of
+    /// which step the directory holds since (<see cref="RestoreRecord"/>). A trial whose runner died during an exploit is
+    /// told by it whether the copy landed.
+    /// </summary>
+    public const string RestoreRecordFile = ".tunesmith-restored-from.json";
 
-    private static readonly string[] OwnNames = [StdoutFile, StderrFile, ParamsFile, ResultFile, AttemptsFolder];
+    private static readonly string[] OwnNames = [StdoutFile, StderrFile, ParamsFile, ResultFile, AttemptsFolder, RestoreRecordFile];
 
     /// <summary>The directory of trial <paramref name="directoryNumber"/> under <paramref name="rootDirectory"/>: <c>root/trials/n</c>.</summary>
     public static string TrialDirectory(string rootDirectory, int directoryNumber) =>
@@ -39,7 +45,15 @@ public static class TrialDirectories
     /// listed again.
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The source directory does not exist.</exception>
-    public static async Task CopyCheckpointAsync(string sourceDirectory, string targetDirectory, CancellationToken cancellationToken = default)
+    public static Task CopyCheckpointAsync(string sourceDirectory, string targetDirectory, CancellationToken cancellationToken = default) =>
+        CopyCheckpointAsync(sourceDirectory, targetDirectory, null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="CopyCheckpointAsync(string, string, CancellationToken)"/>, and the copied directory holds
+    /// <paramref name="restoreRecord"/> (<see cref="RestoreRecord"/>) as <see cref="RestoreRecordFile"/>, put in place by the
+    /// same rename as the checkpoint: it is there if and only if the copy landed.
+    /// </summary>
+    public static async Task CopyCheckpointAsync(string sourceDirectory, string targetDirectory, string? restoreRecord, CancellationToken cancellationToken = default)
     {
         var source = Path.GetFullPath(sourceDirectory);
         var target = Path.GetFullPath(targetDirectory).TrimEnd(Path.DirectorySeparatorChar);
@@ -58,8 +72,14 @@ public static class TrialDirectories
             var targetExists = Directory.Exists(target);
             if (targetExists)
                 foreach (var entry in new DirectoryInfo(target).EnumerateFileSystemInfos())
-                    if (IsOwnFile(entry.Name))
+                    if (IsOwnFile(entry.Name) && entry.Name != RestoreRecordFile)
                         await CopyEntryAsync(entry, Path.Combine(temporary, entry.Name), cancellationToken).ConfigureAwait(false);
+            if (restoreRecord is not null)
+            {
+                await using var record = new FileStream(Path.Combine(temporary, RestoreRecordFile), FileMode.CreateNew, FileAccess.Write);
+                await record.WriteAsync(System.Text.Encoding.UTF8.GetBytes(restoreRecord), cancellationToken).ConfigureAwait(false);
+                record.Flush(flushToDisk: true);
+            }
             cancellationToken.ThrowIfCancellationRequested();
             if (!targetExists)
             {
@@ -109,6 +129,57 @@ public static class TrialDirectories
     }
 
     private const int MaxListings = 100;
+
+    /// <summary>What <see cref="RestoreRecordFile"/> says: the checkpoint of trial directory <paramref name="fromDirectory"/> at step <paramref name="step"/>.</summary>
+    public static string RestoreRecord(int fromDirectory, long step) =>
+        string.Create(CultureInfo.InvariantCulture, $$"""{"from": {{fromDirectory}}, "step": {{step}}}""");
+
+    /// <summary>The <see cref="RestoreRecordFile"/> of a trial directory (what its last checkpoint copy brought), or null.</summary>
+    public static string? ReadRestoreRecord(string directory)
+    {
+        var path = Path.Combine(directory, RestoreRecordFile);
+        try { return File.Exists(path) ? File.ReadAllText(path).Trim() : null; }
+        catch (IOException) { return null; }
+    }
+
+    /// <summary>
+    /// Tidies what a checkpoint copy into <paramref name="targetDirectory"/> left behind when its process died: a half-made
+    /// copy beside it (<c>.n.copy-*</c>) is removed, never used; the old directory renamed aside (<c>.n.replaced-*</c>) is
+    /// removed once the new one is in place, or renamed back when the process died between the two renames.
+    /// </summary>
+    public static void RecoverInterruptedCopy(string targetDirectory)
+    {
+        var target = Path.GetFullPath(targetDirectory).TrimEnd(Path.DirectorySeparatorChar);
+        var parent = Path.GetDirectoryName(target);
+        if (parent is null || !Directory.Exists(parent)) return;
+        var name = Path.GetFileName(target);
+        foreach (var aside in Directory.EnumerateDirectories(parent, $".{name}.replaced-*"))
+            if (Directory.Exists(target)) Directory.Delete(aside, recursive: true);
+            else Directory.Move(aside, target);
+        foreach (var partial in Directory.EnumerateDirectories(parent, $".{name}.copy-*"))
+            Directory.Delete(partial, recursive: true);
+    }
+
+    /// <summary>
+    /// Moves the checkpoint in <paramref name="directory"/> (everything but Tunesmith's own files) into
+    /// <c>attempts/<paramref name="folder"/></c>, so the next program started there finds none. Returns that folder, or null
+    /// when there was nothing to move.
+    /// </summary>
+    public static string? SetCheckpointAside(string directory, string folder)
+    {
+        if (!Directory.Exists(directory)) return null;
+        var entries = new DirectoryInfo(directory).EnumerateFileSystemInfos().Where(e => !IsOwnFile(e.Name)).ToList();
+        if (entries.Count == 0) return null;
+        var aside = Path.Combine(directory, AttemptsFolder, folder);
+        Directory.CreateDirectory(aside);
+        foreach (var entry in entries)
+        {
+            var to = Path.Combine(aside, entry.Name);
+            if (entry is DirectoryInfo) Directory.Move(entry.FullName, to);
+            else File.Move(entry.FullName, to, overwrite: true);
+        }
+        return aside;
+    }
 
     /// <summary>
     /// Copies the whole of <paramref name="sourceDirectory"/> to the new directory <paramref name="targetDirectory"/>

@@ -146,7 +146,9 @@ public sealed class LocalProcessBackend : ITrialBackend
         {
             if (request.CheckpointFrom is { } from)
             {
-                try { await TrialDirectories.CopyCheckpointAsync(TrialDirectory(from), directory, cancellationToken).ConfigureAwait(false); }
+                // With the record of what it holds, so that a retry after a crash here knows whether the copy landed.
+                var record = TrialDirectories.RestoreRecord(from, request.ResumeAfterStep ?? -1);
+                try { await TrialDirectories.CopyCheckpointAsync(TrialDirectory(from), directory, record, cancellationToken).ConfigureAwait(false); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     return Failed($"cannot copy the checkpoint of trial {from}: {e.Message}");

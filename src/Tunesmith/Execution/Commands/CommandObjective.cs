@@ -100,6 +100,9 @@ public sealed class CommandObjective
         var directoryNumber = DirectoryNumber(trial.Number, trial.SystemAttributes);
         IReadOnlyDictionary<string, object?> parameters = configuration;
         var resumeAfter = trial.ResumeStep;
+        if (trial.SystemAttributes.ContainsKey(SystemAttributeKeys.RetryOf)
+            && trial.SystemAttributes.GetValueOrDefault(SystemAttributeKeys.CheckpointStep) is null)
+            resumeAfter = await SettleInterruptedExploitAsync(trial, backend, directoryNumber, cancellationToken).ConfigureAwait(false) ?? resumeAfter;
         int? checkpointFrom = null;
         while (true)
         {
@@ -186,6 +189,43 @@ public sealed class CommandObjective
         _logger.LogInformation("Trial {Number} exploits trial {Source}: its checkpoint of step {Step}, params {Params}",
             trial.Number, source.Number, exploit.FromStep, ParamValues.ToJson(exploit.NewParams));
         return (DirectoryNumber(source.Number, source.SystemAttributes), exploit.FromStep, exploit.NewParams);
+    }
+
+    /// <summary>
+    /// The retry of an attempt that exploited another trial and wrote no checkpoint of its own since: its runner may have
+    /// died between storing the new params and the end of the copy (a checkpoint of hundreds of MB takes a while), leaving
+    /// its directory with its own older weights, trained with params no trial holds now. The copy's record
+    /// (<see cref="TrialDirectories.RestoreRecordFile"/>) tells: the copy landed, and the retry continues from it as the
+    /// attempt would have (returns the step); or it did not, and that old checkpoint is moved to <c>attempts/</c> so the
+    /// retry starts afresh with its params (returns null). Weights and params never come from two sources.
+    /// </summary>
+    private async Task<long?> SettleInterruptedExploitAsync(Trial trial, LocalProcessBackend backend, int directoryNumber, CancellationToken ct)
+    {
+        var history = await trial.Study.RefreshAsync(ct).ConfigureAwait(false);
+        var attempt = history.Trials.FirstOrDefault(t => t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetriedBy, out var r)
+            && ParamValues.TryToLong(r, out var n) && n == trial.Number);
+        if (attempt?.SystemAttributes.GetValueOrDefault(SystemAttributeKeys.RestoredFrom) is not string restoredFrom) return null;
+        var restored = ParamValues.FromJsonObject(restoredFrom);
+        if (!restored.TryGetValue("trial", out var t) || !ParamValues.TryToLong(t, out var sourceNumber)
+            || !restored.TryGetValue("step", out var s) || !ParamValues.TryToLong(s, out var step)) return null;
+        var directory = backend.TrialDirectory(directoryNumber);
+        TrialDirectories.RecoverInterruptedCopy(directory);
+        var source = history.Trials.FirstOrDefault(x => x.Number == sourceNumber);
+        var sourceDirectory = source is null ? (int)sourceNumber : DirectoryNumber(source.Number, source.SystemAttributes);
+        if (TrialDirectories.ReadRestoreRecord(directory) == TrialDirectories.RestoreRecord(sourceDirectory, step))
+        {
+            trial.SetSystemAttribute(SystemAttributeKeys.RestoredFrom, restoredFrom);
+            trial.SetSystemAttribute(SystemAttributeKeys.ResumeStep, step);
+            await trial.FlushAsync(ct).ConfigureAwait(false);
+            _logger.LogInformation("Trial {Number}: its attempt {Attempt} had copied trial {Source}'s checkpoint of step {Step}; it goes on from that copy",
+                trial.Number, attempt.Number, sourceNumber, step);
+            return step;
+        }
+        var aside = TrialDirectories.SetCheckpointAside(directory, $"checkpoint-before-exploit-{attempt.Number.ToString(CultureInfo.InvariantCulture)}");
+        _logger.LogWarning("Trial {Number}: its attempt {Attempt} ended before trial {Source}'s checkpoint was copied into {Directory}; it starts afresh with "
+            + "its params (the source's, perturbed){Aside}", trial.Number, attempt.Number, sourceNumber, directory,
+            aside is null ? "" : $", and the older checkpoint there, trained with other params, is kept in {aside}");
+        return null;
     }
 
     private static void RecordAttributes(Trial trial, TrialExecution execution)
