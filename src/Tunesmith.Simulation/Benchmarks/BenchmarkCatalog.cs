@@ -20,6 +20,8 @@ public sealed class BenchmarkCatalog : IDisposable
     /// <summary>Creates a catalog over the data in <paramref name="dataDirectory"/>.</summary>
     public BenchmarkCatalog(string dataDirectory)
     {
+        if (string.IsNullOrEmpty(dataDirectory))
+            throw new DirectoryNotFoundException($"no benchmark data folder: pass one, set ${DataEnvironmentVariable}, or put shared/benchdata beside the current folder or one above it");
         if (!Directory.Exists(dataDirectory)) throw new DirectoryNotFoundException($"benchmark data folder '{dataDirectory}' does not exist");
         DataDirectory = dataDirectory;
     }
@@ -28,11 +30,19 @@ public sealed class BenchmarkCatalog : IDisposable
     public string DataDirectory { get; }
 
     /// <summary>
-    /// The benchmark data folder: <paramref name="explicitPath"/> when given, else <c>$TUNESMITH_BENCHDATA</c>, else the first
+    /// The benchmark data folder as <c>tunesmith simulate</c> finds it without <c>--data</c>: <c>$TUNESMITH_BENCHDATA</c>,
+    /// else <c>shared/benchdata</c> beside the current directory or any folder above it, else beside the running program;
+    /// null when none exists.
+    /// </summary>
+    public static string? FindDataDirectory() => FindDataDirectory(null, Environment.GetEnvironmentVariable(DataEnvironmentVariable));
+
+    /// <summary>
+    /// The benchmark data folder: <paramref name="explicitPath"/> when given, else <paramref name="environmentValue"/> (the
+    /// caller's reading of <c>$TUNESMITH_BENCHDATA</c>), else the first
     /// <c>shared/benchdata</c> found beside the current directory or any folder above it (a clone next to the shared
     /// material), else beside the running program; null when none exists.
     /// </summary>
-    public static string? FindDataDirectory(string? explicitPath = null, string? environmentValue = null)
+    public static string? FindDataDirectory(string? explicitPath, string? environmentValue = null)
     {
         if (!string.IsNullOrEmpty(explicitPath)) return explicitPath;
         if (!string.IsNullOrEmpty(environmentValue)) return environmentValue;
