@@ -188,7 +188,7 @@ public static class PngPlotWriter
         return plot;
     }
 
-    private static Plot Contour(ContourPlot c)
+    internal static Plot Contour(ContourPlot c)
     {
         var plot = New($"contour: {c.XAxis.Name} × {c.YAxis.Name}", c.XAxis.Name, c.YAxis.Name);
         int nx = c.XGrid.Count, ny = c.YGrid.Count;
@@ -203,19 +203,16 @@ public static class PngPlotWriter
         var pts = plot.Add.ScatterPoints(c.Points.Select(q => Index(c.XAxis, q.X, nx)).ToArray(), c.Points.Select(q => Index(c.YAxis, q.Y, ny)).ToArray());
         pts.Color = Color.FromHex("#e4572e");
         pts.MarkerSize = 4;
-        static (double[] Positions, string[] Labels) Ticks(PlotAxis a, IReadOnlyList<double> grid)
-        {
-            var step = Math.Max(1, (grid.Count - 1) / 4);
-            var idx = Enumerable.Range(0, grid.Count).Where(i => i % step == 0 || i == grid.Count - 1).ToArray();
-            return (idx.Select(i => (double)i).ToArray(),
-                idx.Select(i => a.Kind == PlotAxisKind.Categorical ? a.Categories[i] : Fmt(grid[i])).ToArray());
-        }
-        var (xp, xl) = Ticks(c.XAxis, c.XGrid);
-        var (yp, yl) = Ticks(c.YAxis, c.YGrid);
+        var (xp, xl) = ContourTicks(c.XAxis, c.XTicks, nx);
+        var (yp, yl) = ContourTicks(c.YAxis, c.YTicks, ny);
         plot.Axes.Bottom.SetTicks(xp, xl);
         plot.Axes.Left.SetTicks(yp, yl);
         return plot;
     }
+
+    // The plot data's round ticks placed on a contour axis of `cells` cells (cell i's centre at i).
+    private static (double[] Positions, string[] Labels) ContourTicks(PlotAxis axis, IReadOnlyList<PlotTick> ticks, int cells) =>
+        (ticks.Select(t => Unit(axis, t.Value) * (cells - 1)).ToArray(), ticks.Select(t => t.Label).ToArray());
 
     private static Plot Edf(StudyPlots p)
     {

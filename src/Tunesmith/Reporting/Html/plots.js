@@ -15,11 +15,6 @@
     return String(Number(v.toPrecision(5)));
   }
 
-  function axisFromUnit(axis, u) {
-    if (axis.kind === 'Log') return Math.exp(Math.log(axis.low) + u * (Math.log(axis.high) - Math.log(axis.low)));
-    return axis.low + u * (axis.high - axis.low);
-  }
-
   function axisToUnit(axis, x) {
     if (axis.kind === 'Categorical') return axis.categories.length > 1 ? x / (axis.categories.length - 1) : 0.5;
     var lo = axis.low, hi = axis.high;
@@ -201,27 +196,20 @@
       var z = c.z[iy][ix]; cells.push([ix, iy, z]); if (z < lo) lo = z; if (z > hi) hi = z;
     }
     function idx(axis, v, n) { return axisToUnit(axis, v) * (n - 1); }
-    function label(axis, n) {
-      return function (i) {
-        if (axis.kind === 'Categorical') return axis.categories[Math.round(i)] || '';
-        var v = axisFromUnit(axis, n > 1 ? i / (n - 1) : 0.5);
-        return v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(1) : String(Number(v.toPrecision(3)));
-      };
+    // The plot data's round ticks (a category's index, or 1e-3, 0.25, ...), placed where their values fall on the cell
+    // grid (cell i's centre at i), with the labels the PNG writer draws too.
+    function axisTicks(axis, list, n) {
+      var at = [], labels = {};
+      list.forEach(function (t) { var i = idx(axis, t.value, n); at.push(i); labels[i.toFixed(6)] = t.label; });
+      return { at: at, label: function (i) { var l = labels[Number(i).toFixed(6)]; return l === undefined ? '' : l; } };
     }
-    // Ticks and labels sit on cell centres (index i is the cell of grid value i, or of category i): every category up
-    // to 12, else the first cell, the last and three evenly between.
-    function ticks(axis, n) {
-      var at = [];
-      if (axis.kind === 'Categorical' && n <= 12) { for (var i = 0; i < n; i++) at.push(i); return at; }
-      for (var k = 0; k <= 4; k++) { var j = Math.round(k * (n - 1) / 4); if (at.indexOf(j) < 0) at.push(j); }
-      return at;
-    }
+    var xt = axisTicks(c.xAxis, c.xTicks, nx), yt = axisTicks(c.yAxis, c.yTicks, ny);
     return draw(el, el.id, {
       title: { text: 'Contour: ' + c.xAxis.name + ' × ' + c.yAxis.name, left: 'center', textStyle: { fontSize: 13 } },
       tooltip: { trigger: 'item', formatter: function (o) { return o.seriesIndex === 1 ? 'trial ' + o.value[3] + ': ' + fmt(o.value[2]) : 'interpolated ' + fmt(o.value[2]); } },
       grid: { left: 70, right: 80, top: 35, bottom: 45 },
-      xAxis: { type: 'value', min: -0.5, max: nx - 0.5, axisLine: { onZero: false }, name: c.xAxis.name, nameLocation: 'middle', nameGap: 28, axisTick: { customValues: ticks(c.xAxis, nx) }, axisLabel: { customValues: ticks(c.xAxis, nx), formatter: label(c.xAxis, nx) }, splitLine: { show: false } },
-      yAxis: { type: 'value', min: -0.5, max: ny - 0.5, axisLine: { onZero: false }, name: c.yAxis.name, nameLocation: 'middle', nameGap: 50, axisTick: { customValues: ticks(c.yAxis, ny) }, axisLabel: { customValues: ticks(c.yAxis, ny), formatter: label(c.yAxis, ny) }, splitLine: { show: false } },
+      xAxis: { type: 'value', min: -0.5, max: nx - 0.5, axisLine: { onZero: false }, name: c.xAxis.name, nameLocation: 'middle', nameGap: 28, axisTick: { customValues: xt.at }, axisLabel: { customValues: xt.at, formatter: xt.label }, splitLine: { show: false } },
+      yAxis: { type: 'value', min: -0.5, max: ny - 0.5, axisLine: { onZero: false }, name: c.yAxis.name, nameLocation: 'middle', nameGap: 50, axisTick: { customValues: yt.at }, axisLabel: { customValues: yt.at, formatter: yt.label }, splitLine: { show: false } },
       visualMap: { type: 'continuous', min: lo, max: hi === lo ? lo + 1 : hi, dimension: 2, seriesIndex: 0, right: 0, top: 'middle', calculable: true, formatter: fmt, itemHeight: 120,
         inRange: { color: p.direction === 'Maximize' ? ['#f7fbff', '#6baed6', '#08306b'] : ['#08306b', '#6baed6', '#f7fbff'] } },
       series: [

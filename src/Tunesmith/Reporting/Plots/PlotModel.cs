@@ -17,7 +17,11 @@ public enum PlotAxisKind
 /// <param name="Low">Lowest value of a numeric axis (the distribution's bound, else the lowest seen).</param>
 /// <param name="High">Highest value of a numeric axis.</param>
 /// <param name="Categories">The categories' texts of a categorical axis, in order (empty otherwise).</param>
-public sealed record PlotAxis(string Name, PlotAxisKind Kind, double Low, double High, IReadOnlyList<string> Categories);
+public sealed record PlotAxis(string Name, PlotAxisKind Kind, double Low, double High, IReadOnlyList<string> Categories)
+{
+    /// <summary>Whether the parameter takes whole numbers only (an integer distribution): its ticks are whole too.</summary>
+    public bool Whole { get; init; }
+}
 
 /// <summary>One trial as a point: its number and objective value, and its state.</summary>
 /// <param name="Number">The trial's number.</param>
@@ -121,7 +125,19 @@ public sealed record SlicePoint(double X, double Y, int Number, double Value);
 /// <param name="Z">Interpolated objective, Z[iy][ix] (inverse-distance weighted over the nearest observations, in unit space).</param>
 /// <param name="Points">The observed trials.</param>
 public sealed record ContourPlot(PlotAxis XAxis, PlotAxis YAxis, IReadOnlyList<double> XGrid, IReadOnlyList<double> YGrid,
-    IReadOnlyList<IReadOnlyList<double>> Z, IReadOnlyList<SlicePoint> Points);
+    IReadOnlyList<IReadOnlyList<double>> Z, IReadOnlyList<SlicePoint> Points)
+{
+    /// <summary>Round ticks along x (<see cref="PlotAxes.Ticks"/>), the same in the PNG, the HTML report and the dashboard.</summary>
+    public IReadOnlyList<PlotTick> XTicks => PlotAxes.Ticks(XAxis);
+
+    /// <summary>Round ticks along y (<see cref="PlotAxes.Ticks"/>).</summary>
+    public IReadOnlyList<PlotTick> YTicks => PlotAxes.Ticks(YAxis);
+}
+
+/// <summary>A labelled tick of an axis a renderer draws itself.</summary>
+/// <param name="Value">Where it sits, in axis units (a category's index on a categorical axis).</param>
+/// <param name="Label">Its text: a round number or the category.</param>
+public sealed record PlotTick(double Value, string Label);
 
 /// <summary>The empirical distribution of the objective: the share of Complete trials at or below each value.</summary>
 /// <param name="Values">Objective values, ascending (downsampled to evenly spaced quantiles beyond the limit).</param>
