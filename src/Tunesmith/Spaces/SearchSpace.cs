@@ -106,7 +106,12 @@ public sealed class SearchSpace
         return this;
     }
 
-    /// <summary>Adds a value derived from other parameters by a function.</summary>
+    /// <summary>
+    /// Adds a value derived from other parameters by a function. What the function reads is not known until it runs:
+    /// unlike a study file's <c>expr</c>, which is refused at load when it reads a branch's parameter (or a repetition)
+    /// some trials lack, a function that reads a parameter its trial does not hold fails that trial, saying which branch
+    /// the parameter belongs to. Guard such reads (<c>c.GetString("model") == "svm" ? ... : ...</c>).
+    /// </summary>
     public SearchSpace Derived(string name, Func<Configuration, object?> compute, Condition? when = null, string? expression = null)
     {
         CheckName(name);

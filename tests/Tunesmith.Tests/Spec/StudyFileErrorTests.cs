@@ -211,6 +211,37 @@ public sealed class StudyFileErrorTests
         Assert.Contains("(every such trial would fail): define 'x' inside that branch, or guard the read, e.g. \"", e.Problem);
     }
 
+    [Theory]
+    // A block's expression reading a parameter of one case of the block's own branch.
+    [InlineData("layers: { repeat: { count: 2, block: { kind: { branch: { conv: { k: { int: [1, 5] } }, pool: {} } }, x: { expr: \"k * 2\" } } } }",
+        3, 116, "space.layers.repeat.block.x.expr", "reads 'k', which exists only when kind is conv, and has no value when kind = pool")]
+    // A block's expression reading a top-level branch's parameter.
+    [InlineData("model: { branch: { svm: { C: { float: [1, 10] } }, mlp: {} } }\n  layers: { repeat: { count: 2, block: { x: { expr: \"C * 2\" } } } }",
+        4, 54, "space.layers.repeat.block.x.expr", "reads 'C', which exists only when model is svm, and has no value when model = mlp")]
+    // A block's expression reading a repetition of an earlier repeat that its count may not reach.
+    [InlineData("a: { repeat: { count: { int: [1, 3] }, block: { u: { int: [8, 64] } } } }\n  b: { repeat: { count: 2, block: { x: { expr: \"a.2.u\" } } } }",
+        4, 49, "space.b.repeat.block.x.expr", "reads 'a.2.u', which exists only when a is at least 3, and has no value when a = 1")]
+    // A repeat nested in a repeat's block, reading a top-level branch's parameter.
+    [InlineData("model: { branch: { svm: { C: { float: [1, 10] } }, mlp: {} } }\n  outer: { repeat: { count: 2, block: { inner: { repeat: { count: 2, block: { x: { expr: \"C + 1\" } } } } } } }",
+        4, 91, "space.outer.repeat.block.inner.repeat.block.x.expr", "reads 'C', which exists only when model is svm, and has no value when model = mlp")]
+    public void An_expression_in_a_repeated_block_reading_a_parameter_the_trial_may_not_have_is_refused_at_load(string space, int line, int column, string field, string problem)
+    {
+        var e = Fail("command: run\nspace:\n  " + space + "\n");
+        AssertAt(e, line, column, field, problem);
+        Assert.Contains("(every such trial would fail)", e.Problem);
+    }
+
+    [Theory]
+    [InlineData("layers: { repeat: { count: 2, block: { kind: { branch: { conv: { k: { int: [1, 5] } }, pool: {} } }, x: { expr: \"k * 2 if kind == 'conv' else 0\" } } } }")]
+    [InlineData("layers: { repeat: { count: 2, block: { kind: { branch: { conv: { k: { int: [1, 5] }, x: { expr: \"k * 2\" } }, pool: {} } } } } }")]
+    // The repeat exists only in the branch case that has C.
+    [InlineData("model: { branch: { svm: { C: { float: [1, 10] } }, mlp: {} } }\n  layers: { repeat: { count: 2, block: { x: { expr: \"C * 2\" } } }, when: { model: svm } }")]
+    // A block's own name comes first: its k is always there, though a top-level k is not.
+    [InlineData("model: { branch: { svm: { k: { float: [1, 10] } }, mlp: {} } }\n  layers: { repeat: { count: 2, block: { k: { int: [1, 3] }, x: { expr: \"k * 2\" } } } }")]
+    [InlineData("a: { repeat: { count: { int: [1, 3] }, block: { u: { int: [8, 64] } } } }\n  b: { repeat: { count: 2, block: { x: { expr: \"a.2.u if a == 3 else 0\" } } } }")]
+    public void An_expression_in_a_repeated_block_that_reads_only_what_the_trial_has_loads(string space) =>
+        StudyFile.Parse("command: run\nspace:\n  " + space + "\n", "study.yaml");
+
     [Fact]
     public void A_name_shortened_or_lengthened_by_two_letters_is_suggested()
     {

@@ -75,7 +75,7 @@ internal sealed class SearchSpaceReader
         if (node is null or YamlScalarNode { Value: null or "" } || (node is YamlScalarNode s && YamlSource.Scalar(s) is null)) return space;
         var global = new Namespace(null);
         ReadInto(space, _source.Mapping(node, field, "{ lr: { float: [1.0e-5, 1.0e-1], log: true } }"), field, new Scope(global, "top"));
-        CheckBranchReads(space);
+        CheckBranchReads(space, null, []);
         return space;
     }
 
@@ -372,22 +372,28 @@ internal sealed class SearchSpaceReader
     /// leaves that parameter without a value while the expression still reads it (every such trial would fail). A guard
     /// that reads it only inside its branch (<c>C * 2 if model == 'svm' else 0</c>) passes. Only what can be decided from
     /// the choices is refused: a guard on a sampled number passes, and the trial reports the failure if it happens.
+    /// Repeated blocks are checked too, each as a space of its own whose names resolve to the block first, then to the top
+    /// level (<paramref name="top"/>); <paramref name="enclosing"/> holds the conditions the block's repeat exists under.
     /// </summary>
-    private void CheckBranchReads(SearchSpace space)
+    private void CheckBranchReads(SearchSpace space, Dictionary<string, List<SpaceNode>>? top, List<Condition> enclosing)
     {
         var byName = space.Nodes.GroupBy(n => n.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        if (top is not null)
+            foreach (var (name, nodes) in top) byName.TryAdd(name, nodes);
+        foreach (var repeat in space.Nodes.OfType<RepeatNode>())
+            CheckBranchReads(repeat.Block, top ?? byName, [.. Chain(repeat, byName), .. enclosing]);
         foreach (var derived in space.Nodes.OfType<DerivedNode>())
         {
             if (derived.Compute.Target is not SpaceExpression expression || !_expressions.TryGetValue(expression, out var at)) continue;
             foreach (var (read, position) in expression.NameReferences.DistinctBy(r => r.Name))
             {
-                CheckBlockRead(derived, expression, at, read, position, byName);
+                CheckBlockRead(derived, expression, at, read, position, byName, enclosing);
                 if (!byName.TryGetValue(read, out var readNodes) || readNodes.Any(n => n.When is null)) continue;
                 // The parameter exists for these values of one choice (one branch case, or several cases that share the name).
                 var parent = readNodes[0].When!.Parent;
                 if (readNodes.Any(n => n.When!.Parent != parent)) continue;
                 var values = readNodes.SelectMany(n => n.When!.Values).ToList();
-                var derivedChain = Chain(derived, byName);
+                var derivedChain = Chain(derived, byName).Concat(enclosing).ToList();
                 if (derivedChain.Any(c => c.Parent == parent && c.Values.All(v => values.Any(w => ParamValues.AreEqual(v, w))))) continue;
                 if (!byName.TryGetValue(parent, out var parentNodes) || parentNodes is not [ParameterNode { Distribution: CategoricalDistribution choices } parentNode]) continue;
                 foreach (var other in choices.Choices.Where(c => !values.Any(v => ParamValues.AreEqual(v, c))))
@@ -408,7 +414,7 @@ internal sealed class SearchSpaceReader
 
     // A read of one repetition's value (layers.2.units) where the repeat's count may stop short of that repetition.
     private void CheckBlockRead(DerivedNode derived, SpaceExpression expression, (YamlNode Body, string Field, Func<int, int> Column) at,
-        string read, int position, Dictionary<string, List<SpaceNode>> byName)
+        string read, int position, Dictionary<string, List<SpaceNode>> byName, List<Condition> enclosing)
     {
         var parts = read.Split('.');
         if (parts.Length < 3 || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index)) return;
@@ -416,7 +422,7 @@ internal sealed class SearchSpaceReader
         for (var count = repeat.Count.Low; count <= index && count <= repeat.Count.High; count += repeat.Count.Step)
         {
             var known = new Dictionary<string, object?>(StringComparer.Ordinal) { [repeat.Name] = count };
-            if (!Pin(known, Chain(derived, byName)) || !Pin(known, Chain(repeat, byName)) || !expression.SurelyReads(read, known)) continue;
+            if (!Pin(known, [.. Chain(derived, byName), .. enclosing]) || !Pin(known, Chain(repeat, byName)) || !expression.SurelyReads(read, known)) continue;
             throw _source.Error(at.Body, at.Column(position), at.Field,
                 $"reads '{read}', which exists only when {repeat.Name} is at least {index + 1}, and has no value when {repeat.Name} = {count} " +
                 $"(every such trial would fail): guard the read, e.g. \"{read} if {repeat.Name} > {index} else ...\"");
