@@ -39,6 +39,7 @@ public sealed class CommandObjective
     private readonly CommandObjectiveOptions _options;
     private readonly ILogger _logger;
     private int _warnedNoReports;
+    private int _warnedNoCheckpoint;
     // One backend per objective metric (a study's): it reads a bare-number result as that metric. In practice one.
     private readonly ConcurrentDictionary<string, LocalProcessBackend> _backends = new(StringComparer.Ordinal);
 
@@ -252,6 +253,12 @@ public sealed class CommandObjective
             Started = true;
             _directory = execution.Directory;
             if (trial.Study.Scheduler is Schedulers.Pbt.PbtScheduler) _checkpointFiles = CheckpointFiles();
+            // Promoted (or retried into a PBT copy) with nothing to continue from: the program starts over, and would
+            // otherwise do so silently at every promotion.
+            if (execution.ResumedAfterStep is >= 0 and var after && (_checkpointFiles ?? CheckpointFiles()).Count == 0)
+                WarnOnceNoCheckpoint("Trial {Number} resumes after step {Step}, but its directory {Directory} holds no checkpoint (no file besides "
+                    + "Tunesmith's own): its program can only start over. Write one into TUNESMITH_TRIAL_DIR before each tunesmith:report (docs/COMMAND_TRIALS.md)",
+                    trial.Number, after, execution.Directory!);
             RecordAttributes(trial, execution);
             await trial.FlushAsync(cancellationToken).ConfigureAwait(false);
             owner._options.Progress?.Report(new CommandTrialStarted(trial.Number, new Dictionary<string, object?>(configuration), execution.Directory!,
@@ -264,6 +271,14 @@ public sealed class CommandObjective
             trial.SetSystemAttribute(CommandAttributeKeys.LastReport, ReportJson(step, metrics));
             if (_checkpointFiles is not null && CheckpointChanged())
                 trial.SetSystemAttribute(SystemAttributeKeys.CheckpointStep, step);
+            // PBT copies only checkpointed trials: a program that never writes one is never copied, and PBT silently
+            // does nothing. Said once a run, at a perturbation step of a trial that never checkpointed (nor exploited).
+            if (trial.Study.Scheduler is Schedulers.Pbt.PbtScheduler pbt && step >= pbt.Options.PerturbationInterval
+                && trial.SystemAttributes.GetValueOrDefault(SystemAttributeKeys.CheckpointStep) is null
+                && !trial.SystemAttributes.ContainsKey(SystemAttributeKeys.RestoredFrom))
+                WarnOnceNoCheckpoint("Trial {Number} reached step {Step} without writing a checkpoint into its directory {Directory}, so PBT cannot "
+                    + "copy it into other trials: write one into TUNESMITH_TRIAL_DIR before each tunesmith:report (docs/COMMAND_TRIALS.md)",
+                    trialNumber, step, _directory!);
             WarnOnceIfUnjudged(trialNumber, step, metrics);
             try
             {
@@ -295,6 +310,14 @@ public sealed class CommandObjective
                 owner._logger.LogWarning("Trial {Number}: {Message}; stopping it", trialNumber, e.Message);
                 _decided = backend.RequestStop(trialNumber);
             }
+        }
+
+        private void WarnOnceNoCheckpoint(string message, int number, long step, string directory)
+        {
+            if (Interlocked.Exchange(ref owner._warnedNoCheckpoint, 1) == 0)
+#pragma warning disable CA2254 // two fixed templates
+                owner._logger.LogWarning(message, number, step, directory);
+#pragma warning restore CA2254
         }
 
         // A report without the study's metric (a misspelt name, another metric) is stored but no scheduler sees it: with a
