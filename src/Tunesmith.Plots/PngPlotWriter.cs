@@ -1,5 +1,6 @@
 using System.Globalization;
 using ScottPlot;
+using Tunesmith.Reporting;
 using Tunesmith.Reporting.Plots;
 using Tunesmith.Trials;
 
@@ -26,8 +27,9 @@ public static class PngPlotWriter
 
     /// <summary>
     /// Writes every plot into <paramref name="directory"/> (created if missing); returns the files written. Each file is
-    /// written whole or not at all (a temporary file beside it, then renamed over it): a full disk raises an
-    /// <see cref="IOException"/> and leaves an earlier plot of the same name as it was, never a truncated PNG.
+    /// written whole or not at all, as every report file is (<see cref="ReportFile"/>: a temporary file beside it,
+    /// flushed, renamed over it): a full disk raises an <see cref="IOException"/> and leaves an earlier plot of the same
+    /// name as it was, never a truncated PNG.
     /// </summary>
     public static IReadOnlyList<string> WriteAll(StudyPlots plots, string directory)
     {
@@ -38,7 +40,7 @@ public static class PngPlotWriter
         void Save(Plot plot, string name, int width = Width, int height = Height)
         {
             var path = Path.Combine(directory, name);
-            WriteWhole(path, plot.GetImageBytes(width, height, ImageFormat.Png));
+            ReportFile.Write(path, plot.GetImageBytes(width, height, ImageFormat.Png));
             written.Add(path);
         }
 
@@ -52,22 +54,6 @@ public static class PngPlotWriter
         var timeline = Timeline(plots);
         Save(timeline, "timeline.png", 1400, Math.Max(400, 120 + 28 * plots.Timeline.Lanes.Count));
         return written;
-    }
-
-    private static void WriteWhole(string path, byte[] bytes)
-    {
-        var temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid().ToString("N")[..8]}.tmp");
-        try
-        {
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, path, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-            throw;
-        }
     }
 
     private static string FileName(string name) =>

@@ -72,10 +72,7 @@ internal sealed class ReportCommand : Command
             var plots = StudyPlotsBuilder.Build(trials, study.Direction, study.Metric, study.Name, _time.GetUtcNow(), rungs: SchedulerRungs.From(Tunesmith.Execution.Commands.StudyFileRun.StoredScheduler(study.Record)));
             IReadOnlyList<string> files;
             try { files = Tunesmith.Plots.PngPlotWriter.WriteAll(plots, plotsDir); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new CliUsageException($"--plots {plotsDir}: cannot write: {e.Message}");
-            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw OutputFile.CannotWrite("--plots", plotsDir, e); }
             _console.Error.WriteLine($"wrote {files.Count} PNG plots of study '{name}' to {plotsDir}");
         }
         return await WriteAsync(parse, ReportExporters.Get(format).Render(table), format, name, ct);
