@@ -71,6 +71,23 @@ public sealed class SimulateEndToEndTests
     }
 
     [Theory]
+    // simulate's own forms, and the study file's (timeout: 01:30:00, 500ms, 30min) that it refused before.
+    [InlineData("40s")]
+    [InlineData("40")]
+    [InlineData("0.5m10s")]
+    [InlineData("00:00:40")]
+    [InlineData("00:40")]
+    [InlineData("40000ms")]
+    public async Task Time_budget_reads_durations_as_a_study_file_does(string budget)
+    {
+        using var dir = new TempDir();
+        var r = await CliProcess.RunAsync(dir.Path, ["simulate", "--benchmark", "lcbench-blood", "--seeds", "1", "--time-budget", budget, "--format", "json"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(40, doc.RootElement.GetProperty("time_budget_s").GetDouble());
+    }
+
+    [Theory]
     [InlineData("--benchmark lcbench-blood --scheduler median --sampler mobster", "--sampler")]
     [InlineData("--benchmark nosuch", "--benchmark nosuch")]
     [InlineData("--benchmark yahpo-lcbench:1", "'1'")]
@@ -78,8 +95,9 @@ public sealed class SimulateEndToEndTests
     [InlineData("--benchmark lcbench-blood --sampler annealing", "--sampler")]
     [InlineData("--benchmark lcbench-blood --workers 0", "--workers 0")]
     [InlineData("--benchmark lcbench-blood --workers many", "--workers many")]
-    [InlineData("--benchmark lcbench-blood --time-budget 2x", "--time-budget 2x")]
-    [InlineData("--benchmark lcbench-blood --time-budget 0h", "--time-budget 0h")]
+    [InlineData("--benchmark lcbench-blood --time-budget 2x", "--time-budget 2x: expected a positive duration such as 90s, 30m, 2h, 1h30m or 01:30:00")]
+    [InlineData("--benchmark lcbench-blood --time-budget 0h", "--time-budget 0h: expected a positive duration")]
+    [InlineData("--benchmark lcbench-blood --time-budget -5", "--time-budget -5: expected a positive duration")]
     [InlineData("--benchmark lcbench-blood --time-budget 100000000d", "--time-budget 100000000d: too long (at most 36500d)")]
     [InlineData("--benchmark lcbench-blood --time-budget 3000000d", "--time-budget 3000000d: too long (at most 36500d)")]
     [InlineData("--benchmark lcbench-blood --time-budget 1e300", "--time-budget 1e300: too long")]

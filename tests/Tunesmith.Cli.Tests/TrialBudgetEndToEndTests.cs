@@ -59,7 +59,7 @@ public sealed class TrialBudgetEndToEndTests
         Assert.True(r.ExitCode == 0, r.ToString());
         var bad = await kit.CliS("run", "study.yaml", "--timeout", "soon", "--quiet");
         Assert.Equal(2, bad.ExitCode);
-        Assert.Contains("--timeout 'soon': expected a positive duration", bad.Stderr);
+        Assert.Contains("--timeout soon: expected a positive duration", bad.Stderr);
     }
 
     // A study of two floats with `sampler: auto` whose program prints x as its result.

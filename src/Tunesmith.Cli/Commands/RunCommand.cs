@@ -47,7 +47,7 @@ internal sealed class RunCommand : Command
         var parallel = parse.GetValue(_parallel);
         if (trials is < 0) throw new CliUsageException($"--trials {trials}: must be ≥ 0");
         if (parallel is < 1) throw new CliUsageException($"--parallel {parallel}: must be ≥ 1");
-        var runOptions = StudyFileRun.RunOptions(file, trials, parallel, CommandRunSession.ParseDuration(parse.GetValue(_timeout), "--timeout"));
+        var runOptions = StudyFileRun.RunOptions(file, trials, parallel, DurationFlag.Parse("--timeout", parse.GetValue(_timeout)));
         var url = StorageUrl.Resolve(parse.GetValue(_storage), file.ResolvedStorage, _console);
         var mode = ProgressViews.Choose(parse.GetValue(_quiet), parse.GetValue(_logFormat)!, _console);
         ClusterGuards.RefuseLoginNode(parse.GetValue(_allowLoginNode), _console, "tunesmith run");

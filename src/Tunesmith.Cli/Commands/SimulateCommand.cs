@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Simulation;
 using Tunesmith.Simulation.Benchmarks;
@@ -20,7 +19,7 @@ internal sealed partial class SimulateCommand : Command
     private readonly Option<string> _scheduler = new("--scheduler") { Description = "none, median, asha, hyperband, pbt, bohb, hypertune or mobster (comma-separated for several)", DefaultValueFactory = _ => "none", HelpName = "NAME" };
     private readonly Option<string?> _sampler = new("--sampler") { Description = "random, tpe, gp or auto, or bohb, hypertune or mobster with --scheduler asha or hyperband (comma-separated for several); default random, the model's own with --scheduler bohb, hypertune or mobster", HelpName = "NAME" };
     private readonly Option<string> _workers = new("--workers") { Description = "Simulated workers", DefaultValueFactory = _ => "8", HelpName = "N" };
-    private readonly Option<string> _budget = new("--time-budget") { Description = "Simulated time per run: 90s, 30m, 2h, 1d, 1h30m", DefaultValueFactory = _ => "2h", HelpName = "DURATION" };
+    private readonly Option<string> _budget = new("--time-budget") { Description = "Simulated time per run, as a study file's timeout: 90s, 30m, 2h, 1d, 1h30m, 01:30:00", DefaultValueFactory = _ => "2h", HelpName = "DURATION" };
     private readonly Option<string> _seeds = new("--seeds") { Description = "How many seeds (runs) per strategy", DefaultValueFactory = _ => "10", HelpName = "N" };
     private readonly Option<string> _firstSeed = new("--first-seed") { Description = "The first seed (seeds are consecutive from it)", DefaultValueFactory = _ => "0", HelpName = "N" };
     private readonly Option<string?> _target = new("--target") { Description = "The value to reach; default: the benchmark's best value within --tolerance", HelpName = "VALUE" };
@@ -41,7 +40,7 @@ internal sealed partial class SimulateCommand : Command
     private async Task<int> Execute(ParseResult parse, CancellationToken ct)
     {
         var workers = PositiveInt("--workers", parse.GetValue(_workers)!);
-        var budget = ParseDuration("--time-budget", parse.GetValue(_budget)!);
+        var budget = DurationFlag.Parse("--time-budget", parse.GetValue(_budget)!)!.Value;
         var seeds = PositiveInt("--seeds", parse.GetValue(_seeds)!);
         var firstSeed = Int("--first-seed", parse.GetValue(_firstSeed)!);
         if ((long)firstSeed + seeds - 1 > int.MaxValue)
@@ -216,38 +215,4 @@ internal sealed partial class SimulateCommand : Command
     private static double Number(string flag, string text) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && double.IsFinite(x) ? x
             : throw new CliUsageException($"{flag} {text}: not a number");
-
-    [GeneratedRegex(@"^(?:(\d+(?:\.\d+)?)(d|h|m|s))+$")]
-    private static partial Regex DurationPattern();
-
-    [GeneratedRegex(@"(\d+(?:\.\d+)?)(d|h|m|s)")]
-    private static partial Regex DurationPart();
-
-    /// <summary>A duration such as 90s, 30m, 2h, 1d or 1h30m; a bare number is seconds.</summary>
-    internal static TimeSpan ParseDuration(string flag, string text)
-    {
-        TimeSpan duration;
-        try { duration = ParseDurationUnchecked(flag, text); }
-        catch (Exception e) when (e is OverflowException or ArgumentOutOfRangeException) { duration = TimeSpan.MaxValue; }
-        // As a study file's timeout: the virtual clock's end must stay a date.
-        return duration <= Tunesmith.Execution.StudyFile.MaxDuration ? duration
-            : throw new CliUsageException($"{flag} {text}: too long (at most {Tunesmith.Execution.StudyFile.MaxDuration.TotalDays:0}d)");
-    }
-
-    private static TimeSpan ParseDurationUnchecked(string flag, string text)
-    {
-        TimeSpan total;
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var bare)) total = TimeSpan.FromSeconds(double.IsFinite(bare) ? bare : -1);
-        else if (DurationPattern().IsMatch(text))
-        {
-            total = TimeSpan.Zero;
-            foreach (Match m in DurationPart().Matches(text))
-            {
-                var x = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-                total += m.Groups[2].Value switch { "d" => TimeSpan.FromDays(x), "h" => TimeSpan.FromHours(x), "m" => TimeSpan.FromMinutes(x), _ => TimeSpan.FromSeconds(x) };
-            }
-        }
-        else throw new CliUsageException($"{flag} {text}: not a duration (e.g. 90s, 30m, 2h, 1d, 1h30m)");
-        return total > TimeSpan.Zero ? total : throw new CliUsageException($"{flag} {text}: must be a positive duration");
-    }
 }

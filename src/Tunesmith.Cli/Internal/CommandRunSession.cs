@@ -139,15 +139,4 @@ internal static class CommandRunSession
             console.Out.WriteLine($"... {more} more: tunesmith report --study {SbatchScript.Quote(study.Name)} --storage {SbatchScript.Quote(StorageUrl.Shown(storageUrl))}");
         console.Out.WriteLine();
     }
-
-    /// <summary>Parses a duration flag in the study file's syntax (90, 90s, 30m, 2h, 1h30m, hh:mm:ss).</summary>
-    public static TimeSpan? ParseDuration(string? text, string flag)
-    {
-        if (text is null) return null;
-        // The study file's parser: `--timeout 1h30m` reads as `timeout: 1h30m` does.
-        if (StudyFile.ParseDuration(text) is not { } d || d <= TimeSpan.Zero)
-            throw new CliUsageException($"{flag} '{text}': expected a positive duration such as 90s, 30m, 2h, 1h30m or 01:30:00");
-        if (d > StudyFile.MaxDuration) throw new CliUsageException($"{flag} '{text}': too long (at most {StudyFile.MaxDuration.TotalDays:0}d)");
-        return d;
-    }
 }
