@@ -103,6 +103,29 @@ public sealed class SlurmEndToEndTests
     }
 
     [SkippableFact]
+    public async Task Concurrency_above_MaxArraySize_is_honoured_by_arrays_side_by_side()
+    {
+        // MaxArraySize=6 on the test cluster, concurrency 8, 20 trials: two lanes side by side, each capped at 4 (6%4, then
+        // 4 after it), so 8 tasks can run at once. Before, one chain of 6-task arrays ran at most 6. Held: nothing runs.
+        await using var kit = new SlurmKit();
+        WriteStudy(kit, "wide", "{ x: { float: [-3, 3] } }", 20, "slurm: { concurrency: 8, extra_sbatch: [--hold] }\n");
+        var ids = await kit.SubmitAsync();
+        Assert.Equal(4, ids.Count);
+        var jobs = new List<string>();
+        foreach (var id in ids)
+        {
+            var r = await kit.Commands.RunAsync("scontrol", ["show", "job", "-o", id]);
+            jobs.Add(r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0]);
+        }
+        Assert.Contains("ArrayTaskId=0-5%4 ", jobs[0]);
+        Assert.Contains("ArrayTaskId=0-3 ", jobs[1]);
+        Assert.Contains($"Dependency=afterany:{ids[0]}", jobs[1]);
+        Assert.Contains("ArrayTaskId=0-5%4 ", jobs[2]);
+        Assert.Contains("Dependency=(null)", jobs[2]);
+        Assert.Contains($"Dependency=afterany:{ids[2]}", jobs[3]);
+    }
+
+    [SkippableFact]
     public async Task Promotion_based_asha_in_one_trial_jobs_trains_its_best_trial_to_the_maximum()
     {
         // Rungs 1 and 3 of max 9 (η 3). Six one-trial jobs, two at a time: a trial that pauses ends its job, a job first

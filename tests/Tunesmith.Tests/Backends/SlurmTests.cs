@@ -72,7 +72,39 @@ public sealed class SlurmScriptTests
         var plan = SlurmArrayPlan.Make(n, 4, limits);
         var room = limits.MaxSubmitJobs is { } cap ? Math.Max(0, cap - limits.QueuedJobs) : int.MaxValue;
         return plan.Arrays.Sum() + plan.Deferred == n && plan.Arrays.All(a => a >= 1 && a <= limits.MaxArraySize)
-               && plan.Arrays.Sum() <= room && plan.Arrays.Sum() == Math.Min(n, room) && plan.Chained == plan.Arrays.Count > 1;
+               && plan.Arrays.Sum() <= room && plan.Arrays.Sum() == Math.Min(n, room);
+    }
+
+    // What a user asked for: at most `concurrency` tasks at once over all the arrays, and from the start
+    // min(concurrency, tasks) of them. Lanes side by side (no dependency) add up; arrays of one lane run one after another.
+    [Property(MaxTest = 300)]
+    public bool Array_plan_honours_the_concurrency_over_all_its_arrays(PositiveInt tasks, PositiveInt maxArray, PositiveInt concurrency)
+    {
+        var n = tasks.Get % 500;
+        var c = concurrency.Get % 40 + 1;
+        var plan = SlurmArrayPlan.Make(n, c, new SlurmLimits(maxArray.Get % 20 + 1));
+        var arrays = plan.Planned;
+        int Cap(SlurmPlannedArray a) => Math.Min(a.Tasks, a.Throttle ?? a.Tasks);
+        var atStart = arrays.Where(a => a.After is null).Sum(Cap);
+        // A lane is an array without a dependency and those chained after it; at any time one array of a lane runs.
+        var laneCaps = arrays.Select((a, i) => (a, i)).Where(x => x.a.After is null).Select(x =>
+        {
+            var members = new List<int> { x.i };
+            for (var j = x.i + 1; j < arrays.Count; j++) if (arrays[j].After is { } after && members.Contains(after)) members.Add(j);
+            return members.Max(m => Cap(arrays[m]));
+        });
+        return plan.Arrays.Sum() == n && atStart == Math.Min(c, n) && laneCaps.Sum() <= c
+               && arrays.Select((a, i) => a.After is null || a.After < i).All(ok => ok);
+    }
+
+    [Fact]
+    public void A_concurrency_above_MaxArraySize_runs_arrays_side_by_side_whose_caps_sum_to_it()
+    {
+        // MaxArraySize 6, concurrency 8, 20 tasks: two lanes of 10 tasks capped at 4 each (6%4 then 4), not one chain of 6.
+        var plan = SlurmArrayPlan.Make(20, 8, new SlurmLimits(6));
+        Assert.Equal([new SlurmPlannedArray(6, 4, null), new SlurmPlannedArray(4, null, 0), new SlurmPlannedArray(6, 4, null), new SlurmPlannedArray(4, null, 2)], plan.Planned);
+        // No more tasks than the cap: all of them at once, in arrays side by side.
+        Assert.Equal([new SlurmPlannedArray(6, null, null), new SlurmPlannedArray(2, null, null)], SlurmArrayPlan.Make(8, 8, new SlurmLimits(6)).Planned);
     }
 
     [Fact]

@@ -63,11 +63,12 @@ public static class SlurmSubmitter
         {
             var options = cls?.Options ?? request.Settings.Defaults;
             var plan = SlurmArrayPlan.Make(tasks, options.Concurrency, limits);
-            for (var i = 0; i < plan.Arrays.Count; i++)
+            var first = arrays.Count;
+            foreach (var a in plan.Planned)
             {
-                var depends = plan.Chained && i > 0 ? "<previous job id>" : null;
-                var script = SbatchScript.Render(new SbatchRequest(request.Study, plan.Arrays[i], options, request.WorkerCommand, request.LogDirectory, cls?.Name, depends));
-                arrays.Add(new SlurmSubmittedArray(null, cls?.Name, plan.Arrays[i], script, null));
+                var depends = a.After is { } after ? $"<job id of array {first + after + 1}>" : null;
+                var script = SbatchScript.Render(new SbatchRequest(request.Study, a.Tasks, options with { Concurrency = a.Throttle }, request.WorkerCommand, request.LogDirectory, cls?.Name, depends));
+                arrays.Add(new SlurmSubmittedArray(null, cls?.Name, a.Tasks, script, null));
             }
         }
         return arrays;
@@ -95,18 +96,21 @@ public static class SlurmSubmitter
             var plan = SlurmArrayPlan.Make(tasks, options.Concurrency, limits with { QueuedJobs = queued });
             deferred += plan.Deferred;
             queued += plan.Arrays.Sum();
-            string? previous = null;
-            foreach (var size in plan.Arrays)
+            var ids = new List<string>();
+            foreach (var a in plan.Planned)
             {
-                var script = SbatchScript.Render(new SbatchRequest(request.Study, size, options, request.WorkerCommand, request.LogDirectory, cls?.Name,
-                    plan.Chained ? previous : null));
+                var size = a.Tasks;
+                var script = SbatchScript.Render(new SbatchRequest(request.Study, size, options with { Concurrency = a.Throttle }, request.WorkerCommand, request.LogDirectory, cls?.Name,
+                    a.After is { } after ? ids[after] : null));
                 var stamp = request.TimeProvider.GetUtcNow().ToString("yyyyMMdd-HHmmss-fff", CultureInfo.InvariantCulture);
                 var path = Path.Combine(request.LogDirectory, $"submit-{stamp}{(cls is null ? "" : "-" + cls.Name)}.sbatch");
+                for (var n = 2; File.Exists(path); n++)   // arrays submitted within one millisecond keep their own scripts
+                    path = Path.Combine(request.LogDirectory, $"submit-{stamp}{(cls is null ? "" : "-" + cls.Name)}-{n}.sbatch");
                 await File.WriteAllTextAsync(path, script, cancellationToken).ConfigureAwait(false);
                 var id = await commands.SubmitAsync(path, environment, cancellationToken).ConfigureAwait(false);
                 await recordJob(new SlurmStudyJob(id, cls?.Name, size), cancellationToken).ConfigureAwait(false);
                 arrays.Add(new SlurmSubmittedArray(id, cls?.Name, size, script, path));
-                previous = id;
+                ids.Add(id);
             }
         }
         return (arrays, deferred);
