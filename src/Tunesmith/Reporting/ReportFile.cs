@@ -13,56 +13,35 @@ namespace Tunesmith.Reporting;
 public static class ReportFile
 {
     /// <summary>Writes <paramref name="content"/> to <paramref name="path"/> whole or not at all (see <see cref="ReportFile"/>).</summary>
-    public static void Write(string path, ReadOnlySpan<byte> content)
-    {
-        var (full, exists, inPlace) = Target(path);
-        if (inPlace)
-        {
-            File.WriteAllBytes(full, content);
-            return;
-        }
-        var temp = TemporaryFor(full);
-        try
-        {
-            using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                f.Write(content);
-                f.Flush(flushToDisk: true);
-            }
-            Commit(temp, full, exists);
-        }
-        catch (Exception e)
-        {
-            var failed = Failed(e, temp, full);
-            if (ReferenceEquals(failed, e)) throw;
-            throw failed;
-        }
-    }
+    public static void Write(string path, ReadOnlyMemory<byte> content) =>
+        WriteCoreAsync(path, content, synchronous: true, CancellationToken.None).AsTask().GetAwaiter().GetResult();
 
     /// <summary>Writes <paramref name="text"/> (UTF-8, no byte order mark) to <paramref name="path"/> whole or not at all (see <see cref="ReportFile"/>).</summary>
-    public static async Task WriteAsync(string path, string text, CancellationToken cancellationToken = default)
+    public static Task WriteAsync(string path, string text, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var content = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text);
+        return WriteCoreAsync(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text), synchronous: false, cancellationToken).AsTask();
+    }
+
+    // One body for both: `synchronous` uses blocking calls only, so the sync Write completes before it returns.
+    private static async ValueTask WriteCoreAsync(string path, ReadOnlyMemory<byte> content, bool synchronous, CancellationToken cancellationToken)
+    {
         var (full, exists, inPlace) = Target(path);
-        if (inPlace)
-        {
-            await File.WriteAllBytesAsync(full, content, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        var temp = TemporaryFor(full);
+        var file = inPlace ? full : TemporaryFor(full);
         try
         {
-            await using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, useAsync: true))
+            using (var f = new FileStream(file, inPlace ? FileMode.Create : FileMode.CreateNew, FileAccess.Write, inPlace ? FileShare.Read : FileShare.None,
+                bufferSize: 4096, useAsync: !synchronous))
             {
-                await f.WriteAsync(content, cancellationToken).ConfigureAwait(false);
-                f.Flush(flushToDisk: true);
+                if (synchronous) f.Write(content.Span);
+                else await f.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+                if (!inPlace) f.Flush(flushToDisk: true);
             }
-            Commit(temp, full, exists);
+            if (!inPlace) Commit(file, full, exists);
         }
-        catch (Exception e)
+        catch (Exception e) when (!inPlace)
         {
-            var failed = Failed(e, temp, full);
+            var failed = Failed(e, file, full);
             if (ReferenceEquals(failed, e)) throw;
             throw failed;
         }

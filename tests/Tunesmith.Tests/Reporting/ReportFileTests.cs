@@ -18,7 +18,7 @@ public sealed class ReportFileTests : IDisposable
         var path = Path.Combine(_dir, "r.csv");
         await ReportFile.WriteAsync(path, "a,b\n");
         Assert.Equal("a,b\n", await File.ReadAllTextAsync(path));
-        ReportFile.Write(path, "x"u8);
+        ReportFile.Write(path, "x"u8.ToArray());
         Assert.Equal("x", await File.ReadAllTextAsync(path));
         Assert.Equal(["r.csv"], Listing());
     }
@@ -38,7 +38,7 @@ public sealed class ReportFileTests : IDisposable
         var path = Path.Combine(_dir, "r.csv");
         await File.WriteAllTextAsync(path, "old");
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        ReportFile.Write(path, "new"u8);
+        ReportFile.Write(path, "new"u8.ToArray());
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
     }
 
@@ -61,7 +61,7 @@ public sealed class ReportFileTests : IDisposable
         var path = Path.Combine(_dir, "plots");
         Directory.CreateDirectory(path);
         File.WriteAllText(Path.Combine(path, "keep"), "kept");
-        var e = Assert.ThrowsAny<IOException>(() => ReportFile.Write(path, "x"u8));
+        var e = Assert.ThrowsAny<IOException>(() => ReportFile.Write(path, "x"u8.ToArray()));
         Assert.DoesNotContain(".tmp", e.Message, StringComparison.Ordinal);
         Assert.Equal(["plots"], Listing());
         Assert.Equal("kept", File.ReadAllText(Path.Combine(path, "keep")));
