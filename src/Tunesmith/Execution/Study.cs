@@ -621,6 +621,20 @@ public sealed class Study : IAsyncDisposable, IDisposable
         }
         if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
         cancellationToken.ThrowIfCancellationRequested();
+        if (!(deadline is { } end && _time.GetUtcNow() >= end)) await SayIfGridEndedBeforeBudgetAsync(options, cancellationToken).ConfigureAwait(false);
+    }
+
+    // A finite sampler (a grid) whose every combination is tried ends the run before its trial budget: say why, once, when
+    // nothing of the study runs or waits any more (another worker's last trial may still be running).
+    private async Task SayIfGridEndedBeforeBudgetAsync(OptimizeOptions options, CancellationToken ct)
+    {
+        if (Sampler is not IFiniteSampler finite || options.Trials is not { } budget) return;
+        var counts = await Storage.CountTrialsAsync(Record.Id, ct).ConfigureAwait(false);
+        if (counts.GetValueOrDefault(TrialState.Running) > 0 || counts.GetValueOrDefault(TrialState.Waiting) > 0) return;
+        var history = await RefreshAsync(ct).ConfigureAwait(false);
+        if (history.DoneCount >= budget) return;
+        var combinations = finite.EnumerateConfigurations().Count;
+        _logger.LogWarning("The grid's {Combinations} combinations are all tried; stopping before the budget of {Budget} trials", combinations, budget);
     }
 
     /// <summary>

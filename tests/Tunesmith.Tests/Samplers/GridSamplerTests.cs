@@ -26,6 +26,26 @@ public sealed class GridSamplerTests
          select ParamValues.ToJson(new Dictionary<string, object?> { ["layers"] = layers, ["lr"] = lr, ["optimizer"] = opt })).ToHashSet();
 
     [Fact]
+    public async Task A_grid_exhausted_before_the_budget_says_why_the_run_stops()
+    {
+        var logs = new Tunesmith.Tests.Storage.ListLoggerFactory();
+        var study = await Study.CreateOrLoadAsync("small", new StudyOptions
+        {
+            Sampler = new GridSampler(new Dictionary<string, IReadOnlyList<object?>> { ["x"] = [1L, 2L] }), LoggerFactory = logs,
+        });
+        await study.OptimizeAsync((t, _) => Task.FromResult((double)t.SuggestInt("x", 1, 2)), new OptimizeOptions { Trials = 3 });
+        Assert.Equal(2, study.Trials.Count);
+        Assert.Equal(["Warning: The grid's 2 combinations are all tried; stopping before the budget of 3 trials"], logs.Lines.Where(l => !l.StartsWith("Debug", StringComparison.Ordinal)));
+        // A budget the grid fills says nothing.
+        var full = await Study.CreateOrLoadAsync("full", new StudyOptions
+        {
+            Sampler = new GridSampler(new Dictionary<string, IReadOnlyList<object?>> { ["x"] = [1L, 2L] }), LoggerFactory = logs,
+        });
+        await full.OptimizeAsync((t, _) => Task.FromResult((double)t.SuggestInt("x", 1, 2)), new OptimizeOptions { Trials = 2 });
+        Assert.Single(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Grid_runs_each_point_once_with_six_workers()
     {
         var study = Study.Create("grid", sampler: new GridSampler(Values));
