@@ -313,6 +313,18 @@ internal static partial class StudyFileReader
                     (at, field) = (message.Contains("unknown option", StringComparison.Ordinal) ? keyNode : value, $"{optionsField}.{key}");
                     break;
                 }
+                else if (value is YamlMappingNode inner && message.Contains($"option '{key}.", StringComparison.Ordinal))
+                {
+                    // A nested option (grid's 'values.lr'): the error names its whole path and points at its value.
+                    (at, field) = (value, $"{optionsField}.{key}");
+                    foreach (var (innerKey, _, innerValue) in source.Entries(inner, field))
+                        if (message.Contains($"option '{key}.{innerKey}'", StringComparison.Ordinal))
+                        {
+                            (at, field) = (innerValue, $"{optionsField}.{key}.{innerKey}");
+                            break;
+                        }
+                    break;
+                }
         return source.Error(at, field, message);
     }
 

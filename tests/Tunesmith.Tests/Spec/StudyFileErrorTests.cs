@@ -390,6 +390,18 @@ public sealed class StudyFileMoreErrorTests
     }
 
     [Fact]
+    public void Grid_values_that_are_not_a_list_are_reported_at_their_field()
+    {
+        var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse("""
+            command: run {lr}
+            space: { lr: { float: [0.01, 1] } }
+            sampler: { grid: { values: { lr: 0.1 } } }
+            """, "study.yaml", "/tmp"));
+        Assert.Equal((3, 34, "sampler.grid.values.lr"), (e.Line, e.Column, e.Field));
+        Assert.Contains("option 'values.lr' must be a list of values", e.Message);
+    }
+
+    [Fact]
     public void A_misspelt_option_of_random_search_is_reported_not_dropped()
     {
         var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse("""
@@ -409,16 +421,16 @@ public sealed class StudyFileMoreErrorTests
     }
 
     [Theory]
-    [InlineData("{ lr: [0.5] }", "option 'values.lr': parameter 'lr': value 0.5 is not in float [0.01, 0.1]")]
-    [InlineData("{ layer: [1, 2] }", "option 'values.layer': parameter 'layer': unknown parameter (did you mean 'layers'?) (the parameters: lr, layers)")]
-    public void Grid_values_outside_the_space_are_reported_at_the_sampler_when_the_file_is_read(string values, string problem)
+    [InlineData("{ lr: [0.5] }", "option 'values.lr': parameter 'lr': value 0.5 is not in float [0.01, 0.1]", 34, "sampler.grid.values.lr")]
+    [InlineData("{ layer: [1, 2] }", "option 'values.layer': parameter 'layer': unknown parameter (did you mean 'layers'?) (the parameters: lr, layers)", 37, "sampler.grid.values.layer")]
+    public void Grid_values_outside_the_space_are_reported_at_their_field_when_the_file_is_read(string values, string problem, int column, string field)
     {
         var e = Assert.Throws<StudyFileException>(() => StudyFile.Parse($$"""
             command: run {lr} {layers}
             space: { lr: { float: [0.01, 0.1] }, layers: { int: [1, 3] } }
             sampler: { grid: { values: {{values}} } }
             """, "study.yaml", "/tmp"));
-        Assert.Equal((3, 18, "sampler"), (e.Line, e.Column, e.Field)); // at the grid's options
+        Assert.Equal((3, column, field), (e.Line, e.Column, e.Field)); // at the values of that parameter, named by their whole path
         Assert.Contains(problem, e.Message);
     }
 
