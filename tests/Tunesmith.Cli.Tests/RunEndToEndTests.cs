@@ -62,6 +62,21 @@ public sealed class RunEndToEndTests
         Assert.StartsWith("best: trial ", quiet.Stdout.Trim());
     }
 
+    [Fact]
+    public async Task The_best_line_of_a_study_without_parameters_has_no_trailing_space()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", "print('tunesmith:result {\"loss\": 1.5}')\n");
+        kit.StudyFile($"""
+            metric: loss
+            command: {StudyKit.Python} obj.py
+            trials: 1
+            """);
+        var r = await kit.CliS("run", "study.yaml", "--quiet");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("best: trial 0 loss=1.5\n", r.Stdout);
+    }
+
     /// <summary>The rows of the first text results table in <paramref name="stdout"/>: rank, number and objective.</summary>
     private static List<(int Rank, int Number, double Value)> ResultsTable(string stdout)
     {

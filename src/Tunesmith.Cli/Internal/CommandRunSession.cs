@@ -61,7 +61,7 @@ internal static class CommandRunSession
         if (resultsTable && mode is not (ProgressMode.Json or ProgressMode.Quiet))
             await WriteResultsTableAsync(study, storageUrl, console);
         if (result.Best is { } best && mode != ProgressMode.Json)
-            console.Out.WriteLine($"best: trial {best.Number} {study.Metric}={Formats.Value(best.Value)} {RunProgress.FormatParams(best.Params)}");
+            console.Out.WriteLine($"best: trial {best.Number} {study.Metric}={Formats.Value(best.Value)}" + (best.Params.Count > 0 ? " " + RunProgress.FormatParams(best.Params) : ""));
 
         switch (result.Stop)
         {

@@ -150,7 +150,7 @@ internal static class ProgressViews
             (p.Paused > 0 ? $"paused {p.Paused}  " : "") + $"running {p.Running.Count}  " +
             $"elapsed {Formats.Duration(p.Now - p.StartedAt)}" + (p.Eta is { } eta ? $"  ETA {Formats.Duration(eta)}" : "");
         var best = p.Best is { } bt
-            ? $"best: trial {bt.Number}  {Markup.Escape(p.Metric)} = [bold]{Formats.Value(bt.Value)}[/]  {Markup.Escape(RunProgress.FormatParams(bt.Params))}"
+            ? $"best: trial {bt.Number}  {Markup.Escape(p.Metric)} = [bold]{Formats.Value(bt.Value)}[/]" + (bt.Params.Count > 0 ? "  " + Markup.Escape(RunProgress.FormatParams(bt.Params)) : "")
             : "best: -";
         var table = new Table().Border(TableBorder.Simple);
         table.AddColumn(new TableColumn("trial").RightAligned());
