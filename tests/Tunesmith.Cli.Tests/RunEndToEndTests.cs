@@ -234,6 +234,40 @@ public sealed class RunEndToEndTests
         Assert.Equal(values.OrderDescending().ToList(), values); // maximize: best first
     }
 
+    [Fact]
+    public async Task Enqueue_skips_a_combination_already_in_the_study_or_repeated_in_the_file_so_a_rerun_adds_nothing()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile($"""
+            direction: maximize
+            command: {StudyKit.Python} obj.py {"{a} {b}"}
+            space:
+              a: {"{"} float: [0, 10] {"}"}
+              b: {"{"} choice: [x, "y,z"] {"}"}
+            trials: 10
+            """);
+        // Line 5 repeats line 2 (1.5 and 1.50 are the same value); line 6 differs from line 2 only in b.
+        kit.Write("combos.csv", "a,b\n1.5,x\n4,\"y,z\"\n0.5,x\n1.50,x\n1.5,\"y,z\"\n");
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        var first = await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains("enqueued 4 trials (0..3)", first.Stdout);
+        Assert.Contains("combos.csv:5: skipped: the same combination as line 2", first.Stderr);
+
+        // The same command again (a rerun after an error, a second terminal) must not double the work.
+        var again = await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("enqueued no trials", again.Stdout);
+        Assert.Contains("skipped 5 combinations already in study 's'", again.Stderr);
+        Assert.Equal(4, (await kit.TrialsAsync()).Count);
+
+        // Asked for, a repeat is enqueued (e.g. to measure noise).
+        var repeat = await kit.CliS("enqueue", "--study", "s", "--set", "a=4", "--set", "b=y,z", "--allow-duplicates");
+        Assert.True(repeat.ExitCode == 0, repeat.ToString());
+        Assert.Contains("enqueued trial 4", repeat.Stdout);
+        Assert.Equal(5, (await kit.TrialsAsync()).Count);
+    }
+
     [Theory]
     [InlineData("x; touch {0}")]
     [InlineData("$(touch {0})")]

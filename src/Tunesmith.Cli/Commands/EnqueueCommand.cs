@@ -21,6 +21,7 @@ internal sealed class EnqueueCommand : Command
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<string[]> _set = CommonOptions.Set("A parameter value of the one combination to enqueue (repeatable)");
     private readonly Option<string?> _file = new("--file") { Description = "A CSV file (header row of parameter names) or JSON Lines file (one object per line) of combinations", HelpName = "PATH" };
+    private readonly Option<bool> _allowDuplicates = new("--allow-duplicates") { Description = "Enqueue a combination even when the study already holds it (waiting, running or finished other than failed) or the file repeats it; by default such a combination is skipped and named" };
 
     public EnqueueCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("enqueue", "Enqueue explicit parameter combinations to run before sampled trials")
     {
@@ -31,6 +32,7 @@ internal sealed class EnqueueCommand : Command
         Options.Add(_storage);
         Options.Add(_set);
         Options.Add(_file);
+        Options.Add(_allowDuplicates);
         SetAction(ExecuteAsync);
     }
 
@@ -43,19 +45,23 @@ internal sealed class EnqueueCommand : Command
         if (sets.Length > 0 && file is not null) throw new CliUsageException("give either --set flags or --file, not both");
         if (sets.Length == 0 && file is null) throw new CliUsageException("nothing to enqueue: give --set name=value flags or --file combos.csv|combos.jsonl");
 
-        var combinations = file is not null ? CombinationFile.Read(file) : [Assignments.Parse(sets)];
-        if (combinations.Count == 0) throw new CliUsageException($"{file}: no combinations in the file");
+        IReadOnlyList<CombinationRow> rows = file is not null ? CombinationFile.ReadRows(file) : [new CombinationRow(0, Assignments.Parse(sets))];
+        if (rows.Count == 0) throw new CliUsageException($"{file}: no combinations in the file");
 
         await using var storage = await StorageScope.OpenExistingAsync(url, _time, _loggers, ct);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var space = await StoredStudyFile.TryGetSpaceAsync(study, ct);
-        var checkedCombinations = space is null ? combinations : combinations.Select((c, i) => CoerceCombination(space, c, file is null ? "--set" : $"{file}: combination {i + 1}")).ToList();
+        var checkedRows = space is null ? rows : rows.Select((r, i) => r with { Values = CoerceCombination(space, r.Values, file is null ? "--set" : $"{file}: combination {i + 1}") }).ToList();
+        var toEnqueue = parse.GetValue(_allowDuplicates) ? checkedRows : await SkipDuplicatesAsync(study, name, file, checkedRows, ct);
         var numbers = new List<int>();
-        foreach (var combination in checkedCombinations)
-            numbers.Add((await study.EnqueueAsync(combination, ct)).Number);
-        _console.Out.WriteLine(numbers.Count == 1
-            ? $"enqueued trial {numbers[0]} in study '{name}'"
-            : $"enqueued {numbers.Count} trials ({numbers.Min()}..{numbers.Max()}) in study '{name}'");
+        foreach (var row in toEnqueue)
+            numbers.Add((await study.EnqueueAsync(row.Values, ct)).Number);
+        _console.Out.WriteLine(numbers.Count switch
+        {
+            0 => $"enqueued no trials in study '{name}'",
+            1 => $"enqueued trial {numbers[0]} in study '{name}'",
+            _ => $"enqueued {numbers.Count} trials ({numbers.Min()}..{numbers.Max()}) in study '{name}'",
+        });
         await WarnBeyondBudgetAsync(study, name, ct);
         return ExitCodes.Ok;
     }
@@ -75,6 +81,73 @@ internal sealed class EnqueueCommand : Command
             _console.Error.WriteLine($"tunesmith: study '{name}' has taken {taken} of its budget of {budget} trials, so {beyond} of its {waiting} waiting trials " +
                 $"will not run; run or worker with --trials {taken + waiting} runs them all");
     }
+
+    /// <summary>
+    /// Drops the combinations the study already holds — a trial with the same values that is waiting, running, paused or
+    /// finished other than Failed (a failed one may be tried again) — and those the file repeats, naming each on stderr:
+    /// running the same <c>enqueue</c> twice must not double the work a GPU quota pays for.
+    /// </summary>
+    private async Task<IReadOnlyList<CombinationRow>> SkipDuplicatesAsync(Study study, string name, string? file, IReadOnlyList<CombinationRow> rows, CancellationToken ct)
+    {
+        var trials = (await study.GetTrialsAsync(ct)).Where(t => t.State != TrialState.Failed).ToList();
+        var present = new Dictionary<string, Dictionary<string, int>>(StringComparer.Ordinal); // key set → combination key → trial number
+        Dictionary<string, int> PresentFor(IReadOnlyDictionary<string, object?> values)
+        {
+            var names = values.Keys.Order(StringComparer.Ordinal).ToArray();
+            var setKey = string.Join('\0', names);
+            if (present.TryGetValue(setKey, out var map)) return map;
+            map = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var t in trials)
+            {
+                // A waiting trial holds only its enqueued values: it is the same combination only with the same names. A
+                // started one holds every value it ran with, the sampler's included.
+                if (!names.All(t.Params.ContainsKey) || (t.State == TrialState.Waiting && t.Params.Count != names.Length)) continue;
+                map.TryAdd(Key(names.Select(n => new KeyValuePair<string, object?>(n, t.Params[n]))), t.Number);
+            }
+            return present[setKey] = map;
+        }
+
+        var kept = new List<CombinationRow>();
+        var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
+        var inStudy = new List<int>();
+        var repeated = 0;
+        foreach (var row in rows)
+        {
+            var key = Key(row.Values);
+            if (firstLine.TryGetValue(key, out var line))
+            {
+                if (++repeated <= 10) _console.Error.WriteLine($"tunesmith: {file}:{row.Line}: skipped: the same combination as line {line}");
+                continue;
+            }
+            if (PresentFor(row.Values).TryGetValue(key, out var number))
+            {
+                inStudy.Add(number);
+                continue;
+            }
+            firstLine[key] = row.Line;
+            kept.Add(row);
+        }
+        if (repeated > 10) _console.Error.WriteLine($"tunesmith: {file}: skipped {repeated - 10} more rows that repeat an earlier one");
+        if (inStudy.Count > 0)
+        {
+            var shown = string.Join(", ", inStudy.Take(10)) + (inStudy.Count > 10 ? ", ..." : "");
+            _console.Error.WriteLine(inStudy.Count == 1
+                ? $"tunesmith: skipped 1 combination already in study '{name}' (trial {shown}); --allow-duplicates enqueues it again"
+                : $"tunesmith: skipped {inStudy.Count} combinations already in study '{name}' (trials {shown}); --allow-duplicates enqueues them again");
+        }
+        return kept;
+    }
+
+    /// <summary>One combination as text, by name: equal values give equal keys (1.5 and 1.50; 3 and 3.0), kinds stay apart (3 and "3").</summary>
+    private static string Key(IEnumerable<KeyValuePair<string, object?>> values) =>
+        string.Join('\0', values.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + ParamValues.Normalize(kv.Value) switch
+        {
+            null => "n",
+            bool b => b ? "b:1" : "b:0",
+            long l => "d:" + ((double)l).ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            double d => "d:" + d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            var o => "s:" + Convert.ToString(o, System.Globalization.CultureInfo.InvariantCulture),
+        }));
 
     private static IReadOnlyDictionary<string, object?> CoerceCombination(SearchSpace space, IReadOnlyDictionary<string, object?> combination, string where)
     {

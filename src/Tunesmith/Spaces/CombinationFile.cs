@@ -18,15 +18,20 @@ public static class CombinationFile
     /// <summary>Reads a combinations file, choosing the format by extension (<c>.csv</c>; <c>.jsonl</c>, <c>.ndjson</c> or <c>.json</c>).</summary>
     /// <exception cref="CombinationFileException">The file is malformed; the message names the file and line.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    public static IReadOnlyList<IReadOnlyDictionary<string, object?>> Read(string path)
+    public static IReadOnlyList<IReadOnlyDictionary<string, object?>> Read(string path) => ReadRows(path).Select(r => r.Values).ToList();
+
+    /// <summary>Reads a combinations file as <see cref="Read"/> does, keeping the line each combination starts on.</summary>
+    /// <exception cref="CombinationFileException">The file is malformed; the message names the file and line.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    public static IReadOnlyList<CombinationRow> ReadRows(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"combinations file '{path}' does not exist", path);
         var extension = Path.GetExtension(path).ToLowerInvariant();
         using var reader = new StreamReader(path, Encoding.UTF8);
         return extension switch
         {
-            ".csv" => ReadCsv(reader, path),
-            ".jsonl" or ".ndjson" or ".json" => ReadJsonLines(reader, path),
+            ".csv" => ReadCsvRows(reader, path),
+            ".jsonl" or ".ndjson" or ".json" => ReadJsonLinesRows(reader, path),
             _ => throw new CombinationFileException(path, 0, $"unknown combinations format '{extension}': use .csv or .jsonl"),
         };
     }
@@ -34,7 +39,10 @@ public static class CombinationFile
     /// <summary>Reads CSV text (RFC 4180 quoting; a header row of parameter names).</summary>
     /// <param name="reader">The CSV text.</param>
     /// <param name="source">The name used in error messages (usually the file path).</param>
-    public static IReadOnlyList<IReadOnlyDictionary<string, object?>> ReadCsv(TextReader reader, string source)
+    public static IReadOnlyList<IReadOnlyDictionary<string, object?>> ReadCsv(TextReader reader, string source) =>
+        ReadCsvRows(reader, source).Select(r => r.Values).ToList();
+
+    private static List<CombinationRow> ReadCsvRows(TextReader reader, string source)
     {
         var rows = new CsvRows(reader, source);
         if (!rows.TryNext(out var header, out var headerLine))
@@ -46,7 +54,7 @@ public static class CombinationFile
             for (var j = 0; j < i; j++)
                 if (names[j] == names[i]) throw new CombinationFileException(source, headerLine, $"parameter '{names[i]}' appears twice in the header");
         }
-        var result = new List<IReadOnlyDictionary<string, object?>>();
+        var result = new List<CombinationRow>();
         while (rows.TryNext(out var cells, out var line))
         {
             if (cells.Count == 1 && cells[0].Length == 0) continue; // blank line
@@ -55,7 +63,7 @@ public static class CombinationFile
             var combination = new Dictionary<string, object?>(StringComparer.Ordinal);
             for (var i = 0; i < names.Length; i++)
                 if (cells[i].Length > 0) combination[names[i]] = ParamValues.ParseText(cells[i]);
-            result.Add(combination);
+            result.Add(new CombinationRow(line, combination));
         }
         return result;
     }
@@ -63,9 +71,12 @@ public static class CombinationFile
     /// <summary>Reads JSON Lines: each non-blank line is a JSON object of parameter values (strings, numbers, booleans, null).</summary>
     /// <param name="reader">The text.</param>
     /// <param name="source">The name used in error messages (usually the file path).</param>
-    public static IReadOnlyList<IReadOnlyDictionary<string, object?>> ReadJsonLines(TextReader reader, string source)
+    public static IReadOnlyList<IReadOnlyDictionary<string, object?>> ReadJsonLines(TextReader reader, string source) =>
+        ReadJsonLinesRows(reader, source).Select(r => r.Values).ToList();
+
+    private static List<CombinationRow> ReadJsonLinesRows(TextReader reader, string source)
     {
-        var result = new List<IReadOnlyDictionary<string, object?>>();
+        var result = new List<CombinationRow>();
         var lineNumber = 0;
         while (reader.ReadLine() is { } line)
         {
@@ -73,7 +84,7 @@ public static class CombinationFile
             if (string.IsNullOrWhiteSpace(line)) continue;
             try
             {
-                result.Add(ParamValues.FromJsonObject(line));
+                result.Add(new CombinationRow(lineNumber, ParamValues.FromJsonObject(line)));
             }
             catch (JsonException e)
             {
@@ -153,6 +164,11 @@ public static class CombinationFile
         }
     }
 }
+
+/// <summary>One combination of a combinations file and the line it starts on (1-based; the header is line 1 of a CSV file).</summary>
+/// <param name="Line">The line the combination starts on.</param>
+/// <param name="Values">The parameter values, typed as <see cref="CombinationFile.Read"/> types them.</param>
+public sealed record CombinationRow(int Line, IReadOnlyDictionary<string, object?> Values);
 
 /// <summary>A combinations file is malformed; the message is one line naming the file and line.</summary>
 public sealed class CombinationFileException(string source, int line, string problem)
