@@ -15,6 +15,13 @@ string Opt(string name, string fallback)
 IReadOnlySet<string>? Set(string name) => Opt(name, "") is { Length: > 0 } v ? v.Split(name == "--cases" ? '|' : ',').ToHashSet() : null;
 int Int(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
+// A flag its verb does not read is a typo (in a documented command, or typed): one line, exit 2, nothing run.
+if (BenchFlags.Check(args) is { } badFlag)
+{
+    Console.Error.WriteLine("Tunesmith.Bench: " + badFlag);
+    return 2;
+}
+
 // `overhead` (and its worker processes) measure what `tunesmith` gets: concurrent (background) GC, the runtime default,
 // as before 18d67ef. Every other benchmark keeps the blocking GC it has been measured with since then (Batch is what
 // ConcurrentGarbageCollection=false gave the whole process). docs/BENCHMARKS.md, issue 19.
