@@ -75,7 +75,7 @@ public sealed record ReportTable
                 t.Metrics.Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal),
                 t.Params,
                 t.Duration,
-                t.State == TrialState.Failed ? t.FailReason : null));
+                t.State == TrialState.Failed ? FailReasonOf(t) : null));
         }
         return new ReportTable
         {
@@ -106,6 +106,19 @@ public sealed record ReportTable
         ArgumentNullException.ThrowIfNull(study);
         var trials = (await storage.GetTrialsSinceAsync(study.Id, 0, cancellationToken).ConfigureAwait(false)).Trials;
         return Build(trials, study.Direction, metric, study.Name, top);
+    }
+
+    /// <summary>
+    /// A failed trial's reason; one that was retried (a crash, <c>retries:</c>) says by which trial after the reason's first
+    /// line, as the progress line does, so that its params showing up again in a later row do not read as a duplicate.
+    /// </summary>
+    private static string? FailReasonOf(FrozenTrial t)
+    {
+        if (!t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetriedBy, out var retry) || retry is null) return t.FailReason;
+        var note = $"; retried as trial {Convert.ToString(retry, System.Globalization.CultureInfo.InvariantCulture)}";
+        if (t.FailReason is not { } reason) return note[2..];
+        var newline = reason.IndexOf('\n');
+        return newline < 0 ? reason + note : reason[..newline] + note + reason[newline..];
     }
 
     // What a stopped, paused or running trial has shown so far, as Ray Tune's table shows it: a Pruned trial's stored value

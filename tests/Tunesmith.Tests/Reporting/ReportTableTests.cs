@@ -45,6 +45,22 @@ public sealed class ReportTableTests
     }
 
     [Fact]
+    public void A_failed_trial_that_was_retried_names_its_retry_after_the_first_line_of_its_reason()
+    {
+        // A crashed worker's trial is retried with the same params: without the note, the combination looks as if it had
+        // run twice, once failed and once complete.
+        var crashed = Trial(0, TrialState.Failed, reason: "crashed: its runner (pid 7 on vm) is gone");
+        crashed = crashed with { SystemAttributes = new Dictionary<string, object?>(crashed.SystemAttributes) { [SystemAttributeKeys.RetriedBy] = 2L } };
+        var exited = Trial(1, TrialState.Failed, reason: "exit code 3\n--- last lines of stderr.log ---\nboom");
+        exited = exited with { SystemAttributes = new Dictionary<string, object?>(exited.SystemAttributes) { [SystemAttributeKeys.RetriedBy] = 3L } };
+        var table = ReportTable.Build([crashed, exited, Trial(2, TrialState.Complete, 0.5), Trial(3, TrialState.Failed, reason: "exit code 3")], Direction.Maximize, "f1", "s");
+        var reasons = table.Rows.ToDictionary(r => r.Number, r => r.FailReason);
+        Assert.Equal("crashed: its runner (pid 7 on vm) is gone; retried as trial 2", reasons[0]);
+        Assert.Equal("exit code 3; retried as trial 3\n--- last lines of stderr.log ---\nboom", reasons[1]);
+        Assert.Equal("exit code 3", reasons[3]);
+    }
+
+    [Fact]
     public void Minimize_sorts_complete_trials_ascending_with_ties_by_number()
     {
         var table = ReportTable.Build(Mixed(), Direction.Minimize, "f1", "s");
