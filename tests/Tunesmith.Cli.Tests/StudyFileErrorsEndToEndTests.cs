@@ -115,6 +115,21 @@ public sealed class StudyFileErrorsEndToEndTests
     }
 
     [Fact]
+    public async Task A_csv_value_outside_the_space_is_named_by_its_line_in_the_file()
+    {
+        // The header is line 1 and a blank line is skipped: the second combination is on line 4, where an editor finds it.
+        using var kit = new StudyKit();
+        kit.StudyFile("command: python3 t.py {lr} {batch}\nspace:\n  lr: { float: [1.0e-5, 1.0], log: true }\n  batch: { int: [16, 512] }\n");
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        kit.Write("combos.csv", "lr,batch\n0.01,32\n\n5.0,32\n");
+        var r = await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal("tunesmith: combos.csv:4: parameter 'lr': value 5 is not in float [1E-05, 1] log",
+            Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Empty(await kit.TrialsAsync());
+    }
+
+    [Fact]
     public async Task Enqueuing_a_value_for_a_parameter_inactive_under_the_others_is_one_line_and_stores_nothing()
     {
         using var kit = new StudyKit();
@@ -128,7 +143,7 @@ public sealed class StudyFileErrorsEndToEndTests
         kit.Write("combos.jsonl", "{\"opt\": \"sgd\", \"momentum\": 0.5}\n{\"opt\": \"adam\", \"momentum\": 0.5}\n");
         var file = await kit.CliS("enqueue", "--study", "s", "--file", "combos.jsonl");
         Assert.Equal(2, file.ExitCode);
-        Assert.StartsWith("tunesmith: combos.jsonl: combination 2: the combination does not fit", file.Stderr);
+        Assert.StartsWith("tunesmith: combos.jsonl:2: the combination does not fit", file.Stderr);
 
         // The same parameters with the condition met, or left for the sampler, are fine; nothing of the refused ones was stored.
         Assert.Equal(0, (await kit.CliS("enqueue", "--study", "s", "--set", "opt=sgd", "--set", "momentum=0.5")).ExitCode);

@@ -51,7 +51,7 @@ internal sealed class EnqueueCommand : Command
         await using var storage = await StorageScope.OpenExistingAsync(url, _time, _loggers, ct);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var space = await StoredStudyFile.TryGetSpaceAsync(study, ct);
-        var checkedRows = space is null ? rows : rows.Select((r, i) => r with { Values = CoerceCombination(space, r.Values, file is null ? "--set" : $"{file}: combination {i + 1}") }).ToList();
+        var checkedRows = space is null ? rows : rows.Select(r => r with { Values = CoerceCombination(space, r.Values, file is null ? "--set" : $"{file}:{r.Line}") }).ToList();
         var toEnqueue = parse.GetValue(_allowDuplicates) ? checkedRows : await SkipDuplicatesAsync(study, name, file, checkedRows, ct);
         var numbers = new List<int>();
         foreach (var row in toEnqueue)
