@@ -235,6 +235,25 @@ public sealed class RunEndToEndTests
     }
 
     [Fact]
+    public async Task A_parallel_the_gpus_cannot_hold_is_capped_and_the_start_line_says_why()
+    {
+        // parallel: 4 with one whole GPU a trial on two GPUs runs two at a time; the user must not read "parallel 2" as a typo.
+        using var kit = new StudyKit();
+        kit.Write("obj.py", "import os\nprint('tunesmith:result {\"value\": %d}' % len(os.environ['CUDA_VISIBLE_DEVICES']))\n");
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 1] {"}"}
+            trials: 2
+            parallel: 4
+            resources: {"{"} gpus_per_trial: 1 {"}"}
+            """);
+        var r = await kit.CliS("run", "study.yaml", "--gpus", "0,1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("parallel 2 (4 asked, as many as resources: allows at once), GPUs 0,1;", r.Stderr);
+    }
+
+    [Fact]
     public async Task Enqueue_skips_a_combination_already_in_the_study_or_repeated_in_the_file_so_a_rerun_adds_nothing()
     {
         using var kit = new StudyKit();

@@ -36,6 +36,8 @@ internal static class CommandRunSession
         if (mode != ProgressMode.Json && mode != ProgressMode.Quiet)
             console.Error.WriteLine($"study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {StorageUrl.Shown(storageUrl)}: " +
                 $"{(runOptions.Trials is { } n ? $"budget {n} trials" : "no trial budget")}, parallel {runner.EffectiveParallelism}" +
+                // The pool caps what runs at once; say so, or parallel: 4 showing as 2 reads as a mistake.
+                (runner.EffectiveParallelism < runOptions.Parallel ? $" ({runOptions.Parallel} asked, as many as resources: allows at once)" : "") +
                 (pool.Gpus.Count > 0 ? $", GPUs {string.Join(",", pool.Gpus)}" : "") + $"; trial logs in {Path.Combine(runDirectory, "trials")}");
 
         // Inside a Slurm job the job's own signals (SIGUSR1 before the time limit, SIGTERM) stop the run; see SlurmSignals.
