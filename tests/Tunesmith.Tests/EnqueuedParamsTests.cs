@@ -69,4 +69,46 @@ public sealed class EnqueuedParamsTests : IDisposable
         Assert.Equal(["x"], study.Trials[0].Params.Keys);
         Assert.Equal(1L, study.Trials[0].Params["x"]);
     }
+
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("sqlite")]
+    public async Task EnqueueIfNew_adds_a_combination_once_and_again_only_after_it_failed(string storage)
+    {
+        await using var study = await Study.CreateAsync("once", new StudyOptions { Storage = storage == "memory" ? "memory:" : $"sqlite:///{_dir}/s.db" });
+        var combo = new Dictionary<string, object?> { ["x"] = 0.25, ["n"] = 3L, ["opt"] = "adam" };
+        Assert.NotNull(await study.EnqueueIfNewAsync(combo));
+        // The same values, written as another numeric type: still the same combination.
+        Assert.Null(await study.EnqueueIfNewAsync(new Dictionary<string, object?> { ["x"] = 0.25, ["n"] = 3.0, ["opt"] = "adam" }));
+        // Another kind (the text "3") or fewer names is another combination for a waiting trial.
+        Assert.NotNull(await study.EnqueueIfNewAsync(new Dictionary<string, object?> { ["x"] = 0.25, ["n"] = "3", ["opt"] = "adam" }));
+        Assert.NotNull(await study.EnqueueIfNewAsync(new Dictionary<string, object?> { ["x"] = 0.25 }));
+        Assert.Equal(3, study.Trials.Count);
+
+        // Run the first (it fails) and the rest; a failed combination may be enqueued again, a finished one may not.
+        var first = true;
+        await study.OptimizeAsync((t, _) =>
+        {
+            var x = t.SuggestFloat("x", 0, 1);
+            t.SuggestFloat("unused", 0, 1);
+            if (first) { first = false; throw new InvalidOperationException("fails"); }
+            return Task.FromResult(x);
+        }, new OptimizeOptions { Trials = 4 });
+        Assert.Equal(TrialState.Failed, study.Trials[0].State);
+        Assert.NotNull(await study.EnqueueIfNewAsync(combo));
+        // Trials 1 and 2 completed with x = 0.25 (and what they sampled): {x: 0.25} is held.
+        Assert.Null(await study.EnqueueIfNewAsync(new Dictionary<string, object?> { ["x"] = 0.25 }));
+    }
+
+    [Fact]
+    public async Task A_finished_trial_still_holds_the_enqueued_values_its_objective_never_suggested()
+    {
+        await using var study = await Study.CreateAsync("unused");
+        var combo = new Dictionary<string, object?> { ["x"] = 0.25, ["y"] = 0.5 };
+        await study.EnqueueAsync(combo);
+        await study.OptimizeAsync((t, _) => Task.FromResult(t.SuggestFloat("x", 0, 1)), new OptimizeOptions { Trials = 1 });
+        Assert.DoesNotContain("y", study.Trials[0].Params.Keys);
+        Assert.Null(await study.EnqueueIfNewAsync(combo));
+        Assert.Equal(0, new HeldCombinations(study.Trials).Find(combo)?.Number);
+    }
 }

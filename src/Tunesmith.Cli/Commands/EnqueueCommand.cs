@@ -89,39 +89,22 @@ internal sealed class EnqueueCommand : Command
     /// </summary>
     private async Task<IReadOnlyList<CombinationRow>> SkipDuplicatesAsync(Study study, string name, string? file, IReadOnlyList<CombinationRow> rows, CancellationToken ct)
     {
-        var trials = (await study.GetTrialsAsync(ct)).Where(t => t.State != TrialState.Failed).ToList();
-        var present = new Dictionary<string, Dictionary<string, int>>(StringComparer.Ordinal); // key set → combination key → trial number
-        Dictionary<string, int> PresentFor(IReadOnlyDictionary<string, object?> values)
-        {
-            var names = values.Keys.Order(StringComparer.Ordinal).ToArray();
-            var setKey = string.Join('\0', names);
-            if (present.TryGetValue(setKey, out var map)) return map;
-            map = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (var t in trials)
-            {
-                // A waiting trial holds only its enqueued values: it is the same combination only with the same names. A
-                // started one holds every value it ran with, the sampler's included.
-                if (!names.All(t.Params.ContainsKey) || (t.State == TrialState.Waiting && t.Params.Count != names.Length)) continue;
-                map.TryAdd(Key(names.Select(n => new KeyValuePair<string, object?>(n, t.Params[n]))), t.Number);
-            }
-            return present[setKey] = map;
-        }
-
+        var held = new HeldCombinations(await study.GetTrialsAsync(ct));
         var kept = new List<CombinationRow>();
         var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
         var inStudy = new List<int>();
         var repeated = 0;
         foreach (var row in rows)
         {
-            var key = Key(row.Values);
+            var key = HeldCombinations.Key(row.Values);
             if (firstLine.TryGetValue(key, out var line))
             {
                 if (++repeated <= 10) _console.Error.WriteLine($"tunesmith: {file}:{row.Line}: skipped: the same combination as line {line}");
                 continue;
             }
-            if (PresentFor(row.Values).TryGetValue(key, out var number))
+            if (held.Find(row.Values) is { } holder)
             {
-                inStudy.Add(number);
+                inStudy.Add(holder.Number);
                 continue;
             }
             firstLine[key] = row.Line;
@@ -137,17 +120,6 @@ internal sealed class EnqueueCommand : Command
         }
         return kept;
     }
-
-    /// <summary>One combination as text, by name: equal values give equal keys (1.5 and 1.50; 3 and 3.0), kinds stay apart (3 and "3").</summary>
-    private static string Key(IEnumerable<KeyValuePair<string, object?>> values) =>
-        string.Join('\0', values.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + ParamValues.Normalize(kv.Value) switch
-        {
-            null => "n",
-            bool b => b ? "b:1" : "b:0",
-            long l => "d:" + ((double)l).ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-            double d => "d:" + d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-            var o => "s:" + Convert.ToString(o, System.Globalization.CultureInfo.InvariantCulture),
-        }));
 
     private static IReadOnlyDictionary<string, object?> CoerceCombination(SearchSpace space, IReadOnlyDictionary<string, object?> combination, string where)
     {

@@ -301,6 +301,19 @@ public sealed class Study : IAsyncDisposable, IDisposable
         return Storage.EnqueueTrialAsync(Record.Id, values, null, cancellationToken);
     }
 
+    /// <summary>
+    /// <see cref="EnqueueAsync(IReadOnlyDictionary{string, object?}, CancellationToken)"/> unless a trial of the study already
+    /// holds these values (<see cref="HeldCombinations"/>: waiting, running, paused or finished other than failed), as Optuna's
+    /// <c>enqueue_trial(skip_if_exists=True)</c>; returns the new trial, or null when one holds them. The check and the enqueue
+    /// are not one transaction: two processes enqueueing the same values at the same moment may both add it.
+    /// </summary>
+    public async Task<FrozenTrial?> EnqueueIfNewAsync(IReadOnlyDictionary<string, object?> parameters, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var held = new HeldCombinations(await GetTrialsAsync(cancellationToken).ConfigureAwait(false));
+        return held.Find(parameters) is null ? await EnqueueAsync(parameters, cancellationToken).ConfigureAwait(false) : null;
+    }
+
     /// <summary>Enqueues a trial with fixed params.</summary>
     public FrozenTrial Enqueue(IReadOnlyDictionary<string, object?> parameters) => EnqueueAsync(parameters).GetAwaiter().GetResult();
 
