@@ -63,6 +63,29 @@ public sealed class RunEndToEndTests
     }
 
     [Fact]
+    public async Task The_report_hint_leaves_a_storage_from_TUNESMITH_STORAGE_to_the_variable()
+    {
+        // Written out, a PostgreSQL URL from the variable shows its password as *** and the pasted command cannot log in.
+        using var kit = new StudyKit();
+        kit.Write("obj.py", "import sys\nprint('tunesmith:result {\"value\": %s}' % sys.argv[1])\n");
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py {"{x}"}
+            space:
+              x: {"{"} float: [0, 100] {"}"}
+            trials: 11
+            parallel: 2
+            """);
+        var env = new Dictionary<string, string?> { ["TUNESMITH_STORAGE"] = kit.Storage };
+        var r = await CliProcess.RunAsync(kit.Dir, ["run", "study.yaml"], env);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var hint = r.Stdout.Split('\n').Single(l => l.StartsWith("... 1 more: ", StringComparison.Ordinal));
+        Assert.Equal("... 1 more: tunesmith report --study s", hint.TrimEnd());
+        var report = await CliProcess.RunAsync(kit.Dir, hint["... 1 more: tunesmith ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries), env);
+        Assert.True(report.ExitCode == 0, report.ToString());
+        Assert.Equal(11, ResultsTable(report.Stdout).Count);
+    }
+
+    [Fact]
     public async Task The_best_line_of_a_study_without_parameters_has_no_trailing_space()
     {
         using var kit = new StudyKit();

@@ -138,7 +138,12 @@ internal static class CommandRunSession
             : $"all {table.TotalTrials} trials ({order}):");
         console.Out.Write(ReportExporters.Get("table").Render(table));
         if (more > 0)
-            console.Out.WriteLine($"... {more} more: tunesmith report --study {SbatchScript.Quote(study.Name)} --storage {SbatchScript.Quote(StorageUrl.Shown(storageUrl))}");
+        {
+            // A storage that came from $TUNESMITH_STORAGE is left to it: written out, a PostgreSQL URL would show its password
+            // as *** and the pasted command would fail to log in.
+            var storageFlag = console.GetEnvironment(StorageUrl.EnvironmentVariable) == storageUrl ? "" : $" --storage {SbatchScript.Quote(StorageUrl.Shown(storageUrl))}";
+            console.Out.WriteLine($"... {more} more: tunesmith report --study {SbatchScript.Quote(study.Name)}{storageFlag}");
+        }
         console.Out.WriteLine();
     }
 }
