@@ -232,6 +232,32 @@ public sealed class StudyFileErrorTests
     }
 
     [Theory]
+    // A top-level expression reading one repetition's branch parameter (layers.0.k exists only when layers.0.kind is conv).
+    [InlineData("layers: { repeat: { count: 2, block: { kind: { branch: { conv: { k: { int: [1, 5] } }, pool: {} } } } } }\n  x: { expr: \"layers.0.k * 2\" }",
+        4, 15, "space.x.expr", "reads 'layers.0.k', which exists only when layers.0.kind is conv, and has no value when layers.0.kind = pool (every such trial would fail): guard the read, e.g. \"layers.0.k if layers.0.kind == 'conv' else ...\"")]
+    // A top-level expression reading a repetition of a repeat that exists only in one case of a top-level branch.
+    [InlineData("model: { branch: { svm: { C: { float: [1, 10] } }, mlp: {} } }\n  layers: { repeat: { count: 2, block: { u: { int: [1, 3] } } }, when: { model: svm } }\n  x: { expr: \"layers.1.u + 1\" }",
+        5, 15, "space.x.expr", "reads 'layers.1.u', which exists only when model is svm, and has no value when model = mlp")]
+    // A block's expression reading a repetition of a repeat nested in the block, where the branch is in the nested block.
+    [InlineData("outer: { repeat: { count: 2, block: { inner: { repeat: { count: 2, block: { kind: { branch: { conv: { k: { int: [1, 5] } }, pool: {} } } } } }, x: { expr: \"inner.1.k\" } } } }",
+        3, 159, "space.outer.repeat.block.x.expr", "reads 'inner.1.k', which exists only when inner.1.kind is conv, and has no value when inner.1.kind = pool")]
+    public void An_expression_reading_a_branch_parameter_of_one_repetition_is_refused_at_load(string space, int line, int column, string field, string problem)
+    {
+        var e = Fail("command: run\nspace:\n  " + space + "\n");
+        AssertAt(e, line, column, field, problem);
+    }
+
+    [Theory]
+    [InlineData("layers: { repeat: { count: 2, block: { kind: { branch: { conv: { k: { int: [1, 5] } }, pool: {} } } } } }\n  x: { expr: \"layers.0.k if layers.0.kind == 'conv' else 0\" }")]
+    [InlineData("layers: { repeat: { count: 2, block: { kind: { branch: { conv: { k: { int: [1, 5] } }, pool: {} } } } } }\n  x: { expr: \"layers.1.kind == 'conv' and layers.1.k > 2\" }")]
+    // Every case has k: it is always there.
+    [InlineData("layers: { repeat: { count: 2, block: { kind: { branch: { conv: { k: { int: [1, 5] } }, pool: { k: { int: [2, 3] } } } } } } }\n  x: { expr: \"layers.0.k * 2\" }")]
+    // The reader is in the case the repeat exists in.
+    [InlineData("model: { branch: { svm: { C: { float: [1, 10] } }, mlp: {} } }\n  layers: { repeat: { count: 2, block: { u: { int: [1, 3] } } }, when: { model: svm } }\n  x: { expr: \"layers.1.u + 1\", when: { model: svm } }")]
+    public void An_expression_reading_one_repetition_guarded_by_its_branch_loads(string space) =>
+        StudyFile.Parse("command: run\nspace:\n  " + space + "\n", "study.yaml");
+
+    [Theory]
     [InlineData("layers: { repeat: { count: 2, block: { kind: { branch: { conv: { k: { int: [1, 5] } }, pool: {} } }, x: { expr: \"k * 2 if kind == 'conv' else 0\" } } } }")]
     [InlineData("layers: { repeat: { count: 2, block: { kind: { branch: { conv: { k: { int: [1, 5] }, x: { expr: \"k * 2\" } }, pool: {} } } } } }")]
     // The repeat exists only in the branch case that has C.

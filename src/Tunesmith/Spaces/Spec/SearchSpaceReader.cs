@@ -378,6 +378,9 @@ internal sealed class SearchSpaceReader
     private void CheckBranchReads(SearchSpace space, Dictionary<string, List<SpaceNode>>? top, List<Condition> enclosing)
     {
         var byName = space.Nodes.GroupBy(n => n.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        // One repetition's values by their dotted names (layers.0.C), with their conditions named the same way
+        // (layers.0.kind), so that a read of a branch parameter inside a block is checked as a plain one is.
+        AddRepetitions(byName, space, "", null);
         if (top is not null)
             foreach (var (name, nodes) in top) byName.TryAdd(name, nodes);
         foreach (var repeat in space.Nodes.OfType<RepeatNode>())
@@ -402,14 +405,36 @@ internal sealed class SearchSpaceReader
                     if (!Pin(known, derivedChain) || !Pin(known, Chain(parentNode, byName)) || !expression.SurelyReads(read, known)) continue;
                     var cases = string.Join(" or ", values.Select(ParamValues.Format));
                     var guard = $"{read} if {parent} == {Quote(values[0])} else ...";
+                    // A repetition's branch (layers.0.kind) has no place to define the expression in; only a guard helps.
+                    var define = read.Contains('.') ? "" : $"define '{derived.Name}' inside that branch, or ";
                     throw _source.Error(at.Body, at.Column(position), at.Field,
                         $"reads '{read}', which exists only when {parent} is {cases}, and has no value when {parent} = {ParamValues.Format(other)} " +
-                        $"(every such trial would fail): define '{derived.Name}' inside that branch, or guard the read, e.g. \"{guard}\"");
+                        $"(every such trial would fail): {define}guard the read, e.g. \"{guard}\"");
                 }
             }
         }
 
         static string Quote(object? v) => v is string s ? $"'{s}'" : ParamValues.Format(v);
+    }
+
+    // Adds every repetition's nodes under their dotted names (prefix + name), up to the largest count. A condition on a
+    // name of the same block is renamed to that repetition's name (kind → layers.0.kind); a node with no condition of
+    // its own exists when its repeat does, so it takes the repeat's condition.
+    private static void AddRepetitions(Dictionary<string, List<SpaceNode>> byName, SearchSpace space, string prefix, Condition? inherited)
+    {
+        foreach (var node in space.Nodes)
+        {
+            var when = node.When is null ? inherited
+                : prefix.Length > 0 && space.Nodes.Any(n => n.Name == node.When.Parent) ? node.When with { Parent = prefix + node.When.Parent } : node.When;
+            if (prefix.Length > 0)
+            {
+                if (!byName.TryGetValue(prefix + node.Name, out var list)) byName[prefix + node.Name] = list = [];
+                list.Add(node with { Name = prefix + node.Name, When = when });
+            }
+            if (node is RepeatNode repeat)
+                for (var i = 0; i < repeat.Count.High; i++)
+                    AddRepetitions(byName, repeat.Block, $"{prefix}{repeat.Name}.{i}.", when);
+        }
     }
 
     // A read of one repetition's value (layers.2.units) where the repeat's count may stop short of that repetition.
