@@ -37,8 +37,9 @@ public static class BenchFlags
     public static readonly IReadOnlySet<string> Internal = new HashSet<string>(StringComparer.Ordinal) { "worker", "pg-workers-child", "dashboard-writer" };
 
     /// <summary>
-    /// One line naming the first flag of <paramref name="args"/> (verb first) that its verb does not read, or a flag given
-    /// no value; null when every flag is known (or the verb is internal or unknown: the usage covers that).
+    /// One line naming the first flag of <paramref name="args"/> (verb first) that its verb does not read, a flag given
+    /// no value, or a word that is neither a flag nor a flag's value (the verbs read flags only, so it would be ignored);
+    /// null when every argument is a known flag or its value (or the verb is internal or unknown: the usage covers that).
     /// </summary>
     public static string? Check(IReadOnlyList<string> args)
     {
@@ -47,7 +48,8 @@ public static class BenchFlags
         for (var i = 1; i < args.Count; i++)
         {
             var a = args[i];
-            if (!a.StartsWith("--", StringComparison.Ordinal)) continue;   // a value, or a stray word the verb ignores
+            if (!a.StartsWith("--", StringComparison.Ordinal))
+                return $"unexpected word '{a}' after '{args[0]}', which takes only flags (its flags: {string.Join(" ", flags)})";
             if (!flags.Contains(a, StringComparer.Ordinal))
                 return $"unknown flag '{a}' for '{args[0]}' (its flags: {string.Join(" ", flags)})";
             if (Switches.Contains(a)) continue;

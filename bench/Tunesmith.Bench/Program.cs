@@ -15,7 +15,8 @@ string Opt(string name, string fallback)
 IReadOnlySet<string>? Set(string name) => Opt(name, "") is { Length: > 0 } v ? v.Split(name == "--cases" ? '|' : ',').ToHashSet() : null;
 int Int(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
-// A flag its verb does not read is a typo (in a documented command, or typed): one line, exit 2, nothing run.
+// A flag its verb does not read, or a stray word (the verbs read flags only), is a typo (in a documented command, or typed):
+// one line, exit 2, nothing run.
 if (BenchFlags.Check(args) is { } badFlag)
 {
     Console.Error.WriteLine("Tunesmith.Bench: " + badFlag);

@@ -30,15 +30,28 @@ public sealed class BenchFlagTests
                 --jobz 2   # --not-a-flag in a comment
             B="nice -n 10 dotnet bench/Tunesmith.Bench/bin/Release/net10.0/Tunesmith.Bench.dll overhead --repeat 3"
             dotnet bench/Tunesmith.Bench/bin/Release/net10.0/Tunesmith.Bench.dll overhead --repeats 3 --cases 'in-memory|SQLite file' > out.txt
+            B="nice -n 10 dotnet bench/Tunesmith.Bench/bin/Release/net10.0/Tunesmith.Bench.dll simulator-tune"   # a comment
+            $B --variants "$V" --seeds 10; $B --varients "$V"     # --not-a-flag
+            $B --seeds 3 --output x 29 tasks
+            B=bench/Tunesmith.Bench/bin/Release/net10.0/Tunesmith.Bench.dll
+            nice -n 10 dotnet $B ask-latency --history 100 --samples tpe
             ```
             """;
         var commands = BenchCommands.Parse("X.md", markdown).ToList();
-        Assert.Equal(4, commands.Count);
+        Assert.Equal(9, commands.Count);
+        Assert.Equal(["simulator-tune", "--varients", "$V"], commands[6].Args);
         Assert.Equal(
             ["unknown flag '--outt' for 'importance-check' (its flags: --out --python)",
              "unknown flag '--jobz' for 'quality' (its flags: --batch --budgets --functions --jobs --optuna-python --out --reference --render-only --runs-from --samplers --seed-offset --seeds --tpe-variants --variants)",
-             "unknown flag '--repeat' for 'overhead' (its flags: --cases --repeats --work)"],
+             "unknown flag '--repeat' for 'overhead' (its flags: --cases --repeats --work)",
+             "unknown flag '--varients' for 'simulator-tune' (its flags: --benchmarks --budgets --data --first-seed --output --parallel --seeds --variants --workers)",
+             "unexpected word '29' after 'simulator-tune', which takes only flags (its flags: --benchmarks --budgets --data --first-seed --output --parallel --seeds --variants --workers)",
+             "unknown flag '--samples' for 'ask-latency' (its flags: --history --samplers)"],
             commands.Select(c => BenchFlags.Check(c.Args)).OfType<string>().ToList());
+        Assert.Equal("unexpected word 'tpe' after 'ask-latency', which takes only flags (its flags: --history --samplers)",
+            BenchFlags.Check(["ask-latency", "tpe", "--history", "100"]));
+        Assert.Equal("unexpected word 'x' after 'quality', which takes only flags (its flags: --batch --budgets --functions --jobs --optuna-python --out --reference --render-only --runs-from --samplers --seed-offset --seeds --tpe-variants --variants)",
+            BenchFlags.Check(["quality", "--render-only", "x"]));
         Assert.Equal("flag '--seeds' of 'quality' needs a value", BenchFlags.Check(["quality", "--seeds"]));
         Assert.Null(BenchFlags.Check(["quality", "--render-only", "--seeds", "3"]));
         Assert.Null(BenchFlags.Check(["worker", "a", "b"])); // internal verbs take positional arguments
@@ -78,11 +91,15 @@ internal sealed record BenchCommand(string Where, IReadOnlyList<string> Args);
 /// <summary>
 /// Finds <c>Tunesmith.Bench -- VERB ...</c> and <c>Tunesmith.Bench.dll VERB ...</c> in markdown (shell lines with
 /// <c>\</c> continuations joined and comments cut, inline code): the words up to a backtick, a double quote, a pipe or a
-/// redirection. Commands written as <c>$B --flag</c> after a variable are not seen.
+/// redirection. A shell variable holding the bench is followed too: after <c>B="… Tunesmith.Bench.dll quality --jobs 2"</c>,
+/// <c>$B --seeds 10</c> is <c>quality --jobs 2 --seeds 10</c>; after <c>B=…/Tunesmith.Bench.dll</c>, <c>dotnet $B quality …</c>
+/// is <c>quality …</c>.
 /// </summary>
 internal static class BenchCommands
 {
     private static readonly Regex Invocation = new(@"Tunesmith\.Bench(?:\.dll)?(?:\s+--)?\s+(?<verb>[a-z][a-z-]*)", RegexOptions.CultureInvariant);
+    private static readonly Regex Definition = new(@"^\s*B=", RegexOptions.CultureInvariant);
+    private static readonly Regex Use = new(@"\$(?:B(?![A-Za-z0-9_])|\{B\})", RegexOptions.CultureInvariant);
     private static readonly HashSet<string> Stops = new(StringComparer.Ordinal) { "|", ">", ">>", "2>&1", "&&", ";", "&" };
 
     public static IEnumerable<BenchCommand> Read(IEnumerable<(string Name, string Text)> files) => files.SelectMany(f => Parse(f.Name, f.Text));
@@ -90,6 +107,9 @@ internal static class BenchCommands
     public static IEnumerable<BenchCommand> Parse(string file, string markdown)
     {
         var lines = markdown.Replace("\r\n", "\n").Split('\n');
+        // What $B stands for: the verb and its flags (B="… Tunesmith.Bench.dll quality --jobs 2"), nothing (B=…/Tunesmith.Bench.dll:
+        // the verb follows $B), or null when B is not the bench.
+        IReadOnlyList<string>? b = null;
         for (var i = 0; i < lines.Length; i++)
         {
             var start = i;
@@ -98,16 +118,27 @@ internal static class BenchCommands
                 line = line.TrimEnd()[..^1] + " " + lines[++i];
             var comment = Regex.Match(line, @"\s#");
             if (comment.Success) line = line[..comment.Index];
+            var defines = Definition.IsMatch(line);
+            if (defines) b = line.Contains("Tunesmith.Bench", StringComparison.Ordinal) ? [] : null;
             foreach (Match m in Invocation.Matches(line))
             {
                 if (!BenchFlags.Known.ContainsKey(m.Groups["verb"].Value)) continue;
-                yield return new BenchCommand($"{file}:{start + 1}", [m.Groups["verb"].Value, .. Words(line[(m.Index + m.Length)..])]);
+                List<string> args = [m.Groups["verb"].Value, .. Words(line[(m.Index + m.Length)..])];
+                if (defines) b = args;
+                yield return new BenchCommand($"{file}:{start + 1}", args);
+            }
+            if (defines || b is null) continue;
+            foreach (Match m in Use.Matches(line))
+            {
+                var words = Words(line[(m.Index + m.Length)..]).ToList();
+                if (b.Count > 0 && words.Count > 0) yield return new BenchCommand($"{file}:{start + 1}", [.. b, .. words]);
+                else if (b.Count == 0 && words.Count > 0 && BenchFlags.Known.ContainsKey(words[0])) yield return new BenchCommand($"{file}:{start + 1}", words);
             }
         }
     }
 
     // Shell words ('…' and "…" kept together), up to the command's end: a backtick, a quote that is not closed (the end
-    // of B="… quality --jobs 2"), a pipe or a redirection, or the next bench command.
+    // of B="… quality --jobs 2"), a ';' outside quotes, a pipe or a redirection, or the next bench command ($B included).
     private static IEnumerable<string> Words(string text)
     {
         var words = new List<string>();
@@ -124,7 +155,7 @@ internal static class BenchCommands
                 open = true;
                 i = close;
             }
-            else if (c == '`') break;
+            else if (c is '`' or ';') break;
             else if (char.IsWhiteSpace(c))
             {
                 if (open || word.Length > 0) words.Add(word.ToString());
@@ -136,7 +167,7 @@ internal static class BenchCommands
         if (open || word.Length > 0) words.Add(word.ToString());
         foreach (var w in words)
         {
-            if (Stops.Contains(w) || w.Contains("Tunesmith.Bench", StringComparison.Ordinal)) yield break;
+            if (Stops.Contains(w) || w.Contains("Tunesmith.Bench", StringComparison.Ordinal) || Use.IsMatch(w)) yield break;
             yield return w;
         }
     }
