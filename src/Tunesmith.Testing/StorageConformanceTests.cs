@@ -256,6 +256,58 @@ public abstract class StorageConformanceTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Enqueue_if_new_skips_what_a_trial_holds_and_a_failed_trial_only_when_asked()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("if-new", Direction.Minimize);
+        var first = await s.EnqueueTrialsIfNewAsync(st.Id, [P(("x", 1L), ("o", "a")), P(("x", 2L)), P(("x", 1.0), ("o", "a"))]);
+        Assert.Equal([true, true, false], first.Select(r => r.Enqueued));
+        Assert.Equal([0, 1, 0], first.Select(r => r.Trial.Number));
+        Assert.Equal(2, (await s.CountTrialsAsync(st.Id))[TrialState.Waiting]);
+
+        var t0 = (await s.StartTrialAsync(st.Id, "w"))!;
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t0.Id, "w", new TrialUpdate { FinalState = TrialState.Failed }));
+        var again = await s.EnqueueTrialsIfNewAsync(st.Id, [P(("x", 1L), ("o", "a")), P(("x", 2L))], failedHolds: true);
+        Assert.Equal([false, false], again.Select(r => r.Enqueued));
+        Assert.Equal(TrialState.Failed, again[0].Trial.State);
+        Assert.Equal(0, again[0].Trial.Number);
+        var retried = await s.EnqueueTrialsIfNewAsync(st.Id, [P(("x", 1L), ("o", "a"))]);
+        Assert.True(Assert.Single(retried).Enqueued);
+        Assert.Equal(2, retried[0].Trial.Number);
+        // Now the waiting retry holds it, failed or not.
+        Assert.Equal(2, (await s.EnqueueTrialsIfNewAsync(st.Id, [P(("x", 1L), ("o", "a"))], failedHolds: true))[0].Trial.Number);
+    }
+
+    /// <summary>
+    /// The check and the enqueue are one transaction: callers let go together by a barrier, round after round, with the
+    /// same list (a combinations file enqueued by several <c>tunesmith enqueue</c> at once) add each combination once.
+    /// </summary>
+    [SkippableFact]
+    public async Task Concurrent_enqueues_if_new_of_the_same_list_add_each_combination_once()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("if-new-race", Direction.Minimize);
+        const int callers = 4, rounds = 20, size = 5;
+        using var barrier = new Barrier(callers);
+        var results = await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
+        {
+            var enqueued = new List<long>();
+            for (var round = 0; round < rounds; round++)
+            {
+                IReadOnlyList<IReadOnlyDictionary<string, object?>> list = Enumerable.Range(0, size).Select(i => (IReadOnlyDictionary<string, object?>)P(("x", (long)(round * size + i)))).ToList();
+                barrier.SignalAndWait();
+                foreach (var r in await s.EnqueueTrialsIfNewAsync(st.Id, list))
+                    if (r.Enqueued) enqueued.Add((long)r.Trial.Params["x"]!);
+            }
+            return enqueued;
+        })));
+        var all = Enumerable.Range(0, rounds * size).Select(i => (long)i);
+        Assert.Equal(all, results.SelectMany(r => r).Order());
+        var trials = (await s.GetTrialsSinceAsync(st.Id, 0)).Trials;
+        Assert.Equal(all, trials.Select(t => (long)t.Params["x"]!).Order());
+    }
+
+    [SkippableFact]
     public async Task Waiting_only_claims_an_enqueued_trial_and_never_creates_one()
     {
         var s = NewStorage();

@@ -300,7 +300,8 @@ public sealed class RunEndToEndTests
         var again = await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv");
         Assert.True(again.ExitCode == 0, again.ToString());
         Assert.Contains("enqueued no trials", again.Stdout);
-        Assert.Contains("skipped 5 combinations already in study 's'", again.Stderr);
+        Assert.Contains("skipped 4 combinations already in study 's'", again.Stderr);
+        Assert.Contains("combos.csv:5: skipped: the same combination as line 2", again.Stderr);
         Assert.Equal(4, (await kit.TrialsAsync()).Count);
 
         // Asked for, a repeat is enqueued (e.g. to measure noise).

@@ -1,5 +1,6 @@
 using Tunesmith.Execution;
 using Tunesmith.Spaces;
+using Tunesmith.Tests.Storage;
 using Tunesmith.Trials;
 using Xunit;
 
@@ -110,5 +111,44 @@ public sealed class EnqueuedParamsTests : IDisposable
         Assert.DoesNotContain("y", study.Trials[0].Params.Keys);
         Assert.Null(await study.EnqueueIfNewAsync(combo));
         Assert.Equal(0, new HeldCombinations(study.Trials).Find(combo)?.Number);
+    }
+
+    /// <summary>
+    /// Optuna's skip_if_exists reads, then enqueues, and says two processes may both add the values. Here four callers,
+    /// each with its own study object (its own storage instance, as four <c>tunesmith enqueue</c> processes), are let go
+    /// at once by a barrier, 30 rounds of a new combination each: every combination must end up enqueued exactly once.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Concurrent_EnqueueIfNew_of_the_same_combination_from_separate_storages_adds_it_once(string storage)
+    {
+        using var schema = storage == "postgres" ? PostgresTestServer.NewSchema() : null;
+        var url = schema?.Url ?? $"sqlite:///{_dir}/race.db";
+        const int callers = 4, rounds = 30;
+        await using (await Study.CreateAsync("race", new StudyOptions { Storage = url })) { }
+        var studies = new List<Study>();
+        try
+        {
+            for (var i = 0; i < callers; i++) studies.Add(await Study.LoadAsync("race", new StudyOptions { Storage = url }));
+            using var barrier = new Barrier(callers);
+            var added = await Task.WhenAll(studies.Select(study => Task.Run(async () =>
+            {
+                var mine = new List<int>();
+                for (var round = 0; round < rounds; round++)
+                {
+                    barrier.SignalAndWait();
+                    if (await study.EnqueueIfNewAsync(new Dictionary<string, object?> { ["x"] = (long)round, ["opt"] = "adam" }) is not null) mine.Add(round);
+                }
+                return mine;
+            })));
+            var trials = await studies[0].GetTrialsAsync();
+            Assert.Equal(Enumerable.Range(0, rounds).Select(r => (object?)(long)r), trials.Select(t => t.Params["x"]).OrderBy(x => (long)x!));
+            Assert.Equal(Enumerable.Range(0, rounds), added.SelectMany(a => a).Order());
+        }
+        finally
+        {
+            foreach (var s in studies) await s.DisposeAsync();
+        }
     }
 }

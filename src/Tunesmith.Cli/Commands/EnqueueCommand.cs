@@ -52,10 +52,12 @@ internal sealed class EnqueueCommand : Command
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var space = await StoredStudyFile.TryGetSpaceAsync(study, ct);
         var checkedRows = space is null ? rows : rows.Select(r => r with { Values = CoerceCombination(space, r.Values, file is null ? "--set" : $"{file}:{r.Line}") }).ToList();
-        var toEnqueue = parse.GetValue(_allowDuplicates) ? checkedRows : await SkipDuplicatesAsync(study, name, file, checkedRows, ct);
         var numbers = new List<int>();
-        foreach (var row in toEnqueue)
-            numbers.Add((await study.EnqueueAsync(row.Values, ct)).Number);
+        if (parse.GetValue(_allowDuplicates))
+            foreach (var row in checkedRows)
+                numbers.Add((await study.EnqueueAsync(row.Values, ct)).Number);
+        else
+            numbers.AddRange(await EnqueueNewAsync(study, name, file, checkedRows, ct));
         _console.Out.WriteLine(numbers.Count switch
         {
             0 => $"enqueued no trials in study '{name}'",
@@ -83,16 +85,16 @@ internal sealed class EnqueueCommand : Command
     }
 
     /// <summary>
-    /// Drops the combinations the study already holds — a trial with the same values that is waiting, running, paused or
-    /// finished other than Failed (a failed one may be tried again) — and those the file repeats, naming each on stderr:
-    /// running the same <c>enqueue</c> twice must not double the work a GPU quota pays for.
+    /// Enqueues the combinations the study does not hold yet — a trial with the same values that is waiting, running, paused
+    /// or finished other than Failed holds one (a failed one may be tried again) — and that the file does not repeat, naming
+    /// the others on stderr: running the same <c>enqueue</c> twice must not double the work a GPU quota pays for. The check
+    /// and the enqueue are one transaction in storage, so two <c>enqueue</c> at the same moment add each combination once.
+    /// Returns the new trials' numbers.
     /// </summary>
-    private async Task<IReadOnlyList<CombinationRow>> SkipDuplicatesAsync(Study study, string name, string? file, IReadOnlyList<CombinationRow> rows, CancellationToken ct)
+    private async Task<IReadOnlyList<int>> EnqueueNewAsync(Study study, string name, string? file, IReadOnlyList<CombinationRow> rows, CancellationToken ct)
     {
-        var held = new HeldCombinations(await study.GetTrialsAsync(ct));
         var kept = new List<CombinationRow>();
         var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
-        var inStudy = new List<int>();
         var repeated = 0;
         foreach (var row in rows)
         {
@@ -102,15 +104,12 @@ internal sealed class EnqueueCommand : Command
                 if (++repeated <= 10) _console.Error.WriteLine($"tunesmith: {file}:{row.Line}: skipped: the same combination as line {line}");
                 continue;
             }
-            if (held.Find(row.Values) is { } holder)
-            {
-                inStudy.Add(holder.Number);
-                continue;
-            }
             firstLine[key] = row.Line;
             kept.Add(row);
         }
         if (repeated > 10) _console.Error.WriteLine($"tunesmith: {file}: skipped {repeated - 10} more rows that repeat an earlier one");
+        var results = await study.EnqueueAllIfNewAsync(kept.Select(r => r.Values).ToList(), ct);
+        var inStudy = results.Where(r => !r.Enqueued).Select(r => r.Trial.Number).ToList();
         if (inStudy.Count > 0)
         {
             var shown = string.Join(", ", inStudy.Take(10)) + (inStudy.Count > 10 ? ", ..." : "");
@@ -118,7 +117,7 @@ internal sealed class EnqueueCommand : Command
                 ? $"tunesmith: skipped 1 combination already in study '{name}' (trial {shown}); --allow-duplicates enqueues it again"
                 : $"tunesmith: skipped {inStudy.Count} combinations already in study '{name}' (trials {shown}); --allow-duplicates enqueues them again");
         }
-        return kept;
+        return results.Where(r => r.Enqueued).Select(r => r.Trial.Number).ToList();
     }
 
     private static IReadOnlyDictionary<string, object?> CoerceCombination(SearchSpace space, IReadOnlyDictionary<string, object?> combination, string where)

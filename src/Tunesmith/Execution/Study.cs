@@ -286,32 +286,47 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// enqueued values are then kept in the system attribute <see cref="SystemAttributeKeys.FixedParams"/>. A trial that
     /// fails keeps them as params, so that its retry runs with them.
     /// </summary>
-    public Task<FrozenTrial> EnqueueAsync(IReadOnlyDictionary<string, object?> parameters, CancellationToken cancellationToken = default)
+    public Task<FrozenTrial> EnqueueAsync(IReadOnlyDictionary<string, object?> parameters, CancellationToken cancellationToken = default) =>
+        Storage.EnqueueTrialAsync(Record.Id, EnqueueValues(parameters), null, cancellationToken);
+
+    // The values as stored; a value no distribution can hold (NaN, an object) would be stored and fail its trial only when it runs.
+    private static Dictionary<string, object?> EnqueueValues(IReadOnlyDictionary<string, object?> parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var values = new Dictionary<string, object?>(parameters.Count, StringComparer.Ordinal);
         foreach (var (name, raw) in parameters)
         {
-            // A value no distribution can hold (NaN, an object) would be stored and fail its trial only when it runs.
             var value = ParamValues.Normalize(raw);
             if (value is not (null or string or long or bool) && !(value is double d && double.IsFinite(d)))
                 throw new ArgumentException($"parameter '{name}': an enqueued value must be a string, a finite number, a boolean or null, got {ParamValues.Format(raw)}", nameof(parameters));
             values[name] = value;
         }
-        return Storage.EnqueueTrialAsync(Record.Id, values, null, cancellationToken);
+        return values;
     }
 
     /// <summary>
     /// <see cref="EnqueueAsync(IReadOnlyDictionary{string, object?}, CancellationToken)"/> unless a trial of the study already
     /// holds these values (<see cref="HeldCombinations"/>: waiting, running, paused or finished other than failed), as Optuna's
     /// <c>enqueue_trial(skip_if_exists=True)</c>; returns the new trial, or null when one holds them. The check and the enqueue
-    /// are not one transaction: two processes enqueueing the same values at the same moment may both add it.
+    /// are one transaction: processes enqueueing the same values at the same moment add them once.
     /// </summary>
     public async Task<FrozenTrial?> EnqueueIfNewAsync(IReadOnlyDictionary<string, object?> parameters, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
-        var held = new HeldCombinations(await GetTrialsAsync(cancellationToken).ConfigureAwait(false));
-        return held.Find(parameters) is null ? await EnqueueAsync(parameters, cancellationToken).ConfigureAwait(false) : null;
+        var result = (await EnqueueAllIfNewAsync([parameters], cancellationToken).ConfigureAwait(false))[0];
+        return result.Enqueued ? result.Trial : null;
+    }
+
+    /// <summary>
+    /// Enqueues each combination, in order, unless a trial of the study already holds it or an earlier one of the list is
+    /// the same (see <see cref="EnqueueIfNewAsync"/>), all in one transaction: a failure enqueues none of them, and
+    /// concurrent callers add each combination once. Returns one result per combination: the new trial, or the one that
+    /// holds it.
+    /// </summary>
+    public Task<IReadOnlyList<EnqueueIfNewResult>> EnqueueAllIfNewAsync(IReadOnlyList<IReadOnlyDictionary<string, object?>> combinations, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(combinations);
+        IReadOnlyList<IReadOnlyDictionary<string, object?>> values = combinations.Select(EnqueueValues).ToList();
+        return Storage.EnqueueTrialsIfNewAsync(Record.Id, values, failedHolds: false, cancellationToken);
     }
 
     /// <summary>Enqueues a trial with fixed params.</summary>

@@ -123,6 +123,38 @@ public interface IStudyStorage : IAsyncDisposable
     Task<bool> EnqueueTrialsOnceAsync(long studyId, string key, IReadOnlyList<IReadOnlyDictionary<string, object?>> fixedParams, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Enqueues each of <paramref name="combinations"/>, in order, as a Waiting trial unless a trial of the study already
+    /// holds it (<see cref="HeldCombinations"/>; a failed trial holds it only with <paramref name="failedHolds"/>), as
+    /// Optuna's <c>enqueue_trial(skip_if_exists=True)</c> does — but atomically: the check and the inserts are one
+    /// transaction, so callers in any number of processes enqueueing the same combinations at the same moment add each
+    /// once. A combination repeated in the list is held by its first copy. Returns one result per combination: the new
+    /// trial, or the trial that holds it.
+    /// </summary>
+    /// <remarks>
+    /// This default reads the study, then enqueues: it is not atomic across callers. A storage that several callers share
+    /// overrides it (the built-in ones do; the conformance suite checks it).
+    /// </remarks>
+    async Task<IReadOnlyList<EnqueueIfNewResult>> EnqueueTrialsIfNewAsync(long studyId, IReadOnlyList<IReadOnlyDictionary<string, object?>> combinations,
+        bool failedHolds = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(combinations);
+        var held = new HeldCombinations((await GetTrialsSinceAsync(studyId, 0, cancellationToken).ConfigureAwait(false)).Trials, failedHolds);
+        var results = new List<EnqueueIfNewResult>(combinations.Count);
+        foreach (var combination in combinations)
+        {
+            if (held.Find(combination) is { } holder)
+            {
+                results.Add(new EnqueueIfNewResult(holder, Enqueued: false));
+                continue;
+            }
+            var trial = await EnqueueTrialAsync(studyId, combination, null, cancellationToken).ConfigureAwait(false);
+            held.Add(trial);
+            results.Add(new EnqueueIfNewResult(trial, Enqueued: true));
+        }
+        return results;
+    }
+
+    /// <summary>
     /// Starts a trial for <paramref name="worker"/>: atomically claims the oldest Waiting trial, or creates a new Running one
     /// with the next number. With <paramref name="maxTrials"/>, returns null instead when the study already has that many
     /// trials that count toward its budget (Running or finished, not counting Failed trials that were retried).
@@ -211,6 +243,14 @@ public interface IStudyStorage : IAsyncDisposable
     /// <summary>How many of the study's trials are in each state.</summary>
     Task<IReadOnlyDictionary<TrialState, int>> CountTrialsAsync(long studyId, CancellationToken cancellationToken = default);
 }
+
+/// <summary>What <see cref="IStudyStorage.EnqueueTrialsIfNewAsync"/> did with one combination.</summary>
+/// <param name="Trial">
+/// The new Waiting trial when <paramref name="Enqueued"/>, else the trial that holds the combination: its number, state,
+/// params and system attributes at least (a storage may leave out its intermediate values, metrics and user attributes).
+/// </param>
+/// <param name="Enqueued">True when the combination was enqueued as <paramref name="Trial"/>.</param>
+public sealed record EnqueueIfNewResult(FrozenTrial Trial, bool Enqueued);
 
 /// <summary>A study with that name already exists.</summary>
 public sealed class StudyExistsException(string name) : Exception($"study '{name}' already exists")

@@ -124,6 +124,32 @@ public sealed class InMemoryStudyStorage : IStudyStorage
         }
     }
 
+    /// <inheritdoc />
+    /// <remarks>Atomic: the check and the inserts run under the storage's lock.</remarks>
+    public Task<IReadOnlyList<EnqueueIfNewResult>> EnqueueTrialsIfNewAsync(long studyId, IReadOnlyList<IReadOnlyDictionary<string, object?>> combinations,
+        bool failedHolds = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(combinations);
+        lock (_gate)
+        {
+            var s = Study(studyId);
+            var held = new HeldCombinations(s.Trials, failedHolds);
+            var results = new List<EnqueueIfNewResult>(combinations.Count);
+            foreach (var combination in combinations)
+            {
+                if (held.Find(combination) is { } holder)
+                {
+                    results.Add(new EnqueueIfNewResult(holder, Enqueued: false));
+                    continue;
+                }
+                var trial = AddWaiting(s, combination, null);
+                held.Add(trial);
+                results.Add(new EnqueueIfNewResult(trial, Enqueued: true));
+            }
+            return Task.FromResult<IReadOnlyList<EnqueueIfNewResult>>(results);
+        }
+    }
+
     private FrozenTrial AddWaiting(StudyState s, IReadOnlyDictionary<string, object?> fixedParams, IReadOnlyDictionary<string, object?>? systemAttributes,
         IReadOnlyDictionary<long, double>? intermediate = null)
     {

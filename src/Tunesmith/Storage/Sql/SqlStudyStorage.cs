@@ -459,6 +459,73 @@ public abstract class SqlStudyStorage : IStudyStorage
         }, cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// One write transaction that first locks the study row (PostgreSQL: <c>FOR UPDATE</c>, as every writer of the study
+    /// does; SQLite: the <c>BEGIN IMMEDIATE</c> write lock), so a concurrent caller waits and then sees these trials. It
+    /// reads only what the check needs: each trial's own columns, its params and its <c>fixed_params</c>.
+    /// </remarks>
+    public Task<IReadOnlyList<EnqueueIfNewResult>> EnqueueTrialsIfNewAsync(long studyId, IReadOnlyList<IReadOnlyDictionary<string, object?>> combinations,
+        bool failedHolds = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(combinations);
+        return WriteAsync<IReadOnlyList<EnqueueIfNewResult>>(async (s, ct) =>
+        {
+            await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
+            var held = new HeldCombinations(await ReadHeldTrialsAsync(s, studyId, ct).ConfigureAwait(false), failedHolds);
+            var results = new List<EnqueueIfNewResult>(combinations.Count);
+            var now = ToMicros(Time.GetUtcNow());
+            foreach (var combination in combinations)
+            {
+                if (held.Find(combination) is { } holder)
+                {
+                    results.Add(new EnqueueIfNewResult(holder, Enqueued: false));
+                    continue;
+                }
+                var (next, seq) = await AdvanceStudyAsync(s, studyId, trials: 1, budget: 0, changes: 1, ct).ConfigureAwait(false);
+                var trial = await InsertWaitingAsync(s, studyId, next - 1, seq, now, combination, null, ct).ConfigureAwait(false);
+                held.Add(trial);
+                results.Add(new EnqueueIfNewResult(trial, Enqueued: true));
+            }
+            return results;
+        }, cancellationToken);
+    }
+
+    /// <summary>The study's trials with their own columns, params and <c>fixed_params</c> system attribute: what <see cref="HeldCombinations"/> reads.</summary>
+    private async Task<List<FrozenTrial>> ReadHeldTrialsAsync(SqlSession s, long studyId, CancellationToken ct)
+    {
+        var trials = new Dictionary<long, FrozenTrial>();
+        var order = new List<long>();
+        await using (var r = await s.Command(_since.Trials).Bind("@a", studyId).Bind("@b", 0L).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var t = ReadTrialColumns(r, 0);
+                trials[t.Id] = t;
+                order.Add(t.Id);
+            }
+        if (order.Count == 0) return [];
+        var ps = new Dictionary<long, Dictionary<string, object?>>();
+        await using (var r = await s.Command("SELECT p.trial_id, p.name, p.value_json FROM trial_params p JOIN trials t ON t.id = p.trial_id WHERE t.study_id = @s")
+            .Bind("@s", studyId).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                if (!ps.TryGetValue(r.GetInt64(0), out var d)) ps[r.GetInt64(0)] = d = new Dictionary<string, object?>(StringComparer.Ordinal);
+                d[r.GetString(1)] = SqlValueJson.Read(r.GetString(2));
+            }
+        var fixedParams = new Dictionary<long, object?>();
+        await using (var r = await s.Command("SELECT a.trial_id, a.value_json FROM trial_attributes a JOIN trials t ON t.id = a.trial_id WHERE t.study_id = @s AND a.system = 1 AND a.key = @k")
+            .Bind("@s", studyId).Bind("@k", SystemAttributeKeys.FixedParams).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+                fixedParams[r.GetInt64(0)] = SqlValueJson.Read(r.GetString(1));
+        return order.Select(id =>
+        {
+            var t = trials[id];
+            if (ps.TryGetValue(id, out var p)) t = t with { Params = p };
+            if (fixedParams.TryGetValue(id, out var f)) t = t with { SystemAttributes = new Dictionary<string, object?>(StringComparer.Ordinal) { [SystemAttributeKeys.FixedParams] = f } };
+            return t;
+        }).ToList();
+    }
+
+    /// <inheritdoc />
     public virtual Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default) =>
         WriteAsync((s, ct) => StartTrialAsync(s, studyId, worker, maxTrials, waitingOnly, ct), cancellationToken);
 

@@ -1,30 +1,46 @@
 using System.Globalization;
 using Tunesmith.Spaces;
-using Tunesmith.Trials;
 
-namespace Tunesmith.Execution;
+namespace Tunesmith.Trials;
 
 /// <summary>
 /// The parameter combinations a study's trials already hold, so that a combination is enqueued once (Optuna's
 /// <c>enqueue_trial(skip_if_exists=True)</c>): enqueueing the same list twice must not double the work a GPU quota pays for.
 /// A trial holds a combination when it is waiting, running, paused or finished other than <see cref="TrialState.Failed"/>
-/// (a failed combination may be tried again) and has the same value for each of its names: a waiting trial holds only the
-/// values it was enqueued with, so it must have exactly those names; a started one also holds what it sampled. Values compare
-/// across numeric types (3 and 3.0) but not across kinds (3 and "3").
+/// (a failed one holds it only when the caller says so) and has the same value for each of its names: a waiting trial
+/// holds only the values it was enqueued with, so it must have exactly those names; a started one also holds what it
+/// sampled. Values compare across numeric types (3 and 3.0) but not across kinds (3 and "3"). When several trials hold a
+/// combination, <see cref="Find"/> names the first that did not fail, else the last failed one.
 /// </summary>
 public sealed class HeldCombinations
 {
-    private readonly List<FrozenTrial> _trials;
-    private readonly Dictionary<string, Dictionary<string, FrozenTrial>> _byNames = new(StringComparer.Ordinal);
+    private readonly List<FrozenTrial> _trials = [];
+    private readonly bool _failedHold;
+    private readonly Dictionary<string, (string[] Names, Dictionary<string, FrozenTrial> Map)> _byNames = new(StringComparer.Ordinal);
 
-    /// <summary>The combinations <paramref name="trials"/> (a study's, e.g. <see cref="Study.GetTrialsAsync"/>) hold.</summary>
-    public HeldCombinations(IEnumerable<FrozenTrial> trials)
+    /// <summary>The combinations <paramref name="trials"/> (a study's, e.g. <c>Study.GetTrialsAsync</c>) hold; failed trials hold none.</summary>
+    public HeldCombinations(IEnumerable<FrozenTrial> trials) : this(trials, failedHold: false)
     {
-        ArgumentNullException.ThrowIfNull(trials);
-        _trials = trials.Where(t => t.State != TrialState.Failed).ToList();
     }
 
-    /// <summary>The first trial that holds <paramref name="values"/>, or null.</summary>
+    /// <summary>The combinations <paramref name="trials"/> hold; with <paramref name="failedHold"/>, failed trials hold theirs too.</summary>
+    public HeldCombinations(IEnumerable<FrozenTrial> trials, bool failedHold)
+    {
+        ArgumentNullException.ThrowIfNull(trials);
+        _failedHold = failedHold;
+        foreach (var trial in trials.OrderBy(t => t.Number)) Add(trial);
+    }
+
+    /// <summary>Adds a trial (a later one than those already held, e.g. one just enqueued).</summary>
+    public void Add(FrozenTrial trial)
+    {
+        ArgumentNullException.ThrowIfNull(trial);
+        if (trial.State == TrialState.Failed && !_failedHold) return;
+        _trials.Add(trial);
+        foreach (var (names, map) in _byNames.Values) Index(map, names, trial);
+    }
+
+    /// <summary>The trial that holds <paramref name="values"/>, or null.</summary>
     public FrozenTrial? Find(IReadOnlyDictionary<string, object?> values)
     {
         ArgumentNullException.ThrowIfNull(values);
@@ -53,15 +69,20 @@ public sealed class HeldCombinations
     {
         var names = keys.Order(StringComparer.Ordinal).ToArray();
         var setKey = string.Join('\0', names);
-        if (_byNames.TryGetValue(setKey, out var map)) return map;
-        map = new Dictionary<string, FrozenTrial>(StringComparer.Ordinal);
-        foreach (var trial in _trials)
-        {
-            var held = Held(trial);
-            if (!names.All(held.ContainsKey) || (trial.State == TrialState.Waiting && held.Count != names.Length)) continue;
-            map.TryAdd(Key(names.Select(n => new KeyValuePair<string, object?>(n, held[n]))), trial);
-        }
-        return _byNames[setKey] = map;
+        if (_byNames.TryGetValue(setKey, out var entry)) return entry.Map;
+        var map = new Dictionary<string, FrozenTrial>(StringComparer.Ordinal);
+        foreach (var trial in _trials) Index(map, names, trial);
+        _byNames[setKey] = (names, map);
+        return map;
+    }
+
+    private static void Index(Dictionary<string, FrozenTrial> map, string[] names, FrozenTrial trial)
+    {
+        var held = Held(trial);
+        if (!names.All(held.ContainsKey) || (trial.State == TrialState.Waiting && held.Count != names.Length)) return;
+        var key = Key(names.Select(n => new KeyValuePair<string, object?>(n, held[n])));
+        // A trial that did not fail wins over a failed one (a failed trial and its retry); of failed ones, the last attempt.
+        if (!map.TryGetValue(key, out var holder) || holder.State == TrialState.Failed) map[key] = trial;
     }
 
     // A finished trial drops the enqueued values its objective never suggested from its params and keeps them in the system
