@@ -31,6 +31,20 @@ public sealed class RunProgressTests
     }
 
     [Fact]
+    public void A_trial_without_parameters_has_one_space_before_the_best_and_none_at_the_end()
+    {
+        var progress = new RunProgress("s", Direction.Minimize, "loss", budget: 3, finishedBefore: 0, bestBefore: null, TimeProvider.System);
+        var lines = new List<string>();
+        progress.Subscribe((e, at) => { if (e is CommandTrialFinished f) lines.Add(ProgressViews.FinishedLine(progress, f.Trial, at)); });
+
+        progress.Report(new CommandTrialFinished(Complete(0, 1.5) with { Params = new Dictionary<string, object?>() }));
+        progress.Report(new CommandTrialFinished(Failed(1, retriedBy: null) with { Params = new Dictionary<string, object?>() }));
+
+        Assert.Equal("[1/3] trial 0 complete loss=1.5 (1.0s) | best #0 1.5", lines[0]);
+        Assert.Equal("[2/3] trial 1 failed: boom (1.0s) | best #0 1.5", lines[1]);
+    }
+
+    [Fact]
     public async Task With_two_workers_on_one_study_each_line_counts_the_study_s_finished_trials_not_only_its_own()
     {
         using var kit = new StudyKit();

@@ -80,8 +80,9 @@ internal static class ProgressViews
                 + (t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetriedBy, out var retry) ? $"; retried as trial {retry}" : ""),
             _ => t.State.ToString().ToLowerInvariant(),
         };
+        var parameters = RunProgress.FormatParams(t.Params) is { Length: > 0 } ps ? " " + ps : "";   // none: no second space
         var best = at.Best is { } bt ? $" | best #{bt.Number} {Formats.Value(bt.Value)}" : "";
-        return $"[{of}] trial {t.Number} {outcome} ({Formats.Duration(t.Duration)}) {RunProgress.FormatParams(t.Params)}{best}";
+        return $"[{of}] trial {t.Number} {outcome} ({Formats.Duration(t.Duration)}){parameters}{best}";
     }
 
     private static string FirstLine(string? s)
