@@ -274,6 +274,7 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         var retried = await s.EnqueueTrialsIfNewAsync(st.Id, [P(("x", 1L), ("o", "a"))]);
         Assert.True(Assert.Single(retried).Enqueued);
         Assert.Equal(2, retried[0].Trial.Number);
+        Assert.Equal(0, retried[0].FailedBefore?.Number);
         // Now the waiting retry holds it, failed or not.
         Assert.Equal(2, (await s.EnqueueTrialsIfNewAsync(st.Id, [P(("x", 1L), ("o", "a"))], failedHolds: true))[0].Trial.Number);
     }

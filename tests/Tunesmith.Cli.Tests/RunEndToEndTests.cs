@@ -311,6 +311,46 @@ public sealed class RunEndToEndTests
         Assert.Equal(5, (await kit.TrialsAsync()).Count);
     }
 
+    [Fact]
+    public async Task A_rerun_of_enqueue_says_which_combinations_failed_before_and_enqueues_them_again_only_with_retry_failed()
+    {
+        using var kit = new StudyKit();
+        kit.Write("obj.py", """
+            import sys
+            a = float(sys.argv[1])
+            if a > 5: sys.exit("diverged")
+            print('tunesmith:result {"value": %s}' % a)
+            """);
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py {"{a}"}
+            space:
+              a: {"{"} float: [0, 10] {"}"}
+            trials: 3
+            """);
+        kit.Write("combos.csv", "a\n1\n7\n9\n");
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        Assert.Equal(0, (await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv")).ExitCode);
+        var run = await kit.CliS("run", "study.yaml");
+        Assert.Equal(["Complete", "Failed", "Failed"], (await kit.TrialsAsync()).Select(t => t.GetProperty("state").GetString()));
+
+        // As Optuna's skip_if_exists: a combination that failed is held, and the rerun says so in one line.
+        var again = await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("enqueued no trials", again.Stdout);
+        Assert.Contains("tunesmith: skipped 1 combination already in study 's' (trial 0)", again.Stderr);
+        Assert.Contains("tunesmith: skipped 2 combinations that failed before in study 's' (trials 1, 2); --retry-failed enqueues them again", again.Stderr);
+        Assert.Equal(3, (await kit.TrialsAsync()).Count);
+
+        var retry = await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv", "--retry-failed");
+        Assert.True(retry.ExitCode == 0, retry.ToString());
+        Assert.Contains("enqueued 2 trials (3..4)", retry.Stdout);
+        Assert.Contains("tunesmith: 2 combinations had failed before (trials 1, 2); enqueued again", retry.Stderr);
+        // The waiting retries hold them now: a third run adds nothing, even with --retry-failed.
+        var third = await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv", "--retry-failed");
+        Assert.Contains("enqueued no trials", third.Stdout);
+        Assert.Contains("skipped 3 combinations already in study 's' (trials 0, 3, 4)", third.Stderr);
+    }
+
     [Theory]
     [InlineData("x; touch {0}")]
     [InlineData("$(touch {0})")]

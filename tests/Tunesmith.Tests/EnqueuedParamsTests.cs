@@ -74,7 +74,7 @@ public sealed class EnqueuedParamsTests : IDisposable
     [Theory]
     [InlineData("memory")]
     [InlineData("sqlite")]
-    public async Task EnqueueIfNew_adds_a_combination_once_and_again_only_after_it_failed(string storage)
+    public async Task EnqueueIfNew_adds_a_combination_once_and_again_after_it_failed_only_when_asked(string storage)
     {
         await using var study = await Study.CreateAsync("once", new StudyOptions { Storage = storage == "memory" ? "memory:" : $"sqlite:///{_dir}/s.db" });
         var combo = new Dictionary<string, object?> { ["x"] = 0.25, ["n"] = 3L, ["opt"] = "adam" };
@@ -96,7 +96,10 @@ public sealed class EnqueuedParamsTests : IDisposable
             return Task.FromResult(x);
         }, new OptimizeOptions { Trials = 4 });
         Assert.Equal(TrialState.Failed, study.Trials[0].State);
-        Assert.NotNull(await study.EnqueueIfNewAsync(combo));
+        // A failed trial holds its combination too (as Optuna's skip_if_exists), unless the caller asks to retry it.
+        Assert.Null(await study.EnqueueIfNewAsync(combo));
+        Assert.NotNull(await study.EnqueueIfNewAsync(combo, retryFailed: true));
+        Assert.Null(await study.EnqueueIfNewAsync(combo, retryFailed: true));
         // Trials 1 and 2 completed with x = 0.25 (and what they sampled): {x: 0.25} is held.
         Assert.Null(await study.EnqueueIfNewAsync(new Dictionary<string, object?> { ["x"] = 0.25 }));
     }

@@ -21,7 +21,8 @@ internal sealed class EnqueueCommand : Command
     private readonly Option<string?> _storage = CommonOptions.Storage();
     private readonly Option<string[]> _set = CommonOptions.Set("A parameter value of the one combination to enqueue (repeatable)");
     private readonly Option<string?> _file = new("--file") { Description = "A CSV file (header row of parameter names) or JSON Lines file (one object per line) of combinations", HelpName = "PATH" };
-    private readonly Option<bool> _allowDuplicates = new("--allow-duplicates") { Description = "Enqueue a combination even when the study already holds it (waiting, running or finished other than failed) or the file repeats it; by default such a combination is skipped and named" };
+    private readonly Option<bool> _allowDuplicates = new("--allow-duplicates") { Description = "Enqueue a combination even when the study already holds it (waiting, running or finished, failed included) or the file repeats it; by default such a combination is skipped and named" };
+    private readonly Option<bool> _retryFailed = new("--retry-failed") { Description = "Enqueue again a combination whose trials all failed (by default it is skipped, as Optuna's skip_if_exists does); one line names the trials that failed" };
 
     public EnqueueCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("enqueue", "Enqueue explicit parameter combinations to run before sampled trials")
     {
@@ -33,6 +34,7 @@ internal sealed class EnqueueCommand : Command
         Options.Add(_set);
         Options.Add(_file);
         Options.Add(_allowDuplicates);
+        Options.Add(_retryFailed);
         SetAction(ExecuteAsync);
     }
 
@@ -57,7 +59,7 @@ internal sealed class EnqueueCommand : Command
             foreach (var row in checkedRows)
                 numbers.Add((await study.EnqueueAsync(row.Values, ct)).Number);
         else
-            numbers.AddRange(await EnqueueNewAsync(study, name, file, checkedRows, ct));
+            numbers.AddRange(await EnqueueNewAsync(study, name, file, checkedRows, parse.GetValue(_retryFailed), ct));
         _console.Out.WriteLine(numbers.Count switch
         {
             0 => $"enqueued no trials in study '{name}'",
@@ -86,12 +88,13 @@ internal sealed class EnqueueCommand : Command
 
     /// <summary>
     /// Enqueues the combinations the study does not hold yet — a trial with the same values that is waiting, running, paused
-    /// or finished other than Failed holds one (a failed one may be tried again) — and that the file does not repeat, naming
-    /// the others on stderr: running the same <c>enqueue</c> twice must not double the work a GPU quota pays for. The check
-    /// and the enqueue are one transaction in storage, so two <c>enqueue</c> at the same moment add each combination once.
-    /// Returns the new trials' numbers.
+    /// or finished holds one; a failed one too, unless <paramref name="retryFailed"/> (as Optuna's <c>skip_if_exists</c>: a
+    /// combination that failed fails again unless something changed, and the user says so) — and that the file does not
+    /// repeat, naming the others on stderr, one line each kind: running the same <c>enqueue</c> twice must not double the
+    /// work a GPU quota pays for. The check and the enqueue are one transaction in storage, so two <c>enqueue</c> at the
+    /// same moment add each combination once. Returns the new trials' numbers.
     /// </summary>
-    private async Task<IReadOnlyList<int>> EnqueueNewAsync(Study study, string name, string? file, IReadOnlyList<CombinationRow> rows, CancellationToken ct)
+    private async Task<IReadOnlyList<int>> EnqueueNewAsync(Study study, string name, string? file, IReadOnlyList<CombinationRow> rows, bool retryFailed, CancellationToken ct)
     {
         var kept = new List<CombinationRow>();
         var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -108,17 +111,25 @@ internal sealed class EnqueueCommand : Command
             kept.Add(row);
         }
         if (repeated > 10) _console.Error.WriteLine($"tunesmith: {file}: skipped {repeated - 10} more rows that repeat an earlier one");
-        var results = await study.EnqueueAllIfNewAsync(kept.Select(r => r.Values).ToList(), ct);
-        var inStudy = results.Where(r => !r.Enqueued).Select(r => r.Trial.Number).ToList();
+        var results = await study.EnqueueAllIfNewAsync(kept.Select(r => r.Values).ToList(), retryFailed, ct);
+        var inStudy = results.Where(r => !r.Enqueued && r.Trial.State != TrialState.Failed).Select(r => r.Trial.Number).ToList();
         if (inStudy.Count > 0)
-        {
-            var shown = string.Join(", ", inStudy.Take(10)) + (inStudy.Count > 10 ? ", ..." : "");
-            _console.Error.WriteLine(inStudy.Count == 1
-                ? $"tunesmith: skipped 1 combination already in study '{name}' (trial {shown}); --allow-duplicates enqueues it again"
-                : $"tunesmith: skipped {inStudy.Count} combinations already in study '{name}' (trials {shown}); --allow-duplicates enqueues them again");
-        }
+            _console.Error.WriteLine($"tunesmith: skipped {Combinations(inStudy.Count)} already in study '{name}' ({Trials(inStudy)}); " +
+                $"--allow-duplicates enqueues {(inStudy.Count == 1 ? "it" : "them")} again");
+        var failed = results.Where(r => !r.Enqueued && r.Trial.State == TrialState.Failed).Select(r => r.Trial.Number).ToList();
+        if (failed.Count > 0)
+            _console.Error.WriteLine($"tunesmith: skipped {Combinations(failed.Count)} that failed before in study '{name}' ({Trials(failed)}); " +
+                $"--retry-failed enqueues {(failed.Count == 1 ? "it" : "them")} again");
+        var retried = results.Where(r => r.FailedBefore is not null).Select(r => r.FailedBefore!.Number).ToList();
+        if (retried.Count > 0)
+            _console.Error.WriteLine($"tunesmith: {Combinations(retried.Count)} had failed before ({Trials(retried)}); enqueued again");
         return results.Where(r => r.Enqueued).Select(r => r.Trial.Number).ToList();
     }
+
+    private static string Combinations(int n) => n == 1 ? "1 combination" : $"{n} combinations";
+
+    private static string Trials(IReadOnlyList<int> numbers) =>
+        (numbers.Count == 1 ? "trial " : "trials ") + string.Join(", ", numbers.Take(10)) + (numbers.Count > 10 ? ", ..." : "");
 
     private static IReadOnlyDictionary<string, object?> CoerceCombination(SearchSpace space, IReadOnlyDictionary<string, object?> combination, string where)
     {

@@ -306,27 +306,29 @@ public sealed class Study : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// <see cref="EnqueueAsync(IReadOnlyDictionary{string, object?}, CancellationToken)"/> unless a trial of the study already
-    /// holds these values (<see cref="HeldCombinations"/>: waiting, running, paused or finished other than failed), as Optuna's
-    /// <c>enqueue_trial(skip_if_exists=True)</c>; returns the new trial, or null when one holds them. The check and the enqueue
-    /// are one transaction: processes enqueueing the same values at the same moment add them once.
+    /// holds these values (<see cref="HeldCombinations"/>: waiting, running, paused or finished, failed included), as
+    /// Optuna's <c>enqueue_trial(skip_if_exists=True)</c>; returns the new trial, or null when one holds them. With
+    /// <paramref name="retryFailed"/>, a combination that only failed trials hold is enqueued again. The check and the
+    /// enqueue are one transaction: processes enqueueing the same values at the same moment add them once.
     /// </summary>
-    public async Task<FrozenTrial?> EnqueueIfNewAsync(IReadOnlyDictionary<string, object?> parameters, CancellationToken cancellationToken = default)
+    public async Task<FrozenTrial?> EnqueueIfNewAsync(IReadOnlyDictionary<string, object?> parameters, bool retryFailed = false, CancellationToken cancellationToken = default)
     {
-        var result = (await EnqueueAllIfNewAsync([parameters], cancellationToken).ConfigureAwait(false))[0];
+        var result = (await EnqueueAllIfNewAsync([parameters], retryFailed, cancellationToken).ConfigureAwait(false))[0];
         return result.Enqueued ? result.Trial : null;
     }
 
     /// <summary>
     /// Enqueues each combination, in order, unless a trial of the study already holds it or an earlier one of the list is
     /// the same (see <see cref="EnqueueIfNewAsync"/>), all in one transaction: a failure enqueues none of them, and
-    /// concurrent callers add each combination once. Returns one result per combination: the new trial, or the one that
-    /// holds it.
+    /// concurrent callers add each combination once. Returns one result per combination: the new trial (with
+    /// <paramref name="retryFailed"/>, also the failed trial that held it before), or the one that holds it.
     /// </summary>
-    public Task<IReadOnlyList<EnqueueIfNewResult>> EnqueueAllIfNewAsync(IReadOnlyList<IReadOnlyDictionary<string, object?>> combinations, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<EnqueueIfNewResult>> EnqueueAllIfNewAsync(IReadOnlyList<IReadOnlyDictionary<string, object?>> combinations, bool retryFailed = false,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(combinations);
         IReadOnlyList<IReadOnlyDictionary<string, object?>> values = combinations.Select(EnqueueValues).ToList();
-        return Storage.EnqueueTrialsIfNewAsync(Record.Id, values, failedHolds: false, cancellationToken);
+        return Storage.EnqueueTrialsIfNewAsync(Record.Id, values, failedHolds: !retryFailed, cancellationToken);
     }
 
     /// <summary>Enqueues a trial with fixed params.</summary>

@@ -124,7 +124,8 @@ public interface IStudyStorage : IAsyncDisposable
 
     /// <summary>
     /// Enqueues each of <paramref name="combinations"/>, in order, as a Waiting trial unless a trial of the study already
-    /// holds it (<see cref="HeldCombinations"/>; a failed trial holds it only with <paramref name="failedHolds"/>), as
+    /// holds it (<see cref="HeldCombinations"/>; a failed trial holds it only with <paramref name="failedHolds"/>, else the
+    /// result names it in <see cref="EnqueueIfNewResult.FailedBefore"/>), as
     /// Optuna's <c>enqueue_trial(skip_if_exists=True)</c> does — but atomically: the check and the inserts are one
     /// transaction, so callers in any number of processes enqueueing the same combinations at the same moment add each
     /// once. A combination repeated in the list is held by its first copy. Returns one result per combination: the new
@@ -138,18 +139,19 @@ public interface IStudyStorage : IAsyncDisposable
         bool failedHolds = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(combinations);
-        var held = new HeldCombinations((await GetTrialsSinceAsync(studyId, 0, cancellationToken).ConfigureAwait(false)).Trials, failedHolds);
+        var held = new HeldCombinations((await GetTrialsSinceAsync(studyId, 0, cancellationToken).ConfigureAwait(false)).Trials, failedHold: true);
         var results = new List<EnqueueIfNewResult>(combinations.Count);
         foreach (var combination in combinations)
         {
-            if (held.Find(combination) is { } holder)
+            var holder = held.Find(combination);
+            if (holder is not null && (failedHolds || holder.State != TrialState.Failed))
             {
                 results.Add(new EnqueueIfNewResult(holder, Enqueued: false));
                 continue;
             }
             var trial = await EnqueueTrialAsync(studyId, combination, null, cancellationToken).ConfigureAwait(false);
             held.Add(trial);
-            results.Add(new EnqueueIfNewResult(trial, Enqueued: true));
+            results.Add(new EnqueueIfNewResult(trial, Enqueued: true, FailedBefore: holder));
         }
         return results;
     }
@@ -250,7 +252,11 @@ public interface IStudyStorage : IAsyncDisposable
 /// params and system attributes at least (a storage may leave out its intermediate values, metrics and user attributes).
 /// </param>
 /// <param name="Enqueued">True when the combination was enqueued as <paramref name="Trial"/>.</param>
-public sealed record EnqueueIfNewResult(FrozenTrial Trial, bool Enqueued);
+/// <param name="FailedBefore">
+/// When the combination was enqueued although a failed trial held it (the caller did not let failed trials hold): that
+/// trial (its last failed attempt), so the caller can say the combination is tried again.
+/// </param>
+public sealed record EnqueueIfNewResult(FrozenTrial Trial, bool Enqueued, FrozenTrial? FailedBefore = null);
 
 /// <summary>A study with that name already exists.</summary>
 public sealed class StudyExistsException(string name) : Exception($"study '{name}' already exists")

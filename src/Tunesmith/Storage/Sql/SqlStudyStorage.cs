@@ -471,12 +471,13 @@ public abstract class SqlStudyStorage : IStudyStorage
         return WriteAsync<IReadOnlyList<EnqueueIfNewResult>>(async (s, ct) =>
         {
             await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
-            var held = new HeldCombinations(await ReadHeldTrialsAsync(s, studyId, ct).ConfigureAwait(false), failedHolds);
+            var held = new HeldCombinations(await ReadHeldTrialsAsync(s, studyId, ct).ConfigureAwait(false), failedHold: true);
             var results = new List<EnqueueIfNewResult>(combinations.Count);
             var now = ToMicros(Time.GetUtcNow());
             foreach (var combination in combinations)
             {
-                if (held.Find(combination) is { } holder)
+                var holder = held.Find(combination);
+                if (holder is not null && (failedHolds || holder.State != TrialState.Failed))
                 {
                     results.Add(new EnqueueIfNewResult(holder, Enqueued: false));
                     continue;
@@ -484,7 +485,7 @@ public abstract class SqlStudyStorage : IStudyStorage
                 var (next, seq) = await AdvanceStudyAsync(s, studyId, trials: 1, budget: 0, changes: 1, ct).ConfigureAwait(false);
                 var trial = await InsertWaitingAsync(s, studyId, next - 1, seq, now, combination, null, ct).ConfigureAwait(false);
                 held.Add(trial);
-                results.Add(new EnqueueIfNewResult(trial, Enqueued: true));
+                results.Add(new EnqueueIfNewResult(trial, Enqueued: true, FailedBefore: holder));
             }
             return results;
         }, cancellationToken);
