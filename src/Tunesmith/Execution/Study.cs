@@ -28,6 +28,8 @@ public sealed class Study : IAsyncDisposable, IDisposable
     // Held while this study fails lost trials and enqueues their retries (two storage calls per trial): a worker about to end
     // its run waits for it, or it would end between the failure and the retry and leave the retry Waiting, unrun.
     private readonly SemaphoreSlim _recoveryGate = new(1, 1);
+    // Set by Stop: the current optimize run starts no more trials. Cleared when a run starts.
+    private volatile bool _stopRequested;
     private readonly TimeProvider _time;
     private readonly TimeSpan _heartbeatInterval;
     private readonly TimeSpan _staleGracePeriod;
@@ -509,6 +511,18 @@ public sealed class Study : IAsyncDisposable, IDisposable
     // ---------------------------------------------------------------- optimize
 
     /// <summary>
+    /// Ends this object's current <see cref="OptimizeAsync"/> run the way Optuna's <c>study.stop()</c> does: no trial starts
+    /// after the call, the trials already running finish and are stored, and the run returns normally (no exception). Call
+    /// it from a callback (<see cref="OptimizeOptions.Callbacks"/>: stop once a target value is reached) or from the
+    /// objective (<c>trial.Study.Stop()</c>). Cancelling the run's token instead stops the running trials too (recorded
+    /// Failed "interrupted") and throws <see cref="OperationCanceledException"/>. Without a scheduler a worker starts its
+    /// next trial together with storing the last one, before the callbacks run; a trial started that way is recorded
+    /// Failed "interrupted" without params. Other processes running the study go on; the next run of this object starts
+    /// afresh. A call outside a run does nothing.
+    /// </summary>
+    public void Stop() => _stopRequested = true;
+
+    /// <summary>
     /// Runs trials of a synchronous objective until the study's budget (trials, timeout) is reached or the token is cancelled.
     /// An exception in the objective records the trial as Failed with its message (and is rethrown with <c>failFast</c>);
     /// NaN or ∞ records it as Failed; <see cref="TrialPrunedException"/> records it as Pruned. Storage faults that are
@@ -532,6 +546,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
     {
         options ??= new OptimizeOptions();
         options.Validate();
+        _stopRequested = false;
         var deadline = options.Timeout is { } timeout ? await AgreeDeadlineAsync(timeout, cancellationToken).ConfigureAwait(false) : (DateTimeOffset?)null;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -552,7 +567,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
         var startedHere = 0;
         // Whether this run may start another trial now: not cancelled, within the time budget and this run's own cap.
         bool MayStartAnother() =>
-            !stop.IsCancellationRequested
+            !stop.IsCancellationRequested && !_stopRequested
             && !(deadline is { } d && _time.GetUtcNow() >= d)
             && !(options.MaxTrialsThisRun is { } cap && Interlocked.Increment(ref startedHere) > cap);
         // A trial that ends well (or fails with nothing to retry or to stop for) is finished together with the start
@@ -578,7 +593,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
                         catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
                         if (trial is { IsResumed: true } && options.MaxTrialsThisRun is not null) Interlocked.Decrement(ref startedHere);
                     }
-                    else if (options.MaxTrialsThisRun is not null && !stop.IsCancellationRequested && !(deadline is { } d && _time.GetUtcNow() >= d))
+                    else if (options.MaxTrialsThisRun is not null && !stop.IsCancellationRequested && !_stopRequested && !(deadline is { } d && _time.GetUtcNow() >= d))
                     {
                         // This run's own cap (a one-trial Slurm job) is reached: it starts nothing new, but when it is the
                         // last one out of a study that may start no new trial, it finishes the trials left paused.
@@ -614,6 +629,13 @@ public sealed class Study : IAsyncDisposable, IDisposable
                         if (retry is not null)
                             ft = ft with { SystemAttributes = new Dictionary<string, object?>(ft.SystemAttributes) { [SystemAttributeKeys.RetriedBy] = (long)retry.Number } };
                         foreach (var callback in options.Callbacks) callback(this, ft);
+                    }
+                    if (next is not null && _stopRequested)
+                    {
+                        // Stop came after this worker's next trial was started with the finish: recorded interrupted, unrun.
+                        var unrun = next;
+                        next = null;
+                        await TellUnrunAsync(unrun).ConfigureAwait(false);
                     }
                 }
                 catch when (next is not null)

@@ -31,6 +31,40 @@ public sealed class OptimizeLoopTests
     }
 
     [Fact]
+    public async Task Stop_from_a_callback_ends_the_run_normally_once_the_target_is_reached()
+    {
+        await using var study = await Study.CreateAsync("stop-callback", new StudyOptions { Sampler = new RandomSampler(seed: 1) });
+        // Optuna: def cb(study, trial): if trial.number == 3: study.stop()
+        await study.OptimizeAsync((t, _) => Task.FromResult(t.SuggestFloat("x", 0, 1)),
+            new OptimizeOptions { Trials = 100, Callbacks = [(s, ft) => { if (ft.Number == 3) s.Stop(); }] });
+
+        var trials = await study.GetTrialsAsync();
+        Assert.Equal([0, 1, 2, 3], trials.Where(t => t.State == TrialState.Complete).Select(t => t.Number));
+        // The trial started with trial 3's finish, before the callback ran, is recorded interrupted without params.
+        Assert.All(trials.Where(t => t.State != TrialState.Complete), t => Assert.Equal((4, TrialState.Failed, Study.InterruptedReason, 0),
+            (t.Number, t.State, t.FailReason, t.Params.Count)));
+    }
+
+    [Fact]
+    public async Task Stop_lets_the_trials_already_running_finish()
+    {
+        await using var study = await Study.CreateAsync("stop-running", new StudyOptions { Sampler = new RandomSampler(seed: 1) });
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Trial 0 runs until trial 1 (on the other worker) has stopped the run.
+        await study.OptimizeAsync(async (t, _) =>
+        {
+            var x = t.SuggestFloat("x", 0, 1);
+            if (t.Number == 0) await release.Task;
+            return x;
+        }, new OptimizeOptions { Trials = 100, Parallelism = 2, Callbacks = [(s, ft) => { if (ft.Number == 1) { s.Stop(); release.SetResult(); } }] });
+
+        var trials = await study.GetTrialsAsync();
+        Assert.Equal([0, 1], trials.Where(t => t.State == TrialState.Complete).Select(t => t.Number).Order());
+        Assert.DoesNotContain(trials, t => t.State is TrialState.Running or TrialState.Waiting);
+        Assert.InRange(trials.Count, 2, 3);
+    }
+
+    [Fact]
     public async Task Cancelling_the_run_leaves_no_trial_running()
     {
         await using var study = await Study.CreateAsync("cancel", new StudyOptions { Sampler = new RandomSampler(seed: 1) });
