@@ -128,7 +128,7 @@ public sealed class LocalProcessBackend : ITrialBackend
     private async Task<TrialExecution> LaunchAsync(TrialStartRequest request, ITrialObserver observer, long? resumeStep, CancellationToken cancellationToken)
     {
         var time = _options.TimeProvider;
-        var lease = _options.Resources is { } pool ? await pool.AcquireAsync(cancellationToken).ConfigureAwait(false) : null;
+        var lease = _options.Resources is { } pool ? await pool.AcquireAsync($"study '{request.StudyName}' trial {request.TrialNumber}", cancellationToken).ConfigureAwait(false) : null;
         var started = time.GetTimestamp();
         var number = request.TrialNumber;
         var directory = TrialDirectory(request.EffectiveDirectoryNumber);

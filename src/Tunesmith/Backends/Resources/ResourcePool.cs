@@ -29,6 +29,16 @@ public sealed record ResourcePoolOptions
     /// <summary>At most this many trials at once (a study's <c>parallel</c>); default no limit beyond GPUs and CPUs.</summary>
     public int? MaxConcurrent { get; init; }
 
+    /// <summary>
+    /// The machine-wide ledger of GPU holdings (<see cref="GpuLedger.ForMachine"/>), shared with every other process's pool
+    /// on this host: a GPU share is taken only when the ledger has room for it, whoever holds the rest. Null (the default):
+    /// this pool counts only its own trials.
+    /// </summary>
+    public GpuLedger? Ledger { get; init; }
+
+    /// <summary>How often a trial waiting for GPUs that other processes hold looks at the ledger again (default 0.5 s).</summary>
+    public TimeSpan LedgerPoll { get; init; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Validates the options; throws naming the property and value.</summary>
     public void Validate()
     {
@@ -38,6 +48,7 @@ public sealed record ResourcePoolOptions
         if (!double.IsFinite(CpusPerTrial) || CpusPerTrial < 0) throw new ArgumentOutOfRangeException(nameof(CpusPerTrial), CpusPerTrial, "cpus_per_trial must be ≥ 0");
         if (MaxGpus is < 0) throw new ArgumentOutOfRangeException(nameof(MaxGpus), MaxGpus, "max_gpus must be ≥ 0");
         if (TotalCpus is { } t && (!double.IsFinite(t) || t <= 0)) throw new ArgumentOutOfRangeException(nameof(TotalCpus), TotalCpus, "the CPU total must be > 0");
+        if (LedgerPoll <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(LedgerPoll), LedgerPoll, "must be > 0");
         if (MaxConcurrent is < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrent), MaxConcurrent, "parallel must be ≥ 1");
         var dup = Gpus.GroupBy(x => x, StringComparer.Ordinal).FirstOrDefault(x => x.Count() > 1);
         if (dup is not null) throw new ArgumentException($"GPU '{dup.Key}' is listed twice", nameof(Gpus));
@@ -63,6 +74,9 @@ public sealed record ResourcePoolOptions
 /// <summary>
 /// The local pool of GPU and CPU slots that command trials share: a trial waits (asynchronously, cancellably) for a free
 /// slot instead of oversubscribing; the GPU quota is never exceeded. Thread-safe; waiters are served first come, first served.
+/// With a <see cref="ResourcePoolOptions.Ledger"/>, the GPUs are counted in the machine-wide ledger, so that the pools of
+/// all processes on the host together never put more than one GPU's worth of trials on a GPU; a trial waiting for GPUs
+/// that another process holds looks again every <see cref="ResourcePoolOptions.LedgerPoll"/>.
 /// </summary>
 public sealed class ResourcePool
 {
@@ -74,9 +88,14 @@ public sealed class ResourcePool
     private readonly double _cpusPerTrial;
     private readonly double _totalCpus;
     private readonly int _maxConcurrent;
-    private readonly LinkedList<TaskCompletionSource<ResourceLease>> _waiters = new();
+    private readonly LinkedList<Waiter> _waiters = new();
+    private readonly GpuLedger? _ledger;
+    private ITimer? _poll;
+    private HashSet<int> _saidWaitingFor = [];
     private double _cpusInUse;
     private int _holders;
+
+    private sealed record Waiter(TaskCompletionSource<ResourceLease> Completion, string Trial);
 
     /// <summary>Creates a pool; throws naming the option when the request can never be met (e.g. GPUs asked, none found).</summary>
     public ResourcePool(ResourcePoolOptions options)
@@ -99,7 +118,14 @@ public sealed class ResourcePool
         if (_cpusPerTrial > 0) capacity = Math.Min(capacity, (int)Math.Floor(_totalCpus / _cpusPerTrial + ResourcePoolOptions.Epsilon));
         Capacity = capacity;
         _maxConcurrent = capacity;
+        _ledger = _gpusPerTrial > 0 ? options.Ledger : null;
     }
+
+    /// <summary>
+    /// Raised (on the thread that found it) when a trial must wait because other processes hold the GPUs it could use: once
+    /// for each new set of holding processes, not at every look.
+    /// </summary>
+    public event Action<GpuWait>? WaitingForOtherProcesses;
 
     /// <summary>The options the pool was built from.</summary>
     public ResourcePoolOptions Options { get; }
@@ -114,39 +140,114 @@ public sealed class ResourcePool
     public int InUse { get { lock (_gate) return _holders; } }
 
     /// <summary>Waits for a free slot and takes it; dispose the lease to give it back. Cancelling the token stops the wait.</summary>
-    public Task<ResourceLease> AcquireAsync(CancellationToken cancellationToken = default)
+    public Task<ResourceLease> AcquireAsync(CancellationToken cancellationToken = default) => AcquireAsync("a trial", cancellationToken);
+
+    /// <summary>
+    /// Waits for a free slot and takes it for <paramref name="trial"/> (how the machine's GPU ledger names the holder, e.g.
+    /// <c>study 'x' trial 3</c>); dispose the lease to give it back. Cancelling the token stops the wait.
+    /// </summary>
+    public Task<ResourceLease> AcquireAsync(string trial, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(trial);
         cancellationToken.ThrowIfCancellationRequested();
+        GpuWait? said = null;
+        Task<ResourceLease> task;
         lock (_gate)
         {
-            if (_waiters.Count == 0 && TryTake() is { } lease) return Task.FromResult(lease);
-            var waiter = new TaskCompletionSource<ResourceLease>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var node = _waiters.AddLast(waiter);
-            if (cancellationToken.CanBeCanceled)
+            if (_waiters.Count == 0 && TryTake(trial, out said) is { } lease) task = Task.FromResult(lease);
+            else
             {
-                var registration = cancellationToken.Register(() =>
+                var waiter = new Waiter(new TaskCompletionSource<ResourceLease>(TaskCreationOptions.RunContinuationsAsynchronously), trial);
+                var node = _waiters.AddLast(waiter);
+                if (cancellationToken.CanBeCanceled)
                 {
-                    lock (_gate)
+                    var registration = cancellationToken.Register(() =>
                     {
-                        // Granted already (removed from the queue under this lock): the lease is the caller's to dispose.
-                        if (node.List is null) return;
-                        _waiters.Remove(node);
-                    }
-                    waiter.TrySetCanceled(cancellationToken);
-                });
-                _ = waiter.Task.ContinueWith(_ => registration.Dispose(), CancellationToken.None,
-                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        lock (_gate)
+                        {
+                            // Granted already (removed from the queue under this lock): the lease is the caller's to dispose.
+                            if (node.List is null) return;
+                            _waiters.Remove(node);
+                            if (_waiters.Count == 0) StopPolling();
+                        }
+                        waiter.Completion.TrySetCanceled(cancellationToken);
+                    });
+                    _ = waiter.Completion.Task.ContinueWith(_ => registration.Dispose(), CancellationToken.None,
+                        TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
+                if (_ledger is not null && _poll is null)
+                    _poll = TimeProvider.System.CreateTimer(_ => Pump(), null, Options.LedgerPoll, Options.LedgerPoll);
+                task = waiter.Completion.Task;
             }
-            return waiter.Task;
         }
+        if (said is not null) WaitingForOtherProcesses?.Invoke(said);
+        return task;
     }
 
-    private ResourceLease? TryTake()
+    private void StopPolling()
     {
+        _poll?.Dispose();
+        _poll = null;
+    }
+
+    // Serves the queue from the front while the first waiter can take a slot (after a release here, or at a poll of the ledger).
+    private void Pump()
+    {
+        var granted = new List<(Waiter, ResourceLease)>();
+        var failed = new List<(Waiter, Exception)>();
+        GpuWait? said = null;
+        lock (_gate)
+        {
+            while (_waiters.First is { } first)
+            {
+                ResourceLease? next;
+                try { next = TryTake(first.Value.Trial, out var blocked); said ??= blocked; }
+                catch (IOException e)
+                {
+                    // The ledger cannot be read or written: the waiter fails with the reason rather than wait forever.
+                    _waiters.RemoveFirst();
+                    failed.Add((first.Value, e));
+                    continue;
+                }
+                if (next is null) break;
+                _waiters.RemoveFirst();
+                granted.Add((first.Value, next));
+            }
+            if (_waiters.Count == 0) StopPolling();
+        }
+        // Completed outside the lock; continuations run asynchronously anyway.
+        foreach (var (waiter, next) in granted)
+            if (!waiter.Completion.TrySetResult(next)) next.Dispose();
+        foreach (var (waiter, e) in failed) waiter.Completion.TrySetException(e);
+        if (said is not null) WaitingForOtherProcesses?.Invoke(said);
+    }
+
+    // blocked: set when other processes' GPU holdings (and not this pool's own) keep the trial waiting, the first time
+    // those processes are seen doing so.
+    private ResourceLease? TryTake(string trial, out GpuWait? blocked)
+    {
+        blocked = null;
         if (_holders >= _maxConcurrent) return null;
         if (_cpusPerTrial > 0 && _cpusInUse + _cpusPerTrial > _totalCpus + ResourcePoolOptions.Epsilon) return null;
         int[] taken;
-        if (_fractional)
+        string? ledgerLease = null;
+        if (_ledger is not null)
+        {
+            var (chosen, lease, others) = TakeFromLedger(_ledger, trial);
+            if (chosen is null)
+            {
+                var pids = others.Select(e => e.Pid).ToHashSet();
+                if (pids.Count > 0 && !pids.SetEquals(_saidWaitingFor))
+                {
+                    _saidWaitingFor = pids;
+                    blocked = new GpuWait(trial, others);
+                }
+                return null;
+            }
+            taken = chosen;
+            ledgerLease = lease;
+        }
+        else if (_fractional)
         {
             // Spread before sharing: the GPU with the most free slots (the lowest index on ties).
             var best = -1;
@@ -164,32 +265,72 @@ public sealed class ResourcePool
             taken = free.ToArray();
         }
         else taken = [];
-        foreach (var i in taken) _freeSlots[i]--;
+        if (ledgerLease is null) foreach (var i in taken) _freeSlots[i]--;
         _cpusInUse += _cpusPerTrial;
         _holders++;
         var share = _fractional ? Options.GpusPerTrial : taken.Length;
-        return new ResourceLease(this, taken, taken.Select(i => Gpus[i]).ToArray(), share, _cpusPerTrial);
+        return new ResourceLease(this, taken, taken.Select(i => Gpus[i]).ToArray(), share, _cpusPerTrial, ledgerLease);
+    }
+
+    // Under the ledger's lock: the GPUs by the pool's rules (fractional: the one with the most room, then the lowest index;
+    // whole: the first free ones), counting every live process's holdings; or, when none fit, the other processes' entries
+    // on this pool's GPUs.
+    private (int[]? Chosen, string Lease, IReadOnlyList<GpuLedgerEntry> Others) TakeFromLedger(GpuLedger ledger, string trial)
+    {
+        var share = _fractional ? Options.GpusPerTrial : 1.0;
+        var lease = Guid.NewGuid().ToString("N")[..16];
+        return ledger.Update(entries =>
+        {
+            var used = new double[Gpus.Count];
+            for (var i = 0; i < Gpus.Count; i++)
+                foreach (var e in entries)
+                    if (e.Gpu == Gpus[i]) used[i] += e.Share;
+            int[]? chosen = null;
+            if (_fractional)
+            {
+                var best = -1;
+                for (var i = 0; i < used.Length; i++)
+                    if (used[i] + share <= 1 + ResourcePoolOptions.Epsilon && (best < 0 || used[i] < used[best] - ResourcePoolOptions.Epsilon)) best = i;
+                if (best >= 0) chosen = [best];
+            }
+            else
+            {
+                var free = Enumerable.Range(0, used.Length).Where(i => used[i] <= ResourcePoolOptions.Epsilon).Take(_gpusPerTrial).ToArray();
+                if (free.Length == _gpusPerTrial) chosen = free;
+            }
+            if (chosen is null)
+            {
+                var mine = Gpus.ToHashSet(StringComparer.Ordinal);
+                IReadOnlyList<GpuLedgerEntry> others = entries.Where(e => mine.Contains(e.Gpu) && !e.IsThisProcess).ToArray();
+                return ((null, lease, others), false);
+            }
+            foreach (var i in chosen) entries.Add(GpuLedger.Mine(Gpus[i], share, lease, trial));
+            return ((chosen, lease, (IReadOnlyList<GpuLedgerEntry>)[]), true);
+        });
     }
 
     internal void Release(ResourceLease lease)
     {
-        var granted = new List<(TaskCompletionSource<ResourceLease>, ResourceLease)>();
         lock (_gate)
         {
-            foreach (var i in lease.GpuIndices) _freeSlots[i]++;
+            if (lease.LedgerLease is { } id && _ledger is not null)
+            {
+                // A ledger that cannot be written now keeps the entry until this process exits (it is then dropped as dead).
+                try { _ledger.Release(id); }
+                catch (IOException) { }
+            }
+            else foreach (var i in lease.GpuIndices) _freeSlots[i]++;
             _cpusInUse = Math.Max(0, _cpusInUse - lease.Cpus);
             _holders--;
-            while (_waiters.First is { } first && TryTake() is { } next)
-            {
-                _waiters.RemoveFirst();
-                granted.Add((first.Value, next));
-            }
         }
-        // Completed outside the lock; continuations run asynchronously anyway.
-        foreach (var (waiter, next) in granted)
-            if (!waiter.TrySetResult(next)) next.Dispose();
+        Pump();
     }
 }
+
+/// <summary>A trial waits because other processes of this machine hold the GPUs it could use.</summary>
+/// <param name="Trial">The waiting trial, as it was named to <see cref="ResourcePool.AcquireAsync(string, CancellationToken)"/>.</param>
+/// <param name="HeldBy">The other processes' ledger entries on the pool's GPUs.</param>
+public sealed record GpuWait(string Trial, IReadOnlyList<GpuLedgerEntry> HeldBy);
 
 /// <summary>Slots held by one trial: its GPUs and CPU share. Dispose it to give them back (idempotent).</summary>
 public sealed class ResourceLease : IDisposable
@@ -197,9 +338,10 @@ public sealed class ResourceLease : IDisposable
     private readonly ResourcePool _pool;
     private int _disposed;
 
-    internal ResourceLease(ResourcePool pool, int[] gpuIndices, IReadOnlyList<string> gpus, double gpuShare, double cpus)
+    internal ResourceLease(ResourcePool pool, int[] gpuIndices, IReadOnlyList<string> gpus, double gpuShare, double cpus, string? ledgerLease)
     {
         _pool = pool;
+        LedgerLease = ledgerLease;
         GpuIndices = gpuIndices;
         Gpus = gpus;
         GpuShare = gpuShare;
@@ -207,6 +349,8 @@ public sealed class ResourceLease : IDisposable
     }
 
     internal int[] GpuIndices { get; }
+
+    internal string? LedgerLease { get; }
 
     /// <summary>The GPU ids assigned to the trial (empty when it asked for none).</summary>
     public IReadOnlyList<string> Gpus { get; }

@@ -331,9 +331,13 @@ public static partial class StudyFileRun
         FailFast = file.FailFast,
     };
 
-    /// <summary>Builds the local resource pool for a study file from the GPUs found (see <see cref="GpuDiscovery"/>).</summary>
-    public static ResourcePool CreatePool(StudyFile file, IReadOnlyList<string> gpus, int parallel) => new(new ResourcePoolOptions
+    /// <summary>
+    /// Builds the local resource pool for a study file from the GPUs found (see <see cref="GpuDiscovery"/>); with
+    /// <paramref name="ledger"/> (<see cref="GpuLedger.ForMachine"/>), its GPUs are shared with every other process of the machine.
+    /// </summary>
+    public static ResourcePool CreatePool(StudyFile file, IReadOnlyList<string> gpus, int parallel, GpuLedger? ledger = null) => new(new ResourcePoolOptions
     {
+        Ledger = ledger,
         Gpus = gpus,
         GpusPerTrial = file.Resources.GpusPerTrial,
         CpusPerTrial = file.Resources.CpusPerTrial ?? 0,
