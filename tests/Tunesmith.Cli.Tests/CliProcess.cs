@@ -30,6 +30,9 @@ public sealed class CliProcess
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment.Remove("TUNESMITH_STORAGE");
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        // The machine's GPU ledger is shared by every tunesmith process, other tests' (and other people's) included: a test's
+        // runs keep their fake GPUs in a ledger of their own working directory, shared only by the runs of that test.
+        psi.Environment["TUNESMITH_GPU_LEDGER_DIR"] = Path.Combine(workDir, ".gpu-ledger");
         foreach (var (k, v) in env ?? new Dictionary<string, string?>()) psi.Environment[k] = v;
         return psi;
     }

@@ -40,6 +40,10 @@ internal static class CommandRunSession
                 (runner.EffectiveParallelism < runOptions.Parallel ? $" ({runOptions.Parallel} asked, as many as resources: allows at once)" : "") +
                 (pool.Gpus.Count > 0 ? $", GPUs {string.Join(",", pool.Gpus)}" : "") + $"; trial logs in {Path.Combine(runDirectory, "trials")}");
 
+        // A trial that waits for GPUs another process holds would otherwise look stuck: one line, once per set of holders.
+        if (mode != ProgressMode.Json && mode != ProgressMode.Quiet)
+            pool.WaitingForOtherProcesses += wait => console.Error.WriteLine(GpuWaitLine(wait));
+
         // Inside a Slurm job the job's own signals (SIGUSR1 before the time limit, SIGTERM) stop the run; see SlurmSignals.
         using var signal = slurmJob is null ? new InterruptSignal() : null;
         using var slurmSignals = slurmJob is null ? null : new SlurmSignals(slurmJob);
@@ -91,6 +95,14 @@ internal static class CommandRunSession
         }
     }
 
+    /// <summary>The line said when a trial waits for GPUs that other processes of this machine hold.</summary>
+    public static string GpuWaitLine(GpuWait wait)
+    {
+        var held = wait.HeldBy.GroupBy(e => e.Gpu, StringComparer.Ordinal)
+            .Select(g => $"GPU {g.Key} by " + string.Join(", ", g.Select(e => $"pid {e.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({e.Trial})").Distinct()));
+        return $"tunesmith: {wait.Trial} waits for a GPU held by another process: {string.Join("; ", held)}; it starts when one is free";
+    }
+
     /// <summary>
     /// What a run on this machine needs besides storage — a program that can start, the GPUs (<paramref name="gpus"/>, else
     /// the environment), a resource pool the file's <c>resources:</c> fit — checked before the study is opened, so that a
@@ -105,8 +117,14 @@ internal static class CommandRunSession
         {
             throw new CliUsageException($"{(gpus is null ? "CUDA_VISIBLE_DEVICES" : $"--gpus {gpus}")}: {e.Message}");
         }
-        try { return StudyFileRun.CreatePool(file, gpuIds, parallel); }
+        // Every tunesmith process of this machine counts its GPUs in one ledger, so that two runs never share a GPU beyond its share.
+        var ledger = file.Resources.GpusPerTrial > 0 ? GpuLedger.ForMachine(console.GetEnvironment) : null;
+        ResourcePool pool;
+        try { pool = StudyFileRun.CreatePool(file, gpuIds, parallel, ledger); }
         catch (ArgumentException e) { throw new CliUsageException($"{file.SourceName}: resources: {ErrorLine.WithoutParamName(e)}"); }
+        try { ledger?.Check(); }
+        catch (IOException e) { throw new CliUsageException(e.Message); }
+        return pool;
     }
 
     /// <summary>

@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Tunesmith.Cli.Tests;
+
+/// <summary>
+/// Two <c>tunesmith run</c> processes on one machine share its GPUs through the machine-wide ledger: no GPU ever holds
+/// more than one GPU's worth of trials, whatever process started them. The GPUs are fake ids (<c>--gpus 0,1</c>); the
+/// trial programs record, under a flock, what each GPU holds when they start and end.
+/// </summary>
+public sealed class GpuLedgerEndToEndTests
+{
+    // Adds the trial's share to each of its GPUs in held.json (under a flock) and logs the totals it saw; then holds its
+    // GPUs until a trial of another runner has started (or 3 s passed: with the ledger, the other runner waits meanwhile).
+    private const string Holder = """
+        import fcntl, json, os, sys, time
+        gpus = os.environ['CUDA_VISIBLE_DEVICES'].split(',')
+        share = float(sys.argv[1])
+        def change(sign, what):
+            with open('held.lock', 'a+') as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                state = json.load(open('held.json')) if os.path.exists('held.json') else {}
+                for g in gpus: state[g] = round(state.get(g, 0) + sign * share, 6)
+                with open('held.json', 'w') as f: json.dump(state, f)
+                with open('events.jsonl', 'a') as f:
+                    f.write(json.dumps({'event': what, 'runner': os.getppid(), 'study': os.environ['TUNESMITH_STUDY'], 'gpus': gpus, 'held': state}) + '\n')
+        def runners():
+            with open('events.jsonl') as f: return {json.loads(l)['runner'] for l in f if l.strip()}
+        change(1, 'start')
+        deadline = time.time() + float(sys.argv[2])
+        while len(runners()) < 2 and time.time() < deadline: time.sleep(0.05)
+        change(-1, 'end')
+        print('tunesmith:result {"value": 1}')
+        """;
+
+    private static string Study(string name, double share, int trials, int parallel, double hold = 3) => $"""
+        name: {name}
+        sampler: {"{"} random: {"{"} seed: 3 {"}"} {"}"}
+        command: {StudyKit.Python} holder.py {share.ToString(System.Globalization.CultureInfo.InvariantCulture)} {hold.ToString(System.Globalization.CultureInfo.InvariantCulture)} {"{x}"}
+        space:
+          x: {"{"} float: [0, 1] {"}"}
+        trials: {trials}
+        parallel: {parallel}
+        resources: {"{"} gpus_per_trial: {share.ToString(System.Globalization.CultureInfo.InvariantCulture)} {"}"}
+        """;
+
+    private static List<JsonElement> Events(StudyKit kit) =>
+        File.ReadAllLines(Path.Combine(kit.Dir, "events.jsonl")).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+
+    private static double MostHeld(List<JsonElement> events) =>
+        events.SelectMany(e => e.GetProperty("held").EnumerateObject().Select(p => p.Value.GetDouble())).Max();
+
+    private static async Task<(CliResult A, CliResult B)> RunTwoAsync(StudyKit kit, string gpus)
+    {
+        var a = CliProcess.RunAsync(kit.Dir, ["run", "a.yaml", "--gpus", gpus, "--storage", kit.Storage]);
+        var b = CliProcess.RunAsync(kit.Dir, ["run", "b.yaml", "--gpus", gpus, "--storage", kit.Storage]);
+        return (await a, await b);
+    }
+
+    [Fact]
+    public async Task Two_runs_with_one_whole_GPU_a_trial_never_put_two_trials_on_one_GPU()
+    {
+        using var kit = new StudyKit();
+        kit.Write("holder.py", Holder);
+        kit.Write("a.yaml", Study("a", 1, trials: 2, parallel: 2));
+        kit.Write("b.yaml", Study("b", 1, trials: 2, parallel: 2));
+        var (a, b) = await RunTwoAsync(kit, "0,1");
+        Assert.True(a.ExitCode == 0, a.ToString());
+        Assert.True(b.ExitCode == 0, b.ToString());
+        var events = Events(kit);
+        Assert.Equal(2, events.Select(e => e.GetProperty("runner").GetInt32()).Distinct().Count());
+        Assert.Equal(4, events.Count(e => e.GetProperty("event").GetString() == "start"));
+        Assert.Equal(4, events.Count(e => e.GetProperty("event").GetString() == "end"));
+        Assert.True(MostHeld(events) <= 1.0, $"a GPU held {MostHeld(events)} GPUs' worth of trials at once:\n{string.Join('\n', events)}");
+        Assert.All(await kit.TrialsAsync("a"), t => Assert.Equal("Complete", t.GetProperty("state").GetString()));
+        Assert.All(await kit.TrialsAsync("b"), t => Assert.Equal("Complete", t.GetProperty("state").GetString()));
+        // The run that waited said so once, naming the process that held the GPUs.
+        var said = (a.Stderr + b.Stderr).Split('\n').Where(l => l.Contains("waits for a GPU held by another process", StringComparison.Ordinal)).ToList();
+        Assert.True(said.Count is >= 1 and <= 2, a.ToString() + b);
+        var runners = events.Select(e => e.GetProperty("runner").GetInt32()).Distinct();
+        Assert.Contains(runners, r => said[0].Contains($"pid {r} (study '", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Two_runs_with_half_a_GPU_a_trial_never_put_more_than_one_GPU_of_shares_on_it()
+    {
+        using var kit = new StudyKit();
+        kit.Write("holder.py", Holder);
+        kit.Write("a.yaml", Study("a", 0.5, trials: 2, parallel: 2));
+        kit.Write("b.yaml", Study("b", 0.5, trials: 2, parallel: 2));
+        var (a, b) = await RunTwoAsync(kit, "0");
+        Assert.True(a.ExitCode == 0, a.ToString());
+        Assert.True(b.ExitCode == 0, b.ToString());
+        var events = Events(kit);
+        Assert.Equal(4, events.Count(e => e.GetProperty("event").GetString() == "start"));
+        Assert.True(MostHeld(events) <= 1.0, $"GPU 0 held {MostHeld(events)} GPUs' worth of trials at once:\n{string.Join('\n', events)}");
+        Assert.Equal(2, (await kit.TrialsAsync("a")).Count(t => t.GetProperty("state").GetString() == "Complete"));
+        Assert.Equal(2, (await kit.TrialsAsync("b")).Count(t => t.GetProperty("state").GetString() == "Complete"));
+    }
+
+    [Fact]
+    public async Task A_runner_killed_with_SIGKILL_does_not_keep_its_GPU_from_a_run_waiting_for_it()
+    {
+        using var kit = new StudyKit();
+        kit.Write("holder.py", Holder);
+        kit.Write("a.yaml", Study("a", 1, trials: 1, parallel: 1, hold: 600)); // holds GPU 0 until killed
+        kit.Write("b.yaml", Study("b", 1, trials: 1, parallel: 1));
+        using var a = CliBackground.Start(kit.Dir, ["run", "a.yaml", "--gpus", "0", "--storage", kit.Storage]);
+        var events = Path.Combine(kit.Dir, "events.jsonl");
+        await Eventually.HoldsAsync(() => File.Exists(events), TimeSpan.FromSeconds(60), "run a's trial to start");
+
+        using var b = Process.Start(CliProcess.StartInfo(kit.Dir, ["run", "b.yaml", "--gpus", "0", "--storage", kit.Storage]))!;
+        try
+        {
+            b.StandardInput.Close();
+            var stderr = new ConcurrentQueue<string>();
+            b.ErrorDataReceived += (_, e) => { if (e.Data is { } line) stderr.Enqueue(line); };
+            b.BeginErrorReadLine();
+            var stdout = b.StandardOutput.ReadToEndAsync();
+            await Eventually.HoldsAsync(() => stderr.Any(l => l.Contains($"waits for a GPU held by another process: GPU 0 by pid {a.Process.Id} (study 'a' trial 0)", StringComparison.Ordinal)),
+                TimeSpan.FromSeconds(60), "run b to say that run a holds GPU 0");
+
+            a.Process.Kill(entireProcessTree: true); // SIGKILL: no chance to give the GPU back
+            await a.Process.WaitForExitAsync();
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            try { await b.WaitForExitAsync(timeout.Token); }
+            catch (OperationCanceledException) { Assert.Fail($"run b did not get GPU 0 within 90 s of run a's SIGKILL:\n{string.Join('\n', stderr)}"); }
+            Assert.True(b.ExitCode == 0, $"exit {b.ExitCode}\n{await stdout}\n{string.Join('\n', stderr)}");
+            Assert.Equal("Complete", Assert.Single(await kit.TrialsAsync("b")).GetProperty("state").GetString());
+            Assert.Empty(File.ReadAllLines(Path.Combine(kit.Dir, ".gpu-ledger", "gpus.ledger")).TakeWhile(l => l != "end"));
+        }
+        finally
+        {
+            if (!b.HasExited) b.Kill(entireProcessTree: true);
+        }
+    }
+}
