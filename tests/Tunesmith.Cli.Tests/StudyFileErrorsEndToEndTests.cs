@@ -130,6 +130,40 @@ public sealed class StudyFileErrorsEndToEndTests
     }
 
     [Fact]
+    public async Task A_combinations_file_with_several_bad_rows_names_every_one_at_once_and_enqueues_nothing()
+    {
+        using var kit = new StudyKit();
+        kit.StudyFile("command: python3 t.py {lr} {batch}\nspace:\n  lr: { float: [1.0e-5, 1.0], log: true }\n  batch: { int: [16, 512] }\n");
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        // Line 3 is short, line 4 fine, line 5 has a bad lr, line 6 two bad fields, line 7 fine.
+        kit.Write("combos.csv", "lr,batch\n0.01,32\n0.1\n0.02,64\n5,32\n7,abc\n0.03,128\n");
+        var r = await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(5, lines.Length);
+        Assert.StartsWith("tunesmith: combos.csv:3: expected 2 cells", lines[0]);
+        Assert.StartsWith("tunesmith: combos.csv:5: parameter 'lr': value 5 is not in", lines[1]);
+        Assert.StartsWith("tunesmith: combos.csv:6: parameter 'lr': value 7 is not in", lines[2]);
+        Assert.StartsWith("tunesmith: combos.csv:6: parameter 'batch':", lines[3]);
+        Assert.Equal("tunesmith: combos.csv: 4 problems in 3 of its 6 rows; nothing enqueued", lines[4]);
+        Assert.Empty(await kit.TrialsAsync());
+
+        // Many bad rows: the first 20, then how many more; JSON Lines reads on past a broken line too.
+        kit.Write("many.jsonl", "{\"lr\": 0.01, \"batch\": 32}\n{\"lr\": 0.01, \"batch\": \n"
+            + string.Concat(Enumerable.Range(0, 24).Select(i => $"{{\"lr\": {i + 2}, \"batch\": 32}}\n")));
+        var many = await kit.CliS("enqueue", "--study", "s", "--file", "many.jsonl");
+        Assert.True(many.ExitCode == 2, many.ToString());
+        var manyLines = many.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(22, manyLines.Length);
+        Assert.StartsWith("tunesmith: many.jsonl:2: not valid JSON", manyLines[0]);
+        Assert.StartsWith("tunesmith: many.jsonl:3: parameter 'lr': value 2 is not in", manyLines[1]);
+        Assert.StartsWith("tunesmith: many.jsonl:21: parameter 'lr'", manyLines[19]);
+        Assert.Equal("tunesmith: many.jsonl: and 5 more problems", manyLines[20]);
+        Assert.Equal("tunesmith: many.jsonl: 25 problems in 25 of its 26 rows; nothing enqueued", manyLines[21]);
+        Assert.Empty(await kit.TrialsAsync());
+    }
+
+    [Fact]
     public async Task Enqueuing_a_value_for_a_parameter_inactive_under_the_others_is_one_line_and_stores_nothing()
     {
         using var kit = new StudyKit();

@@ -47,13 +47,25 @@ internal sealed class EnqueueCommand : Command
         if (sets.Length > 0 && file is not null) throw new CliUsageException("give either --set flags or --file, not both");
         if (sets.Length == 0 && file is null) throw new CliUsageException("nothing to enqueue: give --set name=value flags or --file combos.csv|combos.jsonl");
 
-        IReadOnlyList<CombinationRow> rows = file is not null ? CombinationFile.ReadRows(file) : [new CombinationRow(0, Assignments.Parse(sets))];
-        if (rows.Count == 0) throw new CliUsageException($"{file}: no combinations in the file");
+        // Every bad row is named at once (a user fixes them in one go), and none of the file is enqueued while one is bad.
+        var problems = new List<(int Line, string Message)>();
+        var formatProblems = new List<CombinationFileException>();
+        IReadOnlyList<CombinationRow> rows = file is not null ? CombinationFile.ReadRows(file, formatProblems) : [new CombinationRow(0, Assignments.Parse(sets))];
+        problems.AddRange(formatProblems.Select(e => (e.Line, e.Message)));
+        if (rows.Count == 0 && problems.Count == 0) throw new CliUsageException($"{file}: no combinations in the file");
 
         await using var storage = await StorageScope.OpenExistingAsync(url, _time, _loggers, ct);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var space = await StoredStudyFile.TryGetSpaceAsync(study, ct);
-        var checkedRows = space is null ? rows : rows.Select(r => r with { Values = CoerceCombination(space, r.Values, file is null ? "--set" : $"{file}:{r.Line}") }).ToList();
+        var checkedRows = new List<CombinationRow>(rows.Count);
+        foreach (var row in rows)
+        {
+            if (space is null) { checkedRows.Add(row); continue; }
+            var where = file is null ? "--set" : $"{file}:{row.Line}";
+            if (CoerceCombination(space, row.Values, where, problems, row.Line) is { } values) checkedRows.Add(row with { Values = values });
+        }
+        if (problems.Count > 0)
+            ReportProblems(file, problems.OrderBy(p => p.Line).Select(p => p.Message).ToList(), problems.Select(p => p.Line).Distinct().Count(), rows.Count + formatProblems.Count);
         var numbers = new List<int>();
         if (parse.GetValue(_allowDuplicates))
             foreach (var row in checkedRows)
@@ -131,16 +143,47 @@ internal sealed class EnqueueCommand : Command
     private static string Trials(IReadOnlyList<int> numbers) =>
         (numbers.Count == 1 ? "trial " : "trials ") + string.Join(", ", numbers.Take(10)) + (numbers.Count > 10 ? ", ..." : "");
 
-    private static IReadOnlyDictionary<string, object?> CoerceCombination(SearchSpace space, IReadOnlyDictionary<string, object?> combination, string where)
+    private const int ProblemsShown = 20;
+
+    /// <summary>
+    /// Names each problem on its own line (the first <see cref="ProblemsShown"/>, then how many more) and refuses the whole
+    /// input: one problem is its own one-line error, as before; several end with a line that counts them.
+    /// </summary>
+    private void ReportProblems(string? file, IReadOnlyList<string> problems, int badRows, int rows)
     {
-        IReadOnlyDictionary<string, object?> values;
-        try { values = space.CoerceValues(combination); }
-        catch (SearchSpaceException e) { throw new CliUsageException($"{where}: {e.Message}"); }
+        if (problems.Count == 1) throw new CliUsageException(problems[0]);
+        foreach (var problem in problems.Take(ProblemsShown)) _console.Error.WriteLine($"tunesmith: {problem}");
+        if (problems.Count > ProblemsShown) _console.Error.WriteLine($"tunesmith: {file ?? "--set"}: and {problems.Count - ProblemsShown} more problems");
+        throw new CliUsageException($"{file ?? "--set"}: {problems.Count} problems{(file is null ? "" : $" in {badRows} of its {rows} rows")}; nothing enqueued");
+    }
+
+    /// <summary>
+    /// The combination's values as the study's space types them, or null after adding one problem per bad parameter (and,
+    /// when each value fits, one for a combination that does not fit the space's conditions) to <paramref name="problems"/>.
+    /// </summary>
+    private static IReadOnlyDictionary<string, object?>? CoerceCombination(SearchSpace space, IReadOnlyDictionary<string, object?> combination, string where,
+        List<(int Line, string Message)> problems, int line)
+    {
+        var values = new Dictionary<string, object?>(StringComparer.Ordinal);
+        var bad = false;
+        foreach (var (name, value) in combination)
+        {
+            try { values[name] = space.CoerceValues(new Dictionary<string, object?> { [name] = value })[name]; }
+            catch (SearchSpaceException e)
+            {
+                problems.Add((line, $"{where}: {e.Message}"));
+                bad = true;
+            }
+        }
+        if (bad) return null;
         // A value for a parameter that is inactive under the combination's other values (momentum with optimizer=adam)
         // would be stored with the trial and handed to its program as if the space had drawn it. Parameters left out are
         // fine: the sampler draws them.
         if (space.Misfit(values, complete: false, spaceName: "the study's space") is { } misfit)
-            throw new CliUsageException($"{where}: the combination does not fit the study's space: {misfit}");
+        {
+            problems.Add((line, $"{where}: the combination does not fit the study's space: {misfit}"));
+            return null;
+        }
         return values;
     }
 }

@@ -23,26 +23,43 @@ public static class CombinationFile
     /// <summary>Reads a combinations file as <see cref="Read"/> does, keeping the line each combination starts on.</summary>
     /// <exception cref="CombinationFileException">The file is malformed; the message names the file and line.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    public static IReadOnlyList<CombinationRow> ReadRows(string path)
+    public static IReadOnlyList<CombinationRow> ReadRows(string path) => ReadRows(path, problems: null);
+
+    /// <summary>
+    /// Reads a combinations file as <see cref="ReadRows(string)"/> does, but with <paramref name="problems"/> it reads on past
+    /// a malformed row: the row's problem is added there (in line order) and the row left out, so that a caller can name
+    /// every bad row at once. A problem with the whole file (no header, a bad header, an unknown format) still throws; a
+    /// quoted cell never closed ends the reading with its problem added.
+    /// </summary>
+    /// <exception cref="CombinationFileException">The whole file is malformed, or a row is and <paramref name="problems"/> is null.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    public static IReadOnlyList<CombinationRow> ReadRows(string path, ICollection<CombinationFileException>? problems)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"combinations file '{path}' does not exist", path);
         var extension = Path.GetExtension(path).ToLowerInvariant();
         using var reader = new StreamReader(path, Encoding.UTF8);
         return extension switch
         {
-            ".csv" => ReadCsvRows(reader, path),
-            ".jsonl" or ".ndjson" or ".json" => ReadJsonLinesRows(reader, path),
+            ".csv" => ReadCsvRows(reader, path, problems),
+            ".jsonl" or ".ndjson" or ".json" => ReadJsonLinesRows(reader, path, problems),
             _ => throw new CombinationFileException(path, 0, $"unknown combinations format '{extension}': use .csv or .jsonl"),
         };
+    }
+
+    // A row's problem: thrown, or kept for the caller when it collects them.
+    private static void RowProblem(ICollection<CombinationFileException>? problems, CombinationFileException problem)
+    {
+        if (problems is null) throw problem;
+        problems.Add(problem);
     }
 
     /// <summary>Reads CSV text (RFC 4180 quoting; a header row of parameter names).</summary>
     /// <param name="reader">The CSV text.</param>
     /// <param name="source">The name used in error messages (usually the file path).</param>
     public static IReadOnlyList<IReadOnlyDictionary<string, object?>> ReadCsv(TextReader reader, string source) =>
-        ReadCsvRows(reader, source).Select(r => r.Values).ToList();
+        ReadCsvRows(reader, source, null).Select(r => r.Values).ToList();
 
-    private static List<CombinationRow> ReadCsvRows(TextReader reader, string source)
+    private static List<CombinationRow> ReadCsvRows(TextReader reader, string source, ICollection<CombinationFileException>? problems)
     {
         var rows = new CsvRows(reader, source);
         if (!rows.TryNext(out var header, out var headerLine))
@@ -55,11 +72,25 @@ public static class CombinationFile
                 if (names[j] == names[i]) throw new CombinationFileException(source, headerLine, $"parameter '{names[i]}' appears twice in the header");
         }
         var result = new List<CombinationRow>();
-        while (rows.TryNext(out var cells, out var line))
+        while (true)
         {
+            List<string> cells;
+            int line;
+            try
+            {
+                if (!rows.TryNext(out cells, out line)) break;
+            }
+            catch (CombinationFileException e) when (problems is not null)
+            {
+                problems.Add(e); // a quoted cell never closed: the rest of the file is inside it
+                break;
+            }
             if (cells.Count == 1 && cells[0].Length == 0) continue; // blank line
             if (cells.Count != names.Length)
-                throw new CombinationFileException(source, line, $"expected {names.Length} cells ({string.Join(", ", names)}), got {cells.Count}");
+            {
+                RowProblem(problems, new CombinationFileException(source, line, $"expected {names.Length} cells ({string.Join(", ", names)}), got {cells.Count}"));
+                continue;
+            }
             var combination = new Dictionary<string, object?>(StringComparer.Ordinal);
             for (var i = 0; i < names.Length; i++)
                 if (cells[i].Length > 0) combination[names[i]] = ParamValues.ParseText(cells[i]);
@@ -72,9 +103,9 @@ public static class CombinationFile
     /// <param name="reader">The text.</param>
     /// <param name="source">The name used in error messages (usually the file path).</param>
     public static IReadOnlyList<IReadOnlyDictionary<string, object?>> ReadJsonLines(TextReader reader, string source) =>
-        ReadJsonLinesRows(reader, source).Select(r => r.Values).ToList();
+        ReadJsonLinesRows(reader, source, null).Select(r => r.Values).ToList();
 
-    private static List<CombinationRow> ReadJsonLinesRows(TextReader reader, string source)
+    private static List<CombinationRow> ReadJsonLinesRows(TextReader reader, string source, ICollection<CombinationFileException>? problems)
     {
         var result = new List<CombinationRow>();
         var lineNumber = 0;
@@ -88,11 +119,11 @@ public static class CombinationFile
             }
             catch (JsonException e)
             {
-                throw new CombinationFileException(source, lineNumber, $"not valid JSON: {FirstSentence(e.Message)}");
+                RowProblem(problems, new CombinationFileException(source, lineNumber, $"not valid JSON: {FirstSentence(e.Message)}"));
             }
             catch (FormatException e)
             {
-                throw new CombinationFileException(source, lineNumber, e.Message);
+                RowProblem(problems, new CombinationFileException(source, lineNumber, e.Message));
             }
         }
         return result;
