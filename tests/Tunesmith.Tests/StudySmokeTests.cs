@@ -266,3 +266,39 @@ public sealed class UserAttributeValueTests
         Assert.Equal("wide", trials[1].Params["sizes"]);
     }
 }
+
+/// <summary>Opening a study that is not there, or creating one that is, says where it looked and what to call instead.</summary>
+public sealed class StudyOpenErrorTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("tunesmith-open-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Loading_a_missing_study_names_the_storage_its_studies_and_the_call_that_creates_it()
+    {
+        var url = $"sqlite:///{_dir}/s.db";
+        await using (await Study.CreateAsync("digits-mlp", new StudyOptions { Storage = url })) { }
+        await using (await Study.CreateAsync("wine", new StudyOptions { Storage = url })) { }
+
+        var e = await Assert.ThrowsAsync<Tunesmith.Storage.StudyNotFoundException>(() => Study.LoadAsync("digits_mlp", new StudyOptions { Storage = url }));
+        Assert.Equal($"study 'digits_mlp' does not exist in {url} (its studies: digits-mlp, wine) (did you mean 'digits-mlp'?): " +
+            "Study.CreateAsync or Study.CreateOrLoadAsync creates it", e.Message);
+        Assert.Equal("digits_mlp", e.StudyName);
+
+        var empty = await Assert.ThrowsAsync<Tunesmith.Storage.StudyNotFoundException>(() => Study.LoadAsync("x", new StudyOptions()));
+        Assert.Equal("study 'x' does not exist in memory: (it holds no study): Study.CreateAsync or Study.CreateOrLoadAsync creates it", empty.Message);
+    }
+
+    [Fact]
+    public async Task Creating_a_study_that_exists_points_to_load_and_create_or_load()
+    {
+        var url = $"sqlite:///{_dir}/s.db";
+        await using (await Study.CreateAsync("wine", new StudyOptions { Storage = url })) { }
+
+        var e = await Assert.ThrowsAsync<Tunesmith.Storage.StudyExistsException>(() => Study.CreateAsync("wine", new StudyOptions { Storage = url }));
+        Assert.Equal($"study 'wine' already exists in {url}: open it with Study.LoadAsync, or Study.CreateOrLoadAsync (Optuna's load_if_exists), " +
+            "or choose another name", e.Message);
+        Assert.Equal("wine", e.StudyName);
+    }
+}

@@ -197,12 +197,17 @@ public sealed class Study : IAsyncDisposable, IDisposable
             StudyRecord? record = null;
             var created = false;
             if (load) record = await storage.GetStudyAsync(name, ct).ConfigureAwait(false);
-            if (record is null && !create) throw new StudyNotFoundException(name);
+            if (record is null && !create) throw await NotFoundAsync(name, storage, options, ct).ConfigureAwait(false);
             if (record is null)
             {
                 try
                 {
-                    record = await storage.CreateStudyAsync(name, options.Direction, ct).ConfigureAwait(false);
+                    try { record = await storage.CreateStudyAsync(name, options.Direction, ct).ConfigureAwait(false); }
+                    catch (StudyExistsException) when (!load)
+                    {
+                        throw new StudyExistsException(name, $"study '{name}' already exists in {Where(options)}: open it with Study.LoadAsync, " +
+                            "or Study.CreateOrLoadAsync (Optuna's load_if_exists), or choose another name");
+                    }
                     created = true;
                     await storage.SetStudyAttributesAsync(record.Id, system: true,
                         [new(SystemAttributeKeys.Metric, options.Metric)], ct).ConfigureAwait(false);
@@ -230,6 +235,21 @@ public sealed class Study : IAsyncDisposable, IDisposable
             if (owns) await storage.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    // Where the study was looked for, as the messages name it (a PostgreSQL password shown as ***).
+    private static string Where(StudyOptions options) =>
+        options.StorageInstance is not null ? "the given storage" : Tunesmith.Storage.Sql.PostgresUrl.Redact(options.Storage);
+
+    // "study 'x' does not exist in sqlite:///a.db (its studies: a, b) (did you mean 'b'?): ...": where, what is there, what to do.
+    private static async Task<StudyNotFoundException> NotFoundAsync(string name, IStudyStorage storage, StudyOptions options, CancellationToken ct)
+    {
+        var names = (await storage.ListStudiesAsync(ct).ConfigureAwait(false)).Select(s => s.Study.Name).Order(StringComparer.Ordinal).ToList();
+        var there = names.Count == 0 ? " (it holds no study)"
+            : $" (its studies: {string.Join(", ", names.Take(10))}{(names.Count > 10 ? $", and {names.Count - 10} more" : "")})"
+              + Spaces.Spec.ClosestName.Suggest(name, names);
+        return new StudyNotFoundException(name, $"study '{name}' does not exist in {Where(options)}{there}: " +
+            "Study.CreateAsync or Study.CreateOrLoadAsync creates it");
     }
 
     // ---------------------------------------------------------------- history

@@ -259,15 +259,27 @@ public interface IStudyStorage : IAsyncDisposable
 public sealed record EnqueueIfNewResult(FrozenTrial Trial, bool Enqueued, FrozenTrial? FailedBefore = null);
 
 /// <summary>A study with that name already exists.</summary>
-public sealed class StudyExistsException(string name) : Exception($"study '{name}' already exists")
+public sealed class StudyExistsException : Exception
 {
+    /// <summary>Creates the error for study <paramref name="name"/> ("study 'NAME' already exists").</summary>
+    public StudyExistsException(string name) : this(name, $"study '{name}' already exists") { }
+
+    /// <summary>Creates the error with a message that also says where and what to do instead.</summary>
+    public StudyExistsException(string name, string message) : base(message) => StudyName = name;
+
     /// <summary>The study name.</summary>
-    public string StudyName { get; } = name;
+    public string StudyName { get; }
 }
 
 /// <summary>No study with that name exists.</summary>
-public sealed class StudyNotFoundException(string name) : Exception($"study '{name}' does not exist")
+public sealed class StudyNotFoundException : Exception
 {
+    /// <summary>Creates the error for study <paramref name="name"/> ("study 'NAME' does not exist").</summary>
+    public StudyNotFoundException(string name) : this(name, $"study '{name}' does not exist") { }
+
+    /// <summary>Creates the error with a message that also says where and what to do instead.</summary>
+    public StudyNotFoundException(string name, string message) : base(message) => StudyName = name;
+
     /// <summary>The study name.</summary>
-    public string StudyName { get; } = name;
+    public string StudyName { get; }
 }
