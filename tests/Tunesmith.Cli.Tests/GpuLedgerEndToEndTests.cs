@@ -12,7 +12,8 @@ namespace Tunesmith.Cli.Tests;
 public sealed class GpuLedgerEndToEndTests
 {
     // Adds the trial's share to each of its GPUs in held.json (under a flock) and logs the totals it saw; then holds its
-    // GPUs until a trial of another runner has started (or 3 s passed: with the ledger, the other runner waits meanwhile).
+    // GPUs until a trial of another runner has started, or the test saw the other runner say that it waits (the file
+    // 'waited'), so that the runs overlap whatever their start-up times; argv[2] seconds is only a safety limit.
     private const string Holder = """
         import fcntl, json, os, sys, time
         gpus = os.environ['CUDA_VISIBLE_DEVICES'].split(',')
@@ -29,12 +30,12 @@ public sealed class GpuLedgerEndToEndTests
             with open('events.jsonl') as f: return {json.loads(l)['runner'] for l in f if l.strip()}
         change(1, 'start')
         deadline = time.time() + float(sys.argv[2])
-        while len(runners()) < 2 and time.time() < deadline: time.sleep(0.05)
+        while len(runners()) < 2 and not os.path.exists('waited') and time.time() < deadline: time.sleep(0.05)
         change(-1, 'end')
         print('tunesmith:result {"value": 1}')
         """;
 
-    private static string Study(string name, double share, int trials, int parallel, double hold = 3) => $"""
+    private static string Study(string name, double share, int trials, int parallel, double hold = 120) => $"""
         name: {name}
         sampler: {"{"} random: {"{"} seed: 3 {"}"} {"}"}
         command: {StudyKit.Python} holder.py {share.ToString(System.Globalization.CultureInfo.InvariantCulture)} {hold.ToString(System.Globalization.CultureInfo.InvariantCulture)} {"{x}"}
@@ -51,11 +52,38 @@ public sealed class GpuLedgerEndToEndTests
     private static double MostHeld(List<JsonElement> events) =>
         events.SelectMany(e => e.GetProperty("held").EnumerateObject().Select(p => p.Value.GetDouble())).Max();
 
+    // Runs a.yaml and b.yaml at once; the first line where either says it waits for a GPU writes the file 'waited'.
     private static async Task<(CliResult A, CliResult B)> RunTwoAsync(StudyKit kit, string gpus)
     {
-        var a = CliProcess.RunAsync(kit.Dir, ["run", "a.yaml", "--gpus", gpus, "--storage", kit.Storage]);
-        var b = CliProcess.RunAsync(kit.Dir, ["run", "b.yaml", "--gpus", gpus, "--storage", kit.Storage]);
+        var a = RunAsync(kit, "a.yaml", gpus);
+        var b = RunAsync(kit, "b.yaml", gpus);
         return (await a, await b);
+    }
+
+    private static async Task<CliResult> RunAsync(StudyKit kit, string studyFile, string gpus)
+    {
+        using var process = Process.Start(CliProcess.StartInfo(kit.Dir, ["run", studyFile, "--gpus", gpus, "--storage", kit.Storage]))!;
+        try
+        {
+            process.StandardInput.Close();
+            var stderr = new ConcurrentQueue<string>();
+            process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is not { } line) return;
+                stderr.Enqueue(line);
+                if (line.Contains("waits for a GPU", StringComparison.Ordinal)) File.WriteAllText(Path.Combine(kit.Dir, "waited"), "");
+            };
+            process.BeginErrorReadLine();
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+            await process.WaitForExitAsync(timeout.Token);
+            process.WaitForExit(); // the stderr events are all in
+            return new CliResult(process.ExitCode, await CliProcess.Drained(stdout), string.Join('\n', stderr));
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
     }
 
     [Fact]
@@ -104,7 +132,7 @@ public sealed class GpuLedgerEndToEndTests
     {
         using var kit = new StudyKit();
         kit.Write("holder.py", Holder);
-        kit.Write("a.yaml", Study("a", 1, trials: 1, parallel: 1, hold: 600)); // holds GPU 0 until killed
+        kit.Write("a.yaml", Study("a", 1, trials: 1, parallel: 1, hold: 600)); // holds GPU 0 until killed (the test writes no 'waited')
         kit.Write("b.yaml", Study("b", 1, trials: 1, parallel: 1));
         using var a = CliBackground.Start(kit.Dir, ["run", "a.yaml", "--gpus", "0", "--storage", kit.Storage]);
         var events = Path.Combine(kit.Dir, "events.jsonl");
