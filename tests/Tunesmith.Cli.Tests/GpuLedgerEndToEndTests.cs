@@ -164,4 +164,20 @@ public sealed class GpuLedgerEndToEndTests
             if (!b.HasExited) b.Kill(entireProcessTree: true);
         }
     }
+
+    [Fact]
+    public async Task A_GPU_ledger_that_cannot_be_written_is_one_line_before_any_trial()
+    {
+        using var kit = new StudyKit();
+        kit.Write("holder.py", Holder);
+        kit.Write("a.yaml", Study("a", 1, trials: 1, parallel: 1));
+        var notADirectory = kit.Write("not-a-dir", "");
+        var r = await CliProcess.RunAsync(kit.Dir, ["run", "a.yaml", "--gpus", "0", "--storage", kit.Storage],
+            env: new Dictionary<string, string?> { ["TUNESMITH_GPU_LEDGER_DIR"] = notADirectory });
+        Assert.Equal(2, r.ExitCode);
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"tunesmith: GPU ledger {notADirectory}/gpus.ledger: ", line);
+        Assert.Contains("TUNESMITH_GPU_LEDGER_DIR", line);
+        Assert.False(File.Exists(Path.Combine(kit.Dir, "events.jsonl")));
+    }
 }

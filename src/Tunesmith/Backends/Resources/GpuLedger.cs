@@ -97,12 +97,20 @@ public sealed class GpuLedger
     public T Update<T>(Func<List<GpuLedgerEntry>, (T Result, bool Changed)> change)
     {
         ArgumentNullException.ThrowIfNull(change);
-        using var file = OpenLocked();
-        var text = ReadAll(file);
-        var (entries, dropped) = Parse(text);
-        var (result, changed) = change(entries);
-        if (changed || dropped) WriteAll(file, entries);
-        return result;
+        try
+        {
+            using var file = OpenLocked();
+            var text = ReadAll(file);
+            var (entries, dropped) = Parse(text);
+            var (result, changed) = change(entries);
+            if (changed || dropped) WriteAll(file, entries);
+            return result;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && !e.Message.StartsWith("GPU ledger ", StringComparison.Ordinal))
+        {
+            // One line that names the file and the way out (a full /dev/shm, a directory of another user's).
+            throw new IOException($"GPU ledger {FilePath}: {e.Message} (set {DirectoryVariable} to a directory every user of the GPUs can write)", e);
+        }
     }
 
     private static (List<GpuLedgerEntry> Live, bool Dropped) Parse(string text)
