@@ -16,6 +16,19 @@ public sealed class EnqueuedParamsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    [Fact]
+    public void An_enqueued_value_outside_the_suggested_range_fails_the_trial_saying_it_was_enqueued()
+    {
+        using var study = Study.Create("enqueued-outside");
+        study.Enqueue(new Dictionary<string, object?> { ["lr"] = 5.0 });
+        study.Optimize(t => t.SuggestFloat("lr", 1e-5, 1e-1, log: true), trials: 1);
+
+        var trial = Assert.Single(study.Trials);
+        Assert.Equal(TrialState.Failed, trial.State);
+        Assert.StartsWith("parameter 'lr': value 5 is not in float [1E-05, 0.1] log; it was enqueued (Study.Enqueue, tunesmith enqueue) " +
+            "for trial 0: enqueue a value that float [1E-05, 0.1] log holds, or leave 'lr' out to have it drawn", trial.FailReason);
+    }
+
     [Theory]
     [InlineData("memory")]
     [InlineData("sqlite")]

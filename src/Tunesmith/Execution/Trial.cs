@@ -122,7 +122,7 @@ public sealed class Trial : IParameterSuggester
 
         object? value;
         if (_fixed.TryGetValue(name, out var fixedValue))
-            value = distribution.Coerce(name, fixedValue);
+            value = CoerceGiven(name, fixedValue, distribution);
         else if (distribution.IsSingle)
             value = distribution switch
             {
@@ -144,6 +144,20 @@ public sealed class Trial : IParameterSuggester
         _distributions[name] = distribution;
         _pendingParams.Add((name, value, distribution));
         return value;
+    }
+
+    // A value given to this trial rather than drawn (enqueued, or its retried trial's) that the suggestion does not accept:
+    // the message says where the value came from, since the objective's own range is right.
+    private object? CoerceGiven(string name, object? given, Distribution distribution)
+    {
+        try { return distribution.Coerce(name, given); }
+        catch (SearchSpaceException e)
+        {
+            var source = SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var of)
+                ? $"it is the value of trial {ParamValues.Format(of)}, which this trial retries"
+                : $"it was enqueued (Study.Enqueue, tunesmith enqueue) for trial {Number}: enqueue a value that {distribution.Describe()} holds, or leave '{name}' out to have it drawn";
+            throw new SearchSpaceException($"{e.Message}; {source}");
+        }
     }
 
     /// <summary>
