@@ -411,7 +411,7 @@ public sealed class FixedSpaceEndToEndTests
         foreach (var command in new[] { "create", "run" })
         {
             var line = OneLine(await kit.CliS(command, "study.yaml"));
-            Assert.Contains("parameter 'x' is float [0, 1] stored, float [0, 5] in the file", line);
+            Assert.Contains("parameter 'x' is float [0.0, 1.0] stored, float [0.0, 5.0] in the file", line);
             Assert.Contains("--update-space", line);
         }
         kit.StudyFile(Study("[0, 1]", "maximize"));

@@ -351,6 +351,49 @@ public sealed class RunEndToEndTests
         Assert.Contains("skipped 3 combinations already in study 's' (trials 0, 3, 4)", third.Stderr);
     }
 
+    [Fact]
+    public async Task A_small_float_reaches_the_program_and_every_report_as_python_writes_it()
+    {
+        // .NET writes 6.5388e-05 as 6.5388E-05; Python, spreadsheets and people expect 6.5388e-05.
+        using var kit = new StudyKit();
+        kit.Write("obj.py", """
+            import json, os, sys
+            with open(os.path.join(os.environ["TUNESMITH_TRIAL_DIR"], "seen.json"), "w") as f:
+                json.dump({"argv": sys.argv[1:], "env": os.environ["TUNESMITH_PARAM_LR"],
+                           "file": open(os.environ["TUNESMITH_PARAMS_FILE"]).read()}, f)
+            print('tunesmith:result {"value": %s}' % repr(float(sys.argv[2])))
+            """);
+        kit.StudyFile($"""
+            command: {StudyKit.Python} obj.py --lr {"{lr}"}
+            space:
+              lr: {"{"} float: [1.0e-6, 1.0], log: true {"}"}
+            trials: 1
+            """);
+        Assert.Equal(0, (await kit.CliS("create", "study.yaml")).ExitCode);
+        Assert.Equal(0, (await kit.CliS("enqueue", "--study", "s", "--set", "lr=6.5388e-05")).ExitCode);
+        var run = await kit.CliS("run", "study.yaml");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("best: trial 0 value=6.5388e-05 lr=6.539e-05", run.Stdout);
+
+        using var seen = JsonDocument.Parse(File.ReadAllText(Directory.GetFiles(kit.Dir, "seen.json", SearchOption.AllDirectories).Single()));
+        Assert.Equal(["--lr", "6.5388e-05"], seen.RootElement.GetProperty("argv").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal("6.5388e-05", seen.RootElement.GetProperty("env").GetString());
+        Assert.Contains("\"lr\":6.5388e-05", seen.RootElement.GetProperty("file").GetString());
+
+        foreach (var format in new[] { "table", "csv", "json", "md" })
+        {
+            var report = await kit.CliS("report", "--study", "s", "--format", format);
+            Assert.True(report.ExitCode == 0, report.ToString());
+            Assert.Contains("6.5388e-05", report.Stdout);
+            Assert.DoesNotContain("E-05", report.Stdout);
+        }
+        var best = await kit.CliS("best", "--study", "s");
+        Assert.Contains("value = 6.5388e-05", best.Stdout);
+        Assert.Contains("lr = 6.5388e-05", best.Stdout);
+        var args = await kit.CliS("best", "--study", "s", "--format", "args");
+        Assert.Contains("lr=6.5388e-05", args.Stdout);
+    }
+
     [Theory]
     [InlineData("x; touch {0}")]
     [InlineData("$(touch {0})")]

@@ -124,7 +124,7 @@ public sealed class StudyFileErrorsEndToEndTests
         kit.Write("combos.csv", "lr,batch\n0.01,32\n\n5.0,32\n");
         var r = await kit.CliS("enqueue", "--study", "s", "--file", "combos.csv");
         Assert.True(r.ExitCode == 2, r.ToString());
-        Assert.Equal("tunesmith: combos.csv:4: parameter 'lr': value 5 is not in float [1E-05, 1] log",
+        Assert.Equal("tunesmith: combos.csv:4: parameter 'lr': value 5.0 is not in float [1e-05, 1.0] log",
             Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.Empty(await kit.TrialsAsync());
     }

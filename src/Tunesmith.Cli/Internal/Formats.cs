@@ -6,7 +6,7 @@ namespace Tunesmith.Cli.Internal;
 internal static class Formats
 {
     /// <summary>A metric or objective value: up to 6 significant digits.</summary>
-    public static string Value(double? value) => value is { } v ? v.ToString("G6", CultureInfo.InvariantCulture) : "-";
+    public static string Value(double? value) => value is { } v ? Tunesmith.Spaces.NumberText.Short(v) : "-";
 
     /// <summary>A duration as 1h02m, 3m05s or 4.2s.</summary>
     public static string Duration(TimeSpan? duration)

@@ -911,7 +911,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
             // caller stops every worker) and the trial stays Running, for crash recovery to fail and retry it.
             var first = endsRun as StudyStorageException ?? e;
             var doing = endsRun is StudyStorageException ? $"storing trial {trial.Number}'s reports"
-                : $"recording trial {trial.Number}'s result, {(state == TrialState.Complete ? $"value {value.ToString("R", CultureInfo.InvariantCulture)}" : state.ToString())}";
+                : $"recording trial {trial.Number}'s result, {(state == TrialState.Complete ? $"value {NumberText.Double(value)}" : state.ToString())}";
             throw new StudyStorageException($"{first.Message} ({doing}; it stays Running until crash recovery fails and retries it)", first)
             {
                 HoldsNoStudies = first.HoldsNoStudies,

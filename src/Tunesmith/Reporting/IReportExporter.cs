@@ -87,7 +87,7 @@ internal static class ReportCells
     }
 
     public static string Number(double v, bool roundTrip) =>
-        v.ToString(roundTrip ? "R" : "G6", CultureInfo.InvariantCulture);
+        roundTrip ? NumberText.Double(v) : NumberText.Short(v);
 
     public static string Value(object? v, bool roundTrip) =>
         !roundTrip && ParamValues.Normalize(v) is double d ? Number(d, false) : ParamValues.Format(v);

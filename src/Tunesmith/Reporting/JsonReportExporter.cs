@@ -120,7 +120,7 @@ public sealed class JsonReportExporter : IReportExporter
     // JSON has no NaN or infinity: such a metric is written as null rather than breaking the document.
     private static void WriteNumber(Utf8JsonWriter w, double? v)
     {
-        if (v is { } d && double.IsFinite(d)) w.WriteNumberValue(d);
+        if (v is { } d && double.IsFinite(d)) w.WriteRawValue(NumberText.Double(d));
         else w.WriteNullValue();
     }
 }

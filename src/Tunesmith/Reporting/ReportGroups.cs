@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Tunesmith.Spaces;
 
 namespace Tunesmith.Reporting;
 
@@ -73,7 +74,7 @@ public static class ReportGroups
         return value switch
         {
             null => None,
-            double d => d.ToString("R", CultureInfo.InvariantCulture),
+            double d => NumberText.Double(d),
             IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
             JsonElement e => e.ValueKind == JsonValueKind.String ? e.GetString() ?? None : e.GetRawText(),
             var other => other.ToString() ?? None,
@@ -145,5 +146,5 @@ public static class ReportGroups
 
     private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);
 
-    private static string Num(double? v) => v is { } d ? d.ToString("G6", CultureInfo.InvariantCulture) : "";
+    private static string Num(double? v) => v is { } d ? NumberText.Short(d) : "";
 }

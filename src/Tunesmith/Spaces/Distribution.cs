@@ -130,7 +130,7 @@ public sealed record FloatDistribution(double Low, double High, bool Log = false
     public override string Describe() =>
         $"float [{Fmt(Low)}, {Fmt(High)}]{(Log ? " log" : "")}{(Step is { } s ? $" step {Fmt(s)}" : "")}";
 
-    private static string Fmt(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    private static string Fmt(double v) => NumberText.Double(v);
 }
 
 /// <summary>An integer parameter in [Low, High], optionally on a log scale or a step grid.</summary>

@@ -47,9 +47,8 @@ public static class ParamValues
             case string s: w.WriteStringValue(s); break;
             case long l: w.WriteNumberValue(l); break;
             case double d when double.IsFinite(d):
-                // Keep a decimal point so that 1.0 reads back as a double, not a long.
-                if (d == Math.Floor(d) && Math.Abs(d) < 1e15) w.WriteRawValue(d.ToString("0.0", CultureInfo.InvariantCulture));
-                else w.WriteNumberValue(d);
+                // As Python writes it (6.5388e-05), always with a point or an exponent, so that 1.0 reads back as a double.
+                w.WriteRawValue(NumberText.Double(d));
                 break;
             case double d: w.WriteStringValue(d.ToString(CultureInfo.InvariantCulture)); break;
             case bool b: w.WriteBooleanValue(b); break;
@@ -89,14 +88,14 @@ public static class ParamValues
         return result;
     }
 
-    /// <summary>Formats a value the way a user would type it (invariant culture, round-trippable numbers).</summary>
+    /// <summary>Formats a value the way a user would type it (invariant culture; a double as <see cref="NumberText.Double"/> writes it).</summary>
     public static string Format(object? value) => Normalize(value) switch
     {
         null => "null",
         string s => s,
         bool b => b ? "true" : "false",
         long l => l.ToString(CultureInfo.InvariantCulture),
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        double d => NumberText.Double(d),
         var o => Convert.ToString(o, CultureInfo.InvariantCulture) ?? "",
     };
 

@@ -94,7 +94,7 @@ public sealed record FrozenTrial
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"Trial {Number} [{State}] value={Value?.ToString("R", System.Globalization.CultureInfo.InvariantCulture) ?? "-"} params={{{string.Join(", ", Params.Select(p => $"{p.Key}={ParamValues.Format(p.Value)}"))}}}";
+        $"Trial {Number} [{State}] value={(Value is { } v ? NumberText.Double(v) : "-")} params={{{string.Join(", ", Params.Select(p => $"{p.Key}={ParamValues.Format(p.Value)}"))}}}";
 
     private static class Empty
     {

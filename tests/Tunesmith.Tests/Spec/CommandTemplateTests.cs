@@ -61,7 +61,7 @@ public sealed class CommandTemplateTests
     {
         var template = CommandTemplate.Parse("run --lr {lr} --n {n} --b {b} --none {z} --dir {trial_dir}/ckpt --i {trial_number}");
         var argv = template.Render(new Dictionary<string, object?> { ["lr"] = 1e-5, ["n"] = 32L, ["b"] = true, ["z"] = null }, 12, "/runs/12");
-        Assert.Equal(["run", "--lr", "1E-05", "--n", "32", "--b", "true", "--none", "null", "--dir", "/runs/12/ckpt", "--i", "12"], argv);
+        Assert.Equal(["run", "--lr", "1e-05", "--n", "32", "--b", "true", "--none", "null", "--dir", "/runs/12/ckpt", "--i", "12"], argv);
     }
 
     [Fact]

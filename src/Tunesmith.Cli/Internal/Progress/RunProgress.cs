@@ -153,5 +153,5 @@ internal sealed class RunProgress : IProgress<CommandTrialEvent>
     public static string FormatParams(IReadOnlyDictionary<string, object?> parameters) =>
         string.Join(" ", parameters.Select(p => $"{p.Key}={FormatValue(p.Value)}"));
 
-    private static string FormatValue(object? v) => v is double d ? d.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : ParamValues.Format(v);
+    private static string FormatValue(object? v) => v is double d ? NumberText.Short(d, 4) : ParamValues.Format(v);
 }

@@ -154,7 +154,7 @@ public static class PlotAxes
         var a = Math.Abs(value);
         var text = a != 0 && (a < 1e-3 || a >= 1e5) ? value.ToString("0.###e0", invariant) : value.ToString("0.##########", invariant);
         // A narrow range far from zero has ticks of many digits (315946, 315948): write them whole.
-        return double.Parse(text, invariant) == value ? text : value.ToString("R", invariant);
+        return double.Parse(text, invariant) == value ? text : Spaces.NumberText.Double(value);
     }
 
     /// <summary>The position at <paramref name="unit"/> ∈ [0, 1] along the axis.</summary>
