@@ -89,7 +89,7 @@ public sealed class ReportTableTests
         var csv = new CsvReportExporter().Render(table).Split("\r\n");
         Assert.Equal("rank,number,state,f1,loss,opt,lr,momentum,duration_s,fail_reason", csv[0]);
         Assert.Equal("1,1,Complete,2.0,0.3,sgd,0.2,0.9,1.5,", csv[1]);
-        Assert.Equal("2,0,Complete,1,,adam,0.1,,0.5,", csv[2]);
+        Assert.Equal("2,0,Complete,1.0,,adam,0.1,,0.5,", csv[2]);
     }
 
     [Fact]
