@@ -94,7 +94,12 @@ public sealed class HtmlReportExporter : IReportExporter
                 var cells = ReportCells.Cells(table, row, roundTrip: false);
                 for (var i = 0; i < cells.Count; i++)
                 {
-                    if (numeric[i] && double.TryParse(cells[i], NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)) w.WriteRawValue(Spaces.NumberText.Double(d));
+                    if (numeric[i] && double.TryParse(cells[i], NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d))
+                    {
+                        // Whole numbers (rank, number) as integers; the script shows the others through TunesmithPlots.format.
+                        if (d == Math.Floor(d) && Math.Abs(d) < 9e15) w.WriteNumberValue((long)d);
+                        else w.WriteRawValue(Spaces.NumberText.Double(d));
+                    }
                     else if (cells[i].Length == 0) w.WriteNullValue();
                     else w.WriteStringValue(cells[i]);
                 }

@@ -8,6 +8,7 @@ namespace Tunesmith.Reporting;
 /// JSON: <c>{"study", "direction", "metric", "total_trials", "trials": [{"rank", "number", "state", "value", "step",
 /// "metrics", "params", "duration_seconds", "fail_reason"}]}</c>, best first; an inactive parameter is absent from its
 /// trial's params. A Pruned trial's value is its last report, a Running one's its latest; <c>step</c> is that report's step.
+/// A Failed or Waiting trial has neither (both null).
 /// </summary>
 public sealed class JsonReportExporter : IReportExporter
 {

@@ -66,12 +66,15 @@ public sealed record ReportTable
         foreach (var t in sorted)
         {
             var complete = GroupOf(t) == 0;
+            var value = complete ? t.Value : Partial(t);
             rows.Add(new ReportRow(
                 complete ? ++rank : null,
                 t.Number,
                 t.State,
-                complete ? t.Value : Partial(t),
-                t.LastIntermediate?.Step,
+                value,
+                // The step goes with the value shown: a Failed trial (no value, as in Optuna) or a Waiting retry that
+                // inherited its attempt's reports shows neither, so no row reads as "step 2 scored nothing".
+                value is null ? null : t.LastIntermediate?.Step,
                 t.Metrics.Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal),
                 t.Params,
                 t.Duration,
@@ -148,7 +151,8 @@ public sealed record ReportTable
 /// <param name="State">The trial's state.</param>
 /// <param name="Objective">The objective value of a Complete trial; for a Pruned trial its last reported value, for a
 /// Paused or Running one its latest report (all unranked).</param>
-/// <param name="Step">The last step the trial reported an intermediate value at; null when it reported none.</param>
+/// <param name="Step">The last step the trial reported an intermediate value at; null when it reported none, or when the row
+/// shows no value (a Failed or Waiting trial): a step goes with a value.</param>
 /// <param name="Metrics">The other metrics of the final result.</param>
 /// <param name="Params">Parameter values (a name absent here was inactive in this trial).</param>
 /// <param name="Duration">Wall time from start to finish, when finished.</param>

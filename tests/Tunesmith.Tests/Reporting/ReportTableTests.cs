@@ -208,6 +208,45 @@ public sealed class ReportTableTests
         Assert.Equal(JsonValueKind.Null, pruned.GetProperty("rank").ValueKind);
     }
 
+    /// <summary>
+    /// A failed trial has no value (as in Optuna); the step of its last report beside an empty value read as "step 2 scored
+    /// nothing". A row shows a step only with the value it belongs to, in every format; the same for a waiting retry that
+    /// inherited its failed attempt's reports.
+    /// </summary>
+    [Fact]
+    public void A_failed_or_waiting_trial_shows_neither_a_value_nor_the_step_of_its_last_report_in_any_format()
+    {
+        var reports = new Dictionary<long, double> { [1] = 0.3, [2] = 0.4 };
+        var trials = new List<FrozenTrial>
+        {
+            Trial(0, TrialState.Complete, 0.8) with { Intermediate = new Dictionary<long, double> { [1] = 0.5, [3] = 0.8 } },
+            Trial(1, TrialState.Failed, reason: "exit code 3") with { Intermediate = reports },
+            Trial(2, TrialState.Waiting) with { Intermediate = reports },
+        };
+        var table = ReportTable.Build(trials, Direction.Maximize, "f1", "s");
+        Assert.Equal([0, 1, 2], table.Rows.Select(r => r.Number));
+        Assert.Equal([0.8, null, null], table.Rows.Select(r => r.Objective));
+        Assert.Equal([3L, null, null], table.Rows.Select(r => r.Step));
+        Assert.True(table.HasSteps);
+
+        var lines = new TextTableReportExporter().Render(table).TrimEnd('\n').Split('\n');
+        Assert.Matches(@"^\s*rank\s+number\s+state\s+f1\s+step\s", lines[0]);
+        Assert.DoesNotMatch(@"\s2\s", lines[3][..lines[0].IndexOf("duration", StringComparison.Ordinal)]);
+        var csv = ParseCsv(new CsvReportExporter().Render(table));
+        Assert.Equal(["", "1", "Failed", "", ""], csv[2].Take(5));
+        Assert.Equal(["", "2", "Waiting", "", ""], csv[3].Take(5));
+        using var doc = JsonDocument.Parse(new JsonReportExporter().Render(table));
+        foreach (var i in new[] { 1, 2 })
+        {
+            var row = doc.RootElement.GetProperty("trials")[i];
+            Assert.Equal(JsonValueKind.Null, row.GetProperty("value").ValueKind);
+            Assert.Equal(JsonValueKind.Null, row.GetProperty("step").ValueKind);
+        }
+        var html = new HtmlReportExporter().Render(table);
+        Assert.Contains("[null,1,\"Failed\",null,null,", html);
+        Assert.Contains("[null,2,\"Waiting\",null,null,", html);
+    }
+
     [Fact]
     public void A_study_without_intermediate_values_has_no_step_column()
     {
