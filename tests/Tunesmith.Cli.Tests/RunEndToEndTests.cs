@@ -392,6 +392,15 @@ public sealed class RunEndToEndTests
         Assert.Contains("lr = 6.5388e-05", best.Stdout);
         var args = await kit.CliS("best", "--study", "s", "--format", "args");
         Assert.Contains("lr=6.5388e-05", args.Stdout);
+        var status = await kit.CliS("status", "--study", "s", "--format", "json");
+        Assert.Contains("6.5388e-05", status.Stdout);
+
+        // The JSON progress events too (a second trial, the same value).
+        Assert.Equal(0, (await kit.CliS("enqueue", "--study", "s", "--set", "lr=6.5388e-05", "--allow-duplicates")).ExitCode);
+        var events = await kit.CliS("run", "study.yaml", "--trials", "2", "--log-format", "json");
+        Assert.True(events.ExitCode == 0, events.ToString());
+        Assert.Contains("\"value\":6.5388e-05", events.Stdout + events.Stderr);
+        Assert.DoesNotContain("E-05", events.Stdout + events.Stderr);
     }
 
     [Theory]

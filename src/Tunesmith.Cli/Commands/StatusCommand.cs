@@ -173,7 +173,7 @@ internal sealed class StatusCommand : Command
                 w.WriteStartObject("counts");
                 foreach (var st in (TrialState[])[.. States, TrialState.Paused]) w.WriteNumber(st.ToString().ToLowerInvariant(), s.Count(st));
                 w.WriteEndObject();
-                if (s.BestValue is { } b && double.IsFinite(b)) w.WriteNumber("best", b); else w.WriteNull("best");
+                if (s.BestValue is { } b && double.IsFinite(b)) NumberText.WriteJson(w, "best", b); else w.WriteNull("best");
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -183,7 +183,11 @@ internal sealed class StatusCommand : Command
                 w.WriteStartObject();
                 w.WriteNumber("number", t.Number);
                 w.WriteNumber("elapsed_seconds", Math.Round((now - (t.Started ?? now)).TotalSeconds, 3));
-                if (t.LastIntermediate is { } last) { w.WriteNumber("step", last.Step); w.WriteNumber("last_value", last.Value); }
+                if (t.LastIntermediate is { } last)
+                {
+                    w.WriteNumber("step", last.Step);
+                    if (double.IsFinite(last.Value)) NumberText.WriteJson(w, "last_value", last.Value); else w.WriteNull("last_value");
+                }
                 w.WriteString("worker", t.Worker);
                 w.WritePropertyName("params");
                 w.WriteRawValue(ParamValues.ToJson(t.Params));

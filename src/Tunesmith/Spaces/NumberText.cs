@@ -48,6 +48,16 @@ public static class NumberText
         return e < 0 ? text : text[..e] + Exponent(int.Parse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
     }
 
+    /// <summary>Writes a finite double as a JSON property spelled as <see cref="Double"/> (<c>6.5388e-05</c>), not as Utf8JsonWriter spells it (<c>6.5388E-05</c>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="value"/> is NaN or infinite (JSON has no such number).</exception>
+    public static void WriteJson(System.Text.Json.Utf8JsonWriter writer, string propertyName, double value)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (!double.IsFinite(value)) throw new ArgumentException($"'{propertyName}': JSON has no number {value.ToString(CultureInfo.InvariantCulture)}", nameof(value));
+        writer.WritePropertyName(propertyName);
+        writer.WriteRawValue(Double(value));
+    }
+
     private static string Exponent(int exponent) =>
         "e" + (exponent < 0 ? "-" : "+") + Math.Abs(exponent).ToString("00", CultureInfo.InvariantCulture);
 

@@ -115,7 +115,7 @@ internal static class ProgressViews
                     w.WriteString("event", "report");
                     w.WriteNumber("step", r.Step);
                     w.WriteStartObject("metrics");
-                    foreach (var (k, m) in r.Metrics) if (double.IsFinite(m)) w.WriteNumber(k, m); else w.WriteString(k, m.ToString(CultureInfo.InvariantCulture));
+                    foreach (var (k, m) in r.Metrics) if (double.IsFinite(m)) NumberText.WriteJson(w, k, m); else w.WriteString(k, m.ToString(CultureInfo.InvariantCulture));
                     w.WriteEndObject();
                     break;
                 case CommandTrialRecovered rc:
@@ -128,9 +128,9 @@ internal static class ProgressViews
                 case CommandTrialFinished f:
                     w.WriteString("event", "finished");
                     w.WriteString("state", f.Trial.State.ToString());
-                    if (f.Trial.Value is { } v) w.WriteNumber("value", v); else w.WriteNull("value");
+                    if (f.Trial.Value is { } v && double.IsFinite(v)) NumberText.WriteJson(w, "value", v); else w.WriteNull("value");
                     w.WriteStartObject("metrics");
-                    foreach (var (k, x) in f.Trial.Metrics) if (double.IsFinite(x)) w.WriteNumber(k, x);
+                    foreach (var (k, x) in f.Trial.Metrics) if (double.IsFinite(x)) NumberText.WriteJson(w, k, x);
                     w.WriteEndObject();
                     w.WritePropertyName("params");
                     w.WriteRawValue(ParamValues.ToJson(f.Trial.Params));
