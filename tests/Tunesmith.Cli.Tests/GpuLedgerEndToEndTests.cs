@@ -166,6 +166,64 @@ public sealed class GpuLedgerEndToEndTests
     }
 
     [Fact]
+    public async Task Runs_waiting_for_a_GPU_another_process_holds_have_no_Running_trial_meanwhile_and_keep_the_budget()
+    {
+        using var kit = new StudyKit();
+        kit.Write("holder.py", Holder);
+        kit.Write("a.yaml", Study("a", 1, trials: 1, parallel: 1, hold: 600)); // holds GPU 0 until the test writes 'waited'
+        kit.Write("b.yaml", Study("b", 1, trials: 3, parallel: 2));
+        using var a = CliBackground.Start(kit.Dir, ["run", "a.yaml", "--gpus", "0", "--storage", kit.Storage]);
+        await Eventually.HoldsAsync(() => File.Exists(Path.Combine(kit.Dir, "events.jsonl")), TimeSpan.FromSeconds(60), "run a's trial to start");
+
+        // Two runs of study b (one study, one budget) both wait for GPU 0.
+        var b = new[] { StartWithStderr(kit, "b.yaml", "0"), StartWithStderr(kit, "b.yaml", "0") };
+        try
+        {
+            foreach (var (_, stderr) in b)
+                await Eventually.HoldsAsync(() => stderr.Any(l => l.Contains($"waits for a GPU held by another process: GPU 0 by pid {a.Process.Id} (study 'a' trial 0)", StringComparison.Ordinal)),
+                    TimeSpan.FromSeconds(60), "both runs of b to say that run a holds GPU 0");
+            // While they wait, no trial of b is Running (or started at all): status and the dashboard count none.
+            Assert.DoesNotContain(await kit.TrialsAsync("b"), t => t.GetProperty("state").GetString() == "Running");
+
+            File.WriteAllText(Path.Combine(kit.Dir, "waited"), ""); // run a's trial ends and gives GPU 0 back
+            Assert.Equal(0, await a.WaitForExitAsync(TimeSpan.FromSeconds(90)));
+            foreach (var (process, stderr) in b)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+                try { await process.WaitForExitAsync(timeout.Token); }
+                catch (OperationCanceledException) { Assert.Fail($"a run of b did not end:\n{string.Join('\n', stderr)}"); }
+                process.WaitForExit();
+                Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{string.Join('\n', stderr)}");
+            }
+            var trials = await kit.TrialsAsync("b");
+            Assert.Equal(3, trials.Count); // the budget, exactly, across both runs
+            Assert.All(trials, t => Assert.Equal("Complete", t.GetProperty("state").GetString()));
+            Assert.Equal("Complete", Assert.Single(await kit.TrialsAsync("a")).GetProperty("state").GetString());
+            Assert.Empty(File.ReadAllLines(Path.Combine(kit.Dir, ".gpu-ledger", "gpus.ledger")).TakeWhile(l => l != "end"));
+        }
+        finally
+        {
+            foreach (var (process, _) in b)
+            {
+                if (!process.HasExited) process.Kill(entireProcessTree: true);
+                process.Dispose();
+            }
+        }
+    }
+
+    // Starts 'tunesmith run' with its stderr lines collected as they come.
+    private static (Process Process, ConcurrentQueue<string> Stderr) StartWithStderr(StudyKit kit, string studyFile, string gpus)
+    {
+        var process = Process.Start(CliProcess.StartInfo(kit.Dir, ["run", studyFile, "--gpus", gpus, "--storage", kit.Storage]))!;
+        process.StandardInput.Close();
+        var stderr = new ConcurrentQueue<string>();
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) stderr.Enqueue(line); };
+        process.BeginErrorReadLine();
+        _ = process.StandardOutput.ReadToEndAsync();
+        return (process, stderr);
+    }
+
+    [Fact]
     public async Task A_GPU_ledger_that_cannot_be_written_is_one_line_before_any_trial()
     {
         using var kit = new StudyKit();

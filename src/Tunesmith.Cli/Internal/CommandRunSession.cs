@@ -100,7 +100,9 @@ internal static class CommandRunSession
     {
         var held = wait.HeldBy.GroupBy(e => e.Gpu, StringComparer.Ordinal)
             .Select(g => $"GPU {g.Key} by " + string.Join(", ", g.Select(e => $"pid {e.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({e.Trial})").Distinct()));
-        return $"tunesmith: {wait.Trial} waits for a GPU held by another process: {string.Join("; ", held)}; it starts when one is free";
+        // A run waits before it starts its next trial (the trial has no number yet); a library backend waits for a started trial.
+        var then = wait.Trial.Contains(" trial ", StringComparison.Ordinal) ? "it starts" : "its next trial starts";
+        return $"tunesmith: {wait.Trial} waits for a GPU held by another process: {string.Join("; ", held)}; {then} when one is free";
     }
 
     /// <summary>

@@ -35,6 +35,13 @@ public sealed record TrialStartRequest
     /// </summary>
     public long? ResumeAfterStep { get; init; }
 
+    /// <summary>
+    /// The resources its runner took for the trial before starting it in storage (a lease of the backend's own pool): the
+    /// backend uses them instead of waiting for its pool, and leaves giving them back to the runner. Null: the backend
+    /// takes the trial's resources itself.
+    /// </summary>
+    internal Resources.ResourceLease? Held { get; init; }
+
     /// <summary>The number of the directory the trial runs in.</summary>
     public int EffectiveDirectoryNumber => DirectoryNumber ?? TrialNumber;
 }

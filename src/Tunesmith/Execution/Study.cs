@@ -600,70 +600,99 @@ public sealed class Study : IAsyncDisposable, IDisposable
 
         async Task WorkerLoopAsync()
         {
-            Trial? next = null;
-            while (true)
+            // What this worker took before starting its trial (OptimizeOptions.HoldBeforeStart): given back when the trial
+            // ends, unless the finish started the worker's next trial, which keeps it.
+            IDisposable? held = null;
+            void GiveBack()
             {
-                var trial = next;
-                next = null;
-                if (trial is null)
+                held?.Dispose();
+                held = null;
+            }
+            try { await LoopAsync().ConfigureAwait(false); }
+            finally { GiveBack(); }
+
+            async Task LoopAsync()
+            {
+                Trial? next = null;
+                while (true)
                 {
-                    if (MayStartAnother())
+                    var trial = next;
+                    next = null;
+                    if (trial is null)
                     {
-                        try { trial = await AskOrAwaitOthersAsync(options, () => deadline is { } d && _time.GetUtcNow() >= d, stop.Token, trialStop.Token).ConfigureAwait(false); }
-                        catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
-                        if (trial is { IsResumed: true } && options.MaxTrialsThisRun is not null) Interlocked.Decrement(ref startedHere);
+                        if (MayStartAnother())
+                        {
+                            try
+                            {
+                                // Waits for what a trial needs before the trial exists in storage: a trial waiting for a GPU
+                                // another process holds is not Running meanwhile (no heartbeat, no duration, no budget place).
+                                if (options.HoldBeforeStart is { } hold && await MayStartNewTrialAsync(options, stop.Token).ConfigureAwait(false))
+                                {
+                                    held = await hold(stop.Token).ConfigureAwait(false);
+                                    // The wait may have been long: a stop or the time budget may have come meanwhile.
+                                    if (_stopRequested || (deadline is { } d && _time.GetUtcNow() >= d)) break;
+                                }
+                                // Nothing to start after all: given back before waiting for other workers' trials.
+                                trial = await AskOrAwaitOthersAsync(options, () => deadline is { } d && _time.GetUtcNow() >= d, stop.Token, trialStop.Token, GiveBack).ConfigureAwait(false);
+                            }
+                            catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+                            if (trial is { IsResumed: true } && options.MaxTrialsThisRun is not null) Interlocked.Decrement(ref startedHere);
+                            if (trial is not null) trial.Held = held;
+                        }
+                        else if (options.MaxTrialsThisRun is not null && !stop.IsCancellationRequested && !_stopRequested && !(deadline is { } d && _time.GetUtcNow() >= d))
+                        {
+                            // This run's own cap (a one-trial Slurm job) is reached: it starts nothing new, but when it is the
+                            // last one out of a study that may start no new trial, it finishes the trials left paused.
+                            try { trial = await ResumeLeftPausedAsync(options, stop.Token, trialStop.Token).ConfigureAwait(false); }
+                            catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+                        }
+                        if (trial is null) break;
                     }
-                    else if (options.MaxTrialsThisRun is not null && !stop.IsCancellationRequested && !_stopRequested && !(deadline is { } d && _time.GetUtcNow() >= d))
+                    else if (stop.IsCancellationRequested)
                     {
-                        // This run's own cap (a one-trial Slurm job) is reached: it starts nothing new, but when it is the
-                        // last one out of a study that may start no new trial, it finishes the trials left paused.
-                        try { trial = await ResumeLeftPausedAsync(options, stop.Token, trialStop.Token).ConfigureAwait(false); }
-                        catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+                        // Started with the previous trial's finish as the run was being stopped: recorded interrupted, unrun.
+                        await TellUnrunAsync(trial).ConfigureAwait(false);
+                        break;
                     }
-                    if (trial is null) break;
+                    running[trial.Id] = 0;
+                    try
+                    {
+                        var finished = await RunOneAsync(trial, objective, NextAfter, trialStop.Token).ConfigureAwait(false);
+                        next = finished.Next;
+                        if (next is not null) next.Held = held;
+                        else GiveBack();
+                        var retry = finished.Trial is { State: TrialState.Failed } failed && !trialStop.IsCancellationRequested
+                            ? await RetryIfAllowedAsync(failed, options.Retries).ConfigureAwait(false)
+                            : null;
+                        var retried = retry is not null;
+                        if (finished.Error is { } error && options.FailFast && !retried)
+                        {
+                            Interlocked.CompareExchange(ref failure, error, null);
+                            await stop.CancelAsync().ConfigureAwait(false);
+                            await trialStop.CancelAsync().ConfigureAwait(false);
+                        }
+                        if (finished.Trial is { } ft)
+                        {
+                            // The callbacks see the trial as storage now holds it: a retried one names its retry.
+                            if (retry is not null)
+                                ft = ft with { SystemAttributes = new Dictionary<string, object?>(ft.SystemAttributes) { [SystemAttributeKeys.RetriedBy] = (long)retry.Number } };
+                            foreach (var callback in options.Callbacks) callback(this, ft);
+                        }
+                        if (next is not null && _stopRequested)
+                        {
+                            // Stop came after this worker's next trial was started with the finish: recorded interrupted, unrun.
+                            var unrun = next;
+                            next = null;
+                            await TellUnrunAsync(unrun).ConfigureAwait(false);
+                        }
+                    }
+                    catch when (next is not null)
+                    {
+                        await TellUnrunAsync(next).ConfigureAwait(false); // a callback threw: the run ends, nothing left Running
+                        throw;
+                    }
+                    finally { running.TryRemove(trial.Id, out _); }
                 }
-                else if (stop.IsCancellationRequested)
-                {
-                    // Started with the previous trial's finish as the run was being stopped: recorded interrupted, unrun.
-                    await TellUnrunAsync(trial).ConfigureAwait(false);
-                    break;
-                }
-                running[trial.Id] = 0;
-                try
-                {
-                    var finished = await RunOneAsync(trial, objective, NextAfter, trialStop.Token).ConfigureAwait(false);
-                    next = finished.Next;
-                    var retry = finished.Trial is { State: TrialState.Failed } failed && !trialStop.IsCancellationRequested
-                        ? await RetryIfAllowedAsync(failed, options.Retries).ConfigureAwait(false)
-                        : null;
-                    var retried = retry is not null;
-                    if (finished.Error is { } error && options.FailFast && !retried)
-                    {
-                        Interlocked.CompareExchange(ref failure, error, null);
-                        await stop.CancelAsync().ConfigureAwait(false);
-                        await trialStop.CancelAsync().ConfigureAwait(false);
-                    }
-                    if (finished.Trial is { } ft)
-                    {
-                        // The callbacks see the trial as storage now holds it: a retried one names its retry.
-                        if (retry is not null)
-                            ft = ft with { SystemAttributes = new Dictionary<string, object?>(ft.SystemAttributes) { [SystemAttributeKeys.RetriedBy] = (long)retry.Number } };
-                        foreach (var callback in options.Callbacks) callback(this, ft);
-                    }
-                    if (next is not null && _stopRequested)
-                    {
-                        // Stop came after this worker's next trial was started with the finish: recorded interrupted, unrun.
-                        var unrun = next;
-                        next = null;
-                        await TellUnrunAsync(unrun).ConfigureAwait(false);
-                    }
-                }
-                catch when (next is not null)
-                {
-                    await TellUnrunAsync(next).ConfigureAwait(false); // a callback threw: the run ends, nothing left Running
-                    throw;
-                }
-                finally { running.TryRemove(trial.Id, out _); }
             }
         }
 
@@ -716,7 +745,8 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// budget of finished trials. Once none is left running, a paused trial the scheduler wants finished is resumed
     /// (<see cref="IScheduler.SuggestFinish"/>). Null when the budget is reached, nothing runs and nothing is to be finished.
     /// </summary>
-    private async Task<Trial?> AskOrAwaitOthersAsync(OptimizeOptions options, Func<bool> pastDeadline, CancellationToken ct, CancellationToken trialToken)
+    private async Task<Trial?> AskOrAwaitOthersAsync(OptimizeOptions options, Func<bool> pastDeadline, CancellationToken ct, CancellationToken trialToken,
+        Action? nothingToStart = null)
     {
         // Short trials of other workers usually end within milliseconds: poll from 10 ms, doubling up to the heartbeat
         // interval (at most 1 s), so the last worker of a fast study does not idle a whole second at its end.
@@ -726,6 +756,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
         {
             var trial = await ResumeCoreAsync(ct, trialToken).ConfigureAwait(false) ?? await AskCoreAsync(options.Trials, ct, trialToken).ConfigureAwait(false);
             if (trial is not null) return trial;
+            nothingToStart?.Invoke();
             if (pastDeadline()) return null;
             // Nothing Running in the whole study (the usual end of a run): no one to wait for. Counting is cheap; the
             // history read below is not for a sampler that keeps none (every trial of the study, at the end of each run).
@@ -752,6 +783,22 @@ public sealed class Study : IAsyncDisposable, IDisposable
             await Task.Delay(wait, _time, ct).ConfigureAwait(false);
             wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, poll.Ticks));
         }
+    }
+
+    /// <summary>
+    /// Whether an ask looks able to start a trial now (a trial waits, or the budget has room; a cheap count that errs toward
+    /// no): only then does a worker wait for <see cref="OptimizeOptions.HoldBeforeStart"/> first, so that a run whose study
+    /// is done ends without waiting for a GPU. Otherwise the ask goes without it, and a trial it starts after all (a race)
+    /// takes its resources as it starts, as without the option.
+    /// </summary>
+    private async Task<bool> MayStartNewTrialAsync(OptimizeOptions options, CancellationToken ct)
+    {
+        await EnqueueFiniteSpaceAsync(ct).ConfigureAwait(false);
+        var counts = await Storage.CountTrialsAsync(Record.Id, ct).ConfigureAwait(false);
+        var waiting = counts.GetValueOrDefault(TrialState.Waiting);
+        // Retried trials do not count toward the budget in storage; counting them here errs toward no.
+        if (options.Trials is { } budget && counts.Values.Sum() - waiting >= budget) return false;
+        return waiting > 0 || Sampler is not IFiniteSampler;
     }
 
     /// <summary>

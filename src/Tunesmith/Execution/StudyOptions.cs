@@ -129,6 +129,15 @@ public sealed record OptimizeOptions
     /// </summary>
     public IReadOnlyList<Action<Study, TrialRecovery>> RecoveryCallbacks { get; init; } = [];
 
+    /// <summary>
+    /// What a worker takes before it starts a trial in storage (a command study's GPU share, which another process may
+    /// hold): the worker waits for it first, so that no trial is Running in storage while it waits; the trial gets it as
+    /// <see cref="Trial.Held"/>, and it is given back once the trial ends (or kept for the worker's next trial when that
+    /// was started together with the finish). Only when the study looks able to start a new trial (see
+    /// <see cref="Study.OptimizeAsync"/>); else the trial is asked for without it. Null: nothing is taken before.
+    /// </summary>
+    internal Func<CancellationToken, Task<IDisposable>>? HoldBeforeStart { get; init; }
+
     /// <summary>Validates the options; throws naming the property.</summary>
     public void Validate()
     {

@@ -78,6 +78,9 @@ public sealed class Trial : IParameterSuggester
     /// <summary>Whether this run took the trial up again after a pause (a promotion), rather than starting it.</summary>
     internal bool IsResumed { get; set; }
 
+    /// <summary>What its worker took for it before starting it (<see cref="OptimizeOptions.HoldBeforeStart"/>), or null; the worker gives it back.</summary>
+    internal IDisposable? Held { get; set; }
+
     /// <summary>Suggests a float in [low, high] (log scale or step grid optional).</summary>
     public double SuggestFloat(string name, double low, double high, bool log = false, double? step = null) =>
         (double)Suggest(name, new FloatDistribution(low, high, log, step))!;

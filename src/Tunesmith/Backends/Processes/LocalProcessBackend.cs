@@ -71,7 +71,8 @@ public sealed class LocalProcessBackend : ITrialBackend
         ArgumentNullException.ThrowIfNull(observer);
         if (!_paused.TryRemove(trialNumber, out var paused))
             throw new InvalidOperationException($"trial {trialNumber} is not paused here");
-        return LaunchAsync(paused.Request with { CheckpointFrom = null, ResumeAfterStep = null }, observer, paused.LastStep ?? -1, cancellationToken);
+        // A lease its runner held for the first start is the runner's, given back by now: the resumption takes its own.
+        return LaunchAsync(paused.Request with { CheckpointFrom = null, ResumeAfterStep = null, Held = null }, observer, paused.LastStep ?? -1, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -128,7 +129,10 @@ public sealed class LocalProcessBackend : ITrialBackend
     private async Task<TrialExecution> LaunchAsync(TrialStartRequest request, ITrialObserver observer, long? resumeStep, CancellationToken cancellationToken)
     {
         var time = _options.TimeProvider;
-        var lease = _options.Resources is { } pool ? await pool.AcquireAsync($"study '{request.StudyName}' trial {request.TrialNumber}", cancellationToken).ConfigureAwait(false) : null;
+        var holder = $"study '{request.StudyName}' trial {request.TrialNumber}";
+        // Taken by the runner before it started the trial (see OptimizeOptions.HoldBeforeStart): used here, given back by the runner.
+        var lease = request.Held is { } held && _options.Resources is { } own && held.IsOf(own) ? held.Borrow(holder)
+            : _options.Resources is { } pool ? await pool.AcquireAsync(holder, cancellationToken).ConfigureAwait(false) : null;
         var started = time.GetTimestamp();
         var number = request.TrialNumber;
         var directory = TrialDirectory(request.EffectiveDirectoryNumber);

@@ -309,6 +309,23 @@ public sealed class ResourcePool
         });
     }
 
+    // The ledger names the lease's holder anew (a lease taken for a study's next trial, once the trial is known).
+    internal void Relabel(ResourceLease lease, string trial)
+    {
+        if (lease.LedgerLease is not { } id || _ledger is null) return;
+        try
+        {
+            _ledger.Update(entries =>
+            {
+                var changed = false;
+                for (var i = 0; i < entries.Count; i++)
+                    if (entries[i].Lease == id && entries[i].Trial != trial) { entries[i] = entries[i] with { Trial = trial }; changed = true; }
+                return (0, changed);
+            });
+        }
+        catch (IOException) { } // only a name other processes show: the lease holds all the same
+    }
+
     internal void Release(ResourceLease lease)
     {
         lock (_gate)
@@ -349,6 +366,18 @@ public sealed class ResourceLease : IDisposable
     }
 
     internal int[] GpuIndices { get; }
+
+    internal bool IsOf(ResourcePool pool) => ReferenceEquals(_pool, pool);
+
+    /// <summary>
+    /// The same slots for <paramref name="trial"/> (the ledger names it the holder), as a lease whose disposal gives
+    /// nothing back: this one's holder does that.
+    /// </summary>
+    internal ResourceLease Borrow(string trial)
+    {
+        _pool.Relabel(this, trial);
+        return new ResourceLease(_pool, GpuIndices, Gpus, GpuShare, Cpus, LedgerLease) { _disposed = 1 };
+    }
 
     internal string? LedgerLease { get; }
 

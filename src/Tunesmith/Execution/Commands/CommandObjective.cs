@@ -116,6 +116,7 @@ public sealed class CommandObjective
                 DirectoryNumber = directoryNumber,
                 CheckpointFrom = checkpointFrom,
                 ResumeAfterStep = resumeAfter,
+                Held = trial.Held as Backends.Resources.ResourceLease,
             };
             var reporter = new TrialReporter(this, backend, trial, configuration, directoryNumber);
             var execution = await backend.StartAsync(request, reporter, cancellationToken).ConfigureAwait(false);

@@ -132,6 +132,11 @@ public sealed class CommandStudyRunner
             FailFast = _options.FailFast,
             Callbacks = [OnFinished],
             RecoveryCallbacks = [(_, recovery) => progress?.Report(new CommandTrialRecovered(recovery))],
+            // GPUs other processes of the machine may hold: a worker waits for its share before it starts a trial in
+            // storage, so that a trial is never Running (heartbeat, duration, a place of the budget) while it waits.
+            HoldBeforeStart = Objective.Options.Resources is { Options: { Ledger: not null, GpusPerTrial: > 0 } } pool
+                ? async ct => await pool.AcquireAsync($"study '{Study.Name}'", ct).ConfigureAwait(false)
+                : null,
         };
         var stop = CommandStudyStop.Finished;
         FrozenTrial? failedTrial = null;
