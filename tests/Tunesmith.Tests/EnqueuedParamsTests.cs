@@ -25,8 +25,8 @@ public sealed class EnqueuedParamsTests : IDisposable
 
         var trial = Assert.Single(study.Trials);
         Assert.Equal(TrialState.Failed, trial.State);
-        Assert.StartsWith("parameter 'lr': value 5 is not in float [1E-05, 0.1] log; it was enqueued (Study.Enqueue, tunesmith enqueue) " +
-            "for trial 0: enqueue a value that float [1E-05, 0.1] log holds, or leave 'lr' out to have it drawn", trial.FailReason);
+        Assert.StartsWith("parameter 'lr': value 5.0 is not in float [1e-05, 0.1] log; it was enqueued (Study.Enqueue, tunesmith enqueue) " +
+            "for trial 0: enqueue a value that float [1e-05, 0.1] log holds, or leave 'lr' out to have it drawn", trial.FailReason);
     }
 
     [Theory]
