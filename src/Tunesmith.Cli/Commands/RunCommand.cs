@@ -63,7 +63,8 @@ internal sealed class RunCommand : Command
                 UpdateSpace = parse.GetValue(_updateSpace), SpaceUpdated = _console.Error.WriteLine,
                 SecretsScrubbed = line => _console.Error.WriteLine("tunesmith: " + line),
             }, ct);
-        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, pool, mode, _console, _time, _loggers, resultsTable: true, cancellationToken: ct);
+        return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, pool, mode, _console, _time, _loggers, resultsTable: true, cancellationToken: ct,
+            raiseBudget: "run with --trials {0} to run more");
     }
 
     private static IReadOnlyDictionary<string, object?> CoerceFixed(StudyFile file, IReadOnlyDictionary<string, object?> values)

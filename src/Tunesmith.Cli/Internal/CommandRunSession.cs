@@ -21,7 +21,8 @@ internal static class CommandRunSession
     /// </summary>
     public static async Task<int> RunAsync(Study study, StudyFile file, string storageUrl, CommandStudyOptions runOptions,
         IReadOnlyDictionary<string, object?> fixedParams, ResourcePool pool, ProgressMode mode, CliConsole console, TimeProvider time,
-        Microsoft.Extensions.Logging.ILoggerFactory loggers, bool resultsTable = false, SlurmTrialJob? slurmJob = null, CancellationToken cancellationToken = default)
+        Microsoft.Extensions.Logging.ILoggerFactory loggers, bool resultsTable = false, SlurmTrialJob? slurmJob = null, CancellationToken cancellationToken = default,
+        string? raiseBudget = null)
     {
         if (slurmJob is not null) runOptions = runOptions with { AroundTrial = slurmJob.RunTrialAsync };
 
@@ -64,6 +65,9 @@ internal static class CommandRunSession
         if (result.Resumed > 0) summary += $" ({result.Resumed} interrupted trials resumed)";
         if (mode == ProgressMode.Json) { } // the events said it all
         else console.Error.WriteLine(summary);
+        if (result.Stop == CommandStudyStop.Finished && mode != ProgressMode.Quiet && runOptions.Trials is { } budget)
+            foreach (var line in await BudgetLinesAsync(study, budget, ranNothing: result.Completed + result.Pruned + result.Failed + result.Resumed == 0, raiseBudget))
+                console.Error.WriteLine(line);
         if (resultsTable && mode is not (ProgressMode.Json or ProgressMode.Quiet))
             await WriteResultsTableAsync(study, storageUrl, console);
         if (result.Best is { } best && mode != ProgressMode.Json)
@@ -93,6 +97,27 @@ internal static class CommandRunSession
                 }
                 return ExitCodes.Ok;
         }
+    }
+
+    /// <summary>
+    /// What the library logs as <see cref="StudyLogEvents.BudgetSpent"/> and <see cref="StudyLogEvents.WaitingBeyondBudget"/>,
+    /// in the CLI's words (the CLI's logger drops those): a run that started nothing because the study's budget was spent,
+    /// and enqueued trials past the budget, which no run starts. <paramref name="raiseBudget"/> is the command's way to raise
+    /// it (<c>--trials</c> of <c>run</c>), with {0} the budget that runs them all.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> BudgetLinesAsync(Study study, int budget, bool ranNothing, string? raiseBudget)
+    {
+        var trials = await study.GetTrialsAsync();
+        var waiting = study.Sampler is Tunesmith.Samplers.IFiniteSampler ? 0 : trials.Count(t => t.State == TrialState.Waiting);
+        var taken = trials.Count(t => t.State != TrialState.Waiting && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
+        if (taken < budget) return [];
+        string Raise(int all) => raiseBudget is null ? "" : "; " + string.Format(System.Globalization.CultureInfo.InvariantCulture, raiseBudget, all);
+        if (ranNothing && budget > 0)
+            return [$"tunesmith: study '{study.Name}' already has {taken} of its budget of {budget} trials; nothing to run" +
+                (waiting > 0 ? $", and its {waiting} waiting trials will not run" : "") + Raise(taken + Math.Max(waiting, 1))];
+        if (waiting > 0)
+            return [$"tunesmith: study '{study.Name}': {waiting} waiting trials are beyond its budget of {budget} trials and will not run" + Raise(taken + waiting)];
+        return [];
     }
 
     /// <summary>The line said when a trial waits for GPUs that other processes of this machine hold.</summary>

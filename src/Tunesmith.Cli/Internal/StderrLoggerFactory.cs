@@ -74,6 +74,9 @@ internal sealed class StderrLoggerFactory(TextWriter error, LogLevel minimum) : 
             // event), and each trial it recovered from a dead runner (as status --fail-stale does); the library's warning
             // would say it twice. -v shows it.
             if ((eventId == StudyLogEvents.TrialFailed || eventId == StudyLogEvents.TrialRecovered) && owner.Minimum > LogLevel.Information) return;
+            // A spent budget and enqueued trials past it are said by the commands in their own words (--trials, not
+            // OptimizeOptions.Trials; see CommandRunSession, EnqueueCommand); -v shows the library's line too.
+            if ((eventId == StudyLogEvents.BudgetSpent || eventId == StudyLogEvents.WaitingBeyondBudget) && owner.Minimum > LogLevel.Information) return;
             owner.Write(logLevel, category, formatter(state, exception), exception);
         }
     }

@@ -585,6 +585,8 @@ public sealed class Study : IAsyncDisposable, IDisposable
         // Trials this run started, against its own cap: a place is taken before each ask and given back when the ask
         // resumed a paused trial instead, since a promotion continues a trial that some run already started.
         var startedHere = 0;
+        // Trials this run ran (new, enqueued or resumed): none at all, and the budget spent, is said at the end.
+        var ranHere = 0;
         // Whether this run may start another trial now: not cancelled, within the time budget and this run's own cap.
         bool MayStartAnother() =>
             !stop.IsCancellationRequested && !_stopRequested
@@ -655,6 +657,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
                         break;
                     }
                     running[trial.Id] = 0;
+                    Interlocked.Increment(ref ranHere);
                     try
                     {
                         var finished = await RunOneAsync(trial, objective, NextAfter, trialStop.Token).ConfigureAwait(false);
@@ -723,6 +726,30 @@ public sealed class Study : IAsyncDisposable, IDisposable
         if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
         cancellationToken.ThrowIfCancellationRequested();
         if (!(deadline is { } end && _time.GetUtcNow() >= end)) await SayIfGridEndedBeforeBudgetAsync(options, cancellationToken).ConfigureAwait(false);
+        await SayIfBudgetLeftWorkUnrunAsync(options, ranHere, cancellationToken).ConfigureAwait(false);
+    }
+
+    // OptimizeOptions.Trials is the study's budget, not Optuna's per-call n_trials: a rerun of a script after the budget is
+    // spent runs nothing, and enqueued trials past it wait for ever. Say either, once, at the end of the run.
+    private async Task SayIfBudgetLeftWorkUnrunAsync(OptimizeOptions options, int ran, CancellationToken ct)
+    {
+        if (options.Trials is not { } budget || !_logger.IsEnabled(LogLevel.Warning)) return;
+        var counts = await Storage.CountTrialsAsync(Record.Id, ct).ConfigureAwait(false);
+        var waiting = counts.GetValueOrDefault(TrialState.Waiting);
+        // A grid's combinations wait in storage by design; its own warning says when it ends before the budget.
+        if (Sampler is IFiniteSampler) waiting = 0;
+        if (ran > 0 && waiting == 0) return; // the usual end: no second read
+        var trials = (await RefreshAsync(ct).ConfigureAwait(false)).Trials;
+        var taken = trials.Count(t => t.State != TrialState.Waiting && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
+        if (taken < budget) return;
+        if (ran == 0 && budget > 0)
+            _logger.LogWarning(StudyLogEvents.BudgetSpent,
+                "study '{Study}' already has {Taken} of its {Budget} trials; nothing to run{Waiting}. Raise OptimizeOptions.Trials, or set MaxTrialsThisRun for a per-call count as Optuna's n_trials",
+                Name, taken, budget, waiting > 0 ? $" ({waiting} enqueued trials wait beyond the budget; OptimizeOptions.Trials = {taken + waiting} runs them)" : "");
+        else if (waiting > 0)
+            _logger.LogWarning(StudyLogEvents.WaitingBeyondBudget,
+                "study '{Study}': {Waiting} enqueued trials wait beyond its budget of {Budget} trials and will not run; OptimizeOptions.Trials = {All} runs them",
+                Name, waiting, budget, taken + waiting);
     }
 
     // A finite sampler (a grid) whose every combination is tried ends the run before its trial budget: say why, once, when

@@ -13,4 +13,13 @@ public static class StudyLogEvents
     /// retried (a warning with its number, worker, reason and retry; <see cref="StudyOptions"/>' recovery callbacks get it too).
     /// </summary>
     public static readonly EventId TrialRecovered = new(1002, nameof(TrialRecovered));
+
+    /// <summary>
+    /// An optimize run started no trial because the study's budget (<see cref="OptimizeOptions.Trials"/>) was already
+    /// spent (a warning with the study, the trials taken and the budget).
+    /// </summary>
+    public static readonly EventId BudgetSpent = new(1003, nameof(BudgetSpent));
+
+    /// <summary>An optimize run ended with enqueued (Waiting) trials beyond the study's budget, which no run will start (a warning with their count).</summary>
+    public static readonly EventId WaitingBeyondBudget = new(1004, nameof(WaitingBeyondBudget));
 }
