@@ -30,6 +30,8 @@ public sealed class Study : IAsyncDisposable, IDisposable
     private readonly SemaphoreSlim _recoveryGate = new(1, 1);
     // Set by Stop: the current optimize run starts no more trials. Cleared when a run starts.
     private volatile bool _stopRequested;
+    // Enqueued names a finished trial held but its objective never suggested, said once per optimize run.
+    private readonly ConcurrentDictionary<string, byte> _unusedNamesSaid = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private readonly TimeSpan _heartbeatInterval;
     private readonly TimeSpan _staleGracePeriod;
@@ -125,7 +127,11 @@ public sealed class Study : IAsyncDisposable, IDisposable
         return record is not null && record.Id == Record.Id ? record : throw new StudyNotFoundException(Record.Name);
     }
 
-    /// <summary>The study's user attributes as stored now: each read goes to storage (see <see cref="GetRecordAsync"/>).</summary>
+    /// <summary>
+    /// The study's user attributes as stored now. Each access blocks the calling thread on a storage read (sync over
+    /// async): read it once rather than in a loop, and in async code or under a UI synchronization context (where
+    /// blocking can deadlock) use <c>(await study.GetRecordAsync()).UserAttributes</c> (see <see cref="GetRecordAsync"/>).
+    /// </summary>
     public IReadOnlyDictionary<string, object?> UserAttributes => GetRecordAsync().GetAwaiter().GetResult().UserAttributes;
 
     /// <summary>The study's name.</summary>
@@ -281,10 +287,18 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// </summary>
     public FrozenTrial? KnownBestTrial => _history.Best;
 
-    /// <summary>Every trial of the study, by number, as stored now.</summary>
+    /// <summary>
+    /// Every trial of the study, by number, as stored now. Each access blocks the calling thread on a storage read of what
+    /// changed (sync over async): read it once into a variable rather than in a loop, and in async code or under a UI
+    /// synchronization context (where blocking can deadlock) use <see cref="GetTrialsAsync"/>.
+    /// </summary>
     public IReadOnlyList<FrozenTrial> Trials => RefreshAsync().GetAwaiter().GetResult().Trials;
 
-    /// <summary>The best Complete trial, or null when none has completed.</summary>
+    /// <summary>
+    /// The best Complete trial, or null when none has completed. Each access blocks the calling thread on a storage read
+    /// (sync over async), as <see cref="Trials"/> does: in async code or under a UI synchronization context use
+    /// <see cref="GetBestTrialAsync"/>; <see cref="KnownBestTrial"/> costs no storage call.
+    /// </summary>
     public FrozenTrial? BestTrial => RefreshAsync().GetAwaiter().GetResult().Best;
 
     /// <summary>The best Complete trial, or null.</summary>
@@ -305,7 +319,8 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// Enqueues a trial that will run before any sampled one, with exactly these params (others it suggests are sampled).
     /// Each value must be a string, a finite number, a boolean or null, else <see cref="ArgumentException"/> names the parameter.
     /// A value the objective never suggests is not a param of the trial once it completes or is pruned (as in Optuna); the
-    /// enqueued values are then kept in the system attribute <see cref="SystemAttributeKeys.FixedParams"/>. A trial that
+    /// enqueued values are then kept in the system attribute <see cref="SystemAttributeKeys.FixedParams"/>, and the study's logger
+    /// warns once per optimize run for each such name (a typo such as <c>lrr</c> for <c>lr</c> is otherwise silent). A trial that
     /// fails keeps them as params, so that its retry runs with them.
     /// </summary>
     public Task<FrozenTrial> EnqueueAsync(IReadOnlyDictionary<string, object?> parameters, CancellationToken cancellationToken = default) =>
@@ -507,6 +522,10 @@ public sealed class Study : IAsyncDisposable, IDisposable
         // Enqueued values the objective never asked for are no params of a finished trial; they are kept as fixed_params.
         var unused = state is TrialState.Complete or TrialState.Pruned ? trial.UnusedFixedParams() : [];
         if (unused.Count > 0) trial.SetSystemAttribute(SystemAttributeKeys.FixedParams, ParamValues.ToJson(trial.FixedParams()));
+        foreach (var name in unused)
+            if (_unusedNamesSaid.TryAdd(name, 0)) // a typo in an enqueued name is said once per run, not once per trial
+                _logger.LogWarning("Trial {Number}: enqueued parameter '{Name}' was never suggested by the objective; its value was not used (kept in fixed_params){Closest}",
+                    trial.Number, name, Spaces.Spec.ClosestName.Suggest(name, trial.Params.Keys));
         var update = trial.TakePending() with { FinalState = state, Value = value, RemovedParams = unused };
         TrialWriteOutcome outcome;
         FrozenTrial? started = null;
@@ -567,6 +586,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
         options ??= new OptimizeOptions();
         options.Validate();
         _stopRequested = false;
+        _unusedNamesSaid.Clear();
         var deadline = options.Timeout is { } timeout ? await AgreeDeadlineAsync(timeout, cancellationToken).ConfigureAwait(false) : (DateTimeOffset?)null;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -52,4 +52,26 @@ public sealed class RunWarningTests
             "Raise OptimizeOptions.Trials, or set MaxTrialsThisRun for a per-call count as Optuna's n_trials", Warnings(logs)[^1]);
         Assert.Equal(2, Warnings(logs).Length);
     }
+
+    [Fact]
+    public async Task An_enqueued_name_the_objective_never_suggests_is_said_once_per_run_and_kept_in_fixed_params()
+    {
+        var logs = new ListLoggerFactory();
+        await using var study = await Study.CreateAsync("typo", new StudyOptions { Sampler = new RandomSampler(seed: 1), LoggerFactory = logs });
+        await study.EnqueueAsync(new Dictionary<string, object?> { ["x"] = 0.5 });
+        for (var i = 0; i < 2; i++) await study.EnqueueAsync(new Dictionary<string, object?> { ["lrr"] = 0.1 * (i + 1) });
+        await Run(study, 3);
+
+        Assert.Equal(["Trial 1: enqueued parameter 'lrr' was never suggested by the objective; its value was not used (kept in fixed_params)"],
+            Warnings(logs));
+        var trials = await study.GetTrialsAsync();
+        Assert.All(trials, t => Assert.Equal(TrialState.Complete, t.State));
+        Assert.Equal("{\"lrr\":0.2}", trials[2].SystemAttributes[SystemAttributeKeys.FixedParams]);
+
+        // The next run says it again, naming the suggested name it is closest to.
+        await study.EnqueueAsync(new Dictionary<string, object?> { ["xx"] = 0.3 });
+        await Run(study, 4);
+        Assert.Equal("Trial 3: enqueued parameter 'xx' was never suggested by the objective; its value was not used (kept in fixed_params) (did you mean 'x'?)",
+            Warnings(logs)[^1]);
+    }
 }
