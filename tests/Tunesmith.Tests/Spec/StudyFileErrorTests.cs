@@ -145,6 +145,20 @@ public sealed class StudyFileErrorTests
     }
 
     [Fact]
+    public void A_when_naming_a_parameter_of_one_repetition_says_it_cannot_be_named_there_and_what_works()
+    {
+        var e = Fail("""
+            command: run
+            space:
+              layers: { repeat: { count: 2, block: { kind: { choice: [conv, dense] } } } }
+              k: { int: [1, 5], when: { layers.0.kind: conv } }
+            """);
+        AssertAt(e, 4, 29, "space.k.when.layers.0.kind", "names 'layers.0.kind', a parameter of one repetition of repeat 'layers', which a " +
+            "condition cannot name (a `when` names a parameter of its own level); define this parameter inside the repeated block, where " +
+            "`when` may name the block's 'kind', or, for a derived value, read it in a guarded expr: \"... if layers.0.kind == ... else ...\"");
+    }
+
+    [Fact]
     public void A_when_value_outside_the_parent_choices_is_rejected()
     {
         var e = Fail("""

@@ -244,6 +244,12 @@ internal sealed class SearchSpaceReader
         var parentField = YamlSource.Join(field, parent);
         if (!scope.Local.TryGetValue(parent, out var distribution))
         {
+            // A repetition's parameter (layers.0.kind) is defined, and an expression may read it, but a when may not name it.
+            if (parent.IndexOf('.', StringComparison.Ordinal) is > 0 and var dot && scope.Namespace.Names.Contains(parent))
+                throw _source.Error(keyNode, parentField,
+                    $"names '{parent}', a parameter of one repetition of repeat '{parent[..dot]}', which a condition cannot name (a `when` names a " +
+                    $"parameter of its own level); define this parameter inside the repeated block, where `when` may name the block's " +
+                    $"'{parent[(parent.LastIndexOf('.') + 1)..]}', or, for a derived value, read it in a guarded expr: \"... if {parent} == ... else ...\"");
             var where = scope.Kind switch
             {
                 "branch" => " in the same branch (a condition inside a branch may name only that branch's parameters)",
