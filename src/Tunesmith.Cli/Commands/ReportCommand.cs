@@ -17,6 +17,7 @@ internal sealed class ReportCommand : Command
     private readonly Option<string?> _output = new("--output", "-o") { Description = "Write the report to this file instead of stdout", HelpName = "PATH" };
     private readonly Option<string?> _plots = new("--plots") { Description = "Also write every plot as a PNG file into this directory", HelpName = "DIR" };
     private readonly Option<int?> _top = new("--top") { Description = "Only the K best trials", HelpName = "K" };
+    private readonly Option<bool> _userAttrs = new("--user-attrs") { Description = "Add a user_attrs_NAME column for each trial user attribute (as Optuna's trials_dataframe)" };
     private readonly Option<string?> _by = new("--by") { Description = "One row per group of trials sharing this key: compute_class, node, slurm_job_id, worker, any attribute or parameter", HelpName = "KEY" };
 
     public ReportCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("report", "Report every trial of a study, best first (table, CSV, JSON, Markdown or HTML with plots)")
@@ -32,6 +33,7 @@ internal sealed class ReportCommand : Command
         Options.Add(_top);
         Options.Add(_plots);
         Options.Add(_by);
+        Options.Add(_userAttrs);
         SetAction(ExecuteAsync);
     }
 
@@ -58,7 +60,7 @@ internal sealed class ReportCommand : Command
             ReportGroups.Write(groups, by, study.Metric, format, grouped);
             return await WriteAsync(parse, grouped.ToString(), format, name, ct);
         }
-        var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, top, ct);
+        var table = await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, top, ct, userAttributes: parse.GetValue(_userAttrs));
         if (ReportExporters.Get(format) is HtmlReportExporter)
         {
             var trials = await study.GetTrialsAsync(ct);

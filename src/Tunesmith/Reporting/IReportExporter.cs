@@ -56,6 +56,7 @@ internal static class ReportCells
         var taken = new HashSet<string>(headers, StringComparer.Ordinal);
         foreach (var m in t.MetricNames) headers.Add(Unique(m, "metric:", taken));
         foreach (var p in t.ParameterNames) headers.Add(Unique(p, "param:", taken));
+        foreach (var a in t.UserAttributeNames) headers.Add(Unique("user_attrs_" + a, "", taken));
         headers.Add(Unique("duration_s", "", taken));
         headers.Add(Unique("fail_reason", "", taken));
         return headers;
@@ -81,6 +82,7 @@ internal static class ReportCells
         if (t.HasSteps) cells.Add(r.Step?.ToString(CultureInfo.InvariantCulture) ?? "");
         foreach (var m in t.MetricNames) cells.Add(r.Metrics.TryGetValue(m, out var mv) ? Number(mv, roundTrip) : "");
         foreach (var p in t.ParameterNames) cells.Add(r.Params.TryGetValue(p, out var pv) ? Value(pv, roundTrip) : "");
+        foreach (var a in t.UserAttributeNames) cells.Add(r.UserAttributes.TryGetValue(a, out var av) && av is not null ? Value(av, roundTrip) : "");
         cells.Add(r.Duration is { } d ? d.TotalSeconds.ToString(roundTrip ? "0.###" : "0.0", CultureInfo.InvariantCulture) : "");
         cells.Add(r.FailReason ?? "");
         return cells;

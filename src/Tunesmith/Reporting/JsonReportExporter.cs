@@ -36,6 +36,18 @@ public sealed class JsonReportExporter : IReportExporter
                 if (r.Step is { } step) w.WriteNumber("step", step); else w.WriteNull("step");
                 WriteMetrics(w, table, r, withObjective: false);
                 WriteParams(w, table, r);
+                if (table.UserAttributeNames.Count > 0)
+                {
+                    // Only with user attributes asked for: the document's shape is otherwise unchanged.
+                    w.WriteStartObject("user_attrs");
+                    foreach (var a in table.UserAttributeNames)
+                        if (r.UserAttributes.TryGetValue(a, out var av))
+                        {
+                            w.WritePropertyName(a);
+                            ParamValues.WriteJson(w, av);
+                        }
+                    w.WriteEndObject();
+                }
                 w.WritePropertyName("duration_seconds");
                 WriteNumber(w, r.Duration?.TotalSeconds);
                 if (r.FailReason is { } reason) w.WriteString("fail_reason", reason); else w.WriteNull("fail_reason");

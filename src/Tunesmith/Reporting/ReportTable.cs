@@ -24,6 +24,12 @@ public sealed record ReportTable
     /// <summary>The union of every row's parameter names, in order of first appearance.</summary>
     public required IReadOnlyList<string> ParameterNames { get; init; }
 
+    /// <summary>
+    /// The union of the rows' user attribute names, sorted, when the table was built with them (Optuna's
+    /// <c>trials_dataframe()</c> columns <c>user_attrs_*</c>); empty otherwise.
+    /// </summary>
+    public IReadOnlyList<string> UserAttributeNames { get; init; } = [];
+
     /// <summary>The rows, best first.</summary>
     public required IReadOnlyList<ReportRow> Rows { get; init; }
 
@@ -36,8 +42,12 @@ public sealed record ReportTable
     /// <summary>The study's plots, for exporters that draw them (HTML); null when not computed.</summary>
     public Plots.StudyPlots? Plots { get; init; }
 
-    /// <summary>Builds the report of <paramref name="trials"/>, keeping the first <paramref name="top"/> rows when given.</summary>
-    public static ReportTable Build(IEnumerable<FrozenTrial> trials, Direction direction, string metric = "value", string studyName = "", int? top = null)
+    /// <summary>
+    /// Builds the report of <paramref name="trials"/>, keeping the first <paramref name="top"/> rows when given; with
+    /// <paramref name="userAttributes"/>, each trial's user attributes too (a <c>user_attrs_NAME</c> column each).
+    /// </summary>
+    public static ReportTable Build(IEnumerable<FrozenTrial> trials, Direction direction, string metric = "value", string studyName = "", int? top = null,
+        bool userAttributes = false)
     {
         ArgumentNullException.ThrowIfNull(trials);
         if (top is < 0) throw new ArgumentOutOfRangeException(nameof(top), top, "top must be ≥ 0");
@@ -78,7 +88,7 @@ public sealed record ReportTable
                 t.Metrics.Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal),
                 t.Params,
                 t.Duration,
-                t.State == TrialState.Failed ? FailReasonOf(t) : null));
+                t.State == TrialState.Failed ? FailReasonOf(t) : null) { UserAttributes = userAttributes ? t.UserAttributes : Empty });
         }
         return new ReportTable
         {
@@ -89,6 +99,9 @@ public sealed record ReportTable
             ParameterNames = parameterNames,
             Rows = rows,
             HasSteps = rows.Any(r => r.Step is not null),
+            UserAttributeNames = userAttributes
+                ? sorted.SelectMany(t => t.UserAttributes.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList()
+                : [],
             TotalTrials = all.Count,
         };
     }
@@ -102,19 +115,22 @@ public sealed record ReportTable
     /// <param name="metric">The objective's name among each trial's metrics.</param>
     /// <param name="top">Keep only the best <paramref name="top"/> Complete trials; null keeps every trial.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
+    /// <param name="userAttributes">Add each trial's user attributes (<see cref="UserAttributeNames"/>).</param>
     public static async Task<ReportTable> FromStorageAsync(IStudyStorage storage, StudyRecord study, string metric, int? top = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, bool userAttributes = false)
     {
         ArgumentNullException.ThrowIfNull(storage);
         ArgumentNullException.ThrowIfNull(study);
         var trials = (await storage.GetTrialsSinceAsync(study.Id, 0, cancellationToken).ConfigureAwait(false)).Trials;
-        return Build(trials, study.Direction, metric, study.Name, top);
+        return Build(trials, study.Direction, metric, study.Name, top, userAttributes);
     }
 
     /// <summary>
     /// A failed trial's reason; one that was retried (a crash, <c>retries:</c>) says by which trial after the reason's first
     /// line, as the progress line does, so that its params showing up again in a later row do not read as a duplicate.
     /// </summary>
+    private static readonly IReadOnlyDictionary<string, object?> Empty = new Dictionary<string, object?>();
+
     private static string? FailReasonOf(FrozenTrial t)
     {
         if (!t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetriedBy, out var retry) || retry is null) return t.FailReason;
@@ -166,4 +182,8 @@ public sealed record ReportRow(
     IReadOnlyDictionary<string, double> Metrics,
     IReadOnlyDictionary<string, object?> Params,
     TimeSpan? Duration,
-    string? FailReason);
+    string? FailReason)
+{
+    /// <summary>The trial's user attributes, when the table was built with them (<see cref="ReportTable.UserAttributeNames"/>); else empty.</summary>
+    public IReadOnlyDictionary<string, object?> UserAttributes { get; init; } = new Dictionary<string, object?>();
+}

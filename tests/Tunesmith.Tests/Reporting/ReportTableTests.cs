@@ -313,4 +313,31 @@ public sealed class ReportTableTests
         if (field.Length > 0 || row.Count > 0) { row.Add(field.ToString()); rows.Add(row); }
         return rows;
     }
+
+    [Fact]
+    public void User_attributes_are_columns_only_when_asked_for_in_csv_and_json()
+    {
+        var trials = new List<FrozenTrial>
+        {
+            Trial(0, TrialState.Complete, 0.5) with { UserAttributes = new Dictionary<string, object?> { ["fold"] = 3L, ["note"] = "a,b" } },
+            Trial(1, TrialState.Complete, 0.2) with { UserAttributes = new Dictionary<string, object?> { ["fold"] = 1L } },
+        };
+        var plain = ReportTable.Build(trials, Direction.Minimize, "f1");
+        Assert.Empty(plain.UserAttributeNames);
+        Assert.DoesNotContain("user_attrs", ReportExporters.Get("csv").Render(plain));
+        Assert.DoesNotContain("user_attrs", ReportExporters.Get("json").Render(plain));
+
+        var table = ReportTable.Build(trials, Direction.Minimize, "f1", userAttributes: true);
+        Assert.Equal(["fold", "note"], table.UserAttributeNames);
+        var csv = ReportExporters.Get("csv").Render(table).Split("\r\n");
+        Assert.EndsWith("x,user_attrs_fold,user_attrs_note,duration_s,fail_reason", csv[0]);
+        Assert.Contains(",1,,", csv[1]); // trial 1 (best): fold 1, no note
+        Assert.Contains(",3,\"a,b\",", csv[2]);
+        using var json = JsonDocument.Parse(ReportExporters.Get("json").Render(table));
+        var rows = json.RootElement.GetProperty("trials");
+        Assert.Equal(1, rows[0].GetProperty("user_attrs").GetProperty("fold").GetInt64());
+        Assert.False(rows[0].GetProperty("user_attrs").TryGetProperty("note", out _));
+        Assert.Equal("a,b", rows[1].GetProperty("user_attrs").GetProperty("note").GetString());
+        Assert.Contains("user_attrs_fold", ReportExporters.Get("table").Render(table));
+    }
 }
