@@ -139,21 +139,9 @@ public interface IStudyStorage : IAsyncDisposable
         bool failedHolds = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(combinations);
-        var held = new HeldCombinations((await GetTrialsSinceAsync(studyId, 0, cancellationToken).ConfigureAwait(false)).Trials, failedHold: true);
-        var results = new List<EnqueueIfNewResult>(combinations.Count);
-        foreach (var combination in combinations)
-        {
-            var holder = held.Find(combination);
-            if (holder is not null && (failedHolds || holder.State != TrialState.Failed))
-            {
-                results.Add(new EnqueueIfNewResult(holder, Enqueued: false));
-                continue;
-            }
-            var trial = await EnqueueTrialAsync(studyId, combination, null, cancellationToken).ConfigureAwait(false);
-            held.Add(trial);
-            results.Add(new EnqueueIfNewResult(trial, Enqueued: true, FailedBefore: holder));
-        }
-        return results;
+        var trials = (await GetTrialsSinceAsync(studyId, 0, cancellationToken).ConfigureAwait(false)).Trials;
+        return await EnqueueIfNew.RunAsync(trials, combinations, failedHolds,
+            async c => await EnqueueTrialAsync(studyId, c, null, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -133,21 +133,9 @@ public sealed class InMemoryStudyStorage : IStudyStorage
         lock (_gate)
         {
             var s = Study(studyId);
-            var held = new HeldCombinations(s.Trials, failedHold: true);
-            var results = new List<EnqueueIfNewResult>(combinations.Count);
-            foreach (var combination in combinations)
-            {
-                var holder = held.Find(combination);
-                if (holder is not null && (failedHolds || holder.State != TrialState.Failed))
-                {
-                    results.Add(new EnqueueIfNewResult(holder, Enqueued: false));
-                    continue;
-                }
-                var trial = AddWaiting(s, combination, null);
-                held.Add(trial);
-                results.Add(new EnqueueIfNewResult(trial, Enqueued: true, FailedBefore: holder));
-            }
-            return Task.FromResult<IReadOnlyList<EnqueueIfNewResult>>(results);
+            // Every step is synchronous here, so the rule completes under the lock.
+            var done = EnqueueIfNew.RunAsync(s.Trials, combinations, failedHolds, c => ValueTask.FromResult(AddWaiting(s, c, null)));
+            return Task.FromResult(done.GetAwaiter().GetResult());
         }
     }
 

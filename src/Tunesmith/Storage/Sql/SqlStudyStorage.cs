@@ -471,23 +471,12 @@ public abstract class SqlStudyStorage : IStudyStorage
         return WriteAsync<IReadOnlyList<EnqueueIfNewResult>>(async (s, ct) =>
         {
             await StudyCountersAsync(s, studyId, ct).ConfigureAwait(false);
-            var held = new HeldCombinations(await ReadHeldTrialsAsync(s, studyId, ct).ConfigureAwait(false), failedHold: true);
-            var results = new List<EnqueueIfNewResult>(combinations.Count);
             var now = ToMicros(Time.GetUtcNow());
-            foreach (var combination in combinations)
+            return await EnqueueIfNew.RunAsync(await ReadHeldTrialsAsync(s, studyId, ct).ConfigureAwait(false), combinations, failedHolds, async combination =>
             {
-                var holder = held.Find(combination);
-                if (holder is not null && (failedHolds || holder.State != TrialState.Failed))
-                {
-                    results.Add(new EnqueueIfNewResult(holder, Enqueued: false));
-                    continue;
-                }
                 var (next, seq) = await AdvanceStudyAsync(s, studyId, trials: 1, budget: 0, changes: 1, ct).ConfigureAwait(false);
-                var trial = await InsertWaitingAsync(s, studyId, next - 1, seq, now, combination, null, ct).ConfigureAwait(false);
-                held.Add(trial);
-                results.Add(new EnqueueIfNewResult(trial, Enqueued: true, FailedBefore: holder));
-            }
-            return results;
+                return await InsertWaitingAsync(s, studyId, next - 1, seq, now, combination, null, ct).ConfigureAwait(false);
+            }).ConfigureAwait(false);
         }, cancellationToken);
     }
 
