@@ -55,6 +55,44 @@ public sealed class LocalProcessBackendConformanceTests : TrialBackendConformanc
         Assert.Empty(backend.PausedTrials);
     }
 
+    [Fact]
+    public async Task A_run_cancelled_while_a_report_is_stored_still_reads_the_rest_of_the_programs_output()
+    {
+        // The storage write of step 0 is still going when the run is cancelled (it then throws, as a cancelled write does);
+        // steps 1 and 2 already wait in the pipe. They must still be read: the exit's last step is the one the program
+        // checkpointed (TUNESMITH_RESUME_STEP of its retry), and its log keeps every line. A Slurm walltime stop under load
+        // once told a retry step 35 while its checkpoint held step 41.
+        var script = _dir.File("three.py");
+        var printed = _dir.File("printed");
+        File.WriteAllText(script, $$"""
+            import json, time
+            for step in range(3):
+                print("tunesmith:report " + json.dumps({"step": step, "loss": 1.0}), flush=True)
+            open({{System.Text.Json.JsonSerializer.Serialize(printed)}}, "w").close()
+            time.sleep(600)
+            """);
+        await using var backend = new LocalProcessBackend(new LocalProcessBackendOptions
+        {
+            Command = (_, _, _) => ["python3", script],
+            RootDirectory = _dir.Path,
+            Metric = "loss",
+        });
+        using var cancel = new CancellationTokenSource();
+        var request = new TrialStartRequest { StudyName = "s", TrialId = 1, TrialNumber = 0, Params = new Dictionary<string, object?>() };
+        var execution = await backend.StartAsync(request, new TrialObserver(async (_, step, _, ct) =>
+        {
+            if (step == 0) await Task.Delay(Timeout.Infinite, ct);
+        }), cancel.Token);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!File.Exists(printed) && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.True(File.Exists(printed), "the program never printed its three reports");
+        await cancel.CancelAsync();
+        var exit = await execution.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(TrialExitKind.Interrupted, exit.Kind);
+        Assert.Equal(2, exit.LastStep);
+        Assert.Contains("\"step\": 2", await File.ReadAllTextAsync(Path.Combine(execution.Directory!, TrialDirectories.StdoutFile)));
+    }
+
     public void Dispose() => _dir.Dispose();
 }
 

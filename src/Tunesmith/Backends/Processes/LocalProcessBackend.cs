@@ -432,6 +432,11 @@ public sealed class LocalProcessBackend : ITrialBackend
                 if (state.Closed || cancellationToken.IsCancellationRequested) continue;
                 if (state.ObserverFault is not null) continue;
                 try { await observer.ReportedAsync(number, step, message.Metrics, cancellationToken).ConfigureAwait(false); }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // The run was cancelled during this report's write: read on, so the last step and the log hold what the
+                    // program printed up to its end (its checkpoint's step, told to its retry), not what was stored by then.
+                }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // E.g. the storage refused the report (a full disk): the program is stopped and the fault surfaces once
