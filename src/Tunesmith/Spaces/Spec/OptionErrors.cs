@@ -45,6 +45,12 @@ internal readonly struct OptionRules(string owner, string type, IReadOnlyDiction
         if (ok) return;
         if (studyFileKeys is null) throw new ArgumentOutOfRangeException(property, value, $"{type}.{property} {rule}");
         var key = studyFileKeys.TryGetValue(property, out var k) ? k : property;
-        throw new ArgumentException($"{owner}: option '{key}' {rule}, got {ParamValues.Format(ParamValues.Normalize(value))}");
+        throw new ArgumentException($"{owner}: option '{key}' {rule}, got {AsWritten(ParamValues.Normalize(value))}");
     }
+
+    // The value as the study file most likely spelled it: a whole number read into a double option is "2", not "2.0".
+    private static string AsWritten(object? value) =>
+        value is double d && double.IsFinite(d) && d == Math.Floor(d) && Math.Abs(d) < 1e15
+            ? ((long)d).ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : ParamValues.Format(value);
 }
