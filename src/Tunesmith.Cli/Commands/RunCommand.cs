@@ -52,7 +52,7 @@ internal sealed class RunCommand : Command
         var mode = ProgressViews.Choose(parse.GetValue(_quiet), parse.GetValue(_logFormat)!, _console);
         ClusterGuards.RefuseLoginNode(parse.GetValue(_allowLoginNode), _console, "tunesmith run");
         ClusterGuards.RefuseSqliteOnNetworkFs(url, parse.GetValue(_allowSqliteOnNetworkFs));
-        var pool = await CommandRunSession.PreparePoolAsync(file, parse.GetValue(_gpus), runOptions.Parallel, _console);
+        var pool = await CommandRunSession.PreparePoolAsync(file, parse.GetValue(_gpus), runOptions.Parallel, _console, _time);
 
         await using var storage = StorageScope.Open(url, _time, _loggers);
         // The sampler is chosen for the budget this run has (--trials beats the file's trials:), and runs on the entry point's clock.

@@ -112,7 +112,7 @@ internal sealed class WorkerCommand : Command
         if (slurmJob is not null && parse.GetValue(_computeClass) is { } cls && file.Slurm is { Classes.Count: > 0 } slurm
             && SlurmBranchChoice.Choose(file.Space, (await study.RefreshAsync(ct)).Trials, slurm.Classes, cls, Random.Shared) is { } choice)
             fixedParams[choice.Name] = choice.Value;
-        var pool = await CommandRunSession.PreparePoolAsync(file, parse.GetValue(_gpus), runOptions.Parallel, _console);
+        var pool = await CommandRunSession.PreparePoolAsync(file, parse.GetValue(_gpus), runOptions.Parallel, _console, _time);
         return await CommandRunSession.RunAsync(study, file, url, runOptions, fixedParams, pool, mode, _console, _time, _loggers,
             slurmJob: slurmJob, cancellationToken: ct);
     }

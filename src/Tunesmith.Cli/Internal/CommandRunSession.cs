@@ -135,7 +135,7 @@ internal static class CommandRunSession
     /// the environment), a resource pool the file's <c>resources:</c> fit — checked before the study is opened, so that a
     /// refused <c>run</c> leaves no new study behind; one line (<see cref="CliUsageException"/>) for each problem.
     /// </summary>
-    public static async Task<ResourcePool> PreparePoolAsync(StudyFile file, string? gpus, int parallel, CliConsole console)
+    public static async Task<ResourcePool> PreparePoolAsync(StudyFile file, string? gpus, int parallel, CliConsole console, TimeProvider time)
     {
         RefuseUnstartableCommand(file);
         IReadOnlyList<string> gpuIds;
@@ -147,7 +147,7 @@ internal static class CommandRunSession
         // Every tunesmith process of this machine counts its GPUs in one ledger, so that two runs never share a GPU beyond its share.
         var ledger = file.Resources.GpusPerTrial > 0 ? GpuLedger.ForMachine(console.GetEnvironment) : null;
         ResourcePool pool;
-        try { pool = StudyFileRun.CreatePool(file, gpuIds, parallel, ledger); }
+        try { pool = StudyFileRun.CreatePool(file, gpuIds, parallel, ledger, time); }
         catch (ArgumentException e) { throw new CliUsageException($"{file.SourceName}: resources: {ErrorLine.WithoutParamName(e)}"); }
         try { ledger?.Check(); }
         catch (IOException e) { throw new CliUsageException(e.Message); }

@@ -39,6 +39,9 @@ public sealed record ResourcePoolOptions
     /// <summary>How often a trial waiting for GPUs that other processes hold looks at the ledger again (default 0.5 s).</summary>
     public TimeSpan LedgerPoll { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>The clock of the ledger's polling (default the system clock).</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Validates the options; throws naming the property and value.</summary>
     public void Validate()
     {
@@ -48,6 +51,7 @@ public sealed record ResourcePoolOptions
         if (!double.IsFinite(CpusPerTrial) || CpusPerTrial < 0) throw new ArgumentOutOfRangeException(nameof(CpusPerTrial), CpusPerTrial, "cpus_per_trial must be ≥ 0");
         if (MaxGpus is < 0) throw new ArgumentOutOfRangeException(nameof(MaxGpus), MaxGpus, "max_gpus must be ≥ 0");
         if (TotalCpus is { } t && (!double.IsFinite(t) || t <= 0)) throw new ArgumentOutOfRangeException(nameof(TotalCpus), TotalCpus, "the CPU total must be > 0");
+        ArgumentNullException.ThrowIfNull(TimeProvider);
         if (LedgerPoll <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(LedgerPoll), LedgerPoll, "must be > 0");
         if (MaxConcurrent is < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrent), MaxConcurrent, "parallel must be ≥ 1");
         var dup = Gpus.GroupBy(x => x, StringComparer.Ordinal).FirstOrDefault(x => x.Count() > 1);
@@ -176,7 +180,7 @@ public sealed class ResourcePool
                         TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 }
                 if (_ledger is not null && _poll is null)
-                    _poll = TimeProvider.System.CreateTimer(_ => Pump(), null, Options.LedgerPoll, Options.LedgerPoll);
+                    _poll = Options.TimeProvider.CreateTimer(_ => Pump(), null, Options.LedgerPoll, Options.LedgerPoll);
                 task = waiter.Completion.Task;
             }
         }

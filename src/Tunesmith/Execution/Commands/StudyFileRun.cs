@@ -333,11 +333,13 @@ public static partial class StudyFileRun
 
     /// <summary>
     /// Builds the local resource pool for a study file from the GPUs found (see <see cref="GpuDiscovery"/>); with
-    /// <paramref name="ledger"/> (<see cref="GpuLedger.ForMachine"/>), its GPUs are shared with every other process of the machine.
+    /// <paramref name="ledger"/> (<see cref="GpuLedger.ForMachine"/>), its GPUs are shared with every other process of the machine,
+    /// whose holdings it polls on <paramref name="time"/> (default the system clock).
     /// </summary>
-    public static ResourcePool CreatePool(StudyFile file, IReadOnlyList<string> gpus, int parallel, GpuLedger? ledger = null) => new(new ResourcePoolOptions
+    public static ResourcePool CreatePool(StudyFile file, IReadOnlyList<string> gpus, int parallel, GpuLedger? ledger = null, TimeProvider? time = null) => new(new ResourcePoolOptions
     {
         Ledger = ledger,
+        TimeProvider = time ?? TimeProvider.System,
         Gpus = gpus,
         GpusPerTrial = file.Resources.GpusPerTrial,
         CpusPerTrial = file.Resources.CpusPerTrial ?? 0,
