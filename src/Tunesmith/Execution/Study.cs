@@ -745,16 +745,19 @@ public sealed class Study : IAsyncDisposable, IDisposable
         }
         if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
         cancellationToken.ThrowIfCancellationRequested();
-        if (!(deadline is { } end && _time.GetUtcNow() >= end)) await SayIfGridEndedBeforeBudgetAsync(options, cancellationToken).ConfigureAwait(false);
-        await SayIfBudgetLeftWorkUnrunAsync(options, ranHere, cancellationToken).ConfigureAwait(false);
+        if (options.Trials is { } budget && _logger.IsEnabled(LogLevel.Warning))
+        {
+            // One count for both end-of-run warnings.
+            var counts = await Storage.CountTrialsAsync(Record.Id, cancellationToken).ConfigureAwait(false);
+            if (!(deadline is { } end && _time.GetUtcNow() >= end)) await SayIfGridEndedBeforeBudgetAsync(budget, counts, cancellationToken).ConfigureAwait(false);
+            await SayIfBudgetLeftWorkUnrunAsync(budget, counts, ranHere, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     // OptimizeOptions.Trials is the study's budget, not Optuna's per-call n_trials: a rerun of a script after the budget is
     // spent runs nothing, and enqueued trials past it wait for ever. Say either, once, at the end of the run.
-    private async Task SayIfBudgetLeftWorkUnrunAsync(OptimizeOptions options, int ran, CancellationToken ct)
+    private async Task SayIfBudgetLeftWorkUnrunAsync(int budget, IReadOnlyDictionary<TrialState, int> counts, int ran, CancellationToken ct)
     {
-        if (options.Trials is not { } budget || !_logger.IsEnabled(LogLevel.Warning)) return;
-        var counts = await Storage.CountTrialsAsync(Record.Id, ct).ConfigureAwait(false);
         var waiting = counts.GetValueOrDefault(TrialState.Waiting);
         // A grid's combinations wait in storage by design; its own warning says when it ends before the budget.
         if (Sampler is IFiniteSampler) waiting = 0;
@@ -774,10 +777,9 @@ public sealed class Study : IAsyncDisposable, IDisposable
 
     // A finite sampler (a grid) whose every combination is tried ends the run before its trial budget: say why, once, when
     // nothing of the study runs or waits any more (another worker's last trial may still be running).
-    private async Task SayIfGridEndedBeforeBudgetAsync(OptimizeOptions options, CancellationToken ct)
+    private async Task SayIfGridEndedBeforeBudgetAsync(int budget, IReadOnlyDictionary<TrialState, int> counts, CancellationToken ct)
     {
-        if (Sampler is not IFiniteSampler finite || options.Trials is not { } budget) return;
-        var counts = await Storage.CountTrialsAsync(Record.Id, ct).ConfigureAwait(false);
+        if (Sampler is not IFiniteSampler finite) return;
         if (counts.GetValueOrDefault(TrialState.Running) > 0 || counts.GetValueOrDefault(TrialState.Waiting) > 0) return;
         var history = await RefreshAsync(ct).ConfigureAwait(false);
         if (history.DoneCount >= budget) return;
