@@ -18,6 +18,7 @@ public static class BenchFlags
         ["quality"] = ["--batch", "--budgets", "--functions", "--jobs", "--optuna-python", "--out", "--reference", "--render-only", "--runs-from", "--samplers",
             "--seed-offset", "--seeds", "--tpe-variants", "--variants"],
         ["ask-latency"] = ["--history", "--samplers"],
+        ["gpu-ledger"] = ["--cycles", "--repeats"],
         ["check-functions"] = ["--reference"],
         ["simulator-study"] = ["--benchmarks", "--budgets", "--data", "--first-seed", "--out", "--parallel", "--record-proposed", "--seeds", "--strategies", "--workers"],
         ["simulator-tune"] = ["--benchmarks", "--budgets", "--data", "--first-seed", "--output", "--parallel", "--seeds", "--variants", "--workers"],
