@@ -4,6 +4,7 @@ using Tunesmith.Samplers;
 using Tunesmith.Schedulers;
 using Tunesmith.Schedulers.Asha;
 using Tunesmith.Schedulers.Hyperband;
+using Tunesmith.Schedulers.Pbt;
 using Tunesmith.Spaces;
 using Tunesmith.Spaces.Spec;
 using YamlDotNet.RepresentationModel;
@@ -70,7 +71,7 @@ internal static partial class StudyFileReader
 
         var trials = e.TryGetValue("trials", out var trialsNode) ? (int?)Count(source, trialsNode, "trials", 0) : null;
         var sampler = e.TryGetValue("sampler", out var samplerNode) ? ReadSampler(source, samplerNode, space, trials) : SamplerSpec.Auto;
-        var scheduler = e.TryGetValue("scheduler", out var schedulerNode) ? ReadScheduler(source, schedulerNode) : null;
+        var scheduler = e.TryGetValue("scheduler", out var schedulerNode) ? ReadScheduler(source, schedulerNode, space) : null;
         if (samplerNode is not null) sampler = AlignBudgetLevels(source, samplerNode, sampler, scheduler);
 
         return new StudyFile
@@ -262,7 +263,7 @@ internal static partial class StudyFileReader
         return sampler with { Options = options };
     }
 
-    private static SchedulerSpec? ReadScheduler(YamlSource source, YamlNode node)
+    private static SchedulerSpec? ReadScheduler(YamlSource source, YamlNode node, SearchSpace space)
     {
         string name;
         YamlNode nameNode = node;
@@ -296,6 +297,15 @@ internal static partial class StudyFileReader
         catch (ArgumentException x)
         {
             throw OptionError(source, x.Message, $"scheduler.{name}", $"scheduler.{name}", optionsNode, nameNode);
+        }
+        if (name == "pbt" && PbtOptions.FromStudyFile(options).Mutations is { } mutations)
+        {
+            // PBT's mutations name parameters of the space: a typo would otherwise leave that parameter fixed unnoticed.
+            var sampled = space.Flatten().Where(p => !p.Distribution.IsSingle).Select(p => p.Name).Distinct(StringComparer.Ordinal).ToList();
+            foreach (var m in mutations.Where(m => !sampled.Contains(m, StringComparer.Ordinal)))
+                throw OptionError(source,
+                    $"scheduler 'pbt': option 'mutations' names '{m}', which is not a sampled parameter of space:{ClosestName.Suggest(m, sampled)} (sampled: {string.Join(", ", sampled)})",
+                    $"scheduler.{name}", $"scheduler.{name}", optionsNode, nameNode);
         }
         return new SchedulerSpec(new Dictionary<string, object?> { [name] = options }, source.Location(nameNode, "scheduler"));
     }

@@ -36,7 +36,7 @@ internal sealed class SchedulerOptionReader
         ["grace_period"] = "warmup_steps",
         ["metric"] = "Ray Tune's scheduler metric is the study file's top-level metric:",
         ["mode"] = "Ray Tune's mode (max or min) is the study file's direction: (maximize or minimize)",
-        ["hyperparam_mutations"] = "PBT perturbs the study's space: the space: section says what it may change",
+        ["hyperparam_mutations"] = "Ray Tune's hyperparam_mutations is mutations: [names] here, the parameters an exploit may change; their ranges are the space:'s",
     };
 
     private string Field(string key) => $"scheduler '{_scheduler}': option '{key}'";
@@ -80,6 +80,19 @@ internal sealed class SchedulerOptionReader
                 double d => d,
                 var other => throw new ArgumentException($"{Field(key)} must be a list of numbers, got an item {ParamValues.Format(other)}"),
             });
+        return list;
+    }
+
+    public IReadOnlyList<string>? Strings(string key)
+    {
+        if (!_options.TryGetValue(key, out var raw) || raw is null) return null;
+        if (raw is string or not IEnumerable)
+            throw new ArgumentException($"{Field(key)} must be a list of parameter names, e.g. [lr, momentum], got {ParamValues.Format(ParamValues.Normalize(raw))}");
+        var list = new List<string>();
+        foreach (var item in (IEnumerable)raw)
+            list.Add(ParamValues.Normalize(item) is string s && s.Length > 0
+                ? s
+                : throw new ArgumentException($"{Field(key)} must be a list of parameter names, got an item {ParamValues.Format(ParamValues.Normalize(item))}"));
         return list;
     }
 }

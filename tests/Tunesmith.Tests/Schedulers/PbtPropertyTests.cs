@@ -154,4 +154,44 @@ public sealed class PbtPropertyTests
         var weakFinished = Member(2, TrialState.Complete, 8, 0.05, checkpoint: 8);
         Assert.Equal(SchedulerDecision.Continue, pbt.Decide(StudyHistory.Of("pbt", Direction.Maximize, [finished, weakFinished, young]), young, 2, 0.1));
     }
+
+    /// <summary>
+    /// Ray Tune's <c>hyperparam_mutations</c>: with <see cref="PbtOptions.Mutations"/> set, an exploit perturbs or resamples
+    /// only the listed parameters and takes every other one from the source unchanged, since the weights it continues from
+    /// were trained with it (here a layer width). Before, every sampled parameter was perturbed, and a program's checkpoint
+    /// of 4 hidden units was loaded with --hidden 8.
+    /// </summary>
+    [Property(MaxTest = 200)]
+    public void With_mutations_an_exploit_changes_only_the_listed_parameters_and_copies_the_others_from_the_source(int seed, bool resampleAll)
+    {
+        var lr = new FloatDistribution(1e-3, 0.5, Log: true);
+        var hidden = new CategoricalDistribution([4L, 8L, 16L]);
+        var depth = new IntDistribution(1, 6);
+        var pbt = new PbtScheduler(new PbtOptions
+        {
+            PopulationSize = 4, PerturbationInterval = 1, QuantileFraction = 0.5, Seed = seed,
+            ResampleProbability = resampleAll ? 1 : 0.25, Mutations = ["lr"],
+        });
+        var random = new Random(seed);
+        FrozenTrial Member(int number, double value, bool checkpoint) => SchedulerTestHistory.Trial(number, TrialState.Running,
+            new Dictionary<long, double> { [1] = value },
+            checkpoint ? new Dictionary<string, object?> { [SystemAttributeKeys.CheckpointStep] = 1L } : null,
+            new Dictionary<string, object?> { ["lr"] = lr.FromUnit(random.NextDouble()), ["hidden"] = hidden.Choices[random.Next(3)], ["depth"] = (long)random.Next(1, 7) },
+            new Dictionary<string, Distribution> { ["lr"] = lr, ["hidden"] = hidden, ["depth"] = depth });
+        var best = Member(0, 0.9, checkpoint: true);
+        var worst = Member(1, 0.1, checkpoint: true);
+        var decision = Assert.IsType<SchedulerDecision.ExploitDecision>(pbt.Decide(StudyHistory.Of("pbt", Direction.Maximize, [best, worst]), worst, 1, 0.1));
+        Assert.Equal(0, decision.FromTrialNumber);
+        Assert.Equal(best.Params["hidden"], decision.NewParams["hidden"]);
+        Assert.Equal(best.Params["depth"], decision.NewParams["depth"]);
+        Assert.True(lr.Contains(decision.NewParams["lr"]), $"lr {decision.NewParams["lr"]} outside {lr}");
+
+        // Without mutations every sampled parameter may change: over the seeds, hidden or depth does.
+        var all = new PbtScheduler(pbt.Options with { Mutations = null, ResampleProbability = 1 });
+        Assert.Contains(Enumerable.Range(0, 20), s =>
+        {
+            var d = (SchedulerDecision.ExploitDecision)new PbtScheduler(all.Options with { Seed = s }).Decide(StudyHistory.Of("pbt", Direction.Maximize, [best, worst]), worst, 1, 0.1);
+            return !Equals(d.NewParams["hidden"], best.Params["hidden"]) || !Equals(d.NewParams["depth"], best.Params["depth"]);
+        });
+    }
 }

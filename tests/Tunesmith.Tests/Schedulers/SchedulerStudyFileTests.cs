@@ -61,6 +61,7 @@ public sealed class SchedulerStudyFileTests
     [InlineData("{ asha: { time_attr: epoch } }", "scheduler.asha.time_attr", "(Ray Tune's 'time_attr' is 'resource' here)")]
     [InlineData("{ pbt: { perturbation_interval: 4 } }", "scheduler.pbt.perturbation_interval", "(Ray Tune's 'perturbation_interval' is 'interval' here)")]
     [InlineData("{ pbt: { quantile_fraction: 0.25 } }", "scheduler.pbt.quantile_fraction", "(Ray Tune's 'quantile_fraction' is 'quantile' here)")]
+    [InlineData("{ pbt: { hyperparam_mutations: { x: [0.1, 0.2] } } }", "scheduler.pbt.hyperparam_mutations", "(Ray Tune's hyperparam_mutations is mutations: [names] here, the parameters an exploit may change; their ranges are the space:'s)")]
     [InlineData("{ median: { grace_period: 5 } }", "scheduler.median.grace_period", "(Ray Tune's 'grace_period' is 'warmup_steps' here)")]
     [InlineData("{ median: { min_samples_required: 3 } }", "scheduler.median.min_samples_required", "(Ray Tune's 'min_samples_required' is 'min_trials' here)")]
     [InlineData("{ asha: { metric: val_f1 } }", "scheduler.asha.metric", "unknown option 'metric' (Ray Tune's scheduler metric is the study file's top-level metric:)")]
@@ -102,5 +103,23 @@ public sealed class SchedulerStudyFileTests
         Assert.Contains("option 'percentile' is required", Fail("percentile").Problem);
         Assert.Contains("unknown option 'percentile'", Fail("{ median: { percentile: 30 } }").Problem);
         Assert.Contains("expected one scheduler name", Fail("{ asha: {}, median: {} }").Problem);
+    }
+
+    [Fact]
+    public void Pbt_mutations_name_the_parameters_an_exploit_may_change_and_a_name_not_in_the_space_is_refused_at_its_line()
+    {
+        static IScheduler? ReadSpace(string scheduler) => StudyFile.Parse(
+            $"command: run {{lr}} {{hidden}}\nspace: {{ lr: {{ float: [0.001, 0.5], log: true }}, hidden: {{ choice: [4, 8] }}, epochs: 9 }}\nscheduler: {scheduler}\n",
+            "study.yaml", "/tmp").CreateScheduler();
+        Assert.Equal(["lr"], Assert.IsType<PbtScheduler>(ReadSpace("{ pbt: { mutations: [lr] } }")).Options.Mutations);
+        Assert.Null(Assert.IsType<PbtScheduler>(ReadSpace("pbt")).Options.Mutations);
+
+        var typo = Assert.Throws<StudyFileException>(() => ReadSpace("{ pbt: { mutations: [lr, hiddn] } }"));
+        Assert.Equal(("scheduler.pbt.mutations", 3, 32), (typo.Field, typo.Line, typo.Column));
+        Assert.Contains("option 'mutations' names 'hiddn', which is not a sampled parameter of space: (did you mean 'hidden'?) (sampled: lr, hidden)", typo.Problem);
+        // A constant is not sampled: nothing to perturb.
+        Assert.Contains("names 'epochs', which is not a sampled parameter", Assert.Throws<StudyFileException>(() => ReadSpace("{ pbt: { mutations: [epochs] } }")).Problem);
+        Assert.Contains("option 'mutations' must be a list of parameter names, e.g. [lr, momentum], got lr", Fail("{ pbt: { mutations: lr } }").Problem);
+        Assert.Contains("option 'mutations' must be a non-empty list of parameter names", Fail("{ pbt: { mutations: [] } }").Problem);
     }
 }

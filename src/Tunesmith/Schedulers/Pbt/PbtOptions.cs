@@ -26,6 +26,13 @@ public sealed record PbtOptions
     /// <summary>Seeds the choice of source trial and the perturbations (default 0), so every worker decides alike.</summary>
     public int Seed { get; init; }
 
+    /// <summary>
+    /// The parameters an exploit may perturb or resample, by name (Ray Tune's <c>hyperparam_mutations</c> keys); every
+    /// other parameter is copied from the source trial unchanged, as the weights it continues from were trained with it
+    /// (a layer width, an architecture). Null (the default): every sampled parameter is perturbed.
+    /// </summary>
+    public IReadOnlyList<string>? Mutations { get; init; }
+
     /// <summary>Throws naming the option when the options are invalid.</summary>
     public void Validate() => Validate(new OptionRules("scheduler 'pbt'", nameof(PbtOptions), null));
 
@@ -33,6 +40,7 @@ public sealed record PbtOptions
     {
         [nameof(Resource)] = "resource", [nameof(PopulationSize)] = "population", [nameof(PerturbationInterval)] = "interval",
         [nameof(QuantileFraction)] = "quantile", [nameof(ResampleProbability)] = "resample_probability", [nameof(PerturbationFactors)] = "perturbation_factors",
+        [nameof(Mutations)] = "mutations",
     };
 
     internal void Validate(OptionRules rules)
@@ -44,12 +52,14 @@ public sealed record PbtOptions
         rules.Require(ResampleProbability is >= 0 and <= 1, nameof(ResampleProbability), ResampleProbability, "must be in [0, 1]");
         rules.Require(PerturbationFactors is { Count: > 0 } && PerturbationFactors.All(f => f > 0 && double.IsFinite(f)),
             nameof(PerturbationFactors), PerturbationFactors is null ? null : string.Join(", ", PerturbationFactors), "must be a non-empty list of positive numbers");
+        rules.Require(Mutations is null || (Mutations.Count > 0 && Mutations.All(m => !string.IsNullOrWhiteSpace(m))),
+            nameof(Mutations), Mutations is null ? null : $"[{string.Join(", ", Mutations)}]", "must be a non-empty list of parameter names (leave it out to perturb every sampled parameter)");
     }
 
     /// <summary>Reads a study file's <c>scheduler: { pbt: {...} }</c> options; throws <see cref="ArgumentException"/> naming a bad one.</summary>
     public static PbtOptions FromStudyFile(IReadOnlyDictionary<string, object?>? options)
     {
-        var r = new SchedulerOptionReader("pbt", options, "resource", "population", "interval", "quantile", "resample_probability", "perturbation_factors", "seed");
+        var r = new SchedulerOptionReader("pbt", options, "resource", "population", "interval", "quantile", "resample_probability", "perturbation_factors", "seed", "mutations");
         var o = new PbtOptions();
         if (r.String("resource") is { } resource) o = o with { Resource = resource };
         if (r.Int32("population") is { } p) o = o with { PopulationSize = p };
@@ -58,6 +68,7 @@ public sealed record PbtOptions
         if (r.Number("resample_probability") is { } rp) o = o with { ResampleProbability = rp };
         if (r.Numbers("perturbation_factors") is { } f) o = o with { PerturbationFactors = f };
         if (r.Int32("seed") is { } seed) o = o with { Seed = seed };
+        if (r.Strings("mutations") is { } m) o = o with { Mutations = m };
         o.Validate(new OptionRules("scheduler 'pbt'", nameof(PbtOptions), KeyOf));
         return o;
     }

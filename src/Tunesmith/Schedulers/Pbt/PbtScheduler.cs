@@ -65,13 +65,17 @@ public sealed class PbtScheduler : IScheduler
         return new SchedulerDecision.ExploitDecision(source.Number, CheckpointStep(source)!.Value, Explore(source, random)) { SourceParams = source.Params };
     }
 
-    /// <summary>The source's params, each sampled parameter resampled or perturbed; derived and fixed values are kept.</summary>
+    /// <summary>
+    /// The source's params, each sampled parameter resampled or perturbed; derived and fixed values are kept, and so is
+    /// every parameter outside <see cref="PbtOptions.Mutations"/> when it is set.
+    /// </summary>
     internal IReadOnlyDictionary<string, object?> Explore(FrozenTrial source, Random random)
     {
         var result = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var (name, value) in source.Params)
         {
-            if (!source.Distributions.TryGetValue(name, out var distribution) || distribution.IsSingle)
+            if (!source.Distributions.TryGetValue(name, out var distribution) || distribution.IsSingle
+                || (Options.Mutations is { } mutations && !mutations.Contains(name, StringComparer.Ordinal)))
             {
                 result[name] = value;
                 continue;
