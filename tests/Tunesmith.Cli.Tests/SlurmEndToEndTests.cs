@@ -354,9 +354,10 @@ public sealed class SlurmWalltimeEndToEndTests
         // It resumed from its checkpoint, and Tunesmith told it the step it had checkpointed (the last it reported).
         var resumedLine = File.ReadAllLines(Path.Combine(StudyKit.RunDirIn(kit.Dir, "wall"), "trials", resume[0].Number.ToString(System.Globalization.CultureInfo.InvariantCulture), "stdout.log"))
             .Single(l => l.StartsWith("resumed from checkpoint", StringComparison.Ordinal));
-        // (Its last report may come as it is stopped: recorded as last_step, not as an intermediate value.)
+        // (Reports printed between the stop and the program's exit are recorded as last_step, not as intermediate values:
+        // one at 0.2 s a step on a quiet machine, a few under load, so only the lower bound is the product's.)
         var checkpointed = (long)resume[0].SystemAttributes[Tunesmith.Execution.Commands.CommandAttributeKeys.LastStep]!;
-        Assert.InRange(checkpointed, resume[0].Intermediate.Keys.Max(), resume[0].Intermediate.Keys.Max() + 1);
+        Assert.True(checkpointed >= resume[0].Intermediate.Keys.Max(), Describe());
         Assert.Equal($"resumed from checkpoint 1 at step {checkpointed} with TUNESMITH_RESUME_STEP={checkpointed}", resumedLine);
         Assert.Equal(checkpointed, done.SystemAttributes[SystemAttributeKeys.ResumeStep]);
         // Every run of both tasks was signalled early (2 tasks, each run twice), and none stopped before its lead.
