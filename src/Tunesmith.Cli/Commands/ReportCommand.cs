@@ -1,11 +1,12 @@
 using System.CommandLine;
 using Tunesmith.Cli.Internal;
 using Tunesmith.Reporting;
+using Tunesmith.Trials;
 using Tunesmith.Reporting.Plots;
 
 namespace Tunesmith.Cli.Commands;
 
-/// <summary><c>tunesmith report --study NAME [--format table|csv|json|md|html] [--output PATH] [--top K] [--by KEY]</c>: every trial, best first, or one row per group of trials.</summary>
+/// <summary><c>tunesmith report --study NAME [--format table|csv|json|md|html] [--output PATH] [--top K] [--by KEY] [--curves]</c>: every trial, best first, or one row per group of trials.</summary>
 internal sealed class ReportCommand : Command
 {
     private readonly CliConsole _console;
@@ -18,6 +19,7 @@ internal sealed class ReportCommand : Command
     private readonly Option<string?> _plots = new("--plots") { Description = "Also write every plot as a PNG file into this directory", HelpName = "DIR" };
     private readonly Option<int?> _top = new("--top") { Description = "Only the K best trials", HelpName = "K" };
     private readonly Option<bool> _userAttrs = new("--user-attrs") { Description = "Add a user_attrs_NAME column for each trial user attribute (as Optuna's trials_dataframe)" };
+    private readonly Option<bool> _curves = new("--curves") { Description = "Every trial's intermediate values instead (its learning curve, as Ray Tune's metrics_dataframe): one row per trial and step (csv), or per trial a steps list (json)" };
     private readonly Option<string?> _by = new("--by") { Description = "One row per group of trials sharing this key: compute_class, node, slurm_job_id, worker, any attribute or parameter", HelpName = "KEY" };
 
     public ReportCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("report", "Report every trial of a study, best first (table, CSV, JSON, Markdown or HTML with plots)")
@@ -34,6 +36,7 @@ internal sealed class ReportCommand : Command
         Options.Add(_plots);
         Options.Add(_by);
         Options.Add(_userAttrs);
+        Options.Add(_curves);
         SetAction(ExecuteAsync);
     }
 
@@ -47,6 +50,23 @@ internal sealed class ReportCommand : Command
         await using var storage = await StorageScope.OpenToReadAsync(url, _time, _loggers, ct) ?? throw StorageScope.NoStudies(url);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var format = parse.GetValue(_format)!;
+        if (parse.GetValue(_curves))
+        {
+            if (!ReportCurves.Formats.Contains(format.Trim().ToLowerInvariant()))
+                throw new CliUsageException($"--curves: works with --format {string.Join(" or ", ReportCurves.Formats)}, not {format}");
+            if (parse.GetValue(_by) is not null || parse.GetValue(_plots) is not null || parse.GetValue(_userAttrs))
+                throw new CliUsageException("--curves: cannot be combined with --by, --plots or --user-attrs");
+            IEnumerable<FrozenTrial> trials = await study.GetTrialsAsync(ct);
+            if (top is not null)
+            {
+                // The K best trials as the report ranks them (Complete ones first), by number.
+                var best = (await ReportTable.FromStorageAsync(study.Storage, study.Record, study.Metric, top, ct)).Rows.Select(r => r.Number).ToHashSet();
+                trials = trials.Where(t => best.Contains(t.Number));
+            }
+            using var curves = new StringWriter(System.Globalization.CultureInfo.InvariantCulture) { NewLine = "\n" };
+            ReportCurves.Write(trials, study.Name, study.Direction, study.Metric, format, curves);
+            return await WriteAsync(parse, curves.ToString(), format, name, ct, "curves");
+        }
         if (parse.GetValue(_by) is { } by)
         {
             if (string.IsNullOrWhiteSpace(by)) throw new CliUsageException("--by: give a key, e.g. compute_class");
@@ -80,14 +100,14 @@ internal sealed class ReportCommand : Command
         return await WriteAsync(parse, ReportExporters.Get(format).Render(table), format, name, ct);
     }
 
-    private async Task<int> WriteAsync(ParseResult parse, string text, string format, string name, CancellationToken ct)
+    private async Task<int> WriteAsync(ParseResult parse, string text, string format, string name, CancellationToken ct, string what = "report")
     {
         var output = parse.GetValue(_output);
         if (output is null) _console.Out.Write(text);
         else
         {
             await OutputFile.WriteAsync("--output", output, text, ct);
-            _console.Error.WriteLine($"wrote {format} report of study '{name}' to {output}");
+            _console.Error.WriteLine($"wrote {format} {what} of study '{name}' to {output}");
         }
         return ExitCodes.Ok;
     }

@@ -62,7 +62,7 @@ internal static class ReportCells
         return headers;
     }
 
-    private static string Unique(string name, string prefix, HashSet<string> taken)
+    internal static string Unique(string name, string prefix, HashSet<string> taken)
     {
         var n = taken.Contains(name) ? prefix + name : name;
         while (!taken.Add(n)) n += "_";
