@@ -632,6 +632,67 @@ public abstract class StorageConformanceTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_released_trial_waits_again_with_what_it_held_frees_its_budget_place_and_is_claimed_first()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("release", Direction.Minimize);
+        await s.EnqueueTrialAsync(st.Id, P(("x", 0.25), ("opt", "adam")), new Dictionary<string, object?> { ["source"] = "csv" });
+        var enqueued = (await s.StartTrialAsync(st.Id, "w", maxTrials: 2))!;
+        var fresh = (await s.StartTrialAsync(st.Id, "w", maxTrials: 2))!;
+        Assert.Equal((0, 1), (enqueued.Number, fresh.Number));
+        Assert.Null(await s.StartTrialAsync(st.Id, "w", maxTrials: 2));
+        var since = (await s.GetTrialsSinceAsync(st.Id, 0)).Cursor;
+
+        Assert.Equal(TrialWriteOutcome.NotOwner, await s.ReleaseTrialAsync(fresh.Id, "other"));
+        Assert.Equal(TrialWriteOutcome.NotFound, await s.ReleaseTrialAsync(123456, "w"));
+        Assert.Equal(TrialWriteOutcome.Applied, await s.ReleaseTrialAsync(fresh.Id, "w"));
+        Assert.Equal(TrialWriteOutcome.AlreadyFinished, await s.ReleaseTrialAsync(fresh.Id, "w")); // Waiting now: not the worker's
+        Assert.Equal(TrialWriteOutcome.AlreadyFinished, await s.UpdateTrialAsync(fresh.Id, "w", new TrialUpdate { FinalState = TrialState.Complete, Value = 1 }));
+        Assert.Equal(TrialWriteOutcome.Applied, await s.ReleaseTrialAsync(enqueued.Id, "w"));
+
+        // Waiting as if never started: no worker, start or heartbeat; the enqueued trial keeps its params and attributes.
+        var waiting = (await s.GetTrialsSinceAsync(st.Id, since)).Trials;
+        Assert.Equal([0, 1], waiting.Select(t => t.Number)); // pollers see both change
+        Assert.All(waiting, t => Assert.Equal((TrialState.Waiting, (string?)null, (DateTimeOffset?)null, (DateTimeOffset?)null), (t.State, t.Worker, t.Started, t.Heartbeat)));
+        Assert.Equal(P(("x", 0.25), ("opt", "adam")), waiting[0].Params);
+        Assert.Equal("csv", waiting[0].SystemAttributes["source"]);
+        Assert.Empty(waiting[1].Params);
+        Assert.Equal(2, (await s.CountTrialsAsync(st.Id))[TrialState.Waiting]);
+        Assert.Empty(await s.FailStaleTrialsAsync(st.Id, Clock.GetUtcNow() + TimeSpan.FromDays(1))); // not running: never stale
+
+        // Their budget places are free again, and they are claimed first, lowest number first, before any new trial.
+        var again = (await s.StartTrialAsync(st.Id, "w2", maxTrials: 2))!;
+        var next = (await s.StartTrialAsync(st.Id, "w2", maxTrials: 2))!;
+        Assert.Equal((enqueued.Id, fresh.Id), (again.Id, next.Id));
+        Assert.Equal(("w2", 0.25), (again.Worker, again.Params["x"]));
+        Assert.Null(await s.StartTrialAsync(st.Id, "w2", maxTrials: 2));
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(next.Id, "w2", new TrialUpdate { FinalState = TrialState.Complete, Value = 1 }));
+        Assert.Equal(TrialWriteOutcome.AlreadyFinished, await s.ReleaseTrialAsync(next.Id, "w2")); // a finished trial stays finished
+        Assert.Equal(2, (await s.StartTrialAsync(st.Id, "w2"))!.Number); // numbers are never reused
+    }
+
+    [SkippableFact]
+    public async Task A_released_retry_keeps_the_reports_it_inherited()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("release-retry", Direction.Maximize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+        {
+            Params = [("x", 0.5, new FloatDistribution(0, 1))], Intermediate = [(1, 0.1), (2, 0.2)], FinalState = TrialState.Failed,
+        });
+        var retry = (await s.RetryTrialAsync(t.Id))!;
+        Assert.Equal(retry.Id, (await s.StartTrialAsync(st.Id, "w", maxTrials: 1))!.Id);
+        Assert.Equal(TrialWriteOutcome.Applied, await s.ReleaseTrialAsync(retry.Id, "w"));
+        var released = (await s.GetTrialAsync(retry.Id))!;
+        Assert.Equal(TrialState.Waiting, released.State);
+        Assert.Equal(0.5, released.Params["x"]);
+        Assert.Equal([(1L, 0.1), (2L, 0.2)], released.Intermediate.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)));
+        Assert.Equal((long)t.Number, released.SystemAttributes[SystemAttributeKeys.RetryOf]);
+        Assert.Equal(retry.Id, (await s.StartTrialAsync(st.Id, "w", maxTrials: 1))!.Id); // the failed attempt does not count
+    }
+
+    [SkippableFact]
     public async Task Retry_reenqueues_the_same_params_once_and_links_both_ways()
     {
         var s = NewStorage();
@@ -886,6 +947,62 @@ public abstract class StorageConformanceTests : IAsyncLifetime
             Assert.Equal(Enumerable.Range(0, trial), completed);
             Assert.All(values.Select((v, i) => (v, i)), p => Assert.InRange(p.v, p.i, p.i + 1)); // the told values, not placeholders
         }
+    }
+
+    [SkippableFact]
+    public async Task Stop_from_a_callback_gives_the_trial_started_with_the_last_finish_back_to_the_queue_and_a_rerun_reaches_the_budget()
+    {
+        // Optuna's pattern: def cb(study, trial): if trial.number == k: study.stop(). The loop started trial k + 1 with trial
+        // k's finish, before the callback ran: it must not stay Running, nor be recorded Failed, nor lose its enqueued params.
+        var s = NewStorage();
+        var options = new StudyOptions { StorageInstance = s, Sampler = new RandomSampler(seed: 3), TimeProvider = TimeProvider.System };
+        await using var study = await Study.CreateOrLoadAsync("stop", options);
+        await study.EnqueueAsync(P(("x", 0.25)));
+        await study.EnqueueAsync(P(("x", 0.75)));
+        OptimizeOptions StopAfter(int k) => new() { Trials = 8, Callbacks = [(st, ft) => { if (ft.Number == k) st.Stop(); }] };
+        static Task<double> Objective(Trial t, CancellationToken _) => Task.FromResult(t.SuggestFloat("x", 0, 1));
+
+        // Stopped after trial 0: trial 1, enqueued, waits again with its value.
+        await study.OptimizeAsync(Objective, StopAfter(0));
+        var trials = await study.GetTrialsAsync();
+        Assert.Equal([(0, TrialState.Complete), (1, TrialState.Waiting)], trials.Select(t => (t.Number, t.State)));
+        Assert.Equal((0.75, (string?)null, (DateTimeOffset?)null), (trials[1].Params["x"], trials[1].Worker, trials[1].Started));
+
+        // Stopped after trial 3: trial 4, sampled, waits again with no params; 4 trials finished, none failed.
+        await study.OptimizeAsync(Objective, StopAfter(3));
+        trials = await study.GetTrialsAsync();
+        Assert.Equal([0, 1, 2, 3], trials.Where(t => t.State == TrialState.Complete).Select(t => t.Number));
+        Assert.Equal([0.25, 0.75], trials.Take(2).Select(t => (double)t.Params["x"]!));
+        var waiting = Assert.Single(trials, t => t.State != TrialState.Complete);
+        Assert.Equal((4, TrialState.Waiting, 0), (waiting.Number, waiting.State, waiting.Params.Count));
+
+        // A rerun, another process's study object, reaches the budget of 8: trial 4 runs first, none is lost or counted twice.
+        await using var rerun = await Study.CreateOrLoadAsync("stop", options with { Sampler = new RandomSampler(seed: 4) });
+        await rerun.OptimizeAsync(Objective, new OptimizeOptions { Trials = 8 });
+        trials = await rerun.GetTrialsAsync();
+        Assert.Equal(Enumerable.Range(0, 8), trials.Select(t => t.Number));
+        Assert.All(trials, t => Assert.Equal(TrialState.Complete, t.State));
+        Assert.All(trials, t => Assert.IsType<FloatDistribution>(t.Distributions["x"]));
+    }
+
+    [SkippableFact]
+    public async Task Cancelling_a_run_right_after_a_finish_started_the_next_trial_gives_that_trial_back_to_the_queue()
+    {
+        // As Ctrl+C between a trial's finish (which started the next one) and the next objective call.
+        var s = NewStorage();
+        var options = new StudyOptions { StorageInstance = s, Sampler = new RandomSampler(seed: 5), TimeProvider = TimeProvider.System };
+        await using var study = await Study.CreateOrLoadAsync("cancel-after-finish", options);
+        using var cts = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => study.OptimizeAsync((t, _) => Task.FromResult(t.SuggestFloat("x", 0, 1)),
+            new OptimizeOptions { Trials = 5, Callbacks = [(_, ft) => { if (ft.Number == 1) cts.Cancel(); }] }, cts.Token));
+        var trials = await study.GetTrialsAsync();
+        Assert.Equal([(0, TrialState.Complete), (1, TrialState.Complete), (2, TrialState.Waiting)], trials.Select(t => (t.Number, t.State)));
+        Assert.Empty(trials[2].Params);
+
+        await study.OptimizeAsync((t, _) => Task.FromResult(t.SuggestFloat("x", 0, 1)), new OptimizeOptions { Trials = 5 });
+        trials = await study.GetTrialsAsync();
+        Assert.Equal(Enumerable.Range(0, 5), trials.Select(t => t.Number));
+        Assert.All(trials, t => Assert.Equal(TrialState.Complete, t.State));
     }
 
     [SkippableFact]

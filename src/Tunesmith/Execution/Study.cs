@@ -555,9 +555,12 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// it from a callback (<see cref="OptimizeOptions.Callbacks"/>: stop once a target value is reached) or from the
     /// objective (<c>trial.Study.Stop()</c>). Cancelling the run's token instead stops the running trials too (recorded
     /// Failed "interrupted") and throws <see cref="OperationCanceledException"/>. Without a scheduler a worker starts its
-    /// next trial together with storing the last one, before the callbacks run; a trial started that way is recorded
-    /// Failed "interrupted" without params. Other processes running the study go on; the next run of this object starts
-    /// afresh. A call outside a run does nothing.
+    /// next trial together with storing the last one, before the callbacks run; a trial started that way never runs and
+    /// goes back to the queue, as if never started (Waiting, with no params but the ones it was enqueued with, taking no
+    /// place of the trial budget): a callback that stops after trial <c>k</c> leaves trials 0 to <c>k</c> finished and
+    /// trial <c>k + 1</c> Waiting, nothing Failed, and the next run starts with trial <c>k + 1</c>, so a rerun reaches
+    /// <see cref="OptimizeOptions.Trials"/> with no trial lost or counted twice. Other processes running the study go on
+    /// (and may take that trial); the next run of this object starts afresh. A call outside a run does nothing.
     /// </summary>
     public void Stop() => _stopRequested = true;
 
@@ -672,8 +675,8 @@ public sealed class Study : IAsyncDisposable, IDisposable
                     }
                     else if (stop.IsCancellationRequested)
                     {
-                        // Started with the previous trial's finish as the run was being stopped: recorded interrupted, unrun.
-                        await TellUnrunAsync(trial).ConfigureAwait(false);
+                        // Started with the previous trial's finish as the run was being stopped: back to the queue, unrun.
+                        await ReleaseUnrunAsync(trial).ConfigureAwait(false);
                         break;
                     }
                     running[trial.Id] = 0;
@@ -703,15 +706,15 @@ public sealed class Study : IAsyncDisposable, IDisposable
                         }
                         if (next is not null && _stopRequested)
                         {
-                            // Stop came after this worker's next trial was started with the finish: recorded interrupted, unrun.
+                            // Stop came after this worker's next trial was started with the finish: back to the queue, unrun.
                             var unrun = next;
                             next = null;
-                            await TellUnrunAsync(unrun).ConfigureAwait(false);
+                            await ReleaseUnrunAsync(unrun).ConfigureAwait(false);
                         }
                     }
                     catch when (next is not null)
                     {
-                        await TellUnrunAsync(next).ConfigureAwait(false); // a callback threw: the run ends, nothing left Running
+                        await ReleaseUnrunAsync(next).ConfigureAwait(false); // a callback threw: the run ends, nothing left Running
                         throw;
                     }
                     finally { running.TryRemove(trial.Id, out _); }
@@ -909,11 +912,19 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// <summary>The failure reason of a trial stopped because its run was cancelled (Ctrl+C, fail-fast, the caller's token).</summary>
     public const string InterruptedReason = "interrupted";
 
-    /// <summary>Records a trial that was started but never run because the run stopped: Failed "interrupted", resumable.</summary>
-    private async Task TellUnrunAsync(Trial trial)
+    /// <summary>
+    /// Gives back to the queue a trial that was started with the finish of the one before but never run, because the run
+    /// stopped in between (<see cref="Stop"/>, cancellation, a callback that threw): Waiting again, with nothing sampled
+    /// for it, its enqueued params kept (<see cref="IStudyStorage.ReleaseTrialAsync"/>). It keeps its number (numbers are
+    /// dense and never reused, and other workers' pollers have seen it), takes no place of the budget, and is the first
+    /// trial the next run starts. Nothing of the objective's was written to it: its proposal is dropped unstored.
+    /// </summary>
+    private async Task ReleaseUnrunAsync(Trial trial)
     {
-        try { await TellAsync(trial, TrialState.Failed, InterruptedReason, CancellationToken.None).ConfigureAwait(false); }
-        catch (TrialWriteRefusedException e) { _logger.LogWarning("Trial {Number}: {Message}", trial.Number, e.Message); }
+        trial.IsFinished = true;
+        var outcome = await Storage.ReleaseTrialAsync(trial.Id, WorkerId, CancellationToken.None).ConfigureAwait(false);
+        if (outcome != TrialWriteOutcome.Applied)
+            _logger.LogWarning("Trial {Number}: {Message}", trial.Number, new TrialWriteRefusedException(trial.Number, outcome).Message);
     }
 
     /// <summary>

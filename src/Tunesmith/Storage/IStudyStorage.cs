@@ -190,6 +190,17 @@ public interface IStudyStorage : IAsyncDisposable
     }
 
     /// <summary>
+    /// Gives a Running trial owned by <paramref name="worker"/> back to the queue, as if it had never been started: it is
+    /// Waiting again, with no worker, start time or heartbeat, and no longer counts toward the budget; its number, params
+    /// (an enqueued trial's fixed params), attributes and intermediate values (a retry's inherited ones) stay as stored,
+    /// and the next start claims it before any newer Waiting trial. For a trial whose objective never ran: one a worker
+    /// started together with finishing its previous trial, when the run stopped in between. Refusals are outcomes, as
+    /// for <see cref="UpdateTrialAsync"/> (<see cref="TrialWriteOutcome.AlreadyFinished"/> for a trial that is not
+    /// Running, <see cref="TrialWriteOutcome.NotOwner"/>, <see cref="TrialWriteOutcome.NotFound"/>).
+    /// </summary>
+    Task<TrialWriteOutcome> ReleaseTrialAsync(long trialId, string worker, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Resumes a <see cref="TrialState.Paused"/> trial for <paramref name="worker"/>: atomically makes it Running again, owned
     /// by the worker, with a fresh heartbeat; returns it, or null when it is not Paused (another worker resumed it first).
     /// A resumed trial does not count toward the budget again.

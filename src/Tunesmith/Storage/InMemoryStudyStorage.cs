@@ -25,7 +25,7 @@ public sealed class InMemoryStudyStorage : IStudyStorage
         public StudyRecord Record = record;
         public readonly List<FrozenTrial> Trials = [];
         public readonly List<int> ChangeLog = [];           // trial numbers in change order; the cursor is an index into it
-        public readonly Queue<int> Waiting = new();
+        public readonly SortedSet<int> Waiting = [];          // numbers of the Waiting trials: the lowest is claimed first
         public readonly Dictionary<TrialState, int> Counts = [];
         public readonly HashSet<string> OnceKeys = new(StringComparer.Ordinal);
         public int Retried;
@@ -153,7 +153,7 @@ public sealed class InMemoryStudyStorage : IStudyStorage
         };
         if (intermediate is { Count: > 0 }) trial = trial with { Intermediate = new Dictionary<long, double>(intermediate) };
         Add(s, trial);
-        s.Waiting.Enqueue(trial.Number);
+        s.Waiting.Add(trial.Number);
         return trial;
     }
 
@@ -190,8 +190,10 @@ public sealed class InMemoryStudyStorage : IStudyStorage
                 if (counted >= max) return Task.FromResult<FrozenTrial?>(null);
             }
             var now = _time.GetUtcNow();
-            if (s.Waiting.TryDequeue(out var number))
+            if (s.Waiting.Count > 0)
             {
+                var number = s.Waiting.Min;
+                s.Waiting.Remove(number);
                 var claimed = s.Trials[number] with { State = TrialState.Running, Started = now, Heartbeat = now, Worker = worker };
                 Replace(s, claimed);
                 return Task.FromResult<FrozenTrial?>(s.Trials[number]);
@@ -266,6 +268,22 @@ public sealed class InMemoryStudyStorage : IStudyStorage
         var d = new Dictionary<string, object?>(a, StringComparer.Ordinal);
         foreach (var (k, v) in b) d[k] = ParamValues.Normalize(v);
         return d;
+    }
+
+    /// <inheritdoc />
+    public Task<TrialWriteOutcome> ReleaseTrialAsync(long trialId, string worker, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (!_trials.TryGetValue(trialId, out var where)) return Task.FromResult(TrialWriteOutcome.NotFound);
+            var s = where.Study;
+            var t = s.Trials[where.Number];
+            if (t.State != TrialState.Running) return Task.FromResult(TrialWriteOutcome.AlreadyFinished);
+            if (!string.Equals(t.Worker, worker, StringComparison.Ordinal)) return Task.FromResult(TrialWriteOutcome.NotOwner);
+            Replace(s, t with { State = TrialState.Waiting, Worker = null, Started = null, Heartbeat = null });
+            s.Waiting.Add(t.Number);
+            return Task.FromResult(TrialWriteOutcome.Applied);
+        }
     }
 
     /// <inheritdoc />

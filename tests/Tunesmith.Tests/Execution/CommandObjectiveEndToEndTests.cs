@@ -389,6 +389,43 @@ public sealed class CommandObjectiveEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task Ctrl_c_right_after_a_finish_started_the_next_trial_leaves_it_waiting_and_a_rerun_reaches_the_budget_on_sqlite()
+    {
+        // tunesmith run's loop stores a trial's finish and starts the next trial in one call; a Ctrl+C (the runner's token)
+        // that comes just after it, before the next program starts, must leave that trial to the next run: not Failed
+        // "interrupted" (a retry under a new number), not Running, and the budget of 4 reached by the rerun exactly.
+        var script = _kit.Script("quick.py", """
+            print('tunesmith:result {"val_f1": 0.5}')
+            """);
+        var url = "sqlite:///" + Path.Combine(_kit.Root, "study.db");
+        var options = new StudyOptions { Direction = Direction.Maximize, Metric = "val_f1", Storage = url };
+        using var cts = new CancellationTokenSource();
+        var objective = _kit.Options(script, progress: new SyncProgress<CommandTrialEvent>(e =>
+        {
+            if (e is CommandTrialFinished { TrialNumber: 1 }) cts.Cancel(); // trial 2 is started in storage by now
+        }));
+        await using (var study = await Study.CreateAsync("ctrl-c", options))
+        {
+            var first = await new CommandStudyRunner(study, objective, new CommandStudyOptions { Trials = 4 }).RunAsync(cts.Token);
+            Assert.Equal((CommandStudyStop.Interrupted, 2, 0), (first.Stop, first.Completed, first.Failed));
+            var trials = await study.GetTrialsAsync();
+            Assert.Equal([(0, TrialState.Complete), (1, TrialState.Complete), (2, TrialState.Waiting)], trials.Select(t => (t.Number, t.State)));
+            Assert.Empty(trials[2].Params);
+            Assert.False(Directory.Exists(_kit.TrialDir(2)));
+        }
+
+        await using (var study = await Study.LoadAsync("ctrl-c", options))
+        {
+            var second = await new CommandStudyRunner(study, _kit.Options(script), new CommandStudyOptions { Trials = 4 }).RunAsync();
+            Assert.Equal((CommandStudyStop.Finished, 2, 0, 0), (second.Stop, second.Completed, second.Failed, second.Resumed));
+            var trials = await study.GetTrialsAsync();
+            Assert.Equal(Enumerable.Range(0, 4), trials.Select(t => t.Number));
+            Assert.All(trials, t => Assert.Equal(TrialState.Complete, t.State));
+            Assert.All(trials, t => Assert.True(File.Exists(Path.Combine(_kit.TrialDir(t.Number), "params.json")), $"trial {t.Number}"));
+        }
+    }
+
+    [Fact]
     public async Task A_trial_failed_as_stale_and_retried_resumes_from_its_checkpoint_in_the_same_directory()
     {
         var script = _kit.Script("resume.py", """

@@ -8,7 +8,7 @@ namespace Tunesmith.Tests.Execution;
 
 /// <summary>
 /// The optimize loop finishes each trial together with the start of the next one (one storage call between two trials):
-/// what it starts that way must be run, or recorded, never left Running.
+/// what it starts that way must be run, or given back to the queue, never left Running.
 /// </summary>
 public sealed class OptimizeLoopTests
 {
@@ -24,10 +24,9 @@ public sealed class OptimizeLoopTests
         var trials = await study.GetTrialsAsync();
         Assert.DoesNotContain(trials, t => t.State == TrialState.Running);
         Assert.Equal(3, trials.Count(t => t.State == TrialState.Complete));
-        // The trial started with trial 2's finish never ran: it is recorded interrupted (resumable), without params.
-        var unrun = Assert.Single(trials, t => t.State == TrialState.Failed);
-        Assert.Equal((3, Study.InterruptedReason), (unrun.Number, unrun.FailReason));
-        Assert.Empty(unrun.Params);
+        // The trial started with trial 2's finish never ran: it is back in the queue, without params, for the next run.
+        var unrun = Assert.Single(trials, t => t.State != TrialState.Complete);
+        Assert.Equal((3, TrialState.Waiting, 0), (unrun.Number, unrun.State, unrun.Params.Count));
     }
 
     [Fact]
@@ -40,9 +39,10 @@ public sealed class OptimizeLoopTests
 
         var trials = await study.GetTrialsAsync();
         Assert.Equal([0, 1, 2, 3], trials.Where(t => t.State == TrialState.Complete).Select(t => t.Number));
-        // The trial started with trial 3's finish, before the callback ran, is recorded interrupted without params.
-        Assert.All(trials.Where(t => t.State != TrialState.Complete), t => Assert.Equal((4, TrialState.Failed, Study.InterruptedReason, 0),
-            (t.Number, t.State, t.FailReason, t.Params.Count)));
+        // The trial started with trial 3's finish, before the callback ran, is back in the queue without params (Optuna
+        // records no trial after the stop; the number stays taken, and the next run starts with it).
+        Assert.All(trials.Where(t => t.State != TrialState.Complete), t => Assert.Equal((4, TrialState.Waiting, 0),
+            (t.Number, t.State, t.Params.Count)));
     }
 
     [Fact]
@@ -60,7 +60,8 @@ public sealed class OptimizeLoopTests
 
         var trials = await study.GetTrialsAsync();
         Assert.Equal([0, 1], trials.Where(t => t.State == TrialState.Complete).Select(t => t.Number).Order());
-        Assert.DoesNotContain(trials, t => t.State is TrialState.Running or TrialState.Waiting);
+        // The trial started with trial 1's finish (when the finish came first) waits again, unrun; nothing failed.
+        Assert.All(trials.Where(t => t.State != TrialState.Complete), t => Assert.Equal((2, TrialState.Waiting), (t.Number, t.State)));
         Assert.InRange(trials.Count, 2, 3);
     }
 
@@ -78,7 +79,9 @@ public sealed class OptimizeLoopTests
         }, new OptimizeOptions { Trials = 100, Parallelism = 2 }, cts.Token));
 
         var trials = await study.GetTrialsAsync();
-        Assert.DoesNotContain(trials, t => t.State is TrialState.Running or TrialState.Waiting);
+        Assert.DoesNotContain(trials, t => t.State == TrialState.Running);
+        // A trial started with a finish as the run was being cancelled never ran: it waits again, not Failed.
+        Assert.All(trials.Where(t => t.State == TrialState.Waiting), t => Assert.Empty(t.Params));
         Assert.InRange(trials.Count, 6, 10);
     }
 }

@@ -617,6 +617,37 @@ public abstract class SqlStudyStorage : IStudyStorage
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Locks the study row first, as every writer of its counters does: the budget count goes down by one in the same
+    /// transaction. A retried call whose first attempt committed before its connection dropped finds the trial Waiting
+    /// with no worker and reports it applied.
+    /// </remarks>
+    public Task<TrialWriteOutcome> ReleaseTrialAsync(long trialId, string worker, CancellationToken cancellationToken = default)
+    {
+        var attempts = 0;
+        return WriteAsync(async (s, ct) =>
+        {
+            attempts++;
+            if (await LockStudyOfTrialAsync(s, trialId, ct).ConfigureAwait(false) is not { } studyId) return TrialWriteOutcome.NotFound;
+            string state;
+            string? owner;
+            await using (var r = await s.Command($"SELECT state, worker FROM trials WHERE id = @t{Dialect.LockRow}").Bind("@t", trialId).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            {
+                if (!await r.ReadAsync(ct).ConfigureAwait(false)) return TrialWriteOutcome.NotFound;
+                state = r.GetString(0);
+                owner = r.IsDBNull(1) ? null : r.GetString(1);
+            }
+            if (state == "waiting" && owner is null && attempts > 1) return TrialWriteOutcome.Applied;
+            if (state != "running") return TrialWriteOutcome.AlreadyFinished;
+            if (!string.Equals(owner, worker, StringComparison.Ordinal)) return TrialWriteOutcome.NotOwner;
+            var (_, seq) = await AdvanceStudyAsync(s, studyId, trials: 0, budget: -1, changes: 1, ct).ConfigureAwait(false);
+            await s.Command("UPDATE trials SET state = 'waiting', worker = NULL, started_at = NULL, heartbeat_at = NULL, version = @v WHERE id = @t")
+                .Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", trialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return TrialWriteOutcome.Applied;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
     public Task<FrozenTrial?> ResumeTrialAsync(long trialId, string worker, CancellationToken cancellationToken = default) =>
         WriteAsync(async (s, ct) =>
         {
