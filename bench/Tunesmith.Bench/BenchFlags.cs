@@ -32,6 +32,7 @@ public static class BenchFlags
         ["compute-classes"] = ["--hours", "--seeds", "--speedup"],
         ["dashboard"] = ["--live-samples", "--postgres", "--trials", "--work", "--writer-trials", "--writers"],
         ["importance-check"] = ["--out", "--python"],
+        ["pruner-parity"] = ["--data", "--fixture", "--out", "--python"],
     };
 
     /// <summary>The verbs started by the benchmarks themselves, with positional arguments.</summary>

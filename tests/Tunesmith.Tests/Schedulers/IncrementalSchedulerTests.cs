@@ -140,7 +140,7 @@ public sealed class IncrementalSchedulerTests
     /// <summary>MedianStoppingScheduler.Decide as it was: a pass over every trial at each call.</summary>
     private static SchedulerDecision MedianOracle(MedianStoppingOptions options, StudyHistory history, FrozenTrial trial, long step, double value)
     {
-        if (step < options.WarmupSteps || (step - options.WarmupSteps) % options.EvaluationInterval != 0) return SchedulerDecision.Continue;
+        if (!MedianStoppingScheduler.JudgedAt(options, trial, step)) return SchedulerDecision.Continue;
         var completed = 0;
         var others = new List<double>();
         foreach (var t in history.Trials)

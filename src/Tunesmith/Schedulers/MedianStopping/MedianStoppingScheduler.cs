@@ -29,7 +29,7 @@ public sealed class MedianStoppingScheduler : IScheduler
     {
         ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(trial);
-        if (step < Options.WarmupSteps || (step - Options.WarmupSteps) % Options.EvaluationInterval != 0) return SchedulerDecision.Continue;
+        if (!JudgedAt(Options, trial, step)) return SchedulerDecision.Continue;
         var direction = history.Direction;
         // For maximization the bar is the mirrored percentile: "worse than the median" is below it either way. From an
         // incremental index of the Complete trials' values per step (equal to a pass over the history).
@@ -40,6 +40,22 @@ public sealed class MedianStoppingScheduler : IScheduler
         foreach (var (s, v) in trial.Intermediate)
             if (s <= step && !double.IsNaN(v) && direction.IsBetter(v, best)) best = v;
         return direction.IsBetter(threshold, best) ? SchedulerDecision.Stop : SchedulerDecision.Continue;
+    }
+
+    /// <summary>
+    /// Whether a report at <paramref name="step"/> is judged: it is at or after the warm-up, and it is the trial's first
+    /// report at or after the latest judging step (warm-up + k·interval) at or below it — Optuna's
+    /// <c>_is_first_in_interval_step</c>. With a report at every step that is every interval-th step after the warm-up
+    /// (and the first report when the warm-up is 0 and steps start at 1); with sparser reports (every 3 steps, interval
+    /// 3, warm-up 5) the report that first passes each judging step. Before, only a report exactly at a judging step was
+    /// judged, so such a trial was never stopped.
+    /// </summary>
+    internal static bool JudgedAt(MedianStoppingOptions options, FrozenTrial trial, long step)
+    {
+        if (step < options.WarmupSteps) return false;
+        var judging = (step - options.WarmupSteps) / options.EvaluationInterval * options.EvaluationInterval + options.WarmupSteps;
+        foreach (var s in trial.Intermediate.Keys) if (s < step && s >= judging) return false;
+        return true;
     }
 
     /// <summary>The <paramref name="p"/>-th percentile (linear interpolation between order statistics, as numpy's default).</summary>
