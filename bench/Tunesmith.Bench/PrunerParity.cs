@@ -32,8 +32,14 @@ internal static class PrunerParity
 
     public static async Task<int> RunAsync(string outDir, string python, string data, string? fixture)
     {
+        foreach (var file in new[] { "lcbench_blood_transfusion_curves.csv.gz", "nasbench_nlp_wikitext2_curves.csv.gz" })
+            if (!File.Exists(Path.Combine(data, file)))
+            {
+                Console.Error.WriteLine($"pruner-parity: --data {data}: no {file} there (the benchdata folder, e.g. ../shared/benchdata)");
+                return 2;
+            }
         var total = Stopwatch.StartNew();
-        var sets = new[] { Synthetic("synthetic", 300, 50, 1, seed: 20261207), Synthetic("synthetic-sparse", 150, 50, 3, seed: 7), LcBench(data, 300), NasBenchNlp(data) }
+        var sets = new[] { Synthetic("synthetic", 300, 50, 1, seed: 20261207), Synthetic("synthetic-sparse", 150, 50, 3, seed: 7), Synthetic("synthetic-every-10", 150, 50, 10, seed: 8), LcBench(data, 300), NasBenchNlp(data) }
             .ToDictionary(s => s.Name);
         var cases = new List<Case>();
         foreach (var set in sets.Values)
