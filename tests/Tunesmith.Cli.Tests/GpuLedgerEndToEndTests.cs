@@ -211,6 +211,51 @@ public sealed class GpuLedgerEndToEndTests
         }
     }
 
+    [Fact]
+    public async Task A_run_with_json_progress_says_its_wait_for_a_GPU_another_process_holds_as_a_gpu_wait_event()
+    {
+        using var kit = new StudyKit();
+        kit.Write("holder.py", Holder);
+        kit.Write("a.yaml", Study("a", 1, trials: 1, parallel: 1, hold: 600)); // holds GPU 0 until the test writes 'waited'
+        kit.Write("b.yaml", Study("b", 1, trials: 1, parallel: 1));
+        using var a = CliBackground.Start(kit.Dir, ["run", "a.yaml", "--gpus", "0", "--storage", kit.Storage]);
+        await Eventually.HoldsAsync(() => File.Exists(Path.Combine(kit.Dir, "events.jsonl")), TimeSpan.FromSeconds(60), "run a's trial to start");
+
+        using var b = Process.Start(CliProcess.StartInfo(kit.Dir, ["run", "b.yaml", "--gpus", "0", "--storage", kit.Storage, "--log-format", "json"]))!;
+        try
+        {
+            b.StandardInput.Close();
+            var stdout = new ConcurrentQueue<string>();
+            b.OutputDataReceived += (_, e) => { if (e.Data is { } line) stdout.Enqueue(line); };
+            b.BeginOutputReadLine();
+            var stderr = b.StandardError.ReadToEndAsync();
+            await Eventually.HoldsAsync(() => stdout.Any(l => l.Contains("\"gpu_wait\"", StringComparison.Ordinal)), TimeSpan.FromSeconds(60),
+                "run b to emit a gpu_wait event");
+            File.WriteAllText(Path.Combine(kit.Dir, "waited"), ""); // run a's trial ends and gives GPU 0 back
+            Assert.Equal(0, await a.WaitForExitAsync(TimeSpan.FromSeconds(90)));
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
+                await b.WaitForExitAsync(timeout.Token);
+            b.WaitForExit();
+            Assert.True(b.ExitCode == 0, $"exit {b.ExitCode}\n{string.Join('\n', stdout)}\n{await stderr}");
+
+            // Every line of stdout is one JSON event; the wait came once, before trial 0 started, in the events' style.
+            var events = stdout.Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+            var wait = Assert.Single(events, e => e.GetProperty("event").GetString() == "gpu_wait");
+            Assert.Equal(("b", "study 'b'"), (wait.GetProperty("study").GetString(), wait.GetProperty("waiting").GetString()));
+            Assert.False(wait.TryGetProperty("trial", out _)); // no trial is started while the run waits
+            Assert.True(DateTimeOffset.TryParse(wait.GetProperty("time").GetString(), System.Globalization.CultureInfo.InvariantCulture, out _));
+            var held = Assert.Single(wait.GetProperty("held_by").EnumerateArray());
+            Assert.Equal(("0", 1.0, a.Process.Id, "study 'a' trial 0"),
+                (held.GetProperty("gpu").GetString(), held.GetProperty("share").GetDouble(), held.GetProperty("pid").GetInt32(), held.GetProperty("holder").GetString()));
+            Assert.True(events.IndexOf(wait) < events.FindIndex(e => e.GetProperty("event").GetString() == "started"));
+            Assert.DoesNotContain("waits for a GPU", await stderr, StringComparison.Ordinal); // the text line is not said as well
+        }
+        finally
+        {
+            if (!b.HasExited) b.Kill(entireProcessTree: true);
+        }
+    }
+
     // Starts 'tunesmith run' with its stderr lines collected as they come.
     private static (Process Process, ConcurrentQueue<string> Stderr) StartWithStderr(StudyKit kit, string studyFile, string gpus)
     {

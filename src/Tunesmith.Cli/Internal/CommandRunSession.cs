@@ -41,10 +41,6 @@ internal static class CommandRunSession
                 (runner.EffectiveParallelism < runOptions.Parallel ? $" ({runOptions.Parallel} asked, as many as resources: allows at once)" : "") +
                 (pool.Gpus.Count > 0 ? $", GPUs {string.Join(",", pool.Gpus)}" : "") + $"; trial logs in {Path.Combine(runDirectory, "trials")}");
 
-        // A trial that waits for GPUs another process holds would otherwise look stuck: one line, once per set of holders.
-        if (mode != ProgressMode.Json && mode != ProgressMode.Quiet)
-            pool.WaitingForOtherProcesses += wait => console.Error.WriteLine(GpuWaitLine(wait));
-
         // Inside a Slurm job the job's own signals (SIGUSR1 before the time limit, SIGTERM) stop the run; see SlurmSignals.
         using var signal = slurmJob is null ? new InterruptSignal() : null;
         using var slurmSignals = slurmJob is null ? null : new SlurmSignals(slurmJob);
@@ -52,7 +48,7 @@ internal static class CommandRunSession
         _ = slurmJob?.WatchTimeLimitAsync();
         // The command's own token stops the run as a signal does.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(signal?.Token ?? slurmJob!.Token, cancellationToken);
-        var result = await ProgressViews.ShowWhileAsync(mode, progress, console, () => runner.RunAsync(stop.Token));
+        var result = await ProgressViews.ShowWhileAsync(mode, progress, console, () => runner.RunAsync(stop.Token), pool);
         if (slurmJob is not null && await slurmJob.FinishAsync())
         {
             console.Error.WriteLine($"tunesmith: Slurm stopped the job ({slurmJob.Cause.Word()}); its trial went back to the queue and the job was requeued");
@@ -118,16 +114,6 @@ internal static class CommandRunSession
         if (waiting > 0)
             return [$"tunesmith: study '{study.Name}': {waiting} waiting trials are beyond its budget of {budget} trials and will not run" + Raise(taken + waiting)];
         return [];
-    }
-
-    /// <summary>The line said when a trial waits for GPUs that other processes of this machine hold.</summary>
-    public static string GpuWaitLine(GpuWait wait)
-    {
-        var held = wait.HeldBy.GroupBy(e => e.Gpu, StringComparer.Ordinal)
-            .Select(g => $"GPU {g.Key} by " + string.Join(", ", g.Select(e => $"pid {e.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({e.Trial})").Distinct()));
-        // A run waits before it starts its next trial (the trial has no number yet); a library backend waits for a started trial.
-        var then = wait.Trial.Contains(" trial ", StringComparison.Ordinal) ? "it starts" : "its next trial starts";
-        return $"tunesmith: {wait.Trial} waits for a GPU held by another process: {string.Join("; ", held)}; {then} when one is free";
     }
 
     /// <summary>

@@ -6,6 +6,7 @@ using Tunesmith.Execution;
 using Tunesmith.Trials;
 using Tunesmith.Execution.Commands;
 using Tunesmith.Spaces;
+using Tunesmith.Backends.Resources;
 
 namespace Tunesmith.Cli.Internal.Progress;
 
@@ -21,10 +22,18 @@ internal static class ProgressViews
         : console.OutputIsTerminal ? ProgressMode.Live
         : ProgressMode.Lines;
 
-    /// <summary>Runs <paramref name="run"/> while showing its progress; returns its result.</summary>
-    public static async Task<T> ShowWhileAsync<T>(ProgressMode mode, RunProgress progress, CliConsole console, Func<Task<T>> run)
+    /// <summary>
+    /// Runs <paramref name="run"/> while showing its progress; returns its result. A wait of <paramref name="pool"/> for
+    /// GPUs that other processes hold is said too (it would otherwise look stuck): a line on stderr, or a <c>gpu_wait</c>
+    /// JSON event.
+    /// </summary>
+    public static async Task<T> ShowWhileAsync<T>(ProgressMode mode, RunProgress progress, CliConsole console, Func<Task<T>> run, ResourcePool? pool = null)
     {
         var gate = new object();
+        if (pool is not null && mode != ProgressMode.Quiet)
+            pool.WaitingForOtherProcesses += mode == ProgressMode.Json
+                ? wait => { var line = GpuWaitJson(progress, wait); lock (gate) console.Out.WriteLine(line); }
+                : wait => console.Error.WriteLine(GpuWaitLine(wait));
         switch (mode)
         {
             case ProgressMode.Lines:
@@ -68,6 +77,46 @@ internal static class ProgressViews
     public static string RecoveredLine(TrialRecovery r, string prefix = "tunesmith: ") =>
         $"{prefix}trial {r.Failed.Number} of worker {r.Failed.Worker ?? "?"} marked Failed ({FirstLine(r.Failed.FailReason)})"
         + (r.Retry is { } retry ? $"; retried as trial {retry.Number}" : "; no retry left");
+
+    /// <summary>The line said (on stderr) when a trial waits for GPUs that other processes of this machine hold; once per set of holders.</summary>
+    public static string GpuWaitLine(GpuWait wait)
+    {
+        var held = wait.HeldBy.GroupBy(e => e.Gpu, StringComparer.Ordinal)
+            .Select(g => $"GPU {g.Key} by " + string.Join(", ", g.Select(e => $"pid {e.Pid.ToString(CultureInfo.InvariantCulture)} ({e.Trial})").Distinct()));
+        // A run waits before it starts its next trial (the trial has no number yet); a library backend waits for a started trial.
+        var then = wait.Trial.Contains(" trial ", StringComparison.Ordinal) ? "it starts" : "its next trial starts";
+        return $"tunesmith: {wait.Trial} waits for a GPU held by another process: {string.Join("; ", held)}; {then} when one is free";
+    }
+
+    /// <summary>
+    /// The <c>gpu_wait</c> JSON event of <see cref="GpuWaitLine"/>: no <c>trial</c> number (a run waits before it starts its
+    /// next trial), <c>waiting</c> names who waits as the line does, and <c>held_by</c> lists the other processes' holdings.
+    /// </summary>
+    public static string GpuWaitJson(RunProgress p, GpuWait wait)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteString("time", p.Now.ToString("O", CultureInfo.InvariantCulture));
+            w.WriteString("study", p.Study);
+            w.WriteString("event", "gpu_wait");
+            w.WriteString("waiting", wait.Trial);
+            w.WriteStartArray("held_by");
+            foreach (var e in wait.HeldBy)
+            {
+                w.WriteStartObject();
+                w.WriteString("gpu", e.Gpu);
+                NumberText.WriteJson(w, "share", e.Share);
+                w.WriteNumber("pid", e.Pid);
+                w.WriteString("holder", e.Trial);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
 
     /// <summary>The line printed for a finished trial when output is not a terminal; <paramref name="at"/>: the counts its finish left.</summary>
     public static string FinishedLine(RunProgress p, FrozenTrial t, ProgressSnapshot at)
