@@ -12,7 +12,10 @@ public sealed record MedianStoppingOptions
     /// <summary>No trial is stopped until this many trials have completed (default 5).</summary>
     public int MinimumTrials { get; init; } = 5;
 
-    /// <summary>Judge a trial only every this many steps after the warm-up (default 1: at every report).</summary>
+    /// <summary>
+    /// Judge a trial's first report at or after each step <c>WarmupSteps + k·EvaluationInterval</c>, as Optuna's
+    /// <c>interval_steps</c> (default 1: at every report).
+    /// </summary>
     public long EvaluationInterval { get; init; } = 1;
 
     /// <summary>
