@@ -63,8 +63,9 @@ internal static class PrunerParity
         {
             ["fixture-dense"] = Synthetic("fixture-dense", 40, 12, 1, seed: 11),
             ["fixture-sparse"] = Synthetic("fixture-sparse", 40, 12, 3, seed: 12),
+            ["fixture-lcbench"] = LcBenchFixture(data),
         };
-        var fixtureCases = new List<Case> { Median("fixture-dense", 5, 2, 1), Median("fixture-sparse", 3, 0, 2) };
+        var fixtureCases = new List<Case> { Median("fixture-dense", 5, 2, 1), Median("fixture-sparse", 3, 0, 2), Percentile("fixture-lcbench", 25, 3, 1, 1) };
 
         var work = Directory.CreateTempSubdirectory("tunesmith-pruner-parity-");
         try
@@ -293,6 +294,13 @@ internal static class PrunerParity
             if (id < count) curves[id].Add((long.Parse(f[1], CultureInfo.InvariantCulture), double.Parse(f[9], CultureInfo.InvariantCulture)));
         }
         return new CurveSet("lcbench-blood", "maximize", curves, $"LCBench blood-transfusion configs 0..{count - 1}, val_accuracy by epoch 1..50 (/work/shared/benchdata)");
+    }
+
+    /// <summary>LCBench blood-transfusion configs 1000..1039, val_accuracy epochs 1..12, maximized: the mirrored percentile and ties.</summary>
+    private static CurveSet LcBenchFixture(string data)
+    {
+        var all = LcBench(data, 1040);
+        return new CurveSet("fixture-lcbench", "maximize", all.Curves.Skip(1000).Select(c => c.Take(12).ToList()).ToList(), "LCBench configs 1000..1039, epochs 1..12");
     }
 
     /// <summary>
