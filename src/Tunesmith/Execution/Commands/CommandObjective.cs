@@ -104,6 +104,12 @@ public sealed class CommandObjective
         if (trial.SystemAttributes.ContainsKey(SystemAttributeKeys.RetryOf)
             && trial.SystemAttributes.GetValueOrDefault(SystemAttributeKeys.CheckpointStep) is null)
             resumeAfter = await SettleInterruptedExploitAsync(trial, backend, directoryNumber, cancellationToken).ConfigureAwait(false) ?? resumeAfter;
+        if (resumeAfter is null && RetryResumeStep(trial) is { } retryStep && HoldsCheckpoint(backend.TrialDirectory(directoryNumber)))
+        {
+            trial.SetSystemAttribute(SystemAttributeKeys.ResumeStep, retryStep);
+            await trial.FlushAsync(cancellationToken).ConfigureAwait(false);
+            resumeAfter = retryStep;
+        }
         int? checkpointFrom = null;
         while (true)
         {
@@ -228,6 +234,32 @@ public sealed class CommandObjective
             + "its params (the source's, perturbed){Aside}", trial.Number, attempt.Number, sourceNumber, directory,
             aside is null ? "" : $", and the older checkpoint there, trained with other params, is kept in {aside}");
         return null;
+    }
+
+    /// <summary>
+    /// The step a retry (a crash, a run interrupted and resumed, <c>retries:</c>) continues after, as a Slurm requeue and an
+    /// in-process retry do: the last step its attempt reported (<see cref="SystemAttributeKeys.InheritedStep"/>), or under
+    /// PBT its checkpoint's step (<see cref="SystemAttributeKeys.CheckpointStep"/>; without one,
+    /// <see cref="SettleInterruptedExploitAsync"/> decided). Null for a first attempt or one with nothing reported.
+    /// </summary>
+    private static long? RetryResumeStep(Trial trial)
+    {
+        var attributes = trial.SystemAttributes;
+        if (!attributes.ContainsKey(SystemAttributeKeys.RetryOf)) return null;
+        var key = trial.Study.Scheduler is Schedulers.Pbt.PbtScheduler ? SystemAttributeKeys.CheckpointStep : SystemAttributeKeys.InheritedStep;
+        return attributes.TryGetValue(key, out var v) && ParamValues.TryToLong(v, out var step) && step >= 0 ? step : null;
+    }
+
+    /// <summary>True when the trial directory holds a file besides Tunesmith's own: a checkpoint its program wrote.</summary>
+    private static bool HoldsCheckpoint(string directory)
+    {
+        if (!Directory.Exists(directory)) return false;
+        try
+        {
+            return new DirectoryInfo(directory).EnumerateFiles("*", SearchOption.AllDirectories)
+                .Any(f => !TrialDirectories.IsOwnFile(Path.GetRelativePath(directory, f.FullName).Split(Path.DirectorySeparatorChar)[0]));
+        }
+        catch (IOException) { return false; }
     }
 
     private static void RecordAttributes(Trial trial, TrialExecution execution)
