@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Playwright;
+using Tunesmith.Reporting;
 using Tunesmith.Storage;
 using Xunit;
 
@@ -199,5 +200,81 @@ public sealed class ReportBrowserTests : IDisposable
         var (pageWidth, viewport, tableWidth) = (widths[0], widths[1], widths[2]);
         Assert.True(tableWidth > viewport, $"the table ({tableWidth} px) is not wider than the window ({viewport} px): the check proves nothing");
         Assert.True(pageWidth <= viewport, $"the page is {pageWidth} px wide in a {viewport} px window");
+    }
+
+    /// <summary>Doubles of every kind: edge cases, every magnitude, random bit patterns and exact ties at the sixth digit.</summary>
+    private static List<double> NumbersToSpell()
+    {
+        var values = new List<double>
+        {
+            6.5388e-05, 0.0001, 1e-5, 100000.5, 12345.25, 999999.5, 0.1 + 0.2, 1.0 / 3, -2.5e10, 123456, 1234567, double.Epsilon,
+            double.MaxValue, -0.0, 0, 0.000123456789, 3, 1e15, 1e16, -1e-300, double.NaN, double.PositiveInfinity, double.NegativeInfinity,
+        };
+        var random = new Random(20261207);
+        for (var i = 0; i < 1500; i++) values.Add((random.NextDouble() * 20 - 10) * Math.Pow(10, random.Next(-320, 309)));
+        for (var i = 0; i < 500; i++) values.Add(BitConverter.Int64BitsToDouble(random.NextInt64(long.MinValue, long.MaxValue)));
+        for (var i = 0; i < 500; i++) values.Add(random.Next(100_000, 1_000_000) + 0.5);   // 7 digits ending in 5: a tie at 6
+        for (var i = 0; i < 500; i++) values.Add((random.Next(10_000, 100_000) + 0.25) * (random.Next(2) == 0 ? 1 : -1)); // 12345.25: a tie too
+        return values;
+    }
+
+    [SkippableFact]
+    public async Task The_report_s_script_spells_numbers_as_every_other_format_does()
+    {
+        // The HTML report's and the dashboard's script writes a number (a tooltip, an axis label, a dashboard cell) as the
+        // table, CSV, JSON and the CLI do (NumberText.Short, Python's %g): 6.5388e-05, not JavaScript's 6.5388e-5.
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using var playwrightScope = playwright;
+        await using var browserScope = browser;
+        var page = await browser.NewPageAsync();
+        await page.SetContentAsync("<html><body><script>" + Tunesmith.Reporting.Html.ReportAssets.Read("plots.js") + "</script></body></html>");
+        var values = NumbersToSpell();
+        // Passed as their round-trip text, which JavaScript's Number reads back as exactly the same double.
+        var texts = values.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var spelled = await page.EvaluateAsync<string[][]>("ts => ts.map(t => [TunesmithPlots.short(Number(t)), TunesmithPlots.format(Number(t))])", texts);
+        for (var i = 0; i < values.Count; i++)
+        {
+            var v = values[i];
+            var expected = Tunesmith.Spaces.NumberText.Short(v);
+            Assert.True(expected == spelled[i][0], $"{texts[i]}: short '{spelled[i][0]}', NumberText.Short '{expected}'");
+            var shown = !double.IsFinite(v) ? "" : v == Math.Floor(v) && Math.Abs(v) < 1e15 ? ((long)v).ToString(System.Globalization.CultureInfo.InvariantCulture) : expected;
+            Assert.True(shown == spelled[i][1], $"{texts[i]}: format '{spelled[i][1]}', expected '{shown}'");
+        }
+    }
+
+    [SkippableFact]
+    public async Task The_report_s_trials_table_shows_each_number_as_the_text_table_does()
+    {
+        Browser.Require();
+        var values = new[] { 6.5388e-05, 123456.75, 3.0, 0.1 + 0.2, 2.5e7, -1.25e-9 };
+        var t0 = new DateTimeOffset(2026, 12, 7, 9, 0, 0, TimeSpan.Zero);
+        var trials = values.Select((v, i) => new FrozenTrial
+        {
+            Id = i + 1, Number = i, State = TrialState.Complete, Value = v, Started = t0, Finished = t0.AddSeconds(i == 2 ? 5 : 1.25 * i),
+            Metrics = new Dictionary<string, double> { ["lr"] = v / 7 },
+        }).ToList();
+        var table = Tunesmith.Reporting.ReportTable.Build(trials, Direction.Minimize, "loss", "numbers");
+        var file = Path.Combine(_dir, "numbers.html");
+        File.WriteAllText(file, Tunesmith.Reporting.ReportExporters.Get("html").Render(table));
+        // The text table's heading and rows (not its rule), cut into cells (no cell of this table holds a space).
+        var text = Tunesmith.Reporting.ReportExporters.Get("table").Render(table).TrimEnd('\n').Split('\n')
+            .Where(l => !l.All(c => c is '-' or ' ')).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using var playwrightScope = playwright;
+        await using var browserScope = browser;
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(new Uri(file).AbsoluteUri);
+        var headers = await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('#trials thead th')].map(th => th.textContent)");
+        var rows = await page.EvaluateAsync<string[][]>("() => [...document.querySelectorAll('#trials tbody tr')].map(tr => [...tr.children].map(td => td.textContent))");
+        Assert.Equal(text[0], headers);
+        Assert.Equal(values.Length, rows.Length);
+        for (var i = 0; i < rows.Length; i++) Assert.Equal(text[i + 1], rows[i].Where(c => c.Length > 0));
+        Assert.Contains(rows, r => r.Contains("6.5388e-05"));
+
+        // Sorting the objective column orders by the numbers, not by their texts.
+        await page.Locator("#trials thead th", new PageLocatorOptions { HasText = "loss" }).First.ClickAsync();
+        var sorted = await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('#trials tbody tr')].map(tr => tr.children[3].textContent)");
+        Assert.Equal(values.Order().Select(v => Tunesmith.Spaces.NumberText.Short(v)), sorted);
     }
 }

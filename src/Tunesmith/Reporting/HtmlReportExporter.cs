@@ -91,16 +91,15 @@ public sealed class HtmlReportExporter : IReportExporter
             foreach (var row in table.Rows)
             {
                 w.WriteStartArray();
+                // Each cell as the text table writes it (6.5388e-05, 12.0), so that every format shows the same text; a
+                // whole number (rank, number, step) as a JSON integer, which the script shows as the same digits. The
+                // script sorts a numeric column by the numbers the texts spell.
                 var cells = ReportCells.Cells(table, row, roundTrip: false);
                 for (var i = 0; i < cells.Count; i++)
                 {
-                    if (numeric[i] && double.TryParse(cells[i], NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d))
-                    {
-                        // Whole numbers (rank, number) as integers; the script shows the others through TunesmithPlots.format.
-                        if (d == Math.Floor(d) && Math.Abs(d) < 9e15) w.WriteNumberValue((long)d);
-                        else w.WriteRawValue(Spaces.NumberText.Double(d));
-                    }
-                    else if (cells[i].Length == 0) w.WriteNullValue();
+                    if (cells[i].Length == 0) w.WriteNullValue();
+                    else if (numeric[i] && long.TryParse(cells[i], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole) && Math.Abs(whole) < 9e15)
+                        w.WriteNumberValue(whole);
                     else w.WriteStringValue(cells[i]);
                 }
                 w.WriteEndArray();
@@ -130,7 +129,8 @@ public sealed class HtmlReportExporter : IReportExporter
             if (sortCol >= 0) r.sort(function (a, b) {
               var x = a[sortCol], y = b[sortCol];
               if (x === null) return 1; if (y === null) return -1;
-              var c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+              var nx = Number(x), ny = Number(y);
+              var c = data.numeric[sortCol] && isFinite(nx) && isFinite(ny) ? nx - ny : String(x).localeCompare(String(y));
               return desc ? -c : c;
             });
             return r;
@@ -145,7 +145,7 @@ public sealed class HtmlReportExporter : IReportExporter
               row.forEach(function (v, i) {
                 var td = document.createElement('td');
                 if (i === stateCol) { var s = document.createElement('span'); s.className = 'state ' + v; s.textContent = v; td.appendChild(s); }
-                else td.textContent = v === null ? '' : (typeof v === 'number' && !Number.isInteger(v) ? TunesmithPlots.format(v) : String(v));
+                else td.textContent = v === null ? '' : String(v);
                 if (data.numeric[i]) td.className = 'num';
                 tr.appendChild(td);
               });

@@ -7,12 +7,36 @@
   var STATE_COLORS = { Complete: '#2f6fb3', Pruned: '#d9534f', Failed: '#7f7f7f', Running: '#f0ad4e', Paused: '#8e44ad', Waiting: '#b5b5b5' };
   var charts = {};
 
+  // A number as Python's '%g' writes it, with `digits` significant digits (6 by default), as the other report formats
+  // and the CLI do (Tunesmith.Spaces.NumberText.Short): trailing zeros dropped, and an exponent - a lowercase e, a sign,
+  // at least two digits - when the decimal exponent is below -4 or at least `digits`: 6.5388e-05, 0.000123457, 1.5e+07
+  // (JavaScript's own spelling is 6.5388e-5). A tie rounds to the even digit, as Python and .NET round (JavaScript
+  // rounds it up). NaN and the infinities as NumberText writes them.
+  function short(v, digits) {
+    var p = digits || 6;
+    if (!isFinite(v)) return isNaN(v) ? 'NaN' : (v > 0 ? 'Infinity' : '-Infinity');
+    if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+    var sign = v < 0 ? '-' : '', a = Math.abs(v);
+    var r = a.toExponential(p - 1), k = r.indexOf('e');
+    var ds = r.slice(0, k).replace('.', ''), exp = parseInt(r.slice(k + 1), 10);
+    var x = a.toExponential(100), xk = x.indexOf('e'), xd = x.slice(0, xk).replace('.', '');
+    if (xd.charAt(p) === '5' && /^0*$/.test(xd.slice(p + 1)) && Number(xd.charAt(p - 1)) % 2 === 0) {
+      ds = xd.slice(0, p);
+      exp = parseInt(x.slice(xk + 1), 10);
+    }
+    ds = ds.replace(/0+$/, '') || '0';
+    if (exp < -4 || exp >= p)
+      return sign + ds.charAt(0) + (ds.length > 1 ? '.' + ds.slice(1) : '') + 'e' + (exp < 0 ? '-' : '+') + (Math.abs(exp) < 10 ? '0' : '') + Math.abs(exp);
+    if (exp < 0) return sign + '0.' + '0'.repeat(-exp - 1) + ds;
+    if (ds.length <= exp + 1) return sign + ds + '0'.repeat(exp + 1 - ds.length);
+    return sign + ds.slice(0, exp + 1) + '.' + ds.slice(exp + 1);
+  }
+
+  // Axis labels, tooltips and the dashboard's cells: whole numbers (trial numbers, steps) as they are, others as short.
   function fmt(v) {
     if (v === null || v === undefined || !isFinite(v)) return '';
-    var a = Math.abs(v);
-    if (Number.isInteger(v) && a < 1e15) return String(v);
-    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3);
-    return String(Number(v.toPrecision(5)));
+    if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
+    return short(v);
   }
 
   function axisToUnit(axis, x) {
@@ -386,5 +410,5 @@
   function resize() { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); }
   if (global.addEventListener) global.addEventListener('resize', resize);
 
-  global.TunesmithPlots = { renderAll: renderAll, renderAllAsync: renderAllAsync, renderHistory: renderHistory, format: fmt, stateColors: STATE_COLORS };
+  global.TunesmithPlots = { renderAll: renderAll, renderAllAsync: renderAllAsync, renderHistory: renderHistory, format: fmt, short: short, stateColors: STATE_COLORS };
 })(window);
