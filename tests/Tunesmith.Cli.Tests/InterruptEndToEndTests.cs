@@ -95,6 +95,9 @@ public sealed class InterruptEndToEndTests
         File.Delete(block);
         var resume = await kit.CliS("run", "study.yaml");
         Assert.True(resume.ExitCode == 0, resume.ToString());
+        // The interrupted trials are retried, so they stop counting: the resumed run's progress ends at [4/4], not [6/4].
+        Assert.Contains("[4/4] trial", resume.Stdout);
+        Assert.DoesNotContain("[5/4]", resume.Stdout);
         var after = await kit.TrialsAsync();
         Assert.DoesNotContain(after, t => t.GetProperty("state").GetString() is "Running" or "Waiting");
         var complete = after.Where(t => t.GetProperty("state").GetString() == "Complete").ToList();

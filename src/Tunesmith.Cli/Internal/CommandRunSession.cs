@@ -27,7 +27,10 @@ internal static class CommandRunSession
         if (slurmJob is not null) runOptions = runOptions with { AroundTrial = slurmJob.RunTrialAsync };
 
         var history = await study.RefreshAsync(cancellationToken);
-        var finishedBefore = history.Trials.Count(t => t.State.IsFinished() && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
+        // An interrupted trial of an earlier run is about to be retried (ResumeInterrupted): like any retried trial it stops
+        // counting, and its retry counts when it finishes. Counted here too, a resumed run's lines read [5/4], [6/4].
+        var finishedBefore = history.Trials.Count(t => t.State.IsFinished() && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy)
+            && !(runOptions.ResumeInterrupted && t.State == TrialState.Failed && t.FailReason == Study.InterruptedReason));
         var pausedBefore = history.Trials.Where(t => t.State == TrialState.Paused).Select(t => t.Number);
         var progress = new RunProgress(study.Name, study.Direction, study.Metric, runOptions.Trials, finishedBefore, history.Best, time, pausedBefore);
         var runDirectory = await StudyFileRun.RunDirectoryAsync(file, storageUrl, study.Storage, cancellationToken: cancellationToken)
