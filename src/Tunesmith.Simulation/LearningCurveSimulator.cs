@@ -78,14 +78,35 @@ public sealed class LearningCurveSimulator
         long epochs = 0;
         var now = 0.0;
 
+        // Workers with nothing to run (only with SimulationOptions.EndWhenEveryRowStarted, once every row was started).
+        var idle = new List<int>();
         for (var w = 0; w < workers.Length; w++)
         {
-            workers[w] = NextTrial(ref started);
+            if (NextTrial(ref started) is not { } first)
+            {
+                idle.Add(w);
+                continue;
+            }
+            workers[w] = first;
             queue.Enqueue(w, (workers[w].Seconds[workers[w].Epoch], w));
         }
 
         while (queue.TryPeek(out var worker, out var at) && at.Time <= budget)
         {
+            // An idle worker takes a paused trial the last event let the scheduler promote.
+            for (var i = 0; i < idle.Count && _paused.Count > 0;)
+            {
+                if (NextTrial(ref started) is not { } resumed)
+                {
+                    i++;
+                    continue;
+                }
+                var w = idle[i];
+                idle.RemoveAt(i);
+                workers[w] = resumed;
+                queue.Enqueue(w, (now + resumed.Seconds[resumed.Epoch], w));
+            }
+            if (!queue.TryPeek(out worker, out at) || at.Time > budget) break;
             queue.Dequeue();
             now = at.Time;
             _clock.AdvanceTo(TimeSpan.FromSeconds(now));
@@ -129,11 +150,18 @@ public sealed class LearningCurveSimulator
                     }
                 }
             }
-            workers[worker] = NextTrial(ref started);
+            if (NextTrial(ref started) is not { } next)
+            {
+                idle.Add(worker);
+                continue;
+            }
+            workers[worker] = next;
             queue.Enqueue(worker, (now + workers[worker].Seconds[workers[worker].Epoch], worker));
         }
 
-        var elapsed = timeToTarget is { } reached && _options.StopAtTarget ? reached : budget;
+        var elapsed = timeToTarget is { } reached && _options.StopAtTarget ? reached
+            : queue.Count == 0 && idle.Count > 0 ? now // every row started and nothing left to run
+            : budget;
         // A trial still paused at the end was never promoted: for the count it was stopped at its rung.
         return new SimulationRun(_sampler.Seed ?? 0, best, timeToTarget, started, stopped + _paused.Count, completed, failed, epochs, elapsed, trace);
     }
@@ -203,7 +231,8 @@ public sealed class LearningCurveSimulator
 
     // A free worker first asks the scheduler whether to resume a paused trial (it continues after the step it paused at,
     // at no extra cost: the simulated checkpoint is free to load); otherwise the sampler proposes a new trial.
-    private RunningTrial NextTrial(ref int started)
+    // Null only with SimulationOptions.EndWhenEveryRowStarted, once every row of the table was started and nothing resumes.
+    private RunningTrial? NextTrial(ref int started)
     {
         if (_scheduler is not null && _paused.Count > 0
             && _scheduler.SuggestStart(_history) is StartSuggestion.Resume resume && _paused.Remove(resume.TrialNumber, out var run))
@@ -218,6 +247,7 @@ public sealed class LearningCurveSimulator
             _history.Upsert(run.Trial);
             return run;
         }
+        if (_options.EndWhenEveryRowStarted && _benchmark is TabularBenchmark table && _started.Count >= table.Count) return null;
         return StartTrial(started++);
     }
 

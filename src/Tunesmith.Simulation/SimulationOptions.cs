@@ -37,6 +37,16 @@ public sealed record SimulationOptions
     /// </summary>
     public bool RecordProposedConfigurations { get; init; }
 
+    /// <summary>
+    /// When true, once every row of a tabulated benchmark was started in this run no new trial starts: a free worker
+    /// only resumes a paused trial (when the scheduler promotes one) or waits, and the run ends when no trial runs (its
+    /// <see cref="SimulationRun.ElapsedSeconds"/> is then that instant, under the budget). For a replayed study
+    /// (<c>study:NAME</c>), whose table holds only the trials the study ran: a repeat would only replay a curve again.
+    /// Default false: the nearest row is replayed again (see <see cref="RepeatTabulatedConfigurations"/>). No effect on
+    /// surrogate benchmarks, nor with <see cref="RepeatTabulatedConfigurations"/> (nothing is counted as started then).
+    /// </summary>
+    public bool EndWhenEveryRowStarted { get; init; }
+
     /// <summary>Keep the best-so-far trace (one point per improvement). Default true.</summary>
     public bool KeepTrace { get; init; } = true;
 

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Tunesmith.Cli.Internal;
+using Tunesmith.Execution;
+using Tunesmith.Storage;
 using Tunesmith.Simulation;
 using Tunesmith.Simulation.Benchmarks;
 
@@ -15,7 +17,7 @@ namespace Tunesmith.Cli.Commands;
 internal sealed partial class SimulateCommand : Command
 {
     private readonly CliConsole _console;
-    private readonly Option<string> _benchmark = new("--benchmark") { Description = "lcbench-blood, nasbench-nlp or yahpo-lcbench:<OpenML task id>", Required = true, HelpName = "NAME" };
+    private readonly Option<string> _benchmark = new("--benchmark") { Description = "lcbench-blood, nasbench-nlp, yahpo-lcbench:<OpenML task id>, or study:<name or study file> (replay a stored study's trials)", Required = true, HelpName = "NAME" };
     private readonly Option<string> _scheduler = new("--scheduler") { Description = "none, median, asha, hyperband, pbt, bohb, hypertune or mobster (comma-separated for several)", DefaultValueFactory = _ => "none", HelpName = "NAME" };
     private readonly Option<string?> _sampler = new("--sampler") { Description = "random, tpe, gp or auto, or bohb, hypertune or mobster with --scheduler asha or hyperband (comma-separated for several); default random, the model's own with --scheduler bohb, hypertune or mobster", HelpName = "NAME" };
     private readonly Option<string> _workers = new("--workers") { Description = "Simulated workers", DefaultValueFactory = _ => "8", HelpName = "N" };
@@ -27,12 +29,21 @@ internal sealed partial class SimulateCommand : Command
     private readonly Option<string> _format = new("--format") { Description = "table or json (json: one strategy)", DefaultValueFactory = _ => "table", HelpName = "table|json" };
     private readonly Option<string?> _output = new("--output") { Description = "Also write every run's best-so-far trace to this JSON file", HelpName = "FILE" };
     private readonly Option<string?> _data = new("--data") { Description = "The benchmark data folder (default: $TUNESMITH_BENCHDATA, else shared/benchdata beside the current folder or above it)", HelpName = "DIR" };
+    private readonly Option<string?> _storage = new("--storage")
+    {
+        Description = "With --benchmark study:...: the storage URL (sqlite:///path.db, postgresql://...); default: the study file's storage:, then $TUNESMITH_STORAGE, then sqlite:///tunesmith.db",
+        HelpName = "URL",
+    };
+    private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
     private readonly Option<string?> _parallel = new("--parallel") { Description = "Seeds simulated side by side (default: the number of cores)", HelpName = "N" };
 
-    public SimulateCommand(CliConsole console) : base("simulate", "Replay a learning-curve benchmark in virtual time with N simulated workers")
+    public SimulateCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("simulate", "Replay a learning-curve benchmark in virtual time with N simulated workers")
     {
         _console = console;
-        foreach (var option in new Option[] { _benchmark, _scheduler, _sampler, _workers, _budget, _seeds, _firstSeed, _target, _tolerance, _format, _output, _data, _parallel })
+        _time = time;
+        _loggers = loggers;
+        foreach (var option in new Option[] { _benchmark, _scheduler, _sampler, _workers, _budget, _seeds, _firstSeed, _target, _tolerance, _format, _output, _data, _storage, _parallel })
             Options.Add(option);
         SetAction(Execute);
     }
@@ -59,16 +70,36 @@ internal sealed partial class SimulateCommand : Command
         var output = parse.GetValue(_output);
         if (output is not null) OutputFile.Check("--output", output); // before the runs, which may take minutes
 
-        var explicitData = parse.GetValue(_data);
-        var data = BenchmarkCatalog.FindDataDirectory(explicitData, _console.GetEnvironment(BenchmarkCatalog.DataEnvironmentVariable))
-            ?? throw new CliUsageException("--data: no benchmark data folder found (give --data DIR or set TUNESMITH_BENCHDATA)");
-        if (!Directory.Exists(data))
-            throw new CliUsageException($"{(string.IsNullOrEmpty(explicitData) ? "$" + BenchmarkCatalog.DataEnvironmentVariable : "--data")} {data}: folder does not exist");
         var name = parse.GetValue(_benchmark)!;
-        using var catalog = new BenchmarkCatalog(data);
-        var benchmark = Benchmark(catalog, name);
+        var replay = name.StartsWith(StoredStudyBenchmark.Prefix, StringComparison.Ordinal);
+        if (!replay && parse.GetValue(_storage) is not null)
+            throw new CliUsageException($"--storage: only with --benchmark study:NAME (got --benchmark {name})");
+        BenchmarkCatalog? catalog = null;
+        try
+        {
+            ILearningCurveBenchmark benchmark;
+            if (replay) benchmark = await StoredStudyAsync(name, parse.GetValue(_storage), ct);
+            else
+            {
+                var explicitData = parse.GetValue(_data);
+                var data = BenchmarkCatalog.FindDataDirectory(explicitData, _console.GetEnvironment(BenchmarkCatalog.DataEnvironmentVariable))
+                    ?? throw new CliUsageException("--data: no benchmark data folder found (give --data DIR or set TUNESMITH_BENCHDATA)");
+                if (!Directory.Exists(data))
+                    throw new CliUsageException($"{(string.IsNullOrEmpty(explicitData) ? "$" + BenchmarkCatalog.DataEnvironmentVariable : "--data")} {data}: folder does not exist");
+                catalog = new BenchmarkCatalog(data);
+                benchmark = Benchmark(catalog, name);
+            }
+            return await SimulateAsync(benchmark, replay, strategies, workers, budget, seeds, firstSeed, target, tolerance, format, parallel, output, ct);
+        }
+        finally { catalog?.Dispose(); }
+    }
+
+    private async Task<int> SimulateAsync(ILearningCurveBenchmark benchmark, bool replay, List<SimulationStrategy> strategies, int workers, TimeSpan budget,
+        int seeds, int firstSeed, double? target, double tolerance, string format, int parallel, string? output, CancellationToken ct)
+    {
         target ??= SimulationStudy.DefaultTarget(benchmark, tolerance);
-        var options = new SimulationOptions { Workers = workers, TimeBudget = budget, Target = target };
+        // A replayed study's table holds only the trials it ran: once every one was started, a run ends when nothing runs.
+        var options = new SimulationOptions { Workers = workers, TimeBudget = budget, Target = target, EndWhenEveryRowStarted = replay };
         var seedList = Enumerable.Range(firstSeed, seeds).ToArray();
 
         var summaries = strategies.Select(s => SimulationStudy.Run(benchmark, s, options, seedList, parallel, ct)).ToList();
@@ -76,6 +107,26 @@ internal sealed partial class SimulateCommand : Command
         else foreach (var summary in summaries) WriteTable(summary);
         if (output is not null) await OutputFile.WriteAsync("--output", output, TracesJson(summaries), ct);
         return ExitCodes.Ok;
+    }
+
+    // study:NAME (a study in the storage) or study:FILE (a study file: its name, and its storage: before the environment's).
+    private async Task<ILearningCurveBenchmark> StoredStudyAsync(string benchmark, string? storageOption, CancellationToken ct)
+    {
+        var study = benchmark[StoredStudyBenchmark.Prefix.Length..];
+        if (study.Length == 0) throw new CliUsageException($"--benchmark {benchmark}: give the study's name or study file after 'study:'");
+        string? fileStorage = null;
+        if (File.Exists(study) && Path.GetExtension(study).ToLowerInvariant() is ".yaml" or ".yml" or ".json")
+        {
+            var file = StudyFile.Load(study);
+            fileStorage = file.ResolvedStorage;
+            study = file.Name;
+        }
+        var url = StorageUrl.Resolve(storageOption, fileStorage, _console);
+        // Only reads: nothing is created or written, and PostgreSQL is one read-only pool.
+        await using var storage = await StorageScope.OpenToReadAsync(url, _time, _loggers, ct) ?? throw StorageScope.NoStudies(url);
+        try { return await StoredStudyBenchmark.LoadAsync(storage, study, ct); }
+        catch (StudyNotFoundException) { throw new CliUsageException($"--benchmark {benchmark}: study '{study}' does not exist in {StorageUrl.Shown(url)}"); }
+        catch (ArgumentException e) { throw new CliUsageException($"--benchmark {benchmark}: {ErrorLine.OneLine(e.Message)}"); }
     }
 
     private static ILearningCurveBenchmark Benchmark(BenchmarkCatalog catalog, string name)

@@ -25,7 +25,7 @@ internal static class CliApplication
         root.Subcommands.Add(new DeleteCommand(console, time, loggers));
         root.Subcommands.Add(new SlurmCommand(console, time, loggers));
         root.Subcommands.Add(new DashboardCommand(console, time));
-        root.Subcommands.Add(new SimulateCommand(console));
+        root.Subcommands.Add(new SimulateCommand(console, time, loggers));
         return root;
     }
 

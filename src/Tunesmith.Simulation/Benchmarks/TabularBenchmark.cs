@@ -31,7 +31,7 @@ public sealed class TabularBenchmark : ILearningCurveBenchmark
         _names = space.Select(p => p.Key).ToArray();
         _distributions = space.Select(p => p.Value).ToArray();
         _curves = curves.Select((curve, row) => curve with { Configuration = RowConfiguration(row, configurations[row]) }).ToArray();
-        _features = configurations.Select(c => ToUnit(c.Select(v => (object?)v).ToArray())).ToArray();
+        _features = configurations.Select(RowUnit).ToArray();
         _index = new NearestConfigIndex(_features);
         MaxEpoch = _curves.Max(c => c.Epochs);
         var best = double.NaN;
@@ -100,7 +100,10 @@ public sealed class TabularBenchmark : ILearningCurveBenchmark
         var configuration = new Dictionary<string, object?>(_names.Length, StringComparer.Ordinal);
         for (var j = 0; j < _names.Length; j++)
         {
-            object? value = _distributions[j] is IntDistribution && values[j] == Math.Round(values[j]) && Math.Abs(values[j]) < long.MaxValue
+            // A categorical parameter's row value is the index of its choice (a replayed study's categorical parameters).
+            object? value = _distributions[j] is CategoricalDistribution c
+                ? values[j] == Math.Round(values[j]) && values[j] >= 0 && values[j] < c.Choices.Count ? c.Choices[(int)values[j]] : values[j]
+                : _distributions[j] is IntDistribution && values[j] == Math.Round(values[j]) && Math.Abs(values[j]) < long.MaxValue
                 ? (object)(long)values[j] : values[j];
             if (!_distributions[j].Contains(value))
                 throw new ArgumentException($"benchmark '{Name}': row {row} has {_names[j]} = {ParamValues.Format(value)}, outside {_distributions[j].Describe()}");
@@ -119,21 +122,28 @@ public sealed class TabularBenchmark : ILearningCurveBenchmark
         }
     }
 
-    private double[] ToUnit(object?[] values)
+    // A row's feature vector in the unit cube; a categorical parameter's row value is already its choice's index.
+    private double[] RowUnit(double[] values)
     {
         var unit = new double[values.Length];
-        for (var j = 0; j < values.Length; j++) unit[j] = Unit(_distributions[j], values[j]);
+        for (var j = 0; j < values.Length; j++)
+            unit[j] = _distributions[j] is CategoricalDistribution c ? IndexUnit(c, values[j]) : Unit(_distributions[j], values[j]);
         return unit;
     }
 
+    // A choice's index spread over [0, 1] (an ordinal embedding: choices next to each other in the list are nearest).
+    private static double IndexUnit(CategoricalDistribution c, double index) => c.Choices.Count == 1 ? 0.5 : index / (c.Choices.Count - 1);
+
     private static double Unit(Distribution distribution, object? value)
     {
+        if (distribution is CategoricalDistribution c)
+            return c.IndexOf(value) is >= 0 and var i ? IndexUnit(c, i) : throw new ArgumentException($"{ParamValues.Format(value)} is not one of {c.Describe()}");
         var x = ParamValues.ToDouble(value);
         return distribution switch
         {
             FloatDistribution f => f.ToUnit(Math.Clamp(x, f.Low, f.High)),
             IntDistribution i => i.ToUnit(Math.Clamp(x, i.Low, i.High)),
-            _ => throw new ArgumentException($"tabular benchmarks take numeric parameters, not {distribution.Describe()}"),
+            _ => throw new ArgumentException($"tabular benchmarks take numeric or categorical parameters, not {distribution.Describe()}"),
         };
     }
 }
