@@ -48,6 +48,16 @@ public static class NumberText
         return e < 0 ? text : text[..e] + Exponent(int.Parse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
     }
 
+    /// <summary>
+    /// A number echoed back to a person in a message, as a study file or a flag most likely spelled it: a whole number as
+    /// an integer (<c>2</c>, not <c>2.0</c>), anything else as <see cref="Double"/> (<c>0.5</c>, <c>1e-05</c>, never .NET's
+    /// <c>1E-05</c>).
+    /// </summary>
+    public static string AsWritten(double value) =>
+        double.IsFinite(value) && value == Math.Floor(value) && Math.Abs(value) < 1e15
+            ? ((long)value).ToString(CultureInfo.InvariantCulture)
+            : Double(value);
+
     /// <summary>Writes a finite double as a JSON property spelled as <see cref="Double"/> (<c>6.5388e-05</c>), not as Utf8JsonWriter spells it (<c>6.5388E-05</c>).</summary>
     /// <exception cref="ArgumentException"><paramref name="value"/> is NaN or infinite (JSON has no such number).</exception>
     public static void WriteJson(System.Text.Json.Utf8JsonWriter writer, string propertyName, double value)

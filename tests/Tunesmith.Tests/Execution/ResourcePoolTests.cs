@@ -62,6 +62,25 @@ public sealed class ResourcePoolTests
         Assert.Equal("GpusPerTrial", e.ParamName);
     }
 
+    [Theory]
+    [InlineData(1.5, 4.0, 2.0, "gpus_per_trial above 1 must be a whole number of GPUs, got 1.5")]
+    [InlineData(-2.5e-7, 4.0, 2.0, "gpus_per_trial must be ≥ 0, got -2.5e-07")]
+    [InlineData(3.0, 4.0, 2.0, "gpus_per_trial is 3 but only 2 GPU(s) may be used")]
+    [InlineData(0.0, 3e-05, 1e-05, "cpus_per_trial is 3e-05 but only 1e-05 CPU(s) are available")]
+    [InlineData(0.0, 2.5, 2.0, "cpus_per_trial is 2.5 but only 2 CPU(s) are available")]
+    [InlineData(0.0, 1.0, 0.0, "the CPU total must be > 0, got 0")]
+    public void Option_errors_write_their_numbers_as_every_other_message_does(double gpus, double cpus, double totalCpus, string message)
+    {
+        // As NumberText writes them (1e-05, 2), not as .NET does (1E-05), and in the message's one line, not in .NET's
+        // second "Actual value was ..." line.
+        var e = Assert.ThrowsAny<ArgumentException>(() => new ResourcePool(new ResourcePoolOptions
+        {
+            Gpus = ["0", "1"], GpusPerTrial = gpus, CpusPerTrial = cpus, TotalCpus = totalCpus,
+        }));
+        Assert.Equal(message, e.Message[..e.Message.IndexOf(" (Parameter", StringComparison.Ordinal)]);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
     [Fact]
     public void Asking_for_GPUs_when_none_were_found_is_a_clear_error()
     {

@@ -46,14 +46,15 @@ public sealed record ResourcePoolOptions
     public void Validate()
     {
         var g = GpusPerTrial;
-        if (!double.IsFinite(g) || g < 0) throw new ArgumentOutOfRangeException(nameof(GpusPerTrial), g, "gpus_per_trial must be ≥ 0");
-        if (g > 1 && g != Math.Floor(g)) throw new ArgumentOutOfRangeException(nameof(GpusPerTrial), g, "gpus_per_trial above 1 must be a whole number of GPUs");
-        if (!double.IsFinite(CpusPerTrial) || CpusPerTrial < 0) throw new ArgumentOutOfRangeException(nameof(CpusPerTrial), CpusPerTrial, "cpus_per_trial must be ≥ 0");
-        if (MaxGpus is < 0) throw new ArgumentOutOfRangeException(nameof(MaxGpus), MaxGpus, "max_gpus must be ≥ 0");
-        if (TotalCpus is { } t && (!double.IsFinite(t) || t <= 0)) throw new ArgumentOutOfRangeException(nameof(TotalCpus), TotalCpus, "the CPU total must be > 0");
+        // The value in the message, spelled as everywhere else (NumberText), not as .NET's "Actual value was 1E-05." line.
+        if (!double.IsFinite(g) || g < 0) throw new ArgumentOutOfRangeException(nameof(GpusPerTrial), $"gpus_per_trial must be ≥ 0, got {Fmt(g)}");
+        if (g > 1 && g != Math.Floor(g)) throw new ArgumentOutOfRangeException(nameof(GpusPerTrial), $"gpus_per_trial above 1 must be a whole number of GPUs, got {Fmt(g)}");
+        if (!double.IsFinite(CpusPerTrial) || CpusPerTrial < 0) throw new ArgumentOutOfRangeException(nameof(CpusPerTrial), $"cpus_per_trial must be ≥ 0, got {Fmt(CpusPerTrial)}");
+        if (MaxGpus is < 0) throw new ArgumentOutOfRangeException(nameof(MaxGpus), $"max_gpus must be ≥ 0, got {MaxGpus.Value.ToString(CultureInfo.InvariantCulture)}");
+        if (TotalCpus is { } t && (!double.IsFinite(t) || t <= 0)) throw new ArgumentOutOfRangeException(nameof(TotalCpus), $"the CPU total must be > 0, got {Fmt(t)}");
         ArgumentNullException.ThrowIfNull(TimeProvider);
         if (LedgerPoll <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(LedgerPoll), LedgerPoll, "must be > 0");
-        if (MaxConcurrent is < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrent), MaxConcurrent, "parallel must be ≥ 1");
+        if (MaxConcurrent is < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrent), $"parallel must be ≥ 1, got {MaxConcurrent.Value.ToString(CultureInfo.InvariantCulture)}");
         var dup = Gpus.GroupBy(x => x, StringComparer.Ordinal).FirstOrDefault(x => x.Count() > 1);
         if (dup is not null) throw new ArgumentException($"GPU '{dup.Key}' is listed twice", nameof(Gpus));
         if (Gpus.Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("a GPU id must not be empty", nameof(Gpus));
@@ -72,7 +73,7 @@ public sealed record ResourcePoolOptions
 
     internal const double Epsilon = 1e-9;
 
-    private static string Fmt(double d) => d.ToString("R", CultureInfo.InvariantCulture);
+    private static string Fmt(double d) => Spaces.NumberText.AsWritten(d);
 }
 
 /// <summary>

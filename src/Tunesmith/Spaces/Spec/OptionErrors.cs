@@ -49,8 +49,5 @@ internal readonly struct OptionRules(string owner, string type, IReadOnlyDiction
     }
 
     // The value as the study file most likely spelled it: a whole number read into a double option is "2", not "2.0".
-    private static string AsWritten(object? value) =>
-        value is double d && double.IsFinite(d) && d == Math.Floor(d) && Math.Abs(d) < 1e15
-            ? ((long)d).ToString(System.Globalization.CultureInfo.InvariantCulture)
-            : ParamValues.Format(value);
+    private static string AsWritten(object? value) => value is double d ? NumberText.AsWritten(d) : ParamValues.Format(value);
 }
