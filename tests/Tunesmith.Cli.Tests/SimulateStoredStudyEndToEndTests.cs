@@ -72,6 +72,33 @@ public sealed class SimulateStoredStudyEndToEndTests
         }
     }
 
+    [SkippableFact]
+    public async Task A_study_on_postgres_replays_the_same_way()
+    {
+        using var schema = Tunesmith.Tests.Storage.PostgresTestServer.NewSchema();
+        using var kit = new StudyKit();
+        kit.Write("t.py", Curve);
+        kit.StudyFile("metric: acc\ndirection: maximize\ntrials: 4\nparallel: 2\ncommand: python3 t.py {x} {c}\n"
+            + "space:\n  x: { float: [0, 1] }\n  c: { choice: [a, b] }\n");
+        var run = await kit.Cli("run", "study.yaml", "-q", "--storage", schema.Url);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var curves = await kit.Cli("report", "--study", "s", "--curves", "--format", "json", "--storage", schema.Url);
+        Assert.True(curves.ExitCode == 0, curves.ToString());
+        using var curvesDoc = JsonDocument.Parse(curves.Stdout);
+        var best = curvesDoc.RootElement.GetProperty("trials").EnumerateArray()
+            .SelectMany(t => t.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("acc").GetDouble())).Max();
+
+        var r = await kit.Cli("simulate", "--benchmark", "study:s", "--storage", schema.Url, "--workers", "2", "--seeds", "2", "--format", "json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal("study:s", doc.RootElement.GetProperty("benchmark").GetString());
+        foreach (var x in doc.RootElement.GetProperty("runs").EnumerateArray())
+        {
+            Assert.Equal(4, x.GetProperty("trials_started").GetInt32());
+            Assert.Equal(best, x.GetProperty("best").GetDouble());
+        }
+    }
+
     [Fact]
     public async Task What_cannot_be_replayed_is_one_line_and_exit_2()
     {
