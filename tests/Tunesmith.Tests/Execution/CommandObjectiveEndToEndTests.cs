@@ -104,6 +104,19 @@ public sealed class CommandObjectiveEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task A_program_that_only_reports_fails_saying_its_reports_are_not_the_result()
+    {
+        // As a Ray Tune trainable ends: its last train.report is its result there, not here.
+        var script = _kit.Script("reports.py", "for s in (1, 2, 3):\n    print('tunesmith:report {\"step\": %d, \"val_f1\": 0.5}' % s)\n");
+        await using var study = await CommandTestKit.NewStudyAsync();
+        var t = await RunOneAsync(study, _kit.Options(script));
+        Assert.Equal(TrialState.Failed, t.State);
+        Assert.StartsWith("no result", t.FailReason);
+        Assert.Contains("; its tunesmith:report lines (the last at step 3) are intermediate values, not the result: end with tunesmith:result {\"val_f1\": ...}",
+            t.FailReason!.Split('\n')[0]);
+    }
+
+    [Fact]
     public async Task A_result_without_the_study_metric_fails_naming_it()
     {
         var script = _kit.Script("other.py", "print('tunesmith:result {\"accuracy\": 0.9}')\n");

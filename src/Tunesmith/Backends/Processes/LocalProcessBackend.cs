@@ -380,6 +380,10 @@ public sealed class LocalProcessBackend : ITrialBackend
         {
             var why = "no result: the program printed no 'tunesmith:result {...}' line, wrote no result.json in TUNESMITH_TRIAL_DIR, and its last stdout line is not a number";
             if (state.ProtocolError is { } error) why += $" (a protocol line was malformed: {error})";
+            // A program written for Ray Tune ends with its last train.report, which is its result there: say what is missing.
+            if (state.LastStep is { } step)
+                why += string.Create(CultureInfo.InvariantCulture,
+                    $"; its tunesmith:report lines (the last at step {step}) are intermediate values, not the result: end with tunesmith:result {{\"{metric ?? "value"}\": ...}}");
             return fail(why, null);
         }
         if (metric is null) return exit(TrialExitKind.Finished, metrics, null);
