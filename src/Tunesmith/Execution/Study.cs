@@ -661,6 +661,12 @@ public sealed class Study : IAsyncDisposable, IDisposable
                                 trial = await AskOrAwaitOthersAsync(options, () => deadline is { } d && _time.GetUtcNow() >= d, stop.Token, trialStop.Token, GiveBack).ConfigureAwait(false);
                             }
                             catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+                            if (trial is { IsResumed: false } && stop.IsCancellationRequested)
+                            {
+                                // Started as the run was being cancelled (Ctrl+C during the ask): back to the queue, unrun.
+                                await ReleaseUnrunAsync(trial).ConfigureAwait(false);
+                                break;
+                            }
                             if (trial is { IsResumed: true } && options.MaxTrialsThisRun is not null) Interlocked.Decrement(ref startedHere);
                             if (trial is not null) trial.Held = held;
                         }

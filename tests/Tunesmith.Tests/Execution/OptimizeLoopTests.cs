@@ -1,6 +1,7 @@
 using Tunesmith.Execution;
 using Tunesmith.Trials;
 using Tunesmith.Samplers;
+using System.Reflection;
 using Tunesmith.Storage;
 using Xunit;
 
@@ -83,5 +84,45 @@ public sealed class OptimizeLoopTests
         // A trial started with a finish as the run was being cancelled never ran: it waits again, not Failed.
         Assert.All(trials.Where(t => t.State == TrialState.Waiting), t => Assert.Empty(t.Params));
         Assert.InRange(trials.Count, 6, 10);
+    }
+
+    [Fact]
+    public async Task A_trial_started_while_the_run_is_cancelled_goes_back_to_the_queue_unrun()
+    {
+        // Ctrl+C while a worker's start of a trial is in storage: the start returns a trial the run will not run.
+        using var cts = new CancellationTokenSource();
+        var storage = DispatchProxy.Create<IStudyStorage, CancelOnStart>();
+        var proxy = (CancelOnStart)(object)storage;
+        proxy.Inner = new InMemoryStudyStorage();
+        proxy.Cancel = cts;
+        await using var study = await Study.CreateAsync("cancel-on-start", new StudyOptions { StorageInstance = storage, Sampler = new RandomSampler(seed: 1) });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => study.OptimizeAsync((t, ct) =>
+        {
+            ct.ThrowIfCancellationRequested(); // an objective that honours the token
+            return Task.FromResult(t.SuggestFloat("x", 0, 1));
+        }, new OptimizeOptions { Trials = 3 }, cts.Token));
+
+        var trial = Assert.Single(await study.GetTrialsAsync());
+        Assert.Equal((0, TrialState.Waiting, 0), (trial.Number, trial.State, trial.Params.Count));
+    }
+
+    /// <summary>Storage whose first trial start cancels the run's token once the trial is started.</summary>
+    public class CancelOnStart : DispatchProxy
+    {
+        public IStudyStorage Inner { get; set; } = null!;
+        public CancellationTokenSource Cancel { get; set; } = null!;
+
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+        {
+            object? result;
+            try { result = targetMethod!.Invoke(Inner, args); }
+            catch (TargetInvocationException e) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException!); throw; }
+            if (targetMethod.Name is nameof(IStudyStorage.StartTrialAsync) or nameof(IStudyStorage.StartTrialAndReadChangesAsync))
+            {
+                ((Task)result!).GetAwaiter().GetResult(); // in memory: already done
+                Cancel.Cancel();
+            }
+            return result;
+        }
     }
 }
