@@ -80,4 +80,22 @@ public sealed class StoredStudyBenchmarkTests
         Assert.True(repeating.TrialsStarted > 100);
         Assert.Equal(3600, repeating.ElapsedSeconds);
     }
+
+    [Fact]
+    public void Promotion_asha_resumes_paused_trials_on_idle_workers_after_every_row_was_started()
+    {
+        // 9 rows × 9 reports; row i tops out at (i + 1) / 10, each report 1 s.
+        var trials = Enumerable.Range(0, 9).Select(i => Trial(i, TrialState.Complete, i / 8.0, "a",
+            Enumerable.Range(1, 9).Select(k => ((long)k, (i + 1) / 10.0 * (1 - Math.Pow(0.5, k)))).ToArray(), 9)).ToArray();
+        var table = StoredStudyBenchmark.Build("study:s", "acc", Direction.Maximize, trials);
+        var asha = new Schedulers.Asha.AshaScheduler(new Schedulers.Asha.AshaOptions { Resource = "epoch", MinResource = 1, MaxResource = 9, Mode = Schedulers.Asha.AshaMode.Promotion });
+        var options = new SimulationOptions { Workers = 3, TimeBudget = TimeSpan.FromHours(1), EndWhenEveryRowStarted = true };
+        var simulator = new LearningCurveSimulator(table, new RandomSampler(1), asha, options);
+        var run = simulator.Run();
+        Assert.Equal(9, run.TrialsStarted);
+        // Trials paused at rung 1 were promoted and resumed after the last row started, one of them to the last report.
+        Assert.Contains(simulator.History.Trials, t => t.Intermediate.Count == 9);
+        Assert.True(run.EpochsRun > 9, $"{run.EpochsRun} epochs");
+        Assert.True(run.ElapsedSeconds < 3600, $"ended at {run.ElapsedSeconds} s");
+    }
 }
