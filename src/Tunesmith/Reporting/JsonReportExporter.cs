@@ -8,7 +8,8 @@ namespace Tunesmith.Reporting;
 /// JSON: <c>{"study", "direction", "metric", "total_trials", "trials": [{"rank", "number", "state", "value", "step",
 /// "metrics", "params", "duration_seconds", "fail_reason"}]}</c>, best first; an inactive parameter is absent from its
 /// trial's params. A Pruned trial's value is its last report, a Running one's its latest; <c>step</c> is that report's step.
-/// A Failed or Waiting trial has neither (both null).
+/// A Failed or Waiting trial has neither (both null). <c>metrics</c> are those that go with the value: a Complete trial's
+/// result, a Pruned, Paused or Running command trial's last report.
 /// </summary>
 public sealed class JsonReportExporter : IReportExporter
 {

@@ -67,8 +67,6 @@ public sealed record ReportTable
         {
             foreach (var p in t.Params.Keys)
                 if (seenParams.Add(p)) parameterNames.Add(p);
-            foreach (var m in t.Metrics.Keys)
-                if (seenMetrics.Add(m)) metricNames.Add(m);
         }
 
         var rows = new List<ReportRow>(sorted.Count);
@@ -77,19 +75,24 @@ public sealed record ReportTable
         {
             var complete = GroupOf(t) == 0;
             var value = complete ? t.Value : Partial(t);
+            // The step goes with the value shown: a Failed trial (no value, as in Optuna) or a Waiting retry that
+            // inherited its attempt's reports shows neither, so no row reads as "step 2 scored nothing".
+            var step = value is null ? null : t.LastIntermediate?.Step;
             rows.Add(new ReportRow(
                 complete ? ++rank : null,
                 t.Number,
                 t.State,
                 value,
-                // The step goes with the value shown: a Failed trial (no value, as in Optuna) or a Waiting retry that
-                // inherited its attempt's reports shows neither, so no row reads as "step 2 scored nothing".
-                value is null ? null : t.LastIntermediate?.Step,
-                t.Metrics.Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal),
+                step,
+                MetricsOf(t, metric, step),
                 t.Params,
                 t.Duration,
                 t.State == TrialState.Failed ? FailReasonOf(t) : null) { UserAttributes = userAttributes ? t.UserAttributes : Empty });
         }
+        // Column order follows trial numbers, so that it does not change with the ranking.
+        foreach (var r in rows.OrderBy(r => r.Number))
+            foreach (var m in r.Metrics.Keys)
+                if (seenMetrics.Add(m)) metricNames.Add(m);
         return new ReportTable
         {
             StudyName = studyName,
@@ -150,6 +153,45 @@ public sealed record ReportTable
         _ => null,
     };
 
+    // The other metrics that go with the row's value: a Complete (or Failed) trial's stored metrics (a command trial's
+    // tunesmith:result); a Pruned, Paused or Running command trial's last tunesmith:report, when that report is the one at
+    // the row's step — as Ray Tune's results table shows a stopped trial's last reported metrics. Its metrics from its
+    // stored ones otherwise (an in-process trial's trial.SetMetric), so that one row never mixes a report with a result.
+    private static IReadOnlyDictionary<string, double> MetricsOf(FrozenTrial t, string metric, long? step)
+    {
+        if (t.State is TrialState.Pruned or TrialState.Paused or TrialState.Running && step is { } s
+            && LastReport(t) is { Step: var reported, Metrics: var report } && reported == s)
+            return report.Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal);
+        return t.Metrics.Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal);
+    }
+
+    // A command trial's last_report attribute, {"step": s, "loss": ...}; null when absent or not such an object. A
+    // non-finite metric is stored as a string ("NaN"), which reads back as the number.
+    private static (long Step, Dictionary<string, double> Metrics)? LastReport(FrozenTrial t)
+    {
+        if (!t.SystemAttributes.TryGetValue(SystemAttributeKeys.LastReport, out var raw) || raw is not string json) return null;
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object
+                || !doc.RootElement.TryGetProperty("step", out var stepElement) || !stepElement.TryGetInt64(out var step)) return null;
+            var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (var p in doc.RootElement.EnumerateObject())
+            {
+                if (p.Name == "step") continue;
+                if (p.Value.ValueKind == System.Text.Json.JsonValueKind.Number) metrics[p.Name] = p.Value.GetDouble();
+                else if (p.Value.ValueKind == System.Text.Json.JsonValueKind.String
+                    && double.TryParse(p.Value.GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d))
+                    metrics[p.Name] = d;
+            }
+            return (step, metrics);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
     // A Complete trial without a value cannot be ranked; it sorts with the Running ones rather than crash the report.
     private static int GroupOf(FrozenTrial t) => t.State switch
     {
@@ -169,7 +211,8 @@ public sealed record ReportTable
 /// Paused or Running one its latest report (all unranked).</param>
 /// <param name="Step">The last step the trial reported an intermediate value at; null when it reported none, or when the row
 /// shows no value (a Failed or Waiting trial): a step goes with a value.</param>
-/// <param name="Metrics">The other metrics of the final result.</param>
+/// <param name="Metrics">The other metrics that go with <paramref name="Objective"/>: a Complete trial's final result; a Pruned,
+/// Paused or Running command trial's last <c>tunesmith:report</c> (the one at <paramref name="Step"/>).</param>
 /// <param name="Params">Parameter values (a name absent here was inactive in this trial).</param>
 /// <param name="Duration">Wall time from start to finish, when finished.</param>
 /// <param name="FailReason">Why a Failed trial failed.</param>

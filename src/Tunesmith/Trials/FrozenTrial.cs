@@ -154,6 +154,11 @@ public static class SystemAttributeKeys
     /// "trial": n}</c>, its latest checkpoint's directory relative to the run directory, its step and the trial that wrote it.
     /// </summary>
     public const string Checkpoint = "checkpoint";
+    /// <summary>
+    /// On a trial run as a program: its last <c>tunesmith:report</c> as a JSON object, <c>step</c> and every metric it
+    /// reported (the study metric is also its intermediate value at that step; the others are stored only here).
+    /// </summary>
+    public const string LastReport = "last_report";
     /// <summary>On a trial run as a program: the pid of the program, the leader of the trial's own process session.</summary>
     public const string ProcessId = "process_pid";
     /// <summary>On a trial run as a program: the program's start time (clock ticks since boot), so a recycled pid is never taken for it.</summary>

@@ -209,6 +209,77 @@ public sealed class ReportTableTests
     }
 
     /// <summary>
+    /// A command trial's other metrics are stored only in its last report (<c>last_report</c>) until it prints a result. A
+    /// Pruned, Running or Paused row shows that report's metrics beside its value, at the step in the step column, as Ray
+    /// Tune's results table shows a stopped trial's last reported metrics; before, their metric cells were empty. A Complete
+    /// row keeps its result's metrics (never its last report's), a Failed one none, and a report at another step than the
+    /// row's value (one without the study metric) is not shown beside it.
+    /// </summary>
+    [Fact]
+    public void A_pruned_running_or_paused_trial_shows_the_other_metrics_of_its_last_report_in_every_format()
+    {
+        static Dictionary<string, object?> Report(string json) => new() { [SystemAttributeKeys.LastReport] = json };
+        var trials = new List<FrozenTrial>
+        {
+            Trial(0, TrialState.Complete, 0.8, metrics: new() { ["f1"] = 0.8, ["loss"] = 0.2 }) with
+            {
+                Intermediate = new Dictionary<long, double> { [1] = 0.5, [9] = 0.8 },
+                SystemAttributes = Report("""{"step": 9, "f1": 0.8, "loss": 0.25, "acc": 0.9}"""),
+            },
+            Trial(1, TrialState.Pruned, 0.45) with
+            {
+                Intermediate = new Dictionary<long, double> { [1] = 0.3, [3] = 0.45 },
+                SystemAttributes = Report("""{"step": 3, "f1": 0.45, "loss": 0.6, "acc": 0.7}"""),
+            },
+            Trial(2, TrialState.Running) with
+            {
+                Intermediate = new Dictionary<long, double> { [2] = 0.6 },
+                SystemAttributes = Report("""{"step": 2, "f1": 0.6, "loss": 0.5, "acc": "NaN"}"""),
+            },
+            Trial(3, TrialState.Failed, reason: "boom") with
+            {
+                Intermediate = new Dictionary<long, double> { [1] = 0.3 },
+                SystemAttributes = new Dictionary<string, object?> { [SystemAttributeKeys.FailReason] = "boom", [SystemAttributeKeys.LastReport] = """{"step": 1, "f1": 0.3, "loss": 0.9}""" },
+            },
+            Trial(4, TrialState.Paused) with
+            {
+                Intermediate = new Dictionary<long, double> { [1] = 0.7 },
+                SystemAttributes = Report("""{"step": 2, "loss": 0.4}"""),
+            },
+        };
+        var table = ReportTable.Build(trials, Direction.Maximize, "f1", "s");
+        Assert.Equal([0, 2, 1, 3, 4], table.Rows.Select(r => r.Number));
+        Assert.Equal(["loss", "acc"], table.MetricNames);
+        Assert.Equal(new Dictionary<string, double> { ["loss"] = 0.2 }, table.Rows[0].Metrics);
+        Assert.Equal(new Dictionary<string, double> { ["loss"] = 0.6, ["acc"] = 0.7 }, table.Rows[2].Metrics);
+        Assert.Equal(0.5, table.Rows[1].Metrics["loss"]);
+        Assert.True(double.IsNaN(table.Rows[1].Metrics["acc"]));
+        Assert.Empty(table.Rows[3].Metrics);
+        Assert.Empty(table.Rows[4].Metrics);
+
+        var lines = new TextTableReportExporter().Render(table).TrimEnd('\n').Split('\n');
+        Assert.Matches(@"^\s*rank\s+number\s+state\s+f1\s+step\s+loss\s+acc\s+x\s", lines[0]);
+        Assert.Matches(@"^\s+1\s+Pruned\s+0\.45\s+3\s+0\.6\s+0\.7\s+1\s", lines[4]);
+        var csv = ParseCsv(new CsvReportExporter().Render(table));
+        Assert.Equal(["1", "0", "Complete", "0.8", "9", "0.2", ""], csv[1].Take(7));
+        Assert.Equal(["", "2", "Running", "0.6", "2", "0.5"], csv[2].Take(6));
+        Assert.Equal(["", "1", "Pruned", "0.45", "3", "0.6", "0.7"], csv[3].Take(7));
+        Assert.Equal(["", "3", "Failed", "", "", "", ""], csv[4].Take(7));
+        Assert.Equal(["", "4", "Paused", "0.7", "1", "", ""], csv[5].Take(7));
+        using var doc = JsonDocument.Parse(new JsonReportExporter().Render(table));
+        var rows = doc.RootElement.GetProperty("trials");
+        Assert.Equal("""{"loss":0.6,"acc":0.7}""", Compact(rows[2].GetProperty("metrics")));
+        Assert.Equal("""{"loss":0.5,"acc":null}""", Compact(rows[1].GetProperty("metrics")));
+        Assert.Equal("""{"loss":0.2}""", Compact(rows[0].GetProperty("metrics")));
+        Assert.Equal("{}", Compact(rows[3].GetProperty("metrics")));
+        Assert.Equal("{}", Compact(rows[4].GetProperty("metrics")));
+        Assert.Contains("|  | 1 | Pruned | 0.45 | 3 | 0.6 | 0.7 | 1 |", new MarkdownReportExporter().Render(table));
+        Assert.Contains("[null,1,\"Pruned\",\"0.45\",3,\"0.6\",\"0.7\",", new HtmlReportExporter().Render(table));
+
+        static string Compact(JsonElement e) => JsonSerializer.Serialize(e);
+    }
+
+    /// <summary>
     /// A failed trial has no value (as in Optuna); the step of its last report beside an empty value read as "step 2 scored
     /// nothing". A row shows a step only with the value it belongs to, in every format; the same for a waiting retry that
     /// inherited its failed attempt's reports.

@@ -99,7 +99,7 @@ public static class CommandAttributeKeys
     /// <summary>The program's exit code.</summary>
     public const string ExitCode = "exit_code";
     /// <summary>The last <c>tunesmith:report</c> as a JSON object (step and every metric), for live views.</summary>
-    public const string LastReport = "last_report";
+    public const string LastReport = SystemAttributeKeys.LastReport;
     /// <summary>
     /// The last step a stopped (interrupted) program reported, counting what it reported while it was being stopped, which
     /// is not stored as an intermediate value: the step of the checkpoint it wrote on SIGTERM, for its next attempt.
