@@ -142,6 +142,48 @@ public sealed class DashboardApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pruned_paused_or_running_command_trial_shows_the_other_metrics_of_its_last_report()
+    {
+        // As `tunesmith report` shows them (ReportTable.MetricsShown): a Complete trial keeps its result's metrics, a Failed
+        // one shows none from its reports, and a last report at a later step than the value shown is not shown beside it.
+        var study = await _writer.CreateStudyAsync("reports", Direction.Minimize);
+        async Task AddAsync(TrialState? final, (long, double)[] intermediate, string lastReport, double? value = null, KeyValuePair<string, double>[]? metrics = null)
+        {
+            var t = (await _writer.StartTrialAsync(study.Id, "w"))!;
+            await _writer.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+            {
+                Intermediate = intermediate,
+                SystemAttributes = [new(SystemAttributeKeys.LastReport, lastReport)],
+                Metrics = metrics ?? [],
+                Value = value,
+                FinalState = final,
+            });
+        }
+        await AddAsync(TrialState.Complete, [(0, 0.5), (1, 0.3)], """{"step":1,"value":0.3,"loss":9.0}""", 0.25, [new("value", 0.25), new("loss", 0.2)]);
+        await AddAsync(TrialState.Pruned, [(0, 0.9), (1, 0.8)], """{"step":1,"value":0.8,"loss":1.5,"acc":0.6}""");
+        await AddAsync(null, [(0, 0.7)], """{"step":0,"value":0.7,"loss":1.1}""");
+        await AddAsync(TrialState.Failed, [(0, 0.6)], """{"step":0,"value":0.6,"loss":1.0}""");
+        await AddAsync(TrialState.Paused, [(0, 0.65)], """{"step":1,"loss":0.9}""");
+        await using var factory = Factory();
+        var client = factory.CreateClient();
+
+        var page = await GetJsonAsync(client, "/api/studies/reports/trials?sort=number");
+        Assert.Equal(["acc", "loss", "value"], page.GetProperty("metrics").EnumerateArray().Select(m => m.GetString()));
+        var metrics = page.GetProperty("rows").EnumerateArray()
+            .Select(r => (r.GetProperty("state").GetString(), r.GetProperty("metrics").TryGetProperty("loss", out var l) ? l.GetDouble() : (double?)null))
+            .ToList();
+        Assert.Equal([("Complete", 0.2), ("Pruned", 1.5), ("Running", 1.1), ("Failed", null), ("Paused", (double?)null)], metrics);
+        Assert.Equal(0.6, page.GetProperty("rows")[1].GetProperty("metrics").GetProperty("acc").GetDouble());
+
+        // Sorting by a metric sorts by what the rows show; trials without it come last.
+        var byLoss = await GetJsonAsync(client, "/api/studies/reports/trials?sort=metric:loss");
+        Assert.Equal([0, 2, 1, 3, 4], byLoss.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("number").GetInt32()));
+
+        var detail = await GetJsonAsync(client, "/api/studies/reports/trials/1");
+        Assert.Equal(1.5, detail.GetProperty("trial").GetProperty("metrics").GetProperty("loss").GetDouble());
+    }
+
+    [Fact]
     public void An_early_page_of_a_large_study_is_the_same_as_from_sorting_every_trial()
     {
         var rng = new Random(3);

@@ -59,7 +59,7 @@ internal static class DashboardEndpoints
                 offset = query.Offset,
                 cursor = snapshot.Serial,
                 parameters = snapshot.Axes,
-                metrics = snapshot.Trials.SelectMany(t => t.Metrics.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList(),
+                metrics = snapshot.Trials.SelectMany(t => ShownMetrics.Of(t).Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList(),
                 rows = page.Select(Row).ToList(),
             }, DashboardHost.Json);
         });
@@ -191,7 +191,8 @@ internal static class DashboardEndpoints
         state = t.State,
         value = t.Value,
         @params = t.Params,
-        metrics = t.Metrics,
+        // A Complete trial's result, a Pruned, Paused or Running command trial's last report (as `tunesmith report` shows).
+        metrics = ShownMetrics.Of(t),
         duration = t.Duration?.TotalSeconds,
         started = t.Started,
         finished = t.Finished,

@@ -75,7 +75,7 @@ internal sealed record TrialsQuery
             "value" => t => t.Value is null,
             "duration" => t => t.Duration is null,
             _ when Sort.StartsWith("param:", StringComparison.Ordinal) => t => t.Params.GetValueOrDefault(key) is null,
-            _ when Sort.StartsWith("metric:", StringComparison.Ordinal) => t => !t.Metrics.ContainsKey(key),
+            _ when Sort.StartsWith("metric:", StringComparison.Ordinal) => t => !ShownMetrics.Of(t).ContainsKey(key),
             _ => null,
         };
         // A total order (ties by number), so any way of picking the first rows gives the same page.
@@ -128,8 +128,9 @@ internal sealed record TrialsQuery
 
     private static Comparison<FrozenTrial> ByMetric(string name) => (a, b) =>
     {
-        var hasX = a.Metrics.TryGetValue(name, out var x);
-        var hasY = b.Metrics.TryGetValue(name, out var y);
+        // The metrics the row shows: a Pruned or Running command trial's last report sorts with the Complete ones' results.
+        var hasX = ShownMetrics.Of(a).TryGetValue(name, out var x);
+        var hasY = ShownMetrics.Of(b).TryGetValue(name, out var y);
         return hasX && hasY ? x.CompareTo(y) : (!hasX).CompareTo(!hasY);
     };
 }

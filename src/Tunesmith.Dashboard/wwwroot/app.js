@@ -160,7 +160,8 @@
             else if (k === 'worker') td = el('td', { text: r.worker || '' });
             else if (k === 'reason') td = el('td', { class: 'reason', title: r.failReason || '', text: r.failReason || '' });
             else if (k.indexOf('param:') === 0) td = el('td', { text: fmt(r.params[k.substring(6)]) });
-            else td = el('td', { class: 'num', text: fmt(r.metrics[k.substring(7)]) });
+            // A running or paused trial's metrics are those of its last report, greyed as its value is.
+            else td = el('td', { class: r.state === 'Running' || r.state === 'Paused' ? 'num muted' : 'num', text: fmt(r.metrics[k.substring(7)]) });
             tr.appendChild(td);
           });
           return tr;

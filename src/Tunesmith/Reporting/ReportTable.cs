@@ -157,12 +157,27 @@ public sealed record ReportTable
     // tunesmith:result); a Pruned, Paused or Running command trial's last tunesmith:report, when that report is the one at
     // the row's step — as Ray Tune's results table shows a stopped trial's last reported metrics. Its metrics from its
     // stored ones otherwise (an in-process trial's trial.SetMetric), so that one row never mixes a report with a result.
-    private static IReadOnlyDictionary<string, double> MetricsOf(FrozenTrial t, string metric, long? step)
+    private static IReadOnlyDictionary<string, double> MetricsOf(FrozenTrial t, string metric, long? step) =>
+        ShownMetrics(t, step).Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal);
+
+    private static IReadOnlyDictionary<string, double> ShownMetrics(FrozenTrial t, long? step) =>
+        t.State is TrialState.Pruned or TrialState.Paused or TrialState.Running && step is { } s
+            && LastReport(t) is { Step: var reported, Metrics: var report } && reported == s
+            ? report
+            : t.Metrics;
+
+    /// <summary>
+    /// The metrics a report row shows beside <paramref name="trial"/>'s value (the study metric among them when the trial
+    /// has it): a Complete or Failed trial's stored metrics (a command trial's <c>tunesmith:result</c>); a Pruned, Paused or
+    /// Running command trial's last <c>tunesmith:report</c> (its <see cref="SystemAttributeKeys.LastReport"/> attribute)
+    /// when that report is at the step of the value shown, its stored metrics otherwise. The rule of the report's metric
+    /// columns, for live views such as the dashboard.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> MetricsShown(FrozenTrial trial)
     {
-        if (t.State is TrialState.Pruned or TrialState.Paused or TrialState.Running && step is { } s
-            && LastReport(t) is { Step: var reported, Metrics: var report } && reported == s)
-            return report.Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal);
-        return t.Metrics.Where(m => m.Key != metric).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal);
+        ArgumentNullException.ThrowIfNull(trial);
+        var value = GroupOf(trial) == 0 ? trial.Value : Partial(trial);
+        return ShownMetrics(trial, value is null ? null : trial.LastIntermediate?.Step);
     }
 
     // A command trial's last_report attribute, {"step": s, "loss": ...}; null when absent or not such an object. A
