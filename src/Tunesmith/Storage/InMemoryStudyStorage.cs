@@ -219,11 +219,7 @@ public sealed class InMemoryStudyStorage : IStudyStorage
     {
         lock (_gate)
         {
-            if (!_trials.TryGetValue(trialId, out var where)) return Task.FromResult(TrialWriteOutcome.NotFound);
-            var s = where.Study;
-            var t = s.Trials[where.Number];
-            if (t.State != TrialState.Running) return Task.FromResult(TrialWriteOutcome.AlreadyFinished);
-            if (!string.Equals(t.Worker, worker, StringComparison.Ordinal)) return Task.FromResult(TrialWriteOutcome.NotOwner);
+            if (OwnedRunning(trialId, worker, out var s, out var t) is { } refused) return Task.FromResult(refused);
             var now = _time.GetUtcNow();
             t = t with { Heartbeat = now };
             if (update.Params.Count > 0 || update.RemovedParams.Count > 0)
@@ -263,6 +259,16 @@ public sealed class InMemoryStudyStorage : IStudyStorage
         }
     }
 
+    /// <summary>Null when the trial is Running and owned by <paramref name="worker"/>; else why a write to it is refused. Under the gate.</summary>
+    private TrialWriteOutcome? OwnedRunning(long trialId, string worker, out StudyState study, out FrozenTrial trial)
+    {
+        (study, trial) = (null!, null!);
+        if (!_trials.TryGetValue(trialId, out var where)) return TrialWriteOutcome.NotFound;
+        (study, trial) = (where.Study, where.Study.Trials[where.Number]);
+        if (trial.State != TrialState.Running) return TrialWriteOutcome.AlreadyFinished;
+        return string.Equals(trial.Worker, worker, StringComparison.Ordinal) ? null : TrialWriteOutcome.NotOwner;
+    }
+
     private static Dictionary<string, object?> Merge(IReadOnlyDictionary<string, object?> a, IReadOnlyList<KeyValuePair<string, object?>> b)
     {
         var d = new Dictionary<string, object?>(a, StringComparer.Ordinal);
@@ -275,11 +281,7 @@ public sealed class InMemoryStudyStorage : IStudyStorage
     {
         lock (_gate)
         {
-            if (!_trials.TryGetValue(trialId, out var where)) return Task.FromResult(TrialWriteOutcome.NotFound);
-            var s = where.Study;
-            var t = s.Trials[where.Number];
-            if (t.State != TrialState.Running) return Task.FromResult(TrialWriteOutcome.AlreadyFinished);
-            if (!string.Equals(t.Worker, worker, StringComparison.Ordinal)) return Task.FromResult(TrialWriteOutcome.NotOwner);
+            if (OwnedRunning(trialId, worker, out var s, out var t) is { } refused) return Task.FromResult(refused);
             Replace(s, t with { State = TrialState.Waiting, Worker = null, Started = null, Heartbeat = null });
             s.Waiting.Add(t.Number);
             return Task.FromResult(TrialWriteOutcome.Applied);

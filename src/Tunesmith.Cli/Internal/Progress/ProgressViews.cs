@@ -92,31 +92,22 @@ internal static class ProgressViews
     /// The <c>gpu_wait</c> JSON event of <see cref="GpuWaitLine"/>: no <c>trial</c> number (a run waits before it starts its
     /// next trial), <c>waiting</c> names who waits as the line does, and <c>held_by</c> lists the other processes' holdings.
     /// </summary>
-    public static string GpuWaitJson(RunProgress p, GpuWait wait)
+    public static string GpuWaitJson(RunProgress p, GpuWait wait) => JsonLine(p, w =>
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        w.WriteString("event", "gpu_wait");
+        w.WriteString("waiting", wait.Trial);
+        w.WriteStartArray("held_by");
+        foreach (var e in wait.HeldBy)
         {
             w.WriteStartObject();
-            w.WriteString("time", p.Now.ToString("O", CultureInfo.InvariantCulture));
-            w.WriteString("study", p.Study);
-            w.WriteString("event", "gpu_wait");
-            w.WriteString("waiting", wait.Trial);
-            w.WriteStartArray("held_by");
-            foreach (var e in wait.HeldBy)
-            {
-                w.WriteStartObject();
-                w.WriteString("gpu", e.Gpu);
-                NumberText.WriteJson(w, "share", e.Share);
-                w.WriteNumber("pid", e.Pid);
-                w.WriteString("holder", e.Trial);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            w.WriteString("gpu", e.Gpu);
+            NumberText.WriteJson(w, "share", e.Share);
+            w.WriteNumber("pid", e.Pid);
+            w.WriteString("holder", e.Trial);
             w.WriteEndObject();
         }
-        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
-    }
+        w.WriteEndArray();
+    });
 
     /// <summary>The line printed for a finished trial when output is not a terminal; <paramref name="at"/>: the counts its finish left.</summary>
     public static string FinishedLine(RunProgress p, FrozenTrial t, ProgressSnapshot at)
@@ -141,7 +132,50 @@ internal static class ProgressViews
         return line.Length > 160 ? line[..160] + "…" : line;
     }
 
-    private static string JsonEvent(RunProgress p, CommandTrialEvent e)
+    private static string JsonEvent(RunProgress p, CommandTrialEvent e) => JsonLine(p, w =>
+    {
+        w.WriteNumber("trial", e.TrialNumber);
+        switch (e)
+        {
+            case CommandTrialStarted s:
+                w.WriteString("event", "started");
+                w.WritePropertyName("params");
+                w.WriteRawValue(ParamValues.ToJson(s.Params));
+                w.WriteString("dir", s.Directory);
+                if (s.Gpus.Count > 0) w.WriteString("gpus", string.Join(",", s.Gpus));
+                if (s.RetryOf is { } retryOf) w.WriteNumber("retry_of", retryOf);
+                break;
+            case CommandTrialReported r:
+                w.WriteString("event", "report");
+                w.WriteNumber("step", r.Step);
+                w.WriteStartObject("metrics");
+                foreach (var (k, m) in r.Metrics) if (double.IsFinite(m)) NumberText.WriteJson(w, k, m); else w.WriteString(k, m.ToString(CultureInfo.InvariantCulture));
+                w.WriteEndObject();
+                break;
+            case CommandTrialRecovered rc:
+                w.WriteString("event", "recovered");
+                w.WriteString("state", rc.Recovery.Failed.State.ToString());
+                if (rc.Recovery.Failed.Worker is { } worker) w.WriteString("worker", worker);
+                if (rc.Recovery.Failed.FailReason is { } why) w.WriteString("reason", why);
+                if (rc.Recovery.Retry is { } retried) w.WriteNumber("retry", retried.Number);
+                break;
+            case CommandTrialFinished f:
+                w.WriteString("event", "finished");
+                w.WriteString("state", f.Trial.State.ToString());
+                if (f.Trial.Value is { } v && double.IsFinite(v)) NumberText.WriteJson(w, "value", v); else w.WriteNull("value");
+                w.WriteStartObject("metrics");
+                foreach (var (k, x) in f.Trial.Metrics) if (double.IsFinite(x)) NumberText.WriteJson(w, k, x);
+                w.WriteEndObject();
+                w.WritePropertyName("params");
+                w.WriteRawValue(ParamValues.ToJson(f.Trial.Params));
+                if (f.Trial.Duration is { } d) w.WriteNumber("duration_seconds", Math.Round(d.TotalSeconds, 3));
+                if (f.Trial.FailReason is { } reason) w.WriteString("reason", reason);
+                break;
+        }
+    });
+
+    /// <summary>One JSON event line: <c>time</c> and <c>study</c>, then what <paramref name="fields"/> writes.</summary>
+    private static string JsonLine(RunProgress p, Action<Utf8JsonWriter> fields)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -149,44 +183,7 @@ internal static class ProgressViews
             w.WriteStartObject();
             w.WriteString("time", p.Now.ToString("O", CultureInfo.InvariantCulture));
             w.WriteString("study", p.Study);
-            w.WriteNumber("trial", e.TrialNumber);
-            switch (e)
-            {
-                case CommandTrialStarted s:
-                    w.WriteString("event", "started");
-                    w.WritePropertyName("params");
-                    w.WriteRawValue(ParamValues.ToJson(s.Params));
-                    w.WriteString("dir", s.Directory);
-                    if (s.Gpus.Count > 0) w.WriteString("gpus", string.Join(",", s.Gpus));
-                    if (s.RetryOf is { } retryOf) w.WriteNumber("retry_of", retryOf);
-                    break;
-                case CommandTrialReported r:
-                    w.WriteString("event", "report");
-                    w.WriteNumber("step", r.Step);
-                    w.WriteStartObject("metrics");
-                    foreach (var (k, m) in r.Metrics) if (double.IsFinite(m)) NumberText.WriteJson(w, k, m); else w.WriteString(k, m.ToString(CultureInfo.InvariantCulture));
-                    w.WriteEndObject();
-                    break;
-                case CommandTrialRecovered rc:
-                    w.WriteString("event", "recovered");
-                    w.WriteString("state", rc.Recovery.Failed.State.ToString());
-                    if (rc.Recovery.Failed.Worker is { } worker) w.WriteString("worker", worker);
-                    if (rc.Recovery.Failed.FailReason is { } why) w.WriteString("reason", why);
-                    if (rc.Recovery.Retry is { } retried) w.WriteNumber("retry", retried.Number);
-                    break;
-                case CommandTrialFinished f:
-                    w.WriteString("event", "finished");
-                    w.WriteString("state", f.Trial.State.ToString());
-                    if (f.Trial.Value is { } v && double.IsFinite(v)) NumberText.WriteJson(w, "value", v); else w.WriteNull("value");
-                    w.WriteStartObject("metrics");
-                    foreach (var (k, x) in f.Trial.Metrics) if (double.IsFinite(x)) NumberText.WriteJson(w, k, x);
-                    w.WriteEndObject();
-                    w.WritePropertyName("params");
-                    w.WriteRawValue(ParamValues.ToJson(f.Trial.Params));
-                    if (f.Trial.Duration is { } d) w.WriteNumber("duration_seconds", Math.Round(d.TotalSeconds, 3));
-                    if (f.Trial.FailReason is { } reason) w.WriteString("reason", reason);
-                    break;
-            }
+            fields(w);
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(stream.ToArray());
