@@ -29,6 +29,31 @@ public sealed class StudyFileErrorsEndToEndTests
         }
     }
 
+    [Fact]
+    public async Task A_study_file_with_several_unknown_keys_names_every_one_at_once_and_stores_nothing()
+    {
+        using var kit = new StudyKit();
+        // A Ray Tune script ported as is: mode at the top, metric and Ray Tune's option names inside asha, and two typos.
+        kit.Write("study.yaml", "name: s\ncommand: python3 t.py {x}\nmode: min\n" + Space
+            + "scheduler:\n  asha:\n    metric: loss\n    max_t: 27\n    reduction_factor: 3\nresources:\n  gpu_per_trial: 1\ntrails: 5\n");
+        foreach (var command in new[] { "run", "create" })
+        {
+            var r = await kit.CliS(command, "study.yaml");
+            Assert.True(r.ExitCode == 2, $"{command}: {r}");
+            var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(7, lines.Length);
+            Assert.StartsWith("tunesmith: study.yaml:3:1: mode: unknown key 'mode'", lines[0]);
+            Assert.StartsWith("tunesmith: study.yaml:8:5: scheduler.asha.metric: scheduler 'asha': unknown option 'metric' (Ray Tune's scheduler metric is the study file's top-level metric:)", lines[1]);
+            Assert.StartsWith("tunesmith: study.yaml:9:5: scheduler.asha.max_t: scheduler 'asha': unknown option 'max_t' (Ray Tune's 'max_t' is 'max' here)", lines[2]);
+            Assert.StartsWith("tunesmith: study.yaml:10:5: scheduler.asha.reduction_factor: scheduler 'asha': unknown option 'reduction_factor' (Ray Tune's 'reduction_factor' is 'reduction' here)", lines[3]);
+            Assert.StartsWith("tunesmith: study.yaml:12:3: resources.gpu_per_trial: unknown key 'gpu_per_trial' (did you mean 'gpus_per_trial'?)", lines[4]);
+            Assert.StartsWith("tunesmith: study.yaml:13:1: trails: unknown key 'trails' (did you mean 'trials'?)", lines[5]);
+            Assert.Equal("tunesmith: study.yaml: 6 problems; nothing stored", lines[6]);
+            Assert.DoesNotContain("Exception", r.Stderr);
+            Assert.False(File.Exists(Path.Combine(kit.Dir, "t.db")), $"{command} left a database behind");
+        }
+    }
+
     [Theory]
     [InlineData("--concurrency", "0", "tunesmith: --concurrency: must be ≥ 1, got 0")]
     [InlineData("--max-requeues", "-1", "tunesmith: --max-requeues: must be ≥ 0, got -1")]

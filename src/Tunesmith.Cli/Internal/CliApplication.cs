@@ -59,12 +59,24 @@ internal static class CliApplication
         }
         catch (Exception e)
         {
-            var (message, code, unexpected) = ErrorLine.Describe(e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e);
+            var error = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
+            if (error is Tunesmith.Spaces.Spec.StudyFileException { Problems.Count: > 1 } several)
+            {
+                // Every independent problem of a study file on its own line, as enqueue names a combinations file's bad rows.
+                foreach (var problem in several.Problems.Take(ProblemsShown)) console.Error.WriteLine($"tunesmith: {ErrorLine.OneLine(problem.Message)}");
+                if (several.Problems.Count > ProblemsShown)
+                    console.Error.WriteLine($"tunesmith: {several.File}: and {several.Problems.Count - ProblemsShown} more problems");
+                console.Error.WriteLine($"tunesmith: {several.File}: {several.Problems.Count} problems; nothing stored");
+                return ExitCodes.BadInput;
+            }
+            var (message, code, unexpected) = ErrorLine.Describe(error);
             console.Error.WriteLine($"tunesmith: {ErrorLine.OneLine(message)}");
             if (unexpected && verbose) console.Error.WriteLine(e.ToString());
             return code;
         }
     }
+
+    private const int ProblemsShown = 20;
 
     private static readonly System.Text.RegularExpressions.Regex CannotParse = new(
         @"^Cannot parse argument '(?<value>.*)' for (?:option|argument) '(?<name>[^']*)' as expected type '(?<type>[^']*)'\.?$",

@@ -57,50 +57,68 @@ internal static partial class StudyFileReader
             if (key == "directions" || (key is "direction" or "metric" && value is YamlSequenceNode))
                 throw source.Error(keyNode, key, "a study optimizes one metric in one direction (there is no multi-objective study, "
                     + "Optuna's directions); give direction: minimize|maximize and metric: NAME, and report the other metrics beside it: they are kept and shown");
-        source.CheckKeys(top, "", TopKeys);
+        // Independent problems (unknown keys in different sections, a bad value beside them) are all named at once, so a
+        // user fixes them in one go; a check that depends on a part already found bad (a command's placeholders on a bad
+        // space) is left out.
+        var problems = new List<StudyFileException>(source.UnknownKeys(top, "", TopKeys));
+        T Read<T>(Func<T> read, T fallback)
+        {
+            try { return read(); }
+            catch (StudyFileException x) { problems.Add(x); return fallback; }
+        }
         // A key with no value (`trials:`) reads as absent, as YAML users expect.
         var e = source.Entries(top, "").Where(x => !(x.Value is YamlScalarNode s && YamlSource.Scalar(s) is null))
             .ToDictionary(x => x.Key, x => x.Value, StringComparer.Ordinal);
 
-        var space = new SearchSpaceReader(source).Read(e.GetValueOrDefault("space"), "space");
-        var names = SearchSpaceReader.AllNames(space);
+        var space = Read<SearchSpace?>(() => new SearchSpaceReader(source).Read(e.GetValueOrDefault("space"), "space"), null);
+        var names = space is null ? [] : SearchSpaceReader.AllNames(space);
 
         if (!e.TryGetValue("command", out var commandNode))
-            throw source.Error(top, "command", "the study file needs a command, e.g. command: python3 train.py --lr {lr}");
-        var command = ReadCommand(source, commandNode, names);
+            problems.Add(source.Error(top, "command", "the study file needs a command, e.g. command: python3 train.py --lr {lr}"));
+        var command = commandNode is not null && space is not null ? Read<CommandTemplate?>(() => ReadCommand(source, commandNode, names), null) : null;
 
-        var trials = e.TryGetValue("trials", out var trialsNode) ? (int?)Count(source, trialsNode, "trials", 0) : null;
-        var sampler = e.TryGetValue("sampler", out var samplerNode) ? ReadSampler(source, samplerNode, space, trials) : SamplerSpec.Auto;
-        var scheduler = e.TryGetValue("scheduler", out var schedulerNode) ? ReadScheduler(source, schedulerNode, space) : null;
-        if (samplerNode is not null) sampler = AlignBudgetLevels(source, samplerNode, sampler, scheduler);
-
-        return new StudyFile
+        var trials = e.TryGetValue("trials", out var trialsNode) ? Read<int?>(() => Count(source, trialsNode, "trials", 0), null) : null;
+        SamplerSpec? sampler = SamplerSpec.Auto;
+        if (e.TryGetValue("sampler", out var samplerNode))
+            sampler = space is null ? null : Read<SamplerSpec?>(() => ReadSampler(source, samplerNode, space, trials, problems), null);
+        SchedulerSpec? scheduler = null;
+        var schedulerBad = false;
+        if (e.TryGetValue("scheduler", out var schedulerNode))
         {
-            Name = e.TryGetValue("name", out var nameNode) ? ReadName(source, nameNode) : DefaultName(sourceName),
-            Description = e.TryGetValue("description", out var d) && d is YamlScalarNode { Value.Length: > 0 } ? source.String(d, "description") : null,
-            Direction = e.TryGetValue("direction", out var dir) ? ReadDirection(source, dir) : Direction.Minimize,
-            Metric = e.TryGetValue("metric", out var metric) ? ReadMetric(source, metric) : "value",
-            Command = command,
-            CommandLocation = source.Location(commandNode, "command"),
-            Space = space,
+            try { scheduler = ReadScheduler(source, schedulerNode, space, problems); }
+            catch (StudyFileException x) { problems.Add(x); schedulerBad = true; }
+        }
+        if (samplerNode is not null && sampler is not null && !schedulerBad) sampler = Read<SamplerSpec?>(() => AlignBudgetLevels(source, samplerNode, sampler, scheduler), null);
+
+        var file = new StudyFile
+        {
+            Name = e.TryGetValue("name", out var nameNode) ? Read(() => ReadName(source, nameNode), "") : DefaultName(sourceName),
+            Description = e.TryGetValue("description", out var d) && d is YamlScalarNode { Value.Length: > 0 } ? Read(() => source.String(d, "description"), null) : null,
+            Direction = e.TryGetValue("direction", out var dir) ? Read(() => ReadDirection(source, dir), Direction.Minimize) : Direction.Minimize,
+            Metric = e.TryGetValue("metric", out var metric) ? Read(() => ReadMetric(source, metric), "value") : "value",
+            Command = command!,
+            CommandLocation = commandNode is null ? null! : source.Location(commandNode, "command"),
+            Space = space!,
             ParameterNames = names,
-            Sampler = sampler,
+            Sampler = sampler!,
             Scheduler = scheduler,
             Trials = trials,
-            Parallel = e.TryGetValue("parallel", out var par) ? Count(source, par, "parallel", 1) : 1,
-            Timeout = e.TryGetValue("timeout", out var to) ? Duration(source, to, "timeout") : null,
-            TrialTimeout = e.TryGetValue("trial_timeout", out var tto) ? Duration(source, tto, "trial_timeout") : null,
-            Retries = e.TryGetValue("retries", out var r) ? Count(source, r, "retries", 0) : 0,
-            FailFast = e.TryGetValue("fail_fast", out var ff) && source.Boolean(ff, "fail_fast"),
-            Resources = e.TryGetValue("resources", out var res) ? ReadResources(source, res) : new TrialResources(),
-            Storage = e.TryGetValue("storage", out var st) ? source.String(st, "storage") : null,
-            Env = e.TryGetValue("env", out var env) ? ReadEnv(source, env) : new Dictionary<string, string>(),
-            Slurm = e.TryGetValue("slurm", out var slurm) ? ReadSlurm(source, slurm) : null,
-            Workdir = e.TryGetValue("workdir", out var wd) ? System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, source.String(wd, "workdir"))) : null,
+            Parallel = e.TryGetValue("parallel", out var par) ? Read(() => Count(source, par, "parallel", 1), 1) : 1,
+            Timeout = e.TryGetValue("timeout", out var to) ? Read(() => Duration(source, to, "timeout"), null) : null,
+            TrialTimeout = e.TryGetValue("trial_timeout", out var tto) ? Read(() => Duration(source, tto, "trial_timeout"), null) : null,
+            Retries = e.TryGetValue("retries", out var r) ? Read(() => Count(source, r, "retries", 0), 0) : 0,
+            FailFast = e.TryGetValue("fail_fast", out var ff) && Read(() => source.Boolean(ff, "fail_fast"), false),
+            Resources = e.TryGetValue("resources", out var res) ? Read(() => ReadResources(source, res, problems), new TrialResources()) : new TrialResources(),
+            Storage = e.TryGetValue("storage", out var st) ? Read(() => source.String(st, "storage"), null) : null,
+            Env = e.TryGetValue("env", out var env) ? Read(() => ReadEnv(source, env), new Dictionary<string, string>()) : new Dictionary<string, string>(),
+            Slurm = e.TryGetValue("slurm", out var slurm) ? Read(() => ReadSlurm(source, slurm, problems), null) : null,
+            Workdir = e.TryGetValue("workdir", out var wd) ? Read(() => System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, source.String(wd, "workdir"))), null) : null,
             SourceName = sourceName,
             Directory = directory,
             Text = text,
         };
+        if (problems.Count > 0) throw StudyFileException.Of([.. problems.OrderBy(p => p.Line).ThenBy(p => p.Column)]);
+        return file;
     }
 
     private static string DefaultName(string sourceName)
@@ -184,7 +202,7 @@ internal static partial class StudyFileReader
             $"placeholder {{{name}}} names no parameter{ClosestName.Suggest(name, known)} (known: {listed})");
     }
 
-    private static SamplerSpec ReadSampler(YamlSource source, YamlNode node, SearchSpace space, int? trials)
+    private static SamplerSpec ReadSampler(YamlSource source, YamlNode node, SearchSpace space, int? trials, List<StudyFileException> problems)
     {
         string name;
         YamlNode? optionsNode = null;
@@ -225,11 +243,9 @@ internal static partial class StudyFileReader
         // Build it once now, so that a bad option fails at load with its line rather than when the run starts.
         if (SamplerRegistry.Names.Contains(spec.Name, StringComparer.OrdinalIgnoreCase))
         {
-            try { SamplerRegistry.Create(spec.Name, new SamplerRequest(options, seed, space, trials)); }
-            catch (Exception x) when (x is ArgumentException or SearchSpaceException or InvalidOperationException)
-            {
-                throw OptionError(source, x.Message, $"sampler.{spec.Name}", "sampler", optionsNode, nameNode);
-            }
+            BuildNamingUnknownOptions(source, rest => SamplerRegistry.Create(spec.Name, new SamplerRequest(rest, seed, space, trials)),
+                x => x is ArgumentException or SearchSpaceException or InvalidOperationException,
+                options, $"sampler.{spec.Name}", "sampler", optionsNode, nameNode, problems);
         }
         return spec;
     }
@@ -263,7 +279,7 @@ internal static partial class StudyFileReader
         return sampler with { Options = options };
     }
 
-    private static SchedulerSpec? ReadScheduler(YamlSource source, YamlNode node, SearchSpace space)
+    private static SchedulerSpec? ReadScheduler(YamlSource source, YamlNode node, SearchSpace? space, List<StudyFileException> problems)
     {
         string name;
         YamlNode nameNode = node;
@@ -293,12 +309,9 @@ internal static partial class StudyFileReader
             options = (IReadOnlyDictionary<string, object?>)YamlSource.ToData(optionsMap)!;
         }
         // Built once now, so that a bad option fails at load with its line rather than when the run starts.
-        try { SchedulerRegistry.Create(name, options); }
-        catch (ArgumentException x)
-        {
-            throw OptionError(source, x.Message, $"scheduler.{name}", $"scheduler.{name}", optionsNode, nameNode);
-        }
-        if (name == "pbt" && PbtOptions.FromStudyFile(options).Mutations is { } mutations)
+        BuildNamingUnknownOptions(source, rest => SchedulerRegistry.Create(name, rest), x => x is ArgumentException,
+            options, $"scheduler.{name}", $"scheduler.{name}", optionsNode, nameNode, problems);
+        if (name == "pbt" && space is not null && PbtOptions.FromStudyFile(options).Mutations is { } mutations)
         {
             // PBT's mutations name parameters of the space: a typo would otherwise leave that parameter fixed unnoticed.
             var sampled = space.Flatten().Where(p => !p.Distribution.IsSingle).Select(p => p.Name).Distinct(StringComparer.Ordinal).ToList();
@@ -308,6 +321,36 @@ internal static partial class StudyFileReader
                     $"scheduler.{name}", $"scheduler.{name}", optionsNode, nameNode);
         }
         return new SchedulerSpec(new Dictionary<string, object?> { [name] = options }, source.Location(nameNode, "scheduler"));
+    }
+
+    /// <summary>
+    /// Builds a sampler or scheduler from <paramref name="options"/> once, so that a bad option fails at load with its line
+    /// rather than when the run starts. Every unknown option is named (each build names the first; it is left out and the
+    /// build tried again): the first is thrown and the others added to <paramref name="problems"/>. Another error is thrown
+    /// only when no option was unknown, as it may come from one (a misnamed max_t leaves max at its default).
+    /// </summary>
+    private static void BuildNamingUnknownOptions(YamlSource source, Action<IReadOnlyDictionary<string, object?>> build, Func<Exception, bool> isOptionError,
+        IReadOnlyDictionary<string, object?> options, string optionsField, string fallbackField, YamlNode? optionsNode, YamlNode nameNode,
+        List<StudyFileException> problems)
+    {
+        var rest = new Dictionary<string, object?>(options, StringComparer.Ordinal);
+        var unknown = new List<StudyFileException>();
+        while (true)
+        {
+            try { build(rest); break; }
+            catch (Exception x) when (isOptionError(x))
+            {
+                var key = rest.Keys.FirstOrDefault(k => x.Message.Contains($"unknown option '{k}'", StringComparison.Ordinal));
+                if (key is null && unknown.Count > 0) break;
+                var error = OptionError(source, x.Message, optionsField, fallbackField, optionsNode, nameNode);
+                if (key is null) throw error;
+                unknown.Add(error);
+                rest.Remove(key);
+            }
+        }
+        if (unknown.Count == 0) return;
+        problems.AddRange(unknown.Skip(1));
+        throw unknown[0];
     }
 
     // A sampler's or scheduler's option error at the line of the option it names ("option 'min'"; an unknown one at its key),
@@ -338,10 +381,11 @@ internal static partial class StudyFileReader
         return source.Error(at, field, message);
     }
 
-    private static TrialResources ReadResources(YamlSource source, YamlNode node)
+    // Unknown keys of a section are added to problems and the known ones still read (a switch over known keys skips them).
+    private static TrialResources ReadResources(YamlSource source, YamlNode node, List<StudyFileException> problems)
     {
         var mapping = source.Mapping(node, "resources", "{ gpus_per_trial: 1 }");
-        source.CheckKeys(mapping, "resources", ["gpus_per_trial", "cpus_per_trial", "max_gpus"]);
+        problems.AddRange(source.UnknownKeys(mapping, "resources", ["gpus_per_trial", "cpus_per_trial", "max_gpus"]));
         var resources = new TrialResources();
         foreach (var (key, _, value) in source.Entries(mapping, "resources"))
         {
@@ -374,10 +418,10 @@ internal static partial class StudyFileReader
         "setup", "extra_sbatch", "signal_lead", "max_requeues", "speed",
     ];
 
-    private static Backends.Slurm.SlurmSettings ReadSlurm(YamlSource source, YamlNode node)
+    private static Backends.Slurm.SlurmSettings ReadSlurm(YamlSource source, YamlNode node, List<StudyFileException> problems)
     {
         var mapping = source.Mapping(node, "slurm", "{ partition: gpu, time: 04:00:00, gpus_per_trial: 1, concurrency: 8 }");
-        source.CheckKeys(mapping, "slurm", [.. SlurmJobKeys, "classes"]);
+        problems.AddRange(source.UnknownKeys(mapping, "slurm", [.. SlurmJobKeys, "classes"]));
         var defaults = ReadSlurmJob(source, mapping, "slurm", new Backends.Slurm.SlurmJobOptions());
         var classes = new List<Backends.Slurm.SlurmComputeClass>();
         foreach (var (key, keyNode, value) in source.Entries(mapping, "slurm"))
@@ -390,7 +434,7 @@ internal static partial class StudyFileReader
                     throw source.Error(nameNode, $"slurm.classes.{name}", "a class name uses letters, digits, '-' and '_'");
                 var field = $"slurm.classes.{name}";
                 var m = source.Mapping(classNode, field, "{ partition: gpu-a100, gpus_per_trial: 1, max_concurrent: 8 }");
-                source.CheckKeys(m, field, SlurmJobKeys);
+                problems.AddRange(source.UnknownKeys(m, field, SlurmJobKeys));
                 classes.Add(new Backends.Slurm.SlurmComputeClass(name, ReadSlurmJob(source, m, field, defaults)));
             }
             _ = keyNode;

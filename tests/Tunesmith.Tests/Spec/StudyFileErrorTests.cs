@@ -36,6 +36,30 @@ public sealed class StudyFileErrorTests
     }
 
     [Fact]
+    public void Independent_problems_are_all_kept_in_file_order_and_the_message_names_the_first_and_how_many_more()
+    {
+        // Unknown keys of several sections (every unknown sampler option too) and a bad value beside them.
+        var e = Fail("""
+            name: s
+            command: run {lr}
+            trails: 10
+            space:
+              lr: { float: [0.01, 0.1] }
+            sampler: { tpe: { n_startup_trial: 5, seeed: 1 } }
+            parallel: 0
+            slurm: { partion: gpu }
+            """);
+        Assert.Equal(
+            [(3, 1, "trails"), (6, 19, "sampler.tpe.n_startup_trial"), (6, 39, "sampler.tpe.seeed"), (7, 11, "parallel"), (8, 10, "slurm.partion")],
+            e.Problems.Select(p => (p.Line, p.Column, p.Field!)));
+        AssertAt(e, 3, 1, "trails", "unknown key 'trails'");
+        Assert.EndsWith("(and 4 more problems)", e.Message);
+        // A single problem is its own error, as before.
+        var one = Fail("name: s\ncommand: run\ntrails: 10\n");
+        Assert.Same(one, Assert.Single(one.Problems));
+    }
+
+    [Fact]
     public void Unknown_top_level_key_suggests_the_closest_known_key()
     {
         var e = Fail("""

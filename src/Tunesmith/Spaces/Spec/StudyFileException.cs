@@ -16,7 +16,34 @@ public sealed class StudyFileException : Exception
         Column = column;
         Field = string.IsNullOrEmpty(field) ? null : field;
         Problem = problem;
+        Problems = [this];
     }
+
+    // Several problems of one file: located at the first, its message the first's with how many more.
+    private StudyFileException(StudyFileException first, IReadOnlyList<StudyFileException> problems)
+        : base(Format(first.File, first.Line, first.Column, first.Field, $"{first.Problem} (and {problems.Count - 1} more problems)"))
+    {
+        File = first.File;
+        Line = first.Line;
+        Column = first.Column;
+        Field = first.Field;
+        Problem = first.Problem;
+        Problems = problems;
+    }
+
+    /// <summary>
+    /// One error for <paramref name="problems"/> (at least one) found in one file, in file order: the problem itself when
+    /// there is one, else an error located at the first whose <see cref="Problems"/> holds them all.
+    /// </summary>
+    internal static StudyFileException Of(IReadOnlyList<StudyFileException> problems) =>
+        problems.Count == 1 ? problems[0] : new StudyFileException(problems[0], problems);
+
+    /// <summary>
+    /// Every problem found in the file, in file order: just this one, or several independent ones (unknown keys of
+    /// different sections, a bad value beside them) so that a user fixes them in one go. The location properties and the
+    /// message are those of the first, the message ending with how many more there are.
+    /// </summary>
+    public IReadOnlyList<StudyFileException> Problems { get; }
 
     /// <summary>The file as the user named it (or the source name given to <c>StudyFile.Parse</c>).</summary>
     public string File { get; }

@@ -184,9 +184,15 @@ internal sealed partial class YamlSource(string file)
     /// <summary>Throws on the first key that is not in <paramref name="known"/>, suggesting the closest known key.</summary>
     public void CheckKeys(YamlMappingNode mapping, string field, IReadOnlyCollection<string> known)
     {
+        if (UnknownKeys(mapping, field, known).FirstOrDefault() is { } first) throw first;
+    }
+
+    /// <summary>An error for each key that is not in <paramref name="known"/>, in the file's order, each suggesting the closest known key.</summary>
+    public IEnumerable<StudyFileException> UnknownKeys(YamlMappingNode mapping, string field, IReadOnlyCollection<string> known)
+    {
         foreach (var (key, keyNode, _) in Entries(mapping, field))
             if (!known.Contains(key))
-                throw Error(keyNode, Join(field, key), $"unknown key '{key}'{ClosestName.Suggest(key, known)} (known: {string.Join(", ", known)})");
+                yield return Error(keyNode, Join(field, key), $"unknown key '{key}'{ClosestName.Suggest(key, known)} (known: {string.Join(", ", known)})");
     }
 
     public static string Join(string field, string key) => field.Length == 0 ? key : $"{field}.{key}";
