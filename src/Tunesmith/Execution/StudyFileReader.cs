@@ -20,6 +20,17 @@ internal static partial class StudyFileReader
         "timeout", "trial_timeout", "retries", "fail_fast", "resources", "storage", "env", "workdir", "slurm",
     ];
 
+    /// <summary>Top-level keys of Ray Tune's and Optuna's that have another name here, with what they are.</summary>
+    private static readonly Dictionary<string, string> ForeignTopKeys = new(StringComparer.Ordinal)
+    {
+        ["mode"] = "Ray Tune's mode (min or max) is direction: (minimize or maximize)",
+        ["num_samples"] = "Ray Tune's num_samples is trials:",
+        ["n_trials"] = "Optuna's n_trials is trials:",
+        ["n_jobs"] = "Optuna's n_jobs is parallel:",
+        ["param_space"] = "Ray Tune's param_space is space:",
+        ["pruner"] = "Optuna's pruners are schedulers here: scheduler: { median: ... }",
+    };
+
     /// <summary>
     /// The study file's text with each <c>env:</c> value replaced by <see cref="StudyFile.RedactedValue"/> and a
     /// <c>storage:</c> URL replaced by its redacted form; everything else (comments, layout) stays as written.
@@ -60,7 +71,7 @@ internal static partial class StudyFileReader
         // Independent problems (unknown keys in different sections, a bad value beside them) are all named at once, so a
         // user fixes them in one go; a check that depends on a part already found bad (a command's placeholders on a bad
         // space) is left out.
-        var problems = new List<StudyFileException>(source.UnknownKeys(top, "", TopKeys));
+        var problems = new List<StudyFileException>(source.UnknownKeys(top, "", TopKeys, ForeignTopKeys));
         T Read<T>(Func<T> read, T fallback)
         {
             try { return read(); }

@@ -71,6 +71,24 @@ public sealed class StudyFileErrorTests
     }
 
     [Fact]
+    public void A_top_level_key_spelled_as_Ray_Tune_or_Optuna_spell_it_says_what_it_is_here()
+    {
+        var e = Fail("""
+            name: s
+            command: run
+            mode: min
+            num_samples: 20
+            n_trials: 20
+            pruner: median
+            """);
+        Assert.Equal(["mode", "num_samples", "n_trials", "pruner"], e.Problems.Select(p => p.Field!));
+        AssertAt(e, 3, 1, "mode", "unknown key 'mode' (Ray Tune's mode (min or max) is direction: (minimize or maximize))");
+        Assert.Contains("unknown key 'num_samples' (Ray Tune's num_samples is trials:)", e.Problems[1].Message);
+        Assert.Contains("unknown key 'n_trials' (Optuna's n_trials is trials:)", e.Problems[2].Message);
+        Assert.Contains("(Optuna's pruners are schedulers here: scheduler: { median: ... })", e.Problems[3].Message);
+    }
+
+    [Fact]
     public void Unknown_key_inside_a_parameter_suggests_the_closest_one()
     {
         var e = Fail("""

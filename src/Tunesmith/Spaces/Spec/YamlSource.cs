@@ -187,12 +187,18 @@ internal sealed partial class YamlSource(string file)
         if (UnknownKeys(mapping, field, known).FirstOrDefault() is { } first) throw first;
     }
 
-    /// <summary>An error for each key that is not in <paramref name="known"/>, in the file's order, each suggesting the closest known key.</summary>
-    public IEnumerable<StudyFileException> UnknownKeys(YamlMappingNode mapping, string field, IReadOnlyCollection<string> known)
+    /// <summary>
+    /// An error for each key that is not in <paramref name="known"/>, in the file's order, each suggesting the closest known
+    /// key, or, for a key another tool spells that way (<paramref name="foreign"/>: Ray Tune's <c>mode</c>), what it is here.
+    /// </summary>
+    public IEnumerable<StudyFileException> UnknownKeys(YamlMappingNode mapping, string field, IReadOnlyCollection<string> known,
+        IReadOnlyDictionary<string, string>? foreign = null)
     {
         foreach (var (key, keyNode, _) in Entries(mapping, field))
             if (!known.Contains(key))
-                yield return Error(keyNode, Join(field, key), $"unknown key '{key}'{ClosestName.Suggest(key, known)} (known: {string.Join(", ", known)})");
+                yield return Error(keyNode, Join(field, key), $"unknown key '{key}'"
+                    + (foreign is not null && foreign.TryGetValue(key, out var ours) ? $" ({ours})" : ClosestName.Suggest(key, known))
+                    + $" (known: {string.Join(", ", known)})");
     }
 
     public static string Join(string field, string key) => field.Length == 0 ? key : $"{field}.{key}";
