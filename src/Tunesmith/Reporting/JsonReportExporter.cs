@@ -40,14 +40,7 @@ public sealed class JsonReportExporter : IReportExporter
                 if (table.UserAttributeNames.Count > 0)
                 {
                     // Only with user attributes asked for: the document's shape is otherwise unchanged.
-                    w.WriteStartObject("user_attrs");
-                    foreach (var a in table.UserAttributeNames)
-                        if (r.UserAttributes.TryGetValue(a, out var av))
-                        {
-                            w.WritePropertyName(a);
-                            ParamValues.WriteJson(w, av);
-                        }
-                    w.WriteEndObject();
+                    WriteValues(w, "user_attrs", table.UserAttributeNames, r.UserAttributes);
                 }
                 w.WritePropertyName("duration_seconds");
                 WriteNumber(w, r.Duration?.TotalSeconds);
@@ -119,20 +112,23 @@ public sealed class JsonReportExporter : IReportExporter
         w.WriteEndObject();
     }
 
-    private static void WriteParams(Utf8JsonWriter w, ReportTable table, ReportRow r)
+    private static void WriteParams(Utf8JsonWriter w, ReportTable table, ReportRow r) => WriteValues(w, "params", table.ParameterNames, r.Params);
+
+    /// <summary>An object <paramref name="property"/> holding each of <paramref name="names"/> that <paramref name="values"/> has, in that order.</summary>
+    internal static void WriteValues(Utf8JsonWriter w, string property, IEnumerable<string> names, IReadOnlyDictionary<string, object?> values)
     {
-        w.WriteStartObject("params");
-        foreach (var p in table.ParameterNames)
-            if (r.Params.TryGetValue(p, out var v))
+        w.WriteStartObject(property);
+        foreach (var name in names)
+            if (values.TryGetValue(name, out var v))
             {
-                w.WritePropertyName(p);
+                w.WritePropertyName(name);
                 ParamValues.WriteJson(w, v);
             }
         w.WriteEndObject();
     }
 
     // JSON has no NaN or infinity: such a metric is written as null rather than breaking the document.
-    private static void WriteNumber(Utf8JsonWriter w, double? v)
+    internal static void WriteNumber(Utf8JsonWriter w, double? v)
     {
         if (v is { } d && double.IsFinite(d)) w.WriteRawValue(NumberText.Double(d));
         else w.WriteNullValue();

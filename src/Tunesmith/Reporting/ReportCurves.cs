@@ -85,22 +85,14 @@ public static class ReportCurves
                 w.WriteStartObject();
                 w.WriteNumber("number", t.Number);
                 w.WriteString("state", t.State.ToString());
-                w.WriteStartObject("params");
-                foreach (var p in parameters)
-                    if (t.Params.TryGetValue(p, out var v))
-                    {
-                        w.WritePropertyName(p);
-                        ParamValues.WriteJson(w, v);
-                    }
-                w.WriteEndObject();
+                JsonReportExporter.WriteValues(w, "params", parameters, t.Params);
                 w.WriteStartArray("steps");
                 foreach (var (step, value) in t.Intermediate.OrderBy(x => x.Key))
                 {
                     w.WriteStartObject();
                     w.WriteNumber("step", step);
                     w.WritePropertyName(metric);
-                    // JSON has no NaN or infinity: such a value is null.
-                    if (double.IsFinite(value)) w.WriteRawValue(NumberText.Double(value)); else w.WriteNullValue();
+                    JsonReportExporter.WriteNumber(w, value);
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
