@@ -551,6 +551,94 @@ public abstract class StorageConformanceTests : IAsyncLifetime
         Assert.Equal(d, r.Distributions["x"]);
     }
 
+    // ---------------------------------------------------------------- intermediate metrics
+
+    private static IEnumerable<(string, long, double)> Flat(FrozenTrial t) =>
+        t.IntermediateMetrics.OrderBy(m => m.Key, StringComparer.Ordinal).SelectMany(m => m.Value.OrderBy(v => v.Key).Select(v => (m.Key, v.Key, v.Value)));
+
+    [SkippableFact]
+    public async Task Intermediate_metrics_round_trip_by_name_and_step_beside_the_intermediate_values()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("step-metrics", Direction.Maximize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        Assert.Empty(t.IntermediateMetrics);
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+        {
+            Intermediate = [(1, 0.7)],
+            // A step and name given twice keeps the last, as for every other part of an update.
+            IntermediateMetrics = [(1, "loss", 0.9), (1, "acc", 0.6), (1, "loss", 0.5)],
+        }));
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+        {
+            Intermediate = [(2, 0.8)],
+            IntermediateMetrics = [(2, "loss", 0.25), (2, "nan", double.NaN), (1, "acc", 0.65)],
+        }));
+        var r = (await s.GetTrialAsync(t.Id))!;
+        Assert.Equal([("acc", 1L, 0.65), ("loss", 1L, 0.5), ("loss", 2L, 0.25), ("nan", 2L, double.NaN)], Flat(r));
+        Assert.Equal(new Dictionary<long, double> { [1] = 0.7, [2] = 0.8 }, r.Intermediate);
+        var read = Assert.Single((await s.GetTrialsSinceAsync(st.Id, 0)).Trials);
+        Assert.Equal(Flat(r), Flat(read));
+
+        // A refused write stores none of them.
+        Assert.Equal(TrialWriteOutcome.NotOwner, await s.UpdateTrialAsync(t.Id, "other", new TrialUpdate { IntermediateMetrics = [(3, "loss", 0.1)] }));
+        await FinishAsync(s, t, 0.8);
+        Assert.Equal(TrialWriteOutcome.AlreadyFinished, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { IntermediateMetrics = [(3, "loss", 0.1)] }));
+        Assert.Equal(Flat(r), Flat((await s.GetTrialAsync(t.Id))!));
+    }
+
+    [SkippableFact]
+    public async Task Hundreds_of_intermediate_metrics_in_one_update_are_all_stored()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("many-step-metrics", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        var values = Enumerable.Range(0, 250).Select(i => ((long)(i / 5), $"m{i % 5}", i + 0.5)).ToArray();
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { IntermediateMetrics = values }));
+        var r = (await s.GetTrialAsync(t.Id))!;
+        Assert.Equal(5, r.IntermediateMetrics.Count);
+        Assert.All(r.IntermediateMetrics.Values, series => Assert.Equal(50, series.Count));
+        Assert.Equal(249.5, r.IntermediateMetrics["m4"][49]);
+    }
+
+    [SkippableFact]
+    public async Task A_report_of_intermediate_metrics_alone_is_a_change_a_poller_sees()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("step-metrics-poll", Direction.Minimize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        var before = await s.GetTrialsSinceAsync(st.Id, 0);
+        var version = Assert.Single(before.Trials).Version;
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { IntermediateMetrics = [(1, "loss", 0.5)] }));
+        var after = await s.GetTrialsSinceAsync(st.Id, before.Cursor);
+        var changed = Assert.Single(after.Trials, x => x.Version != version);
+        Assert.True(changed.Version > version);
+        Assert.Equal(0.5, changed.IntermediateMetrics["loss"][1]);
+        Assert.True(after.Cursor >= before.Cursor);
+    }
+
+    [SkippableFact]
+    public async Task A_retry_inherits_the_failed_attempts_intermediate_metrics()
+    {
+        var s = NewStorage();
+        var st = await s.CreateStudyAsync("retry-step-metrics", Direction.Maximize);
+        var t = (await s.StartTrialAsync(st.Id, "w"))!;
+        await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate
+        {
+            Intermediate = [(1, 0.1), (2, 0.2)],
+            IntermediateMetrics = [(1, "loss", 0.9), (2, "loss", 0.8)],
+            FinalState = TrialState.Failed,
+        });
+        var retry = (await s.RetryTrialAsync(t.Id))!;
+        Assert.Equal([("loss", 1L, 0.9), ("loss", 2L, 0.8)], Flat(retry));
+        var claimed = (await s.StartTrialAsync(st.Id, "w2"))!;
+        Assert.Equal(retry.Id, claimed.Id);
+        Assert.Equal(Flat(retry), Flat(claimed));
+        await s.UpdateTrialAsync(claimed.Id, "w2", new TrialUpdate { IntermediateMetrics = [(3, "loss", 0.7)] });
+        Assert.Equal([("loss", 1L, 0.9), ("loss", 2L, 0.8), ("loss", 3L, 0.7)], Flat((await s.GetTrialAsync(retry.Id))!));
+        Assert.Equal([("loss", 1L, 0.9), ("loss", 2L, 0.8)], Flat((await s.GetTrialAsync(t.Id))!));
+    }
+
     // ---------------------------------------------------------------- heartbeats, stale trials, retries
 
     [SkippableFact]

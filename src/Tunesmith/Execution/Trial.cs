@@ -22,6 +22,7 @@ public sealed class Trial : IParameterSuggester
     private readonly Dictionary<string, Distribution> _distributions = new(StringComparer.Ordinal);
     private readonly List<(string, object?, Distribution?)> _pendingParams = [];
     private readonly List<(long, double)> _pendingIntermediate = [];
+    private readonly List<(long, string, double)> _pendingIntermediateMetrics = [];
     private readonly List<KeyValuePair<string, object?>> _pendingUserAttributes = [];
     private readonly List<KeyValuePair<string, object?>> _pendingSystemAttributes = [];
     private readonly List<KeyValuePair<string, double>> _pendingMetrics = [];
@@ -31,6 +32,7 @@ public sealed class Trial : IParameterSuggester
     private Dictionary<string, object?>? _userAttributes;
     private Dictionary<string, object?>? _systemAttributes;
     private Dictionary<string, double>? _metrics;
+    private Dictionary<string, Dictionary<long, double>>? _intermediateMetrics;
 
     internal Trial(Study study, FrozenTrial started, SamplingContext context,
         IReadOnlyDictionary<string, Distribution> relativeSpace, IReadOnlyDictionary<string, object?> relative,
@@ -214,6 +216,45 @@ public sealed class Trial : IParameterSuggester
     /// a scheduler and it decides to stop this trial, throws <see cref="TrialPrunedException"/>: let it propagate.
     /// </summary>
     public void Report(long step, double value) => ReportAsync(step, value).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Stores an intermediate objective value at <paramref name="step"/> together with other metrics of the same step
+    /// (e.g. the training loss beside the validation score), as Ray Tune's <c>train.report({...})</c> keeps every metric
+    /// of every iteration: they are the trial's <see cref="FrozenTrial.IntermediateMetrics"/>, which reports and the
+    /// dashboard plot. Only <paramref name="value"/> is the scheduler's; a non-finite metric is left out, and so is one
+    /// named as the study's metric (that is <paramref name="value"/>). Then as <see cref="Report(long, double)"/>.
+    /// </summary>
+    public void Report(long step, double value, IReadOnlyDictionary<string, double> metrics) =>
+        ReportAsync(step, value, metrics).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Report(long, double, IReadOnlyDictionary{string, double})"/>
+    public Task ReportAsync(long step, double value, IReadOnlyDictionary<string, double> metrics, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        ThrowIfFinished();
+        foreach (var name in metrics.Keys)
+            if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"trial {Number}: a reported metric's name must not be empty", nameof(metrics));
+        if (step < 0) throw new ArgumentOutOfRangeException(nameof(step), step, $"trial {Number}: a step cannot be negative (got {step})");
+        if (double.IsNaN(value)) throw new ArgumentException($"trial {Number}: reported value at step {step} is NaN", nameof(value));
+        SetIntermediateMetrics(step, metrics);
+        return ReportInProcessAsync(step, value, null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Buffers the finite metrics of a report at <paramref name="step"/> other than the study's metric, for the next write
+    /// (the report's own, or a flush).
+    /// </summary>
+    internal void SetIntermediateMetrics(long step, IEnumerable<KeyValuePair<string, double>> metrics)
+    {
+        foreach (var (name, value) in metrics)
+        {
+            if (!double.IsFinite(value) || string.Equals(name, _study.Metric, StringComparison.Ordinal)) continue;
+            _intermediateMetrics ??= new(StringComparer.Ordinal);
+            if (!_intermediateMetrics.TryGetValue(name, out var series)) _intermediateMetrics[name] = series = [];
+            series[step] = value;
+            _pendingIntermediateMetrics.Add((step, name, value));
+        }
+    }
 
     /// <summary>
     /// Saves a checkpoint and stores an intermediate value at <paramref name="step"/>: <paramref name="checkpoint"/> writes
@@ -430,12 +471,14 @@ public sealed class Trial : IParameterSuggester
         {
             Params = _pendingParams.ToArray(),
             Intermediate = _pendingIntermediate.ToArray(),
+            IntermediateMetrics = _pendingIntermediateMetrics.ToArray(),
             UserAttributes = _pendingUserAttributes.ToArray(),
             SystemAttributes = _pendingSystemAttributes.ToArray(),
             Metrics = _pendingMetrics.ToArray(),
         };
         _pendingParams.Clear();
         _pendingIntermediate.Clear();
+        _pendingIntermediateMetrics.Clear();
         _pendingUserAttributes.Clear();
         _pendingSystemAttributes.Clear();
         _pendingMetrics.Clear();
@@ -465,6 +508,7 @@ public sealed class Trial : IParameterSuggester
         Params = Overlay(_started.Params, _params, StringComparer.Ordinal),
         Distributions = Overlay(_started.Distributions, _distributions, StringComparer.Ordinal),
         Intermediate = Overlay(_started.Intermediate, _intermediate, null),
+        IntermediateMetrics = MergeSeries(_started.IntermediateMetrics, _intermediateMetrics),
         UserAttributes = Overlay(_started.UserAttributes, _userAttributes, StringComparer.Ordinal),
         SystemAttributes = Overlay(_started.SystemAttributes, _systemAttributes, StringComparer.Ordinal),
         Metrics = Overlay(_started.Metrics, _metrics, StringComparer.Ordinal),
@@ -483,6 +527,16 @@ public sealed class Trial : IParameterSuggester
         if (since is null || since.Count == 0) return started;
         var merged = new Dictionary<TKey, TValue>(started, comparer);
         foreach (var (k, v) in since) merged[k] = v;
+        return merged;
+    }
+
+    /// <summary>The started trial's intermediate metrics with those reported since; the started trial's own when none were.</summary>
+    private static IReadOnlyDictionary<string, IReadOnlyDictionary<long, double>> MergeSeries(
+        IReadOnlyDictionary<string, IReadOnlyDictionary<long, double>> started, Dictionary<string, Dictionary<long, double>>? since)
+    {
+        if (since is null || since.Count == 0) return started;
+        var merged = new Dictionary<string, IReadOnlyDictionary<long, double>>(started, StringComparer.Ordinal);
+        foreach (var (name, series) in since) merged[name] = Overlay(started.GetValueOrDefault(name) ?? new Dictionary<long, double>(), series, null);
         return merged;
     }
 

@@ -36,6 +36,8 @@ public sealed record TrialUpdate
     public IReadOnlyList<string> RemovedParams { get; init; } = [];
     /// <summary>New intermediate values by step (a step reported again overwrites).</summary>
     public IReadOnlyList<(long Step, double Value)> Intermediate { get; init; } = [];
+    /// <summary>New values of other reported metrics, by step and name (a step and name reported again overwrites).</summary>
+    public IReadOnlyList<(long Step, string Name, double Value)> IntermediateMetrics { get; init; } = [];
     /// <summary>User attributes to set.</summary>
     public IReadOnlyList<KeyValuePair<string, object?>> UserAttributes { get; init; } = [];
     /// <summary>System attributes to set.</summary>
@@ -48,7 +50,7 @@ public sealed record TrialUpdate
     public double? Value { get; init; }
 
     /// <summary>True when nothing would be written.</summary>
-    public bool IsEmpty => Params.Count == 0 && RemovedParams.Count == 0 && Intermediate.Count == 0 && UserAttributes.Count == 0
+    public bool IsEmpty => Params.Count == 0 && RemovedParams.Count == 0 && Intermediate.Count == 0 && IntermediateMetrics.Count == 0 && UserAttributes.Count == 0
         && SystemAttributes.Count == 0 && Metrics.Count == 0 && FinalState is null;
 }
 
@@ -153,8 +155,8 @@ public interface IStudyStorage : IAsyncDisposable
     Task<FrozenTrial?> StartTrialAsync(long studyId, string worker, int? maxTrials = null, bool waitingOnly = false, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Writes to a Running trial owned by <paramref name="worker"/> in one transaction (params, intermediate values,
-    /// attributes, metrics and, with <see cref="TrialUpdate.FinalState"/>, the final state and value). Also heartbeats it.
+    /// Writes to a Running trial owned by <paramref name="worker"/> in one transaction (params, intermediate values and
+    /// metrics, attributes, metrics and, with <see cref="TrialUpdate.FinalState"/>, the final state and value). Also heartbeats it.
     /// </summary>
     Task<TrialWriteOutcome> UpdateTrialAsync(long trialId, string worker, TrialUpdate update, CancellationToken cancellationToken = default);
 
@@ -217,7 +219,7 @@ public interface IStudyStorage : IAsyncDisposable
     /// <summary>
     /// Re-enqueues a Failed trial's params as a new Waiting trial (system attributes <c>retry_of</c> and <c>retry_count</c>),
     /// marking the failed one <c>retried_by</c> so it no longer counts toward the budget. The retry inherits the failed
-    /// attempt's intermediate values: it continues the same training (a command trial's retry runs in the attempt's
+    /// attempt's intermediate values (and intermediate metrics): it continues the same training (a command trial's retry runs in the attempt's
     /// directory and resumes from its checkpoint), so schedulers judge it by the whole curve, and in the attempt's place.
     /// Atomic: returns null when the trial is not Failed or was already retried.
     /// </summary>

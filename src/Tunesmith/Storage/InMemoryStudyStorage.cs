@@ -140,7 +140,7 @@ public sealed class InMemoryStudyStorage : IStudyStorage
     }
 
     private FrozenTrial AddWaiting(StudyState s, IReadOnlyDictionary<string, object?> fixedParams, IReadOnlyDictionary<string, object?>? systemAttributes,
-        IReadOnlyDictionary<long, double>? intermediate = null)
+        IReadOnlyDictionary<long, double>? intermediate = null, IReadOnlyDictionary<string, IReadOnlyDictionary<long, double>>? intermediateMetrics = null)
     {
         var trial = new FrozenTrial
         {
@@ -152,6 +152,7 @@ public sealed class InMemoryStudyStorage : IStudyStorage
             Created = _time.GetUtcNow(),
         };
         if (intermediate is { Count: > 0 }) trial = trial with { Intermediate = new Dictionary<long, double>(intermediate) };
+        if (intermediateMetrics is { Count: > 0 }) trial = trial with { IntermediateMetrics = intermediateMetrics };
         Add(s, trial);
         s.Waiting.Add(trial.Number);
         return trial;
@@ -243,6 +244,16 @@ public sealed class InMemoryStudyStorage : IStudyStorage
                 var iv = new Dictionary<long, double>(t.Intermediate);
                 foreach (var (step, value) in update.Intermediate) iv[step] = value;
                 t = t with { Intermediate = iv };
+            }
+            if (update.IntermediateMetrics.Count > 0)
+            {
+                var im = t.IntermediateMetrics.ToDictionary(kv => kv.Key, kv => new Dictionary<long, double>(kv.Value), StringComparer.Ordinal);
+                foreach (var (step, name, value) in update.IntermediateMetrics)
+                {
+                    if (!im.TryGetValue(name, out var series)) im[name] = series = [];
+                    series[step] = value;
+                }
+                t = t with { IntermediateMetrics = im.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<long, double>)kv.Value, StringComparer.Ordinal) };
             }
             if (update.UserAttributes.Count > 0) t = t with { UserAttributes = Merge(t.UserAttributes, update.UserAttributes) };
             if (update.SystemAttributes.Count > 0) t = t with { SystemAttributes = Merge(t.SystemAttributes, update.SystemAttributes) };
@@ -350,7 +361,7 @@ public sealed class InMemoryStudyStorage : IStudyStorage
                 return Task.FromResult<FrozenTrial?>(null);
             var count = (t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryCount, out var c) && c is long n ? n : 0) + 1;
             var root = t.SystemAttributes.TryGetValue(SystemAttributeKeys.RetryOf, out var r) && r is long rn ? rn : t.Number;
-            var retry = AddWaiting(s, t.Params, RetryAttributes.Of(t, root, count), t.Intermediate);
+            var retry = AddWaiting(s, t.Params, RetryAttributes.Of(t, root, count), t.Intermediate, t.IntermediateMetrics);
             Replace(s, t with { SystemAttributes = Merge(t.SystemAttributes, [new(SystemAttributeKeys.RetriedBy, (long)retry.Number)]) });
             s.Retried++;
             return Task.FromResult<FrozenTrial?>(retry);

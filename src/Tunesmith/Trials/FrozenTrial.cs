@@ -65,6 +65,12 @@ public sealed record FrozenTrial
     public IReadOnlyDictionary<string, Distribution> Distributions { get; init; } = Empty.Distributions;
     /// <summary>Intermediate objective values by step (<c>Report(step, value)</c>).</summary>
     public IReadOnlyDictionary<long, double> Intermediate { get; init; } = Empty.Intermediate;
+    /// <summary>
+    /// The other metrics the trial reported, by name, each by step (<c>Report(step, value, metrics)</c>; every other
+    /// finite metric of a command trial's <c>tunesmith:report</c> line): the training loss beside the validation score.
+    /// The study metric's own series is <see cref="Intermediate"/>, the one schedulers read.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<long, double>> IntermediateMetrics { get; init; } = Empty.IntermediateMetrics;
     /// <summary>User attributes (string, number, boolean or null values).</summary>
     public IReadOnlyDictionary<string, object?> UserAttributes { get; init; } = Empty.Params;
     /// <summary>Tunesmith's own attributes (failure reason, retry links, worker bookkeeping).</summary>
@@ -102,6 +108,8 @@ public sealed record FrozenTrial
         public static readonly IReadOnlyDictionary<string, object?> Params = new Dictionary<string, object?>();
         public static readonly IReadOnlyDictionary<string, Distribution> Distributions = new Dictionary<string, Distribution>();
         public static readonly IReadOnlyDictionary<long, double> Intermediate = new Dictionary<long, double>();
+        public static readonly IReadOnlyDictionary<string, IReadOnlyDictionary<long, double>> IntermediateMetrics =
+            new Dictionary<string, IReadOnlyDictionary<long, double>>();
     }
 }
 

@@ -270,6 +270,48 @@ public sealed class CommandObjectiveEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task Every_other_finite_metric_of_every_report_is_kept_by_step()
+    {
+        var script = _kit.Script("metrics.py", """
+            import json
+            for step in range(3):
+                print("tunesmith:report " + json.dumps({"step": step, "val_f1": 0.5 + step / 10, "loss": 1.0 - step / 10, "acc": 0.6 + step / 10}))
+            print('tunesmith:report {"step": 3, "loss": 0.7, "phase": "eval"}')
+            print('tunesmith:report {"step": 4, "val_f1": 0.9, "loss": NaN}')
+            print("tunesmith:result " + json.dumps({"val_f1": 0.9}))
+            """);
+        await using var study = await CommandTestKit.NewStudyAsync();
+        var t = await RunOneAsync(study, _kit.Options(script));
+        Assert.Equal(TrialState.Complete, t.State);
+        Assert.Equal([0L, 1L, 2L, 4L], t.Intermediate.Keys.Order());
+        Assert.Equal(["acc", "loss"], t.IntermediateMetrics.Keys.Order(StringComparer.Ordinal)); // not the study metric, not a string, not NaN
+        Assert.Equal([(0L, 1.0), (1L, 0.9), (2L, 0.8), (3L, 0.7)], t.IntermediateMetrics["loss"].OrderBy(kv => kv.Key).Select(kv => (kv.Key, Math.Round(kv.Value, 12))));
+        Assert.Equal([0L, 1L, 2L], t.IntermediateMetrics["acc"].Keys.Order());
+    }
+
+    [Fact]
+    public async Task Reports_printed_after_a_stop_decision_are_kept_with_their_metrics()
+    {
+        // The program saves a last report on SIGTERM: it happened, so it is kept (not judged).
+        var script = _kit.Script("stop-report.py", """
+            import json, signal, sys, time
+            def on_term(signum, frame):
+                print("tunesmith:report " + json.dumps({"step": 2, "val_f1": 0.3, "loss": 0.5}), flush=True)
+                sys.exit(0)
+            signal.signal(signal.SIGTERM, on_term)
+            for step in range(2):
+                print("tunesmith:report " + json.dumps({"step": step, "val_f1": 0.1 * (step + 1), "loss": 1.0 - step / 10}), flush=True)
+            time.sleep(3600)
+            """);
+        await using var study = await CommandTestKit.NewStudyAsync(scheduler: new StopAtStepScheduler(1));
+        var t = await RunOneAsync(study, _kit.Options(script));
+        Assert.Equal(TrialState.Pruned, t.State);
+        Assert.Equal([0L, 1L, 2L], t.Intermediate.Keys.Order());
+        Assert.Equal([0L, 1L, 2L], t.IntermediateMetrics["loss"].Keys.Order());
+        Assert.Equal(0.5, t.IntermediateMetrics["loss"][2]);
+    }
+
+    [Fact]
     public async Task RequestStop_prunes_a_running_trial_on_demand()
     {
         var script = _kit.Script("long.py", "import time\nprint('tunesmith:report {\"step\": 0, \"val_f1\": 0.3}')\ntime.sleep(3600)\n");

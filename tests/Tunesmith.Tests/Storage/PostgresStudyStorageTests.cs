@@ -111,6 +111,44 @@ public sealed class PostgresStudyStorageTests
     }
 
     [SkippableFact]
+    public async Task A_schema_at_version_2_is_upgraded_in_place_keeping_its_trials_and_then_stores_intermediate_metrics()
+    {
+        using var schema = PostgresTestServer.NewSchema();
+        await using (var old = new NpgsqlConnection(PostgresUrl.Parse(schema.Url).ConnectionString))
+        {
+            await old.OpenAsync();
+            void Execute(string sql)
+            {
+                using var cmd = new NpgsqlCommand(sql, old);
+                cmd.ExecuteNonQuery();
+            }
+            Execute(SqlSchema.CreateVersionTable);
+            for (var v = 1; v <= 2; v++)
+            {
+                foreach (var sql in SqlSchema.Migration(v, SqlDialect.PostgreSql)) Execute(sql);
+                Execute($"INSERT INTO schema_version (version) VALUES ({v})");
+            }
+            Execute("INSERT INTO studies (name, direction, created_at, next_number, budget_count) VALUES ('old', 'maximize', 0, 1, 1)");
+            Execute("INSERT INTO trials (study_id, number, state, worker, created_at, started_at, heartbeat_at, version) SELECT id, 0, 'running', 'w', 0, 0, 0, -1 FROM studies");
+            Execute("INSERT INTO trial_intermediate (trial_id, step, value) SELECT id, 1, 0.5 FROM trials");
+        }
+
+        await using var s = new PostgresStudyStorage(schema.Url);
+        var st = (await s.GetStudyAsync("old"))!;
+        var t = Assert.Single((await s.GetTrialsSinceAsync(st.Id, 0)).Trials);
+        Assert.Equal(0.5, t.Intermediate[1]);
+        Assert.Empty(t.IntermediateMetrics);
+        Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { Intermediate = [(2, 0.6)], IntermediateMetrics = [(2, "loss", 0.3)] }));
+        var after = (await s.GetTrialAsync(t.Id))!;
+        Assert.Equal(0.3, after.IntermediateMetrics["loss"][2]);
+        Assert.Equal(0.5, after.Intermediate[1]);
+        await using var c = new NpgsqlConnection(PostgresUrl.Parse(schema.Url).ConnectionString);
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT MAX(version) FROM schema_version", c);
+        Assert.Equal(3L, (long)(await cmd.ExecuteScalarAsync())!);
+    }
+
+    [SkippableFact]
     public async Task Twenty_storages_opening_a_fresh_schema_at_once_migrate_it_once()
     {
         using var schema = PostgresTestServer.NewSchema();

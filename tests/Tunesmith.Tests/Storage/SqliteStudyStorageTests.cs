@@ -138,6 +138,52 @@ public sealed class SqliteStudyStorageTests : IDisposable
     }
 
     [Fact]
+    public async Task A_database_at_schema_version_2_is_upgraded_in_place_keeping_its_trials_and_then_stores_intermediate_metrics()
+    {
+        var path = _dir.File("v2.db");
+        await using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            c.Open();
+            void Run(string sql)
+            {
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = sql;
+                cmd.ExecuteNonQuery();
+            }
+            Run(SqlSchema.CreateVersionTable);
+            for (var v = 1; v <= 2; v++)
+            {
+                foreach (var sql in SqlSchema.Migration(v, SqlDialect.Sqlite)) Run(sql);
+                Run($"INSERT INTO schema_version (version) VALUES ({v})");
+            }
+            Run("INSERT INTO studies (id, name, direction, created_at, next_number, budget_count, change_seq) VALUES (1, 'old', 'maximize', 0, 1, 1, 2)");
+            Run("INSERT INTO trials (id, study_id, number, state, worker, created_at, started_at, heartbeat_at, version) VALUES (1, 1, 0, 'running', 'w', 0, 0, 0, 2)");
+            Run("INSERT INTO trial_intermediate (trial_id, step, value) VALUES (1, 1, 0.5)");
+        }
+
+        await using (var s = new SqliteStudyStorage(path))
+        {
+            var st = (await s.GetStudyAsync("old"))!;
+            var t = Assert.Single((await s.GetTrialsSinceAsync(st.Id, 0)).Trials);
+            Assert.Equal(0.5, t.Intermediate[1]);
+            Assert.Empty(t.IntermediateMetrics);
+            Assert.Equal(TrialWriteOutcome.Applied, await s.UpdateTrialAsync(t.Id, "w", new TrialUpdate { Intermediate = [(2, 0.6)], IntermediateMetrics = [(2, "loss", 0.3)] }));
+            var after = (await s.GetTrialAsync(t.Id))!;
+            Assert.Equal(0.3, after.IntermediateMetrics["loss"][2]);
+            Assert.Equal(0.5, after.Intermediate[1]);
+            Assert.True(await s.DeleteStudyAsync("old"));
+        }
+        await using var check = new SqliteConnection($"Data Source={path};Pooling=False");
+        check.Open();
+        using var q = check.CreateCommand();
+        q.CommandText = "SELECT (SELECT MAX(version) FROM schema_version), (SELECT COUNT(*) FROM trial_step_metrics)";
+        using var r = q.ExecuteReader();
+        r.Read();
+        Assert.Equal(3L, r.GetInt64(0));
+        Assert.Equal(0L, r.GetInt64(1)); // deleted with its study
+    }
+
+    [Fact]
     public async Task A_schema_from_a_newer_version_is_refused_not_misread()
     {
         var path = _dir.File("newer.db");

@@ -302,6 +302,8 @@ public sealed class CommandObjective
         {
             owner._options.Progress?.Report(new CommandTrialReported(trialNumber, step, metrics));
             trial.SetSystemAttribute(CommandAttributeKeys.LastReport, ReportJson(step, metrics));
+            // Every other finite metric of the report, stored with it by step (the study metric is its intermediate value).
+            trial.SetIntermediateMetrics(step, metrics);
             if (_checkpointFiles is not null && CheckpointChanged())
                 trial.SetSystemAttribute(SystemAttributeKeys.CheckpointStep, step);
             // PBT copies only checkpointed trials: a program that never writes one is never copied, and PBT silently

@@ -21,7 +21,7 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
 {
     // Versioned names: a newer Tunesmith adds new functions instead of replacing ones an older worker still calls.
     internal const string StartFunction = "tunesmith_start_trial_v3";
-    private const string FinishFunction = "tunesmith_update_trial_v3";
+    private const string FinishFunction = "tunesmith_update_trial_v4";
 
     private static readonly string[] FunctionDefinitions =
     [
@@ -80,7 +80,8 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
             p_steps bigint[], p_step_values float8[],
             p_attr_system bigint[], p_attr_keys text[], p_attr_values text[],
             p_metric_names text[], p_metric_values float8[],
-            p_final_state text, p_value float8, p_removed_params text[])
+            p_final_state text, p_value float8, p_removed_params text[],
+            p_im_steps bigint[], p_im_names text[], p_im_values float8[])
         RETURNS TABLE (o_outcome int, o_state text, o_worker text, o_value float8, o_version bigint) LANGUAGE plpgsql AS $fn$
         DECLARE
             v_state text;
@@ -113,6 +114,10 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
             IF cardinality(p_metric_names) > 0 THEN
                 INSERT INTO trial_metrics (trial_id, name, value) SELECT p_trial, k, v FROM unnest(p_metric_names, p_metric_values) AS x(k, v)
                     ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value;
+            END IF;
+            IF cardinality(p_im_steps) > 0 THEN
+                INSERT INTO trial_step_metrics (trial_id, step, name, value) SELECT p_trial, k, n, v FROM unnest(p_im_steps, p_im_names, p_im_values) AS x(k, n, v)
+                    ON CONFLICT (trial_id, name, step) DO UPDATE SET value = excluded.value;
             END IF;
             IF p_final_state IS NOT NULL THEN
                 UPDATE trials SET state = p_final_state, value = p_value, finished_at = p_now, heartbeat_at = p_now, version = -1
@@ -310,7 +315,8 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
         var attrs = LastPerKey(update.UserAttributes.Select(a => (System: 0L, a.Key, a.Value)).Concat(update.SystemAttributes.Select(a => (System: 1L, a.Key, a.Value))),
             a => (a.System, a.Key));
         var metrics = LastPerKey(update.Metrics, m => m.Key);
-        return new($"SELECT o_outcome, o_state, o_worker, o_value FROM {FinishFunction}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
+        var intermediateMetrics = LastPerKey(update.IntermediateMetrics, m => (m.Step, m.Name));
+        return new($"SELECT o_outcome, o_state, o_worker, o_value FROM {FinishFunction}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)")
         {
             Parameters =
             {
@@ -330,6 +336,9 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
                 new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = update.FinalState is { } f ? StateText(f) : DBNull.Value },
                 new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Double, Value = update.Value is { } v && !double.IsNaN(v) ? v : DBNull.Value },
                 new NpgsqlParameter<string[]> { TypedValue = update.RemovedParams.Distinct(StringComparer.Ordinal).ToArray() },
+                new NpgsqlParameter<long[]> { TypedValue = intermediateMetrics.Select(m => m.Step).ToArray() },
+                new NpgsqlParameter<string[]> { TypedValue = intermediateMetrics.Select(m => m.Name).ToArray() },
+                new NpgsqlParameter<double?[]> { TypedValue = intermediateMetrics.Select(m => double.IsNaN(m.Value) ? (double?)null : m.Value).ToArray() },
             },
         };
     }
@@ -412,7 +421,8 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
         (SELECT json_agg(json_build_array(p.name, p.value_json, p.distribution_json) ORDER BY p.id) FROM trial_params p WHERE p.trial_id = t.id)::text,
         (SELECT json_agg(json_build_array(a.system, a.key, a.value_json)) FROM trial_attributes a WHERE a.trial_id = t.id)::text,
         (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM trial_intermediate i WHERE i.trial_id = t.id)::text,
-        (SELECT json_agg(json_build_array(m.name, m.value)) FROM trial_metrics m WHERE m.trial_id = t.id)::text
+        (SELECT json_agg(json_build_array(m.name, m.value)) FROM trial_metrics m WHERE m.trial_id = t.id)::text,
+        (SELECT json_agg(json_build_array(m.name, m.step, m.value) ORDER BY m.name, m.step) FROM trial_step_metrics m WHERE m.trial_id = t.id)::text
         """;
 
     // The cursor: just below the oldest transaction still running when this statement's snapshot was taken. Every
@@ -492,6 +502,18 @@ public sealed partial class PostgresStudyStorage : IStudyStorage
             using var doc = JsonDocument.Parse(r.GetString(14));
             foreach (var e in doc.RootElement.EnumerateArray()) metrics[e[0].GetString()!] = JsonDouble(e[1]);
             t = t with { Metrics = metrics };
+        }
+        if (!r.IsDBNull(15))
+        {
+            var all = new Dictionary<string, IReadOnlyDictionary<long, double>>(StringComparer.Ordinal);
+            using var doc = JsonDocument.Parse(r.GetString(15));
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                var name = e[0].GetString()!;
+                if (!all.TryGetValue(name, out var series)) all[name] = series = new Dictionary<long, double>();
+                ((Dictionary<long, double>)series)[e[1].GetInt64()] = JsonDouble(e[2]);
+            }
+            t = t with { IntermediateMetrics = all };
         }
         return t;
     }

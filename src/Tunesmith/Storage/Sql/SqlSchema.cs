@@ -17,7 +17,7 @@ namespace Tunesmith.Storage.Sql;
 internal static class SqlSchema
 {
     /// <summary>The schema version this build writes.</summary>
-    public const int Latest = 2;
+    public const int Latest = 3;
 
     /// <summary>Creates the version table itself; safe to run any number of times.</summary>
     public const string CreateVersionTable = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
@@ -123,6 +123,19 @@ internal static class SqlSchema
             "UPDATE trials SET version = -1",
         ],
         2 => [],
+        // Every other metric of every report, by step (the study metric's series stays in trial_intermediate, which
+        // schedulers read). A report writes its metrics in one statement; value is NULL for NaN, as elsewhere.
+        3 =>
+        [
+            """
+            CREATE TABLE trial_step_metrics (
+                trial_id BIGINT NOT NULL,
+                step BIGINT NOT NULL,
+                name TEXT NOT NULL,
+                value DOUBLE PRECISION,
+                PRIMARY KEY (trial_id, name, step))
+            """,
+        ],
         _ => throw new ArgumentOutOfRangeException(nameof(version), version, "no such schema version"),
     };
 }

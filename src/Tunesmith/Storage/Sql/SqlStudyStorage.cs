@@ -319,6 +319,7 @@ public abstract class SqlStudyStorage : IStudyStorage
         "DELETE FROM trial_intermediate WHERE trial_id IN (SELECT id FROM trials WHERE study_id = @s)",
         "DELETE FROM trial_attributes WHERE trial_id IN (SELECT id FROM trials WHERE study_id = @s)",
         "DELETE FROM trial_metrics WHERE trial_id IN (SELECT id FROM trials WHERE study_id = @s)",
+        "DELETE FROM trial_step_metrics WHERE trial_id IN (SELECT id FROM trials WHERE study_id = @s)",
         "DELETE FROM trials WHERE study_id = @s",
         "DELETE FROM study_attributes WHERE study_id = @s",
         "DELETE FROM study_enqueue_keys WHERE study_id = @s",
@@ -393,6 +394,51 @@ public abstract class SqlStudyStorage : IStudyStorage
         "INSERT INTO trial_intermediate (trial_id, step, value) VALUES (@t, @k, @v) ON CONFLICT (trial_id, step) DO UPDATE SET value = excluded.value";
     private const string UpsertMetricSql =
         "INSERT INTO trial_metrics (trial_id, name, value) VALUES (@t, @k, @v) ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value";
+
+    // At most this many rows per statement (4 parameters each), well under SQLite's limit of 32,766 parameters.
+    private const int StepMetricRowsPerStatement = 100;
+    private static readonly string[] UpsertStepMetricsSql = Enumerable.Range(0, StepMetricRowsPerStatement + 1).Select(n => n == 0 ? "" :
+        "INSERT INTO trial_step_metrics (trial_id, step, name, value) VALUES "
+        + string.Join(", ", Enumerable.Range(0, n).Select(i => $"(@t, @k{i}, @n{i}, @v{i})"))
+        + " ON CONFLICT (trial_id, name, step) DO UPDATE SET value = excluded.value").ToArray();
+
+    /// <summary>
+    /// Upserts intermediate metrics in one statement per 100 rows (a report's few metrics: one), not one per metric. A
+    /// (step, name) given twice keeps its last value, as row-by-row upserts would (PostgreSQL refuses a statement that
+    /// touches a row twice).
+    /// </summary>
+    private static async Task UpsertIntermediateMetricsAsync(SqlSession s, long trialId, IEnumerable<(long Step, string Name, double Value)> values, CancellationToken ct)
+    {
+        var rows = new List<(long Step, string Name, double Value)>();
+        var index = new Dictionary<(long, string), int>();
+        foreach (var v in values)
+            if (index.TryGetValue((v.Step, v.Name), out var i)) rows[i] = v;
+            else
+            {
+                index[(v.Step, v.Name)] = rows.Count;
+                rows.Add(v);
+            }
+        for (var start = 0; start < rows.Count; start += StepMetricRowsPerStatement)
+        {
+            var n = Math.Min(StepMetricRowsPerStatement, rows.Count - start);
+            var command = s.Command(UpsertStepMetricsSql[n]).Bind("@t", trialId);
+            for (var i = 0; i < n; i++)
+            {
+                var (step, name, value) = rows[start + i];
+                command.Bind(ParameterNames.Step[i], step).Bind(ParameterNames.Name[i], name).Bind(ParameterNames.Value[i], NaNAsNull(value));
+            }
+            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    private static class ParameterNames
+    {
+        public static readonly string[] Step = Names("@k");
+        public static readonly string[] Name = Names("@n");
+        public static readonly string[] Value = Names("@v");
+        private static string[] Names(string prefix) =>
+            Enumerable.Range(0, StepMetricRowsPerStatement).Select(i => prefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    }
 
     /// <summary>Inserts a trial row; returns its id and its version as stored (a database may stamp its own, see <see cref="SqlSchema"/>).</summary>
     private static async Task<(long Id, long Version)> InsertTrialAsync(SqlSession s, long studyId, long number, TrialState state, string? worker, long created, long? started, long version, CancellationToken ct)
@@ -601,6 +647,7 @@ public abstract class SqlStudyStorage : IStudyStorage
                 .Bind("@d", distribution is null ? null : DistributionJson.Serialize(distribution)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         foreach (var (step, value) in update.Intermediate)
             await s.Command(UpsertIntermediateSql).Bind("@t", trialId).Bind("@k", step).Bind("@v", NaNAsNull(value)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        if (update.IntermediateMetrics.Count > 0) await UpsertIntermediateMetricsAsync(s, trialId, update.IntermediateMetrics, ct).ConfigureAwait(false);
         foreach (var (k, v) in update.UserAttributes) await InsertAttributeAsync(s, trialId, system: false, k, v, ct).ConfigureAwait(false);
         foreach (var (k, v) in update.SystemAttributes) await InsertAttributeAsync(s, trialId, system: true, k, v, ct).ConfigureAwait(false);
         foreach (var (k, v) in update.Metrics)
@@ -723,6 +770,12 @@ public abstract class SqlStudyStorage : IStudyStorage
             foreach (var (step, value) in failed.Intermediate)
                 await s.Command(UpsertIntermediateSql).Bind("@t", retry.Id).Bind("@k", step).Bind("@v", NaNAsNull(value)).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             if (failed.Intermediate.Count > 0) retry = retry with { Intermediate = new Dictionary<long, double>(failed.Intermediate) };
+            if (failed.IntermediateMetrics.Count > 0)
+            {
+                await UpsertIntermediateMetricsAsync(s, retry.Id,
+                    failed.IntermediateMetrics.SelectMany(m => m.Value.Select(v => (v.Key, m.Key, v.Value))), ct).ConfigureAwait(false);
+                retry = retry with { IntermediateMetrics = failed.IntermediateMetrics };
+            }
             await InsertAttributeAsync(s, failedTrialId, system: true, SystemAttributeKeys.RetriedBy, (long)retry.Number, ct).ConfigureAwait(false);
             await s.Command("UPDATE trials SET version = @v WHERE id = @t").Bind("@v", Dialect.VersionToWrite(seq)).Bind("@t", failedTrialId).ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return retry;
@@ -778,7 +831,7 @@ public abstract class SqlStudyStorage : IStudyStorage
             return counts;
         }, cancellationToken);
 
-    /// <summary>The five queries that read trials chosen by one filter on <c>trials t</c> (parameters @a and @b).</summary>
+    /// <summary>The six queries that read trials chosen by one filter on <c>trials t</c> (parameters @a and @b).</summary>
     private sealed class TrialQueries(string filter)
     {
         public readonly string Trials =
@@ -791,6 +844,8 @@ public abstract class SqlStudyStorage : IStudyStorage
             $"SELECT i.trial_id, i.step, i.value FROM trial_intermediate i JOIN trials t ON t.id = i.trial_id WHERE {filter} ORDER BY i.step";
         public readonly string Metrics =
             $"SELECT m.trial_id, m.name, m.value FROM trial_metrics m JOIN trials t ON t.id = m.trial_id WHERE {filter}";
+        public readonly string IntermediateMetrics =
+            $"SELECT m.trial_id, m.name, m.step, m.value FROM trial_step_metrics m JOIN trials t ON t.id = m.trial_id WHERE {filter} ORDER BY m.trial_id, m.name, m.step";
     }
 
     private sealed class TrialRow
@@ -802,6 +857,7 @@ public abstract class SqlStudyStorage : IStudyStorage
         public Dictionary<string, object?>? SystemAttributes;
         public Dictionary<long, double>? Intermediate;
         public Dictionary<string, double>? Metrics;
+        public Dictionary<string, IReadOnlyDictionary<long, double>>? IntermediateMetrics;
     }
 
     /// <summary>A trial's own columns (id, number, state, value, worker, times, heartbeat, version) read from <paramref name="first"/> on.</summary>
@@ -853,6 +909,14 @@ public abstract class SqlStudyStorage : IStudyStorage
         await using (var r = await s.Command(q.Metrics).Bind("@a", a).Bind("@b", b).ExecuteReaderAsync(ct).ConfigureAwait(false))
             while (await r.ReadAsync(ct).ConfigureAwait(false))
                 (rows[r.GetInt64(0)].Metrics ??= new(StringComparer.Ordinal))[r.GetString(1)] = r.GetDoubleOrNaN(2);
+        await using (var r = await s.Command(q.IntermediateMetrics).Bind("@a", a).Bind("@b", b).ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var all = rows[r.GetInt64(0)].IntermediateMetrics ??= new(StringComparer.Ordinal);
+                var name = r.GetString(1);
+                if (!all.TryGetValue(name, out var series)) all[name] = series = new Dictionary<long, double>();
+                ((Dictionary<long, double>)series)[r.GetInt64(2)] = r.GetDoubleOrNaN(3);
+            }
 
         var result = new List<FrozenTrial>(order.Count);
         foreach (var row in order)
@@ -864,6 +928,7 @@ public abstract class SqlStudyStorage : IStudyStorage
             if (row.SystemAttributes is not null) t = t with { SystemAttributes = row.SystemAttributes };
             if (row.Intermediate is not null) t = t with { Intermediate = row.Intermediate };
             if (row.Metrics is not null) t = t with { Metrics = row.Metrics };
+            if (row.IntermediateMetrics is not null) t = t with { IntermediateMetrics = row.IntermediateMetrics };
             result.Add(t);
         }
         return result;
