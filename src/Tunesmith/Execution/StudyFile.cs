@@ -76,6 +76,13 @@ public sealed record StudyFile
     /// <summary>The file's <c>slurm:</c> section (job options and compute classes for <c>tunesmith slurm submit</c>), or null.</summary>
     public Backends.Slurm.SlurmSettings? Slurm { get; init; }
 
+    /// <summary>
+    /// The <c>metrics:</c> section: read metrics from the program's ordinary stdout lines (<c>accuracy=0.81 loss=0.42</c>, as
+    /// Katib's StdOut collector does) as reports and, when it prints no <c>tunesmith:result</c>, its result; null: only the
+    /// protocol lines (docs/COMMAND_TRIALS.md).
+    /// </summary>
+    public Backends.Processes.StdoutMetrics? Metrics { get; init; }
+
     /// <summary>The working directory of trials (absolute: a relative one is resolved against the file's directory), or null for the file's directory.</summary>
     public string? Workdir { get; init; }
 

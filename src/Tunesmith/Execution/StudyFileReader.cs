@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Tunesmith.Backends.Processes;
 using Tunesmith.Samplers;
 using Tunesmith.Schedulers;
 using Tunesmith.Schedulers.Asha;
@@ -17,7 +18,7 @@ internal static partial class StudyFileReader
     private static readonly string[] TopKeys =
     [
         "name", "description", "direction", "metric", "command", "space", "sampler", "scheduler", "trials", "parallel",
-        "timeout", "trial_timeout", "retries", "fail_fast", "resources", "storage", "env", "workdir", "slurm",
+        "timeout", "trial_timeout", "retries", "fail_fast", "resources", "storage", "env", "workdir", "slurm", "metrics",
     ];
 
     /// <summary>Top-level keys of Ray Tune's and Optuna's that have another name here, with what they are.</summary>
@@ -123,11 +124,14 @@ internal static partial class StudyFileReader
             Storage = e.TryGetValue("storage", out var st) ? Read(() => source.String(st, "storage"), null) : null,
             Env = e.TryGetValue("env", out var env) ? Read(() => ReadEnv(source, env), new Dictionary<string, string>()) : new Dictionary<string, string>(),
             Slurm = e.TryGetValue("slurm", out var slurm) ? Read(() => ReadSlurm(source, slurm, problems), null) : null,
+            Metrics = e.TryGetValue("metrics", out var metricsNode) ? Read(() => ReadMetrics(source, metricsNode, problems), null) : null,
             Workdir = e.TryGetValue("workdir", out var wd) ? Read(() => System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, source.String(wd, "workdir"))), null) : null,
             SourceName = sourceName,
             Directory = directory,
             Text = text,
         };
+        if (file.Metrics?.Step is { } stepName && stepName == file.Metric && metricsNode is not null)
+            problems.Add(source.Error(metricsNode, "metrics.step", $"the step's name '{stepName}' is the study's metric: a step is not a metric"));
         if (problems.Count > 0) throw StudyFileException.Of([.. problems.OrderBy(p => p.Line).ThenBy(p => p.Column)]);
         return file;
     }
@@ -421,6 +425,82 @@ internal static partial class StudyFileReader
         if (resources is { MaxGpus: { } max, GpusPerTrial: > 1 } && resources.GpusPerTrial > max)
             throw source.Error(mapping, "resources.gpus_per_trial", $"a trial needs {ParamValues.Format(resources.GpusPerTrial)} GPUs but max_gpus is {max}");
         return resources;
+    }
+
+    private static readonly string[] MetricsKeys = ["format", "pattern", "step", "result"];
+
+    // Katib's names for what the metrics: section holds.
+    private static readonly Dictionary<string, string> ForeignMetricsKeys = new(StringComparer.Ordinal)
+    {
+        ["metricsFormat"] = "Katib's metricsFormat is pattern: (one regular expression or a list)",
+        ["metrics_format"] = "Katib's metricsFormat is pattern: (one regular expression or a list)",
+        ["metricStrategies"] = "Katib's metricStrategies is result: last or best",
+        ["metric_strategies"] = "Katib's metricStrategies is result: last or best",
+        ["collector"] = "the program's stdout is what is read; format: key=value",
+    };
+
+    // metrics: key=value, or { format: key=value, pattern: REGEX or [REGEX, ...], step: NAME, result: last|best }.
+    private static StdoutMetrics ReadMetrics(YamlSource source, YamlNode node, List<StudyFileException> problems)
+    {
+        const string example = "{ format: key=value, step: epoch, result: last }";
+        var metrics = new StdoutMetrics();
+        if (node is YamlScalarNode)
+        {
+            CheckMetricsFormat(source, node, "metrics");
+            return metrics;
+        }
+        var mapping = source.Mapping(node, "metrics", example);
+        problems.AddRange(source.UnknownKeys(mapping, "metrics", MetricsKeys, ForeignMetricsKeys));
+        foreach (var (key, _, value) in source.Entries(mapping, "metrics"))
+        {
+            var field = $"metrics.{key}";
+            switch (key)
+            {
+                case "format":
+                    CheckMetricsFormat(source, value, field);
+                    break;
+                case "pattern":
+                    var nodes = value is YamlSequenceNode list ? list.Children.ToList() : [value];
+                    if (nodes.Count == 0) throw source.Error(value, field, "expected a regular expression or a list of them, got an empty list");
+                    var patterns = new List<System.Text.RegularExpressions.Regex>();
+                    for (var i = 0; i < nodes.Count; i++)
+                    {
+                        var at = nodes.Count == 1 && value is not YamlSequenceNode ? field : $"{field}[{i}]";
+                        var text = source.String(nodes[i], at);
+                        try { patterns.Add(StdoutMetrics.Compile(text)); }
+                        catch (ArgumentException x) { throw source.Error(nodes[i], at, x.Message.Split(" (Parameter", 2)[0]); }
+                    }
+                    metrics = metrics with { Patterns = patterns };
+                    break;
+                case "step":
+                    var step = source.String(value, field).Trim();
+                    if (step.Length == 0) throw source.Error(value, field, "the step's metric name must not be empty");
+                    metrics = metrics with { Step = step };
+                    break;
+                case "result":
+                    var result = source.String(value, field);
+                    metrics = metrics with
+                    {
+                        Result = result.ToLowerInvariant() switch
+                        {
+                            "last" or "latest" => StdoutMetricsResult.Last,
+                            "best" => StdoutMetricsResult.Best,
+                            "max" or "min" => throw source.Error(value, field, $"expected last or best, got '{result}' (Katib's {result} is best here: the best for the study's direction:)"),
+                            _ => throw source.Error(value, field, $"expected last or best, got '{result}'{ClosestName.Suggest(result, ["last", "best"])}"),
+                        },
+                    };
+                    break;
+            }
+        }
+        return metrics;
+    }
+
+    private static void CheckMetricsFormat(YamlSource source, YamlNode node, string field)
+    {
+        var format = source.String(node, field).Trim();
+        if (format is "key=value" or "name=value") return;
+        throw source.Error(node, field, $"expected key=value (name=value lines such as accuracy=0.81 loss=0.42 on stdout, as Katib's StdOut collector reads), got '{format}'"
+            + (format.Equals("json", StringComparison.OrdinalIgnoreCase) ? ": JSON reports are tunesmith:report {...} lines, read without a metrics: section" : ""));
     }
 
     private static readonly string[] SlurmJobKeys =

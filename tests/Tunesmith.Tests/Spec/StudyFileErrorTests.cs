@@ -89,6 +89,43 @@ public sealed class StudyFileErrorTests
     }
 
     [Fact]
+    public void A_metrics_section_with_a_bad_format_pattern_or_result_names_each_field()
+    {
+        var e = Fail("""
+            command: run
+            metrics:
+              format: json
+              pattern: ['(\w+)', '(a)=(']
+              result: max
+              metricsFormat: x
+            """);
+        Assert.Equal(["metrics.format", "metrics.metricsFormat"], e.Problems.Select(p => p.Field!));
+        AssertAt(e, 3, 11, "metrics.format", "expected key=value (name=value lines such as accuracy=0.81 loss=0.42 on stdout, as Katib's StdOut collector reads), got 'json': JSON reports are tunesmith:report {...} lines");
+        Assert.Contains("unknown key 'metricsFormat' (Katib's metricsFormat is pattern: (one regular expression or a list))", e.Problems[1].Message);
+
+        AssertAt(Fail("command: run\nmetrics: { pattern: ['(\\w+)'] }\n"), 2, 22, "metrics.pattern[0]", "needs two groups, the metric's name and its value");
+        AssertAt(Fail("command: run\nmetrics: { pattern: '(a)=(' }\n"), 2, 21, "metrics.pattern", "not a regular expression");
+        AssertAt(Fail("command: run\nmetrics: { result: max }\n"), 2, 20, "metrics.result", "expected last or best, got 'max' (Katib's max is best here");
+        AssertAt(Fail("command: run\nmetric: acc\nmetrics: { step: acc }\n"), 3, 10, "metrics.step", "the step's name 'acc' is the study's metric");
+    }
+
+    [Fact]
+    public void A_metrics_section_reads_as_written()
+    {
+        var file = StudyFile.Parse("command: run\nmetrics: key=value\n");
+        Assert.NotNull(file.Metrics);
+        Assert.Equal(Tunesmith.Backends.Processes.StdoutMetricsResult.Last, file.Metrics!.Result);
+        Assert.Null(StudyFile.Parse("command: run\n").Metrics);
+        var custom = StudyFile.Parse("command: run\nmetrics: { pattern: '(epoch) (\\d+)', step: epoch, result: best }\n").Metrics!;
+        Assert.Equal(("epoch", Tunesmith.Backends.Processes.StdoutMetricsResult.Best), (custom.Step, custom.Result));
+        Assert.Equal(3.0, custom.Parse("epoch 3: accuracy=0.81")["epoch"]);
+        var standard = new Tunesmith.Backends.Processes.StdoutMetrics();
+        Assert.Equal(new Dictionary<string, double> { ["Validation-accuracy"] = 0.81, ["loss"] = 4.2e-3, ["val/f1"] = -1 },
+            standard.Parse("epoch 3: Validation-accuracy=0.81 loss = 4.2e-3, val/f1=-1."));
+        Assert.True(double.IsNaN(standard.Parse("accuracy=nan")["accuracy"]));
+    }
+
+    [Fact]
     public void Unknown_key_inside_a_parameter_suggests_the_closest_one()
     {
         var e = Fail("""

@@ -371,6 +371,11 @@ public sealed class LocalProcessBackend : ITrialBackend
                 catch (FormatException e) { return fail($"its {e.Message}", null); }
             }
         }
+        if (metrics is null && _options.StdoutMetrics is { } format && (format.Result == StdoutMetricsResult.Best ? state.BestMetricsLine ?? state.LastMetricsLine : state.LastMetricsLine) is { } line)
+        {
+            metrics = line;
+            source = $"its {StdoutMetrics.Describe(format.Result)} line of metrics";
+        }
         if (metrics is null && metric is not null && state.LastLine is { } last && TrialProtocol.TryParseBareNumber(last, out var bare))
         {
             metrics = new Dictionary<string, double> { [metric] = bare };
@@ -379,9 +384,11 @@ public sealed class LocalProcessBackend : ITrialBackend
         if (metrics is null)
         {
             var why = "no result: the program printed no 'tunesmith:result {...}' line, wrote no result.json in TUNESMITH_TRIAL_DIR, and its last stdout line is not a number";
+            if (_options.StdoutMetrics is not null)
+                why = $"no result: the program printed no line with {metric ?? "a metric"}=<number> (the study file's metrics: section), no 'tunesmith:result {{...}}' line, wrote no result.json in TUNESMITH_TRIAL_DIR, and its last stdout line is not a number";
             if (state.ProtocolError is { } error) why += $" (a protocol line was malformed: {error})";
             // A program written for Ray Tune ends with its last train.report, which is its result there: say what is missing.
-            if (state.LastStep is { } step)
+            if (state.LastStep is { } step && _options.StdoutMetrics is null)
                 why += string.Create(CultureInfo.InvariantCulture,
                     $"; its tunesmith:report lines (the last at step {step}) are intermediate values, not the result: end with tunesmith:result {{\"{metric ?? "value"}\": ...}}");
             return fail(why, null);
@@ -396,7 +403,7 @@ public sealed class LocalProcessBackend : ITrialBackend
 
     // What the result fallbacks of ReadResult would find, without judging it.
     private static bool HasResult(RunState state, string directory) =>
-        state.Result is not null || File.Exists(Path.Combine(directory, TrialDirectories.ResultFile))
+        state.Result is not null || state.LastMetricsLine is not null || File.Exists(Path.Combine(directory, TrialDirectories.ResultFile))
         || state.LastLine is { } last && TrialProtocol.TryParseBareNumber(last, out _);
 
     // Killed by SIGHUP (1), SIGINT (2) or SIGTERM (15) — signals an operator, a terminal or a batch system sends, never
@@ -423,19 +430,28 @@ public sealed class LocalProcessBackend : ITrialBackend
                     _logger.LogWarning("Trial {Number}: {Message}", number, e.Message);
                     continue;
                 }
-                if (message is null) continue;
-                if (message.Kind == ProtocolMessageKind.Result)
+                long? lineStep;
+                IReadOnlyDictionary<string, double> reported;
+                if (message is null)
+                {
+                    // Not a protocol line: with a study file's metrics: section, a line holding the study's metric
+                    // (accuracy=0.81) is a report, as the same tunesmith:report would be.
+                    if (_options.StdoutMetrics is not { } format || ReadMetricsLine(format, line, number, state) is not { } read) continue;
+                    (lineStep, reported) = read;
+                }
+                else if (message.Kind == ProtocolMessageKind.Result)
                 {
                     state.Result = message.Metrics;
                     continue;
                 }
-                var step = message.Step ?? (state.LastStep ?? -1) + 1;
+                else (lineStep, reported) = (message.Step, message.Metrics);
+                var step = lineStep ?? (state.LastStep ?? -1) + 1;
                 state.LastStep = step;
                 // A program told to stop or pause may still report the step it was in: stored, as the docs promise (the
                 // observer no longer judges it). Only a cancelled run, or a trial already closed, reads on without telling.
                 if (state.Closed || cancellationToken.IsCancellationRequested) continue;
                 if (state.ObserverFault is not null) continue;
-                try { await observer.ReportedAsync(number, step, message.Metrics, cancellationToken).ConfigureAwait(false); }
+                try { await observer.ReportedAsync(number, step, reported, cancellationToken).ConfigureAwait(false); }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
                     // The run was cancelled during this report's write: read on, so the last step and the log hold what the
@@ -451,6 +467,40 @@ public sealed class LocalProcessBackend : ITrialBackend
             }
         }
         catch (OperationCanceledException) when (readStop.IsCancellationRequested || cancellationToken.IsCancellationRequested) { }
+    }
+
+    // A stdout line read with the study file's metrics: section: null when it is not a report (no metric of the study on
+    // it; a line holding only the step metric sets the step of the next report). The step metric is not a metric.
+    private (long? Step, IReadOnlyDictionary<string, double> Metrics)? ReadMetricsLine(StdoutMetrics format, string line, int number, RunState state)
+    {
+        var parsed = format.Parse(line);
+        if (parsed.Count == 0) return null;
+        long? step = null;
+        var metrics = new Dictionary<string, double>(parsed, StringComparer.Ordinal);
+        if (format.Step is { } stepName && metrics.Remove(stepName, out var stepValue))
+        {
+            if (StdoutMetrics.TryReadStep(stepValue, out var s)) step = s;
+            else
+            {
+                state.ProtocolError = $"'{stepName}' must be a non-negative integer, got {stepValue.ToString(CultureInfo.InvariantCulture)}: {line.Trim()}";
+                _logger.LogWarning("Trial {Number}: its line's step {Message}", number, state.ProtocolError);
+                return null;
+            }
+        }
+        if (_options.Metric is { } metric ? !metrics.ContainsKey(metric) : metrics.Count == 0)
+        {
+            if (step is not null) state.PendingStep = step;
+            return null;
+        }
+        step ??= state.PendingStep;
+        state.PendingStep = null;
+        var kept = (IReadOnlyDictionary<string, double>)metrics;
+        state.LastMetricsLine = kept;
+        if (_options.Metric is { } m && metrics.TryGetValue(m, out var v) && double.IsFinite(v)
+            && (state.BestMetricsLine is not { } best || !best.TryGetValue(m, out var b)
+                || (_options.Direction == Trials.Direction.Maximize ? v > b : v < b)))
+            state.BestMetricsLine = kept;
+        return (step, kept);
     }
 
     private async Task PumpStderrAsync(StreamReader reader, TrialLog log, int number, RunState state, CancellationToken readStop)
@@ -635,6 +685,10 @@ public sealed class LocalProcessBackend : ITrialBackend
         public string? LastLine;
         public string? ProtocolError;
         public long? LastStep;
+        // With a metrics: section: the step of a line that held only the step metric, and the report lines kept for the result.
+        public long? PendingStep;
+        public IReadOnlyDictionary<string, double>? LastMetricsLine;
+        public IReadOnlyDictionary<string, double>? BestMetricsLine;
         public volatile Exception? ObserverFault;
 
         /// <summary>A stop wins over a pause; a pause does not undo a stop.</summary>

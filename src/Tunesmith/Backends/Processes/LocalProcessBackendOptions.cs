@@ -51,6 +51,13 @@ public abstract record LocalProgramOptions
     /// <summary>The local GPU/CPU pool trials take their slots from; null: no accounting.</summary>
     public ResourcePool? Resources { get; init; }
 
+    /// <summary>
+    /// Reads metrics from the program's ordinary stdout lines too (<c>accuracy=0.81</c>, a study file's <c>metrics:</c>), as
+    /// reports and, when it prints no <c>tunesmith:result</c> and writes no result.json, as its result; null: only the
+    /// protocol lines.
+    /// </summary>
+    public StdoutMetrics? StdoutMetrics { get; init; }
+
 
     /// <summary>How many of stderr's last lines a failure reason keeps (default 20).</summary>
     public int StderrTailLines { get; init; } = 20;
@@ -89,4 +96,7 @@ public sealed record LocalProcessBackendOptions : LocalProgramOptions
     /// result finishes the trial, and a bare number is no result.
     /// </summary>
     public string? Metric { get; init; }
+
+    /// <summary>The study's direction: which <see cref="Metric"/> value is best for <see cref="StdoutMetricsResult.Best"/>.</summary>
+    public Trials.Direction Direction { get; init; } = Trials.Direction.Minimize;
 }

@@ -81,8 +81,8 @@ public sealed class CommandObjective
         foreach (var backend in _backends.Values) backend.KillRunningTrees();
     }
 
-    private LocalProcessBackend BackendFor(string metric) =>
-        _backends.GetOrAdd(metric, m => new LocalProcessBackend(_options.ToBackendOptions(m)));
+    private LocalProcessBackend BackendFor(string metric, Direction direction) =>
+        _backends.GetOrAdd($"{metric}\n{direction}", _ => new LocalProcessBackend(_options.ToBackendOptions(metric, direction)));
 
     /// <summary>Runs one trial's program to its outcome; the signature of <see cref="Study.OptimizeAsync"/>'s objective.</summary>
     /// <remarks>
@@ -97,7 +97,7 @@ public sealed class CommandObjective
         ArgumentNullException.ThrowIfNull(trial);
         var configuration = _options.Suggest?.Invoke(trial)
             ?? (_options.FixedParams.Count == 0 ? trial.Suggest(_options.Space!) : _options.Space!.Sample(new FixingSuggester(trial, _options.FixedParams)));
-        var backend = BackendFor(trial.Study.Metric);
+        var backend = BackendFor(trial.Study.Metric, trial.Study.Direction);
         var directoryNumber = DirectoryNumber(trial.Number, trial.SystemAttributes);
         IReadOnlyDictionary<string, object?> parameters = configuration;
         var resumeAfter = trial.ResumeStep;

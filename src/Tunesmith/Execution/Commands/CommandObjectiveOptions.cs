@@ -30,7 +30,7 @@ public sealed record CommandObjectiveOptions : LocalProgramOptions
     }
 
     /// <summary>The options of the <see cref="LocalProcessBackend"/> that runs the trials, reading a bare number as <paramref name="metric"/>.</summary>
-    internal LocalProcessBackendOptions ToBackendOptions(string? metric) => new()
+    internal LocalProcessBackendOptions ToBackendOptions(string? metric, Direction direction = Direction.Minimize) => new()
     {
         Command = Command,
         RootDirectory = RootDirectory,
@@ -41,6 +41,8 @@ public sealed record CommandObjectiveOptions : LocalProgramOptions
         StopSettle = StopSettle,
         Resources = Resources,
         Metric = metric,
+        Direction = direction,
+        StdoutMetrics = StdoutMetrics,
         StderrTailLines = StderrTailLines,
         StderrTailChars = StderrTailChars,
         TimeProvider = TimeProvider,

@@ -314,6 +314,7 @@ public static partial class StudyFileRun
             WorkingDirectory = file.Workdir ?? file.Directory,
             Environment = file.Env,
             TrialTimeout = file.TrialTimeout,
+            StdoutMetrics = file.Metrics,
             Resources = resources,
             Progress = progress,
             LoggerFactory = loggerFactory,

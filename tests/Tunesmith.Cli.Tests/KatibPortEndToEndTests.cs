@@ -1,0 +1,91 @@
+using System.Text.Json;
+
+namespace Tunesmith.Cli.Tests;
+
+/// <summary>
+/// A Katib Experiment moved to a study file: the training program is left as Katib runs it (it prints
+/// <c>epoch 2: accuracy=0.9 loss=0.1</c> lines, no <c>tunesmith:report</c>), and the study file's <c>metrics:</c> section
+/// reads those lines as Katib's StdOut metrics collector does. Before, every such trial failed with "no result".
+/// </summary>
+public sealed class KatibPortEndToEndTests
+{
+    // Prints its arguments back (a line with name=value pairs but no accuracy: not a report), then one line per epoch.
+    private const string Trainer = """
+        import os
+        n = int(os.environ["TUNESMITH_TRIAL_NUMBER"])
+        print("Namespace(lr=0.5, layers=3)")
+        if n == 0:
+            for epoch, acc in enumerate([0.5, 0.9, 0.7], 1):
+                print(f"epoch {epoch}: accuracy={acc} loss={1 - acc:.2f}", flush=True)
+        else:
+            print("training finished")
+        """;
+
+    private static async Task<JsonElement[]> CurvesAsync(StudyKit kit)
+    {
+        var json = await kit.CliS("report", "--study", "s", "--curves", "--format", "json");
+        Assert.True(json.ExitCode == 0, json.ToString());
+        using var doc = JsonDocument.Parse(json.Stdout);
+        return doc.RootElement.GetProperty("trials").EnumerateArray().Select(t => t.Clone()).OrderBy(t => t.GetProperty("number").GetInt32()).ToArray();
+    }
+
+    [Fact]
+    public async Task Name_value_lines_are_reports_and_the_last_is_the_result_and_a_trial_that_printed_none_fails_saying_so()
+    {
+        using var kit = new StudyKit();
+        kit.Write("t.py", Trainer);
+        kit.StudyFile("""
+            direction: maximize
+            metric: accuracy
+            command: python3 t.py {x}
+            space:
+              x: { float: [0, 1] }
+            metrics: key=value
+            trials: 2
+            """);
+        var run = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var trials = (await kit.TrialsAsync()).OrderBy(t => t.GetProperty("number").GetInt32()).ToArray();
+        Assert.Equal("Complete", trials[0].GetProperty("state").GetString());
+        Assert.Equal(0.7, trials[0].GetProperty("value").GetDouble());
+        Assert.Equal(0.3, trials[0].GetProperty("metrics").GetProperty("loss").GetDouble());
+        Assert.Equal("Failed", trials[1].GetProperty("state").GetString());
+        Assert.StartsWith("no result: the program printed no line with accuracy=<number> (the study file's metrics: section)",
+            trials[1].GetProperty("fail_reason").GetString());
+
+        // Each line with the study's metric went the way of a tunesmith:report: a step each, from 0.
+        var curves = await CurvesAsync(kit);
+        Assert.Equal([0L, 1, 2], curves[0].GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("step").GetInt64()));
+        Assert.Equal([0.5, 0.9, 0.7], curves[0].GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("accuracy").GetDouble()));
+    }
+
+    [Fact]
+    public async Task A_pattern_of_its_own_gives_the_step_and_result_best_takes_the_best_lines_metrics()
+    {
+        using var kit = new StudyKit();
+        kit.Write("t.py", Trainer);
+        kit.StudyFile("""
+            direction: maximize
+            metric: accuracy
+            command: python3 t.py {x}
+            space:
+              x: { float: [0, 1] }
+            metrics:
+              format: key=value
+              pattern: ['(epoch) (\d+)', '([\w-]+)=([-+.\deE]+)']
+              step: epoch
+              result: best
+            trials: 1
+            """);
+        var run = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var trial = Assert.Single(await kit.TrialsAsync());
+        Assert.Equal(0.9, trial.GetProperty("value").GetDouble());
+        Assert.Equal(0.1, trial.GetProperty("metrics").GetProperty("loss").GetDouble());
+        Assert.False(trial.GetProperty("metrics").TryGetProperty("epoch", out _));
+        var curves = await CurvesAsync(kit);
+        Assert.Equal([1L, 2, 3], curves[0].GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("step").GetInt64()));
+    }
+}
