@@ -126,6 +126,26 @@ public sealed class SlurmEndToEndTests
     }
 
     [SkippableFact]
+    public async Task The_follow_with_hint_leaves_a_storage_from_TUNESMITH_STORAGE_to_the_variable()
+    {
+        // docs/SLURM.md exports TUNESMITH_STORAGE (a PostgreSQL URL with its password) and submits. Written out, the URL in the
+        // suggested `slurm status` shows the password as *** and the pasted command failed to log in (28P01). Held: nothing runs.
+        await using var kit = new SlurmKit();
+        WriteStudy(kit, "hint", "{ x: { float: [-3, 3] } }", 1, "slurm: { extra_sbatch: [--hold] }\n");
+        var env = new Dictionary<string, string?> { ["TUNESMITH_STORAGE"] = kit.Storage };
+        var r = await kit.Cli(["slurm", "submit", "study.yaml"], storage: false, env: env);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var job = r.Stdout.Trim();
+        kit.JobIds.Add(job);
+        var hint = r.Stderr.Split('\n').Single(l => l.Contains("follow with: ", StringComparison.Ordinal));
+        var command = hint[(hint.IndexOf("follow with: tunesmith ", StringComparison.Ordinal) + "follow with: tunesmith ".Length)..];
+        Assert.Equal("slurm status --study hint", command.TrimEnd());
+        var status = await kit.Cli(command.Split(' ', StringSplitOptions.RemoveEmptyEntries), storage: false, env: env);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains($"job {job}: 1 task", status.Stdout);
+    }
+
+    [SkippableFact]
     public async Task Promotion_based_asha_in_one_trial_jobs_trains_its_best_trial_to_the_maximum()
     {
         // Rungs 1 and 3 of max 9 (η 3). Six one-trial jobs, two at a time: a trial that pauses ends its job, a job first

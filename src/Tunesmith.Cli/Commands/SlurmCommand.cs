@@ -130,7 +130,7 @@ internal sealed class SlurmSubmitCommand : Command
         }
         if (deferred > 0)
             _console.Error.WriteLine($"tunesmith: {deferred} more tasks would pass your MaxSubmitJobs limit; run 'tunesmith slurm submit' again when jobs have finished");
-        _console.Error.WriteLine($"logs in {logDirectory}; follow with: tunesmith slurm status --study {SbatchScript.Quote(file.Name)} --storage {SbatchScript.Quote(StorageUrl.Shown(url))}");
+        _console.Error.WriteLine($"logs in {logDirectory}; follow with: tunesmith slurm status --study {SbatchScript.Quote(file.Name)}{StorageUrl.HintFlag(url, _console)}");
         return ExitCodes.Ok;
     }
 

@@ -173,10 +173,8 @@ internal static class CommandRunSession
         console.Out.Write(ReportExporters.Get("table").Render(table));
         if (more > 0)
         {
-            // A storage that came from $TUNESMITH_STORAGE is left to it: written out, a PostgreSQL URL would show its password
-            // as *** and the pasted command would fail to log in.
-            var storageFlag = console.GetEnvironment(StorageUrl.EnvironmentVariable) == storageUrl ? "" : $" --storage {SbatchScript.Quote(StorageUrl.Shown(storageUrl))}";
-            console.Out.WriteLine($"... {more} more: tunesmith report --study {SbatchScript.Quote(study.Name)}{storageFlag}");
+            // A storage that came from $TUNESMITH_STORAGE is left to it (StorageUrl.HintFlag).
+            console.Out.WriteLine($"... {more} more: tunesmith report --study {SbatchScript.Quote(study.Name)}{StorageUrl.HintFlag(storageUrl, console)}");
         }
         console.Out.WriteLine();
     }
