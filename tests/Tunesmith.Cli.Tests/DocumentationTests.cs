@@ -104,6 +104,55 @@ public sealed class DocumentationTests
         Assert.True(missing.Count == 0, "options docs/CLI.md does not name:\n" + string.Join("\n", missing.Distinct()));
     }
 
+    [Fact]
+    public void Every_reference_between_the_docs_names_a_file_and_section_that_exist()
+    {
+        // [text](FILE.md#anchor) links, `docs/SLURM.md §5`, and `docs/BENCHMARKS.md, "Small budgets"` (a heading or a bold
+        // paragraph lead of that file, the quote possibly wrapped onto the next line).
+        var repo = StudyKit.RepoRoot();
+        var files = DocFiles().ToDictionary(f => f.Name, f => f.Text);
+        string Prose(string text) => Regex.Replace(text, "```.*?```", "", RegexOptions.Singleline);
+        string Slug(string heading) => Regex.Replace(heading.Trim().ToLowerInvariant(), @"[^\w\- ]", "").Replace(' ', '-');
+        IEnumerable<string> Headings(string text) => Regex.Matches(Prose(text), @"^#+\s+(.*)$", RegexOptions.Multiline).Select(m => m.Groups[1].Value.Trim());
+        var wrong = new List<string>();
+        var seen = 0;
+        foreach (var (name, text) in files)
+        {
+            var prose = Prose(text);
+            foreach (Match link in Regex.Matches(prose, @"\]\(([^)\s]+)\)"))
+            {
+                var target = link.Groups[1].Value;
+                if (target.StartsWith("http", StringComparison.Ordinal) || target.StartsWith("mailto:", StringComparison.Ordinal)) continue;
+                seen++;
+                var hash = target.IndexOf('#');
+                var (file, anchor) = hash < 0 ? (target, "") : (target[..hash], target[(hash + 1)..]);
+                var full = file.Length == 0 ? Path.Combine(repo, name) : Path.GetFullPath(Path.Combine(repo, Path.GetDirectoryName(name) ?? "", file));
+                if (!File.Exists(full) && !Directory.Exists(full)) { wrong.Add($"{name}: ({target}): no such file"); continue; }
+                if (anchor.Length > 0 && !Headings(File.ReadAllText(full)).Any(h => Slug(h) == anchor))
+                    wrong.Add($"{name}: ({target}): no heading with that anchor");
+            }
+            foreach (Match section in Regex.Matches(prose, @"(?<![\w/])(?:docs/)?([A-Z_]+\.md) §(\d+)"))
+            {
+                seen++;
+                var key = "docs/" + section.Groups[1].Value;
+                if (!files.TryGetValue(key, out var target) || !Regex.IsMatch(target, @"^## " + section.Groups[2].Value + @"\.", RegexOptions.Multiline))
+                    wrong.Add($"{name}: {section.Value}: no such numbered section");
+            }
+            foreach (Match quote in Regex.Matches(prose, @"(?<![\w/])(?:docs/)?([A-Z_]+\.md)(?:,\s*|\s*\(|\s+)""([^""]+)"""))
+            {
+                var key = "docs/" + quote.Groups[1].Value;
+                if (!files.TryGetValue(key, out var target)) { wrong.Add($"{name}: {quote.Value}: no such file"); continue; }
+                seen++;
+                var title = Regex.Replace(quote.Groups[2].Value, @"\s+", " ");
+                var leads = Regex.Matches(Prose(target), @"\*\*([^*]+)\*\*").Select(m => Regex.Replace(m.Groups[1].Value, @"\s+", " "));
+                if (!Headings(target).Any(h => h.Contains(title, StringComparison.Ordinal)) && !leads.Any(l => l.StartsWith(title, StringComparison.Ordinal)))
+                    wrong.Add($"{name}: {quote.Value.Replace('\n', ' ')}: no heading or bold lead of that name");
+            }
+        }
+        Assert.True(seen > 30, $"found only {seen} references between the docs");
+        Assert.True(wrong.Count == 0, "references that lead nowhere:\n" + string.Join("\n", wrong));
+    }
+
     private static RootCommand BuildCommandTree() =>
         CliApplication.Build(new CliConsole(TextWriter.Null, TextWriter.Null, _ => null, outputIsTerminal: false),
             TimeProvider.System, NullLoggerFactory.Instance);
