@@ -68,7 +68,7 @@ public sealed class CrashRecoveryEndToEndTests
             var killed = ReadPids(pids);
             Assert.Equal(2, killed.Count);
             // The programs were tied to their runner (SIGKILL when it died); their own children were not, yet.
-            await Eventually.HoldsAsync(() => killed.All(p => !InterruptEndToEndTests.IsAlive(p.Program)), TimeSpan.FromSeconds(20),
+            await Eventually.HoldsAsync(() => killed.All(p => !InterruptEndToEndTests.IsAlive(p.Program, kit.Dir)), TimeSpan.FromSeconds(20),
                 "the dead runner's trial programs to die with it");
             Assert.Equal(2, (await TrialsAsync(storageUrl)).Count(t => t.State == TrialState.Running)); // nobody recorded the kill
 
@@ -222,17 +222,20 @@ public sealed class CrashRecoveryEndToEndTests
     {
         foreach (var (number, program, child) in ReadPids(folder))
         {
-            Assert.False(InterruptEndToEndTests.IsAlive(program), $"trial {number}'s program (pid {program}) is still running");
-            Assert.False(InterruptEndToEndTests.IsAlive(child), $"trial {number}'s child (pid {child}) is still running");
+            Assert.False(InterruptEndToEndTests.IsAlive(program, KitOf(folder)), $"trial {number}'s program (pid {program}) is still running");
+            Assert.False(InterruptEndToEndTests.IsAlive(child, KitOf(folder)), $"trial {number}'s child (pid {child}) is still running");
         }
     }
+
+    // The pid folder is the kit's "pids"; its trial programs run in the kit's folder.
+    private static string KitOf(string pidFolder) => Path.GetDirectoryName(pidFolder)!;
 
     private static void KillAll(string folder)
     {
         if (!Directory.Exists(folder)) return;
         foreach (var (_, program, child) in ReadPids(folder))
             foreach (var pid in new[] { program, child })
-                if (InterruptEndToEndTests.IsAlive(pid))
+                if (InterruptEndToEndTests.IsAlive(pid, KitOf(folder)))
                     try { StudyKit.Signal(System.Diagnostics.Process.GetProcessById(pid), 9); } catch (ArgumentException) { } catch (InvalidOperationException) { }
     }
 

@@ -61,7 +61,7 @@ public sealed class InterruptEndToEndTests
                     pids.AddRange(File.ReadAllText(Path.Combine(kit.RunDir(), "trials", n.ToString(System.Globalization.CultureInfo.InvariantCulture), "pids"))
                         .Split(' ').Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture)));
                 Assert.Equal(4, pids.Count);
-                Assert.All(pids, p => Assert.True(IsAlive(p), $"pid {p} should run before the signal"));
+                Assert.All(pids, p => Assert.True(IsAlive(p, kit.Dir), $"pid {p} should run before the signal"));
 
                 if (wholeJob)
                     foreach (var p in pids) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(p), signal);
@@ -72,11 +72,11 @@ public sealed class InterruptEndToEndTests
                 Assert.DoesNotContain("   at ", await CliProcess.Drained(run.Stderr));
             }
             // The trial programs and their children (in sessions of their own, out of reach of a terminal's signal) are gone.
-            Assert.All(pids, p => Assert.False(IsAlive(p), $"pid {p} outlived the interrupted run"));
+            Assert.All(pids, p => Assert.False(IsAlive(p, kit.Dir), $"pid {p} outlived the interrupted run"));
         }
         finally
         {
-            foreach (var p in pids.Where(IsAlive)) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(p), 9);
+            foreach (var p in pids.Where(p => IsAlive(p, kit.Dir))) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(p), 9);
         }
 
         var status = await kit.CliS("status", "--study", "s", "--format", "json");
@@ -175,14 +175,23 @@ public sealed class InterruptEndToEndTests
     }
 
     /// <summary>True while <paramref name="pid"/> runs one of this test's programs (a zombie has exited; a recycled pid runs another program).</summary>
-    internal static bool IsAlive(int pid)
+    /// <summary>
+    /// Whether <paramref name="pid"/> is a live (not zombie) process working in <paramref name="dir"/> or below, as a
+    /// test's trial programs and their children do in its kit's folder. The folder, not the program's name, tells
+    /// this test's process from a recycled pid: pid_max is 32,768 here and a CI run spawns more threads than that, so
+    /// another test's clean-up once found this test's data-loader child under a dead program's pid (both ran an
+    /// "obj.py") and killed it.
+    /// </summary>
+    internal static bool IsAlive(int pid, string dir)
     {
         try
         {
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             if (stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z')) return false;
-            return File.ReadAllText($"/proc/{pid}/cmdline").Contains("obj.py", StringComparison.Ordinal);
+            var cwd = new FileInfo($"/proc/{pid}/cwd").LinkTarget;
+            return cwd is not null && (cwd + "/").StartsWith(Path.GetFullPath(dir).TrimEnd('/') + "/", StringComparison.Ordinal);
         }
         catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
     }
 }

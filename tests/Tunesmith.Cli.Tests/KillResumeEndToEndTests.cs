@@ -97,7 +97,7 @@ public sealed class KillResumeEndToEndTests
             }
             // The trial program runs in a session of its own, so the kill did not reach it, but it is tied to its runner
             // (parent-death signal): it dies at once, mid-write, and cannot write to the directory while the retry runs.
-            await Eventually.HoldsAsync(() => !InterruptEndToEndTests.IsAlive(orphan.Value), TimeSpan.FromSeconds(10), $"the trial program (pid {orphan}) to die with its runner");
+            await Eventually.HoldsAsync(() => !InterruptEndToEndTests.IsAlive(orphan.Value, kit.Dir), TimeSpan.FromSeconds(10), $"the trial program (pid {orphan}) to die with its runner");
 
             var before = await TrialsAsync(storageUrl);
             Assert.Equal(TrialState.Running, Assert.Single(before).State); // nobody recorded the kill
@@ -139,7 +139,7 @@ public sealed class KillResumeEndToEndTests
         }
         finally
         {
-            if (orphan is { } pid && InterruptEndToEndTests.IsAlive(pid)) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(pid), 9);
+            if (orphan is { } pid && InterruptEndToEndTests.IsAlive(pid, kit.Dir)) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(pid), 9);
         }
     }
 
@@ -197,7 +197,7 @@ public sealed class KillResumeEndToEndTests
                 Assert.Equal(137, await run.WaitForExitAsync(Timeout));
                 await CliProcess.Drained(stdout);
             }
-            await Eventually.HoldsAsync(() => !InterruptEndToEndTests.IsAlive(orphan.Value), TimeSpan.FromSeconds(10), $"the trial program (pid {orphan}) to die with its runner");
+            await Eventually.HoldsAsync(() => !InterruptEndToEndTests.IsAlive(orphan.Value, kit.Dir), TimeSpan.FromSeconds(10), $"the trial program (pid {orphan}) to die with its runner");
 
             var again = await kit.Cli("run", "study.yaml", "--storage", kit.Storage);
             Assert.True(again.ExitCode == 0, again.ToString());
@@ -224,7 +224,7 @@ public sealed class KillResumeEndToEndTests
         }
         finally
         {
-            if (orphan is { } pid && InterruptEndToEndTests.IsAlive(pid)) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(pid), 9);
+            if (orphan is { } pid && InterruptEndToEndTests.IsAlive(pid, kit.Dir)) StudyKit.Signal(System.Diagnostics.Process.GetProcessById(pid), 9);
         }
     }
 
