@@ -64,15 +64,18 @@ internal static partial class StudyFileReader
         var root = YamlSource.LoadRoot(text, sourceName)
             ?? throw new StudyFileException(sourceName, 0, 0, null, "the study file is empty");
         var top = source.Mapping(root, "", "name: ..., command: ..., space: { ... }");
-        // Optuna's multi-objective study (directions: [...]) or a list of metrics: said as such, not as an unknown key.
-        foreach (var (key, keyNode, value) in source.Entries(top, ""))
-            if (key == "directions" || (key is "direction" or "metric" && value is YamlSequenceNode))
-                throw source.Error(keyNode, key, "a study optimizes one metric in one direction (there is no multi-objective study, "
-                    + "Optuna's directions); give direction: minimize|maximize and metric: NAME, and report the other metrics beside it: they are kept and shown");
         // Independent problems (unknown keys in different sections, a bad value beside them) are all named at once, so a
         // user fixes them in one go; a check that depends on a part already found bad (a command's placeholders on a bad
         // space) is left out.
-        var problems = new List<StudyFileException>(source.UnknownKeys(top, "", TopKeys, ForeignTopKeys));
+        var problems = new List<StudyFileException>();
+        // Optuna's multi-objective study (directions: [...]) or a list of metrics: said as such, not as an unknown key or
+        // 'expected text', and beside the file's other problems.
+        var multiObjective = source.Entries(top, "")
+            .Where(x => x.Key == "directions" || (x.Key is "direction" or "metric" && x.Value is YamlSequenceNode)).ToList();
+        foreach (var (key, keyNode, _) in multiObjective)
+            problems.Add(source.Error(keyNode, key, "a study optimizes one metric in one direction (there is no multi-objective study, "
+                + "Optuna's directions); give direction: minimize|maximize and metric: NAME, and report the other metrics beside it: they are kept and shown"));
+        problems.AddRange(source.UnknownKeys(top, "", TopKeys, ForeignTopKeys).Where(u => u.Field != "directions"));
         T Read<T>(Func<T> read, T fallback)
         {
             try { return read(); }
@@ -80,6 +83,7 @@ internal static partial class StudyFileReader
         }
         // A key with no value (`trials:`) reads as absent, as YAML users expect.
         var e = source.Entries(top, "").Where(x => !(x.Value is YamlScalarNode s && YamlSource.Scalar(s) is null))
+            .Where(x => !multiObjective.Any(m => m.Key == x.Key))
             .ToDictionary(x => x.Key, x => x.Value, StringComparer.Ordinal);
 
         var space = Read<SearchSpace?>(() => new SearchSpaceReader(source).Read(e.GetValueOrDefault("space"), "space"), null);

@@ -260,6 +260,26 @@ public sealed class StudyFileErrorTests
     }
 
     [Fact]
+    public void A_multi_objective_study_does_not_hide_the_files_other_problems()
+    {
+        // An Optuna multi-objective script ported as is: the directions line stopped the load, so the bad trials value,
+        // the n_jobs key and the bad space were each found only after the one before was fixed.
+        var e = Fail("""
+            command: run {lr}
+            directions: [minimize, maximize]
+            metric: [loss, accuracy]
+            n_jobs: 2
+            trials: -1
+            space:
+              lr: { float: [0.1, 0.01] }
+            """);
+        Assert.Equal(
+            [(2, 1, "directions"), (3, 1, "metric"), (4, 1, "n_jobs"), (5, 9, "trials"), (7, 16, "space.lr")],
+            e.Problems.Select(p => (p.Line, p.Column, p.Field!)));
+        Assert.All(e.Problems.Take(2), p => Assert.Contains("a study optimizes one metric in one direction", p.Problem));
+    }
+
+    [Fact]
     public void A_when_value_misspelling_a_branch_case_suggests_the_case()
     {
         var e = Fail("""
