@@ -558,7 +558,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
     /// next trial together with storing the last one, before the callbacks run; a trial started that way never runs and
     /// goes back to the queue, as if never started (Waiting, with no params but the ones it was enqueued with, taking no
     /// place of the trial budget): a callback that stops after trial <c>k</c> leaves trials 0 to <c>k</c> finished and
-    /// trial <c>k + 1</c> Waiting, nothing Failed, and the next run starts with trial <c>k + 1</c>, so a rerun reaches
+    /// trial <c>k + 1</c> Waiting (with a parallelism above 1, each worker's next trial, one possibly numbered below <c>k</c>), nothing Failed, and the next run starts with trial <c>k + 1</c>, so a rerun reaches
     /// <see cref="OptimizeOptions.Trials"/> with no trial lost or counted twice. Other processes running the study go on
     /// (and may take that trial); the next run of this object starts afresh. A call outside a run does nothing.
     /// </summary>
