@@ -54,5 +54,26 @@ public sealed class ReportCurvesEndToEndTests
         var table = await kit.CliS("report", "--study", "s", "--curves");
         Assert.Equal(2, table.ExitCode);
         Assert.Contains("--curves: works with --format csv or json, not table", table.Stderr);
+
+        // Another reported metric's curves: every trial's steps, the failed trial's too.
+        var acc = await kit.CliS("report", "--study", "s", "--curves", "--format", "csv", "--metric", "acc");
+        Assert.True(acc.ExitCode == 0, acc.ToString());
+        var accRows = acc.Stdout.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("number,state,step,acc,x,hidden", accRows[0]);
+        Assert.Equal(6, accRows.Length);
+        Assert.Equal($"1,Failed,2,0.5,{x[1]:R},8", accRows[5]);
+        var accJson = await kit.CliS("report", "--study", "s", "--curves", "--format", "json", "--metric", "acc");
+        using (var accDoc = JsonDocument.Parse(accJson.Stdout))
+        {
+            Assert.Equal("acc", accDoc.RootElement.GetProperty("metric").GetString());
+            Assert.Equal(0.5, accDoc.RootElement.GetProperty("trials")[0].GetProperty("steps")[2].GetProperty("acc").GetDouble());
+        }
+        var unknown = await kit.CliS("report", "--study", "s", "--curves", "--format", "csv", "--metric", "accuracy");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("--metric accuracy: no trial of study 's' reported it (known: loss, acc)", unknown.Stderr);
+        Assert.Single(unknown.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var alone = await kit.CliS("report", "--study", "s", "--metric", "acc");
+        Assert.Equal(2, alone.ExitCode);
+        Assert.Contains("--metric acc: works with --curves", alone.Stderr);
     }
 }

@@ -33,7 +33,7 @@ public sealed class DashboardBrowserTests : IDisposable
         p = json.loads(os.environ["TUNESMITH_PARAMS"])
         value = (p["x"] - 0.3) ** 2 + 0.05 * math.log10(p["lr"]) ** 2 + (0.2 if p["opt"] == "sgd" else 0.0)
         for step in range(1, 5):
-            print("tunesmith:report " + json.dumps({"step": step, "loss": value + 1.0 / step}), flush=True)
+            print("tunesmith:report " + json.dumps({"step": step, "loss": value + 1.0 / step, "accuracy": 1 - value - 0.5 / step}), flush=True)
             print(f"epoch {step} loss {value + 1.0 / step:.4f}", flush=True)
             time.sleep(float(os.environ.get("EPOCH_SECONDS", "0.15")))
         print("training done", file=sys.stderr)
@@ -258,6 +258,16 @@ public sealed class DashboardBrowserTests : IDisposable
         // Learning curves show the study's real ASHA rungs (from its stored study file) with each trial's records there.
         await page.WaitForFunctionAsync("() => { const e = document.getElementById('plot-intermediate'); return (e.dataset.rungSource || '').startsWith('asha(min=1, max=4') && Number(e.dataset.rungMarks) > 0; }",
             null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+
+        _stage = "study page: curves of another reported metric";
+        // The learning curves show the study metric by default; the picker draws the reported accuracy instead, and back.
+        var curves = "document.getElementById('plot-intermediate')";
+        Assert.Equal("loss", await page.EvaluateAsync<string>($"() => {curves}.dataset.metric"));
+        await page.SelectOptionAsync("#plot-intermediate-metric", "accuracy");
+        await page.WaitForFunctionAsync($"() => {curves}.dataset.metric === 'accuracy' && Number({curves}.dataset.points) >= 16");
+        Assert.Equal("accuracy", await page.EvaluateAsync<string>($"() => echarts.getInstanceByDom({curves}).getOption().yAxis[0].name"));
+        await page.SelectOptionAsync("#plot-intermediate-metric", "");
+        await page.WaitForFunctionAsync($"() => {curves}.dataset.metric === 'loss' && Number({curves}.dataset.rungMarks) > 0");
 
         _stage = "study page: a new trial appears live";
         // A new trial appears while the study runs: sort by number (newest first) and wait for a higher number.

@@ -141,6 +141,51 @@ public sealed class ReportBrowserTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task The_learning_curves_show_another_reported_metric_picked_from_a_list_and_the_study_metric_by_default()
+    {
+        Browser.Require();
+        var db = Path.Combine(_dir, "s.db");
+        await using (var storage = StudyStorage.Open($"sqlite:///{db}"))
+        {
+            var study = await StudyFixtures.WriteAsync(storage, "curves", 0);
+            for (var n = 0; n < 3; n++)
+            {
+                var t = (await storage.StartTrialAsync(study.Id, Worker))!;
+                Assert.Equal(TrialWriteOutcome.Applied, await storage.UpdateTrialAsync(t.Id, Worker, new TrialUpdate
+                {
+                    Params = [("x", 0.1 * n, StudyFixtures.Space["x"])],
+                    Intermediate = Enumerable.Range(1, 4).Select(s => ((long)s, 0.5 + 0.1 * s)).ToList(),
+                    IntermediateMetrics = Enumerable.Range(1, 4).Select(s => ((long)s, "train_loss", 10.0 * s + n)).ToList(),
+                    FinalState = TrialState.Complete,
+                    Value = 0.9,
+                }));
+            }
+        }
+        var (playwright, browser, page) = await OpenReportAsync(db, "curves");
+        using var playwrightScope = playwright;
+        await using var browserScope = browser;
+        var plot = "document.getElementById('plot-intermediate')";
+        var studyMetric = await page.EvaluateAsync<string>("() => JSON.parse(document.getElementById('plot-data').textContent).metric");
+        Assert.Equal(studyMetric, await page.EvaluateAsync<string>($"() => {plot}.dataset.metric"));
+        Assert.Equal([studyMetric + " (study metric)", "train_loss"],
+            await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('#plot-intermediate-metric option')].map(o => o.textContent)"));
+
+        await page.SelectOptionAsync("#plot-intermediate-metric", "train_loss");
+        await page.WaitForFunctionAsync($"() => {plot}.dataset.metric === 'train_loss'");
+        var drawn = await page.EvaluateAsync<string[]>($$"""
+            () => {
+              const o = echarts.getInstanceByDom({{plot}}).getOption();
+              return [o.yAxis[0].name].concat(o.series.map(s => s.data.map(d => d[1]).join(',')));
+            }
+            """);
+        Assert.Equal(["train_loss", "10,20,30,40", "11,21,31,41", "12,22,32,42"], drawn);
+
+        await page.SelectOptionAsync("#plot-intermediate-metric", "");
+        await page.WaitForFunctionAsync($"() => {plot}.dataset.metric === '{studyMetric}'");
+        Assert.Equal(studyMetric, await page.EvaluateAsync<string>($"() => echarts.getInstanceByDom({plot}).getOption().yAxis[0].name"));
+    }
+
+    [SkippableFact]
     public async Task The_timeline_has_a_legend_of_the_states_its_bars_are_in_in_their_colours()
     {
         Browser.Require();

@@ -6,7 +6,7 @@ using Tunesmith.Reporting.Plots;
 
 namespace Tunesmith.Cli.Commands;
 
-/// <summary><c>tunesmith report --study NAME [--format table|csv|json|md|html] [--output PATH] [--top K] [--by KEY] [--curves]</c>: every trial, best first, or one row per group of trials.</summary>
+/// <summary><c>tunesmith report --study NAME [--format table|csv|json|md|html] [--output PATH] [--top K] [--by KEY] [--curves [--metric NAME]]</c>: every trial, best first, or one row per group of trials.</summary>
 internal sealed class ReportCommand : Command
 {
     private readonly CliConsole _console;
@@ -20,6 +20,7 @@ internal sealed class ReportCommand : Command
     private readonly Option<int?> _top = new("--top") { Description = "Only the K best trials", HelpName = "K" };
     private readonly Option<bool> _userAttrs = new("--user-attrs") { Description = "Add a user_attrs_NAME column for each trial user attribute (as Optuna's trials_dataframe)" };
     private readonly Option<bool> _curves = new("--curves") { Description = "Every trial's intermediate values instead (its learning curve, as Ray Tune's metrics_dataframe): one row per trial and step (csv), or per trial a steps list (json)" };
+    private readonly Option<string?> _metric = new("--metric") { Description = "With --curves: the curves of this reported metric (e.g. loss) instead of the study metric's", HelpName = "NAME" };
     private readonly Option<string?> _by = new("--by") { Description = "One row per group of trials sharing this key: compute_class, node, slurm_job_id, worker, any attribute or parameter", HelpName = "KEY" };
 
     public ReportCommand(CliConsole console, TimeProvider time, Microsoft.Extensions.Logging.ILoggerFactory loggers) : base("report", "Report every trial of a study, best first (table, CSV, JSON, Markdown or HTML with plots)")
@@ -37,6 +38,7 @@ internal sealed class ReportCommand : Command
         Options.Add(_by);
         Options.Add(_userAttrs);
         Options.Add(_curves);
+        Options.Add(_metric);
         SetAction(ExecuteAsync);
     }
 
@@ -50,6 +52,8 @@ internal sealed class ReportCommand : Command
         await using var storage = await StorageScope.OpenToReadAsync(url, _time, _loggers, ct) ?? throw StorageScope.NoStudies(url);
         await using var study = await StorageScope.LoadStudyAsync(storage, name, url, _time, _loggers, ct);
         var format = parse.GetValue(_format)!;
+        var curveMetric = parse.GetValue(_metric);
+        if (curveMetric is not null && !parse.GetValue(_curves)) throw new CliUsageException($"--metric {curveMetric}: works with --curves");
         if (parse.GetValue(_curves))
         {
             if (!ReportCurves.Formats.Contains(format.Trim().ToLowerInvariant()))
@@ -57,6 +61,8 @@ internal sealed class ReportCommand : Command
             if (parse.GetValue(_by) is not null || parse.GetValue(_plots) is not null || parse.GetValue(_userAttrs))
                 throw new CliUsageException("--curves: cannot be combined with --by, --plots or --user-attrs");
             IEnumerable<FrozenTrial> trials = await study.GetTrialsAsync(ct);
+            if (curveMetric is not null && ReportCurves.MetricNames(trials, study.Metric) is var known && !known.Contains(curveMetric, StringComparer.Ordinal))
+                throw new CliUsageException($"--metric {curveMetric}: no trial of study '{name}' reported it (known: {string.Join(", ", known)})");
             if (top is not null)
             {
                 // The K best trials as the report ranks them (Complete ones first), by number.
@@ -64,7 +70,7 @@ internal sealed class ReportCommand : Command
                 trials = trials.Where(t => best.Contains(t.Number));
             }
             using var curves = new StringWriter(System.Globalization.CultureInfo.InvariantCulture) { NewLine = "\n" };
-            ReportCurves.Write(trials, study.Name, study.Direction, study.Metric, format, curves);
+            ReportCurves.Write(trials, study.Name, study.Direction, study.Metric, format, curves, curveMetric);
             return await WriteAsync(parse, curves.ToString(), format, name, ct, "curves");
         }
         if (parse.GetValue(_by) is { } by)

@@ -96,9 +96,45 @@
     }, h.points.length);
   }
 
+  // The metric the learning curves show: the study metric (null) or another reported one, kept across live redraws.
+  var curveMetric = null;
+
+  // A picker of the metric the learning curves show, above the plots, when trials reported other metrics beside the
+  // study metric (the training loss beside the validation score); it redraws the curves of the chosen one.
+  function curveControls(el, p) {
+    var c = p.intermediate, others = c.metrics || [], id = el.id + '-metric', select = document.getElementById(id);
+    if (curveMetric !== null && others.indexOf(curveMetric) < 0) curveMetric = null;
+    if (!others.length) { if (select) { var old = select.parentNode.parentNode; old.parentNode.removeChild(old); } return; }
+    if (!select) {
+      var box = document.createElement('div');
+      box.className = 'plot-controls';
+      var label = document.createElement('label');
+      label.appendChild(document.createTextNode('learning curves of '));
+      select = document.createElement('select');
+      select.id = id;
+      label.appendChild(select);
+      box.appendChild(label);
+      // Above the first plot, so the grid of plots keeps its two columns.
+      var first = el.parentNode.firstChild;
+      el.parentNode.insertBefore(box, first);
+    }
+    var names = [p.metric].concat(others);
+    if (select.options.length !== names.length || names.some(function (n, i) { return select.options[i].value !== (i ? n : ''); })) {
+      select.innerHTML = '';
+      names.forEach(function (n, i) {
+        var o = document.createElement('option'); o.value = i ? n : ''; o.textContent = i ? n : n + ' (study metric)'; select.appendChild(o);
+      });
+    }
+    select.value = curveMetric === null ? '' : curveMetric;
+    select.onchange = function () { curveMetric = select.value === '' ? null : select.value; intermediate(el, p); };
+  }
+
   function intermediate(el, p) {
     var c = p.intermediate;
+    curveControls(el, p);
     if (c.curves.length === 0) return empty(el, 'No trial has reported intermediate values.');
+    if (curveMetric !== null) return otherMetric(el, p, curveMetric);
+    el.setAttribute('data-metric', p.metric);
     var seen = {};
     var series = c.curves.map(function (curve) {
       var pruned = curve.state === 'Pruned';
@@ -155,6 +191,33 @@
       grid: { left: 60, right: 30, top: c.rungSource ? 85 : 55, bottom: 45 },
       xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 25, min: 'dataMin', max: 'dataMax' },
       yAxis: { type: 'value', name: p.metric, scale: true, axisLabel: { formatter: fmt } },
+      series: series
+    }, points);
+  }
+
+  // The learning curves of another reported metric: the same trials, no rungs (they are the scheduler's, on the study metric).
+  function otherMetric(el, p, name) {
+    var c = p.intermediate, seen = {}, points = 0;
+    el.setAttribute('data-metric', name);
+    var series = c.curves.filter(function (curve) { return curve.metrics && curve.metrics[name]; }).map(function (curve) {
+      var m = curve.metrics[name], pruned = curve.state === 'Pruned', paused = curve.state === 'Paused';
+      var group = paused ? 'Paused' : curve.state;
+      seen[group] = true;
+      points += m.steps.length;
+      return {
+        name: group, type: 'line', showSymbol: false, data: m.steps.map(function (s, i) { return [s, m.values[i]]; }),
+        lineStyle: { width: pruned ? 1 : 1.2, type: pruned ? 'dashed' : (paused ? 'dotted' : 'solid'), opacity: 0.75, color: paused ? '#8e44ad' : STATE_COLORS[curve.state] },
+        itemStyle: { color: paused ? '#8e44ad' : STATE_COLORS[curve.state] },
+        tooltip: { formatter: function (o) { return 'trial ' + curve.number + ' (' + group + ')<br>step ' + o.value[0] + ': ' + name + ' ' + fmt(o.value[1]); } }
+      };
+    });
+    return draw(el, el.id, {
+      title: { text: 'Reported ' + name + shownOf(series.length, c.total), left: 'center', textStyle: { fontSize: 13 } },
+      tooltip: { trigger: 'item' },
+      legend: { top: 22, data: Object.keys(seen) },
+      grid: { left: 60, right: 30, top: 55, bottom: 45 },
+      xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 25, min: 'dataMin', max: 'dataMax' },
+      yAxis: { type: 'value', name: name, scale: true, axisLabel: { formatter: fmt } },
       series: series
     }, points);
   }

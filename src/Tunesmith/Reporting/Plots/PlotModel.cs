@@ -42,8 +42,14 @@ public sealed record HistoryPlot(IReadOnlyList<TrialPoint> Points, IReadOnlyList
 /// <param name="Attributes">The trial's scheduler attributes (system attribute keys holding "rung", "bracket", "pause" or "paused"), as text.</param>
 /// <param name="Bracket">The scheduler's bracket the trial joined, when the study's scheduler has rungs (ASHA, Hyperband).</param>
 /// <param name="Rungs">The trial's records at its bracket's rungs and what came of each; empty without such a scheduler.</param>
+/// <param name="Metrics">The curves of the other metrics the trial reported (<see cref="FrozenTrial.IntermediateMetrics"/>), by name; null when none.</param>
 public sealed record LearningCurve(int Number, TrialState State, IReadOnlyList<long> Steps, IReadOnlyList<double> Values, IReadOnlyDictionary<string, string> Attributes,
-    int? Bracket = null, IReadOnlyList<RungMark>? Rungs = null);
+    int? Bracket = null, IReadOnlyList<RungMark>? Rungs = null, IReadOnlyDictionary<string, MetricCurve>? Metrics = null);
+
+/// <summary>One trial's curve of another reported metric (the training loss beside the study metric).</summary>
+/// <param name="Steps">The reported steps, ascending.</param>
+/// <param name="Values">The values at those steps.</param>
+public sealed record MetricCurve(IReadOnlyList<long> Steps, IReadOnlyList<double> Values);
 
 /// <summary>What came of a trial's record at a rung.</summary>
 public enum RungOutcome
@@ -79,8 +85,9 @@ public sealed record RungSummary(long Milestone, int Records, int Promoted, int 
 /// <param name="Total">How many trials reported intermediate values.</param>
 /// <param name="RungSource">Where the rungs come from: the scheduler (<c>asha(min=1, max=27, …)</c>), <c>inferred</c> from trials, or null when there are none.</param>
 /// <param name="Rungs">Per rung (milestones of every bracket), its records, promotions, stops and pauses; empty unless the scheduler is known.</param>
+/// <param name="Metrics">The other metrics the shown trials reported, by first appearance, which a renderer offers instead of the study metric; empty when none.</param>
 public sealed record IntermediatePlot(IReadOnlyList<LearningCurve> Curves, IReadOnlyList<long> RungSteps, int Total,
-    string? RungSource = null, IReadOnlyList<RungSummary>? Rungs = null);
+    string? RungSource = null, IReadOnlyList<RungSummary>? Rungs = null, IReadOnlyList<string>? Metrics = null);
 
 /// <summary>One Complete trial across every axis of a parallel-coordinates plot.</summary>
 /// <param name="Number">The trial's number.</param>

@@ -109,13 +109,17 @@ public static class StudyPlotsBuilder
         foreach (var t in Pick(reported, bestFirst.Where(t => t.Intermediate.Count > 0).ToList(), Math.Max(1, o.MaxCurves - chosen.Count))) chosen.Add(t.Number);
         var rungSteps = new SortedSet<long>();
         var curves = new List<LearningCurve>();
+        var metricNames = new List<string>();
         foreach (var t in reported.Where(t => chosen.Contains(t.Number)))
         {
-            var steps = t.Intermediate.Keys.Order().ToList();
-            if (steps.Count > o.MaxCurvePoints)
+            var steps = Thin(t.Intermediate.Keys.Order().ToList(), o.MaxCurvePoints);
+            Dictionary<string, MetricCurve>? metrics = null;
+            foreach (var (name, series) in t.IntermediateMetrics.OrderBy(m => m.Key, StringComparer.Ordinal))
             {
-                var stride = (double)(steps.Count - 1) / (o.MaxCurvePoints - 1);
-                steps = Enumerable.Range(0, o.MaxCurvePoints).Select(i => steps[(int)Math.Round(i * stride)]).Distinct().ToList();
+                if (series.Count == 0) continue;
+                if (!metricNames.Contains(name)) metricNames.Add(name);
+                var at = Thin(series.Keys.Order().ToList(), o.MaxCurvePoints);
+                (metrics ??= new(StringComparer.Ordinal))[name] = new MetricCurve(at, at.Select(s => series[s]).ToList());
             }
             var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (key, value) in t.SystemAttributes)
@@ -125,7 +129,7 @@ public static class StudyPlotsBuilder
                     if (key.Contains("rung", StringComparison.OrdinalIgnoreCase) && Spaces.ParamValues.TryToLong(value, out var rung)) rungSteps.Add(rung);
                 }
             curves.Add(new LearningCurve(t.Number, t.State, steps, steps.Select(s => t.Intermediate[s]).ToList(), attributes,
-                ladder?.BracketOf(t.Number), ladder?.Marks(t) ?? []));
+                ladder?.BracketOf(t.Number), ladder?.Marks(t) ?? [], metrics));
         }
         if (ladder is not null)
         {
@@ -142,7 +146,7 @@ public static class StudyPlotsBuilder
                     else if (mark.Outcome == RungOutcome.Paused) n[3]++;
                 }
             return new IntermediatePlot(curves, tally.Keys.ToList(), reported.Count, ladder.Description,
-                tally.Select(x => new RungSummary(x.Key, x.Value[0], x.Value[1], x.Value[2], x.Value[3])).ToList());
+                tally.Select(x => new RungSummary(x.Key, x.Value[0], x.Value[1], x.Value[2], x.Value[3])).ToList(), metricNames);
         }
         // Without recorded rungs, the steps at which the scheduler stopped trials are its rungs (ASHA, Hyperband and
         // median stopping decide at a few fixed steps); many distinct stop steps mean no ladder worth drawing.
@@ -151,7 +155,15 @@ public static class StudyPlotsBuilder
             var stops = pruned.Where(t => t.LastIntermediate is not null).Select(t => t.LastIntermediate!.Value.Step).Distinct().ToList();
             if (stops.Count is > 0 and <= 12) foreach (var s in stops) rungSteps.Add(s);
         }
-        return new IntermediatePlot(curves, rungSteps.ToList(), reported.Count, rungSteps.Count > 0 ? "inferred" : null, []);
+        return new IntermediatePlot(curves, rungSteps.ToList(), reported.Count, rungSteps.Count > 0 ? "inferred" : null, [], metricNames);
+    }
+
+    /// <summary>At most <paramref name="max"/> of the steps, evenly spread, the first and the last kept.</summary>
+    private static List<long> Thin(List<long> steps, int max)
+    {
+        if (steps.Count <= max) return steps;
+        var stride = (double)(steps.Count - 1) / (max - 1);
+        return Enumerable.Range(0, max).Select(i => steps[(int)Math.Round(i * stride)]).Distinct().ToList();
     }
 
     private static ParallelCoordinatesPlot Parallel(List<FrozenTrial> complete, List<FrozenTrial> bestFirst, IReadOnlyList<PlotAxis> axes, PlotOptions o)
