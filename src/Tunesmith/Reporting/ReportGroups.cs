@@ -10,10 +10,11 @@ namespace Tunesmith.Reporting;
 /// <param name="Complete">How many of them are Complete.</param>
 /// <param name="Pruned">How many were stopped by a scheduler.</param>
 /// <param name="Failed">How many failed.</param>
+/// <param name="Paused">How many are Paused (a promotion-based scheduler's, waiting for a promotion).</param>
 /// <param name="Best">The best objective value among the Complete ones.</param>
 /// <param name="Median">The median objective value among the Complete ones.</param>
 /// <param name="Runtime">The summed wall time of the finished trials.</param>
-public sealed record ReportGroup(string Key, int Trials, int Complete, int Pruned, int Failed, double? Best, double? Median, TimeSpan Runtime);
+public sealed record ReportGroup(string Key, int Trials, int Complete, int Pruned, int Failed, int Paused, double? Best, double? Median, TimeSpan Runtime);
 
 /// <summary>
 /// A study's trials grouped by one key, best group first: how each compute class, node or worker did. The key is looked
@@ -36,7 +37,7 @@ public static class ReportGroups
             double? best = values.Length == 0 ? null : direction == Direction.Maximize ? values[^1] : values[0];
             double? median = values.Length == 0 ? null : values.Length % 2 == 1 ? values[values.Length / 2] : (values[values.Length / 2 - 1] + values[values.Length / 2]) / 2;
             return new ReportGroup(g.Key, g.Count(), g.Count(t => t.State == TrialState.Complete), g.Count(t => t.State == TrialState.Pruned),
-                g.Count(t => t.State == TrialState.Failed), best, median, g.Aggregate(TimeSpan.Zero, (sum, t) => sum + (t.Duration ?? TimeSpan.Zero)));
+                g.Count(t => t.State == TrialState.Failed), g.Count(t => t.State == TrialState.Paused), best, median, g.Aggregate(TimeSpan.Zero, (sum, t) => sum + (t.Duration ?? TimeSpan.Zero)));
         });
         return groups
             .OrderBy(g => g.Best is null)
@@ -107,6 +108,7 @@ public static class ReportGroups
                     w.WriteNumber("complete", g.Complete);
                     w.WriteNumber("pruned", g.Pruned);
                     w.WriteNumber("failed", g.Failed);
+                    w.WriteNumber("paused", g.Paused);
                     if (g.Best is { } b) w.WriteNumber("best", b); else w.WriteNull("best");
                     if (g.Median is { } m) w.WriteNumber("median", m); else w.WriteNull("median");
                     w.WriteNumber("runtime_s", Math.Round(g.Runtime.TotalSeconds, 3));
@@ -119,10 +121,10 @@ public static class ReportGroups
             writer.Write('\n');
             return;
         }
-        string[] headers = [by, "trials", "complete", "pruned", "failed", $"best {metric}", $"median {metric}", "runtime_s"];
+        string[] headers = [by, "trials", "complete", "pruned", "failed", "paused", $"best {metric}", $"median {metric}", "runtime_s"];
         var rows = groups.Select(g => new[]
         {
-            g.Key, Num(g.Trials), Num(g.Complete), Num(g.Pruned), Num(g.Failed), Num(g.Best), Num(g.Median),
+            g.Key, Num(g.Trials), Num(g.Complete), Num(g.Pruned), Num(g.Failed), Num(g.Paused), Num(g.Best), Num(g.Median),
             g.Runtime.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture),
         }).ToList();
         switch (f)

@@ -51,6 +51,18 @@ public sealed class ReportGroupsTests
     }
 
     [Fact]
+    public void Paused_trials_of_a_promotion_based_study_are_counted_in_their_group()
+    {
+        // A promotion-based ASHA study ends with most trials Paused: `report --by hidden` gave '27  2  1  0  0' (2 trials, of
+        // which 1 complete, 0 pruned, 0 failed) with no column for the other one, as if a trial had gone missing.
+        FrozenTrial[] trials = [Trial(0, TrialState.Complete, 0.2, "gpu"), Trial(1, TrialState.Paused, null, "gpu"), Trial(2, TrialState.Paused, null, "gpu")];
+        using var w = new StringWriter { NewLine = "\n" };
+        ReportGroups.Write(ReportGroups.Build(trials, Direction.Minimize, "compute_class"), "compute_class", "loss", "csv", w);
+        Assert.Equal(["compute_class,trials,complete,pruned,failed,paused,best loss,median loss,runtime_s", "gpu,3,1,0,0,2,0.2,0.2,10.0"],
+            w.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
     public void A_key_no_trial_has_gets_a_note_with_the_keys_they_have_and_the_closest()
     {
         Assert.Equal("no trial has 'compute-class' (did you mean 'compute_class'?), so every trial is in (none) (keys: worker, compute_class, kernel, c)",
@@ -83,8 +95,8 @@ public sealed class ReportGroupsTests
         Assert.Equal(["gpu", "cpu", "(none)"], json.RootElement.GetProperty("groups").EnumerateArray().Select(g => g.GetProperty("key").GetString()));
         Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("groups")[2].GetProperty("best").ValueKind);
         var csv = Render("csv").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("compute_class,trials,complete,pruned,failed,best loss,median loss,runtime_s", csv[0]);
-        Assert.Equal("gpu,3,2,1,0,0.1,0.2,30.0", csv[1]);
+        Assert.Equal("compute_class,trials,complete,pruned,failed,paused,best loss,median loss,runtime_s", csv[0]);
+        Assert.Equal("gpu,3,2,1,0,0,0.1,0.2,30.0", csv[1]);
         var table = Render("table").Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(5, table.Length);
         Assert.StartsWith("gpu ", table[2]);
