@@ -88,4 +88,66 @@ public sealed class KatibPortEndToEndTests
         var curves = await CurvesAsync(kit);
         Assert.Equal([1L, 2, 3], curves[0].GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("step").GetInt64()));
     }
+
+    [Fact]
+    public async Task A_trial_that_reaches_the_goal_ends_the_study_and_a_later_run_or_worker_starts_nothing()
+    {
+        using var kit = new StudyKit();
+        kit.Write("t.py", """
+            import os
+            n = int(os.environ["TUNESMITH_TRIAL_NUMBER"])
+            print(f"accuracy={ {0: 0.5, 1: 0.995}.get(n, 0.6) }")
+            """);
+        kit.StudyFile("""
+            direction: maximize
+            metric: accuracy
+            command: python3 t.py {x}
+            space:
+              x: { float: [0, 1] }
+            metrics: key=value
+            goal: 0.99
+            trials: 6
+            """);
+        var run = await kit.CliS("run", "study.yaml");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("tunesmith: study 's' reached its goal accuracy ≥ 0.99 with trial 1 (0.995); no trial started after it", run.Stderr);
+        Assert.Equal(2, (await kit.TrialsAsync()).Count);
+
+        // The goal is the study's state in storage: another run, or a worker, of the study starts no trial.
+        var again = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("reached its goal accuracy ≥ 0.99 with trial 1 (0.995) before this run; nothing to run", again.Stderr);
+        var worker = await kit.CliS("worker", "--study", "s", "-q");
+        Assert.True(worker.ExitCode == 0, worker.ToString());
+        Assert.Contains("before this run; nothing to run", worker.Stderr);
+        Assert.Equal(2, (await kit.TrialsAsync()).Count);
+    }
+
+    [Fact]
+    public async Task Max_failed_trials_stops_the_study_at_that_many_failures_counting_a_retried_trial_once_and_a_later_run_starts_nothing()
+    {
+        using var kit = new StudyKit();
+        kit.Write("t.py", "import sys\nprint('diverged', file=sys.stderr)\nsys.exit(3)\n");
+        kit.StudyFile("""
+            direction: maximize
+            metric: accuracy
+            command: python3 t.py {x}
+            space:
+              x: { float: [0, 1] }
+            metrics: key=value
+            max_failed_trials: 2
+            retries: 1
+            trials: 10
+            """);
+        var run = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("tunesmith: max_failed_trials: study 's' has 2 failed trials, its limit is 2; no trial starts (the last, trial 3: exit code 3)", run.Stderr);
+        // 0 fails and is retried as 1, which fails (1 counted); 2 is retried as 3, which fails (2 counted): the limit.
+        Assert.Equal(4, (await kit.TrialsAsync()).Count);
+
+        var again = await kit.CliS("run", "study.yaml", "-q");
+        Assert.True(again.ExitCode == 1, again.ToString());
+        Assert.Contains("has 2 failed trials, its limit is 2; no trial starts", again.Stderr);
+        Assert.Equal(4, (await kit.TrialsAsync()).Count);
+    }
 }

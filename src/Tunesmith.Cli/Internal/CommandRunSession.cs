@@ -84,8 +84,16 @@ internal static class CommandRunSession
                 return signal!.ExitCode ?? ExitCodes.Interrupted;
             case CommandStudyStop.FailedFast:
                 var reason = result.FailedTrial?.FailReason?.Split('\n', 2)[0] ?? "a trial failed";
-                console.Error.WriteLine($"tunesmith: fail_fast: trial {result.FailedTrial?.Number.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} failed: {reason}");
+                var failedNumber = result.FailedTrial?.Number.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?";
+                console.Error.WriteLine(runOptions.MaxFailedTrials is { } maxFailed && !runOptions.FailFast
+                    ? $"tunesmith: max_failed_trials: study '{study.Name}' has {result.FailedTrials} failed trials, its limit is {maxFailed}; no trial starts (the last, trial {failedNumber}: {reason}). Raise max_failed_trials to run more"
+                    : $"tunesmith: fail_fast: trial {failedNumber} failed: {reason}");
                 return ExitCodes.Failed;
+            case CommandStudyStop.GoalReached when result.GoalTrial is { } goalTrial:
+                var ranNothing = result.Completed + result.Pruned + result.Failed == 0;
+                console.Error.WriteLine($"tunesmith: study '{study.Name}' reached its goal {study.Metric} {(study.Direction == Direction.Maximize ? "≥" : "≤")} {Formats.Value(runOptions.Goal)} "
+                    + $"with trial {goalTrial.Number} ({Formats.Value(goalTrial.Value)}){(ranNothing ? " before this run; nothing to run" : "; no trial started after it")}");
+                return ExitCodes.Ok;
             default:
                 if (result.Completed == 0 && result.Pruned == 0 && result.Failed > 0)
                 {

@@ -565,6 +565,49 @@ public sealed class Study : IAsyncDisposable, IDisposable
     public void Stop() => _stopRequested = true;
 
     /// <summary>
+    /// The study's first Complete trial (by number) whose value reaches <paramref name="goal"/> (≥ when maximizing, ≤ when
+    /// minimizing), every worker's, read from storage; null when none does. See <see cref="OptimizeOptions.Goal"/>.
+    /// </summary>
+    public async Task<FrozenTrial?> GetGoalTrialAsync(double goal, CancellationToken cancellationToken = default)
+    {
+        var trials = (await RefreshAsync(cancellationToken).ConfigureAwait(false)).Trials;
+        return trials.Where(t => t is { State: TrialState.Complete, Value: { } v } && ReachesGoal(v, goal)).MinBy(t => t.Number);
+    }
+
+    /// <summary>
+    /// The study's failed trials that count toward <see cref="OptimizeOptions.MaxFailedTrials"/>, every worker's, read from
+    /// storage: Failed, not retried and not "interrupted", in the order of their numbers.
+    /// </summary>
+    public async Task<IReadOnlyList<FrozenTrial>> GetCountedFailuresAsync(CancellationToken cancellationToken = default)
+    {
+        var trials = (await RefreshAsync(cancellationToken).ConfigureAwait(false)).Trials;
+        return trials.Where(CountsAsFailure).OrderBy(t => t.Number).ToList();
+    }
+
+    private static bool CountsAsFailure(FrozenTrial t) =>
+        t.State == TrialState.Failed && t.FailReason != InterruptedReason && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy);
+
+    private bool ReachesGoal(double value, double goal) => Direction == Direction.Maximize ? value >= goal : value <= goal;
+
+    // Whether the study's state in storage (all workers) says no trial may start: its goal is reached, or its failed-trial
+    // limit. Read only when one of them is set.
+    private async Task<bool> StudyEndedAsync(OptimizeOptions options, CancellationToken ct)
+    {
+        if (options.Goal is null && options.MaxFailedTrials is null) return false;
+        if (options.Goal is { } goal && await GetGoalTrialAsync(goal, ct).ConfigureAwait(false) is { } reached)
+        {
+            _logger.LogInformation("study '{Study}' reached its goal {Goal} with trial {Number} ({Value}); no trial starts", Name, goal, reached.Number, reached.Value);
+            return true;
+        }
+        if (options.MaxFailedTrials is { } max && (await GetCountedFailuresAsync(ct).ConfigureAwait(false)).Count is var failed && failed >= max)
+        {
+            _logger.LogWarning("study '{Study}' has {Failed} failed trials, its limit is {Max}; no trial starts", Name, failed, max);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
     /// Runs trials of a synchronous objective until the study's budget (trials, timeout) is reached or the token is cancelled.
     /// An exception in the objective records the trial as Failed with its message (and is rethrown with <c>failFast</c>);
     /// NaN or ∞ records it as Failed; <see cref="TrialPrunedException"/> records it as Pruned. Storage faults that are
@@ -610,16 +653,21 @@ public sealed class Study : IAsyncDisposable, IDisposable
         var startedHere = 0;
         // Trials this run ran (new, enqueued or resumed): none at all, and the budget spent, is said at the end.
         var ranHere = 0;
+        // Set once the study's goal or failed-trial limit is found reached (OptimizeOptions.Goal, MaxFailedTrials): no
+        // trial starts after it, as after Stop().
+        var studyEnded = false;
         // Whether this run may start another trial now: not cancelled, within the time budget and this run's own cap.
         bool MayStartAnother() =>
-            !stop.IsCancellationRequested && !_stopRequested
+            !stop.IsCancellationRequested && !_stopRequested && !Volatile.Read(ref studyEnded)
             && !(deadline is { } d && _time.GetUtcNow() >= d)
             && !(options.MaxTrialsThisRun is { } cap && Interlocked.Increment(ref startedHere) > cap);
         // A trial that ends well (or fails with nothing to retry or to stop for) is finished together with the start
         // of the loop's next trial: one storage call between two trials.
         // With a scheduler the next trial is not started with the finish: a paused trial may have to be resumed first.
         NextTrialRequest? NextAfter(TrialState state, Exception? error) =>
-            Scheduler is not null || (error is not null && options.FailFast) || (state == TrialState.Failed && options.Retries > 0) || !MayStartAnother()
+            Scheduler is not null || (error is not null && (options.FailFast || options.MaxFailedTrials is not null)) || (state == TrialState.Failed && options.Retries > 0)
+            // A Complete trial may reach the goal: the next trial waits for the check, rather than start and go back unrun.
+            || (state == TrialState.Complete && options.Goal is not null) || !MayStartAnother()
                 ? null
                 : new NextTrialRequest(options.Trials, trialStop.Token);
 
@@ -649,6 +697,12 @@ public sealed class Study : IAsyncDisposable, IDisposable
                         {
                             try
                             {
+                                // The goal or the failed-trial limit may have been reached by another worker or process.
+                                if (await StudyEndedAsync(options, stop.Token).ConfigureAwait(false))
+                                {
+                                    Volatile.Write(ref studyEnded, true);
+                                    break;
+                                }
                                 // Waits for what a trial needs before the trial exists in storage: a trial waiting for a GPU
                                 // another process holds is not Running meanwhile (no heartbeat, no duration, no budget place).
                                 if (options.HoldBeforeStart is { } hold && await MayStartNewTrialAsync(options, stop.Token).ConfigureAwait(false))
@@ -697,7 +751,13 @@ public sealed class Study : IAsyncDisposable, IDisposable
                             ? await RetryIfAllowedAsync(failed, options.Retries).ConfigureAwait(false)
                             : null;
                         var retried = retry is not null;
-                        if (finished.Error is { } error && options.FailFast && !retried)
+                        if (finished.Trial is { State: TrialState.Complete, Value: { } reached } && options.Goal is { } goal && ReachesGoal(reached, goal))
+                        {
+                            Volatile.Write(ref studyEnded, true);
+                            _logger.LogInformation("study '{Study}' reached its goal {Goal} with trial {Number} ({Value}); no trial starts", Name, goal, finished.Trial.Number, reached);
+                        }
+                        if (finished.Error is { } error && !retried
+                            && (options.FailFast || options.MaxFailedTrials is { } maxFailed && (await GetCountedFailuresAsync(CancellationToken.None).ConfigureAwait(false)).Count >= maxFailed))
                         {
                             Interlocked.CompareExchange(ref failure, error, null);
                             await stop.CancelAsync().ConfigureAwait(false);
@@ -710,7 +770,7 @@ public sealed class Study : IAsyncDisposable, IDisposable
                                 ft = ft with { SystemAttributes = new Dictionary<string, object?>(ft.SystemAttributes) { [SystemAttributeKeys.RetriedBy] = (long)retry.Number } };
                             foreach (var callback in options.Callbacks) callback(this, ft);
                         }
-                        if (next is not null && _stopRequested)
+                        if (next is not null && (_stopRequested || Volatile.Read(ref studyEnded)))
                         {
                             // Stop came after this worker's next trial was started with the finish: back to the queue, unrun.
                             var unrun = next;

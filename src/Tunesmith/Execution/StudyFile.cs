@@ -58,6 +58,15 @@ public sealed record StudyFile
     /// <summary>Stop the study at the first failed trial.</summary>
     public bool FailFast { get; init; }
 
+    /// <summary>
+    /// The study's goal (Katib's <c>objective.goal</c>): once a Complete trial's value reaches it (≥ when maximizing, ≤ when
+    /// minimizing) no trial starts, in any process; running ones finish. Null: none.
+    /// </summary>
+    public double? Goal { get; init; }
+
+    /// <summary>Stop the study once it holds this many failed trials that were not retried (Katib's maxFailedTrialCount + 1; fail_fast is 1); null: no limit.</summary>
+    public int? MaxFailedTrials { get; init; }
+
     /// <summary>What one trial takes from the local pool.</summary>
     public TrialResources Resources { get; init; } = new();
 

@@ -18,7 +18,7 @@ internal static partial class StudyFileReader
     private static readonly string[] TopKeys =
     [
         "name", "description", "direction", "metric", "command", "space", "sampler", "scheduler", "trials", "parallel",
-        "timeout", "trial_timeout", "retries", "fail_fast", "resources", "storage", "env", "workdir", "slurm", "metrics",
+        "timeout", "trial_timeout", "retries", "fail_fast", "max_failed_trials", "goal", "resources", "storage", "env", "workdir", "slurm", "metrics",
     ];
 
     /// <summary>Top-level keys of Ray Tune's and Optuna's that have another name here, with what they are.</summary>
@@ -124,6 +124,8 @@ internal static partial class StudyFileReader
             TrialTimeout = e.TryGetValue("trial_timeout", out var tto) ? Read(() => Duration(source, tto, "trial_timeout"), null) : null,
             Retries = e.TryGetValue("retries", out var r) ? Read(() => Count(source, r, "retries", 0), 0) : 0,
             FailFast = e.TryGetValue("fail_fast", out var ff) && Read(() => source.Boolean(ff, "fail_fast"), false),
+            MaxFailedTrials = e.TryGetValue("max_failed_trials", out var mf) ? Read<int?>(() => Count(source, mf, "max_failed_trials", 1), null) : null,
+            Goal = e.TryGetValue("goal", out var goalNode) ? Read<double?>(() => ReadGoal(source, goalNode), null) : null,
             Resources = e.TryGetValue("resources", out var res) ? Read(() => ReadResources(source, res, problems), new TrialResources()) : new TrialResources(),
             Storage = e.TryGetValue("storage", out var st) ? Read(() => source.String(st, "storage"), null) : null,
             Env = e.TryGetValue("env", out var env) ? Read(() => ReadEnv(source, env), new Dictionary<string, string>()) : new Dictionary<string, string>(),
@@ -134,11 +136,16 @@ internal static partial class StudyFileReader
             Directory = directory,
             Text = text,
         };
+        if (file is { FailFast: true, MaxFailedTrials: { } limit and > 1 } && mf is not null)
+            problems.Add(source.Error(mf, "max_failed_trials", $"fail_fast: true stops at the first failed trial, which is max_failed_trials: 1, not {limit}: give one of them"));
         if (file.Metrics?.Step is { } stepName && stepName == file.Metric && metricsNode is not null)
             problems.Add(source.Error(metricsNode, "metrics.step", $"the step's name '{stepName}' is the study's metric: a step is not a metric"));
         if (problems.Count > 0) throw StudyFileException.Of([.. problems.OrderBy(p => p.Line).ThenBy(p => p.Column)]);
         return file;
     }
+
+    // A finite number (YamlSource.Number refuses .nan and .inf).
+    private static double ReadGoal(YamlSource source, YamlNode node) => source.Number(node, "goal");
 
     private static string DefaultName(string sourceName)
     {

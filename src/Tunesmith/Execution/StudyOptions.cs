@@ -103,6 +103,22 @@ public sealed record OptimizeOptions
     public bool FailFast { get; init; }
 
     /// <summary>
+    /// The study's goal, Katib's <c>objective.goal</c>: once a Complete trial's value reaches it (≥ when maximizing, ≤ when
+    /// minimizing), no trial starts; the trials already running finish and are stored, and the run returns normally, as
+    /// after <see cref="Study.Stop"/>. Read from storage before each new trial, so it holds for every process running the
+    /// study: a run of a study whose goal is already reached starts nothing. Null: no goal.
+    /// </summary>
+    public double? Goal { get; init; }
+
+    /// <summary>
+    /// Ends the run as <see cref="FailFast"/> does once the study holds this many failed trials (every process's): Failed,
+    /// not retried (a trial whose <see cref="Retries"/> are left counts only when its last attempt fails) and not
+    /// "interrupted". The run whose trial makes the count rethrows that trial's exception and stops its running trials; a
+    /// run that finds the count reached before a new trial starts nothing and returns. <see cref="FailFast"/> is 1. Null: no limit.
+    /// </summary>
+    public int? MaxFailedTrials { get; init; }
+
+    /// <summary>
     /// How many times a failed trial's params are re-run (default 0): each retry is a new trial with system attributes
     /// <c>retry_of</c> (the first attempt's number) and <c>retry_count</c>; failures marked "interrupted" do not count.
     /// </summary>
@@ -146,6 +162,8 @@ public sealed record OptimizeOptions
         if (MaxTrialsThisRun is < 0) throw new ArgumentOutOfRangeException(nameof(MaxTrialsThisRun), MaxTrialsThisRun, "the per-run trial cap must be ≥ 0");
         if (Parallelism < 1) throw new ArgumentOutOfRangeException(nameof(Parallelism), Parallelism, "parallelism must be ≥ 1");
         if (Timeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "timeout must be > 0");
+        if (Goal is { } g && !double.IsFinite(g)) throw new ArgumentOutOfRangeException(nameof(Goal), Goal, "the goal must be a finite number");
+        if (MaxFailedTrials is < 1) throw new ArgumentOutOfRangeException(nameof(MaxFailedTrials), MaxFailedTrials, "the failed-trial limit must be ≥ 1");
     }
 }
 

@@ -110,6 +110,19 @@ public sealed class StudyFileErrorTests
     }
 
     [Fact]
+    public void Goal_and_max_failed_trials_are_checked_and_read()
+    {
+        AssertAt(Fail("command: run\nfail_fast: true\nmax_failed_trials: 3\n"), 3, 20, "max_failed_trials", "fail_fast: true stops at the first failed trial, which is max_failed_trials: 1, not 3");
+        AssertAt(Fail("command: run\nmax_failed_trials: 0\n"), 2, 20, "max_failed_trials", "must be an integer ≥ 1, got 0");
+        AssertAt(Fail("command: run\ngoal: high\n"), 2, 7, "goal", "high");
+        AssertAt(Fail("command: run\ngoal: .nan\n"), 2, 7, "goal", "expected a number, got the number NaN");
+        var file = StudyFile.Parse("command: run\ngoal: 0.99\nmax_failed_trials: 3\n");
+        Assert.Equal((0.99, 3), (file.Goal, file.MaxFailedTrials));
+        var both = StudyFile.Parse("command: run\nfail_fast: true\nmax_failed_trials: 1\n");
+        Assert.Equal((true, 1), (both.FailFast, both.MaxFailedTrials));
+    }
+
+    [Fact]
     public void A_metrics_section_reads_as_written()
     {
         var file = StudyFile.Parse("command: run\nmetrics: key=value\n");

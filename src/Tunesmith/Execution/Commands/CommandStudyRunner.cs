@@ -19,6 +19,12 @@ public sealed record CommandStudyOptions
     /// <summary>Re-runs a failed trial's params up to this many times, in the first attempt's directory (default 0).</summary>
     public int Retries { get; init; }
 
+    /// <summary>The study's goal (a study file's <c>goal:</c>): see <see cref="OptimizeOptions.Goal"/>; null: none.</summary>
+    public double? Goal { get; init; }
+
+    /// <summary>The study's failed-trial limit (a study file's <c>max_failed_trials:</c>): see <see cref="OptimizeOptions.MaxFailedTrials"/>; null: none.</summary>
+    public int? MaxFailedTrials { get; init; }
+
     /// <summary>At most this many trials are started by this run (a worker's own cap, e.g. one trial per cluster job); null: no cap.</summary>
     public int? MaxTrialsThisRun { get; init; }
 
@@ -44,6 +50,8 @@ public sealed record CommandStudyOptions
         if (Parallel < 1) throw new ArgumentOutOfRangeException(nameof(Parallel), Parallel, "parallel must be ≥ 1");
         if (Timeout is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "timeout must be > 0");
         if (Retries < 0) throw new ArgumentOutOfRangeException(nameof(Retries), Retries, "retries must be ≥ 0");
+        if (Goal is { } g && !double.IsFinite(g)) throw new ArgumentOutOfRangeException(nameof(Goal), Goal, "the goal must be a finite number");
+        if (MaxFailedTrials is < 1) throw new ArgumentOutOfRangeException(nameof(MaxFailedTrials), MaxFailedTrials, "max_failed_trials must be ≥ 1");
     }
 }
 
@@ -54,8 +62,13 @@ public enum CommandStudyStop
     Finished,
     /// <summary>The run was cancelled (Ctrl+C / SIGTERM): running trials were stopped and recorded Failed "interrupted".</summary>
     Interrupted,
-    /// <summary>A trial failed with <see cref="CommandStudyOptions.FailFast"/> set.</summary>
+    /// <summary>
+    /// A trial failed with <see cref="CommandStudyOptions.FailFast"/> set, or the study's failed trials reached
+    /// <see cref="CommandStudyOptions.MaxFailedTrials"/> (this run's or another's).
+    /// </summary>
     FailedFast,
+    /// <summary>A Complete trial of the study (this run's or another's) reached <see cref="CommandStudyOptions.Goal"/>: no trial started after it.</summary>
+    GoalReached,
 }
 
 /// <summary>What one run of a command study did.</summary>
@@ -67,7 +80,14 @@ public enum CommandStudyStop
 /// <param name="FailedTrial">With <see cref="CommandStudyStop.FailedFast"/>: the trial whose failure stopped the study.</param>
 /// <param name="Best">The study's best trial after the run (all runs and workers), or null.</param>
 public sealed record CommandStudyResult(CommandStudyStop Stop, int Completed, int Pruned, int Failed, int Resumed,
-    FrozenTrial? FailedTrial, FrozenTrial? Best);
+    FrozenTrial? FailedTrial, FrozenTrial? Best)
+{
+    /// <summary>With <see cref="CommandStudyStop.GoalReached"/>: the study's first trial that reached the goal.</summary>
+    public FrozenTrial? GoalTrial { get; init; }
+
+    /// <summary>The study's failed trials that count toward <see cref="CommandStudyOptions.MaxFailedTrials"/> (0 without one).</summary>
+    public int FailedTrials { get; init; }
+}
 
 /// <summary>
 /// Runs a study of command trials on this machine: up to <c>parallel</c> programs at once within the resource pool,
@@ -130,6 +150,8 @@ public sealed class CommandStudyRunner
             Retries = _options.Retries,
             MaxTrialsThisRun = _options.MaxTrialsThisRun,
             FailFast = _options.FailFast,
+            Goal = _options.Goal,
+            MaxFailedTrials = _options.MaxFailedTrials,
             Callbacks = [OnFinished],
             RecoveryCallbacks = [(_, recovery) => progress?.Report(new CommandTrialRecovered(recovery))],
             // GPUs other processes of the machine may hold: a worker waits for its share before it starts a trial in
@@ -151,14 +173,28 @@ public sealed class CommandStudyRunner
         {
             stop = CommandStudyStop.Interrupted;
         }
-        catch (Exception e) when (_options.FailFast && e is not (OperationCanceledException or TrialDirectoryException or StudyStorageException) && !failures.IsEmpty)
+        catch (Exception e) when ((_options.FailFast || _options.MaxFailedTrials is not null) && e is not (OperationCanceledException or TrialDirectoryException or StudyStorageException) && !failures.IsEmpty)
         {
             stop = CommandStudyStop.FailedFast;
             failedTrial = failures.FirstOrDefault(t => t.FailReason is { } r && (r == e.Message || r.EndsWith(e.Message, StringComparison.Ordinal)))
                 ?? failures.FirstOrDefault(t => t.FailReason != Execution.Study.InterruptedReason);
         }
+        FrozenTrial? goalTrial = null;
+        var counted = 0;
+        if (stop == CommandStudyStop.Finished && _options.Goal is { } goal
+            && await Study.GetGoalTrialAsync(goal, CancellationToken.None).ConfigureAwait(false) is { } reached)
+            (stop, goalTrial) = (CommandStudyStop.GoalReached, reached);
+        if (_options.MaxFailedTrials is { } max)
+        {
+            var studyFailures = await Study.GetCountedFailuresAsync(CancellationToken.None).ConfigureAwait(false);
+            counted = studyFailures.Count;
+            // The limit's last failure names the stop (failures with the same reason cannot be told apart by the exception);
+            // when another process's failure reached it, this run started nothing more and ends as its own would have.
+            if (stop is CommandStudyStop.Finished or CommandStudyStop.FailedFast && counted >= max && !_options.FailFast)
+                (stop, failedTrial) = (CommandStudyStop.FailedFast, studyFailures[^1]);
+        }
         var best = await Study.GetBestTrialAsync(CancellationToken.None).ConfigureAwait(false);
-        return new CommandStudyResult(stop, completed, pruned, failedCount, resumed, failedTrial, best);
+        return new CommandStudyResult(stop, completed, pruned, failedCount, resumed, failedTrial, best) { GoalTrial = goalTrial, FailedTrials = counted };
     }
 
     private async Task<int> ResumeInterruptedAsync(CancellationToken ct)

@@ -330,6 +330,8 @@ public static partial class StudyFileRun
         Timeout = timeout ?? file.Timeout,
         Retries = file.Retries,
         FailFast = file.FailFast,
+        Goal = file.Goal,
+        MaxFailedTrials = file.MaxFailedTrials,
     };
 
     /// <summary>
