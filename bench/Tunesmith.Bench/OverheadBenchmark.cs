@@ -47,6 +47,37 @@ internal static class OverheadBenchmark
         return sw.Elapsed.TotalSeconds;
     }
 
+    /// <summary>
+    /// A report-heavy workload: <paramref name="trials"/> trials of <paramref name="steps"/> reports each, every report the
+    /// study metric plus <paramref name="extraMetrics"/> other metrics (<c>trial.Report(step, value, metrics)</c>; with
+    /// none, <c>trial.Report(step, value)</c>). No scheduler, so each report is one storage write and nothing else.
+    /// Returns the wall seconds.
+    /// </summary>
+    public static async Task<double> TimeReportsAsync(string storageUrl, int trials, int steps, int extraMetrics)
+    {
+        await using var study = await Study.CreateAsync("reports-" + Guid.NewGuid().ToString("N")[..8],
+            new StudyOptions { Storage = storageUrl, Sampler = new RandomSampler(seed: 1), Metric = "val_f1" });
+        var names = Enumerable.Range(0, extraMetrics).Select(i => "metric" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        var sw = Stopwatch.StartNew();
+        await study.OptimizeAsync(async (t, ct) =>
+        {
+            var x = t.SuggestFloat("x", -10, 10);
+            for (var step = 1; step <= steps; step++)
+            {
+                if (names.Length == 0)
+                {
+                    await t.ReportAsync(step, x * x / step, ct);
+                    continue;
+                }
+                var metrics = new Dictionary<string, double>(names.Length, StringComparer.Ordinal);
+                for (var i = 0; i < names.Length; i++) metrics[names[i]] = x + step + i;
+                await t.ReportAsync(step, x * x / step, metrics, ct);
+            }
+            return x * x;
+        }, Sequential with { Trials = trials });
+        return sw.Elapsed.TotalSeconds;
+    }
+
     public static async Task<int> RunAsync(int repeats, IReadOnlySet<string>? cases, string workDir)
     {
         Directory.CreateDirectory(workDir);
@@ -67,6 +98,9 @@ internal static class OverheadBenchmark
         await Case("SQLite file, Random", 1_000, () => TimeSequentialAsync(Db(), 1_000));
         await Case("SQLite file, Random", 10_000, () => TimeSequentialAsync(Db(), 10_000));
         await Case("SQLite file, Random, 4 processes on one study", 4_000, () => MultiProcessAsync(Db(), 4, 4_000));
+        // Per report, not per trial (the "trials" column counts reports): 200 trials × 50 reports.
+        await Case("SQLite file, reports of the study metric only (200 trials × 50; per report)", 10_000, () => TimeReportsAsync(Db(), 200, 50, 0));
+        await Case("SQLite file, reports of 3 metrics (200 trials × 50; per report)", 10_000, () => TimeReportsAsync(Db(), 200, 50, 2));
 
         // PostgreSQL: the server named by TUNESMITH_BENCH_POSTGRES (else TUNESMITH_TEST_POSTGRES), e.g. the URL that
         // scripts/postgres-local.sh start prints; every case runs in a fresh schema, dropped at the end.
