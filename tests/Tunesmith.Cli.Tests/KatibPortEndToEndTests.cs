@@ -150,4 +150,38 @@ public sealed class KatibPortEndToEndTests
         Assert.Contains("has 2 failed trials, its limit is 2; no trial starts", again.Stderr);
         Assert.Equal(4, (await kit.TrialsAsync()).Count);
     }
+
+    [Fact]
+    public async Task A_Katib_experiments_spec_pasted_as_a_study_file_is_told_every_field_s_name_here_at_once_and_stores_nothing()
+    {
+        using var kit = new StudyKit();
+        kit.Write("study.yaml", """
+            name: s
+            command: python3 train.py --lr=${trialParameters.lr}
+            parallelTrialCount: 3
+            maxTrialCount: 12
+            maxFailedTrialCount: 3
+            objective: { type: maximize, goal: 0.99, objectiveMetricName: accuracy }
+            algorithm: { algorithmName: random }
+            earlyStopping: { algorithmName: medianstop }
+            metricsCollectorSpec: { collector: { kind: StdOut } }
+            space:
+              lr: { float: [0.01, 0.03] }
+            """);
+        var r = await kit.CliS("run", "study.yaml");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(9, lines.Length);
+        Assert.StartsWith("tunesmith: study.yaml:2:", lines[0]);
+        Assert.Contains("command: placeholder {trialParameters.lr}: Katib's ${trialParameters.lr} is {lr} here, without the $", lines[0]);
+        Assert.StartsWith("tunesmith: study.yaml:3:1: parallelTrialCount: unknown key 'parallelTrialCount' (Katib's parallelTrialCount is parallel:)", lines[1]);
+        Assert.Contains("(Katib's maxTrialCount is trials:)", lines[2]);
+        Assert.Contains("(Katib's maxFailedTrialCount: N is max_failed_trials: N + 1", lines[3]);
+        Assert.Contains("(Katib's objective is direction: (type), metric: (objectiveMetricName) and goal:)", lines[4]);
+        Assert.Contains("(Katib's algorithm is sampler: (random, grid, tpe, gp for bayesianoptimization, cmaes; hyperband is scheduler: hyperband))", lines[5]);
+        Assert.Contains("(Katib's earlyStopping is scheduler:; medianstop is { median: { min_trials: min_trials_required, warmup_steps: start_step } })", lines[6]);
+        Assert.Contains("(Katib's StdOut metrics collector is metrics: key=value)", lines[7]);
+        Assert.Equal("tunesmith: study.yaml: 8 problems; nothing stored", lines[8]);
+        Assert.False(File.Exists(kit.Storage.Replace("sqlite:///", "", StringComparison.Ordinal)), "a database was left behind");
+    }
 }

@@ -30,6 +30,23 @@ internal static partial class StudyFileReader
         ["n_jobs"] = "Optuna's n_jobs is parallel:",
         ["param_space"] = "Ray Tune's param_space is space:",
         ["pruner"] = "Optuna's pruners are schedulers here: scheduler: { median: ... }",
+        ["parallelTrialCount"] = "Katib's parallelTrialCount is parallel:",
+        ["maxTrialCount"] = "Katib's maxTrialCount is trials:",
+        ["maxFailedTrialCount"] = "Katib's maxFailedTrialCount: N is max_failed_trials: N + 1 (Katib stops when the count exceeds N, here when it reaches it)",
+        ["objective"] = "Katib's objective is direction: (type), metric: (objectiveMetricName) and goal:",
+        ["objectiveMetricName"] = "Katib's objectiveMetricName is metric:",
+        ["additionalMetricNames"] = "every metric a report or result holds is kept; name only the study's metric:",
+        ["metricStrategies"] = "Katib's metricStrategies is metrics: { format: key=value, result: last or best }",
+        ["algorithm"] = "Katib's algorithm is sampler: (random, grid, tpe, gp for bayesianoptimization, cmaes; hyperband is scheduler: hyperband)",
+        ["parameters"] = "Katib's parameters is space:, a mapping of name to shape: lr: { float: [0.01, 0.03] }",
+        ["trialTemplate"] = "Katib's trialTemplate is command:, where ${trialParameters.lr} is {lr}",
+        ["metricsCollectorSpec"] = "Katib's StdOut metrics collector is metrics: key=value",
+        ["earlyStopping"] = "Katib's earlyStopping is scheduler:; medianstop is { median: { min_trials: min_trials_required, warmup_steps: start_step } }",
+        ["resumePolicy"] = "a study is always resumable: run the same tunesmith run again",
+        ["spec"] = "a Katib Experiment's spec fields are this file's top-level keys (docs/STUDY_FILE.md, Coming from Katib)",
+        ["apiVersion"] = "a study file is not a Kubernetes resource: a Katib Experiment's spec fields are this file's top-level keys",
+        ["kind"] = "a study file is not a Kubernetes resource: a Katib Experiment's spec fields are this file's top-level keys",
+        ["metadata"] = "a study file is not a Kubernetes resource: metadata.name is name:",
     };
 
     /// <summary>
@@ -222,6 +239,10 @@ internal static partial class StudyFileReader
     {
         if (CommandTemplate.BuiltInPlaceholders.Contains(name) || names.Contains(name)) return;
         var known = names.Concat(CommandTemplate.BuiltInPlaceholders).ToList();
+        const string katib = "trialParameters.";
+        if (name.StartsWith(katib, StringComparison.Ordinal))
+            throw source.Error(node, column, "command",
+                $"placeholder {{{name}}}: Katib's ${{trialParameters.{name[katib.Length..]}}} is {{{name[katib.Length..]}}} here, without the $ (a space: parameter's name)");
         // A space with repeated blocks can name hundreds of parameters; list a readable handful.
         var listed = known.Count <= 12 ? string.Join(", ", known) : string.Join(", ", known.Take(12)) + $", ... ({known.Count} in all)";
         throw source.Error(node, column, "command",
@@ -247,7 +268,7 @@ internal static partial class StudyFileReader
         var field = $"sampler";
         var known = SamplerRegistry.Names.Append("auto").Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
         if (!known.Contains(name, StringComparer.OrdinalIgnoreCase))
-            throw source.Error(nameNode, field, $"unknown sampler '{name}'{ClosestName.Suggest(name, known)} (known: {string.Join(", ", known)})");
+            throw source.Error(nameNode, field, $"unknown sampler '{name}'{SamplerRegistry.ForeignName(name) ?? ClosestName.Suggest(name, known)} (known: {string.Join(", ", known)})");
         var options = new Dictionary<string, object?>(StringComparer.Ordinal);
         int? seed = null;
         if (optionsNode is not null && !(optionsNode is YamlScalarNode s && YamlSource.Scalar(s) is null))

@@ -54,10 +54,23 @@ public static class SamplerRegistry
             "bohb" => CreateBohb(request),
             "mobster" => CreateMobster(request),
             "auto" => AutoSampler.Create(request),
-            _ => throw new ArgumentException($"unknown sampler '{name}'{ClosestName.Suggest(name, Names)} (known: {string.Join(", ", Names)})"),
+            _ => throw new ArgumentException($"unknown sampler '{name}'{ForeignName(name) ?? ClosestName.Suggest(name, Names)} (known: {string.Join(", ", Names)})"),
         };
         return sampler;
     }
+
+    /// <summary>
+    /// What another tool's algorithm name is here, as " (...)" to append to an unknown-sampler error, or null: Katib's
+    /// <c>bayesianoptimization</c> is <c>gp</c>, its <c>hyperband</c> a scheduler.
+    /// </summary>
+    internal static string? ForeignName(string name) => name.ToLowerInvariant() switch
+    {
+        "bayesianoptimization" or "bayesian_optimization" or "skopt" => " (Katib's bayesianoptimization is gp here: a Gaussian-process sampler)",
+        "hyperband" => " (Hyperband stops trials early, so it is a scheduler here: scheduler: hyperband, beside sampler: random or bohb)",
+        "cma-es" or "cma" => " (CMA-ES is cmaes here)",
+        "enas" or "darts" => " (neural architecture search is not built here)",
+        _ => null,
+    };
 
     // The branch keys are read here; the rest goes to the sampler, which is built once to check its options.
     private static ISampler WithBranches(string sampler, SamplerRequest request, Func<IReadOnlyDictionary<string, object?>, ISampler> create)

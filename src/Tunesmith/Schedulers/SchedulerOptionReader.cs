@@ -36,6 +36,8 @@ internal sealed class SchedulerOptionReader
         ["grace_period"] = "warmup_steps",
         ["metric"] = "Ray Tune's scheduler metric is the study file's top-level metric:",
         ["mode"] = "Ray Tune's mode (max or min) is the study file's direction: (maximize or minimize)",
+        ["min_trials_required"] = "Katib's medianstop min_trials_required is min_trials here",
+        ["start_step"] = "Katib's medianstop start_step is warmup_steps here",
         ["hyperparam_mutations"] = "Ray Tune's hyperparam_mutations is mutations: [names] here, the parameters an exploit may change; their ranges are the space:'s",
     };
 

@@ -123,6 +123,19 @@ public sealed class StudyFileErrorTests
     }
 
     [Fact]
+    public void Katib_spellings_inside_space_sampler_and_scheduler_say_what_they_are_here()
+    {
+        AssertAt(Fail("command: run\nspace:\n  lr: { parameterType: double, feasibleSpace: { min: 0.01, max: 0.03 } }\n"), 3, 9, "space.lr.parameterType",
+            "Katib's parameterType and feasibleSpace are one key here: double is { float: [min, max] }");
+        AssertAt(Fail("command: run\nsampler: bayesianoptimization\n"), 2, 10, "sampler", "unknown sampler 'bayesianoptimization' (Katib's bayesianoptimization is gp here");
+        AssertAt(Fail("command: run\nsampler: hyperband\n"), 2, 10, "sampler", "so it is a scheduler here: scheduler: hyperband");
+        var e = Fail("command: run\nscheduler: { median: { min_trials_required: 3, start_step: 4 } }\n");
+        Assert.Equal(["scheduler.median.min_trials_required", "scheduler.median.start_step"], e.Problems.Select(p => p.Field!));
+        Assert.Contains("(Katib's medianstop min_trials_required is min_trials here)", e.Problems[0].Problem);
+        Assert.Contains("(Katib's medianstop start_step is warmup_steps here)", e.Problems[1].Problem);
+    }
+
+    [Fact]
     public void A_metrics_section_reads_as_written()
     {
         var file = StudyFile.Parse("command: run\nmetrics: key=value\n");

@@ -52,6 +52,8 @@ internal sealed class SearchSpaceReader
         ["suggest_int"] = "Optuna's suggest_int is { int: [low, high] } here (log: true, step: q)",
         ["suggest_uniform"] = "Optuna's suggest_uniform is { float: [low, high] } here",
         ["suggest_loguniform"] = "Optuna's suggest_loguniform is { float: [low, high], log: true } here",
+        ["parameterType"] = "Katib's parameterType and feasibleSpace are one key here: double is { float: [min, max] }, int is { int: [min, max] }, categorical and discrete are { choice: [...] }, and feasibleSpace's step is step:",
+        ["feasibleSpace"] = "Katib's parameterType and feasibleSpace are one key here: double is { float: [min, max] }, int is { int: [min, max] }, categorical and discrete are { choice: [...] }, and feasibleSpace's step is step:",
     };
 
     /// <summary>A flat namespace: the top level (with every branch's parameters, which share it), or one repeated block.</summary>
