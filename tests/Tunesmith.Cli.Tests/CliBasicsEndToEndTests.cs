@@ -197,4 +197,25 @@ public sealed class CliBasicsEndToEndTests
         Assert.True(newer.ExitCode != 0, newer.ToString());
         Assert.Contains("schema version 999 was written by a newer Tunesmith", newer.Stderr);
     }
+    [SkippableFact]
+    public async Task Read_commands_on_a_postgres_search_path_schema_that_does_not_exist_say_so_as_run_does_and_create_it_not()
+    {
+        var server = Tunesmith.Tests.Storage.PostgresTestServer.Url;
+        var missing = "tst_missing_" + Guid.NewGuid().ToString("N")[..12];
+        var url = server + (server.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "search_path=" + missing;
+        using var dir = new TempDir();
+        foreach (var args in new[] { ["status"], ["status", "--study", "s"], ["report", "--study", "s"], ["best", "--study", "s"], new[] { "worker", "--study", "s" } })
+        {
+            var r = await CliProcess.RunAsync(dir.Path, [.. args, "--storage", url]);
+            Assert.True(r.ExitCode != 0, r.ToString());
+            Assert.Contains($"schema '{missing}' (search_path) does not exist", r.Stderr);
+            Assert.Single(r.Stderr.Trim().Split('\n'));
+            Assert.DoesNotContain("Tunesmith tables", r.Stdout + r.Stderr);
+        }
+        await using var c = new Npgsql.NpgsqlConnection(Tunesmith.Storage.Sql.PostgresUrl.Parse(server).ConnectionString);
+        await c.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = @s", c);
+        cmd.Parameters.AddWithValue("s", missing);
+        Assert.Equal(0L, (long)(await cmd.ExecuteScalarAsync())!);
+    }
 }

@@ -178,7 +178,13 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
                 await using var session = opened;
                 if (Options.ReadOnly)
                 {
-                    await CheckSchemaReadableAsync(session, token).ConfigureAwait(false);
+                    try { await CheckSchemaReadableAsync(session, token).ConfigureAwait(false); }
+                    catch (StudyStorageException e) when (e.HoldsNoStudies)
+                    {
+                        // A schema that does not exist is a mistake in the URL, said as a writing open says it, not an empty storage.
+                        if (await NoSchemaSelectedAsync(session, token).ConfigureAwait(false)) throw NoSchema(e);
+                        throw;
+                    }
                     return true;
                 }
                 try
@@ -189,9 +195,12 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
                 catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidSchemaName)
                 {
                     // PostgreSQL's "no schema has been selected to create in" names neither the schema nor the cure.
-                    throw new StudyStorageException($"storage {Description}: " + (string.IsNullOrEmpty(_searchPath)
-                        ? "the search path names no schema that exists, so Tunesmith's tables have nowhere to go: create one, or name one with ?search_path=SCHEMA"
-                        : $"schema '{_searchPath}' (search_path) does not exist: create it first (CREATE SCHEMA ...), or leave search_path out"), e);
+                    throw NoSchema(e);
+                }
+                catch (StudyStorageException e) when (e.HoldsNoStudies)
+                {
+                    if (await NoSchemaSelectedAsync(session, token).ConfigureAwait(false)) throw NoSchema(e);
+                    throw;
                 }
                 return true;
             }, ct).ConfigureAwait(false);
@@ -199,6 +208,14 @@ public sealed partial class PostgresStudyStorage : SqlStudyStorage
         }
         finally { _initGate.Release(); }
     }
+
+    // No schema of the search path exists (current_schema() is null): the one-line error every open gives for it.
+    private StudyStorageException NoSchema(Exception inner) => new($"storage {Description}: " + (string.IsNullOrEmpty(_searchPath)
+        ? "the search path names no schema that exists, so Tunesmith's tables have nowhere to go: create one, or name one with ?search_path=SCHEMA"
+        : $"schema '{_searchPath}' (search_path) does not exist: create it first (CREATE SCHEMA ...), or leave search_path out"), inner);
+
+    private static async Task<bool> NoSchemaSelectedAsync(SqlSession session, CancellationToken ct) =>
+        await session.Command("SELECT current_schema()").ExecuteScalarAsync(ct).ConfigureAwait(false) is null or DBNull;
 
     private protected override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         // READ COMMITTED: each write locks its study row first, so its reads after the lock see the latest commits.
