@@ -184,4 +184,20 @@ public sealed class KatibPortEndToEndTests
         Assert.Equal("tunesmith: study.yaml: 8 problems; nothing stored", lines[8]);
         Assert.False(File.Exists(kit.Storage.Replace("sqlite:///", "", StringComparison.Ordinal)), "a database was left behind");
     }
+
+    [Fact]
+    public async Task The_katib_example_runs_its_unmodified_trainer_to_the_end()
+    {
+        using var kit = new StudyKit();
+        var study = Path.Combine(StudyKit.RepoRoot(), "examples", "katib", "study.yaml");
+        var run = await kit.CliS("run", study, "-q");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var trials = await kit.TrialsAsync("katib-port");
+        Assert.Equal(12, trials.Count);
+        Assert.Contains(trials, t => t.GetProperty("state").GetString() == "Pruned");
+        Assert.Contains(trials, t => t.GetProperty("fail_reason").GetString() is { } r && r.StartsWith("exit code 3", StringComparison.Ordinal));
+        Assert.True(trials[0].GetProperty("value").GetDouble() > 0.9, run.ToString());
+        // Its runs/ folder goes beside the database, not into the repository.
+        Assert.False(Directory.Exists(Path.Combine(StudyKit.RepoRoot(), "examples", "katib", "runs")));
+    }
 }
