@@ -297,6 +297,10 @@ public sealed class DashboardBrowserTests : IDisposable
         Assert.Contains("opt", await page.Locator("#params").TextContentAsync(), StringComparison.Ordinal);
         Assert.Contains("accuracy", await page.Locator("#metrics").TextContentAsync(), StringComparison.Ordinal);
         await page.WaitForFunctionAsync("() => Number(document.getElementById('plot-trial-curve').dataset.points) === 4");
+        // Its curve of another reported metric, picked above the curve.
+        await page.SelectOptionAsync("#trial-curve-metric", "accuracy");
+        await page.WaitForFunctionAsync("() => { const e = document.getElementById('plot-trial-curve'); return e.dataset.metric === 'accuracy' && Number(e.dataset.points) === 4; }");
+        Assert.Equal("accuracy", await page.EvaluateAsync<string>("() => echarts.getInstanceByDom(document.getElementById('plot-trial-curve')).getOption().yAxis[0].name"));
         if (Browser.ScreenshotPath("trial.png") is { } s3) await page.ScreenshotAsync(new PageScreenshotOptions { Path = s3, FullPage = true });
 
         _stage = "timeline lanes";

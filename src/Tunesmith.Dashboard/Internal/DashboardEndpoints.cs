@@ -217,6 +217,7 @@ internal static class DashboardEndpoints
             trial = Row(t),
             distributions = t.Distributions.ToDictionary(x => x.Key, x => x.Value.Describe()),
             intermediate = t.Intermediate.OrderBy(x => x.Key).Select(x => new[] { x.Key, x.Value }).ToList(),
+            intermediateMetrics = t.IntermediateMetrics.ToDictionary(m => m.Key, m => m.Value.OrderBy(x => x.Key).Select(x => new[] { x.Key, x.Value }).ToList()),
             userAttributes = t.UserAttributes,
             systemAttributes = t.SystemAttributes,
             created = t.Created,

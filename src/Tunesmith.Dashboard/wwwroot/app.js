@@ -242,6 +242,26 @@
     crumb.appendChild(el('a', { href: studyPath(name), text: 'study ' + name }));
     crumb.appendChild(document.createTextNode(' / trial ' + number));
     var chart = null;
+    var trialMetric = '';
+
+    function drawCurve(d, t) {
+      var plot = document.getElementById('plot-trial-curve');
+      var data = trialMetric === '' ? d.intermediate : d.intermediateMetrics[trialMetric];
+      plot.setAttribute('data-metric', trialMetric === '' ? d.metric : trialMetric);
+      if (data.length === 0) {
+        if (chart) { chart.dispose(); chart = null; }
+        plot.textContent = 'No intermediate values reported.'; plot.setAttribute('data-rendered', 'true'); plot.setAttribute('data-points', '0'); return;
+      }
+      if (!chart) { plot.textContent = ''; chart = echarts.init(plot); }
+      var single = data.every(function (p) { return p[0] === data[0][0]; });
+      chart.setOption({ animation: false, grid: { left: 60, right: 20, top: 20, bottom: 40 }, tooltip: { trigger: 'axis' },
+        // One report (a trial pruned at its first rung): the axis spans a step either side, so the point is not on its edge.
+        xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 25, minInterval: 1,
+          min: single ? data[0][0] - 1 : 'dataMin', max: single ? data[0][0] + 1 : 'dataMax' },
+        yAxis: { type: 'value', name: trialMetric === '' ? d.metric : trialMetric, scale: true, axisLabel: { formatter: fmt } },
+        series: [{ type: 'line', data: data, lineStyle: { color: TunesmithPlots.stateColors[t.state] }, itemStyle: { color: TunesmithPlots.stateColors[t.state] } }] }, true);
+      plot.setAttribute('data-rendered', 'true'); plot.setAttribute('data-points', String(data.length));
+    }
     function load() {
       api('/api/studies/' + encodeURIComponent(name) + '/trials/' + number).then(function (d) {
         var t = d.trial;
@@ -265,17 +285,16 @@
           .concat(Object.keys(d.userAttributes).map(function (k) { return ['user: ' + k, d.userAttributes[k]]; })));
         document.getElementById('stdout').textContent = d.stdout === null ? '(no stdout log)' : d.stdout;
         document.getElementById('stderr').textContent = d.stderr === null ? '(no stderr log)' : d.stderr;
-        var plot = document.getElementById('plot-trial-curve');
-        if (d.intermediate.length === 0) { plot.textContent = 'No intermediate values reported.'; plot.setAttribute('data-rendered', 'true'); plot.setAttribute('data-points', '0'); return; }
-        if (!chart) chart = echarts.init(plot);
-        var single = d.intermediate.every(function (p) { return p[0] === d.intermediate[0][0]; });
-        chart.setOption({ animation: false, grid: { left: 60, right: 20, top: 20, bottom: 40 }, tooltip: { trigger: 'axis' },
-          // One report (a trial pruned at its first rung): the axis spans a step either side, so the point is not on its edge.
-          xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 25, minInterval: 1,
-            min: single ? d.intermediate[0][0] - 1 : 'dataMin', max: single ? d.intermediate[0][0] + 1 : 'dataMax' },
-          yAxis: { type: 'value', name: d.metric, scale: true, axisLabel: { formatter: fmt } },
-          series: [{ type: 'line', data: d.intermediate, lineStyle: { color: TunesmithPlots.stateColors[t.state] }, itemStyle: { color: TunesmithPlots.stateColors[t.state] } }] }, true);
-        plot.setAttribute('data-rendered', 'true'); plot.setAttribute('data-points', String(d.intermediate.length));
+        // The other metrics the trial reported (the training loss beside the study metric): a picker above its curve.
+        var others = Object.keys(d.intermediateMetrics || {}).sort();
+        var controls = document.getElementById('trial-curve-controls'), select = document.getElementById('trial-curve-metric');
+        if (trialMetric !== '' && others.indexOf(trialMetric) < 0) trialMetric = '';
+        controls.hidden = others.length === 0;
+        select.innerHTML = '';
+        [''].concat(others).forEach(function (n) { select.appendChild(el('option', { value: n, text: n === '' ? d.metric + ' (study metric)' : n })); });
+        select.value = trialMetric;
+        select.onchange = function () { trialMetric = select.value; drawCurve(d, t); };
+        drawCurve(d, t);
       }).catch(function (e) { document.getElementById('trial-title').textContent = e.message; });
     }
     load();

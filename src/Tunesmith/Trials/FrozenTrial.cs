@@ -164,7 +164,7 @@ public static class SystemAttributeKeys
     public const string Checkpoint = "checkpoint";
     /// <summary>
     /// On a trial run as a program: its last <c>tunesmith:report</c> as a JSON object, <c>step</c> and every metric it
-    /// reported (the study metric is also its intermediate value at that step; the others are stored only here).
+    /// reported (the study metric is also its intermediate value at that step, the others are in <see cref="FrozenTrial.IntermediateMetrics"/>).
     /// </summary>
     public const string LastReport = "last_report";
     /// <summary>On a trial run as a program: the pid of the program, the leader of the trial's own process session.</summary>
