@@ -241,6 +241,12 @@ public sealed class SlurmEndToEndTests
         Assert.Equal([(string)victim.SystemAttributes[SlurmAttributeKeys.JobId]!, victim.SystemAttributes[SlurmAttributeKeys.JobId] + "#1"],
             ((string)resumed.SystemAttributes[SlurmAttributeKeys.JobIds]!).Split(','));
         Assert.Single(kit.JobIds);
+
+        // slurm status says what happened to the cancelled attempt: its trial was returned to the queue (Slurm did not requeue it).
+        var status = await kit.Cli(["slurm", "status", "--study", "cancel"]);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        var row = status.Stdout.Split('\n').Single(l => l.StartsWith(victim.Number.ToString(System.Globalization.CultureInfo.InvariantCulture) + " ", StringComparison.Ordinal));
+        Assert.Equal("returned", row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
     }
 
     [SkippableFact]

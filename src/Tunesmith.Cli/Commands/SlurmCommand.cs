@@ -262,9 +262,7 @@ internal sealed class SlurmStatusCommand : Command
             var jobId = (string)t.SystemAttributes[SlurmAttributeKeys.JobId]!;
             // "40_2#1" is job 40_2 after its first requeue: Slurm shows it as 40_2.
             var jobState = byDisplay.TryGetValue(jobId.Split('#')[0], out var info) ? info.State.ToLowerInvariant() : "?";
-            // An attempt Slurm stopped whose trial went back to the queue reads "requeued", not "failed".
-            var state = t.State == TrialState.Failed && t.SystemAttributes.ContainsKey(SlurmAttributeKeys.Stop) && t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy)
-                ? "requeued" : t.State.ToString().ToLowerInvariant();
+            var state = AttemptState(t);
             var value = t.Value is { } v ? Formats.Value(v) : t.Intermediate.Count > 0 ? Formats.Value(t.Intermediate.MaxBy(kv => kv.Key).Value) + " (last report)" : "";
             rows.Add([t.Number.ToString(CultureInfo.InvariantCulture), state, jobId, jobState,
                 t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Node) as string ?? "",
@@ -275,6 +273,22 @@ internal sealed class SlurmStatusCommand : Command
         var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
         foreach (var r in rows) _console.Out.WriteLine(string.Join("  ", r.Select((cell, i) => cell.PadRight(widths[i]))).TrimEnd());
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// A trial attempt's state as <c>slurm status</c> shows it. An attempt stopped whose trial went back to the queue reads
+    /// by its <c>slurm_stop</c>: "requeued" after a time limit or a preemption (its job was requeued, by the worker or by
+    /// Slurm), "returned" after a cancel (the trial went back to Waiting; nothing was requeued by Slurm), not "failed".
+    /// </summary>
+    internal static string AttemptState(FrozenTrial t)
+    {
+        if (t.State != TrialState.Failed || !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy)) return t.State.ToString().ToLowerInvariant();
+        return t.SystemAttributes.GetValueOrDefault(SlurmAttributeKeys.Stop) switch
+        {
+            "walltime" or "preempted" => "requeued",
+            "cancelled" => "returned",
+            _ => "failed",
+        };
     }
 
     /// <summary>"job 40 (class fast): 1 task; 1 running": a job's line, from the Slurm states of its tasks.</summary>
