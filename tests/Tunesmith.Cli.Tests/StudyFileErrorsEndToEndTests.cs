@@ -224,13 +224,13 @@ public sealed class StudyFileErrorsEndToEndTests
 
         var r = await kit.CliS("enqueue", "--study", "s", "--set", "x=0.25");
         Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Equal("tunesmith: study 's' has taken 2 of its budget of 2 trials, so 1 of its 1 waiting trials will not run; run or worker with --trials 3 runs them all",
+        Assert.Equal("tunesmith: study 's' has taken 2 of its budget of 2 trials, so its 1 waiting trial will not run; run or worker with --trials 3 runs them all",
             r.Stderr.Trim());
         // A rerun within the spent budget runs nothing, and says so once (the library's own warning is not repeated).
         var again = await kit.CliS("run", "study.yaml");
         Assert.Equal(0, again.ExitCode);
         Assert.Single(again.Stderr.Split('\n'), l => l.Contains("nothing to run", StringComparison.Ordinal));
-        Assert.Contains("tunesmith: study 's' already has 2 of its budget of 2 trials; nothing to run, and its 1 waiting trials will not run; " +
+        Assert.Contains("tunesmith: study 's' already has 2 of its budget of 2 trials; nothing to run, and its 1 waiting trial will not run; " +
             "run with --trials 3 to run more", again.Stderr);
         Assert.DoesNotContain("OptimizeOptions", again.Stderr);
         Assert.Equal(0, (await kit.CliS("run", "study.yaml", "--trials", "3", "--quiet")).ExitCode);

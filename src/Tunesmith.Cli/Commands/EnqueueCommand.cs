@@ -94,7 +94,7 @@ internal sealed class EnqueueCommand : Command
         var taken = trials.Count(t => t.State != TrialState.Waiting && !t.SystemAttributes.ContainsKey(SystemAttributeKeys.RetriedBy));
         var beyond = Math.Min(waiting, taken + waiting - budget);
         if (beyond > 0)
-            _console.Error.WriteLine($"tunesmith: study '{name}' has taken {taken} of its budget of {budget} trials, so {beyond} of its {waiting} waiting trials " +
+            _console.Error.WriteLine($"tunesmith: study '{name}' has taken {taken} of its budget of {Formats.Count(budget, "trial")}, so {(beyond == waiting ? "its " : $"{beyond} of its ")}{Formats.Count(waiting, "waiting trial")} " +
                 $"will not run; run or worker with --trials {taken + waiting} runs them all");
     }
 
@@ -153,8 +153,8 @@ internal sealed class EnqueueCommand : Command
     {
         if (problems.Count == 1) throw new CliUsageException(problems[0]);
         foreach (var problem in problems.Take(ProblemsShown)) _console.Error.WriteLine($"tunesmith: {problem}");
-        if (problems.Count > ProblemsShown) _console.Error.WriteLine($"tunesmith: {file ?? "--set"}: and {problems.Count - ProblemsShown} more problems");
-        throw new CliUsageException($"{file ?? "--set"}: {problems.Count} problems{(file is null ? "" : $" in {badRows} of its {rows} rows")}; nothing enqueued");
+        if (problems.Count > ProblemsShown) _console.Error.WriteLine($"tunesmith: {file ?? "--set"}: and {Formats.Count(problems.Count - ProblemsShown, "more problem")}");
+        throw new CliUsageException($"{file ?? "--set"}: {Formats.Count(problems.Count, "problem")}{(file is null ? "" : $" in {badRows} of its {Formats.Count(rows, "row")}")}; nothing enqueued");
     }
 
     /// <summary>

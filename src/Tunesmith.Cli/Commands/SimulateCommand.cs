@@ -156,7 +156,7 @@ internal sealed partial class SimulateCommand : Command
         var o = summary.Options;
         var b = summary.Benchmark;
         var w = _console.Out;
-        w.WriteLine($"{summary.Strategy.Name} on {b.Name}: {b.Metric} ({b.Direction.ToString().ToLowerInvariant()}), target {Formats.Value(o.Target)}, {o.Workers} workers, {Formats.Duration(o.TimeBudget)} simulated per seed");
+        w.WriteLine($"{summary.Strategy.Name} on {b.Name}: {b.Metric} ({b.Direction.ToString().ToLowerInvariant()}), target {Formats.Value(o.Target)}, {Formats.Count(o.Workers, "worker")}, {Formats.Duration(o.TimeBudget)} simulated per seed");
         w.WriteLine($"  {"seed",6}  {"best",10}  {"time to target",14}  {"started",8}  {"stopped",8}");
         foreach (var r in summary.Runs)
             w.WriteLine($"  {r.Seed,6}  {Formats.Value(double.IsNaN(r.Best) ? null : r.Best),10}  {Time(r.TimeToTargetSeconds),14}  {r.TrialsStarted,8}  {r.TrialsStopped,8}");

@@ -129,7 +129,7 @@ internal sealed class SlurmSubmitCommand : Command
                 (a.ComputeClass is { } c ? $" of class {c}" : "") + $" (script {a.ScriptPath})");
         }
         if (deferred > 0)
-            _console.Error.WriteLine($"tunesmith: {deferred} more tasks would pass your MaxSubmitJobs limit; run 'tunesmith slurm submit' again when jobs have finished");
+            _console.Error.WriteLine($"tunesmith: {Formats.Count(deferred, "more task")} would pass your MaxSubmitJobs limit; run 'tunesmith slurm submit' again when jobs have finished");
         _console.Error.WriteLine($"logs in {logDirectory}; follow with: tunesmith slurm status --study {SbatchScript.Quote(file.Name)}{StorageUrl.HintFlag(url, _console)}");
         return ExitCodes.Ok;
     }

@@ -39,7 +39,7 @@ internal static class CommandRunSession
 
         if (mode != ProgressMode.Json && mode != ProgressMode.Quiet)
             console.Error.WriteLine($"study '{study.Name}' ({study.Direction.ToString().ToLowerInvariant()} {study.Metric}) in {StorageUrl.Shown(storageUrl)}: " +
-                $"{(runOptions.Trials is { } n ? $"budget {n} trials" : "no trial budget")}, parallel {runner.EffectiveParallelism}" +
+                $"{(runOptions.Trials is { } n ? $"budget {Formats.Count(n, "trial")}" : "no trial budget")}, parallel {runner.EffectiveParallelism}" +
                 // The pool caps what runs at once; say so, or parallel: 4 showing as 2 reads as a mistake.
                 (runner.EffectiveParallelism < runOptions.Parallel ? $" ({runOptions.Parallel} asked, as many as resources: allows at once)" : "") +
                 (pool.Gpus.Count > 0 ? $", GPUs {string.Join(",", pool.Gpus)}" : "") + $"; trial logs in {Path.Combine(runDirectory, "trials")}");
@@ -61,7 +61,7 @@ internal static class CommandRunSession
         var summary = $"study '{study.Name}': this run {result.Completed} complete, {result.Pruned} pruned, {result.Failed} failed"
             + (progress.Retried > 0 ? $" ({progress.Retried} retried)" : "")
             + (progress.Paused > 0 ? $", {progress.Paused} paused (a run with budget left may promote them)" : "");
-        if (result.Resumed > 0) summary += $" ({result.Resumed} interrupted trials resumed)";
+        summary += ResumedNote(result.Resumed);
         if (mode == ProgressMode.Json) { } // the events said it all
         else console.Error.WriteLine(summary);
         if (result.Stop == CommandStudyStop.Finished && mode != ProgressMode.Quiet && runOptions.Trials is { } budget)
@@ -86,7 +86,7 @@ internal static class CommandRunSession
                 var reason = result.FailedTrial?.FailReason?.Split('\n', 2)[0] ?? "a trial failed";
                 var failedNumber = result.FailedTrial?.Number.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?";
                 console.Error.WriteLine(runOptions.MaxFailedTrials is { } maxFailed && !runOptions.FailFast
-                    ? $"tunesmith: max_failed_trials: study '{study.Name}' has {result.FailedTrials} failed trials, its limit is {maxFailed}; no trial starts (the last, trial {failedNumber}: {reason}). Raise max_failed_trials to run more"
+                    ? $"tunesmith: max_failed_trials: study '{study.Name}' has {Formats.Count(result.FailedTrials, "failed trial")}, its limit is {maxFailed}; no trial starts (the last, trial {failedNumber}: {reason}). Raise max_failed_trials to run more"
                     : $"tunesmith: fail_fast: trial {failedNumber} failed: {reason}");
                 return ExitCodes.Failed;
             case CommandStudyStop.GoalReached when result.GoalTrial is { } goalTrial:
@@ -112,6 +112,9 @@ internal static class CommandRunSession
     /// and enqueued trials past the budget, which no run starts. <paramref name="raiseBudget"/> is the command's way to raise
     /// it (<c>--trials</c> of <c>run</c>), with {0} the budget that runs them all.
     /// </summary>
+    /// <summary>The run summary's note on trials an earlier run left interrupted and this one ran again: " (1 interrupted trial resumed)"; empty for none.</summary>
+    internal static string ResumedNote(int resumed) => resumed > 0 ? $" ({Formats.Count(resumed, "interrupted trial")} resumed)" : "";
+
     private static async Task<IReadOnlyList<string>> BudgetLinesAsync(Study study, int budget, bool ranNothing, string? raiseBudget)
     {
         var trials = await study.GetTrialsAsync();
@@ -120,10 +123,10 @@ internal static class CommandRunSession
         if (taken < budget) return [];
         string Raise(int all) => raiseBudget is null ? "" : "; " + string.Format(System.Globalization.CultureInfo.InvariantCulture, raiseBudget, all);
         if (ranNothing && budget > 0)
-            return [$"tunesmith: study '{study.Name}' already has {taken} of its budget of {budget} trials; nothing to run" +
-                (waiting > 0 ? $", and its {waiting} waiting trials will not run" : "") + Raise(taken + Math.Max(waiting, 1))];
+            return [$"tunesmith: study '{study.Name}' already has {taken} of its budget of {Formats.Count(budget, "trial")}; nothing to run" +
+                (waiting > 0 ? $", and its {Formats.Count(waiting, "waiting trial")} will not run" : "") + Raise(taken + Math.Max(waiting, 1))];
         if (waiting > 0)
-            return [$"tunesmith: study '{study.Name}': {waiting} waiting trials are beyond its budget of {budget} trials and will not run" + Raise(taken + waiting)];
+            return [$"tunesmith: study '{study.Name}': {Formats.Count(waiting, "waiting trial")} {(waiting == 1 ? "is" : "are")} beyond its budget of {Formats.Count(budget, "trial")} and will not run" + Raise(taken + waiting)];
         return [];
     }
 
@@ -177,7 +180,7 @@ internal static class CommandRunSession
         console.Out.WriteLine();
         console.Out.WriteLine(more > 0
             ? $"the best {table.Rows.Count} of {table.TotalTrials} trials ({order}):"
-            : $"all {table.TotalTrials} trials ({order}):");
+            : table.TotalTrials == 1 ? $"the 1 trial ({order}):" : $"all {table.TotalTrials} trials ({order}):");
         console.Out.Write(ReportExporters.Get("table").Render(table));
         if (more > 0)
         {

@@ -17,4 +17,8 @@ internal static class Formats
         if (d.TotalMinutes >= 1) return $"{(int)d.TotalMinutes}m{d.Seconds:00}s";
         return d.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + "s";
     }
+
+    /// <summary>A count and its noun, singular for 1: "1 trial", "2 trials", "1 waiting trial" (<paramref name="plural"/> when not the noun plus s).</summary>
+    public static string Count(long count, string noun, string? plural = null) =>
+        string.Create(CultureInfo.InvariantCulture, $"{count} {(count == 1 ? noun : plural ?? noun + "s")}");
 }

@@ -15,7 +15,7 @@ public sealed class MarkdownReportExporter : IReportExporter
         var title = table.StudyName.Length > 0 ? table.StudyName : "study";
         writer.WriteLine($"## {Escape(title)}");
         writer.WriteLine();
-        writer.WriteLine($"{table.Rows.Count} of {table.TotalTrials} trials, best first ({table.Direction.ToString().ToLowerInvariant()} {Escape(table.Metric)}).");
+        writer.WriteLine($"{table.Rows.Count} of {table.TotalTrials} {(table.TotalTrials == 1 ? "trial" : "trials")}, best first ({table.Direction.ToString().ToLowerInvariant()} {Escape(table.Metric)}).");
         writer.WriteLine();
         var headers = ReportCells.Headers(table);
         writer.WriteLine("| " + string.Join(" | ", headers.Select(Escape)) + " |");

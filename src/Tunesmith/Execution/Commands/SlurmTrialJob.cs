@@ -263,7 +263,7 @@ public sealed class SlurmTrialJob : IDisposable
             {
                 if (resumptions >= _options.MaxRequeues)
                     throw new TrialFailedException(string.Create(CultureInfo.InvariantCulture,
-                        $"{(cause == SlurmStopCause.Walltime ? "hit the job's time limit" : "was preempted")} in job {_options.Job.Display} after {resumptions} requeues " +
+                        $"{(cause == SlurmStopCause.Walltime ? "hit the job's time limit" : "was preempted")} in job {_options.Job.Display} after {resumptions} {(resumptions == 1 ? "requeue" : "requeues")} " +
                         $"(max_requeues {_options.MaxRequeues}); jobs: {string.Join(',', jobIds)}"));
             }
             else if (cause == SlurmStopCause.Cancelled && _failOnCancel)
