@@ -454,7 +454,7 @@ public sealed class FixedSpaceEndToEndTests
         // Same name and range, but active for adam now: every stored trial (sgd, with momentum) no longer fits.
         kit.StudyFile(Conditional("float: [0, 0.9], when: { opt: adam }"));
         var moved = OneLine(await kit.CliS("create", "study.yaml", "--update-space"));
-        Assert.Contains("does not fit the new space: it has parameter 'momentum', which is inactive in the new space for its values (opt in [adam])", moved);
+        Assert.Contains("does not fit the new space: it has parameter 'momentum', which is inactive in the new space for these values: it is used only when opt in [adam]", moved);
 
         // A new parameter every trial would have drawn: the stored ones lack it.
         kit.StudyFile(Conditional("float: [0, 0.9], when: { opt: sgd }").Replace("  lr: { float: [0, 1] }", "  lr: { float: [0, 1] }\n  wd: { float: [0, 1] }"));

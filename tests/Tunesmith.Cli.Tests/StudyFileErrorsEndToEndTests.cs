@@ -197,7 +197,7 @@ public sealed class StudyFileErrorsEndToEndTests
 
         var r = await kit.CliS("enqueue", "--study", "s", "--set", "opt=adam", "--set", "momentum=0.5", "--set", "x=0.1");
         Assert.True(r.ExitCode == 2, r.ToString());
-        Assert.Equal("tunesmith: --set: the combination does not fit the study's space: it has parameter 'momentum', which is inactive in the study's space for its values (opt in [sgd])",
+        Assert.Equal("tunesmith: --set: the combination does not fit the study's space: it has parameter 'momentum', which is inactive in the study's space for these values: it is used only when opt in [sgd]",
             Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         kit.Write("combos.jsonl", "{\"opt\": \"sgd\", \"momentum\": 0.5}\n{\"opt\": \"adam\", \"momentum\": 0.5}\n");
         var file = await kit.CliS("enqueue", "--study", "s", "--file", "combos.jsonl");

@@ -336,10 +336,16 @@ public sealed class SearchSpace
         var leftover = values.Keys.Where(k => !replay.Reached.Contains(k)).Order(StringComparer.Ordinal).FirstOrDefault();
         if (leftover is null) return null;
         return Flatten().Any(x => x.Name == leftover)
-            ? $"it has parameter '{leftover}', which is inactive in {spaceName} for its values ({Describe(leftover)})"
+            ? $"it has parameter '{leftover}', which is inactive in {spaceName} for these values{ActiveWhen(leftover)}"
             : $"it has parameter '{leftover}', which {spaceName} lacks";
 
-        string Describe(string name) => string.Join(" or ", Flatten().Where(x => x.Name == name).Select(x => x.When?.ToString() ?? "always"));
+        // The condition under which the parameter is active (": it is used only when opt in [sgd]"); none to name when a
+        // node of that name has no condition of its own (it hangs under a repeat or a nested branch).
+        string ActiveWhen(string name)
+        {
+            var conditions = Flatten().Where(x => x.Name == name).Select(x => x.When?.ToString()).ToList();
+            return conditions.Any(c => c is null) ? "" : ": it is used only when " + string.Join(" or ", conditions);
+        }
     }
 
     private sealed class MisfitException(string message) : Exception(message);

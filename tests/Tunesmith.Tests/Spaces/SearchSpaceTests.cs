@@ -117,8 +117,8 @@ public sealed class SearchSpaceTests
     [Theory]
     // A value inside the other branch's range is outside its own branch's.
     [InlineData("model=tree depth=50 opt=adam layer=1 layer.0.units=8", true, "depth = 50 is outside int [1, 10]")]
-    [InlineData("model=tree depth=5 dropout=0.1 opt=adam layer=1 layer.0.units=8", true, "it has parameter 'dropout', which is inactive in the new space for its values (model in [net])")]
-    [InlineData("model=tree depth=5 opt=adam momentum=0.5 layer=1 layer.0.units=8", true, "it has parameter 'momentum', which is inactive in the new space for its values (opt in [sgd])")]
+    [InlineData("model=tree depth=5 dropout=0.1 opt=adam layer=1 layer.0.units=8", true, "it has parameter 'dropout', which is inactive in the new space for these values: it is used only when model in [net]")]
+    [InlineData("model=tree depth=5 opt=adam momentum=0.5 layer=1 layer.0.units=8", true, "it has parameter 'momentum', which is inactive in the new space for these values: it is used only when opt in [sgd]")]
     [InlineData("model=net depth=5 opt=adam layer=1 layer.0.units=8", true, "it lacks parameter 'dropout'")]
     [InlineData("model=net depth=5 opt=adam layer=1 layer.0.units=8", false, null)]
     [InlineData("model=tree depth=5 opt=sgd momentum=0.5 layer=2 layer.0.units=8 layer.1.units=9", true, null)]
@@ -136,7 +136,7 @@ public sealed class SearchSpaceTests
     [Theory]
     // A partial combination (enqueued; the sampler draws the rest) in a space whose branch derives a value from a
     // parameter not given: the check goes on past the value it cannot compute yet, and still finds C inactive for mlp.
-    [InlineData("model=mlp C=10", "it has parameter 'C', which is inactive in the new space for its values (model in [svm])")]
+    [InlineData("model=mlp C=10", "it has parameter 'C', which is inactive in the new space for these values: it is used only when model in [svm]")]
     [InlineData("model=mlp layers=1 layers.1.width=64", "it has parameter 'layers.1.width', which is inactive")]
     [InlineData("model=svm C=10", null)]
     [InlineData("model=mlp layers=2 layers.1.width=64", null)]
