@@ -99,25 +99,28 @@
   // The metric the learning curves show: the study metric (null) or another reported one, kept across live redraws.
   var curveMetric = null;
 
+  // A plot's control: <div class="plot-controls"><label>text<select id=id></label></div>, inserted before `before`.
+  function labelledSelect(id, text, before) {
+    var box = document.createElement('div');
+    box.className = 'plot-controls';
+    var label = document.createElement('label');
+    label.appendChild(document.createTextNode(text));
+    var select = document.createElement('select');
+    select.id = id;
+    label.appendChild(select);
+    box.appendChild(label);
+    before.parentNode.insertBefore(box, before);
+    return select;
+  }
+
   // A picker of the metric the learning curves show, above the plots, when trials reported other metrics beside the
   // study metric (the training loss beside the validation score); it redraws the curves of the chosen one.
   function curveControls(el, p) {
     var c = p.intermediate, others = c.metrics || [], id = el.id + '-metric', select = document.getElementById(id);
     if (curveMetric !== null && others.indexOf(curveMetric) < 0) curveMetric = null;
     if (!others.length) { if (select) { var old = select.parentNode.parentNode; old.parentNode.removeChild(old); } return; }
-    if (!select) {
-      var box = document.createElement('div');
-      box.className = 'plot-controls';
-      var label = document.createElement('label');
-      label.appendChild(document.createTextNode('learning curves of '));
-      select = document.createElement('select');
-      select.id = id;
-      label.appendChild(select);
-      box.appendChild(label);
-      // Above the first plot, so the grid of plots keeps its two columns.
-      var first = el.parentNode.firstChild;
-      el.parentNode.insertBefore(box, first);
-    }
+    // Above the first plot, so the grid of plots keeps its two columns.
+    if (!select) select = labelledSelect(id, 'learning curves of ', el.parentNode.firstChild);
     var names = [p.metric].concat(others);
     if (select.options.length !== names.length || names.some(function (n, i) { return select.options[i].value !== (i ? n : ''); })) {
       select.innerHTML = '';
@@ -355,18 +358,10 @@
   function timelineControls(el, p) {
     var id = el.id + '-group', select = document.getElementById(id);
     if (!select) {
-      var box = document.createElement('div');
-      box.className = 'plot-controls';
-      var label = document.createElement('label');
-      label.appendChild(document.createTextNode('timeline lanes per '));
-      select = document.createElement('select');
-      select.id = id;
+      select = labelledSelect(id, 'timeline lanes per ', el);
       Object.keys(TIMELINE_GROUPS).forEach(function (k) {
         var o = document.createElement('option'); o.value = k; o.textContent = TIMELINE_GROUPS[k]; select.appendChild(o);
       });
-      label.appendChild(select);
-      box.appendChild(label);
-      el.parentNode.insertBefore(box, el);
     }
     select.value = timelineGroup;
     select.onchange = function () { timelineGroup = select.value; timeline(el, p); };
