@@ -65,6 +65,51 @@ public sealed class ProcessTreeEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task Each_process_of_the_tree_gets_a_signal_once_not_through_its_group_and_again_by_its_pid()
+    {
+        // Root and child block a real-time signal: unlike SIGTERM, each delivery of it queues, so they can count them.
+        var script = _kit.Script("count.py", """
+            import os, signal, subprocess, sys
+            rt = signal.SIGRTMIN + 1
+            signal.pthread_sigmask(signal.SIG_BLOCK, [rt])
+            def received():
+                n = 0
+                while signal.sigtimedwait([rt], 0) is not None:
+                    n += 1
+                return n
+            if sys.argv[1:] == ["child"]:
+                print("ready", flush=True)
+                sys.stdin.readline()
+                print(received(), flush=True)
+                sys.exit(0)
+            child = subprocess.Popen([sys.executable, sys.argv[0], "child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            child.stdout.readline()
+            print(os.getpid(), child.pid, int(rt), flush=True)
+            sys.stdin.readline()  # the test has signalled the tree
+            mine = received()
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            print(mine, child.stdout.readline().strip(), flush=True)
+            child.wait()
+            """);
+        var start = Python(script);
+        start.RedirectStandardInput = true;
+        using var tree = ProcessTree.Start(start);
+        Assert.True(tree.OwnsSession);
+        var line = (await tree.Process.StandardOutput.ReadLineAsync())!.Split(' ').Select(int.Parse).ToArray();
+        Assert.Equal([tree.RootId, line[1]], tree.GetLiveProcessIds().Order());
+
+        Assert.True(tree.Signal(line[2])); // as TerminateAsync sends SIGTERM, then SIGKILL
+        await tree.Process.StandardInput.WriteLineAsync("go");
+        await tree.Process.StandardInput.FlushAsync();
+
+        // Once each: a second SIGTERM would run a program's handler again, inside the first in Python.
+        Assert.Equal("1 1", await tree.Process.StandardOutput.ReadLineAsync());
+        await tree.TerminateAsync(TimeSpan.FromSeconds(5));
+        Assert.Empty(tree.GetLiveProcessIds());
+    }
+
+    [Fact]
     public async Task A_grandchild_orphaned_into_its_own_process_group_is_still_stopped()
     {
         var script = _kit.Script("orphan.py", """

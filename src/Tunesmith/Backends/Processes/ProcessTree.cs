@@ -167,8 +167,14 @@ public sealed class ProcessTree : IDisposable
         }
     }
 
-    /// <summary>Sends <paramref name="signal"/> to every live process of the tree; false when none was left.</summary>
-    private bool Signal(int signal)
+    /// <summary>
+    /// Sends <paramref name="signal"/> once to every live process of the tree; false when none was left. The root's process
+    /// group gets it in one call (which also catches a fork racing the snapshot); only the processes outside the group
+    /// are signalled one by one. A process is never signalled twice: a second SIGTERM runs a program's handler again,
+    /// in Python inside the first one, so a checkpoint is saved twice at once or a last report is printed into the
+    /// middle of another.
+    /// </summary>
+    internal bool Signal(int signal)
     {
         List<LocalProcesses.ProcStat> live;
         lock (_gate)
@@ -176,8 +182,9 @@ public sealed class ProcessTree : IDisposable
             live = Snapshot();
             Remember(live);
         }
-        if (OwnsSession) _ = LibC.Kill(-RootId, signal); // the group too: catches a fork racing the snapshot
-        foreach (var p in live) _ = LibC.Kill(p.Pid, signal);
+        var groupSignalled = OwnsSession && LibC.Kill(-RootId, signal) == 0;
+        foreach (var p in live)
+            if (!groupSignalled || p.Group != RootId) _ = LibC.Kill(p.Pid, signal);
         return live.Count > 0;
     }
 
