@@ -22,11 +22,20 @@ def save():
         json.dump(state, f)
     os.replace(tmp, checkpoint)  # atomic: a kill mid-write leaves the old checkpoint
 
+stopping = False
+
 def on_sigterm(*_):
-    # Tunesmith forwards SIGTERM when the job nears its time limit (or is cancelled): save and leave quickly.
-    save()
-    print(f"checkpointed at epoch {state['epoch']}", flush=True)
-    sys.exit(0)
+    # Tunesmith forwards SIGTERM when the job nears its time limit (or is cancelled). The handler only takes note; the
+    # loop saves and leaves at its next batch, well within the grace period. Saving or printing in the handler itself
+    # is fragile: under Slurm a second SIGTERM (scancel's own, beside the worker's) runs it again inside the first.
+    global stopping
+    stopping = True
+
+def leave_if_stopping():
+    if stopping:
+        save()
+        print(f"checkpointed at epoch {state['epoch']}", flush=True)
+        sys.exit(0)
 
 signal.signal(signal.SIGTERM, on_sigterm)
 
@@ -39,6 +48,7 @@ def loss():
 while state["epoch"] < epochs:
     rng.shuffle(data)
     for i in range(0, len(data), batch):
+        leave_if_stopping()
         chunk = data[i:i + batch]
         ga = sum(2 * (state["a"] * x + state["b"] - y) * x for x, y in chunk) / len(chunk)
         gb = sum(2 * (state["a"] * x + state["b"] - y) for x, y in chunk) / len(chunk)
@@ -48,5 +58,6 @@ while state["epoch"] < epochs:
     save()
     print("tunesmith:report " + json.dumps({"step": state["epoch"], "loss": loss()}), flush=True)
     time.sleep(seconds_per_epoch)  # stands in for real work
+    leave_if_stopping()
 
 print("tunesmith:result " + json.dumps({"loss": loss()}))
